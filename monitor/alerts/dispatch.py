@@ -1,0 +1,158 @@
+"""The alert outbox: rows written with their article, sent later, marked sent or retried.
+
+A crash between sending and marking can at worst resend a row, always with the same
+Idempotency-Key (the row id); it can never lose one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from monitor.alerts import Notifier
+from monitor.archive import Archive, OutboxRow
+from monitor.errors import NotifyError
+from monitor.models import AlertRecord, ArchivedArticle, Article
+from monitor.payloads import alert_json, digest_json
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 12
+BATCH = 100
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRoute:
+    """One configured alert: which rules feed it, how it is sent, and where."""
+
+    name: str
+    rules: frozenset[str] | None
+    mode: str
+    notifiers: tuple[Notifier, ...]
+
+    def wants(self, article: Article) -> list[str]:
+        rules = set(article.rules)
+        return sorted(rules if self.rules is None else rules & self.rules)
+
+
+@dataclass(slots=True)
+class DispatchReport:
+    sent: int = 0
+    failed: int = 0
+
+
+def alert_id(alert: str, channel: str, story: str) -> str:
+    return hashlib.sha256(f"{alert}\n{channel}\n{story}".encode()).hexdigest()[:24]
+
+
+def retry_at(
+    now: datetime, attempts: int, retry_after: float | None, rng: random.Random | None = None
+) -> datetime | None:
+    """When to try a failed send again; None once the alert should be dead-lettered."""
+    if attempts >= MAX_ATTEMPTS:
+        return None
+    backoff = min(30.0 * 2 ** (attempts - 1), 3600.0) * (1 + (rng or random).uniform(0, 0.1))
+    return now + timedelta(seconds=max(backoff, retry_after or 0.0))
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        archive: Archive,
+        routes: Sequence[AlertRoute],
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.archive = archive
+        self.routes = {route.name: route for route in routes}
+        self.clock = clock
+        self.notifiers = {
+            (route.name, notifier.key): notifier for route in routes for notifier in route.notifiers
+        }
+
+    def outbox_for(self, article: Article) -> list[OutboxRow]:
+        """The outbox rows a newly stored article creates: one per (alert, channel, story)."""
+        rows: list[OutboxRow] = []
+        for route in self.routes.values():
+            rules = route.wants(article)
+            if not rules:
+                continue
+            for notifier in route.notifiers:
+                key = alert_id(route.name, notifier.key, article.story)
+                rows.append(OutboxRow(key, route.name, notifier.key, article.story, article.id, tuple(rules)))
+        return rows
+
+    async def dispatch(self) -> DispatchReport:
+        """Send every due row of the immediate alerts."""
+        names = [name for name, route in self.routes.items() if route.mode == "immediate"]
+        report = DispatchReport()
+        while names:
+            rows = await asyncio.to_thread(self.archive.due_alerts, self.clock(), BATCH, names)
+            for row in rows:
+                await self._send_one(row, report)
+            if len(rows) < BATCH:
+                break
+        return report
+
+    async def _send_one(self, row: AlertRecord, report: DispatchReport) -> None:
+        notifier = self.notifiers.get((row.alert, row.channel))
+        archived = await asyncio.to_thread(self.archive.article, row.article_id)
+        if notifier is None or archived is None:
+            reason = "channel no longer configured" if notifier is None else "article is gone"
+            await self._failed(row, NotifyError(row.channel, reason), final=True, report=report)
+            return
+        payload = alert_json(row.id, row.alert, list(row.rules), archived)
+        try:
+            await notifier.send(payload, row.id)
+        except NotifyError as error:
+            await self._failed(row, error, final=False, report=report)
+            return
+        await asyncio.to_thread(self.archive.mark_alert_sent, row.id, self.clock())
+        report.sent += 1
+
+    async def _failed(
+        self, row: AlertRecord, error: NotifyError, final: bool, report: DispatchReport
+    ) -> None:
+        now = self.clock()
+        retry = None if final else retry_at(now, row.attempts + 1, error.retry_after)
+        log.warning("alert %s to %s failed (attempt %d): %s", row.id, row.channel, row.attempts + 1, error)
+        await asyncio.to_thread(self.archive.mark_alert_failed, row.id, str(error), retry, now)
+        report.failed += 1
+
+    async def send_digest(self, name: str) -> DispatchReport:
+        """One message per channel listing every pending story of a digest alert."""
+        report = DispatchReport()
+        rows = await asyncio.to_thread(self.archive.due_alerts, self.clock(), 10_000, [name])
+        by_channel: dict[str, list[AlertRecord]] = {}
+        for row in rows:
+            by_channel.setdefault(row.channel, []).append(row)
+        for channel, channel_rows in by_channel.items():
+            await self._send_digest(name, channel, channel_rows, report)
+        return report
+
+    async def _send_digest(
+        self, name: str, channel: str, rows: list[AlertRecord], report: DispatchReport
+    ) -> None:
+        notifier = self.notifiers.get((name, channel))
+        found = [await asyncio.to_thread(self.archive.article, row.article_id) for row in rows]
+        articles: list[ArchivedArticle] = [archived for archived in found if archived is not None]
+        digest_key = hashlib.sha256("\n".join(sorted(row.id for row in rows)).encode()).hexdigest()
+        try:
+            if notifier is None:
+                raise NotifyError(channel, "channel no longer configured")
+            await notifier.send(digest_json(digest_key[:24], name, articles), digest_key[:24])
+        except NotifyError as error:
+            for row in rows:
+                await self._failed(row, error, final=notifier is None, report=report)
+            return
+        now = self.clock()
+        for row in rows:
+            await asyncio.to_thread(self.archive.mark_alert_sent, row.id, now)
+        report.sent += len(rows)
+
+    async def close(self) -> None:
+        for notifier in self.notifiers.values():
+            await notifier.close()

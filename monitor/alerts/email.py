@@ -1,0 +1,59 @@
+"""E-mail channel over SMTP (smtp:// with STARTTLS when offered, smtps:// for TLS)."""
+
+from __future__ import annotations
+
+import asyncio
+import smtplib
+import ssl
+from email.message import EmailMessage
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from monitor.alerts import channel_key
+from monitor.alerts.message import body, one_line, subject
+from monitor.errors import NotifyError
+
+
+class EmailNotifier:
+    def __init__(self, recipients: list[str], smtp_url: str, sender: str) -> None:
+        self.recipients = recipients
+        self.sender = sender
+        parts = urlsplit(smtp_url)
+        if parts.scheme not in ("smtp", "smtps"):
+            raise ValueError(f"{smtp_url!r}: use smtp://host:port or smtps://host:port")
+        self.tls = parts.scheme == "smtps"
+        self.host = parts.hostname or "localhost"
+        self.port = parts.port or (465 if self.tls else 25)
+        self.username = unquote(parts.username) if parts.username else None
+        self.password = unquote(parts.password) if parts.password else None
+        self.key = channel_key("email", ",".join(recipients))
+
+    async def send(self, payload: dict[str, Any], idempotency_key: str) -> None:
+        message = EmailMessage()
+        message["Subject"] = one_line(subject(payload))
+        message["From"] = one_line(self.sender)
+        message["To"] = ", ".join(one_line(recipient) for recipient in self.recipients)
+        message["Message-ID"] = f"<{idempotency_key}@monitor>"
+        message.set_content(body(payload))
+        try:
+            await asyncio.to_thread(self._deliver, message)
+        except (smtplib.SMTPException, OSError) as error:
+            raise NotifyError(self.key, f"{type(error).__name__}: {error}") from None
+
+    def _deliver(self, message: EmailMessage) -> None:
+        context = ssl.create_default_context()
+        if self.tls:
+            client: smtplib.SMTP = smtplib.SMTP_SSL(self.host, self.port, timeout=30, context=context)
+        else:
+            client = smtplib.SMTP(self.host, self.port, timeout=30)
+        with client:
+            client.ehlo()
+            if not self.tls and client.has_extn("starttls"):
+                client.starttls(context=context)
+                client.ehlo()
+            if self.username and self.password:
+                client.login(self.username, self.password)
+            client.send_message(message)
+
+    async def close(self) -> None:
+        return None

@@ -1,0 +1,95 @@
+"""Composition root: the one place that picks adapters and wires the pipeline together."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from monitor.alerts import Notifier
+from monitor.alerts.apprise import AppriseNotifier
+from monitor.alerts.dispatch import AlertRoute, Dispatcher
+from monitor.alerts.email import EmailNotifier
+from monitor.alerts.jsonl import JsonlNotifier
+from monitor.alerts.webhook import WebhookNotifier
+from monitor.archive.sql import SqlArchive
+from monitor.errors import ConfigError
+from monitor.ingest import Pipeline, SourceReport, ingest_source
+from monitor.ingest.fetch import Fetcher
+from monitor.rules import Matcher
+from monitor.settings import Channel, Settings
+
+CLAIM_LEASE = timedelta(minutes=10)
+
+
+@dataclass(slots=True)
+class App:
+    settings: Settings
+    archive: SqlArchive
+    fetcher: Fetcher
+    matcher: Matcher
+    dispatcher: Dispatcher
+    pipeline: Pipeline
+    clock: Callable[[], datetime]
+
+    async def poll(self, names: Sequence[str] | None = None) -> list[SourceReport]:
+        """Poll the named sources (default: all) now, concurrently."""
+        chosen = [s for s in self.settings.sources if names is None or s.name in names]
+        return list(await asyncio.gather(*(ingest_source(self.pipeline, s) for s in chosen)))
+
+    async def poll_due(self, limit: int = 100) -> list[SourceReport]:
+        """Claim the sources whose next poll is due and poll them."""
+        now = self.clock()
+        names = await asyncio.to_thread(self.archive.claim_due_sources, now, now + CLAIM_LEASE, limit)
+        return await self.poll(names) if names else []
+
+    async def aclose(self) -> None:
+        await self.fetcher.close()
+        await self.dispatcher.close()
+        self.archive.close()
+
+
+def build_notifier(settings: Settings, channel: Channel) -> Notifier:
+    user_agent = settings.fetch.user_agent
+    if channel.webhook:
+        return WebhookNotifier(channel.webhook.url, channel.webhook.timeout, user_agent)
+    if channel.jsonl:
+        return JsonlNotifier(settings.resolve(channel.jsonl))
+    if channel.email:
+        to = channel.email.to
+        return EmailNotifier([to] if isinstance(to, str) else to, channel.email.smtp, channel.email.sender)
+    return AppriseNotifier(channel.apprise or "")
+
+
+def build_routes(settings: Settings, config_name: str) -> list[AlertRoute]:
+    routes: list[AlertRoute] = []
+    problems: list[str] = []
+    for index, alert in enumerate(settings.alerts):
+        notifiers: list[Notifier] = []
+        for position, channel in enumerate(alert.notify):
+            try:
+                notifiers.append(build_notifier(settings, channel))
+            except ValueError as error:
+                problems.append(f"alerts[{index}].notify[{position}].{channel.kind}: {error}")
+        rules = frozenset(alert.rules) if alert.rules is not None else None
+        routes.append(AlertRoute(alert.name, rules, alert.mode, tuple(notifiers)))
+    if problems:
+        raise ConfigError(config_name, problems)
+    return routes
+
+
+def build_app(
+    settings: Settings,
+    config_name: str = "config",
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> App:
+    routes = build_routes(settings, config_name)
+    archive = SqlArchive(settings.database_url())
+    archive.sync_sources([(source.name, source.url) for source in settings.sources], clock())
+    fetch = settings.fetch
+    fetcher = Fetcher(fetch.user_agent, fetch.timeout, fetch.max_bytes, fetch.concurrency)
+    matcher = Matcher(rule.compile() for rule in settings.watch)
+    dispatcher = Dispatcher(archive, routes, clock)
+    pipeline = Pipeline(archive, fetcher, matcher, settings, dispatcher.outbox_for, clock)
+    return App(settings, archive, fetcher, matcher, dispatcher, pipeline, clock)

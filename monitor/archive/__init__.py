@@ -1,0 +1,84 @@
+"""The archive: sources' schedule state, articles, hits, and the alert outbox.
+
+`Archive` is the port, named by use case; `SqlArchive` the SQLAlchemy Core adapter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from monitor.models import AlertRecord, ArchivedArticle, Article, SourceState
+from monitor.rules import Node
+
+
+@dataclass(frozen=True, slots=True)
+class SearchFilters:
+    since: datetime | None = None
+    until: datetime | None = None
+    sources: tuple[str, ...] = ()
+    rules: tuple[str, ...] = ()
+    matched: bool = False
+    language: str | None = None
+    limit: int = 50
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    """An alert to write in the same transaction as its article."""
+
+    id: str
+    alert: str
+    channel: str
+    story: str
+    article_id: str
+    rules: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FetchOutcome:
+    """What one fetch of a source did to its schedule state."""
+
+    when: datetime
+    next_due: datetime
+    status: str
+    error: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    url: str | None = None
+
+
+class Archive(Protocol):
+    def sync_sources(self, sources: Sequence[tuple[str, str]], now: datetime) -> None: ...
+
+    def claim_due_sources(self, now: datetime, lease_until: datetime, limit: int) -> list[str]: ...
+
+    def source_state(self, name: str) -> SourceState | None: ...
+
+    def source_states(self) -> list[SourceState]: ...
+
+    def record_fetch(self, name: str, outcome: FetchOutcome) -> None: ...
+
+    def known_articles(self, ids: Sequence[str]) -> set[str]: ...
+
+    def store(self, articles: Sequence[Article], outbox: Sequence[OutboxRow]) -> int: ...
+
+    def due_alerts(self, now: datetime, limit: int, names: Sequence[str]) -> list[AlertRecord]: ...
+
+    def mark_alert_sent(self, alert_id: str, now: datetime) -> None: ...
+
+    def mark_alert_failed(
+        self, alert_id: str, error: str, next_attempt: datetime | None, now: datetime
+    ) -> None: ...
+
+    def alerts(self, limit: int) -> list[AlertRecord]: ...
+
+    def article(self, article_id: str) -> ArchivedArticle | None: ...
+
+    def search(self, query: Node | None, filters: SearchFilters) -> list[ArchivedArticle]: ...
+
+    def purge(self, now: datetime, unmatched_age: timedelta | None, matched_age: timedelta | None) -> int: ...
+
+    def close(self) -> None: ...

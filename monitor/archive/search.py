@@ -1,0 +1,47 @@
+"""Query AST -> full-text index query, the one place that knows the index's syntax.
+
+The index query only narrows candidates: it must find a superset of what the matcher accepts
+(NOT, fields and proximity are left to the matcher, which verifies every candidate exactly).
+`None` means the query cannot narrow anything and every article is a candidate.
+"""
+
+from __future__ import annotations
+
+from monitor.rules import Field, Near, Node, Not, Op, Term
+from monitor.rules.text import HEBREW_PREFIXES, is_hebrew
+
+
+def _phrase(tokens: tuple[str, ...], prefix: bool) -> str:
+    quoted = '"' + " ".join(token.replace('"', '""') for token in tokens) + '"'
+    return quoted + "*" if prefix else quoted
+
+
+def _term(term: Term) -> str:
+    forms = [term.tokens]
+    if is_hebrew(term.tokens[0]):
+        forms += [(letter + term.tokens[0], *term.tokens[1:]) for letter in HEBREW_PREFIXES]
+    phrases = [_phrase(form, term.prefix) for form in forms]
+    return phrases[0] if len(phrases) == 1 else "(" + " OR ".join(phrases) + ")"
+
+
+def fts_query(node: Node) -> str | None:
+    """An FTS5 MATCH expression whose results include every article the node matches."""
+    match node:
+        case Term():
+            return _term(node)
+        case Not():
+            return None
+        case Op(op="AND", children=children):
+            parts = [part for part in map(fts_query, children) if part is not None]
+            return " AND ".join(f"({part})" for part in parts) if parts else None
+        case Op(children=children):
+            alternatives = [fts_query(child) for child in children]
+            if any(part is None for part in alternatives):
+                return None
+            return " OR ".join(f"({part})" for part in alternatives if part)
+        case Near(left=left, right=right):
+            return fts_query(Op("AND", (left, right)))
+        case Field(name="title", child=child):
+            return fts_query(child)
+        case Field():
+            return None

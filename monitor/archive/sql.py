@@ -1,0 +1,445 @@
+"""SqlArchive: the archive on SQLAlchemy Core (SQLite with WAL and FTS5).
+
+Durability: WAL with synchronous=NORMAL keeps every committed transaction through a crash of
+the process; a power loss may roll back the newest commits (set `synchronous=FULL` to trade
+write speed for that). Writes take the write lock up front (BEGIN IMMEDIATE) so two writers
+never deadlock on a lock upgrade; reads use a plain deferred BEGIN.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Row,
+    bindparam,
+    create_engine,
+    delete,
+    event,
+    exists,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import SQLAlchemyError
+
+from monitor.archive import FetchOutcome, OutboxRow, SearchFilters
+from monitor.archive.migrations import migrate
+from monitor.archive.search import fts_query
+from monitor.archive.tables import alerts, articles, hits, sources
+from monitor.errors import ArchiveError
+from monitor.models import AlertRecord, AlertState, ArchivedArticle, Article, Hit, SourceState
+from monitor.rules import MatchInput, Node
+from monitor.rules.match import evaluate
+from monitor.rules.text import index_text
+
+_SEARCH_BATCH = 500
+
+
+def _sqlite_engine(url: str) -> Engine:
+    path = url.removeprefix("sqlite:///")
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        for pragma in (
+            "journal_mode = WAL",
+            "synchronous = NORMAL",
+            "foreign_keys = ON",
+            "busy_timeout = 30000",
+        ):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        reading = connection.get_execution_options().get("reading", False)
+        connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
+
+    return engine
+
+
+class SqlArchive:
+    def __init__(self, url: str) -> None:
+        if not url.startswith("sqlite:"):
+            raise ArchiveError(f"unsupported storage URL {url!r}: only sqlite:/// for now")
+        try:
+            self.engine = _sqlite_engine(url)
+            with self.engine.begin() as connection:
+                migrate(connection)
+        except SQLAlchemyError as error:
+            raise ArchiveError(f"cannot open the archive at {url}: {error}") from error
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        with self.engine.begin() as connection:
+            yield connection
+
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        with (
+            self.engine.connect().execution_options(reading=True) as connection,
+            connection.begin(),
+        ):
+            yield connection
+
+    # sources -----------------------------------------------------------------------------
+
+    def sync_sources(self, configured: Sequence[tuple[str, str]], now: datetime) -> None:
+        """Make the configured sources known; a new one is due at once."""
+        with self._writing() as connection:
+            for name, url in configured:
+                statement = sqlite_insert(sources).values(
+                    name=name, url=url, next_due=now, consecutive_errors=0
+                )
+                connection.execute(
+                    statement.on_conflict_do_update(index_elements=["name"], set_={"url": url})
+                )
+
+    def claim_due_sources(self, now: datetime, lease_until: datetime, limit: int) -> list[str]:
+        """Take up to `limit` due sources, pushing their next_due to the lease's end."""
+        with self._writing() as connection:
+            names = list(
+                connection.execute(
+                    select(sources.c.name)
+                    .where(sources.c.next_due <= now)
+                    .order_by(sources.c.next_due)
+                    .limit(limit)
+                ).scalars()
+            )
+            if names:
+                connection.execute(
+                    update(sources).where(sources.c.name.in_(names)).values(next_due=lease_until)
+                )
+        return names
+
+    def source_state(self, name: str) -> SourceState | None:
+        with self._reading() as connection:
+            row = connection.execute(select(sources).where(sources.c.name == name)).first()
+        return _source_state(row) if row else None
+
+    def source_states(self) -> list[SourceState]:
+        with self._reading() as connection:
+            rows = connection.execute(select(sources).order_by(sources.c.name)).all()
+        return [_source_state(row) for row in rows]
+
+    def record_fetch(self, name: str, outcome: FetchOutcome) -> None:
+        values: dict[str, Any] = {
+            "last_fetch": outcome.when,
+            "last_status": outcome.status,
+            "next_due": outcome.next_due,
+        }
+        if outcome.error is None:
+            values |= {"last_error": None, "consecutive_errors": 0, "failing_since": None}
+            if outcome.etag is not None or outcome.last_modified is not None:
+                values |= {"etag": outcome.etag, "last_modified": outcome.last_modified}
+        else:
+            values |= {
+                "last_error": outcome.error,
+                "consecutive_errors": sources.c.consecutive_errors + 1,
+                "failing_since": func.coalesce(sources.c.failing_since, outcome.when),
+            }
+        if outcome.url:
+            values["url"] = outcome.url
+        with self._writing() as connection:
+            connection.execute(update(sources).where(sources.c.name == name).values(**values))
+
+    # articles ----------------------------------------------------------------------------
+
+    def known_articles(self, ids: Sequence[str]) -> set[str]:
+        if not ids:
+            return set()
+        with self._reading() as connection:
+            rows = connection.execute(select(articles.c.id).where(articles.c.id.in_(list(ids))))
+            return set(rows.scalars())
+
+    def store(self, new_articles: Sequence[Article], outbox: Sequence[OutboxRow]) -> int:
+        """Insert new articles with their hits, index rows and alerts, in one transaction."""
+        stored: dict[str, datetime] = {}
+        with self._writing() as connection:
+            for article in new_articles:
+                if self._insert_article(connection, article):
+                    stored[article.id] = article.fetched
+            for row in outbox:
+                if row.article_id in stored:
+                    _insert_alert(connection, row, stored[row.article_id])
+        return len(stored)
+
+    def _insert_article(self, connection: Connection, article: Article) -> bool:
+        statement = sqlite_insert(articles).values(
+            id=article.id,
+            url=article.url,
+            guid=article.guid,
+            source=article.source,
+            title=article.title,
+            teaser=article.teaser,
+            text=article.text,
+            summary=article.summary,
+            published=article.published,
+            fetched=article.fetched,
+            language=article.language,
+            story=article.story,
+            matched=1 if article.hits else 0,
+        )
+        result = connection.execute(statement.on_conflict_do_nothing())
+        if result.rowcount != 1:
+            return False
+        seq = result.inserted_primary_key[0] if result.inserted_primary_key else None
+        if article.hits:
+            connection.execute(hits.insert(), [_hit_values(article.id, hit) for hit in article.hits])
+        connection.execute(
+            text("INSERT INTO articles_fts(rowid, title, body) VALUES (:seq, :title, :body)"),
+            {
+                "seq": seq,
+                "title": index_text(article.title),
+                "body": index_text(f"{article.teaser}\n{article.text}"),
+            },
+        )
+        return True
+
+    def article(self, article_id: str) -> ArchivedArticle | None:
+        with self._reading() as connection:
+            row = connection.execute(select(articles).where(articles.c.id == article_id)).first()
+            return self._archived(connection, [row])[0] if row else None
+
+    def search(self, query: Node | None, filters: SearchFilters) -> list[ArchivedArticle]:
+        """Newest first: candidates from the full-text index, each verified by the matcher."""
+        statement = _filtered(select(articles), query, filters)
+        found: list[Row[Any]] = []
+        with self._reading() as connection:
+            offset = 0
+            while len(found) < filters.limit:
+                batch = connection.execute(statement.limit(_SEARCH_BATCH).offset(offset)).all()
+                found += [row for row in batch if query is None or _verifies(query, row)]
+                if len(batch) < _SEARCH_BATCH:
+                    break
+                offset += _SEARCH_BATCH
+            return self._archived(connection, found[: filters.limit])
+
+    def _archived(self, connection: Connection, rows: Sequence[Row[Any]]) -> list[ArchivedArticle]:
+        ids = [row.id for row in rows]
+        by_article: dict[str, list[Hit]] = {}
+        for hit in connection.execute(select(hits).where(hits.c.article_id.in_(ids)).order_by(hits.c.id)):
+            by_article.setdefault(hit.article_id, []).append(_hit(hit))
+        copies: dict[str, list[tuple[str, str, str]]] = {}
+        stories = {row.story for row in rows}
+        for copy in connection.execute(
+            select(articles.c.story, articles.c.id, articles.c.source, articles.c.url)
+            .where(articles.c.story.in_(stories))
+            .order_by(articles.c.fetched)
+        ):
+            copies.setdefault(copy.story, []).append((copy.id, copy.source, copy.url))
+        return [
+            ArchivedArticle(
+                _article(row, by_article.get(row.id, [])),
+                tuple((source, url) for id_, source, url in copies.get(row.story, []) if id_ != row.id),
+            )
+            for row in rows
+        ]
+
+    def purge(self, now: datetime, unmatched_age: timedelta | None, matched_age: timedelta | None) -> int:
+        """Delete articles past their retention, with their hits, index rows and alerts."""
+        removed = 0
+        with self._writing() as connection:
+            for matched, age in ((0, unmatched_age), (1, matched_age)):
+                if age is None:
+                    continue
+                old = select(articles.c.seq).where(
+                    articles.c.matched == matched, articles.c.fetched < now - age
+                )
+                seqs = [{"seq": seq} for seq in connection.execute(old).scalars()]
+                if not seqs:
+                    continue
+                connection.execute(text("DELETE FROM articles_fts WHERE rowid = :seq"), seqs)
+                connection.execute(delete(articles).where(articles.c.seq == bindparam("seq")), seqs)
+                removed += len(seqs)
+        return removed
+
+    # alerts ------------------------------------------------------------------------------
+
+    def due_alerts(self, now: datetime, limit: int, names: Sequence[str]) -> list[AlertRecord]:
+        """Pending rows of the named alerts whose next attempt has come, oldest first."""
+        with self._reading() as connection:
+            rows = connection.execute(
+                select(alerts)
+                .where(alerts.c.state == AlertState.PENDING.value)
+                .where(alerts.c.alert.in_(list(names)))
+                .where(or_(alerts.c.next_attempt.is_(None), alerts.c.next_attempt <= now))
+                .order_by(alerts.c.created, alerts.c.id)
+                .limit(limit)
+            ).all()
+        return [_alert(row) for row in rows]
+
+    def mark_alert_sent(self, alert_id: str, now: datetime) -> None:
+        with self._writing() as connection:
+            connection.execute(
+                update(alerts)
+                .where(alerts.c.id == alert_id)
+                .values(
+                    state=AlertState.SENT.value,
+                    sent=now,
+                    attempts=alerts.c.attempts + 1,
+                    next_attempt=None,
+                    last_error=None,
+                )
+            )
+
+    def mark_alert_failed(
+        self, alert_id: str, error: str, next_attempt: datetime | None, now: datetime
+    ) -> None:
+        """Record a failed attempt; without a next attempt the alert is dead-lettered."""
+        state = AlertState.PENDING if next_attempt else AlertState.FAILED
+        with self._writing() as connection:
+            connection.execute(
+                update(alerts)
+                .where(alerts.c.id == alert_id)
+                .values(
+                    state=state.value,
+                    attempts=alerts.c.attempts + 1,
+                    next_attempt=next_attempt,
+                    last_error=error[:2000],
+                )
+            )
+
+    def alerts(self, limit: int) -> list[AlertRecord]:
+        with self._reading() as connection:
+            rows = connection.execute(
+                select(alerts).order_by(alerts.c.created.desc(), alerts.c.id).limit(limit)
+            ).all()
+        return [_alert(row) for row in rows]
+
+
+def _filtered(statement: Any, query: Node | None, filters: SearchFilters) -> Any:
+    index_query = fts_query(query) if query is not None else None
+    if index_query is not None:
+        statement = statement.where(
+            articles.c.seq.in_(
+                select(text("rowid"))
+                .select_from(text("articles_fts"))
+                .where(text("articles_fts MATCH :fts").bindparams(fts=index_query))
+            )
+        )
+    if filters.since:
+        statement = statement.where(articles.c.published >= filters.since)
+    if filters.until:
+        statement = statement.where(articles.c.published <= filters.until)
+    if filters.sources:
+        statement = statement.where(articles.c.source.in_(filters.sources))
+    if filters.language:
+        language = filters.language.lower()
+        statement = statement.where(
+            or_(
+                func.lower(articles.c.language) == language,
+                func.lower(articles.c.language).like(f"{language}-%"),
+            )
+        )
+    if filters.matched:
+        statement = statement.where(articles.c.matched == 1)
+    if filters.rules:
+        statement = statement.where(
+            exists().where(hits.c.article_id == articles.c.id).where(hits.c.rule.in_(filters.rules))
+        )
+    return statement.order_by(articles.c.published.desc(), articles.c.seq.desc())
+
+
+def _verifies(query: Node, row: Row[Any]) -> bool:
+    document = MatchInput(row.title, row.teaser, row.text, row.source, row.language)
+    return evaluate(query, document) is not None
+
+
+def _insert_alert(connection: Connection, row: OutboxRow, created: datetime) -> None:
+    statement = sqlite_insert(alerts).values(
+        id=row.id,
+        alert=row.alert,
+        channel=row.channel,
+        story=row.story,
+        article_id=row.article_id,
+        rules=json.dumps(list(row.rules)),
+        state=AlertState.PENDING.value,
+        attempts=0,
+        created=created,
+    )
+    connection.execute(statement.on_conflict_do_nothing())
+
+
+def _hit_values(article_id: str, hit: Hit) -> dict[str, Any]:
+    return {
+        "article_id": article_id,
+        "rule": hit.rule,
+        "term": hit.term,
+        "field": hit.field,
+        "start": hit.start,
+        "end": hit.end,
+        "snippet": hit.snippet,
+    }
+
+
+def _hit(row: Row[Any]) -> Hit:
+    return Hit(row.rule, row.term, row.field, row.start, row.end, row.snippet)
+
+
+def _article(row: Row[Any], article_hits: list[Hit]) -> Article:
+    return Article(
+        id=row.id,
+        url=row.url,
+        guid=row.guid,
+        source=row.source,
+        title=row.title,
+        teaser=row.teaser,
+        text=row.text,
+        summary=row.summary,
+        published=row.published,
+        fetched=row.fetched,
+        language=row.language,
+        story=row.story,
+        hits=tuple(article_hits),
+    )
+
+
+def _source_state(row: Row[Any]) -> SourceState:
+    return SourceState(
+        name=row.name,
+        url=row.url,
+        next_due=row.next_due,
+        etag=row.etag,
+        last_modified=row.last_modified,
+        last_fetch=row.last_fetch,
+        last_status=row.last_status,
+        last_error=row.last_error,
+        consecutive_errors=row.consecutive_errors,
+        failing_since=row.failing_since,
+    )
+
+
+def _alert(row: Row[Any]) -> AlertRecord:
+    return AlertRecord(
+        id=row.id,
+        alert=row.alert,
+        channel=row.channel,
+        story=row.story,
+        article_id=row.article_id,
+        rules=tuple(json.loads(row.rules)),
+        state=AlertState(row.state),
+        attempts=row.attempts,
+        created=row.created,
+        next_attempt=row.next_attempt,
+        last_error=row.last_error,
+        sent=row.sent,
+    )

@@ -1,0 +1,115 @@
+"""SQLAlchemy Core tables of the archive (SQLite now; written to serve PostgreSQL as well)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, whatever the backend stores."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the archive")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        result: datetime = value
+        return result.replace(tzinfo=UTC)
+
+
+metadata = MetaData()
+
+sources = Table(
+    "sources",
+    metadata,
+    Column("name", String, primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("next_due", UtcDateTime, nullable=True, index=True),
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("last_fetch", UtcDateTime),
+    Column("last_status", Text),
+    Column("last_error", Text),
+    Column("consecutive_errors", Integer, nullable=False, default=0),
+    Column("failing_since", UtcDateTime),
+)
+
+articles = Table(
+    "articles",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("id", String, nullable=False, unique=True),
+    Column("url", Text, nullable=False, unique=True),
+    Column("guid", Text, nullable=False),
+    Column("source", String, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("teaser", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("published", UtcDateTime, nullable=False),
+    Column("fetched", UtcDateTime, nullable=False),
+    Column("language", String),
+    Column("story", String, nullable=False),
+    Column("matched", Integer, nullable=False, default=0),
+    Index("articles_published", "published"),
+    Index("articles_source_guid", "source", "guid"),
+    Index("articles_story", "story"),
+)
+
+hits = Table(
+    "hits",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("article_id", String, ForeignKey("articles.id", ondelete="CASCADE"), nullable=False),
+    Column("rule", String, nullable=False),
+    Column("term", Text, nullable=False),
+    Column("field", String, nullable=False),
+    Column("start", Integer, nullable=False),
+    Column("end", Integer, nullable=False),
+    Column("snippet", Text, nullable=False),
+    Index("hits_article", "article_id"),
+    Index("hits_rule", "rule"),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("alert", String, nullable=False),
+    Column("channel", Text, nullable=False),
+    Column("story", String, nullable=False),
+    Column("article_id", String, ForeignKey("articles.id", ondelete="CASCADE"), nullable=False),
+    Column("rules", Text, nullable=False),
+    Column("state", String, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("created", UtcDateTime, nullable=False),
+    Column("next_attempt", UtcDateTime),
+    Column("last_error", Text),
+    Column("sent", UtcDateTime),
+    UniqueConstraint("alert", "channel", "story", name="alerts_one_per_story"),
+    Index("alerts_due", "state", "next_attempt"),
+)

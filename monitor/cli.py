@@ -1,0 +1,278 @@
+"""The `monitor` command: parse arguments, call the app, format the output."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from monitor import __version__
+from monitor.archive import SearchFilters
+from monitor.archive.sql import SqlArchive
+from monitor.config_file import config_path, load_settings
+from monitor.durations import parse_duration
+from monitor.errors import ConfigError, MonitorError, QueryError
+from monitor.inspect import extract_command, test_rule_command
+from monitor.output import FORMATS, render
+from monitor.payloads import article_json, iso
+from monitor.rules import parse_query, to_text
+from monitor.settings import Settings
+
+EPILOG = """examples:
+  monitor check
+  monitor once --source "Focus Taiwan"
+  monitor search '"Iron Dome" AND (Japan OR Taiwan)' --since 7d
+  monitor search 'T-Dome OR 台灣之盾' --matched --format json
+  monitor test-rule 'laser NEAR/5 weapon*' --text "Japan studies laser weapons"
+"""
+
+
+class UsageError(MonitorError):
+    """Bad command-line usage (exit 2)."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="monitor",
+        description="Media monitoring: watch rules over news sources, an archive, alerts.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"monitor {__version__}")
+    parser.add_argument(
+        "-c", "--config", help="config file (default: $MONITOR_CONFIG or config/monitor.yaml)"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser("run", help="run the daemon (SIGINT/SIGTERM stop it cleanly)")
+    once = commands.add_parser("once", help="poll every (or the named) source once, send alerts")
+    once.add_argument("--source", action="append", default=[], metavar="NAME")
+    search = commands.add_parser("search", help="query the archive with the rule language")
+    search.add_argument("query")
+    search.add_argument("--since", help="7d, 24h or a date (2026-01-06)")
+    search.add_argument("--until", help="a date or datetime")
+    search.add_argument("--source", action="append", default=[], metavar="NAME")
+    search.add_argument("--rule", action="append", default=[], metavar="NAME")
+    search.add_argument("--matched", action="store_true", help="only articles a rule matched")
+    search.add_argument("--lang", help="language code, e.g. en, zh, ja")
+    search.add_argument("--limit", type=int, default=50)
+    search.add_argument("--format", choices=FORMATS, default="table")
+    sources = commands.add_parser("sources", help="each source's health and schedule")
+    sources.add_argument("--format", choices=FORMATS, default="table")
+    alerts = commands.add_parser("alerts", help="alert history: channel, rule, article, state")
+    alerts.add_argument("--limit", type=int, default=200)
+    alerts.add_argument("--format", choices=FORMATS, default="table")
+    commands.add_parser("check", help="validate the config; show how each rule was understood")
+    extract = commands.add_parser("extract", help="show what the pipeline extracts from a page")
+    extract.add_argument("inputs", nargs="+", metavar="URL_OR_FILE")
+    extract.add_argument("--format", choices=("text", "json", "ndjson"), default="text")
+    test_rule = commands.add_parser("test-rule", help="does a query match? (exit 0 yes, 1 no)")
+    test_rule.add_argument("query")
+    given = test_rule.add_mutually_exclusive_group(required=True)
+    given.add_argument("--url")
+    given.add_argument("--file")
+    given.add_argument("--text")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in (
+        "httpx",
+        "httpcore",
+        "apscheduler",
+        "trafilatura",
+        "htmldate",
+        "charset_normalizer",
+    ):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        return _dispatch(args)
+    except QueryError as error:
+        print(f"monitor: query error: {error}\n{error.pointer()}", file=sys.stderr)
+        return 2
+    except (ConfigError, UsageError) as error:
+        print(f"monitor: {error}", file=sys.stderr)
+        return 2
+    except MonitorError as error:
+        print(f"monitor: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "extract":
+        return extract_command(args.inputs, args.format)
+    if args.command == "test-rule":
+        return test_rule_command(args.query, url=args.url, file=args.file, text=args.text)
+    path = config_path(args.config)
+    settings = load_settings(path)
+    if args.command == "check":
+        return _check(settings, str(path))
+    if args.command == "run":
+        return _run(settings, str(path))
+    if args.command == "once":
+        return _once(settings, str(path), args.source)
+    archive = SqlArchive(settings.database_url())
+    try:
+        if args.command == "search":
+            return _search(archive, args)
+        if args.command == "sources":
+            return _sources(archive, settings, args.format)
+        return _alerts(archive, args.limit, args.format)
+    finally:
+        archive.close()
+
+
+def _check(settings: Settings, path: str) -> int:
+    from monitor.app import build_routes
+
+    build_routes(settings, path)
+    counts = f"{len(settings.sources)} sources, {len(settings.watch)} rules, {len(settings.alerts)} alerts"
+    print(f"{path}: ok — {counts}")
+    for rule in settings.watch:
+        print(f"  rule {rule.name!r}: {to_text(rule.compile().node)}")
+    return 0
+
+
+def _run(settings: Settings, path: str) -> int:
+    from monitor.app import build_app
+    from monitor.runtime.scheduler import Daemon
+
+    async def daemon() -> None:
+        app = build_app(settings, path)
+        try:
+            await Daemon(app).run()
+        finally:
+            await app.aclose()
+
+    asyncio.run(daemon())
+    return 0
+
+
+def _once(settings: Settings, path: str, names: list[str]) -> int:
+    from monitor.app import build_app
+
+    unknown = sorted(set(names) - {source.name for source in settings.sources})
+    if unknown:
+        raise UsageError(f"no source named {', '.join(map(repr, unknown))} in {path}")
+
+    async def one_pass() -> str:
+        started = time.monotonic()
+        app = build_app(settings, path)
+        try:
+            reports = await app.poll(names or None)
+            for report in reports:
+                if report.error:
+                    logging.getLogger("monitor").warning("%s: %s", report.source, report.error)
+            sent = await app.dispatcher.dispatch()
+        finally:
+            await app.aclose()
+        failed = sum(1 for report in reports if report.error)
+        return (
+            f"once: {len(reports)} sources ({len(reports) - failed} ok, {failed} failed), "
+            f"{sum(r.entries for r in reports)} entries, {sum(r.new for r in reports)} new articles, "
+            f"{sum(r.matched for r in reports)} matched, {sent.sent} alerts sent, "
+            f"{sent.failed} alert sends failed, in {time.monotonic() - started:.1f}s"
+        )
+
+    print(asyncio.run(one_pass()))
+    return 0
+
+
+def _moment(text: str | None, option: str) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return datetime.now(UTC) - parse_duration(text)
+    except ValueError:
+        pass
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"{option} {text!r}: give a duration (7d, 24h) or a date (2026-01-06)") from None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def _search(archive: SqlArchive, args: argparse.Namespace) -> int:
+    if args.limit < 1:
+        raise UsageError("--limit must be at least 1")
+    node = parse_query(args.query)
+    filters = SearchFilters(
+        since=_moment(args.since, "--since"),
+        until=_moment(args.until, "--until"),
+        sources=tuple(args.source),
+        rules=tuple(args.rule),
+        matched=args.matched,
+        language=args.lang,
+        limit=args.limit,
+    )
+    records = [article_json(found) for found in archive.search(node, filters)]
+    print(render(records, ("published", "source", "title", "rules", "url"), args.format))
+    return 0
+
+
+def _sources(archive: SqlArchive, settings: Settings, fmt: str) -> int:
+    configured = {source.name for source in settings.sources}
+    records: list[dict[str, Any]] = []
+    for state in archive.source_states():
+        if state.name not in configured:
+            continue
+        if state.last_fetch is None:
+            status = "never fetched"
+        elif state.consecutive_errors:
+            status = f"failing since {iso(state.failing_since)}"
+        else:
+            status = state.last_status or "ok"
+        records.append(
+            {
+                "name": state.name,
+                "url": state.url,
+                "status": status,
+                "last_fetch": iso(state.last_fetch),
+                "consecutive_errors": state.consecutive_errors,
+                "next_due": iso(state.next_due),
+                "last_error": state.last_error,
+            }
+        )
+    columns = ("name", "status", "last_fetch", "consecutive_errors", "next_due", "last_error")
+    print(render(records, columns, fmt))
+    return 0
+
+
+def _alerts(archive: SqlArchive, limit: int, fmt: str) -> int:
+    records: list[dict[str, Any]] = []
+    for row in archive.alerts(limit):
+        found = archive.article(row.article_id)
+        records.append(
+            {
+                "id": row.id,
+                "created": iso(row.created),
+                "alert": row.alert,
+                "channel": row.channel,
+                "rules": list(row.rules),
+                "article": found.article.title if found else row.article_id,
+                "url": found.article.url if found else None,
+                "state": row.state.value,
+                "attempts": row.attempts,
+                "last_error": row.last_error,
+            }
+        )
+    columns = ("created", "alert", "channel", "rules", "article", "state", "attempts", "last_error")
+    print(render(records, columns, fmt))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

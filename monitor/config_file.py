@@ -1,0 +1,132 @@
+"""Reading the YAML file: `${ENV}` interpolation, validation, and every problem with its key path."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import yaml
+from apscheduler.triggers.cron import CronTrigger
+from pydantic import ValidationError
+
+from monitor.durations import parse_duration
+from monitor.errors import ConfigError, QueryError
+from monitor.settings import Settings
+
+_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def key_path(location: tuple[int | str, ...]) -> str:
+    """('sources', 3, 'every') -> 'sources[3].every'."""
+    text = ""
+    for part in location:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+def interpolate(value: Any, path: tuple[int | str, ...], problems: list[str]) -> Any:
+    """Replace ${NAME} in every string with the environment variable NAME."""
+    if isinstance(value, dict):
+        return {key: interpolate(item, (*path, str(key)), problems) for key, item in value.items()}
+    if isinstance(value, list):
+        return [interpolate(item, (*path, index), problems) for index, item in enumerate(value)]
+    if isinstance(value, str):
+
+        def substitute(found: re.Match[str]) -> str:
+            name = found.group(1)
+            if name not in os.environ:
+                problems.append(f"{key_path(path)}: environment variable {name} is not set")
+                return ""
+            return os.environ[name]
+
+        return _ENV_REFERENCE.sub(substitute, value)
+    return value
+
+
+def load_settings(path: Path) -> Settings:
+    """Read and validate the config; raises ConfigError listing every problem."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigError(str(path), [f"cannot read: {error.strerror or error}"]) from error
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise ConfigError(str(path), [f"{where}not valid YAML ({error})"]) from error
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(str(path), ["(top level): expected a mapping of keys"])
+    problems: list[str] = []
+    data = interpolate(raw, (), problems)
+    data["base_dir"] = path.resolve().parent
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as error:
+        problems += [_describe(item) for item in error.errors()]
+        raise ConfigError(str(path), problems) from None
+    problems += semantic_problems(settings)
+    if problems:
+        raise ConfigError(str(path), problems)
+    return settings
+
+
+def _describe(item: Any) -> str:
+    location = tuple(part for part in item["loc"] if not str(part).startswith("function-"))
+    message = str(item["msg"]).removeprefix("Value error, ")
+    if item["type"] == "extra_forbidden":
+        message = "unknown key"
+    return f"{key_path(location)}: {message}"
+
+
+def semantic_problems(settings: Settings) -> list[str]:
+    """What the schema cannot say: unique names, rules that parse, references that exist."""
+    problems = [
+        f"sources: the name {name!r} is used {count} times (names must be unique)"
+        for name, count in Counter(source.name for source in settings.sources).items()
+        if count > 1
+    ]
+    problems += [
+        f"watch: the rule name {name!r} is used {count} times (names must be unique)"
+        for name, count in Counter(rule.name for rule in settings.watch).items()
+        if count > 1
+    ]
+    for index, rule in enumerate(settings.watch):
+        try:
+            rule.compile()
+        except QueryError as error:
+            key = "query" if rule.query is not None else "terms"
+            problems.append(f"watch[{index}].{key}: {error}\n    {_indent(error.pointer())}")
+    rule_names = {rule.name for rule in settings.watch}
+    for index, alert in enumerate(settings.alerts):
+        for name in alert.rules or []:
+            if name not in rule_names:
+                problems.append(f"alerts[{index}].rules: no watch rule is named {name!r}")
+        if alert.mode == "digest" and not _is_schedule(alert.every):
+            problems.append(f"alerts[{index}].every: {alert.every!r} is neither a duration nor a cron line")
+    return problems
+
+
+def _indent(text: str) -> str:
+    return text.replace("\n", "\n    ")
+
+
+def _is_schedule(text: str) -> bool:
+    try:
+        parse_duration(text)
+        return True
+    except ValueError:
+        pass
+    try:
+        CronTrigger.from_crontab(text)
+        return True
+    except ValueError:
+        return False
+
+
+def config_path(argument: str | None) -> Path:
+    """-c/--config, else MONITOR_CONFIG, else config/monitor.yaml."""
+    return Path(argument or os.environ.get("MONITOR_CONFIG") or "config/monitor.yaml")

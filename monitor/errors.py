@@ -1,0 +1,65 @@
+"""The exceptions the monitor raises, all under one root.
+
+MonitorError
+├── ConfigError          the YAML file is missing, unreadable or invalid (lists every problem)
+├── QueryError           a watch rule or search query does not parse (carries the position)
+├── FetchError           an HTTP fetch failed (carries the URL)
+│   └── TooLargeError    the body exceeded the size cap
+├── ParseError           a feed or page could not be turned into records (carries the URL)
+├── ArchiveError         the archive cannot be opened or is of an unknown schema
+└── NotifyError          an alert channel refused or could not be reached
+"""
+
+from __future__ import annotations
+
+
+class MonitorError(Exception):
+    """Root of every error the monitor raises on purpose."""
+
+
+class ConfigError(MonitorError):
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        lines = "\n".join(f"  {problem}" for problem in problems)
+        super().__init__(f"{source}: invalid configuration\n{lines}")
+
+
+class QueryError(MonitorError):
+    def __init__(self, query: str, position: int, message: str) -> None:
+        self.query = query
+        self.position = position
+        self.message = message
+        super().__init__(f"{message} at position {position + 1}")
+
+    def pointer(self) -> str:
+        """The query with a caret under the offending position."""
+        return f"{self.query}\n{' ' * self.position}^"
+
+
+class FetchError(MonitorError):
+    def __init__(self, url: str, message: str, status: int | None = None) -> None:
+        self.url = url
+        self.status = status
+        super().__init__(f"{message} ({url})")
+
+
+class TooLargeError(FetchError):
+    pass
+
+
+class ParseError(MonitorError):
+    def __init__(self, url: str, message: str) -> None:
+        self.url = url
+        super().__init__(f"{message} ({url})")
+
+
+class ArchiveError(MonitorError):
+    pass
+
+
+class NotifyError(MonitorError):
+    def __init__(self, channel: str, message: str, retry_after: float | None = None) -> None:
+        self.channel = channel
+        self.retry_after = retry_after
+        super().__init__(f"{channel}: {message}")

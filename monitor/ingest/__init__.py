@@ -1,0 +1,179 @@
+"""The ingest pipeline: fetch -> parse -> normalize/dedupe -> full text -> match -> summarize ->
+store with the alert outbox. Stage modules never import each other; only this one calls them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from monitor.archive import Archive, FetchOutcome, OutboxRow
+from monitor.errors import MonitorError
+from monitor.ingest.dates import plausible_date
+from monitor.ingest.extract import extract_page
+from monitor.ingest.feeds import parse_feed
+from monitor.ingest.fetch import Fetcher, FetchResponse
+from monitor.ingest.language import detect_language
+from monitor.ingest.normalize import article_id, canonical_url
+from monitor.ingest.pages import parse_listing
+from monitor.ingest.policy import next_poll, wants_full_text
+from monitor.ingest.sitemaps import parse_sitemap
+from monitor.ingest.summarize import summarize
+from monitor.models import Article, FeedEntry
+from monitor.rules import Matcher, MatchInput
+from monitor.settings import Settings, SourceSettings
+
+log = logging.getLogger(__name__)
+FEED_ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/rdf+xml, application/feed+json, "
+    "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
+)
+HTML_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
+
+
+@dataclass(frozen=True, slots=True)
+class SourceReport:
+    source: str
+    status: str
+    entries: int = 0
+    new: int = 0
+    matched: int = 0
+    error: str | None = None
+
+
+@dataclass(slots=True)
+class Pipeline:
+    archive: Archive
+    fetcher: Fetcher
+    matcher: Matcher
+    settings: Settings
+    outbox_for: Callable[[Article], list[OutboxRow]]
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+
+async def ingest_source(pipeline: Pipeline, source: SourceSettings) -> SourceReport:
+    """One poll of one source. Never raises for the source's own faults: they are recorded."""
+    now = pipeline.clock()
+    archive = pipeline.archive
+    state = await asyncio.to_thread(archive.source_state, source.name)
+    interval = pipeline.settings.interval(source)
+    try:
+        response = await pipeline.fetcher.get(
+            source.url,
+            etag=state.etag if state else None,
+            last_modified=state.last_modified if state else None,
+            accept=HTML_ACCEPT if source.kind == "html" else FEED_ACCEPT,
+        )
+        if response.not_modified:
+            await _record(pipeline, source, FetchOutcome(now, next_poll(now, interval, 0), "not modified"))
+            return SourceReport(source.name, "not modified")
+        entries = await _read_entries(pipeline, source, response, now)
+        new, matched = await _store_new(pipeline, source, entries, now)
+    except MonitorError as error:
+        errors = (state.consecutive_errors if state else 0) + 1
+        outcome = FetchOutcome(now, next_poll(now, interval, errors), "error", error=str(error))
+        await _record(pipeline, source, outcome)
+        log.warning("source %r failed: %s", source.name, error)
+        return SourceReport(source.name, "error", error=str(error))
+    moved = response.permanent_redirect
+    if moved:
+        log.info("source %r moved permanently to %s", source.name, moved)
+    outcome = FetchOutcome(
+        now,
+        next_poll(now, interval, 0),
+        f"ok ({response.status})",
+        etag=response.etag,
+        last_modified=response.last_modified,
+        url=moved,
+    )
+    await _record(pipeline, source, outcome)
+    return SourceReport(source.name, "ok", len(entries), new, matched)
+
+
+async def _record(pipeline: Pipeline, source: SourceSettings, outcome: FetchOutcome) -> None:
+    await asyncio.to_thread(pipeline.archive.record_fetch, source.name, outcome)
+
+
+async def _read_entries(
+    pipeline: Pipeline, source: SourceSettings, response: FetchResponse, now: datetime
+) -> list[FeedEntry]:
+    if source.kind == "html":
+        return await asyncio.to_thread(
+            parse_listing, response.body, response.url, response.content_type, source.selectors
+        )
+    if source.kind == "feed":
+        parsed = await asyncio.to_thread(parse_feed, response.body, response.url, response.headers, now)
+        return parsed.entries
+    sitemap = await asyncio.to_thread(parse_sitemap, response.body, response.url, now)
+    entries = list(sitemap.entries)
+    for child_url in sitemap.children:
+        child = await pipeline.fetcher.get(child_url, accept=FEED_ACCEPT)
+        entries += (await asyncio.to_thread(parse_sitemap, child.body, child.url, now)).entries
+    return entries
+
+
+async def _store_new(
+    pipeline: Pipeline, source: SourceSettings, entries: Sequence[FeedEntry], now: datetime
+) -> tuple[int, int]:
+    by_id: dict[str, tuple[str, FeedEntry]] = {}
+    for entry in entries:
+        url = canonical_url(entry.url)
+        by_id.setdefault(article_id(url), (url, entry))
+    known = await asyncio.to_thread(pipeline.archive.known_articles, list(by_id))
+    fresh = [(key, url, entry) for key, (url, entry) in by_id.items() if key not in known]
+    articles = await asyncio.gather(
+        *(_article(pipeline, source, key, url, entry, now) for key, url, entry in fresh)
+    )
+    outbox = [row for article in articles for row in pipeline.outbox_for(article)]
+    stored = await asyncio.to_thread(pipeline.archive.store, articles, outbox)
+    return stored, sum(1 for article in articles if article.hits)
+
+
+async def _article(
+    pipeline: Pipeline,
+    source: SourceSettings,
+    key: str,
+    url: str,
+    entry: FeedEntry,
+    now: datetime,
+) -> Article:
+    title, text, published, language = entry.title, entry.content, entry.published, entry.language
+    mode = pipeline.settings.full_text(source)
+    if wants_full_text(mode, entry.title, entry.summary, entry.content):
+        try:
+            page_response = await pipeline.fetcher.get(entry.url, accept=HTML_ACCEPT)
+            page = await asyncio.to_thread(
+                extract_page, page_response.body, page_response.url, page_response.content_type
+            )
+        except MonitorError as error:
+            log.info("%s: kept the feed text, the page could not be read: %s", entry.url, error)
+        else:
+            if page.text:
+                text = page.text
+            else:
+                log.info("%s: kept the feed text, no main text found on the page", entry.url)
+            title = title or page.title
+            published = published or plausible_date(page.published, now)
+            language = language or page.language
+    language = source.language or language or detect_language(f"{title}\n{entry.summary}\n{text}")
+    document = MatchInput(title, entry.summary, text, source.name, language)
+    hits = pipeline.matcher.match(document)
+    body_field = "text" if text else "summary"
+    summary = summarize(title, text or entry.summary, body_field, hits)
+    return Article(
+        id=key,
+        url=url,
+        guid=entry.guid,
+        source=source.name,
+        title=title,
+        teaser=entry.summary,
+        text=text,
+        summary=summary,
+        published=published or now,
+        fetched=now,
+        language=language,
+        story=key,
+        hits=tuple(hits),
+    )

@@ -1,0 +1,59 @@
+"""Article page -> main text, title, date and language, with trafilatura.
+
+trafilatura reads the page's main text far better than hand-written heuristics (it scores
+0.958 F1 on the extraction benchmark); its shapes stay in this module.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+import lxml.html
+import trafilatura
+
+from monitor.errors import ParseError
+from monitor.ingest.dates import parse_iso_date
+from monitor.ingest.markup import clean_text, decode_html
+
+_HTML_LANG = re.compile(rb"<html[^>]*\blang\s*=\s*[\"']?([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})?)", re.I)
+
+
+@dataclass(frozen=True, slots=True)
+class PageText:
+    title: str
+    text: str
+    published: datetime | None
+    language: str | None
+    canonical_url: str | None
+
+
+def extract_page(body: bytes, url: str, content_type: str = "") -> PageText:
+    """The page's main content; empty text when trafilatura finds none."""
+    html = decode_html(body, content_type)
+    try:
+        document = trafilatura.bare_extraction(
+            html, url=url, with_metadata=True, include_comments=False, include_tables=True
+        )
+    except Exception as error:  # trafilatura and lxml raise many kinds on broken pages
+        raise ParseError(url, f"article extraction failed: {type(error).__name__}: {error}") from error
+    lang = _HTML_LANG.search(body[:8192])
+    language = lang.group(1).decode("ascii").replace("_", "-") if lang else None
+    if document is None:
+        return PageText(_page_title(html), "", None, language, None)
+    return PageText(
+        title=clean_text(getattr(document, "title", None) or ""),
+        text=clean_text(getattr(document, "text", None) or ""),
+        published=parse_iso_date(getattr(document, "date", None) or ""),
+        language=getattr(document, "language", None) or language,
+        canonical_url=getattr(document, "url", None),
+    )
+
+
+def _page_title(html: str) -> str:
+    try:
+        found = lxml.html.fromstring(html).findtext(".//title")
+    except (ValueError, lxml.etree.ParserError):
+        return ""
+    return clean_text(found or "")

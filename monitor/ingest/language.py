@@ -1,0 +1,16 @@
+"""Language detection for articles that declare none (py3langid: small, offline, 97 languages)."""
+
+from __future__ import annotations
+
+import py3langid
+
+SAMPLE_CHARS = 2000
+
+
+def detect_language(text: str) -> str | None:
+    """An ISO 639-1 code for the text, or None when there is too little to tell."""
+    sample = text[:SAMPLE_CHARS]
+    if sum(1 for char in sample if char.isalpha()) < 8:
+        return None
+    code, _score = py3langid.classify(sample)
+    return str(code)

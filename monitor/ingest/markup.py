@@ -1,0 +1,66 @@
+"""HTML fragments to plain text (feed summaries and content), with lxml."""
+
+from __future__ import annotations
+
+import re
+
+import lxml.etree
+import lxml.html
+
+_BLOCKS = (
+    "p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6",
+    "blockquote", "pre", "table", "tr", "section", "article", "figure", "figcaption", "hr",
+)  # fmt: skip
+_DROPPED = ("script", "style", "noscript", "iframe", "svg", "template")
+_SPACES = re.compile(r"[ \t\u00a0\u3000]+")
+_BLANK_LINES = re.compile(r"\n\s*\n+")
+_META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?([A-Za-z0-9_\-]+)", re.I)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def clean_text(text: str) -> str:
+    """Collapse spaces, keep paragraph breaks, drop NULs and control characters."""
+    text = _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
+    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+
+
+def html_to_text(markup: str) -> str:
+    if "<" not in markup and "&" not in markup:
+        return clean_text(markup)
+    try:
+        root = lxml.html.fragment_fromstring(_CONTROL.sub("", markup), create_parent="div")
+    except (lxml.etree.ParserError, ValueError):
+        return clean_text(re.sub(r"<[^>]*>", " ", markup))
+    for element in [element for element in root.iter(*_DROPPED)]:
+        element.drop_tree()
+    for element in root.iter(*_BLOCKS):
+        element.tail = "\n" + (element.tail or "")
+        if element.tag not in ("br", "hr"):
+            element.text = "\n" + (element.text or "")
+    return clean_text(root.text_content())
+
+
+def decode_html(body: bytes, content_type: str = "") -> str:
+    """Bytes to text: the header's charset, else the page's <meta>, else UTF-8 or cp1252."""
+    candidates: list[str] = []
+    header = re.search(r"charset=([\w\-]+)", content_type, re.I)
+    if header:
+        candidates.append(header.group(1))
+    meta = _META_CHARSET.search(body[:4096])
+    if meta:
+        candidates.append(meta.group(1).decode("ascii", "ignore"))
+    candidates += ["utf-8"]
+    for encoding in candidates:
+        try:
+            return body.decode(_alias(encoding))
+        except (LookupError, UnicodeDecodeError):
+            continue
+    return body.decode("utf-8", errors="replace")
+
+
+def _alias(encoding: str) -> str:
+    lowered = encoding.lower()
+    return {"gb2312": "gb18030", "gbk": "gb18030", "big5": "big5hkscs", "shift_jis": "cp932"}.get(
+        lowered, lowered
+    )

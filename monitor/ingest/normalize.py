@@ -1,0 +1,44 @@
+"""Canonical URLs and stable article ids, so one story seen twice is stored once."""
+
+from __future__ import annotations
+
+import hashlib
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+_TRACKING_PARAMETERS = frozenset(
+    {
+        "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "igshid", "mc_cid",
+        "mc_eid", "_ga", "_gl", "cmpid", "ocid", "ncid", "sr_share", "at_medium", "at_campaign",
+        "spm", "ref_src", "ref", "ito", "s_cid",
+        "taid", "smid", "mbid", "guccounter", "soc_src", "soc_trk", "__twitter_impression",
+    }
+)  # fmt: skip
+_TRACKING_PREFIXES = ("utm_", "mtm_", "pk_", "hsa_", "at_", "oly_")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def is_tracking_parameter(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in _TRACKING_PARAMETERS or lowered.startswith(_TRACKING_PREFIXES)
+
+
+def canonical_url(url: str) -> str:
+    """Lower-case scheme and host, no default port, no fragment, no tracking parameters."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower().rstrip(".")
+    port = parts.port if parts.port and parts.port != _DEFAULT_PORTS.get(scheme) else None
+    netloc = f"[{host}]" if ":" in host else host
+    if port:
+        netloc += f":{port}"
+    query = [
+        (key, value)
+        for key, value in parse_qsl(parts.query, keep_blank_values=True)
+        if not is_tracking_parameter(key)
+    ]
+    return urlunsplit((scheme, netloc, parts.path or "/", urlencode(query, doseq=True), ""))
+
+
+def article_id(url: str) -> str:
+    """The id of the article at a canonical URL."""
+    return hashlib.sha256(url.encode("utf-8")).hexdigest()[:20]

@@ -1,0 +1,38 @@
+"""Scheduling policy: pure functions of the state and `now`."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+
+MAX_BACKOFF = timedelta(hours=6)
+JITTER = 0.1
+
+
+def next_poll(
+    now: datetime,
+    interval: timedelta,
+    consecutive_errors: int,
+    rng: random.Random | None = None,
+) -> datetime:
+    """The next poll time: the interval, doubled per consecutive error up to a cap, with jitter.
+
+    Never gives up: a failing source keeps being polled, at worst every MAX_BACKOFF.
+    """
+    delay = interval
+    if consecutive_errors > 0:
+        factor = 2 ** min(consecutive_errors, 16)
+        delay = min(max(interval * factor, interval), max(MAX_BACKOFF, interval))
+    spread = (rng or random).uniform(-JITTER, JITTER)
+    return now + delay * (1 + spread)
+
+
+def wants_full_text(mode: str, title: str, summary: str, content: str) -> bool:
+    """Whether to fetch the article page: always, never, or (auto) when the feed has a teaser."""
+    if mode == "always":
+        return True
+    if mode == "never":
+        return False
+    text = content or summary
+    truncated = text.rstrip().endswith(("…", "...", "[…]", "[...]", "Read more", "Continue reading"))
+    return len(text) < 600 or truncated

@@ -1,0 +1,113 @@
+"""Debugging a miss: `monitor extract` and `monitor test-rule`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from monitor.errors import MonitorError
+from monitor.ingest.extract import PageText, extract_page
+from monitor.ingest.fetch import Fetcher
+from monitor.payloads import iso
+from monitor.rules import CompiledRule, MatchInput, parse_query
+from monitor.rules.match import rule_hits
+from monitor.settings import FetchSettings
+
+
+async def _fetch_pages(urls: list[str]) -> list[tuple[bytes, str, str] | MonitorError]:
+    settings = FetchSettings()
+    fetcher = Fetcher(settings.user_agent, settings.timeout, settings.max_bytes, 4)
+    try:
+        results: list[tuple[bytes, str, str] | MonitorError] = []
+        for url in urls:
+            try:
+                response = await fetcher.get(url, accept="text/html, */*;q=0.5")
+                results.append((response.body, response.url, response.content_type))
+            except MonitorError as error:
+                results.append(error)
+        return results
+    finally:
+        await fetcher.close()
+
+
+def _read(source: str) -> tuple[bytes, str, str]:
+    """A page from a URL or a file: (body, url, content type)."""
+    if source.startswith(("http://", "https://")):
+        fetched = asyncio.run(_fetch_pages([source]))[0]
+        if isinstance(fetched, MonitorError):
+            raise fetched
+        return fetched
+    path = Path(source)
+    try:
+        return path.read_bytes(), path.resolve().as_uri(), ""
+    except OSError as error:
+        raise MonitorError(f"cannot read {source}: {error.strerror or error}") from error
+
+
+def page_json(source: str, page: PageText) -> dict[str, Any]:
+    return {
+        "input": source,
+        "title": page.title,
+        "text": page.text,
+        "published": iso(page.published),
+        "language": page.language,
+    }
+
+
+def extract_command(inputs: list[str], fmt: str) -> int:
+    records: list[dict[str, Any]] = []
+    failed = 0
+    for source in inputs:
+        try:
+            body, url, content_type = _read(source)
+            records.append(page_json(source, extract_page(body, url, content_type)))
+        except MonitorError as error:
+            print(f"monitor: {source}: {error}", file=sys.stderr)
+            failed += 1
+    if fmt == "json":
+        print(json.dumps(records, ensure_ascii=False, indent=2))
+    elif fmt == "ndjson":
+        for record in records:
+            print(json.dumps(record, ensure_ascii=False))
+    else:
+        for record in records:
+            print(f"== {record['input']}\ntitle: {record['title']}\npublished: {record['published']}")
+            print(f"language: {record['language']}\n\n{record['text']}\n")
+    return 1 if failed else 0
+
+
+def test_rule_command(query: str, url: str | None, file: str | None, text: str | None) -> int:
+    node = parse_query(query)
+    if text is not None:
+        document = MatchInput("", "", text)
+    else:
+        body, page_url, content_type = _read(url or file or "")
+        if file and body.lstrip()[:1] != b"<":
+            document = MatchInput("", "", body.decode("utf-8", errors="replace"))
+        else:
+            page = extract_page(body, page_url, content_type)
+            document = MatchInput(page.title, "", page.text, language=page.language)
+    hits = rule_hits(CompiledRule("query", query, node), document)
+    if not hits:
+        print("no match")
+        return 1
+    print(f"match: {len([hit for hit in hits if hit.term])} hits")
+    for hit in hits:
+        if not hit.term:
+            print("  (matched through NOT: no term to show)")
+            continue
+        field_text = getattr(document, hit.field)
+        marked = _marked(field_text, hit.start, hit.end, hit.snippet)
+        print(f"  {hit.field} [{hit.start}:{hit.end}] {hit.term!r}: {marked}")
+    return 0
+
+
+def _marked(text: str, start: int, end: int, snippet: str) -> str:
+    """The snippet with the matched words marked: bold on a terminal, »…« elsewhere."""
+    matched = text[start:end]
+    left, right = ("\033[1;7m", "\033[0m") if sys.stdout.isatty() else ("»", "«")
+    flat = " ".join(matched.split())
+    return snippet.replace(flat, f"{left}{flat}{right}", 1) if flat in snippet else snippet

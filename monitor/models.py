@@ -1,0 +1,103 @@
+"""The records that flow between stages. Frozen dataclasses; datetimes are aware and in UTC."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEntry:
+    """One item of a feed or listing page, before it becomes an article."""
+
+    url: str
+    guid: str
+    title: str
+    summary: str
+    content: str
+    published: datetime | None
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One occurrence of a watch rule's term in an article."""
+
+    rule: str
+    term: str
+    field: str
+    start: int
+    end: int
+    snippet: str
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """A stored article. `teaser` is the feed's own text, `summary` ours (why it matched)."""
+
+    id: str
+    url: str
+    guid: str
+    source: str
+    title: str
+    teaser: str
+    text: str
+    summary: str
+    published: datetime
+    fetched: datetime
+    language: str | None
+    story: str
+    hits: tuple[Hit, ...] = ()
+
+    @property
+    def rules(self) -> list[str]:
+        return sorted({hit.rule for hit in self.hits})
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivedArticle:
+    """An article as the archive returns it: with its copies from other sources."""
+
+    article: Article
+    also_reported_by: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceState:
+    """A source's schedule and health as the archive keeps it."""
+
+    name: str
+    url: str
+    next_due: datetime | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    last_fetch: datetime | None = None
+    last_status: str | None = None
+    last_error: str | None = None
+    consecutive_errors: int = 0
+    failing_since: datetime | None = None
+
+
+class AlertState(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRecord:
+    """One outbox row: an alert of one story to one channel."""
+
+    id: str
+    alert: str
+    channel: str
+    story: str
+    article_id: str
+    rules: tuple[str, ...]
+    state: AlertState
+    attempts: int
+    created: datetime
+    next_attempt: datetime | None
+    last_error: str | None
+    sent: datetime | None

@@ -1,0 +1,62 @@
+"""The query AST. Watch rules, `terms:` lists and archive searches all compile to these nodes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+FIELD_NAMES = ("title", "source", "lang")
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """A word or phrase: consecutive normalized tokens; `prefix` makes the last one a prefix."""
+
+    text: str
+    tokens: tuple[str, ...]
+    prefix: bool = False
+    quoted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    child: Node
+
+
+@dataclass(frozen=True, slots=True)
+class Op:
+    op: Literal["AND", "OR"]
+    children: tuple[Node, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Near:
+    left: Node
+    right: Node
+    distance: int
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    name: Literal["title", "source", "lang"]
+    child: Node
+
+
+Node = Term | Not | Op | Near | Field
+
+
+def positive_terms(node: Node) -> list[Term]:
+    """Terms that can produce hits (those not under a NOT)."""
+    match node:
+        case Term():
+            return [node]
+        case Not():
+            return []
+        case Op(children=children):
+            return [term for child in children for term in positive_terms(child)]
+        case Near(left=left, right=right):
+            return positive_terms(left) + positive_terms(right)
+        case Field(name="lang"):
+            return []
+        case Field(child=child):
+            return positive_terms(child)

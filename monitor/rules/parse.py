@@ -1,0 +1,219 @@
+"""Query text -> AST, and AST -> canonical text.
+
+Grammar (NOT binds tighter than NEAR, NEAR than AND, AND than OR):
+    query   := or_expr
+    or_expr := and_expr ("OR" and_expr)*
+    and_expr:= near (["AND"] near)*
+    near    := unary ("NEAR/n" unary)*
+    unary   := ("NOT" | "-") unary | primary
+    primary := "(" or_expr ")" | FIELD ":" primary | PHRASE | WORD["*"]
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal, cast
+
+from monitor.errors import QueryError
+from monitor.rules.ast import FIELD_NAMES, Field, Near, Node, Not, Op, Term
+from monitor.rules.text import join_tokens, tokenize
+
+_QUOTES = {'"': '"', "“": "”", "「": "」", "„": "“"}
+_NEAR = re.compile(r"NEAR/(\d+)")
+_SPECIAL = set("()") | set(_QUOTES)
+
+
+@dataclass(frozen=True, slots=True)
+class _Token:
+    kind: Literal["(", ")", "PHRASE", "WORD", "AND", "OR", "NOT", "NEAR", "FIELD", "END"]
+    text: str
+    position: int
+    distance: int = 0
+
+
+def _lex(query: str) -> list[_Token]:
+    tokens: list[_Token] = []
+    index = 0
+    while index < len(query):
+        char = query[index]
+        if char.isspace():
+            index += 1
+        elif char in "()":
+            tokens.append(_Token(cast(Literal["(", ")"], char), char, index))
+            index += 1
+        elif char in _QUOTES:
+            close = query.find(_QUOTES[char], index + 1)
+            if close < 0:
+                raise QueryError(query, index, "unclosed quote")
+            tokens.append(_Token("PHRASE", query[index + 1 : close], index))
+            index = close + 1
+        elif char == "-" and index + 1 < len(query) and not query[index + 1].isspace():
+            tokens.append(_Token("NOT", "-", index))
+            index += 1
+        else:
+            index = _lex_word(query, index, tokens)
+    tokens.append(_Token("END", "", len(query)))
+    return tokens
+
+
+def _lex_word(query: str, start: int, tokens: list[_Token]) -> int:
+    end = start
+    while end < len(query) and not query[end].isspace() and query[end] not in _SPECIAL:
+        end += 1
+    word = query[start:end]
+    name, colon, rest = word.partition(":")
+    if colon and name.lower() in FIELD_NAMES:
+        tokens.append(_Token("FIELD", name.lower(), start))
+        if rest:
+            tokens.append(_Token("WORD", rest, start + len(name) + 1))
+        elif end >= len(query) or query[end].isspace():
+            raise QueryError(query, end, f"expected a term after '{name}:'")
+        return end
+    if word in ("AND", "OR", "NOT"):
+        tokens.append(_Token(cast(Literal["AND", "OR", "NOT"], word), word, start))
+    elif near := _NEAR.fullmatch(word):
+        tokens.append(_Token("NEAR", word, start, distance=int(near.group(1))))
+    elif word.startswith("NEAR"):
+        raise QueryError(query, start, "NEAR needs a distance, as in NEAR/5")
+    else:
+        tokens.append(_Token("WORD", word, start))
+    return end
+
+
+class _Parser:
+    def __init__(self, query: str) -> None:
+        self.query = query
+        self.tokens = _lex(query)
+        self.index = 0
+
+    def peek(self) -> _Token:
+        return self.tokens[self.index]
+
+    def take(self) -> _Token:
+        token = self.tokens[self.index]
+        self.index += 1
+        return token
+
+    def fail(self, token: _Token, expected: str) -> QueryError:
+        found = "the end of the query" if token.kind == "END" else f"'{token.text}'"
+        return QueryError(self.query, token.position, f"expected {expected}, found {found}")
+
+    def parse(self) -> Node:
+        if self.peek().kind == "END":
+            raise QueryError(self.query, 0, "empty query")
+        node = self.or_expr()
+        if self.peek().kind != "END":
+            raise self.fail(self.peek(), "an operator or the end of the query")
+        return node
+
+    def or_expr(self) -> Node:
+        children = [self.and_expr()]
+        while self.peek().kind == "OR":
+            self.take()
+            children.append(self.and_expr())
+        return children[0] if len(children) == 1 else Op("OR", tuple(children))
+
+    def and_expr(self) -> Node:
+        children = [self.near()]
+        while self.peek().kind in ("AND", "(", "PHRASE", "WORD", "NOT", "FIELD"):
+            if self.peek().kind == "AND":
+                self.take()
+            children.append(self.near())
+        return children[0] if len(children) == 1 else Op("AND", tuple(children))
+
+    def near(self) -> Node:
+        node = self.unary()
+        while self.peek().kind == "NEAR":
+            operator = self.take()
+            right = self.unary()
+            if isinstance(node, Not) or isinstance(right, Not):
+                raise QueryError(self.query, operator.position, "NEAR needs terms on both sides")
+            node = Near(node, right, operator.distance)
+        return node
+
+    def unary(self) -> Node:
+        if self.peek().kind == "NOT":
+            self.take()
+            return Not(self.unary())
+        return self.primary()
+
+    def primary(self) -> Node:
+        token = self.take()
+        if token.kind == "(":
+            node = self.or_expr()
+            if self.peek().kind != ")":
+                raise self.fail(self.peek(), "')'")
+            self.take()
+            return node
+        if token.kind == "FIELD":
+            name = cast(Literal["title", "source", "lang"], token.text)
+            return Field(name, self.primary())
+        if token.kind in ("PHRASE", "WORD"):
+            return self.term(token)
+        raise self.fail(token, "a word, a phrase or '('")
+
+    def term(self, token: _Token) -> Term:
+        text = token.text
+        prefix = token.kind == "WORD" and text.endswith("*")
+        words = tokenize(text.rstrip("*") if prefix else text).tokens
+        if not words:
+            raise QueryError(self.query, token.position, f"nothing to match in '{text}'")
+        return Term(text, tuple(words), prefix=prefix, quoted=token.kind == "PHRASE")
+
+
+def parse_query(query: str) -> Node:
+    """Parse a query; raises QueryError naming the position and what was expected."""
+    return _Parser(query).parse()
+
+
+def terms_query(terms: list[str]) -> Node:
+    """A `terms:` list: any of these literal words or phrases."""
+    nodes: list[Node] = []
+    for term in terms:
+        words = tokenize(term).tokens
+        if not words:
+            raise QueryError(term, 0, f"nothing to match in '{term}'")
+        nodes.append(Term(term, tuple(words), quoted=True))
+    if not nodes:
+        raise QueryError("", 0, "empty terms list")
+    return nodes[0] if len(nodes) == 1 else Op("OR", tuple(nodes))
+
+
+_PRECEDENCE = {"OR": 1, "AND": 2, "NEAR": 3, "NOT": 4, "ATOM": 5}
+
+
+def _precedence(node: Node) -> int:
+    match node:
+        case Op(op=op):
+            return _PRECEDENCE[op]
+        case Near():
+            return _PRECEDENCE["NEAR"]
+        case Not():
+            return _PRECEDENCE["NOT"]
+        case _:
+            return _PRECEDENCE["ATOM"]
+
+
+def _wrapped(node: Node, minimum: int) -> str:
+    text = to_text(node)
+    return f"({text})" if _precedence(node) < minimum else text
+
+
+def to_text(node: Node) -> str:
+    """The canonical text of a query: how the parser understood it."""
+    match node:
+        case Term(tokens=tokens, prefix=prefix):
+            if prefix:
+                return "-".join(tokens) + "*"
+            return tokens[0] if len(tokens) == 1 else f'"{join_tokens(tokens)}"'
+        case Not(child=child):
+            return f"NOT {_wrapped(child, _PRECEDENCE['NOT'])}"
+        case Op(op=op, children=children):
+            inner = _PRECEDENCE[op] + 1
+            return f" {op} ".join(_wrapped(child, inner) for child in children)
+        case Near(left=left, right=right, distance=distance):
+            near = _PRECEDENCE["NEAR"]
+            return f"{_wrapped(left, near)} NEAR/{distance} {_wrapped(right, near + 1)}"
+        case Field(name=name, child=child):
+            return f"{name}:{_wrapped(child, _PRECEDENCE['ATOM'])}"

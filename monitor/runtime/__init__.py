@@ -1,0 +1,1 @@
+"""The daemon: APScheduler wiring and signal handling."""

@@ -1,0 +1,129 @@
+"""`monitor run`: a few coarse APScheduler jobs over the archive's schedule, not one per feed.
+
+Jobs: claim and poll due sources, dispatch immediate alerts, send each digest on its schedule,
+apply retention. SIGINT/SIGTERM stop new work, let in-flight jobs finish, send what they queued.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from monitor.app import App
+from monitor.durations import parse_duration
+from monitor.ingest import SourceReport
+
+log = logging.getLogger(__name__)
+TICK = timedelta(seconds=1)
+RETENTION_EVERY = timedelta(hours=1)
+SHUTDOWN_GRACE = 60.0
+
+
+def digest_trigger(every: str) -> IntervalTrigger | CronTrigger:
+    try:
+        return IntervalTrigger(seconds=parse_duration(every).total_seconds(), timezone=UTC)
+    except ValueError:
+        return CronTrigger.from_crontab(every, timezone=UTC)
+
+
+class Daemon:
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.in_flight: set[asyncio.Task[Any]] = set()
+        self.stopping = asyncio.Event()
+
+    def _tracked(self, job: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+        async def run() -> None:
+            if self.stopping.is_set():
+                return
+            task = asyncio.current_task()
+            if task is not None:
+                self.in_flight.add(task)
+            try:
+                await job()
+            except Exception:  # a failing job must not stop the daemon; it runs again next tick
+                log.exception("job %s failed", getattr(job, "__name__", job))
+            finally:
+                if task is not None:
+                    self.in_flight.discard(task)
+
+        return run
+
+    async def poll_due(self) -> None:
+        for report in await self.app.poll_due():
+            _log_report(report)
+
+    async def dispatch(self) -> None:
+        report = await self.app.dispatcher.dispatch()
+        if report.sent or report.failed:
+            log.info("alerts: %d sent, %d failed", report.sent, report.failed)
+
+    async def retention(self) -> None:
+        retention = self.app.settings.retention
+        removed = await asyncio.to_thread(
+            self.app.archive.purge, self.app.clock(), retention.unmatched, retention.matched
+        )
+        if removed:
+            log.info("retention: removed %d old articles", removed)
+
+    def schedule(self, scheduler: AsyncIOScheduler) -> None:
+        options: dict[str, Any] = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
+        now = datetime.now(UTC)
+        tick = TICK.total_seconds()
+        scheduler.add_job(
+            self._tracked(self.poll_due), "interval", seconds=tick, next_run_time=now, **options
+        )
+        scheduler.add_job(
+            self._tracked(self.dispatch), "interval", seconds=tick, next_run_time=now, **options
+        )
+        scheduler.add_job(
+            self._tracked(self.retention), "interval", seconds=RETENTION_EVERY.total_seconds(),
+            next_run_time=now, **options,
+        )  # fmt: skip
+        for alert in self.app.settings.alerts:
+            if alert.mode == "digest":
+                name = alert.name
+
+                async def digest(name: str = name) -> None:
+                    report = await self.app.dispatcher.send_digest(name)
+                    log.info("digest %s: %d stories sent, %d failed", name, report.sent, report.failed)
+
+                scheduler.add_job(self._tracked(digest), digest_trigger(alert.every), **options)
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, self.stopping.set)
+        scheduler = AsyncIOScheduler(timezone=UTC)
+        self.schedule(scheduler)
+        scheduler.start()
+        log.info(
+            "monitor running: %d sources, %d rules",
+            len(self.app.settings.sources),
+            len(self.app.settings.watch),
+        )
+        await self.stopping.wait()
+        log.info("stopping: finishing %d jobs in flight", len(self.in_flight))
+        scheduler.shutdown(wait=False)
+        if self.in_flight:
+            await asyncio.wait(set(self.in_flight), timeout=SHUTDOWN_GRACE)
+        await asyncio.wait_for(self.app.dispatcher.dispatch(), timeout=SHUTDOWN_GRACE)
+        log.info("stopped")
+
+
+def _log_report(report: SourceReport) -> None:
+    if report.error:
+        log.warning("%s: %s", report.source, report.error)
+    else:
+        log.info(
+            "%s: %s, %d entries, %d new, %d matched",
+            report.source, report.status, report.entries, report.new, report.matched,
+        )  # fmt: skip

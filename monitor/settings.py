@@ -1,0 +1,190 @@
+"""The YAML configuration as pydantic models: `${ENV}` interpolation, durations, key-path errors."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+from monitor.durations import parse_duration
+from monitor.rules import CompiledRule, parse_query, terms_query, to_text
+
+
+def _duration(value: Any) -> Any:
+    if isinstance(value, str):
+        return parse_duration(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    return value
+
+
+def _optional_duration(value: Any) -> Any:
+    if isinstance(value, str) and value.strip().lower() in ("forever", "never", "none"):
+        return None
+    return _duration(value)
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+Retention = Annotated[timedelta | None, BeforeValidator(_optional_duration)]
+FullText = Literal["auto", "always", "never"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StorageSettings(_Strict):
+    url: str = "sqlite:///../storage/monitor.db"
+
+
+class RetentionSettings(_Strict):
+    unmatched: Retention = timedelta(days=30)
+    matched: Retention = None
+
+
+class DefaultSettings(_Strict):
+    every: Duration = timedelta(minutes=15)
+    full_text: FullText = "auto"
+
+
+class FetchSettings(_Strict):
+    timeout: Duration = timedelta(seconds=30)
+    max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    concurrency: int = Field(default=16, gt=0, le=1000)
+    user_agent: str = "Mozilla/5.0 (compatible; monitor/0.1; media monitoring; +https://github.com/)"
+
+
+class Selectors(_Strict):
+    item: str
+    link: str = "a"
+    title: str | None = None
+    summary: str | None = None
+    date: str | None = None
+
+
+class SourceSettings(_Strict):
+    name: str = Field(min_length=1)
+    url: str
+    kind: Literal["feed", "html", "sitemap"] = "feed"
+    every: Duration | None = None
+    language: str | None = None
+    full_text: FullText | None = None
+    selectors: Selectors | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not re.match(r"https?://[^/\s]+", value):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value
+
+    @field_validator("every")
+    @classmethod
+    def _sane_interval(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value < timedelta(seconds=1):
+            raise ValueError("must be at least 1s")
+        return value
+
+
+class RuleSettings(_Strict):
+    name: str = Field(min_length=1)
+    terms: list[str] | None = None
+    query: str | None = None
+
+    @model_validator(mode="after")
+    def _one_of_terms_or_query(self) -> RuleSettings:
+        if (self.terms is None) == (self.query is None):
+            raise ValueError("give exactly one of 'terms' or 'query'")
+        return self
+
+    def compile(self) -> CompiledRule:
+        node = parse_query(self.query) if self.query is not None else terms_query(self.terms or [])
+        return CompiledRule(self.name, self.query or to_text(node), node)
+
+
+class WebhookSettings(_Strict):
+    url: str
+    secret: str | None = None
+    timeout: Duration = timedelta(seconds=10)
+
+
+class EmailSettings(_Strict):
+    to: str | list[str]
+    smtp: str = "smtp://localhost:25"
+    sender: str = Field(default="monitor@localhost", alias="from")
+
+
+class Channel(_Strict):
+    """One entry of `notify:`: exactly one channel key."""
+
+    webhook: WebhookSettings | None = None
+    apprise: str | None = None
+    email: EmailSettings | None = None
+    jsonl: str | None = None
+
+    @field_validator("webhook", mode="before")
+    @classmethod
+    def _webhook_url(cls, value: Any) -> Any:
+        return {"url": value} if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Channel:
+        given = [name for name in ("webhook", "apprise", "email", "jsonl") if getattr(self, name)]
+        if len(given) != 1:
+            raise ValueError("give exactly one of webhook, apprise, email, jsonl")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(n for n in ("webhook", "apprise", "email", "jsonl") if getattr(self, n))
+
+    @property
+    def target(self) -> str:
+        if self.webhook:
+            return self.webhook.url
+        if self.email:
+            return ",".join([self.email.to] if isinstance(self.email.to, str) else self.email.to)
+        return self.apprise or self.jsonl or ""
+
+
+class AlertSettings(_Strict):
+    name: str = Field(min_length=1)
+    rules: list[str] | None = None
+    mode: Literal["immediate", "digest"] = "immediate"
+    every: str = "1h"
+    notify: list[Channel] = Field(min_length=1)
+
+
+class Settings(_Strict):
+    storage: StorageSettings = StorageSettings()
+    retention: RetentionSettings = RetentionSettings()
+    defaults: DefaultSettings = DefaultSettings()
+    fetch: FetchSettings = FetchSettings()
+    sources: list[SourceSettings] = []
+    watch: list[RuleSettings] = []
+    alerts: list[AlertSettings] = []
+    base_dir: Path = Path()
+
+    def source(self, name: str) -> SourceSettings:
+        return next(source for source in self.sources if source.name == name)
+
+    def interval(self, source: SourceSettings) -> timedelta:
+        return source.every or self.defaults.every
+
+    def full_text(self, source: SourceSettings) -> FullText:
+        return source.full_text or self.defaults.full_text
+
+    def resolve(self, path: str) -> Path:
+        candidate = Path(path).expanduser()
+        return candidate if candidate.is_absolute() else (self.base_dir / candidate).resolve()
+
+    def database_url(self) -> str:
+        """The storage URL with a relative SQLite path resolved against the config's folder."""
+        prefix = "sqlite:///"
+        url = self.storage.url
+        if url.startswith(prefix) and not url.startswith(prefix + "/") and url != prefix + ":memory:":
+            return prefix + str(self.resolve(url[len(prefix) :]))
+        return url

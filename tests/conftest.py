@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from monitor.cli import main
+from tests import fixtures
+from tests.servers import Route, Site, WebhookReceiver
+
+
+@pytest.fixture
+def site() -> Iterator[Site]:
+    server = Site()
+    base = server.base
+    server.routes.update(
+        {
+            "/english.xml": Route(fixtures.english_feed(base)),
+            "/atom.xml": Route(fixtures.atom_feed(base), headers={"Content-Type": "application/atom+xml"}),
+            "/rdf.xml": Route(fixtures.rdf_feed(base)),
+            "/big5.xml": Route(fixtures.big5_feed(base)),
+            "/sjis.xml": Route(fixtures.shift_jis_feed(base)),
+            "/teaser.xml": Route(fixtures.teaser_feed(base)),
+            "/articles/shield.html": Route(
+                fixtures.article_page(fixtures.SHIELD_PARAGRAPH),
+                headers={"Content-Type": "text/html; charset=utf-8"},
+            ),
+            "/broken.xml": Route(fixtures.NOT_A_FEED),
+            "/error.xml": Route(b"internal error", 500),
+            "/hang.xml": Route(b"", delay=30),
+        }
+    )
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def webhook() -> Iterator[WebhookReceiver]:
+    receiver = WebhookReceiver()
+    yield receiver
+    receiver.close()
+
+
+def write_config(path: Path, data: dict[str, Any]) -> Path:
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+RULES = [
+    {"name": "Iron Dome", "terms": ["Iron Dome", "כיפת ברזל", "铁穹", "アイアンドーム"]},
+    {"name": "Taiwan Shield", "query": '"Taiwan Shield" OR "T-Dome" OR 台灣之盾'},
+    {"name": "Japan documents", "terms": ["安保3文書", "国家防衛戦略"]},
+    {
+        "name": "Japan-Israel laser",
+        "query": '(Japan OR Koizumi) AND laser NEAR/10 (weapon* OR "Iron Beam") NOT sport',
+    },
+    {"name": "Dome word", "query": "dome -stadium"},
+]
+
+
+@pytest.fixture
+def config(tmp_path: Path, site: Site, webhook: WebhookReceiver) -> Path:
+    """A config over every loopback fixture, alerting to the webhook and a JSONL file."""
+    sources = [
+        {"name": "Harbor Daily", "url": site.url("/english.xml"), "full_text": "never"},
+        {"name": "Kanto Wire", "url": site.url("/atom.xml"), "full_text": "never"},
+        {"name": "Plains Bulletin", "url": site.url("/rdf.xml"), "full_text": "never"},
+        {"name": "Formosa Herald", "url": site.url("/big5.xml"), "full_text": "never"},
+        {"name": "Tokai Shimpo", "url": site.url("/sjis.xml"), "full_text": "never"},
+        {"name": "Teaser Times", "url": site.url("/teaser.xml")},
+        {"name": "Broken Feed", "url": site.url("/broken.xml")},
+        {"name": "Failing Feed", "url": site.url("/error.xml")},
+        {"name": "Hung Feed", "url": site.url("/hang.xml")},
+    ]
+    return write_config(
+        tmp_path / "monitor.yaml",
+        {
+            "storage": {"url": "sqlite:///data/monitor.db"},
+            "fetch": {"timeout": "2s"},
+            "defaults": {"every": "15m"},
+            "sources": sources,
+            "watch": RULES,
+            "alerts": [
+                {
+                    "name": "desk",
+                    "rules": ["Iron Dome", "Taiwan Shield", "Japan documents", "Japan-Israel laser"],
+                    "notify": [{"webhook": webhook.url}, {"jsonl": "data/alerts.jsonl"}],
+                }
+            ],
+        },
+    )
+
+
+class Cli:
+    def __init__(self, capsys: pytest.CaptureFixture[str]) -> None:
+        self.capsys = capsys
+
+    def __call__(self, *args: str) -> tuple[int, str, str]:
+        code = main(list(args))
+        captured = self.capsys.readouterr()
+        return code, captured.out, captured.err
+
+    def json(self, *args: str) -> Any:
+        code, out, err = self(*args)
+        assert code == 0, err
+        return json.loads(out)
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Cli:
+    return Cli(capsys)

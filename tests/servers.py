@@ -1,0 +1,131 @@
+"""Real loopback servers for tests: a site serving feeds and pages, and a webhook receiver."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Route:
+    body: bytes = b""
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+
+
+Handler = Callable[[BaseHTTPRequestHandler], Route]
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+class Site:
+    """Serves `routes` (path -> Route or a function of the request) on 127.0.0.1."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Route | Handler] = {}
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        self.stopping = threading.Event()
+        site = self
+
+        class RequestHandler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                return None
+
+            def do_GET(self) -> None:
+                site.requests.append((self.path, dict(self.headers.items())))
+                route = site.routes.get(self.path)
+                if route is None:
+                    route = Route(b"not found", 404)
+                elif callable(route):
+                    route = route(self)
+                if route.delay:
+                    site.stopping.wait(route.delay)
+                self.send_response(route.status)
+                headers = {"Content-Type": "application/xml", **route.headers}
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(route.body)))
+                self.end_headers()
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self.wfile.write(route.body)  # the client may have given up (deadline tests)
+
+        self.server = _Server(("127.0.0.1", 0), RequestHandler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def base(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def hits(self, path: str) -> int:
+        return sum(1 for requested, _ in self.requests if requested == path)
+
+    def close(self) -> None:
+        self.stopping.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@dataclass
+class Delivery:
+    path: str
+    headers: dict[str, str]
+    payload: Any
+
+
+class WebhookReceiver:
+    """Records JSON POSTs; answers with `status` (change it to simulate an outage)."""
+
+    def __init__(self) -> None:
+        self.deliveries: list[Delivery] = []
+        self.status = 200
+        receiver = self
+
+        class RequestHandler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                return None
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                body = self.rfile.read(length)
+                status = receiver.status
+                if status < 300:
+                    receiver.deliveries.append(
+                        Delivery(self.path, dict(self.headers.items()), json.loads(body))
+                    )
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.server = _Server(("127.0.0.1", 0), RequestHandler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}/hook"
+
+    def wait_for(self, count: int, timeout: float = 20.0) -> list[Delivery]:
+        deadline = time.monotonic() + timeout
+        while len(self.deliveries) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.deliveries
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

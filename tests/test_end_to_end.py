@@ -1,0 +1,118 @@
+"""The product end to end through the CLI: feeds in, matches archived, alerted, searchable."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.conftest import Cli
+from tests.servers import Site, WebhookReceiver
+
+
+def test_once_ingests_matches_alerts_and_searches(
+    cli: Cli, config: Path, site: Site, webhook: WebhookReceiver
+) -> None:
+    code, out, err = cli("-c", str(config), "once")
+    assert code == 0, err
+    assert out.startswith("once: 9 sources (6 ok, 3 failed)")
+
+    deliveries = webhook.wait_for(6)
+    titles = sorted(delivery.payload["article"]["title"] for delivery in deliveries)
+    assert titles == sorted(
+        [
+            "Delegation studies Iron-Dome battery",
+            "防衛相、イスラエルの防空網を視察",
+            "Koizumi visit focuses on lasers",
+            "國防部說明防空計畫",
+            "安保3文書の改定へ議論",
+            "Officials meet on air defence",
+        ]
+    )
+    for delivery in deliveries:
+        assert delivery.headers["Idempotency-Key"] == delivery.payload["alert_id"]
+        assert delivery.headers["Content-Type"] == "application/json"
+        assert delivery.payload["alert"] == "desk"
+        assert all(hit["snippet"] for hit in delivery.payload["article"]["hits"])
+
+    jsonl = (config.parent / "data" / "alerts.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(jsonl) == 6
+
+    # The teaser-only entry matched through its article page.
+    teaser = next(d for d in deliveries if d.payload["article"]["source"] == "Teaser Times")
+    assert teaser.payload["rules"] == ["Taiwan Shield"]
+    assert "T-Dome" in teaser.payload["article"]["summary"]
+
+    # Big5 text arrived intact, and Traditional matches Simplified.
+    big5 = next(d for d in deliveries if d.payload["article"]["source"] == "Formosa Herald")
+    assert sorted(big5.payload["rules"]) == ["Iron Dome", "Taiwan Shield"]
+
+    # Tracking-parameter duplicates are one article.
+    found = cli.json("-c", str(config), "search", "delegation", "--format", "json")
+    assert [article["url"] for article in found] == [site.url("/news/1?id=7")]
+
+    # A second pass over unchanged feeds sends nothing.
+    code, out, _ = cli("-c", str(config), "once")
+    assert code == 0
+    assert "0 new articles" in out and "0 alerts sent" in out
+    assert len(webhook.deliveries) == 6
+
+
+def test_search_same_language_as_rules(cli: Cli, config: Path) -> None:
+    cli("-c", str(config), "once")
+    by_query = {
+        '"iron dome"': {"Delegation studies Iron-Dome battery"},
+        "铁穹 OR アイアンドーム": {"國防部說明防空計畫", "防衛相、イスラエルの防空網を視察"},
+        "dome": {"Delegation studies Iron-Dome battery", "Officials meet on air defence"},
+        "domestic": {"Domestic politics roundup", "Officials meet on air defence"},
+        "台湾之盾": {"國防部說明防空計畫"},
+        "title:koizumi": {"Koizumi visit focuses on lasers"},
+        "lang:ja": {"防衛相、イスラエルの防空網を視察", "安保3文書の改定へ議論"},
+    }
+    for query, expected in by_query.items():
+        found = cli.json("-c", str(config), "search", query, "--format", "json")
+        assert {article["title"] for article in found} >= expected, query
+        if query != "dome":
+            assert {article["title"] for article in found} == expected, query
+
+
+def test_search_filters_and_formats(cli: Cli, config: Path) -> None:
+    cli("-c", str(config), "once")
+    matched = cli.json("-c", str(config), "search", "NOT zzz", "--matched", "--format", "json")
+    assert len(matched) == 6
+    by_rule = cli.json("-c", str(config), "search", "NOT zzz", "--rule", "Iron Dome", "--format", "json")
+    assert {a["source"] for a in by_rule} == {"Harbor Daily", "Kanto Wire", "Formosa Herald"}
+    limited = cli.json("-c", str(config), "search", "NOT zzz", "--limit", "2", "--format", "json")
+    assert len(limited) == 2
+    code, out, _ = cli("-c", str(config), "search", "dome", "--format", "ndjson")
+    assert code == 0 and all(json.loads(line)["id"] for line in out.splitlines())
+    code, out, _ = cli("-c", str(config), "search", "dome", "--format", "csv")
+    assert out.splitlines()[0] == "published,source,title,rules,url"
+    code, out, _ = cli("-c", str(config), "search", "dome", "--source", "Harbor Daily")
+    assert "Harbor Daily" in out and "Teaser Times" not in out
+
+
+def test_search_query_error_points_at_position(cli: Cli, config: Path) -> None:
+    code, _, err = cli("-c", str(config), "search", '(iron AND "dome')
+    assert code == 2
+    assert "unclosed quote at position 11" in err
+    assert err.rstrip().endswith("^")
+
+
+def test_sources_show_health(cli: Cli, config: Path) -> None:
+    cli("-c", str(config), "once")
+    states = {s["name"]: s for s in cli.json("-c", str(config), "sources", "--format", "json")}
+    assert states["Harbor Daily"]["status"] == "ok (200)"
+    assert states["Harbor Daily"]["consecutive_errors"] == 0
+    assert states["Failing Feed"]["status"].startswith("failing since")
+    assert "HTTP 500" in states["Failing Feed"]["last_error"]
+    assert "no complete answer within 2s" in states["Hung Feed"]["last_error"]
+    assert "not a readable feed" in states["Broken Feed"]["last_error"]
+    assert states["Failing Feed"]["next_due"] > states["Failing Feed"]["last_fetch"]
+
+
+def test_alerts_history(cli: Cli, config: Path) -> None:
+    cli("-c", str(config), "once")
+    history = cli.json("-c", str(config), "alerts", "--format", "json")
+    assert len(history) == 12  # six stories, two channels each
+    assert {row["state"] for row in history} == {"sent"}
+    assert {row["channel"].split(":")[0] for row in history} == {"webhook", "jsonl"}
