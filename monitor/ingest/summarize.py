@@ -9,21 +9,48 @@ from monitor.models import Hit
 
 MAX_SENTENCES = 3
 MAX_CHARS = 600
-# A sentence ends at CJK full stops, or at .!? followed by space (not after a lone initial).
-_SENTENCE_END = re.compile(r"(?<=[。！？!?])\s*|(?<=[.!?][\"'”’)\]])\s+|(?<=(?<![A-Z])[.!?])\s+")
+_CANDIDATE = re.compile(r"[。！？]+[」』”）)]*|[.!?]+[\"'”’)\]]*(?=\s|$)")
+_ABBREVIATIONS = frozenset(
+    {
+        "mr", "mrs", "ms", "dr", "prof", "gen", "lt", "col", "maj", "capt", "sgt", "adm", "sen",
+        "rep", "gov", "pres", "st", "jr", "sr", "inc", "ltd", "co", "corp", "vs", "etc", "no",
+        "nos", "vol", "fig", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct",
+        "nov", "dec", "approx", "dept",
+    }
+)  # fmt: skip
+_INITIALISM = re.compile(r"(?:[A-Za-z]\.)+[A-Za-z]?")
+
+
+def _ends_sentence(text: str, mark: re.Match[str]) -> bool:
+    if mark.group()[0] in "。！？":
+        return True
+    if mark.group()[0] != ".":
+        return True
+    before = text[: mark.start()].split()
+    word = before[-1] if before else ""
+    if word.lower() in _ABBREVIATIONS or (len(word) == 1 and word.isupper()):
+        return False
+    if _INITIALISM.fullmatch(word + "."):
+        return False
+    following = text[mark.end() :].lstrip()[:1]
+    return not following.islower()
 
 
 def sentences(text: str) -> list[tuple[int, int]]:
-    """Spans of the sentences of a text."""
+    """Spans of the sentences of a text (Latin, CJK and Hebrew punctuation; abbreviations)."""
     spans: list[tuple[int, int]] = []
     start = 0
-    for gap in _SENTENCE_END.finditer(text):
-        if gap.start() > start:
-            spans.append((start, gap.start()))
-        start = gap.end()
-    if start < len(text):
+    for mark in _CANDIDATE.finditer(text):
+        if not _ends_sentence(text, mark):
+            continue
+        if text[start : mark.end()].strip():
+            spans.append((start, mark.end()))
+        start = mark.end()
+        while start < len(text) and text[start].isspace():
+            start += 1
+    if text[start:].strip():
         spans.append((start, len(text)))
-    return [(low, high) for low, high in spans if text[low:high].strip()]
+    return spans
 
 
 def summarize(title: str, body: str, body_field: str, hits: list[Hit]) -> str:

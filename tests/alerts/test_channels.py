@@ -1,0 +1,86 @@
+"""Each channel against a real receiver on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from collections.abc import Iterator
+from email import message_from_bytes
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from monitor.alerts.apprise import AppriseNotifier
+from monitor.alerts.email import EmailNotifier
+from monitor.alerts.jsonl import JsonlNotifier
+from monitor.errors import NotifyError
+from monitor.models import ArchivedArticle
+from monitor.payloads import alert_json
+from tests.archive.helpers import make_article
+from tests.servers import WebhookReceiver
+
+PAYLOAD = alert_json(
+    "k1", "desk", ["Iron Dome"], ArchivedArticle(make_article("a1", title="Evil\r\nBcc: x@y.z"))
+)
+
+
+class Mailbox:
+    def __init__(self) -> None:
+        self.messages: list[Any] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(envelope)
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Controller, Mailbox]]:
+    mailbox = Mailbox()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield controller, mailbox
+    controller.stop()
+
+
+def test_email_is_delivered_with_safe_headers(smtp: tuple[Controller, Mailbox]) -> None:
+    controller, mailbox = smtp
+    port = controller.port
+    notifier = EmailNotifier(["analyst@example.org"], f"smtp://127.0.0.1:{port}", "monitor@test")
+    asyncio.run(notifier.send(PAYLOAD, "k1"))
+    [envelope] = mailbox.messages
+    assert envelope.rcpt_tos == ["analyst@example.org"]
+    message = message_from_bytes(envelope.content)
+    assert message["Subject"] == "[monitor] Iron Dome: Evil Bcc: x@y.z"
+    assert message["Bcc"] is None
+    assert message["Message-ID"] == "<k1@monitor>"
+    assert "The Iron Dome was shown." in message.get_payload(decode=True).decode()
+
+
+def test_email_to_a_closed_port_is_a_notify_error() -> None:
+    notifier = EmailNotifier(["a@example.org"], "smtp://127.0.0.1:9", "monitor@test")
+    with pytest.raises(NotifyError, match="email:"):
+        asyncio.run(notifier.send(PAYLOAD, "k1"))
+
+
+def test_apprise_json_scheme_reaches_the_receiver(webhook: WebhookReceiver) -> None:
+    url = webhook.url.replace("http://", "json://")
+    asyncio.run(AppriseNotifier(url).send(PAYLOAD, "k1"))
+    [delivery] = webhook.wait_for(1)
+    assert delivery.payload["title"].startswith("[monitor] Iron Dome:")
+    assert "The Iron Dome was shown." in delivery.payload["message"]
+
+
+def test_jsonl_appends_one_object_per_alert(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "alerts.jsonl"
+    notifier = JsonlNotifier(path)
+    asyncio.run(notifier.send(PAYLOAD, "k1"))
+    asyncio.run(notifier.send(PAYLOAD, "k1"))
+    lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert len(lines) == 2 and lines[0]["idempotency_key"] == "k1"
+    assert lines[0]["article"]["id"] == "a1"

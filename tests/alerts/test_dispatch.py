@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from monitor.alerts.dispatch import MAX_ATTEMPTS, AlertRoute, Dispatcher, retry_at
+from monitor.alerts.webhook import WebhookNotifier
+from monitor.archive.sql import SqlArchive
+from tests.archive.helpers import NOW, make_article
+from tests.servers import WebhookReceiver
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def setup(
+    tmp_path: Path, webhook: WebhookReceiver, mode: str = "immediate"
+) -> tuple[SqlArchive, Dispatcher, Clock]:
+    archive = SqlArchive(f"sqlite:///{tmp_path / 'a.db'}")
+    notifier = WebhookNotifier(webhook.url, timedelta(seconds=5), "test")
+    clock = Clock()
+    route = AlertRoute("desk", frozenset({"Iron Dome"}), mode, (notifier,))
+    return archive, Dispatcher(archive, [route], clock), clock
+
+
+def test_outbox_rows_only_for_the_alert_rules(tmp_path: Path, webhook: WebhookReceiver) -> None:
+    _, dispatcher, _ = setup(tmp_path, webhook)
+    assert len(dispatcher.outbox_for(make_article("a1"))) == 1
+    assert dispatcher.outbox_for(make_article("a2", hits=())) == []
+
+
+def test_failed_send_is_retried_with_the_same_key(tmp_path: Path, webhook: WebhookReceiver) -> None:
+    archive, dispatcher, clock = setup(tmp_path, webhook)
+    article = make_article("a1")
+    archive.store([article], dispatcher.outbox_for(article))
+    webhook.status = 503
+    report = asyncio.run(dispatcher.dispatch())
+    assert (report.sent, report.failed) == (0, 1)
+    [row] = archive.alerts(10)
+    assert row.state.value == "pending" and row.next_attempt is not None
+    assert row.last_error is not None and "HTTP 503" in row.last_error
+
+    webhook.status = 200
+    assert asyncio.run(dispatcher.dispatch()).sent == 0  # not due yet
+    clock.now = row.next_attempt
+    assert asyncio.run(dispatcher.dispatch()).sent == 1
+    [delivery] = webhook.deliveries
+    assert delivery.headers["Idempotency-Key"] == row.id == delivery.payload["alert_id"]
+    assert delivery.payload["rules"] == ["Iron Dome"]
+    assert asyncio.run(dispatcher.dispatch()).sent == 0
+    asyncio.run(dispatcher.close())
+
+
+def test_dead_letter_after_max_attempts(tmp_path: Path, webhook: WebhookReceiver) -> None:
+    archive, dispatcher, clock = setup(tmp_path, webhook)
+    article = make_article("a1")
+    archive.store([article], dispatcher.outbox_for(article))
+    webhook.status = 500
+    for _ in range(MAX_ATTEMPTS):
+        asyncio.run(dispatcher.dispatch())
+        clock.now += timedelta(hours=2)
+    [row] = archive.alerts(10)
+    assert (row.state.value, row.attempts) == ("failed", MAX_ATTEMPTS)
+    asyncio.run(dispatcher.close())
+
+
+def test_retry_schedule() -> None:
+    first = retry_at(NOW, 1, None)
+    assert first is not None and timedelta(seconds=30) <= first - NOW <= timedelta(seconds=33)
+    honoured = retry_at(NOW, 1, 600.0)
+    assert honoured is not None and honoured - NOW == timedelta(seconds=600)
+    assert retry_at(NOW, MAX_ATTEMPTS, None) is None
+
+
+def test_digest_is_one_message(tmp_path: Path, webhook: WebhookReceiver) -> None:
+    archive, dispatcher, _ = setup(tmp_path, webhook, mode="digest")
+    articles = [make_article("a1"), make_article("a2")]
+    archive.store(articles, [row for a in articles for row in dispatcher.outbox_for(a)])
+    assert asyncio.run(dispatcher.dispatch()).sent == 0  # digests wait for their schedule
+    assert asyncio.run(dispatcher.send_digest("desk")).sent == 2
+    [delivery] = webhook.deliveries
+    assert delivery.payload["digest"] is True
+    assert sorted(a["id"] for a in delivery.payload["articles"]) == ["a1", "a2"]
+    assert asyncio.run(dispatcher.send_digest("desk")).sent == 0
+    asyncio.run(dispatcher.close())

@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+import sqlite3
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from monitor.archive import FetchOutcome, OutboxRow, SearchFilters
+from monitor.archive.migrations import MIGRATIONS
+from monitor.archive.sql import SqlArchive
+from monitor.errors import ArchiveError
+from monitor.rules import parse_query
+from tests.archive.helpers import NOW, make_article
+
+
+@pytest.fixture
+def archive(tmp_path: Path) -> SqlArchive:
+    return SqlArchive(f"sqlite:///{tmp_path / 'a.db'}")
+
+
+def outbox(key: str) -> OutboxRow:
+    return OutboxRow(f"alert-{key}", "desk", "webhook:x", key, key, ("Iron Dome",))
+
+
+def test_schema_is_versioned_and_reopening_is_harmless(tmp_path: Path) -> None:
+    path = tmp_path / "a.db"
+    SqlArchive(f"sqlite:///{path}").close()
+    SqlArchive(f"sqlite:///{path}").close()
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        connection.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    with pytest.raises(ArchiveError, match="newer than this program knows"):
+        SqlArchive(f"sqlite:///{path}")
+
+
+def test_store_is_idempotent_and_writes_alerts_with_articles(archive: SqlArchive) -> None:
+    article = make_article("a1")
+    assert archive.store([article], [outbox("a1")]) == 1
+    assert archive.store([article], [outbox("a1")]) == 0
+    assert archive.known_articles(["a1", "zz"]) == {"a1"}
+    assert len(archive.due_alerts(NOW, 10, ["desk"])) == 1
+    found = archive.article("a1")
+    assert found is not None and found.article == article
+
+
+def test_alert_row_not_written_without_its_article(archive: SqlArchive) -> None:
+    archive.store([], [outbox("ghost")])
+    assert archive.due_alerts(NOW, 10, ["desk"]) == []
+
+
+def test_alert_states(archive: SqlArchive) -> None:
+    archive.store([make_article("a1")], [outbox("a1")])
+    archive.mark_alert_failed("alert-a1", "HTTP 503", NOW + timedelta(minutes=1), NOW)
+    assert archive.due_alerts(NOW, 10, ["desk"]) == []
+    [row] = archive.due_alerts(NOW + timedelta(minutes=2), 10, ["desk"])
+    assert (row.state.value, row.attempts, row.last_error) == ("pending", 1, "HTTP 503")
+    archive.mark_alert_sent("alert-a1", NOW + timedelta(minutes=2))
+    [row] = archive.alerts(10)
+    assert (row.state.value, row.attempts, row.last_error) == ("sent", 2, None)
+
+
+def test_source_schedule_state(archive: SqlArchive) -> None:
+    archive.sync_sources([("One", "https://x.test/feed")], NOW)
+    assert archive.claim_due_sources(NOW, NOW + timedelta(minutes=10), 10) == ["One"]
+    assert archive.claim_due_sources(NOW, NOW + timedelta(minutes=10), 10) == []
+    archive.record_fetch("One", FetchOutcome(NOW, NOW + timedelta(minutes=5), "error", error="boom"))
+    archive.record_fetch("One", FetchOutcome(NOW, NOW + timedelta(minutes=9), "error", error="boom2"))
+    state = archive.source_state("One")
+    assert state is not None
+    assert (state.consecutive_errors, state.last_error, state.failing_since) == (2, "boom2", NOW)
+    archive.record_fetch("One", FetchOutcome(NOW, NOW + timedelta(minutes=5), "ok (200)", etag='"e"'))
+    state = archive.source_state("One")
+    assert state is not None
+    assert (state.consecutive_errors, state.last_error, state.etag) == (0, None, '"e"')
+
+
+def test_search_verifies_index_candidates(archive: SqlArchive) -> None:
+    archive.store(
+        [
+            make_article("a1", text="The Iron Dome was shown."),
+            make_article("a2", title="Dome and iron", text="Iron ore near a dome.", hits=()),
+            make_article("a3", title="台灣", text="鐵穹系統", language="zh-Hant", hits=()),
+        ],
+        [],
+    )
+
+    def ids(query: str, **filters: object) -> list[str]:
+        found = archive.search(parse_query(query), SearchFilters(**filters))  # type: ignore[arg-type]
+        return [item.article.id for item in found]
+
+    assert ids('"iron dome"') == ["a1"]
+    assert sorted(ids("iron dome")) == ["a1", "a2"]
+    assert ids("铁穹") == ["a3"]
+    assert ids("NOT iron") == ["a3"]
+    assert ids("iron", matched=True) == ["a1"]
+    assert ids("NOT zzz", language="zh") == ["a3"]
+    assert ids("iron", rules=("Iron Dome",)) == ["a1"]
+    assert ids("iron", since=NOW + timedelta(days=1)) == []
+
+
+def test_purge_respects_retention(archive: SqlArchive) -> None:
+    old = NOW - timedelta(days=40)
+    archive.store(
+        [
+            make_article("old-unmatched", fetched=old, hits=()),
+            make_article("old-matched", fetched=old),
+            make_article("new-unmatched", hits=()),
+        ],
+        [outbox("old-matched")],
+    )
+    assert archive.purge(NOW, timedelta(days=30), None) == 1
+    assert archive.known_articles(["old-unmatched", "old-matched", "new-unmatched"]) == {
+        "old-matched",
+        "new-unmatched",
+    }
+    assert archive.search(parse_query("iron"), SearchFilters()) != []
+    assert archive.purge(NOW, timedelta(days=30), timedelta(days=30)) == 1
+    assert archive.alerts(10) == []

@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+import asyncio
+import gzip
+import time
+import zlib
+from collections.abc import Iterator
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler
+
+import pytest
+
+from monitor.errors import FetchError, TooLargeError
+from monitor.ingest.fetch import Fetcher, FetchResponse
+from tests.servers import Route, Site
+
+BODY = b"<rss>" + b"x" * 5000 + b"</rss>"
+
+
+@pytest.fixture
+def server() -> Iterator[Site]:
+    site = Site()
+    yield site
+    site.close()
+
+
+def fetch(url: str, max_bytes: int = 1_000_000, timeout: float = 2.0, **headers: str) -> FetchResponse:
+    async def run() -> FetchResponse:
+        fetcher = Fetcher("monitor-test/1", timedelta(seconds=timeout), max_bytes, 4)
+        try:
+            return await fetcher.get(url, **headers)
+        finally:
+            await fetcher.close()
+
+    return asyncio.run(run())
+
+
+def test_plain_gzip_and_deflate_bodies(server: Site) -> None:
+    server.routes["/plain"] = Route(BODY)
+    server.routes["/gzip"] = Route(gzip.compress(BODY), headers={"Content-Encoding": "gzip"})
+    server.routes["/deflate"] = Route(zlib.compress(BODY), headers={"Content-Encoding": "deflate"})
+    for path in ("/plain", "/gzip", "/deflate"):
+        assert fetch(server.url(path)).body == BODY
+    _, headers = server.requests[0]
+    assert headers["User-Agent"] == "monitor-test/1"
+    assert headers["Accept-Encoding"] == "gzip, deflate"
+
+
+def test_size_cap_applies_to_the_decoded_body(server: Site) -> None:
+    bomb = gzip.compress(b"\0" * 50_000_000)
+    server.routes["/bomb"] = Route(bomb, headers={"Content-Encoding": "gzip"})
+    server.routes["/big"] = Route(b"y" * 2_000_000)
+    with pytest.raises(TooLargeError, match="cap"):
+        fetch(server.url("/bomb"), max_bytes=1_000_000)
+    with pytest.raises(TooLargeError, match="exceeds the cap"):
+        fetch(server.url("/big"), max_bytes=1_000_000)
+
+
+def test_http_errors_carry_status_and_url(server: Site) -> None:
+    server.routes["/gone"] = Route(b"", 410)
+    with pytest.raises(FetchError) as caught:
+        fetch(server.url("/gone"))
+    assert caught.value.status == 410
+    assert server.url("/gone") in str(caught.value)
+
+
+def test_overall_deadline_stops_a_hung_server(server: Site) -> None:
+    server.routes["/hang"] = Route(b"late", delay=20)
+    started = time.monotonic()
+    with pytest.raises(FetchError, match="no complete answer within 1s"):
+        fetch(server.url("/hang"), timeout=1.0)
+    assert time.monotonic() - started < 5
+
+
+def test_conditional_get(server: Site) -> None:
+    def conditional(request: BaseHTTPRequestHandler) -> Route:
+        if request.headers.get("If-None-Match") == '"v1"':
+            return Route(b"", 304, headers={"ETag": '"v1"'})
+        return Route(BODY, headers={"ETag": '"v1"', "Last-Modified": "Tue, 06 Jan 2026 09:30:00 GMT"})
+
+    server.routes["/feed"] = conditional
+    first = fetch(server.url("/feed"))
+    assert first.etag == '"v1"' and not first.not_modified
+    second = fetch(server.url("/feed"), etag=first.etag or "", last_modified=first.last_modified or "")
+    assert second.not_modified and second.status == 304
+    _, headers = server.requests[-1]
+    assert headers["If-Modified-Since"] == "Tue, 06 Jan 2026 09:30:00 GMT"
+
+
+def test_permanent_redirect_is_reported(server: Site) -> None:
+    server.routes["/old"] = Route(b"", 301, headers={"Location": server.url("/new")})
+    server.routes["/new"] = Route(BODY)
+    response = fetch(server.url("/old"))
+    assert response.body == BODY
+    assert response.permanent_redirect == server.url("/new")
+
+
+def test_redirect_loop_and_refused_connection(server: Site) -> None:
+    server.routes["/loop"] = Route(b"", 302, headers={"Location": "/loop"})
+    with pytest.raises(FetchError, match="too many redirects"):
+        fetch(server.url("/loop"))
+    with pytest.raises(FetchError, match="cannot connect"):
+        fetch("http://127.0.0.1:9/feed")

@@ -1,0 +1,162 @@
+"""The small pure stages: canonical URLs, summaries, policy, listing pages, sitemaps, extraction."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from monitor.errors import ParseError
+from monitor.ingest.extract import extract_page
+from monitor.ingest.normalize import article_id, canonical_url
+from monitor.ingest.pages import parse_listing
+from monitor.ingest.policy import next_poll, wants_full_text
+from monitor.ingest.sitemaps import parse_sitemap
+from monitor.ingest.summarize import sentences, summarize
+from monitor.models import Hit
+from monitor.settings import Selectors
+from tests import fixtures
+
+NOW = datetime(2026, 1, 7, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("url", "canonical"),
+    [
+        ("HTTPS://Example.ORG:443/a?utm_source=x&id=7#top", "https://example.org/a?id=7"),
+        ("http://example.org/a?id=7&fbclid=1&gclid=2", "http://example.org/a?id=7"),
+        ("http://example.org:8080", "http://example.org:8080/"),
+        ("https://example.org/a?b=2&a=1", "https://example.org/a?b=2&a=1"),
+    ],
+)
+def test_canonical_url(url: str, canonical: str) -> None:
+    assert canonical_url(url) == canonical
+
+
+def test_article_id_is_stable() -> None:
+    assert article_id("https://example.org/a") == article_id("https://example.org/a")
+    assert article_id("https://example.org/a") != article_id("https://example.org/b")
+
+
+def test_sentences_in_several_scripts() -> None:
+    text = "Dr. Lee spoke. He left! 總統宣布計畫。立法院審查。Then U.S. officials came?"
+    pieces = [text[low:high] for low, high in sentences(text)]
+    assert pieces == [
+        "Dr. Lee spoke.",
+        "He left!",
+        "總統宣布計畫。",
+        "立法院審查。",
+        "Then U.S. officials came?",
+    ]
+
+
+def test_summary_has_lead_and_hit_sentences_within_budget() -> None:
+    body = "Lead sentence here. Filler one. Filler two. The Iron Dome was discussed. More filler."
+    start = body.index("Iron")
+    hit = Hit("Iron Dome", "Iron Dome", "text", start, start + 9, "")
+    assert summarize("T", body, "text", [hit]) == "Lead sentence here. The Iron Dome was discussed."
+    long_body = ("word " * 300).strip() + "."
+    assert len(summarize("T", long_body, "text", [])) <= 601
+
+
+def test_next_poll_backs_off_and_never_gives_up() -> None:
+    rng = random.Random(1)
+    interval = timedelta(minutes=15)
+    ok = next_poll(NOW, interval, 0, rng) - NOW
+    assert timedelta(minutes=13) < ok < timedelta(minutes=17)
+    third = next_poll(NOW, interval, 3, rng) - NOW
+    assert timedelta(minutes=100) < third < timedelta(minutes=140)
+    many = next_poll(NOW, interval, 50, rng) - NOW
+    assert timedelta(hours=5) < many < timedelta(hours=7)
+
+
+def test_full_text_policy() -> None:
+    assert wants_full_text("auto", "t", "short teaser…", "")
+    assert not wants_full_text("auto", "t", "x" * 1000, "")
+    assert wants_full_text("auto", "t", "x" * 1000 + " Read more", "")
+    assert wants_full_text("always", "t", "x" * 1000, "")
+    assert not wants_full_text("never", "t", "", "")
+
+
+LISTING = b"""<html><body><nav><a href="/2026/01/06/menu-link-to-somewhere">Menu link to somewhere</a></nav>
+<div class="story"><h2><a href="/2026/01/06/iron-dome-visit">Delegation tours Iron Dome site</a></h2>
+<p class="dek">A short dek.</p><time datetime="2026-01-06T09:30:00Z">Jan 6</time></div>
+<div class="story"><h2><a href="https://elsewhere.test/x">Offsite</a></h2></div>
+<a href="/about">About us</a>
+<a href="/news/123456">A numbered story about air defence</a>
+</body></html>"""
+
+
+def test_listing_with_selectors() -> None:
+    selectors = Selectors(item="div.story", link="a", title="h2", summary="p.dek", date="time")
+    entries = parse_listing(LISTING, "https://news.test/", "text/html", selectors)
+    assert [entry.url for entry in entries] == [
+        "https://news.test/2026/01/06/iron-dome-visit",
+        "https://elsewhere.test/x",
+    ]
+    assert entries[0].title == "Delegation tours Iron Dome site"
+    assert entries[0].summary == "A short dek."
+    assert entries[0].published == datetime(2026, 1, 6, 9, 30, tzinfo=UTC)
+
+
+def test_listing_without_selectors_finds_article_links() -> None:
+    entries = parse_listing(LISTING, "https://news.test/", "text/html", None)
+    assert [entry.url for entry in entries] == [
+        "https://news.test/2026/01/06/iron-dome-visit",
+        "https://news.test/news/123456",
+    ]
+
+
+def test_bad_selector_is_a_parse_error() -> None:
+    with pytest.raises(ParseError, match="bad CSS selector"):
+        parse_listing(LISTING, "https://news.test/", "text/html", Selectors(item="div[["))
+
+
+NEWS_SITEMAP = b"""<?xml version="1.0" encoding="UTF-8"?>
+<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"
+        xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">
+  <url><loc>https://news.test/a</loc><news:news>
+    <news:publication><news:name>T</news:name><news:language>ja</news:language></news:publication>
+    <news:publication_date>2026-01-06T09:30:00+09:00</news:publication_date>
+    <news:title>Recent story</news:title></news:news></url>
+  <url><loc>https://news.test/old</loc><lastmod>2025-01-01</lastmod></url>
+</urlset>"""
+
+INDEX = b"""<?xml version="1.0" encoding="UTF-8"?>
+<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
+  <sitemap><loc>https://news.test/s1.xml</loc><lastmod>2026-01-01</lastmod></sitemap>
+  <sitemap><loc>https://news.test/s2.xml</loc><lastmod>2026-01-06</lastmod></sitemap>
+</sitemapindex>"""
+
+
+def test_news_sitemap_keeps_recent_entries() -> None:
+    sitemap = parse_sitemap(NEWS_SITEMAP, "https://news.test/sitemap.xml", NOW)
+    [entry] = sitemap.entries
+    assert (entry.url, entry.title, entry.language) == ("https://news.test/a", "Recent story", "ja")
+    assert entry.published == datetime(2026, 1, 6, 0, 30, tzinfo=UTC)
+
+
+def test_sitemap_index_lists_newest_children_first() -> None:
+    sitemap = parse_sitemap(INDEX, "https://news.test/index.xml", NOW)
+    assert sitemap.children == ["https://news.test/s2.xml", "https://news.test/s1.xml"]
+    with pytest.raises(ParseError, match="root element is <rss>"):
+        parse_sitemap(fixtures.english_feed("http://x"), "https://news.test/x", NOW)
+
+
+def test_extract_page() -> None:
+    page = extract_page(fixtures.article_page(fixtures.SHIELD_PARAGRAPH), "https://news.test/a")
+    assert page.title == "Officials meet on air defence"
+    assert "T-Dome" in page.text
+    assert "Copyright" not in page.text and "Home" not in page.text
+    assert page.language == "en"
+    assert page.published is not None and page.published.date() == datetime(2026, 1, 6).date()
+
+
+def test_extract_page_in_big5() -> None:
+    html = (
+        '<html><head><meta charset="big5"><title>t</title></head>'
+        "<body><article><p>{}</p></article></body></html>"
+    )
+    body = html.format("總統宣布加速打造台灣之盾。" * 20).encode("big5")
+    assert "台灣之盾" in extract_page(body, "https://news.test/b").text

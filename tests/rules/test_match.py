@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import pytest
+
+from monitor.rules import CompiledRule, Matcher, MatchInput, parse_query
+from monitor.rules.match import rule_hits
+
+
+def matches(query: str, text: str, title: str = "", language: str | None = None) -> bool:
+    rule = CompiledRule("r", query, parse_query(query))
+    return bool(rule_hits(rule, MatchInput(title, "", text, "Harbor Daily", language)))
+
+
+@pytest.mark.parametrize(
+    ("query", "text"),
+    [
+        ('"Iron Dome"', "the Iron-Dome system"),
+        ('"Iron Dome"', "IRON DOME batteries"),
+        ('"Iron Dome"', "Israel's Iron Dome's radar"),
+        ("T-Dome", "plans for the T－Dome network"),
+        ("T-Dome", "plans for the T—Dome network"),
+        ("T-Dome", "plans for the T Dome network"),
+        ("dome*", "domestic politics"),
+        ("台灣之盾", "總統宣布打造台湾之盾計畫"),
+        ("台湾之盾", "總統宣布打造「台灣之盾」計畫"),
+        ("铁穹", "以色列的鐵穹系統"),
+        ("アイアンドーム", "代表団はアイアン・ドームを視察"),
+        ('"כיפת ברזל"', "סוללת כיפת ברזל יירטה"),
+        ('"כיפת ברזל"', "הופעלה בכיפת ברזל"),
+        ("아이언돔", "이스라엘의 아이언돔은"),
+        ("Straße", "die STRASSE"),
+        ("cafe", "un café"),
+        ("laser NEAR/3 weapon*", "laser based weapons"),
+        ("(Japan OR Koizumi) AND laser NEAR/10 weapon*", "Koizumi wants laser weapons"),
+        ("a -b", "a c"),
+        ("source:harbor", "anything"),
+        ("title:dome", "body"),
+    ],
+)
+def test_matches(query: str, text: str) -> None:
+    assert matches(query, text, title="Dome news")
+
+
+@pytest.mark.parametrize(
+    ("query", "text"),
+    [
+        ("dome", "domestic politics"),
+        ('"Iron Dome"', "iron and a dome"),
+        ('"Iron Dome"', "Dome Iron"),
+        ("T-Dome", "a tdome"),
+        ("laser NEAR/2 weapon*", "laser pointers are not, in any way, weapons"),
+        ("a -b", "a b"),
+        ("NOT a", "a"),
+        ("title:dome", "dome in the body only"),
+        ('"כיפת ברזל"', "אבכיפת ברזל"),
+        ("铁穹", "铁 and 穹 apart"),
+        ("source:reuters", "anything"),
+    ],
+)
+def test_near_misses(query: str, text: str) -> None:
+    assert not matches(query, text, title="Body")
+
+
+def test_language_field() -> None:
+    assert matches("lang:zh", "x", language="zh-Hant")
+    assert matches("lang:zh-hant", "x", language="zh-Hant")
+    assert not matches("lang:zh", "x", language="en")
+    assert not matches("lang:zh", "x", language=None)
+
+
+def test_hits_carry_term_offsets_and_snippet() -> None:
+    text = "Before. The delegation toured an Iron-Dome battery near the coast. After."
+    rule = CompiledRule("Iron Dome", '"Iron Dome"', parse_query('"Iron Dome"'))
+    [hit] = rule_hits(rule, MatchInput("", "", text))
+    assert (hit.rule, hit.term, hit.field) == ("Iron Dome", "Iron Dome", "text")
+    assert text[hit.start : hit.end] == "Iron-Dome"
+    assert "Iron-Dome battery" in hit.snippet
+
+
+def test_matcher_returns_hits_of_every_rule() -> None:
+    rules = [
+        CompiledRule("a", "dome", parse_query("dome")),
+        CompiledRule("b", "shield", parse_query("shield")),
+        CompiledRule("c", "absent", parse_query("absent")),
+    ]
+    hits = Matcher(rules).match(MatchInput("Dome", "a shield", "dome again"))
+    assert sorted({hit.rule for hit in hits}) == ["a", "b"]
+    assert [hit.field for hit in hits if hit.rule == "a"] == ["title", "text"]
+
+
+def test_rule_true_only_through_not_still_reports_a_match() -> None:
+    rule = CompiledRule("r", "NOT sport", parse_query("NOT sport"))
+    [hit] = rule_hits(rule, MatchInput("", "", "politics"))
+    assert hit.rule == "r" and hit.term == ""

@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import pytest
+
+from monitor.errors import QueryError
+from monitor.rules import Field, Near, Not, Op, Term, parse_query, terms_query, to_text
+
+
+@pytest.mark.parametrize(
+    ("query", "canonical"),
+    [
+        ("iron", "iron"),
+        ('"Iron Dome"', '"iron dome"'),
+        ("T-Dome", '"t dome"'),
+        ("a b", "a AND b"),
+        ("a AND b OR c", "a AND b OR c"),
+        ("a OR b AND c", "a OR b AND c"),
+        ("(a OR b) c", "(a OR b) AND c"),
+        ("NOT a b", "NOT a AND b"),
+        ("-a b", "NOT a AND b"),
+        ("NOT (a OR b)", "NOT (a OR b)"),
+        ("weapon*", "weapon*"),
+        ("a NEAR/5 b", "a NEAR/5 b"),
+        ('laser NEAR/10 (weapon* OR "Iron Beam")', 'laser NEAR/10 (weapon* OR "iron beam")'),
+        ('title:"Iron Dome"', 'title:"iron dome"'),
+        ("source:Harbor lang:en", "source:harbor AND lang:en"),
+        ("台灣之盾", '"台湾之盾"'),
+        ("“Iron Dome”", '"iron dome"'),
+        ("「台灣之盾」", '"台湾之盾"'),
+    ],
+)
+def test_canonical_text_round_trips(query: str, canonical: str) -> None:
+    node = parse_query(query)
+    assert to_text(node) == canonical
+    assert parse_query(to_text(node)) == parse_query(canonical)
+
+
+def test_precedence_not_over_and_over_or() -> None:
+    node = parse_query("a OR NOT b c")
+    assert isinstance(node, Op) and node.op == "OR"
+    right = node.children[1]
+    assert isinstance(right, Op) and right.op == "AND"
+    assert isinstance(right.children[0], Not)
+
+
+def test_hyphenated_word_is_a_phrase_not_a_negation() -> None:
+    assert parse_query("T-Dome") == Term("T-Dome", ("t", "dome"))
+
+
+def test_fields_and_near_nodes() -> None:
+    assert parse_query("title:dome") == Field("title", Term("dome", ("dome",)))
+    node = parse_query("a NEAR/3 b")
+    assert isinstance(node, Near) and node.distance == 3
+
+
+def test_terms_list_is_an_or_of_literal_phrases() -> None:
+    node = terms_query(["Iron Dome", "NOT", "铁穹"])
+    assert isinstance(node, Op) and node.op == "OR"
+    assert [child.tokens for child in node.children if isinstance(child, Term)] == [
+        ("iron", "dome"),
+        ("not",),
+        ("铁", "穹"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("query", "position", "message"),
+    [
+        ("", 0, "empty query"),
+        ('"iron dome', 0, "unclosed quote"),
+        ("(iron OR dome", 13, "expected ')'"),
+        ("iron AND", 8, "expected a word, a phrase or '('"),
+        ("iron )", 5, "expected an operator or the end of the query"),
+        ("a NEAR b", 2, "NEAR needs a distance"),
+        ("a NEAR/3 NOT b", 2, "NEAR needs terms on both sides"),
+        ("title: dome", 6, "expected a term after 'title:'"),
+        ("OR dome", 0, "expected a word, a phrase or '('"),
+        ("***", 0, "nothing to match"),
+    ],
+)
+def test_errors_name_the_position(query: str, position: int, message: str) -> None:
+    with pytest.raises(QueryError) as caught:
+        parse_query(query)
+    assert caught.value.position == position
+    assert message in str(caught.value)
+    assert caught.value.pointer().splitlines()[-1] == " " * position + "^"

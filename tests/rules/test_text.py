@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import pytest
+
+from monitor.rules.text import fold_word, index_text, snippet, tokenize
+
+
+@pytest.mark.parametrize(
+    ("text", "tokens"),
+    [
+        ("Iron Dome's radar", ["iron", "dome", "s", "radar"]),
+        ("IRON-DOME", ["iron", "dome"]),
+        ("T－Dome and T—Dome", ["t", "dome", "and", "t", "dome"]),
+        ("Ｔ－ＤＯＭＥ", ["t", "dome"]),
+        ("Straße", ["strasse"]),
+        ("café résumé", ["cafe", "resume"]),
+        ("Do\u00adme zero\u200bwidth", ["dome", "zerowidth"]),
+        ("ΣΟΦΟΣ", ["σοφοσ"]),
+        ("כִּיפַּת בַּרְזֶל", ["כיפת", "ברזל"]),
+        ("القُبَّة", ["القبة"]),
+        ("台灣之盾", ["台", "湾", "之", "盾"]),
+        ("アイアン・ドーム", ["ア", "イ", "ア", "ン", "ド", "ー", "ム"]),
+        ("ｱｲｱﾝ", ["ア", "イ", "ア", "ン"]),
+        ("Tドーム計画", ["t", "ド", "ー", "ム", "计", "画"]),
+        ("아이언돔", ["아", "이", "언", "돔"]),
+        ("Arrow-3", ["arrow", "3"]),
+    ],
+)
+def test_tokens(text: str, tokens: list[str]) -> None:
+    assert tokenize(text).tokens == tokens
+
+
+def test_offsets_point_into_the_original_text() -> None:
+    text = "Visit: the Iron-Dome's battery; 台灣之盾."
+    tokenized = tokenize(text)
+    spans = [text[start:end] for start, end in zip(tokenized.starts, tokenized.ends, strict=True)]
+    assert spans == ["Visit", "the", "Iron", "Dome", "s", "battery", "台", "灣", "之", "盾"]
+
+
+def test_kana_voicing_marks_are_kept() -> None:
+    assert fold_word("ガ") != fold_word("カ")
+
+
+def test_index_text_is_space_separated_tokens() -> None:
+    assert index_text("Iron-Dome 鐵穹") == "iron dome 铁 穹"
+
+
+def test_snippet_cuts_at_word_gaps() -> None:
+    text = "word " * 100 + "Iron Dome" + " tail" * 100
+    start = text.index("Iron")
+    cut = snippet(text, start, start + 9)
+    assert cut.startswith("…word") and cut.endswith("tail…")
+    assert "Iron Dome" in cut and len(cut) <= 170

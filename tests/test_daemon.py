@@ -1,0 +1,65 @@
+"""`monitor run` as a real process: polls on its interval, alerts, stops cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests import fixtures
+from tests.conftest import RULES, write_config
+from tests.servers import Route, Site, WebhookReceiver
+
+
+def start_daemon(config: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "monitor", "-c", str(config), "run"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_daemon_alerts_new_items_and_stops_cleanly(
+    tmp_path: Path, site: Site, webhook: WebhookReceiver, signum: signal.Signals
+) -> None:
+    item = {
+        "title": "Iron Dome battery visited",
+        "link": site.url("/d/1"),
+        "description": "A delegation saw the Iron Dome." + fixtures.FILLER,
+    }
+    site.routes["/live.xml"] = Route(fixtures.rss([item]))
+    config = write_config(
+        tmp_path / "monitor.yaml",
+        {
+            "storage": {"url": "sqlite:///monitor.db"},
+            "sources": [{"name": "Live", "url": site.url("/live.xml"), "every": "1s"}],
+            "watch": RULES,
+            "alerts": [{"name": "desk", "notify": [{"webhook": webhook.url}]}],
+        },
+    )
+    daemon = start_daemon(config)
+    try:
+        assert len(webhook.wait_for(1, timeout=30)) == 1
+        newer = {**item, "title": "Second Iron Dome story", "link": site.url("/d/2")}
+        site.routes["/live.xml"] = Route(fixtures.rss([newer, item]))
+        changed = time.monotonic()
+        deliveries = webhook.wait_for(2, timeout=30)
+        assert len(deliveries) == 2
+        assert time.monotonic() - changed < 5  # within one poll interval plus the tick
+        assert deliveries[1].payload["article"]["title"] == "Second Iron Dome story"
+        assert site.hits("/live.xml") >= 2
+    finally:
+        daemon.send_signal(signum)
+        output, _ = daemon.communicate(timeout=60)
+    assert daemon.returncode == 0, output
+    assert "stopped" in output
+    assert len(webhook.deliveries) == 2

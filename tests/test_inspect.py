@@ -1,0 +1,50 @@
+"""`monitor extract` and `monitor test-rule`: debugging a miss."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests import fixtures
+from tests.conftest import Cli
+from tests.servers import Site
+
+
+def test_extract_a_url_and_a_file_as_json(cli: Cli, site: Site, tmp_path: Path) -> None:
+    page = tmp_path / "page.html"
+    page.write_bytes(fixtures.article_page("Engineers discussed the Iron Dome radar in detail."))
+    code, out, err = cli("extract", site.url("/articles/shield.html"), str(page), "--format", "json")
+    assert code == 0, err
+    records = json.loads(out)
+    assert [record["input"] for record in records] == [site.url("/articles/shield.html"), str(page)]
+    assert set(records[0]) == {"input", "title", "text", "published", "language"}
+    assert "T-Dome" in records[0]["text"]
+    assert records[0]["published"] == "2026-01-06T00:00:00Z"
+    assert records[0]["language"] == "en"
+    assert "Iron Dome radar" in records[1]["text"]
+
+
+def test_extract_reports_failures_and_keeps_going(cli: Cli, site: Site, tmp_path: Path) -> None:
+    code, out, err = cli("extract", str(tmp_path / "missing.html"), site.url("/articles/shield.html"))
+    assert code == 1
+    assert "missing.html" in err
+    assert "T-Dome" in out
+
+
+def test_test_rule_exit_codes(cli: Cli, site: Site) -> None:
+    code, out, _ = cli("test-rule", '"T-Dome" OR 台灣之盾', "--url", site.url("/articles/shield.html"))
+    assert code == 0
+    assert "match: 1 hits" in out and "»T-Dome«" in out
+    code, out, _ = cli("test-rule", "laser NEAR/3 weapon*", "--text", "Koizumi wants laser weapons")
+    assert code == 0 and "»laser«" in out and "»weapons«" in out
+    code, out, _ = cli("test-rule", "dome", "--text", "domestic politics")
+    assert code == 1 and out.strip() == "no match"
+    code, _, err = cli("test-rule", "(dome", "--text", "dome")
+    assert code == 2 and "expected ')'" in err
+
+
+def test_test_rule_on_a_plain_text_file(cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "note.txt"
+    path.write_text("The delegation toured a כיפת ברזל battery.", encoding="utf-8")
+    code, out, _ = cli("test-rule", '"כיפת ברזל"', "--file", str(path))
+    assert code == 0 and "»כיפת ברזל«" in out

@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from monitor.config_file import load_settings
+from monitor.errors import ConfigError
+from tests.conftest import Cli
+
+VALID = """
+storage: {url: "sqlite:///data/monitor.db"}
+defaults: {every: 15m}
+sources:
+  - {name: One, url: "https://example.org/feed", every: 10m, language: en}
+  - {name: Two, url: "https://example.org/news/", kind: html, selectors: {item: article}}
+watch:
+  - {name: Iron Dome, terms: ["Iron Dome", "铁穹"]}
+  - {name: Shield, query: '"Taiwan Shield" OR T-Dome'}
+alerts:
+  - name: desk
+    rules: [Iron Dome]
+    notify:
+      - webhook: "http://127.0.0.1:8099/hook?token=${HOOK_TOKEN}"
+      - jsonl: data/alerts.jsonl
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "monitor.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def problems(tmp_path: Path, text: str) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, text))
+    return caught.value.problems
+
+
+def test_valid_config_with_env_and_relative_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOOK_TOKEN", "s3cret")
+    settings = load_settings(write(tmp_path, VALID))
+    assert settings.interval(settings.sources[0]) == timedelta(minutes=10)
+    assert settings.interval(settings.sources[1]) == timedelta(minutes=15)
+    assert settings.alerts[0].notify[0].webhook is not None
+    assert settings.alerts[0].notify[0].webhook.url.endswith("token=s3cret")
+    assert settings.database_url() == f"sqlite:///{tmp_path / 'data' / 'monitor.db'}"
+    assert settings.resolve("data/alerts.jsonl") == tmp_path / "data" / "alerts.jsonl"
+
+
+def test_every_problem_is_reported_with_its_key_path(tmp_path: Path) -> None:
+    text = """
+sources:
+  - {name: A, url: "https://example.org/a"}
+  - {name: B, url: "ftp://example.org/b"}
+  - {name: C, url: "https://example.org/c", every: soon}
+  - {name: A, url: "https://example.org/d", colour: red}
+watch:
+  - {name: Bad, query: '(iron AND dome'}
+  - {name: Both, query: x, terms: [y]}
+alerts:
+  - {name: desk, rules: [Missing], notify: [{webhook: "http://x/hook"}]}
+  - {name: empty, notify: []}
+  - {name: two, notify: [{webhook: "http://x/hook", jsonl: a.jsonl}]}
+"""
+    found = "\n".join(problems(tmp_path, text))
+    assert "sources[1].url: 'ftp://example.org/b' is not an http(s) URL" in found
+    assert "sources[2].every: 'soon' is not a duration" in found
+    assert "sources[3].colour: unknown key" in found
+    assert "watch[1]: give exactly one of 'terms' or 'query'" in found
+    assert "alerts[1].notify: List should have at least 1 item" in found
+    assert "alerts[2].notify[0]: give exactly one of webhook, apprise, email, jsonl" in found
+
+
+def test_semantic_problems(tmp_path: Path) -> None:
+    text = """
+sources:
+  - {name: A, url: "https://example.org/a"}
+  - {name: A, url: "https://example.org/b"}
+watch:
+  - {name: Bad, query: '(iron AND dome'}
+alerts:
+  - {name: desk, rules: [Missing], notify: [{webhook: "http://x/hook"}]}
+  - {name: d, mode: digest, every: "whenever", notify: [{jsonl: a.jsonl}]}
+"""
+    found = "\n".join(problems(tmp_path, text))
+    assert "sources: the name 'A' is used 2 times" in found
+    assert "watch[0].query: expected ')', found the end of the query at position 15" in found
+    assert "alerts[0].rules: no watch rule is named 'Missing'" in found
+    assert "alerts[1].every: 'whenever' is neither a duration nor a cron line" in found
+
+
+def test_missing_environment_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HOOK_TOKEN", raising=False)
+    assert problems(tmp_path, VALID) == [
+        "alerts[0].notify[0].webhook: environment variable HOOK_TOKEN is not set"
+    ]
+
+
+def test_unreadable_and_invalid_yaml(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_settings(tmp_path / "absent.yaml")
+    found = problems(tmp_path, "sources: [\n")
+    assert found[0].startswith("line ") and "not valid YAML" in found[0]
+    assert problems(tmp_path, "- a list") == ["(top level): expected a mapping of keys"]
+
+
+def test_check_command(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOOK_TOKEN", "x")
+    path = write(tmp_path, VALID)
+    code, out, _ = cli("-c", str(path), "check")
+    assert code == 0
+    assert "2 sources, 2 rules, 1 alerts" in out
+    assert """rule 'Shield': "taiwan shield" OR "t dome\"""" in out
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("sources: [{name: A, url: nope}]\n", encoding="utf-8")
+    code, _, err = cli("-c", str(bad), "check")
+    assert code == 2
+    assert f"{bad}: invalid configuration" in err
+    assert "sources[0].url: 'nope' is not an http(s) URL" in err
+
+
+def test_config_from_environment_variable(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOOK_TOKEN", "x")
+    monkeypatch.setenv("MONITOR_CONFIG", str(write(tmp_path, VALID)))
+    code, out, _ = cli("check")
+    assert code == 0 and str(tmp_path) in out
+
+
+def test_bad_apprise_url_is_a_config_error(cli: Cli, tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "alerts:\n  - {name: a, notify: [{apprise: 'nonsense-scheme://x'}]}\n",
+    )
+    code, _, err = cli("-c", str(path), "check")
+    assert code == 2
+    assert "alerts[0].notify[0].apprise:" in err
+
+
+def test_default_config_is_valid(cli: Cli) -> None:
+    root = Path(__file__).resolve().parents[1]
+    code, out, err = cli("-c", str(root / "config" / "monitor.yaml"), "check")
+    assert code == 0, err
+    assert "rules" in out
