@@ -173,9 +173,6 @@ def _once(settings: Settings, path: str, names: list[str]) -> int:
         app = build_app(settings, path)
         try:
             reports = await app.poll(names or None)
-            for report in reports:
-                if report.error:
-                    logging.getLogger("monitor").warning("%s: %s", report.source, report.error)
             sent = await app.dispatcher.dispatch()
         finally:
             await app.aclose()

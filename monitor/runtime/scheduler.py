@@ -120,9 +120,7 @@ class Daemon:
 
 
 def _log_report(report: SourceReport) -> None:
-    if report.error:
-        log.warning("%s: %s", report.source, report.error)
-    else:
+    if not report.error:  # failures were logged where they happened
         log.info(
             "%s: %s, %d entries, %d new, %d matched",
             report.source, report.status, report.entries, report.new, report.matched,
