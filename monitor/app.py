@@ -41,7 +41,10 @@ class App:
     async def poll_due(self, limit: int = 100) -> list[SourceReport]:
         """Claim the sources whose next poll is due and poll them."""
         now = self.clock()
-        names = await asyncio.to_thread(self.archive.claim_due_sources, now, now + CLAIM_LEASE, limit)
+        configured = [source.name for source in self.settings.sources]
+        names = await asyncio.to_thread(
+            self.archive.claim_due_sources, now, now + CLAIM_LEASE, limit, configured
+        )
         return await self.poll(names) if names else []
 
     async def aclose(self) -> None:

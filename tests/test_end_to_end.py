@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from tests import fixtures
 from tests.conftest import Cli
-from tests.servers import Site, WebhookReceiver
+from tests.servers import Route, Site, WebhookReceiver
 
 
 def test_once_ingests_matches_alerts_and_searches(
@@ -116,3 +117,20 @@ def test_alerts_history(cli: Cli, config: Path) -> None:
     assert len(history) == 12  # six stories, two channels each
     assert {row["state"] for row in history} == {"sent"}
     assert {row["channel"].split(":")[0] for row in history} == {"webhook", "jsonl"}
+
+
+def test_entry_whose_link_changes_but_guid_stays_is_not_new(
+    cli: Cli, config: Path, site: Site, webhook: WebhookReceiver
+) -> None:
+    cli("-c", str(config), "once", "--source", "Harbor Daily")
+    sent = len(webhook.deliveries)
+    moved = fixtures.english_feed(site.base).replace(b"/news/1?", b"/news/moved-1?")
+    site.routes["/english.xml"] = Route(moved)
+    code, out, _ = cli("-c", str(config), "once", "--source", "Harbor Daily")
+    assert code == 0 and "0 new articles" in out
+    assert len(webhook.deliveries) == sent
+
+
+def test_once_with_an_unknown_source_is_a_usage_error(cli: Cli, config: Path) -> None:
+    code, _, err = cli("-c", str(config), "once", "--source", "Nope")
+    assert code == 2 and "no source named 'Nope'" in err

@@ -113,22 +113,24 @@ class SqlArchive:
                     statement.on_conflict_do_update(index_elements=["name"], set_={"url": url})
                 )
 
-    def claim_due_sources(self, now: datetime, lease_until: datetime, limit: int) -> list[str]:
-        """Take up to `limit` due sources, pushing their next_due to the lease's end."""
+    def claim_due_sources(
+        self, now: datetime, lease_until: datetime, limit: int, names: Sequence[str]
+    ) -> list[str]:
+        """Take up to `limit` of the named sources that are due, pushing next_due to the lease's end."""
         with self._writing() as connection:
-            names = list(
+            claimed = list(
                 connection.execute(
                     select(sources.c.name)
-                    .where(sources.c.next_due <= now)
+                    .where(sources.c.next_due <= now, sources.c.name.in_(list(names)))
                     .order_by(sources.c.next_due)
                     .limit(limit)
                 ).scalars()
             )
-            if names:
+            if claimed:
                 connection.execute(
-                    update(sources).where(sources.c.name.in_(names)).values(next_due=lease_until)
+                    update(sources).where(sources.c.name.in_(claimed)).values(next_due=lease_until)
                 )
-        return names
+        return claimed
 
     def source_state(self, name: str) -> SourceState | None:
         with self._reading() as connection:
@@ -168,6 +170,16 @@ class SqlArchive:
             return set()
         with self._reading() as connection:
             rows = connection.execute(select(articles.c.id).where(articles.c.id.in_(list(ids))))
+            return set(rows.scalars())
+
+    def known_guids(self, source: str, guids: Sequence[str]) -> set[str]:
+        """The GUIDs this source already delivered (an entry whose link changed is not new)."""
+        if not guids:
+            return set()
+        with self._reading() as connection:
+            rows = connection.execute(
+                select(articles.c.guid).where(articles.c.source == source, articles.c.guid.in_(list(guids)))
+            )
             return set(rows.scalars())
 
     def store(self, new_articles: Sequence[Article], outbox: Sequence[OutboxRow]) -> int:

@@ -122,7 +122,14 @@ async def _store_new(
         url = canonical_url(entry.url)
         by_id.setdefault(article_id(url), (url, entry))
     known = await asyncio.to_thread(pipeline.archive.known_articles, list(by_id))
-    fresh = [(key, url, entry) for key, (url, entry) in by_id.items() if key not in known]
+    seen_guids = await asyncio.to_thread(
+        pipeline.archive.known_guids, source.name, [entry.guid for _, entry in by_id.values()]
+    )
+    fresh = [
+        (key, url, entry)
+        for key, (url, entry) in by_id.items()
+        if key not in known and entry.guid not in seen_guids
+    ]
     articles = await asyncio.gather(
         *(_article(pipeline, source, key, url, entry, now) for key, url, entry in fresh)
     )

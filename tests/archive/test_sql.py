@@ -40,6 +40,8 @@ def test_store_is_idempotent_and_writes_alerts_with_articles(archive: SqlArchive
     assert archive.store([article], [outbox("a1")]) == 1
     assert archive.store([article], [outbox("a1")]) == 0
     assert archive.known_articles(["a1", "zz"]) == {"a1"}
+    assert archive.known_guids("Harbor Daily", ["a1", "zz"]) == {"a1"}
+    assert archive.known_guids("Elsewhere", ["a1"]) == set()
     assert len(archive.due_alerts(NOW, 10, ["desk"])) == 1
     found = archive.article("a1")
     assert found is not None and found.article == article
@@ -63,8 +65,10 @@ def test_alert_states(archive: SqlArchive) -> None:
 
 def test_source_schedule_state(archive: SqlArchive) -> None:
     archive.sync_sources([("One", "https://x.test/feed")], NOW)
-    assert archive.claim_due_sources(NOW, NOW + timedelta(minutes=10), 10) == ["One"]
-    assert archive.claim_due_sources(NOW, NOW + timedelta(minutes=10), 10) == []
+    archive.sync_sources([("Removed", "https://x.test/old")], NOW)
+    lease = NOW + timedelta(minutes=10)
+    assert archive.claim_due_sources(NOW, lease, 10, ["One", "Two"]) == ["One"]
+    assert archive.claim_due_sources(NOW, lease, 10, ["One", "Two"]) == []
     archive.record_fetch("One", FetchOutcome(NOW, NOW + timedelta(minutes=5), "error", error="boom"))
     archive.record_fetch("One", FetchOutcome(NOW, NOW + timedelta(minutes=9), "error", error="boom2"))
     state = archive.source_state("One")
