@@ -7,7 +7,14 @@ The index query only narrows candidates: it must find a superset of what the mat
 
 from __future__ import annotations
 
-from monitor.rules import Field, Near, Node, Not, Op, Term
+from typing import Any
+
+from sqlalchemy import Row, exists, func, or_, select, text
+
+from monitor.archive import SearchFilters
+from monitor.archive.tables import articles, hits
+from monitor.rules import Field, MatchInput, Near, Node, Not, Op, Term
+from monitor.rules.match import evaluate
 from monitor.rules.text import HEBREW_PREFIXES, is_hebrew
 
 
@@ -45,3 +52,41 @@ def fts_query(node: Node) -> str | None:
             return fts_query(child)
         case Field():
             return None
+
+
+def search_statement(statement: Any, query: Node | None, filters: SearchFilters) -> Any:
+    index_query = fts_query(query) if query is not None else None
+    if index_query is not None:
+        statement = statement.where(
+            articles.c.seq.in_(
+                select(text("rowid"))
+                .select_from(text("articles_fts"))
+                .where(text("articles_fts MATCH :fts").bindparams(fts=index_query))
+            )
+        )
+    if filters.since:
+        statement = statement.where(articles.c.published >= filters.since)
+    if filters.until:
+        statement = statement.where(articles.c.published <= filters.until)
+    if filters.sources:
+        statement = statement.where(articles.c.source.in_(filters.sources))
+    if filters.language:
+        language = filters.language.lower()
+        statement = statement.where(
+            or_(
+                func.lower(articles.c.language) == language,
+                func.lower(articles.c.language).like(f"{language}-%"),
+            )
+        )
+    if filters.matched:
+        statement = statement.where(articles.c.matched == 1)
+    if filters.rules:
+        statement = statement.where(
+            exists().where(hits.c.article_id == articles.c.id).where(hits.c.rule.in_(filters.rules))
+        )
+    return statement.order_by(articles.c.published.desc(), articles.c.seq.desc())
+
+
+def verifies(query: Node, row: Row[Any]) -> bool:
+    document = MatchInput(row.title, row.teaser, row.text, row.source, row.language)
+    return evaluate(query, document) is not None

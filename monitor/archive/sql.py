@@ -1,10 +1,4 @@
-"""SqlArchive: the archive on SQLAlchemy Core (SQLite with WAL and FTS5).
-
-Durability: WAL with synchronous=NORMAL keeps every committed transaction through a crash of
-the process; a power loss may roll back the newest commits (set `synchronous=FULL` to trade
-write speed for that). Writes take the write lock up front (BEGIN IMMEDIATE) so two writers
-never deadlock on a lock upgrade; reads use a plain deferred BEGIN.
-"""
+"""SqlArchive: the archive on SQLAlchemy Core (SQLite with WAL and FTS5; engine.py says how)."""
 
 from __future__ import annotations
 
@@ -12,18 +6,13 @@ import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
     Connection,
-    Engine,
     Row,
     bindparam,
-    create_engine,
     delete,
-    event,
-    exists,
     func,
     or_,
     select,
@@ -34,43 +23,17 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.archive import FetchOutcome, OutboxRow, SearchFilters
+from monitor.archive.engine import sqlite_engine
 from monitor.archive.migrations import migrate
-from monitor.archive.search import fts_query
+from monitor.archive.rows import alert_from, article_from, hit_from, hit_values, source_state_from
+from monitor.archive.search import search_statement, verifies
 from monitor.archive.tables import alerts, articles, hits, sources
 from monitor.errors import ArchiveError
 from monitor.models import AlertRecord, AlertState, ArchivedArticle, Article, Hit, SourceState
-from monitor.rules import MatchInput, Node
-from monitor.rules.match import evaluate
+from monitor.rules import Node
 from monitor.rules.text import index_text
 
 _SEARCH_BATCH = 500
-
-
-def _sqlite_engine(url: str) -> Engine:
-    path = url.removeprefix("sqlite:///")
-    if path and path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-
-    @event.listens_for(engine, "connect")
-    def _configure(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
-        cursor = dbapi_connection.cursor()
-        for pragma in (
-            "journal_mode = WAL",
-            "synchronous = NORMAL",
-            "foreign_keys = ON",
-            "busy_timeout = 30000",
-        ):
-            cursor.execute(f"PRAGMA {pragma}")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _begin(connection: Connection) -> None:
-        reading = connection.get_execution_options().get("reading", False)
-        connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
-
-    return engine
 
 
 class SqlArchive:
@@ -78,7 +41,7 @@ class SqlArchive:
         if not url.startswith("sqlite:"):
             raise ArchiveError(f"unsupported storage URL {url!r}: only sqlite:/// for now")
         try:
-            self.engine = _sqlite_engine(url)
+            self.engine = sqlite_engine(url)
             with self.engine.begin() as connection:
                 migrate(connection)
         except SQLAlchemyError as error:
@@ -135,12 +98,12 @@ class SqlArchive:
     def source_state(self, name: str) -> SourceState | None:
         with self._reading() as connection:
             row = connection.execute(select(sources).where(sources.c.name == name)).first()
-        return _source_state(row) if row else None
+        return source_state_from(row) if row else None
 
     def source_states(self) -> list[SourceState]:
         with self._reading() as connection:
             rows = connection.execute(select(sources).order_by(sources.c.name)).all()
-        return [_source_state(row) for row in rows]
+        return [source_state_from(row) for row in rows]
 
     def record_fetch(self, name: str, outcome: FetchOutcome) -> None:
         values: dict[str, Any] = {
@@ -187,14 +150,14 @@ class SqlArchive:
         stored: dict[str, datetime] = {}
         with self._writing() as connection:
             for article in new_articles:
-                if self._insert_article(connection, article):
+                if self._insertarticle_from(connection, article):
                     stored[article.id] = article.fetched
             for row in outbox:
                 if row.article_id in stored:
-                    _insert_alert(connection, row, stored[row.article_id])
+                    _insertalert_from(connection, row, stored[row.article_id])
         return len(stored)
 
-    def _insert_article(self, connection: Connection, article: Article) -> bool:
+    def _insertarticle_from(self, connection: Connection, article: Article) -> bool:
         statement = sqlite_insert(articles).values(
             id=article.id,
             url=article.url,
@@ -215,7 +178,7 @@ class SqlArchive:
             return False
         seq = result.inserted_primary_key[0] if result.inserted_primary_key else None
         if article.hits:
-            connection.execute(hits.insert(), [_hit_values(article.id, hit) for hit in article.hits])
+            connection.execute(hits.insert(), [hit_values(article.id, hit) for hit in article.hits])
         connection.execute(
             text("INSERT INTO articles_fts(rowid, title, body) VALUES (:seq, :title, :body)"),
             {
@@ -233,13 +196,13 @@ class SqlArchive:
 
     def search(self, query: Node | None, filters: SearchFilters) -> list[ArchivedArticle]:
         """Newest first: candidates from the full-text index, each verified by the matcher."""
-        statement = _filtered(select(articles), query, filters)
+        statement = search_statement(select(articles), query, filters)
         found: list[Row[Any]] = []
         with self._reading() as connection:
             offset = 0
             while len(found) < filters.limit:
                 batch = connection.execute(statement.limit(_SEARCH_BATCH).offset(offset)).all()
-                found += [row for row in batch if query is None or _verifies(query, row)]
+                found += [row for row in batch if query is None or verifies(query, row)]
                 if len(batch) < _SEARCH_BATCH:
                     break
                 offset += _SEARCH_BATCH
@@ -249,7 +212,7 @@ class SqlArchive:
         ids = [row.id for row in rows]
         by_article: dict[str, list[Hit]] = {}
         for hit in connection.execute(select(hits).where(hits.c.article_id.in_(ids)).order_by(hits.c.id)):
-            by_article.setdefault(hit.article_id, []).append(_hit(hit))
+            by_article.setdefault(hit.article_id, []).append(hit_from(hit))
         copies: dict[str, list[tuple[str, str, str]]] = {}
         stories = {row.story for row in rows}
         for copy in connection.execute(
@@ -260,7 +223,7 @@ class SqlArchive:
             copies.setdefault(copy.story, []).append((copy.id, copy.source, copy.url))
         return [
             ArchivedArticle(
-                _article(row, by_article.get(row.id, [])),
+                article_from(row, by_article.get(row.id, [])),
                 tuple((source, url) for id_, source, url in copies.get(row.story, []) if id_ != row.id),
             )
             for row in rows
@@ -297,7 +260,7 @@ class SqlArchive:
                 .order_by(alerts.c.created, alerts.c.id)
                 .limit(limit)
             ).all()
-        return [_alert(row) for row in rows]
+        return [alert_from(row) for row in rows]
 
     def mark_alert_sent(self, alert_id: str, now: datetime) -> None:
         with self._writing() as connection:
@@ -335,48 +298,10 @@ class SqlArchive:
             rows = connection.execute(
                 select(alerts).order_by(alerts.c.created.desc(), alerts.c.id).limit(limit)
             ).all()
-        return [_alert(row) for row in rows]
+        return [alert_from(row) for row in rows]
 
 
-def _filtered(statement: Any, query: Node | None, filters: SearchFilters) -> Any:
-    index_query = fts_query(query) if query is not None else None
-    if index_query is not None:
-        statement = statement.where(
-            articles.c.seq.in_(
-                select(text("rowid"))
-                .select_from(text("articles_fts"))
-                .where(text("articles_fts MATCH :fts").bindparams(fts=index_query))
-            )
-        )
-    if filters.since:
-        statement = statement.where(articles.c.published >= filters.since)
-    if filters.until:
-        statement = statement.where(articles.c.published <= filters.until)
-    if filters.sources:
-        statement = statement.where(articles.c.source.in_(filters.sources))
-    if filters.language:
-        language = filters.language.lower()
-        statement = statement.where(
-            or_(
-                func.lower(articles.c.language) == language,
-                func.lower(articles.c.language).like(f"{language}-%"),
-            )
-        )
-    if filters.matched:
-        statement = statement.where(articles.c.matched == 1)
-    if filters.rules:
-        statement = statement.where(
-            exists().where(hits.c.article_id == articles.c.id).where(hits.c.rule.in_(filters.rules))
-        )
-    return statement.order_by(articles.c.published.desc(), articles.c.seq.desc())
-
-
-def _verifies(query: Node, row: Row[Any]) -> bool:
-    document = MatchInput(row.title, row.teaser, row.text, row.source, row.language)
-    return evaluate(query, document) is not None
-
-
-def _insert_alert(connection: Connection, row: OutboxRow, created: datetime) -> None:
+def _insertalert_from(connection: Connection, row: OutboxRow, created: datetime) -> None:
     statement = sqlite_insert(alerts).values(
         id=row.id,
         alert=row.alert,
@@ -389,69 +314,3 @@ def _insert_alert(connection: Connection, row: OutboxRow, created: datetime) -> 
         created=created,
     )
     connection.execute(statement.on_conflict_do_nothing())
-
-
-def _hit_values(article_id: str, hit: Hit) -> dict[str, Any]:
-    return {
-        "article_id": article_id,
-        "rule": hit.rule,
-        "term": hit.term,
-        "field": hit.field,
-        "start": hit.start,
-        "end": hit.end,
-        "snippet": hit.snippet,
-    }
-
-
-def _hit(row: Row[Any]) -> Hit:
-    return Hit(row.rule, row.term, row.field, row.start, row.end, row.snippet)
-
-
-def _article(row: Row[Any], article_hits: list[Hit]) -> Article:
-    return Article(
-        id=row.id,
-        url=row.url,
-        guid=row.guid,
-        source=row.source,
-        title=row.title,
-        teaser=row.teaser,
-        text=row.text,
-        summary=row.summary,
-        published=row.published,
-        fetched=row.fetched,
-        language=row.language,
-        story=row.story,
-        hits=tuple(article_hits),
-    )
-
-
-def _source_state(row: Row[Any]) -> SourceState:
-    return SourceState(
-        name=row.name,
-        url=row.url,
-        next_due=row.next_due,
-        etag=row.etag,
-        last_modified=row.last_modified,
-        last_fetch=row.last_fetch,
-        last_status=row.last_status,
-        last_error=row.last_error,
-        consecutive_errors=row.consecutive_errors,
-        failing_since=row.failing_since,
-    )
-
-
-def _alert(row: Row[Any]) -> AlertRecord:
-    return AlertRecord(
-        id=row.id,
-        alert=row.alert,
-        channel=row.channel,
-        story=row.story,
-        article_id=row.article_id,
-        rules=tuple(json.loads(row.rules)),
-        state=AlertState(row.state),
-        attempts=row.attempts,
-        created=row.created,
-        next_attempt=row.next_attempt,
-        last_error=row.last_error,
-        sent=row.sent,
-    )

@@ -1,0 +1,76 @@
+"""Archive rows <-> model records."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import Row
+
+from monitor.models import AlertRecord, AlertState, Article, Hit, SourceState
+
+
+def hit_values(article_id: str, hit: Hit) -> dict[str, Any]:
+    return {
+        "article_id": article_id,
+        "rule": hit.rule,
+        "term": hit.term,
+        "field": hit.field,
+        "start": hit.start,
+        "end": hit.end,
+        "snippet": hit.snippet,
+    }
+
+
+def hit_from(row: Row[Any]) -> Hit:
+    return Hit(row.rule, row.term, row.field, row.start, row.end, row.snippet)
+
+
+def article_from(row: Row[Any], article_hits: list[Hit]) -> Article:
+    return Article(
+        id=row.id,
+        url=row.url,
+        guid=row.guid,
+        source=row.source,
+        title=row.title,
+        teaser=row.teaser,
+        text=row.text,
+        summary=row.summary,
+        published=row.published,
+        fetched=row.fetched,
+        language=row.language,
+        story=row.story,
+        hits=tuple(article_hits),
+    )
+
+
+def source_state_from(row: Row[Any]) -> SourceState:
+    return SourceState(
+        name=row.name,
+        url=row.url,
+        next_due=row.next_due,
+        etag=row.etag,
+        last_modified=row.last_modified,
+        last_fetch=row.last_fetch,
+        last_status=row.last_status,
+        last_error=row.last_error,
+        consecutive_errors=row.consecutive_errors,
+        failing_since=row.failing_since,
+    )
+
+
+def alert_from(row: Row[Any]) -> AlertRecord:
+    return AlertRecord(
+        id=row.id,
+        alert=row.alert,
+        channel=row.channel,
+        story=row.story,
+        article_id=row.article_id,
+        rules=tuple(json.loads(row.rules)),
+        state=AlertState(row.state),
+        attempts=row.attempts,
+        created=row.created,
+        next_attempt=row.next_attempt,
+        last_error=row.last_error,
+        sent=row.sent,
+    )
