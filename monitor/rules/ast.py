@@ -60,3 +60,16 @@ def positive_terms(node: Node) -> list[Term]:
             return []
         case Field(child=child):
             return positive_terms(child)
+
+
+def all_terms(node: Node) -> list[Term]:
+    """Every term of a query, negated or not (fields included: the matcher scans them too)."""
+    match node:
+        case Term():
+            return [node]
+        case Not(child=child) | Field(child=child):
+            return all_terms(child) if not (isinstance(node, Field) and node.name == "lang") else []
+        case Op(children=children):
+            return [term for child in children for term in all_terms(child)]
+        case Near(left=left, right=right):
+            return all_terms(left) + all_terms(right)

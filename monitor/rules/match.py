@@ -1,8 +1,9 @@
-"""AST x article -> hits. A pure function of the compiled rules and the article's text."""
+"""AST x article -> hits: one evaluator of the boolean logic, fed with term occurrences either
+by scanning the article (one query: search, test-rule) or by the automaton (the rule set)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from monitor.models import Hit
@@ -39,14 +40,20 @@ class MatchInput:
 
 
 @dataclass(frozen=True, slots=True)
-class _Occurrence:
+class Occurrence:
+    """Tokens first..last of a field hold a term."""
+
     field: str
     first: int
     last: int
     term: Term
 
 
-def _term_occurrences(term: Term, field_name: str, doc: TokenizedText) -> list[_Occurrence]:
+Lookup = Callable[[Term, str], list[Occurrence]]
+
+
+def scan_term(term: Term, field_name: str, doc: TokenizedText) -> list[Occurrence]:
+    """Every occurrence of a term in one tokenized field, found by scanning."""
     tokens, index = doc.tokens, doc.positions()
     first_forms = [term.tokens[0]]
     if is_hebrew(term.tokens[0]):
@@ -60,7 +67,7 @@ def _term_occurrences(term: Term, field_name: str, doc: TokenizedText) -> list[_
         ]
     else:
         starts = [position for form in first_forms for position in index.get(form, ())]
-    found: list[_Occurrence] = []
+    found: list[Occurrence] = []
     length = len(term.tokens)
     for start in sorted(starts):
         if start + length > len(tokens):
@@ -68,7 +75,7 @@ def _term_occurrences(term: Term, field_name: str, doc: TokenizedText) -> list[_
         if all(tokens[start + offset] == term.tokens[offset] for offset in range(1, length - 1)):
             last = start + length - 1
             if length == 1 or _last_matches(term, tokens[last]):
-                found.append(_Occurrence(field_name, start, last, term))
+                found.append(Occurrence(field_name, start, last, term))
     return found
 
 
@@ -78,23 +85,20 @@ def _last_matches(term: Term, token: str) -> bool:
 
 
 class _Evaluator:
-    def __init__(self, article: MatchInput) -> None:
+    def __init__(self, article: MatchInput, lookup: Lookup) -> None:
         self.article = article
+        self.lookup = lookup
 
-    def evaluate(self, node: Node, fields: Sequence[str] = BODY_FIELDS) -> list[_Occurrence] | None:
+    def evaluate(self, node: Node, fields: Sequence[str] = BODY_FIELDS) -> list[Occurrence] | None:
         """None when the node is false; else the occurrences that made it true (maybe none)."""
         match node:
             case Term():
-                found = [
-                    occurrence
-                    for name in fields
-                    for occurrence in _term_occurrences(node, name, self.article.field(name))
-                ]
+                found = [occurrence for name in fields for occurrence in self.lookup(node, name)]
                 return found or None
             case Not(child=child):
                 return None if self.evaluate(child, fields) is not None else []
             case Op(op="AND", children=children):
-                collected: list[_Occurrence] = []
+                collected: list[Occurrence] = []
                 for child in children:
                     result = self.evaluate(child, fields)
                     if result is None:
@@ -112,7 +116,7 @@ class _Evaluator:
             case Field(name=name, child=child):
                 return self.evaluate(child, (name,))
 
-    def _near(self, node: Near, fields: Sequence[str]) -> list[_Occurrence] | None:
+    def _near(self, node: Near, fields: Sequence[str]) -> list[Occurrence] | None:
         left = self.evaluate(node.left, fields) or []
         right = self.evaluate(node.right, fields) or []
         close = [
@@ -131,30 +135,26 @@ class _Evaluator:
         return language == wanted or language.startswith(wanted + "-")
 
 
-def evaluate(node: Node, article: MatchInput) -> list[_Occurrence] | None:
-    return _Evaluator(article).evaluate(node)
+def evaluate(node: Node, article: MatchInput, lookup: Lookup | None = None) -> list[Occurrence] | None:
+    """None when the query does not match; else the occurrences that made it match."""
+
+    def scan(term: Term, name: str) -> list[Occurrence]:
+        return scan_term(term, name, article.field(name))
+
+    return _Evaluator(article, lookup or scan).evaluate(node)
 
 
-class Matcher:
-    """All watch rules, compiled once; `match` returns every hit of every rule."""
-
-    def __init__(self, rules: Iterable[CompiledRule]) -> None:
-        self.rules = sorted(rules, key=lambda rule: rule.name)
-
-    def match(self, article: MatchInput) -> list[Hit]:
-        hits: list[Hit] = []
-        for rule in self.rules:
-            hits += rule_hits(rule, article)
-        return hits
+def _reading_order(occurrence: Occurrence) -> tuple[int, int, int, str]:
+    return _FIELD_ORDER[occurrence.field], occurrence.first, occurrence.last, occurrence.term.text
 
 
-def rule_hits(rule: CompiledRule, article: MatchInput) -> list[Hit]:
-    occurrences = evaluate(rule.node, article)
+def rule_hits(rule: CompiledRule, article: MatchInput, lookup: Lookup | None = None) -> list[Hit]:
+    occurrences = evaluate(rule.node, article, lookup)
     if occurrences is None:
         return []
     hits: list[Hit] = []
     seen: set[tuple[str, int, int]] = set()
-    for occurrence in sorted(occurrences, key=lambda o: (_FIELD_ORDER[o.field], o.first)):
+    for occurrence in sorted(occurrences, key=_reading_order):
         doc = article.field(occurrence.field)
         start, end = doc.starts[occurrence.first], doc.ends[occurrence.last]
         if (occurrence.field, start, end) in seen:

@@ -1,11 +1,11 @@
 """Query text -> AST, and AST -> canonical text.
 
-Grammar (NOT binds tighter than NEAR, NEAR than AND, AND than OR):
+Grammar (NEAR binds tightest, then NOT, AND, OR):
     query   := or_expr
     or_expr := and_expr ("OR" and_expr)*
-    and_expr:= near (["AND"] near)*
-    near    := unary ("NEAR/n" unary)*
-    unary   := ("NOT" | "-") unary | primary
+    and_expr:= unary (["AND"] unary)*
+    unary   := ("NOT" | "-") unary | near
+    near    := primary ("NEAR/n" primary)*
     primary := "(" or_expr ")" | FIELD ":" primary | PHRASE | WORD["*"]
 """
 
@@ -115,28 +115,28 @@ class _Parser:
         return children[0] if len(children) == 1 else Op("OR", tuple(children))
 
     def and_expr(self) -> Node:
-        children = [self.near()]
+        children = [self.unary()]
         while self.peek().kind in ("AND", "(", "PHRASE", "WORD", "NOT", "FIELD"):
             if self.peek().kind == "AND":
                 self.take()
-            children.append(self.near())
+            children.append(self.unary())
         return children[0] if len(children) == 1 else Op("AND", tuple(children))
-
-    def near(self) -> Node:
-        node = self.unary()
-        while self.peek().kind == "NEAR":
-            operator = self.take()
-            right = self.unary()
-            if isinstance(node, Not) or isinstance(right, Not):
-                raise QueryError(self.query, operator.position, "NEAR needs terms on both sides")
-            node = Near(node, right, operator.distance)
-        return node
 
     def unary(self) -> Node:
         if self.peek().kind == "NOT":
             self.take()
             return Not(self.unary())
-        return self.primary()
+        return self.near()
+
+    def near(self) -> Node:
+        node = self.primary()
+        while self.peek().kind == "NEAR":
+            operator = self.take()
+            right = self.primary()
+            if isinstance(node, Not) or isinstance(right, Not):
+                raise QueryError(self.query, operator.position, "NEAR needs terms on both sides")
+            node = Near(node, right, operator.distance)
+        return node
 
     def primary(self) -> Node:
         token = self.take()
@@ -180,7 +180,7 @@ def terms_query(terms: list[str]) -> Node:
     return nodes[0] if len(nodes) == 1 else Op("OR", tuple(nodes))
 
 
-_PRECEDENCE = {"OR": 1, "AND": 2, "NEAR": 3, "NOT": 4, "ATOM": 5}
+_PRECEDENCE = {"OR": 1, "AND": 2, "NOT": 3, "NEAR": 4, "ATOM": 5}
 
 
 def _precedence(node: Node) -> int:

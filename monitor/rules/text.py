@@ -43,6 +43,8 @@ _CJK_RANGES = (
     (0x20000, 0x3FFFF),  # CJK extensions B and later
 )
 HEBREW_PREFIXES = "והבכלמש"
+# Katakana long-vowel marks are left out of tokens: outlets write ドーム, ドｰム and ド―ム alike.
+_DROPPED_CJK = frozenset("ー")
 
 _converter = opencc.OpenCC("t2s")
 
@@ -122,7 +124,11 @@ def _add_split(result: TokenizedText, folded: str, start: int, end: int, same_le
     """Add a word holding CJK characters: each such character is a token of its own."""
     run_start: int | None = None
     for offset, char in enumerate(folded):
-        if is_cjk(char):
+        if char in _DROPPED_CJK:
+            if run_start is not None:
+                _add_span(result, folded[run_start:offset], run_start, offset, start, end, same_length)
+                run_start = None
+        elif is_cjk(char):
             if run_start is not None:
                 _add_span(result, folded[run_start:offset], run_start, offset, start, end, same_length)
                 run_start = None

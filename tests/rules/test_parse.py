@@ -47,6 +47,11 @@ def test_hyphenated_word_is_a_phrase_not_a_negation() -> None:
     assert parse_query("T-Dome") == Term("T-Dome", ("t", "dome"))
 
 
+def test_near_binds_tighter_than_not() -> None:
+    assert parse_query("NOT a NEAR/1 b") == Not(parse_query("a NEAR/1 b"))
+    assert to_text(parse_query("NOT (a NEAR/1 b)")) == "NOT a NEAR/1 b"
+
+
 def test_fields_and_near_nodes() -> None:
     assert parse_query("title:dome") == Field("title", Term("dome", ("dome",)))
     node = parse_query("a NEAR/3 b")
@@ -72,7 +77,8 @@ def test_terms_list_is_an_or_of_literal_phrases() -> None:
         ("iron AND", 8, "expected a word, a phrase or '('"),
         ("iron )", 5, "expected an operator or the end of the query"),
         ("a NEAR b", 2, "NEAR needs a distance"),
-        ("a NEAR/3 NOT b", 2, "NEAR needs terms on both sides"),
+        ("a NEAR/3 (NOT b)", 2, "NEAR needs terms on both sides"),
+        ("a NEAR/3 NOT b", 9, "expected a word, a phrase or '('"),
         ("title: dome", 6, "expected a term after 'title:'"),
         ("OR dome", 0, "expected a word, a phrase or '('"),
         ("***", 0, "nothing to match"),

@@ -1,0 +1,104 @@
+"""Properties over generated multilingual text: the automaton agrees with the scanning matcher,
+and archive search returns exactly what the matcher matches."""
+
+from __future__ import annotations
+
+import random
+from functools import cache
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from monitor.archive import SearchFilters
+from monitor.archive.sql import SqlArchive
+from monitor.rules import CompiledRule, Matcher, MatchInput, parse_query
+from monitor.rules.match import evaluate, rule_hits
+from tests.archive.helpers import make_article
+
+LATIN = ["iron", "dome", "domestic", "shield", "laser", "weapons", "taiwan", "japan", "straße", "café"]
+OTHER = ["железный", "купол", "القبة", "الحديدية", "כיפת", "ברזל", "בכיפת", "아이언돔"]
+CJK = ["台灣", "台湾", "之盾", "鐵穹", "铁穹", "アイアン", "ドーム", "防衛", "計画"]
+SEPARATORS = [" ", " ", "-", "'s ", ", ", "・", "", "。"]
+VOCABULARY = LATIN + OTHER + CJK
+
+
+def document(rng: random.Random, words: int) -> str:
+    parts: list[str] = []
+    for _ in range(words):
+        parts.append(rng.choice(VOCABULARY))
+        parts.append(rng.choice(SEPARATORS) if parts[-1] in CJK else rng.choice(SEPARATORS[:6]))
+    return "".join(parts)
+
+
+word = st.sampled_from(VOCABULARY)
+atom = st.one_of(
+    word,
+    word.map(lambda w: w[:3] + "*" if w.isascii() and len(w) > 3 else w),
+    st.lists(word, min_size=2, max_size=3).map(lambda ws: '"' + " ".join(ws) + '"'),
+    word.map(lambda w: f"title:{w}"),
+)
+query = st.recursive(
+    atom,
+    lambda inner: st.one_of(
+        st.tuples(inner, inner).map(lambda p: f"({p[0]} AND {p[1]})"),
+        st.tuples(inner, inner).map(lambda p: f"({p[0]} OR {p[1]})"),
+        inner.map(lambda q: f"(NOT {q})"),
+        st.tuples(word, word, st.integers(1, 6)).map(lambda p: f"{p[0]} NEAR/{p[2]} {p[1]}"),
+    ),
+    max_leaves=5,
+)
+
+
+@cache
+def corpus() -> list[MatchInput]:
+    rng = random.Random(7)
+    return [MatchInput(document(rng, 3), "", document(rng, 25), "Src", None) for _ in range(150)]
+
+
+@cache
+def archive() -> SqlArchive:
+    path = Path(__import__("tempfile").mkdtemp()) / "property.db"
+    store = SqlArchive(f"sqlite:///{path}")
+    store.store(
+        [make_article(f"d{i}", title=doc.title, text=doc.text, hits=()) for i, doc in enumerate(corpus())],
+        [],
+    )
+    return store
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(query, min_size=1, max_size=6))
+def test_automaton_agrees_with_scanning(queries: list[str]) -> None:
+    rules = [CompiledRule(f"r{i}", text, parse_query(text)) for i, text in enumerate(queries)]
+    matcher = Matcher(rules)
+    for doc in corpus()[:40]:
+        expected = [hit for rule in matcher.rules for hit in rule_hits(rule, doc)]
+        assert matcher.match(doc) == expected
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(query)
+def test_search_returns_exactly_what_the_matcher_matches(text: str) -> None:
+    node = parse_query(text)
+    expected = {f"d{i}" for i, doc in enumerate(corpus()) if evaluate(node, doc) is not None}
+    found = archive().search(node, SearchFilters(limit=10_000))
+    assert {item.article.id for item in found} == expected
+
+
+def test_the_generated_corpus_exercises_every_script() -> None:
+    for text in (
+        '"iron dome"',
+        "台灣之盾",
+        "铁穹",
+        "アイアンドーム",
+        '"כיפת ברזל"',
+        "القبة",
+        "купол",
+        "dome*",
+    ):
+        node = parse_query(text)
+        expected = {f"d{i}" for i, doc in enumerate(corpus()) if evaluate(node, doc) is not None}
+        assert 0 < len(expected) < len(corpus()), text
+        found = archive().search(node, SearchFilters(limit=10_000))
+        assert {item.article.id for item in found} == expected, text
