@@ -29,6 +29,7 @@ EPILOG = """examples:
   monitor search '"Iron Dome" AND (Japan OR Taiwan)' --since 7d
   monitor search 'T-Dome OR 台灣之盾' --matched --format json
   monitor test-rule 'laser NEAR/5 weapon*' --text "Japan studies laser weapons"
+  monitor backfill "Iron Dome" --since 30d --alert
 """
 
 
@@ -62,6 +63,11 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("--lang", help="language code, e.g. en, zh, ja")
     search.add_argument("--limit", type=int, default=50)
     search.add_argument("--format", choices=FORMATS, default="table")
+    backfill = commands.add_parser("backfill", help="run a watch rule over the archive")
+    backfill.add_argument("rule", help="the name of a watch rule in the config")
+    backfill.add_argument("--since", default="30d", help="how far back: 30d, 12h or a date")
+    backfill.add_argument("--alert", action="store_true", help="record the hits and send alerts")
+    backfill.add_argument("--format", choices=FORMATS, default="table")
     sources = commands.add_parser("sources", help="each source's health and schedule")
     sources.add_argument("--format", choices=FORMATS, default="table")
     alerts = commands.add_parser("alerts", help="alert history: channel, rule, article, state")
@@ -124,6 +130,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _run(settings, str(path))
     if args.command == "once":
         return _once(settings, str(path), args.source)
+    if args.command == "backfill":
+        return _backfill(settings, str(path), args)
     archive = SqlArchive(settings.database_url())
     try:
         if args.command == "search":
@@ -186,6 +194,39 @@ def _once(settings: Settings, path: str, names: list[str]) -> int:
 
     print(asyncio.run(one_pass()))
     return 0
+
+
+def _backfill(settings: Settings, path: str, args: argparse.Namespace) -> int:
+    from monitor.app import build_app
+    from monitor.backfill import backfill
+
+    rules = {rule.name: rule for rule in settings.watch}
+    if args.rule not in rules:
+        known = ", ".join(repr(name) for name in rules) or "none"
+        raise UsageError(f"no watch rule named {args.rule!r} in {path} (rules: {known})")
+    rule = rules[args.rule].compile()
+    since = _moment(args.since, "--since")
+
+    async def run() -> list[dict[str, Any]]:
+        app = build_app(settings, path)
+        try:
+            caught = await backfill(app.archive, app.dispatcher, rule, since, args.alert)
+        finally:
+            await app.aclose()
+        return [
+            {**article_json(item.archived), "new": item.new, "hits": _hits_json(item.hits)} for item in caught
+        ]
+
+    records = asyncio.run(run())
+    print(render(records, ("published", "source", "title", "new", "url"), args.format))
+    new = sum(1 for record in records if record["new"])
+    action = "recorded and alerted" if args.alert else "not recorded (use --alert)"
+    print(f"backfill {args.rule!r}: {len(records)} articles match, {new} new: {action}", file=sys.stderr)
+    return 0
+
+
+def _hits_json(hits: Sequence[Any]) -> list[dict[str, str]]:
+    return [{"rule": hit.rule, "term": hit.term, "snippet": hit.snippet} for hit in hits if hit.term]
 
 
 def _moment(text: str | None, option: str) -> datetime | None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from monitor.models import AlertRecord, ArchivedArticle, Article, SourceState
+from monitor.models import AlertRecord, ArchivedArticle, Article, Hit, SourceState
 from monitor.rules import Node
 
 
@@ -68,6 +68,10 @@ class Archive(Protocol):
     def known_guids(self, source: str, guids: Sequence[str]) -> set[str]: ...
 
     def store(self, articles: Sequence[Article], outbox: Sequence[OutboxRow]) -> int: ...
+
+    def add_hits(
+        self, article_id: str, new_hits: Sequence[Hit], outbox: Sequence[OutboxRow], now: datetime
+    ) -> None: ...
 
     def due_alerts(self, now: datetime, limit: int, names: Sequence[str]) -> list[AlertRecord]: ...
 

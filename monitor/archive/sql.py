@@ -150,14 +150,29 @@ class SqlArchive:
         stored: dict[str, datetime] = {}
         with self._writing() as connection:
             for article in new_articles:
-                if self._insertarticle_from(connection, article):
+                if self._insert_article(connection, article):
                     stored[article.id] = article.fetched
             for row in outbox:
                 if row.article_id in stored:
-                    _insertalert_from(connection, row, stored[row.article_id])
+                    _insert_alert(connection, row, stored[row.article_id])
         return len(stored)
 
-    def _insertarticle_from(self, connection: Connection, article: Article) -> bool:
+    def add_hits(
+        self, article_id: str, new_hits: Sequence[Hit], outbox: Sequence[OutboxRow], now: datetime
+    ) -> None:
+        """Record a rule's hits on an archived article, and its alerts, in one transaction."""
+        with self._writing() as connection:
+            if not connection.execute(select(articles.c.seq).where(articles.c.id == article_id)).first():
+                return
+            rules = {hit.rule for hit in new_hits}
+            connection.execute(delete(hits).where(hits.c.article_id == article_id, hits.c.rule.in_(rules)))
+            if new_hits:
+                connection.execute(hits.insert(), [hit_values(article_id, hit) for hit in new_hits])
+                connection.execute(update(articles).where(articles.c.id == article_id).values(matched=1))
+            for row in outbox:
+                _insert_alert(connection, row, now)
+
+    def _insert_article(self, connection: Connection, article: Article) -> bool:
         statement = sqlite_insert(articles).values(
             id=article.id,
             url=article.url,
@@ -301,7 +316,7 @@ class SqlArchive:
         return [alert_from(row) for row in rows]
 
 
-def _insertalert_from(connection: Connection, row: OutboxRow, created: datetime) -> None:
+def _insert_alert(connection: Connection, row: OutboxRow, created: datetime) -> None:
     statement = sqlite_insert(alerts).values(
         id=row.id,
         alert=row.alert,
