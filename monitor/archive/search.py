@@ -14,7 +14,7 @@ from sqlalchemy import Row, exists, func, or_, select, text
 from monitor.archive import SearchFilters
 from monitor.archive.tables import articles, hits
 from monitor.rules import Field, MatchInput, Near, Node, Not, Op, Term
-from monitor.rules.match import evaluate
+from monitor.rules.match import Evaluator, run
 from monitor.rules.text import HEBREW_PREFIXES, is_hebrew
 
 
@@ -87,6 +87,6 @@ def search_statement(statement: Any, query: Node | None, filters: SearchFilters)
     return statement.order_by(articles.c.published.desc(), articles.c.seq.desc())
 
 
-def verifies(query: Node, row: Row[Any]) -> bool:
+def verifies(query: Evaluator, row: Row[Any]) -> bool:
     document = MatchInput(row.title, row.teaser, row.text, row.source, row.language)
-    return evaluate(query, document) is not None
+    return run(query, document) is not None

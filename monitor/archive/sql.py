@@ -31,6 +31,7 @@ from monitor.archive.tables import alerts, articles, hits, sources
 from monitor.errors import ArchiveError
 from monitor.models import AlertRecord, AlertState, ArchivedArticle, Article, Hit, SourceState
 from monitor.rules import Node
+from monitor.rules.match import compile_node
 from monitor.rules.text import index_text
 
 _SEARCH_BATCH = 500
@@ -212,12 +213,13 @@ class SqlArchive:
     def search(self, query: Node | None, filters: SearchFilters) -> list[ArchivedArticle]:
         """Newest first: candidates from the full-text index, each verified by the matcher."""
         statement = search_statement(select(articles), query, filters)
+        evaluator = compile_node(query) if query is not None else None
         found: list[Row[Any]] = []
         with self._reading() as connection:
             offset = 0
             while len(found) < filters.limit:
                 batch = connection.execute(statement.limit(_SEARCH_BATCH).offset(offset)).all()
-                found += [row for row in batch if query is None or verifies(query, row)]
+                found += [row for row in batch if evaluator is None or verifies(evaluator, row)]
                 if len(batch) < _SEARCH_BATCH:
                     break
                 offset += _SEARCH_BATCH

@@ -1,8 +1,8 @@
 """The compiled rule set: one multi-pattern automaton (pyahocorasick) over every term.
 
 One pass over an article's normalized tokens finds every occurrence of every term of every rule;
-only the rules whose terms occurred (and rules that hold with no term at all, like `NOT sport`)
-are then evaluated. 10,000 rules cost little more than 10.
+only the rules whose trigger terms occurred (see `triggers`; and rules that can hold with no
+term at all, like `NOT sport`) are then evaluated. 10,000 rules cost little more than 10.
 
 A field is scanned as " tok0 tok1 … tokN ": a term is the key " t0 t1 " (a prefix term leaves
 the last space off), so keys match on token boundaries only.
@@ -11,26 +11,18 @@ the last space off), so keys match on token boundaries only.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterable
-from itertools import accumulate
+from collections.abc import Iterable, Sequence
 
 import ahocorasick
 
 from monitor.models import Hit
 from monitor.rules.ast import Field, Near, Node, Not, Op, Term, all_terms
-from monitor.rules.match import (
-    BODY_FIELDS,
-    CompiledRule,
-    MatchInput,
-    Occurrence,
-    evaluate,
-    rule_hits,
-)
+from monitor.rules.match import BODY_FIELDS, CompiledRule, MatchInput, Occurrence, rule_hits
 from monitor.rules.text import HEBREW_PREFIXES, TokenizedText, is_hebrew
 
 SCANNED_FIELDS = (*BODY_FIELDS, "source")
 TermKey = tuple[tuple[str, ...], bool]
-Found = dict[tuple[TermKey, str], list[tuple[int, int]]]
+Found = dict[TermKey, list[tuple[str, int, int]]]
 
 
 def _term_key(term: Term) -> TermKey:
@@ -45,29 +37,32 @@ def _patterns(term: Term) -> list[str]:
     return [" " + " ".join(form) + tail for form in forms]
 
 
-def _needs_no_terms(node: Node) -> bool:
-    """Whether the query can be true of an article in which none of its terms occur.
+def triggers(node: Node) -> set[TermKey] | None:
+    """Terms of which at least one occurs in every article the query matches.
 
-    A `lang:` test does not depend on terms, so a query holding one is always evaluated.
+    None when no such set exists (the query can hold with none of its terms: `NOT sport`, a
+    `lang:` test); such a rule is evaluated for every article. For AND (and NEAR) one child's
+    set suffices, the smallest; for OR it takes the union.
     """
-    if _tests_language(node):
-        return True
-    empty = MatchInput("", "", "")
-    return evaluate(node, empty, lambda term, field: []) is not None
-
-
-def _tests_language(node: Node) -> bool:
     match node:
-        case Field(name="lang"):
-            return True
-        case Field(child=child) | Not(child=child):
-            return _tests_language(child)
-        case Op(children=children):
-            return any(_tests_language(child) for child in children)
+        case Term():
+            return {_term_key(node)}
+        case Not() | Field(name="lang"):
+            return None
+        case Field(child=child):
+            return triggers(child)
         case Near(left=left, right=right):
-            return _tests_language(left) or _tests_language(right)
-        case _:
-            return False
+            return _smallest([triggers(left), triggers(right)])
+        case Op(op="AND", children=children):
+            return _smallest([triggers(child) for child in children])
+        case Op(children=children):
+            sets = [triggers(child) for child in children]
+            return None if any(part is None for part in sets) else set().union(*sets)  # type: ignore[arg-type]
+
+
+def _smallest(sets: list[set[TermKey] | None]) -> set[TermKey] | None:
+    known = [part for part in sets if part is not None]
+    return min(known, key=len) if known else None
 
 
 class Matcher:
@@ -80,13 +75,13 @@ class Matcher:
         self.always: list[int] = []
         patterns: dict[str, set[tuple[TermKey, int]]] = {}
         for index, rule in enumerate(self.rules):
-            if _needs_no_terms(rule.node):
+            needed = triggers(rule.node)
+            if needed is None:
                 self.always.append(index)
+            for key in needed or ():
+                self.rules_of_term.setdefault(key, []).append(index)
             for term in all_terms(rule.node):
                 key = _term_key(term)
-                users = self.rules_of_term.setdefault(key, [])
-                if not users or users[-1] != index:
-                    users.append(index)
                 for pattern in _patterns(term):
                     patterns.setdefault(pattern, set()).add((key, len(term.tokens)))
         for pattern, keys in patterns.items():
@@ -109,12 +104,14 @@ class Matcher:
     def match(self, article: MatchInput) -> list[Hit]:
         found = self.scan(article)
         candidates = set(self.always)
-        for key, _field in found:
+        for key in found:
             candidates.update(self.rules_of_term.get(key, ()))
 
-        def lookup(term: Term, name: str) -> list[Occurrence]:
-            spans = found.get((_term_key(term), name), ())
-            return [Occurrence(name, first, last, term) for first, last in spans]
+        def lookup(term: Term, fields: Sequence[str]) -> list[Occurrence]:
+            spans = found.get((term.tokens, term.prefix))
+            if not spans:
+                return []
+            return [Occurrence(name, first, last, term) for name, first, last in spans if name in fields]
 
         hits: list[Hit] = []
         for index in sorted(candidates):
@@ -123,10 +120,8 @@ class Matcher:
 
 
 def _scan_field(automaton: ahocorasick.Automaton, name: str, doc: TokenizedText, found: Found) -> None:
-    joined = " " + " ".join(doc.tokens) + " "
-    # Offset of each token's first character in `joined`.
-    starts = list(accumulate((len(token) + 1 for token in doc.tokens[:-1]), initial=1))
+    joined, starts = doc.joined()
     for end, (length, keys) in automaton.iter(joined):
         first = bisect_left(starts, end - length + 2)
         for key, size in keys:
-            found.setdefault((key, name), []).append((first, first + size - 1))
+            found.setdefault(key, []).append((name, first, first + size - 1))

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import NamedTuple
 
 from monitor.models import Hit
 from monitor.rules.ast import Field, Near, Node, Not, Op, Term
@@ -20,6 +22,10 @@ class CompiledRule:
     name: str
     query: str
     node: Node
+    evaluator: Evaluator = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "evaluator", compile_node(self.node))
 
 
 @dataclass(slots=True)
@@ -39,9 +45,8 @@ class MatchInput:
         return self._fields[name]
 
 
-@dataclass(frozen=True, slots=True)
-class Occurrence:
-    """Tokens first..last of a field hold a term."""
+class Occurrence(NamedTuple):
+    """Tokens first..last of a field hold a term. (A tuple: the matcher makes many.)"""
 
     field: str
     first: int
@@ -49,7 +54,7 @@ class Occurrence:
     term: Term
 
 
-Lookup = Callable[[Term, str], list[Occurrence]]
+Lookup = Callable[[Term, Sequence[str]], list[Occurrence]]
 
 
 def scan_term(term: Term, field_name: str, doc: TokenizedText) -> list[Occurrence]:
@@ -84,64 +89,95 @@ def _last_matches(term: Term, token: str) -> bool:
     return token.startswith(wanted) if term.prefix else token == wanted
 
 
-class _Evaluator:
-    def __init__(self, article: MatchInput, lookup: Lookup) -> None:
-        self.article = article
-        self.lookup = lookup
+Result = list[Occurrence] | None  # None: false; else the occurrences that made it true
+Evaluator = Callable[[Lookup, Sequence[str], str], Result]
 
-    def evaluate(self, node: Node, fields: Sequence[str] = BODY_FIELDS) -> list[Occurrence] | None:
-        """None when the node is false; else the occurrences that made it true (maybe none)."""
-        match node:
-            case Term():
-                found = [occurrence for name in fields for occurrence in self.lookup(node, name)]
-                return found or None
-            case Not(child=child):
-                return None if self.evaluate(child, fields) is not None else []
-            case Op(op="AND", children=children):
-                collected: list[Occurrence] = []
-                for child in children:
-                    result = self.evaluate(child, fields)
-                    if result is None:
-                        return None
-                    collected += result
-                return collected
-            case Op(children=children):
-                results = [self.evaluate(child, fields) for child in children]
-                matched = [result for result in results if result is not None]
-                return [occurrence for result in matched for occurrence in result] if matched else None
-            case Near():
-                return self._near(node, fields)
-            case Field(name="lang", child=child):
-                return [] if self._language_is(child) else None
-            case Field(name=name, child=child):
-                return self.evaluate(child, (name,))
 
-    def _near(self, node: Near, fields: Sequence[str]) -> list[Occurrence] | None:
-        left = self.evaluate(node.left, fields) or []
-        right = self.evaluate(node.right, fields) or []
+@lru_cache(maxsize=4096)
+def compile_node(node: Node) -> Evaluator:
+    """The query as nested closures, built once: evaluating walks no AST and matches no patterns.
+
+    An evaluator takes the term lookup, the fields in scope and the article's language.
+    """
+    match node:
+        case Term():
+            return lambda lookup, fields, language: lookup(node, fields) or None
+        case Not(child=child):
+            inner = compile_node(child)
+            return lambda lookup, fields, language: (
+                None if inner(lookup, fields, language) is not None else []
+            )
+        case Op(op="AND", children=children):
+            return _all_of(tuple(map(compile_node, children)))
+        case Op(children=children):
+            return _any_of(tuple(map(compile_node, children)))
+        case Near(left=left, right=right, distance=distance):
+            return _near(compile_node(left), compile_node(right), distance)
+        case Field(name="lang", child=child):
+            wanted = child.text.lower() if isinstance(child, Term) else None
+            return lambda lookup, fields, language: [] if _language_is(language, wanted) else None
+        case Field(name=name, child=child):
+            inner, scope = compile_node(child), (name,)
+            return lambda lookup, fields, language: inner(lookup, scope, language)
+
+
+def _all_of(parts: tuple[Evaluator, ...]) -> Evaluator:
+    def evaluate(lookup: Lookup, fields: Sequence[str], language: str) -> Result:
+        collected: list[Occurrence] = []
+        for part in parts:
+            result = part(lookup, fields, language)
+            if result is None:
+                return None
+            collected += result
+        return collected
+
+    return evaluate
+
+
+def _any_of(parts: tuple[Evaluator, ...]) -> Evaluator:
+    def evaluate(lookup: Lookup, fields: Sequence[str], language: str) -> Result:
+        collected: list[Occurrence] | None = None
+        for part in parts:
+            result = part(lookup, fields, language)
+            if result is not None:
+                collected = result if collected is None else collected + result
+        return collected
+
+    return evaluate
+
+
+def _near(left: Evaluator, right: Evaluator, distance: int) -> Evaluator:
+    def evaluate(lookup: Lookup, fields: Sequence[str], language: str) -> Result:
+        found_left = left(lookup, fields, language) or []
+        found_right = right(lookup, fields, language) if found_left else None
         close = [
-            (a, b)
-            for a in left
-            for b in right
-            if a.field == b.field and max(a.first, b.first) - min(a.last, b.last) <= node.distance
+            occurrence
+            for a in found_left
+            for b in found_right or []
+            if a.field == b.field and max(a.first, b.first) - min(a.last, b.last) <= distance
+            for occurrence in (a, b)
         ]
-        return [occurrence for pair in close for occurrence in pair] or None
+        return close or None
 
-    def _language_is(self, node: Node) -> bool:
-        language = (self.article.language or "").lower()
-        if not isinstance(node, Term) or not language:
-            return False
-        wanted = node.text.lower()
-        return language == wanted or language.startswith(wanted + "-")
+    return evaluate
 
 
-def evaluate(node: Node, article: MatchInput, lookup: Lookup | None = None) -> list[Occurrence] | None:
+def _language_is(language: str, wanted: str | None) -> bool:
+    return bool(wanted and language) and (language == wanted or language.startswith(f"{wanted}-"))
+
+
+def evaluate(node: Node, article: MatchInput, lookup: Lookup | None = None) -> Result:
     """None when the query does not match; else the occurrences that made it match."""
+    return run(compile_node(node), article, lookup)
 
-    def scan(term: Term, name: str) -> list[Occurrence]:
-        return scan_term(term, name, article.field(name))
 
-    return _Evaluator(article, lookup or scan).evaluate(node)
+def run(evaluator: Evaluator, article: MatchInput, lookup: Lookup | None = None) -> Result:
+    """Evaluate a compiled query; without a lookup, terms are found by scanning the article."""
+
+    def scan(term: Term, fields: Sequence[str]) -> list[Occurrence]:
+        return [found for name in fields for found in scan_term(term, name, article.field(name))]
+
+    return evaluator(lookup or scan, BODY_FIELDS, (article.language or "").lower())
 
 
 def _reading_order(occurrence: Occurrence) -> tuple[int, int, int, str]:
@@ -149,7 +185,7 @@ def _reading_order(occurrence: Occurrence) -> tuple[int, int, int, str]:
 
 
 def rule_hits(rule: CompiledRule, article: MatchInput, lookup: Lookup | None = None) -> list[Hit]:
-    occurrences = evaluate(rule.node, article, lookup)
+    occurrences = run(rule.evaluator, article, lookup)
     if occurrences is None:
         return []
     hits: list[Hit] = []

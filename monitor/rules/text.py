@@ -10,38 +10,41 @@ folded to Simplified so Traditional and Simplified match each other.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import accumulate
 
 import opencc
 import regex
 
+_ASCII_WORD = re.compile(r"[A-Za-z0-9]+")
+_SPACE = re.compile(r"\s+")
 _WORD = regex.compile(r"[\p{L}\p{N}\p{M}\u00AD\u200B-\u200D\u2060\uFEFF]+")
-_IGNORABLE = frozenset("\u00ad\u200b\u200c\u200d\u2060\ufeff")
-_STRIPPED_MARK_RANGES = (
-    (0x0300, 0x036F),  # Latin, Greek, Cyrillic diacritics
-    (0x0591, 0x05C7),  # Hebrew cantillation and niqqud
-    (0x0610, 0x061A),  # Arabic signs
-    (0x064B, 0x065F),  # Arabic harakat
-    (0x0670, 0x0670),
-    (0x06D6, 0x06ED),
-    (0x1AB0, 0x1AFF),
-    (0x1DC0, 0x1DFF),
-    (0x20D0, 0x20FF),
-    (0xFE20, 0xFE2F),
+_STRIPPED_MARKS = regex.compile(
+    "["
+    "\u0300-\u036f"  # Latin, Greek, Cyrillic diacritics
+    "\u0591-\u05c7"  # Hebrew cantillation and niqqud
+    "\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed"  # Arabic signs and harakat
+    "\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
+    "\u00ad\u200b-\u200d\u2060\ufeff"  # soft hyphen, zero-width characters
+    "]+"
 )
-_CJK_RANGES = (
-    (0x1100, 0x11FF),  # Hangul Jamo
-    (0x3040, 0x30FF),  # Hiragana, Katakana (with the long-vowel mark)
-    (0x3130, 0x318F),  # Hangul compatibility Jamo
-    (0x31F0, 0x31FF),  # Katakana phonetic extensions
-    (0x3400, 0x4DBF),  # CJK extension A
-    (0x4E00, 0x9FFF),  # CJK unified ideographs
-    (0xAC00, 0xD7AF),  # Hangul syllables
-    (0xF900, 0xFAFF),  # CJK compatibility ideographs
-    (0x20000, 0x3FFFF),  # CJK extensions B and later
+_CJK_CLASS = (
+    "\u1100-\u11ff"  # Hangul Jamo
+    "\u3040-\u30ff"  # Hiragana, Katakana (with the long-vowel mark)
+    "\u3130-\u318f"  # Hangul compatibility Jamo
+    "\u31f0-\u31ff"  # Katakana phonetic extensions
+    "\u3400-\u4dbf\u4e00-\u9fff"  # CJK ideographs, extension A
+    "\uac00-\ud7af"  # Hangul syllables
+    "\uf900-\ufaff"  # CJK compatibility ideographs
+    "\U00020000-\U0003ffff"  # CJK extensions B and later
 )
+_CJK = regex.compile(f"[{_CJK_CLASS}]")
+_HAN = regex.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003ffff]")
+# One CJK character, or a run of anything else, inside a word that holds CJK characters.
+_CJK_PIECES = regex.compile(f"[{_CJK_CLASS}]|[^{_CJK_CLASS}]+")
 HEBREW_PREFIXES = "והבכלמש"
 # Katakana long-vowel marks are left out of tokens: outlets write ドーム, ドｰム and ド―ム alike.
 _DROPPED_CJK = frozenset("ー")
@@ -49,13 +52,8 @@ _DROPPED_CJK = frozenset("ー")
 _converter = opencc.OpenCC("t2s")
 
 
-def _in_ranges(char: str, ranges: tuple[tuple[int, int], ...]) -> bool:
-    code = ord(char)
-    return any(low <= code <= high for low, high in ranges)
-
-
 def is_cjk(char: str) -> bool:
-    return _in_ranges(char, _CJK_RANGES)
+    return _CJK.match(char) is not None
 
 
 def is_hebrew(token: str) -> bool:
@@ -75,11 +73,10 @@ def fold_word(word: str) -> str:
         return word.lower()
     text = unicodedata.normalize("NFKC", word).casefold()
     decomposed = unicodedata.normalize("NFD", text)
-    kept = "".join(
-        char for char in decomposed if char not in _IGNORABLE and not _in_ranges(char, _STRIPPED_MARK_RANGES)
-    )
-    composed = unicodedata.normalize("NFC", kept)
-    return "".join(_fold_han(char) if is_cjk(char) else char for char in composed)
+    composed = unicodedata.normalize("NFC", _STRIPPED_MARKS.sub("", decomposed))
+    if _HAN.search(composed) is None:
+        return composed
+    return _HAN.sub(lambda found: _fold_han(found.group()), composed)
 
 
 @dataclass(slots=True)
@@ -91,6 +88,7 @@ class TokenizedText:
     starts: list[int] = field(default_factory=list)
     ends: list[int] = field(default_factory=list)
     _positions: dict[str, list[int]] | None = None
+    _joined: tuple[str, list[int]] | None = None
 
     def positions(self) -> dict[str, list[int]]:
         if self._positions is None:
@@ -100,63 +98,74 @@ class TokenizedText:
             self._positions = index
         return self._positions
 
-    def _add(self, token: str, start: int, end: int) -> None:
-        self.tokens.append(token)
-        self.starts.append(start)
-        self.ends.append(end)
+    def joined(self) -> tuple[str, list[int]]:
+        """The tokens as " t0 t1 … tn " and where each token starts in that string."""
+        if self._joined is None:
+            text = " " + " ".join(self.tokens) + " "
+            offsets = list(accumulate((len(token) + 1 for token in self.tokens[:-1]), initial=1))
+            self._joined = (text, offsets)
+        return self._joined
 
 
 def tokenize(text: str) -> TokenizedText:
+    if text.isascii():
+        return _tokenize_ascii(text)
     result = TokenizedText(text)
+    tokens, starts, ends = result.tokens, result.starts, result.ends
     for found in _WORD.finditer(text):
-        word, start, end = found.group(), found.start(), found.end()
-        folded = fold_word(word)
-        if not folded:
+        pieces = _word_pieces(found.group())
+        start = found.start()
+        if len(pieces) == 1 and pieces[0][1] is None:
+            tokens.append(pieces[0][0])
+            starts.append(start)
+            ends.append(found.end())
             continue
-        if not any(is_cjk(char) for char in folded):
-            result._add(folded, start, end)
-            continue
-        _add_split(result, folded, start, end, same_length=len(folded) == len(word))
+        for token, offsets in pieces:
+            low, high = offsets or (0, found.end() - start)
+            tokens.append(token)
+            starts.append(start + low)
+            ends.append(start + high)
     return result
 
 
-def _add_split(result: TokenizedText, folded: str, start: int, end: int, same_length: bool) -> None:
-    """Add a word holding CJK characters: each such character is a token of its own."""
-    run_start: int | None = None
-    for offset, char in enumerate(folded):
-        if char in _DROPPED_CJK:
-            if run_start is not None:
-                _add_span(result, folded[run_start:offset], run_start, offset, start, end, same_length)
-                run_start = None
-        elif is_cjk(char):
-            if run_start is not None:
-                _add_span(result, folded[run_start:offset], run_start, offset, start, end, same_length)
-                run_start = None
-            _add_span(result, char, offset, offset + 1, start, end, same_length)
-        elif run_start is None:
-            run_start = offset
-    if run_start is not None:
-        _add_span(result, folded[run_start:], run_start, len(folded), start, end, same_length)
+Piece = tuple[str, tuple[int, int] | None]
 
 
-def _add_span(
-    result: TokenizedText,
-    token: str,
-    low: int,
-    high: int,
-    start: int,
-    end: int,
-    same_length: bool,
-) -> None:
-    if same_length:
-        result._add(token, start + low, start + high)
-    else:
-        result._add(token, start, end)
+@lru_cache(maxsize=262144)
+def _word_pieces(word: str) -> tuple[Piece, ...]:
+    """The tokens of one word, with their offsets inside it (None: the whole word).
+
+    A word holding CJK characters gives one token per character; when folding changed the
+    word's length the pieces cannot be placed exactly and each spans the whole word.
+    """
+    folded = fold_word(word)
+    if not folded:
+        return ()
+    if _CJK.search(folded) is None:
+        return ((folded, None),)
+    exact = len(folded) == len(word)
+    return tuple(
+        (piece.group(), piece.span() if exact else None)
+        for piece in _CJK_PIECES.finditer(folded)
+        if piece.group() not in _DROPPED_CJK
+    )
+
+
+def _tokenize_ascii(text: str) -> TokenizedText:
+    """The common case, at C speed: ASCII words need only lower-casing."""
+    spans = [found.span() for found in _ASCII_WORD.finditer(text)]
+    lowered = text.lower()
+    return TokenizedText(
+        text,
+        [lowered[start:end] for start, end in spans],
+        [start for start, _ in spans],
+        [end for _, end in spans],
+    )
 
 
 def index_text(text: str) -> str:
     """The normalized text the archive's full-text index stores: tokens joined by spaces."""
-    return " ".join(tokenize(text).tokens)
+    return tokenize(text).joined()[0].strip()
 
 
 def snippet(text: str, start: int, end: int, width: int = 160) -> str:
@@ -164,27 +173,13 @@ def snippet(text: str, start: int, end: int, width: int = 160) -> str:
     room = max(0, width - (end - start)) // 2
     low, high = max(0, start - room), min(len(text), end + room)
     if low > 0:
-        gap = _next_gap(text, low, start)
-        low = gap if gap is not None else low
+        space = _SPACE.search(text, low, start)
+        low = space.end() if space else low
     if high < len(text):
-        gap = _previous_gap(text, end, high)
-        high = gap if gap is not None else high
+        gap = max(text.rfind(" ", end, high), text.rfind("\n", end, high))
+        high = gap if gap >= 0 else high
     piece = " ".join(text[low:high].split())
     return f"{'…' if low > 0 else ''}{piece}{'…' if high < len(text) else ''}"
-
-
-def _next_gap(text: str, low: int, limit: int) -> int | None:
-    for index in range(low, limit):
-        if text[index].isspace():
-            return index + 1
-    return None
-
-
-def _previous_gap(text: str, limit: int, high: int) -> int | None:
-    for index in range(high, limit, -1):
-        if text[index - 1].isspace():
-            return index - 1
-    return None
 
 
 def join_tokens(tokens: tuple[str, ...] | list[str]) -> str:
