@@ -29,5 +29,8 @@ lint: $(VENV)/.installed-test
 test: lint
 	$(BIN)/pytest
 
+bench: $(VENV)/.installed-test
+	$(BIN)/python -m bench.match
+
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache *.egg-info

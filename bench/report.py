@@ -18,7 +18,7 @@ HEADER = (
 )
 
 
-def environment(packages: list[str]) -> str:
+def environment(module: str, packages: list[str]) -> str:
     cpu = platform.processor() or platform.machine()
     try:
         model = next(
@@ -34,7 +34,7 @@ def environment(packages: list[str]) -> str:
         f"- machine: {cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}\n"
         f"- date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}\n"
         f"- Python {platform.python_version()}; {versions}\n"
-        f"- command: `{' '.join([Path(sys.executable).name, '-m', *sys.argv])}`\n"
+        f"- command: `{' '.join(['python', '-m', module, *sys.argv[1:]])}` (`make bench` runs it)\n"
     )
 
 

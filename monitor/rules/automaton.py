@@ -83,7 +83,7 @@ class Matcher:
             for term in all_terms(rule.node):
                 key = _term_key(term)
                 for pattern in _patterns(term):
-                    patterns.setdefault(pattern, set()).add((key, len(term.tokens)))
+                    patterns.setdefault(pattern, set()).add((key, len(term.tokens) - 1))
         for pattern, keys in patterns.items():
             self.automaton.add_word(pattern, (len(pattern), tuple(keys)))
         if patterns:
@@ -123,5 +123,5 @@ def _scan_field(automaton: ahocorasick.Automaton, name: str, doc: TokenizedText,
     joined, starts = doc.joined()
     for end, (length, keys) in automaton.iter(joined):
         first = bisect_left(starts, end - length + 2)
-        for key, size in keys:
-            found.setdefault(key, []).append((name, first, first + size - 1))
+        for key, more_tokens in keys:
+            found.setdefault(key, []).append((name, first, first + more_tokens))

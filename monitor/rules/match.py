@@ -38,6 +38,15 @@ class MatchInput:
     source: str = ""
     language: str | None = None
     _fields: dict[str, TokenizedText] = field(default_factory=dict)
+    _snippets: dict[tuple[str, int, int], str] = field(default_factory=dict)
+
+    def snippet(self, span: tuple[str, int, int]) -> str:
+        """The snippet around a span of a field (rules that share a term share it)."""
+        found = self._snippets.get(span)
+        if found is None:
+            name, start, end = span
+            found = self._snippets[span] = snippet(self.field(name).text, start, end)
+        return found
 
     def field(self, name: str) -> TokenizedText:
         if name not in self._fields:
@@ -174,10 +183,12 @@ def evaluate(node: Node, article: MatchInput, lookup: Lookup | None = None) -> R
 def run(evaluator: Evaluator, article: MatchInput, lookup: Lookup | None = None) -> Result:
     """Evaluate a compiled query; without a lookup, terms are found by scanning the article."""
 
-    def scan(term: Term, fields: Sequence[str]) -> list[Occurrence]:
-        return [found for name in fields for found in scan_term(term, name, article.field(name))]
+    if lookup is None:
 
-    return evaluator(lookup or scan, BODY_FIELDS, (article.language or "").lower())
+        def lookup(term: Term, fields: Sequence[str]) -> list[Occurrence]:
+            return [found for name in fields for found in scan_term(term, name, article.field(name))]
+
+    return evaluator(lookup, BODY_FIELDS, (article.language or "").lower())
 
 
 def _reading_order(occurrence: Occurrence) -> tuple[int, int, int, str]:
@@ -190,22 +201,15 @@ def rule_hits(rule: CompiledRule, article: MatchInput, lookup: Lookup | None = N
         return []
     hits: list[Hit] = []
     seen: set[tuple[str, int, int]] = set()
-    for occurrence in sorted(occurrences, key=_reading_order):
+    ordered = sorted(occurrences, key=_reading_order) if len(occurrences) > 1 else occurrences
+    for occurrence in ordered:
         doc = article.field(occurrence.field)
         start, end = doc.starts[occurrence.first], doc.ends[occurrence.last]
-        if (occurrence.field, start, end) in seen:
+        span = (occurrence.field, start, end)
+        if span in seen:
             continue
-        seen.add((occurrence.field, start, end))
-        hits.append(
-            Hit(
-                rule=rule.name,
-                term=occurrence.term.text,
-                field=occurrence.field,
-                start=start,
-                end=end,
-                snippet=snippet(doc.text, start, end),
-            )
-        )
+        seen.add(span)
+        hits.append(Hit(rule.name, occurrence.term.text, occurrence.field, start, end, article.snippet(span)))
         if len(hits) >= MAX_HITS_PER_RULE:
             break
     if not hits:

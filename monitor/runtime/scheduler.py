@@ -7,6 +7,7 @@ apply retention. SIGINT/SIGTERM stop new work, let in-flight jobs finish, send w
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 from collections.abc import Awaitable, Callable
@@ -102,6 +103,7 @@ class Daemon:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, self.stopping.set)
+        gc.freeze()  # the config, the compiled rules and the automaton live as long as the daemon
         scheduler = AsyncIOScheduler(timezone=UTC)
         self.schedule(scheduler)
         scheduler.start()
