@@ -91,7 +91,9 @@ def build_app(
     archive = SqlArchive(settings.database_url())
     archive.sync_sources([(source.name, source.url) for source in settings.sources], clock())
     fetch = settings.fetch
-    fetcher = Fetcher(fetch.user_agent, fetch.timeout, fetch.max_bytes, fetch.concurrency)
+    fetcher = Fetcher(
+        fetch.user_agent, fetch.timeout, fetch.max_bytes, fetch.concurrency, fetch.per_host, fetch.host_gap
+    )
     matcher = Matcher(rule.compile() for rule in settings.watch)
     dispatcher = Dispatcher(archive, routes, clock)
     pipeline = Pipeline(archive, fetcher, matcher, settings, dispatcher.outbox_for, clock)

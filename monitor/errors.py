@@ -38,9 +38,12 @@ class QueryError(MonitorError):
 
 
 class FetchError(MonitorError):
-    def __init__(self, url: str, message: str, status: int | None = None) -> None:
+    def __init__(
+        self, url: str, message: str, status: int | None = None, retry_after: float | None = None
+    ) -> None:
         self.url = url
         self.status = status
+        self.retry_after = retry_after  # seconds the server asked us to wait (429, 503)
         super().__init__(f"{message} ({url})")
 
 

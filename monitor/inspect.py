@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor.errors import MonitorError
+from monitor.ingest.egress import EgressPolicy
 from monitor.ingest.extract import PageText, extract_page
 from monitor.ingest.fetch import Fetcher
 from monitor.payloads import iso
@@ -20,11 +21,13 @@ from monitor.settings import FetchSettings
 async def _fetch_pages(urls: list[str]) -> list[tuple[bytes, str, str] | MonitorError]:
     settings = FetchSettings()
     fetcher = Fetcher(settings.user_agent, settings.timeout, settings.max_bytes, 4)
+    # A URL typed on the command line is the operator's own: it may reach any address.
+    trusted = EgressPolicy(allow_private=True)
     try:
         results: list[tuple[bytes, str, str] | MonitorError] = []
         for url in urls:
             try:
-                response = await fetcher.get(url, accept="text/html, */*;q=0.5")
+                response = await fetcher.get(url, policy=trusted, accept="text/html, */*;q=0.5")
                 results.append((response.body, response.url, response.content_type))
             except MonitorError as error:
                 results.append(error)

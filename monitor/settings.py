@@ -54,6 +54,8 @@ class FetchSettings(_Strict):
     timeout: Duration = timedelta(seconds=30)
     max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     concurrency: int = Field(default=16, gt=0, le=1000)
+    per_host: int = Field(default=2, gt=0, le=100)
+    host_gap: Duration = timedelta(milliseconds=500)
     user_agent: str = "Mozilla/5.0 (compatible; monitor/0.1; media monitoring; +https://github.com/)"
 
 
@@ -73,6 +75,7 @@ class SourceSettings(_Strict):
     language: str | None = None
     full_text: FullText | None = None
     selectors: Selectors | None = None
+    allow_private: bool = False  # may this source and its links reach non-public addresses?
 
     @field_validator("url")
     @classmethod

@@ -80,7 +80,7 @@ def config(tmp_path: Path, site: Site, webhook: WebhookReceiver) -> Path:
         tmp_path / "monitor.yaml",
         {
             "storage": {"url": "sqlite:///data/monitor.db"},
-            "fetch": {"timeout": "2s"},
+            "fetch": {"timeout": "2s", "host_gap": "0s", "per_host": 8},
             "defaults": {"every": "15m"},
             "sources": sources,
             "watch": RULES,

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from monitor.archive import Archive, FetchOutcome, OutboxRow
 from monitor.errors import MonitorError
 from monitor.ingest.dates import plausible_date
+from monitor.ingest.egress import EgressPolicy
 from monitor.ingest.extract import extract_page
 from monitor.ingest.feeds import parse_feed
 from monitor.ingest.fetch import Fetcher, FetchResponse
@@ -62,6 +63,7 @@ async def ingest_source(pipeline: Pipeline, source: SourceSettings) -> SourceRep
     try:
         response = await pipeline.fetcher.get(
             source.url,
+            policy=_policy(source),
             etag=state.etag if state else None,
             last_modified=state.last_modified if state else None,
             accept=HTML_ACCEPT if source.kind == "html" else FEED_ACCEPT,
@@ -92,6 +94,11 @@ async def ingest_source(pipeline: Pipeline, source: SourceSettings) -> SourceRep
     return SourceReport(source.name, "ok", len(entries), new, matched)
 
 
+def _policy(source: SourceSettings) -> EgressPolicy:
+    """A source may reach its own origin, and anything if it allows private addresses."""
+    return EgressPolicy.for_source(source.url, source.allow_private)
+
+
 async def _record(pipeline: Pipeline, source: SourceSettings, outcome: FetchOutcome) -> None:
     await asyncio.to_thread(pipeline.archive.record_fetch, source.name, outcome)
 
@@ -109,7 +116,9 @@ async def _read_entries(
     sitemap = await asyncio.to_thread(parse_sitemap, response.body, response.url, now)
     entries = list(sitemap.entries)
     for child_url in sitemap.children:
-        child = await pipeline.fetcher.get(child_url, accept=FEED_ACCEPT)
+        child = await pipeline.fetcher.get(
+            child_url, policy=_policy(source), content=True, accept=FEED_ACCEPT
+        )
         entries += (await asyncio.to_thread(parse_sitemap, child.body, child.url, now)).entries
     return entries
 
@@ -150,7 +159,9 @@ async def _article(
     mode = pipeline.settings.full_text(source)
     if wants_full_text(mode, entry.title, entry.summary, entry.content):
         try:
-            page_response = await pipeline.fetcher.get(entry.url, accept=HTML_ACCEPT)
+            page_response = await pipeline.fetcher.get(
+                entry.url, policy=_policy(source), content=True, accept=HTML_ACCEPT
+            )
             page = await asyncio.to_thread(
                 extract_page, page_response.body, page_response.url, page_response.content_type
             )

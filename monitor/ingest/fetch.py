@@ -1,18 +1,25 @@
 """HTTP fetching with httpx: one overall deadline per request, a decoded-size cap enforced while
-streaming, conditional GET, and a global concurrency bound. httpx shapes stay in this module."""
+streaming, conditional GET, a global and a per-host concurrency bound, and every connection
+through the egress gate (egress.py). httpx shapes stay in this module."""
 
 from __future__ import annotations
 
 import asyncio
 import zlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
 
 import httpx
 
 from monitor.errors import FetchError, TooLargeError
+from monitor.ingest.egress import EgressPolicy, check_url, egress, guarded_transport
 
 _CHUNK = 64 * 1024
+MAX_RETRY_AFTER = 86_400
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,48 +85,89 @@ class _Decoder:
         return b"".join(self.parts)
 
 
+class _HostGate:
+    """At most `per_host` requests to one host at once, started at least `gap` seconds apart."""
+
+    def __init__(self, per_host: int, gap: float) -> None:
+        self.per_host = per_host
+        self.gap = gap
+        self.slots: dict[str, asyncio.Semaphore] = {}
+        self.next_start: dict[str, float] = {}
+
+    @asynccontextmanager
+    async def slot(self, url: str) -> AsyncIterator[None]:
+        host = (urlsplit(url).hostname or "").lower()
+        semaphore = self.slots.setdefault(host, asyncio.Semaphore(self.per_host))
+        async with semaphore:
+            loop = asyncio.get_running_loop()
+            start = max(loop.time(), self.next_start.get(host, 0.0))
+            self.next_start[host] = start + self.gap
+            await asyncio.sleep(start - loop.time())
+            yield
+
+
 class Fetcher:
+    """GETs through the egress gate: feeds with keep-alive, content URLs on fresh connections
+    (a pooled connection would skip the gate's check for a fetch with another policy)."""
+
     def __init__(
         self,
         user_agent: str,
         timeout: timedelta,
         max_bytes: int,
         concurrency: int,
-        transport: httpx.AsyncBaseTransport | None = None,
+        per_host: int = 2,
+        host_gap: timedelta = timedelta(0),
     ) -> None:
         self.deadline = timeout.total_seconds()
         self.max_bytes = max_bytes
         self.semaphore = asyncio.Semaphore(concurrency)
-        self.client = httpx.AsyncClient(
+        self.hosts = _HostGate(per_host, host_gap.total_seconds())
+        self.client = self._client(user_agent, httpx.Limits(max_connections=concurrency * 2))
+        self.content_client = self._client(
+            user_agent, httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=0)
+        )
+
+    def _client(self, user_agent: str, limits: httpx.Limits) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
             follow_redirects=True,
             max_redirects=5,
             timeout=httpx.Timeout(min(self.deadline, 15.0)),
             headers={"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate"},
-            limits=httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=32),
-            transport=transport,
+            transport=guarded_transport(limits),
         )
 
     async def close(self) -> None:
         await self.client.aclose()
+        await self.content_client.aclose()
 
     async def get(
         self,
         url: str,
         *,
+        policy: EgressPolicy,
+        content: bool = False,
         etag: str | None = None,
         last_modified: str | None = None,
         accept: str = "*/*",
     ) -> FetchResponse:
-        """GET url within the overall deadline; FetchError on any failure or HTTP error."""
+        """GET url within the overall deadline; FetchError on any failure or HTTP error.
+
+        `content` marks a URL that came from fetched content (an article link, a sitemap entry)
+        rather than from the operator.
+        """
+        check_url(url)
         headers = {"Accept": accept}
         if etag:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
-        async with self.semaphore:
+        client = self.content_client if content else self.client
+        async with self.semaphore, self.hosts.slot(url):
             try:
-                async with asyncio.timeout(self.deadline):
-                    return await self._get(url, headers)
+                with egress(policy):
+                    async with asyncio.timeout(self.deadline):
+                        return await self._get(client, url, headers)
             except TimeoutError:
                 raise FetchError(url, f"no complete answer within {self.deadline:g}s") from None
             except httpx.TooManyRedirects:
@@ -129,15 +177,19 @@ class Fetcher:
             except httpx.HTTPError as error:
                 raise FetchError(url, _describe(error)) from None
 
-    async def _get(self, url: str, headers: dict[str, str]) -> FetchResponse:
-        async with self.client.stream("GET", url, headers=headers) as response:
+    async def _get(self, client: httpx.AsyncClient, url: str, headers: dict[str, str]) -> FetchResponse:
+        async with client.stream("GET", url, headers=headers) as response:
             final_url = str(response.url)
             moved = _permanent_redirect(response)
             if response.status_code == 304:
                 return FetchResponse(final_url, 304, headers=dict(response.headers), not_modified=True)
             if response.status_code >= 400:
-                reason = response.reason_phrase or "error"
-                raise FetchError(url, f"HTTP {response.status_code} {reason}", response.status_code)
+                raise FetchError(
+                    url,
+                    f"HTTP {response.status_code} {response.reason_phrase or 'error'}",
+                    response.status_code,
+                    retry_after(response.headers.get("retry-after")),
+                )
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > self.max_bytes:
                 raise TooLargeError(url, f"Content-Length {int(declared):,} exceeds the cap")
@@ -151,6 +203,24 @@ class Fetcher:
                 dict(response.headers),
                 permanent_redirect=moved,
             )
+
+
+def retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date); None when absent or
+    garbage. Capped at a day: a server cannot park a source for longer."""
+    if not value or not value.strip():
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(min(int(text), MAX_RETRY_AFTER))
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    return max(0.0, min(seconds, float(MAX_RETRY_AFTER)))
 
 
 def _permanent_redirect(response: httpx.Response) -> str | None:

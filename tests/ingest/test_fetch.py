@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler
 import pytest
 
 from monitor.errors import FetchError, TooLargeError
+from monitor.ingest.egress import EgressPolicy
 from monitor.ingest.fetch import Fetcher, FetchResponse
 from tests.servers import Route, Site
 
@@ -28,7 +29,7 @@ def fetch(url: str, max_bytes: int = 1_000_000, timeout: float = 2.0, **headers:
     async def run() -> FetchResponse:
         fetcher = Fetcher("monitor-test/1", timedelta(seconds=timeout), max_bytes, 4)
         try:
-            return await fetcher.get(url, **headers)
+            return await fetcher.get(url, policy=EgressPolicy.for_source(url), **headers)
         finally:
             await fetcher.close()
 
