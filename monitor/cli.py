@@ -269,6 +269,8 @@ def _sources(archive: SqlArchive, settings: Settings, fmt: str) -> int:
             continue
         if state.last_fetch is None:
             status = "never fetched"
+        elif state.last_status == "gone":
+            status = "gone: polling stopped"
         elif state.consecutive_errors:
             status = f"failing since {iso(state.failing_since)}"
         else:

@@ -77,6 +77,13 @@ class SourceState:
     last_error: str | None = None
     consecutive_errors: int = 0
     failing_since: datetime | None = None
+    moved_to: str | None = None
+    body_hash: str | None = None
+    last_full_fetch: datetime | None = None
+
+    @property
+    def fetch_url(self) -> str:
+        return self.moved_to or self.url
 
 
 class AlertState(StrEnum):

@@ -42,12 +42,14 @@ class FetchOutcome:
     """What one fetch of a source did to its schedule state."""
 
     when: datetime
-    next_due: datetime
+    next_due: datetime | None  # None: stop polling (the source is gone)
     status: str
     error: str | None = None
     etag: str | None = None
     last_modified: str | None = None
-    url: str | None = None
+    moved_to: str | None = None  # where a permanent redirect now points
+    body_hash: str | None = None
+    full_fetch: bool = False  # fetched without validators (see SourceState.last_full_fetch)
 
 
 class Archive(Protocol):

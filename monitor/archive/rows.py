@@ -56,6 +56,9 @@ def source_state_from(row: Row[Any]) -> SourceState:
         last_error=row.last_error,
         consecutive_errors=row.consecutive_errors,
         failing_since=row.failing_since,
+        moved_to=row.moved_to,
+        body_hash=row.body_hash,
+        last_full_fetch=row.last_full_fetch,
     )
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Connection,
     Row,
     bindparam,
+    case,
     delete,
     func,
     or_,
@@ -73,8 +74,20 @@ class SqlArchive:
                 statement = sqlite_insert(sources).values(
                     name=name, url=url, next_due=now, consecutive_errors=0
                 )
+                changed = sources.c.url != url  # an edited URL starts afresh
                 connection.execute(
-                    statement.on_conflict_do_update(index_elements=["name"], set_={"url": url})
+                    statement.on_conflict_do_update(
+                        index_elements=["name"],
+                        set_={
+                            "url": url,
+                            "next_due": case((changed, now), else_=sources.c.next_due),
+                            "moved_to": case((changed, None), else_=sources.c.moved_to),
+                            "etag": case((changed, None), else_=sources.c.etag),
+                            "last_modified": case((changed, None), else_=sources.c.last_modified),
+                            "body_hash": case((changed, None), else_=sources.c.body_hash),
+                            "consecutive_errors": case((changed, 0), else_=sources.c.consecutive_errors),
+                        },
+                    )
                 )
 
     def claim_due_sources(
@@ -116,14 +129,18 @@ class SqlArchive:
             values |= {"last_error": None, "consecutive_errors": 0, "failing_since": None}
             if outcome.etag is not None or outcome.last_modified is not None:
                 values |= {"etag": outcome.etag, "last_modified": outcome.last_modified}
+            if outcome.body_hash is not None:
+                values["body_hash"] = outcome.body_hash
+            if outcome.full_fetch:
+                values["last_full_fetch"] = outcome.when
         else:
             values |= {
                 "last_error": outcome.error,
                 "consecutive_errors": sources.c.consecutive_errors + 1,
                 "failing_since": func.coalesce(sources.c.failing_since, outcome.when),
             }
-        if outcome.url:
-            values["url"] = outcome.url
+        if outcome.moved_to:
+            values["moved_to"] = outcome.moved_to
         with self._writing() as connection:
             connection.execute(update(sources).where(sources.c.name == name).values(**values))
 

@@ -56,6 +56,9 @@ sources = Table(
     Column("last_error", Text),
     Column("consecutive_errors", Integer, nullable=False, default=0),
     Column("failing_since", UtcDateTime),
+    Column("moved_to", Text),  # schema version 2
+    Column("body_hash", String),  # schema version 2
+    Column("last_full_fetch", UtcDateTime),  # schema version 2
 )
 
 articles = Table(

@@ -4,13 +4,14 @@ store with the alert outbox. Stage modules never import each other; only this on
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from monitor.archive import Archive, FetchOutcome, OutboxRow
-from monitor.errors import MonitorError
+from monitor.errors import FetchError, MonitorError
 from monitor.ingest.dates import plausible_date
 from monitor.ingest.egress import EgressPolicy
 from monitor.ingest.extract import extract_page
@@ -19,10 +20,10 @@ from monitor.ingest.fetch import Fetcher, FetchResponse
 from monitor.ingest.language import detect_language
 from monitor.ingest.normalize import article_id, canonical_url
 from monitor.ingest.pages import parse_listing
-from monitor.ingest.policy import next_poll, wants_full_text
+from monitor.ingest.policy import next_poll, wants_full_fetch, wants_full_text
 from monitor.ingest.sitemaps import parse_sitemap
 from monitor.ingest.summarize import summarize
-from monitor.models import Article, FeedEntry
+from monitor.models import Article, FeedEntry, SourceState
 from monitor.rules import Matcher, MatchInput
 from monitor.settings import Settings, SourceSettings
 
@@ -57,41 +58,61 @@ class Pipeline:
 async def ingest_source(pipeline: Pipeline, source: SourceSettings) -> SourceReport:
     """One poll of one source. Never raises for the source's own faults: they are recorded."""
     now = pipeline.clock()
-    archive = pipeline.archive
-    state = await asyncio.to_thread(archive.source_state, source.name)
+    state = await asyncio.to_thread(pipeline.archive.source_state, source.name)
     interval = pipeline.settings.interval(source)
+    full = wants_full_fetch(now, state.last_full_fetch if state else None)
     try:
         response = await pipeline.fetcher.get(
-            source.url,
+            state.fetch_url if state else source.url,
             policy=_policy(source),
-            etag=state.etag if state else None,
-            last_modified=state.last_modified if state else None,
+            etag=None if full or not state else state.etag,
+            last_modified=None if full or not state else state.last_modified,
             accept=HTML_ACCEPT if source.kind == "html" else FEED_ACCEPT,
         )
         if response.not_modified:
             await _record(pipeline, source, FetchOutcome(now, next_poll(now, interval, 0), "not modified"))
             return SourceReport(source.name, "not modified")
-        entries = await _read_entries(pipeline, source, response, now)
-        new, matched = await _store_new(pipeline, source, entries, now)
+        body_hash = hashlib.sha256(response.body).hexdigest()
+        if state and body_hash == state.body_hash:
+            status = "unchanged (same body)"
+            entries: list[FeedEntry] = []
+            new = matched = 0
+        else:
+            status = f"ok ({response.status})"
+            entries = await _read_entries(pipeline, source, response, now)
+            new, matched = await _store_new(pipeline, source, entries, now)
     except MonitorError as error:
-        errors = (state.consecutive_errors if state else 0) + 1
-        outcome = FetchOutcome(now, next_poll(now, interval, errors), "error", error=str(error))
-        await _record(pipeline, source, outcome)
+        await _record(pipeline, source, _failure(error, now, interval, state))
         log.warning("source %r failed: %s", source.name, error)
         return SourceReport(source.name, "error", error=str(error))
-    moved = response.permanent_redirect
-    if moved:
-        log.info("source %r moved permanently to %s", source.name, moved)
+    if response.permanent_redirect:
+        log.info("source %r moved permanently to %s", source.name, response.permanent_redirect)
     outcome = FetchOutcome(
         now,
         next_poll(now, interval, 0),
-        f"ok ({response.status})",
+        status,
         etag=response.etag,
         last_modified=response.last_modified,
-        url=moved,
+        moved_to=response.permanent_redirect,
+        body_hash=body_hash,
+        full_fetch=full,
     )
     await _record(pipeline, source, outcome)
-    return SourceReport(source.name, "ok", len(entries), new, matched)
+    return SourceReport(source.name, status.split(" (")[0], len(entries), new, matched)
+
+
+def _failure(
+    error: MonitorError, now: datetime, interval: timedelta, state: SourceState | None
+) -> FetchOutcome:
+    """A failed poll: back off; honour Retry-After; stop polling a source that is gone (410)."""
+    if isinstance(error, FetchError) and error.status == 410:
+        message = f"{error}: the source is gone, polling stopped (edit its URL to resume)"
+        return FetchOutcome(now, None, "gone", error=message)
+    errors = (state.consecutive_errors if state else 0) + 1
+    next_due = next_poll(now, interval, errors)
+    if isinstance(error, FetchError) and error.retry_after is not None:
+        next_due = max(next_due, now + timedelta(seconds=error.retry_after))
+    return FetchOutcome(now, next_due, "error", error=str(error))
 
 
 def _policy(source: SourceSettings) -> EgressPolicy:

@@ -6,6 +6,8 @@ import random
 from datetime import datetime, timedelta
 
 MAX_BACKOFF = timedelta(hours=6)
+# Some servers send stale validators (a 304 for a changed feed): refetch without them daily.
+FULL_FETCH_EVERY = timedelta(days=1)
 JITTER = 0.1
 
 
@@ -36,3 +38,8 @@ def wants_full_text(mode: str, title: str, summary: str, content: str) -> bool:
     text = content or summary
     truncated = text.rstrip().endswith(("…", "...", "[…]", "[...]", "Read more", "Continue reading"))
     return len(text) < 600 or truncated
+
+
+def wants_full_fetch(now: datetime, last_full_fetch: datetime | None) -> bool:
+    """Whether to fetch without ETag/Last-Modified this time."""
+    return last_full_fetch is None or now - last_full_fetch >= FULL_FETCH_EVERY

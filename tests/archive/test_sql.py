@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from monitor.archive import FetchOutcome, OutboxRow, SearchFilters
-from monitor.archive.migrations import MIGRATIONS
+from monitor.archive.migrations import LATEST
 from monitor.archive.sql import SqlArchive
 from monitor.errors import ArchiveError
 from monitor.rules import parse_query
@@ -28,11 +28,27 @@ def test_schema_is_versioned_and_reopening_is_harmless(tmp_path: Path) -> None:
     SqlArchive(f"sqlite:///{path}").close()
     SqlArchive(f"sqlite:///{path}").close()
     with sqlite3.connect(path) as connection:
-        assert connection.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == LATEST
         assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        connection.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+        connection.execute(f"PRAGMA user_version = {LATEST + 1}")
     with pytest.raises(ArchiveError, match="newer than this program knows"):
         SqlArchive(f"sqlite:///{path}")
+
+
+def test_a_version_1_archive_is_upgraded_keeping_its_data(tmp_path: Path) -> None:
+    path = tmp_path / "v1.db"
+    archive = SqlArchive(f"sqlite:///{path}")
+    archive.sync_sources([("One", "https://x.test/feed")], NOW)
+    archive.close()
+    with sqlite3.connect(path) as connection:  # make it the version-1 schema again
+        for column in ("moved_to", "body_hash", "last_full_fetch"):
+            connection.execute(f"ALTER TABLE sources DROP COLUMN {column}")
+        connection.execute("PRAGMA user_version = 1")
+    upgraded = SqlArchive(f"sqlite:///{path}")
+    state = upgraded.source_state("One")
+    assert state is not None and state.url == "https://x.test/feed" and state.moved_to is None
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == LATEST == 2
 
 
 def test_store_is_idempotent_and_writes_alerts_with_articles(archive: SqlArchive) -> None:

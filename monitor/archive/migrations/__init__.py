@@ -1,7 +1,8 @@
 """Versioned schema migrations. The version lives in SQLite's `PRAGMA user_version`.
 
-Each migration is a function of a connection inside the migrating transaction; append new ones,
-never edit an applied one.
+A new archive is created at the newest version from the table definitions (tables.py); an
+older one is brought forward by the upgrades below, each one version step, run in the same
+transaction. Append upgrades; never edit one that has shipped.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from monitor.archive.tables import metadata
 from monitor.errors import ArchiveError
 
 
-def _m0001_initial(connection: Connection) -> None:
+def _create(connection: Connection) -> None:
     metadata.create_all(connection)
     connection.execute(
         text(
@@ -24,18 +25,30 @@ def _m0001_initial(connection: Connection) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_m0001_initial]
+def _v1_to_v2(connection: Connection) -> None:
+    """Permanent redirects, body hashes and periodic unconditional fetches per source."""
+    connection.execute(text("ALTER TABLE sources ADD COLUMN moved_to TEXT"))
+    connection.execute(text("ALTER TABLE sources ADD COLUMN body_hash VARCHAR"))
+    connection.execute(text("ALTER TABLE sources ADD COLUMN last_full_fetch DATETIME"))
+
+
+# UPGRADES[n] brings version n + 1 to version n + 2.
+UPGRADES: list[Callable[[Connection], None]] = [_v1_to_v2]
+LATEST = len(UPGRADES) + 1
 
 
 def migrate(connection: Connection) -> int:
     """Bring the schema to the newest version; returns the version now in force."""
     current = int(connection.execute(text("PRAGMA user_version")).scalar_one())
-    if current > len(MIGRATIONS):
+    if current > LATEST:
         raise ArchiveError(
             f"the archive has schema version {current}, newer than this program knows "
-            f"({len(MIGRATIONS)}): upgrade the monitor"
+            f"({LATEST}): upgrade the monitor"
         )
-    for version in range(current, len(MIGRATIONS)):
-        MIGRATIONS[version](connection)
-        connection.execute(text(f"PRAGMA user_version = {version + 1}"))
-    return len(MIGRATIONS)
+    if current == 0:
+        _create(connection)
+    else:
+        for version in range(current, LATEST):
+            UPGRADES[version - 1](connection)
+    connection.execute(text(f"PRAGMA user_version = {LATEST}"))
+    return LATEST

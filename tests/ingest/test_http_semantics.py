@@ -1,0 +1,136 @@
+"""HTTP semantics of polling: Retry-After, 410, 301, 304, lying validators, unchanged bodies."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+
+import pytest
+
+from monitor.app import App, build_app
+from monitor.archive import SearchFilters
+from monitor.config_file import load_settings
+from monitor.ingest.fetch import retry_after
+from monitor.models import SourceState
+from monitor.rules import parse_query
+from tests import fixtures
+from tests.conftest import RULES, write_config
+from tests.servers import Route, Site
+
+NOW = datetime(2026, 1, 6, 12, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def app(tmp_path: Path, site: Site, clock: Clock) -> Iterator[App]:
+    config = write_config(
+        tmp_path / "monitor.yaml",
+        {
+            "storage": {"url": "sqlite:///m.db"},
+            "fetch": {"host_gap": "0s"},
+            "defaults": {"every": "10m", "full_text": "never"},
+            "sources": [{"name": "S", "url": site.url("/feed.xml")}],
+            "watch": RULES,
+        },
+    )
+    application = build_app(load_settings(config), clock=clock)
+    yield application
+    asyncio.run(application.aclose())
+
+
+def poll(app: App) -> SourceState:
+    asyncio.run(app.poll())
+    state = app.archive.source_state("S")
+    assert state is not None
+    return state
+
+
+def item(n: int) -> dict[str, str]:
+    return {"title": f"Story {n}", "link": f"http://news.test/{n}", "description": "x" * 700}
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [
+        ("120", 120.0),
+        (format_datetime(NOW + timedelta(minutes=5), usegmt=True), 300.0),
+        ("999999999", 86400.0),
+        ("soon", None),
+        ("", None),
+        ("-5", None),
+    ],
+)
+def test_retry_after_forms(header: str, seconds: float | None) -> None:
+    assert retry_after(header, NOW) == seconds
+
+
+def test_429_honours_retry_after(app: App, site: Site, clock: Clock) -> None:
+    site.routes["/feed.xml"] = Route(b"slow down", 429, headers={"Retry-After": "7200"})
+    state = poll(app)
+    assert state.next_due == NOW + timedelta(hours=2)
+    assert state.last_error is not None and "HTTP 429" in state.last_error
+    site.routes["/feed.xml"] = Route(b"down", 503, headers={"Retry-After": "garbage"})
+    clock.now = NOW + timedelta(hours=2)
+    state = poll(app)
+    assert state.consecutive_errors == 2
+    assert timedelta(minutes=36) <= state.next_due - clock.now <= timedelta(minutes=44)  # type: ignore[operator]
+
+
+def test_410_stops_polling(app: App, site: Site) -> None:
+    site.routes["/feed.xml"] = Route(b"", 410)
+    state = poll(app)
+    assert state.next_due is None and state.last_status == "gone"
+    assert state.last_error is not None and "polling stopped" in state.last_error
+    assert app.archive.claim_due_sources(NOW + timedelta(days=365), NOW, 10, ["S"]) == []
+
+
+def test_301_updates_the_url_polled(app: App, site: Site, clock: Clock) -> None:
+    site.routes["/feed.xml"] = Route(b"", 301, headers={"Location": site.url("/new.xml")})
+    site.routes["/new.xml"] = Route(fixtures.rss([item(1)]))
+    state = poll(app)
+    assert state.moved_to == site.url("/new.xml")
+    clock.now += timedelta(minutes=20)
+    poll(app)
+    assert site.hits("/feed.xml") == 1 and site.hits("/new.xml") == 2
+
+
+def test_304_and_lying_validators(app: App, site: Site, clock: Clock) -> None:
+    feed = {"body": fixtures.rss([item(1)])}
+
+    def conditional(request: BaseHTTPRequestHandler) -> Route:
+        if request.headers.get("If-None-Match") == '"v1"':
+            return Route(b"", 304)  # lies once the feed has changed
+        return Route(feed["body"], headers={"ETag": '"v1"'})
+
+    site.routes["/feed.xml"] = conditional
+    assert poll(app).last_status == "ok (200)"
+    feed["body"] = fixtures.rss([item(2), item(1)])
+    clock.now += timedelta(minutes=20)
+    assert poll(app).last_status == "not modified"
+    clock.now += timedelta(days=1)
+    assert poll(app).last_status == "ok (200)"  # the daily fetch without validators
+    stored = app.archive.search(parse_query("story"), SearchFilters())
+    assert sorted(found.article.title for found in stored) == ["Story 1", "Story 2"]
+
+
+def test_unchanged_body_is_not_parsed_again(app: App, site: Site, clock: Clock) -> None:
+    site.routes["/feed.xml"] = Route(fixtures.rss([item(1)]))
+    poll(app)
+    clock.now += timedelta(minutes=20)
+    assert poll(app).last_status == "unchanged (same body)"
