@@ -1,0 +1,145 @@
+"""Hostile servers and hostile content: the pass finishes, nothing crashes or hangs, memory stays
+bounded, healthy sources are read on time, and each hostile source shows a clear error."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests import fixtures
+from tests.conftest import RULES, Cli, write_config
+from tests.hostile import HostileServer
+from tests.servers import Route, Site
+
+ENTITY_BOMB = (
+    b'<?xml version="1.0"?><!DOCTYPE rss ['
+    + b'<!ENTITY a0 "dosdosdosdosdosdosdosdosdosdos">'
+    + b"".join(b'<!ENTITY a%d "%s">' % (i, b"&a%d;" % (i - 1) * 10) for i in range(1, 10))
+    + b']><rss version="2.0"><channel><title>&a9;</title><item><title>&a9;</title>'
+    + b"<link>http://x.test/1</link></item></channel></rss>"
+)
+XXE = (
+    b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
+    b'<rss version="2.0"><channel><title>t</title><item><title>&xxe;</title>'
+    b"<link>http://x.test/2</link><description>root:x:0:0</description></item></channel></rss>"
+)
+REDOS_AUTHOR = fixtures.rss([{"title": "a", "link": "http://x.test/3"}]).replace(
+    b"<title>a</title>", b"<title>a</title><author>" + b"a" * 200_000 + b"@</author>"
+)
+MANY_ITEMS = fixtures.rss([{"title": f"t{i}", "link": f"http://x.test/m{i}"} for i in range(40_000)])
+DEEP = fixtures.rss([{"title": "deep", "link": "http://x.test/4", "description": "&lt;b&gt;" * 50_000}])
+NULS = fixtures.rss([{"title": "nul\x00title", "link": "http://x.test/5", "description": "a\x00b" * 10}])
+CONTENT_FAULTS = {
+    "/entity-bomb.xml": ENTITY_BOMB,
+    "/xxe.xml": XXE,
+    "/path-like.xml": b"/etc/passwd",
+    "/dev-zero.xml": b"/dev/zero",
+    "/redos.xml": REDOS_AUTHOR,
+    "/many-items.xml": MANY_ITEMS,
+    "/deep.xml": DEEP,
+    "/nuls.xml": NULS,
+    "/login.xml": fixtures.LOGIN_PAGE,
+    "/empty.xml": b"",
+}
+SERVER_FAULTS = ["/trickle", "/endless", "/lying-length", "/header-flood", "/gzip-bomb", "/garbage-status"]
+
+
+@pytest.fixture
+def hostile() -> Iterator[HostileServer]:
+    server = HostileServer()
+    yield server
+    server.close()
+
+
+@pytest.mark.slow
+def test_a_pass_over_every_hostile_source(
+    cli: Cli, tmp_path: Path, site: Site, hostile: HostileServer
+) -> None:
+    for path, body in CONTENT_FAULTS.items():
+        site.routes[path] = Route(body)
+    site.routes["/healthy.xml"] = Route(fixtures.english_feed(site.base))
+    sources = [{"name": "Healthy", "url": site.url("/healthy.xml"), "full_text": "never"}]
+    sources += [{"name": f"content{path}", "url": site.url(path)} for path in CONTENT_FAULTS]
+    sources += [{"name": f"server{path}", "url": hostile.url(path)} for path in SERVER_FAULTS]
+    config = write_config(
+        tmp_path / "monitor.yaml",
+        {
+            "storage": {"url": "sqlite:///m.db"},
+            "fetch": {"timeout": "3s", "max_bytes": 10_485_760, "host_gap": "0s", "per_host": 16},
+            "defaults": {"full_text": "never"},
+            "sources": sources,
+            "watch": RULES,
+        },
+    )
+    started = time.monotonic()
+    code, out, _ = cli("-c", str(config), "once")
+    elapsed = time.monotonic() - started
+    assert code == 0, out
+    assert elapsed < 20, f"the pass took {elapsed:.1f}s"
+    states = {s["name"]: s for s in cli.json("-c", str(config), "sources", "--format", "json")}
+    assert states["Healthy"]["status"] == "ok (200)"
+    errors = {name: state["last_error"] or "" for name, state in states.items()}
+    assert "no complete answer within 3s" in errors["server/trickle"]
+    assert "cap" in errors["server/endless"]
+    assert "cap" in errors["server/gzip-bomb"]
+    assert errors["server/lying-length"] and errors["server/garbage-status"]
+    assert errors["server/header-flood"]
+    assert "not a readable feed" in errors["content/path-like.xml"]
+    assert "HTML page" in errors["content/login.xml"] or "not a readable" in errors["content/login.xml"]
+    found = cli.json("-c", str(config), "search", "NOT zzzz", "--limit", "5000", "--format", "json")
+    titles = [article["title"] for article in found]
+    assert all("root:" not in title and "dosdos" not in title for title in titles)
+    assert all("\x00" not in article["title"] + article["summary"] for article in found)
+    assert sum(1 for article in found if article["source"] == "content/many-items.xml") == 2000
+
+
+PEAK_RSS_SCRIPT = """
+import asyncio, json, sys
+from datetime import timedelta
+from monitor.ingest.egress import EgressPolicy
+from monitor.ingest.fetch import Fetcher
+
+async def main(url):
+    fetcher = Fetcher("t", timedelta(seconds=20), 10 * 1024 * 1024, 2)
+    policy = EgressPolicy.for_source(url)
+    try:
+        await fetcher.get(url.replace("/gzip-bomb", "/missing"), policy=policy)
+    except Exception:
+        pass
+    def status(field):
+        for line in open("/proc/self/status"):
+            if line.startswith(field):
+                return int(line.split()[1])
+    with open("/proc/self/clear_refs", "w") as refs:
+        refs.write("5")  # resets the peak (VmHWM) to the current size
+    before = status("VmRSS:")
+    error = ""
+    try:
+        await fetcher.get(url, policy=policy)
+    except Exception as caught:
+        error = str(caught)
+    after = status("VmHWM:")
+    await fetcher.close()
+    print(json.dumps({"growth_kib": after - before, "error": error}))
+
+asyncio.run(main(sys.argv[1]))
+"""
+
+
+def test_peak_memory_on_a_200_mib_gzip_bomb(hostile: HostileServer) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", PEAK_RSS_SCRIPT, hostile.url("/gzip-bomb")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    report = json.loads(result.stdout)
+    assert "cap" in report["error"]
+    assert report["growth_kib"] <= (10 + 16) * 1024, report
