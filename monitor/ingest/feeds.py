@@ -18,6 +18,7 @@ from urllib.parse import urljoin
 import feedparser
 
 from monitor.errors import ParseError
+from monitor.ingest.charsets import guess
 from monitor.ingest.dates import plausible_date
 from monitor.ingest.markup import clean_text, html_to_text
 from monitor.models import FeedEntry
@@ -32,6 +33,8 @@ _LONG_PERSON_FIELD = re.compile(
     rb"([^<]{" + str(MAX_PERSON_CHARS).encode() + rb",})",
     re.IGNORECASE,
 )
+_DECLARED = re.compile(rb"\s*<\?xml[^>]*encoding\s*=", re.IGNORECASE)
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 _ITEM_START = re.compile(rb"<(?:item|entry)[\s>]", re.IGNORECASE)
 
 
@@ -44,6 +47,20 @@ class ParsedFeed:
 
 def strip_declarations(body: bytes) -> bytes:
     return _ENTITY_DECLARATION.sub(b"", _DOCTYPE.sub(b"", body, count=1))
+
+
+def with_known_encoding(body: bytes, headers: dict[str, str]) -> bytes:
+    """An undeclared, non-UTF-8 feed re-encoded as UTF-8 from a measured guess (feedparser
+    would otherwise fall back to windows-1252 and store mojibake)."""
+    if body.startswith((b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf")):
+        return body
+    if "charset=" in headers.get("content-type", "").lower() or _DECLARED.match(body):
+        return body
+    encoding = guess(body)
+    if encoding is None or encoding == "utf-8":
+        return body
+    text = body.decode(encoding, errors="replace")
+    return _XML_DECLARATION.sub("", text, count=1).encode("utf-8")
 
 
 def defuse(body: bytes) -> bytes:
@@ -67,7 +84,7 @@ def parse_feed(body: bytes, url: str, headers: dict[str, str], now: datetime) ->
     """Parse a feed; ParseError when the body is not a feed at all."""
     try:
         parsed = feedparser.parse(
-            io.BytesIO(defuse(body)),
+            io.BytesIO(defuse(with_known_encoding(body, headers))),
             response_headers={
                 "content-type": headers.get("content-type", "application/xml"),
                 "content-location": url,

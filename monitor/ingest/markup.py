@@ -7,6 +7,8 @@ import re
 import lxml.etree
 import lxml.html
 
+from monitor.ingest.charsets import canonical, guess
+
 _BLOCKS = (
     "p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6",
     "blockquote", "pre", "table", "tr", "section", "article", "figure", "figcaption", "hr",
@@ -42,25 +44,22 @@ def html_to_text(markup: str) -> str:
 
 
 def decode_html(body: bytes, content_type: str = "") -> str:
-    """Bytes to text: the header's charset, else the page's <meta>, else UTF-8 or cp1252."""
+    """Bytes to text: a BOM, the header's charset, the page's <meta>, else a measured guess.
+
+    A declared encoding that does not decode the body is skipped (headers and meta tags lie).
+    """
+    if body.startswith((b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf")):
+        return body.decode("utf-16" if body[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig", "replace")
     candidates: list[str] = []
-    header = re.search(r"charset=([\w\-]+)", content_type, re.I)
+    header = re.search(r"charset=[\"']?([\w\-]+)", content_type, re.I)
     if header:
         candidates.append(header.group(1))
     meta = _META_CHARSET.search(body[:4096])
     if meta:
         candidates.append(meta.group(1).decode("ascii", "ignore"))
-    candidates += ["utf-8"]
     for encoding in candidates:
         try:
-            return body.decode(_alias(encoding))
+            return body.decode(canonical(encoding))
         except (LookupError, UnicodeDecodeError):
             continue
-    return body.decode("utf-8", errors="replace")
-
-
-def _alias(encoding: str) -> str:
-    lowered = encoding.lower()
-    return {"gb2312": "gb18030", "gbk": "gb18030", "big5": "big5hkscs", "shift_jis": "cp932"}.get(
-        lowered, lowered
-    )
+    return body.decode(guess(body) or "utf-8", errors="replace")

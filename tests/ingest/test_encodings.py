@@ -1,0 +1,86 @@
+"""Feeds and pages in the encodings outlets use, declared, undeclared, or declared wrongly."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from monitor.ingest.extract import extract_page
+from monitor.ingest.feeds import parse_feed
+
+NOW = datetime(2026, 1, 7, tzinfo=UTC)
+SAMPLES = {
+    "utf-8": "Iron Dome: 台灣之盾、アイアン・ドーム、כיפת ברזל",
+    "utf-16": "Iron Dome: 台灣之盾、アイアン・ドーム、כיפת ברזל",
+    "utf-16-le": "Iron Dome: 台灣之盾、アイアン・ドーム",
+    "gb2312": "以色列的铁穹防空系统与台湾之盾计划",
+    "gbk": "以色列的铁穹防空系统与台湾之盾计划",
+    "gb18030": "以色列的铁穹防空系统与台湾之盾计划",
+    "big5": "以色列的鐵穹防空系統與台灣之盾計畫",
+    "shift_jis": "イスラエルのアイアンドームと防衛力整備計画",
+    "euc-jp": "イスラエルのアイアンドームと防衛力整備計画",
+    "euc-kr": "이스라엘의 아이언돔 방공 체계와 대만의 방패",
+    "windows-1255": "מערכת כיפת ברזל יירטה את הרקטות מעל העיר",
+    "iso-8859-8": "מערכת כיפת ברזל יירטה את הרקטות מעל העיר",
+    "windows-1251": "Система Железный купол перехватила ракеты над городом",
+}
+
+
+def feed(encoding: str, text: str, declare: bool) -> bytes:
+    declaration = f' encoding="{encoding}"' if declare else ""
+    xml = (
+        f'<?xml version="1.0"{declaration}?><rss version="2.0"><channel><title>t</title>'
+        f"<item><title>{text}</title><link>http://x.test/1</link>"
+        f"<description>{text}. {text}. {text}</description></item></channel></rss>"
+    )
+    if encoding == "utf-16":
+        return xml.encode("utf-16")  # with a BOM
+    return xml.encode(encoding)
+
+
+@pytest.mark.parametrize("encoding", sorted(SAMPLES))
+@pytest.mark.parametrize("declare", [True, False])
+def test_feed_encodings(encoding: str, declare: bool) -> None:
+    text = SAMPLES[encoding]
+    [entry] = parse_feed(feed(encoding, text, declare), "http://x.test/f", {}, NOW).entries
+    assert entry.title == text
+
+
+@pytest.mark.parametrize("encoding", ["big5", "gbk", "shift_jis", "windows-1255", "windows-1251"])
+def test_feed_whose_header_contradicts_the_body(encoding: str) -> None:
+    text = SAMPLES[encoding]
+    headers = {"content-type": "application/rss+xml; charset=utf-8"}
+    [entry] = parse_feed(feed(encoding, text, True), "http://x.test/f", headers, NOW).entries
+    assert entry.title == text
+
+
+def page(encoding: str, text: str, meta: bool) -> bytes:
+    head = f'<meta charset="{encoding}">' if meta else ""
+    paragraphs = "".join(f"<p>{text}. {text}.</p>" for _ in range(6))
+    html = f"<html><head>{head}<title>t</title></head><body><article>{paragraphs}</article></body></html>"
+    return html.encode("utf-16" if encoding == "utf-16" else encoding)
+
+
+@pytest.mark.parametrize("encoding", sorted(set(SAMPLES) - {"utf-16", "utf-16-le"}))
+@pytest.mark.parametrize("meta", [True, False])
+def test_page_encodings(encoding: str, meta: bool) -> None:
+    text = SAMPLES[encoding]
+    assert text in extract_page(page(encoding, text, meta), "http://x.test/a").text
+
+
+@pytest.mark.parametrize("encoding", ["big5", "shift_jis", "windows-1255"])
+def test_page_whose_header_contradicts_the_body(encoding: str) -> None:
+    text = SAMPLES[encoding]
+    body = page(encoding, text, True)
+    assert text in extract_page(body, "http://x.test/a", "text/html; charset=utf-8").text
+
+
+def test_invalid_bytes_and_nuls_never_reach_the_text() -> None:
+    body = (
+        b"<html><body><article><p>"
+        + b"Iron Dome \x00\xff\xfe battery. " * 20
+        + b"</p></article></body></html>"
+    )
+    text = extract_page(body, "http://x.test/a").text
+    assert "Iron Dome" in text and "\x00" not in text
