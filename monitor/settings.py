@@ -76,6 +76,7 @@ class SourceSettings(_Strict):
     full_text: FullText | None = None
     selectors: Selectors | None = None
     allow_private: bool = False  # may this source and its links reach non-public addresses?
+    robots: bool = True  # obey robots.txt when fetching this source's article pages
 
     @field_validator("url")
     @classmethod

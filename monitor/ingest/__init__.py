@@ -7,20 +7,21 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from monitor.archive import Archive, FetchOutcome, OutboxRow
 from monitor.errors import FetchError, MonitorError
 from monitor.ingest.dates import plausible_date
 from monitor.ingest.egress import EgressPolicy
-from monitor.ingest.extract import extract_page
+from monitor.ingest.extract import PageText, extract_page
 from monitor.ingest.feeds import parse_feed
 from monitor.ingest.fetch import Fetcher, FetchResponse
 from monitor.ingest.language import detect_language
 from monitor.ingest.normalize import article_id, canonical_url
 from monitor.ingest.pages import parse_listing
 from monitor.ingest.policy import next_poll, wants_full_fetch, wants_full_text
+from monitor.ingest.robots import RobotsCache
 from monitor.ingest.sitemaps import parse_sitemap
 from monitor.ingest.summarize import summarize
 from monitor.models import Article, FeedEntry, SourceState
@@ -53,6 +54,7 @@ class Pipeline:
     settings: Settings
     outbox_for: Callable[[Article], list[OutboxRow]]
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    robots: RobotsCache = field(default_factory=RobotsCache)
 
 
 async def ingest_source(pipeline: Pipeline, source: SourceSettings) -> SourceReport:
@@ -177,30 +179,16 @@ async def _article(
     now: datetime,
 ) -> Article:
     title, text, published, language = entry.title, entry.content, entry.published, entry.language
-    mode = pipeline.settings.full_text(source)
-    if wants_full_text(mode, entry.title, entry.summary, entry.content):
-        try:
-            page_response = await pipeline.fetcher.get(
-                entry.url, policy=_policy(source), content=True, accept=HTML_ACCEPT
-            )
-            page = await asyncio.to_thread(
-                extract_page, page_response.body, page_response.url, page_response.content_type
-            )
-        except MonitorError as error:
-            log.info("%s: kept the feed text, the page could not be read: %s", entry.url, error)
-        else:
-            if page.text:
-                text = page.text
-            else:
-                log.info("%s: kept the feed text, no main text found on the page", entry.url)
-            title = title or page.title
-            published = published or plausible_date(page.published, now)
-            language = language or page.language
+    page = await _page(pipeline, source, entry)
+    if page is not None:
+        text = page.text or text
+        title = title or page.title
+        published = published or plausible_date(page.published, now)
+        language = language or page.language
     language = source.language or language or detect_language(f"{title}\n{entry.summary}\n{text}")
     document = MatchInput(title, entry.summary, text, source.name, language)
     hits = pipeline.matcher.match(document)
     body_field = "text" if text else "summary"
-    summary = summarize(title, text or entry.summary, body_field, hits)
     return Article(
         id=key,
         url=url,
@@ -209,10 +197,30 @@ async def _article(
         title=title,
         teaser=entry.summary,
         text=text,
-        summary=summary,
+        summary=summarize(title, text or entry.summary, body_field, hits),
         published=published or now,
         fetched=now,
         language=language,
         story=key,
         hits=tuple(hits),
     )
+
+
+async def _page(pipeline: Pipeline, source: SourceSettings, entry: FeedEntry) -> PageText | None:
+    """The article page's extracted text, when the entry has only a teaser and the page may and
+    can be read; None keeps the feed's own text (the reason is logged)."""
+    if not wants_full_text(pipeline.settings.full_text(source), entry.title, entry.summary, entry.content):
+        return None
+    policy = _policy(source)
+    if source.robots and not await pipeline.robots.allowed(pipeline.fetcher, entry.url, policy):
+        log.info("%s: kept the feed text, robots.txt disallows the page", entry.url)
+        return None
+    try:
+        response = await pipeline.fetcher.get(entry.url, policy=policy, content=True, accept=HTML_ACCEPT)
+        page = await asyncio.to_thread(extract_page, response.body, response.url, response.content_type)
+    except MonitorError as error:
+        log.info("%s: kept the feed text, the page could not be read: %s", entry.url, error)
+        return None
+    if not page.text:
+        log.info("%s: kept the feed text, no main text found on the page", entry.url)
+    return page
