@@ -40,6 +40,7 @@ class Daemon:
         self.app = app
         self.in_flight: set[asyncio.Task[Any]] = set()
         self.stopping = asyncio.Event()
+        self.dispatching = asyncio.Lock()  # one dispatcher at a time: a row is sent once
 
     def _tracked(self, job: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
         async def run() -> None:
@@ -59,11 +60,15 @@ class Daemon:
         return run
 
     async def poll_due(self) -> None:
-        for report in await self.app.poll_due():
+        reports = await self.app.poll_due()
+        for report in reports:
             _log_report(report)
+        if any(report.matched for report in reports):
+            await self.dispatch()  # alert now rather than at the next dispatch tick
 
     async def dispatch(self) -> None:
-        report = await self.app.dispatcher.dispatch()
+        async with self.dispatching:
+            report = await self.app.dispatcher.dispatch()
         if report.sent or report.failed:
             log.info("alerts: %d sent, %d failed", report.sent, report.failed)
 
@@ -117,7 +122,7 @@ class Daemon:
         scheduler.shutdown(wait=False)
         if self.in_flight:
             await asyncio.wait(set(self.in_flight), timeout=SHUTDOWN_GRACE)
-        await asyncio.wait_for(self.app.dispatcher.dispatch(), timeout=SHUTDOWN_GRACE)
+        await asyncio.wait_for(self.dispatch(), timeout=SHUTDOWN_GRACE)
         log.info("stopped")
 
 
