@@ -34,7 +34,11 @@ class Site:
     def __init__(self) -> None:
         self.routes: dict[str, Route | Handler] = {}
         self.requests: list[tuple[str, dict[str, str]]] = []
+        self.started: list[float] = []
         self.stopping = threading.Event()
+        self.active = 0
+        self.max_active = 0
+        self.counting = threading.Lock()
         site = self
 
         class RequestHandler(BaseHTTPRequestHandler):
@@ -42,6 +46,17 @@ class Site:
                 return None
 
             def do_GET(self) -> None:
+                with site.counting:
+                    site.active += 1
+                    site.max_active = max(site.max_active, site.active)
+                    site.started.append(time.monotonic())
+                try:
+                    self.answer()
+                finally:
+                    with site.counting:
+                        site.active -= 1
+
+            def answer(self) -> None:
                 site.requests.append((self.path, dict(self.headers.items())))
                 route = site.routes.get(self.path)
                 if route is None:

@@ -9,9 +9,10 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
 from monitor.archive import Archive, FetchOutcome, OutboxRow
-from monitor.errors import FetchError, MonitorError
+from monitor.errors import FetchError, MonitorError, ParseError
 from monitor.ingest.dates import plausible_date
 from monitor.ingest.egress import EgressPolicy
 from monitor.ingest.extract import PageText, extract_page
@@ -34,6 +35,8 @@ FEED_ACCEPT = (
     "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
 )
 HTML_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
+PARSE_DEADLINE = 20.0
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +120,15 @@ def _failure(
     return FetchOutcome(now, next_due, "error", error=str(error))
 
 
+async def _bounded(url: str, work: Callable[..., T], *args: Any) -> T:
+    """CPU-heavy parsing off the event loop, abandoned after PARSE_DEADLINE seconds so that a
+    pathological document cannot hold a source's poll (its thread runs on to its end)."""
+    try:
+        return await asyncio.wait_for(asyncio.to_thread(work, *args), PARSE_DEADLINE)
+    except TimeoutError:
+        raise ParseError(url, f"parsing took longer than {PARSE_DEADLINE:g}s; abandoned") from None
+
+
 def _policy(source: SourceSettings) -> EgressPolicy:
     """A source may reach its own origin, and anything if it allows private addresses."""
     return EgressPolicy.for_source(source.url, source.allow_private)
@@ -130,19 +142,19 @@ async def _read_entries(
     pipeline: Pipeline, source: SourceSettings, response: FetchResponse, now: datetime
 ) -> list[FeedEntry]:
     if source.kind == "html":
-        return await asyncio.to_thread(
-            parse_listing, response.body, response.url, response.content_type, source.selectors
+        return await _bounded(
+            response.url, parse_listing, response.body, response.url, response.content_type, source.selectors
         )
     if source.kind == "feed":
-        parsed = await asyncio.to_thread(parse_feed, response.body, response.url, response.headers, now)
+        parsed = await _bounded(response.url, parse_feed, response.body, response.url, response.headers, now)
         return parsed.entries
-    sitemap = await asyncio.to_thread(parse_sitemap, response.body, response.url, now)
+    sitemap = await _bounded(response.url, parse_sitemap, response.body, response.url, now)
     entries = list(sitemap.entries)
     for child_url in sitemap.children:
         child = await pipeline.fetcher.get(
             child_url, policy=_policy(source), content=True, accept=FEED_ACCEPT
         )
-        entries += (await asyncio.to_thread(parse_sitemap, child.body, child.url, now)).entries
+        entries += (await _bounded(child.url, parse_sitemap, child.body, child.url, now)).entries
     return entries
 
 
@@ -217,7 +229,7 @@ async def _page(pipeline: Pipeline, source: SourceSettings, entry: FeedEntry) ->
         return None
     try:
         response = await pipeline.fetcher.get(entry.url, policy=policy, content=True, accept=HTML_ACCEPT)
-        page = await asyncio.to_thread(extract_page, response.body, response.url, response.content_type)
+        page = await _bounded(response.url, extract_page, response.body, response.url, response.content_type)
     except MonitorError as error:
         log.info("%s: kept the feed text, the page could not be read: %s", entry.url, error)
         return None
