@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 
@@ -80,6 +80,7 @@ class SourceState:
     moved_to: str | None = None
     body_hash: str | None = None
     last_full_fetch: datetime | None = None
+    interval: timedelta | None = None  # the adaptive poll interval, when the source adapts
 
     @property
     def fetch_url(self) -> str:

@@ -77,6 +77,8 @@ class SourceSettings(_Strict):
     selectors: Selectors | None = None
     allow_private: bool = False  # may this source and its links reach non-public addresses?
     robots: bool = True  # obey robots.txt when fetching this source's article pages
+    min_every: Duration | None = None  # with max_every: adapt the interval to how busy it is
+    max_every: Duration | None = None
 
     @field_validator("url")
     @classmethod
@@ -85,7 +87,17 @@ class SourceSettings(_Strict):
             raise ValueError(f"{value!r} is not an http(s) URL")
         return value
 
-    @field_validator("every")
+    @model_validator(mode="after")
+    def _bounds_in_order(self) -> SourceSettings:
+        if self.min_every and self.max_every and self.min_every > self.max_every:
+            raise ValueError("min_every is longer than max_every")
+        return self
+
+    @property
+    def adaptive(self) -> bool:
+        return self.min_every is not None or self.max_every is not None
+
+    @field_validator("every", "min_every", "max_every")
     @classmethod
     def _sane_interval(cls, value: timedelta | None) -> timedelta | None:
         if value is not None and value < timedelta(seconds=1):

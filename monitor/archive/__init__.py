@@ -50,6 +50,7 @@ class FetchOutcome:
     moved_to: str | None = None  # where a permanent redirect now points
     body_hash: str | None = None
     full_fetch: bool = False  # fetched without validators (see SourceState.last_full_fetch)
+    interval: timedelta | None = None  # the adaptive interval to keep, when the source adapts
 
 
 class Archive(Protocol):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Row
@@ -59,6 +60,7 @@ def source_state_from(row: Row[Any]) -> SourceState:
         moved_to=row.moved_to,
         body_hash=row.body_hash,
         last_full_fetch=row.last_full_fetch,
+        interval=timedelta(seconds=row.interval_seconds) if row.interval_seconds else None,
     )
 
 

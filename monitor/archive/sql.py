@@ -86,6 +86,7 @@ class SqlArchive:
                             "last_modified": case((changed, None), else_=sources.c.last_modified),
                             "body_hash": case((changed, None), else_=sources.c.body_hash),
                             "consecutive_errors": case((changed, 0), else_=sources.c.consecutive_errors),
+                            "interval_seconds": case((changed, None), else_=sources.c.interval_seconds),
                         },
                     )
                 )
@@ -133,6 +134,8 @@ class SqlArchive:
                 values["body_hash"] = outcome.body_hash
             if outcome.full_fetch:
                 values["last_full_fetch"] = outcome.when
+            if outcome.interval is not None:
+                values["interval_seconds"] = outcome.interval.total_seconds()
         else:
             values |= {
                 "last_error": outcome.error,

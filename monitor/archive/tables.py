@@ -9,6 +9,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -59,6 +60,7 @@ sources = Table(
     Column("moved_to", Text),  # schema version 2
     Column("body_hash", String),  # schema version 2
     Column("last_full_fetch", UtcDateTime),  # schema version 2
+    Column("interval_seconds", Float),  # schema version 3: the adaptive interval now in force
 )
 
 articles = Table(

@@ -21,7 +21,7 @@ from monitor.ingest.fetch import Fetcher, FetchResponse
 from monitor.ingest.language import detect_language
 from monitor.ingest.normalize import article_id, canonical_url
 from monitor.ingest.pages import parse_listing
-from monitor.ingest.policy import next_poll, wants_full_fetch, wants_full_text
+from monitor.ingest.policy import adapt_interval, next_poll, wants_full_fetch, wants_full_text
 from monitor.ingest.robots import RobotsCache
 from monitor.ingest.sitemaps import parse_sitemap
 from monitor.ingest.summarize import summarize
@@ -64,7 +64,7 @@ async def ingest_source(pipeline: Pipeline, source: SourceSettings) -> SourceRep
     """One poll of one source. Never raises for the source's own faults: they are recorded."""
     now = pipeline.clock()
     state = await asyncio.to_thread(pipeline.archive.source_state, source.name)
-    interval = pipeline.settings.interval(source)
+    interval = (state.interval if state and source.adaptive else None) or pipeline.settings.interval(source)
     full = wants_full_fetch(now, state.last_full_fetch if state else None)
     try:
         response = await pipeline.fetcher.get(
@@ -75,7 +75,9 @@ async def ingest_source(pipeline: Pipeline, source: SourceSettings) -> SourceRep
             accept=HTML_ACCEPT if source.kind == "html" else FEED_ACCEPT,
         )
         if response.not_modified:
-            await _record(pipeline, source, FetchOutcome(now, next_poll(now, interval, 0), "not modified"))
+            interval = _adapted(pipeline, source, interval, 0)
+            outcome = FetchOutcome(now, next_poll(now, interval, 0), "not modified", interval=interval)
+            await _record(pipeline, source, outcome)
             return SourceReport(source.name, "not modified")
         body_hash = hashlib.sha256(response.body).hexdigest()
         if state and body_hash == state.body_hash:
@@ -92,6 +94,7 @@ async def ingest_source(pipeline: Pipeline, source: SourceSettings) -> SourceRep
         return SourceReport(source.name, "error", error=str(error))
     if response.permanent_redirect:
         log.info("source %r moved permanently to %s", source.name, response.permanent_redirect)
+    interval = _adapted(pipeline, source, interval, new)
     outcome = FetchOutcome(
         now,
         next_poll(now, interval, 0),
@@ -101,9 +104,17 @@ async def ingest_source(pipeline: Pipeline, source: SourceSettings) -> SourceRep
         moved_to=response.permanent_redirect,
         body_hash=body_hash,
         full_fetch=full,
+        interval=interval if source.adaptive else None,
     )
     await _record(pipeline, source, outcome)
     return SourceReport(source.name, status.split(" (")[0], len(entries), new, matched)
+
+
+def _adapted(pipeline: Pipeline, source: SourceSettings, current: timedelta, new: int) -> timedelta:
+    if not source.adaptive:
+        return current
+    base = pipeline.settings.interval(source)
+    return adapt_interval(current, new, source.min_every or base, source.max_every or base)
 
 
 def _failure(

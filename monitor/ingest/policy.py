@@ -29,6 +29,13 @@ def next_poll(
     return now + delay * (1 + spread)
 
 
+def adapt_interval(current: timedelta, new_items: int, lower: timedelta, upper: timedelta) -> timedelta:
+    """Poll busy sources more often and quiet ones less: halve the interval after a poll that
+    found new items, stretch it by half after one that found none, within [lower, upper]."""
+    proposed = current / 2 if new_items else current * 1.5
+    return min(max(proposed, lower), upper)
+
+
 def wants_full_text(mode: str, title: str, summary: str, content: str) -> bool:
     """Whether to fetch the article page: always, never, or (auto) when the feed has a teaser."""
     if mode == "always":

@@ -134,3 +134,36 @@ def test_unchanged_body_is_not_parsed_again(app: App, site: Site, clock: Clock) 
     poll(app)
     clock.now += timedelta(minutes=20)
     assert poll(app).last_status == "unchanged (same body)"
+
+
+def test_adaptive_interval_follows_how_busy_a_source_is(tmp_path: Path, site: Site, clock: Clock) -> None:
+    config = write_config(
+        tmp_path / "adaptive.yaml",
+        {
+            "storage": {"url": "sqlite:///a.db"},
+            "fetch": {"host_gap": "0s"},
+            "defaults": {"full_text": "never"},
+            "sources": [
+                {
+                    "name": "S",
+                    "url": site.url("/feed.xml"),
+                    "every": "10m",
+                    "min_every": "4m",
+                    "max_every": "20m",
+                }
+            ],
+            "watch": RULES,
+        },
+    )
+    app = build_app(load_settings(config), clock=clock)
+    try:
+        intervals = []
+        for items in ([1], [2, 1], [2, 1], [2, 1], [2, 1], [3, 2, 1]):
+            site.routes["/feed.xml"] = Route(fixtures.rss([item(n) for n in items]))
+            state = poll(app)
+            intervals.append(state.interval)
+            clock.now += timedelta(hours=1)
+    finally:
+        asyncio.run(app.aclose())
+    minutes = [interval.total_seconds() / 60 for interval in intervals if interval is not None]
+    assert minutes == [5, 4, 6, 9, 13.5, 6.75]

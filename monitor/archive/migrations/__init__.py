@@ -32,8 +32,13 @@ def _v1_to_v2(connection: Connection) -> None:
     connection.execute(text("ALTER TABLE sources ADD COLUMN last_full_fetch DATETIME"))
 
 
+def _v2_to_v3(connection: Connection) -> None:
+    """The adaptive poll interval of each source."""
+    connection.execute(text("ALTER TABLE sources ADD COLUMN interval_seconds FLOAT"))
+
+
 # UPGRADES[n] brings version n + 1 to version n + 2.
-UPGRADES: list[Callable[[Connection], None]] = [_v1_to_v2]
+UPGRADES: list[Callable[[Connection], None]] = [_v1_to_v2, _v2_to_v3]
 LATEST = len(UPGRADES) + 1
 
 
