@@ -18,7 +18,7 @@ from monitor.errors import ConfigError
 from monitor.ingest import Pipeline, SourceReport, ingest_source
 from monitor.ingest.fetch import Fetcher
 from monitor.rules import Matcher
-from monitor.settings import Channel, Settings
+from monitor.settings import Channel, Settings, SourceSettings
 
 CLAIM_LEASE = timedelta(minutes=10)
 
@@ -38,14 +38,17 @@ class App:
         chosen = [s for s in self.settings.sources if names is None or s.name in names]
         return list(await asyncio.gather(*(ingest_source(self.pipeline, s) for s in chosen)))
 
-    async def poll_due(self, limit: int = 100) -> list[SourceReport]:
-        """Claim the sources whose next poll is due and poll them."""
+    async def claim_due(self, limit: int = 100) -> list[SourceSettings]:
+        """Take the sources whose next poll is due (for a lease, so no one else takes them)."""
         now = self.clock()
         configured = [source.name for source in self.settings.sources]
         names = await asyncio.to_thread(
             self.archive.claim_due_sources, now, now + CLAIM_LEASE, limit, configured
         )
-        return await self.poll(names) if names else []
+        return [source for source in self.settings.sources if source.name in names]
+
+    async def poll_one(self, source: SourceSettings) -> SourceReport:
+        return await ingest_source(self.pipeline, source)
 
     async def aclose(self) -> None:
         await self.fetcher.close()

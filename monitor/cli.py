@@ -15,7 +15,7 @@ from monitor import __version__
 from monitor.archive import SearchFilters
 from monitor.archive.sql import SqlArchive
 from monitor.config_file import config_path, load_settings
-from monitor.durations import parse_duration
+from monitor.durations import format_duration, parse_duration
 from monitor.errors import ConfigError, MonitorError, QueryError
 from monitor.inspect import extract_command, test_rule_command
 from monitor.output import FORMATS, render
@@ -279,7 +279,9 @@ def _sources(archive: SqlArchive, settings: Settings, fmt: str) -> int:
             {
                 "name": state.name,
                 "url": state.url,
+                "moved_to": state.moved_to,
                 "status": status,
+                "interval": format_duration(state.interval) if state.interval else None,
                 "last_fetch": iso(state.last_fetch),
                 "consecutive_errors": state.consecutive_errors,
                 "next_due": iso(state.next_due),

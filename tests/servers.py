@@ -31,10 +31,11 @@ class _Server(ThreadingHTTPServer):
 class Site:
     """Serves `routes` (path -> Route or a function of the request) on 127.0.0.1."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
         self.routes: dict[str, Route | Handler] = {}
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.started: list[float] = []
+        self.started_paths: list[tuple[str, float]] = []
         self.stopping = threading.Event()
         self.active = 0
         self.max_active = 0
@@ -50,6 +51,7 @@ class Site:
                     site.active += 1
                     site.max_active = max(site.max_active, site.active)
                     site.started.append(time.monotonic())
+                    site.started_paths.append((self.path, time.monotonic()))
                 try:
                     self.answer()
                 finally:
@@ -74,7 +76,7 @@ class Site:
                 with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     self.wfile.write(route.body)  # the client may have given up (deadline tests)
 
-        self.server = _Server(("127.0.0.1", 0), RequestHandler)
+        self.server = _Server((host, 0), RequestHandler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 

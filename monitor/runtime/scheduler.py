@@ -21,9 +21,11 @@ from apscheduler.triggers.interval import IntervalTrigger
 from monitor.app import App
 from monitor.durations import parse_duration
 from monitor.ingest import SourceReport
+from monitor.settings import SourceSettings
 
 log = logging.getLogger(__name__)
-TICK = timedelta(seconds=1)
+CLAIM_TICK = timedelta(milliseconds=250)  # how late a due source may start: keep it small
+DISPATCH_TICK = timedelta(seconds=1)
 RETENTION_EVERY = timedelta(hours=1)
 SHUTDOWN_GRACE = 60.0
 
@@ -60,10 +62,20 @@ class Daemon:
         return run
 
     async def poll_due(self) -> None:
-        reports = await self.app.poll_due()
-        for report in reports:
-            _log_report(report)
-        if any(report.matched for report in reports):
+        """Start a task per due source and return: a slow source never holds up the others."""
+        for source in await self.app.claim_due():
+            task = asyncio.create_task(self._poll(source))
+            self.in_flight.add(task)
+            task.add_done_callback(self.in_flight.discard)
+
+    async def _poll(self, source: SourceSettings) -> None:
+        try:
+            report = await self.app.poll_one(source)
+        except Exception:  # a bug, not the source's fault: the lease retries it later
+            log.exception("polling %r failed", source.name)
+            return
+        _log_report(report)
+        if report.matched:
             await self.dispatch()  # alert now rather than at the next dispatch tick
 
     async def dispatch(self) -> None:
@@ -83,12 +95,12 @@ class Daemon:
     def schedule(self, scheduler: AsyncIOScheduler) -> None:
         options: dict[str, Any] = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
         now = datetime.now(UTC)
-        tick = TICK.total_seconds()
+        claim, dispatch = CLAIM_TICK.total_seconds(), DISPATCH_TICK.total_seconds()
         scheduler.add_job(
-            self._tracked(self.poll_due), "interval", seconds=tick, next_run_time=now, **options
+            self._tracked(self.poll_due), "interval", seconds=claim, next_run_time=now, **options
         )
         scheduler.add_job(
-            self._tracked(self.dispatch), "interval", seconds=tick, next_run_time=now, **options
+            self._tracked(self.dispatch), "interval", seconds=dispatch, next_run_time=now, **options
         )
         scheduler.add_job(
             self._tracked(self.retention), "interval", seconds=RETENTION_EVERY.total_seconds(),
