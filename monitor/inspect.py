@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from monitor.egress import EgressPolicy
 from monitor.errors import MonitorError
-from monitor.ingest.egress import EgressPolicy
 from monitor.ingest.extract import PageText, extract_page
 from monitor.ingest.fetch import Fetcher
 from monitor.payloads import iso

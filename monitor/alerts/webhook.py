@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 
 from monitor.alerts import channel_key
+from monitor.egress import EgressPolicy, egress, guarded_transport
 from monitor.errors import NotifyError
 
 
@@ -16,13 +17,20 @@ class WebhookNotifier:
     def __init__(self, url: str, timeout: timedelta, user_agent: str) -> None:
         self.url = url
         self.key = channel_key("webhook", url)
-        self.client = httpx.AsyncClient(timeout=timeout.total_seconds(), headers={"User-Agent": user_agent})
+        # Through the egress gate too: the operator's URL is trusted, a redirect elsewhere is not.
+        self.policy = EgressPolicy.for_source(url)
+        self.client = httpx.AsyncClient(
+            timeout=timeout.total_seconds(),
+            headers={"User-Agent": user_agent},
+            transport=guarded_transport(httpx.Limits(max_connections=4)),
+        )
 
     async def send(self, payload: dict[str, Any], idempotency_key: str) -> None:
         body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         headers = {"Content-Type": "application/json", "Idempotency-Key": idempotency_key}
         try:
-            response = await self.client.post(self.url, content=body, headers=headers)
+            with egress(self.policy):
+                response = await self.client.post(self.url, content=body, headers=headers)
         except httpx.HTTPError as error:
             raise NotifyError(self.key, f"{type(error).__name__}: {error}") from None
         if not response.is_success:

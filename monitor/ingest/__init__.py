@@ -12,9 +12,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from monitor.archive import Archive, FetchOutcome, OutboxRow
+from monitor.egress import EgressPolicy
 from monitor.errors import FetchError, MonitorError, ParseError
 from monitor.ingest.dates import plausible_date
-from monitor.ingest.egress import EgressPolicy
 from monitor.ingest.extract import PageText, extract_page
 from monitor.ingest.feeds import parse_feed
 from monitor.ingest.fetch import Fetcher, FetchResponse
@@ -35,6 +35,7 @@ FEED_ACCEPT = (
     "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
 )
 HTML_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
+PAGE_TYPES = ("text/html", "application/xhtml+xml", "text/plain")
 PARSE_DEADLINE = 20.0
 T = TypeVar("T")
 
@@ -239,7 +240,9 @@ async def _page(pipeline: Pipeline, source: SourceSettings, entry: FeedEntry) ->
         log.info("%s: kept the feed text, robots.txt disallows the page", entry.url)
         return None
     try:
-        response = await pipeline.fetcher.get(entry.url, policy=policy, content=True, accept=HTML_ACCEPT)
+        response = await pipeline.fetcher.get(
+            entry.url, policy=policy, content=True, accept=HTML_ACCEPT, types=PAGE_TYPES
+        )
         page = await _bounded(response.url, extract_page, response.body, response.url, response.content_type)
     except MonitorError as error:
         log.info("%s: kept the feed text, the page could not be read: %s", entry.url, error)

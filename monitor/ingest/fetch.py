@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from monitor.egress import EgressPolicy, check_url, egress, guarded_transport
 from monitor.errors import FetchError, TooLargeError
-from monitor.ingest.egress import EgressPolicy, check_url, egress, guarded_transport
 
 _CHUNK = 64 * 1024
 MAX_RETRY_AFTER = 86_400
@@ -150,11 +150,13 @@ class Fetcher:
         etag: str | None = None,
         last_modified: str | None = None,
         accept: str = "*/*",
+        types: tuple[str, ...] = (),
     ) -> FetchResponse:
         """GET url within the overall deadline; FetchError on any failure or HTTP error.
 
         `content` marks a URL that came from fetched content (an article link, a sitemap entry)
-        rather than from the operator.
+        rather than from the operator. `types`, when given, are the Content-Type prefixes to
+        accept; another type is refused before its body is read.
         """
         check_url(url)
         headers = {"Accept": accept}
@@ -167,7 +169,7 @@ class Fetcher:
             try:
                 with egress(policy):
                     async with asyncio.timeout(self.deadline):
-                        return await self._get(client, url, headers)
+                        return await self._get(client, url, headers, types)
             except TimeoutError:
                 raise FetchError(url, f"no complete answer within {self.deadline:g}s") from None
             except httpx.TooManyRedirects:
@@ -177,7 +179,9 @@ class Fetcher:
             except httpx.HTTPError as error:
                 raise FetchError(url, _describe(error)) from None
 
-    async def _get(self, client: httpx.AsyncClient, url: str, headers: dict[str, str]) -> FetchResponse:
+    async def _get(
+        self, client: httpx.AsyncClient, url: str, headers: dict[str, str], types: tuple[str, ...]
+    ) -> FetchResponse:
         async with client.stream("GET", url, headers=headers) as response:
             final_url = str(response.url)
             moved = _permanent_redirect(response)
@@ -190,6 +194,9 @@ class Fetcher:
                     response.status_code,
                     retry_after(response.headers.get("retry-after")),
                 )
+            kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
+            if types and kind and not kind.startswith(types):
+                raise FetchError(url, f"refused content type {kind!r}", response.status_code)
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > self.max_bytes:
                 raise TooLargeError(url, f"Content-Length {int(declared):,} exceeds the cap")

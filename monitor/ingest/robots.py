@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 from urllib.robotparser import RobotFileParser
 
+from monitor.egress import EgressPolicy
 from monitor.errors import FetchError, MonitorError
-from monitor.ingest.egress import EgressPolicy
 from monitor.ingest.fetch import Fetcher
 
 AGENT = "monitor"

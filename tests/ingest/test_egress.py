@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from monitor.egress import EgressPolicy, check_url, is_public
 from monitor.errors import FetchError
-from monitor.ingest.egress import EgressPolicy, check_url, is_public
 from monitor.ingest.fetch import Fetcher, FetchResponse
 from tests import fixtures
 from tests.conftest import RULES, Cli, write_config

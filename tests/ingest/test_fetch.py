@@ -10,8 +10,8 @@ from http.server import BaseHTTPRequestHandler
 
 import pytest
 
+from monitor.egress import EgressPolicy
 from monitor.errors import FetchError, TooLargeError
-from monitor.ingest.egress import EgressPolicy
 from monitor.ingest.fetch import Fetcher, FetchResponse
 from tests.servers import Route, Site
 
@@ -94,6 +94,24 @@ def test_permanent_redirect_is_reported(server: Site) -> None:
     response = fetch(server.url("/old"))
     assert response.body == BODY
     assert response.permanent_redirect == server.url("/new")
+
+
+def test_unwanted_content_types_are_refused_before_the_body(server: Site) -> None:
+    server.routes["/video"] = Route(b"\0" * 100, headers={"Content-Type": "video/mp4"})
+
+    async def run() -> None:
+        fetcher = Fetcher("monitor-test/1", timedelta(seconds=2), 1000, 4)
+        try:
+            await fetcher.get(
+                server.url("/video"),
+                policy=EgressPolicy.for_source(server.url("/")),
+                types=("text/html",),
+            )
+        finally:
+            await fetcher.close()
+
+    with pytest.raises(FetchError, match="refused content type 'video/mp4'"):
+        asyncio.run(run())
 
 
 def test_redirect_loop_and_refused_connection(server: Site) -> None:

@@ -102,7 +102,7 @@ def test_a_pass_over_every_hostile_source(
 PEAK_RSS_SCRIPT = """
 import asyncio, json, sys
 from datetime import timedelta
-from monitor.ingest.egress import EgressPolicy
+from monitor.egress import EgressPolicy
 from monitor.ingest.fetch import Fetcher
 
 async def main(url):
