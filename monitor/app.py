@@ -59,7 +59,8 @@ class App:
 def build_notifier(settings: Settings, channel: Channel) -> Notifier:
     user_agent = settings.fetch.user_agent
     if channel.webhook:
-        return WebhookNotifier(channel.webhook.url, channel.webhook.timeout, user_agent)
+        webhook = channel.webhook
+        return WebhookNotifier(webhook.url, webhook.timeout, user_agent, webhook.secret)
     if channel.jsonl:
         return JsonlNotifier(settings.resolve(channel.jsonl))
     if channel.email:

@@ -102,6 +102,7 @@ class Delivery:
     path: str
     headers: dict[str, str]
     payload: Any
+    raw: bytes = b""
 
 
 class WebhookReceiver:
@@ -122,7 +123,7 @@ class WebhookReceiver:
                 status = receiver.status
                 if status < 300:
                     receiver.deliveries.append(
-                        Delivery(self.path, dict(self.headers.items()), json.loads(body))
+                        Delivery(self.path, dict(self.headers.items()), json.loads(body), body)
                     )
                 self.send_response(status)
                 self.send_header("Content-Length", "0")

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
 import json
 import socket
+import time
 from collections.abc import Iterator
+from datetime import timedelta
 from email import message_from_bytes
 from pathlib import Path
 from typing import Any
@@ -16,6 +21,7 @@ from aiosmtpd.controller import Controller
 from monitor.alerts.apprise import AppriseNotifier
 from monitor.alerts.email import EmailNotifier
 from monitor.alerts.jsonl import JsonlNotifier
+from monitor.alerts.webhook import WebhookNotifier
 from monitor.errors import NotifyError
 from monitor.models import ArchivedArticle
 from monitor.payloads import alert_json
@@ -84,3 +90,17 @@ def test_jsonl_appends_one_object_per_alert(tmp_path: Path) -> None:
     lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     assert len(lines) == 2 and lines[0]["idempotency_key"] == "k1"
     assert lines[0]["article"]["id"] == "a1"
+
+
+def test_webhook_signature_verifies(webhook: WebhookReceiver) -> None:
+    secret = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
+    notifier = WebhookNotifier(webhook.url, timedelta(seconds=5), "test", secret)
+    asyncio.run(notifier.send(PAYLOAD, "k1"))
+    asyncio.run(notifier.close())
+    [delivery] = webhook.wait_for(1)
+    headers = {name.lower(): value for name, value in delivery.headers.items()}
+    assert headers["webhook-id"] == "k1" == headers["idempotency-key"]
+    signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + delivery.raw
+    expected = hmac.new(b"0123456789abcdef0123456789abcdef", signed, hashlib.sha256).digest()
+    assert headers["webhook-signature"] == "v1," + base64.b64encode(expected).decode()
+    assert abs(int(headers["webhook-timestamp"]) - time.time()) < 60
