@@ -80,7 +80,9 @@ def build_routes(settings: Settings, config_name: str) -> list[AlertRoute]:
             except ValueError as error:
                 problems.append(f"alerts[{index}].notify[{position}].{channel.kind}: {error}")
         rules = frozenset(alert.rules) if alert.rules is not None else None
-        routes.append(AlertRoute(alert.name, rules, alert.mode, tuple(notifiers)))
+        routes.append(
+            AlertRoute(alert.name, rules, alert.mode, tuple(notifiers), alert.max_attempts, alert.max_age)
+        )
     if problems:
         raise ConfigError(config_name, problems)
     return routes

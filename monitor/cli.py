@@ -73,6 +73,10 @@ def _parser() -> argparse.ArgumentParser:
     alerts = commands.add_parser("alerts", help="alert history: channel, rule, article, state")
     alerts.add_argument("--limit", type=int, default=200)
     alerts.add_argument("--format", choices=FORMATS, default="table")
+    alert_actions = alerts.add_subparsers(dest="action", metavar="ACTION")
+    retry = alert_actions.add_parser("retry", help="send failed (or the given) alerts again")
+    retry.add_argument("ids", nargs="*", metavar="ID")
+    retry.add_argument("--failed", action="store_true", help="every dead-lettered alert")
     commands.add_parser("check", help="validate the config; show how each rule was understood")
     extract = commands.add_parser("extract", help="show what the pipeline extracts from a page")
     extract.add_argument("inputs", nargs="+", metavar="URL_OR_FILE")
@@ -138,6 +142,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             return _search(archive, args)
         if args.command == "sources":
             return _sources(archive, settings, args.format)
+        if args.action == "retry":
+            return _retry_alerts(archive, args.ids, args.failed)
         return _alerts(archive, args.limit, args.format)
     finally:
         archive.close()
@@ -290,6 +296,14 @@ def _sources(archive: SqlArchive, settings: Settings, fmt: str) -> int:
         )
     columns = ("name", "status", "last_fetch", "consecutive_errors", "next_due", "last_error")
     print(render(records, columns, fmt))
+    return 0
+
+
+def _retry_alerts(archive: SqlArchive, ids: list[str], failed: bool) -> int:
+    if not ids and not failed:
+        raise UsageError("give alert ids (see monitor alerts --format json) or --failed")
+    count = archive.retry_alerts(ids, failed, datetime.now(UTC))
+    print(f"{count} alerts queued again; the daemon or the next monitor once sends them")
     return 0
 
 

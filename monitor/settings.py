@@ -172,6 +172,8 @@ class AlertSettings(_Strict):
     mode: Literal["immediate", "digest"] = "immediate"
     every: str = "1h"
     notify: list[Channel] = Field(min_length=1)
+    max_attempts: int = Field(default=12, ge=1, le=1000)  # then the alert is dead-lettered
+    max_age: Duration = timedelta(days=2)  # ... or once it is this old, whichever comes first
 
 
 class Settings(_Strict):

@@ -134,3 +134,15 @@ def test_entry_whose_link_changes_but_guid_stays_is_not_new(
 def test_once_with_an_unknown_source_is_a_usage_error(cli: Cli, config: Path) -> None:
     code, _, err = cli("-c", str(config), "once", "--source", "Nope")
     assert code == 2 and "no source named 'Nope'" in err
+
+
+def test_alerts_retry_command(cli: Cli, config: Path, webhook: WebhookReceiver) -> None:
+    webhook.status = 503
+    cli("-c", str(config), "once")
+    history = cli.json("-c", str(config), "alerts", "--format", "json")
+    failing = [row for row in history if row["channel"].startswith("webhook")]
+    assert failing and all(row["state"] == "pending" and row["attempts"] == 1 for row in failing)
+    code, out, _ = cli("-c", str(config), "alerts", "retry", failing[0]["id"])
+    assert code == 0 and out.startswith("1 alerts queued again")
+    code, _, err = cli("-c", str(config), "alerts", "retry")
+    assert code == 2 and "--failed" in err

@@ -22,6 +22,7 @@ from monitor.payloads import alert_json, digest_json
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 12
+MAX_AGE = timedelta(days=2)
 BATCH = 100
 
 
@@ -33,6 +34,8 @@ class AlertRoute:
     rules: frozenset[str] | None
     mode: str
     notifiers: tuple[Notifier, ...]
+    max_attempts: int = MAX_ATTEMPTS
+    max_age: timedelta = MAX_AGE
 
     def wants(self, article: Article) -> list[str]:
         rules = set(article.rules)
@@ -50,10 +53,18 @@ def alert_id(alert: str, channel: str, story: str) -> str:
 
 
 def retry_at(
-    now: datetime, attempts: int, retry_after: float | None, rng: random.Random | None = None
+    now: datetime,
+    attempts: int,
+    retry_after: float | None,
+    created: datetime | None = None,
+    route: AlertRoute | None = None,
+    rng: random.Random | None = None,
 ) -> datetime | None:
-    """When to try a failed send again; None once the alert should be dead-lettered."""
-    if attempts >= MAX_ATTEMPTS:
+    """When to try a failed send again: 30 s doubling to an hour, at least Retry-After; None once
+    the alert should be dead-lettered (too many attempts, or older than the route allows)."""
+    max_attempts = route.max_attempts if route else MAX_ATTEMPTS
+    max_age = route.max_age if route else MAX_AGE
+    if attempts >= max_attempts or (created is not None and now - created >= max_age):
         return None
     backoff = min(30.0 * 2 ** (attempts - 1), 3600.0) * (1 + (rng or random).uniform(0, 0.1))
     return now + timedelta(seconds=max(backoff, retry_after or 0.0))
@@ -117,7 +128,8 @@ class Dispatcher:
         self, row: AlertRecord, error: NotifyError, final: bool, report: DispatchReport
     ) -> None:
         now = self.clock()
-        retry = None if final else retry_at(now, row.attempts + 1, error.retry_after)
+        route = self.routes.get(row.alert)
+        retry = None if final else retry_at(now, row.attempts + 1, error.retry_after, row.created, route)
         log.warning("alert %s to %s failed (attempt %d): %s", row.id, row.channel, row.attempts + 1, error)
         await asyncio.to_thread(self.archive.mark_alert_failed, row.id, str(error), retry, now)
         report.failed += 1

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     Row,
     bindparam,
@@ -333,6 +334,19 @@ class SqlArchive:
                     last_error=error[:2000],
                 )
             )
+
+    def retry_alerts(self, ids: Sequence[str], failed: bool, now: datetime) -> int:
+        """Send these alerts (and, with `failed`, every dead-lettered one) again, afresh."""
+        chosen: ColumnElement[bool] = alerts.c.id.in_(list(ids))
+        if failed:
+            chosen = or_(chosen, alerts.c.state == AlertState.FAILED.value)
+        with self._writing() as connection:
+            result = connection.execute(
+                update(alerts)
+                .where(chosen, alerts.c.state != AlertState.SENT.value)
+                .values(state=AlertState.PENDING.value, attempts=0, next_attempt=now)
+            )
+        return result.rowcount
 
     def alerts(self, limit: int) -> list[AlertRecord]:
         with self._reading() as connection:

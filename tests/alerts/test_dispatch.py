@@ -89,3 +89,21 @@ def test_digest_is_one_message(tmp_path: Path, webhook: WebhookReceiver) -> None
     assert sorted(a["id"] for a in delivery.payload["articles"]) == ["a1", "a2"]
     assert asyncio.run(dispatcher.send_digest("desk")).sent == 0
     asyncio.run(dispatcher.close())
+
+
+def test_dead_letter_by_age_and_retry_from_the_cli(tmp_path: Path, webhook: WebhookReceiver) -> None:
+    archive, dispatcher, clock = setup(tmp_path, webhook)
+    article = make_article("a1")
+    archive.store([article], dispatcher.outbox_for(article))
+    webhook.status = 500
+    asyncio.run(dispatcher.dispatch())
+    clock.now += timedelta(days=3)  # older than the default max_age of two days
+    asyncio.run(dispatcher.dispatch())
+    [row] = archive.alerts(10)
+    assert (row.state.value, row.attempts) == ("failed", 2)
+    assert archive.retry_alerts([], failed=True, now=clock.now) == 1
+    webhook.status = 200
+    clock.now += timedelta(seconds=1)
+    assert asyncio.run(dispatcher.dispatch()).sent == 1
+    assert archive.retry_alerts([row.id], failed=False, now=clock.now) == 0  # sent stays sent
+    asyncio.run(dispatcher.close())
