@@ -111,6 +111,7 @@ class WebhookReceiver:
     def __init__(self) -> None:
         self.deliveries: list[Delivery] = []
         self.status = 200
+        self.delay = 0.0  # seconds to take before answering (widens the send window)
         receiver = self
 
         class RequestHandler(BaseHTTPRequestHandler):
@@ -121,6 +122,7 @@ class WebhookReceiver:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length)
                 status = receiver.status
+                time.sleep(receiver.delay)
                 if status < 300:
                     receiver.deliveries.append(
                         Delivery(self.path, dict(self.headers.items()), json.loads(body), body)

@@ -111,9 +111,22 @@ class SqlArchive:
             )
             if claimed:
                 connection.execute(
-                    update(sources).where(sources.c.name.in_(claimed)).values(next_due=lease_until)
+                    update(sources)
+                    .where(sources.c.name.in_(claimed))
+                    .values(next_due=lease_until, claimed_at=now)
                 )
         return claimed
+
+    def release_claims(self, now: datetime) -> int:
+        """Make the sources claimed by a daemon that died mid-poll due again at once.
+
+        For a daemon starting on an archive that it alone uses (SQLite): its claims are stale.
+        """
+        with self._writing() as connection:
+            result = connection.execute(
+                update(sources).where(sources.c.claimed_at.is_not(None)).values(next_due=now, claimed_at=None)
+            )
+        return result.rowcount
 
     def source_state(self, name: str) -> SourceState | None:
         with self._reading() as connection:
@@ -130,6 +143,7 @@ class SqlArchive:
             "last_fetch": outcome.when,
             "last_status": outcome.status,
             "next_due": outcome.next_due,
+            "claimed_at": None,
         }
         if outcome.error is None:
             values |= {"last_error": None, "consecutive_errors": 0, "failing_since": None}

@@ -61,6 +61,7 @@ sources = Table(
     Column("body_hash", String),  # schema version 2
     Column("last_full_fetch", UtcDateTime),  # schema version 2
     Column("interval_seconds", Float),  # schema version 3: the adaptive interval now in force
+    Column("claimed_at", UtcDateTime),  # schema version 4: a poll in progress since then
 )
 
 articles = Table(

@@ -120,6 +120,9 @@ class Daemon:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, self.stopping.set)
+        released = await asyncio.to_thread(self.app.archive.release_claims, self.app.clock())
+        if released:
+            log.info("%d sources were mid-poll when the last run stopped: polling them now", released)
         gc.freeze()  # the config, the compiled rules and the automaton live as long as the daemon
         scheduler = AsyncIOScheduler(timezone=UTC)
         self.schedule(scheduler)

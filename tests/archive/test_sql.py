@@ -41,14 +41,14 @@ def test_a_version_1_archive_is_upgraded_keeping_its_data(tmp_path: Path) -> Non
     archive.sync_sources([("One", "https://x.test/feed")], NOW)
     archive.close()
     with sqlite3.connect(path) as connection:  # make it the version-1 schema again
-        for column in ("moved_to", "body_hash", "last_full_fetch", "interval_seconds"):
+        for column in ("moved_to", "body_hash", "last_full_fetch", "interval_seconds", "claimed_at"):
             connection.execute(f"ALTER TABLE sources DROP COLUMN {column}")
         connection.execute("PRAGMA user_version = 1")
     upgraded = SqlArchive(f"sqlite:///{path}")
     state = upgraded.source_state("One")
     assert state is not None and state.url == "https://x.test/feed" and state.moved_to is None
     with sqlite3.connect(path) as connection:
-        assert connection.execute("PRAGMA user_version").fetchone()[0] == LATEST == 3
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == LATEST == 4
 
 
 def test_store_is_idempotent_and_writes_alerts_with_articles(archive: SqlArchive) -> None:
@@ -85,6 +85,8 @@ def test_source_schedule_state(archive: SqlArchive) -> None:
     lease = NOW + timedelta(minutes=10)
     assert archive.claim_due_sources(NOW, lease, 10, ["One", "Two"]) == ["One"]
     assert archive.claim_due_sources(NOW, lease, 10, ["One", "Two"]) == []
+    assert archive.release_claims(NOW) == 1  # a daemon died mid-poll: due again at once
+    assert archive.claim_due_sources(NOW, lease, 10, ["One", "Two"]) == ["One"]
     archive.record_fetch("One", FetchOutcome(NOW, NOW + timedelta(minutes=5), "error", error="boom"))
     archive.record_fetch("One", FetchOutcome(NOW, NOW + timedelta(minutes=9), "error", error="boom2"))
     state = archive.source_state("One")

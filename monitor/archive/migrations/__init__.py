@@ -37,8 +37,13 @@ def _v2_to_v3(connection: Connection) -> None:
     connection.execute(text("ALTER TABLE sources ADD COLUMN interval_seconds FLOAT"))
 
 
+def _v3_to_v4(connection: Connection) -> None:
+    """When a daemon claimed a source (cleared when the poll is recorded)."""
+    connection.execute(text("ALTER TABLE sources ADD COLUMN claimed_at DATETIME"))
+
+
 # UPGRADES[n] brings version n + 1 to version n + 2.
-UPGRADES: list[Callable[[Connection], None]] = [_v1_to_v2, _v2_to_v3]
+UPGRADES: list[Callable[[Connection], None]] = [_v1_to_v2, _v2_to_v3, _v3_to_v4]
 LATEST = len(UPGRADES) + 1
 
 
