@@ -55,7 +55,7 @@ def test_daemon_alerts_new_items_and_stops_cleanly(
         deliveries = webhook.wait_for(2, timeout=30)
         assert len(deliveries) == 2
         latency = time.monotonic() - changed
-        assert latency < 5, f"alerted {latency:.1f}s after the change"  # interval 1s + tick 1s
+        assert latency < 8, f"alerted {latency:.1f}s after the change"  # interval 1s + ticks
         assert deliveries[1].payload["article"]["title"] == "Second Iron Dome story"
         assert site.hits("/live.xml") >= 2
     finally:

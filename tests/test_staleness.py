@@ -19,7 +19,7 @@ from tests.hostile import HostileServer
 from tests.ingest.test_hostile import CONTENT_FAULTS
 from tests.servers import Route, Site
 
-INTERVAL = 2.0
+INTERVAL = 4.0
 
 
 @pytest.fixture
@@ -59,7 +59,7 @@ def test_healthy_feed_staleness_beside_hostile_feeds(tmp_path: Path, healthy: Si
         env={**os.environ, "PYTHONWARNINGS": "ignore"},
     )
     try:
-        time.sleep(20)
+        time.sleep(30)
     finally:
         daemon.send_signal(signal.SIGTERM)
         daemon.wait(timeout=60)
