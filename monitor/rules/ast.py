@@ -45,23 +45,6 @@ class Field:
 Node = Term | Not | Op | Near | Field
 
 
-def positive_terms(node: Node) -> list[Term]:
-    """Terms that can produce hits (those not under a NOT)."""
-    match node:
-        case Term():
-            return [node]
-        case Not():
-            return []
-        case Op(children=children):
-            return [term for child in children for term in positive_terms(child)]
-        case Near(left=left, right=right):
-            return positive_terms(left) + positive_terms(right)
-        case Field(name="lang"):
-            return []
-        case Field(child=child):
-            return positive_terms(child)
-
-
 def all_terms(node: Node) -> list[Term]:
     """Every term of a query, negated or not (fields included: the matcher scans them too)."""
     match node:
