@@ -96,17 +96,14 @@ class SqlArchive:
         self, now: datetime, lease_until: datetime, limit: int, names: Sequence[str]
     ) -> list[str]:
         """Take up to `limit` of the named sources that are due, pushing next_due to the lease's end."""
+        is_due = (sources.c.next_due <= now, sources.c.name.in_(list(names)))
         with self._reading() as connection:  # the common answer is "none": no write lock for it
-            due = connection.execute(select(sources.c.name).where(sources.c.next_due <= now).limit(1)).first()
-        if due is None:
-            return []
+            if connection.execute(select(sources.c.name).where(*is_due).limit(1)).first() is None:
+                return []
         with self._writing() as connection:
             claimed = list(
                 connection.execute(
-                    select(sources.c.name)
-                    .where(sources.c.next_due <= now, sources.c.name.in_(list(names)))
-                    .order_by(sources.c.next_due)
-                    .limit(limit)
+                    select(sources.c.name).where(*is_due).order_by(sources.c.next_due).limit(limit)
                 ).scalars()
             )
             if claimed:
