@@ -18,6 +18,7 @@ import httpx
 from monitor.alerts import channel_key
 from monitor.egress import EgressPolicy, egress, guarded_transport
 from monitor.errors import NotifyError
+from monitor.retry import retry_after
 
 
 class WebhookNotifier:
@@ -47,7 +48,7 @@ class WebhookNotifier:
             raise NotifyError(
                 self.key,
                 f"HTTP {response.status_code} {response.reason_phrase}",
-                retry_after=_retry_after(response.headers.get("retry-after")),
+                retry_after=retry_after(response.headers.get("retry-after"), cap=3600.0),
             )
 
     async def close(self) -> None:
@@ -68,9 +69,3 @@ def signature_headers(key: bytes, message_id: str, timestamp: int, body: bytes) 
         "webhook-timestamp": str(timestamp),
         "webhook-signature": f"v1,{digest}",
     }
-
-
-def _retry_after(value: str | None) -> float | None:
-    if value and value.strip().isdigit():
-        return min(float(value.strip()), 3600.0)
-    return None

@@ -9,17 +9,16 @@ import zlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import httpx
 
 from monitor.egress import EgressPolicy, check_url, egress, guarded_transport
 from monitor.errors import FetchError, TooLargeError
+from monitor.retry import retry_after
 
 _CHUNK = 64 * 1024
-MAX_RETRY_AFTER = 86_400
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,24 +209,6 @@ class Fetcher:
                 dict(response.headers),
                 permanent_redirect=moved,
             )
-
-
-def retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or an HTTP date); None when absent or
-    garbage. Capped at a day: a server cannot park a source for longer."""
-    if not value or not value.strip():
-        return None
-    text = value.strip()
-    if text.isdigit():
-        return float(min(int(text), MAX_RETRY_AFTER))
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    seconds = (when - (now or datetime.now(UTC))).total_seconds()
-    return max(0.0, min(seconds, float(MAX_RETRY_AFTER)))
 
 
 def _permanent_redirect(response: httpx.Response) -> str | None:

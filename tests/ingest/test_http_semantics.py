@@ -14,8 +14,8 @@ import pytest
 from monitor.app import App, build_app
 from monitor.archive import SearchFilters
 from monitor.config_file import load_settings
-from monitor.ingest.fetch import retry_after
 from monitor.models import SourceState
+from monitor.retry import retry_after
 from monitor.rules import parse_query
 from tests import fixtures
 from tests.conftest import RULES, write_config
