@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import NamedTuple
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,9 +21,8 @@ class FeedEntry:
     language: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
-    """One occurrence of a watch rule's term in an article."""
+class Hit(NamedTuple):
+    """One occurrence of a watch rule's term in an article. (A tuple: the matcher makes many.)"""
 
     rule: str
     term: str
@@ -49,6 +49,8 @@ class Article:
     language: str | None
     story: str
     hits: tuple[Hit, ...] = ()
+    fingerprint: tuple[int, ...] | None = None  # near-duplicate MinHash (monitor/stories.py)
+    content_hash: str = ""  # of the feed entry's text: a change means the article was updated
 
     @property
     def rules(self) -> list[str]:

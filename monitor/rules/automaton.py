@@ -17,12 +17,12 @@ import ahocorasick
 
 from monitor.models import Hit
 from monitor.rules.ast import Field, Near, Node, Not, Op, Term, all_terms
-from monitor.rules.match import BODY_FIELDS, CompiledRule, MatchInput, Occurrence, rule_hits
+from monitor.rules.match import BODY_FIELDS, CompiledRule, MatchInput, Occurrence, hits_of, rule_hits
 from monitor.rules.text import HEBREW_PREFIXES, TokenizedText, is_hebrew
 
 SCANNED_FIELDS = (*BODY_FIELDS, "source")
 TermKey = tuple[tuple[str, ...], bool]
-Found = dict[TermKey, list[tuple[str, int, int]]]
+Found = dict[int, list[tuple[str, int, int]]]
 
 
 def _term_key(term: Term) -> TermKey:
@@ -60,38 +60,89 @@ def triggers(node: Node) -> set[TermKey] | None:
             return None if any(part is None for part in sets) else set().union(*sets)  # type: ignore[arg-type]
 
 
+def plain_terms(node: Node) -> tuple[Term, ...] | None:
+    """The terms of a query that is only an OR of terms (or one term), else None: such a rule
+    holds exactly where one of its terms occurs, and its hits are those occurrences."""
+    match node:
+        case Term():
+            return (node,)
+        case Op(op="OR", children=children):
+            parts = [plain_terms(child) for child in children]
+            if any(part is None for part in parts):
+                return None
+            return tuple(term for part in parts for term in part or ())
+        case _:
+            return None
+
+
+def required(node: Node) -> list[set[TermKey]]:
+    """Groups of terms such that every article the query matches holds a term of each group:
+    a cheap test that rules out most candidate rules before their evaluation (`a AND b` needs
+    {a} and {b}; `a OR b` needs {a, b}; a negation or a `lang:` test needs nothing)."""
+    match node:
+        case Term():
+            return [{_term_key(node)}]
+        case Not() | Field(name="lang"):
+            return []
+        case Field(child=child):
+            return required(child)
+        case Near(left=left, right=right):
+            return required(left) + required(right)
+        case Op(op="AND", children=children):
+            return [group for child in children for group in required(child)]
+        case Op():
+            needed = triggers(node)
+            return [] if needed is None else [needed]
+
+
 def _smallest(sets: list[set[TermKey] | None]) -> set[TermKey] | None:
     known = [part for part in sets if part is not None]
     return min(known, key=len) if known else None
 
 
 class Matcher:
-    """All watch rules, compiled once; `match` returns every hit of every rule."""
+    """All watch rules, compiled once; `match` returns every hit of every rule.
+
+    Terms are numbered (equal terms of different rules share a number), so the automaton's
+    payloads, the occurrences found and the rules each term triggers are indexed by small ints.
+    """
 
     def __init__(self, rules: Iterable[CompiledRule]) -> None:
         self.rules = sorted(rules, key=lambda rule: rule.name)
         self.automaton = ahocorasick.Automaton()
-        self.rules_of_term: dict[TermKey, list[int]] = {}
+        self.term_ids: dict[TermKey, int] = {}
         self.always: list[int] = []
-        patterns: dict[str, set[tuple[TermKey, int]]] = {}
+        patterns: dict[str, set[tuple[int, int]]] = {}
+        for rule in self.rules:
+            for term in all_terms(rule.node):
+                term_id = self.term_ids.setdefault(_term_key(term), len(self.term_ids))
+                for pattern in _patterns(term):
+                    patterns.setdefault(pattern, set()).add((term_id, len(term.tokens) - 1))
+        rules_of_term: list[list[int]] = [[] for _ in self.term_ids]
         for index, rule in enumerate(self.rules):
             needed = triggers(rule.node)
             if needed is None:
                 self.always.append(index)
             for key in needed or ():
-                self.rules_of_term.setdefault(key, []).append(index)
-            for term in all_terms(rule.node):
-                key = _term_key(term)
-                for pattern in _patterns(term):
-                    patterns.setdefault(pattern, set()).add((key, len(term.tokens) - 1))
-        for pattern, keys in patterns.items():
-            self.automaton.add_word(pattern, (len(pattern), tuple(keys)))
+                rules_of_term[self.term_ids[key]].append(index)
+        self.rules_of_term = [tuple(indexes) for indexes in rules_of_term]
+        self.plain = [self._plain(rule) for rule in self.rules]
+        self.required = [
+            tuple(tuple(self.term_ids[key] for key in group) for group in required(rule.node))
+            for rule in self.rules
+        ]
+        for pattern, ids in patterns.items():
+            self.automaton.add_word(pattern, (len(pattern), tuple(ids)))
         if patterns:
             self.automaton.make_automaton()
         self.has_patterns = bool(patterns)
 
+    def _plain(self, rule: CompiledRule) -> tuple[tuple[int, Term], ...] | None:
+        terms = plain_terms(rule.node)
+        return None if terms is None else tuple((self.term_ids[_term_key(term)], term) for term in terms)
+
     def scan(self, article: MatchInput) -> Found:
-        """Every occurrence of every term, by field, in one automaton pass per field."""
+        """Every occurrence of every term (by term id), in one automaton pass per field."""
         found: Found = {}
         if not self.has_patterns:
             return found
@@ -104,24 +155,52 @@ class Matcher:
     def match(self, article: MatchInput) -> list[Hit]:
         found = self.scan(article)
         candidates = set(self.always)
-        for key in found:
-            candidates.update(self.rules_of_term.get(key, ()))
+        for term_id in found:
+            candidates.update(self.rules_of_term[term_id])
+        term_ids = self.term_ids
 
         def lookup(term: Term, fields: Sequence[str]) -> list[Occurrence]:
-            spans = found.get((term.tokens, term.prefix))
+            spans = found.get(term_ids[(term.tokens, term.prefix)])
             if not spans:
                 return []
             return [Occurrence(name, first, last, term) for name, first, last in spans if name in fields]
 
+        language = (article.language or "").lower()
+        span = article.span
         hits: list[Hit] = []
         for index in sorted(candidates):
-            hits += rule_hits(self.rules[index], article, lookup)
+            rule, terms = self.rules[index], self.plain[index]
+            if terms is None:
+                if _may_hold(self.required[index], found):
+                    hits += rule_hits(rule, article, lookup, language)
+                continue
+            occurrences = [
+                Occurrence(name, first, last, term)
+                for term_id, term in terms
+                for name, first, last in found.get(term_id, ())
+                if name != "source"
+            ]
+            if not occurrences:  # its terms occurred only in the source name
+                continue
+            if len(occurrences) == 1:  # the common case, kept free of calls
+                name, first, last, term = occurrences[0]
+                hits.append(Hit(rule.name, term.text, name, *span(name, first, last)))
+            else:
+                hits += hits_of(rule.name, article, occurrences)
         return hits
+
+
+def _may_hold(groups: tuple[tuple[int, ...], ...], found: Found) -> bool:
+    return all(not found.keys().isdisjoint(group) for group in groups)
 
 
 def _scan_field(automaton: ahocorasick.Automaton, name: str, doc: TokenizedText, found: Found) -> None:
     joined, starts = doc.joined()
-    for end, (length, keys) in automaton.iter(joined):
+    for end, (length, ids) in automaton.iter(joined):
         first = bisect_left(starts, end - length + 2)
-        for key, more_tokens in keys:
-            found.setdefault(key, []).append((name, first, first + more_tokens))
+        for term_id, more_tokens in ids:
+            spans = found.get(term_id)
+            if spans is None:
+                found[term_id] = [(name, first, first + more_tokens)]
+            else:
+                spans.append((name, first, first + more_tokens))

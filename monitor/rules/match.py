@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 from monitor.models import Hit
 from monitor.rules.ast import Field, Near, Node, Not, Op, Term
-from monitor.rules.text import HEBREW_PREFIXES, TokenizedText, is_hebrew, snippet, tokenize
+from monitor.rules.text import HEBREW_PREFIXES, TokenizedText, is_hebrew, tokenize
 
 BODY_FIELDS = ("title", "summary", "text")
 MAX_HITS_PER_RULE = 20
@@ -38,14 +38,17 @@ class MatchInput:
     source: str = ""
     language: str | None = None
     _fields: dict[str, TokenizedText] = field(default_factory=dict)
-    _snippets: dict[tuple[str, int, int], str] = field(default_factory=dict)
+    _spans: dict[tuple[str, int, int], tuple[int, int, str]] = field(default_factory=dict)
 
-    def snippet(self, span: tuple[str, int, int]) -> str:
-        """The snippet around a span of a field (rules that share a term share it)."""
-        found = self._snippets.get(span)
+    def span(self, name: str, first: int, last: int) -> tuple[int, int, str]:
+        """Where tokens first..last of a field start and end, and the snippet around them
+        (computed once per article: rules that share a term share it)."""
+        key = (name, first, last)
+        found = self._spans.get(key)
         if found is None:
-            name, start, end = span
-            found = self._snippets[span] = snippet(self.field(name).text, start, end)
+            doc = self.field(name)
+            start, end = doc.starts[first], doc.ends[last]
+            found = self._spans[key] = (start, end, doc.snippet(first, last))
         return found
 
     def field(self, name: str) -> TokenizedText:
@@ -195,24 +198,33 @@ def _reading_order(occurrence: Occurrence) -> tuple[int, int, int, str]:
     return _FIELD_ORDER[occurrence.field], occurrence.first, occurrence.last, occurrence.term.text
 
 
-def rule_hits(rule: CompiledRule, article: MatchInput, lookup: Lookup | None = None) -> list[Hit]:
-    occurrences = run(rule.evaluator, article, lookup)
-    if occurrences is None:
-        return []
+def rule_hits(
+    rule: CompiledRule, article: MatchInput, lookup: Lookup | None = None, language: str | None = None
+) -> list[Hit]:
+    if lookup is None:
+        occurrences = run(rule.evaluator, article)
+    else:
+        if language is None:
+            language = (article.language or "").lower()
+        occurrences = rule.evaluator(lookup, BODY_FIELDS, language)
+    return [] if occurrences is None else hits_of(rule.name, article, occurrences)
+
+
+def hits_of(rule: str, article: MatchInput, occurrences: list[Occurrence]) -> list[Hit]:
+    """The hits of a rule that holds, from the occurrences that made it hold, in reading order."""
+    if len(occurrences) == 1:
+        name, first, last, term = occurrences[0]
+        return [Hit(rule, term.text, name, *article.span(name, first, last))]
     hits: list[Hit] = []
     seen: set[tuple[str, int, int]] = set()
-    ordered = sorted(occurrences, key=_reading_order) if len(occurrences) > 1 else occurrences
-    for occurrence in ordered:
-        doc = article.field(occurrence.field)
-        start, end = doc.starts[occurrence.first], doc.ends[occurrence.last]
-        span = (occurrence.field, start, end)
-        if span in seen:
+    for name, first, last, term in sorted(occurrences, key=_reading_order):
+        if (name, first, last) in seen:
             continue
-        seen.add(span)
-        hits.append(Hit(rule.name, occurrence.term.text, occurrence.field, start, end, article.snippet(span)))
+        seen.add((name, first, last))
+        hits.append(Hit(rule, term.text, name, *article.span(name, first, last)))
         if len(hits) >= MAX_HITS_PER_RULE:
             break
     if not hits:
         # A rule true only through NOT (e.g. "NOT sport") still matched: record it without a span.
-        hits.append(Hit(rule=rule.name, term="", field="", start=0, end=0, snippet=""))
+        hits.append(Hit(rule=rule, term="", field="", start=0, end=0, snippet=""))
     return hits

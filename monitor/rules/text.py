@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import accumulate
@@ -48,6 +49,7 @@ _CJK_PIECES = regex.compile(f"[{_CJK_CLASS}]|[^{_CJK_CLASS}]+")
 HEBREW_PREFIXES = "והבכלמש"
 # Katakana long-vowel marks are left out of tokens: outlets write ドーム, ドｰム and ド―ム alike.
 _DROPPED_CJK = frozenset("ー")
+SNIPPET_WIDTH = 160
 
 _converter = opencc.OpenCC("t2s")
 
@@ -97,6 +99,19 @@ class TokenizedText:
                 index.setdefault(token, []).append(position)
             self._positions = index
         return self._positions
+
+    def snippet(self, first: int, last: int, width: int = SNIPPET_WIDTH) -> str:
+        """About `width` characters around tokens first..last, cut between words, with ellipses
+        where text was cut off."""
+        start, end = self.starts[first], self.ends[last]
+        room = max(0, width - (end - start)) // 2
+        head = bisect_left(self.starts, start - room, 0, first)
+        tail = max(last, bisect_right(self.ends, end + room, last) - 1)
+        cut_head, cut_tail = head > 0, tail < len(self.ends) - 1
+        piece = self.text[self.starts[head] if cut_head else 0 : self.ends[tail] if cut_tail else None]
+        if "  " in piece or not piece.isprintable():
+            piece = " ".join(piece.split())
+        return f"{'…' if cut_head else ''}{piece}{'…' if cut_tail else ''}"
 
     def joined(self) -> tuple[str, list[int]]:
         """The tokens as " t0 t1 … tn " and where each token starts in that string."""
@@ -166,20 +181,6 @@ def _tokenize_ascii(text: str) -> TokenizedText:
 def index_text(text: str) -> str:
     """The normalized text the archive's full-text index stores: tokens joined by spaces."""
     return tokenize(text).joined()[0].strip()
-
-
-def snippet(text: str, start: int, end: int, width: int = 160) -> str:
-    """About `width` characters around text[start:end], cut at word gaps, with ellipses."""
-    room = max(0, width - (end - start)) // 2
-    low, high = max(0, start - room), min(len(text), end + room)
-    if low > 0:
-        space = _SPACE.search(text, low, start)
-        low = space.end() if space else low
-    if high < len(text):
-        gap = max(text.rfind(" ", end, high), text.rfind("\n", end, high))
-        high = gap if gap >= 0 else high
-    piece = " ".join(text[low:high].split())
-    return f"{'…' if low > 0 else ''}{piece}{'…' if high < len(text) else ''}"
 
 
 def join_tokens(tokens: tuple[str, ...] | list[str]) -> str:

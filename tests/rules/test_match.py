@@ -109,3 +109,13 @@ def test_rule_true_only_through_not_still_reports_a_match() -> None:
     rule = CompiledRule("r", "NOT sport", parse_query("NOT sport"))
     [hit] = rule_hits(rule, MatchInput("", "", "politics"))
     assert hit.rule == "r" and hit.term == ""
+
+
+def test_a_term_found_only_in_the_source_name_matches_no_body_rule() -> None:
+    rules = [
+        CompiledRule("plain", "reuters", parse_query("reuters")),
+        CompiledRule("and", "reuters AND dome", parse_query("reuters AND dome")),
+        CompiledRule("scoped", "source:reuters", parse_query("source:reuters")),
+    ]
+    article = MatchInput("Dome", "", "text", source="Reuters")
+    assert {hit.rule for hit in Matcher(rules).match(article)} == {"scoped"}

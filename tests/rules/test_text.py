@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.rules.text import fold_word, index_text, snippet, tokenize
+from monitor.rules.text import fold_word, index_text, tokenize
 
 
 @pytest.mark.parametrize(
@@ -47,8 +47,19 @@ def test_index_text_is_space_separated_tokens() -> None:
 
 
 def test_snippet_cuts_at_word_gaps() -> None:
-    text = "word " * 100 + "Iron Dome" + " tail" * 100
-    start = text.index("Iron")
-    cut = snippet(text, start, start + 9)
+    doc = tokenize("word " * 100 + "Iron Dome" + " tail" * 100)
+    cut = doc.snippet(100, 101)
     assert cut.startswith("…word") and cut.endswith("tail…")
     assert "Iron Dome" in cut and len(cut) <= 170
+
+
+def test_snippet_keeps_a_short_text_whole_and_collapses_whitespace() -> None:
+    doc = tokenize("«Iron\n\n  Dome» arrives.")
+    assert doc.snippet(0, 1) == "«Iron Dome» arrives."
+
+
+def test_snippet_of_running_cjk_text() -> None:
+    doc = tokenize("前文" * 100 + "鐵穹" + "後文" * 100)
+    cut = doc.snippet(200, 201)
+    assert cut.startswith("…") and cut.endswith("…") and "鐵穹" in cut
+    assert 150 <= len(cut) <= 170
