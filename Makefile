@@ -31,6 +31,7 @@ test: lint
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m bench.match
+	$(BIN)/python -m bench.stories
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache *.egg-info

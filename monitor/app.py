@@ -6,19 +6,23 @@ import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from monitor.alerts import Notifier
 from monitor.alerts.apprise import AppriseNotifier
 from monitor.alerts.dispatch import AlertRoute, Dispatcher
 from monitor.alerts.email import EmailNotifier
+from monitor.alerts.holding import parse_throttle
 from monitor.alerts.jsonl import JsonlNotifier
+from monitor.alerts.message import MessageTemplates
 from monitor.alerts.webhook import WebhookNotifier
 from monitor.archive.sql import SqlArchive
 from monitor.errors import ConfigError
 from monitor.ingest import Pipeline, SourceReport, ingest_source
 from monitor.ingest.fetch import Fetcher
+from monitor.ingest.summarizers import ExtractiveSummarizer, OpenAISummarizer, Summarizer
 from monitor.rules import Matcher
-from monitor.settings import Channel, Settings, SourceSettings
+from monitor.settings import Channel, Settings, SourceSettings, TemplateSettings
 
 CLAIM_LEASE = timedelta(minutes=10)
 
@@ -52,11 +56,14 @@ class App:
 
     async def aclose(self) -> None:
         await self.fetcher.close()
+        await self.pipeline.summarizer.close()
         await self.dispatcher.close()
         self.archive.close()
 
 
-def build_notifier(settings: Settings, channel: Channel) -> Notifier:
+def build_notifier(
+    settings: Settings, channel: Channel, templates: MessageTemplates | None = None
+) -> Notifier:
     user_agent = settings.fetch.user_agent
     if channel.webhook:
         webhook = channel.webhook
@@ -65,8 +72,14 @@ def build_notifier(settings: Settings, channel: Channel) -> Notifier:
         return JsonlNotifier(settings.resolve(channel.jsonl))
     if channel.email:
         to = channel.email.to
-        return EmailNotifier([to] if isinstance(to, str) else to, channel.email.smtp, channel.email.sender)
-    return AppriseNotifier(channel.apprise or "")
+        recipients = [to] if isinstance(to, str) else to
+        return EmailNotifier(recipients, channel.email.smtp, channel.email.sender, templates)
+    return AppriseNotifier(channel.apprise or "", templates)
+
+
+def _template_files(settings: Settings, templates: TemplateSettings) -> dict[str, Path]:
+    chosen = {"subject": templates.subject, "text": templates.text, "html": templates.html}
+    return {part: settings.resolve(path) for part, path in chosen.items() if path}
 
 
 def build_routes(settings: Settings, config_name: str) -> list[AlertRoute]:
@@ -74,18 +87,40 @@ def build_routes(settings: Settings, config_name: str) -> list[AlertRoute]:
     problems: list[str] = []
     for index, alert in enumerate(settings.alerts):
         notifiers: list[Notifier] = []
+        try:
+            templates = MessageTemplates(_template_files(settings, alert.templates))
+        except (ValueError, OSError) as error:
+            problems.append(f"alerts[{index}].templates: {error}")
+            continue
         for position, channel in enumerate(alert.notify):
             try:
-                notifiers.append(build_notifier(settings, channel))
+                notifiers.append(build_notifier(settings, channel, templates))
             except ValueError as error:
                 problems.append(f"alerts[{index}].notify[{position}].{channel.kind}: {error}")
         rules = frozenset(alert.rules) if alert.rules is not None else None
         routes.append(
-            AlertRoute(alert.name, rules, alert.mode, tuple(notifiers), alert.max_attempts, alert.max_age)
+            AlertRoute(
+                alert.name,
+                rules,
+                alert.mode,
+                tuple(notifiers),
+                alert.max_attempts,
+                alert.max_age,
+                alert.every,
+                parse_throttle(alert.throttle) if alert.throttle else None,
+                alert.quiet_hours.quiet_hours() if alert.quiet_hours else None,
+            )
         )
     if problems:
         raise ConfigError(config_name, problems)
     return routes
+
+
+def build_summarizer(settings: Settings) -> Summarizer:
+    chosen = settings.summarizer
+    if chosen.kind == "openai" and chosen.url and chosen.model:
+        return OpenAISummarizer(chosen.url, chosen.model, chosen.api_key, chosen.timeout)
+    return ExtractiveSummarizer()
 
 
 def build_app(
@@ -94,7 +129,7 @@ def build_app(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> App:
     routes = build_routes(settings, config_name)
-    archive = SqlArchive(settings.database_url())
+    archive = SqlArchive(settings.database_url(), settings.story_grouping())
     archive.sync_sources([(source.name, source.url) for source in settings.sources], clock())
     fetch = settings.fetch
     fetcher = Fetcher(
@@ -102,5 +137,13 @@ def build_app(
     )
     matcher = Matcher(rule.compile() for rule in settings.watch)
     dispatcher = Dispatcher(archive, routes, clock)
-    pipeline = Pipeline(archive, fetcher, matcher, settings, dispatcher.outbox_for, clock)
+    pipeline = Pipeline(
+        archive,
+        fetcher,
+        matcher,
+        settings,
+        dispatcher.outbox_for,
+        clock,
+        summarizer=build_summarizer(settings),
+    )
     return App(settings, archive, fetcher, matcher, dispatcher, pipeline, clock)

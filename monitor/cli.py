@@ -136,7 +136,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _once(settings, str(path), args.source)
     if args.command == "backfill":
         return _backfill(settings, str(path), args)
-    archive = SqlArchive(settings.database_url())
+    archive = SqlArchive(settings.database_url(), settings.story_grouping())
     try:
         if args.command == "search":
             return _search(archive, args)

@@ -105,7 +105,7 @@ def semantic_problems(settings: Settings) -> list[str]:
         for name in alert.rules or []:
             if name not in rule_names:
                 problems.append(f"alerts[{index}].rules: no watch rule is named {name!r}")
-        if alert.mode == "digest" and not _is_schedule(alert.every):
+        if (alert.mode == "digest" or alert.throttle) and not _is_schedule(alert.every):
             problems.append(f"alerts[{index}].every: {alert.every!r} is neither a duration nor a cron line")
     return problems
 

@@ -91,6 +91,7 @@ class SourceState:
 
 class AlertState(StrEnum):
     PENDING = "pending"
+    HELD = "held"  # quiet hours or throttle: waits for a digest at next_attempt
     SENT = "sent"
     FAILED = "failed"
 

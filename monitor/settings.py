@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from monitor.alerts.holding import QuietHours, parse_throttle
 from monitor.durations import parse_duration
 from monitor.rules import CompiledRule, parse_query, terms_query, to_text
+from monitor.stories import StoryGrouping
 
 
 def _duration(value: Any) -> Any:
@@ -43,6 +46,37 @@ class StorageSettings(_Strict):
 class RetentionSettings(_Strict):
     unmatched: Retention = timedelta(days=30)
     matched: Retention = None
+
+
+class StorySettings(_Strict):
+    """Near-duplicate grouping: copies at least `similarity` alike (estimated Jaccard of word
+    shingles) and fetched within `window` of each other are one story, alerted once."""
+
+    similarity: float = Field(default=0.5, gt=0, le=1)
+    window: Duration = timedelta(days=3)
+
+
+class SummarizerSettings(_Strict):
+    """`extractive` (no network) or `openai`: any OpenAI-compatible endpoint, such as a local
+    model server, with a fallback to extractive on any error."""
+
+    kind: Literal["extractive", "openai"] = "extractive"
+    url: str | None = None  # the API base, e.g. http://127.0.0.1:8080/v1
+    model: str | None = None
+    api_key: str | None = None  # e.g. ${OPENAI_API_KEY}
+    timeout: Duration = timedelta(seconds=20)
+
+    @model_validator(mode="after")
+    def _endpoint_given(self) -> SummarizerSettings:
+        if self.kind == "openai" and not (self.url and self.model):
+            raise ValueError("the openai summarizer needs url and model")
+        if self.url and not re.match(r"https?://[^/\s]+", self.url):
+            raise ValueError(f"{self.url!r} is not an http(s) URL")
+        return self
+
+
+def _summarizer(value: Any) -> Any:
+    return {"kind": value} if isinstance(value, str) else value
 
 
 class DefaultSettings(_Strict):
@@ -166,14 +200,63 @@ class Channel(_Strict):
         return self.apprise or self.jsonl or ""
 
 
+class TemplateSettings(_Strict):
+    """Jinja2 files (relative to the config file) replacing the shipped message templates."""
+
+    subject: str | None = None
+    text: str | None = None
+    html: str | None = None
+
+
+class QuietHoursSettings(_Strict):
+    """Local times between which nothing is sent (held, then sent as one digest at `end`)."""
+
+    start: str
+    end: str
+    timezone: str = "UTC"
+
+    @field_validator("start", "end")
+    @classmethod
+    def _clock_time(cls, value: str) -> str:
+        if not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", value.strip()):
+            raise ValueError(f"{value!r} is not a time of day like 22:00")
+        return value.strip()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not a known time zone (e.g. Asia/Taipei)") from None
+        return value
+
+    def quiet_hours(self) -> QuietHours:
+        return QuietHours(
+            time.fromisoformat(f"{self.start:0>5}"),
+            time.fromisoformat(f"{self.end:0>5}"),
+            ZoneInfo(self.timezone),
+        )
+
+
 class AlertSettings(_Strict):
     name: str = Field(min_length=1)
     rules: list[str] | None = None
     mode: Literal["immediate", "digest"] = "immediate"
-    every: str = "1h"
+    every: str = "1h"  # the digest period, and where throttled alerts roll over to
+    throttle: str | None = None  # "N/hour" or "N/day" stories; beyond it, the next digest
+    quiet_hours: QuietHoursSettings | None = None
     notify: list[Channel] = Field(min_length=1)
     max_attempts: int = Field(default=12, ge=1, le=1000)  # then the alert is dead-lettered
     max_age: Duration = timedelta(days=2)  # ... or once it is this old, whichever comes first
+    templates: TemplateSettings = TemplateSettings()
+
+    @field_validator("throttle")
+    @classmethod
+    def _throttle(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_throttle(value)
+        return value
 
 
 class Settings(_Strict):
@@ -181,6 +264,8 @@ class Settings(_Strict):
     retention: RetentionSettings = RetentionSettings()
     defaults: DefaultSettings = DefaultSettings()
     fetch: FetchSettings = FetchSettings()
+    stories: StorySettings = StorySettings()
+    summarizer: Annotated[SummarizerSettings, BeforeValidator(_summarizer)] = SummarizerSettings()
     sources: list[SourceSettings] = []
     watch: list[RuleSettings] = []
     alerts: list[AlertSettings] = []
@@ -198,6 +283,9 @@ class Settings(_Strict):
     def resolve(self, path: str) -> Path:
         candidate = Path(path).expanduser()
         return candidate if candidate.is_absolute() else (self.base_dir / candidate).resolve()
+
+    def story_grouping(self) -> StoryGrouping:
+        return StoryGrouping(self.stories.similarity, self.stories.window)
 
     def database_url(self) -> str:
         """The storage URL with a relative SQLite path resolved against the config's folder."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime
 from email.utils import format_datetime
 
@@ -150,3 +151,10 @@ SHIELD_PARAGRAPH = (
 )
 LOGIN_PAGE = b"<!doctype html><html><head><title>Sign in</title></head><body><form>user</form></body></html>"
 NOT_A_FEED = b"this is not a feed {{{ <<< at all"
+
+
+def distinct_text(seed: str, words: int = 60) -> str:
+    """Filler unlike any other seed's: stories built on it are not near-duplicates."""
+    rng = random.Random(seed)
+    syllables = ["ka", "lo", "mi", "ne", "su", "ta", "ri", "po", "ve", "zu", "ba", "do"]
+    return " ".join("".join(rng.choices(syllables, k=rng.randint(2, 4))) for _ in range(words)) + "."

@@ -106,11 +106,13 @@ class Delivery:
 
 
 class WebhookReceiver:
-    """Records JSON POSTs; answers with `status` (change it to simulate an outage)."""
+    """Records JSON POSTs; answers with `status` (change it to simulate an outage) and `reply`
+    (a JSON body, for receivers that stand in for an API)."""
 
     def __init__(self) -> None:
         self.deliveries: list[Delivery] = []
         self.status = 200
+        self.reply = b""
         self.delay = 0.0  # seconds to take before answering (widens the send window)
         receiver = self
 
@@ -127,9 +129,12 @@ class WebhookReceiver:
                     receiver.deliveries.append(
                         Delivery(self.path, dict(self.headers.items()), json.loads(body), body)
                     )
+                reply = receiver.reply
                 self.send_response(status)
-                self.send_header("Content-Length", "0")
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(reply)))
                 self.end_headers()
+                self.wfile.write(reply)
 
         self.server = _Server(("127.0.0.1", 0), RequestHandler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)

@@ -39,7 +39,7 @@ class GrowingFeed:
             {
                 "title": f"{self.name} Iron Dome story {n}",
                 "link": self.site.url(f"/{self.name}/{n}"),
-                "description": "Iron Dome." + fixtures.FILLER,
+                "description": "Iron Dome. " + fixtures.distinct_text(f"{self.name}/{n}"),
             }
             for n in range(count)
         ]

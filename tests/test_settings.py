@@ -144,3 +144,34 @@ def test_default_config_is_valid(cli: Cli) -> None:
     code, out, err = cli("-c", str(root / "config" / "monitor.yaml"), "check")
     assert code == 0, err
     assert "rules" in out
+
+
+def test_alert_schedule_problems_name_their_keys(tmp_path: Path) -> None:
+    text = """
+alerts:
+  - name: a
+    throttle: lots
+    every: sometimes
+    quiet_hours: {start: "25:00", end: "07:00", timezone: Mars/Olympus}
+    notify: [{jsonl: a.jsonl}]
+stories: {similarity: 1.5}
+"""
+    found = "\n".join(problems(tmp_path, text))
+    assert "alerts[0].throttle: 'lots': write N/hour or N/day" in found
+    assert "alerts[0].quiet_hours.start: '25:00' is not a time of day" in found
+    assert "alerts[0].quiet_hours.timezone: 'Mars/Olympus' is not a known time zone" in found
+    assert "stories.similarity:" in found
+
+
+def test_a_throttled_alert_needs_a_digest_period(tmp_path: Path) -> None:
+    text = "alerts:\n  - {name: a, throttle: 5/hour, every: sometimes, notify: [{jsonl: a.jsonl}]}\n"
+    found = "\n".join(problems(tmp_path, text))
+    assert "alerts[0].every: 'sometimes' is neither a duration nor a cron line" in found
+
+
+def test_summarizer_settings(tmp_path: Path) -> None:
+    assert "summarizer: the openai summarizer needs url and model" in "\n".join(
+        problems(tmp_path, "summarizer: {kind: openai}\n")
+    )
+    assert "summarizer.kind:" in "\n".join(problems(tmp_path, "summarizer: abstractive\n"))
+    assert load_settings(write(tmp_path, "summarizer: extractive\n")).summarizer.kind == "extractive"

@@ -10,14 +10,16 @@ import asyncio
 from typing import Any
 
 import apprise
+from jinja2 import TemplateError
 
 from monitor.alerts import channel_key
-from monitor.alerts.message import body, one_line, subject
+from monitor.alerts.message import MessageTemplates
 from monitor.errors import NotifyError
 
 
 class AppriseNotifier:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, templates: MessageTemplates | None = None) -> None:
+        self.templates = templates or MessageTemplates()
         self.url = url
         self.key = channel_key("apprise", url)
         self.client = apprise.Apprise()
@@ -25,7 +27,11 @@ class AppriseNotifier:
             raise ValueError(f"{url!r} is not a URL Apprise understands")
 
     async def send(self, payload: dict[str, Any], idempotency_key: str) -> None:
-        ok = await asyncio.to_thread(self.client.notify, body=body(payload), title=one_line(subject(payload)))
+        try:
+            rendered = self.templates.render(payload)
+        except TemplateError as error:
+            raise NotifyError(self.key, f"the message template failed: {error}") from None
+        ok = await asyncio.to_thread(self.client.notify, body=rendered.text, title=rendered.subject)
         if not ok:
             raise NotifyError(self.key, "Apprise could not deliver the notification")
 

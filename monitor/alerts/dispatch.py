@@ -15,15 +15,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from monitor.alerts import Notifier
+from monitor.alerts.holding import QuietHours, Throttle, hold_until
 from monitor.archive import Archive, OutboxRow
 from monitor.errors import NotifyError
-from monitor.models import AlertRecord, ArchivedArticle, Article
+from monitor.models import AlertRecord, AlertState, ArchivedArticle, Article
 from monitor.payloads import alert_json, digest_json
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 12
 MAX_AGE = timedelta(days=2)
 BATCH = 100
+DIGEST_LIMIT = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +38,9 @@ class AlertRoute:
     notifiers: tuple[Notifier, ...]
     max_attempts: int = MAX_ATTEMPTS
     max_age: timedelta = MAX_AGE
+    every: str = "1h"
+    throttle: Throttle | None = None
+    quiet: QuietHours | None = None
 
     def wants(self, article: Article) -> list[str]:
         rules = set(article.rules)
@@ -46,10 +51,6 @@ class AlertRoute:
 class DispatchReport:
     sent: int = 0
     failed: int = 0
-
-
-def alert_id(alert: str, channel: str, story: str) -> str:
-    return hashlib.sha256(f"{alert}\n{channel}\n{story}".encode()).hexdigest()[:24]
 
 
 def retry_at(
@@ -92,58 +93,96 @@ class Dispatcher:
             if not rules:
                 continue
             for notifier in route.notifiers:
-                key = alert_id(route.name, notifier.key, article.story)
-                rows.append(OutboxRow(key, route.name, notifier.key, article.story, article.id, tuple(rules)))
+                rows.append(OutboxRow(route.name, notifier.key, article.story, article.id, tuple(rules)))
         return rows
 
     async def dispatch(self) -> DispatchReport:
-        """Send every due row of the immediate alerts."""
-        names = [name for name, route in self.routes.items() if route.mode == "immediate"]
+        """Send every due row of the immediate alerts, holding back those in quiet hours or
+        over their throttle; then send, as one digest per channel, the held rows now due."""
         report = DispatchReport()
-        while names:
-            rows = await asyncio.to_thread(self.archive.due_alerts, self.clock(), BATCH, names)
-            for row in rows:
-                await self._send_one(row, report)
-            if len(rows) < BATCH:
-                break
+        for route in self.routes.values():
+            if route.mode == "immediate":
+                await self._dispatch_route(route, report)
+        await self._send_held(report)
         return report
 
-    async def _send_one(self, row: AlertRecord, report: DispatchReport) -> None:
+    async def _dispatch_route(self, route: AlertRoute, report: DispatchReport) -> None:
+        now = self.clock()
+        earlier = 0
+        if route.throttle is not None:
+            earlier = await asyncio.to_thread(
+                self.archive.stories_sent, route.name, now - route.throttle.window
+            )
+        stories: set[str] = set()  # sent in this pass: a story's other channels follow it
+        while True:
+            rows = await asyncio.to_thread(self.archive.due_alerts, now, BATCH, [route.name])
+            for row in rows:
+                until = None
+                if row.story not in stories:
+                    until = hold_until(now, route.quiet, route.throttle, earlier + len(stories), route.every)
+                if until is not None:
+                    await asyncio.to_thread(self.archive.hold_alerts, [row.id], until)
+                    log.info("alert %s held until %s (%s)", row.id, until.isoformat(), route.name)
+                elif await self._send_one(row, report):
+                    stories.add(row.story)
+            if len(rows) < BATCH:
+                break
+
+    async def _send_one(self, row: AlertRecord, report: DispatchReport) -> bool:
         notifier = self.notifiers.get((row.alert, row.channel))
         archived = await asyncio.to_thread(self.archive.article, row.article_id)
         if notifier is None or archived is None:
             reason = "channel no longer configured" if notifier is None else "article is gone"
             await self._failed(row, NotifyError(row.channel, reason), final=True, report=report)
-            return
+            return False
         payload = alert_json(row.id, row.alert, list(row.rules), archived)
         try:
             await notifier.send(payload, row.id)
         except NotifyError as error:
             await self._failed(row, error, final=False, report=report)
-            return
+            return False
         await asyncio.to_thread(self.archive.mark_alert_sent, row.id, self.clock())
         report.sent += 1
+        return True
 
     async def _failed(
         self, row: AlertRecord, error: NotifyError, final: bool, report: DispatchReport
     ) -> None:
+        """Retry later (a held row stays held: it goes out in a digest), or dead-letter."""
         now = self.clock()
         route = self.routes.get(row.alert)
         retry = None if final else retry_at(now, row.attempts + 1, error.retry_after, row.created, route)
         log.warning("alert %s to %s failed (attempt %d): %s", row.id, row.channel, row.attempts + 1, error)
-        await asyncio.to_thread(self.archive.mark_alert_failed, row.id, str(error), retry, now)
+        await asyncio.to_thread(self.archive.mark_alert_failed, row.id, str(error), retry, now, row.state)
         report.failed += 1
 
     async def send_digest(self, name: str) -> DispatchReport:
-        """One message per channel listing every pending story of a digest alert."""
+        """One message per channel listing every pending story of a digest alert (in its quiet
+        hours, they are held and go out when the quiet hours end)."""
         report = DispatchReport()
-        rows = await asyncio.to_thread(self.archive.due_alerts, self.clock(), 10_000, [name])
-        by_channel: dict[str, list[AlertRecord]] = {}
-        for row in rows:
-            by_channel.setdefault(row.channel, []).append(row)
-        for channel, channel_rows in by_channel.items():
-            await self._send_digest(name, channel, channel_rows, report)
+        now = self.clock()
+        rows = await asyncio.to_thread(self.archive.due_alerts, now, DIGEST_LIMIT, [name])
+        route = self.routes.get(name)
+        quiet_end = route.quiet.end_of_quiet(now) if route and route.quiet else None
+        if quiet_end is not None:
+            await asyncio.to_thread(self.archive.hold_alerts, [row.id for row in rows], quiet_end)
+            return report
+        await self._send_digests(rows, report)
         return report
+
+    async def _send_held(self, report: DispatchReport) -> None:
+        names = list(self.routes)
+        rows = await asyncio.to_thread(
+            self.archive.due_alerts, self.clock(), DIGEST_LIMIT, names, AlertState.HELD
+        )
+        await self._send_digests(rows, report)
+
+    async def _send_digests(self, rows: list[AlertRecord], report: DispatchReport) -> None:
+        by_channel: dict[tuple[str, str], list[AlertRecord]] = {}
+        for row in rows:
+            by_channel.setdefault((row.alert, row.channel), []).append(row)
+        for (name, channel), channel_rows in by_channel.items():
+            await self._send_digest(name, channel, channel_rows, report)
 
     async def _send_digest(
         self, name: str, channel: str, rows: list[AlertRecord], report: DispatchReport

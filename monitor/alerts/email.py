@@ -1,4 +1,5 @@
-"""E-mail channel over SMTP (smtp:// with STARTTLS when offered, smtps:// for TLS)."""
+"""E-mail channel over SMTP (smtp:// with STARTTLS when offered, smtps:// for TLS): one
+multipart message per alert, plain text with an HTML alternative."""
 
 from __future__ import annotations
 
@@ -9,13 +10,18 @@ from email.message import EmailMessage
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from jinja2 import TemplateError
+
 from monitor.alerts import channel_key
-from monitor.alerts.message import body, one_line, subject
+from monitor.alerts.message import MessageTemplates, one_line
 from monitor.errors import NotifyError
 
 
 class EmailNotifier:
-    def __init__(self, recipients: list[str], smtp_url: str, sender: str) -> None:
+    def __init__(
+        self, recipients: list[str], smtp_url: str, sender: str, templates: MessageTemplates | None = None
+    ) -> None:
+        self.templates = templates or MessageTemplates()
         self.recipients = recipients
         self.sender = sender
         parts = urlsplit(smtp_url)
@@ -29,12 +35,17 @@ class EmailNotifier:
         self.key = channel_key("email", ",".join(recipients))
 
     async def send(self, payload: dict[str, Any], idempotency_key: str) -> None:
+        try:
+            rendered = self.templates.render(payload)
+        except TemplateError as error:
+            raise NotifyError(self.key, f"the message template failed: {error}") from None
         message = EmailMessage()
-        message["Subject"] = one_line(subject(payload))
+        message["Subject"] = rendered.subject
         message["From"] = one_line(self.sender)
         message["To"] = ", ".join(one_line(recipient) for recipient in self.recipients)
         message["Message-ID"] = f"<{idempotency_key}@monitor>"
-        message.set_content(body(payload))
+        message.set_content(rendered.text)
+        message.add_alternative(rendered.html, subtype="html")
         try:
             await asyncio.to_thread(self._deliver, message)
         except (smtplib.SMTPException, OSError) as error:

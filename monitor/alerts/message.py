@@ -1,33 +1,93 @@
-"""Plain-text renderings of alert payloads, for channels that carry prose (e-mail, Apprise)."""
+"""Alert messages for channels that carry prose (e-mail, Apprise): a subject, a plain-text body
+and an HTML body, rendered by Jinja2 from the templates shipped in `templates/`, each of which
+an alert may replace with a file of its own (`templates: {subject: …, text: …, html: …}`).
+
+Templates see the alert payload (INTERFACE.md): `alert`, `digest`, `rules`, `article`; plus
+`articles` (the digest's, or the one article) and `by_rule` (rule, articles) pairs, each
+article under the first of its rules. Rendering runs in Jinja2's sandbox: a template file
+can format the payload but not reach into the program.
+"""
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
 from typing import Any
 
+from jinja2 import StrictUndefined, TemplateSyntaxError
+from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup, escape
 
-def subject(payload: dict[str, Any]) -> str:
-    if payload.get("digest"):
-        count = len(payload.get("articles", []))
-        return f"[monitor] {payload['alert']}: {count} new {'story' if count == 1 else 'stories'}"
-    article = payload["article"]
-    return f"[monitor] {', '.join(payload['rules'])}: {article['title']}"
-
-
-def _article_text(article: dict[str, Any]) -> str:
-    lines = [article["title"], f"{article['source']} · {article['published']}", article["url"]]
-    if article.get("summary"):
-        lines += ["", article["summary"]]
-    for hit in article.get("hits", [])[:5]:
-        lines.append(f"  [{hit['rule']}] {hit['term']}: {hit['snippet']}")
-    for copy in article.get("also_reported_by", []):
-        lines.append(f"  also: {copy['source']} {copy['url']}")
-    return "\n".join(lines)
+PARTS = ("subject", "text", "html")
+_DEFAULT_FILES = {"subject": "subject.txt", "text": "text.txt", "html": "html.html"}
 
 
-def body(payload: dict[str, Any]) -> str:
-    if payload.get("digest"):
-        return "\n\n".join(_article_text(article) for article in payload.get("articles", []))
-    return _article_text(payload["article"])
+@dataclass(frozen=True, slots=True)
+class Message:
+    subject: str
+    text: str
+    html: str
+
+
+def _highlight(snippet: str, term: str) -> Markup:
+    """The snippet, HTML-escaped, with the matched term marked where it appears as written."""
+    escaped = str(escape(snippet))
+    if not term:
+        return Markup(escaped)
+    pattern = re.compile(re.escape(str(escape(term))), re.IGNORECASE)
+    return Markup(pattern.sub(lambda found: f"<mark>{found.group()}</mark>", escaped))
+
+
+def _environment(html: bool) -> SandboxedEnvironment:
+    environment = SandboxedEnvironment(
+        autoescape=html, undefined=StrictUndefined, keep_trailing_newline=True, trim_blocks=False
+    )
+    environment.filters["highlight"] = _highlight
+    return environment
+
+
+class MessageTemplates:
+    """The three templates of one alert, compiled once; a bad template fails at start-up."""
+
+    def __init__(self, overrides: dict[str, Path] | None = None) -> None:
+        self.templates = {}
+        for part in PARTS:
+            path = (overrides or {}).get(part)
+            source = (
+                path.read_text(encoding="utf-8")
+                if path is not None
+                else files("monitor.alerts").joinpath("templates", _DEFAULT_FILES[part]).read_text("utf-8")
+            )
+            try:
+                self.templates[part] = _environment(part == "html").from_string(source)
+            except TemplateSyntaxError as error:
+                raise ValueError(
+                    f"{part} template {path or 'default'}, line {error.lineno}: {error.message}"
+                ) from None
+
+    def render(self, payload: dict[str, Any]) -> Message:
+        context = _context(payload)
+        rendered = {part: template.render(context) for part, template in self.templates.items()}
+        return Message(one_line(rendered["subject"]), rendered["text"].strip() + "\n", rendered["html"])
+
+
+def _context(payload: dict[str, Any]) -> dict[str, Any]:
+    digest = bool(payload.get("digest"))
+    articles: list[dict[str, Any]] = payload["articles"] if digest else [payload["article"]]
+    by_rule: dict[str, list[dict[str, Any]]] = {}
+    for article in articles:
+        rule = min(article.get("rules") or [""])
+        by_rule.setdefault(rule, []).append(article)
+    return {
+        "alert": payload["alert"],
+        "digest": digest,
+        "rules": payload.get("rules", []),
+        "article": None if digest else payload["article"],
+        "articles": articles,
+        "by_rule": sorted(by_rule.items()),
+    }
 
 
 def one_line(text: str, limit: int = 200) -> str:

@@ -5,12 +5,13 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from monitor.models import AlertRecord, ArchivedArticle, Article, Hit, SourceState
+from monitor.models import AlertRecord, AlertState, ArchivedArticle, Article, Hit, SourceState
 from monitor.rules import Node
 
 
@@ -27,14 +28,18 @@ class SearchFilters:
 
 @dataclass(frozen=True, slots=True)
 class OutboxRow:
-    """An alert to write in the same transaction as its article."""
+    """An alert to write in the same transaction as its article. Its id follows from (alert,
+    channel, story): one alert per story, and the Idempotency-Key of every retry."""
 
-    id: str
     alert: str
     channel: str
     story: str
     article_id: str
     rules: tuple[str, ...]
+
+    @property
+    def id(self) -> str:
+        return hashlib.sha256(f"{self.alert}\n{self.channel}\n{self.story}".encode()).hexdigest()[:24]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,22 +73,35 @@ class Archive(Protocol):
 
     def record_fetch(self, name: str, outcome: FetchOutcome) -> None: ...
 
-    def known_articles(self, ids: Sequence[str]) -> set[str]: ...
+    def known_articles(self, ids: Sequence[str]) -> dict[str, str]: ...
 
     def known_guids(self, source: str, guids: Sequence[str]) -> set[str]: ...
 
     def store(self, articles: Sequence[Article], outbox: Sequence[OutboxRow]) -> int: ...
 
+    def update(self, article: Article, outbox: Sequence[OutboxRow]) -> bool: ...
+
     def add_hits(
         self, article_id: str, new_hits: Sequence[Hit], outbox: Sequence[OutboxRow], now: datetime
     ) -> None: ...
 
-    def due_alerts(self, now: datetime, limit: int, names: Sequence[str]) -> list[AlertRecord]: ...
+    def due_alerts(
+        self, now: datetime, limit: int, names: Sequence[str], state: AlertState = AlertState.PENDING
+    ) -> list[AlertRecord]: ...
+
+    def hold_alerts(self, ids: Sequence[str], until: datetime) -> None: ...
+
+    def stories_sent(self, alert: str, since: datetime) -> int: ...
 
     def mark_alert_sent(self, alert_id: str, now: datetime) -> None: ...
 
     def mark_alert_failed(
-        self, alert_id: str, error: str, next_attempt: datetime | None, now: datetime
+        self,
+        alert_id: str,
+        error: str,
+        next_attempt: datetime | None,
+        now: datetime,
+        retry_state: AlertState = AlertState.PENDING,
     ) -> None: ...
 
     def retry_alerts(self, ids: Sequence[str], failed: bool, now: datetime) -> int: ...

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Row
 
 from monitor.models import AlertRecord, AlertState, Article, Hit, SourceState
+from monitor.stories import unpack
 
 
 def hit_values(article_id: str, hit: Hit) -> dict[str, Any]:
@@ -42,6 +43,8 @@ def article_from(row: Row[Any], article_hits: list[Hit]) -> Article:
         language=row.language,
         story=row.story,
         hits=tuple(article_hits),
+        fingerprint=unpack(row.fingerprint) if row.fingerprint else None,
+        content_hash=row.content_hash or "",
     )
 
 

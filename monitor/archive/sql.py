@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,18 +29,21 @@ from monitor.archive.engine import sqlite_engine
 from monitor.archive.migrations import migrate
 from monitor.archive.rows import alert_from, article_from, hit_from, hit_values, source_state_from
 from monitor.archive.search import search_statement, verifies
-from monitor.archive.tables import alerts, articles, hits, sources
+from monitor.archive.stories import index_bands, story_of
+from monitor.archive.tables import alerts, articles, hits, sources, story_bands
+from monitor.archive.writes import insert_alert, insert_article, update_article
 from monitor.errors import ArchiveError
 from monitor.models import AlertRecord, AlertState, ArchivedArticle, Article, Hit, SourceState
 from monitor.rules import Node
 from monitor.rules.match import compile_node
-from monitor.rules.text import index_text
+from monitor.stories import StoryGrouping
 
 _SEARCH_BATCH = 500
 
 
 class SqlArchive:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, stories: StoryGrouping | None = None) -> None:
+        self.stories = stories or StoryGrouping()
         if not url.startswith("sqlite:"):
             raise ArchiveError(f"unsupported storage URL {url!r}: only sqlite:/// for now")
         try:
@@ -165,12 +168,15 @@ class SqlArchive:
 
     # articles ----------------------------------------------------------------------------
 
-    def known_articles(self, ids: Sequence[str]) -> set[str]:
+    def known_articles(self, ids: Sequence[str]) -> dict[str, str]:
+        """The stored ones among these article ids, with the hash of the entry they came from."""
         if not ids:
-            return set()
+            return {}
         with self._reading() as connection:
-            rows = connection.execute(select(articles.c.id).where(articles.c.id.in_(list(ids))))
-            return set(rows.scalars())
+            rows = connection.execute(
+                select(articles.c.id, articles.c.content_hash).where(articles.c.id.in_(list(ids)))
+            )
+            return {row.id: row.content_hash or "" for row in rows}
 
     def known_guids(self, source: str, guids: Sequence[str]) -> set[str]:
         """The GUIDs this source already delivered (an entry whose link changed is not new)."""
@@ -183,16 +189,36 @@ class SqlArchive:
             return set(rows.scalars())
 
     def store(self, new_articles: Sequence[Article], outbox: Sequence[OutboxRow]) -> int:
-        """Insert new articles with their hits, index rows and alerts, in one transaction."""
-        stored: dict[str, datetime] = {}
+        """Insert new articles with their hits, index rows and alerts, in one transaction.
+
+        An article that is a near-duplicate of a recent one joins its story; its outbox rows
+        then name that story, and a row for a story already alerted is not written again.
+        """
+        stored: dict[str, Article] = {}
         with self._writing() as connection:
             for article in new_articles:
-                if self._insert_article(connection, article):
-                    stored[article.id] = article.fetched
+                article = replace(article, story=story_of(connection, article, self.stories))
+                if insert_article(connection, article):
+                    index_bands(connection, article)
+                    stored[article.id] = article
             for row in outbox:
                 if row.article_id in stored:
-                    _insert_alert(connection, row, stored[row.article_id])
+                    article = stored[row.article_id]
+                    insert_alert(connection, replace(row, story=article.story), article.fetched)
         return len(stored)
+
+    def update(self, article: Article, outbox: Sequence[OutboxRow]) -> bool:
+        """Store a new version of an archived article (same URL, changed text). Its outbox rows
+        are written only for rules it newly matches; one alert per story still holds."""
+        with self._writing() as connection:
+            updated = update_article(connection, article)
+            if updated is None:
+                return False
+            story, new_rules = updated
+            for row in outbox:
+                if row.article_id == article.id and new_rules & set(row.rules):
+                    insert_alert(connection, replace(row, story=story), article.fetched)
+        return True
 
     def add_hits(
         self, article_id: str, new_hits: Sequence[Hit], outbox: Sequence[OutboxRow], now: datetime
@@ -207,39 +233,7 @@ class SqlArchive:
                 connection.execute(hits.insert(), [hit_values(article_id, hit) for hit in new_hits])
                 connection.execute(update(articles).where(articles.c.id == article_id).values(matched=1))
             for row in outbox:
-                _insert_alert(connection, row, now)
-
-    def _insert_article(self, connection: Connection, article: Article) -> bool:
-        statement = sqlite_insert(articles).values(
-            id=article.id,
-            url=article.url,
-            guid=article.guid,
-            source=article.source,
-            title=article.title,
-            teaser=article.teaser,
-            text=article.text,
-            summary=article.summary,
-            published=article.published,
-            fetched=article.fetched,
-            language=article.language,
-            story=article.story,
-            matched=1 if article.hits else 0,
-        )
-        result = connection.execute(statement.on_conflict_do_nothing())
-        if result.rowcount != 1:
-            return False
-        seq = result.inserted_primary_key[0] if result.inserted_primary_key else None
-        if article.hits:
-            connection.execute(hits.insert(), [hit_values(article.id, hit) for hit in article.hits])
-        connection.execute(
-            text("INSERT INTO articles_fts(rowid, title, body) VALUES (:seq, :title, :body)"),
-            {
-                "seq": seq,
-                "title": index_text(article.title),
-                "body": index_text(f"{article.teaser}\n{article.text}"),
-            },
-        )
-        return True
+                insert_alert(connection, row, now)
 
     def article(self, article_id: str) -> ArchivedArticle | None:
         with self._reading() as connection:
@@ -283,9 +277,11 @@ class SqlArchive:
         ]
 
     def purge(self, now: datetime, unmatched_age: timedelta | None, matched_age: timedelta | None) -> int:
-        """Delete articles past their retention, with their hits, index rows and alerts."""
+        """Delete articles past their retention, with their hits, index rows and alerts, and the
+        band keys of articles too old to be copied again."""
         removed = 0
         with self._writing() as connection:
+            connection.execute(delete(story_bands).where(story_bands.c.fetched < now - self.stories.window))
             for matched, age in ((0, unmatched_age), (1, matched_age)):
                 if age is None:
                     continue
@@ -302,12 +298,15 @@ class SqlArchive:
 
     # alerts ------------------------------------------------------------------------------
 
-    def due_alerts(self, now: datetime, limit: int, names: Sequence[str]) -> list[AlertRecord]:
-        """Pending rows of the named alerts whose next attempt has come, oldest first."""
+    def due_alerts(
+        self, now: datetime, limit: int, names: Sequence[str], state: AlertState = AlertState.PENDING
+    ) -> list[AlertRecord]:
+        """Rows of the named alerts in this state (pending, or held for a digest) whose next
+        attempt has come, oldest first."""
         with self._reading() as connection:
             rows = connection.execute(
                 select(alerts)
-                .where(alerts.c.state == AlertState.PENDING.value)
+                .where(alerts.c.state == state.value)
                 .where(alerts.c.alert.in_(list(names)))
                 .where(or_(alerts.c.next_attempt.is_(None), alerts.c.next_attempt <= now))
                 .order_by(alerts.c.created, alerts.c.id)
@@ -329,11 +328,38 @@ class SqlArchive:
                 )
             )
 
+    def hold_alerts(self, ids: Sequence[str], until: datetime) -> None:
+        """Hold pending alerts for the digest sent at `until` (quiet hours, throttle)."""
+        with self._writing() as connection:
+            connection.execute(
+                update(alerts)
+                .where(alerts.c.id.in_(list(ids)), alerts.c.state == AlertState.PENDING.value)
+                .values(state=AlertState.HELD.value, next_attempt=until)
+            )
+
+    def stories_sent(self, alert: str, since: datetime) -> int:
+        """How many stories this alert sent since then (over all its channels)."""
+        with self._reading() as connection:
+            return int(
+                connection.execute(
+                    select(func.count(alerts.c.story.distinct())).where(
+                        alerts.c.alert == alert,
+                        alerts.c.state == AlertState.SENT.value,
+                        alerts.c.sent >= since,
+                    )
+                ).scalar_one()
+            )
+
     def mark_alert_failed(
-        self, alert_id: str, error: str, next_attempt: datetime | None, now: datetime
+        self,
+        alert_id: str,
+        error: str,
+        next_attempt: datetime | None,
+        now: datetime,
+        retry_state: AlertState = AlertState.PENDING,
     ) -> None:
         """Record a failed attempt; without a next attempt the alert is dead-lettered."""
-        state = AlertState.PENDING if next_attempt else AlertState.FAILED
+        state = retry_state if next_attempt else AlertState.FAILED
         with self._writing() as connection:
             connection.execute(
                 update(alerts)
@@ -365,18 +391,3 @@ class SqlArchive:
                 select(alerts).order_by(alerts.c.created.desc(), alerts.c.id).limit(limit)
             ).all()
         return [alert_from(row) for row in rows]
-
-
-def _insert_alert(connection: Connection, row: OutboxRow, created: datetime) -> None:
-    statement = sqlite_insert(alerts).values(
-        id=row.id,
-        alert=row.alert,
-        channel=row.channel,
-        story=row.story,
-        article_id=row.article_id,
-        rules=json.dumps(list(row.rules)),
-        state=AlertState.PENDING.value,
-        attempts=0,
-        created=created,
-    )
-    connection.execute(statement.on_conflict_do_nothing())

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     DateTime,
     Dialect,
@@ -13,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -81,9 +83,22 @@ articles = Table(
     Column("language", String),
     Column("story", String, nullable=False),
     Column("matched", Integer, nullable=False, default=0),
+    Column("fingerprint", LargeBinary),  # schema version 5
+    Column("content_hash", String),  # schema version 5
     Index("articles_published", "published"),
     Index("articles_source_guid", "source", "guid"),
     Index("articles_story", "story"),
+)
+
+# Locality-sensitive band keys of recent articles' fingerprints: copies of a story share one.
+story_bands = Table(
+    "story_bands",
+    metadata,
+    Column("band", BigInteger, nullable=False),
+    Column("article_id", String, ForeignKey("articles.id", ondelete="CASCADE"), nullable=False),
+    Column("fetched", UtcDateTime, nullable=False),
+    Index("story_bands_band", "band"),
+    Index("story_bands_article", "article_id"),
 )
 
 hits = Table(

@@ -19,15 +19,16 @@ from monitor.ingest.extract import PageText, extract_page
 from monitor.ingest.feeds import parse_feed
 from monitor.ingest.fetch import Fetcher, FetchResponse
 from monitor.ingest.language import detect_language
-from monitor.ingest.normalize import article_id, canonical_url
+from monitor.ingest.normalize import article_id, canonical_url, entry_hash
 from monitor.ingest.pages import parse_listing
 from monitor.ingest.policy import adapt_interval, next_poll, wants_full_fetch, wants_full_text
 from monitor.ingest.robots import RobotsCache
 from monitor.ingest.sitemaps import parse_sitemap
-from monitor.ingest.summarize import summarize
+from monitor.ingest.summarizers import ExtractiveSummarizer, Summarizer
 from monitor.models import Article, FeedEntry, SourceState
 from monitor.rules import Matcher, MatchInput
 from monitor.settings import Settings, SourceSettings
+from monitor.stories import fingerprint
 
 log = logging.getLogger(__name__)
 FEED_ACCEPT = (
@@ -59,6 +60,7 @@ class Pipeline:
     outbox_for: Callable[[Article], list[OutboxRow]]
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     robots: RobotsCache = field(default_factory=RobotsCache)
+    summarizer: Summarizer = field(default_factory=ExtractiveSummarizer)
 
 
 async def ingest_source(pipeline: Pipeline, source: SourceSettings) -> SourceReport:
@@ -173,6 +175,8 @@ async def _read_entries(
 async def _store_new(
     pipeline: Pipeline, source: SourceSettings, entries: Sequence[FeedEntry], now: datetime
 ) -> tuple[int, int]:
+    """Store the entries not yet archived, and new versions of this source's archived ones whose
+    feed text changed; returns how many were stored or updated and how many of those matched."""
     by_id: dict[str, tuple[str, FeedEntry]] = {}
     for entry in entries:
         url = canonical_url(entry.url)
@@ -186,11 +190,21 @@ async def _store_new(
         for key, (url, entry) in by_id.items()
         if key not in known and entry.guid not in seen_guids
     ]
+    changed = [
+        (key, url, entry)
+        for key, (url, entry) in by_id.items()
+        if known.get(key) and entry.guid in seen_guids and known[key] != entry_hash(entry)
+    ]
     articles = await asyncio.gather(
-        *(_article(pipeline, source, key, url, entry, now) for key, url, entry in fresh)
+        *(_article(pipeline, source, key, url, entry, now) for key, url, entry in fresh + changed)
     )
-    outbox = [row for article in articles for row in pipeline.outbox_for(article)]
-    stored = await asyncio.to_thread(pipeline.archive.store, articles, outbox)
+    new, updated = articles[: len(fresh)], articles[len(fresh) :]
+    outbox = [row for article in new for row in pipeline.outbox_for(article)]
+    stored = await asyncio.to_thread(pipeline.archive.store, new, outbox)
+    for article in updated:
+        log.info("%s: updated (its feed entry changed)", article.url)
+        if await asyncio.to_thread(pipeline.archive.update, article, pipeline.outbox_for(article)):
+            stored += 1
     return stored, sum(1 for article in articles if article.hits)
 
 
@@ -221,12 +235,14 @@ async def _article(
         title=title,
         teaser=entry.summary,
         text=text,
-        summary=summarize(title, text or entry.summary, body_field, hits),
+        summary=await pipeline.summarizer.summarize(title, text or entry.summary, body_field, hits),
         published=published or now,
         fetched=now,
         language=language,
         story=key,
         hits=tuple(hits),
+        fingerprint=fingerprint(title, text or entry.summary),
+        content_hash=entry_hash(entry),
     )
 
 

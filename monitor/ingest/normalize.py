@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from monitor.models import FeedEntry
+
 _TRACKING_PARAMETERS = frozenset(
     {
         "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "igshid", "mc_cid",
@@ -42,3 +44,9 @@ def canonical_url(url: str) -> str:
 def article_id(url: str) -> str:
     """The id of the article at a canonical URL."""
     return hashlib.sha256(url.encode("utf-8")).hexdigest()[:20]
+
+
+def entry_hash(entry: FeedEntry) -> str:
+    """A hash of what the feed says of an entry: when it changes, the article was updated."""
+    parts = (entry.title, entry.summary, entry.content)
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:20]

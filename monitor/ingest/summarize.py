@@ -9,7 +9,10 @@ from monitor.models import Hit
 
 MAX_SENTENCES = 3
 MAX_CHARS = 600
-_CANDIDATE = re.compile(r"[。！？]+[」』”）)]*|[.!?]+[\"'”’)\]]*(?=\s|$)")
+# Full stops that always end a sentence (CJK; Arabic and Urdu question mark and full stop;
+# the Devanagari danda), and Latin-style ones that do unless an abbreviation or initial precedes.
+_ALWAYS = "。！？؟۔।"
+_CANDIDATE = re.compile(rf"[{_ALWAYS}]+[」』”）)״\"]*|[.!?]+[\"'”’)\]״׳]*(?=\s|$)")
 _ABBREVIATIONS = frozenset(
     {
         "mr", "mrs", "ms", "dr", "prof", "gen", "lt", "col", "maj", "capt", "sgt", "adm", "sen",
@@ -18,17 +21,18 @@ _ABBREVIATIONS = frozenset(
         "nov", "dec", "approx", "dept",
     }
 )  # fmt: skip
-_INITIALISM = re.compile(r"(?:[A-Za-z]\.)+[A-Za-z]?")
+_INITIALISM = re.compile(r"(?:[^\W\d_]\.)+[^\W\d_]?")  # U.S., ת.ד.
 
 
 def _ends_sentence(text: str, mark: re.Match[str]) -> bool:
-    if mark.group()[0] in "。！？":
+    if mark.group()[0] in _ALWAYS:
         return True
     if mark.group()[0] != ".":
         return True
     before = text[: mark.start()].split()
     word = before[-1] if before else ""
-    if word.lower() in _ABBREVIATIONS or (len(word) == 1 and word.isupper()):
+    # An initial: "J. Smith", "א. כהן" (a letter of a script without case counts too).
+    if word.lower() in _ABBREVIATIONS or (len(word) == 1 and word.isalpha() and not word.islower()):
         return False
     if _INITIALISM.fullmatch(word + "."):
         return False
@@ -37,7 +41,9 @@ def _ends_sentence(text: str, mark: re.Match[str]) -> bool:
 
 
 def sentences(text: str) -> list[tuple[int, int]]:
-    """Spans of the sentences of a text (Latin, CJK and Hebrew punctuation; abbreviations)."""
+    """Spans of the sentences of a text: Latin, Cyrillic and Hebrew punctuation (with
+    abbreviations and initials, and Hebrew's geresh and gershayim inside words: ד"ר, צה"ל),
+    CJK full stops, Arabic and Devanagari ones."""
     spans: list[tuple[int, int]] = []
     start = 0
     for mark in _CANDIDATE.finditer(text):

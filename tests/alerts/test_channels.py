@@ -65,7 +65,10 @@ def test_email_is_delivered_with_safe_headers(smtp: tuple[Controller, Mailbox]) 
     assert message["Subject"] == "[monitor] Iron Dome: Evil Bcc: x@y.z"
     assert message["Bcc"] is None
     assert message["Message-ID"] == "<k1@monitor>"
-    assert "The Iron Dome was shown." in message.get_payload(decode=True).decode()
+    assert message.get_content_type() == "multipart/alternative"
+    text, html = (part.get_payload(decode=True).decode() for part in message.get_payload())
+    assert "The Iron Dome was shown." in text
+    assert "<mark>Iron Dome</mark>" in html and "Evil" in html
 
 
 def test_email_to_a_closed_port_is_a_notify_error() -> None:

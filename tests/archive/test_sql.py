@@ -20,7 +20,7 @@ def archive(tmp_path: Path) -> SqlArchive:
 
 
 def outbox(key: str) -> OutboxRow:
-    return OutboxRow(f"alert-{key}", "desk", "webhook:x", key, key, ("Iron Dome",))
+    return OutboxRow("desk", "webhook:x", key, key, ("Iron Dome",))
 
 
 def test_schema_is_versioned_and_reopening_is_harmless(tmp_path: Path) -> None:
@@ -43,19 +43,22 @@ def test_a_version_1_archive_is_upgraded_keeping_its_data(tmp_path: Path) -> Non
     with sqlite3.connect(path) as connection:  # make it the version-1 schema again
         for column in ("moved_to", "body_hash", "last_full_fetch", "interval_seconds", "claimed_at"):
             connection.execute(f"ALTER TABLE sources DROP COLUMN {column}")
+        for column in ("fingerprint", "content_hash"):
+            connection.execute(f"ALTER TABLE articles DROP COLUMN {column}")
+        connection.execute("DROP TABLE story_bands")
         connection.execute("PRAGMA user_version = 1")
     upgraded = SqlArchive(f"sqlite:///{path}")
     state = upgraded.source_state("One")
     assert state is not None and state.url == "https://x.test/feed" and state.moved_to is None
     with sqlite3.connect(path) as connection:
-        assert connection.execute("PRAGMA user_version").fetchone()[0] == LATEST == 4
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == LATEST == 5
 
 
 def test_store_is_idempotent_and_writes_alerts_with_articles(archive: SqlArchive) -> None:
     article = make_article("a1")
     assert archive.store([article], [outbox("a1")]) == 1
     assert archive.store([article], [outbox("a1")]) == 0
-    assert archive.known_articles(["a1", "zz"]) == {"a1"}
+    assert set(archive.known_articles(["a1", "zz"])) == {"a1"}
     assert archive.known_guids("Harbor Daily", ["a1", "zz"]) == {"a1"}
     assert archive.known_guids("Elsewhere", ["a1"]) == set()
     assert len(archive.due_alerts(NOW, 10, ["desk"])) == 1
@@ -70,11 +73,11 @@ def test_alert_row_not_written_without_its_article(archive: SqlArchive) -> None:
 
 def test_alert_states(archive: SqlArchive) -> None:
     archive.store([make_article("a1")], [outbox("a1")])
-    archive.mark_alert_failed("alert-a1", "HTTP 503", NOW + timedelta(minutes=1), NOW)
+    archive.mark_alert_failed(outbox("a1").id, "HTTP 503", NOW + timedelta(minutes=1), NOW)
     assert archive.due_alerts(NOW, 10, ["desk"]) == []
     [row] = archive.due_alerts(NOW + timedelta(minutes=2), 10, ["desk"])
     assert (row.state.value, row.attempts, row.last_error) == ("pending", 1, "HTTP 503")
-    archive.mark_alert_sent("alert-a1", NOW + timedelta(minutes=2))
+    archive.mark_alert_sent(outbox("a1").id, NOW + timedelta(minutes=2))
     [row] = archive.alerts(10)
     assert (row.state.value, row.attempts, row.last_error) == ("sent", 2, None)
 
@@ -133,7 +136,7 @@ def test_purge_respects_retention(archive: SqlArchive) -> None:
         [outbox("old-matched")],
     )
     assert archive.purge(NOW, timedelta(days=30), None) == 1
-    assert archive.known_articles(["old-unmatched", "old-matched", "new-unmatched"]) == {
+    assert set(archive.known_articles(["old-unmatched", "old-matched", "new-unmatched"])) == {
         "old-matched",
         "new-unmatched",
     }

@@ -51,6 +51,19 @@ def test_sentences_in_several_scripts() -> None:
     ]
 
 
+def test_hebrew_and_arabic_sentences() -> None:
+    text = 'לדברי ד"ר כהן, צה"ל מוכן. א. לוי אמר: "המערכת תיפרס." האם יש תוכנית? כן! هل تم النشر؟ نعم.'
+    pieces = [text[low:high] for low, high in sentences(text)]
+    assert pieces == [
+        'לדברי ד"ר כהן, צה"ל מוכן.',
+        'א. לוי אמר: "המערכת תיפרס."',
+        "האם יש תוכנית?",
+        "כן!",
+        "هل تم النشر؟",
+        "نعم.",
+    ]
+
+
 def test_summary_has_lead_and_hit_sentences_within_budget() -> None:
     body = "Lead sentence here. Filler one. Filler two. The Iron Dome was discussed. More filler."
     start = body.index("Iron")

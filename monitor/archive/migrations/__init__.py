@@ -42,8 +42,23 @@ def _v3_to_v4(connection: Connection) -> None:
     connection.execute(text("ALTER TABLE sources ADD COLUMN claimed_at DATETIME"))
 
 
+def _v4_to_v5(connection: Connection) -> None:
+    """Near-duplicate fingerprints and their band index; entry hashes that reveal updates."""
+    connection.execute(text("ALTER TABLE articles ADD COLUMN fingerprint BLOB"))
+    connection.execute(text("ALTER TABLE articles ADD COLUMN content_hash VARCHAR"))
+    connection.execute(
+        text(
+            "CREATE TABLE story_bands (band BIGINT NOT NULL, "
+            "article_id VARCHAR NOT NULL REFERENCES articles (id) ON DELETE CASCADE, "
+            "fetched DATETIME NOT NULL)"
+        )
+    )
+    connection.execute(text("CREATE INDEX story_bands_band ON story_bands (band)"))
+    connection.execute(text("CREATE INDEX story_bands_article ON story_bands (article_id)"))
+
+
 # UPGRADES[n] brings version n + 1 to version n + 2.
-UPGRADES: list[Callable[[Connection], None]] = [_v1_to_v2, _v2_to_v3, _v3_to_v4]
+UPGRADES: list[Callable[[Connection], None]] = [_v1_to_v2, _v2_to_v3, _v3_to_v4, _v4_to_v5]
 LATEST = len(UPGRADES) + 1
 
 

@@ -1,0 +1,68 @@
+"""An updated article (same URL, changed text) updates the archive and alerts only on a rule it
+newly matches."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest import Cli, write_config
+from tests.fixtures import rss
+from tests.servers import Route, Site, WebhookReceiver
+
+RULES = [
+    {"name": "Iron Dome", "terms": ["Iron Dome"]},
+    {"name": "Laser", "terms": ["Iron Beam"]},
+]
+
+
+def _serve(site: Site, description: str) -> None:
+    site.routes["/feed.xml"] = Route(
+        rss([{"title": "Air defence talks", "link": f"{site.base}/news/1", "description": description}])
+    )
+
+
+def test_updates_replace_the_text_and_alert_only_on_new_matches(
+    cli: Cli, tmp_path: Path, site: Site, webhook: WebhookReceiver
+) -> None:
+    config = write_config(
+        tmp_path / "monitor.yaml",
+        {
+            "storage": {"url": "sqlite:///data/monitor.db"},
+            "fetch": {"timeout": "2s", "host_gap": "0s"},
+            "defaults": {"full_text": "never"},
+            "sources": [{"name": "Desk Feed", "url": site.url("/feed.xml")}],
+            "watch": RULES,
+            "alerts": [
+                {"name": "all", "notify": [{"webhook": webhook.url}]},
+                {"name": "lasers", "rules": ["Laser"], "notify": [{"webhook": webhook.url}]},
+            ],
+        },
+    )
+
+    def once() -> None:
+        code, _, err = cli("-c", str(config), "once")
+        assert code == 0, err
+
+    _serve(site, "Officials met to discuss budgets for the coming year.")
+    once()
+    assert webhook.deliveries == []
+
+    _serve(site, "Officials met to discuss buying an Iron Dome battery.")
+    once()
+    [first] = webhook.wait_for(1)
+    assert (first.payload["alert"], first.payload["rules"]) == ("all", ["Iron Dome"])
+
+    _serve(site, "Officials met to discuss buying an Iron Dome battery, and its price.")
+    once()  # still the same rule: nothing new to say
+    _serve(site, "Officials met to discuss an Iron Dome battery and the Iron Beam laser.")
+    once()  # a newly matched rule: only the alert that had not yet sent this story
+    deliveries = webhook.wait_for(2)
+    assert [(d.payload["alert"], d.payload["rules"]) for d in deliveries] == [
+        ("all", ["Iron Dome"]),
+        ("lasers", ["Laser"]),
+    ]
+
+    [article] = cli.json("-c", str(config), "search", '"iron beam"', "--format", "json")
+    assert sorted(article["rules"]) == ["Iron Dome", "Laser"]
+    assert cli.json("-c", str(config), "search", "budgets", "--format", "json") == []
+    assert len(webhook.deliveries) == 2
