@@ -32,6 +32,7 @@ test: lint
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m bench.match
 	$(BIN)/python -m bench.stories
+	$(BIN)/python -m bench.extraction
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache *.egg-info

@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from monitor import __version__
@@ -22,6 +23,7 @@ from monitor.output import FORMATS, render
 from monitor.payloads import article_json, iso
 from monitor.rules import parse_query, to_text
 from monitor.settings import Settings
+from monitor.sources_cli import add_command, export_command, import_command
 
 EPILOG = """examples:
   monitor check
@@ -68,8 +70,28 @@ def _parser() -> argparse.ArgumentParser:
     backfill.add_argument("--since", default="30d", help="how far back: 30d, 12h or a date")
     backfill.add_argument("--alert", action="store_true", help="record the hits and send alerts")
     backfill.add_argument("--format", choices=FORMATS, default="table")
-    sources = commands.add_parser("sources", help="each source's health and schedule")
+    sources = commands.add_parser(
+        "sources",
+        help="each source's health and schedule; add, import, export sources",
+        epilog="examples:\n  monitor sources add https://focustaiwan.tw/\n"
+        "  monitor sources import feeds.opml\n  monitor sources export -o feeds.opml",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sources.add_argument("--format", choices=FORMATS, default="table")
+    source_actions = sources.add_subparsers(dest="source_action", metavar="ACTION")
+    add = source_actions.add_parser("add", help="discover a site's feeds and add one to the config")
+    add.add_argument("url", help="a homepage or a feed URL")
+    add.add_argument("--name", help="the source's name (default: the feed's title)")
+    add.add_argument("--pick", type=int, default=1, help="which of the feeds found (default 1)")
+    add.add_argument("--allow-private", action="store_true", help="the site is on a private network")
+    add.add_argument("--print", dest="only_print", action="store_true", help="print the YAML, edit nothing")
+    opml_in = source_actions.add_parser("import", help="add the feeds of an OPML file to the config")
+    opml_in.add_argument("file", type=Path)
+    opml_in.add_argument(
+        "--print", dest="only_print", action="store_true", help="print the YAML, edit nothing"
+    )
+    opml_out = source_actions.add_parser("export", help="write the configured sources as OPML 2.0")
+    opml_out.add_argument("-o", "--output", type=Path, help="a file (default: standard output)")
     alerts = commands.add_parser("alerts", help="alert history: channel, rule, article, state")
     alerts.add_argument("--limit", type=int, default=200)
     alerts.add_argument("--format", choices=FORMATS, default="table")
@@ -136,6 +158,14 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _once(settings, str(path), args.source)
     if args.command == "backfill":
         return _backfill(settings, str(path), args)
+    if args.command == "sources" and args.source_action == "add":
+        return add_command(
+            path, settings, args.url, args.name, args.pick, args.allow_private, args.only_print
+        )
+    if args.command == "sources" and args.source_action == "import":
+        return import_command(path, settings, args.file, args.only_print)
+    if args.command == "sources" and args.source_action == "export":
+        return export_command(settings, args.output)
     archive = SqlArchive(settings.database_url(), settings.story_grouping())
     try:
         if args.command == "search":

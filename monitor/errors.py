@@ -7,7 +7,9 @@ MonitorError
 │   └── TooLargeError    the body exceeded the size cap
 ├── ParseError           a feed or page could not be turned into records (carries the URL)
 ├── ArchiveError         the archive cannot be opened or is of an unknown schema
-└── NotifyError          an alert channel refused or could not be reached
+├── NotifyError          an alert channel refused or could not be reached
+├── OpmlError            an OPML file to import is not readable OPML
+└── ConfigEditError      `sources add|import` cannot edit the config file safely (nothing written)
 """
 
 from __future__ import annotations
@@ -66,3 +68,11 @@ class NotifyError(MonitorError):
         self.channel = channel
         self.retry_after = retry_after
         super().__init__(f"{channel}: {message}")
+
+
+class OpmlError(MonitorError):
+    """An OPML file that cannot be read."""
+
+
+class ConfigEditError(MonitorError):
+    """The config file cannot be edited safely; the message says why."""

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import NamedTuple
 
+LINKLESS_FRAGMENT = "#entry-"
+
 
 @dataclass(frozen=True, slots=True)
 class FeedEntry:
-    """One item of a feed or listing page, before it becomes an article."""
+    """One item of a feed or listing page, before it becomes an article.
+
+    An entry without a link of its own (RSS 0.92 items, status feeds) still has text worth
+    matching: its URL is the feed's with a `#entry-…` fragment naming it, and it has no page.
+    """
 
     url: str
     guid: str
@@ -19,6 +26,16 @@ class FeedEntry:
     content: str
     published: datetime | None
     language: str | None = None
+
+    @property
+    def has_page(self) -> bool:
+        return LINKLESS_FRAGMENT not in self.url
+
+    @staticmethod
+    def linkless_url(feed_url: str, *identity: str) -> str:
+        """The URL of an entry without a link: the feed's, plus a hash of what identifies it."""
+        digest = hashlib.sha256("\x1f".join(identity).encode("utf-8")).hexdigest()[:16]
+        return f"{feed_url.split('#', 1)[0]}{LINKLESS_FRAGMENT}{digest}"
 
 
 class Hit(NamedTuple):

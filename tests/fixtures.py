@@ -158,3 +158,34 @@ def distinct_text(seed: str, words: int = 60) -> str:
     rng = random.Random(seed)
     syllables = ["ka", "lo", "mi", "ne", "su", "ta", "ri", "po", "ve", "zu", "ba", "do"]
     return " ".join("".join(rng.choices(syllables, k=rng.randint(2, 4))) for _ in range(words)) + "."
+
+
+def json_feed(base: str) -> bytes:
+    """A JSON Feed 1.1 with the shapes the spec allows: HTML and text content, a relative URL,
+    an external URL only, an item without any link, and a non-object item (skipped)."""
+    import json
+
+    document = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": "Strait Notes",
+        "language": "en-US",
+        "items": [
+            {
+                "id": "sn-1",
+                "url": "/notes/1",
+                "title": "T-Dome budget passes",
+                "content_html": "<p>Lawmakers approved the <b>T-Dome</b> air-defence budget.</p>",
+                "summary": "Budget approved.",
+                "date_published": "2026-01-05T08:00:00+08:00",
+            },
+            {
+                "id": 2,
+                "external_url": "https://elsewhere.test/story",
+                "content_text": "A plain-text item about 鐵穹.",
+                "language": "zh-TW",
+            },
+            {"id": "sn-3", "title": "No link at all"},
+            "not an object",
+        ],
+    }
+    return json.dumps(document, ensure_ascii=False).encode("utf-8")

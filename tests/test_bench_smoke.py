@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from bench import stories
+import pytest
+
+from bench import extraction, stories
 from bench.match import measure, table
 
 
@@ -19,3 +21,23 @@ def test_stories_benchmark_smoke() -> None:
     [(threshold, precision, recall, milliseconds)] = rows
     assert threshold == 0.5 and 0 <= precision <= 1 and 0 <= recall <= 1 and milliseconds > 0
     assert "0.5 (default)" in stories.table(copies, rows)  # type: ignore[arg-type]
+
+
+@pytest.mark.skipif(
+    not (extraction.DATA / "ground-truth.json").exists(), reason="no extraction benchmark data"
+)
+def test_extraction_benchmark_smoke() -> None:
+    truth = dict(list(extraction.load(extraction.DATA).items())[:3])
+    found, milliseconds = extraction.ours(extraction.DATA, truth, metadata=False)
+    assert len(milliseconds) == 3 and 0 < found.f1 <= 1
+    peer = extraction.peer(extraction.DATA, "trafilatura", truth)
+    assert peer is not None and "| **ours**, t |" in extraction.table({"t": (found, milliseconds)}, {}, 3)
+
+
+def test_the_extraction_scorer_counts_shingles() -> None:
+    perfect = extraction.score([("one two three four five", "one two three four five")])
+    assert (perfect.precision, perfect.recall, perfect.accuracy) == (1.0, 1.0, 1.0)
+    half = extraction.score([("a b c d e f g h", "a b c d x y z w")])
+    assert half.precision == pytest.approx(1 / 5) == half.recall  # 1 shared shingle of 5 on each side
+    empty = extraction.score([("a b c d", "")])
+    assert empty.recall == 0.0

@@ -23,7 +23,7 @@ from monitor.ingest.normalize import article_id, canonical_url, entry_hash
 from monitor.ingest.pages import parse_listing
 from monitor.ingest.policy import adapt_interval, next_poll, wants_full_fetch, wants_full_text
 from monitor.ingest.robots import RobotsCache
-from monitor.ingest.sitemaps import parse_sitemap
+from monitor.ingest.sitemaps import Sitemap, parse_sitemap
 from monitor.ingest.summarizers import ExtractiveSummarizer, Summarizer
 from monitor.models import Article, FeedEntry, SourceState
 from monitor.rules import Matcher, MatchInput
@@ -31,6 +31,7 @@ from monitor.settings import Settings, SourceSettings
 from monitor.stories import fingerprint
 
 log = logging.getLogger(__name__)
+SITEMAP_DEPTH = 2  # robots.txt -> sitemap index -> URL set
 FEED_ACCEPT = (
     "application/rss+xml, application/atom+xml, application/rdf+xml, application/feed+json, "
     "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
@@ -163,12 +164,20 @@ async def _read_entries(
         parsed = await _bounded(response.url, parse_feed, response.body, response.url, response.headers, now)
         return parsed.entries
     sitemap = await _bounded(response.url, parse_sitemap, response.body, response.url, now)
+    return await _sitemap_entries(pipeline, source, sitemap, now, SITEMAP_DEPTH)
+
+
+async def _sitemap_entries(
+    pipeline: Pipeline, source: SourceSettings, sitemap: Sitemap, now: datetime, depth: int
+) -> list[FeedEntry]:
+    """A sitemap's entries and, `depth` levels down, its children's (robots.txt -> index -> set)."""
     entries = list(sitemap.entries)
-    for child_url in sitemap.children:
+    for child_url in sitemap.children if depth > 0 else []:
         child = await pipeline.fetcher.get(
             child_url, policy=_policy(source), content=True, accept=FEED_ACCEPT
         )
-        entries += (await _bounded(child.url, parse_sitemap, child.body, child.url, now)).entries
+        parsed = await _bounded(child.url, parse_sitemap, child.body, child.url, now)
+        entries += await _sitemap_entries(pipeline, source, parsed, now, depth - 1)
     return entries
 
 
@@ -249,6 +258,8 @@ async def _article(
 async def _page(pipeline: Pipeline, source: SourceSettings, entry: FeedEntry) -> PageText | None:
     """The article page's extracted text, when the entry has only a teaser and the page may and
     can be read; None keeps the feed's own text (the reason is logged)."""
+    if not entry.has_page:
+        return None
     if not wants_full_text(pipeline.settings.full_text(source), entry.title, entry.summary, entry.content):
         return None
     policy = _policy(source)
@@ -259,7 +270,10 @@ async def _page(pipeline: Pipeline, source: SourceSettings, entry: FeedEntry) ->
         response = await pipeline.fetcher.get(
             entry.url, policy=policy, content=True, accept=HTML_ACCEPT, types=PAGE_TYPES
         )
-        page = await _bounded(response.url, extract_page, response.body, response.url, response.content_type)
+        metadata = not (entry.title and entry.published)  # the page's title or date is needed
+        page = await _bounded(
+            response.url, extract_page, response.body, response.url, response.content_type, metadata
+        )
     except MonitorError as error:
         log.info("%s: kept the feed text, the page could not be read: %s", entry.url, error)
         return None

@@ -29,12 +29,18 @@ class PageText:
     canonical_url: str | None
 
 
-def extract_page(body: bytes, url: str, content_type: str = "") -> PageText:
-    """The page's main content; empty text when trafilatura finds none."""
+def extract_page(body: bytes, url: str, content_type: str = "", metadata: bool = True) -> PageText:
+    """The page's main content; empty text when trafilatura finds none.
+
+    `metadata` (title, author, date, canonical URL) costs about as much as the text itself;
+    the pipeline asks for it only when the feed entry lacks a title or a date. trafilatura's
+    `fast` mode skips its fallback extractors: on the extraction benchmark it is both faster
+    and slightly better (F1 0.962 against 0.960; bench/extraction.py).
+    """
     html = decode_html(body, content_type)
     try:
         document = trafilatura.bare_extraction(
-            html, url=url, with_metadata=True, include_comments=False, include_tables=True
+            html, url=url, with_metadata=metadata, include_comments=False, include_tables=True, fast=True
         )
     except Exception as error:  # trafilatura and lxml raise many kinds on broken pages
         raise ParseError(url, f"article extraction failed: {type(error).__name__}: {error}") from error

@@ -1,4 +1,5 @@
-"""Feed bytes -> FeedEntry records, with feedparser (RSS 0.9x/1.0/2.0, Atom, RDF).
+"""Feed bytes -> FeedEntry records, with feedparser (RSS 0.9x/1.0/2.0, Atom, RDF); JSON Feed
+goes to jsonfeed.py.
 
 feedparser never does HTTP here: it gets the bytes (as a file object: given bytes that look like
 a path it would open the file) and the response headers. DOCTYPE and entity declarations are
@@ -18,8 +19,9 @@ from urllib.parse import urljoin
 import feedparser
 
 from monitor.errors import ParseError
-from monitor.ingest.charsets import guess
+from monitor.ingest.charsets import canonical, guess, is_utf8
 from monitor.ingest.dates import plausible_date
+from monitor.ingest.jsonfeed import is_json_feed, parse_json_feed
 from monitor.ingest.markup import clean_text, html_to_text
 from monitor.models import FeedEntry
 
@@ -33,7 +35,8 @@ _LONG_PERSON_FIELD = re.compile(
     rb"([^<]{" + str(MAX_PERSON_CHARS).encode() + rb",})",
     re.IGNORECASE,
 )
-_DECLARED = re.compile(rb"\s*<\?xml[^>]*encoding\s*=", re.IGNORECASE)
+_DECLARED = re.compile(rb"\s*<\?xml[^>]*encoding\s*=\s*[\"']([A-Za-z0-9._:-]+)", re.IGNORECASE)
+_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._:-]+)", re.IGNORECASE)
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 _ITEM_START = re.compile(rb"<(?:item|entry)[\s>]", re.IGNORECASE)
 
@@ -49,18 +52,36 @@ def strip_declarations(body: bytes) -> bytes:
     return _ENTITY_DECLARATION.sub(b"", _DOCTYPE.sub(b"", body, count=1))
 
 
-def with_known_encoding(body: bytes, headers: dict[str, str]) -> bytes:
-    """An undeclared, non-UTF-8 feed re-encoded as UTF-8 from a measured guess (feedparser
-    would otherwise fall back to windows-1252 and store mojibake)."""
+def as_utf8(body: bytes, headers: dict[str, str]) -> tuple[bytes, str]:
+    """The feed as UTF-8, and the content type to tell feedparser (without a charset then).
+
+    The declared encoding (HTTP charset, else the XML declaration) is decoded with its superset
+    (EUC-KR as CP949, ...), invalid bytes replaced; an undeclared feed, or one declared UTF-8
+    that is not, by a measured guess. feedparser alone falls back to windows-1252 for the whole
+    document when one byte is off, and stores mojibake.
+    """
+    content_type = headers.get("content-type", "application/xml")
     if body.startswith((b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf")):
-        return body
-    if "charset=" in headers.get("content-type", "").lower() or _DECLARED.match(body):
-        return body
-    encoding = guess(body)
+        return body, content_type
+    encoding = _declared_encoding(body, content_type)
+    if encoding is None or (encoding.replace("-", "").replace("_", "") == "utf8" and not is_utf8(body)):
+        encoding = guess(body)
     if encoding is None or encoding == "utf-8":
-        return body
-    text = body.decode(encoding, errors="replace")
-    return _XML_DECLARATION.sub("", text, count=1).encode("utf-8")
+        return body, content_type
+    try:
+        text = body.decode(encoding, errors="replace")
+    except LookupError:  # a label Python does not know: leave it to feedparser
+        return body, content_type
+    bare_type = content_type.split(";", 1)[0].strip() or "application/xml"
+    return _XML_DECLARATION.sub("", text, count=1).encode("utf-8"), bare_type
+
+
+def _declared_encoding(body: bytes, content_type: str) -> str | None:
+    in_header = _CHARSET.search(content_type)
+    if in_header:
+        return canonical(in_header.group(1))
+    in_prolog = _DECLARED.match(body[:512])
+    return canonical(in_prolog.group(1).decode("ascii")) if in_prolog else None
 
 
 def defuse(body: bytes) -> bytes:
@@ -81,14 +102,15 @@ def _cap_items(body: bytes) -> bytes:
 
 
 def parse_feed(body: bytes, url: str, headers: dict[str, str], now: datetime) -> ParsedFeed:
-    """Parse a feed; ParseError when the body is not a feed at all."""
+    """Parse a feed (XML with feedparser, JSON Feed ourselves); ParseError when the body is not
+    a feed at all."""
+    if is_json_feed(body, headers.get("content-type", "")):
+        return ParsedFeed(*parse_json_feed(body, url, now))
+    utf8, content_type = as_utf8(body, headers)
     try:
         parsed = feedparser.parse(
-            io.BytesIO(defuse(with_known_encoding(body, headers))),
-            response_headers={
-                "content-type": headers.get("content-type", "application/xml"),
-                "content-location": url,
-            },
+            io.BytesIO(defuse(utf8)),
+            response_headers={"content-type": content_type, "content-location": url},
             sanitize_html=False,
             resolve_relative_uris=False,
         )
@@ -119,21 +141,27 @@ def _entry(raw: Any, feed_url: str, language: str | None, now: datetime) -> Feed
     guid = str(raw.get("id") or raw.get("guid") or link or "")[:2000]
     if not link and guid.startswith(("http://", "https://")):
         link = guid
-    if not link:
-        return None
     title = html_to_text(_capped(raw.get("title")))
     summary = html_to_text(_capped(raw.get("summary")))
     contents = raw.get("content") or []
     content = html_to_text(_capped(contents[0].get("value"))) if contents else ""
     if content == summary:
         content = ""
+    published = plausible_date(_entry_date(raw), now)
+    if not link:
+        identity = (
+            guid or f"{title}\n{summary}\n{content}".strip() or (published.isoformat() if published else "")
+        )
+        if not identity:
+            return None
+        link = FeedEntry.linkless_url(feed_url, identity)
     return FeedEntry(
         url=link,
         guid=guid or link,
         title=title,
         summary=summary,
         content=content,
-        published=plausible_date(_entry_date(raw), now),
+        published=published,
         language=_language(raw.get("language")) or language,
     )
 
@@ -155,7 +183,8 @@ def _link(raw: Any, feed_url: str) -> str:
 
 def _entry_date(raw: Any) -> datetime | None:
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
-        value = raw.get(key)
+        # dict.get: FeedParserDict.get maps a missing updated_parsed to published_parsed, warning.
+        value = dict.get(raw, key)
         if value:
             try:
                 return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)

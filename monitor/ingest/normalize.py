@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from monitor.models import FeedEntry
+from monitor.models import LINKLESS_FRAGMENT, FeedEntry
 
 _TRACKING_PARAMETERS = frozenset(
     {
@@ -25,7 +25,8 @@ def is_tracking_parameter(name: str) -> bool:
 
 
 def canonical_url(url: str) -> str:
-    """Lower-case scheme and host, no default port, no fragment, no tracking parameters."""
+    """Lower-case scheme and host, no default port, no tracking parameters, no fragment (but
+    the one that names a feed entry without a link of its own)."""
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower().rstrip(".")
@@ -38,7 +39,8 @@ def canonical_url(url: str) -> str:
         for key, value in parse_qsl(parts.query, keep_blank_values=True)
         if not is_tracking_parameter(key)
     ]
-    return urlunsplit((scheme, netloc, parts.path or "/", urlencode(query, doseq=True), ""))
+    fragment = parts.fragment if f"#{parts.fragment}".startswith(LINKLESS_FRAGMENT) else ""
+    return urlunsplit((scheme, netloc, parts.path or "/", urlencode(query, doseq=True), fragment))
 
 
 def article_id(url: str) -> str:

@@ -1,8 +1,10 @@
 """Sitemaps -> FeedEntry records: news sitemaps (news:title, publication date, language),
-plain URL sets, and sitemap indexes (whose children the pipeline fetches)."""
+plain URL sets, sitemap indexes and robots.txt `Sitemap:` lines (whose children the pipeline
+fetches)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -17,6 +19,7 @@ MAX_AGE = timedelta(days=2)
 MAX_UNDATED = 100
 MAX_CHILDREN = 5
 _NEWS = "{http://www.google.com/schemas/sitemap-news/0.9}"
+_ROBOTS_SITEMAP = re.compile(rb"^\s*sitemap\s*:\s*(https?://\S+)", re.IGNORECASE | re.MULTILINE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +29,12 @@ class Sitemap:
 
 
 def parse_sitemap(body: bytes, url: str, now: datetime) -> Sitemap:
-    """Recent entries of a URL set, or the newest child sitemaps of an index."""
+    """Recent entries of a URL set, or the newest child sitemaps of an index or a robots.txt."""
+    if not body.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+        children = [found.decode("utf-8", "replace") for found in _ROBOTS_SITEMAP.findall(body)]
+        if not children:
+            raise ParseError(url, "not a sitemap, nor a robots.txt with Sitemap: lines")
+        return Sitemap(children=children[:MAX_CHILDREN])
     parser = lxml.etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, recover=True)
     try:
         root = lxml.etree.fromstring(strip_declarations(body), parser)

@@ -6,6 +6,7 @@ import pytest
 
 from monitor.errors import ParseError
 from monitor.ingest.feeds import parse_feed
+from monitor.ingest.normalize import canonical_url
 from tests import fixtures
 
 NOW = datetime(2026, 1, 7, tzinfo=UTC)
@@ -83,7 +84,41 @@ def test_absurd_dates_are_dropped() -> None:
     assert [entry.published for entry in parse(body)] == [None, None]
 
 
-def test_entries_without_any_link_are_skipped_and_relative_links_resolved() -> None:
-    body = fixtures.rss([{"title": "relative", "link": "/r/1"}, {"title": "none", "link": ""}])
-    entries = parse(body)
-    assert [entry.url for entry in entries] == [f"{BASE}/r/1"]
+def test_relative_links_resolve_and_linkless_entries_are_kept_without_a_page() -> None:
+    body = fixtures.rss(
+        [{"title": "relative", "link": "/r/1"}, {"title": "Status: T-Dome drill today", "link": ""}]
+    )
+    relative, linkless = parse(body)
+    assert relative.url == f"{BASE}/r/1" and relative.has_page
+    assert linkless.url.startswith(f"{BASE}/feed#entry-") and not linkless.has_page
+    assert canonical_url(linkless.url) == linkless.url  # the fragment names the entry: it stays
+    assert parse(body)[1].url == linkless.url  # and is the same on every poll
+
+
+def test_json_feed_becomes_the_same_records() -> None:
+    for content_type in ("application/feed+json", "application/octet-stream"):
+        parsed = parse_feed(
+            fixtures.json_feed(BASE), f"{BASE}/feed.json", {"content-type": content_type}, NOW
+        )
+        assert parsed.title == "Strait Notes" and parsed.language == "en-US"
+        first, second, linkless = parsed.entries
+        assert linkless.title == "No link at all" and not linkless.has_page
+        assert (first.url, first.guid, first.title) == (f"{BASE}/notes/1", "sn-1", "T-Dome budget passes")
+        assert first.content == "Lawmakers approved the T-Dome air-defence budget."
+        assert first.summary == "Budget approved."
+        assert first.published == datetime(2026, 1, 5, 0, 0, tzinfo=UTC)
+        assert (second.url, second.guid, second.language) == ("https://elsewhere.test/story", "2", "zh-TW")
+        assert second.content == "A plain-text item about 鐵穹." and second.published is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"version": "https://jsonfeed.org/version/1", "items": ',
+        b'{"version": "https://jsonfeed.org/version/1", "items": {}}',
+        b'{"version": "https://jsonfeed.org/version/1", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+    ],
+)
+def test_broken_json_feeds_are_parse_errors(body: bytes) -> None:
+    with pytest.raises(ParseError, match="JSON Feed"):
+        parse(body, "application/feed+json")

@@ -1,0 +1,126 @@
+"""`monitor sources add | import | export`: growing and sharing the list of sources."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from monitor.config_edit import add_sources, source_lines
+from monitor.egress import EgressPolicy
+from monitor.errors import ConfigEditError, MonitorError
+from monitor.ingest.discovery import FoundFeed, discover
+from monitor.ingest.fetch import Fetcher
+from monitor.ingest.normalize import canonical_url
+from monitor.opml import Subscription, read_opml, write_opml
+from monitor.settings import Settings
+
+
+def add_command(
+    path: Path,
+    settings: Settings,
+    url: str,
+    name: str | None,
+    pick: int,
+    allow_private: bool,
+    only_print: bool,
+) -> int:
+    try:
+        found = asyncio.run(_discover(settings, url, allow_private))
+    except MonitorError as error:
+        print(f"monitor: {error}", file=sys.stderr)
+        return 1
+    if not found:
+        print(f"monitor: no feed found at {url} (announced, linked or at a common path)", file=sys.stderr)
+        return 1
+    for number, feed in enumerate(found, 1):
+        print(f"{number}. {feed.url}  {feed.title or '(untitled)'}  [{feed.how}, {feed.entries} entries]")
+    if not 1 <= pick <= len(found):
+        print(f"monitor: --pick {pick}: choose 1 to {len(found)}", file=sys.stderr)
+        return 2
+    chosen = found[pick - 1]
+    source: dict[str, Any] = {"name": name or chosen.title or urlsplit(chosen.url).hostname or chosen.url}
+    source["url"] = chosen.url
+    if allow_private:
+        source["allow_private"] = True
+    return _add(path, settings, [source], [f"added from {url}"], only_print)
+
+
+async def _discover(settings: Settings, url: str, allow_private: bool) -> list[FoundFeed]:
+    fetch = settings.fetch
+    fetcher = Fetcher(
+        fetch.user_agent, fetch.timeout, fetch.max_bytes, fetch.concurrency, fetch.per_host, fetch.host_gap
+    )
+    try:
+        return await discover(fetcher, url, EgressPolicy.for_source(url, allow_private))
+    finally:
+        await fetcher.close()
+
+
+def import_command(path: Path, settings: Settings, opml_file: Path, only_print: bool) -> int:
+    try:
+        subscriptions = read_opml(opml_file.read_bytes(), str(opml_file))
+    except (OSError, MonitorError) as error:
+        print(f"monitor: {error}", file=sys.stderr)
+        return 2
+    known_urls = {canonical_url(source.url) for source in settings.sources}
+    names = {source.name for source in settings.sources}
+    additions: list[dict[str, Any]] = []
+    comments: list[str] = []
+    for item in subscriptions:
+        if canonical_url(item.url) in known_urls:
+            continue
+        known_urls.add(canonical_url(item.url))
+        name = _unique(item.name, names)
+        names.add(name)
+        entry: dict[str, Any] = {"name": name, "url": item.url}
+        if item.kind != "feed":
+            entry["kind"] = item.kind
+        additions.append(entry)
+        comments.append(f"OPML folder: {item.folder}" if item.folder else "")
+    skipped = len(subscriptions) - len(additions)
+    print(f"{len(subscriptions)} outlines with a URL in {opml_file}: ", end="")
+    print(f"{len(additions)} new, {skipped} already configured")
+    return _add(path, settings, additions, comments, only_print) if additions else 0
+
+
+def export_command(settings: Settings, output: Path | None) -> int:
+    subscriptions = [Subscription(source.name, source.url, source.kind) for source in settings.sources]
+    data = write_opml(subscriptions, "monitor sources")
+    if output is None:
+        sys.stdout.write(data.decode("utf-8"))
+    else:
+        output.write_bytes(data)
+        print(f"{len(subscriptions)} sources written to {output}")
+    return 0
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    candidate, number = name, 2
+    while candidate in taken:
+        candidate, number = f"{name} ({number})", number + 1
+    return candidate
+
+
+def _add(
+    path: Path, settings: Settings, additions: list[dict[str, Any]], comments: list[str], only_print: bool
+) -> int:
+    taken = {source.name for source in settings.sources}
+    clash = [item["name"] for item in additions if item["name"] in taken]
+    if clash:
+        print(f"monitor: a source is already named {clash[0]!r}: choose another with --name", file=sys.stderr)
+        return 2
+    if not only_print:
+        try:
+            add_sources(path, additions, comments)
+        except ConfigEditError as error:
+            print(
+                f"monitor: not edited in place: {error}\nAdd these lines under `sources:`:", file=sys.stderr
+            )
+        else:
+            print(f"added {len(additions)} source{'s' if len(additions) != 1 else ''} to {path}")
+            return 0
+    print("\n".join(source_lines(additions, comments)))
+    return 0

@@ -1,0 +1,214 @@
+"""Growing the source list: `monitor sources add` (feed discovery), `import` and `export`
+(OPML), and a JSON Feed source end to end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from monitor.opml import read_opml
+from tests import fixtures
+from tests.conftest import RULES, Cli, write_config
+from tests.servers import Route, Site, WebhookReceiver
+
+CONFIG = """\
+# The desk's sources. Comments like this one must survive an edit.
+storage:
+  url: sqlite:///data/monitor.db
+sources:
+  # Taiwan
+  - {name: Existing, url: "https://example.org/feed"}   # keep me
+  - name: Block Style
+    url: https://example.org/other
+    every: 30m
+# The rules follow.
+watch:
+  - {name: Iron Dome, terms: [Iron Dome]}
+"""
+
+HOMEPAGE = b"""<!DOCTYPE html><html><head><title>Desk News</title>
+<link rel="alternate" type="application/rss+xml" title="Desk News RSS" href="/feed.xml">
+<link rel="stylesheet" href="/style.css">
+</head><body><a href="/atom.xml">Atom feed</a> <a href="/about">About</a></body></html>"""
+OPML = b"""<?xml version="1.0" encoding="UTF-8"?>
+<opml version="2.0"><head><title>Analyst feeds</title></head><body>
+  <outline text="Asia">
+    <outline text="Taiwan">
+      <outline type="rss" text="Strait Notes" xmlUrl="https://strait.test/rss"/>
+      <outline type="rss" text="Existing again" xmlUrl="https://EXAMPLE.org/feed?utm_source=opml"/>
+    </outline>
+    <outline type="rss" text="Tokyo Desk" title="Tokyo Desk" xmlUrl="https://tokyo.test/feed"/>
+  </outline>
+  <outline type="link" text="Ministry notices" url="https://mod.test/news/"/>
+  <outline type="rss" text="Existing" xmlUrl="https://other.test/feed"/>
+</body></opml>"""
+
+
+def _site(site: Site) -> None:
+    site.routes["/"] = Route(HOMEPAGE, headers={"Content-Type": "text/html; charset=utf-8"})
+    site.routes["/feed.xml"] = Route(fixtures.english_feed(site.base))
+    site.routes["/atom.xml"] = Route(
+        fixtures.atom_feed(site.base), headers={"Content-Type": "application/atom+xml"}
+    )
+
+
+def _config(tmp_path: Path, text: str = CONFIG) -> Path:
+    path = tmp_path / "monitor.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_add_discovers_announced_and_linked_feeds_and_keeps_comments(
+    cli: Cli, tmp_path: Path, site: Site
+) -> None:
+    _site(site)
+    config = _config(tmp_path)
+    code, out, err = cli("-c", str(config), "sources", "add", site.url("/"))
+    assert code == 0, err
+    assert f"1. {site.url('/feed.xml')}  Desk News RSS  [announced (RSS), 3 entries]" in out
+    assert f"2. {site.url('/atom.xml')}" in out and "[linked," in out
+    text = config.read_text(encoding="utf-8")
+    for line in CONFIG.splitlines():
+        assert line in text  # nothing of the original was lost or reflowed
+    added = yaml.safe_load(text)["sources"][-1]
+    assert added == {"name": "Desk News RSS", "url": site.url("/feed.xml")}
+    assert text.index("Desk News RSS") < text.index("# The rules follow.")
+    assert cli("-c", str(config), "check")[0] == 0
+
+    code, _, err = cli("-c", str(config), "sources", "add", site.url("/"), "--pick", "2", "--name", "Kanto")
+    assert code == 0, err
+    assert yaml.safe_load(config.read_text(encoding="utf-8"))["sources"][-1]["url"] == site.url("/atom.xml")
+    code, _, err = cli("-c", str(config), "sources", "add", site.url("/"), "--name", "Kanto")
+    assert code == 2 and "already named 'Kanto'" in err
+
+
+def test_add_tries_common_paths_and_takes_a_feed_url_as_it_is(cli: Cli, tmp_path: Path, site: Site) -> None:
+    site.routes["/plain/"] = Route(b"<html><body>No feeds announced here.</body></html>")
+    site.routes["/rss.xml"] = Route(fixtures.rdf_feed(site.base))
+    config = _config(tmp_path)
+    code, out, _ = cli("-c", str(config), "sources", "add", site.url("/plain/"), "--print")
+    assert code == 0 and f"1. {site.url('/rss.xml')}" in out and "[common path," in out
+    assert "- {name: " in out and config.read_text(encoding="utf-8") == CONFIG  # --print edits nothing
+    site.routes["/direct.xml"] = Route(fixtures.english_feed(site.base))
+    code, out, _ = cli("-c", str(config), "sources", "add", site.url("/direct.xml"))
+    assert code == 0 and "[the URL itself, 3 entries]" in out
+
+
+def test_add_without_any_feed_fails_clearly(cli: Cli, tmp_path: Path) -> None:
+    bare = Site()  # serves no feed at any common path
+    bare.routes["/empty/"] = Route(b"<html><body>Nothing.</body></html>")
+    try:
+        code, _, err = cli("-c", str(_config(tmp_path)), "sources", "add", bare.url("/empty/"))
+    finally:
+        bare.close()
+    assert code == 1 and "no feed found" in err
+
+
+def test_an_inline_sources_list_is_not_edited_but_printed(cli: Cli, tmp_path: Path, site: Site) -> None:
+    _site(site)
+    original = "sources: []  # fill me\n"
+    config = _config(tmp_path, original)
+    code, out, err = cli("-c", str(config), "sources", "add", site.url("/feed.xml"))
+    assert code == 0 and "not edited in place" in err
+    assert "  - {name: Harbor Daily, url: '" + site.url("/feed.xml") + "'}" in out
+    assert config.read_text(encoding="utf-8") == original
+
+
+def test_import_opml_with_nested_outlines(cli: Cli, tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    (tmp_path / "feeds.opml").write_bytes(OPML)
+    code, out, err = cli("-c", str(config), "sources", "import", str(tmp_path / "feeds.opml"))
+    assert code == 0, err
+    assert "5 outlines with a URL" in out and "4 new, 1 already configured" in out
+    text = config.read_text(encoding="utf-8")
+    sources = yaml.safe_load(text)["sources"]
+    assert [(s["name"], s.get("kind", "feed")) for s in sources[2:]] == [
+        ("Strait Notes", "feed"),
+        ("Tokyo Desk", "feed"),
+        ("Ministry notices", "html"),
+        ("Existing (2)", "feed"),
+    ]
+    assert "# OPML folder: Asia / Taiwan" in text and "# keep me" in text
+    assert cli("-c", str(config), "check")[0] == 0
+
+
+def test_export_is_opml_that_reads_back(cli: Cli, tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    code, out, _ = cli("-c", str(config), "sources", "export")
+    assert code == 0 and out.startswith("<?xml") and 'version="2.0"' in out
+    assert [(s.name, s.url) for s in read_opml(out.encode())] == [
+        ("Existing", "https://example.org/feed"),
+        ("Block Style", "https://example.org/other"),
+    ]
+    code, out, _ = cli("-c", str(config), "sources", "export", "-o", str(tmp_path / "out.opml"))
+    assert code == 0 and len(read_opml((tmp_path / "out.opml").read_bytes())) == 2
+
+
+def test_a_json_feed_source_end_to_end(
+    cli: Cli, tmp_path: Path, site: Site, webhook: WebhookReceiver
+) -> None:
+    site.routes["/feed.json"] = Route(
+        fixtures.json_feed(site.base), headers={"Content-Type": "application/feed+json"}
+    )
+    config = write_config(
+        tmp_path / "monitor.yaml",
+        {
+            "storage": {"url": "sqlite:///data/monitor.db"},
+            "fetch": {"timeout": "2s", "host_gap": "0s"},
+            "defaults": {"full_text": "never"},
+            "sources": [{"name": "Strait Notes", "url": site.url("/feed.json")}],
+            "watch": RULES,
+            "alerts": [{"name": "desk", "notify": [{"webhook": webhook.url}]}],
+        },
+    )
+    code, out, err = cli("-c", str(config), "once")
+    assert code == 0 and "3 new articles" in out, (out, err)
+    titles = sorted(d.payload["article"]["title"] for d in webhook.wait_for(2))
+    assert titles == ["", "T-Dome budget passes"]  # the second: 鐵穹 in a title-less item
+
+
+def test_a_sitemap_source_from_robots_txt_through_an_index(
+    cli: Cli, tmp_path: Path, site: Site, webhook: WebhookReceiver
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    fresh = datetime.now(UTC).isoformat(timespec="seconds")
+    stale = (datetime.now(UTC) - timedelta(days=10)).isoformat(timespec="seconds")
+    site.routes["/robots.txt"] = Route(
+        f"User-agent: *\nAllow: /\nSitemap: {site.url('/sitemap-index.xml')}\n".encode(),
+        headers={"Content-Type": "text/plain"},
+    )
+    site.routes["/sitemap-index.xml"] = Route(
+        f"""<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
+        <sitemap><loc>{site.url("/news-sitemap.xml")}</loc><lastmod>{fresh}</lastmod></sitemap>
+        </sitemapindex>""".encode()
+    )
+    site.routes["/news-sitemap.xml"] = Route(
+        f"""<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"
+        xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">
+        <url><loc>{site.url("/articles/shield.html")}</loc><news:news>
+          <news:publication><news:name>Ministry</news:name><news:language>en</news:language></news:publication>
+          <news:publication_date>{fresh}</news:publication_date><news:title>Shield plan</news:title>
+        </news:news></url>
+        <url><loc>{site.url("/articles/old.html")}</loc><lastmod>{stale}</lastmod></url>
+        </urlset>""".encode()
+    )
+    config = write_config(
+        tmp_path / "monitor.yaml",
+        {
+            "storage": {"url": "sqlite:///data/monitor.db"},
+            "fetch": {"timeout": "2s", "host_gap": "0s"},
+            "sources": [
+                {"name": "Ministry", "url": site.url("/robots.txt"), "kind": "sitemap", "robots": False}
+            ],
+            "watch": RULES,
+            "alerts": [{"name": "desk", "notify": [{"webhook": webhook.url}]}],
+        },
+    )
+    code, out, err = cli("-c", str(config), "once")
+    assert code == 0 and "1 new article" in out, (out, err)
+    [delivery] = webhook.wait_for(1)
+    assert delivery.payload["article"]["title"] == "Shield plan"
+    assert "Taiwan Shield" in delivery.payload["rules"]  # the terms are on the page only
+    assert site.hits("/articles/old.html") == 0
