@@ -21,14 +21,14 @@ import feedparser
 from monitor.errors import ParseError
 from monitor.ingest.charsets import canonical, guess, is_utf8
 from monitor.ingest.dates import plausible_date
+from monitor.ingest.declarations import strip_declarations
 from monitor.ingest.jsonfeed import is_json_feed, parse_json_feed
 from monitor.ingest.markup import clean_text, html_to_text
+from monitor.ingest.xmlfeeds import parse_well_formed
 from monitor.models import FeedEntry
 
 MAX_ENTRIES = 2000
 MAX_FIELD_CHARS = 200_000
-_DOCTYPE = re.compile(rb"<!DOCTYPE[^>\[]*(\[.*?\]\s*)?>", re.IGNORECASE | re.DOTALL)
-_ENTITY_DECLARATION = re.compile(rb"<!ENTITY[^>]*>", re.IGNORECASE)
 MAX_PERSON_CHARS = 500
 _LONG_PERSON_FIELD = re.compile(
     rb"(<(?:author|managingEditor|webMaster|dc:creator|itunes:author|name|email)\b[^>]*>)"
@@ -46,10 +46,6 @@ class ParsedFeed:
     title: str
     language: str | None
     entries: list[FeedEntry]
-
-
-def strip_declarations(body: bytes) -> bytes:
-    return _ENTITY_DECLARATION.sub(b"", _DOCTYPE.sub(b"", body, count=1))
 
 
 def as_utf8(body: bytes, headers: dict[str, str]) -> tuple[bytes, str]:
@@ -107,6 +103,14 @@ def parse_feed(body: bytes, url: str, headers: dict[str, str], now: datetime) ->
     if is_json_feed(body, headers.get("content-type", "")):
         return ParsedFeed(*parse_json_feed(body, url, now))
     utf8, content_type = as_utf8(body, headers)
+    fast = parse_well_formed(utf8, url, now)
+    if fast is not None:
+        return ParsedFeed(*fast)
+    return parse_with_feedparser(utf8, content_type, url, body, now)
+
+
+def parse_with_feedparser(utf8: bytes, content_type: str, url: str, body: bytes, now: datetime) -> ParsedFeed:
+    """The slow path, for whatever is not a well-formed RSS, RDF or Atom 1.0 feed."""
     try:
         parsed = feedparser.parse(
             io.BytesIO(defuse(utf8)),

@@ -12,7 +12,7 @@ import lxml.etree
 
 from monitor.errors import ParseError
 from monitor.ingest.dates import parse_iso_date, plausible_date
-from monitor.ingest.feeds import strip_declarations
+from monitor.ingest.declarations import strip_declarations
 from monitor.models import FeedEntry
 
 MAX_AGE = timedelta(days=2)

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
 
 from monitor.errors import ParseError
-from monitor.ingest.feeds import parse_feed
+from monitor.ingest.feeds import as_utf8, parse_feed, parse_with_feedparser
 from monitor.ingest.normalize import canonical_url
+from monitor.ingest.xmlfeeds import parse_well_formed
 from tests import fixtures
 
 NOW = datetime(2026, 1, 7, tzinfo=UTC)
@@ -122,3 +124,23 @@ def test_json_feed_becomes_the_same_records() -> None:
 def test_broken_json_feeds_are_parse_errors(body: bytes) -> None:
     with pytest.raises(ParseError, match="JSON Feed"):
         parse(body, "application/feed+json")
+
+
+@pytest.mark.parametrize(
+    "make", [fixtures.english_feed, fixtures.atom_feed, fixtures.rdf_feed, fixtures.teaser_feed]
+)
+def test_the_lxml_fast_path_agrees_with_feedparser(make: Callable[[str], bytes]) -> None:
+    body, url = make(BASE), f"{BASE}/feed"
+    utf8, content_type = as_utf8(body, {})
+    fast = parse_well_formed(utf8, url, NOW)
+    slow = parse_with_feedparser(utf8, content_type, url, body, NOW)
+    assert fast is not None and fast[0] == slow.title and fast[1] == slow.language
+    assert fast[2] == slow.entries
+
+
+def test_feeds_the_fast_path_leaves_to_feedparser() -> None:
+    not_well_formed = fixtures.rss([{"title": "a & b", "link": "/x"}])
+    assert parse_well_formed(not_well_formed, BASE, NOW) is None
+    assert [entry.title for entry in parse(not_well_formed)] == ["a & b"]
+    with_entities = b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY e "x">]><rss><channel></channel></rss>'
+    assert parse_well_formed(with_entities, BASE, NOW) is None

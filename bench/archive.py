@@ -1,0 +1,175 @@
+"""The archive: insert rate, and `search` latency (in-process, warm) against bare FTS5.
+
+Generated articles (English-like words, a Chinese and a Hebrew share) are stored through
+SqlArchive.store in batches, as the pipeline stores them. Then four queries run repeatedly:
+a rare phrase, a common word, an OR of 10 terms and a CJK term. Ours is SqlArchive.search
+(index query, join, newest first, exact verification by the matcher, the first 50); the limit
+is a bare FTS5 MATCH of the same index expression on the same database, first 50 rowids.
+
+    python -m bench.archive [--sizes 100000,1000000] [--repeat 30] [--no-write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import text
+
+from bench.report import environment, write_section
+from monitor.archive import SearchFilters
+from monitor.archive.search import fts_query
+from monitor.archive.sql import SqlArchive
+from monitor.models import Article
+from monitor.rules import parse_query
+
+START = datetime(2026, 1, 1, tzinfo=UTC)
+COMMON = "budget"
+QUERIES = {
+    "rare phrase": '"orbital lattice"',
+    "common word": COMMON,
+    "OR of 10 terms": " OR ".join(
+        ["radar", "frigate", "drone", "missile", "laser", "satellite", "sonar", "tank", "jet", "corvette"]
+    ),
+    "CJK term": "台灣之盾",
+}
+SYLLABLES = ["ka", "lo", "mi", "ne", "su", "ta", "ri", "po", "ve", "zu", "ba", "do", "fe", "gi", "hu"]
+TERMS = ["radar", "frigate", "drone", "missile", "laser", "satellite", "sonar", "tank", "jet", "corvette"]
+HAN = "國防部表示將審查防空雷達系統與海岸飛彈部署預算並與夥伴討論採購時程及訓練計畫"
+
+
+def _text(rng: random.Random, index: int) -> str:
+    words = ["".join(rng.choices(SYLLABLES, k=rng.randint(2, 4))) for _ in range(90)]
+    if rng.random() < 0.3:
+        words.insert(rng.randrange(len(words)), COMMON)
+    if rng.random() < 0.02:
+        words.insert(rng.randrange(len(words)), rng.choice(TERMS))
+    if index % 100_000 == 7:
+        words.insert(rng.randrange(len(words)), "orbital lattice")
+    text = " ".join(words)
+    if rng.random() < 0.1:
+        han = "".join(rng.choices(HAN, k=60))
+        if rng.random() < 0.05:
+            han = han[:30] + "台灣之盾" + han[30:]
+        text += "\n" + han
+    return text
+
+
+def _article(rng: random.Random, index: int) -> Article:
+    key = f"a{index:08d}"
+    when = START + timedelta(seconds=index * 30)
+    return Article(
+        key, f"https://bench.test/{key}", key, f"Source {index % 200}", f"Report {index}", "",
+        _text(rng, index), "", when, when, "en", key,
+    )  # fmt: skip
+
+
+@dataclass
+class Timing:
+    query: str
+    ours: list[float]
+    bare: list[float]
+    found: int
+
+
+@dataclass
+class Size:
+    articles: int
+    insert_rate: float
+    timings: list[Timing]
+
+
+def build(folder: Path, count: int) -> tuple[SqlArchive, float]:
+    archive = SqlArchive(f"sqlite:///{folder / f'archive-{count}.db'}")
+    rng = random.Random(count)
+    elapsed = 0.0
+    for start in range(0, count, 1000):
+        batch = [_article(rng, index) for index in range(start, min(count, start + 1000))]
+        began = time.perf_counter()
+        archive.store(batch, [])
+        elapsed += time.perf_counter() - began
+    return archive, count / elapsed
+
+
+def measure_size(folder: Path, count: int, repeat: int) -> Size:
+    archive, rate = build(folder, count)
+    timings = []
+    with archive.engine.connect() as connection:
+        for label, query in QUERIES.items():
+            node = parse_query(query)
+            expression = fts_query(node)
+            filters = SearchFilters(limit=50)
+            found = len(archive.search(node, filters))  # warm
+            bare_statement = text(
+                "SELECT rowid FROM articles_fts WHERE articles_fts MATCH :q ORDER BY rowid DESC LIMIT 50"
+            )
+            connection.execute(bare_statement, {"q": expression}).all()
+            ours, bare = [], []
+            for _ in range(repeat):
+                began = time.perf_counter()
+                archive.search(node, filters)
+                ours.append((time.perf_counter() - began) * 1000)
+                began = time.perf_counter()
+                connection.execute(bare_statement, {"q": expression}).all()
+                bare.append((time.perf_counter() - began) * 1000)
+            timings.append(Timing(label, ours, bare, found))
+    archive.close()
+    return Size(count, rate, timings)
+
+
+def _p(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * share))]
+
+
+def table(sizes: list[Size]) -> str:
+    lines = [
+        "Generated articles of ~90 words (10% with a Chinese passage), stored through",
+        "SqlArchive.store in batches of 1,000. Search: warm, in-process, first 50 results.",
+        "",
+        "| articles | insert (articles/s) |",
+        "| ---: | ---: |",
+    ]
+    lines += [f"| {size.articles:,} | {size.insert_rate:,.0f} |" for size in sizes]
+    lines += [
+        "",
+        "| articles | query | found | ours p50 / p95 ms | bare FTS5 p50 / p95 ms | p95 ours / bare |",
+        "| ---: | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for size in sizes:
+        for timing in size.timings:
+            ours95, bare95 = _p(timing.ours, 0.95), _p(timing.bare, 0.95)
+            lines.append(
+                f"| {size.articles:,} | {timing.query} | {timing.found} | "
+                f"{statistics.median(timing.ours):.1f} / {ours95:.1f} | "
+                f"{statistics.median(timing.bare):.2f} / {bare95:.2f} | {ours95 / max(bare95, 1e-6):.1f}x |"
+            )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", default="100000")
+    parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        sizes = [measure_size(Path(folder), int(count), args.repeat) for count in args.sizes.split(",")]
+    body = table(sizes)
+    print(body)
+    if not args.no_write:
+        write_section(
+            "Archive (bench/archive.py)", environment("bench.archive", ["SQLAlchemy"]) + "\n" + body
+        )
+
+
+if __name__ == "__main__":
+    main()
