@@ -37,6 +37,11 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python -m bench.match
 	$(BIN)/python -m bench.stories
 	$(BIN)/python -m bench.extraction
+	$(BIN)/python -m bench.parsing
+	$(BIN)/python -m bench.fetching
+	$(BIN)/python -m bench.archive --sizes 100000,1000000
+	$(BIN)/python -m bench.memory
+	$(BIN)/python -m bench.latency
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache *.egg-info

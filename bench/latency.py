@@ -19,8 +19,8 @@ import sys
 import tempfile
 import threading
 import time
-from email.utils import format_datetime
 from datetime import UTC, datetime
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -94,7 +94,9 @@ def measure(sources: int, every: int, seed: int = 3) -> list[float]:
             "storage": {"url": f"sqlite:///{folder / 'monitor.db'}"},
             "fetch": {"host_gap": "0s", "per_host": 8},
             "defaults": {"full_text": "never"},
-            "sources": [{"name": f"f{i}", "url": f"{base}/{i}.xml", "every": f"{every}s"} for i in range(sources)],
+            "sources": [
+                {"name": f"f{i}", "url": f"{base}/{i}.xml", "every": f"{every}s"} for i in range(sources)
+            ],
             "watch": [{"name": "Iron Dome", "terms": ["Iron Dome"]}],
             "alerts": [{"name": "desk", "notify": [{"webhook": f"{base}/hook"}]}],
         }
@@ -116,6 +118,7 @@ def measure(sources: int, every: int, seed: int = 3) -> list[float]:
             daemon.send_signal(signal.SIGTERM)
             daemon.wait(timeout=60)
             server.shutdown()
+            server.server_close()
     latencies = []
     for index in range(sources):
         got = feeds.received.get(f"{base}/a/{index}")
@@ -128,8 +131,8 @@ def table(latencies: list[float], every: int) -> str:
     p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
     return "\n".join(
         [
-            f"{len(latencies)} sources polled every {every} s by `monitor run`, one new matching item each at a",
-            "random moment; latency from the item's appearance to the webhook POST.",
+            f"{len(latencies)} sources polled every {every} s by `monitor run`, one new matching item",
+            "each at a random moment; latency from the item's appearance to the webhook POST.",
             "",
             "| p50 | p95 | max | target (p95) |",
             "| ---: | ---: | ---: | ---: |",
@@ -139,7 +142,9 @@ def table(latencies: list[float], every: int) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sources", type=int, default=20)
     parser.add_argument("--every", type=int, default=30)
     parser.add_argument("--no-write", action="store_true")
@@ -147,7 +152,9 @@ def main() -> None:
     body = table(measure(args.sources, args.every), args.every)
     print(body)
     if not args.no_write:
-        write_section("Alert latency (bench/latency.py)", environment("bench.latency", ["httpx"]) + "\n" + body)
+        write_section(
+            "Alert latency (bench/latency.py)", environment("bench.latency", ["httpx"]) + "\n" + body
+        )
 
 
 if __name__ == "__main__":

@@ -41,13 +41,16 @@ def _status(pid: int, field: str) -> int:
 def _polled(database: Path) -> int:
     try:
         with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=5) as connection:
-            return int(connection.execute("SELECT count(*) FROM sources WHERE last_fetch IS NOT NULL").fetchone()[0])
+            return int(
+                connection.execute("SELECT count(*) FROM sources WHERE last_fetch IS NOT NULL").fetchone()[0]
+            )
     except sqlite3.Error:
         return 0
 
 
-def measure(feeds: int, rules: int) -> dict[str, float]:
-    with running_farm(feeds, feeds // 4, port=8720, items=20) as farm, tempfile.TemporaryDirectory() as tmp:
+def measure(feeds: int, rules: int, port: int = 8720) -> dict[str, float]:
+    hosts = max(1, feeds // 4)
+    with running_farm(feeds, hosts, port=port, items=20) as farm, tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         data = config(farm.urls(), folder, 32, rules)
         for source in data["sources"]:  # type: ignore[attr-defined]
@@ -88,13 +91,16 @@ def table(feeds: int, result: dict[str, float]) -> str:
             "",
             "| peak RSS (VmHWM) | target | pass | articles in the archive after it |",
             "| ---: | ---: | ---: | ---: |",
-            f"| {result['peak']:.0f} MB | ≤ {TARGET_MB} MB | {result['seconds']:.0f} s | {result['articles']:,.0f} |",
+            f"| {result['peak']:.0f} MB | ≤ {TARGET_MB} MB | {result['seconds']:.0f} s "
+            f"| {result['articles']:,.0f} |",
         ]
     )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--feeds", type=int, default=10_000)
     parser.add_argument("--rules", type=int, default=1000)
     parser.add_argument("--no-write", action="store_true")

@@ -46,8 +46,8 @@ class App:
         """Take the sources whose next poll is due (for a lease, so no one else takes them)."""
         now = self.clock()
         configured = [source.name for source in self.settings.sources]
-        names = await asyncio.to_thread(
-            self.archive.claim_due_sources, now, now + CLAIM_LEASE, limit, configured
+        names = set(
+            await asyncio.to_thread(self.archive.claim_due_sources, now, now + CLAIM_LEASE, limit, configured)
         )
         return [source for source in self.settings.sources if source.name in names]
 

@@ -68,6 +68,9 @@ class Article:
     hits: tuple[Hit, ...] = ()
     fingerprint: tuple[int, ...] | None = None  # near-duplicate MinHash (monitor/stories.py)
     content_hash: str = ""  # of the feed entry's text: a change means the article was updated
+    # The normalized title and body for the full-text index, when the pipeline already has them
+    # (the matcher tokenized them); else the archive tokenizes. Not stored as such.
+    index_text: tuple[str, str] | None = field(default=None, compare=False, repr=False)
 
     @property
     def rules(self) -> list[str]:

@@ -32,8 +32,7 @@ _PACKING = struct.Struct(f">{BINS}q")
 Fingerprint = tuple[int, ...]
 
 
-def shingles(text: str) -> set[str]:
-    tokens = tokenize(text).tokens
+def shingles(tokens: Sequence[str]) -> set[str]:
     if len(tokens) < SHINGLE:
         return {" ".join(tokens)} if tokens else set()
     return {" ".join(tokens[index : index + SHINGLE]) for index in range(len(tokens) - SHINGLE + 1)}
@@ -41,7 +40,12 @@ def shingles(text: str) -> set[str]:
 
 def fingerprint(title: str, text: str) -> Fingerprint | None:
     """The MinHash of an article's title and text; None when the text is too short to compare."""
-    found = shingles(f"{title}\n{text}")
+    return fingerprint_tokens(tokenize(f"{title}\n{text}").tokens)
+
+
+def fingerprint_tokens(tokens: Sequence[str]) -> Fingerprint | None:
+    """The MinHash of normalized tokens (the pipeline passes the matcher's, tokenized once)."""
+    found = shingles(tokens)
     if len(found) < MIN_SHINGLES:
         return None
     mins = [EMPTY] * BINS

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from bench import extraction, stories
+from bench import archive, extraction, fetching, latency, memory, parsing, stories
 from bench.match import measure, table
 
 
@@ -41,3 +43,40 @@ def test_the_extraction_scorer_counts_shingles() -> None:
     assert half.precision == pytest.approx(1 / 5) == half.recall  # 1 shared shingle of 5 on each side
     empty = extraction.score([("a b c d", "")])
     assert empty.recall == 0.0
+
+
+@pytest.mark.skipif(not (parsing.CORPUS / "MANIFEST.json").exists(), reason="no feed corpus")
+def test_parsing_benchmark_smoke() -> None:
+    files = parsing.load()[:5]
+    rows = {name: parsing.feeds_per_second(files, parse, 1) for name, parse in
+            (("ours", parsing.ours), ("peer", parsing.peer), ("limit", parsing.limit))}  # fmt: skip
+    assert all(rate > 0 for rate, _ in rows.values())
+    assert "| ours (parse_feed) |" in parsing.table(rows, 5, 10)
+
+
+@pytest.mark.slow
+def test_fetching_benchmark_smoke() -> None:
+    results = fetching.measure(feeds=8, hosts=2, concurrency=4, rules=20, profile=False, port=8731)
+    assert results.changed_articles == 8 * 5 and results.reader_articles == 8 * 5
+    assert results.unchanged_ours > 0 and results.unchanged_limit > 0 and results.changed_reader > 0
+    assert "| unchanged (all 304), feeds/s |" in fetching.table(results)
+
+
+def test_archive_benchmark_smoke(tmp_path: Path) -> None:
+    size = archive.measure_size(tmp_path, 1200, repeat=2)
+    assert size.insert_rate > 0 and len(size.timings) == 4
+    assert "| 1,200 | common word |" in archive.table([size])
+
+
+@pytest.mark.slow
+def test_memory_benchmark_smoke() -> None:
+    result = memory.measure(feeds=12, rules=10, port=8732)
+    assert result["peak"] > 0 and result["articles"] == 12 * 25
+    assert "peak RSS" in memory.table(12, result)
+
+
+@pytest.mark.slow
+def test_latency_benchmark_smoke() -> None:
+    latencies = latency.measure(sources=2, every=2)
+    assert len(latencies) == 2 and all(0 <= value < 30 for value in latencies)
+    assert "| p50 |" in latency.table(latencies, 2)

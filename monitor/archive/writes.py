@@ -20,11 +20,11 @@ _INDEX_UPDATE = text("UPDATE articles_fts SET title = :title, body = :body WHERE
 
 
 def _index_values(seq: object, article: Article) -> dict[str, object]:
-    return {
-        "seq": seq,
-        "title": index_text(article.title),
-        "body": index_text(f"{article.teaser}\n{article.text}"),
-    }
+    title, body = article.index_text or (
+        index_text(article.title),
+        index_text(f"{article.teaser}\n{article.text}"),
+    )
+    return {"seq": seq, "title": title, "body": body}
 
 
 def insert_article(connection: Connection, article: Article) -> bool:

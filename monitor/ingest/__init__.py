@@ -28,7 +28,7 @@ from monitor.ingest.summarizers import ExtractiveSummarizer, Summarizer
 from monitor.models import Article, FeedEntry, SourceState
 from monitor.rules import Matcher, MatchInput
 from monitor.settings import Settings, SourceSettings
-from monitor.stories import fingerprint
+from monitor.stories import fingerprint_tokens
 
 log = logging.getLogger(__name__)
 SITEMAP_DEPTH = 2  # robots.txt -> sitemap index -> URL set
@@ -236,6 +236,8 @@ async def _article(
     document = MatchInput(title, entry.summary, text, source.name, language)
     hits = pipeline.matcher.match(document)
     body_field = "text" if text else "summary"
+    title_tokens, teaser_tokens = document.field("title").tokens, document.field("summary").tokens
+    body_tokens = document.field(body_field).tokens
     return Article(
         id=key,
         url=url,
@@ -250,8 +252,9 @@ async def _article(
         language=language,
         story=key,
         hits=tuple(hits),
-        fingerprint=fingerprint(title, text or entry.summary),
+        fingerprint=fingerprint_tokens(title_tokens + body_tokens),
         content_hash=entry_hash(entry),
+        index_text=(" ".join(title_tokens), " ".join(teaser_tokens + document.field("text").tokens)),
     )
 
 

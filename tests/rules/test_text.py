@@ -63,3 +63,9 @@ def test_snippet_of_running_cjk_text() -> None:
     cut = doc.snippet(200, 201)
     assert cut.startswith("…") and cut.endswith("…") and "鐵穹" in cut
     assert 150 <= len(cut) <= 170
+
+
+def test_the_index_text_is_the_tokens_joined_whatever_splits_the_parts() -> None:
+    teaser, body = "Iron-Dome: 鐵穹 teaser", "Body text with ＴＡＩＷＡＮ and כיפת ברזל."
+    tokens = tokenize(teaser).tokens + tokenize(body).tokens
+    assert index_text(f"{teaser}\n{body}") == " ".join(tokens)  # the pipeline joins the matcher's tokens
