@@ -32,9 +32,16 @@ class FeedEntry:
         return LINKLESS_FRAGMENT not in self.url
 
     @staticmethod
-    def linkless_url(feed_url: str, *identity: str) -> str:
-        """The URL of an entry without a link: the feed's, plus a hash of what identifies it."""
-        digest = hashlib.sha256("\x1f".join(identity).encode("utf-8")).hexdigest()[:16]
+    def linkless_url(
+        feed_url: str, guid: str, title: str, summary: str, content: str, published: datetime | None
+    ) -> str | None:
+        """The URL of an entry without a link: the feed's, plus a hash of what identifies it
+        (its GUID, else its text, else its date); None for an entry with none of these."""
+        text = f"{title}\n{summary}\n{content}".strip()
+        identity = guid or text or (published.isoformat() if published else "")
+        if not identity:
+            return None
+        digest = hashlib.sha256(identity.encode("utf-8")).hexdigest()[:16]
         return f"{feed_url.split('#', 1)[0]}{LINKLESS_FRAGMENT}{digest}"
 
 

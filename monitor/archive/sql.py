@@ -38,8 +38,6 @@ from monitor.rules import Node
 from monitor.rules.match import compile_node
 from monitor.stories import StoryGrouping
 
-_SEARCH_BATCH = 500
-
 
 class SqlArchive:
     def __init__(self, url: str, stories: StoryGrouping | None = None) -> None:
@@ -246,14 +244,13 @@ class SqlArchive:
         evaluator = compile_node(query) if query is not None else None
         found: list[Row[Any]] = []
         with self._reading() as connection:
-            offset = 0
-            while len(found) < filters.limit:
-                batch = connection.execute(statement.limit(_SEARCH_BATCH).offset(offset)).all()
-                found += [row for row in batch if evaluator is None or verifies(evaluator, row)]
-                if len(batch) < _SEARCH_BATCH:
-                    break
-                offset += _SEARCH_BATCH
-            return self._archived(connection, found[: filters.limit])
+            # Candidates stream from SQLite newest first; verification stops at the limit.
+            for row in connection.execute(statement):
+                if evaluator is None or verifies(evaluator, row):
+                    found.append(row)
+                    if len(found) >= filters.limit:
+                        break
+            return self._archived(connection, found)
 
     def _archived(self, connection: Connection, rows: Sequence[Row[Any]]) -> list[ArchivedArticle]:
         ids = [row.id for row in rows]

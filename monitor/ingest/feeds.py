@@ -152,13 +152,9 @@ def _entry(raw: Any, feed_url: str, language: str | None, now: datetime) -> Feed
     if content == summary:
         content = ""
     published = plausible_date(_entry_date(raw), now)
+    link = link or FeedEntry.linkless_url(feed_url, guid, title, summary, content, published) or ""
     if not link:
-        identity = (
-            guid or f"{title}\n{summary}\n{content}".strip() or (published.isoformat() if published else "")
-        )
-        if not identity:
-            return None
-        link = FeedEntry.linkless_url(feed_url, identity)
+        return None
     return FeedEntry(
         url=link,
         guid=guid or link,

@@ -61,9 +61,9 @@ def _entry(item: dict[str, Any], feed_url: str, language: str | None, now: datet
     summary = clean_text(_text(item.get("summary")))
     title = clean_text(_text(item.get("title")))
     if not link.startswith(("http://", "https://")):
-        if not (guid or title or summary or content):
+        link = FeedEntry.linkless_url(feed_url, guid, title, summary, content, None) or ""
+        if not link:
             return None
-        link = FeedEntry.linkless_url(feed_url, guid or f"{title}\n{summary}\n{content}")
     published = parse_iso_date(_text(item.get("date_published"))) or parse_iso_date(
         _text(item.get("date_modified"))
     )

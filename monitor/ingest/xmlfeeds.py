@@ -205,11 +205,7 @@ def _entry(
     guid = guid[:2000] or absolute
     if content == summary:
         content = ""
+    absolute = absolute or FeedEntry.linkless_url(base, guid, title, summary, content, published) or ""
     if not absolute:
-        identity = (
-            guid or f"{title}\n{summary}\n{content}".strip() or (published.isoformat() if published else "")
-        )
-        if not identity:
-            return None
-        absolute = FeedEntry.linkless_url(base, identity)
+        return None
     return FeedEntry(absolute, guid or absolute, title, summary, content, published, language)
