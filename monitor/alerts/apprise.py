@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import apprise
 from jinja2 import TemplateError
 
 from monitor.alerts import channel_key
@@ -22,6 +21,8 @@ class AppriseNotifier:
         self.templates = templates or MessageTemplates()
         self.url = url
         self.key = channel_key("apprise", url)
+        import apprise  # here, not at the top: its ~100 plugins cost ~20 MB a daemon without it saves
+
         self.client = apprise.Apprise()
         if not self.client.add(url):
             raise ValueError(f"{url!r} is not a URL Apprise understands")

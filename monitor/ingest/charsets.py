@@ -17,6 +17,10 @@ _CANONICAL = {
     "iso_8859_1": "cp1252",
     "latin1": "cp1252",
     "tis_620": "cp874",
+    "iso_8859_11": "cp874",
+    "iso_8859_9": "cp1254",
+    "us_ascii": "cp1252",
+    "ascii": "cp1252",
 }
 
 

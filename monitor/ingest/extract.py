@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import lxml.html
-import trafilatura
 
 from monitor.errors import ParseError
 from monitor.ingest.dates import parse_iso_date
@@ -37,6 +36,8 @@ def extract_page(body: bytes, url: str, content_type: str = "", metadata: bool =
     `fast` mode skips its fallback extractors: on the extraction benchmark it is both faster
     and slightly better (F1 0.962 against 0.960; bench/extraction.py).
     """
+    import trafilatura  # here, not at the top: ~40 MB that a daemon without full text never needs
+
     html = decode_html(body, content_type)
     try:
         document = trafilatura.bare_extraction(

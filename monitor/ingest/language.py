@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import py3langid
-
 SAMPLE_CHARS = 2000
 
 
@@ -12,5 +10,7 @@ def detect_language(text: str) -> str | None:
     sample = text[:SAMPLE_CHARS]
     if sum(1 for char in sample if char.isalpha()) < 8:
         return None
+    import py3langid  # here, not at the top: its model and numpy load only when a text needs it
+
     code, _score = py3langid.classify(sample)
     return str(code)

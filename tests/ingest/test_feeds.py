@@ -144,3 +144,14 @@ def test_feeds_the_fast_path_leaves_to_feedparser() -> None:
     assert [entry.title for entry in parse(not_well_formed)] == ["a & b"]
     with_entities = b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY e "x">]><rss><channel></channel></rss>'
     assert parse_well_formed(with_entities, BASE, NOW) is None
+
+
+@pytest.mark.parametrize(
+    ("declared", "raw", "text"),
+    [("us-ascii", "café".encode("latin-1"), "café"), ("euc-kr", "아이언돔".encode("cp949"), "아이언돔")],
+)
+def test_declared_encodings_decode_with_their_superset(declared: str, raw: bytes, text: str) -> None:
+    body = f'<?xml version="1.0" encoding="{declared}"?><rss><channel><item><title>'.encode() + raw
+    body += b"</title><link>http://x.test/1</link></item></channel></rss>"
+    [entry] = parse(body)
+    assert entry.title == text
