@@ -84,12 +84,17 @@ def test_sigkill_at_random_moments_loses_and_doubles_nothing(
         for feed in feeds:
             feed(None)  # type: ignore[arg-type]
     final = start(config)
-    deadline = time.monotonic() + 60
-    while len({d.payload["article"]["id"] for d in webhook.deliveries}) < SOURCES * MAX_ITEMS:
-        assert time.monotonic() < deadline, "not every story was alerted after the restarts"
-        time.sleep(0.2)
-    final.send_signal(signal.SIGTERM)
-    assert final.wait(timeout=60) == 0
+    try:
+        deadline = time.monotonic() + 60
+        while len({d.payload["article"]["id"] for d in webhook.deliveries}) < SOURCES * MAX_ITEMS:
+            assert time.monotonic() < deadline, "not every story was alerted after the restarts"
+            time.sleep(0.2)
+        final.send_signal(signal.SIGTERM)
+        assert final.wait(timeout=60) == 0
+    finally:
+        if final.poll() is None:  # a failing run must not leave the daemon behind
+            final.kill()
+            final.wait(timeout=30)
 
     database = sqlite3.connect(tmp_path / "m.db")
     assert database.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
