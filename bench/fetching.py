@@ -33,7 +33,8 @@ from pathlib import Path
 
 import httpx
 
-from bench.farm import feed_url
+from bench.farm import NEW_PER_GENERATION, feed_url
+from bench.farm import Farm as FarmFeeds
 from bench.report import environment, write_section
 from monitor.app import App, build_app
 from monitor.ingest.normalize import article_id, canonical_url
@@ -169,10 +170,7 @@ async def our_pass(app: App) -> tuple[float, int, int]:
 
 def seed_archive(app: App, farm: Farm, generation: int) -> int:
     """Store every item the farm shows at this generation, as the pipeline would have."""
-    from bench.farm import NEW_PER_GENERATION
-    from bench.farm import Farm as FarmFeeds
-
-    sizes = FarmFeeds(farm.feeds, items=farm.items).sizes
+    sizes = FarmFeeds(farm.feeds, items=farm.items).sizes  # the farm's own sizes, same seed
     now = datetime.now(UTC)
     articles = []
     for index, url in enumerate(farm.urls()):

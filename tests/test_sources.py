@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import yaml
@@ -171,8 +172,6 @@ def test_a_json_feed_source_end_to_end(
 def test_a_sitemap_source_from_robots_txt_through_an_index(
     cli: Cli, tmp_path: Path, site: Site, webhook: WebhookReceiver
 ) -> None:
-    from datetime import UTC, datetime, timedelta
-
     fresh = datetime.now(UTC).isoformat(timespec="seconds")
     stale = (datetime.now(UTC) - timedelta(days=10)).isoformat(timespec="seconds")
     site.routes["/robots.txt"] = Route(

@@ -22,13 +22,12 @@ from monitor.errors import ParseError
 from monitor.ingest.charsets import canonical, guess, is_utf8
 from monitor.ingest.dates import plausible_date
 from monitor.ingest.declarations import strip_declarations
+from monitor.ingest.entries import MAX_ENTRIES, MAX_FIELD_CHARS, feed_language
 from monitor.ingest.jsonfeed import is_json_feed, parse_json_feed
 from monitor.ingest.markup import clean_text, html_to_text
 from monitor.ingest.xmlfeeds import parse_well_formed
 from monitor.models import FeedEntry
 
-MAX_ENTRIES = 2000
-MAX_FIELD_CHARS = 200_000
 MAX_PERSON_CHARS = 500
 _LONG_PERSON_FIELD = re.compile(
     rb"(<(?:author|managingEditor|webMaster|dc:creator|itunes:author|name|email)\b[^>]*>)"
@@ -127,17 +126,11 @@ def parse_with_feedparser(utf8: bytes, content_type: str, url: str, body: bytes,
     if not raw_entries and parsed.get("version", "") == "" and b"<html" in body[:2048].lower():
         raise ParseError(url, "got an HTML page, not a feed")
     feed = parsed.get("feed") or {}
-    language = _language(feed.get("language"))
+    language = feed_language(feed.get("language"))
     entries = [
         entry for raw in raw_entries[:MAX_ENTRIES] if (entry := _entry(raw, url, language, now)) is not None
     ]
     return ParsedFeed(clean_text(str(feed.get("title", ""))), language, entries)
-
-
-def _language(value: Any) -> str | None:
-    if not isinstance(value, str) or not value.strip():
-        return None
-    return value.strip().replace("_", "-")[:20]
 
 
 def _entry(raw: Any, feed_url: str, language: str | None, now: datetime) -> FeedEntry | None:
@@ -162,7 +155,7 @@ def _entry(raw: Any, feed_url: str, language: str | None, now: datetime) -> Feed
         summary=summary,
         content=content,
         published=published,
-        language=_language(raw.get("language")) or language,
+        language=feed_language(raw.get("language")) or language,
     )
 
 

@@ -15,11 +15,10 @@ from urllib.parse import urljoin
 
 from monitor.errors import ParseError
 from monitor.ingest.dates import parse_iso_date, plausible_date
+from monitor.ingest.entries import MAX_ENTRIES, MAX_FIELD_CHARS
 from monitor.ingest.markup import clean_text, html_to_text
 from monitor.models import FeedEntry
 
-MAX_ENTRIES = 2000
-MAX_FIELD_CHARS = 200_000
 _JSON_START = re.compile(rb"^(?:\xef\xbb\xbf)?\s*\{")
 
 

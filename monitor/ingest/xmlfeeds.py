@@ -21,11 +21,10 @@ from lxml import etree
 
 from monitor.ingest.dates import parse_iso_date, plausible_date
 from monitor.ingest.declarations import strip_declarations
+from monitor.ingest.entries import MAX_ENTRIES, MAX_FIELD_CHARS, feed_language
 from monitor.ingest.markup import clean_text, html_to_text
 from monitor.models import FeedEntry
 
-MAX_ENTRIES = 2000
-MAX_FIELD_CHARS = 200_000
 ATOM = "{http://www.w3.org/2005/Atom}"
 ATOM03 = "{http://purl.org/atom/ns#}"
 RSS1 = "{http://purl.org/rss/1.0/}"
@@ -53,7 +52,7 @@ def parse_well_formed(body: bytes, url: str, now: datetime) -> Parsed | None:
         channel = root.find("channel")
         if channel is None:
             return None
-        return _rss(channel, channel.iterfind("item"), url, now, language=_language(root.get(XML_LANG)))
+        return _rss(channel, channel.iterfind("item"), url, now, language=feed_language(root.get(XML_LANG)))
     if root.tag == f"{RDF}RDF":
         channel = root.find(f"{RSS1}channel")
         return None if channel is None else _rss(channel, root.iterfind(f"{RSS1}item"), url, now, RSS1)
@@ -78,11 +77,6 @@ def _inner(element: etree._Element | None) -> str:
     assert element is not None
     parts = [element.text or ""] + [etree.tostring(child, encoding="unicode") for child in element]
     return "".join(parts)[:MAX_FIELD_CHARS].strip()
-
-
-def _language(value: str | None) -> str | None:
-    value = (value or "").strip()
-    return value.replace("_", "-")[:20] if value else None
 
 
 def _date(value: str) -> datetime | None:
@@ -111,7 +105,7 @@ def _rss(
     language: str | None = None,
 ) -> Parsed | None:
     own = _text(channel.find(f"{ns}language")) or _text(channel.find(f"{DC}language"))
-    language = _language(own) or language
+    language = feed_language(own) or language
     entries: list[FeedEntry] = []
     for item in list(items)[:MAX_ENTRIES]:
         date_text = _text(item.find(f"{ns}pubDate")) or _text(item.find(f"{DC}date"))
@@ -131,7 +125,7 @@ def _rss(
             description or podcast or _media_description(item),
             _inner(item.find(CONTENT)) or (podcast if description else ""),
             plausible_date(published, now),
-            _language(_text(item.find(f"{DC}language"))) or language,
+            feed_language(_text(item.find(f"{DC}language"))) or language,
         )
         if entry is not None:
             entries.append(entry)
@@ -157,7 +151,7 @@ def _atom(root: etree._Element, url: str, now: datetime, ns: str, dates: tuple[s
     to feedparser)."""
     if root.find(f".//{ns}content[@mode='base64']") is not None:
         return None
-    language = _language(root.get(XML_LANG))
+    language = feed_language(root.get(XML_LANG))
     base = urljoin(url, root.get(XML_BASE, ""))
     entries: list[FeedEntry] = []
     for item in list(root.iterfind(f"{ns}entry"))[:MAX_ENTRIES]:
@@ -175,7 +169,7 @@ def _atom(root: etree._Element, url: str, now: datetime, ns: str, dates: tuple[s
             _atom_text(item.find(f"{ns}summary")) or clean_text(_media_description(item)),
             _atom_text(item.find(f"{ns}content")),
             plausible_date(published, now),
-            _language(item.get(XML_LANG)) or language,
+            feed_language(item.get(XML_LANG)) or language,
             markup=False,
         )
         if entry is not None:
