@@ -10,17 +10,18 @@ the last space off), so keys match on token boundaries only.
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from collections.abc import Iterable, Sequence
+from operator import itemgetter
 
 import ahocorasick
 
 from monitor.models import Hit
 from monitor.rules.ast import Field, Near, Node, Not, Op, Term, all_terms
 from monitor.rules.match import BODY_FIELDS, CompiledRule, MatchInput, Occurrence, hits_of, rule_hits
-from monitor.rules.text import HEBREW_PREFIXES, TokenizedText, is_hebrew
+from monitor.rules.text import HEBREW_PREFIXES, is_hebrew
 
 SCANNED_FIELDS = (*BODY_FIELDS, "source")
+_RULE_NAME = itemgetter(0)  # of a Hit
 TermKey = tuple[tuple[str, ...], bool]
 Found = dict[int, list[tuple[str, int, int]]]
 
@@ -112,27 +113,35 @@ class Matcher:
         self.automaton = ahocorasick.Automaton()
         self.term_ids: dict[TermKey, int] = {}
         self.always: list[int] = []
-        patterns: dict[str, set[tuple[int, int]]] = {}
+        patterns: dict[str, set[int]] = {}
         for rule in self.rules:
             for term in all_terms(rule.node):
                 term_id = self.term_ids.setdefault(_term_key(term), len(self.term_ids))
                 for pattern in _patterns(term):
-                    patterns.setdefault(pattern, set()).add((term_id, len(term.tokens) - 1))
+                    patterns.setdefault(pattern, set()).add(term_id)
         rules_of_term: list[list[int]] = [[] for _ in self.term_ids]
+        plain_of_term: list[list[tuple[int, str, str]]] = [[] for _ in self.term_ids]
+        self.required: list[tuple[frozenset[int], ...]] = []
+        self.plain = [self._plain(rule) for rule in self.rules]
         for index, rule in enumerate(self.rules):
+            if self.plain[index] is not None:
+                for term_id, term in self.plain[index] or ():
+                    plain_of_term[term_id].append((index, rule.name, term.text))
+                self.required.append(())
+                continue
             needed = triggers(rule.node)
             if needed is None:
                 self.always.append(index)
             for key in needed or ():
                 rules_of_term[self.term_ids[key]].append(index)
+            # A group holding every trigger term holds whenever the rule is a candidate.
+            groups = [group for group in required(rule.node) if needed is None or not needed <= group]
+            self.required.append(tuple(frozenset(self.term_ids[key] for key in group) for group in groups))
         self.rules_of_term = [tuple(indexes) for indexes in rules_of_term]
-        self.plain = [self._plain(rule) for rule in self.rules]
-        self.required = [
-            tuple(tuple(self.term_ids[key] for key in group) for group in required(rule.node))
-            for rule in self.rules
-        ]
+        self.plain_of_term = [tuple(indexes) for indexes in plain_of_term]
         for pattern, ids in patterns.items():
-            self.automaton.add_word(pattern, (len(pattern), tuple(ids)))
+            # The payload: how many tokens the match spans after its first, and its terms.
+            self.automaton.add_word(pattern, (pattern.count(" ", 1, -1), tuple(sorted(ids))))
         if patterns:
             self.automaton.make_automaton()
         self.has_patterns = bool(patterns)
@@ -146,17 +155,71 @@ class Matcher:
         found: Found = {}
         if not self.has_patterns:
             return found
+        automaton_iter, tokenized = self.automaton.iter, article._fields
         for name in SCANNED_FIELDS:
-            doc = article.field(name)
-            if doc.tokens:
-                _scan_field(self.automaton, name, doc, found)
+            doc = tokenized.get(name) or article.field(name)
+            if not doc.tokens:
+                continue
+            joined = doc.joined()
+            # Matches come in text order, so the token a match ends in is found by counting
+            # the gaps since the previous match: one pass over the text at C speed in all.
+            gaps, counted_to = 0, 0
+            for end, (more_tokens, ids) in automaton_iter(joined):
+                gaps += joined.count(" ", counted_to, end)
+                counted_to = end
+                first = gaps - 1 - more_tokens
+                for term_id in ids:
+                    spans = found.get(term_id)
+                    if spans is None:
+                        found[term_id] = [(name, first, first + more_tokens)]
+                    else:
+                        spans.append((name, first, first + more_tokens))
         return found
 
     def match(self, article: MatchInput) -> list[Hit]:
         found = self.scan(article)
         candidates = set(self.always)
-        for term_id in found:
-            candidates.update(self.rules_of_term[term_id])
+        # Rules that are an OR of terms (most watch rules) hold wherever one of their terms
+        # occurs; reached by one occurrence, such a rule has one hit. `reached` maps each to
+        # that occurrence, or to None when more than one made it hold.
+        reached: dict[int, tuple[str, str, tuple[str, int, int]] | None] = {}
+        rules_of_term, plain_of_term = self.rules_of_term, self.plain_of_term
+        for term_id, spans in found.items():
+            triggered = rules_of_term[term_id]
+            if triggered:
+                candidates.update(triggered)
+            for index, name, text in plain_of_term[term_id]:
+                reached[index] = None if index in reached or len(spans) > 1 else (name, text, spans[0])
+        hits: list[Hit] = []
+        place, placed = article.place, article._places.get
+        for index, once in reached.items():
+            if once is None:
+                hits += self._plain_hits(index, article, found)
+            elif once[2][0] != "source":
+                hits.append(Hit(once[0], once[1], *(placed(once[2]) or place(once[2]))))
+        if candidates:
+            found_terms, required = found.keys(), self.required
+            # Most candidates lack a term they need: ruled out here, before their evaluation.
+            survivors = [
+                index for index in candidates if not any(map(found_terms.isdisjoint, required[index]))
+            ]
+            if survivors:
+                hits += self._evaluate(sorted(survivors), article, found)
+        if len(reached) + len(candidates) > 1:
+            hits.sort(key=_RULE_NAME)  # stable: the hits of a rule stay in reading order
+        return hits
+
+    def _plain_hits(self, index: int, article: MatchInput, found: Found) -> list[Hit]:
+        occurrences = [
+            Occurrence(name, first, last, term)
+            for term_id, term in self.plain[index] or ()
+            for name, first, last in found.get(term_id, ())
+            if name != "source"  # a term in the source name alone does not make a hit
+        ]
+        return hits_of(self.rules[index].name, article, occurrences) if occurrences else []
+
+    def _evaluate(self, candidates: list[int], article: MatchInput, found: Found) -> list[Hit]:
+        """The hits of the rules that are more than an OR of terms."""
         term_ids = self.term_ids
 
         def lookup(term: Term, fields: Sequence[str]) -> list[Occurrence]:
@@ -166,41 +229,7 @@ class Matcher:
             return [Occurrence(name, first, last, term) for name, first, last in spans if name in fields]
 
         language = (article.language or "").lower()
-        span = article.span
         hits: list[Hit] = []
-        for index in sorted(candidates):
-            rule, terms = self.rules[index], self.plain[index]
-            if terms is None:
-                if _may_hold(self.required[index], found):
-                    hits += rule_hits(rule, article, lookup, language)
-                continue
-            occurrences = [
-                Occurrence(name, first, last, term)
-                for term_id, term in terms
-                for name, first, last in found.get(term_id, ())
-                if name != "source"
-            ]
-            if not occurrences:  # its terms occurred only in the source name
-                continue
-            if len(occurrences) == 1:  # the common case, kept free of calls
-                name, first, last, term = occurrences[0]
-                hits.append(Hit(rule.name, term.text, name, *span(name, first, last)))
-            else:
-                hits += hits_of(rule.name, article, occurrences)
+        for index in candidates:
+            hits += rule_hits(self.rules[index], article, lookup, language)
         return hits
-
-
-def _may_hold(groups: tuple[tuple[int, ...], ...], found: Found) -> bool:
-    return all(not found.keys().isdisjoint(group) for group in groups)
-
-
-def _scan_field(automaton: ahocorasick.Automaton, name: str, doc: TokenizedText, found: Found) -> None:
-    joined, starts = doc.joined()
-    for end, (length, ids) in automaton.iter(joined):
-        first = bisect_left(starts, end - length + 2)
-        for term_id, more_tokens in ids:
-            spans = found.get(term_id)
-            if spans is None:
-                found[term_id] = [(name, first, first + more_tokens)]
-            else:
-                spans.append((name, first, first + more_tokens))

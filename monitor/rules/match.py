@@ -13,6 +13,7 @@ from monitor.rules.ast import Field, Near, Node, Not, Op, Term
 from monitor.rules.text import HEBREW_PREFIXES, TokenizedText, is_hebrew, tokenize
 
 BODY_FIELDS = ("title", "summary", "text")
+Place = tuple[str, int, int, str]  # a hit's field, start and end offsets in it, and snippet
 MAX_HITS_PER_RULE = 20
 _FIELD_ORDER = {"title": 0, "summary": 1, "text": 2, "source": 3}
 
@@ -38,17 +39,16 @@ class MatchInput:
     source: str = ""
     language: str | None = None
     _fields: dict[str, TokenizedText] = field(default_factory=dict)
-    _spans: dict[tuple[str, int, int], tuple[int, int, str]] = field(default_factory=dict)
+    _places: dict[tuple[str, int, int], Place] = field(default_factory=dict)
 
-    def span(self, name: str, first: int, last: int) -> tuple[int, int, str]:
-        """Where tokens first..last of a field start and end, and the snippet around them
-        (computed once per article: rules that share a term share it)."""
-        key = (name, first, last)
-        found = self._spans.get(key)
+    def place(self, where: tuple[str, int, int]) -> Place:
+        """For tokens first..last of a field: the field, where they start and end in it and the
+        snippet around them (computed once per article: rules that share a term share it)."""
+        found = self._places.get(where)
         if found is None:
-            doc = self.field(name)
-            start, end = doc.starts[first], doc.ends[last]
-            found = self._spans[key] = (start, end, doc.snippet(first, last))
+            name, first, last = where
+            doc = self._fields.get(name) or self.field(name)
+            found = self._places[where] = (name, doc.starts[first], doc.ends[last], doc.snippet(first, last))
         return found
 
     def field(self, name: str) -> TokenizedText:
@@ -214,14 +214,14 @@ def hits_of(rule: str, article: MatchInput, occurrences: list[Occurrence]) -> li
     """The hits of a rule that holds, from the occurrences that made it hold, in reading order."""
     if len(occurrences) == 1:
         name, first, last, term = occurrences[0]
-        return [Hit(rule, term.text, name, *article.span(name, first, last))]
+        return [Hit(rule, term.text, *article.place((name, first, last)))]
     hits: list[Hit] = []
     seen: set[tuple[str, int, int]] = set()
     for name, first, last, term in sorted(occurrences, key=_reading_order):
         if (name, first, last) in seen:
             continue
         seen.add((name, first, last))
-        hits.append(Hit(rule, term.text, name, *article.span(name, first, last)))
+        hits.append(Hit(rule, term.text, *article.place((name, first, last))))
         if len(hits) >= MAX_HITS_PER_RULE:
             break
     if not hits:

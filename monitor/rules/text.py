@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from functools import lru_cache
-from itertools import accumulate
 
 import opencc
 import regex
@@ -90,7 +88,7 @@ class TokenizedText:
     starts: list[int] = field(default_factory=list)
     ends: list[int] = field(default_factory=list)
     _positions: dict[str, list[int]] | None = None
-    _joined: tuple[str, list[int]] | None = None
+    _joined: str | None = None
 
     def positions(self) -> dict[str, list[int]]:
         if self._positions is None:
@@ -101,24 +99,36 @@ class TokenizedText:
         return self._positions
 
     def snippet(self, first: int, last: int, width: int = SNIPPET_WIDTH) -> str:
-        """About `width` characters around tokens first..last, cut between words, with ellipses
-        where text was cut off."""
+        """About `width` characters around tokens first..last, cut at spaces (or anywhere in
+        text written without them, such as Chinese), with ellipses where text was cut off.
+
+        Only the text around the match is read: a long article costs no more than a short one.
+        """
+        text = self.text
         start, end = self.starts[first], self.ends[last]
         room = max(0, width - (end - start)) // 2
-        head = bisect_left(self.starts, start - room, 0, first)
-        tail = max(last, bisect_right(self.ends, end + room, last) - 1)
-        cut_head, cut_tail = head > 0, tail < len(self.ends) - 1
-        piece = self.text[self.starts[head] if cut_head else 0 : self.ends[tail] if cut_tail else None]
+        head, tail = start - room, end + room
+        if head <= self.starts[0]:  # nothing but punctuation or spaces before
+            head = 0
+        else:
+            gap = text.find(" ", head, start)
+            head = gap + 1 if gap >= 0 else head
+        if tail >= self.ends[-1]:
+            tail = len(text)
+        else:
+            gap = text.rfind(" ", end, tail)
+            tail = gap if gap >= 0 else tail
+        piece = text[head:tail]
         if "  " in piece or not piece.isprintable():
             piece = " ".join(piece.split())
-        return f"{'…' if cut_head else ''}{piece}{'…' if cut_tail else ''}"
+        if head:
+            return "…" + piece + "…" if tail < len(text) else "…" + piece
+        return piece + "…" if tail < len(text) else piece
 
-    def joined(self) -> tuple[str, list[int]]:
-        """The tokens as " t0 t1 … tn " and where each token starts in that string."""
+    def joined(self) -> str:
+        """The tokens as " t0 t1 … tn " (a term " a b " then matches on token boundaries only)."""
         if self._joined is None:
-            text = " " + " ".join(self.tokens) + " "
-            offsets = list(accumulate((len(token) + 1 for token in self.tokens[:-1]), initial=1))
-            self._joined = (text, offsets)
+            self._joined = " " + " ".join(self.tokens) + " "
         return self._joined
 
 
@@ -180,7 +190,7 @@ def _tokenize_ascii(text: str) -> TokenizedText:
 
 def index_text(text: str) -> str:
     """The normalized text the archive's full-text index stores: tokens joined by spaces."""
-    return tokenize(text).joined()[0].strip()
+    return tokenize(text).joined().strip()
 
 
 def join_tokens(tokens: tuple[str, ...] | list[str]) -> str:
