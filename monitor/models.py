@@ -110,6 +110,7 @@ class SourceState:
     body_hash: str | None = None
     last_full_fetch: datetime | None = None
     interval: timedelta | None = None  # the adaptive poll interval, when the source adapts
+    entry_digests: bytes = b""  # of the feed's items at the last read (see ingest.entries.ParsedFeed)
 
     @property
     def fetch_url(self) -> str:

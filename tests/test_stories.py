@@ -55,6 +55,26 @@ def test_the_archive_groups_copies_in_the_storing_transaction(tmp_path: Path) ->
     assert stored[0] is not None and [url for _, url in stored[0].also_reported_by] == [copy.url]
 
 
+def test_copies_stored_in_one_batch_join_one_story(tmp_path: Path) -> None:
+    archive = SqlArchive(f"sqlite:///{tmp_path / 'a.db'}")
+    print_ = fingerprint("Iron Dome visit", WIRE)
+    other = fingerprint(
+        "Budget hearings", "Lawmakers debated the farm budget and rural schools for hours." * 3
+    )
+    batch = [
+        make_article("b1", text=WIRE, fingerprint=print_),
+        make_article("b2", text="Budget hearings went on.", fingerprint=other),
+        make_article("b3", text=WIRE, fingerprint=print_, fetched=NOW + timedelta(hours=1)),
+        make_article("b3", text=WIRE, fingerprint=print_),  # a repeat within the batch: stored once
+    ]
+    assert archive.store(batch, []) == 3
+    stories = [item.article.story for key in ("b1", "b2", "b3") if (item := archive.article(key))]
+    assert stories == ["b1", "b2", "b1"]
+    late = make_article("b4", text=WIRE, fingerprint=print_, fetched=NOW + timedelta(days=4))
+    assert archive.store([late, batch[0]], []) == 1  # b1 is stored already
+    assert (found := archive.article("b4")) is not None and found.article.story == "b4"
+
+
 def test_grouping_precision_and_recall_on_the_generated_corpus() -> None:
     copies = corpus(families=24, seed=11)
     with tempfile.TemporaryDirectory() as folder:

@@ -3,6 +3,7 @@ newly matches."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from tests.conftest import Cli, write_config
@@ -66,3 +67,43 @@ def test_updates_replace_the_text_and_alert_only_on_new_matches(
     assert sorted(article["rules"]) == ["Iron Dome", "Laser"]
     assert cli.json("-c", str(config), "search", "budgets", "--format", "json") == []
     assert len(webhook.deliveries) == 2
+
+
+def test_a_changed_feed_reads_only_its_new_and_edited_items(cli: Cli, tmp_path: Path, site: Site) -> None:
+    config = write_config(
+        tmp_path / "monitor.yaml",
+        {
+            "storage": {"url": "sqlite:///data/monitor.db"},
+            "fetch": {"timeout": "2s", "host_gap": "0s"},
+            "defaults": {"full_text": "never"},
+            "sources": [{"name": "Desk Feed", "url": site.url("/feed.xml")}],
+            "watch": RULES,
+        },
+    )
+
+    def serve(*numbers: int) -> None:
+        items = [
+            {"title": f"Report {n}", "link": f"{site.base}/news/{n}", "description": "Talks."}
+            for n in numbers
+        ]
+        site.routes["/feed.xml"] = Route(rss(items))
+
+    def once() -> str:
+        code, out, err = cli("-c", str(config), "once")
+        assert code == 0, err
+        return out
+
+    serve(1, 2)
+    assert "2 entries, 2 new articles" in once()
+    serve(3, 1, 2)
+    assert "3 entries, 1 new articles" in once()  # items 1 and 2 were skipped, not re-read
+    with sqlite3.connect(tmp_path / "data" / "monitor.db") as connection:
+        [(digests,)] = connection.execute("SELECT entry_digests FROM sources").fetchall()
+    assert len(digests) == 3 * 8
+    # An article gone from the archive (retention) is not brought back by its unchanged item.
+    with sqlite3.connect(tmp_path / "data" / "monitor.db") as connection:
+        connection.execute("DELETE FROM articles WHERE title = 'Report 1'")
+    serve(4, 3, 1, 2)
+    assert "4 entries, 1 new articles" in once()
+    titles = {row["title"] for row in cli.json("-c", str(config), "search", "talks", "--format", "json")}
+    assert titles == {"Report 2", "Report 3", "Report 4"}

@@ -56,6 +56,7 @@ class FetchOutcome:
     body_hash: str | None = None
     full_fetch: bool = False  # fetched without validators (see SourceState.last_full_fetch)
     interval: timedelta | None = None  # the adaptive interval to keep, when the source adapts
+    entry_digests: bytes | None = None  # of the feed's items as read now, when it was read
 
 
 class Archive(Protocol):

@@ -64,6 +64,7 @@ def source_state_from(row: Row[Any]) -> SourceState:
         body_hash=row.body_hash,
         last_full_fetch=row.last_full_fetch,
         interval=timedelta(seconds=row.interval_seconds) if row.interval_seconds else None,
+        entry_digests=row.entry_digests or b"",
     )
 
 

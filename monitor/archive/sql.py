@@ -29,9 +29,9 @@ from monitor.archive.engine import sqlite_engine
 from monitor.archive.migrations import migrate
 from monitor.archive.rows import alert_from, article_from, hit_from, hit_values, source_state_from
 from monitor.archive.search import search_statement, verifies
-from monitor.archive.stories import index_bands, story_of
+from monitor.archive.stories import assign_stories, index_bands
 from monitor.archive.tables import alerts, articles, hits, sources, story_bands
-from monitor.archive.writes import insert_alert, insert_article, update_article
+from monitor.archive.writes import insert_alerts, insert_articles, unstored, update_article
 from monitor.errors import ArchiveError
 from monitor.models import AlertRecord, AlertState, ArchivedArticle, Article, Hit, SourceState
 from monitor.rules import Node
@@ -89,6 +89,7 @@ class SqlArchive:
                             "body_hash": case((changed, None), else_=sources.c.body_hash),
                             "consecutive_errors": case((changed, 0), else_=sources.c.consecutive_errors),
                             "interval_seconds": case((changed, None), else_=sources.c.interval_seconds),
+                            "entry_digests": case((changed, None), else_=sources.c.entry_digests),
                         },
                     )
                 )
@@ -153,6 +154,8 @@ class SqlArchive:
                 values["last_full_fetch"] = outcome.when
             if outcome.interval is not None:
                 values["interval_seconds"] = outcome.interval.total_seconds()
+            if outcome.entry_digests is not None:
+                values["entry_digests"] = outcome.entry_digests
         else:
             values |= {
                 "last_error": outcome.error,
@@ -192,17 +195,19 @@ class SqlArchive:
         An article that is a near-duplicate of a recent one joins its story; its outbox rows
         then name that story, and a row for a story already alerted is not written again.
         """
-        stored: dict[str, Article] = {}
         with self._writing() as connection:
-            for article in new_articles:
-                article = replace(article, story=story_of(connection, article, self.stories))
-                if insert_article(connection, article):
-                    index_bands(connection, article)
-                    stored[article.id] = article
-            for row in outbox:
-                if row.article_id in stored:
-                    article = stored[row.article_id]
-                    insert_alert(connection, replace(row, story=article.story), article.fetched)
+            batch = assign_stories(connection, unstored(connection, new_articles), self.stories)
+            insert_articles(connection, batch)
+            index_bands(connection, batch)
+            stored = {article.id: article for article in batch}
+            insert_alerts(
+                connection,
+                [
+                    (replace(row, story=stored[row.article_id].story), stored[row.article_id].fetched)
+                    for row in outbox
+                    if row.article_id in stored
+                ],
+            )
         return len(stored)
 
     def update(self, article: Article, outbox: Sequence[OutboxRow]) -> bool:
@@ -213,9 +218,14 @@ class SqlArchive:
             if updated is None:
                 return False
             story, new_rules = updated
-            for row in outbox:
-                if row.article_id == article.id and new_rules & set(row.rules):
-                    insert_alert(connection, replace(row, story=story), article.fetched)
+            insert_alerts(
+                connection,
+                [
+                    (replace(row, story=story), article.fetched)
+                    for row in outbox
+                    if row.article_id == article.id and new_rules & set(row.rules)
+                ],
+            )
         return True
 
     def add_hits(
@@ -230,8 +240,7 @@ class SqlArchive:
             if new_hits:
                 connection.execute(hits.insert(), [hit_values(article_id, hit) for hit in new_hits])
                 connection.execute(update(articles).where(articles.c.id == article_id).values(matched=1))
-            for row in outbox:
-                insert_alert(connection, row, now)
+            insert_alerts(connection, [(row, now) for row in outbox])
 
     def article(self, article_id: str) -> ArchivedArticle | None:
         with self._reading() as connection:

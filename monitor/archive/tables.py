@@ -64,6 +64,7 @@ sources = Table(
     Column("last_full_fetch", UtcDateTime),  # schema version 2
     Column("interval_seconds", Float),  # schema version 3: the adaptive interval now in force
     Column("claimed_at", UtcDateTime),  # schema version 4: a poll in progress since then
+    Column("entry_digests", LargeBinary),  # schema version 6: of the items at the last read
 )
 
 articles = Table(

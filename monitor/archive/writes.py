@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, select, text, update
+from sqlalchemy import Connection, func, select, text, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from monitor.archive import OutboxRow
@@ -27,33 +28,62 @@ def _index_values(seq: object, article: Article) -> dict[str, object]:
     return {"seq": seq, "title": title, "body": body}
 
 
-def insert_article(connection: Connection, article: Article) -> bool:
-    """Insert a new article with its hits and index row; False if its id is already stored."""
-    statement = sqlite_insert(articles).values(
-        id=article.id,
-        url=article.url,
-        guid=article.guid,
-        source=article.source,
-        title=article.title,
-        teaser=article.teaser,
-        text=article.text,
-        summary=article.summary,
-        published=article.published,
-        fetched=article.fetched,
-        language=article.language,
-        story=article.story,
-        matched=1 if article.hits else 0,
-        fingerprint=pack(article.fingerprint) if article.fingerprint else None,
-        content_hash=article.content_hash,
-    )
-    result = connection.execute(statement.on_conflict_do_nothing())
-    if result.rowcount != 1:
-        return False
-    seq = result.inserted_primary_key[0] if result.inserted_primary_key else None
-    if article.hits:
-        connection.execute(hits.insert(), [hit_values(article.id, hit) for hit in article.hits])
-    connection.execute(_INDEX_INSERT, _index_values(seq, article))
-    return True
+def unstored(connection: Connection, batch: Sequence[Article]) -> list[Article]:
+    """The articles of the batch whose id and URL are not stored yet (the first of the batch's
+    own repeats)."""
+    taken: set[str] = set()
+    for start in range(0, len(batch), 5000):
+        part = batch[start : start + 5000]
+        taken.update(
+            connection.execute(select(articles.c.id).where(articles.c.id.in_([a.id for a in part]))).scalars()
+        )
+        taken.update(
+            connection.execute(
+                select(articles.c.url).where(articles.c.url.in_([a.url for a in part]))
+            ).scalars()
+        )
+    fresh: list[Article] = []
+    for article in batch:
+        if article.id not in taken and article.url not in taken:
+            taken.update((article.id, article.url))
+            fresh.append(article)
+    return fresh
+
+
+def insert_articles(connection: Connection, batch: Sequence[Article]) -> None:
+    """Insert new articles (see `unstored`) with their hits and index rows: a statement per
+    table for the whole batch."""
+    if not batch:
+        return
+    before = connection.execute(select(func.max(articles.c.seq))).scalar() or 0
+    connection.execute(articles.insert(), [_article_values(article) for article in batch])
+    # Inside the write transaction the new rows are exactly those past the old largest seq.
+    new_rows = connection.execute(select(articles.c.id, articles.c.seq).where(articles.c.seq > before))
+    seqs = {row.id: row.seq for row in new_rows}
+    hit_rows = [hit_values(article.id, hit) for article in batch for hit in article.hits]
+    if hit_rows:
+        connection.execute(hits.insert(), hit_rows)
+    connection.execute(_INDEX_INSERT, [_index_values(seqs[article.id], article) for article in batch])
+
+
+def _article_values(article: Article) -> dict[str, object]:
+    return {
+        "id": article.id,
+        "url": article.url,
+        "guid": article.guid,
+        "source": article.source,
+        "title": article.title,
+        "teaser": article.teaser,
+        "text": article.text,
+        "summary": article.summary,
+        "published": article.published,
+        "fetched": article.fetched,
+        "language": article.language,
+        "story": article.story,
+        "matched": 1 if article.hits else 0,
+        "fingerprint": pack(article.fingerprint) if article.fingerprint else None,
+        "content_hash": article.content_hash,
+    }
 
 
 def update_article(connection: Connection, article: Article) -> tuple[str, set[str]] | None:
@@ -90,17 +120,24 @@ def update_article(connection: Connection, article: Article) -> tuple[str, set[s
     return row.story, set(article.rules) - old_rules
 
 
-def insert_alert(connection: Connection, row: OutboxRow, created: datetime) -> None:
-    """An outbox row; nothing when this alert already has a row for the story."""
-    statement = sqlite_insert(alerts).values(
-        id=row.id,
-        alert=row.alert,
-        channel=row.channel,
-        story=row.story,
-        article_id=row.article_id,
-        rules=json.dumps(list(row.rules)),
-        state=AlertState.PENDING.value,
-        attempts=0,
-        created=created,
-    )
-    connection.execute(statement.on_conflict_do_nothing())
+def insert_alerts(connection: Connection, rows: Sequence[tuple[OutboxRow, datetime]]) -> None:
+    """Outbox rows, each with its creation time; none for an alert that already has a row for
+    the story."""
+    if rows:
+        connection.execute(
+            sqlite_insert(alerts).on_conflict_do_nothing(),
+            [
+                {
+                    "id": row.id,
+                    "alert": row.alert,
+                    "channel": row.channel,
+                    "story": row.story,
+                    "article_id": row.article_id,
+                    "rules": json.dumps(list(row.rules)),
+                    "state": AlertState.PENDING.value,
+                    "attempts": 0,
+                    "created": created,
+                }
+                for row, created in rows
+            ],
+        )

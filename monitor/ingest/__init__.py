@@ -15,6 +15,7 @@ from monitor.archive import Archive, FetchOutcome, OutboxRow
 from monitor.egress import EgressPolicy
 from monitor.errors import FetchError, MonitorError, ParseError
 from monitor.ingest.dates import plausible_date
+from monitor.ingest.entries import NO_DIGESTS, split_digests
 from monitor.ingest.extract import PageText, extract_page
 from monitor.ingest.feeds import parse_feed
 from monitor.ingest.fetch import Fetcher, FetchResponse
@@ -84,13 +85,15 @@ async def ingest_source(pipeline: Pipeline, source: SourceSettings) -> SourceRep
             await _record(pipeline, source, outcome)
             return SourceReport(source.name, "not modified")
         body_hash = hashlib.sha256(response.body).hexdigest()
+        digests: bytes | None = None
         if state and body_hash == state.body_hash:
             status = "unchanged (same body)"
-            entries: list[FeedEntry] = []
+            read = 0
             new = matched = 0
         else:
             status = f"ok ({response.status})"
-            entries = await _read_entries(pipeline, source, response, now)
+            seen = split_digests(state.entry_digests) if state else NO_DIGESTS
+            entries, digests, read = await _read_entries(pipeline, source, response, now, seen)
             new, matched = await _store_new(pipeline, source, entries, now)
     except MonitorError as error:
         await _record(pipeline, source, _failure(error, now, interval, state))
@@ -109,9 +112,10 @@ async def ingest_source(pipeline: Pipeline, source: SourceSettings) -> SourceRep
         body_hash=body_hash,
         full_fetch=full,
         interval=interval if source.adaptive else None,
+        entry_digests=digests,
     )
     await _record(pipeline, source, outcome)
-    return SourceReport(source.name, status.split(" (")[0], len(entries), new, matched)
+    return SourceReport(source.name, status.split(" (")[0], read, new, matched)
 
 
 def _adapted(pipeline: Pipeline, source: SourceSettings, current: timedelta, new: int) -> timedelta:
@@ -154,17 +158,26 @@ async def _record(pipeline: Pipeline, source: SourceSettings, outcome: FetchOutc
 
 
 async def _read_entries(
-    pipeline: Pipeline, source: SourceSettings, response: FetchResponse, now: datetime
-) -> list[FeedEntry]:
+    pipeline: Pipeline,
+    source: SourceSettings,
+    response: FetchResponse,
+    now: datetime,
+    seen: frozenset[bytes],
+) -> tuple[list[FeedEntry], bytes, int]:
+    """The entries to consider, the digests of the items read (see ParsedFeed) and how many
+    items the source listed (those skipped as unchanged included)."""
     if source.kind == "html":
-        return await _bounded(
+        entries = await _bounded(
             response.url, parse_listing, response.body, response.url, response.content_type, source.selectors
         )
-    if source.kind == "feed":
-        parsed = await _bounded(response.url, parse_feed, response.body, response.url, response.headers, now)
-        return parsed.entries
-    sitemap = await _bounded(response.url, parse_sitemap, response.body, response.url, now)
-    return await _sitemap_entries(pipeline, source, sitemap, now, SITEMAP_DEPTH)
+    elif source.kind == "feed":
+        body, url, headers = response.body, response.url, response.headers
+        parsed = await _bounded(url, parse_feed, body, url, headers, now, seen)
+        return parsed.entries, b"".join(parsed.digests), len(parsed.entries) + parsed.unchanged
+    else:
+        sitemap = await _bounded(response.url, parse_sitemap, response.body, response.url, now)
+        entries = await _sitemap_entries(pipeline, source, sitemap, now, SITEMAP_DEPTH)
+    return entries, b"", len(entries)
 
 
 async def _sitemap_entries(

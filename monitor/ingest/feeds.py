@@ -11,7 +11,6 @@ from __future__ import annotations
 import calendar
 import io
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin
@@ -22,7 +21,7 @@ from monitor.errors import ParseError
 from monitor.ingest.charsets import canonical, guess, is_utf8
 from monitor.ingest.dates import plausible_date
 from monitor.ingest.declarations import strip_declarations
-from monitor.ingest.entries import MAX_ENTRIES, MAX_FIELD_CHARS, feed_language
+from monitor.ingest.entries import MAX_ENTRIES, MAX_FIELD_CHARS, NO_DIGESTS, ParsedFeed, feed_language
 from monitor.ingest.jsonfeed import is_json_feed, parse_json_feed
 from monitor.ingest.markup import clean_text, html_to_text
 from monitor.ingest.xmlfeeds import parse_well_formed
@@ -38,13 +37,6 @@ _DECLARED = re.compile(rb"\s*<\?xml[^>]*encoding\s*=\s*[\"']([A-Za-z0-9._:-]+)",
 _CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._:-]+)", re.IGNORECASE)
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 _ITEM_START = re.compile(rb"<(?:item|entry)[\s>]", re.IGNORECASE)
-
-
-@dataclass(frozen=True, slots=True)
-class ParsedFeed:
-    title: str
-    language: str | None
-    entries: list[FeedEntry]
 
 
 def as_utf8(body: bytes, headers: dict[str, str]) -> tuple[bytes, str]:
@@ -96,15 +88,18 @@ def _cap_items(body: bytes) -> bytes:
     return body[:cut] + closing
 
 
-def parse_feed(body: bytes, url: str, headers: dict[str, str], now: datetime) -> ParsedFeed:
-    """Parse a feed (XML with feedparser, JSON Feed ourselves); ParseError when the body is not
-    a feed at all."""
+def parse_feed(
+    body: bytes, url: str, headers: dict[str, str], now: datetime, seen: frozenset[bytes] = NO_DIGESTS
+) -> ParsedFeed:
+    """Parse a feed (XML with lxml or, when it must, feedparser; JSON Feed ourselves), skipping
+    the items whose digests are in `seen` where it can (see ParsedFeed); ParseError when the
+    body is not a feed at all."""
     if is_json_feed(body, headers.get("content-type", "")):
         return ParsedFeed(*parse_json_feed(body, url, now))
     utf8, content_type = as_utf8(body, headers)
-    fast = parse_well_formed(utf8, url, now)
+    fast = parse_well_formed(utf8, url, now, seen)
     if fast is not None:
-        return ParsedFeed(*fast)
+        return fast
     return parse_with_feedparser(utf8, content_type, url, body, now)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import calendar
 import contextlib
+import hashlib
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -21,7 +22,14 @@ from lxml import etree
 
 from monitor.ingest.dates import parse_iso_date, plausible_date
 from monitor.ingest.declarations import strip_declarations
-from monitor.ingest.entries import MAX_ENTRIES, MAX_FIELD_CHARS, feed_language
+from monitor.ingest.entries import (
+    DIGEST_SIZE,
+    MAX_ENTRIES,
+    MAX_FIELD_CHARS,
+    NO_DIGESTS,
+    ParsedFeed,
+    feed_language,
+)
 from monitor.ingest.markup import clean_text, html_to_text
 from monitor.models import FeedEntry
 
@@ -37,11 +45,12 @@ XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, recover=False)
 
-Parsed = tuple[str, str | None, list[FeedEntry]]
 
-
-def parse_well_formed(body: bytes, url: str, now: datetime) -> Parsed | None:
-    """The feed's title, language and entries; None when the slow path should read it."""
+def parse_well_formed(
+    body: bytes, url: str, now: datetime, seen: frozenset[bytes] = NO_DIGESTS
+) -> ParsedFeed | None:
+    """The feed's title, language and entries, without the items whose digests are in `seen`
+    (see ParsedFeed); None when the slow path should read it."""
     if b"<!ENTITY" in body:
         return None
     try:
@@ -52,15 +61,44 @@ def parse_well_formed(body: bytes, url: str, now: datetime) -> Parsed | None:
         channel = root.find("channel")
         if channel is None:
             return None
-        return _rss(channel, channel.iterfind("item"), url, now, language=feed_language(root.get(XML_LANG)))
+        language = feed_language(root.get(XML_LANG))
+        return _rss(channel, channel.iterfind("item"), _Items(url, now, seen), language=language)
     if root.tag == f"{RDF}RDF":
         channel = root.find(f"{RSS1}channel")
-        return None if channel is None else _rss(channel, root.iterfind(f"{RSS1}item"), url, now, RSS1)
+        return (
+            None
+            if channel is None
+            else _rss(channel, root.iterfind(f"{RSS1}item"), _Items(url, now, seen), RSS1)
+        )
     if root.tag == f"{ATOM}feed":
-        return _atom(root, url, now, ATOM, ("published", "updated"))
+        return _atom(root, _Items(url, now, seen), ATOM, ("published", "updated"))
     if root.tag == f"{ATOM03}feed":
-        return _atom(root, url, now, ATOM03, ("issued", "created", "modified"))
+        return _atom(root, _Items(url, now, seen), ATOM03, ("issued", "created", "modified"))
     return None
+
+
+class _Items:
+    """The entries read from a feed's items, and the digests of all its items."""
+
+    def __init__(self, url: str, now: datetime, seen: frozenset[bytes]) -> None:
+        self.url, self.now, self.seen = url, now, seen
+        self.entries: list[FeedEntry] = []
+        self.digests: list[bytes] = []
+        self.unchanged = 0
+
+    def is_new(self, item: etree._Element, language: str | None) -> bool:
+        """Whether the item is to be read: it is not, when it is exactly as at the last poll
+        (the feed's URL and language are in its digest: they shape the entry too)."""
+        digest = hashlib.blake2b(etree.tostring(item), digest_size=DIGEST_SIZE)
+        digest.update(f"\n{self.url}\n{language}".encode())
+        self.digests.append(digest.digest())
+        if self.digests[-1] in self.seen:
+            self.unchanged += 1
+            return False
+        return True
+
+    def parsed(self, title: str, language: str | None) -> ParsedFeed:
+        return ParsedFeed(title, language, self.entries, tuple(self.digests), self.unchanged)
 
 
 def _text(element: etree._Element | None) -> str:
@@ -99,15 +137,16 @@ def _date(value: str) -> datetime | None:
 def _rss(
     channel: etree._Element,
     items: Iterable[etree._Element],
-    url: str,
-    now: datetime,
+    read: _Items,
     ns: str = "",
     language: str | None = None,
-) -> Parsed | None:
+) -> ParsedFeed | None:
     own = _text(channel.find(f"{ns}language")) or _text(channel.find(f"{DC}language"))
     language = feed_language(own) or language
-    entries: list[FeedEntry] = []
+    url, now = read.url, read.now
     for item in list(items)[:MAX_ENTRIES]:
+        if not read.is_new(item, language):
+            continue
         date_text = _text(item.find(f"{ns}pubDate")) or _text(item.find(f"{DC}date"))
         published = _date(date_text)
         if date_text and published is None:
@@ -128,8 +167,8 @@ def _rss(
             feed_language(_text(item.find(f"{DC}language"))) or language,
         )
         if entry is not None:
-            entries.append(entry)
-    return clean_text(html_to_text(_text(channel.find(f"{ns}title")))), language, entries
+            read.entries.append(entry)
+    return read.parsed(clean_text(html_to_text(_text(channel.find(f"{ns}title")))), language)
 
 
 def _media_description(item: etree._Element) -> str:
@@ -146,15 +185,17 @@ def _atom_text(element: etree._Element | None) -> str:
     return html_to_text(text) if markup else clean_text(text)
 
 
-def _atom(root: etree._Element, url: str, now: datetime, ns: str, dates: tuple[str, ...]) -> Parsed | None:
+def _atom(root: etree._Element, read: _Items, ns: str, dates: tuple[str, ...]) -> ParsedFeed | None:
     """Atom 1.0, or Atom 0.3 (its namespace and date names differ; mode="base64" content is left
     to feedparser)."""
     if root.find(f".//{ns}content[@mode='base64']") is not None:
         return None
     language = feed_language(root.get(XML_LANG))
+    url, now = read.url, read.now
     base = urljoin(url, root.get(XML_BASE, ""))
-    entries: list[FeedEntry] = []
     for item in list(root.iterfind(f"{ns}entry"))[:MAX_ENTRIES]:
+        if not read.is_new(item, language):
+            continue
         date_text = next((text for name in dates if (text := _text(item.find(f"{ns}{name}")))), "")
         published = _date(date_text)
         if date_text and published is None:
@@ -173,8 +214,8 @@ def _atom(root: etree._Element, url: str, now: datetime, ns: str, dates: tuple[s
             markup=False,
         )
         if entry is not None:
-            entries.append(entry)
-    return _atom_text(root.find(f"{ns}title")), language, entries
+            read.entries.append(entry)
+    return read.parsed(_atom_text(root.find(f"{ns}title")), language)
 
 
 def _entry(

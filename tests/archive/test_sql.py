@@ -41,7 +41,15 @@ def test_a_version_1_archive_is_upgraded_keeping_its_data(tmp_path: Path) -> Non
     archive.sync_sources([("One", "https://x.test/feed")], NOW)
     archive.close()
     with sqlite3.connect(path) as connection:  # make it the version-1 schema again
-        for column in ("moved_to", "body_hash", "last_full_fetch", "interval_seconds", "claimed_at"):
+        dropped = (
+            "moved_to",
+            "body_hash",
+            "last_full_fetch",
+            "interval_seconds",
+            "claimed_at",
+            "entry_digests",
+        )
+        for column in dropped:
             connection.execute(f"ALTER TABLE sources DROP COLUMN {column}")
         for column in ("fingerprint", "content_hash"):
             connection.execute(f"ALTER TABLE articles DROP COLUMN {column}")
@@ -51,7 +59,7 @@ def test_a_version_1_archive_is_upgraded_keeping_its_data(tmp_path: Path) -> Non
     state = upgraded.source_state("One")
     assert state is not None and state.url == "https://x.test/feed" and state.moved_to is None
     with sqlite3.connect(path) as connection:
-        assert connection.execute("PRAGMA user_version").fetchone()[0] == LATEST == 5
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == LATEST == 6
 
 
 def test_store_is_idempotent_and_writes_alerts_with_articles(archive: SqlArchive) -> None:

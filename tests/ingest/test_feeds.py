@@ -134,8 +134,8 @@ def test_the_lxml_fast_path_agrees_with_feedparser(make: Callable[[str], bytes])
     utf8, content_type = as_utf8(body, {})
     fast = parse_well_formed(utf8, url, NOW)
     slow = parse_with_feedparser(utf8, content_type, url, body, NOW)
-    assert fast is not None and fast[0] == slow.title and fast[1] == slow.language
-    assert fast[2] == slow.entries
+    assert fast is not None and fast.title == slow.title and fast.language == slow.language
+    assert fast.entries == slow.entries
 
 
 def test_feeds_the_fast_path_leaves_to_feedparser() -> None:
@@ -155,3 +155,33 @@ def test_declared_encodings_decode_with_their_superset(declared: str, raw: bytes
     body += b"</title><link>http://x.test/1</link></item></channel></rss>"
     [entry] = parse(body)
     assert entry.title == text
+
+
+def _item(number: int, text: str = "Radar budget talks.") -> dict[str, str]:
+    return {"title": f"Report {number}", "link": f"{BASE}/news/{number}", "description": text}
+
+
+def test_items_unchanged_since_the_last_read_are_skipped() -> None:
+    first = parse_feed(fixtures.rss([_item(1), _item(2)]), f"{BASE}/feed", {}, NOW)
+    assert len(first.digests) == 2 and first.unchanged == 0
+    body = fixtures.rss([_item(3), _item(1), _item(2, "Radar budget talks, now with an Iron Dome order.")])
+    again = parse_feed(body, f"{BASE}/feed", {}, NOW, frozenset(first.digests))
+    assert [entry.title for entry in again.entries] == ["Report 3", "Report 2"]  # new, and edited
+    assert again.unchanged == 1 and len(again.digests) == 3 and first.digests[0] in again.digests
+
+
+def test_an_item_is_only_skipped_for_the_feed_that_listed_it() -> None:
+    body = fixtures.rss([_item(1)])
+    first = parse_feed(body, f"{BASE}/feed", {}, NOW)
+    elsewhere = parse_feed(body, f"{BASE}/other-feed", {}, NOW, frozenset(first.digests))
+    assert elsewhere.unchanged == 0 and len(elsewhere.entries) == 1
+
+
+def test_atom_entries_are_skipped_alike_and_feedparser_skips_nothing() -> None:
+    body = fixtures.atom_feed(BASE)
+    first = parse_feed(body, f"{BASE}/atom", {}, NOW)
+    again = parse_feed(body, f"{BASE}/atom", {}, NOW, frozenset(first.digests))
+    assert (len(first.entries), again.entries, again.unchanged) == (1, [], 1)
+    utf8, content_type = as_utf8(body, {})
+    slow = parse_with_feedparser(utf8, content_type, f"{BASE}/atom", body, NOW)
+    assert slow.digests == () and len(slow.entries) == 1

@@ -57,8 +57,13 @@ def _v4_to_v5(connection: Connection) -> None:
     connection.execute(text("CREATE INDEX story_bands_article ON story_bands (article_id)"))
 
 
+def _v5_to_v6(connection: Connection) -> None:
+    """Digests of each feed's items at its last read, so unchanged items are not read again."""
+    connection.execute(text("ALTER TABLE sources ADD COLUMN entry_digests BLOB"))
+
+
 # UPGRADES[n] brings version n + 1 to version n + 2.
-UPGRADES: list[Callable[[Connection], None]] = [_v1_to_v2, _v2_to_v3, _v3_to_v4, _v4_to_v5]
+UPGRADES: list[Callable[[Connection], None]] = [_v1_to_v2, _v2_to_v3, _v3_to_v4, _v4_to_v5, _v5_to_v6]
 LATEST = len(UPGRADES) + 1
 
 
