@@ -21,6 +21,7 @@ from monitor.errors import ConfigError
 from monitor.ingest import Pipeline, SourceReport, ingest_source
 from monitor.ingest.fetch import Fetcher
 from monitor.ingest.summarizers import ExtractiveSummarizer, OpenAISummarizer, Summarizer
+from monitor.models import SourceState
 from monitor.rules import Matcher
 from monitor.settings import Channel, Settings, SourceSettings, TemplateSettings
 
@@ -40,19 +41,27 @@ class App:
     async def poll(self, names: Sequence[str] | None = None) -> list[SourceReport]:
         """Poll the named sources (default: all) now, concurrently."""
         chosen = [s for s in self.settings.sources if names is None or s.name in names]
-        return list(await asyncio.gather(*(ingest_source(self.pipeline, s) for s in chosen)))
+        states = await asyncio.to_thread(self.archive.source_states_of, [source.name for source in chosen])
+        polls = (ingest_source(self.pipeline, source, states.get(source.name)) for source in chosen)
+        return list(await asyncio.gather(*polls))
 
-    async def claim_due(self, limit: int = 100) -> list[SourceSettings]:
-        """Take the sources whose next poll is due (for a lease, so no one else takes them)."""
+    async def claim_due(self, limit: int = 100) -> list[tuple[SourceSettings, SourceState | None]]:
+        """Take the sources whose next poll is due (for a lease, so no one else takes them),
+        with their stored states."""
         now = self.clock()
         configured = [source.name for source in self.settings.sources]
-        names = set(
-            await asyncio.to_thread(self.archive.claim_due_sources, now, now + CLAIM_LEASE, limit, configured)
-        )
-        return [source for source in self.settings.sources if source.name in names]
 
-    async def poll_one(self, source: SourceSettings) -> SourceReport:
-        return await ingest_source(self.pipeline, source)
+        def claim() -> dict[str, SourceState]:
+            names = self.archive.claim_due_sources(now, now + CLAIM_LEASE, limit, configured)
+            return self.archive.source_states_of(names) if names else {}
+
+        states = await asyncio.to_thread(claim)
+        return [
+            (source, states.get(source.name)) for source in self.settings.sources if source.name in states
+        ]
+
+    async def poll_one(self, source: SourceSettings, state: SourceState | None) -> SourceReport:
+        return await ingest_source(self.pipeline, source, state)
 
     async def aclose(self) -> None:
         await self.fetcher.close()

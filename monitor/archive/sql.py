@@ -6,6 +6,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import (
@@ -28,7 +29,7 @@ from monitor.archive import FetchOutcome, OutboxRow, SearchFilters
 from monitor.archive.engine import sqlite_engine
 from monitor.archive.migrations import migrate
 from monitor.archive.rows import alert_from, article_from, hit_from, hit_values, source_state_from
-from monitor.archive.search import search_statement, verifies
+from monitor.archive.search import NEWEST_FIRST, filtered, fts_query, index_exact, newest_matches, verifies
 from monitor.archive.stories import assign_stories, index_bands
 from monitor.archive.tables import alerts, articles, hits, sources, story_bands
 from monitor.archive.writes import insert_alerts, insert_articles, unstored, update_article
@@ -132,40 +133,30 @@ class SqlArchive:
             row = connection.execute(select(sources).where(sources.c.name == name)).first()
         return source_state_from(row) if row else None
 
+    def source_states_of(self, names: Sequence[str]) -> dict[str, SourceState]:
+        """The stored states of these sources (one query per few thousand)."""
+        found: dict[str, SourceState] = {}
+        with self._reading() as connection:
+            for start in range(0, len(names), 5000):
+                chosen = list(names[start : start + 5000])
+                for row in connection.execute(select(sources).where(sources.c.name.in_(chosen))):
+                    found[row.name] = source_state_from(row)
+        return found
+
     def source_states(self) -> list[SourceState]:
         with self._reading() as connection:
             rows = connection.execute(select(sources).order_by(sources.c.name)).all()
         return [source_state_from(row) for row in rows]
 
     def record_fetch(self, name: str, outcome: FetchOutcome) -> None:
-        values: dict[str, Any] = {
-            "last_fetch": outcome.when,
-            "last_status": outcome.status,
-            "next_due": outcome.next_due,
-            "claimed_at": None,
-        }
-        if outcome.error is None:
-            values |= {"last_error": None, "consecutive_errors": 0, "failing_since": None}
-            if outcome.etag is not None or outcome.last_modified is not None:
-                values |= {"etag": outcome.etag, "last_modified": outcome.last_modified}
-            if outcome.body_hash is not None:
-                values["body_hash"] = outcome.body_hash
-            if outcome.full_fetch:
-                values["last_full_fetch"] = outcome.when
-            if outcome.interval is not None:
-                values["interval_seconds"] = outcome.interval.total_seconds()
-            if outcome.entry_digests is not None:
-                values["entry_digests"] = outcome.entry_digests
-        else:
-            values |= {
-                "last_error": outcome.error,
-                "consecutive_errors": sources.c.consecutive_errors + 1,
-                "failing_since": func.coalesce(sources.c.failing_since, outcome.when),
-            }
-        if outcome.moved_to:
-            values["moved_to"] = outcome.moved_to
+        self.record_fetches([(name, outcome)])
+
+    def record_fetches(self, outcomes: Sequence[tuple[str, FetchOutcome]]) -> None:
+        """What polls did to their sources' schedule state, in one transaction."""
         with self._writing() as connection:
-            connection.execute(update(sources).where(sources.c.name == name).values(**values))
+            for name, outcome in outcomes:
+                values = _fetch_values(outcome)
+                connection.execute(update(sources).where(sources.c.name == name).values(**values))
 
     # articles ----------------------------------------------------------------------------
 
@@ -248,13 +239,18 @@ class SqlArchive:
             return self._archived(connection, [row])[0] if row else None
 
     def search(self, query: Node | None, filters: SearchFilters) -> list[ArchivedArticle]:
-        """Newest first: candidates from the full-text index, each verified by the matcher."""
-        statement = search_statement(select(articles), query, filters)
+        """Newest first: candidates from the full-text index, each verified by the matcher
+        unless the index's answer is exact (see search.index_exact)."""
         evaluator = compile_node(query) if query is not None else None
-        found: list[Row[Any]] = []
+        index_query = fts_query(query) if query is not None else None
         with self._reading() as connection:
-            # Candidates stream from SQLite newest first; verification stops at the limit.
-            for row in connection.execute(statement):
+            if query is not None and index_query is not None:
+                accept = None if index_exact(query) else partial(verifies, compile_node(query))
+                return self._archived(connection, newest_matches(connection, index_query, filters, accept))
+            # Nothing to ask the index (`NOT sport`, `source:x`): every article is a candidate,
+            # streamed newest first; verification stops at the limit.
+            found: list[Row[Any]] = []
+            for row in connection.execute(filtered(select(articles), filters).order_by(*NEWEST_FIRST)):
                 if evaluator is None or verifies(evaluator, row):
                     found.append(row)
                     if len(found) >= filters.limit:
@@ -397,3 +393,33 @@ class SqlArchive:
                 select(alerts).order_by(alerts.c.created.desc(), alerts.c.id).limit(limit)
             ).all()
         return [alert_from(row) for row in rows]
+
+
+def _fetch_values(outcome: FetchOutcome) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "last_fetch": outcome.when,
+        "last_status": outcome.status,
+        "next_due": outcome.next_due,
+        "claimed_at": None,
+    }
+    if outcome.error is None:
+        values |= {"last_error": None, "consecutive_errors": 0, "failing_since": None}
+        if outcome.etag is not None or outcome.last_modified is not None:
+            values |= {"etag": outcome.etag, "last_modified": outcome.last_modified}
+        if outcome.body_hash is not None:
+            values["body_hash"] = outcome.body_hash
+        if outcome.full_fetch:
+            values["last_full_fetch"] = outcome.when
+        if outcome.interval is not None:
+            values["interval_seconds"] = outcome.interval.total_seconds()
+        if outcome.entry_digests is not None:
+            values["entry_digests"] = outcome.entry_digests
+    else:
+        values |= {
+            "last_error": outcome.error,
+            "consecutive_errors": sources.c.consecutive_errors + 1,
+            "failing_since": func.coalesce(sources.c.failing_since, outcome.when),
+        }
+    if outcome.moved_to:
+        values["moved_to"] = outcome.moved_to
+    return values

@@ -23,6 +23,7 @@ from monitor.ingest.language import detect_language
 from monitor.ingest.normalize import article_id, canonical_url, entry_hash
 from monitor.ingest.pages import parse_listing
 from monitor.ingest.policy import adapt_interval, next_poll, wants_full_fetch, wants_full_text
+from monitor.ingest.records import FetchRecords
 from monitor.ingest.robots import RobotsCache
 from monitor.ingest.sitemaps import Sitemap, parse_sitemap
 from monitor.ingest.summarizers import ExtractiveSummarizer, Summarizer
@@ -63,12 +64,18 @@ class Pipeline:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     robots: RobotsCache = field(default_factory=RobotsCache)
     summarizer: Summarizer = field(default_factory=ExtractiveSummarizer)
+    records: FetchRecords = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.records = FetchRecords(self.archive)
 
 
-async def ingest_source(pipeline: Pipeline, source: SourceSettings) -> SourceReport:
-    """One poll of one source. Never raises for the source's own faults: they are recorded."""
+async def ingest_source(
+    pipeline: Pipeline, source: SourceSettings, state: SourceState | None
+) -> SourceReport:
+    """One poll of one source, from its stored state (None: never polled). Never raises for the
+    source's own faults: they are recorded."""
     now = pipeline.clock()
-    state = await asyncio.to_thread(pipeline.archive.source_state, source.name)
     interval = (state.interval if state and source.adaptive else None) or pipeline.settings.interval(source)
     full = wants_full_fetch(now, state.last_full_fetch if state else None)
     try:
@@ -154,7 +161,7 @@ def _policy(source: SourceSettings) -> EgressPolicy:
 
 
 async def _record(pipeline: Pipeline, source: SourceSettings, outcome: FetchOutcome) -> None:
-    await asyncio.to_thread(pipeline.archive.record_fetch, source.name, outcome)
+    await pipeline.records.record(source.name, outcome)
 
 
 async def _read_entries(

@@ -21,6 +21,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from monitor.app import App
 from monitor.durations import parse_duration
 from monitor.ingest import SourceReport
+from monitor.models import SourceState
 from monitor.settings import SourceSettings
 
 log = logging.getLogger(__name__)
@@ -63,14 +64,14 @@ class Daemon:
 
     async def poll_due(self) -> None:
         """Start a task per due source and return: a slow source never holds up the others."""
-        for source in await self.app.claim_due():
-            task = asyncio.create_task(self._poll(source))
+        for source, state in await self.app.claim_due():
+            task = asyncio.create_task(self._poll(source, state))
             self.in_flight.add(task)
             task.add_done_callback(self.in_flight.discard)
 
-    async def _poll(self, source: SourceSettings) -> None:
+    async def _poll(self, source: SourceSettings, state: SourceState | None) -> None:
         try:
-            report = await self.app.poll_one(source)
+            report = await self.app.poll_one(source, state)
         except Exception:  # a bug, not the source's fault: the lease retries it later
             log.exception("polling %r failed", source.name)
             return

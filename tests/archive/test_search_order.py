@@ -1,0 +1,86 @@
+"""Search reads the index's matches in storing order and stops early; its answer must still be
+the newest by publication, whatever order the articles were stored in."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from monitor.archive import SearchFilters
+from monitor.archive.search import index_exact
+from monitor.archive.sql import SqlArchive
+from monitor.rules import parse_query
+from tests.archive.helpers import NOW, make_article
+
+
+@pytest.fixture(scope="module")
+def shuffled(tmp_path_factory: pytest.TempPathFactory) -> tuple[SqlArchive, dict[str, tuple[str, object]]]:
+    """1,500 articles stored in batches, their publication times mostly rising with storing
+    order but some far off (old news found late, a few dated ahead)."""
+    rng = random.Random(3)
+    archive = SqlArchive(f"sqlite:///{Path(tmp_path_factory.mktemp('order')) / 'a.db'}")
+    texts: dict[str, tuple[str, object]] = {}
+    batch = []
+    for index in range(1500):
+        key = f"s{index:05d}"
+        published = NOW + timedelta(minutes=index)
+        if rng.random() < 0.05:
+            published = NOW + timedelta(minutes=rng.randint(-5000, 3000))
+        words = ["budget" if rng.random() < 0.6 else "talks", "radar" if index % 97 == 0 else "coast"]
+        if index % 13 == 0:
+            words.append("air defence")
+        text = " ".join(words) + " hearings."
+        texts[key] = (text, published)
+        batch.append(make_article(key, title=f"Report {index}", text=text, published=published, hits=()))
+        if len(batch) == 100:
+            archive.store(batch, [])
+            batch = []
+    return archive, texts
+
+
+@pytest.mark.parametrize("query", ["budget", "radar", '"air defence"', "budget AND coast", "radar OR talks"])
+@pytest.mark.parametrize("limit", [1, 7, 50, 2000])
+def test_the_newest_by_publication_whatever_the_storing_order(
+    shuffled: tuple[SqlArchive, dict[str, tuple[str, object]]], query: str, limit: int
+) -> None:
+    archive, texts = shuffled
+    node = parse_query(query)
+    words = [word for word in query.replace('"', "").split() if word not in ("AND", "OR")]
+
+    def holds(text: str) -> bool:
+        present = [word in text.split() or word in text for word in words]
+        return any(present) if " OR " in query else all(present)
+
+    matching = [(published, key) for key, (text, published) in texts.items() if holds(text)]
+    expected = [key for _, key in sorted(matching, reverse=True)[:limit]]
+    found = archive.search(node, SearchFilters(limit=limit))
+    assert [item.article.id for item in found] == expected
+
+
+def test_filters_apply_while_reading_in_storing_order(
+    shuffled: tuple[SqlArchive, dict[str, tuple[str, object]]],
+) -> None:
+    archive, texts = shuffled
+    since = NOW + timedelta(minutes=1200)
+    found = archive.search(parse_query("budget"), SearchFilters(limit=30, since=since))
+    expected = sorted(
+        (
+            (published, key)
+            for key, (text, published) in texts.items()
+            if "budget" in text and published >= since
+        ),
+        reverse=True,
+    )[:30]
+    assert [item.article.id for item in found] == [key for _, key in expected]
+
+
+def test_which_queries_the_index_answers_exactly() -> None:
+    assert index_exact(parse_query("budget OR (radar AND sonar*)"))
+    assert index_exact(parse_query("台灣之盾")) is False  # four index tokens: a phrase
+    assert index_exact(parse_query('"air defence"')) is False
+    assert index_exact(parse_query("budget -radar")) is False
+    assert index_exact(parse_query("title:budget")) is False
+    assert index_exact(parse_query("किताब")) is False  # combining vowel signs split index tokens
