@@ -2,9 +2,11 @@
 
 Generated articles (English-like words, a Chinese and a Hebrew share) are stored through
 SqlArchive.store in batches, as the pipeline stores them. Then four queries run repeatedly:
-a rare phrase, a common word, an OR of 10 terms and a CJK term. Ours is SqlArchive.search
-(index query, join, newest first, exact verification by the matcher, the first 50); the limit
-is a bare FTS5 MATCH of the same index expression on the same database, first 50 rowids.
+a rare phrase, a common word, an OR of 10 terms and a CJK term. Ours is SqlArchive.search:
+the first 50 by publication, newest first, as whole articles with their hits and copies (the
+index's matches read newest-stored first until no older-stored article can be newer; phrases
+verified by the matcher). The limit is a bare FTS5 MATCH of the same index expression on the
+same database: the first 50 rowids, nothing else read.
 
     python -m bench.archive [--sizes 100000,1000000] [--repeat 30] [--no-write]
 """

@@ -9,6 +9,7 @@ from pathlib import Path
 from bench.stories import group
 from bench.story_corpus import corpus, pair_scores
 from monitor.archive.sql import SqlArchive
+from monitor.archive.stories import MOST_PER_BAND
 from monitor.stories import StoryGrouping, fingerprint, similarity
 from tests.archive.helpers import NOW, make_article
 from tests.conftest import RULES, Cli, write_config
@@ -73,6 +74,20 @@ def test_copies_stored_in_one_batch_join_one_story(tmp_path: Path) -> None:
     late = make_article("b4", text=WIRE, fingerprint=print_, fetched=NOW + timedelta(days=4))
     assert archive.store([late, batch[0]], []) == 1  # b1 is stored already
     assert (found := archive.article("b4")) is not None and found.article.story == "b4"
+
+
+def test_a_story_copied_more_often_than_the_candidates_read_still_gathers_its_copies(tmp_path: Path) -> None:
+    archive = SqlArchive(f"sqlite:///{tmp_path / 'a.db'}")
+    print_ = fingerprint("Iron Dome visit", WIRE)
+    copies = MOST_PER_BAND + 20
+    for index in range(0, copies, 10):
+        batch = [
+            make_article(f"c{n:03d}", text=WIRE, fingerprint=print_, fetched=NOW + timedelta(minutes=n))
+            for n in range(index, min(copies, index + 10))
+        ]
+        archive.store(batch, [])
+    stories = {item.article.story for n in range(copies) if (item := archive.article(f"c{n:03d}"))}
+    assert stories == {"c000"}
 
 
 def test_grouping_precision_and_recall_on_the_generated_corpus() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -43,6 +44,9 @@ from monitor.stories import StoryGrouping
 class SqlArchive:
     def __init__(self, url: str, stories: StoryGrouping | None = None) -> None:
         self.stories = stories or StoryGrouping()
+        # Writers of this process queue here, woken the moment the lock is free; SQLite's busy
+        # handler (for writers in other processes) polls with sleeps of up to 100 ms instead.
+        self.write_lock = threading.Lock()
         if not url.startswith("sqlite:"):
             raise ArchiveError(f"unsupported storage URL {url!r}: only sqlite:/// for now")
         try:
@@ -57,7 +61,7 @@ class SqlArchive:
 
     @contextmanager
     def _writing(self) -> Iterator[Connection]:
-        with self.engine.begin() as connection:
+        with self.write_lock, self.engine.begin() as connection:
             yield connection
 
     @contextmanager
@@ -186,10 +190,14 @@ class SqlArchive:
         An article that is a near-duplicate of a recent one joins its story; its outbox rows
         then name that story, and a row for a story already alerted is not written again.
         """
+        return len(self.store_new(new_articles, outbox))
+
+    def store_new(self, new_articles: Sequence[Article], outbox: Sequence[OutboxRow]) -> set[str]:
+        """As `store`; returns the ids of the articles it stored."""
         with self._writing() as connection:
-            batch = assign_stories(connection, unstored(connection, new_articles), self.stories)
+            batch, bands_of = assign_stories(connection, unstored(connection, new_articles), self.stories)
             insert_articles(connection, batch)
-            index_bands(connection, batch)
+            index_bands(connection, batch, bands_of)
             stored = {article.id: article for article in batch}
             insert_alerts(
                 connection,
@@ -199,7 +207,7 @@ class SqlArchive:
                     if row.article_id in stored
                 ],
             )
-        return len(stored)
+        return set(stored)
 
     def update(self, article: Article, outbox: Sequence[OutboxRow]) -> bool:
         """Store a new version of an archived article (same URL, changed text). Its outbox rows

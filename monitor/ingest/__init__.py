@@ -23,7 +23,7 @@ from monitor.ingest.language import detect_language
 from monitor.ingest.normalize import article_id, canonical_url, entry_hash
 from monitor.ingest.pages import parse_listing
 from monitor.ingest.policy import adapt_interval, next_poll, wants_full_fetch, wants_full_text
-from monitor.ingest.records import FetchRecords
+from monitor.ingest.records import ArchiveWrites
 from monitor.ingest.robots import RobotsCache
 from monitor.ingest.sitemaps import Sitemap, parse_sitemap
 from monitor.ingest.summarizers import ExtractiveSummarizer, Summarizer
@@ -64,10 +64,10 @@ class Pipeline:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     robots: RobotsCache = field(default_factory=RobotsCache)
     summarizer: Summarizer = field(default_factory=ExtractiveSummarizer)
-    records: FetchRecords = field(init=False)
+    writes: ArchiveWrites = field(init=False)
 
     def __post_init__(self) -> None:
-        self.records = FetchRecords(self.archive)
+        self.writes = ArchiveWrites(self.archive)
 
 
 async def ingest_source(
@@ -161,7 +161,7 @@ def _policy(source: SourceSettings) -> EgressPolicy:
 
 
 async def _record(pipeline: Pipeline, source: SourceSettings, outcome: FetchOutcome) -> None:
-    await pipeline.records.record(source.name, outcome)
+    await pipeline.writes.record(source.name, outcome)
 
 
 async def _read_entries(
@@ -229,7 +229,7 @@ async def _store_new(
     )
     new, updated = articles[: len(fresh)], articles[len(fresh) :]
     outbox = [row for article in new for row in pipeline.outbox_for(article)]
-    stored = await asyncio.to_thread(pipeline.archive.store, new, outbox)
+    stored = await pipeline.writes.store(new, outbox)
     for article in updated:
         log.info("%s: updated (its feed entry changed)", article.url)
         if await asyncio.to_thread(pipeline.archive.update, article, pipeline.outbox_for(article)):

@@ -1,4 +1,5 @@
-"""Poll outcomes are written in groups, and each poll returns only once its own is written."""
+"""Poll outcomes and new articles are written in groups, and each poll returns only once its own
+writes are done."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
-from monitor.archive import FetchOutcome
+from monitor.archive import FetchOutcome, OutboxRow
 from monitor.archive.sql import SqlArchive
 from monitor.errors import ArchiveError
-from monitor.ingest.records import FetchRecords
-from tests.archive.helpers import NOW
+from monitor.ingest.records import ArchiveWrites
+from monitor.models import Article
+from tests.archive.helpers import NOW, make_article
 
 
 class CountingArchive(SqlArchive):
@@ -34,7 +36,7 @@ def _archive(tmp_path: Path, sources: int) -> CountingArchive:
 
 def test_polls_ending_together_share_a_few_transactions(tmp_path: Path) -> None:
     archive = _archive(tmp_path, 300)
-    records = FetchRecords(archive)
+    records = ArchiveWrites(archive)
     outcome = FetchOutcome(NOW, NOW + timedelta(hours=1), "ok (200)", etag='"v2"')
 
     async def polls() -> None:
@@ -49,7 +51,7 @@ def test_polls_ending_together_share_a_few_transactions(tmp_path: Path) -> None:
 def test_a_failed_write_fails_every_poll_of_its_group(tmp_path: Path) -> None:
     archive = _archive(tmp_path, 3)
     archive.broken = True
-    records = FetchRecords(archive)
+    records = ArchiveWrites(archive)
     outcome = FetchOutcome(NOW, NOW + timedelta(hours=1), "ok (200)")
 
     async def polls() -> list[BaseException | None]:
@@ -65,3 +67,25 @@ def test_a_failed_write_fails_every_poll_of_its_group(tmp_path: Path) -> None:
     assert unwritten is not None and unwritten.last_status is None
     state = archive.source_state("s0")
     assert state is not None and state.last_status == "ok (200)"
+
+
+def test_articles_of_polls_ending_together_are_stored_in_a_few_transactions(tmp_path: Path) -> None:
+    archive = _archive(tmp_path, 0)
+    stores: list[int] = []
+    original = archive.store_new
+
+    def counted(new: Sequence[Article], outbox: Sequence[OutboxRow]) -> set[str]:
+        stores.append(len(new))
+        return original(new, outbox)
+
+    archive.store_new = counted  # type: ignore[method-assign]
+    writes = ArchiveWrites(archive)
+    batches = [[make_article(f"p{poll}-{n}") for n in range(5)] for poll in range(40)]
+    batches[7].append(make_article("p0-0"))  # already in another poll's group: stored once
+
+    async def polls() -> list[int]:
+        return await asyncio.gather(*(writes.store(batch, []) for batch in batches))
+
+    counts = asyncio.run(polls())
+    assert sum(counts) == 200 and len(stores) <= 3
+    assert archive.article("p39-4") is not None
