@@ -65,9 +65,20 @@ class Pipeline:
     robots: RobotsCache = field(default_factory=RobotsCache)
     summarizer: Summarizer = field(default_factory=ExtractiveSummarizer)
     writes: ArchiveWrites = field(init=False)
+    _in_flight: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = field(init=False)
 
     def __post_init__(self) -> None:
         self.writes = ArchiveWrites(self.archive)
+        self._in_flight = {}
+
+    def in_flight(self) -> asyncio.Semaphore:
+        """Polls between their fetch and their store hold bodies, entries and articles: twice as
+        many as fetch at once keeps the fetcher busy while memory stays bounded whatever the
+        number of due sources (the writer is the slower stage when a pass finds much news)."""
+        loop = asyncio.get_running_loop()
+        if loop not in self._in_flight:
+            self._in_flight = {loop: asyncio.Semaphore(2 * self.settings.fetch.concurrency)}
+        return self._in_flight[loop]
 
 
 async def ingest_source(
@@ -75,6 +86,11 @@ async def ingest_source(
 ) -> SourceReport:
     """One poll of one source, from its stored state (None: never polled). Never raises for the
     source's own faults: they are recorded."""
+    async with pipeline.in_flight():
+        return await _poll(pipeline, source, state)
+
+
+async def _poll(pipeline: Pipeline, source: SourceSettings, state: SourceState | None) -> SourceReport:
     now = pipeline.clock()
     interval = (state.interval if state and source.adaptive else None) or pipeline.settings.interval(source)
     full = wants_full_fetch(now, state.last_full_fetch if state else None)
