@@ -1,5 +1,4 @@
-"""Poll outcomes and new articles are written in groups, and each poll returns only once its own
-writes are done."""
+"""Poll outcomes are written in groups, and each poll returns only once its own is written."""
 
 from __future__ import annotations
 
@@ -8,12 +7,11 @@ from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
-from monitor.archive import FetchOutcome, OutboxRow
+from monitor.archive import FetchOutcome
 from monitor.archive.sql import SqlArchive
 from monitor.errors import ArchiveError
 from monitor.ingest.records import ArchiveWrites
-from monitor.models import Article
-from tests.archive.helpers import NOW, make_article
+from tests.archive.helpers import NOW
 
 
 class CountingArchive(SqlArchive):
@@ -67,25 +65,3 @@ def test_a_failed_write_fails_every_poll_of_its_group(tmp_path: Path) -> None:
     assert unwritten is not None and unwritten.last_status is None
     state = archive.source_state("s0")
     assert state is not None and state.last_status == "ok (200)"
-
-
-def test_articles_of_polls_ending_together_are_stored_in_a_few_transactions(tmp_path: Path) -> None:
-    archive = _archive(tmp_path, 0)
-    stores: list[int] = []
-    original = archive.store_new
-
-    def counted(new: Sequence[Article], outbox: Sequence[OutboxRow]) -> set[str]:
-        stores.append(len(new))
-        return original(new, outbox)
-
-    archive.store_new = counted  # type: ignore[method-assign]
-    writes = ArchiveWrites(archive)
-    batches = [[make_article(f"p{poll}-{n}") for n in range(5)] for poll in range(40)]
-    batches[7].append(make_article("p0-0"))  # already in another poll's group: stored once
-
-    async def polls() -> list[int]:
-        return await asyncio.gather(*(writes.store(batch, []) for batch in batches))
-
-    counts = asyncio.run(polls())
-    assert sum(counts) == 200 and len(stores) <= 3
-    assert archive.article("p39-4") is not None
