@@ -19,7 +19,7 @@ Result = TypeVar("Result")
 
 class GroupWriter(Generic[Item, Result]):
     """Calls `write` (in a thread) with the items submitted while it was busy, up to
-    `group_size` items a call (a bigger group would hold more in memory for little gain)."""
+    `group_size` items a call (a bound on one transaction's size)."""
 
     def __init__(self, write: Callable[[list[Item]], Result], group_size: int = 200) -> None:
         self.write = write
