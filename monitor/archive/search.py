@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import heapq
 import sys
-import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Row, exists, func, or_, select, text
+from sqlalchemy import Connection, Row, Select, bindparam, column, exists, func, or_, select, table, text
 
 from monitor.archive import SearchFilters
 from monitor.archive.tables import articles, hits
@@ -60,13 +61,13 @@ def fts_query(node: Node) -> str | None:
 
 def index_exact(node: Node) -> bool:
     """Whether the index's matches are exactly the matcher's, so that candidates need no
-    verification: an AND/OR of one-word terms whose characters the index's tokenizer keeps
-    whole (letters and digits; it splits at combining marks). A phrase is not: the index joins
-    an article's teaser and text, so it may find a phrase across the two that the matcher,
-    reading fields apart, does not."""
+    verification: an AND/OR of terms. The index holds the matcher's own tokens, split where the
+    matcher splits them, with the teaser and the text apart (see rules/text.index_fields), so a
+    phrase, a prefix or a Hebrew prefixed form matches there just where the matcher finds it.
+    NOT, fields and proximity are left to the matcher."""
     match node:
-        case Term(tokens=(token,)):
-            return all(unicodedata.category(char)[0] in "LN" for char in token)
+        case Term():
+            return True
         case Op(children=children):
             return all(map(index_exact, children))
         case _:
@@ -99,12 +100,47 @@ def filtered(statement: Any, filters: SearchFilters) -> Any:
 
 
 NEWEST_FIRST = (articles.c.published.desc(), articles.c.seq.desc())
-_MATCHES_BELOW = text(
-    "SELECT rowid FROM articles_fts WHERE articles_fts MATCH :query AND rowid < :below "
-    "ORDER BY rowid DESC LIMIT :count"
-)
-FIRST_CHUNK, LARGEST_CHUNK = 256, 8192
+_index = table("articles_fts", column("rowid"))
+FIRST_CHUNK, LARGEST_CHUNK, MOST_STRAGGLERS = 64, 4096, 512
 Key = tuple[Any, int]  # (published, seq): the search order, newest first
+_SEQ, _PUBLISHED = (list(articles.c).index(column) for column in (articles.c.seq, articles.c.published))
+
+
+_copy = articles.alias("copy")
+# How many articles the story has: the copies are then read only for those that have some.
+STORY_SIZE = (
+    select(func.count()).where(_copy.c.story == articles.c.story).scalar_subquery().label("story_size")
+)
+
+
+def _matches(filters: SearchFilters) -> Select[Any]:
+    """Articles the index matches (:query) that pass the filters, newest stored first."""
+    statement: Select[Any] = (
+        filtered(select(articles, STORY_SIZE), filters)
+        .select_from(_index.join(articles, articles.c.seq == _index.c.rowid))
+        .where(text("articles_fts MATCH :query"))
+    )
+    return statement
+
+
+def _chunk(matches: Select[Any]) -> Select[Any]:
+    """The next :count matches stored before :below."""
+    return (
+        matches.where(_index.c.rowid < bindparam("below"))
+        .order_by(_index.c.rowid.desc())
+        .limit(bindparam("count"))
+    )
+
+
+_NO_FILTERS = SearchFilters(limit=0)
+_UNFILTERED_CHUNK = _chunk(_matches(_NO_FILTERS))
+# Stragglers: articles stored before :below yet published no earlier than the oldest kept. Read
+# unfiltered, so that the publication index is the one read.
+_STRAGGLERS = (
+    select(articles.c.published, articles.c.seq)
+    .where(articles.c.published >= bindparam("published"), articles.c.seq < bindparam("below"))
+    .limit(MOST_STRAGGLERS + 1)
+)
 
 
 def newest_matches(
@@ -114,66 +150,58 @@ def newest_matches(
     accept: Callable[[Row[Any]], bool] | None,
 ) -> list[Row[Any]]:
     """The newest articles (by publication) that the index matches, pass the filters and are
-    accepted (verified by the matcher; None: all are), at most `filters.limit`.
+    accepted (verified by the matcher; None: all are), at most `filters.limit`, newest first.
 
     The index gives its matches in storing order, newest stored first and cheaply however many
     there are. Publication order mostly follows storing order, so the matches are read in
-    chunks, newest stored first, until no article stored earlier is newer than the oldest of
-    those kept: a common word costs a few chunks, not a pass over its million matches. Exact
-    whatever the order: an old article stored late only makes the reading go on.
+    chunks, newest stored first, until the articles stored earlier that are newer than the
+    oldest kept (stragglers: few or none) can be checked one by one. A common word costs one
+    chunk, not a pass over its million matches; an article with a wrong date costs a lookup.
     """
-    kept: list[Key] = []  # a min-heap of the newest keys found
-    below, count = sys.maxsize, FIRST_CHUNK
+    kept: list[tuple[Key, Row[Any]]] = []  # a min-heap of the newest found
+    below, count = sys.maxsize, max(FIRST_CHUNK, filters.limit)
+    unfiltered = replace(filters, limit=0) == _NO_FILTERS
+    chunk = _UNFILTERED_CHUNK if unfiltered else _chunk(_matches(filters))
     while True:
-        rowids = list(
-            connection.execute(
-                _MATCHES_BELOW, {"query": index_query, "below": below, "count": count}
-            ).scalars()
-        )
-        if not rowids:
-            break
-        below, count = rowids[-1], min(count * 2, LARGEST_CHUNK)
-        keys = connection.execute(
-            filtered(select(articles.c.published, articles.c.seq).where(articles.c.seq.in_(rowids)), filters)
-        )
-        candidates = [(row.published, row.seq) for row in keys]
-        _keep(connection, kept, candidates, filters.limit, accept)
+        rows = connection.execute(chunk, {"query": index_query, "below": below, "count": count}).all()
+        _keep(kept, rows, filters.limit, accept)
+        if len(rows) < count:
+            break  # the index has no more
+        below, count = rows[-1][_SEQ], min(count * 2, LARGEST_CHUNK)
         if len(kept) >= filters.limit:
-            newest_left = connection.execute(
-                select(articles.c.published, articles.c.seq)
-                .where(articles.c.seq < below)
-                .order_by(*NEWEST_FIRST)
-                .limit(1)
-            ).first()
-            if newest_left is None or (newest_left.published, newest_left.seq) < kept[0]:
+            oldest = kept[0][0]
+            stragglers = connection.execute(_STRAGGLERS, {"published": oldest[0], "below": below}).all()
+            if len(stragglers) <= MOST_STRAGGLERS:  # else reading the index on is cheaper
+                newer = [seq for published, seq in stragglers if (published, seq) > oldest]
+                if newer:
+                    statement = _matches(filters).where(articles.c.seq.in_(newer))
+                    _keep(
+                        kept,
+                        connection.execute(statement, {"query": index_query}).all(),
+                        filters.limit,
+                        accept,
+                    )
                 break
-    if not kept:
-        return []
-    seqs = [seq for _, seq in kept]
-    return list(connection.execute(select(articles).where(articles.c.seq.in_(seqs)).order_by(*NEWEST_FIRST)))
+    return [row for _, row in sorted(kept, key=itemgetter(0), reverse=True)]
 
 
 def _keep(
-    connection: Connection,
-    kept: list[Key],
-    candidates: list[Key],
+    kept: list[tuple[Key, Row[Any]]],
+    rows: Sequence[Row[Any]],
     limit: int,
     accept: Callable[[Row[Any]], bool] | None,
 ) -> None:
-    """Add to the heap the candidates newer than its oldest (those accepted)."""
-    candidates.sort(reverse=True)
-    if len(kept) >= limit:
-        candidates = [key for key in candidates if key > kept[0]]
-    candidates = candidates[:limit]
-    if accept is not None and candidates:
-        rows = connection.execute(select(articles).where(articles.c.seq.in_([seq for _, seq in candidates])))
-        accepted = {row.seq for row in rows if accept(row)}
-        candidates = [key for key in candidates if key[1] in accepted]
-    for key in candidates:
+    """Add to the heap the rows newer than its oldest (those accepted)."""
+    for row in rows:
+        key = (row[_PUBLISHED], row[_SEQ])
+        if len(kept) >= limit and key <= kept[0][0]:
+            continue
+        if accept is not None and not accept(row):
+            continue
         if len(kept) < limit:
-            heapq.heappush(kept, key)
-        elif key > kept[0]:
-            heapq.heapreplace(kept, key)
+            heapq.heappush(kept, (key, row))
+        else:
+            heapq.heapreplace(kept, (key, row))
 
 
 def verifies(query: Evaluator, row: Row[Any]) -> bool:

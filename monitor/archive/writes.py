@@ -13,7 +13,7 @@ from monitor.archive import OutboxRow
 from monitor.archive.rows import hit_values
 from monitor.archive.tables import alerts, articles, hits
 from monitor.models import AlertState, Article
-from monitor.rules.text import index_text
+from monitor.rules.text import index_article
 from monitor.stories import pack
 
 _INDEX_INSERT = text("INSERT INTO articles_fts(rowid, title, body) VALUES (:seq, :title, :body)")
@@ -21,10 +21,7 @@ _INDEX_UPDATE = text("UPDATE articles_fts SET title = :title, body = :body WHERE
 
 
 def _index_values(seq: object, article: Article) -> dict[str, object]:
-    title, body = article.index_text or (
-        index_text(article.title),
-        index_text(f"{article.teaser}\n{article.text}"),
-    )
+    title, body = article.index_text or index_article(article.title, article.teaser, article.text)
     return {"seq": seq, "title": title, "body": body}
 
 

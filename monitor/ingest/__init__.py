@@ -29,6 +29,7 @@ from monitor.ingest.sitemaps import Sitemap, parse_sitemap
 from monitor.ingest.summarizers import ExtractiveSummarizer, Summarizer
 from monitor.models import Article, FeedEntry, SourceState
 from monitor.rules import Matcher, MatchInput
+from monitor.rules.text import index_fields
 from monitor.settings import Settings, SourceSettings
 from monitor.stories import fingerprint_tokens
 
@@ -290,7 +291,7 @@ async def _article(
         hits=tuple(hits),
         fingerprint=fingerprint_tokens(title_tokens + body_tokens),
         content_hash=entry_hash(entry),
-        index_text=(" ".join(title_tokens), " ".join(teaser_tokens + document.field("text").tokens)),
+        index_text=index_fields(title_tokens, teaser_tokens, document.field("text").tokens),
     )
 
 

@@ -188,9 +188,21 @@ def _tokenize_ascii(text: str) -> TokenizedText:
     )
 
 
-def index_text(text: str) -> str:
-    """The normalized text the archive's full-text index stores: tokens joined by spaces."""
-    return tokenize(text).joined().strip()
+# Between an article's teaser and its text in the index: a private-use character, never a token
+# of the matcher's, so no phrase the matcher would not find (it reads the fields apart) spans both.
+FIELD_BREAK = "\ue000"
+
+
+def index_fields(title: list[str], teaser: list[str], text: list[str]) -> tuple[str, str]:
+    """The two columns the archive's full-text index stores for an article, from the matcher's
+    tokens of its fields: the title's tokens, and the teaser's and the text's with a break between.
+    Tokens are joined by spaces, the only separator the index's tokenizer then meets."""
+    return " ".join(title), f"{' '.join(teaser)} {FIELD_BREAK} {' '.join(text)}"
+
+
+def index_article(title: str, teaser: str, text: str) -> tuple[str, str]:
+    """`index_fields` of an article's text as stored."""
+    return index_fields(tokenize(title).tokens, tokenize(teaser).tokens, tokenize(text).tokens)
 
 
 def join_tokens(tokens: tuple[str, ...] | list[str]) -> str:

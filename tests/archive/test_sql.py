@@ -59,7 +59,33 @@ def test_a_version_1_archive_is_upgraded_keeping_its_data(tmp_path: Path) -> Non
     state = upgraded.source_state("One")
     assert state is not None and state.url == "https://x.test/feed" and state.moved_to is None
     with sqlite3.connect(path) as connection:
-        assert connection.execute("PRAGMA user_version").fetchone()[0] == LATEST == 6
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == LATEST == 7
+
+
+def test_a_version_6_archive_is_reindexed_with_teaser_and_text_apart(tmp_path: Path) -> None:
+    path = tmp_path / "v6.db"
+    archive = SqlArchive(f"sqlite:///{path}")
+    split = make_article("a1", title="Talks", teaser="Talks on Iron", text="Dome batteries resumed.")
+    archive.store([split], [])
+    archive.close()
+    with sqlite3.connect(path) as connection:  # the version-6 index: one body, unicode61
+        connection.execute("DROP TABLE articles_fts")
+        connection.execute(
+            "CREATE VIRTUAL TABLE articles_fts USING fts5("
+            "title, body, tokenize = 'unicode61 remove_diacritics 0')"
+        )
+        connection.execute(
+            "INSERT INTO articles_fts(rowid, title, body) SELECT seq, lower(title), "
+            "lower(teaser || ' ' || text) FROM articles"
+        )
+        connection.execute("PRAGMA user_version = 6")
+    upgraded = SqlArchive(f"sqlite:///{path}")
+    assert upgraded.search(parse_query('"iron dome"'), SearchFilters()) == []
+    assert [found.article.id for found in upgraded.search(parse_query("dome"), SearchFilters())] == ["a1"]
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == 7
+        [(tokenizer,)] = connection.execute("SELECT sql FROM sqlite_master WHERE name = 'articles_fts'")
+        assert "ascii" in tokenizer
 
 
 def test_store_is_idempotent_and_writes_alerts_with_articles(archive: SqlArchive) -> None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.rules.text import fold_word, index_text, tokenize
+from monitor.rules.text import FIELD_BREAK, fold_word, index_article, tokenize
 
 
 @pytest.mark.parametrize(
@@ -43,7 +43,7 @@ def test_kana_voicing_marks_are_kept() -> None:
 
 
 def test_index_text_is_space_separated_tokens() -> None:
-    assert index_text("Iron-Dome 鐵穹") == "iron dome 铁 穹"
+    assert index_article("Iron-Dome 鐵穹", "", "")[0] == "iron dome 铁 穹"
 
 
 def test_snippet_cuts_at_word_gaps() -> None:
@@ -65,7 +65,9 @@ def test_snippet_of_running_cjk_text() -> None:
     assert 150 <= len(cut) <= 170
 
 
-def test_the_index_text_is_the_tokens_joined_whatever_splits_the_parts() -> None:
+def test_the_index_keeps_the_teaser_and_the_text_apart() -> None:
     teaser, body = "Iron-Dome: 鐵穹 teaser", "Body text with ＴＡＩＷＡＮ and כיפת ברזל."
-    tokens = tokenize(teaser).tokens + tokenize(body).tokens
-    assert index_text(f"{teaser}\n{body}") == " ".join(tokens)  # the pipeline joins the matcher's tokens
+    title, indexed = index_article("T", teaser, body)
+    before, after = indexed.split(f" {FIELD_BREAK} ")
+    assert (title, before, after) == ("t", " ".join(tokenize(teaser).tokens), " ".join(tokenize(body).tokens))
+    assert not any(FIELD_BREAK in token for token in tokenize(f"{teaser} {FIELD_BREAK} {body}").tokens)

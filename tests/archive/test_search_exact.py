@@ -1,0 +1,86 @@
+"""Search skips verifying what the index answers exactly; its answers must then be the
+matcher's own, for every query, on text built to catch an index that splits or joins otherwise."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from monitor.archive import SearchFilters
+from monitor.archive.sql import SqlArchive
+from monitor.rules import MatchInput, parse_query
+from monitor.rules.match import evaluate
+from tests.archive.helpers import make_article
+
+ARTICLES = {
+    # key: (title, teaser, text)
+    "split": ("Talks", "Budget talks on Iron", "Dome batteries resumed."),
+    "phrase": ("Iron Dome visit", "", "Officials saw the Iron-Dome launcher."),
+    "hindi": ("रक्षा", "", "किताब और आयरन डोम पर चर्चा"),
+    "hebrew": ("כיפת ברזל", "", "ובכיפת ברזל נעשה שימוש"),
+    "chinese": ("臺灣之盾", "", "鐵穹系統與台灣之盾計畫"),
+    "japanese": ("防衛", "", "アイアン・ドームの導入を検討"),
+    "accents": ("Défense", "", "Le Dôme de fer protège"),
+    "prefix": ("Radars", "", "radarsystems and sonar arrays"),
+}
+QUERIES = [
+    '"iron dome"',
+    "iron AND dome",
+    "iron OR sonar",
+    "dome*",
+    '"talks on"',
+    '"on iron dome"',
+    "क",
+    "कि*",
+    "किताब",
+    "आयरन डोम",
+    "כיפת ברזל",
+    "ברזל",
+    "台灣之盾",
+    "铁穹",
+    "之盾",
+    "アイアンドーム",
+    "dome de fer",
+    "dôme",
+    "radar*",
+    '"radarsystems and"',
+    "budget AND batteries",
+]
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory: pytest.TempPathFactory) -> SqlArchive:
+    archive = SqlArchive(f"sqlite:///{Path(tmp_path_factory.mktemp('exact')) / 'a.db'}")
+    archive.store(
+        [
+            make_article(key, title=title, teaser=teaser, text=text, hits=())
+            for key, (title, teaser, text) in ARTICLES.items()
+        ],
+        [],
+    )
+    return archive
+
+
+@pytest.mark.parametrize("query", QUERIES)
+def test_search_finds_exactly_what_the_matcher_does(archive: SqlArchive, query: str) -> None:
+    node = parse_query(query)
+    expected = {
+        key
+        for key, (title, teaser, text) in ARTICLES.items()
+        if evaluate(node, MatchInput(title, teaser, text)) is not None
+    }
+    found = {item.article.id for item in archive.search(node, SearchFilters(limit=100))}
+    assert found == expected
+
+
+def test_the_probes_are_not_trivial(archive: SqlArchive) -> None:
+    found = {
+        query: {item.article.id for item in archive.search(parse_query(query), SearchFilters())}
+        for query in QUERIES
+    }
+    assert found['"iron dome"'] == {"phrase"}  # not "split": its teaser and text are apart
+    assert found["iron AND dome"] == {"split", "phrase"}
+    assert found["क"] == set() and found["कि*"] == {"hindi"}
+    assert found["台灣之盾"] == {"chinese"} and found["ברזל"] == {"hebrew"}
+    assert found["dôme"] == {"accents", "phrase", "split"}  # the matcher folds diacritics away
