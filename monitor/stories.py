@@ -28,6 +28,7 @@ EMPTY = -1
 _BIN_BITS = 6  # 2**6 == BINS
 _VALUE_MASK = (1 << (64 - _BIN_BITS)) - 1
 _PACKING = struct.Struct(f">{BINS}q")
+_blake2b = hashlib.blake2b
 
 Fingerprint = tuple[int, ...]
 
@@ -35,7 +36,8 @@ Fingerprint = tuple[int, ...]
 def shingles(tokens: Sequence[str]) -> set[str]:
     if len(tokens) < SHINGLE:
         return {" ".join(tokens)} if tokens else set()
-    return {" ".join(tokens[index : index + SHINGLE]) for index in range(len(tokens) - SHINGLE + 1)}
+    # The shifted copies are of unequal length on purpose: zip stops at the last full shingle.
+    return set(map(" ".join, zip(*(tokens[offset:] for offset in range(SHINGLE)), strict=False)))
 
 
 def fingerprint(title: str, text: str) -> Fingerprint | None:
@@ -48,13 +50,11 @@ def fingerprint_tokens(tokens: Sequence[str]) -> Fingerprint | None:
     found = shingles(tokens)
     if len(found) < MIN_SHINGLES:
         return None
-    mins = [EMPTY] * BINS
-    for shingle in found:
-        value = int.from_bytes(hashlib.blake2b(shingle.encode(), digest_size=8).digest())
-        index, rest = value >> (64 - _BIN_BITS), value & _VALUE_MASK
-        if mins[index] == EMPTY or rest < mins[index]:
-            mins[index] = rest
-    return tuple(mins)
+    # Hashed largest first, so that each bin's smallest value is the last written to it (one
+    # bin's values share their top bits: ordering them orders what remains).
+    hashed = sorted([int.from_bytes(_blake2b(shingle.encode(), digest_size=8).digest()) for shingle in found])
+    mins = {value >> (64 - _BIN_BITS): value & _VALUE_MASK for value in reversed(hashed)}
+    return tuple(mins.get(index, EMPTY) for index in range(BINS))
 
 
 def similarity(one: Fingerprint, other: Fingerprint) -> float:

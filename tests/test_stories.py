@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import random
 import tempfile
 from datetime import timedelta
 from pathlib import Path
@@ -10,7 +12,7 @@ from bench.stories import group
 from bench.story_corpus import corpus, pair_scores
 from monitor.archive.sql import SqlArchive
 from monitor.archive.stories import MOST_PER_BAND
-from monitor.stories import StoryGrouping, fingerprint, similarity
+from monitor.stories import StoryGrouping, fingerprint, fingerprint_tokens, similarity
 from tests.archive.helpers import NOW, make_article
 from tests.conftest import RULES, Cli, write_config
 from tests.fixtures import rss
@@ -22,6 +24,31 @@ WIRE = (
     " declined to say when the first units would be ready. Critics argue the system is too costly"
     " to defend a long coastline, while supporters point to its record against rockets and drones."
 )
+
+
+def _reference_fingerprint(tokens: list[str]) -> tuple[int, ...] | None:
+    """The fingerprint as first defined (stored fingerprints were made so): a faster one must
+    give the same values."""
+    found = {" ".join(tokens[index : index + 3]) for index in range(len(tokens) - 2)}
+    if len(found) < 5:
+        return None
+    mins = [-1] * 64
+    for shingle in found:
+        value = int.from_bytes(hashlib.blake2b(shingle.encode(), digest_size=8).digest())
+        index, rest = value >> 58, value & ((1 << 58) - 1)
+        if mins[index] == -1 or rest < mins[index]:
+            mins[index] = rest
+    return tuple(mins)
+
+
+def test_fingerprints_keep_their_definition() -> None:
+    rng = random.Random(9)
+    for length in (0, 2, 3, 6, 7, 40, 900):
+        tokens = [
+            rng.choice(["iron", "dome", "鐵", "穹", "t", "shield", "radar"]) + str(rng.randrange(60))
+            for _ in range(length)
+        ]
+        assert fingerprint_tokens(tokens) == _reference_fingerprint(tokens)
 
 
 def test_copies_are_alike_and_unrelated_stories_are_not() -> None:

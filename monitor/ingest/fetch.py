@@ -122,7 +122,13 @@ class Fetcher:
         self.max_bytes = max_bytes
         self.semaphore = asyncio.Semaphore(concurrency)
         self.hosts = _HostGate(per_host, host_gap.total_seconds())
-        self.client = self._client(user_agent, httpx.Limits(max_connections=concurrency * 2))
+        # httpcore walks every pooled connection (a readability check on each idle one) whenever
+        # a request starts or ends: a quarter of the concurrency kept idle cut the walk's cost
+        # (16% of a changed pass's CPU with 64 kept) while a host's next feed still finds one.
+        keepalive = max(4, concurrency // 4)
+        self.client = self._client(
+            user_agent, httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=keepalive)
+        )
         self.content_client = self._client(
             user_agent, httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=0)
         )

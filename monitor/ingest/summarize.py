@@ -22,6 +22,8 @@ _ABBREVIATIONS = frozenset(
     }
 )  # fmt: skip
 _INITIALISM = re.compile(r"(?:[^\W\d_]\.)+[^\W\d_]?")  # U.S., ת.ד.
+_NEXT_CHARACTER = re.compile(r"\s*(\S)")
+_WORD_WINDOW = 64  # longer than any abbreviation or initialism
 
 
 def _ends_sentence(text: str, mark: re.Match[str]) -> bool:
@@ -29,15 +31,16 @@ def _ends_sentence(text: str, mark: re.Match[str]) -> bool:
         return True
     if mark.group()[0] != ".":
         return True
-    before = text[: mark.start()].split()
+    # Only the text next to the mark is read: a sentence split costs the same at any offset.
+    before = text[max(0, mark.start() - _WORD_WINDOW) : mark.start()].split()
     word = before[-1] if before else ""
     # An initial: "J. Smith", "א. כהן" (a letter of a script without case counts too).
     if word.lower() in _ABBREVIATIONS or (len(word) == 1 and word.isalpha() and not word.islower()):
         return False
     if _INITIALISM.fullmatch(word + "."):
         return False
-    following = text[mark.end() :].lstrip()[:1]
-    return not following.islower()
+    following = _NEXT_CHARACTER.match(text, mark.end())
+    return following is None or not following.group(1).islower()
 
 
 def sentences(text: str) -> list[tuple[int, int]]:
