@@ -26,6 +26,7 @@ import yaml
 from bench.fetching import config, running_farm, seed_archive
 from bench.report import environment, write_section
 from monitor.app import build_app
+from monitor.runtime.scheduler import SHUTDOWN_GRACE
 from monitor.settings import Settings
 
 TARGET_MB = 250
@@ -78,7 +79,12 @@ def measure(feeds: int, rules: int, port: int = 8720) -> dict[str, float]:
             high_water = _status(daemon.pid, "VmHWM")
         finally:
             daemon.send_signal(signal.SIGTERM)
-            daemon.wait(timeout=60)
+            try:  # it may spend its shutdown grace delivering the alerts it queued
+                daemon.wait(timeout=2 * SHUTDOWN_GRACE + 30)
+            except subprocess.TimeoutExpired:
+                daemon.kill()
+                daemon.wait()
+                raise RuntimeError("the daemon did not stop within its shutdown grace") from None
         with sqlite3.connect(folder / "monitor.db") as connection:
             articles = connection.execute("SELECT count(*) FROM articles").fetchone()[0]
     return {"peak": high_water, "sampled": peak_sampled, "seconds": elapsed, "articles": articles}
