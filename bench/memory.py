@@ -81,10 +81,10 @@ def measure(feeds: int, rules: int, port: int = 8720) -> dict[str, float]:
             daemon.send_signal(signal.SIGTERM)
             try:  # it may spend its shutdown grace delivering the alerts it queued
                 daemon.wait(timeout=2 * SHUTDOWN_GRACE + 30)
-            except subprocess.TimeoutExpired:
+            except subprocess.TimeoutExpired:  # the peak is read already: report it, and this
                 daemon.kill()
                 daemon.wait()
-                raise RuntimeError("the daemon did not stop within its shutdown grace") from None
+                print("warning: the daemon did not stop within its shutdown grace", file=sys.stderr)
         with sqlite3.connect(folder / "monitor.db") as connection:
             articles = connection.execute("SELECT count(*) FROM articles").fetchone()[0]
     return {"peak": high_water, "sampled": peak_sampled, "seconds": elapsed, "articles": articles}
