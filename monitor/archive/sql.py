@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -13,7 +14,6 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Connection,
-    Row,
     bindparam,
     case,
     delete,
@@ -29,23 +29,24 @@ from sqlalchemy.exc import SQLAlchemyError
 from monitor.archive import FetchOutcome, OutboxRow, SearchFilters
 from monitor.archive.engine import sqlite_engine
 from monitor.archive.migrations import migrate
-from monitor.archive.rows import alert_from, article_from, hit_from, hit_values, source_state_from
-from monitor.archive.search import NEWEST_FIRST, filtered, fts_query, index_exact, newest_matches, verifies
+from monitor.archive.rows import alert_from, hit_values, source_state_from
+from monitor.archive.search import fts_query, index_exact
+from monitor.archive.search_sql import (
+    ArticleRow,
+    archived,
+    article_row,
+    newest_matches,
+    newest_of_all,
+    verifies,
+)
 from monitor.archive.stories import assign_stories, index_bands
-from monitor.archive.tables import alerts, articles, hits, sources, story_bands
+from monitor.archive.tables import MARK_BLOCK, alerts, articles, hits, publication_marks, sources, story_bands
 from monitor.archive.writes import insert_alerts, insert_articles, unstored, update_article
 from monitor.errors import ArchiveError
 from monitor.models import AlertRecord, AlertState, ArchivedArticle, Article, Hit, SourceState
 from monitor.rules import Node
 from monitor.rules.match import compile_node
 from monitor.stories import StoryGrouping
-
-_HITS_OF = select(hits).where(hits.c.article_id.in_(bindparam("ids", expanding=True))).order_by(hits.c.id)
-_STORY_ARTICLES = (
-    select(articles.c.story, articles.c.id, articles.c.source, articles.c.url)
-    .where(articles.c.story.in_(bindparam("stories", expanding=True)))
-    .order_by(articles.c.fetched)
-)
 
 
 class SqlArchive:
@@ -78,6 +79,23 @@ class SqlArchive:
             connection.begin(),
         ):
             yield connection
+
+    @contextmanager
+    def _searching(self) -> Iterator[sqlite3.Cursor]:
+        """A driver cursor in a read transaction of its own, for search (search_sql says why).
+        SQLAlchemy's connection and begin events alone cost as much as finding a rare phrase."""
+        pooled = self.engine.raw_connection()
+        try:
+            driver: sqlite3.Connection = pooled.driver_connection  # type: ignore[assignment]
+            driver.execute("BEGIN")
+            try:
+                yield driver.cursor()
+            finally:
+                driver.execute("ROLLBACK")  # it wrote nothing
+        except sqlite3.Error as error:
+            raise ArchiveError(f"cannot read the archive: {error}") from error
+        finally:
+            pooled.close()
 
     # sources -----------------------------------------------------------------------------
 
@@ -249,51 +267,29 @@ class SqlArchive:
             insert_alerts(connection, [(row, now) for row in outbox])
 
     def article(self, article_id: str) -> ArchivedArticle | None:
-        with self._reading() as connection:
-            row = connection.execute(select(articles).where(articles.c.id == article_id)).first()
-            return self._archived(connection, [row])[0] if row else None
+        with self._searching() as cursor:
+            row = article_row(cursor, article_id)
+            return archived(cursor, [row])[0] if row else None
 
     def search(self, query: Node | None, filters: SearchFilters) -> list[ArchivedArticle]:
         """Newest first: candidates from the full-text index, each verified by the matcher
         unless the index's answer is exact (see search.index_exact)."""
-        evaluator = compile_node(query) if query is not None else None
         index_query = fts_query(query) if query is not None else None
-        with self._reading() as connection:
+        with self._searching() as cursor:
             if query is not None and index_query is not None:
                 accept = None if index_exact(query) else partial(verifies, compile_node(query))
-                return self._archived(connection, newest_matches(connection, index_query, filters, accept))
+                return archived(cursor, newest_matches(cursor, index_query, filters, accept))
             # Nothing to ask the index (`NOT sport`, `source:x`): every article is a candidate,
             # streamed newest first; verification stops at the limit.
-            found: list[Row[Any]] = []
-            for row in connection.execute(filtered(select(articles), filters).order_by(*NEWEST_FIRST)):
-                if evaluator is None or verifies(evaluator, row):
-                    found.append(row)
-                    if len(found) >= filters.limit:
-                        break
-            return self._archived(connection, found)
-
-    def _archived(self, connection: Connection, rows: Sequence[Row[Any]]) -> list[ArchivedArticle]:
-        """Rows of `select(articles)` (with the story's size, when known) as archived articles,
-        with their hits and copies."""
-        by_article: dict[str, list[Hit]] = {}
-        matched = [row.id for row in rows if row.matched]
-        if matched:  # an article never matched has no hits
-            for hit in connection.execute(_HITS_OF, {"ids": matched}):
-                by_article.setdefault(hit.article_id, []).append(hit_from(hit))
-        copies: dict[str, list[tuple[str, str, str]]] = {}
-        sized = bool(rows) and "story_size" in rows[0]._fields  # see search.STORY_SIZE
-        shared = [row.story for row in rows if not sized or row.story_size > 1]
-        if shared:
-            for story, id_, source, url in connection.execute(_STORY_ARTICLES, {"stories": shared}):
-                copies.setdefault(story, []).append((id_, source, url))
-        found = []
-        for row in rows:
-            article = article_from(row, by_article.get(row.id, []))
-            others = tuple(
-                (source, url) for id_, source, url in copies.get(article.story, ()) if id_ != article.id
-            )
-            found.append(ArchivedArticle(article, others))
-        return found
+            evaluator = compile_node(query) if query is not None else None
+            found: list[ArticleRow] = []
+            if filters.limit > 0:
+                for row in newest_of_all(cursor, filters):
+                    if evaluator is None or verifies(evaluator, row):
+                        found.append(row)
+                        if len(found) >= filters.limit:
+                            break
+            return archived(cursor, found)
 
     def purge(self, now: datetime, unmatched_age: timedelta | None, matched_age: timedelta | None) -> int:
         """Delete articles past their retention, with their hits, index rows and alerts, and the
@@ -313,6 +309,9 @@ class SqlArchive:
                 connection.execute(text("DELETE FROM articles_fts WHERE rowid = :seq"), seqs)
                 connection.execute(delete(articles).where(articles.c.seq == bindparam("seq")), seqs)
                 removed += len(seqs)
+            # Marks of blocks before the oldest article left bound nothing any more.
+            first_block = select(func.min(articles.c.seq)).scalar_subquery() // MARK_BLOCK
+            connection.execute(delete(publication_marks).where(publication_marks.c.block < first_block))
         return removed
 
     # alerts ------------------------------------------------------------------------------

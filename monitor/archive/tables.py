@@ -105,6 +105,19 @@ story_bands = Table(
     Index("story_bands_article", "article_id"),
 )
 
+# How late in publication the articles stored so far reach: per block of MARK_BLOCK seqs, the
+# newest publication of any article stored up to the block's end (a running maximum: never lower
+# for a later block). Search asks it whether an article stored before a point may be newer than
+# those it found (search_sql: stragglers). A row per 16 articles: the few after the last whole
+# block are read themselves. Schema version 8.
+MARK_BLOCK = 16
+publication_marks = Table(
+    "publication_marks",
+    metadata,
+    Column("block", Integer, primary_key=True, autoincrement=False),
+    Column("latest", UtcDateTime, nullable=False),
+)
+
 hits = Table(
     "hits",
     metadata,

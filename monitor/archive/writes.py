@@ -11,7 +11,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from monitor.archive import OutboxRow
 from monitor.archive.rows import hit_values
-from monitor.archive.tables import alerts, articles, hits
+from monitor.archive.tables import MARK_BLOCK, alerts, articles, hits, publication_marks
 from monitor.models import AlertState, Article
 from monitor.rules.text import index_article
 from monitor.stories import pack
@@ -57,10 +57,29 @@ def insert_articles(connection: Connection, batch: Sequence[Article]) -> None:
     # Inside the write transaction the new rows are exactly those past the old largest seq.
     new_rows = connection.execute(select(articles.c.id, articles.c.seq).where(articles.c.seq > before))
     seqs = {row.id: row.seq for row in new_rows}
+    _mark_publication(connection, sorted((seqs[article.id], article.published) for article in batch))
     hit_rows = [hit_values(article.id, hit) for article in batch for hit in article.hits]
     if hit_rows:
         connection.execute(hits.insert(), hit_rows)
     connection.execute(_INDEX_INSERT, [_index_values(seqs[article.id], article) for article in batch])
+
+
+def _mark_publication(connection: Connection, stored: Sequence[tuple[int, datetime]]) -> None:
+    """Raise the publication marks (tables.publication_marks) of the blocks that articles just
+    stored, (seq, published) in storing order, fall in: new seqs are past every stored one, so
+    the running maximum starts from the last block's mark."""
+    last = select(publication_marks.c.latest).order_by(publication_marks.c.block.desc()).limit(1)
+    latest = connection.execute(last).scalar()
+    marks: dict[int, datetime] = {}
+    for seq, published in stored:
+        latest = published if latest is None else max(latest, published)
+        marks[seq // MARK_BLOCK] = latest
+    upsert = sqlite_insert(publication_marks)
+    higher = func.max(publication_marks.c.latest, upsert.excluded.latest)
+    connection.execute(
+        upsert.on_conflict_do_update(index_elements=["block"], set_={"latest": higher}),
+        [{"block": block, "latest": latest} for block, latest in marks.items()],
+    )
 
 
 def _article_values(article: Article) -> dict[str, object]:

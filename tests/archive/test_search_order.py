@@ -4,6 +4,7 @@ the newest by publication, whatever order the articles were stored in."""
 from __future__ import annotations
 
 import random
+import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
@@ -85,3 +86,43 @@ def test_which_queries_the_index_answers_exactly() -> None:
     assert index_exact(parse_query("budget -radar")) is False
     assert index_exact(parse_query("title:budget")) is False
     assert index_exact(parse_query("budget NEAR/3 radar")) is False
+
+
+def _store_dated_ahead_then_in_order(archive: SqlArchive) -> None:
+    """One article dated a week ahead stored first, then 700 in publication order: reading
+    the index from the newest stored, the dated-ahead one comes last of all."""
+    ahead = make_article("ahead", text="radar coast.", published=NOW + timedelta(days=7), hits=())
+    archive.store([ahead], [])
+    for start in range(0, 700, 100):
+        batch = [
+            make_article(f"n{n:04d}", text="radar coast.", published=NOW + timedelta(minutes=n), hits=())
+            for n in range(start, start + 100)
+        ]
+        archive.store(batch, [])
+
+
+def test_an_article_stored_long_before_yet_published_after_is_found(tmp_path: Path) -> None:
+    archive = SqlArchive(f"sqlite:///{tmp_path / 'a.db'}")
+    _store_dated_ahead_then_in_order(archive)
+    found = archive.search(parse_query("radar"), SearchFilters(limit=3))
+    assert [item.article.id for item in found] == ["ahead", "n0699", "n0698"]
+    archive.purge(NOW + timedelta(days=400), timedelta(days=1), None)  # marks pruned with them
+    assert archive.search(parse_query("radar"), SearchFilters(limit=3)) == []
+
+
+def test_publication_marks_made_by_the_upgrade_bound_as_the_stored_ones_do(tmp_path: Path) -> None:
+    path = tmp_path / "v7.db"
+    archive = SqlArchive(f"sqlite:///{path}")
+    _store_dated_ahead_then_in_order(archive)
+    archive.close()
+    with sqlite3.connect(path) as connection:
+        stored = connection.execute("SELECT block, latest FROM publication_marks ORDER BY block").fetchall()
+        connection.execute("DROP TABLE publication_marks")
+        connection.execute("PRAGMA user_version = 7")
+    upgraded = SqlArchive(f"sqlite:///{path}")
+    found = upgraded.search(parse_query("radar"), SearchFilters(limit=3))
+    assert [item.article.id for item in found] == ["ahead", "n0699", "n0698"]
+    with sqlite3.connect(path) as connection:
+        marks = connection.execute("SELECT block, latest FROM publication_marks ORDER BY block").fetchall()
+        assert marks == stored
+    assert len(stored) == 44 and len({latest for _, latest in stored}) == 1  # 701 seqs; the week ahead

@@ -54,12 +54,13 @@ def test_a_version_1_archive_is_upgraded_keeping_its_data(tmp_path: Path) -> Non
         for column in ("fingerprint", "content_hash"):
             connection.execute(f"ALTER TABLE articles DROP COLUMN {column}")
         connection.execute("DROP TABLE story_bands")
+        connection.execute("DROP TABLE publication_marks")
         connection.execute("PRAGMA user_version = 1")
     upgraded = SqlArchive(f"sqlite:///{path}")
     state = upgraded.source_state("One")
     assert state is not None and state.url == "https://x.test/feed" and state.moved_to is None
     with sqlite3.connect(path) as connection:
-        assert connection.execute("PRAGMA user_version").fetchone()[0] == LATEST == 7
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == LATEST == 8
 
 
 def test_a_version_6_archive_is_reindexed_with_teaser_and_text_apart(tmp_path: Path) -> None:
@@ -78,12 +79,13 @@ def test_a_version_6_archive_is_reindexed_with_teaser_and_text_apart(tmp_path: P
             "INSERT INTO articles_fts(rowid, title, body) SELECT seq, lower(title), "
             "lower(teaser || ' ' || text) FROM articles"
         )
+        connection.execute("DROP TABLE publication_marks")
         connection.execute("PRAGMA user_version = 6")
     upgraded = SqlArchive(f"sqlite:///{path}")
     assert upgraded.search(parse_query('"iron dome"'), SearchFilters()) == []
     assert [found.article.id for found in upgraded.search(parse_query("dome"), SearchFilters())] == ["a1"]
     with sqlite3.connect(path) as connection:
-        assert connection.execute("PRAGMA user_version").fetchone()[0] == 7
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == LATEST
         [(tokenizer,)] = connection.execute("SELECT sql FROM sqlite_master WHERE name = 'articles_fts'")
         assert "ascii" in tokenizer
 
@@ -159,6 +161,49 @@ def test_search_verifies_index_candidates(archive: SqlArchive) -> None:
     assert ids("iron", since=NOW + timedelta(days=1)) == []
 
 
+def test_search_filters_narrow_by_date_source_language_and_rule(archive: SqlArchive) -> None:
+    later = NOW + timedelta(hours=3, microseconds=250)
+    archive.store(
+        [
+            make_article("early", source="Harbor Daily", language="en-GB"),
+            make_article("late", source="Tide Wire", language="en", published=later, hits=()),
+            make_article("odd", source="Tide Wire", language="enx", published=later),
+        ],
+        [],
+    )
+
+    def ids(**filters: object) -> list[str]:
+        found = archive.search(parse_query("iron"), SearchFilters(**filters))  # type: ignore[arg-type]
+        return [item.article.id for item in found]
+
+    assert ids(since=later) == ["odd", "late"]
+    assert ids(until=later - timedelta(microseconds=1)) == ["early"]
+    assert ids(since=NOW, until=NOW) == ["early"]
+    assert ids(sources=("Tide Wire",)) == ["odd", "late"]
+    assert ids(language="EN") == ["early", "late"] or ids(language="EN") == ["late", "early"]
+    assert ids(language="en_") == []  # a LIKE wildcard is a plain character here
+    assert ids(rules=("Iron Dome",), sources=("Tide Wire",)) == ["odd"]
+    assert ids(limit=0) == []
+    newest = archive.search(parse_query("NOT zzz"), SearchFilters(limit=1))  # stops mid-stream
+    assert [item.article.id for item in newest] == ["odd"] and newest[0].article.hits
+
+
+def test_search_returns_articles_as_stored_with_hits_and_copies(archive: SqlArchive) -> None:
+    fingerprint = tuple(range(1, 65))
+    original = make_article("a1", teaser="Teaser", fingerprint=fingerprint, content_hash="h1")
+    copy = make_article("a2", url="https://wire.test/a2", source="Tide Wire", fingerprint=fingerprint)
+    archive.store([original], [])
+    archive.store([copy], [])
+    found = archive.search(parse_query("iron"), SearchFilters())
+    by_id = {item.article.id: item for item in found}
+    assert by_id["a1"].article == original
+    assert by_id["a1"].article.published.utcoffset() == timedelta(0)
+    assert by_id["a2"].article.story == "a1"  # a near-duplicate joins the story
+    assert by_id["a1"].also_reported_by == (("Tide Wire", "https://wire.test/a2"),)
+    shown = archive.article("a1")
+    assert shown is not None and shown == by_id["a1"]
+
+
 def test_purge_respects_retention(archive: SqlArchive) -> None:
     old = NOW - timedelta(days=40)
     archive.store(
@@ -177,3 +222,14 @@ def test_purge_respects_retention(archive: SqlArchive) -> None:
     assert archive.search(parse_query("iron"), SearchFilters()) != []
     assert archive.purge(NOW, timedelta(days=30), timedelta(days=30)) == 1
     assert archive.alerts(10) == []
+
+
+def test_a_search_the_archive_cannot_answer_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "a.db"
+    archive = SqlArchive(f"sqlite:///{path}")
+    archive.store([make_article("a1")], [])
+    with sqlite3.connect(path) as connection:  # damaged behind the archive's back
+        connection.execute("DROP TABLE articles_fts")
+    with pytest.raises(ArchiveError, match="cannot read the archive: no such table: articles_fts"):
+        archive.search(parse_query("iron"), SearchFilters())
+    assert archive.article("a1") is not None  # the connection went back to the pool unharmed

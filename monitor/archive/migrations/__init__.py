@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from sqlalchemy import Connection, text
 
-from monitor.archive.tables import metadata
+from monitor.archive.tables import MARK_BLOCK, metadata
 from monitor.errors import ArchiveError
 from monitor.rules.text import index_article
 
@@ -93,6 +93,21 @@ def _v6_to_v7(connection: Connection) -> None:
         last = rows[-1].seq
 
 
+def _v7_to_v8(connection: Connection) -> None:
+    """Publication marks: how late in publication the articles stored up to each block reach."""
+    connection.execute(
+        text("CREATE TABLE publication_marks (block INTEGER NOT NULL PRIMARY KEY, latest DATETIME NOT NULL)")
+    )
+    connection.execute(
+        text(
+            "INSERT INTO publication_marks (block, latest) "
+            "SELECT block, max(latest) OVER (ORDER BY block) FROM "
+            "(SELECT seq / :size AS block, max(published) AS latest FROM articles GROUP BY seq / :size)"
+        ),
+        {"size": MARK_BLOCK},
+    )
+
+
 # UPGRADES[n] brings version n + 1 to version n + 2.
 UPGRADES: list[Callable[[Connection], None]] = [
     _v1_to_v2,
@@ -101,6 +116,7 @@ UPGRADES: list[Callable[[Connection], None]] = [
     _v4_to_v5,
     _v5_to_v6,
     _v6_to_v7,
+    _v7_to_v8,
 ]
 LATEST = len(UPGRADES) + 1
 

@@ -1,0 +1,242 @@
+"""Search reads through the sqlite3 driver itself: the archive's hottest path.
+
+SQLAlchemy's work per statement and per row (compiled-cache lookups, result processing, a type
+conversion per value) cost twice what FTS5 spends finding and reading fifty articles. So the
+search statements are SQL text over the columns of tables.py, run on the driver connection of
+the transaction the archive opened, and rows are read by position. Datetimes are compared as
+stored (SQLAlchemy's SQLite text, which sorts in time order) and converted only for results.
+"""
+
+from __future__ import annotations
+
+import heapq
+import sqlite3
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from operator import itemgetter
+from typing import Any
+
+from monitor.archive import SearchFilters
+from monitor.archive.tables import MARK_BLOCK, articles
+from monitor.models import ArchivedArticle, Article, Hit
+from monitor.rules import MatchInput
+from monitor.rules.match import Evaluator, run
+from monitor.stories import unpack
+
+ArticleRow = tuple[Any, ...]  # the columns of `articles`, in order, then the story's size
+FIRST_CHUNK, LARGEST_CHUNK, MOST_STRAGGLERS = 64, 4096, 512
+_IN_BATCH = 500  # values bound per IN (...): well under SQLite's limit on variables
+_NAMES = [column.name for column in articles.c]
+_SEQ, _ID, _SOURCE, _TITLE, _TEASER = (
+    _NAMES.index(name) for name in ("seq", "id", "source", "title", "teaser")
+)
+_TEXT, _PUBLISHED, _LANGUAGE, _STORY, _MATCHED = (
+    _NAMES.index(name) for name in ("text", "published", "language", "story", "matched")
+)
+_STORY_SIZE = len(articles.c)
+Key = tuple[str, int]  # (published as stored, seq): the search order, newest first
+
+_COLUMNS = ", ".join(f'articles."{name}"' for name in _NAMES)
+# How many articles the story has: the copies are then read only for those that have some.
+_ROW = f"{_COLUMNS}, (SELECT count(*) FROM articles AS copy WHERE copy.story = articles.story)"
+_FROM_INDEX = (
+    "FROM articles_fts JOIN articles ON articles.seq = articles_fts.rowid WHERE articles_fts MATCH ?"
+)
+# Stragglers: articles stored before `below` yet published no earlier than the oldest kept. Read
+# unfiltered, so that the publication index is the one read.
+_STRAGGLERS = (
+    f"SELECT published, seq FROM articles WHERE published >= ? AND seq < ? LIMIT {MOST_STRAGGLERS + 1}"
+)
+_LATEST_BEFORE = (
+    "SELECT max(coalesce((SELECT latest FROM publication_marks WHERE block < ? "
+    "ORDER BY block DESC LIMIT 1), ''), "
+    "coalesce((SELECT max(published) FROM articles WHERE seq >= ? AND seq < ?), ''))"
+)
+_HITS = (
+    'SELECT article_id, rule, term, field, start, "end", snippet FROM hits '
+    "WHERE article_id IN ({}) ORDER BY id"
+)
+_COPIES = "SELECT story, id, source, url FROM articles WHERE story IN ({}) ORDER BY fetched"
+
+
+def stored_datetime(value: datetime) -> str:
+    """A datetime as the archive stores it (tables.UtcDateTime through SQLAlchemy's SQLite
+    DATETIME): UTC, microseconds always written, so that text order is time order."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to the archive")
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _datetime(stored: str) -> datetime:
+    return datetime.fromisoformat(stored + "+00:00")
+
+
+def _marks(count: int) -> str:
+    return ", ".join("?" * count)
+
+
+def _like_prefix(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "-%"
+
+
+def filter_sql(filters: SearchFilters) -> tuple[str, list[Any]]:
+    """`AND ...` conditions on `articles` for the search filters (all but the query and the
+    limit), with their parameters."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    if filters.since:
+        clauses.append("articles.published >= ?")
+        params.append(stored_datetime(filters.since))
+    if filters.until:
+        clauses.append("articles.published <= ?")
+        params.append(stored_datetime(filters.until))
+    if filters.sources:
+        clauses.append(f"articles.source IN ({_marks(len(filters.sources))})")
+        params += filters.sources
+    if filters.language:
+        language = filters.language.lower()
+        clauses.append("(lower(articles.language) = ? OR lower(articles.language) LIKE ? ESCAPE '\\')")
+        params += [language, _like_prefix(language)]
+    if filters.matched:
+        clauses.append("articles.matched = 1")
+    if filters.rules:
+        clauses.append(
+            "EXISTS (SELECT 1 FROM hits WHERE hits.article_id = articles.id "
+            f"AND hits.rule IN ({_marks(len(filters.rules))}))"
+        )
+        params += filters.rules
+    return "".join(f" AND {clause}" for clause in clauses), params
+
+
+def newest_matches(
+    cursor: sqlite3.Cursor,
+    index_query: str,
+    filters: SearchFilters,
+    accept: Callable[[ArticleRow], bool] | None,
+) -> list[ArticleRow]:
+    """The newest articles (by publication) that the index matches, pass the filters and are
+    accepted (verified by the matcher; None: all are), at most `filters.limit`, newest first.
+
+    The index gives its matches in storing order, newest stored first and cheaply however many
+    there are. Publication order mostly follows storing order, so the matches are read in
+    chunks, newest stored first, until the articles stored earlier that are newer than the
+    oldest kept (stragglers: few or none) can be checked one by one. A common word costs one
+    chunk, not a pass over its million matches; an article with a wrong date costs a lookup.
+    """
+    if filters.limit <= 0:
+        return []
+    conditions, params = filter_sql(filters)
+    chunk = (
+        f"SELECT {_ROW} {_FROM_INDEX} AND articles_fts.rowid < ?{conditions} "
+        "ORDER BY articles_fts.rowid DESC LIMIT ?"
+    )
+    kept: list[tuple[Key, ArticleRow]] = []  # a min-heap of the newest found
+    # Exact answers need no more rows than the limit; verified ones, some to spare.
+    below, count = sys.maxsize, filters.limit if accept is None else max(FIRST_CHUNK, filters.limit)
+    while True:
+        rows = cursor.execute(chunk, [index_query, below, *params, count]).fetchall()
+        _keep(kept, rows, filters.limit, accept)
+        if len(rows) < count:
+            break  # the index has no more
+        below, count = rows[-1][_SEQ], min(count * 2, LARGEST_CHUNK)
+        if len(kept) >= filters.limit:
+            oldest = kept[0][0]
+            if not _may_straggle(cursor, below, oldest[0]):
+                break
+            stragglers = cursor.execute(_STRAGGLERS, (oldest[0], below)).fetchall()
+            if len(stragglers) <= MOST_STRAGGLERS:  # else reading the index on is cheaper
+                newer = [seq for published, seq in stragglers if (published, seq) > oldest]
+                if newer:
+                    by_seq = f" AND articles.seq IN ({_marks(len(newer))})"
+                    statement = f"SELECT {_ROW} {_FROM_INDEX}{conditions}{by_seq}"
+                    late = cursor.execute(statement, [index_query, *params, *newer]).fetchall()
+                    _keep(kept, late, filters.limit, accept)
+                break
+    return [row for _, row in sorted(kept, key=itemgetter(0), reverse=True)]
+
+
+def _may_straggle(cursor: sqlite3.Cursor, below: int, published: str) -> bool:
+    """Whether an article stored before `below` may be published at `published` or later: the
+    mark of the last block before the one of `below` bounds the articles stored up to its end,
+    and those of the block itself stored before `below` are read."""
+    block_start = below - below % MARK_BLOCK
+    (latest,) = cursor.execute(_LATEST_BEFORE, (below // MARK_BLOCK, block_start, below)).fetchone()
+    return bool(latest >= published)
+
+
+def _keep(
+    kept: list[tuple[Key, ArticleRow]],
+    rows: Iterable[ArticleRow],
+    limit: int,
+    accept: Callable[[ArticleRow], bool] | None,
+) -> None:
+    """Add to the heap the rows newer than its oldest (those accepted)."""
+    for row in rows:
+        key = (row[_PUBLISHED], row[_SEQ])
+        if len(kept) >= limit and key <= kept[0][0]:
+            continue
+        if accept is not None and not accept(row):
+            continue
+        if len(kept) < limit:
+            heapq.heappush(kept, (key, row))
+        else:
+            heapq.heapreplace(kept, (key, row))
+
+
+def newest_of_all(cursor: sqlite3.Cursor, filters: SearchFilters) -> Iterator[ArticleRow]:
+    """Every article that passes the filters, newest first, read as it is consumed."""
+    conditions, params = filter_sql(filters)
+    return cursor.execute(
+        f"SELECT {_ROW} FROM articles WHERE 1{conditions} "
+        "ORDER BY articles.published DESC, articles.seq DESC",
+        params,
+    )
+
+
+def article_row(cursor: sqlite3.Cursor, article_id: str) -> ArticleRow | None:
+    statement = f"SELECT {_ROW} FROM articles WHERE id = ?"
+    row: ArticleRow | None = cursor.execute(statement, (article_id,)).fetchone()
+    return row
+
+
+def verifies(query: Evaluator, row: ArticleRow) -> bool:
+    document = MatchInput(row[_TITLE], row[_TEASER], row[_TEXT], row[_SOURCE], row[_LANGUAGE])
+    return run(query, document) is not None
+
+
+def _batches(values: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(values), _IN_BATCH):
+        yield values[start : start + _IN_BATCH]
+
+
+def archived(cursor: sqlite3.Cursor, rows: Sequence[ArticleRow]) -> list[ArchivedArticle]:
+    """Rows (articles' columns, then the story's size) as archived articles, with their hits
+    and copies."""
+    by_article: dict[str, list[Hit]] = {}
+    for batch in _batches([row[_ID] for row in rows if row[_MATCHED]]):  # unmatched: no hits
+        for article_id, *hit in cursor.execute(_HITS.format(_marks(len(batch))), batch):
+            by_article.setdefault(article_id, []).append(Hit(*hit))
+    copies: dict[str, list[tuple[str, str, str]]] = {}
+    for batch in _batches(list(dict.fromkeys(row[_STORY] for row in rows if row[_STORY_SIZE] > 1))):
+        for story, id_, source, url in cursor.execute(_COPIES.format(_marks(len(batch))), batch):
+            copies.setdefault(story, []).append((id_, source, url))
+    found = []
+    for row in rows:
+        article = _article(row, by_article.get(row[_ID], ()))
+        story = copies.get(article.story)
+        others = tuple((source, url) for id_, source, url in story if id_ != article.id) if story else ()
+        found.append(ArchivedArticle(article, others))
+    return found
+
+
+def _article(row: ArticleRow, article_hits: Iterable[Hit]) -> Article:
+    (
+        _seq, id_, url, guid, source, title, teaser, text, summary, published, fetched, language,
+        story, _matched, fingerprint, content_hash,
+    ) = row[:_STORY_SIZE]  # fmt: skip
+    return Article(
+        id_, url, guid, source, title, teaser, text, summary, _datetime(published),
+        _datetime(fetched), language, story, tuple(article_hits),
+        unpack(fingerprint) if fingerprint else None, content_hash or "",
+    )  # fmt: skip
