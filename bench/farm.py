@@ -2,7 +2,8 @@
 
 Feed j lives on host 127.1.(h // 250).(h % 250 + 1), h = j % hosts, at /feed/j.xml: RSS 2.0
 with 20-100 items (titles and bodies in English, Chinese, Japanese, Hebrew and Russian; full
-content in content:encoded), an ETag and a Last-Modified, and 304 for a matching
+content in content:encoded; each item its own story, but for a share of wire copies carried
+by many feeds), an ETag and a Last-Modified, and 304 for a matching
 If-None-Match or If-Modified-Since. GET /generation?set=G (on any host) moves every feed to
 generation G: each generation adds 5 new items on top (and drops 5 at the bottom). Article
 pages are served at /article/j/k.html. HTTP/1.1 keep-alive, no TLS, no compression.
@@ -78,6 +79,8 @@ WORDS = {
         "радаров",
     ],
 }
+SENTENCES = 2000  # per language; an item draws 18 of them
+WIRE_SHARE = 0.05  # of items carry the wire story of their number (copies across feeds)
 TERMS = ["Iron Dome", "T-Dome", "台灣之盾", "アイアンドーム", "כיפת ברזל", "Железный купол", "laser weapon"]
 
 
@@ -96,31 +99,33 @@ class Farm:
         self.generation = 0
         self.sizes = [items or rng.randint(20, 100) for _ in range(feeds)]
         self.languages = [rng.choice(list(WORDS)) for _ in range(feeds)]
-        self.paragraphs = {
-            language: [self._paragraph(rng, language) for _ in range(64)] for language in WORDS
+        self.sentences = {
+            language: [self._sentence(rng, language) for _ in range(SENTENCES)] for language in WORDS
         }
         self.cache: dict[tuple[int, int], bytes] = {}
 
     @staticmethod
-    def _paragraph(rng: random.Random, language: str) -> str:
-        words = WORDS[language]
+    def _sentence(rng: random.Random, language: str) -> str:
+        picked = [rng.choice(WORDS[language]) for _ in range(rng.randint(10, 18))]
+        if rng.random() < 0.15:
+            picked.insert(rng.randrange(len(picked)), rng.choice(TERMS))
+        return "".join(picked) + "。" if language in ("zh", "ja") else " ".join(picked) + "."
+
+    def _body(self, feed: int, number: int) -> str:
+        """Three paragraphs of six sentences drawn for this item (a wire story's for the item's
+        number, in WIRE_SHARE of items): distinct items are distinct stories, as in real news."""
+        language = self.languages[feed]
+        rng = random.Random(feed * 1_000_003 + number)
+        if rng.random() < WIRE_SHARE:
+            rng = random.Random(-1 - number)
         joiner = "" if language in ("zh", "ja") else " "
-        sentences = []
-        for _ in range(6):
-            picked = [rng.choice(words) for _ in range(rng.randint(10, 18))]
-            if rng.random() < 0.15:
-                picked.insert(rng.randrange(len(picked)), rng.choice(TERMS))
-            sentences.append(joiner.join(picked) + ("。" if joiner == "" else "."))
-        return joiner.join(sentences)
+        pool = self.sentences[language]
+        return " ".join(joiner.join(rng.sample(pool, 6)) for _ in range(3))
 
     def item(self, feed: int, number: int) -> str:
-        language = self.languages[feed]
-        paragraphs = self.paragraphs[language]
-        body = " ".join(
-            paragraphs[(feed * 31 + number * 7 + offset) % len(paragraphs)] for offset in range(3)
-        )
+        body = self._body(feed, number)
         stamp = format_datetime(EPOCH + timedelta(minutes=number), usegmt=True)
-        title = f"{paragraphs[(feed + number) % len(paragraphs)][:60]} #{feed}-{number}"
+        title = f"{body[:60]} #{feed}-{number}"
         return (
             f"<item><title>{title}</title><link>/article/{feed}/{number}.html</link>"
             f'<guid isPermaLink="false">farm-{feed}-{number}</guid><pubDate>{stamp}</pubDate>'

@@ -13,11 +13,12 @@ import heapq
 import sqlite3
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from operator import itemgetter
 from typing import Any
 
 from monitor.archive import SearchFilters
+from monitor.archive.bulk import stored_datetime
 from monitor.archive.tables import MARK_BLOCK, articles
 from monitor.models import ArchivedArticle, Article, Hit
 from monitor.rules import MatchInput
@@ -58,14 +59,6 @@ _HITS = (
     "WHERE article_id IN ({}) ORDER BY id"
 )
 _COPIES = "SELECT story, id, source, url FROM articles WHERE story IN ({}) ORDER BY fetched"
-
-
-def stored_datetime(value: datetime) -> str:
-    """A datetime as the archive stores it (tables.UtcDateTime through SQLAlchemy's SQLite
-    DATETIME): UTC, microseconds always written, so that text order is time order."""
-    if value.tzinfo is None:
-        raise ValueError("naive datetime given to the archive")
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def _datetime(stored: str) -> datetime:

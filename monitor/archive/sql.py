@@ -29,7 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from monitor.archive import FetchOutcome, OutboxRow, SearchFilters
 from monitor.archive.engine import sqlite_engine
 from monitor.archive.migrations import migrate
-from monitor.archive.rows import alert_from, hit_values, source_state_from
+from monitor.archive.rows import alert_from, source_state_from
 from monitor.archive.search import fts_query, index_exact
 from monitor.archive.search_sql import (
     ArticleRow,
@@ -41,7 +41,7 @@ from monitor.archive.search_sql import (
 )
 from monitor.archive.stories import assign_stories, index_bands
 from monitor.archive.tables import MARK_BLOCK, alerts, articles, hits, publication_marks, sources, story_bands
-from monitor.archive.writes import insert_alerts, insert_articles, unstored, update_article
+from monitor.archive.writes import insert_alerts, insert_articles, insert_hits, unstored, update_article
 from monitor.errors import ArchiveError
 from monitor.models import AlertRecord, AlertState, ArchivedArticle, Article, Hit, SourceState
 from monitor.rules import Node
@@ -262,7 +262,7 @@ class SqlArchive:
             rules = {hit.rule for hit in new_hits}
             connection.execute(delete(hits).where(hits.c.article_id == article_id, hits.c.rule.in_(rules)))
             if new_hits:
-                connection.execute(hits.insert(), [hit_values(article_id, hit) for hit in new_hits])
+                insert_hits(connection, [(article_id, hit) for hit in new_hits])
                 connection.execute(update(articles).where(articles.c.id == article_id).values(matched=1))
             insert_alerts(connection, [(row, now) for row in outbox])
 

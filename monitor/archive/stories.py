@@ -10,6 +10,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, func, select
 
+from monitor.archive.bulk import insert_rows, stored_datetime
 from monitor.archive.tables import articles, story_bands
 from monitor.models import Article
 from monitor.stories import StoryGrouping, band_keys, best_copy, pack
@@ -117,12 +118,11 @@ def _prints(connection: Connection, ids: set[str]) -> dict[str, tuple[str, bytes
 
 def index_bands(connection: Connection, batch: Sequence[Article], bands_of: dict[str, list[int]]) -> None:
     rows = [
-        {"band": band, "article_id": article.id, "fetched": article.fetched}
+        (band, article.id, stored_datetime(article.fetched))
         for article in batch
         for band in bands_of.get(article.id, ())
     ]
-    if rows:
-        connection.execute(story_bands.insert(), rows)
+    insert_rows(connection, "story_bands", ("band", "article_id", "fetched"), rows)
 
 
 def _chunks(values: list[int]) -> Iterator[list[int]]:

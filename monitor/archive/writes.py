@@ -10,19 +10,37 @@ from sqlalchemy import Connection, func, select, text, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from monitor.archive import OutboxRow
-from monitor.archive.rows import hit_values
-from monitor.archive.tables import MARK_BLOCK, alerts, articles, hits, publication_marks
-from monitor.models import AlertState, Article
+from monitor.archive.bulk import insert_rows, stored_datetime
+from monitor.archive.tables import MARK_BLOCK, articles, hits, publication_marks
+from monitor.models import AlertState, Article, Hit
 from monitor.rules.text import index_article
 from monitor.stories import pack
 
-_INDEX_INSERT = text("INSERT INTO articles_fts(rowid, title, body) VALUES (:seq, :title, :body)")
 _INDEX_UPDATE = text("UPDATE articles_fts SET title = :title, body = :body WHERE rowid = :seq")
 
 
-def _index_values(seq: object, article: Article) -> dict[str, object]:
+ARTICLE_COLUMNS = (
+    "id", "url", "guid", "source", "title", "teaser", "text", "summary", "published", "fetched",
+    "language", "story", "matched", "fingerprint", "content_hash",
+)  # fmt: skip
+_HIT_COLUMNS = ("article_id", "rule", "term", "field", "start", "end", "snippet")
+_NEW_SEQS = "SELECT json_group_object(id, seq) FROM articles WHERE seq > ?"
+
+
+def _index_values(seq: object, article: Article) -> tuple[object, str, str]:
     title, body = article.index_text or index_article(article.title, article.teaser, article.text)
+    return seq, title, body
+
+
+def _index_params(seq: object, article: Article) -> dict[str, object]:
+    _, title, body = _index_values(seq, article)
     return {"seq": seq, "title": title, "body": body}
+
+
+def insert_hits(connection: Connection, found: Sequence[tuple[str, Hit]]) -> None:
+    """Hits, each with the id of its article."""
+    rows = [(article_id, h.rule, h.term, h.field, h.start, h.end, h.snippet) for article_id, h in found]
+    insert_rows(connection, "hits", _HIT_COLUMNS, rows)
 
 
 def unstored(connection: Connection, batch: Sequence[Article]) -> list[Article]:
@@ -53,15 +71,14 @@ def insert_articles(connection: Connection, batch: Sequence[Article]) -> None:
     if not batch:
         return
     before = connection.execute(select(func.max(articles.c.seq))).scalar() or 0
-    connection.execute(articles.insert(), [_article_values(article) for article in batch])
+    insert_rows(connection, "articles", ARTICLE_COLUMNS, [_article_values(article) for article in batch])
     # Inside the write transaction the new rows are exactly those past the old largest seq.
-    new_rows = connection.execute(select(articles.c.id, articles.c.seq).where(articles.c.seq > before))
-    seqs = {row.id: row.seq for row in new_rows}
+    new_rows = connection.exec_driver_sql(_NEW_SEQS, (before,)).scalar_one()
+    seqs: dict[str, int] = json.loads(new_rows)
     _mark_publication(connection, sorted((seqs[article.id], article.published) for article in batch))
-    hit_rows = [hit_values(article.id, hit) for article in batch for hit in article.hits]
-    if hit_rows:
-        connection.execute(hits.insert(), hit_rows)
-    connection.execute(_INDEX_INSERT, [_index_values(seqs[article.id], article) for article in batch])
+    insert_hits(connection, [(article.id, hit) for article in batch for hit in article.hits])
+    index_rows = [_index_values(seqs[article.id], article) for article in batch]
+    insert_rows(connection, "articles_fts", ("rowid", "title", "body"), index_rows)
 
 
 def _mark_publication(connection: Connection, stored: Sequence[tuple[int, datetime]]) -> None:
@@ -82,24 +99,14 @@ def _mark_publication(connection: Connection, stored: Sequence[tuple[int, dateti
     )
 
 
-def _article_values(article: Article) -> dict[str, object]:
-    return {
-        "id": article.id,
-        "url": article.url,
-        "guid": article.guid,
-        "source": article.source,
-        "title": article.title,
-        "teaser": article.teaser,
-        "text": article.text,
-        "summary": article.summary,
-        "published": article.published,
-        "fetched": article.fetched,
-        "language": article.language,
-        "story": article.story,
-        "matched": 1 if article.hits else 0,
-        "fingerprint": pack(article.fingerprint) if article.fingerprint else None,
-        "content_hash": article.content_hash,
-    }
+def _article_values(article: Article) -> tuple[object, ...]:
+    return (
+        article.id, article.url, article.guid, article.source, article.title, article.teaser,
+        article.text, article.summary, stored_datetime(article.published),
+        stored_datetime(article.fetched), article.language, article.story,
+        1 if article.hits else 0, pack(article.fingerprint) if article.fingerprint else None,
+        article.content_hash,
+    )  # fmt: skip
 
 
 def update_article(connection: Connection, article: Article) -> tuple[str, set[str]] | None:
@@ -130,30 +137,24 @@ def update_article(connection: Connection, article: Article) -> tuple[str, set[s
         )
     )
     connection.execute(hits.delete().where(hits.c.article_id == article.id))
-    if article.hits:
-        connection.execute(hits.insert(), [hit_values(article.id, hit) for hit in article.hits])
-    connection.execute(_INDEX_UPDATE, _index_values(row.seq, article))
+    insert_hits(connection, [(article.id, hit) for hit in article.hits])
+    connection.execute(_INDEX_UPDATE, _index_params(row.seq, article))
     return row.story, set(article.rules) - old_rules
+
+
+_ALERT_COLUMNS = ("id", "alert", "channel", "story", "article_id", "rules", "state", "attempts", "created")
 
 
 def insert_alerts(connection: Connection, rows: Sequence[tuple[OutboxRow, datetime]]) -> None:
     """Outbox rows, each with its creation time; none for an alert that already has a row for
     the story."""
-    if rows:
-        connection.execute(
-            sqlite_insert(alerts).on_conflict_do_nothing(),
-            [
-                {
-                    "id": row.id,
-                    "alert": row.alert,
-                    "channel": row.channel,
-                    "story": row.story,
-                    "article_id": row.article_id,
-                    "rules": json.dumps(list(row.rules)),
-                    "state": AlertState.PENDING.value,
-                    "attempts": 0,
-                    "created": created,
-                }
-                for row, created in rows
-            ],
-        )
+    values = [_alert_values(row, created) for row, created in rows]
+    insert_rows(connection, "alerts", _ALERT_COLUMNS, values, suffix=" ON CONFLICT DO NOTHING")
+
+
+def _alert_values(row: OutboxRow, created: datetime) -> tuple[object, ...]:
+    rules = json.dumps(list(row.rules))
+    return (
+        row.id, row.alert, row.channel, row.story, row.article_id, rules, AlertState.PENDING.value, 0,
+        stored_datetime(created),
+    )  # fmt: skip
