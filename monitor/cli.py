@@ -192,7 +192,10 @@ def _check(settings: Settings, path: str) -> int:
 
 def _run(settings: Settings, path: str) -> int:
     from monitor.app import build_app
+    from monitor.runtime.arenas import limit_malloc_arenas
     from monitor.runtime.scheduler import Daemon
+
+    limit_malloc_arenas()  # before the pass's threads exist
 
     async def daemon() -> None:
         app = build_app(settings, path)

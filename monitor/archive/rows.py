@@ -8,40 +8,7 @@ from typing import Any
 
 from sqlalchemy import Row
 
-from monitor.archive.tables import articles
-from monitor.models import AlertRecord, AlertState, Article, Hit, SourceState
-from monitor.stories import unpack
-
-ARTICLE_WIDTH = len(articles.c)
-
-
-def hit_values(article_id: str, hit: Hit) -> dict[str, Any]:
-    return {
-        "article_id": article_id,
-        "rule": hit.rule,
-        "term": hit.term,
-        "field": hit.field,
-        "start": hit.start,
-        "end": hit.end,
-        "snippet": hit.snippet,
-    }
-
-
-def hit_from(row: Row[Any]) -> Hit:
-    return Hit(row.rule, row.term, row.field, row.start, row.end, row.snippet)
-
-
-def article_from(row: Row[Any], article_hits: list[Hit]) -> Article:
-    """An article from a row that starts with the columns of `articles`, read by position in
-    their order (searches build many: unpacking is several times cheaper than reading by name)."""
-    (
-        _seq, id_, url, guid, source, title, teaser, text, summary, published, fetched, language,
-        story, _matched, fingerprint, content_hash,
-    ) = row[:ARTICLE_WIDTH]  # fmt: skip
-    return Article(
-        id_, url, guid, source, title, teaser, text, summary, published, fetched, language, story,
-        tuple(article_hits), unpack(fingerprint) if fingerprint else None, content_hash or "",
-    )  # fmt: skip
+from monitor.models import AlertRecord, AlertState, SourceState
 
 
 def source_state_from(row: Row[Any]) -> SourceState:

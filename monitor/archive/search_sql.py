@@ -113,9 +113,10 @@ def newest_matches(
 
     The index gives its matches in storing order, newest stored first and cheaply however many
     there are. Publication order mostly follows storing order, so the matches are read in
-    chunks, newest stored first, until the articles stored earlier that are newer than the
-    oldest kept (stragglers: few or none) can be checked one by one. A common word costs one
-    chunk, not a pass over its million matches; an article with a wrong date costs a lookup.
+    chunks, newest stored first, until the publication marks show that nothing stored earlier
+    is newer than the oldest kept, or those that may be (stragglers: few) can be checked one by
+    one. A common word costs one chunk, not a pass over its million matches; an article with a
+    wrong date costs a lookup.
     """
     if filters.limit <= 0:
         return []

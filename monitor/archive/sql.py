@@ -1,35 +1,22 @@
-"""SqlArchive: the archive on SQLAlchemy Core (SQLite with WAL and FTS5; engine.py says how)."""
+"""SqlArchive: the archive on SQLAlchemy Core (SQLite with WAL and FTS5; engine.py says how).
+
+Sources and articles here; the alert outbox in outbox_sql.py, the connections and transactions
+in connections.py, search's reads in search_sql.py."""
 
 from __future__ import annotations
 
-import sqlite3
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    Connection,
-    bindparam,
-    case,
-    delete,
-    func,
-    or_,
-    select,
-    text,
-    update,
-)
+from sqlalchemy import bindparam, case, delete, func, select, text, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.archive import FetchOutcome, OutboxRow, SearchFilters
-from monitor.archive.engine import sqlite_engine
-from monitor.archive.migrations import migrate
-from monitor.archive.rows import alert_from, source_state_from
+from monitor.archive.outbox_sql import SqlOutbox
+from monitor.archive.rows import source_state_from
 from monitor.archive.search import fts_query, index_exact
 from monitor.archive.search_sql import (
     ArticleRow,
@@ -40,62 +27,18 @@ from monitor.archive.search_sql import (
     verifies,
 )
 from monitor.archive.stories import assign_stories, index_bands
-from monitor.archive.tables import MARK_BLOCK, alerts, articles, hits, publication_marks, sources, story_bands
+from monitor.archive.tables import MARK_BLOCK, articles, hits, publication_marks, sources, story_bands
 from monitor.archive.writes import insert_alerts, insert_articles, insert_hits, unstored, update_article
-from monitor.errors import ArchiveError
-from monitor.models import AlertRecord, AlertState, ArchivedArticle, Article, Hit, SourceState
+from monitor.models import ArchivedArticle, Article, Hit, SourceState
 from monitor.rules import Node
 from monitor.rules.match import compile_node
 from monitor.stories import StoryGrouping
 
 
-class SqlArchive:
+class SqlArchive(SqlOutbox):
     def __init__(self, url: str, stories: StoryGrouping | None = None) -> None:
         self.stories = stories or StoryGrouping()
-        # Writers of this process queue here, woken the moment the lock is free; SQLite's busy
-        # handler (for writers in other processes) polls with sleeps of up to 100 ms instead.
-        self.write_lock = threading.Lock()
-        if not url.startswith("sqlite:"):
-            raise ArchiveError(f"unsupported storage URL {url!r}: only sqlite:/// for now")
-        try:
-            self.engine = sqlite_engine(url)
-            with self.engine.begin() as connection:
-                migrate(connection)
-        except SQLAlchemyError as error:
-            raise ArchiveError(f"cannot open the archive at {url}: {error}") from error
-
-    def close(self) -> None:
-        self.engine.dispose()
-
-    @contextmanager
-    def _writing(self) -> Iterator[Connection]:
-        with self.write_lock, self.engine.begin() as connection:
-            yield connection
-
-    @contextmanager
-    def _reading(self) -> Iterator[Connection]:
-        with (
-            self.engine.connect().execution_options(reading=True) as connection,
-            connection.begin(),
-        ):
-            yield connection
-
-    @contextmanager
-    def _searching(self) -> Iterator[sqlite3.Cursor]:
-        """A driver cursor in a read transaction of its own, for search (search_sql says why).
-        SQLAlchemy's connection and begin events alone cost as much as finding a rare phrase."""
-        pooled = self.engine.raw_connection()
-        try:
-            driver: sqlite3.Connection = pooled.driver_connection  # type: ignore[assignment]
-            driver.execute("BEGIN")
-            try:
-                yield driver.cursor()
-            finally:
-                driver.execute("ROLLBACK")  # it wrote nothing
-        except sqlite3.Error as error:
-            raise ArchiveError(f"cannot read the archive: {error}") from error
-        finally:
-            pooled.close()
+        super().__init__(url)
 
     # sources -----------------------------------------------------------------------------
 
@@ -313,102 +256,6 @@ class SqlArchive:
             first_block = select(func.min(articles.c.seq)).scalar_subquery() // MARK_BLOCK
             connection.execute(delete(publication_marks).where(publication_marks.c.block < first_block))
         return removed
-
-    # alerts ------------------------------------------------------------------------------
-
-    def due_alerts(
-        self, now: datetime, limit: int, names: Sequence[str], state: AlertState = AlertState.PENDING
-    ) -> list[AlertRecord]:
-        """Rows of the named alerts in this state (pending, or held for a digest) whose next
-        attempt has come, oldest first."""
-        with self._reading() as connection:
-            rows = connection.execute(
-                select(alerts)
-                .where(alerts.c.state == state.value)
-                .where(alerts.c.alert.in_(list(names)))
-                .where(or_(alerts.c.next_attempt.is_(None), alerts.c.next_attempt <= now))
-                .order_by(alerts.c.created, alerts.c.id)
-                .limit(limit)
-            ).all()
-        return [alert_from(row) for row in rows]
-
-    def mark_alert_sent(self, alert_id: str, now: datetime) -> None:
-        with self._writing() as connection:
-            connection.execute(
-                update(alerts)
-                .where(alerts.c.id == alert_id)
-                .values(
-                    state=AlertState.SENT.value,
-                    sent=now,
-                    attempts=alerts.c.attempts + 1,
-                    next_attempt=None,
-                    last_error=None,
-                )
-            )
-
-    def hold_alerts(self, ids: Sequence[str], until: datetime) -> None:
-        """Hold pending alerts for the digest sent at `until` (quiet hours, throttle)."""
-        with self._writing() as connection:
-            connection.execute(
-                update(alerts)
-                .where(alerts.c.id.in_(list(ids)), alerts.c.state == AlertState.PENDING.value)
-                .values(state=AlertState.HELD.value, next_attempt=until)
-            )
-
-    def stories_sent(self, alert: str, since: datetime) -> int:
-        """How many stories this alert sent since then (over all its channels)."""
-        with self._reading() as connection:
-            return int(
-                connection.execute(
-                    select(func.count(alerts.c.story.distinct())).where(
-                        alerts.c.alert == alert,
-                        alerts.c.state == AlertState.SENT.value,
-                        alerts.c.sent >= since,
-                    )
-                ).scalar_one()
-            )
-
-    def mark_alert_failed(
-        self,
-        alert_id: str,
-        error: str,
-        next_attempt: datetime | None,
-        now: datetime,
-        retry_state: AlertState = AlertState.PENDING,
-    ) -> None:
-        """Record a failed attempt; without a next attempt the alert is dead-lettered."""
-        state = retry_state if next_attempt else AlertState.FAILED
-        with self._writing() as connection:
-            connection.execute(
-                update(alerts)
-                .where(alerts.c.id == alert_id)
-                .values(
-                    state=state.value,
-                    attempts=alerts.c.attempts + 1,
-                    next_attempt=next_attempt,
-                    last_error=error[:2000],
-                )
-            )
-
-    def retry_alerts(self, ids: Sequence[str], failed: bool, now: datetime) -> int:
-        """Send these alerts (and, with `failed`, every dead-lettered one) again, afresh."""
-        chosen: ColumnElement[bool] = alerts.c.id.in_(list(ids))
-        if failed:
-            chosen = or_(chosen, alerts.c.state == AlertState.FAILED.value)
-        with self._writing() as connection:
-            result = connection.execute(
-                update(alerts)
-                .where(chosen, alerts.c.state != AlertState.SENT.value)
-                .values(state=AlertState.PENDING.value, attempts=0, next_attempt=now)
-            )
-        return result.rowcount
-
-    def alerts(self, limit: int) -> list[AlertRecord]:
-        with self._reading() as connection:
-            rows = connection.execute(
-                select(alerts).order_by(alerts.c.created.desc(), alerts.c.id).limit(limit)
-            ).all()
-        return [alert_from(row) for row in rows]
 
 
 def _fetch_values(outcome: FetchOutcome) -> dict[str, Any]:

@@ -6,18 +6,15 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, func, select, text, update
+from sqlalchemy import Connection, func, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from monitor.archive import OutboxRow
-from monitor.archive.bulk import insert_rows, stored_datetime
+from monitor.archive.bulk import Value, insert_rows, stored_datetime
 from monitor.archive.tables import MARK_BLOCK, articles, hits, publication_marks
 from monitor.models import AlertState, Article, Hit
 from monitor.rules.text import index_article
 from monitor.stories import pack
-
-_INDEX_UPDATE = text("UPDATE articles_fts SET title = :title, body = :body WHERE rowid = :seq")
-
 
 ARTICLE_COLUMNS = (
     "id", "url", "guid", "source", "title", "teaser", "text", "summary", "published", "fetched",
@@ -25,16 +22,15 @@ ARTICLE_COLUMNS = (
 )  # fmt: skip
 _HIT_COLUMNS = ("article_id", "rule", "term", "field", "start", "end", "snippet")
 _NEW_SEQS = "SELECT json_group_object(id, seq) FROM articles WHERE seq > ?"
+_INDEX_UPDATE = "UPDATE articles_fts SET title = ?, body = ? WHERE rowid = ?"
+_INSERT_ARTICLE = (
+    f"INSERT INTO articles ({', '.join(ARTICLE_COLUMNS)}) VALUES ({', '.join('?' * len(ARTICLE_COLUMNS))})"
+)
 
 
-def _index_values(seq: object, article: Article) -> tuple[object, str, str]:
+def _index_values(seq: int, article: Article) -> tuple[int, str, str]:
     title, body = article.index_text or index_article(article.title, article.teaser, article.text)
     return seq, title, body
-
-
-def _index_params(seq: object, article: Article) -> dict[str, object]:
-    _, title, body = _index_values(seq, article)
-    return {"seq": seq, "title": title, "body": body}
 
 
 def insert_hits(connection: Connection, found: Sequence[tuple[str, Hit]]) -> None:
@@ -66,12 +62,13 @@ def unstored(connection: Connection, batch: Sequence[Article]) -> list[Article]:
 
 
 def insert_articles(connection: Connection, batch: Sequence[Article]) -> None:
-    """Insert new articles (see `unstored`) with their hits and index rows: a statement per
-    table for the whole batch."""
+    """Insert new articles (see `unstored`) with their hits, index rows and publication marks:
+    a statement per table for the whole batch (bulk.py says why)."""
     if not batch:
         return
     before = connection.execute(select(func.max(articles.c.seq))).scalar() or 0
-    insert_rows(connection, "articles", ARTICLE_COLUMNS, [_article_values(article) for article in batch])
+    # Executemany (a GIL round trip an article): JSON cannot carry the fingerprints' bytes.
+    connection.exec_driver_sql(_INSERT_ARTICLE, [_article_values(article) for article in batch])
     # Inside the write transaction the new rows are exactly those past the old largest seq.
     new_rows = connection.exec_driver_sql(_NEW_SEQS, (before,)).scalar_one()
     seqs: dict[str, int] = json.loads(new_rows)
@@ -138,7 +135,8 @@ def update_article(connection: Connection, article: Article) -> tuple[str, set[s
     )
     connection.execute(hits.delete().where(hits.c.article_id == article.id))
     insert_hits(connection, [(article.id, hit) for hit in article.hits])
-    connection.execute(_INDEX_UPDATE, _index_params(row.seq, article))
+    _, title, body = _index_values(row.seq, article)
+    connection.exec_driver_sql(_INDEX_UPDATE, (title, body, row.seq))
     return row.story, set(article.rules) - old_rules
 
 
@@ -149,10 +147,10 @@ def insert_alerts(connection: Connection, rows: Sequence[tuple[OutboxRow, dateti
     """Outbox rows, each with its creation time; none for an alert that already has a row for
     the story."""
     values = [_alert_values(row, created) for row, created in rows]
-    insert_rows(connection, "alerts", _ALERT_COLUMNS, values, suffix=" ON CONFLICT DO NOTHING")
+    insert_rows(connection, "alerts", _ALERT_COLUMNS, values, on_conflict="ON CONFLICT DO NOTHING")
 
 
-def _alert_values(row: OutboxRow, created: datetime) -> tuple[object, ...]:
+def _alert_values(row: OutboxRow, created: datetime) -> tuple[Value, ...]:
     rules = json.dumps(list(row.rules))
     return (
         row.id, row.alert, row.channel, row.story, row.article_id, rules, AlertState.PENDING.value, 0,

@@ -1,0 +1,110 @@
+"""The alert outbox of SqlArchive: rows written with their articles (writes.py), then sent,
+held for a digest, retried or dead-lettered by the dispatcher."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, func, or_, select, update
+
+from monitor.archive.connections import SqlConnections
+from monitor.archive.rows import alert_from
+from monitor.archive.tables import alerts
+from monitor.models import AlertRecord, AlertState
+
+
+class SqlOutbox(SqlConnections):
+    def due_alerts(
+        self, now: datetime, limit: int, names: Sequence[str], state: AlertState = AlertState.PENDING
+    ) -> list[AlertRecord]:
+        """Rows of the named alerts in this state (pending, or held for a digest) whose next
+        attempt has come, oldest first."""
+        with self._reading() as connection:
+            rows = connection.execute(
+                select(alerts)
+                .where(alerts.c.state == state.value)
+                .where(alerts.c.alert.in_(list(names)))
+                .where(or_(alerts.c.next_attempt.is_(None), alerts.c.next_attempt <= now))
+                .order_by(alerts.c.created, alerts.c.id)
+                .limit(limit)
+            ).all()
+        return [alert_from(row) for row in rows]
+
+    def mark_alert_sent(self, alert_id: str, now: datetime) -> None:
+        with self._writing() as connection:
+            connection.execute(
+                update(alerts)
+                .where(alerts.c.id == alert_id)
+                .values(
+                    state=AlertState.SENT.value,
+                    sent=now,
+                    attempts=alerts.c.attempts + 1,
+                    next_attempt=None,
+                    last_error=None,
+                )
+            )
+
+    def hold_alerts(self, ids: Sequence[str], until: datetime) -> None:
+        """Hold pending alerts for the digest sent at `until` (quiet hours, throttle)."""
+        with self._writing() as connection:
+            connection.execute(
+                update(alerts)
+                .where(alerts.c.id.in_(list(ids)), alerts.c.state == AlertState.PENDING.value)
+                .values(state=AlertState.HELD.value, next_attempt=until)
+            )
+
+    def stories_sent(self, alert: str, since: datetime) -> int:
+        """How many stories this alert sent since then (over all its channels)."""
+        with self._reading() as connection:
+            return int(
+                connection.execute(
+                    select(func.count(alerts.c.story.distinct())).where(
+                        alerts.c.alert == alert,
+                        alerts.c.state == AlertState.SENT.value,
+                        alerts.c.sent >= since,
+                    )
+                ).scalar_one()
+            )
+
+    def mark_alert_failed(
+        self,
+        alert_id: str,
+        error: str,
+        next_attempt: datetime | None,
+        now: datetime,
+        retry_state: AlertState = AlertState.PENDING,
+    ) -> None:
+        """Record a failed attempt; without a next attempt the alert is dead-lettered."""
+        state = retry_state if next_attempt else AlertState.FAILED
+        with self._writing() as connection:
+            connection.execute(
+                update(alerts)
+                .where(alerts.c.id == alert_id)
+                .values(
+                    state=state.value,
+                    attempts=alerts.c.attempts + 1,
+                    next_attempt=next_attempt,
+                    last_error=error[:2000],
+                )
+            )
+
+    def retry_alerts(self, ids: Sequence[str], failed: bool, now: datetime) -> int:
+        """Send these alerts (and, with `failed`, every dead-lettered one) again, afresh."""
+        chosen: ColumnElement[bool] = alerts.c.id.in_(list(ids))
+        if failed:
+            chosen = or_(chosen, alerts.c.state == AlertState.FAILED.value)
+        with self._writing() as connection:
+            result = connection.execute(
+                update(alerts)
+                .where(chosen, alerts.c.state != AlertState.SENT.value)
+                .values(state=AlertState.PENDING.value, attempts=0, next_attempt=now)
+            )
+        return result.rowcount
+
+    def alerts(self, limit: int) -> list[AlertRecord]:
+        with self._reading() as connection:
+            rows = connection.execute(
+                select(alerts).order_by(alerts.c.created.desc(), alerts.c.id).limit(limit)
+            ).all()
+        return [alert_from(row) for row in rows]
