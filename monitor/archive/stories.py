@@ -117,11 +117,10 @@ def _prints(connection: Connection, ids: set[str]) -> dict[str, tuple[str, bytes
 
 
 def index_bands(connection: Connection, batch: Sequence[Article], bands_of: dict[str, list[int]]) -> None:
-    rows = [
-        (band, article.id, stored_datetime(article.fetched))
-        for article in batch
-        for band in bands_of.get(article.id, ())
-    ]
+    rows: list[tuple[int, str, str]] = []
+    for article in batch:
+        fetched = stored_datetime(article.fetched)
+        rows += [(band, article.id, fetched) for band in bands_of.get(article.id, ())]
     insert_rows(connection, "story_bands", ("band", "article_id", "fetched"), rows)
 
 
