@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
 from sqlalchemy import Connection
 
@@ -27,8 +26,8 @@ def insert_rows(
     rows: Sequence[Sequence[Value]],
     on_conflict: str = "",
 ) -> None:
-    """INSERT the rows (values in the order of `columns`, datetimes as `stored_datetime` gives
-    them) in one statement; `on_conflict` is an ON CONFLICT clause, if any."""
+    """INSERT the rows (values in the order of `columns`, datetimes as tables.stored_datetime
+    gives them) in one statement; `on_conflict` is an ON CONFLICT clause, if any."""
     if not rows:
         return
     names = ", ".join(f'"{column}"' for column in columns)
@@ -36,11 +35,3 @@ def insert_rows(
     # WHERE true: without it, SQLite would read ON CONFLICT as a join's ON.
     statement = f"INSERT INTO {table} ({names}) SELECT {values} FROM json_each(?) WHERE true {on_conflict}"
     connection.exec_driver_sql(statement, (json.dumps(rows, ensure_ascii=False),))
-
-
-def stored_datetime(value: datetime) -> str:
-    """A datetime as the archive stores it (tables.UtcDateTime through SQLAlchemy's SQLite
-    DATETIME): UTC, microseconds always written, so that text order is time order."""
-    if value.tzinfo is None:
-        raise ValueError("naive datetime given to the archive")
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")

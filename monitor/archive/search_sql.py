@@ -10,6 +10,7 @@ stored (SQLAlchemy's SQLite text, which sorts in time order) and converted only 
 from __future__ import annotations
 
 import heapq
+import json
 import sqlite3
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -18,8 +19,7 @@ from operator import itemgetter
 from typing import Any
 
 from monitor.archive import SearchFilters
-from monitor.archive.bulk import stored_datetime
-from monitor.archive.tables import MARK_BLOCK, articles
+from monitor.archive.tables import MARK_BLOCK, articles, stored_datetime
 from monitor.models import ArchivedArticle, Article, Hit
 from monitor.rules import MatchInput
 from monitor.rules.match import Evaluator, run
@@ -27,7 +27,6 @@ from monitor.stories import unpack
 
 ArticleRow = tuple[Any, ...]  # the columns of `articles`, in order, then the story's size
 FIRST_CHUNK, LARGEST_CHUNK, MOST_STRAGGLERS = 64, 4096, 512
-_IN_BATCH = 500  # values bound per IN (...): well under SQLite's limit on variables
 _NAMES = [column.name for column in articles.c]
 _SEQ, _ID, _SOURCE, _TITLE, _TEASER = (
     _NAMES.index(name) for name in ("seq", "id", "source", "title", "teaser")
@@ -54,19 +53,21 @@ _LATEST_BEFORE = (
     "ORDER BY block DESC LIMIT 1), ''), "
     "coalesce((SELECT max(published) FROM articles WHERE seq >= ? AND seq < ?), ''))"
 )
+# Lists go as one JSON array: one statement text whatever their length (bulk.py says why).
+_IN_LIST = "(SELECT value FROM json_each(?))"
 _HITS = (
     'SELECT article_id, rule, term, field, start, "end", snippet FROM hits '
-    "WHERE article_id IN ({}) ORDER BY id"
+    f"WHERE article_id IN {_IN_LIST} ORDER BY id"
 )
-_COPIES = "SELECT story, id, source, url FROM articles WHERE story IN ({}) ORDER BY fetched"
+_COPIES = f"SELECT story, id, source, url FROM articles WHERE story IN {_IN_LIST} ORDER BY fetched"
 
 
 def _datetime(stored: str) -> datetime:
     return datetime.fromisoformat(stored + "+00:00")
 
 
-def _marks(count: int) -> str:
-    return ", ".join("?" * count)
+def _json(values: Sequence[object]) -> str:
+    return json.dumps(values, ensure_ascii=False)
 
 
 def _like_prefix(text: str) -> str:
@@ -85,8 +86,8 @@ def filter_sql(filters: SearchFilters) -> tuple[str, list[Any]]:
         clauses.append("articles.published <= ?")
         params.append(stored_datetime(filters.until))
     if filters.sources:
-        clauses.append(f"articles.source IN ({_marks(len(filters.sources))})")
-        params += filters.sources
+        clauses.append(f"articles.source IN {_IN_LIST}")
+        params.append(_json(filters.sources))
     if filters.language:
         language = filters.language.lower()
         clauses.append("(lower(articles.language) = ? OR lower(articles.language) LIKE ? ESCAPE '\\')")
@@ -95,10 +96,9 @@ def filter_sql(filters: SearchFilters) -> tuple[str, list[Any]]:
         clauses.append("articles.matched = 1")
     if filters.rules:
         clauses.append(
-            "EXISTS (SELECT 1 FROM hits WHERE hits.article_id = articles.id "
-            f"AND hits.rule IN ({_marks(len(filters.rules))}))"
+            f"EXISTS (SELECT 1 FROM hits WHERE hits.article_id = articles.id AND hits.rule IN {_IN_LIST})"
         )
-        params += filters.rules
+        params.append(_json(filters.rules))
     return "".join(f" AND {clause}" for clause in clauses), params
 
 
@@ -142,9 +142,8 @@ def newest_matches(
             if len(stragglers) <= MOST_STRAGGLERS:  # else reading the index on is cheaper
                 newer = [seq for published, seq in stragglers if (published, seq) > oldest]
                 if newer:
-                    by_seq = f" AND articles.seq IN ({_marks(len(newer))})"
-                    statement = f"SELECT {_ROW} {_FROM_INDEX}{conditions}{by_seq}"
-                    late = cursor.execute(statement, [index_query, *params, *newer]).fetchall()
+                    statement = f"SELECT {_ROW} {_FROM_INDEX}{conditions} AND articles.seq IN {_IN_LIST}"
+                    late = cursor.execute(statement, [index_query, *params, _json(newer)]).fetchall()
                     _keep(kept, late, filters.limit, accept)
                 break
     return [row for _, row in sorted(kept, key=itemgetter(0), reverse=True)]
@@ -199,22 +198,17 @@ def verifies(query: Evaluator, row: ArticleRow) -> bool:
     return run(query, document) is not None
 
 
-def _batches(values: Sequence[str]) -> Iterator[Sequence[str]]:
-    for start in range(0, len(values), _IN_BATCH):
-        yield values[start : start + _IN_BATCH]
-
-
 def archived(cursor: sqlite3.Cursor, rows: Sequence[ArticleRow]) -> list[ArchivedArticle]:
     """Rows (articles' columns, then the story's size) as archived articles, with their hits
     and copies."""
     by_article: dict[str, list[Hit]] = {}
-    for batch in _batches([row[_ID] for row in rows if row[_MATCHED]]):  # unmatched: no hits
-        for article_id, *hit in cursor.execute(_HITS.format(_marks(len(batch))), batch):
-            by_article.setdefault(article_id, []).append(Hit(*hit))
+    matched = [row[_ID] for row in rows if row[_MATCHED]]  # unmatched: no hits
+    for article_id, *hit in cursor.execute(_HITS, (_json(matched),)) if matched else ():
+        by_article.setdefault(article_id, []).append(Hit(*hit))
     copies: dict[str, list[tuple[str, str, str]]] = {}
-    for batch in _batches(list(dict.fromkeys(row[_STORY] for row in rows if row[_STORY_SIZE] > 1))):
-        for story, id_, source, url in cursor.execute(_COPIES.format(_marks(len(batch))), batch):
-            copies.setdefault(story, []).append((id_, source, url))
+    shared = list(dict.fromkeys(row[_STORY] for row in rows if row[_STORY_SIZE] > 1))
+    for story, id_, source, url in cursor.execute(_COPIES, (_json(shared),)) if shared else ():
+        copies.setdefault(story, []).append((id_, source, url))
     found = []
     for row in rows:
         article = _article(row, by_article.get(row[_ID], ()))

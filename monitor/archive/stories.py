@@ -10,8 +10,8 @@ from datetime import datetime
 
 from sqlalchemy import Connection, func, select
 
-from monitor.archive.bulk import insert_rows, stored_datetime
-from monitor.archive.tables import articles, story_bands
+from monitor.archive.bulk import insert_rows
+from monitor.archive.tables import articles, stored_datetime, story_bands
 from monitor.models import Article
 from monitor.stories import StoryGrouping, band_keys, best_copy, pack
 

@@ -47,6 +47,14 @@ class UtcDateTime(TypeDecorator[datetime]):
         return _UTC_EPOCH + (value - _NAIVE_EPOCH)  # type: ignore[no-any-return]
 
 
+def stored_datetime(value: datetime) -> str:
+    """A datetime as the archive stores it (UtcDateTime through SQLAlchemy's SQLite
+    DATETIME): UTC, microseconds always written, so that text order is time order."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to the archive")
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
 metadata = MetaData()
 
 sources = Table(

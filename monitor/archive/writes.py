@@ -10,8 +10,8 @@ from sqlalchemy import Connection, func, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from monitor.archive import OutboxRow
-from monitor.archive.bulk import Value, insert_rows, stored_datetime
-from monitor.archive.tables import MARK_BLOCK, articles, hits, publication_marks
+from monitor.archive.bulk import Value, insert_rows
+from monitor.archive.tables import MARK_BLOCK, articles, hits, publication_marks, stored_datetime
 from monitor.models import AlertState, Article, Hit
 from monitor.rules.text import index_article
 from monitor.stories import pack
