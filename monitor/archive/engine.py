@@ -8,30 +8,42 @@ never deadlock on a lock upgrade; reads (execution option `reading`) use a defer
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
+
+_CONNECT_ARGS: dict[str, Any] = {"check_same_thread": False, "timeout": 30}
+
+
+def configure(driver: sqlite3.Connection) -> None:
+    driver.isolation_level = None  # we issue BEGIN ourselves
+    for pragma in (
+        "journal_mode = WAL",
+        "synchronous = NORMAL",
+        "foreign_keys = ON",
+        "busy_timeout = 30000",
+    ):
+        driver.execute(f"PRAGMA {pragma}")
+
+
+def driver_connection(engine: Engine) -> sqlite3.Connection:
+    """A new connection of the sqlite3 driver to the engine's database, set up as the engine's
+    own are, outside its pool."""
+    cargs, cparams = engine.dialect.create_connect_args(engine.url)
+    driver: sqlite3.Connection = engine.dialect.loaded_dbapi.connect(*cargs, **{**cparams, **_CONNECT_ARGS})
+    configure(driver)
+    return driver
 
 
 def sqlite_engine(url: str) -> Engine:
     path = url.removeprefix("sqlite:///")
     if path and path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    engine = create_engine(url, connect_args=_CONNECT_ARGS)
 
-    @event.listens_for(engine, "connect")
-    def _configure(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
-        cursor = dbapi_connection.cursor()
-        for pragma in (
-            "journal_mode = WAL",
-            "synchronous = NORMAL",
-            "foreign_keys = ON",
-            "busy_timeout = 30000",
-        ):
-            cursor.execute(f"PRAGMA {pragma}")
-        cursor.close()
+    event.listen(engine, "connect", lambda dbapi_connection, _record: configure(dbapi_connection))
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Connection) -> None:

@@ -19,27 +19,25 @@ from operator import itemgetter
 from typing import Any
 
 from monitor.archive import SearchFilters
+from monitor.archive.rows import slot_builder
 from monitor.archive.tables import MARK_BLOCK, articles, stored_datetime
 from monitor.models import ArchivedArticle, Article, Hit
 from monitor.rules import MatchInput
 from monitor.rules.match import Evaluator, run
 from monitor.stories import unpack
 
-ArticleRow = tuple[Any, ...]  # the columns of `articles`, in order, then the story's size
+ArticleRow = tuple[Any, ...]  # the columns of `articles`, in order
 FIRST_CHUNK, LARGEST_CHUNK, MOST_STRAGGLERS = 64, 4096, 512
 _NAMES = [column.name for column in articles.c]
 _SEQ, _ID, _SOURCE, _TITLE, _TEASER = (
     _NAMES.index(name) for name in ("seq", "id", "source", "title", "teaser")
 )
-_TEXT, _PUBLISHED, _LANGUAGE, _STORY, _MATCHED = (
-    _NAMES.index(name) for name in ("text", "published", "language", "story", "matched")
+_TEXT, _PUBLISHED, _LANGUAGE, _STORY, _MATCHED, _SHARED = (
+    _NAMES.index(name) for name in ("text", "published", "language", "story", "matched", "shared")
 )
-_STORY_SIZE = len(articles.c)
 Key = tuple[str, int]  # (published as stored, seq): the search order, newest first
 
-_COLUMNS = ", ".join(f'articles."{name}"' for name in _NAMES)
-# How many articles the story has: the copies are then read only for those that have some.
-_ROW = f"{_COLUMNS}, (SELECT count(*) FROM articles AS copy WHERE copy.story = articles.story)"
+_ROW = ", ".join(f'articles."{name}"' for name in _NAMES)
 _FROM_INDEX = (
     "FROM articles_fts JOIN articles ON articles.seq = articles_fts.rowid WHERE articles_fts MATCH ?"
 )
@@ -55,6 +53,7 @@ _LATEST_BEFORE = (
 )
 # Lists go as one JSON array: one statement text whatever their length (bulk.py says why).
 _IN_LIST = "(SELECT value FROM json_each(?))"
+_new_article, _new_archived = slot_builder(Article), slot_builder(ArchivedArticle)
 _HITS = (
     'SELECT article_id, rule, term, field, start, "end", snippet FROM hits '
     f"WHERE article_id IN {_IN_LIST} ORDER BY id"
@@ -199,14 +198,14 @@ def verifies(query: Evaluator, row: ArticleRow) -> bool:
 
 
 def archived(cursor: sqlite3.Cursor, rows: Sequence[ArticleRow]) -> list[ArchivedArticle]:
-    """Rows (articles' columns, then the story's size) as archived articles, with their hits
-    and copies."""
+    """Rows of articles as archived articles, with their hits and copies (read only for the
+    stories that have some)."""
     by_article: dict[str, list[Hit]] = {}
     matched = [row[_ID] for row in rows if row[_MATCHED]]  # unmatched: no hits
     for article_id, *hit in cursor.execute(_HITS, (_json(matched),)) if matched else ():
         by_article.setdefault(article_id, []).append(Hit(*hit))
     copies: dict[str, list[tuple[str, str, str]]] = {}
-    shared = list(dict.fromkeys(row[_STORY] for row in rows if row[_STORY_SIZE] > 1))
+    shared = list(dict.fromkeys(row[_STORY] for row in rows if row[_SHARED]))
     for story, id_, source, url in cursor.execute(_COPIES, (_json(shared),)) if shared else ():
         copies.setdefault(story, []).append((id_, source, url))
     found = []
@@ -214,17 +213,17 @@ def archived(cursor: sqlite3.Cursor, rows: Sequence[ArticleRow]) -> list[Archive
         article = _article(row, by_article.get(row[_ID], ()))
         story = copies.get(article.story)
         others = tuple((source, url) for id_, source, url in story if id_ != article.id) if story else ()
-        found.append(ArchivedArticle(article, others))
+        found.append(_new_archived(article, others))
     return found
 
 
 def _article(row: ArticleRow, article_hits: Iterable[Hit]) -> Article:
     (
         _seq, id_, url, guid, source, title, teaser, text, summary, published, fetched, language,
-        story, _matched, fingerprint, content_hash,
-    ) = row[:_STORY_SIZE]  # fmt: skip
-    return Article(
+        story, _matched, fingerprint, content_hash, _shared,
+    ) = row  # fmt: skip
+    return _new_article(
         id_, url, guid, source, title, teaser, text, summary, _datetime(published),
         _datetime(fetched), language, story, tuple(article_hits),
-        unpack(fingerprint) if fingerprint else None, content_hash or "",
+        unpack(fingerprint) if fingerprint else None, content_hash or "", None,
     )  # fmt: skip

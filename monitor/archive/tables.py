@@ -97,6 +97,9 @@ articles = Table(
     Column("matched", Integer, nullable=False, default=0),
     Column("fingerprint", LargeBinary),  # schema version 5
     Column("content_hash", String),  # schema version 5
+    # 1 once another article joined the article's story (purge leaves it set): search then reads
+    # the story's copies, and only then. Schema version 9.
+    Column("shared", Integer, nullable=False, server_default="0"),
     Index("articles_published", "published"),
     Index("articles_source_guid", "source", "guid"),
     Index("articles_story", "story"),

@@ -22,6 +22,11 @@ ARTICLE_COLUMNS = (
 )  # fmt: skip
 _HIT_COLUMNS = ("article_id", "rule", "term", "field", "start", "end", "snippet")
 _NEW_SEQS = "SELECT json_group_object(id, seq) FROM articles WHERE seq > ?"
+# The stories of a batch just stored that now have more than one article (bulk.py: json_each).
+_MARK_SHARED = (
+    "UPDATE articles SET shared = 1 WHERE shared = 0 AND story IN (SELECT story FROM articles "
+    "WHERE story IN (SELECT value FROM json_each(?)) GROUP BY story HAVING count(*) > 1)"
+)
 _INDEX_UPDATE = "UPDATE articles_fts SET title = ?, body = ? WHERE rowid = ?"
 _INSERT_ARTICLE = (
     f"INSERT INTO articles ({', '.join(ARTICLE_COLUMNS)}) VALUES ({', '.join('?' * len(ARTICLE_COLUMNS))})"
@@ -62,8 +67,9 @@ def unstored(connection: Connection, batch: Sequence[Article]) -> list[Article]:
 
 
 def insert_articles(connection: Connection, batch: Sequence[Article]) -> None:
-    """Insert new articles (see `unstored`) with their hits, index rows and publication marks:
-    a statement per table for the whole batch (bulk.py says why)."""
+    """Insert new articles (see `unstored`) with their hits, index rows and publication marks,
+    and mark the stories they made shared: a statement per table for the whole batch (bulk.py
+    says why)."""
     if not batch:
         return
     before = connection.execute(select(func.max(articles.c.seq))).scalar() or 0
@@ -72,6 +78,7 @@ def insert_articles(connection: Connection, batch: Sequence[Article]) -> None:
     # Inside the write transaction the new rows are exactly those past the old largest seq.
     new_rows = connection.exec_driver_sql(_NEW_SEQS, (before,)).scalar_one()
     seqs: dict[str, int] = json.loads(new_rows)
+    connection.exec_driver_sql(_MARK_SHARED, (json.dumps(sorted({article.story for article in batch})),))
     _mark_publication(connection, sorted((seqs[article.id], article.published) for article in batch))
     insert_hits(connection, [(article.id, hit) for article in batch for hit in article.hits])
     index_rows = [_index_values(seqs[article.id], article) for article in batch]

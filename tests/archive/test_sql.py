@@ -51,7 +51,7 @@ def test_a_version_1_archive_is_upgraded_keeping_its_data(tmp_path: Path) -> Non
         )
         for column in dropped:
             connection.execute(f"ALTER TABLE sources DROP COLUMN {column}")
-        for column in ("fingerprint", "content_hash"):
+        for column in ("fingerprint", "content_hash", "shared"):
             connection.execute(f"ALTER TABLE articles DROP COLUMN {column}")
         connection.execute("DROP TABLE story_bands")
         connection.execute("DROP TABLE publication_marks")
@@ -60,7 +60,7 @@ def test_a_version_1_archive_is_upgraded_keeping_its_data(tmp_path: Path) -> Non
     state = upgraded.source_state("One")
     assert state is not None and state.url == "https://x.test/feed" and state.moved_to is None
     with sqlite3.connect(path) as connection:
-        assert connection.execute("PRAGMA user_version").fetchone()[0] == LATEST == 8
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == LATEST == 9
 
 
 def test_a_version_6_archive_is_reindexed_with_teaser_and_text_apart(tmp_path: Path) -> None:
@@ -80,6 +80,7 @@ def test_a_version_6_archive_is_reindexed_with_teaser_and_text_apart(tmp_path: P
             "lower(teaser || ' ' || text) FROM articles"
         )
         connection.execute("DROP TABLE publication_marks")
+        connection.execute("ALTER TABLE articles DROP COLUMN shared")
         connection.execute("PRAGMA user_version = 6")
     upgraded = SqlArchive(f"sqlite:///{path}")
     assert upgraded.search(parse_query('"iron dome"'), SearchFilters()) == []
@@ -202,6 +203,36 @@ def test_search_returns_articles_as_stored_with_hits_and_copies(archive: SqlArch
     assert by_id["a1"].also_reported_by == (("Tide Wire", "https://wire.test/a2"),)
     shown = archive.article("a1")
     assert shown is not None and shown == by_id["a1"]
+
+
+def _copies_shown(archive: SqlArchive) -> dict[str, list[str]]:
+    found = archive.search(parse_query("iron"), SearchFilters())
+    return {item.article.id: [source for source, _ in item.also_reported_by] for item in found}
+
+
+def test_copies_stored_together_or_upgraded_from_version_8_are_shown(tmp_path: Path) -> None:
+    path = tmp_path / "v8.db"
+    archive = SqlArchive(f"sqlite:///{path}")
+    fingerprint = tuple(range(1, 65))
+    archive.store(
+        [
+            make_article("a1", fingerprint=fingerprint),
+            make_article("a2", url="https://wire.test/a2", source="Tide Wire", fingerprint=fingerprint),
+            make_article("a3", url="https://x.test/a3", text="Iron ore prices fell."),
+        ],
+        [],
+    )
+    expected = {"a1": ["Tide Wire"], "a2": ["Harbor Daily"], "a3": []}
+    assert _copies_shown(archive) == expected
+    archive.close()
+    with sqlite3.connect(path) as connection:  # the version-8 schema: no shared flags
+        connection.execute("ALTER TABLE articles DROP COLUMN shared")
+        connection.execute("PRAGMA user_version = 8")
+    upgraded = SqlArchive(f"sqlite:///{path}")
+    assert _copies_shown(upgraded) == expected
+    with sqlite3.connect(path) as connection:
+        flags = connection.execute("SELECT id, shared FROM articles ORDER BY id").fetchall()
+    assert flags == [("a1", 1), ("a2", 1), ("a3", 0)]
 
 
 def test_purge_respects_retention(archive: SqlArchive) -> None:

@@ -108,6 +108,17 @@ def _v7_to_v8(connection: Connection) -> None:
     )
 
 
+def _v8_to_v9(connection: Connection) -> None:
+    """Whether an article's story has other articles, kept on the article for search."""
+    connection.execute(text("ALTER TABLE articles ADD COLUMN shared INTEGER NOT NULL DEFAULT 0"))
+    connection.execute(
+        text(
+            "UPDATE articles SET shared = 1 WHERE story IN "
+            "(SELECT story FROM articles GROUP BY story HAVING count(*) > 1)"
+        )
+    )
+
+
 # UPGRADES[n] brings version n + 1 to version n + 2.
 UPGRADES: list[Callable[[Connection], None]] = [
     _v1_to_v2,
@@ -117,6 +128,7 @@ UPGRADES: list[Callable[[Connection], None]] = [
     _v5_to_v6,
     _v6_to_v7,
     _v7_to_v8,
+    _v8_to_v9,
 ]
 LATEST = len(UPGRADES) + 1
 
