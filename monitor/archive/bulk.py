@@ -12,15 +12,15 @@ is a new statement for every row count, and the driver keeps 128 prepared per co
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Sequence
 
-from sqlalchemy import Connection
-
 Value = str | int | float | None  # what JSON carries as is (blobs do not go this way)
+IN_JSON = "(SELECT value FROM json_each(?))"  # a list given as one parameter (json_list)
 
 
 def insert_rows(
-    connection: Connection,
+    cursor: sqlite3.Cursor,
     table: str,
     columns: Sequence[str],
     rows: Sequence[Sequence[Value]],
@@ -34,4 +34,9 @@ def insert_rows(
     values = ", ".join(f"value ->> {index}" for index in range(len(columns)))
     # WHERE true: without it, SQLite would read ON CONFLICT as a join's ON.
     statement = f"INSERT INTO {table} ({names}) SELECT {values} FROM json_each(?) WHERE true {on_conflict}"
-    connection.exec_driver_sql(statement, (json.dumps(rows, ensure_ascii=False),))
+    cursor.execute(statement, (json.dumps(rows, ensure_ascii=False),))
+
+
+def json_list(values: Sequence[Value]) -> str:
+    """A list as the one parameter of an `IN {IN_JSON}`: one statement text whatever its length."""
+    return json.dumps(values, ensure_ascii=False)

@@ -1,7 +1,8 @@
 """SqlArchive: the archive on SQLAlchemy Core (SQLite with WAL and FTS5; engine.py says how).
 
 Sources and articles here; the alert outbox in outbox_sql.py, the connections and transactions
-in connections.py, search's reads in search_sql.py."""
+in connections.py. The two hot paths go through the sqlite3 driver itself: search's reads
+(search_sql.py) and the stores of articles (writes.py, stories.py)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from sqlalchemy import bindparam, case, delete, func, select, text, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from monitor.archive import FetchOutcome, OutboxRow, SearchFilters
+from monitor.archive.bulk import IN_JSON, json_list
 from monitor.archive.outbox_sql import SqlOutbox
 from monitor.archive.rows import source_state_from
 from monitor.archive.search import fts_query, index_exact
@@ -27,12 +29,16 @@ from monitor.archive.search_sql import (
     verifies,
 )
 from monitor.archive.stories import assign_stories, index_bands
-from monitor.archive.tables import MARK_BLOCK, articles, hits, publication_marks, sources, story_bands
+from monitor.archive.tables import MARK_BLOCK, articles, publication_marks, sources, story_bands
 from monitor.archive.writes import insert_alerts, insert_articles, insert_hits, unstored, update_article
 from monitor.models import ArchivedArticle, Article, Hit, SourceState
 from monitor.rules import Node
 from monitor.rules.match import compile_node
 from monitor.stories import StoryGrouping
+
+_ARTICLE_STORED = "SELECT 1 FROM articles WHERE id = ?"
+_DROP_RULES_HITS = f"DELETE FROM hits WHERE article_id = ? AND rule IN {IN_JSON}"
+_MATCHED = "UPDATE articles SET matched = 1 WHERE id = ?"
 
 
 class SqlArchive(SqlOutbox):
@@ -162,13 +168,13 @@ class SqlArchive(SqlOutbox):
 
     def store_new(self, new_articles: Sequence[Article], outbox: Sequence[OutboxRow]) -> set[str]:
         """As `store`; returns the ids of the articles it stored."""
-        with self._writing() as connection:
-            batch, bands_of = assign_stories(connection, unstored(connection, new_articles), self.stories)
-            insert_articles(connection, batch)
-            index_bands(connection, batch, bands_of)
+        with self._storing() as cursor:
+            batch, bands_of = assign_stories(cursor, unstored(cursor, new_articles), self.stories)
+            insert_articles(cursor, batch)
+            index_bands(cursor, batch, bands_of)
             stored = {article.id: article for article in batch}
             insert_alerts(
-                connection,
+                cursor,
                 [
                     (replace(row, story=stored[row.article_id].story), stored[row.article_id].fetched)
                     for row in outbox
@@ -180,13 +186,13 @@ class SqlArchive(SqlOutbox):
     def update(self, article: Article, outbox: Sequence[OutboxRow]) -> bool:
         """Store a new version of an archived article (same URL, changed text). Its outbox rows
         are written only for rules it newly matches; one alert per story still holds."""
-        with self._writing() as connection:
-            updated = update_article(connection, article)
+        with self._storing() as cursor:
+            updated = update_article(cursor, article)
             if updated is None:
                 return False
             story, new_rules = updated
             insert_alerts(
-                connection,
+                cursor,
                 [
                     (replace(row, story=story), article.fetched)
                     for row in outbox
@@ -199,15 +205,15 @@ class SqlArchive(SqlOutbox):
         self, article_id: str, new_hits: Sequence[Hit], outbox: Sequence[OutboxRow], now: datetime
     ) -> None:
         """Record a rule's hits on an archived article, and its alerts, in one transaction."""
-        with self._writing() as connection:
-            if not connection.execute(select(articles.c.seq).where(articles.c.id == article_id)).first():
+        with self._storing() as cursor:
+            if cursor.execute(_ARTICLE_STORED, (article_id,)).fetchone() is None:
                 return
-            rules = {hit.rule for hit in new_hits}
-            connection.execute(delete(hits).where(hits.c.article_id == article_id, hits.c.rule.in_(rules)))
+            rules = sorted({hit.rule for hit in new_hits})
+            cursor.execute(_DROP_RULES_HITS, (article_id, json_list(rules)))
             if new_hits:
-                insert_hits(connection, [(article_id, hit) for hit in new_hits])
-                connection.execute(update(articles).where(articles.c.id == article_id).values(matched=1))
-            insert_alerts(connection, [(row, now) for row in outbox])
+                insert_hits(cursor, [(article_id, hit) for hit in new_hits])
+                cursor.execute(_MATCHED, (article_id,))
+            insert_alerts(cursor, [(row, now) for row in outbox])
 
     def article(self, article_id: str) -> ArchivedArticle | None:
         with self._searching() as cursor:

@@ -3,25 +3,31 @@ found through the fingerprints' band keys, inside the transaction that stores it
 
 from __future__ import annotations
 
+import sqlite3
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime
 
-from sqlalchemy import Connection, func, select
-
-from monitor.archive.bulk import insert_rows
-from monitor.archive.tables import articles, stored_datetime, story_bands
+from monitor.archive.bulk import IN_JSON, insert_rows, json_list
+from monitor.archive.tables import stored_datetime
 from monitor.models import Article
 from monitor.stories import StoryGrouping, band_keys, best_copy, pack
 
-QUERY_CHUNK = 10_000  # bound parameters per query, well under SQLite's limit
 MOST_COMPARED = 32  # candidates compared in full with a new article, those sharing most bands
 MOST_PER_BAND = 64  # the most recent articles of a band key read as candidates
+# The most recent articles of each band key, fetched since a time (as stored: text in time order).
+_RECENT_IN_BANDS = (
+    "SELECT band, article_id, fetched FROM (SELECT band, article_id, fetched, "
+    "row_number() OVER (PARTITION BY band ORDER BY fetched DESC) AS recent FROM story_bands "
+    f"WHERE band IN {IN_JSON} AND fetched >= ?) WHERE recent <= {MOST_PER_BAND}"
+)
+_PRINTS = f"SELECT id, story, fingerprint FROM articles WHERE id IN {IN_JSON} AND fingerprint IS NOT NULL"
+
+Candidates = dict[int, list[tuple[str, str]]]  # band key -> (article id, fetched as stored)
 
 
 def assign_stories(
-    connection: Connection, batch: Sequence[Article], grouping: StoryGrouping
+    cursor: sqlite3.Cursor, batch: Sequence[Article], grouping: StoryGrouping
 ) -> tuple[list[Article], dict[str, list[int]]]:
     """The articles (all new) with their stories, and the band keys of each (by id): each joins
     the story of the most similar article fetched within the window before it, archived or
@@ -36,34 +42,15 @@ def assign_stories(
         article.id: band_keys(article.fingerprint) if article.fingerprint else [] for article in batch
     }
     wanted = sorted({band for bands in bands_of.values() for band in bands})
-    by_band: dict[int, list[tuple[str, datetime]]] = {}
+    by_band: Candidates = {}
     if wanted:
-        earliest = min(article.fetched for article in batch) - grouping.window
-        for chunk in _chunks(wanted):
-            recent = func.row_number().over(
-                partition_by=story_bands.c.band, order_by=story_bands.c.fetched.desc()
-            )
-            ranked = (
-                select(
-                    story_bands.c.band,
-                    story_bands.c.article_id,
-                    story_bands.c.fetched,
-                    recent.label("recent"),
-                )
-                .where(story_bands.c.band.in_(chunk), story_bands.c.fetched >= earliest)
-                .subquery()
-            )
-            rows = connection.execute(
-                select(ranked.c.band, ranked.c.article_id, ranked.c.fetched).where(
-                    ranked.c.recent <= MOST_PER_BAND
-                )
-            )
-            for band, article_id, fetched in rows:
-                by_band.setdefault(band, []).append((article_id, fetched))
+        earliest = stored_datetime(min(article.fetched for article in batch) - grouping.window)
+        for band, article_id, fetched in cursor.execute(_RECENT_IN_BANDS, (json_list(wanted), earliest)):
+            by_band.setdefault(band, []).append((article_id, fetched))
     closest = {
         article.id: _most_shared(article, bands_of[article.id], by_band, grouping) for article in batch
     }
-    known = _prints(connection, {other for others in closest.values() for other in others})
+    known = _prints(cursor, {other for others in closest.values() for other in others})
     placed: list[Article] = []
     batch_bands: set[int] = set()  # the bands of the batch's articles placed so far
     for article in batch:
@@ -78,8 +65,9 @@ def assign_stories(
             best = best_copy(article.fingerprint, candidates, grouping.similarity)
             story = best[0] if best else story
             known[article.id] = (story, pack(article.fingerprint))
+            fetched = stored_datetime(article.fetched)
             for band in bands_of[article.id]:
-                by_band.setdefault(band, []).append((article.id, article.fetched))
+                by_band.setdefault(band, []).append((article.id, fetched))
             batch_bands.update(bands_of[article.id])
         placed.append(replace(article, story=story))
     return placed, bands_of
@@ -88,11 +76,11 @@ def assign_stories(
 def _most_shared(
     article: Article,
     bands: list[int],
-    by_band: dict[int, list[tuple[str, datetime]]],
+    by_band: Candidates,
     grouping: StoryGrouping,
 ) -> list[str]:
     """The articles fetched within the window before this one that share most of its bands."""
-    since = article.fetched - grouping.window
+    since = stored_datetime(article.fetched - grouping.window)
     shared = Counter(
         other
         for band in bands
@@ -102,28 +90,15 @@ def _most_shared(
     return [other for other, _ in shared.most_common(MOST_COMPARED)]
 
 
-def _prints(connection: Connection, ids: set[str]) -> dict[str, tuple[str, bytes]]:
+def _prints(cursor: sqlite3.Cursor, ids: set[str]) -> dict[str, tuple[str, bytes]]:
     """The story and packed fingerprint of these archived articles."""
-    found: dict[str, tuple[str, bytes]] = {}
-    chosen = sorted(ids)
-    for start in range(0, len(chosen), QUERY_CHUNK):
-        rows = connection.execute(
-            select(articles.c.id, articles.c.story, articles.c.fingerprint).where(
-                articles.c.id.in_(chosen[start : start + QUERY_CHUNK]), articles.c.fingerprint.is_not(None)
-            )
-        )
-        found.update((row.id, (row.story, row.fingerprint)) for row in rows)
-    return found
+    rows = cursor.execute(_PRINTS, (json_list(sorted(ids)),)) if ids else ()
+    return {id_: (story, fingerprint) for id_, story, fingerprint in rows}
 
 
-def index_bands(connection: Connection, batch: Sequence[Article], bands_of: dict[str, list[int]]) -> None:
+def index_bands(cursor: sqlite3.Cursor, batch: Sequence[Article], bands_of: dict[str, list[int]]) -> None:
     rows: list[tuple[int, str, str]] = []
     for article in batch:
         fetched = stored_datetime(article.fetched)
         rows += [(band, article.id, fetched) for band in bands_of.get(article.id, ())]
-    insert_rows(connection, "story_bands", ("band", "article_id", "fetched"), rows)
-
-
-def _chunks(values: list[int]) -> Iterator[list[int]]:
-    for start in range(0, len(values), QUERY_CHUNK):
-        yield values[start : start + QUERY_CHUNK]
+    insert_rows(cursor, "story_bands", ("band", "article_id", "fetched"), rows)

@@ -91,6 +91,29 @@ def test_a_version_6_archive_is_reindexed_with_teaser_and_text_apart(tmp_path: P
         assert "ascii" in tokenizer
 
 
+def test_a_store_failing_midway_leaves_nothing_and_the_next_one_works(tmp_path: Path) -> None:
+    path = tmp_path / "a.db"
+    archive = SqlArchive(f"sqlite:///{path}")
+    archive.store([make_article("a0")], [])
+    with sqlite3.connect(path) as connection:  # SQLite refuses the last rows a store writes
+        connection.execute(
+            "CREATE TRIGGER refuse AFTER INSERT ON alerts WHEN new.article_id = 'a2' "
+            "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        )
+    with pytest.raises(sqlite3.IntegrityError, match="refused"):
+        archive.store([make_article("a1"), make_article("a2")], [outbox("a1"), outbox("a2")])
+    with pytest.raises(ValueError, match="naive"):  # refused before SQLite sees it
+        archive.store([make_article("a3", published=NOW.replace(tzinfo=None))], [])
+    assert set(archive.known_articles(["a0", "a1", "a2", "a3"])) == {"a0"}
+    assert archive.due_alerts(NOW, 10, ["desk"]) == []
+    assert archive.store([make_article("a1"), make_article("a4")], [outbox("a1")]) == 2
+    assert [item.article.id for item in archive.search(parse_query("iron"), SearchFilters())] == [
+        "a4",
+        "a1",
+        "a0",
+    ]
+
+
 def test_store_is_idempotent_and_writes_alerts_with_articles(archive: SqlArchive) -> None:
     article = make_article("a1")
     assert archive.store([article], [outbox("a1")]) == 1

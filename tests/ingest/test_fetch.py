@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import sys
 import time
 import zlib
 from collections.abc import Iterator
@@ -45,6 +46,26 @@ def test_plain_gzip_and_deflate_bodies(server: Site) -> None:
     _, headers = server.requests[0]
     assert headers["User-Agent"] == "monitor-test/1"
     assert headers["Accept-Encoding"] == "gzip, deflate"
+
+
+class _ImportAttempts:
+    """A meta path finder that records the modules Python looked for and finds none."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def find_spec(self, name: str, path: object, target: object = None) -> None:
+        self.names.append(name)
+
+
+def test_requests_do_not_search_for_modules(server: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    server.routes["/plain"] = Route(BODY)
+    fetch(server.url("/plain"))  # whatever a first request imports, imported
+    attempts = _ImportAttempts()
+    monkeypatch.setattr(sys, "meta_path", [attempts, *sys.meta_path])
+    for _ in range(3):
+        assert fetch(server.url("/plain")).body == BODY
+    assert attempts.names == []
 
 
 def test_size_cap_applies_to_the_decoded_body(server: Site) -> None:
