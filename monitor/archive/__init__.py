@@ -59,6 +59,14 @@ class FetchOutcome:
     entry_digests: bytes | None = None  # of the feed's items as read now, when it was read
 
 
+@dataclass(frozen=True, slots=True)
+class KnownEntries:
+    """Which of a feed's entries the archive holds."""
+
+    hashes: dict[str, str]  # article id -> the hash of the entry it was stored from
+    guids: set[str]  # the source's GUIDs among those asked
+
+
 class Archive(Protocol):
     def sync_sources(self, sources: Sequence[tuple[str, str]], now: datetime) -> None: ...
 
@@ -80,9 +88,7 @@ class Archive(Protocol):
 
     def store_new(self, new_articles: Sequence[Article], outbox: Sequence[OutboxRow]) -> set[str]: ...
 
-    def known_articles(self, ids: Sequence[str]) -> dict[str, str]: ...
-
-    def known_guids(self, source: str, guids: Sequence[str]) -> set[str]: ...
+    def known_entries(self, source: str, ids: Sequence[str], guids: Sequence[str]) -> KnownEntries: ...
 
     def store(self, articles: Sequence[Article], outbox: Sequence[OutboxRow]) -> int: ...
 

@@ -21,8 +21,8 @@ class SqlConnections:
         # Writers of this process queue here, woken the moment the lock is free; SQLite's busy
         # handler (for writers in other processes) polls with sleeps of up to 100 ms instead.
         self.write_lock = threading.Lock()
-        # Idle connections of searches; list.pop and append are atomic, so threads share it.
-        self._search_connections: list[sqlite3.Connection] = []
+        # Idle connections of _read_cursor; list.pop and append are atomic, so threads share it.
+        self._read_connections: list[sqlite3.Connection] = []
         self._store_connection: sqlite3.Connection | None = None  # used under the write lock
         if not url.startswith("sqlite:"):
             raise ArchiveError(f"unsupported storage URL {url!r}: only sqlite:/// for now")
@@ -35,8 +35,8 @@ class SqlConnections:
 
     def close(self) -> None:
         self.engine.dispose()
-        while self._search_connections:
-            self._search_connections.pop().close()
+        while self._read_connections:
+            self._read_connections.pop().close()
         with self.write_lock:
             if self._store_connection is not None:
                 self._store_connection.close()
@@ -78,12 +78,13 @@ class SqlConnections:
             yield connection
 
     @contextmanager
-    def _searching(self) -> Iterator[sqlite3.Cursor]:
-        """A driver cursor in a read transaction of its own, for search (search_sql says why).
-        Its connections are kept apart from the engine's pool: a checkout there (events, reset
-        on return) costs a tenth of finding a rare phrase."""
+    def _read_cursor(self) -> Iterator[sqlite3.Cursor]:
+        """A driver cursor in a read transaction of its own, for the hot reads: search (search_sql
+        says why) and a poll's look-up of its entries. The connections are kept apart from the
+        engine's pool: a checkout there (events, reset on return) cost a tenth of a search for a
+        rare phrase."""
         try:
-            driver = self._search_connections.pop()
+            driver = self._read_connections.pop()
         except IndexError:
             driver = None
         try:
@@ -101,4 +102,4 @@ class SqlConnections:
             except sqlite3.Error:
                 driver.close()
             else:
-                self._search_connections.append(driver)
+                self._read_connections.append(driver)

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import bindparam, case, delete, func, select, text, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from monitor.archive import FetchOutcome, OutboxRow, SearchFilters
+from monitor.archive import FetchOutcome, KnownEntries, OutboxRow, SearchFilters
 from monitor.archive.bulk import IN_JSON, json_list
 from monitor.archive.outbox_sql import SqlOutbox
 from monitor.archive.rows import source_state_from
@@ -36,6 +36,8 @@ from monitor.rules import Node
 from monitor.rules.match import compile_node
 from monitor.stories import StoryGrouping
 
+_KNOWN_IDS = f"SELECT id, content_hash FROM articles WHERE id IN {IN_JSON}"
+_KNOWN_GUIDS = f"SELECT guid FROM articles WHERE source = ? AND guid IN {IN_JSON}"
 _ARTICLE_STORED = "SELECT 1 FROM articles WHERE id = ?"
 _DROP_RULES_HITS = f"DELETE FROM hits WHERE article_id = ? AND rule IN {IN_JSON}"
 _MATCHED = "UPDATE articles SET matched = 1 WHERE id = ?"
@@ -138,25 +140,16 @@ class SqlArchive(SqlOutbox):
 
     # articles ----------------------------------------------------------------------------
 
-    def known_articles(self, ids: Sequence[str]) -> dict[str, str]:
-        """The stored ones among these article ids, with the hash of the entry they came from."""
-        if not ids:
-            return {}
-        with self._reading() as connection:
-            rows = connection.execute(
-                select(articles.c.id, articles.c.content_hash).where(articles.c.id.in_(list(ids)))
+    def known_entries(self, source: str, ids: Sequence[str], guids: Sequence[str]) -> KnownEntries:
+        """Which of a feed's entries are archived: by article id (with the hash of the entry
+        each came from) and by this source's GUIDs (an entry whose link changed is not new).
+        One read, as a poll asks both of every feed it reads."""
+        with self._read_cursor() as cursor:
+            hashes = dict(cursor.execute(_KNOWN_IDS, (json_list(list(ids)),))) if ids else {}
+            seen = cursor.execute(_KNOWN_GUIDS, (source, json_list(list(guids)))) if guids else ()
+            return KnownEntries(
+                {id_: hash_ or "" for id_, hash_ in hashes.items()}, {guid for (guid,) in seen}
             )
-            return {row.id: row.content_hash or "" for row in rows}
-
-    def known_guids(self, source: str, guids: Sequence[str]) -> set[str]:
-        """The GUIDs this source already delivered (an entry whose link changed is not new)."""
-        if not guids:
-            return set()
-        with self._reading() as connection:
-            rows = connection.execute(
-                select(articles.c.guid).where(articles.c.source == source, articles.c.guid.in_(list(guids)))
-            )
-            return set(rows.scalars())
 
     def store(self, new_articles: Sequence[Article], outbox: Sequence[OutboxRow]) -> int:
         """Insert new articles with their hits, index rows and alerts, in one transaction.
@@ -216,7 +209,7 @@ class SqlArchive(SqlOutbox):
             insert_alerts(cursor, [(row, now) for row in outbox])
 
     def article(self, article_id: str) -> ArchivedArticle | None:
-        with self._searching() as cursor:
+        with self._read_cursor() as cursor:
             row = article_row(cursor, article_id)
             return archived(cursor, [row])[0] if row else None
 
@@ -224,7 +217,7 @@ class SqlArchive(SqlOutbox):
         """Newest first: candidates from the full-text index, each verified by the matcher
         unless the index's answer is exact (see search.index_exact)."""
         index_query = fts_query(query) if query is not None else None
-        with self._searching() as cursor:
+        with self._read_cursor() as cursor:
             if query is not None and index_query is not None:
                 accept = None if index_exact(query) else partial(verifies, compile_node(query))
                 return archived(cursor, newest_matches(cursor, index_query, filters, accept))

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from monitor.archive import Archive, FetchOutcome, OutboxRow
 from monitor.egress import EgressPolicy
-from monitor.errors import FetchError, MonitorError, ParseError
+from monitor.errors import ArchiveError, FetchError, MonitorError, ParseError
 from monitor.ingest.dates import plausible_date
 from monitor.ingest.entries import NO_DIGESTS, split_digests
 from monitor.ingest.extract import PageText, extract_page
@@ -119,6 +119,8 @@ async def _poll(pipeline: Pipeline, source: SourceSettings, state: SourceState |
             seen = split_digests(state.entry_digests) if state else NO_DIGESTS
             entries, digests, read = await _read_entries(pipeline, source, response, now, seen)
             new, matched = await _store_new(pipeline, source, entries, now)
+    except ArchiveError:
+        raise  # the archive's trouble, not the source's: the poll is retried (runtime/scheduler)
     except MonitorError as error:
         await _record(pipeline, source, _failure(error, now, interval, state))
         log.warning("source %r failed: %s", source.name, error)
@@ -227,10 +229,9 @@ async def _store_new(
     for entry in entries:
         url = canonical_url(entry.url)
         by_id.setdefault(article_id(url), (url, entry))
-    known = await asyncio.to_thread(pipeline.archive.known_articles, list(by_id))
-    seen_guids = await asyncio.to_thread(
-        pipeline.archive.known_guids, source.name, [entry.guid for _, entry in by_id.values()]
-    )
+    guids = [entry.guid for _, entry in by_id.values()]
+    archived = await asyncio.to_thread(pipeline.archive.known_entries, source.name, list(by_id), guids)
+    known, seen_guids = archived.hashes, archived.guids
     fresh = [
         (key, url, entry)
         for key, (url, entry) in by_id.items()

@@ -72,7 +72,7 @@ class Daemon:
     async def _poll(self, source: SourceSettings, state: SourceState | None) -> None:
         try:
             report = await self.app.poll_one(source, state)
-        except Exception:  # a bug, not the source's fault: the lease retries it later
+        except Exception:  # a bug or the archive's trouble, not the source's: the lease retries it later
             log.exception("polling %r failed", source.name)
             return
         _log_report(report)

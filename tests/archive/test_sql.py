@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.archive import FetchOutcome, OutboxRow, SearchFilters
+from monitor.archive import FetchOutcome, KnownEntries, OutboxRow, SearchFilters
 from monitor.archive.migrations import LATEST
 from monitor.archive.sql import SqlArchive
 from monitor.errors import ArchiveError
@@ -104,7 +104,7 @@ def test_a_store_failing_midway_leaves_nothing_and_the_next_one_works(tmp_path: 
         archive.store([make_article("a1"), make_article("a2")], [outbox("a1"), outbox("a2")])
     with pytest.raises(ValueError, match="naive"):  # refused before SQLite sees it
         archive.store([make_article("a3", published=NOW.replace(tzinfo=None))], [])
-    assert set(archive.known_articles(["a0", "a1", "a2", "a3"])) == {"a0"}
+    assert set(archive.known_entries("Harbor Daily", ["a0", "a1", "a2", "a3"], []).hashes) == {"a0"}
     assert archive.due_alerts(NOW, 10, ["desk"]) == []
     assert archive.store([make_article("a1"), make_article("a4")], [outbox("a1")]) == 2
     assert [item.article.id for item in archive.search(parse_query("iron"), SearchFilters())] == [
@@ -118,9 +118,10 @@ def test_store_is_idempotent_and_writes_alerts_with_articles(archive: SqlArchive
     article = make_article("a1")
     assert archive.store([article], [outbox("a1")]) == 1
     assert archive.store([article], [outbox("a1")]) == 0
-    assert set(archive.known_articles(["a1", "zz"])) == {"a1"}
-    assert archive.known_guids("Harbor Daily", ["a1", "zz"]) == {"a1"}
-    assert archive.known_guids("Elsewhere", ["a1"]) == set()
+    assert archive.known_entries("Harbor Daily", ["a1", "zz"], ["a1", "zz"]) == KnownEntries(
+        {"a1": ""}, {"a1"}
+    )
+    assert archive.known_entries("Elsewhere", [], ["a1"]) == KnownEntries({}, set())
     assert len(archive.due_alerts(NOW, 10, ["desk"])) == 1
     found = archive.article("a1")
     assert found is not None and found.article == article
@@ -269,7 +270,9 @@ def test_purge_respects_retention(archive: SqlArchive) -> None:
         [outbox("old-matched")],
     )
     assert archive.purge(NOW, timedelta(days=30), None) == 1
-    assert set(archive.known_articles(["old-unmatched", "old-matched", "new-unmatched"])) == {
+    assert set(
+        archive.known_entries("Harbor Daily", ["old-unmatched", "old-matched", "new-unmatched"], []).hashes
+    ) == {
         "old-matched",
         "new-unmatched",
     }
@@ -297,7 +300,7 @@ def test_a_large_batch_is_stored_whole(archive: SqlArchive) -> None:
         for index in range(count)
     ]
     assert archive.store(batch, [outbox(f"b{index}") for index in range(count)]) == count
-    assert len(archive.known_articles([article.id for article in batch])) == count
+    assert len(archive.known_entries("Harbor Daily", [article.id for article in batch], []).hashes) == count
     found = archive.search(parse_query('"item 5"'), SearchFilters())
     assert [item.article.id for item in found] == ["b5"]
     assert found[0].article == batch[5]

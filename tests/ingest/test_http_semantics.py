@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -14,6 +15,7 @@ import pytest
 from monitor.app import App, build_app
 from monitor.archive import SearchFilters
 from monitor.config_file import load_settings
+from monitor.errors import ArchiveError
 from monitor.models import SourceState
 from monitor.retry import retry_after
 from monitor.rules import parse_query
@@ -134,6 +136,21 @@ def test_unchanged_body_is_not_parsed_again(app: App, site: Site, clock: Clock) 
     poll(app)
     clock.now += timedelta(minutes=20)
     assert poll(app).last_status == "unchanged (same body)"
+
+
+def test_an_archive_that_cannot_be_read_is_not_the_source_s_failure(
+    app: App, site: Site, clock: Clock, tmp_path: Path
+) -> None:
+    site.routes["/feed.xml"] = Route(fixtures.rss([item(1)]))
+    poll(app)
+    site.routes["/feed.xml"] = Route(fixtures.rss([item(2), item(1)]))
+    clock.now += timedelta(minutes=20)
+    with sqlite3.connect(tmp_path / "m.db") as connection:  # the archive's fault, not the feed's
+        connection.execute("ALTER TABLE articles RENAME TO articles_elsewhere")
+    with pytest.raises(ArchiveError, match="cannot read the archive: no such table: articles"):
+        asyncio.run(app.poll())
+    state = app.archive.source_state("S")
+    assert state is not None and state.last_status == "ok (200)" and state.consecutive_errors == 0
 
 
 def test_adaptive_interval_follows_how_busy_a_source_is(tmp_path: Path, site: Site, clock: Clock) -> None:
