@@ -197,12 +197,12 @@ def reader_pass(urls: list[str], folder: Path, farm: Farm, concurrency: int) -> 
         peer.add_feed(url, exist_ok=True)
     farm.set_generation(0)
     peer.update_feeds(workers=concurrency, scheduled=False)  # setup: the previous generation, stored
-    before = peer.get_entry_counts().total
+    before = peer.get_entry_counts().total or 0
     farm.set_generation(1)
     started = time.perf_counter()
     peer.update_feeds(workers=concurrency, scheduled=False)
     elapsed = time.perf_counter() - started
-    added = peer.get_entry_counts().total - before
+    added = (peer.get_entry_counts().total or 0) - before
     peer.close()
     return elapsed, added
 

@@ -13,6 +13,7 @@ import argparse
 import json
 import random
 import signal
+import socketserver
 import statistics
 import subprocess
 import sys
@@ -55,6 +56,13 @@ class Feeds:
         ).encode()
 
 
+def _address(server: socketserver.BaseServer) -> tuple[str, int]:
+    address = server.server_address
+    if not isinstance(address, tuple):
+        raise TypeError(f"not an IP server: {address!r}")
+    return str(address[0]), int(address[1])
+
+
 def serve(feeds: Feeds) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, format: str, *args: Any) -> None:
@@ -62,7 +70,7 @@ def serve(feeds: Feeds) -> ThreadingHTTPServer:
 
         def do_GET(self) -> None:
             index = int(self.path.strip("/").split(".")[0])
-            host, port = self.server.server_address[:2]
+            host, port = _address(self.server)
             body = feeds.body(index, f"http://{host}:{port}")
             self.send_response(200)
             self.send_header("Content-Type", "application/rss+xml")
@@ -86,7 +94,7 @@ def serve(feeds: Feeds) -> ThreadingHTTPServer:
 def measure(sources: int, every: int, seed: int = 3) -> list[float]:
     feeds = Feeds(sources)
     server = serve(feeds)
-    host, port = server.server_address[:2]
+    host, port = _address(server)
     base = f"http://{host}:{port}"
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

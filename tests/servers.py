@@ -76,14 +76,14 @@ class Site:
                 with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     self.wfile.write(route.body)  # the client may have given up (deadline tests)
 
+        self.host = host
         self.server = _Server((host, 0), RequestHandler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
     @property
     def base(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{self.host}:{self.server.server_port}"
 
     def url(self, path: str) -> str:
         return self.base + path
@@ -142,8 +142,7 @@ class WebhookReceiver:
 
     @property
     def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}/hook"
+        return f"http://127.0.0.1:{self.server.server_port}/hook"
 
     def wait_for(self, count: int, timeout: float = 20.0) -> list[Delivery]:
         deadline = time.monotonic() + timeout

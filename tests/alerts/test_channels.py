@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from datetime import timedelta
 from email import message_from_bytes
+from email.message import Message
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +67,7 @@ def test_email_is_delivered_with_safe_headers(smtp: tuple[Controller, Mailbox]) 
     assert message["Bcc"] is None
     assert message["Message-ID"] == "<k1@monitor>"
     assert message.get_content_type() == "multipart/alternative"
-    text, html = (part.get_payload(decode=True).decode() for part in message.get_payload())
+    text, html = _decoded_parts(message)
     assert "The Iron Dome was shown." in text
     assert "<mark>Iron Dome</mark>" in html and "Evil" in html
 
@@ -107,3 +108,11 @@ def test_webhook_signature_verifies(webhook: WebhookReceiver) -> None:
     expected = hmac.new(b"0123456789abcdef0123456789abcdef", signed, hashlib.sha256).digest()
     assert headers["webhook-signature"] == "v1," + base64.b64encode(expected).decode()
     assert abs(int(headers["webhook-timestamp"]) - time.time()) < 60
+
+
+def _decoded_parts(message: Message) -> list[str]:
+    parts = message.get_payload()
+    assert isinstance(parts, list)
+    decoded = [part.get_payload(decode=True) for part in parts if isinstance(part, Message)]
+    assert len(decoded) == len(parts) and all(isinstance(payload, bytes) for payload in decoded)
+    return [payload.decode() for payload in decoded if isinstance(payload, bytes)]

@@ -8,6 +8,7 @@ import socket
 import ssl
 from collections.abc import Iterator
 from email import message_from_bytes
+from email.message import Message
 from pathlib import Path
 from typing import Any
 
@@ -141,4 +142,9 @@ def test_email_over_starttls_with_login(tls_smtp: tuple[int, Mailbox]) -> None:
     asyncio.run(notifier.send(alert_json("k1", "desk", ["Iron Dome"], ARTICLES[0]), "k1"))
     [envelope] = mailbox.messages
     message = message_from_bytes(envelope.content)
-    assert [part.get_content_type() for part in message.get_payload()] == ["text/plain", "text/html"]
+    parts = message.get_payload()
+    assert isinstance(parts, list)
+    assert [part.get_content_type() for part in parts if isinstance(part, Message)] == [
+        "text/plain",
+        "text/html",
+    ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 import sqlite3
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,12 +18,12 @@ from tests.archive.helpers import NOW, make_article
 
 
 @pytest.fixture(scope="module")
-def shuffled(tmp_path_factory: pytest.TempPathFactory) -> tuple[SqlArchive, dict[str, tuple[str, object]]]:
+def shuffled(tmp_path_factory: pytest.TempPathFactory) -> tuple[SqlArchive, dict[str, tuple[str, datetime]]]:
     """1,500 articles stored in batches, their publication times mostly rising with storing
     order but some far off (old news found late, a few dated ahead)."""
     rng = random.Random(3)
     archive = SqlArchive(f"sqlite:///{Path(tmp_path_factory.mktemp('order')) / 'a.db'}")
-    texts: dict[str, tuple[str, object]] = {}
+    texts: dict[str, tuple[str, datetime]] = {}
     batch = []
     for index in range(1500):
         key = f"s{index:05d}"
@@ -45,7 +45,7 @@ def shuffled(tmp_path_factory: pytest.TempPathFactory) -> tuple[SqlArchive, dict
 @pytest.mark.parametrize("query", ["budget", "radar", '"air defence"', "budget AND coast", "radar OR talks"])
 @pytest.mark.parametrize("limit", [1, 7, 50, 2000])
 def test_the_newest_by_publication_whatever_the_storing_order(
-    shuffled: tuple[SqlArchive, dict[str, tuple[str, object]]], query: str, limit: int
+    shuffled: tuple[SqlArchive, dict[str, tuple[str, datetime]]], query: str, limit: int
 ) -> None:
     archive, texts = shuffled
     node = parse_query(query)
@@ -62,7 +62,7 @@ def test_the_newest_by_publication_whatever_the_storing_order(
 
 
 def test_filters_apply_while_reading_in_storing_order(
-    shuffled: tuple[SqlArchive, dict[str, tuple[str, object]]],
+    shuffled: tuple[SqlArchive, dict[str, tuple[str, datetime]]],
 ) -> None:
     archive, texts = shuffled
     since = NOW + timedelta(minutes=1200)

@@ -26,11 +26,18 @@ def server() -> Iterator[Site]:
     site.close()
 
 
-def fetch(url: str, max_bytes: int = 1_000_000, timeout: float = 2.0, **headers: str) -> FetchResponse:
+def fetch(
+    url: str,
+    max_bytes: int = 1_000_000,
+    timeout: float = 2.0,
+    etag: str | None = None,
+    last_modified: str | None = None,
+) -> FetchResponse:
     async def run() -> FetchResponse:
         fetcher = Fetcher("monitor-test/1", timedelta(seconds=timeout), max_bytes, 4)
         try:
-            return await fetcher.get(url, policy=EgressPolicy.for_source(url), **headers)
+            policy = EgressPolicy.for_source(url)
+            return await fetcher.get(url, policy=policy, etag=etag, last_modified=last_modified)
         finally:
             await fetcher.close()
 
