@@ -26,6 +26,11 @@ class SqlConnections:
         self._store_connection: sqlite3.Connection | None = None  # used under the write lock
         if not url.startswith("sqlite:"):
             raise ArchiveError(f"unsupported storage URL {url!r}: only sqlite:/// for now")
+        if url in ("sqlite://", "sqlite:///", "sqlite:///:memory:") or "mode=memory" in url:
+            raise ArchiveError(
+                f"storage URL {url!r} is an in-memory database: every connection of the archive "
+                "would see its own, empty one, and all would be lost at exit; give a file path"
+            )
         try:
             self.engine = sqlite_engine(url)
             with self.engine.begin() as connection:

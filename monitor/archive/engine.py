@@ -38,9 +38,7 @@ def driver_connection(engine: Engine) -> sqlite3.Connection:
 
 
 def sqlite_engine(url: str) -> Engine:
-    path = url.removeprefix("sqlite:///")
-    if path and path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args=_CONNECT_ARGS)
 
     event.listen(engine, "connect", lambda dbapi_connection, _record: configure(dbapi_connection))

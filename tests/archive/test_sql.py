@@ -35,6 +35,12 @@ def test_schema_is_versioned_and_reopening_is_harmless(tmp_path: Path) -> None:
         SqlArchive(f"sqlite:///{path}")
 
 
+@pytest.mark.parametrize("url", ["sqlite:///:memory:", "sqlite://", "sqlite:///file:a?mode=memory&uri=true"])
+def test_an_in_memory_archive_is_refused_with_the_reason(url: str) -> None:
+    with pytest.raises(ArchiveError, match="in-memory database: every connection"):
+        SqlArchive(url)
+
+
 def test_a_version_1_archive_is_upgraded_keeping_its_data(tmp_path: Path) -> None:
     path = tmp_path / "v1.db"
     archive = SqlArchive(f"sqlite:///{path}")
