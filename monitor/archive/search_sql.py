@@ -10,7 +10,6 @@ stored (SQLAlchemy's SQLite text, which sorts in time order) and converted only 
 from __future__ import annotations
 
 import heapq
-import json
 import sqlite3
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -19,6 +18,7 @@ from operator import itemgetter
 from typing import Any
 
 from monitor.archive import SearchFilters
+from monitor.archive.bulk import IN_JSON, json_list
 from monitor.archive.rows import slot_builder
 from monitor.archive.tables import MARK_BLOCK, articles, stored_datetime
 from monitor.models import ArchivedArticle, Article, Hit
@@ -51,22 +51,16 @@ _LATEST_BEFORE = (
     "ORDER BY block DESC LIMIT 1), ''), "
     "coalesce((SELECT max(published) FROM articles WHERE seq >= ? AND seq < ?), ''))"
 )
-# Lists go as one JSON array: one statement text whatever their length (bulk.py says why).
-_IN_LIST = "(SELECT value FROM json_each(?))"
 _new_article, _new_archived = slot_builder(Article), slot_builder(ArchivedArticle)
 _HITS = (
     'SELECT article_id, rule, term, field, start, "end", snippet FROM hits '
-    f"WHERE article_id IN {_IN_LIST} ORDER BY id"
+    f"WHERE article_id IN {IN_JSON} ORDER BY id"
 )
-_COPIES = f"SELECT story, id, source, url FROM articles WHERE story IN {_IN_LIST} ORDER BY fetched"
+_COPIES = f"SELECT story, id, source, url FROM articles WHERE story IN {IN_JSON} ORDER BY fetched"
 
 
 def _datetime(stored: str) -> datetime:
     return datetime.fromisoformat(stored + "+00:00")
-
-
-def _json(values: Sequence[object]) -> str:
-    return json.dumps(values, ensure_ascii=False)
 
 
 def _like_prefix(text: str) -> str:
@@ -85,8 +79,8 @@ def filter_sql(filters: SearchFilters) -> tuple[str, list[Any]]:
         clauses.append("articles.published <= ?")
         params.append(stored_datetime(filters.until))
     if filters.sources:
-        clauses.append(f"articles.source IN {_IN_LIST}")
-        params.append(_json(filters.sources))
+        clauses.append(f"articles.source IN {IN_JSON}")
+        params.append(json_list(filters.sources))
     if filters.language:
         language = filters.language.lower()
         clauses.append("(lower(articles.language) = ? OR lower(articles.language) LIKE ? ESCAPE '\\')")
@@ -95,9 +89,9 @@ def filter_sql(filters: SearchFilters) -> tuple[str, list[Any]]:
         clauses.append("articles.matched = 1")
     if filters.rules:
         clauses.append(
-            f"EXISTS (SELECT 1 FROM hits WHERE hits.article_id = articles.id AND hits.rule IN {_IN_LIST})"
+            f"EXISTS (SELECT 1 FROM hits WHERE hits.article_id = articles.id AND hits.rule IN {IN_JSON})"
         )
-        params.append(_json(filters.rules))
+        params.append(json_list(filters.rules))
     return "".join(f" AND {clause}" for clause in clauses), params
 
 
@@ -141,8 +135,8 @@ def newest_matches(
             if len(stragglers) <= MOST_STRAGGLERS:  # else reading the index on is cheaper
                 newer = [seq for published, seq in stragglers if (published, seq) > oldest]
                 if newer:
-                    statement = f"SELECT {_ROW} {_FROM_INDEX}{conditions} AND articles.seq IN {_IN_LIST}"
-                    late = cursor.execute(statement, [index_query, *params, _json(newer)]).fetchall()
+                    statement = f"SELECT {_ROW} {_FROM_INDEX}{conditions} AND articles.seq IN {IN_JSON}"
+                    late = cursor.execute(statement, [index_query, *params, json_list(newer)]).fetchall()
                     _keep(kept, late, filters.limit, accept)
                 break
     return [row for _, row in sorted(kept, key=itemgetter(0), reverse=True)]
@@ -210,11 +204,11 @@ def archived(cursor: sqlite3.Cursor, rows: Sequence[ArticleRow]) -> list[Archive
     stories that have some)."""
     by_article: dict[str, list[Hit]] = {}
     matched = [row[_ID] for row in rows if row[_MATCHED]]  # unmatched: no hits
-    for article_id, *hit in cursor.execute(_HITS, (_json(matched),)) if matched else ():
+    for article_id, *hit in cursor.execute(_HITS, (json_list(matched),)) if matched else ():
         by_article.setdefault(article_id, []).append(Hit(*hit))
     copies: dict[str, list[tuple[str, str, str]]] = {}
     shared = list(dict.fromkeys(row[_STORY] for row in rows if row[_SHARED]))
-    for story, id_, source, url in cursor.execute(_COPIES, (_json(shared),)) if shared else ():
+    for story, id_, source, url in cursor.execute(_COPIES, (json_list(shared),)) if shared else ():
         copies.setdefault(story, []).append((id_, source, url))
     found = []
     for row in rows:

@@ -145,11 +145,11 @@ class SqlArchive(SqlOutbox):
         each came from) and by this source's GUIDs (an entry whose link changed is not new).
         One read, as a poll asks both of every feed it reads."""
         with self._read_cursor() as cursor:
-            hashes = dict(cursor.execute(_KNOWN_IDS, (json_list(list(ids)),))) if ids else {}
+            # Each read in full before the next: the cursor's execute drops the rows not yet read.
+            stored = cursor.execute(_KNOWN_IDS, (json_list(list(ids)),)) if ids else ()
+            hashes = {id_: hash_ or "" for id_, hash_ in stored}
             seen = cursor.execute(_KNOWN_GUIDS, (source, json_list(list(guids)))) if guids else ()
-            return KnownEntries(
-                {id_: hash_ or "" for id_, hash_ in hashes.items()}, {guid for (guid,) in seen}
-            )
+            return KnownEntries(hashes, {guid for (guid,) in seen})
 
     def store(self, new_articles: Sequence[Article], outbox: Sequence[OutboxRow]) -> int:
         """Insert new articles with their hits, index rows and alerts, in one transaction.
