@@ -2,9 +2,15 @@ FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml uv.lock README.md ./
 COPY monitor ./monitor
-RUN pip install --no-cache-dir . && useradd --create-home --uid 1000 monitor \
+COPY .ci/install-runtime /tmp/install-runtime
+# The install CI's wheel check proves (.ci/wheel-check): the wheel alone, with the runtime
+# dependencies pinned and hash-checked by uv.lock.
+RUN pip install --no-cache-dir uv==0.13.9 \
+    && UV_NO_CACHE=1 /tmp/install-runtime python \
+    && pip uninstall --yes uv && rm -rf /tmp/install-runtime /app/monitor /app/build /app/*.egg-info \
+    && useradd --create-home --uid 1000 monitor \
     && mkdir -p /app/storage && chown monitor /app/storage
 USER monitor
 VOLUME ["/app/storage"]

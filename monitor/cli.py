@@ -19,6 +19,7 @@ from monitor.config_file import config_path, load_settings
 from monitor.durations import format_duration, parse_duration
 from monitor.errors import ConfigError, MonitorError, QueryError
 from monitor.inspect import extract_command, test_rule_command
+from monitor.models import INTERNAL_ERROR
 from monitor.output import FORMATS, render
 from monitor.payloads import article_json, iso
 from monitor.rules import parse_query, to_text
@@ -215,7 +216,7 @@ def _once(settings: Settings, path: str, names: list[str]) -> int:
     if unknown:
         raise UsageError(f"no source named {', '.join(map(repr, unknown))} in {path}")
 
-    async def one_pass() -> str:
+    async def one_pass() -> tuple[str, int]:
         started = time.monotonic()
         app = build_app(settings, path)
         try:
@@ -224,15 +225,22 @@ def _once(settings: Settings, path: str, names: list[str]) -> int:
         finally:
             await app.aclose()
         failed = sum(1 for report in reports if report.error)
-        return (
+        ours = sum(1 for report in reports if report.status == INTERNAL_ERROR)
+        summary = (
             f"once: {len(reports)} sources ({len(reports) - failed} ok, {failed} failed), "
             f"{sum(r.entries for r in reports)} entries, {sum(r.new for r in reports)} new articles, "
             f"{sum(r.matched for r in reports)} matched, {sent.sent} alerts sent, "
             f"{sent.failed} alert sends failed, in {time.monotonic() - started:.1f}s"
         )
+        if ours:
+            summary += (
+                f"\nonce: {ours} of the failures are a fault of the monitor, not of the source: see the log"
+            )
+        return summary, ours
 
-    print(asyncio.run(one_pass()))
-    return 0
+    summary, ours = asyncio.run(one_pass())
+    print(summary)
+    return 1 if ours else 0  # a source's failure is the source's; a fault of ours is unexpected
 
 
 def _backfill(settings: Settings, path: str, args: argparse.Namespace) -> int:
@@ -310,6 +318,8 @@ def _sources(archive: SqlArchive, settings: Settings, fmt: str) -> int:
             status = "never fetched"
         elif state.last_status == "gone":
             status = "gone: polling stopped"
+        elif state.last_status == INTERNAL_ERROR:
+            status = f"INTERNAL ERROR (the monitor's fault) since {iso(state.failing_since)}"
         elif state.consecutive_errors:
             status = f"failing since {iso(state.failing_since)}"
         else:

@@ -92,6 +92,11 @@ class ArchivedArticle:
     also_reported_by: tuple[tuple[str, str], ...] = field(default_factory=tuple)
 
 
+# A source's last status when its poll failed by a fault of the monitor (a bug, a missing module),
+# not of the source: shown apart so that it never reads as the source's error.
+INTERNAL_ERROR = "internal error"
+
+
 @dataclass(frozen=True, slots=True)
 class SourceState:
     """A source's schedule and health as the archive keeps it."""

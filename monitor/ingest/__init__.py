@@ -27,7 +27,7 @@ from monitor.ingest.records import ArchiveWrites
 from monitor.ingest.robots import RobotsCache
 from monitor.ingest.sitemaps import Sitemap, parse_sitemap
 from monitor.ingest.summarizers import ExtractiveSummarizer, Summarizer
-from monitor.models import Article, FeedEntry, SourceState
+from monitor.models import INTERNAL_ERROR, Article, FeedEntry, SourceState
 from monitor.rules import Matcher, MatchInput
 from monitor.rules.text import index_fields
 from monitor.settings import Settings, SourceSettings
@@ -88,7 +88,28 @@ async def ingest_source(
     """One poll of one source, from its stored state (None: never polled). Never raises for the
     source's own faults: they are recorded."""
     async with pipeline.in_flight():
-        return await _poll(pipeline, source, state)
+        try:
+            return await _poll(pipeline, source, state)
+        except ArchiveError:
+            raise  # the archive's trouble, not the source's: the poll is retried (runtime/scheduler)
+        except Exception as error:  # a bug or a missing module: ours, and it must not pass for the source's
+            return await _internal_failure(pipeline, source, state, error)
+
+
+async def _internal_failure(
+    pipeline: Pipeline, source: SourceSettings, state: SourceState | None, error: Exception
+) -> SourceReport:
+    """Record a poll that failed by a fault of the monitor under its own status, so that
+    `monitor sources` and the pass summary say so instead of blaming the source."""
+    log.exception("polling %r failed by a fault of the monitor, not of the source", source.name)
+    now = pipeline.clock()
+    errors = (state.consecutive_errors if state else 0) + 1
+    message = f"a fault of the monitor, not of the source (see the log): {type(error).__name__}: {error}"
+    interval = pipeline.settings.interval(source)
+    await _record(
+        pipeline, source, FetchOutcome(now, next_poll(now, interval, errors), INTERNAL_ERROR, message)
+    )
+    return SourceReport(source.name, INTERNAL_ERROR, error=message)
 
 
 async def _poll(pipeline: Pipeline, source: SourceSettings, state: SourceState | None) -> SourceReport:
