@@ -7,7 +7,7 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -284,8 +284,28 @@ async def _article(
     entry: FeedEntry,
     now: datetime,
 ) -> Article:
-    title, text, published, language = entry.title, entry.content, entry.published, entry.language
     page = await _page(pipeline, source, entry)
+    # Matching and hashing run in a worker thread: however long one article takes, the event
+    # loop goes on polling, dispatching and answering signals.
+    article = await asyncio.to_thread(_analysed, pipeline.matcher, source, key, url, entry, page, now)
+    body_field = "text" if article.text else "summary"
+    summary = await pipeline.summarizer.summarize(
+        article.title, article.text or entry.summary, body_field, list(article.hits)
+    )
+    return replace(article, summary=summary)
+
+
+def _analysed(
+    matcher: Matcher,
+    source: SourceSettings,
+    key: str,
+    url: str,
+    entry: FeedEntry,
+    page: PageText | None,
+    now: datetime,
+) -> Article:
+    """The article an entry (and its page) makes, matched and fingerprinted; summary to come."""
+    title, text, published, language = entry.title, entry.content, entry.published, entry.language
     if page is not None:
         text = page.text or text
         title = title or page.title
@@ -293,7 +313,7 @@ async def _article(
         language = language or page.language
     language = source.language or language or detect_language(f"{title}\n{entry.summary}\n{text}")
     document = MatchInput(title, entry.summary, text, source.name, language)
-    hits = pipeline.matcher.match(document)
+    hits = matcher.match(document)
     body_field = "text" if text else "summary"
     title_tokens, teaser_tokens = document.field("title").tokens, document.field("summary").tokens
     body_tokens = document.field(body_field).tokens
@@ -305,7 +325,7 @@ async def _article(
         title=title,
         teaser=entry.summary,
         text=text,
-        summary=await pipeline.summarizer.summarize(title, text or entry.summary, body_field, hits),
+        summary="",
         published=published or now,
         fetched=now,
         language=language,

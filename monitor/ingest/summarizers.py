@@ -7,6 +7,7 @@ needs no explanation and would only cost a call.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import timedelta
 from typing import Any, Protocol
@@ -36,7 +37,7 @@ class ExtractiveSummarizer:
     """The lead sentence and the sentences holding hits, within a length budget."""
 
     async def summarize(self, title: str, body: str, body_field: str, hits: list[Hit]) -> str:
-        return summarize(title, body, body_field, hits)
+        return await asyncio.to_thread(summarize, title, body, body_field, hits)  # off the event loop
 
     async def close(self) -> None:
         return None

@@ -3,9 +3,11 @@ by scanning the article (one query: search, test-rule) or by the automaton (the 
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from operator import itemgetter
 from typing import NamedTuple
 
 from monitor.models import Hit
@@ -160,18 +162,41 @@ def _any_of(parts: tuple[Evaluator, ...]) -> Evaluator:
 
 def _near(left: Evaluator, right: Evaluator, distance: int) -> Evaluator:
     def evaluate(lookup: Lookup, fields: Sequence[str], language: str) -> Result:
-        found_left = left(lookup, fields, language) or []
+        found_left = left(lookup, fields, language)
         found_right = right(lookup, fields, language) if found_left else None
-        close = [
-            occurrence
-            for a in found_left
-            for b in found_right or []
-            if a.field == b.field and max(a.first, b.first) - min(a.last, b.last) <= distance
-            for occurrence in (a, b)
-        ]
-        return close or None
+        if not found_left or not found_right:
+            return None
+        close = _close_to(found_left, found_right, distance) + _close_to(found_right, found_left, distance)
+        return list(dict.fromkeys(close)) or None
 
     return evaluate
+
+
+_first_token = itemgetter(1)  # Occurrence.first
+
+
+def _close_to(these: list[Occurrence], others: list[Occurrence], distance: int) -> list[Occurrence]:
+    """The occurrences of `these` within `distance` words of one of `others`, each once.
+
+    Two spans are that close when neither starts more than `distance` words after the other ends.
+    Per field, the others sorted by start with the running maximum of their ends answer each
+    occurrence in one bisection: time O(n log n) in the occurrences, never in their pairs (a chain
+    like `a NEAR b NEAR c` over a text repeating a, b and c once kept every combination)."""
+    starts: dict[str, list[int]] = {}
+    furthest_end: dict[str, list[int]] = {}
+    for other in sorted(others, key=_first_token):
+        field_ends = furthest_end.setdefault(other.field, [])
+        starts.setdefault(other.field, []).append(other.first)
+        field_ends.append(max(other.last, field_ends[-1]) if field_ends else other.last)
+    close: list[Occurrence] = []
+    for occurrence in these:
+        ends = furthest_end.get(occurrence.field)
+        if ends is None:
+            continue
+        reachable = bisect_right(starts[occurrence.field], occurrence.last + distance)
+        if reachable and ends[reachable - 1] >= occurrence.first - distance:
+            close.append(occurrence)
+    return close
 
 
 def _language_is(language: str, wanted: str | None) -> bool:
@@ -187,9 +212,14 @@ def run(evaluator: Evaluator, article: MatchInput, lookup: Lookup | None = None)
     """Evaluate a compiled query; without a lookup, terms are found by scanning the article."""
 
     if lookup is None:
+        scanned: dict[tuple[Term, Sequence[str]], list[Occurrence]] = {}
 
         def lookup(term: Term, fields: Sequence[str]) -> list[Occurrence]:
-            return [found for name in fields for found in scan_term(term, name, article.field(name))]
+            found = scanned.get((term, fields))
+            if found is None:  # a term repeated in the query is scanned once
+                found = [hit for name in fields for hit in scan_term(term, name, article.field(name))]
+                scanned[term, fields] = found
+            return found
 
     return evaluator(lookup, BODY_FIELDS, (article.language or "").lower())
 

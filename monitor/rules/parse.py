@@ -12,6 +12,8 @@ Grammar (NEAR binds tightest, then NOT, AND, OR):
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal, cast
 
@@ -22,6 +24,11 @@ from monitor.rules.text import join_tokens, tokenize
 _QUOTES = {'"': '"', "“": "”", "「": "」", "„": "“"}
 _NEAR = re.compile(r"NEAR/(\d+)")
 _SPECIAL = set("()") | set(_QUOTES)
+# Bounds on one query, so that no rule or search can exhaust the stack, the memory or the
+# matcher's time: far beyond what an analyst writes, far below what breaks.
+MAX_DEPTH = 16  # nested parentheses, NOTs and fields (FTS5 overflows at about twice that)
+MAX_NEAR = 5  # NEAR operators; each one is a pass over the occurrences of its operands
+MAX_TERMS = 256  # words and phrases
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +93,9 @@ class _Parser:
         self.query = query
         self.tokens = _lex(query)
         self.index = 0
+        self.depth = 0
+        self.nears = 0
+        self.terms = 0
 
     def peek(self) -> _Token:
         return self.tokens[self.index]
@@ -124,14 +134,28 @@ class _Parser:
 
     def unary(self) -> Node:
         if self.peek().kind == "NOT":
-            self.take()
-            return Not(self.unary())
+            with self.nested(self.take()):
+                return Not(self.unary())
         return self.near()
+
+    @contextmanager
+    def nested(self, token: _Token) -> Iterator[None]:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            message = f"the query nests deeper than {MAX_DEPTH} levels of parentheses, NOTs and fields"
+            raise QueryError(self.query, token.position, message)
+        yield
+        self.depth -= 1
 
     def near(self) -> Node:
         node = self.primary()
         while self.peek().kind == "NEAR":
             operator = self.take()
+            self.nears += 1
+            if self.nears > MAX_NEAR:
+                raise QueryError(
+                    self.query, operator.position, f"a query may use NEAR at most {MAX_NEAR} times"
+                )
             right = self.primary()
             if isinstance(node, Not) or isinstance(right, Not):
                 raise QueryError(self.query, operator.position, "NEAR needs terms on both sides")
@@ -141,19 +165,26 @@ class _Parser:
     def primary(self) -> Node:
         token = self.take()
         if token.kind == "(":
-            node = self.or_expr()
+            with self.nested(token):
+                node = self.or_expr()
             if self.peek().kind != ")":
                 raise self.fail(self.peek(), "')'")
             self.take()
             return node
         if token.kind == "FIELD":
             name = cast(Literal["title", "source", "lang"], token.text)
-            return Field(name, self.primary())
+            with self.nested(token):
+                return Field(name, self.primary())
         if token.kind in ("PHRASE", "WORD"):
             return self.term(token)
         raise self.fail(token, "a word, a phrase or '('")
 
     def term(self, token: _Token) -> Term:
+        self.terms += 1
+        if self.terms > MAX_TERMS:
+            raise QueryError(
+                self.query, token.position, f"a query may hold at most {MAX_TERMS} words and phrases"
+            )
         text = token.text
         prefix = token.kind == "WORD" and text.endswith("*")
         words = tokenize(text.rstrip("*") if prefix else text).tokens
@@ -170,6 +201,10 @@ def parse_query(query: str) -> Node:
 def terms_query(terms: list[str]) -> Node:
     """A `terms:` list: any of these literal words or phrases."""
     nodes: list[Node] = []
+    if len(terms) > MAX_TERMS:
+        raise QueryError(
+            "", 0, f"a terms list may hold at most {MAX_TERMS} words and phrases, not {len(terms)}"
+        )
     for term in terms:
         words = tokenize(term).tokens
         if not words:

@@ -1,0 +1,130 @@
+"""Rules against adversarial texts: proximity stays linear in the occurrences, and queries too
+deep or too long for the stack, the matcher or FTS5 are refused with a parse error."""
+
+from __future__ import annotations
+
+import random
+import tracemalloc
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from monitor.archive import SearchFilters
+from monitor.archive.sql import SqlArchive
+from monitor.errors import QueryError
+from monitor.rules import MatchInput, parse_query, terms_query
+from monitor.rules.ast import Near, Node
+from monitor.rules.match import Lookup, Occurrence, Result, compile_node, evaluate
+from monitor.rules.parse import MAX_DEPTH, MAX_NEAR, MAX_TERMS
+from tests.archive.helpers import make_article
+
+WORDS = ["iron", "dome", "system", "laser", "beam"]
+
+
+def pairwise(node: Node, article: MatchInput) -> Result:
+    """The definition of NEAR, evaluated the obvious way (every pair), for small texts."""
+    if not isinstance(node, Near):
+        return evaluate(node, article)
+    left, right = pairwise(node.left, article), pairwise(node.right, article)
+    close = {
+        occurrence
+        for a in left or []
+        for b in right or []
+        if a.field == b.field and max(a.first, b.first) - min(a.last, b.last) <= node.distance
+        for occurrence in (a, b)
+    }
+    return sorted(close) or None
+
+
+near_chain = st.tuples(
+    st.lists(st.sampled_from(WORDS), min_size=2, max_size=MAX_NEAR + 1),
+    st.lists(st.integers(0, 6), min_size=MAX_NEAR, max_size=MAX_NEAR),
+).map(lambda p: " ".join(f"{w} NEAR/{d}" for w, d in zip(p[0][:-1], p[1], strict=False)) + f" {p[0][-1]}")
+
+
+@settings(max_examples=300, deadline=None)
+@given(near_chain, st.lists(st.sampled_from([*WORDS, "the", "of"]), min_size=0, max_size=60))
+def test_near_keeps_exactly_the_occurrences_the_definition_keeps(query: str, words: list[str]) -> None:
+    node = parse_query(query)
+    article = MatchInput(" ".join(words[:5]), "", " ".join(words))
+    found, expected = evaluate(node, article), pairwise(node, article)
+    assert (sorted(set(found)) if found else None) == expected
+
+
+def counting_lookup(article: MatchInput) -> tuple[Lookup, list[int]]:
+    from monitor.rules.match import scan_term
+
+    counts = [0]
+
+    def lookup(term: object, fields: Sequence[str]) -> list[Occurrence]:
+        found = [hit for name in fields for hit in scan_term(term, name, article.field(name))]  # type: ignore[arg-type]
+        counts[0] += len(found)
+        return found
+
+    return lookup, counts
+
+
+@settings(max_examples=25, deadline=None)
+@given(near_chain, st.integers(0, 2**32))
+def test_a_near_chain_on_a_text_repeating_its_terms_stays_linear(query: str, seed: int) -> None:
+    rng = random.Random(seed)
+    text = " ".join(rng.choice(WORDS) for _ in range(20_000))  # 120 KB: every word recurs ~4,000 times
+    article = MatchInput("", "", text)
+    article.field("text")
+    lookup, looked_up = counting_lookup(article)
+    tracemalloc.start()
+    result = compile_node(parse_query(query))(lookup, ("text",), "")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    # Each NEAR keeps each occurrence at most once: never more than its terms had, never pairs.
+    assert result is None or len(result) <= looked_up[0]
+    assert peak < 16 * 2**20, f"{peak / 2**20:.0f} MiB for {query!r}"
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("(" * (MAX_DEPTH + 1) + "a" + ")" * (MAX_DEPTH + 1), "nests deeper than"),
+        ("NOT " * 400 + "a", "nests deeper than"),
+        ("-" * 400 + "a", "nests deeper than"),
+        ("title:(" * 40 + "a" + ")" * 40, "nests deeper than"),
+        (" NEAR/3 ".join(["iron"] * 100), f"at most {MAX_NEAR} times"),
+        (" OR ".join(f"w{i}" for i in range(MAX_TERMS + 1)), f"at most {MAX_TERMS} words"),
+    ],
+)
+def test_queries_too_deep_or_too_long_are_parse_errors(query: str, message: str) -> None:
+    with pytest.raises(QueryError, match=message):
+        parse_query(query)
+
+
+def test_the_bounds_admit_what_analysts_write() -> None:
+    parse_query("(" * MAX_DEPTH + "a" + ")" * MAX_DEPTH)
+    parse_query(" NEAR/3 ".join(WORDS[: MAX_NEAR + 1]))
+    parse_query(" OR ".join(f"w{i}" for i in range(MAX_TERMS)))
+    terms_query([f"w{i}" for i in range(MAX_TERMS)])
+    with pytest.raises(QueryError, match="at most"):
+        terms_query([f"w{i}" for i in range(MAX_TERMS + 1)])
+
+
+def test_the_deepest_and_longest_queries_allowed_run_in_the_archive(tmp_path: Path) -> None:
+    archive = SqlArchive(f"sqlite:///{tmp_path / 'deep.db'}")
+    archive.store([make_article("a1", title="iron dome", text="iron dome system laser beam")], [])
+    alternating = "iron"
+    for level in range(MAX_DEPTH):
+        alternating = f"(dome OR {alternating})" if level % 2 else f"(beam AND {alternating})"
+    queries = [
+        alternating,
+        "NOT " * (MAX_DEPTH - 1) + "(iron OR dome)",
+        " NEAR/3 ".join(WORDS[: MAX_NEAR + 1]),
+        " OR ".join(["iron", *(f"w{i}" for i in range(MAX_TERMS - 1))]),
+        " AND ".join(["(iron OR dome)"] * (MAX_TERMS // 2)),
+    ]
+    stored = MatchInput("iron dome", "", "iron dome system laser beam")
+    for query in queries:
+        node = parse_query(query)
+        found = archive.search(node, SearchFilters(limit=10))
+        expected = [] if evaluate(node, stored) is None else ["a1"]
+        assert [item.article.id for item in found] == expected, query
