@@ -17,6 +17,7 @@ import yaml
 
 from monitor.config_file import load_settings
 from monitor.errors import ConfigEditError, ConfigError
+from monitor.safe_yaml import load_yaml
 
 
 def source_lines(additions: list[dict[str, Any]], comments: list[str], indent: str = "  ") -> list[str]:
@@ -34,7 +35,7 @@ def add_sources(path: Path, additions: list[dict[str, Any]], comments: list[str]
     """Append sources to the config file; ConfigEditError (nothing written) when unsafe."""
     text = path.read_text(encoding="utf-8")
     try:
-        document = yaml.safe_load(text) or {}
+        document = load_yaml(text) or {}
         root = yaml.compose(text)
     except yaml.YAMLError as error:
         raise ConfigEditError(f"{path}: not readable YAML: {error}") from None
@@ -42,7 +43,7 @@ def add_sources(path: Path, additions: list[dict[str, Any]], comments: list[str]
         raise ConfigEditError(f"{path}: the file is not a mapping of keys")
     edited = _inserted(text, root, additions, comments)
     expected = {**document, "sources": [*(document.get("sources") or []), *additions]}
-    if yaml.safe_load(edited) != expected:
+    if load_yaml(edited) != expected:
         raise ConfigEditError(f"{path}: the sources list has a layout this editor does not change safely")
     _replace_checked(path, edited)
 

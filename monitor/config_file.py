@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from monitor.durations import parse_duration
 from monitor.errors import ConfigError, QueryError
+from monitor.safe_yaml import load_yaml
 from monitor.settings import Settings
 
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -49,7 +50,7 @@ def interpolate(value: Any, path: tuple[int | str, ...], problems: list[str]) ->
 def load_settings(path: Path) -> Settings:
     """Read and validate the config; raises ConfigError listing every problem."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = load_yaml(path.read_text(encoding="utf-8"))
     except OSError as error:
         raise ConfigError(str(path), [f"cannot read: {error.strerror or error}"]) from error
     except yaml.YAMLError as error:

@@ -107,6 +107,40 @@ def test_unreadable_and_invalid_yaml(tmp_path: Path) -> None:
     assert problems(tmp_path, "- a list") == ["(top level): expected a mapping of keys"]
 
 
+def alias_bomb(levels: int) -> str:
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for level in range(1, levels):
+        previous = f"*a{level - 1}"
+        lines.append(f"a{level}: &a{level} [{', '.join([previous] * 9)}]")
+    return "\n".join(lines) + "\nsources: []\n"
+
+
+@pytest.mark.parametrize("levels", [8, 9])
+def test_yaml_alias_bombs_are_refused_before_they_expand(tmp_path: Path, levels: int) -> None:
+    [problem] = problems(tmp_path, alias_bomb(levels))  # 9^8 and 9^9 values: 44 s and forever
+    assert "not valid YAML (its aliases expand to more than 200,000 values)" in problem
+    assert problem.startswith("line ")
+
+
+def test_yaml_nested_too_deeply_is_a_clear_error(tmp_path: Path) -> None:
+    [problem] = problems(tmp_path, "sources: " + "[" * 5000 + "]" * 5000)
+    assert "not valid YAML (it nests too deeply)" in problem
+
+
+def test_ordinary_yaml_aliases_still_work(tmp_path: Path) -> None:
+    settings = load_settings(
+        write(
+            tmp_path,
+            "sources:\n"
+            '  - &feed {name: A, url: "https://a.example/rss", every: 30m, full_text: never}\n'
+            '  - {<<: *feed, name: B, url: "https://b.example/rss"}\n'
+            "watch: [{name: Dome, terms: [Iron Dome]}]\n",
+        )
+    )
+    assert [source.name for source in settings.sources] == ["A", "B"]
+    assert settings.sources[1].every == timedelta(minutes=30)
+
+
 def test_check_command(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOOK_TOKEN", "x")
     path = write(tmp_path, VALID)
