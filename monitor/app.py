@@ -22,6 +22,7 @@ from monitor.ingest import Pipeline, SourceReport, ingest_source
 from monitor.ingest.fetch import Fetcher
 from monitor.ingest.summarizers import ExtractiveSummarizer, OpenAISummarizer, Summarizer
 from monitor.models import SourceState
+from monitor.payloads import sample_payloads
 from monitor.rules import Matcher
 from monitor.settings import Channel, Settings, SourceSettings, TemplateSettings
 
@@ -98,6 +99,7 @@ def build_routes(settings: Settings, config_name: str) -> list[AlertRoute]:
         notifiers: list[Notifier] = []
         try:
             templates = MessageTemplates(_template_files(settings, alert.templates))
+            templates.check(sample_payloads())
         except (ValueError, OSError) as error:
             problems.append(f"alerts[{index}].templates: {error}")
             continue

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from monitor.models import ArchivedArticle
+from monitor.models import ArchivedArticle, Article, Hit
 
 
 def iso(value: datetime | None) -> str | None:
@@ -45,3 +45,29 @@ def digest_json(alert_id: str, alert: str, articles: list[ArchivedArticle]) -> d
         "digest": True,
         "articles": [article_json(archived) for archived in articles],
     }
+
+
+def sample_payloads() -> list[dict[str, Any]]:
+    """An alert and a digest about a made-up article, to try message templates on."""
+    when = datetime(2026, 1, 6, 9, 30, tzinfo=UTC)
+    snippet = "…officials studied the Iron Dome system during the visit…"
+    article = Article(
+        id="sample",
+        url="https://example.org/news/1",
+        guid="https://example.org/news/1",
+        source="Sample Source",
+        title="Delegation studies the Iron Dome",
+        teaser="A delegation visited the battery.",
+        text="A delegation visited the battery; officials studied the Iron Dome system during the visit.",
+        summary="Officials studied the Iron Dome system during the visit.",
+        published=when,
+        fetched=when,
+        language="en",
+        story="sample",
+        hits=(Hit("Sample rule", "Iron Dome", "text", 55, 64, snippet),),
+    )
+    archived = ArchivedArticle(article, (("Other Source", "https://example.net/a"),))
+    return [
+        alert_json("sample", "sample", ["Sample rule"], archived),
+        digest_json("sample", "sample", [archived]),
+    ]

@@ -9,10 +9,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from jinja2 import TemplateError
-
 from monitor.alerts import channel_key
-from monitor.alerts.message import MessageTemplates
+from monitor.alerts.message import MessageTemplates, TemplateRenderError
 from monitor.errors import NotifyError
 
 
@@ -30,7 +28,7 @@ class AppriseNotifier:
     async def send(self, payload: dict[str, Any], idempotency_key: str) -> None:
         try:
             rendered = self.templates.render(payload)
-        except TemplateError as error:
+        except TemplateRenderError as error:
             raise NotifyError(self.key, f"the message template failed: {error}") from None
         ok = await asyncio.to_thread(self.client.notify, body=rendered.text, title=rendered.subject)
         if not ok:

@@ -13,6 +13,7 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from monitor.alerts import Notifier
 from monitor.alerts.holding import QuietHours, Throttle, hold_until
@@ -69,6 +70,19 @@ def retry_at(
         return None
     backoff = min(30.0 * 2 ** (attempts - 1), 3600.0) * (1 + (rng or random).uniform(0, 0.1))
     return now + timedelta(seconds=max(backoff, retry_after or 0.0))
+
+
+async def _delivery_error(notifier: Notifier, payload: dict[str, Any], key: str) -> NotifyError | None:
+    """Send one message; what went wrong, if anything. Any error is this message's failure, to
+    retry and then dead-letter, never the dispatcher's: it must not hold back other alerts."""
+    try:
+        await notifier.send(payload, key)
+    except NotifyError as error:
+        return error
+    except Exception as error:
+        log.exception("sending %s to %s failed unexpectedly", key, notifier.key)
+        return NotifyError(notifier.key, f"unexpected error: {type(error).__name__}: {error}")
+    return None
 
 
 class Dispatcher:
@@ -136,9 +150,8 @@ class Dispatcher:
             await self._failed(row, NotifyError(row.channel, reason), final=True, report=report)
             return False
         payload = alert_json(row.id, row.alert, list(row.rules), archived)
-        try:
-            await notifier.send(payload, row.id)
-        except NotifyError as error:
+        error = await _delivery_error(notifier, payload, row.id)
+        if error is not None:
             await self._failed(row, error, final=False, report=report)
             return False
         await asyncio.to_thread(self.archive.mark_alert_sent, row.id, self.clock())
@@ -191,11 +204,13 @@ class Dispatcher:
         found = [await asyncio.to_thread(self.archive.article, row.article_id) for row in rows]
         articles: list[ArchivedArticle] = [archived for archived in found if archived is not None]
         digest_key = hashlib.sha256("\n".join(sorted(row.id for row in rows)).encode()).hexdigest()
-        try:
-            if notifier is None:
-                raise NotifyError(channel, "channel no longer configured")
-            await notifier.send(digest_json(digest_key[:24], name, articles), digest_key[:24])
-        except NotifyError as error:
+        if notifier is None:
+            error: NotifyError | None = NotifyError(channel, "channel no longer configured")
+        else:
+            error = await _delivery_error(
+                notifier, digest_json(digest_key[:24], name, articles), digest_key[:24]
+            )
+        if error is not None:
             for row in rows:
                 await self._failed(row, error, final=notifier is None, report=report)
             return

@@ -10,10 +10,8 @@ from email.message import EmailMessage
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from jinja2 import TemplateError
-
 from monitor.alerts import channel_key
-from monitor.alerts.message import MessageTemplates, one_line
+from monitor.alerts.message import MessageTemplates, TemplateRenderError, one_line
 from monitor.errors import NotifyError
 
 
@@ -37,7 +35,7 @@ class EmailNotifier:
     async def send(self, payload: dict[str, Any], idempotency_key: str) -> None:
         try:
             rendered = self.templates.render(payload)
-        except TemplateError as error:
+        except TemplateRenderError as error:
             raise NotifyError(self.key, f"the message template failed: {error}") from None
         message = EmailMessage()
         message["Subject"] = rendered.subject

@@ -24,6 +24,10 @@ PARTS = ("subject", "text", "html")
 _DEFAULT_FILES = {"subject": "subject.txt", "text": "text.txt", "html": "html.html"}
 
 
+class TemplateRenderError(ValueError):
+    """A template that parsed but failed while rendering a message."""
+
+
 @dataclass(frozen=True, slots=True)
 class Message:
     subject: str
@@ -68,9 +72,23 @@ class MessageTemplates:
                 ) from None
 
     def render(self, payload: dict[str, Any]) -> Message:
+        """The message for an alert payload; raises TemplateRenderError, whatever went wrong."""
         context = _context(payload)
-        rendered = {part: template.render(context) for part, template in self.templates.items()}
+        rendered: dict[str, str] = {}
+        for part, template in self.templates.items():
+            try:
+                rendered[part] = template.render(context)
+            except Exception as error:  # a template is the operator's code: any failure is its own
+                raise TemplateRenderError(
+                    f"the {part} template failed: {type(error).__name__}: {error}"
+                ) from None
         return Message(one_line(rendered["subject"]), rendered["text"].strip() + "\n", rendered["html"])
+
+    def check(self, payloads: list[dict[str, Any]]) -> None:
+        """Render sample payloads, so that a template failing at render time is found by
+        `monitor check` and at start-up, not by the first alert."""
+        for payload in payloads:
+            self.render(payload)
 
 
 def _context(payload: dict[str, Any]) -> dict[str, Any]:

@@ -107,3 +107,44 @@ def test_dead_letter_by_age_and_retry_from_the_cli(tmp_path: Path, webhook: Webh
     assert asyncio.run(dispatcher.dispatch()).sent == 1
     assert archive.retry_alerts([row.id], failed=False, now=clock.now) == 0  # sent stays sent
     asyncio.run(dispatcher.close())
+
+
+class BuggyNotifier:
+    """A channel with a bug of ours (no real channel can be made to raise one on purpose)."""
+
+    key = "buggy:test"
+
+    async def send(self, payload: dict[str, object], idempotency_key: str) -> None:
+        raise RuntimeError("a bug in a channel")
+
+    async def close(self) -> None:
+        return None
+
+
+def test_a_channel_raising_anything_fails_only_its_own_alerts(
+    tmp_path: Path, webhook: WebhookReceiver
+) -> None:
+    archive = SqlArchive(f"sqlite:///{tmp_path / 'a.db'}")
+    webhook_notifier = WebhookNotifier(webhook.url, timedelta(seconds=5), "test")
+    routes = [
+        AlertRoute("buggy", None, "immediate", (BuggyNotifier(),)),
+        AlertRoute("desk", None, "immediate", (webhook_notifier,)),
+        AlertRoute("daily", None, "digest", (BuggyNotifier(),)),
+    ]
+    dispatcher = Dispatcher(archive, routes, Clock())
+    article = make_article("a1")
+    archive.store([article], dispatcher.outbox_for(article))
+
+    report = asyncio.run(dispatcher.dispatch())
+    assert (report.sent, report.failed) == (1, 1)
+    assert len(webhook.deliveries) == 1
+    digest = asyncio.run(dispatcher.send_digest("daily"))
+    assert (digest.sent, digest.failed) == (0, 1)
+    failed = {row.alert: row for row in archive.alerts(10) if row.alert != "desk"}
+    for row in failed.values():
+        assert row.state.value == "pending" and row.attempts == 1 and row.next_attempt is not None
+        assert (
+            row.last_error is not None
+            and "unexpected error: RuntimeError: a bug in a channel" in row.last_error
+        )
+    asyncio.run(dispatcher.close())
