@@ -1,4 +1,4 @@
-"""JSON Lines channel: append one JSON object per alert to a file."""
+"""JSON Lines channel: append one JSON object per alert to a file, whole lines or nothing."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from typing import Any
 from monitor.alerts import channel_key
 from monitor.errors import NotifyError
 
+_TAIL_CHUNK = 4096
+
 
 class JsonlNotifier:
     def __init__(self, path: Path) -> None:
@@ -20,16 +22,45 @@ class JsonlNotifier:
     async def send(self, payload: dict[str, Any], idempotency_key: str) -> None:
         line = json.dumps({**payload, "idempotency_key": idempotency_key}, ensure_ascii=False)
         try:
-            await asyncio.to_thread(self._append, line + "\n")
+            await asyncio.to_thread(self._append, (line + "\n").encode("utf-8"))
         except OSError as error:
             raise NotifyError(self.key, f"cannot write: {error}") from None
 
-    def _append(self, line: str) -> None:
+    def _append(self, line: bytes) -> None:
+        """Append the line, or leave the file as it was: a write cut short (disk full, a size
+        limit) is truncated away, and so is a fragment an earlier crash left at the end, so a
+        reader always finds one alert per line."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a", encoding="utf-8") as handle:
-            handle.write(line)
-            handle.flush()
-            os.fsync(handle.fileno())
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            complete = _end_of_last_line(fd)
+            os.ftruncate(fd, complete)
+            try:
+                written = 0
+                while written < len(line):
+                    written += os.write(fd, line[written:])
+                os.fsync(fd)
+            except OSError:
+                os.ftruncate(fd, complete)
+                raise
+        finally:
+            os.close(fd)
 
     async def close(self) -> None:
         return None
+
+
+def _end_of_last_line(fd: int) -> int:
+    """The offset just past the file's last newline (0 if none): where whole lines end."""
+    end = os.fstat(fd).st_size
+    position = end
+    while position > 0:
+        start = max(0, position - _TAIL_CHUNK)
+        chunk = os.pread(fd, position - start, start)
+        if position == end and chunk.endswith(b"\n"):
+            return end
+        newline = chunk.rfind(b"\n")
+        if newline >= 0:
+            return start + newline + 1
+        position = start
+    return 0
