@@ -8,6 +8,7 @@ import logging
 import sys
 import time
 from collections.abc import Sequence
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from monitor.archive import SearchFilters
 from monitor.archive.sql import SqlArchive
 from monitor.config_file import config_path, load_settings
 from monitor.durations import format_duration, parse_duration
-from monitor.errors import ConfigError, MonitorError, QueryError
+from monitor.errors import ConfigError, DaemonRunningError, MonitorError, QueryError
 from monitor.inspect import extract_command, test_rule_command
 from monitor.models import INTERNAL_ERROR
 from monitor.output import FORMATS, render
@@ -134,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except QueryError as error:
         print(f"monitor: query error: {error}\n{error.pointer()}", file=sys.stderr)
         return 2
-    except (ConfigError, UsageError) as error:
+    except (ConfigError, UsageError, DaemonRunningError) as error:
         print(f"monitor: {error}", file=sys.stderr)
         return 2
     except MonitorError as error:
@@ -194,6 +195,7 @@ def _check(settings: Settings, path: str) -> int:
 def _run(settings: Settings, path: str) -> int:
     from monitor.app import build_app
     from monitor.runtime.arenas import limit_malloc_arenas
+    from monitor.runtime.daemon_lock import sole_daemon
     from monitor.runtime.scheduler import Daemon
 
     limit_malloc_arenas()  # before the pass's threads exist
@@ -205,7 +207,9 @@ def _run(settings: Settings, path: str) -> int:
         finally:
             await app.aclose()
 
-    asyncio.run(daemon())
+    url = settings.database_url()
+    with sole_daemon(Path(url.removeprefix("sqlite:///"))) if url.startswith("sqlite:///") else nullcontext():
+        asyncio.run(daemon())
     return 0
 
 

@@ -9,7 +9,8 @@ MonitorError
 ├── ArchiveError         the archive cannot be opened or is of an unknown schema
 ├── NotifyError          an alert channel refused or could not be reached
 ├── OpmlError            an OPML file to import is not readable OPML
-└── ConfigEditError      `sources add|import` cannot edit the config file safely (nothing written)
+├── ConfigEditError      `sources add|import` cannot edit the config file safely (nothing written)
+└── DaemonRunningError   another daemon already runs on this SQLite archive (names its PID and host)
 """
 
 from __future__ import annotations
@@ -76,3 +77,7 @@ class OpmlError(MonitorError):
 
 class ConfigEditError(MonitorError):
     """The config file cannot be edited safely; the message says why."""
+
+
+class DaemonRunningError(MonitorError):
+    """A second `monitor run` on an SQLite archive that a live daemon holds."""

@@ -114,6 +114,7 @@ class WebhookReceiver:
         self.status = 200
         self.reply = b""
         self.delay = 0.0  # seconds to take before answering (widens the send window)
+        self.arrivals = 0  # requests received, counted before the delay
         receiver = self
 
         class RequestHandler(BaseHTTPRequestHandler):
@@ -123,6 +124,7 @@ class WebhookReceiver:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length)
+                receiver.arrivals += 1
                 status = receiver.status
                 time.sleep(receiver.delay)
                 if status < 300:

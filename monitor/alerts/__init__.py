@@ -11,6 +11,7 @@ class Notifier(Protocol):
     """A channel. `send` raises NotifyError when the message was not accepted."""
 
     key: str
+    deadline: float  # seconds one send may take in all, whatever its steps' own timeouts
 
     async def send(self, payload: dict[str, Any], idempotency_key: str) -> None: ...
 

@@ -13,12 +13,15 @@ from monitor.alerts import channel_key
 from monitor.alerts.message import MessageTemplates, TemplateRenderError
 from monitor.errors import NotifyError
 
+APPRISE_DEADLINE = 60.0
+
 
 class AppriseNotifier:
     def __init__(self, url: str, templates: MessageTemplates | None = None) -> None:
         self.templates = templates or MessageTemplates()
         self.url = url
         self.key = channel_key("apprise", url)
+        self.deadline = APPRISE_DEADLINE
         import apprise  # here, not at the top: its ~100 plugins cost ~20 MB a daemon without it saves
 
         self.client = apprise.Apprise()

@@ -10,7 +10,8 @@ import asyncio
 import hashlib
 import logging
 import random
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,6 +28,8 @@ MAX_ATTEMPTS = 12
 MAX_AGE = timedelta(days=2)
 BATCH = 100
 DIGEST_LIMIT = 10_000
+CLAIM_LEASE = timedelta(minutes=5)  # longer than any channel's deadline: a claimed row is being sent
+SENDS_PER_CHANNEL = 4  # in flight at once to one channel; channels never wait for each other
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,9 +79,11 @@ async def _delivery_error(notifier: Notifier, payload: dict[str, Any], key: str)
     """Send one message; what went wrong, if anything. Any error is this message's failure, to
     retry and then dead-letter, never the dispatcher's: it must not hold back other alerts."""
     try:
-        await notifier.send(payload, key)
+        await asyncio.wait_for(notifier.send(payload, key), notifier.deadline)
     except NotifyError as error:
         return error
+    except TimeoutError:
+        return NotifyError(notifier.key, f"not done within its {notifier.deadline:g}s deadline")
     except Exception as error:
         log.exception("sending %s to %s failed unexpectedly", key, notifier.key)
         return NotifyError(notifier.key, f"unexpected error: {type(error).__name__}: {error}")
@@ -98,6 +103,10 @@ class Dispatcher:
         self.notifiers = {
             (route.name, notifier.key): notifier for route in routes for notifier in route.notifiers
         }
+        self._sending: set[asyncio.Task[None]] = set()
+        self._stories_in_flight: dict[str, Counter[str]] = {route.name: Counter() for route in routes}
+        self._slots: dict[tuple[str, str], asyncio.Semaphore] = {}
+        self._slots_loop: asyncio.AbstractEventLoop | None = None
 
     def outbox_for(self, article: Article) -> list[OutboxRow]:
         """The outbox rows a newly stored article creates: one per (alert, channel, story)."""
@@ -110,37 +119,85 @@ class Dispatcher:
                 rows.append(OutboxRow(route.name, notifier.key, article.story, article.id, tuple(rules)))
         return rows
 
-    async def dispatch(self) -> DispatchReport:
-        """Send every due row of the immediate alerts, holding back those in quiet hours or
-        over their throttle; then send, as one digest per channel, the held rows now due."""
+    async def dispatch(self, wait: bool = True) -> DispatchReport:
+        """Claim every due row of the immediate alerts and start sending it, holding back those in
+        quiet hours or over their throttle; then start the held rows now due, as one digest per
+        channel. Sends run concurrently, at most SENDS_PER_CHANNEL to a channel, each within its
+        channel's deadline. With `wait`, return when they are done; without, at once (the
+        daemon: a receiver that hangs then holds back nothing else)."""
         report = DispatchReport()
+        started: list[asyncio.Task[None]] = []
         for route in self.routes.values():
             if route.mode == "immediate":
-                await self._dispatch_route(route, report)
-        await self._send_held(report)
+                started += await self._dispatch_route(route, report)
+        started += await self._send_held(report)
+        if wait and started:
+            await asyncio.wait(started)
         return report
 
-    async def _dispatch_route(self, route: AlertRoute, report: DispatchReport) -> None:
+    async def drain(self, grace: float) -> int:
+        """Let the sends in flight finish, for up to `grace` seconds; how many did not. Their
+        rows stay claimed, so none is sent twice; they go out when the claim's lease ends."""
+        if self._sending:
+            await asyncio.wait(set(self._sending), timeout=grace)
+        return len(self._sending)
+
+    async def _dispatch_route(self, route: AlertRoute, report: DispatchReport) -> list[asyncio.Task[None]]:
         now = self.clock()
-        earlier = 0
+        in_flight = self._stories_in_flight[route.name]
+        earlier = len(in_flight)
         if route.throttle is not None:
-            earlier = await asyncio.to_thread(
+            earlier += await asyncio.to_thread(
                 self.archive.stories_sent, route.name, now - route.throttle.window
             )
-        stories: set[str] = set()  # sent in this pass: a story's other channels follow it
+        stories: set[str] = set()  # started in this pass: a story's other channels follow it
+        started: list[asyncio.Task[None]] = []
         while True:
-            rows = await asyncio.to_thread(self.archive.due_alerts, now, BATCH, [route.name])
+            rows = await asyncio.to_thread(
+                self.archive.claim_alerts, now, now + CLAIM_LEASE, BATCH, [route.name]
+            )
             for row in rows:
                 until = None
-                if row.story not in stories:
+                if row.story not in stories and row.story not in in_flight:
                     until = hold_until(now, route.quiet, route.throttle, earlier + len(stories), route.every)
                 if until is not None:
                     await asyncio.to_thread(self.archive.hold_alerts, [row.id], until)
                     log.info("alert %s held until %s (%s)", row.id, until.isoformat(), route.name)
-                elif await self._send_one(row, report):
+                else:
                     stories.add(row.story)
+                    started.append(
+                        self._start(row.alert, row.channel, self._send_one(row, report), row.story)
+                    )
             if len(rows) < BATCH:
-                break
+                return started
+
+    def _start(
+        self, alert: str, channel: str, send: Coroutine[Any, Any, Any], story: str | None = None
+    ) -> asyncio.Task[None]:
+        """Run a send as a task of its own (a cancelled job does not cancel it: see drain), at
+        most SENDS_PER_CHANNEL at once to one channel."""
+        loop = asyncio.get_running_loop()
+        if self._slots_loop is not loop:
+            self._slots, self._slots_loop = {}, loop
+        slot = self._slots.setdefault((alert, channel), asyncio.Semaphore(SENDS_PER_CHANNEL))
+        in_flight = self._stories_in_flight.setdefault(alert, Counter())
+        if story is not None:
+            in_flight[story] += 1
+
+        async def bounded() -> None:
+            try:
+                async with slot:
+                    await send
+            finally:
+                if story is not None:
+                    in_flight[story] -= 1
+                    if in_flight[story] <= 0:
+                        del in_flight[story]
+
+        task = asyncio.create_task(bounded())
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+        return task
 
     async def _send_one(self, row: AlertRecord, report: DispatchReport) -> bool:
         notifier = self.notifiers.get((row.alert, row.channel))
@@ -156,6 +213,7 @@ class Dispatcher:
             return False
         await asyncio.to_thread(self.archive.mark_alert_sent, row.id, self.clock())
         report.sent += 1
+        log.info("alert %s (%s) sent to %s", row.id, row.alert, row.channel)
         return True
 
     async def _failed(
@@ -174,28 +232,34 @@ class Dispatcher:
         hours, they are held and go out when the quiet hours end)."""
         report = DispatchReport()
         now = self.clock()
-        rows = await asyncio.to_thread(self.archive.due_alerts, now, DIGEST_LIMIT, [name])
+        rows = await asyncio.to_thread(
+            self.archive.claim_alerts, now, now + CLAIM_LEASE, DIGEST_LIMIT, [name]
+        )
         route = self.routes.get(name)
         quiet_end = route.quiet.end_of_quiet(now) if route and route.quiet else None
         if quiet_end is not None:
             await asyncio.to_thread(self.archive.hold_alerts, [row.id for row in rows], quiet_end)
             return report
-        await self._send_digests(rows, report)
+        started = self._send_digests(rows, report)
+        if started:
+            await asyncio.wait(started)
         return report
 
-    async def _send_held(self, report: DispatchReport) -> None:
-        names = list(self.routes)
+    async def _send_held(self, report: DispatchReport) -> list[asyncio.Task[None]]:
+        now, names = self.clock(), list(self.routes)
         rows = await asyncio.to_thread(
-            self.archive.due_alerts, self.clock(), DIGEST_LIMIT, names, AlertState.HELD
+            self.archive.claim_alerts, now, now + CLAIM_LEASE, DIGEST_LIMIT, names, AlertState.HELD
         )
-        await self._send_digests(rows, report)
+        return self._send_digests(rows, report)
 
-    async def _send_digests(self, rows: list[AlertRecord], report: DispatchReport) -> None:
+    def _send_digests(self, rows: list[AlertRecord], report: DispatchReport) -> list[asyncio.Task[None]]:
         by_channel: dict[tuple[str, str], list[AlertRecord]] = {}
         for row in rows:
             by_channel.setdefault((row.alert, row.channel), []).append(row)
-        for (name, channel), channel_rows in by_channel.items():
-            await self._send_digest(name, channel, channel_rows, report)
+        return [
+            self._start(name, channel, self._send_digest(name, channel, channel_rows, report))
+            for (name, channel), channel_rows in by_channel.items()
+        ]
 
     async def _send_digest(
         self, name: str, channel: str, rows: list[AlertRecord], report: DispatchReport

@@ -14,6 +14,8 @@ from monitor.alerts import channel_key
 from monitor.alerts.message import MessageTemplates, TemplateRenderError, one_line
 from monitor.errors import NotifyError
 
+EMAIL_DEADLINE = 60.0  # a whole SMTP session; each of its steps times out after 30 s
+
 
 class EmailNotifier:
     def __init__(
@@ -31,6 +33,7 @@ class EmailNotifier:
         self.username = unquote(parts.username) if parts.username else None
         self.password = unquote(parts.password) if parts.password else None
         self.key = channel_key("email", ",".join(recipients))
+        self.deadline = EMAIL_DEADLINE
 
     async def send(self, payload: dict[str, Any], idempotency_key: str) -> None:
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
 import os
 from pathlib import Path
@@ -18,6 +19,7 @@ class JsonlNotifier:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.key = channel_key("jsonl", str(path))
+        self.deadline = 30.0
 
     async def send(self, payload: dict[str, Any], idempotency_key: str) -> None:
         line = json.dumps({**payload, "idempotency_key": idempotency_key}, ensure_ascii=False)
@@ -33,6 +35,7 @@ class JsonlNotifier:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # one writer at a time, threads and processes alike
             complete = _end_of_last_line(fd)
             os.ftruncate(fd, complete)
             try:

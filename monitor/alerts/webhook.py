@@ -26,6 +26,7 @@ class WebhookNotifier:
         self.url = url
         self.secret = signing_key(secret) if secret else None
         self.key = channel_key("webhook", url)
+        self.deadline = timeout.total_seconds()  # the whole request, however slowly the answer comes
         # Through the egress gate too: the operator's URL is trusted, a redirect elsewhere is not.
         self.policy = EgressPolicy.for_source(url)
         self.client = httpx.AsyncClient(

@@ -98,8 +98,15 @@ class Archive(Protocol):
         self, article_id: str, new_hits: Sequence[Hit], outbox: Sequence[OutboxRow], now: datetime
     ) -> None: ...
 
-    def due_alerts(
-        self, now: datetime, limit: int, names: Sequence[str], state: AlertState = AlertState.PENDING
+    def release_alert_claims(self) -> int: ...
+
+    def claim_alerts(
+        self,
+        now: datetime,
+        lease_until: datetime,
+        limit: int,
+        names: Sequence[str],
+        state: AlertState = AlertState.PENDING,
     ) -> list[AlertRecord]: ...
 
     def hold_alerts(self, ids: Sequence[str], until: datetime) -> None: ...

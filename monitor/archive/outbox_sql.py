@@ -15,21 +15,48 @@ from monitor.models import AlertRecord, AlertState
 
 
 class SqlOutbox(SqlConnections):
-    def due_alerts(
-        self, now: datetime, limit: int, names: Sequence[str], state: AlertState = AlertState.PENDING
+    def claim_alerts(
+        self,
+        now: datetime,
+        lease_until: datetime,
+        limit: int,
+        names: Sequence[str],
+        state: AlertState = AlertState.PENDING,
     ) -> list[AlertRecord]:
-        """Rows of the named alerts in this state (pending, or held for a digest) whose next
-        attempt has come, oldest first."""
-        with self._reading() as connection:
+        """Take up to `limit` rows of the named alerts in this state (pending, or held for a
+        digest) whose next attempt has come, oldest first, for sending: claimed until the lease's
+        end, no other dispatcher (another process, or this one's next round) takes them while
+        they are sent. Marking them sent, failed or held ends the claim; a dispatcher that dies
+        mid-send leaves them due again when the lease ends (or at once: release_alert_claims)."""
+        is_due = (
+            alerts.c.state == state.value,
+            alerts.c.alert.in_(list(names)),
+            or_(alerts.c.next_attempt.is_(None), alerts.c.next_attempt <= now),
+            or_(alerts.c.claimed_until.is_(None), alerts.c.claimed_until <= now),
+        )
+        with self._reading() as connection:  # the common answer is "none": no write lock for it
+            if connection.execute(select(alerts.c.id).where(*is_due).limit(1)).first() is None:
+                return []
+        with self._writing() as connection:
             rows = connection.execute(
-                select(alerts)
-                .where(alerts.c.state == state.value)
-                .where(alerts.c.alert.in_(list(names)))
-                .where(or_(alerts.c.next_attempt.is_(None), alerts.c.next_attempt <= now))
-                .order_by(alerts.c.created, alerts.c.id)
-                .limit(limit)
+                select(alerts).where(*is_due).order_by(alerts.c.created, alerts.c.id).limit(limit)
             ).all()
+            if rows:
+                connection.execute(
+                    update(alerts)
+                    .where(alerts.c.id.in_([row.id for row in rows]))
+                    .values(claimed_until=lease_until)
+                )
         return [alert_from(row) for row in rows]
+
+    def release_alert_claims(self) -> int:
+        """End every claim on the outbox: for a daemon starting on an archive that it alone
+        uses (SQLite), the claims of the one before it, killed mid-send, are stale."""
+        with self._writing() as connection:
+            result = connection.execute(
+                update(alerts).where(alerts.c.claimed_until.is_not(None)).values(claimed_until=None)
+            )
+        return result.rowcount
 
     def mark_alert_sent(self, alert_id: str, now: datetime) -> None:
         with self._writing() as connection:
@@ -42,6 +69,7 @@ class SqlOutbox(SqlConnections):
                     attempts=alerts.c.attempts + 1,
                     next_attempt=None,
                     last_error=None,
+                    claimed_until=None,
                 )
             )
 
@@ -51,7 +79,7 @@ class SqlOutbox(SqlConnections):
             connection.execute(
                 update(alerts)
                 .where(alerts.c.id.in_(list(ids)), alerts.c.state == AlertState.PENDING.value)
-                .values(state=AlertState.HELD.value, next_attempt=until)
+                .values(state=AlertState.HELD.value, next_attempt=until, claimed_until=None)
             )
 
     def stories_sent(self, alert: str, since: datetime) -> int:
@@ -86,6 +114,7 @@ class SqlOutbox(SqlConnections):
                     attempts=alerts.c.attempts + 1,
                     next_attempt=next_attempt,
                     last_error=error[:2000],
+                    claimed_until=None,
                 )
             )
 

@@ -159,6 +159,7 @@ alerts = Table(
     Column("next_attempt", UtcDateTime),
     Column("last_error", Text),
     Column("sent", UtcDateTime),
+    Column("claimed_until", UtcDateTime),  # schema version 10: being sent by a dispatcher until then
     UniqueConstraint("alert", "channel", "story", name="alerts_one_per_story"),
     Index("alerts_due", "state", "next_attempt"),
 )

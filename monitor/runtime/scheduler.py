@@ -43,7 +43,7 @@ class Daemon:
         self.app = app
         self.in_flight: set[asyncio.Task[Any]] = set()
         self.stopping = asyncio.Event()
-        self.dispatching = asyncio.Lock()  # one dispatcher at a time: a row is sent once
+        self.dispatching = asyncio.Lock()  # one claim round at a time (the sends run on their own)
 
     def _tracked(self, job: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
         async def run() -> None:
@@ -80,10 +80,9 @@ class Daemon:
             await self.dispatch()  # alert now rather than at the next dispatch tick
 
     async def dispatch(self) -> None:
+        """Start sending what is due; the sends finish on their own (logged as they end)."""
         async with self.dispatching:
-            report = await self.app.dispatcher.dispatch()
-        if report.sent or report.failed:
-            log.info("alerts: %d sent, %d failed", report.sent, report.failed)
+            await self.app.dispatcher.dispatch(wait=False)
 
     async def retention(self) -> None:
         retention = self.app.settings.retention
@@ -124,6 +123,9 @@ class Daemon:
         released = await asyncio.to_thread(self.app.archive.release_claims, self.app.clock())
         if released:
             log.info("%d sources were mid-poll when the last run stopped: polling them now", released)
+        unsent = await asyncio.to_thread(self.app.archive.release_alert_claims)
+        if unsent:
+            log.info("%d alerts were mid-send when the last run stopped: sending them again", unsent)
         gc.freeze()  # the config, the compiled rules and the automaton live as long as the daemon
         scheduler = AsyncIOScheduler(timezone=UTC)
         self.schedule(scheduler)
@@ -139,6 +141,11 @@ class Daemon:
         if self.in_flight:
             await asyncio.wait(set(self.in_flight), timeout=SHUTDOWN_GRACE)
         await asyncio.wait_for(self.dispatch(), timeout=SHUTDOWN_GRACE)
+        unfinished = await self.app.dispatcher.drain(SHUTDOWN_GRACE)
+        if unfinished:
+            log.warning(
+                "stopped with %d alert sends unfinished: they go out when their claim lapses", unfinished
+            )
         log.info("stopped")
 
 

@@ -113,6 +113,7 @@ class BuggyNotifier:
     """A channel with a bug of ours (no real channel can be made to raise one on purpose)."""
 
     key = "buggy:test"
+    deadline = 5.0
 
     async def send(self, payload: dict[str, object], idempotency_key: str) -> None:
         raise RuntimeError("a bug in a channel")

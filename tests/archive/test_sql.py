@@ -61,12 +61,13 @@ def test_a_version_1_archive_is_upgraded_keeping_its_data(tmp_path: Path) -> Non
             connection.execute(f"ALTER TABLE articles DROP COLUMN {column}")
         connection.execute("DROP TABLE story_bands")
         connection.execute("DROP TABLE publication_marks")
+        connection.execute("ALTER TABLE alerts DROP COLUMN claimed_until")
         connection.execute("PRAGMA user_version = 1")
     upgraded = SqlArchive(f"sqlite:///{path}")
     state = upgraded.source_state("One")
     assert state is not None and state.url == "https://x.test/feed" and state.moved_to is None
     with sqlite3.connect(path) as connection:
-        assert connection.execute("PRAGMA user_version").fetchone()[0] == LATEST == 9
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == LATEST == 10
 
 
 def test_a_version_6_archive_is_reindexed_with_teaser_and_text_apart(tmp_path: Path) -> None:
@@ -87,6 +88,7 @@ def test_a_version_6_archive_is_reindexed_with_teaser_and_text_apart(tmp_path: P
         )
         connection.execute("DROP TABLE publication_marks")
         connection.execute("ALTER TABLE articles DROP COLUMN shared")
+        connection.execute("ALTER TABLE alerts DROP COLUMN claimed_until")
         connection.execute("PRAGMA user_version = 6")
     upgraded = SqlArchive(f"sqlite:///{path}")
     assert upgraded.search(parse_query('"iron dome"'), SearchFilters()) == []
@@ -111,7 +113,7 @@ def test_a_store_failing_midway_leaves_nothing_and_the_next_one_works(tmp_path: 
     with pytest.raises(ValueError, match="naive"):  # refused before SQLite sees it
         archive.store([make_article("a3", published=NOW.replace(tzinfo=None))], [])
     assert set(archive.known_entries("Harbor Daily", ["a0", "a1", "a2", "a3"], []).hashes) == {"a0"}
-    assert archive.due_alerts(NOW, 10, ["desk"]) == []
+    assert archive.claim_alerts(NOW, NOW, 10, ["desk"]) == []
     assert archive.store([make_article("a1"), make_article("a4")], [outbox("a1")]) == 2
     assert [item.article.id for item in archive.search(parse_query("iron"), SearchFilters())] == [
         "a4",
@@ -128,21 +130,21 @@ def test_store_is_idempotent_and_writes_alerts_with_articles(archive: SqlArchive
         {"a1": ""}, {"a1"}
     )
     assert archive.known_entries("Elsewhere", [], ["a1"]) == KnownEntries({}, set())
-    assert len(archive.due_alerts(NOW, 10, ["desk"])) == 1
+    assert len(archive.claim_alerts(NOW, NOW, 10, ["desk"])) == 1
     found = archive.article("a1")
     assert found is not None and found.article == article
 
 
 def test_alert_row_not_written_without_its_article(archive: SqlArchive) -> None:
     archive.store([], [outbox("ghost")])
-    assert archive.due_alerts(NOW, 10, ["desk"]) == []
+    assert archive.claim_alerts(NOW, NOW, 10, ["desk"]) == []
 
 
 def test_alert_states(archive: SqlArchive) -> None:
     archive.store([make_article("a1")], [outbox("a1")])
     archive.mark_alert_failed(outbox("a1").id, "HTTP 503", NOW + timedelta(minutes=1), NOW)
-    assert archive.due_alerts(NOW, 10, ["desk"]) == []
-    [row] = archive.due_alerts(NOW + timedelta(minutes=2), 10, ["desk"])
+    assert archive.claim_alerts(NOW, NOW, 10, ["desk"]) == []
+    [row] = archive.claim_alerts(NOW + timedelta(minutes=2), NOW + timedelta(minutes=3), 10, ["desk"])
     assert (row.state.value, row.attempts, row.last_error) == ("pending", 1, "HTTP 503")
     archive.mark_alert_sent(outbox("a1").id, NOW + timedelta(minutes=2))
     [row] = archive.alerts(10)
@@ -257,6 +259,7 @@ def test_copies_stored_together_or_upgraded_from_version_8_are_shown(tmp_path: P
     archive.close()
     with sqlite3.connect(path) as connection:  # the version-8 schema: no shared flags
         connection.execute("ALTER TABLE articles DROP COLUMN shared")
+        connection.execute("ALTER TABLE alerts DROP COLUMN claimed_until")
         connection.execute("PRAGMA user_version = 8")
     upgraded = SqlArchive(f"sqlite:///{path}")
     assert _copies_shown(upgraded) == expected
@@ -311,3 +314,20 @@ def test_a_large_batch_is_stored_whole(archive: SqlArchive) -> None:
     assert [item.article.id for item in found] == ["b5"]
     assert found[0].article == batch[5]
     assert len(archive.alerts(count + 10)) == count
+
+
+def test_a_version_9_archive_gains_alert_claims(tmp_path: Path) -> None:
+    path = tmp_path / "v9.db"
+    archive = SqlArchive(f"sqlite:///{path}")
+    archive.store([make_article("a1")], [outbox("a1")])
+    archive.close()
+    with sqlite3.connect(path) as connection:  # the version-9 schema: no claims
+        connection.execute("ALTER TABLE alerts DROP COLUMN claimed_until")
+        connection.execute("PRAGMA user_version = 9")
+    upgraded = SqlArchive(f"sqlite:///{path}")
+    lease = NOW + timedelta(minutes=5)
+    assert len(upgraded.claim_alerts(NOW, lease, 10, ["desk"])) == 1
+    assert upgraded.claim_alerts(NOW, lease, 10, ["desk"]) == []  # claimed: nobody else sends it
+    assert len(upgraded.claim_alerts(lease, lease, 10, ["desk"])) == 1  # the lease lapsed
+    assert upgraded.release_alert_claims() == 1
+    assert len(upgraded.claim_alerts(NOW, lease, 10, ["desk"])) == 1  # released at a daemon's start

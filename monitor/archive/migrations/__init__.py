@@ -119,6 +119,11 @@ def _v8_to_v9(connection: Connection) -> None:
     )
 
 
+def _v9_to_v10(connection: Connection) -> None:
+    """Until when a dispatcher holds an alert row it is sending (cleared when it is marked)."""
+    connection.execute(text("ALTER TABLE alerts ADD COLUMN claimed_until DATETIME"))
+
+
 # UPGRADES[n] brings version n + 1 to version n + 2.
 UPGRADES: list[Callable[[Connection], None]] = [
     _v1_to_v2,
@@ -129,6 +134,7 @@ UPGRADES: list[Callable[[Connection], None]] = [
     _v6_to_v7,
     _v7_to_v8,
     _v8_to_v9,
+    _v9_to_v10,
 ]
 LATEST = len(UPGRADES) + 1
 

@@ -1,0 +1,46 @@
+"""One daemon per SQLite archive: a lock file beside the database, held while the daemon runs.
+
+Two daemons on one file both polled and both sent alerts. The lock is an flock on
+`<database>.daemon`, which the kernel releases when its holder exits, however it exits: a dead
+daemon never blocks the next one. The file names the holder, so the refusal can too. (Several
+daemons may share a PostgreSQL archive; they coordinate through claims in the database.)
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from monitor.errors import DaemonRunningError
+
+
+def lock_path(database: Path) -> Path:
+    return database.with_name(database.name + ".daemon")
+
+
+@contextmanager
+def sole_daemon(database: Path) -> Iterator[None]:
+    """Hold the archive's daemon lock for the block; raises DaemonRunningError if it is held."""
+    path = lock_path(database)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 512, 0).decode("utf-8", "replace").strip() or "a process"
+            raise DaemonRunningError(
+                f"another monitor daemon is running on {database}: {holder}. One daemon per SQLite "
+                f"archive: stop it first (a PostgreSQL archive can be shared by several)"
+            ) from None
+        since = datetime.now(UTC).isoformat(timespec="seconds")
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}, since {since}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
