@@ -4,17 +4,22 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 CONFIG ?= config/monitor.yaml
-# The installer itself is pinned too; it is the one thing pip fetches unlocked.
+# The installer is pinned here, the build backend in pyproject.toml, the rest in uv.lock.
 UV_VERSION := 0.13.9
 UV := $(BIN)/uv
 # --inexact keeps uv and pip in the venv; --frozen installs the lock as it is, never re-resolving.
 SYNC := $(UV) sync --frozen --inexact
 
 export UV_PROJECT_ENVIRONMENT := $(VENV)
+# Never fetch an interpreter of uv's own: the venv's Python is the one the user has.
+export UV_PYTHON_DOWNLOADS := never
 
 .PHONY: run test lint bench lock wheel-check clean
 
 $(UV):
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { \
+	    echo "monitor needs Python 3.11 or newer; $(PYTHON) is $$($(PYTHON) --version 2>&1)." \
+	         "Name another with: make PYTHON=python3.11 ..." >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
@@ -34,14 +39,13 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/deptry monitor
-	$(UV) lock --check --offline
 
 test: lint
 	$(BIN)/pytest
 
 # What a user's install gets: the wheel alone, into a new venv, runtime dependencies from the lock.
 wheel-check: $(VENV)/.installed-test
-	UV=$(UV) .ci/wheel-check
+	UV=$(UV) PYTHON=$(PYTHON) .ci/wheel-check
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m bench.match
@@ -53,7 +57,8 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python -m bench.memory
 	$(BIN)/python -m bench.latency
 
-# Re-resolve every dependency to the newest versions pyproject.toml allows, then run `make test`.
+# Re-resolve every dependency to the newest versions pyproject.toml allows; then run `make test`
+# and commit uv.lock.
 lock: | $(UV)
 	$(UV) lock --upgrade
 
