@@ -23,7 +23,7 @@ def render(records: Sequence[dict[str, Any]], columns: Sequence[str], fmt: str) 
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(columns)
         for record in records:
-            writer.writerow([_cell(record.get(column)) for column in columns])
+            writer.writerow([_csv_cell(record.get(column)) for column in columns])
         return buffer.getvalue().rstrip("\n")
     return _table(records, columns)
 
@@ -34,6 +34,16 @@ def _cell(value: Any) -> str:
     if isinstance(value, list | tuple):
         return ", ".join(_cell(item) for item in value)
     return " ".join(str(value).split())
+
+
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP, CSV injection):
+# a feed's title such as =HYPERLINK(...) must stay text.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value: Any) -> str:
+    cell = _cell(value)
+    return "'" + cell if cell.startswith(_FORMULA_STARTS) else cell
 
 
 def _table(records: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:

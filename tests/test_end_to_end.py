@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from pathlib import Path
 
 from tests import fixtures
-from tests.conftest import Cli
+from tests.conftest import Cli, write_config
 from tests.servers import Route, Site, WebhookReceiver
 
 
@@ -146,3 +148,33 @@ def test_alerts_retry_command(cli: Cli, config: Path, webhook: WebhookReceiver) 
     assert code == 0 and out.startswith("1 alerts queued again")
     code, _, err = cli("-c", str(config), "alerts", "retry")
     assert code == 2 and "--failed" in err
+
+
+def test_csv_cells_that_a_spreadsheet_would_run_stay_text(cli: Cli, tmp_path: Path, site: Site) -> None:
+    hostile = [
+        {"title": '=HYPERLINK("http://evil.test","Iron Dome")', "link": site.url("/x/1"), "description": "x"},
+        {"title": "+Iron Dome cmd|' /C calc'!A0", "link": site.url("/x/2"), "description": "x"},
+        {"title": "-Iron Dome 2+3", "link": site.url("/x/3"), "description": "x"},
+        {"title": "@SUM(1+1) Iron Dome", "link": site.url("/x/4"), "description": "x"},
+        {"title": "Plain Iron Dome = safe", "link": site.url("/x/5"), "description": "x"},
+    ]
+    site.routes["/hostile.xml"] = Route(fixtures.rss(hostile))
+    config = write_config(
+        tmp_path / "monitor.yaml",
+        {
+            "storage": {"url": "sqlite:///m.db"},
+            "sources": [{"name": "=Evil Source", "url": site.url("/hostile.xml"), "full_text": "never"}],
+            "watch": [{"name": "Iron Dome", "terms": ["Iron Dome"]}],
+        },
+    )
+    assert cli("-c", str(config), "once")[0] == 0
+    code, out, _ = cli("-c", str(config), "search", '"iron dome"', "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0 and len(rows) == 5
+    for row in rows:
+        assert not row["title"].startswith(("=", "+", "-", "@")), row
+        assert row["source"] == "'=Evil Source"
+    assert {row["title"] for row in rows} >= {
+        '\'=HYPERLINK("http://evil.test","Iron Dome")',
+        "Plain Iron Dome = safe",
+    }
