@@ -7,12 +7,13 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.archive.engine import driver_connection, sqlite_engine
-from monitor.archive.migrations import migrate
+from monitor.archive.migrations import migrate, refuse_foreign
 from monitor.errors import ArchiveError
 
 
@@ -32,10 +33,15 @@ class SqlConnections:
                 "would see its own, empty one, and all would be lost at exit; give a file path"
             )
         try:
-            self.engine = sqlite_engine(url)
+            refuse_foreign(Path(url.removeprefix("sqlite:///")))
+        except ArchiveError as error:
+            raise ArchiveError(f"cannot open the archive at {url}: {error}") from None
+        self.engine = sqlite_engine(url)
+        try:
             with self.engine.begin() as connection:
                 migrate(connection)
-        except SQLAlchemyError as error:
+        except (SQLAlchemyError, ArchiveError) as error:
+            self.engine.dispose()
             raise ArchiveError(f"cannot open the archive at {url}: {error}") from error
 
     def close(self) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from monitor.archive import FetchOutcome, KnownEntries, OutboxRow, SearchFilters
-from monitor.archive.migrations import LATEST
+from monitor.archive.migrations import APPLICATION_ID, LATEST
 from monitor.archive.sql import SqlArchive
 from monitor.errors import ArchiveError
 from monitor.rules import parse_query
@@ -331,3 +331,44 @@ def test_a_version_9_archive_gains_alert_claims(tmp_path: Path) -> None:
     assert len(upgraded.claim_alerts(lease, lease, 10, ["desk"])) == 1  # the lease lapsed
     assert upgraded.release_alert_claims() == 1
     assert len(upgraded.claim_alerts(NOW, lease, 10, ["desk"])) == 1  # released at a daemon's start
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)",
+        "CREATE TABLE sources (id INTEGER PRIMARY KEY, feed TEXT); PRAGMA user_version = 3",
+        "CREATE TABLE t (x); PRAGMA application_id = 1234",
+    ],
+)
+def test_a_database_the_monitor_did_not_make_is_refused_unchanged(tmp_path: Path, schema: str) -> None:
+    path = tmp_path / "theirs.db"
+    with sqlite3.connect(path) as connection:
+        connection.executescript(schema)
+    before = path.read_bytes()
+    for _ in range(2):  # and again: nothing was half-converted by the first attempt
+        with pytest.raises(ArchiveError, match=r"not made by the monitor .*: it is left unchanged"):
+            SqlArchive(f"sqlite:///{path}")
+    assert path.read_bytes() == before
+
+
+def test_an_empty_file_and_an_archive_older_than_the_mark_are_ours(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    SqlArchive(f"sqlite:///{empty}").close()
+    older = tmp_path / "older.db"
+    SqlArchive(f"sqlite:///{older}").close()
+    with sqlite3.connect(older) as connection:
+        connection.execute("PRAGMA application_id = 0")  # made before archives were marked
+    SqlArchive(f"sqlite:///{older}").close()
+    for path in (empty, older):
+        with sqlite3.connect(path) as connection:
+            assert connection.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+
+
+def test_a_file_that_is_no_database_is_refused_unchanged(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("shopping list\n" * 100)
+    with pytest.raises(ArchiveError, match=r"not a readable SQLite database .*: it is left unchanged"):
+        SqlArchive(f"sqlite:///{path}")
+    assert path.read_text() == "shopping list\n" * 100

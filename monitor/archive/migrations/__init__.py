@@ -8,7 +8,9 @@ transaction. Append upgrades; never edit one that has shipped.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Callable
+from pathlib import Path
 
 from sqlalchemy import Connection, text
 
@@ -139,8 +141,15 @@ UPGRADES: list[Callable[[Connection], None]] = [
 LATEST = len(UPGRADES) + 1
 
 
+# PRAGMA application_id of every archive the monitor made ("MoNi"): what tells our file apart
+# from someone else's before anything is written to it.
+APPLICATION_ID = 0x4D6F4E69
+_OUR_TABLES = {"sources", "articles", "alerts", "articles_fts"}
+
+
 def migrate(connection: Connection) -> int:
-    """Bring the schema to the newest version; returns the version now in force."""
+    """Bring the schema to the newest version; returns the version now in force. Refuses,
+    unchanged, a database that the monitor did not make (see refuse_foreign)."""
     current = int(connection.execute(text("PRAGMA user_version")).scalar_one())
     if current > LATEST:
         raise ArchiveError(
@@ -153,4 +162,38 @@ def migrate(connection: Connection) -> int:
         for version in range(current, LATEST):
             UPGRADES[version - 1](connection)
     connection.execute(text(f"PRAGMA user_version = {LATEST}"))
+    connection.execute(text(f"PRAGMA application_id = {APPLICATION_ID}"))
     return LATEST
+
+
+def refuse_foreign(path: Path) -> None:
+    """Raise ArchiveError, touching nothing, unless the file is ours: marked with our application
+    id, or empty, or (made before the mark) holding our tables at a version of ours. Read-only
+    and before the engine opens it, which would already switch the file to WAL."""
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    try:
+        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            application_id = int(connection.execute("PRAGMA application_id").fetchone()[0])
+            version = int(connection.execute("PRAGMA user_version").fetchone()[0])
+            tables = {
+                row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            }
+        finally:
+            connection.close()
+    except sqlite3.DatabaseError as error:
+        raise ArchiveError(
+            f"this file is not a readable SQLite database ({error}): it is left unchanged"
+        ) from None
+    if application_id == APPLICATION_ID:
+        return
+    if application_id == 0 and (not tables or (tables >= _OUR_TABLES and version > 0)):
+        return
+    shown = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
+    raise ArchiveError(
+        "this database was not made by the monitor "
+        + (f"(application id {application_id:#x}) " if application_id else "")
+        + (f"(it holds tables {shown})" if tables else "")
+        + ": it is left unchanged; point storage.url at a new file"
+    )
