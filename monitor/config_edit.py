@@ -8,8 +8,11 @@ valid config; otherwise nothing is written and the caller prints the lines to pa
 
 from __future__ import annotations
 
+import fcntl
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +35,27 @@ def source_lines(additions: list[dict[str, Any]], comments: list[str], indent: s
 
 
 def add_sources(path: Path, additions: list[dict[str, Any]], comments: list[str]) -> None:
-    """Append sources to the config file; ConfigEditError (nothing written) when unsafe."""
+    """Append sources to the config file; ConfigEditError (nothing written) when unsafe. Edits
+    of one file wait for each other: each reads what the one before it wrote."""
+    with _editing(path):
+        _add_sources(path, additions, comments)
+
+
+@contextmanager
+def _editing(path: Path) -> Iterator[None]:
+    """Hold the config's edit lock (an flock on a file beside it: the config itself is
+    replaced, not rewritten); clear the temporary files of an editor that was killed."""
+    fd = os.open(path.with_name(f".{path.name}.lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        for stale in path.parent.glob(f".{path.name}.*.tmp"):
+            stale.unlink(missing_ok=True)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _add_sources(path: Path, additions: list[dict[str, Any]], comments: list[str]) -> None:
     text = path.read_text(encoding="utf-8")
     try:
         document = load_yaml(text) or {}

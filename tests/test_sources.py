@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 import yaml
 
 from monitor.opml import read_opml
@@ -211,3 +214,30 @@ def test_a_sitemap_source_from_robots_txt_through_an_index(
     assert delivery.payload["article"]["title"] == "Shield plan"
     assert "Taiwan Shield" in delivery.payload["rules"]  # the terms are on the page only
     assert site.hits("/articles/old.html") == 0
+
+
+def _opml(prefix: str, count: int) -> bytes:
+    outlines = "".join(
+        f'<outline type="rss" text="{prefix} {n}" xmlUrl="https://{prefix}.example/{n}/rss"/>'
+        for n in range(count)
+    )
+    return f'<?xml version="1.0"?><opml version="2.0"><body>{outlines}</body></opml>'.encode()
+
+
+@pytest.mark.slow
+def test_concurrent_imports_keep_every_source_and_clean_up_after_a_killed_one(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    stale = tmp_path / f".{config.name}.abc123.tmp"  # left by an import that was killed
+    stale.write_text("half a config")
+    imports = []
+    for prefix in ("north", "south"):
+        (tmp_path / f"{prefix}.opml").write_bytes(_opml(prefix, 1500))
+        command = ["-m", "monitor", "-c", str(config), "sources", "import", str(tmp_path / f"{prefix}.opml")]
+        imports.append(subprocess.Popen([sys.executable, *command], stdout=subprocess.PIPE, text=True))
+    for process in imports:
+        out, _ = process.communicate(timeout=120)
+        assert process.returncode == 0 and "1500 new" in out, out
+    sources = yaml.safe_load(config.read_text(encoding="utf-8"))["sources"]
+    assert len(sources) == 2 + 3000
+    assert not stale.exists()
+    assert not list(tmp_path.glob(f".{config.name}.*.tmp"))
