@@ -18,9 +18,9 @@ from monitor.archive import SearchFilters
 from monitor.archive.sql import SqlArchive
 from monitor.config_file import config_path, load_settings
 from monitor.durations import format_duration, parse_duration
-from monitor.errors import ConfigError, DaemonRunningError, MonitorError, QueryError
+from monitor.errors import ArchiveError, ConfigError, DaemonRunningError, MonitorError, QueryError
 from monitor.inspect import extract_command, test_rule_command
-from monitor.models import INTERNAL_ERROR
+from monitor.models import ARCHIVE_ERROR, INTERNAL_ERROR
 from monitor.output import FORMATS, render
 from monitor.payloads import article_json, iso
 from monitor.rules import parse_query, to_text
@@ -189,6 +189,28 @@ def _check(settings: Settings, path: str) -> int:
     print(f"{path}: ok — {counts}")
     for rule in settings.watch:
         print(f"  rule {rule.name!r}: {to_text(rule.compile().node)}")
+    return _check_archive(settings)
+
+
+def _check_archive(settings: Settings) -> int:
+    """The archive, if there is one yet: it opens as ours and SQLite's quick_check passes."""
+    url = settings.database_url()
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        print("  archive: none yet (the first poll creates it)")
+        return 0
+    try:
+        archive = SqlArchive(url)
+        try:
+            damage = archive.damage()
+        finally:
+            archive.close()
+    except ArchiveError as error:
+        damage = [str(error)]
+    if damage:
+        problems = "\n".join(f"  {line}" for line in damage)
+        print(f"monitor: the archive is damaged ({url}):\n{problems}\nrestore a backup", file=sys.stderr)
+        return 2
+    print("  archive: ok (quick_check)")
     return 0
 
 
@@ -324,6 +346,8 @@ def _sources(archive: SqlArchive, settings: Settings, fmt: str) -> int:
             status = "gone: polling stopped"
         elif state.last_status == INTERNAL_ERROR:
             status = f"INTERNAL ERROR (the monitor's fault) since {iso(state.failing_since)}"
+        elif state.last_status == ARCHIVE_ERROR:
+            status = f"ARCHIVE ERROR (not the source's) since {iso(state.failing_since)}"
         elif state.consecutive_errors:
             status = f"failing since {iso(state.failing_since)}"
         else:

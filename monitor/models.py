@@ -95,6 +95,8 @@ class ArchivedArticle:
 # A source's last status when its poll failed by a fault of the monitor (a bug, a missing module),
 # not of the source: shown apart so that it never reads as the source's error.
 INTERNAL_ERROR = "internal error"
+# ... and when it failed because the archive could not be read or written (disk full, damage).
+ARCHIVE_ERROR = "archive error"
 
 
 @dataclass(frozen=True, slots=True)

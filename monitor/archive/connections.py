@@ -55,7 +55,7 @@ class SqlConnections:
 
     @contextmanager
     def _writing(self) -> Iterator[Connection]:
-        with self.write_lock, self.engine.begin() as connection:
+        with self.write_lock, archive_errors("write"), self.engine.begin() as connection:
             yield connection
 
     @contextmanager
@@ -64,7 +64,7 @@ class SqlConnections:
         pipeline stores a poll's articles as it ends, and through SQLAlchemy each statement
         spent more in Python than SQLite spent running it: 14% of a busy pass's GIL time, all
         of it inside the write lock. Other writes keep `_writing`."""
-        with self.write_lock:
+        with self.write_lock, archive_errors("write"):
             if self._store_connection is None:
                 self._store_connection = driver_connection(self.engine)
             driver = self._store_connection
@@ -83,6 +83,7 @@ class SqlConnections:
     @contextmanager
     def _reading(self) -> Iterator[Connection]:
         with (
+            archive_errors("read"),
             self.engine.connect().execution_options(reading=True) as connection,
             connection.begin(),
         ):
@@ -102,11 +103,11 @@ class SqlConnections:
             driver = driver or driver_connection(self.engine)
             driver.execute("BEGIN")
         except sqlite3.Error as error:
-            raise ArchiveError(f"cannot read the archive: {error}") from error
+            raise ArchiveError(f"cannot read the archive: {explained(error)}") from error
         try:
             yield driver.cursor()
         except sqlite3.Error as error:
-            raise ArchiveError(f"cannot read the archive: {error}") from error
+            raise ArchiveError(f"cannot read the archive: {explained(error)}") from error
         finally:
             try:
                 driver.execute("ROLLBACK")  # it wrote nothing
@@ -114,3 +115,21 @@ class SqlConnections:
                 driver.close()
             else:
                 self._read_connections.append(driver)
+
+
+@contextmanager
+def archive_errors(verb: str) -> Iterator[None]:
+    """The driver's errors as ArchiveError, in words an operator can act on."""
+    try:
+        yield
+    except (sqlite3.Error, SQLAlchemyError) as error:
+        raise ArchiveError(f"cannot {verb} the archive: {explained(error)}") from error
+
+
+def explained(error: Exception) -> str:
+    cause = str(getattr(error, "orig", None) or error).splitlines()[0]
+    if "disk is full" in cause:
+        return f"{cause} (nothing is lost: the work is retried once there is space)"
+    if "malformed" in cause or "not a database" in cause:
+        return f"{cause} (the file is damaged: `monitor check` tests it; restore a backup)"
+    return cause

@@ -97,6 +97,12 @@ class SqlArchive(SqlOutbox):
                 )
         return claimed
 
+    def damage(self) -> list[str]:
+        """What SQLite's quick_check finds wrong with the file (empty: nothing)."""
+        with self._reading() as connection:
+            found = [str(row[0]) for row in connection.execute(text("PRAGMA quick_check(20)"))]
+        return [] if found == ["ok"] else found
+
     def release_claims(self, now: datetime) -> int:
         """Make the sources claimed by a daemon that died mid-poll due again at once.
 

@@ -10,6 +10,7 @@ import asyncio
 import gc
 import logging
 import signal
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,9 +20,11 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.app import App
-from monitor.durations import parse_duration
+from monitor.archive import FetchOutcome
+from monitor.durations import format_duration, parse_duration
+from monitor.errors import ArchiveError
 from monitor.ingest import SourceReport
-from monitor.models import SourceState
+from monitor.models import ARCHIVE_ERROR, SourceState
 from monitor.settings import SourceSettings
 
 log = logging.getLogger(__name__)
@@ -29,6 +32,7 @@ CLAIM_TICK = timedelta(milliseconds=250)  # how late a due source may start: kee
 DISPATCH_TICK = timedelta(seconds=1)
 RETENTION_EVERY = timedelta(hours=1)
 SHUTDOWN_GRACE = 60.0
+FAULT_REPEAT = 60.0  # seconds between two log lines of the same archive fault
 
 
 def digest_trigger(every: str) -> IntervalTrigger | CronTrigger:
@@ -44,6 +48,10 @@ class Daemon:
         self.in_flight: set[asyncio.Task[Any]] = set()
         self.stopping = asyncio.Event()
         self.dispatching = asyncio.Lock()  # one claim round at a time (the sends run on their own)
+        # Polls the archive could not take (disk full, damage), whose failure it could not record
+        # either: polled again after their interval, still under this daemon's claim.
+        self.retries: dict[str, tuple[datetime, SourceSettings, SourceState | None]] = {}
+        self.last_fault: tuple[str, float] = ("", 0.0)
 
     def _tracked(self, job: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
         async def run() -> None:
@@ -54,6 +62,8 @@ class Daemon:
                 self.in_flight.add(task)
             try:
                 await job()
+            except ArchiveError as error:  # one line, not a traceback a tick
+                self._report_fault(f"job {getattr(job, '__name__', job)}: {error}")
             except Exception:  # a failing job must not stop the daemon; it runs again next tick
                 log.exception("job %s failed", getattr(job, "__name__", job))
             finally:
@@ -64,7 +74,11 @@ class Daemon:
 
     async def poll_due(self) -> None:
         """Start a task per due source and return: a slow source never holds up the others."""
-        for source, state in await self.app.claim_due():
+        now = self.app.clock()
+        retried = [(source, state) for when, source, state in self.retries.values() if when <= now]
+        for source, _ in retried:
+            del self.retries[source.name]
+        for source, state in retried + await self.app.claim_due():
             task = asyncio.create_task(self._poll(source, state))
             self.in_flight.add(task)
             task.add_done_callback(self.in_flight.discard)
@@ -72,12 +86,36 @@ class Daemon:
     async def _poll(self, source: SourceSettings, state: SourceState | None) -> None:
         try:
             report = await self.app.poll_one(source, state)
-        except Exception:  # a bug or the archive's trouble, not the source's: the lease retries it later
+        except ArchiveError as error:
+            await self._archive_failed(source, state, error)
+            return
+        except Exception:  # a bug of ours outside the poll's own handling: the lease retries it later
             log.exception("polling %r failed", source.name)
             return
         _log_report(report)
         if report.matched:
             await self.dispatch()  # alert now rather than at the next dispatch tick
+
+    async def _archive_failed(
+        self, source: SourceSettings, state: SourceState | None, error: ArchiveError
+    ) -> None:
+        """The archive could not take a poll: say so in one line, record it on the source if the
+        archive still can, and poll again after the source's interval, not the claim's lease."""
+        now, interval = self.app.clock(), self.app.settings.interval(source)
+        self._report_fault(f"polling {source.name!r}: {error}; polling again in {format_duration(interval)}")
+        outcome = FetchOutcome(now, now + interval, ARCHIVE_ERROR, error=str(error))
+        try:
+            await asyncio.to_thread(self.app.archive.record_fetch, source.name, outcome)
+        except ArchiveError:
+            self.retries[source.name] = (now + interval, source, state)
+
+    def _report_fault(self, message: str) -> None:
+        """Log an archive fault once a minute while it lasts, not once a tick or a source."""
+        last, when = self.last_fault
+        fault = message.split(": ", 1)[-1]
+        if fault != last or time.monotonic() - when > FAULT_REPEAT:
+            log.error("%s", message)
+            self.last_fault = (fault, time.monotonic())
 
     async def dispatch(self) -> None:
         """Start sending what is due; the sends finish on their own (logged as they end)."""

@@ -108,7 +108,7 @@ def test_a_store_failing_midway_leaves_nothing_and_the_next_one_works(tmp_path: 
             "CREATE TRIGGER refuse AFTER INSERT ON alerts WHEN new.article_id = 'a2' "
             "BEGIN SELECT RAISE(ABORT, 'refused'); END"
         )
-    with pytest.raises(sqlite3.IntegrityError, match="refused"):
+    with pytest.raises(ArchiveError, match="cannot write the archive: refused"):
         archive.store([make_article("a1"), make_article("a2")], [outbox("a1"), outbox("a2")])
     with pytest.raises(ValueError, match="naive"):  # refused before SQLite sees it
         archive.store([make_article("a3", published=NOW.replace(tzinfo=None))], [])

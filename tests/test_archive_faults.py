@@ -1,0 +1,132 @@
+"""The daemon when the archive fails under it: a full disk and a damaged file are one clear line
+each, nothing is lost, and polling resumes within one interval once the fault is gone."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from monitor.archive.sql import SqlArchive
+from tests import fixtures
+from tests.archive.helpers import make_article
+from tests.conftest import Cli, write_config
+from tests.servers import Route, Site
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real file system of 8 MiB (tmpfs), to fill up."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def items(site: Site, first: int, count: int) -> list[dict[str, str]]:
+    body = "The Iron Dome battery was inspected again. " * 400  # 17 KB an item
+    return [
+        {"title": f"Iron Dome report {n}", "link": site.url(f"/r/{n}"), "description": body + str(n)}
+        for n in range(first, first + count)
+    ]
+
+
+def fill(disk: Path) -> Path:
+    """Take every free byte of the disk; the file returned gives them back when deleted."""
+    filler = disk / "filler"
+    with filler.open("wb") as handle:
+        try:
+            while True:
+                handle.write(b"\0" * 65536)
+                handle.flush()
+        except OSError:
+            pass
+    return filler
+
+
+@pytest.mark.slow
+def test_a_full_disk_is_one_clear_line_and_polling_resumes_when_space_returns(
+    small_disk: Path, site: Site
+) -> None:
+    site.routes["/feed.xml"] = Route(fixtures.rss(items(site, 0, 2)))
+    config = write_config(
+        small_disk / "monitor.yaml",
+        {
+            "storage": {"url": "sqlite:///monitor.db"},
+            "sources": [{"name": "Wire", "url": site.url("/feed.xml"), "every": "2s", "full_text": "never"}],
+            "watch": [{"name": "Iron Dome", "terms": ["Iron Dome"]}],
+        },
+    )
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "monitor", "-c", str(config), "run"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+
+    def stored() -> int:
+        with sqlite3.connect(f"file:{small_disk / 'monitor.db'}?mode=ro", uri=True) as connection:
+            return int(connection.execute("SELECT count(*) FROM articles").fetchone()[0])
+
+    def wait_until_stored(count: int, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if (small_disk / "monitor.db").exists() and stored() >= count:
+                return True
+            time.sleep(0.2)
+        return False
+
+    try:
+        assert wait_until_stored(2, 30)
+        filler = fill(small_disk)
+        site.routes["/feed.xml"] = Route(fixtures.rss(items(site, 0, 40)))  # 38 new, 650 KB
+        time.sleep(6)  # three poll intervals on a full disk
+        assert stored() == 2
+        filler.unlink()  # space returns
+        returned = time.monotonic()
+        assert wait_until_stored(40, 30), "polling did not resume after space returned"
+        resumed = time.monotonic() - returned
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        output, _ = daemon.communicate(timeout=60)
+    assert daemon.returncode == 0, output
+    assert resumed < 2 * 2 + 2, f"resumed {resumed:.1f}s after space returned (interval 2s)"
+    faults = [line for line in output.splitlines() if "database or disk is full" in line]
+    assert faults and "cannot write the archive" in faults[0] and "nothing is lost" in faults[0], output
+    assert len(faults) <= 3, output  # once a minute, not once a poll
+    assert "Traceback" not in output, output
+
+
+def test_a_damaged_archive_is_named_by_check_and_search_alike(cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "monitor.db"
+    archive = SqlArchive(f"sqlite:///{path}")
+    archive.store([make_article(f"a{n}", text="Iron Dome. " * 500) for n in range(200)], [])
+    archive.close()
+    with sqlite3.connect(path) as connection:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        pages = connection.execute("PRAGMA page_count").fetchone()[0]
+    with path.open("r+b") as handle:  # scribble over a page in the middle of the file
+        handle.seek(4096 * (pages // 2))
+        handle.write(b"\xff" * 4096)
+    config = write_config(
+        tmp_path / "monitor.yaml",
+        {"storage": {"url": "sqlite:///monitor.db"}, "watch": [{"name": "Dome", "terms": ["Iron Dome"]}]},
+    )
+    code, out, err = cli("-c", str(config), "check")
+    assert code == 2 and "the archive is damaged" in err and "restore a backup" in err, (out, err)
+    code, _, err = cli("-c", str(config), "search", "iron", "--limit", "500")
+    assert code == 1 and "the file is damaged: `monitor check` tests it" in err, err
+    assert "Traceback" not in err
