@@ -118,9 +118,10 @@ def test_a_damaged_archive_is_named_by_check_and_search_alike(cli: Cli, tmp_path
     with sqlite3.connect(path) as connection:
         connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         pages = connection.execute("PRAGMA page_count").fetchone()[0]
-    with path.open("r+b") as handle:  # scribble over a page in the middle of the file
-        handle.seek(4096 * (pages // 2))
-        handle.write(b"\xff" * 4096)
+    with path.open("r+b") as handle:  # scribble over pages in the middle of the file
+        for page in range(pages // 3, 2 * pages // 3, 7):
+            handle.seek(4096 * page)
+            handle.write(b"\xff" * 4096)
     config = write_config(
         tmp_path / "monitor.yaml",
         {"storage": {"url": "sqlite:///monitor.db"}, "watch": [{"name": "Dome", "terms": ["Iron Dome"]}]},

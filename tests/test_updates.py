@@ -4,8 +4,10 @@ newly matches."""
 from __future__ import annotations
 
 import sqlite3
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
+from tests import fixtures
 from tests.conftest import Cli, write_config
 from tests.fixtures import rss
 from tests.servers import Route, Site, WebhookReceiver
@@ -107,3 +109,41 @@ def test_a_changed_feed_reads_only_its_new_and_edited_items(cli: Cli, tmp_path: 
     assert "4 entries, 1 new articles" in once()
     titles = {row["title"] for row in cli.json("-c", str(config), "search", "talks", "--format", "json")}
     assert titles == {"Report 2", "Report 3", "Report 4"}
+
+
+def test_links_and_guids_that_change_on_every_fetch_do_not_make_new_articles(
+    cli: Cli, tmp_path: Path, site: Site, webhook: WebhookReceiver
+) -> None:
+    fetches = [0]
+
+    def rotating(_request: BaseHTTPRequestHandler) -> Route:
+        fetches[0] += 1
+        token = f"utm_source={fetches[0]}&amp;session={fetches[0] * 7919}"
+        entries = [
+            {
+                "title": f"Iron Dome story {n}",
+                "link": site.url(f"/story/{n}?{token}"),
+                "guid": f"urn:rotating:{fetches[0]}:{n}",
+                "description": f"The Iron Dome battery number {n} was inspected on Tuesday.",
+            }
+            for n in range(3)
+        ]
+        return Route(fixtures.rss(entries))
+
+    site.routes["/rotating.xml"] = rotating
+    config = write_config(
+        tmp_path / "monitor.yaml",
+        {
+            "storage": {"url": "sqlite:///m.db"},
+            "sources": [{"name": "Rotating", "url": site.url("/rotating.xml"), "full_text": "never"}],
+            "watch": [{"name": "Iron Dome", "terms": ["Iron Dome"]}],
+            "alerts": [{"name": "desk", "notify": [{"webhook": webhook.url}]}],
+        },
+    )
+    for _ in range(3):
+        code, _, err = cli("-c", str(config), "once")
+        assert code == 0, err
+    assert fetches[0] == 3
+    found = cli.json("-c", str(config), "search", "iron", "--format", "json", "--limit", "50")
+    assert sorted(article["title"] for article in found) == [f"Iron Dome story {n}" for n in range(3)]
+    assert len(webhook.deliveries) == 3

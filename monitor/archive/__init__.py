@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -65,6 +65,7 @@ class KnownEntries:
 
     hashes: dict[str, str]  # article id -> the hash of the entry it was stored from
     guids: set[str]  # the source's GUIDs among those asked
+    contents: set[str] = field(default_factory=set)  # the source's entry hashes among those asked
 
 
 class Archive(Protocol):
@@ -88,7 +89,9 @@ class Archive(Protocol):
 
     def store_new(self, new_articles: Sequence[Article], outbox: Sequence[OutboxRow]) -> set[str]: ...
 
-    def known_entries(self, source: str, ids: Sequence[str], guids: Sequence[str]) -> KnownEntries: ...
+    def known_entries(
+        self, source: str, ids: Sequence[str], guids: Sequence[str], contents: Sequence[str] = ()
+    ) -> KnownEntries: ...
 
     def store(self, articles: Sequence[Article], outbox: Sequence[OutboxRow]) -> int: ...
 

@@ -126,10 +126,14 @@ def archive_errors(verb: str) -> Iterator[None]:
         raise ArchiveError(f"cannot {verb} the archive: {explained(error)}") from error
 
 
+_DAMAGE = ("malformed", "not a database", "Could not decode")  # the last: bytes of a page overwritten
+
+
 def explained(error: Exception) -> str:
     cause = str(getattr(error, "orig", None) or error).splitlines()[0]
+    cause = cause if len(cause) <= 160 else cause[:159] + "…"
     if "disk is full" in cause:
         return f"{cause} (nothing is lost: the work is retried once there is space)"
-    if "malformed" in cause or "not a database" in cause:
+    if any(sign in cause for sign in _DAMAGE):
         return f"{cause} (the file is damaged: `monitor check` tests it; restore a backup)"
     return cause

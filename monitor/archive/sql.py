@@ -38,6 +38,7 @@ from monitor.stories import StoryGrouping
 
 _KNOWN_IDS = f"SELECT id, content_hash FROM articles WHERE id IN {IN_JSON}"
 _KNOWN_GUIDS = f"SELECT guid FROM articles WHERE source = ? AND guid IN {IN_JSON}"
+_KNOWN_CONTENTS = f"SELECT content_hash FROM articles WHERE source = ? AND content_hash IN {IN_JSON}"
 _ARTICLE_STORED = "SELECT 1 FROM articles WHERE id = ?"
 _DROP_RULES_HITS = f"DELETE FROM hits WHERE article_id = ? AND rule IN {IN_JSON}"
 _MATCHED = "UPDATE articles SET matched = 1 WHERE id = ?"
@@ -146,16 +147,21 @@ class SqlArchive(SqlOutbox):
 
     # articles ----------------------------------------------------------------------------
 
-    def known_entries(self, source: str, ids: Sequence[str], guids: Sequence[str]) -> KnownEntries:
+    def known_entries(
+        self, source: str, ids: Sequence[str], guids: Sequence[str], contents: Sequence[str] = ()
+    ) -> KnownEntries:
         """Which of a feed's entries are archived: by article id (with the hash of the entry
-        each came from) and by this source's GUIDs (an entry whose link changed is not new).
-        One read, as a poll asks both of every feed it reads."""
+        each came from), by this source's GUIDs (an entry whose link changed is not new) and by
+        the hashes of this source's entries (nor is one whose link and GUID change on every
+        fetch while its text stays). One read, as a poll asks all three of every feed it reads."""
         with self._read_cursor() as cursor:
             # Each read in full before the next: the cursor's execute drops the rows not yet read.
             stored = cursor.execute(_KNOWN_IDS, (json_list(list(ids)),)) if ids else ()
             hashes = {id_: hash_ or "" for id_, hash_ in stored}
             seen = cursor.execute(_KNOWN_GUIDS, (source, json_list(list(guids)))) if guids else ()
-            return KnownEntries(hashes, {guid for (guid,) in seen})
+            guids_seen = {guid for (guid,) in seen}
+            same = cursor.execute(_KNOWN_CONTENTS, (source, json_list(list(contents)))) if contents else ()
+            return KnownEntries(hashes, guids_seen, {content for (content,) in same})
 
     def store(self, new_articles: Sequence[Article], outbox: Sequence[OutboxRow]) -> int:
         """Insert new articles with their hits, index rows and alerts, in one transaction.

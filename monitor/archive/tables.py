@@ -102,6 +102,7 @@ articles = Table(
     Column("shared", Integer, nullable=False, server_default="0"),
     Index("articles_published", "published"),
     Index("articles_source_guid", "source", "guid"),
+    Index("articles_source_content", "source", "content_hash"),  # schema version 11
     Index("articles_story", "story"),
 )
 

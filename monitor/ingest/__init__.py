@@ -251,17 +251,25 @@ async def _store_new(
         url = canonical_url(entry.url)
         by_id.setdefault(article_id(url), (url, entry))
     guids = [entry.guid for _, entry in by_id.values()]
-    archived = await asyncio.to_thread(pipeline.archive.known_entries, source.name, list(by_id), guids)
-    known, seen_guids = archived.hashes, archived.guids
-    fresh = [
-        (key, url, entry)
-        for key, (url, entry) in by_id.items()
-        if key not in known and entry.guid not in seen_guids
-    ]
+    contents = {key: entry_hash(entry) for key, (_, entry) in by_id.items()}
+    # An entry whose link and GUID change on every fetch while its text stays is the same article
+    # (only entries with a title and a text tell: a sitemap's entries are mostly bare links).
+    texts = {key: content for key, content in contents.items() if _has_text(by_id[key][1])}
+    archived = await asyncio.to_thread(
+        pipeline.archive.known_entries, source.name, list(by_id), guids, list(texts.values())
+    )
+    known, seen_guids, seen_texts = archived.hashes, archived.guids, set(archived.contents)
+    fresh = []
+    for key, (url, entry) in by_id.items():
+        if key in known or entry.guid in seen_guids or texts.get(key) in seen_texts:
+            continue
+        if key in texts:
+            seen_texts.add(texts[key])
+        fresh.append((key, url, entry))
     changed = [
         (key, url, entry)
         for key, (url, entry) in by_id.items()
-        if known.get(key) and entry.guid in seen_guids and known[key] != entry_hash(entry)
+        if known.get(key) and entry.guid in seen_guids and known[key] != contents[key]
     ]
     articles = await asyncio.gather(
         *(_article(pipeline, source, key, url, entry, now) for key, url, entry in fresh + changed)
@@ -274,6 +282,10 @@ async def _store_new(
         if await asyncio.to_thread(pipeline.archive.update, article, pipeline.outbox_for(article)):
             stored += 1
     return stored, sum(1 for article in articles if article.hits)
+
+
+def _has_text(entry: FeedEntry) -> bool:
+    return bool(entry.title.strip() and (entry.summary.strip() or entry.content.strip()))
 
 
 async def _article(

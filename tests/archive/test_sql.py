@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -47,6 +48,7 @@ def test_a_version_1_archive_is_upgraded_keeping_its_data(tmp_path: Path) -> Non
     archive.sync_sources([("One", "https://x.test/feed")], NOW)
     archive.close()
     with sqlite3.connect(path) as connection:  # make it the version-1 schema again
+        connection.execute("DROP INDEX articles_source_content")
         dropped = (
             "moved_to",
             "body_hash",
@@ -67,7 +69,7 @@ def test_a_version_1_archive_is_upgraded_keeping_its_data(tmp_path: Path) -> Non
     state = upgraded.source_state("One")
     assert state is not None and state.url == "https://x.test/feed" and state.moved_to is None
     with sqlite3.connect(path) as connection:
-        assert connection.execute("PRAGMA user_version").fetchone()[0] == LATEST == 10
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == LATEST == 11
 
 
 def test_a_version_6_archive_is_reindexed_with_teaser_and_text_apart(tmp_path: Path) -> None:
@@ -88,6 +90,7 @@ def test_a_version_6_archive_is_reindexed_with_teaser_and_text_apart(tmp_path: P
         )
         connection.execute("DROP TABLE publication_marks")
         connection.execute("ALTER TABLE articles DROP COLUMN shared")
+        connection.execute("DROP INDEX articles_source_content")
         connection.execute("ALTER TABLE alerts DROP COLUMN claimed_until")
         connection.execute("PRAGMA user_version = 6")
     upgraded = SqlArchive(f"sqlite:///{path}")
@@ -259,6 +262,7 @@ def test_copies_stored_together_or_upgraded_from_version_8_are_shown(tmp_path: P
     archive.close()
     with sqlite3.connect(path) as connection:  # the version-8 schema: no shared flags
         connection.execute("ALTER TABLE articles DROP COLUMN shared")
+        connection.execute("DROP INDEX articles_source_content")
         connection.execute("ALTER TABLE alerts DROP COLUMN claimed_until")
         connection.execute("PRAGMA user_version = 8")
     upgraded = SqlArchive(f"sqlite:///{path}")
@@ -322,6 +326,7 @@ def test_a_version_9_archive_gains_alert_claims(tmp_path: Path) -> None:
     archive.store([make_article("a1")], [outbox("a1")])
     archive.close()
     with sqlite3.connect(path) as connection:  # the version-9 schema: no claims
+        connection.execute("DROP INDEX articles_source_content")
         connection.execute("ALTER TABLE alerts DROP COLUMN claimed_until")
         connection.execute("PRAGMA user_version = 9")
     upgraded = SqlArchive(f"sqlite:///{path}")
@@ -372,3 +377,10 @@ def test_a_file_that_is_no_database_is_refused_unchanged(tmp_path: Path) -> None
     with pytest.raises(ArchiveError, match=r"not a readable SQLite database .*: it is left unchanged"):
         SqlArchive(f"sqlite:///{path}")
     assert path.read_text() == "shopping list\n" * 100
+
+
+def test_entries_are_known_by_their_text_within_their_source(archive: SqlArchive) -> None:
+    article = make_article("a1")
+    archive.store([replace(article, content_hash="h1")], [])
+    assert archive.known_entries("Harbor Daily", [], [], ["h1", "h2"]).contents == {"h1"}
+    assert archive.known_entries("Elsewhere", [], [], ["h1"]).contents == set()

@@ -126,6 +126,11 @@ def _v9_to_v10(connection: Connection) -> None:
     connection.execute(text("ALTER TABLE alerts ADD COLUMN claimed_until DATETIME"))
 
 
+def _v10_to_v11(connection: Connection) -> None:
+    """Entries looked up by their text's hash within a source (see SqlArchive.known_entries)."""
+    connection.execute(text("CREATE INDEX articles_source_content ON articles (source, content_hash)"))
+
+
 # UPGRADES[n] brings version n + 1 to version n + 2.
 UPGRADES: list[Callable[[Connection], None]] = [
     _v1_to_v2,
@@ -137,6 +142,7 @@ UPGRADES: list[Callable[[Connection], None]] = [
     _v7_to_v8,
     _v8_to_v9,
     _v9_to_v10,
+    _v10_to_v11,
 ]
 LATEST = len(UPGRADES) + 1
 
