@@ -184,18 +184,21 @@ def _close_to(these: list[Occurrence], others: list[Occurrence], distance: int) 
     like `a NEAR b NEAR c` over a text repeating a, b and c once kept every combination)."""
     starts: dict[str, list[int]] = {}
     furthest_end: dict[str, list[int]] = {}
-    for other in sorted(others, key=_first_token):
-        field_ends = furthest_end.setdefault(other.field, [])
-        starts.setdefault(other.field, []).append(other.first)
-        field_ends.append(max(other.last, field_ends[-1]) if field_ends else other.last)
+    for field_name, first, last, _ in sorted(others, key=_first_token):
+        field_ends = furthest_end.get(field_name)
+        if field_ends is None:
+            starts[field_name], furthest_end[field_name] = [first], [last]
+        else:
+            starts[field_name].append(first)
+            field_ends.append(last if last > field_ends[-1] else field_ends[-1])
     close: list[Occurrence] = []
     for occurrence in these:
-        ends = furthest_end.get(occurrence.field)
-        if ends is None:
-            continue
-        reachable = bisect_right(starts[occurrence.field], occurrence.last + distance)
-        if reachable and ends[reachable - 1] >= occurrence.first - distance:
-            close.append(occurrence)
+        field_name, first, last, _ = occurrence
+        ends = furthest_end.get(field_name)
+        if ends is not None:
+            reachable = bisect_right(starts[field_name], last + distance)
+            if reachable and ends[reachable - 1] >= first - distance:
+                close.append(occurrence)
     return close
 
 
