@@ -78,8 +78,11 @@ def test_a_full_disk_is_one_clear_line_and_polling_resumes_when_space_returns(
     )
 
     def stored() -> int:
-        with sqlite3.connect(f"file:{small_disk / 'monitor.db'}?mode=ro", uri=True) as connection:
-            return int(connection.execute("SELECT count(*) FROM articles").fetchone()[0])
+        try:
+            with sqlite3.connect(f"file:{small_disk / 'monitor.db'}?mode=ro", uri=True) as connection:
+                return int(connection.execute("SELECT count(*) FROM articles").fetchone()[0])
+        except sqlite3.OperationalError:  # the daemon is still creating the archive
+            return 0
 
     def wait_until_stored(count: int, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
