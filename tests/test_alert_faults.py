@@ -5,7 +5,6 @@ channel, and SIGTERM during a send lets it finish instead of repeating it."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import socket
 import subprocess
@@ -26,16 +25,7 @@ from tests import fixtures
 from tests.archive.helpers import make_article
 from tests.conftest import RULES, write_config
 from tests.servers import Route, Site, WebhookReceiver
-
-
-def start_daemon(config: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "monitor", "-c", str(config), "run"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
-    )
+from tests.test_daemon import start_daemon
 
 
 def wait_for_line(process: subprocess.Popen[str], text: str, timeout: float = 30) -> list[str]:
