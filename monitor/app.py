@@ -99,7 +99,9 @@ def build_routes(settings: Settings, config_name: str) -> list[AlertRoute]:
         notifiers: list[Notifier] = []
         try:
             templates = MessageTemplates(_template_files(settings, alert.templates))
-            templates.check(sample_payloads())
+            # An alert sends digests only in digest mode or when it holds back (throttle, quiet hours).
+            digests = alert.mode == "digest" or bool(alert.throttle or alert.quiet_hours)
+            templates.check(sample_payloads(digest=digests))
         except (ValueError, OSError) as error:
             problems.append(f"alerts[{index}].templates: {error}")
             continue

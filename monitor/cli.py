@@ -200,12 +200,15 @@ def _check_archive(settings: Settings) -> int:
         return 0
     try:
         archive = SqlArchive(url)
-        try:
-            damage = archive.damage()
-        finally:
-            archive.close()
+    except ArchiveError as error:
+        print(f"monitor: {error}", file=sys.stderr)
+        return 2
+    try:
+        damage = archive.damage()
     except ArchiveError as error:
         damage = [str(error)]
+    finally:
+        archive.close()
     if damage:
         problems = "\n".join(f"  {line}" for line in damage)
         print(f"monitor: the archive is damaged ({url}):\n{problems}\nrestore a backup", file=sys.stderr)
@@ -230,7 +233,8 @@ def _run(settings: Settings, path: str) -> int:
             await app.aclose()
 
     url = settings.database_url()
-    with sole_daemon(Path(url.removeprefix("sqlite:///"))) if url.startswith("sqlite:///") else nullcontext():
+    database = Path(url.removeprefix("sqlite:///")).resolve()  # one lock however the path is spelled
+    with sole_daemon(database) if url.startswith("sqlite:///") else nullcontext():
         asyncio.run(daemon())
     return 0
 

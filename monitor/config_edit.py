@@ -37,8 +37,9 @@ def source_lines(additions: list[dict[str, Any]], comments: list[str], indent: s
 def add_sources(path: Path, additions: list[dict[str, Any]], comments: list[str]) -> None:
     """Append sources to the config file; ConfigEditError (nothing written) when unsafe. Edits
     of one file wait for each other: each reads what the one before it wrote."""
-    with _editing(path):
-        _add_sources(path, additions, comments)
+    target = path.resolve()  # a symlinked config: edit the file it points at, keep the link
+    with _editing(target):
+        _add_sources(target, additions, comments)
 
 
 @contextmanager

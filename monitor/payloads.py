@@ -47,8 +47,8 @@ def digest_json(alert_id: str, alert: str, articles: list[ArchivedArticle]) -> d
     }
 
 
-def sample_payloads() -> list[dict[str, Any]]:
-    """An alert and a digest about a made-up article, to try message templates on."""
+def sample_payloads(digest: bool = True) -> list[dict[str, Any]]:
+    """An alert (and a digest) about a made-up article, to try message templates on."""
     when = datetime(2026, 1, 6, 9, 30, tzinfo=UTC)
     snippet = "…officials studied the Iron Dome system during the visit…"
     article = Article(
@@ -67,7 +67,5 @@ def sample_payloads() -> list[dict[str, Any]]:
         hits=(Hit("Sample rule", "Iron Dome", "text", 55, 64, snippet),),
     )
     archived = ArchivedArticle(article, (("Other Source", "https://example.net/a"),))
-    return [
-        alert_json("sample", "sample", ["Sample rule"], archived),
-        digest_json("sample", "sample", [archived]),
-    ]
+    samples = [alert_json("sample", "sample", ["Sample rule"], archived)]
+    return [*samples, digest_json("sample", "sample", [archived])] if digest else samples

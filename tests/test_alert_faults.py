@@ -70,6 +70,12 @@ def test_a_second_daemon_on_one_sqlite_archive_is_refused_until_the_first_dies(
             f"another monitor daemon is running on {tmp_path / 'monitor.db'}: pid {first.pid} on " in output
         )
         assert "Traceback" not in output
+        (tmp_path / "alias.db").symlink_to(tmp_path / "monitor.db")  # the same file, another name
+        aliased = tmp_path / "aliased.yaml"
+        aliased.write_text(config.read_text().replace("sqlite:///monitor.db", "sqlite:///alias.db"))
+        spelled_otherwise = start_daemon(aliased)
+        output, _ = spelled_otherwise.communicate(timeout=60)
+        assert spelled_otherwise.returncode == 2 and "another monitor daemon is running" in output, output
     finally:
         first.kill()  # SIGKILL: nothing is cleaned up, the kernel drops the lock
         first.communicate(timeout=30)

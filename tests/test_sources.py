@@ -241,3 +241,14 @@ def test_concurrent_imports_keep_every_source_and_clean_up_after_a_killed_one(tm
     assert len(sources) == 2 + 3000
     assert not stale.exists()
     assert not list(tmp_path.glob(f".{config.name}.*.tmp"))
+
+
+def test_import_through_a_symlinked_config_edits_the_file_it_points_at(cli: Cli, tmp_path: Path) -> None:
+    real = _config(tmp_path)
+    link = tmp_path / "link.yaml"
+    link.symlink_to(real)
+    (tmp_path / "north.opml").write_bytes(_opml("north", 3))
+    code, _, err = cli("-c", str(link), "sources", "import", str(tmp_path / "north.opml"))
+    assert code == 0, err
+    assert link.is_symlink()
+    assert len(yaml.safe_load(real.read_text(encoding="utf-8"))["sources"]) == 2 + 3

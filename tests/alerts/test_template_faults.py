@@ -68,3 +68,11 @@ def test_a_template_failing_on_real_data_fails_only_its_own_alerts(
     chat = next(row for row in history if row["alert"] == "chat")
     assert chat["state"] == "pending" and chat["attempts"] == 1
     assert "the text template failed: ZeroDivisionError" in chat["last_error"]
+
+
+def test_an_immediate_alert_template_need_not_render_digests(
+    cli: Cli, tmp_path: Path, site: Site, webhook: WebhookReceiver
+) -> None:
+    config = config_with_template(tmp_path, site, webhook, "{{ article.title }}")  # no digest branch
+    code, _, err = cli("-c", str(config), "check")
+    assert code == 0, err
