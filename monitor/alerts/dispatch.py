@@ -103,6 +103,7 @@ class Dispatcher:
         self.notifiers = {
             (route.name, notifier.key): notifier for route in routes for notifier in route.notifiers
         }
+        self.claimer = "once"  # what its claims on the outbox say took them (see release_alert_claims)
         self._sending: set[asyncio.Task[None]] = set()
         self._stories_in_flight: dict[str, Counter[str]] = {route.name: Counter() for route in routes}
         self._slots: dict[tuple[str, str], asyncio.Semaphore] = {}
@@ -153,8 +154,9 @@ class Dispatcher:
         stories: set[str] = set()  # started in this pass: a story's other channels follow it
         started: list[asyncio.Task[None]] = []
         while True:
+            lease = now + CLAIM_LEASE
             rows = await asyncio.to_thread(
-                self.archive.claim_alerts, now, now + CLAIM_LEASE, BATCH, [route.name]
+                self.archive.claim_alerts, now, lease, BATCH, [route.name], AlertState.PENDING, self.claimer
             )
             for row in rows:
                 until = None
@@ -166,7 +168,7 @@ class Dispatcher:
                 else:
                     stories.add(row.story)
                     started.append(
-                        self._start(row.alert, row.channel, self._send_one(row, report), row.story)
+                        self._start(row.alert, row.channel, self._send_one(row, report, lease), row.story)
                     )
             if len(rows) < BATCH:
                 return started
@@ -199,7 +201,23 @@ class Dispatcher:
         task.add_done_callback(self._sending.discard)
         return task
 
-    async def _send_one(self, row: AlertRecord, report: DispatchReport) -> bool:
+    async def _still_ours(self, rows: list[AlertRecord], lease: datetime) -> list[AlertRecord]:
+        """The rows whose claim, taken until `lease`, still stands as their send starts, with the
+        claim extended past the send's deadline. A claim that lapsed while its send waited for a
+        slot and was taken again belongs to that other send: this one drops the row."""
+        deadline = max((notifier.deadline for notifier in self.notifiers.values()), default=0.0)
+        until = self.clock() + CLAIM_LEASE + timedelta(seconds=deadline)
+        ours = await asyncio.to_thread(
+            self.archive.renew_alert_claims, [row.id for row in rows], lease, until
+        )
+        for row in rows:
+            if row.id not in ours:
+                log.info("alert %s: claimed again while it waited to be sent; the other send has it", row.id)
+        return [row for row in rows if row.id in ours]
+
+    async def _send_one(self, row: AlertRecord, report: DispatchReport, lease: datetime) -> bool:
+        if not await self._still_ours([row], lease):
+            return False
         notifier = self.notifiers.get((row.alert, row.channel))
         archived = await asyncio.to_thread(self.archive.article, row.article_id)
         if notifier is None or archived is None:
@@ -232,38 +250,45 @@ class Dispatcher:
         hours, they are held and go out when the quiet hours end)."""
         report = DispatchReport()
         now = self.clock()
+        lease = now + CLAIM_LEASE
         rows = await asyncio.to_thread(
-            self.archive.claim_alerts, now, now + CLAIM_LEASE, DIGEST_LIMIT, [name]
+            self.archive.claim_alerts, now, lease, DIGEST_LIMIT, [name], AlertState.PENDING, self.claimer
         )
         route = self.routes.get(name)
         quiet_end = route.quiet.end_of_quiet(now) if route and route.quiet else None
         if quiet_end is not None:
             await asyncio.to_thread(self.archive.hold_alerts, [row.id for row in rows], quiet_end)
             return report
-        started = self._send_digests(rows, report)
+        started = self._send_digests(rows, report, lease)
         if started:
             await asyncio.wait(started)
         return report
 
     async def _send_held(self, report: DispatchReport) -> list[asyncio.Task[None]]:
         now, names = self.clock(), list(self.routes)
+        lease = now + CLAIM_LEASE
         rows = await asyncio.to_thread(
-            self.archive.claim_alerts, now, now + CLAIM_LEASE, DIGEST_LIMIT, names, AlertState.HELD
+            self.archive.claim_alerts, now, lease, DIGEST_LIMIT, names, AlertState.HELD, self.claimer
         )
-        return self._send_digests(rows, report)
+        return self._send_digests(rows, report, lease)
 
-    def _send_digests(self, rows: list[AlertRecord], report: DispatchReport) -> list[asyncio.Task[None]]:
+    def _send_digests(
+        self, rows: list[AlertRecord], report: DispatchReport, lease: datetime
+    ) -> list[asyncio.Task[None]]:
         by_channel: dict[tuple[str, str], list[AlertRecord]] = {}
         for row in rows:
             by_channel.setdefault((row.alert, row.channel), []).append(row)
         return [
-            self._start(name, channel, self._send_digest(name, channel, channel_rows, report))
+            self._start(name, channel, self._send_digest(name, channel, channel_rows, report, lease))
             for (name, channel), channel_rows in by_channel.items()
         ]
 
     async def _send_digest(
-        self, name: str, channel: str, rows: list[AlertRecord], report: DispatchReport
+        self, name: str, channel: str, rows: list[AlertRecord], report: DispatchReport, lease: datetime
     ) -> None:
+        rows = await self._still_ours(rows, lease)
+        if not rows:
+            return
         notifier = self.notifiers.get((name, channel))
         found = [await asyncio.to_thread(self.archive.article, row.article_id) for row in rows]
         articles: list[ArchivedArticle] = [archived for archived in found if archived is not None]

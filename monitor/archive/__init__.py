@@ -101,7 +101,11 @@ class Archive(Protocol):
         self, article_id: str, new_hits: Sequence[Hit], outbox: Sequence[OutboxRow], now: datetime
     ) -> None: ...
 
-    def release_alert_claims(self) -> int: ...
+    def release_alert_claims(self, claimer: str) -> int: ...
+
+    def renew_alert_claims(
+        self, ids: Sequence[str], held_until: datetime, new_until: datetime
+    ) -> set[str]: ...
 
     def claim_alerts(
         self,
@@ -110,6 +114,7 @@ class Archive(Protocol):
         limit: int,
         names: Sequence[str],
         state: AlertState = AlertState.PENDING,
+        claimer: str = "once",
     ) -> list[AlertRecord]: ...
 
     def hold_alerts(self, ids: Sequence[str], until: datetime) -> None: ...

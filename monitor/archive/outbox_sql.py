@@ -22,6 +22,7 @@ class SqlOutbox(SqlConnections):
         limit: int,
         names: Sequence[str],
         state: AlertState = AlertState.PENDING,
+        claimer: str = "once",
     ) -> list[AlertRecord]:
         """Take up to `limit` rows of the named alerts in this state (pending, or held for a
         digest) whose next attempt has come, oldest first, for sending: claimed until the lease's
@@ -45,18 +46,34 @@ class SqlOutbox(SqlConnections):
                 connection.execute(
                     update(alerts)
                     .where(alerts.c.id.in_([row.id for row in rows]))
-                    .values(claimed_until=lease_until)
+                    .values(claimed_until=lease_until, claimed_by=claimer)
                 )
         return [alert_from(row) for row in rows]
 
-    def release_alert_claims(self) -> int:
-        """End every claim on the outbox: for a daemon starting on an archive that it alone
-        uses (SQLite), the claims of the one before it, killed mid-send, are stale."""
+    def release_alert_claims(self, claimer: str) -> int:
+        """End the claims of this kind of process: for a daemon starting on an archive that it
+        alone may run on (SQLite), the claims of a daemon before it, killed mid-send, are stale
+        (a `monitor once` beside it keeps its own)."""
         with self._writing() as connection:
             result = connection.execute(
-                update(alerts).where(alerts.c.claimed_until.is_not(None)).values(claimed_until=None)
+                update(alerts)
+                .where(alerts.c.claimed_by == claimer, alerts.c.claimed_until.is_not(None))
+                .values(claimed_until=None, claimed_by=None)
             )
         return result.rowcount
+
+    def renew_alert_claims(self, ids: Sequence[str], held_until: datetime, new_until: datetime) -> set[str]:
+        """Extend the claims still as this dispatcher took them (until `held_until`), as their
+        send starts; returns those ids. A row missing was claimed again after its lease lapsed
+        while it waited: another send has it, and this one must not go out."""
+        with self._writing() as connection:
+            renewed = connection.execute(
+                update(alerts)
+                .where(alerts.c.id.in_(list(ids)), alerts.c.claimed_until == held_until)
+                .values(claimed_until=new_until)
+                .returning(alerts.c.id)
+            ).scalars()
+            return set(renewed)
 
     def mark_alert_sent(self, alert_id: str, now: datetime) -> None:
         with self._writing() as connection:
@@ -70,6 +87,7 @@ class SqlOutbox(SqlConnections):
                     next_attempt=None,
                     last_error=None,
                     claimed_until=None,
+                    claimed_by=None,
                 )
             )
 
@@ -79,7 +97,7 @@ class SqlOutbox(SqlConnections):
             connection.execute(
                 update(alerts)
                 .where(alerts.c.id.in_(list(ids)), alerts.c.state == AlertState.PENDING.value)
-                .values(state=AlertState.HELD.value, next_attempt=until, claimed_until=None)
+                .values(state=AlertState.HELD.value, next_attempt=until, claimed_until=None, claimed_by=None)
             )
 
     def stories_sent(self, alert: str, since: datetime) -> int:
@@ -115,6 +133,7 @@ class SqlOutbox(SqlConnections):
                     next_attempt=next_attempt,
                     last_error=error[:2000],
                     claimed_until=None,
+                    claimed_by=None,
                 )
             )
 

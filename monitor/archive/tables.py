@@ -161,6 +161,7 @@ alerts = Table(
     Column("last_error", Text),
     Column("sent", UtcDateTime),
     Column("claimed_until", UtcDateTime),  # schema version 10: being sent by a dispatcher until then
+    Column("claimed_by", String),  # schema version 10: which kind of process claimed it (daemon, once)
     UniqueConstraint("alert", "channel", "story", name="alerts_one_per_story"),
     Index("alerts_due", "state", "next_attempt"),
 )

@@ -32,6 +32,7 @@ CLAIM_TICK = timedelta(milliseconds=250)  # how late a due source may start: kee
 DISPATCH_TICK = timedelta(seconds=1)
 RETENTION_EVERY = timedelta(hours=1)
 SHUTDOWN_GRACE = 60.0
+DAEMON = "daemon"  # the claimer of alert rows a daemon sends
 FAULT_REPEAT = 60.0  # seconds between two log lines of the same archive fault
 
 
@@ -45,6 +46,7 @@ def digest_trigger(every: str) -> IntervalTrigger | CronTrigger:
 class Daemon:
     def __init__(self, app: App) -> None:
         self.app = app
+        app.dispatcher.claimer = DAEMON  # its claims are this daemon's: the next one releases them
         self.in_flight: set[asyncio.Task[Any]] = set()
         self.stopping = asyncio.Event()
         self.dispatching = asyncio.Lock()  # one claim round at a time (the sends run on their own)
@@ -161,7 +163,7 @@ class Daemon:
         released = await asyncio.to_thread(self.app.archive.release_claims, self.app.clock())
         if released:
             log.info("%d sources were mid-poll when the last run stopped: polling them now", released)
-        unsent = await asyncio.to_thread(self.app.archive.release_alert_claims)
+        unsent = await asyncio.to_thread(self.app.archive.release_alert_claims, DAEMON)
         if unsent:
             log.info("%d alerts were mid-send when the last run stopped: sending them again", unsent)
         gc.freeze()  # the config, the compiled rules and the automaton live as long as the daemon

@@ -64,6 +64,7 @@ def test_a_version_1_archive_is_upgraded_keeping_its_data(tmp_path: Path) -> Non
         connection.execute("DROP TABLE story_bands")
         connection.execute("DROP TABLE publication_marks")
         connection.execute("ALTER TABLE alerts DROP COLUMN claimed_until")
+        connection.execute("ALTER TABLE alerts DROP COLUMN claimed_by")
         connection.execute("PRAGMA user_version = 1")
     upgraded = SqlArchive(f"sqlite:///{path}")
     state = upgraded.source_state("One")
@@ -92,6 +93,7 @@ def test_a_version_6_archive_is_reindexed_with_teaser_and_text_apart(tmp_path: P
         connection.execute("ALTER TABLE articles DROP COLUMN shared")
         connection.execute("DROP INDEX articles_source_content")
         connection.execute("ALTER TABLE alerts DROP COLUMN claimed_until")
+        connection.execute("ALTER TABLE alerts DROP COLUMN claimed_by")
         connection.execute("PRAGMA user_version = 6")
     upgraded = SqlArchive(f"sqlite:///{path}")
     assert upgraded.search(parse_query('"iron dome"'), SearchFilters()) == []
@@ -264,6 +266,7 @@ def test_copies_stored_together_or_upgraded_from_version_8_are_shown(tmp_path: P
         connection.execute("ALTER TABLE articles DROP COLUMN shared")
         connection.execute("DROP INDEX articles_source_content")
         connection.execute("ALTER TABLE alerts DROP COLUMN claimed_until")
+        connection.execute("ALTER TABLE alerts DROP COLUMN claimed_by")
         connection.execute("PRAGMA user_version = 8")
     upgraded = SqlArchive(f"sqlite:///{path}")
     assert _copies_shown(upgraded) == expected
@@ -328,14 +331,29 @@ def test_a_version_9_archive_gains_alert_claims(tmp_path: Path) -> None:
     with sqlite3.connect(path) as connection:  # the version-9 schema: no claims
         connection.execute("DROP INDEX articles_source_content")
         connection.execute("ALTER TABLE alerts DROP COLUMN claimed_until")
+        connection.execute("ALTER TABLE alerts DROP COLUMN claimed_by")
         connection.execute("PRAGMA user_version = 9")
     upgraded = SqlArchive(f"sqlite:///{path}")
     lease = NOW + timedelta(minutes=5)
     assert len(upgraded.claim_alerts(NOW, lease, 10, ["desk"])) == 1
     assert upgraded.claim_alerts(NOW, lease, 10, ["desk"]) == []  # claimed: nobody else sends it
     assert len(upgraded.claim_alerts(lease, lease, 10, ["desk"])) == 1  # the lease lapsed
-    assert upgraded.release_alert_claims() == 1
+    assert upgraded.release_alert_claims("daemon") == 0  # a `once` claimed it: not the daemon's to release
+    assert (
+        len(upgraded.claim_alerts(lease, lease + timedelta(minutes=5), 10, ["desk"], claimer="daemon")) == 1
+    )
+    assert upgraded.release_alert_claims("daemon") == 1
     assert len(upgraded.claim_alerts(NOW, lease, 10, ["desk"])) == 1  # released at a daemon's start
+
+
+def test_a_claim_that_lapsed_and_was_taken_again_is_not_renewed(archive: SqlArchive) -> None:
+    archive.store([make_article("a1")], [outbox("a1")])
+    first, second = NOW + timedelta(minutes=5), NOW + timedelta(minutes=11)
+    [row] = archive.claim_alerts(NOW, first, 10, ["desk"])
+    [again] = archive.claim_alerts(first, second, 10, ["desk"])  # the first lease lapsed meanwhile
+    assert again.id == row.id
+    assert archive.renew_alert_claims([row.id], first, NOW + timedelta(minutes=20)) == set()
+    assert archive.renew_alert_claims([row.id], second, NOW + timedelta(minutes=20)) == {row.id}
 
 
 @pytest.mark.parametrize(

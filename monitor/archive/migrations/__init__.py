@@ -122,8 +122,9 @@ def _v8_to_v9(connection: Connection) -> None:
 
 
 def _v9_to_v10(connection: Connection) -> None:
-    """Until when a dispatcher holds an alert row it is sending (cleared when it is marked)."""
+    """Until when, and by which kind of process, an alert row is being sent (cleared when marked)."""
     connection.execute(text("ALTER TABLE alerts ADD COLUMN claimed_until DATETIME"))
+    connection.execute(text("ALTER TABLE alerts ADD COLUMN claimed_by VARCHAR"))
 
 
 def _v10_to_v11(connection: Connection) -> None:
