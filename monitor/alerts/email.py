@@ -4,8 +4,11 @@ multipart message per alert, plain text with an HTML alternative."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import smtplib
+import socket
 import ssl
+import threading
 from email.message import EmailMessage
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -15,11 +18,17 @@ from monitor.alerts.message import MessageTemplates, TemplateRenderError, one_li
 from monitor.errors import NotifyError
 
 EMAIL_DEADLINE = 60.0  # a whole SMTP session; each of its steps times out after 30 s
+STEP_TIMEOUT = 30.0
 
 
 class EmailNotifier:
     def __init__(
-        self, recipients: list[str], smtp_url: str, sender: str, templates: MessageTemplates | None = None
+        self,
+        recipients: list[str],
+        smtp_url: str,
+        sender: str,
+        templates: MessageTemplates | None = None,
+        deadline: float = EMAIL_DEADLINE,
     ) -> None:
         self.templates = templates or MessageTemplates()
         self.recipients = recipients
@@ -33,7 +42,7 @@ class EmailNotifier:
         self.username = unquote(parts.username) if parts.username else None
         self.password = unquote(parts.password) if parts.password else None
         self.key = channel_key("email", ",".join(recipients))
-        self.deadline = EMAIL_DEADLINE
+        self.deadline = deadline
 
     async def send(self, payload: dict[str, Any], idempotency_key: str) -> None:
         try:
@@ -54,18 +63,53 @@ class EmailNotifier:
 
     def _deliver(self, message: EmailMessage) -> None:
         context = ssl.create_default_context()
+        client: smtplib.SMTP
         if self.tls:
-            client: smtplib.SMTP = smtplib.SMTP_SSL(self.host, self.port, timeout=30, context=context)
+            client = _SMTPOverTLS(timeout=STEP_TIMEOUT, context=context)
         else:
-            client = smtplib.SMTP(self.host, self.port, timeout=30)
-        with client:
-            client.ehlo()
-            if not self.tls and client.has_extn("starttls"):
-                client.starttls(context=context)
+            client = _SMTP(timeout=STEP_TIMEOUT)
+        # A server that trickles a byte at a time never trips a step's timeout: at the deadline
+        # the socket is shut, so this thread ends with the send instead of running on.
+        watchdog = threading.Timer(self.deadline, _shut, (client,))
+        watchdog.start()
+        try:
+            with client:
+                client.connect(self.host, self.port)
                 client.ehlo()
-            if self.username and self.password:
-                client.login(self.username, self.password)
-            client.send_message(message)
+                if not self.tls and client.has_extn("starttls"):
+                    client.starttls(context=context)
+                    client.ehlo()
+                if self.username and self.password:
+                    client.login(self.username, self.password)
+                client.send_message(message)
+        finally:
+            watchdog.cancel()
 
     async def close(self) -> None:
         return None
+
+
+class _SMTP(smtplib.SMTP):
+    """Connected after construction (so that the watchdog covers the greeting), yet checking
+    TLS certificates against the host: smtplib takes that name from its constructor only."""
+
+    def connect(
+        self, host: str = "localhost", port: int = 0, source_address: Any = None
+    ) -> tuple[int, bytes]:
+        self._host = host
+        return super().connect(host, port, source_address)
+
+
+class _SMTPOverTLS(smtplib.SMTP_SSL):
+    def connect(
+        self, host: str = "localhost", port: int = 0, source_address: Any = None
+    ) -> tuple[int, bytes]:
+        self._host = host
+        return super().connect(host, port, source_address)
+
+
+def _shut(client: smtplib.SMTP) -> None:
+    sock = client.sock
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)

@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -20,6 +21,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from monitor.alerts.apprise import AppriseNotifier
+from monitor.alerts.dispatch import _delivery_error
 from monitor.alerts.email import EmailNotifier
 from monitor.alerts.jsonl import JsonlNotifier
 from monitor.alerts.webhook import WebhookNotifier
@@ -116,3 +118,31 @@ def _decoded_parts(message: Message) -> list[str]:
     decoded = [part.get_payload(decode=True) for part in parts if isinstance(part, Message)]
     assert len(decoded) == len(parts) and all(isinstance(payload, bytes) for payload in decoded)
     return [payload.decode() for payload in decoded if isinstance(payload, bytes)]
+
+
+def test_a_trickling_smtp_server_is_cut_at_the_deadline_thread_and_all() -> None:
+    """A byte every half second never trips smtplib's per-step timeout; the watchdog shuts the
+    socket at the deadline, so the send's thread ends too (asyncio.run waits for it)."""
+    server = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def trickle() -> None:
+        connection, _ = server.accept()
+        with connection:
+            while not stop.wait(0.5):
+                try:
+                    connection.sendall(b"2")
+                except OSError:
+                    return
+
+    threading.Thread(target=trickle, daemon=True).start()
+    notifier = EmailNotifier(
+        ["a@example.org"], f"smtp://127.0.0.1:{server.getsockname()[1]}", "monitor@test", deadline=2.0
+    )
+    started = time.monotonic()
+    error = asyncio.run(_delivery_error(notifier, PAYLOAD, "k1"))
+    elapsed = time.monotonic() - started
+    stop.set()
+    server.close()
+    assert error is not None and "not done within its 2s deadline" in str(error), error
+    assert elapsed < 5, f"{elapsed:.1f}s: the SMTP thread outlived the deadline"
