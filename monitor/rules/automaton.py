@@ -221,12 +221,16 @@ class Matcher:
     def _evaluate(self, candidates: list[int], article: MatchInput, found: Found) -> list[Hit]:
         """The hits of the rules that are more than an OR of terms."""
         term_ids = self.term_ids
+        made: dict[tuple[Term, Sequence[str]], list[Occurrence]] = {}
 
         def lookup(term: Term, fields: Sequence[str]) -> list[Occurrence]:
-            spans = found.get(term_ids[(term.tokens, term.prefix)])
-            if not spans:
-                return []
-            return [Occurrence(name, first, last, term) for name, first, last in spans if name in fields]
+            occurrences = made.get((term, fields))
+            if occurrences is None:  # made once per article: the evaluator tells them apart by identity
+                spans = found.get(term_ids[(term.tokens, term.prefix)]) or ()
+                occurrences = made[term, fields] = [
+                    Occurrence(name, first, last, term) for name, first, last in spans if name in fields
+                ]
+            return occurrences
 
         language = (article.language or "").lower()
         hits: list[Hit] = []

@@ -7,6 +7,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import accumulate
 from operator import itemgetter
 from typing import NamedTuple
 
@@ -86,8 +87,10 @@ def scan_term(term: Term, field_name: str, doc: TokenizedText) -> list[Occurrenc
         ]
     else:
         starts = [position for form in first_forms for position in index.get(form, ())]
-    found: list[Occurrence] = []
     length = len(term.tokens)
+    if length == 1:  # every start found is a whole occurrence
+        return [Occurrence(field_name, start, start, term) for start in sorted(starts)]
+    found: list[Occurrence] = []
     for start in sorted(starts):
         if start + length > len(tokens):
             continue
@@ -122,9 +125,9 @@ def compile_node(node: Node) -> Evaluator:
                 None if inner(lookup, fields, language) is not None else []
             )
         case Op(op="AND", children=children):
-            return _all_of(tuple(map(compile_node, children)))
+            return _all_of(tuple(map(compile_node, dict.fromkeys(children))))
         case Op(children=children):
-            return _any_of(tuple(map(compile_node, children)))
+            return _any_of(tuple(map(compile_node, dict.fromkeys(children))))
         case Near(left=left, right=right, distance=distance):
             return _near(compile_node(left), compile_node(right), distance)
         case Field(name="lang", child=child):
@@ -137,27 +140,34 @@ def compile_node(node: Node) -> Evaluator:
 
 def _all_of(parts: tuple[Evaluator, ...]) -> Evaluator:
     def evaluate(lookup: Lookup, fields: Sequence[str], language: str) -> Result:
-        collected: list[Occurrence] = []
+        results: list[list[Occurrence]] = []
         for part in parts:
             result = part(lookup, fields, language)
             if result is None:
                 return None
-            collected += result
-        return collected
+            results.append(result)
+        return _union(results)
 
     return evaluate
 
 
 def _any_of(parts: tuple[Evaluator, ...]) -> Evaluator:
     def evaluate(lookup: Lookup, fields: Sequence[str], language: str) -> Result:
-        collected: list[Occurrence] | None = None
-        for part in parts:
-            result = part(lookup, fields, language)
-            if result is not None:
-                collected = result if collected is None else collected + result
-        return collected
+        results = [result for part in parts if (result := part(lookup, fields, language)) is not None]
+        return _union(results) if results else None
 
     return evaluate
+
+
+def _union(results: list[list[Occurrence]]) -> list[Occurrence]:
+    """Each occurrence once, however many parts found it: `(a OR b) AND (b OR a) AND …` over a
+    text full of a and b would otherwise grow with the number of parts times the occurrences.
+
+    Occurrences are compared by identity: a term's lookup makes each of them once per article."""
+    filled = [result for result in results if result]
+    if len(filled) <= 1:
+        return filled[0] if filled else []
+    return list({id(occurrence): occurrence for result in filled for occurrence in result}.values())
 
 
 def _near(left: Evaluator, right: Evaluator, distance: int) -> Evaluator:
@@ -166,13 +176,13 @@ def _near(left: Evaluator, right: Evaluator, distance: int) -> Evaluator:
         found_right = right(lookup, fields, language) if found_left else None
         if not found_left or not found_right:
             return None
-        close = _close_to(found_left, found_right, distance) + _close_to(found_right, found_left, distance)
-        return list(dict.fromkeys(close)) or None
+        close = [_close_to(found_left, found_right, distance), _close_to(found_right, found_left, distance)]
+        return _union(close) or None
 
     return evaluate
 
 
-_first_token = itemgetter(1)  # Occurrence.first
+_first_token, _last_token = itemgetter(1), itemgetter(2)  # Occurrence.first, .last
 
 
 def _close_to(these: list[Occurrence], others: list[Occurrence], distance: int) -> list[Occurrence]:
@@ -182,24 +192,32 @@ def _close_to(these: list[Occurrence], others: list[Occurrence], distance: int) 
     Per field, the others sorted by start with the running maximum of their ends answer each
     occurrence in one bisection: time O(n log n) in the occurrences, never in their pairs (a chain
     like `a NEAR b NEAR c` over a text repeating a, b and c once kept every combination)."""
-    starts: dict[str, list[int]] = {}
-    furthest_end: dict[str, list[int]] = {}
-    for field_name, first, last, _ in sorted(others, key=_first_token):
-        field_ends = furthest_end.get(field_name)
-        if field_ends is None:
-            starts[field_name], furthest_end[field_name] = [first], [last]
-        else:
-            starts[field_name].append(first)
-            field_ends.append(last if last > field_ends[-1] else field_ends[-1])
+    other_fields = _by_field(others)
     close: list[Occurrence] = []
-    for occurrence in these:
-        field_name, first, last, _ = occurrence
-        ends = furthest_end.get(field_name)
-        if ends is not None:
-            reachable = bisect_right(starts[field_name], last + distance)
-            if reachable and ends[reachable - 1] >= first - distance:
+    for field_name, group in _by_field(these).items():
+        nearby = other_fields.get(field_name)
+        if nearby is None:
+            continue
+        nearby.sort(key=_first_token)
+        starts = list(map(_first_token, nearby))
+        furthest_end = list(accumulate(map(_last_token, nearby), max))
+        for occurrence in group:
+            _, first, last, _ = occurrence
+            reachable = bisect_right(starts, last + distance)
+            if reachable and furthest_end[reachable - 1] >= first - distance:
                 close.append(occurrence)
     return close
+
+
+def _by_field(occurrences: list[Occurrence]) -> dict[str, list[Occurrence]]:
+    """The occurrences per field, as new lists (most of the time, all are in one field)."""
+    first_field = occurrences[0].field if occurrences else ""
+    if all(occurrence.field == first_field for occurrence in occurrences):
+        return {first_field: list(occurrences)} if occurrences else {}
+    groups: dict[str, list[Occurrence]] = {}
+    for occurrence in occurrences:
+        groups.setdefault(occurrence.field, []).append(occurrence)
+    return groups
 
 
 def _language_is(language: str, wanted: str | None) -> bool:

@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from array import array
 from dataclasses import dataclass, field
 from functools import lru_cache
+from operator import add
 
 import opencc
 import regex
 
 _ASCII_WORD = re.compile(r"[A-Za-z0-9]+")
+_match_start = re.Match.start
 _SPACE = re.compile(r"\s+")
 _WORD = regex.compile(r"[\p{L}\p{N}\p{M}\u00AD\u200B-\u200D\u2060\uFEFF]+")
 _STRIPPED_MARKS = regex.compile(
@@ -81,12 +84,15 @@ def fold_word(word: str) -> str:
 
 @dataclass(slots=True)
 class TokenizedText:
-    """A text with its tokens and where each token stands in the original."""
+    """A text with its tokens and where each token stands in the original.
+
+    Equal tokens share one string and offsets are machine integers: a long text repeating a few
+    words costs about 20 bytes a token, not a hundred."""
 
     text: str
     tokens: list[str] = field(default_factory=list)
-    starts: list[int] = field(default_factory=list)
-    ends: list[int] = field(default_factory=list)
+    starts: array[int] = field(default_factory=lambda: array("l"))
+    ends: array[int] = field(default_factory=lambda: array("l"))
     _positions: dict[str, list[int]] | None = None
     _joined: str | None = None
 
@@ -137,17 +143,19 @@ def tokenize(text: str) -> TokenizedText:
         return _tokenize_ascii(text)
     result = TokenizedText(text)
     tokens, starts, ends = result.tokens, result.starts, result.ends
+    shared: dict[str, str] = {}
     for found in _WORD.finditer(text):
         pieces = _word_pieces(found.group())
         start = found.start()
         if len(pieces) == 1 and pieces[0][1] is None:
-            tokens.append(pieces[0][0])
+            token = pieces[0][0]
+            tokens.append(shared.setdefault(token, token))
             starts.append(start)
             ends.append(found.end())
             continue
         for token, offsets in pieces:
             low, high = offsets or (0, found.end() - start)
-            tokens.append(token)
+            tokens.append(shared.setdefault(token, token))
             starts.append(start + low)
             ends.append(start + high)
     return result
@@ -178,14 +186,10 @@ def _word_pieces(word: str) -> tuple[Piece, ...]:
 
 def _tokenize_ascii(text: str) -> TokenizedText:
     """The common case, at C speed: ASCII words need only lower-casing."""
-    spans = [found.span() for found in _ASCII_WORD.finditer(text)]
-    lowered = text.lower()
-    return TokenizedText(
-        text,
-        [lowered[start:end] for start, end in spans],
-        [start for start, _ in spans],
-        [end for _, end in spans],
-    )
+    shared: dict[str, str] = {}
+    tokens = [shared.setdefault(word, word) for word in _ASCII_WORD.findall(text.lower())]
+    starts = array("l", map(_match_start, _ASCII_WORD.finditer(text)))
+    return TokenizedText(text, tokens, starts, array("l", map(add, starts, map(len, tokens))))
 
 
 # Between an article's teaser and its text in the index: a private-use character, never a token

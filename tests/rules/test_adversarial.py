@@ -17,8 +17,10 @@ from monitor.archive.sql import SqlArchive
 from monitor.errors import QueryError
 from monitor.rules import MatchInput, parse_query, terms_query
 from monitor.rules.ast import Near, Node
-from monitor.rules.match import Lookup, Occurrence, Result, compile_node, evaluate
+from monitor.rules.automaton import Matcher
+from monitor.rules.match import CompiledRule, Lookup, Occurrence, Result, compile_node, evaluate
 from monitor.rules.parse import MAX_DEPTH, MAX_NEAR, MAX_TERMS
+from monitor.rules.text import tokenize
 from tests.archive.helpers import make_article
 
 WORDS = ["iron", "dome", "system", "laser", "beam"]
@@ -128,3 +130,37 @@ def test_the_deepest_and_longest_queries_allowed_run_in_the_archive(tmp_path: Pa
         found = archive.search(node, SearchFilters(limit=10))
         expected = [] if evaluate(node, stored) is None else ["a1"]
         assert [item.article.id for item in found] == expected, query
+
+
+OVERLAPPING_PARTS = " AND ".join(["(iron OR dome)", "(dome OR iron)", "(iron OR dome OR iron)"] * 30)
+
+
+def test_parts_that_share_terms_keep_each_occurrence_once() -> None:
+    article = MatchInput("", "", "iron dome " * 5_000)
+    found = evaluate(parse_query(OVERLAPPING_PARTS), article)
+    assert found is not None and len(found) == len({(o.first, o.term) for o in found}) == 10_000
+
+
+def test_the_rule_set_keeps_each_occurrence_once_too() -> None:
+    rule = CompiledRule("overlap", OVERLAPPING_PARTS, parse_query(OVERLAPPING_PARTS))
+    matcher, article = Matcher([rule]), MatchInput("", "", "iron dome " * 5_000)
+    matcher.match(MatchInput("", "", "warm up"))
+    tracemalloc.start()
+    hits = matcher.match(article)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert [hit.term for hit in hits][:2] == ["iron", "dome"]
+    # 10,000 occurrences take about 1 MiB; one copy per part would take a hundred times more.
+    assert peak < 8 * 2**20, f"{peak / 2**20:.0f} MiB"
+
+
+def test_a_long_text_of_few_words_tokenizes_compactly() -> None:
+    text = "iron dome system " * 58_823  # 1 MB, 176,469 tokens
+    tracemalloc.start()
+    tokenized = tokenize(text)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert len(tokenized.tokens) == 176_469 and tokenized.ends[-1] == len(text) - 1
+    # Shared token strings and machine-integer offsets: about 12 MiB (a list of ints and a string
+    # per token took 34 MiB).
+    assert peak < 16 * 2**20, f"{peak / 2**20:.0f} MiB"
