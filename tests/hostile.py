@@ -60,6 +60,13 @@ def gzip_bomb(size: int) -> Behaviour:
     return behave
 
 
+def silent(stop: threading.Event) -> Behaviour:
+    def behave(connection: socket.socket) -> None:
+        stop.wait()  # reads the request, never answers; hangs up when the server closes
+
+    return behave
+
+
 def garbage_status(connection: socket.socket) -> None:
     _send(connection, b"HTCPCP/9 999 I'm a teapot\r\n\r\n")
 
@@ -69,6 +76,7 @@ class HostileServer:
         self.stop = threading.Event()
         self.routes: dict[str, Behaviour] = {
             "/trickle": trickle(self.stop),
+            "/silent": silent(self.stop),
             "/endless": endless(self.stop),
             "/lying-length": lying_length,
             "/header-flood": header_flood,

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from hashlib import sha256
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
+
+SENDS_PER_CHANNEL = 4  # in flight at once to one channel; channels never wait for each other
+T = TypeVar("T")
 
 
 class Notifier(Protocol):
@@ -25,3 +32,20 @@ def channel_key(kind: str, target: str) -> str:
     if parts.scheme and parts.hostname:
         shown = f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
     return f"{kind}:{shown}#{sha256(target.encode()).hexdigest()[:8]}"
+
+
+class ChannelThreads:
+    """A channel's own threads for its blocking steps (rendering templates, SMTP, Apprise, file
+    writes). A send abandoned at its deadline may keep its thread a while; with a pool per
+    channel, a channel that hangs fills its own pool, never the loop's default one, which
+    archive writes and matching need."""
+
+    def __init__(self, name: str, size: int = SENDS_PER_CHANNEL) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix=name)
+
+    async def run(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, partial(function, *args, **kwargs))
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)

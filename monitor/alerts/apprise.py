@@ -6,10 +6,9 @@ channels our peers regret.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
-from monitor.alerts import channel_key
+from monitor.alerts import ChannelThreads, channel_key
 from monitor.alerts.message import MessageTemplates, TemplateRenderError
 from monitor.errors import NotifyError
 
@@ -22,6 +21,7 @@ class AppriseNotifier:
         self.url = url
         self.key = channel_key("apprise", url)
         self.deadline = APPRISE_DEADLINE
+        self.threads = ChannelThreads("apprise")
         import apprise  # here, not at the top: its ~100 plugins cost ~20 MB a daemon without it saves
 
         self.client = apprise.Apprise()
@@ -30,12 +30,12 @@ class AppriseNotifier:
 
     async def send(self, payload: dict[str, Any], idempotency_key: str) -> None:
         try:
-            rendered = self.templates.render(payload)
+            rendered = await self.threads.run(self.templates.render, payload)
         except TemplateRenderError as error:
             raise NotifyError(self.key, f"the message template failed: {error}") from None
-        ok = await asyncio.to_thread(self.client.notify, body=rendered.text, title=rendered.subject)
+        ok = await self.threads.run(self.client.notify, body=rendered.text, title=rendered.subject)
         if not ok:
             raise NotifyError(self.key, "Apprise could not deliver the notification")
 
     async def close(self) -> None:
-        return None
+        self.threads.close()

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from monitor.alerts import Notifier
+from monitor.alerts import SENDS_PER_CHANNEL, Notifier
 from monitor.alerts.holding import QuietHours, Throttle, hold_until
 from monitor.archive import Archive, OutboxRow
 from monitor.errors import NotifyError
@@ -29,7 +29,6 @@ MAX_AGE = timedelta(days=2)
 BATCH = 100
 DIGEST_LIMIT = 10_000
 CLAIM_LEASE = timedelta(minutes=5)  # longer than any channel's deadline: a claimed row is being sent
-SENDS_PER_CHANNEL = 4  # in flight at once to one channel; channels never wait for each other
 
 
 @dataclass(frozen=True, slots=True)

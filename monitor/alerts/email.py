@@ -3,7 +3,6 @@ multipart message per alert, plain text with an HTML alternative."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import smtplib
 import socket
@@ -13,7 +12,7 @@ from email.message import EmailMessage
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from monitor.alerts import channel_key
+from monitor.alerts import ChannelThreads, channel_key
 from monitor.alerts.message import MessageTemplates, TemplateRenderError, one_line
 from monitor.errors import NotifyError
 
@@ -43,10 +42,11 @@ class EmailNotifier:
         self.password = unquote(parts.password) if parts.password else None
         self.key = channel_key("email", ",".join(recipients))
         self.deadline = deadline
+        self.threads = ChannelThreads("email")
 
     async def send(self, payload: dict[str, Any], idempotency_key: str) -> None:
         try:
-            rendered = self.templates.render(payload)
+            rendered = await self.threads.run(self.templates.render, payload)
         except TemplateRenderError as error:
             raise NotifyError(self.key, f"the message template failed: {error}") from None
         message = EmailMessage()
@@ -57,7 +57,7 @@ class EmailNotifier:
         message.set_content(rendered.text)
         message.add_alternative(rendered.html, subtype="html")
         try:
-            await asyncio.to_thread(self._deliver, message)
+            await self.threads.run(self._deliver, message)
         except (smtplib.SMTPException, OSError) as error:
             raise NotifyError(self.key, f"{type(error).__name__}: {error}") from None
 
@@ -86,7 +86,7 @@ class EmailNotifier:
             watchdog.cancel()
 
     async def close(self) -> None:
-        return None
+        self.threads.close()
 
 
 class _SMTP(smtplib.SMTP):

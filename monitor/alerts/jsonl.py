@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import fcntl
 import json
 import os
 from pathlib import Path
 from typing import Any
 
-from monitor.alerts import channel_key
+from monitor.alerts import ChannelThreads, channel_key
 from monitor.errors import NotifyError
 
 _TAIL_CHUNK = 4096
@@ -20,11 +19,12 @@ class JsonlNotifier:
         self.path = path
         self.key = channel_key("jsonl", str(path))
         self.deadline = 30.0
+        self.threads = ChannelThreads("jsonl")
 
     async def send(self, payload: dict[str, Any], idempotency_key: str) -> None:
         line = json.dumps({**payload, "idempotency_key": idempotency_key}, ensure_ascii=False)
         try:
-            await asyncio.to_thread(self._append, (line + "\n").encode("utf-8"))
+            await self.threads.run(self._append, (line + "\n").encode("utf-8"))
         except OSError as error:
             raise NotifyError(self.key, f"cannot write: {error}") from None
 
@@ -50,7 +50,7 @@ class JsonlNotifier:
             os.close(fd)
 
     async def close(self) -> None:
-        return None
+        self.threads.close()
 
 
 def _end_of_last_line(fd: int) -> int:

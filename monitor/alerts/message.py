@@ -11,9 +11,14 @@ can format the payload but not reach into the program.
 from __future__ import annotations
 
 import re
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateSyntaxError
@@ -22,6 +27,10 @@ from markupsafe import Markup, escape
 
 PARTS = ("subject", "text", "html")
 _DEFAULT_FILES = {"subject": "subject.txt", "text": "text.txt", "html": "html.html"}
+RENDER_DEADLINE = 5.0  # seconds for one message's three parts; the defaults take milliseconds
+MAX_PRODUCT = 1_000_000  # items a `*` in a template may make (a string or list repeated)
+MAX_EXPONENT = 1_000
+_TEMPLATE_CODE = "<template>"  # the file name Jinja2 gives the code it compiles from a string
 
 
 class TemplateRenderError(ValueError):
@@ -44,8 +53,24 @@ def _highlight(snippet: str, term: str) -> Markup:
     return Markup(pattern.sub(lambda found: f"<mark>{found.group()}</mark>", escaped))
 
 
+class _Sandbox(SandboxedEnvironment):
+    """Jinja2's sandbox, also refusing the operators that make huge values in one step (no
+    deadline can stop a single multiplication by 10**9)."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and isinstance(right, int) and abs(right) > MAX_EXPONENT:
+            raise OverflowError(f"an exponent above {MAX_EXPONENT} is refused")
+        if operator == "*":
+            sized, count = (left, right) if isinstance(right, int) else (right, left)
+            if isinstance(count, int) and hasattr(sized, "__len__") and len(sized) * count > MAX_PRODUCT:
+                raise OverflowError(f"a value of more than {MAX_PRODUCT:,} items is refused")
+        return super().call_binop(context, operator, left, right)
+
+
 def _environment(html: bool) -> SandboxedEnvironment:
-    environment = SandboxedEnvironment(
+    environment = _Sandbox(
         autoescape=html, undefined=StrictUndefined, keep_trailing_newline=True, trim_blocks=False
     )
     environment.filters["highlight"] = _highlight
@@ -56,6 +81,7 @@ class MessageTemplates:
     """The three templates of one alert, compiled once; a bad template fails at start-up."""
 
     def __init__(self, overrides: dict[str, Path] | None = None) -> None:
+        self.deadline = RENDER_DEADLINE
         self.templates = {}
         for part in PARTS:
             path = (overrides or {}).get(part)
@@ -72,16 +98,18 @@ class MessageTemplates:
                 ) from None
 
     def render(self, payload: dict[str, Any]) -> Message:
-        """The message for an alert payload; raises TemplateRenderError, whatever went wrong."""
+        """The message for an alert payload; raises TemplateRenderError, whatever went wrong,
+        including taking longer than `self.deadline` seconds (it blocks: run it in a thread)."""
         context = _context(payload)
         rendered: dict[str, str] = {}
-        for part, template in self.templates.items():
-            try:
-                rendered[part] = template.render(context)
-            except Exception as error:  # a template is the operator's code: any failure is its own
-                raise TemplateRenderError(
-                    f"the {part} template failed: {type(error).__name__}: {error}"
-                ) from None
+        with _stopped_after(self.deadline):
+            for part, template in self.templates.items():
+                try:
+                    rendered[part] = template.render(context)
+                except Exception as error:  # a template is the operator's code: any failure is its own
+                    raise TemplateRenderError(
+                        f"the {part} template failed: {type(error).__name__}: {error}"
+                    ) from None
         return Message(one_line(rendered["subject"]), rendered["text"].strip() + "\n", rendered["html"])
 
     def check(self, payloads: list[dict[str, Any]]) -> None:
@@ -89,6 +117,32 @@ class MessageTemplates:
         `monitor check` and at start-up, not by the first alert."""
         for payload in payloads:
             self.render(payload)
+
+
+class _Overtime(Exception):
+    pass
+
+
+@contextmanager
+def _stopped_after(seconds: float) -> Iterator[None]:
+    """Stop the template code this thread runs once `seconds` have passed.
+
+    A loop in a template (`{% for i in range(99999) %}{% for j in range(99999) %}`) makes no call
+    a sandbox could refuse; a trace function sees each line of the code Jinja2 compiled and
+    raises there. Only this thread is traced, and only while it renders."""
+    stop_at = time.monotonic() + seconds
+
+    def trace(frame: FrameType, event: str, arg: object) -> Any:
+        if time.monotonic() > stop_at:
+            raise _Overtime(f"took longer than {seconds:g} s")
+        return trace if frame.f_code.co_filename == _TEMPLATE_CODE else None
+
+    previous = sys.gettrace()
+    sys.settrace(trace)
+    try:
+        yield
+    finally:
+        sys.settrace(previous)
 
 
 def _context(payload: dict[str, Any]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from email import message_from_bytes
 from email.message import Message
@@ -20,15 +21,18 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
+from monitor.alerts import SENDS_PER_CHANNEL
 from monitor.alerts.apprise import AppriseNotifier
 from monitor.alerts.dispatch import _delivery_error
 from monitor.alerts.email import EmailNotifier
 from monitor.alerts.jsonl import JsonlNotifier
+from monitor.alerts.message import MessageTemplates, TemplateRenderError
 from monitor.alerts.webhook import WebhookNotifier
 from monitor.errors import NotifyError
 from monitor.models import ArchivedArticle
 from monitor.payloads import alert_json
 from tests.archive.helpers import make_article
+from tests.hostile import HostileServer
 from tests.servers import WebhookReceiver
 
 PAYLOAD = alert_json(
@@ -146,3 +150,73 @@ def test_a_trickling_smtp_server_is_cut_at_the_deadline_thread_and_all() -> None
     server.close()
     assert error is not None and "not done within its 2s deadline" in str(error), error
     assert elapsed < 5, f"{elapsed:.1f}s: the SMTP thread outlived the deadline"
+
+
+def test_a_hung_apprise_channel_fills_its_own_threads_not_the_loops() -> None:
+    server = HostileServer()
+    hung = [
+        AppriseNotifier(server.url("/silent").replace("http://", "json://") + f"?rto=30&n={n}")
+        for n in range(2)
+    ]
+
+    async def scenario() -> float:
+        # The loop's default threads run archive writes and matching: four, as on a small machine.
+        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=4))
+        sends = [
+            asyncio.create_task(_delivery_error(notifier, PAYLOAD, f"k{n}"))
+            for notifier in hung
+            for n in range(SENDS_PER_CHANNEL)
+        ]
+        await asyncio.sleep(1.0)  # every send now holds a thread, waiting for an answer
+        started = time.monotonic()
+        await asyncio.wait_for(asyncio.to_thread(lambda: None), 20)
+        waited = time.monotonic() - started
+        server.close()  # the receiver hangs up: the sends fail and their threads end
+        errors = await asyncio.gather(*sends)
+        assert all(isinstance(error, NotifyError) for error in errors)
+        for notifier in hung:
+            await notifier.close()
+        return waited
+
+    assert asyncio.run(scenario()) < 0.5
+
+
+def test_a_slow_template_is_stopped_at_its_deadline_off_the_event_loop(tmp_path: Path) -> None:
+    (tmp_path / "text.j2").write_text(
+        "{% for i in range(5000) %}{% for j in range(5000) %}x{% endfor %}{% endfor %}", encoding="utf-8"
+    )
+    templates = MessageTemplates({"text": tmp_path / "text.j2"})
+    templates.deadline = 0.5
+    notifier = EmailNotifier(["desk@example.org"], "smtp://127.0.0.1:9", "monitor@example.org", templates)
+
+    async def scenario() -> tuple[NotifyError | None, float]:
+        gaps: list[float] = []
+
+        async def tick() -> None:
+            last = time.monotonic()
+            while True:
+                await asyncio.sleep(0.02)
+                gaps.append(time.monotonic() - last)
+                last = time.monotonic()
+
+        ticker = asyncio.create_task(tick())
+        error = await _delivery_error(notifier, PAYLOAD, "k1")
+        ticker.cancel()
+        await notifier.close()
+        return error, max(gaps)
+
+    error, longest_gap = asyncio.run(scenario())
+    assert error is not None and "the text template failed: _Overtime: took longer than 0.5 s" in str(error)
+    assert longest_gap < 0.3, f"the event loop stalled for {longest_gap:.1f} s"
+
+
+@pytest.mark.parametrize(
+    ("template", "refused"),
+    [("{{ 'ab' * 10**9 }}", "more than 1,000,000 items"), ("{{ 10 ** 100000000 }}", "exponent above 1000")],
+)
+def test_a_template_cannot_build_a_huge_value_in_one_step(
+    tmp_path: Path, template: str, refused: str
+) -> None:
+    (tmp_path / "text.j2").write_text(template, encoding="utf-8")
+    with pytest.raises(TemplateRenderError, match=refused):
+        MessageTemplates({"text": tmp_path / "text.j2"}).render(PAYLOAD)
