@@ -15,6 +15,7 @@ from typing import Any
 
 from monitor import __version__
 from monitor.archive import SearchFilters
+from monitor.archive.space import disk_full_warning
 from monitor.archive.sql import SqlArchive
 from monitor.config_file import config_path, load_settings
 from monitor.durations import format_duration, parse_duration
@@ -173,6 +174,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         if args.command == "search":
             return _search(archive, args)
         if args.command == "sources":
+            warning = disk_full_warning(settings.database_url())
+            if warning:
+                print(f"monitor: warning: {warning}", file=sys.stderr)
             return _sources(archive, settings, args.format)
         if args.action == "retry":
             return _retry_alerts(archive, args.ids, args.failed)

@@ -3,6 +3,7 @@ each, nothing is lost, and polling resumes within one interval once the fault is
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -98,18 +99,30 @@ def test_a_full_disk_is_one_clear_line_and_polling_resumes_when_space_returns(
         site.routes["/feed.xml"] = Route(fixtures.rss(items(site, 0, 40)))  # 38 new, 650 KB
         time.sleep(6)  # three poll intervals on a full disk
         assert stored() == 2
+        listed = subprocess.run(
+            [sys.executable, "-m", "monitor", "-c", str(config), "sources", "--format", "json"],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
         filler.unlink()  # space returns
         returned = time.monotonic()
         assert wait_until_stored(40, 30), "polling did not resume after space returned"
         resumed = time.monotonic() - returned
+        time.sleep(2.5)  # one more pass (2s): its summary reports no fault
     finally:
         daemon.send_signal(signal.SIGTERM)
         output, _ = daemon.communicate(timeout=60)
     assert daemon.returncode == 0, output
     assert resumed < 2 * 2 + 2, f"resumed {resumed:.1f}s after space returned (interval 2s)"
-    faults = [line for line in output.splitlines() if "database or disk is full" in line]
+    assert listed.returncode == 0, listed.stderr  # reading works on a full disk
+    assert [source["name"] for source in json.loads(listed.stdout)] == ["Wire"]
+    assert "monitor: warning: the disk of the archive" in listed.stderr and "is full" in listed.stderr
+    lines = output.splitlines()
+    faults = [line for line in lines if "database or disk is full" in line and "pass:" not in line]
     assert faults and "cannot write the archive" in faults[0] and "nothing is lost" in faults[0], output
     assert len(faults) <= 3, output  # once a minute, not once a poll
+    summaries = [line for line in lines if "pass:" in line]
+    assert any("archive fault: " in line and "disk is full" in line for line in summaries), output
+    assert "archive fault" not in summaries[-1], output  # the last pass, after space returned
     assert "Traceback" not in output, output
 
 

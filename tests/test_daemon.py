@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -64,3 +65,9 @@ def test_daemon_alerts_new_items_and_stops_cleanly(
     assert daemon.returncode == 0, output
     assert "stopped" in output
     assert len(webhook.deliveries) == 2
+    # Changes at INFO, routine polls (the unchanged feed, every second) at DEBUG; a pass a second.
+    assert "Live: ok, 1 entries, 1 new, 1 matched" in output
+    assert ", 0 new, " not in output, output
+    assert re.search(
+        r"pass: \d+ polls? \(\d+ ok, 0 failed\), 1 new article, 1 matched, 1 alert sent", output
+    ), output

@@ -103,6 +103,7 @@ class Dispatcher:
             (route.name, notifier.key): notifier for route in routes for notifier in route.notifiers
         }
         self.claimer = "once"  # what its claims on the outbox say took them (see release_alert_claims)
+        self.totals = DispatchReport()  # every send since start (the daemon's pass summary reads it)
         self._sending: set[asyncio.Task[None]] = set()
         self._stories_in_flight: dict[str, Counter[str]] = {route.name: Counter() for route in routes}
         self._slots: dict[tuple[str, str], asyncio.Semaphore] = {}
@@ -230,6 +231,7 @@ class Dispatcher:
             return False
         await asyncio.to_thread(self.archive.mark_alert_sent, row.id, self.clock())
         report.sent += 1
+        self.totals.sent += 1
         log.info("alert %s (%s) sent to %s", row.id, row.alert, row.channel)
         return True
 
@@ -243,6 +245,7 @@ class Dispatcher:
         log.warning("alert %s to %s failed (attempt %d): %s", row.id, row.channel, row.attempts + 1, error)
         await asyncio.to_thread(self.archive.mark_alert_failed, row.id, str(error), retry, now, row.state)
         report.failed += 1
+        self.totals.failed += 1
 
     async def send_digest(self, name: str) -> DispatchReport:
         """One message per channel listing every pending story of a digest alert (in its quiet
@@ -306,6 +309,7 @@ class Dispatcher:
         for row in rows:
             await asyncio.to_thread(self.archive.mark_alert_sent, row.id, now)
         report.sent += len(rows)
+        self.totals.sent += len(rows)
 
     async def close(self) -> None:
         for notifier in self.notifiers.values():

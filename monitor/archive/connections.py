@@ -13,7 +13,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.archive.engine import driver_connection, sqlite_engine
-from monitor.archive.migrations import migrate, refuse_foreign
+from monitor.archive.migrations import is_current, migrate, refuse_foreign
 from monitor.errors import ArchiveError
 
 
@@ -38,8 +38,11 @@ class SqlConnections:
             raise ArchiveError(f"cannot open the archive at {url}: {error}") from None
         self.engine = sqlite_engine(url)
         try:
-            with self.engine.begin() as connection:
-                migrate(connection)
+            with self.engine.connect().execution_options(reading=True) as connection, connection.begin():
+                current = is_current(connection)
+            if not current:
+                with self.engine.begin() as connection:
+                    migrate(connection)
         except (SQLAlchemyError, ArchiveError) as error:
             self.engine.dispose()
             raise ArchiveError(f"cannot open the archive at {url}: {error}") from error

@@ -12,6 +12,7 @@ import logging
 import signal
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -34,6 +35,7 @@ RETENTION_EVERY = timedelta(hours=1)
 SHUTDOWN_GRACE = 60.0
 DAEMON = "daemon"  # the claimer of alert rows a daemon sends
 FAULT_REPEAT = 60.0  # seconds between two log lines of the same archive fault
+LONGEST_PASS = timedelta(hours=1)
 
 
 def digest_trigger(every: str) -> IntervalTrigger | CronTrigger:
@@ -41,6 +43,37 @@ def digest_trigger(every: str) -> IntervalTrigger | CronTrigger:
         return IntervalTrigger(seconds=parse_duration(every).total_seconds(), timezone=UTC)
     except ValueError:
         return CronTrigger.from_crontab(every, timezone=UTC)
+
+
+@dataclass(slots=True)
+class PassTally:
+    """What happened since the last pass summary."""
+
+    polls: int = 0
+    failed: int = 0
+    new: int = 0
+    matched: int = 0
+    fault: str = ""  # the last archive fault, if any
+
+    def line(self, sent: int, send_failures: int) -> str:
+        line = (
+            f"pass: {_count(self.polls, 'poll')} ({self.polls - self.failed} ok, {self.failed} failed), "
+            f"{_count(self.new, 'new article')}, {self.matched} matched, {_count(sent, 'alert')} sent, "
+            f"{send_failures} failed"
+        )
+        return line + (f"; archive fault: {self.fault}" if self.fault else "")
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+def pass_length(app: App) -> timedelta:
+    """A pass: the shortest poll interval of any source (so each busiest source is polled about
+    once in it), at most an hour."""
+    settings = app.settings
+    shortest = (source.min_every or settings.interval(source) for source in settings.sources)
+    return min(min(shortest, default=LONGEST_PASS), LONGEST_PASS)
 
 
 class Daemon:
@@ -54,6 +87,8 @@ class Daemon:
         # either: polled again after their interval, still under this daemon's claim.
         self.retries: dict[str, tuple[datetime, SourceSettings, SourceState | None]] = {}
         self.last_fault: tuple[str, float] = ("", 0.0)
+        self.tally = PassTally()
+        self.alerts_counted = (0, 0)  # the dispatcher's totals at the last summary
 
     def _tracked(self, job: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
         async def run() -> None:
@@ -86,15 +121,21 @@ class Daemon:
             task.add_done_callback(self.in_flight.discard)
 
     async def _poll(self, source: SourceSettings, state: SourceState | None) -> None:
+        self.tally.polls += 1
         try:
             report = await self.app.poll_one(source, state)
         except ArchiveError as error:
+            self.tally.failed += 1
             await self._archive_failed(source, state, error)
             return
         except Exception:  # a bug of ours outside the poll's own handling: the lease retries it later
+            self.tally.failed += 1
             log.exception("polling %r failed", source.name)
             return
-        _log_report(report)
+        self.tally.failed += report.error is not None
+        self.tally.new += report.new
+        self.tally.matched += report.matched
+        _log_report(report, state)
         if report.matched:
             await self.dispatch()  # alert now rather than at the next dispatch tick
 
@@ -115,6 +156,7 @@ class Daemon:
         """Log an archive fault once a minute while it lasts, not once a tick or a source."""
         last, when = self.last_fault
         fault = message.split(": ", 1)[-1]
+        self.tally.fault = fault
         if fault != last or time.monotonic() - when > FAULT_REPEAT:
             log.error("%s", message)
             self.last_fault = (fault, time.monotonic())
@@ -123,6 +165,14 @@ class Daemon:
         """Start sending what is due; the sends finish on their own (logged as they end)."""
         async with self.dispatching:
             await self.app.dispatcher.dispatch(wait=False)
+
+    async def summarize(self) -> None:
+        """One line for the pass that ended: polls, articles, matches, alerts, archive faults."""
+        totals = self.app.dispatcher.totals
+        sent, failed = totals.sent - self.alerts_counted[0], totals.failed - self.alerts_counted[1]
+        self.alerts_counted = (totals.sent, totals.failed)
+        tally, self.tally = self.tally, PassTally()
+        (log.error if tally.fault else log.info)("%s", tally.line(sent, failed))
 
     async def retention(self) -> None:
         retention = self.app.settings.retention
@@ -146,6 +196,8 @@ class Daemon:
             self._tracked(self.retention), "interval", seconds=RETENTION_EVERY.total_seconds(),
             next_run_time=now, **options,
         )  # fmt: skip
+        every = pass_length(self.app).total_seconds()
+        scheduler.add_job(self._tracked(self.summarize), "interval", seconds=every, **options)
         for alert in self.app.settings.alerts:
             if alert.mode == "digest":
                 name = alert.name
@@ -171,9 +223,10 @@ class Daemon:
         self.schedule(scheduler)
         scheduler.start()
         log.info(
-            "monitor running: %d sources, %d rules",
+            "monitor running: %d sources, %d rules; a summary every %s",
             len(self.app.settings.sources),
             len(self.app.settings.watch),
+            format_duration(pass_length(self.app)),
         )
         await self.stopping.wait()
         log.info("stopping: finishing %d jobs in flight", len(self.in_flight))
@@ -189,9 +242,19 @@ class Daemon:
         log.info("stopped")
 
 
-def _log_report(report: SourceReport) -> None:
-    if not report.error:  # failures were logged where they happened
+def _log_report(report: SourceReport, before: SourceState | None) -> None:
+    """Changes at INFO (new articles, a recovery), routine polls at DEBUG; failures were logged
+    where they happened."""
+    if report.error:
+        return
+    if before is not None and before.consecutive_errors:
         log.info(
-            "%s: %s, %d entries, %d new, %d matched",
-            report.source, report.status, report.entries, report.new, report.matched,
-        )  # fmt: skip
+            "%s: recovered after %s: %s",
+            report.source,
+            _count(before.consecutive_errors, "failure"),
+            report.status,
+        )
+    (log.info if report.new else log.debug)(
+        "%s: %s, %d entries, %d new, %d matched",
+        report.source, report.status, report.entries, report.new, report.matched,
+    )  # fmt: skip

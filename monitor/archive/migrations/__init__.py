@@ -154,6 +154,14 @@ APPLICATION_ID = 0x4D6F4E69
 _OUR_TABLES = {"sources", "articles", "alerts", "articles_fts"}
 
 
+def is_current(connection: Connection) -> bool:
+    """Whether the schema is the newest and marked as ours: then opening the archive writes
+    nothing (reading must work on a full disk)."""
+    version = int(connection.execute(text("PRAGMA user_version")).scalar_one())
+    application_id = int(connection.execute(text("PRAGMA application_id")).scalar_one())
+    return version == LATEST and application_id == APPLICATION_ID
+
+
 def migrate(connection: Connection) -> int:
     """Bring the schema to the newest version; returns the version now in force. Refuses,
     unchanged, a database that the monitor did not make (see refuse_foreign)."""
