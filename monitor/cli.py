@@ -15,6 +15,7 @@ from typing import Any
 
 from monitor import __version__
 from monitor.archive import SearchFilters
+from monitor.archive.connections import refuse_unless_ours
 from monitor.archive.space import disk_full_warning
 from monitor.archive.sql import SqlArchive
 from monitor.config_file import config_path, load_settings
@@ -238,6 +239,8 @@ def _run(settings: Settings, path: str) -> int:
 
     url = settings.database_url()
     database = Path(url.removeprefix("sqlite:///")).resolve()  # one lock however the path is spelled
+    if url.startswith("sqlite:///"):
+        refuse_unless_ours(url)  # before the lock file: nothing is left beside a refused file
     with sole_daemon(database) if url.startswith("sqlite:///") else nullcontext():
         asyncio.run(daemon())
     return 0

@@ -147,3 +147,15 @@ def test_a_damaged_archive_is_named_by_check_and_search_alike(cli: Cli, tmp_path
     code, _, err = cli("-c", str(config), "search", "iron", "--limit", "500")
     assert code == 1 and "the file is damaged: `monitor check` tests it" in err, err
     assert "Traceback" not in err
+
+
+def test_run_on_a_foreign_database_leaves_nothing_beside_it(cli: Cli, tmp_path: Path) -> None:
+    theirs = tmp_path / "theirs.db"
+    with sqlite3.connect(theirs) as connection:
+        connection.execute("CREATE TABLE notes (body TEXT)")
+    config = write_config(
+        tmp_path / "monitor.yaml", {"storage": {"url": "sqlite:///theirs.db"}, "sources": [], "watch": []}
+    )
+    code, _, err = cli("-c", str(config), "run")
+    assert code != 0 and "not made by the monitor" in err and "Traceback" not in err
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["monitor.yaml", "theirs.db"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import re
 import signal
@@ -12,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from monitor.runtime.scheduler import new_scheduler
 from tests import fixtures
 from tests.conftest import RULES, write_config
 from tests.servers import Route, Site, WebhookReceiver
@@ -71,3 +74,20 @@ def test_daemon_alerts_new_items_and_stops_cleanly(
     assert re.search(
         r"pass: \d+ polls? \(\d+ ok, 0 failed\), 1 new article, 1 matched, 1 alert sent", output
     ), output
+
+
+def test_a_tick_that_finds_its_job_still_running_is_skipped_quietly(caplog: pytest.LogCaptureFixture) -> None:
+    async def scenario() -> None:
+        scheduler = new_scheduler()
+
+        async def slow() -> None:
+            await asyncio.sleep(0.6)
+
+        scheduler.add_job(slow, "interval", seconds=0.05, max_instances=1, coalesce=True)
+        scheduler.start()
+        await asyncio.sleep(0.5)
+        scheduler.shutdown(wait=False)
+
+    with caplog.at_level(logging.WARNING, logger="apscheduler"):
+        asyncio.run(scenario())
+    assert not [record for record in caplog.records if "running instances" in record.getMessage()]

@@ -32,10 +32,7 @@ class SqlConnections:
                 f"storage URL {url!r} is an in-memory database: every connection of the archive "
                 "would see its own, empty one, and all would be lost at exit; give a file path"
             )
-        try:
-            refuse_foreign(Path(url.removeprefix("sqlite:///")))
-        except ArchiveError as error:
-            raise ArchiveError(f"cannot open the archive at {url}: {error}") from None
+        refuse_unless_ours(url)
         self.engine = sqlite_engine(url)
         try:
             with self.engine.connect().execution_options(reading=True) as connection, connection.begin():
@@ -118,6 +115,14 @@ class SqlConnections:
                 driver.close()
             else:
                 self._read_connections.append(driver)
+
+
+def refuse_unless_ours(url: str) -> None:
+    """Raise ArchiveError, touching nothing, when the URL names a file the monitor did not make."""
+    try:
+        refuse_foreign(Path(url.removeprefix("sqlite:///")))
+    except ArchiveError as error:
+        raise ArchiveError(f"cannot open the archive at {url}: {error}") from None
 
 
 @contextmanager

@@ -38,6 +38,22 @@ FAULT_REPEAT = 60.0  # seconds between two log lines of the same archive fault
 LONGEST_PASS = timedelta(hours=1)
 
 
+class SkippedTicks(logging.Filter):
+    """Drops APScheduler's warning that a tick found the job's previous run still going: the
+    jobs are ticks by design (a slow pass simply skips them), so it would repeat four times a
+    second while the archive is slow."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances" not in str(record.msg)
+
+
+def new_scheduler() -> AsyncIOScheduler:
+    scheduler_log = logging.getLogger("apscheduler.scheduler")
+    if not any(isinstance(installed, SkippedTicks) for installed in scheduler_log.filters):
+        scheduler_log.addFilter(SkippedTicks())
+    return AsyncIOScheduler(timezone=UTC, logger=scheduler_log)
+
+
 def digest_trigger(every: str) -> IntervalTrigger | CronTrigger:
     try:
         return IntervalTrigger(seconds=parse_duration(every).total_seconds(), timezone=UTC)
@@ -219,7 +235,7 @@ class Daemon:
         if unsent:
             log.info("%d alerts were mid-send when the last run stopped: sending them again", unsent)
         gc.freeze()  # the config, the compiled rules and the automaton live as long as the daemon
-        scheduler = AsyncIOScheduler(timezone=UTC)
+        scheduler = new_scheduler()
         self.schedule(scheduler)
         scheduler.start()
         log.info(
