@@ -1,5 +1,8 @@
 """Matching one rule against one hostile 1 MB text: time and memory against the target.
 
+Each rule is matched as `test-rule` and `search` do ("alone": the article scanned for the
+query's terms) and as the daemon does ("in rule set": the automaton over every rule's terms).
+
 Each shape pairs a rule of the language at its bounds (five NEARs, 256 terms, prefixes) with a
 text built to give it the most work: its terms repeated back to back, the shortest tokens, every
 token distinct, Chinese characters (a token each). Time is measured without tracing, memory with
@@ -17,7 +20,8 @@ from collections.abc import Callable
 from bench.report import environment, write_section
 from monitor.rules import MatchInput, parse_query
 from monitor.rules.ast import Node
-from monitor.rules.match import evaluate
+from monitor.rules.automaton import Matcher
+from monitor.rules.match import CompiledRule, evaluate
 from monitor.rules.text import tokenize
 
 TARGET_SECONDS, TARGET_MIB = 1.0, 50
@@ -36,6 +40,11 @@ def shapes(size: int) -> list[tuple[str, str, str]]:
         ("5 NEARs, their 3 words repeated", chain, _fill("iron dome system ", size)),
         ("5 NEARs, one-letter words", " NEAR/1000 ".join("ababab"), _fill("a b ", size)),
         ("prefixes NEAR, every token distinct", "x* NEAR/1000 y*", distinct[:size]),
+        (
+            "256 prefixes, every token distinct",
+            " OR ".join(f"x{index}*" for index in range(256)),
+            distinct[:size],
+        ),
         (
             "Chinese NEARs, a token per character",
             "鐵穹 NEAR/1000 系統 NEAR/1000 鐵穹 NEAR/100 系統",
@@ -75,18 +84,26 @@ def measure(size: int) -> list[str]:
     rows = []
     for name, query, text in shapes(size):
         node = parse_query(query)
+        matcher = Matcher([CompiledRule("hostile", query, node)])
 
-        def match(text: str = text, node: Node = node) -> object:
+        def alone(text: str = text, node: Node = node) -> object:
             return evaluate(node, MatchInput("", "", text))
+
+        def in_rule_set(text: str = text, matcher: Matcher = matcher) -> object:
+            return matcher.match(MatchInput("", "", text))
 
         def read(text: str = text) -> object:
             return tokenize(text)
 
-        ours, baseline, memory = seconds(match), seconds(read), peak_mib(match)
-        verdict = "yes" if ours <= TARGET_SECONDS and memory <= TARGET_MIB else "**no**"
+        alone(), in_rule_set()  # numpy loads parts of itself on first use
+        times = seconds(alone), seconds(in_rule_set)
+        memory = peak_mib(alone), peak_mib(in_rule_set)
+        within = max(times) <= TARGET_SECONDS and max(memory) <= TARGET_MIB
         rows.append(
-            f"| {name} | {len(text.encode()) / MEGABYTE:.2f} | {ours:.2f} | {baseline:.2f} "
-            f"| {ours / TARGET_SECONDS:.0%} | {memory:.0f} | {memory / TARGET_MIB:.0%} | {verdict} |"
+            f"| {name} | {len(text.encode()) / MEGABYTE:.2f} | {seconds(read):.2f} "
+            f"| {times[0]:.2f} | {times[1]:.2f} | {max(times) / TARGET_SECONDS:.0%} "
+            f"| {memory[0]:.0f} | {memory[1]:.0f} | {max(memory) / TARGET_MIB:.0%} "
+            f"| {'yes' if within else '**no**'} |"
         )
         print(rows[-1], flush=True)
     return rows
@@ -100,8 +117,9 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     header = [
-        "| shape | MB | ours s | tokenize only s | of 1 s | ours MiB | of 50 MiB | within target |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| shape | MB | tokenize only s | alone s | in rule set s | worst of 1 s "
+        "| alone MiB | in rule set MiB | worst of 50 MiB | within target |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     body = "\n".join(header + measure(int(args.megabytes * MEGABYTE)))
     if not args.no_write:

@@ -107,7 +107,7 @@ def test_a_full_disk_is_one_clear_line_and_polling_resumes_when_space_returns(
         returned = time.monotonic()
         assert wait_until_stored(40, 30), "polling did not resume after space returned"
         resumed = time.monotonic() - returned
-        time.sleep(2.5)  # one more pass (2s): its summary reports no fault
+        time.sleep(4.5)  # two more passes (2s): the second began after space returned
     finally:
         daemon.send_signal(signal.SIGTERM)
         output, _ = daemon.communicate(timeout=60)

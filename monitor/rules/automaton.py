@@ -10,20 +10,23 @@ the last space off), so keys match on token boundaries only.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterable, Sequence
 from operator import itemgetter
 
 import ahocorasick
+import numpy as np
 
 from monitor.models import Hit
 from monitor.rules.ast import Field, Near, Node, Not, Op, Term, all_terms
-from monitor.rules.match import BODY_FIELDS, CompiledRule, MatchInput, Occurrence, hits_of, rule_hits
+from monitor.rules.match import BODY_FIELDS, CompiledRule, Found, MatchInput, hits_of, rule_hits
 from monitor.rules.text import HEBREW_PREFIXES, is_hebrew
 
 SCANNED_FIELDS = (*BODY_FIELDS, "source")
 _RULE_NAME = itemgetter(0)  # of a Hit
 TermKey = tuple[tuple[str, ...], bool]
-Found = dict[int, list[tuple[str, int, int]]]
+# Where each term (by id) starts, per field: machine integers in text order, 8 bytes an occurrence.
+Spotted = dict[int, dict[str, "array[int]"]]
 
 
 def _term_key(term: Term) -> TermKey:
@@ -112,11 +115,14 @@ class Matcher:
         self.rules = sorted(rules, key=lambda rule: rule.name)
         self.automaton = ahocorasick.Automaton()
         self.term_ids: dict[TermKey, int] = {}
+        self.length_of_term: list[int] = []  # in tokens, by term id
         self.always: list[int] = []
         patterns: dict[str, set[int]] = {}
         for rule in self.rules:
             for term in all_terms(rule.node):
                 term_id = self.term_ids.setdefault(_term_key(term), len(self.term_ids))
+                if term_id == len(self.length_of_term):
+                    self.length_of_term.append(len(term.tokens))
                 for pattern in _patterns(term):
                     patterns.setdefault(pattern, set()).add(term_id)
         rules_of_term: list[list[int]] = [[] for _ in self.term_ids]
@@ -150,11 +156,11 @@ class Matcher:
         terms = plain_terms(rule.node)
         return None if terms is None else tuple((self.term_ids[_term_key(term)], term) for term in terms)
 
-    def scan(self, article: MatchInput) -> Found:
+    def scan(self, article: MatchInput) -> Spotted:
         """Every occurrence of every term (by term id), in one automaton pass per field."""
-        found: Found = {}
+        spotted: Spotted = {}
         if not self.has_patterns:
-            return found
+            return spotted
         automaton_iter, tokenized = self.automaton.iter, article._fields
         for name in SCANNED_FIELDS:
             doc = tokenized.get(name) or article.field(name)
@@ -169,68 +175,76 @@ class Matcher:
                 counted_to = end
                 first = gaps - 1 - more_tokens
                 for term_id in ids:
-                    spans = found.get(term_id)
-                    if spans is None:
-                        found[term_id] = [(name, first, first + more_tokens)]
+                    fields = spotted.get(term_id)
+                    if fields is None:
+                        spotted[term_id] = {name: array("q", (first,))}
+                    elif name in fields:
+                        fields[name].append(first)
                     else:
-                        spans.append((name, first, first + more_tokens))
-        return found
+                        fields[name] = array("q", (first,))
+        return spotted
 
     def match(self, article: MatchInput) -> list[Hit]:
-        found = self.scan(article)
+        spotted = self.scan(article)
         candidates = set(self.always)
         # Rules that are an OR of terms (most watch rules) hold wherever one of their terms
         # occurs; reached by one occurrence, such a rule has one hit. `reached` maps each to
         # that occurrence, or to None when more than one made it hold.
         reached: dict[int, tuple[str, str, tuple[str, int, int]] | None] = {}
         rules_of_term, plain_of_term = self.rules_of_term, self.plain_of_term
-        for term_id, spans in found.items():
+        for term_id, fields in spotted.items():
             triggered = rules_of_term[term_id]
             if triggered:
                 candidates.update(triggered)
+            if not plain_of_term[term_id]:
+                continue
+            only: tuple[str, int, int] | None = None  # the term's one occurrence, if it has one
+            if len(fields) == 1:
+                [(field_name, starts)] = fields.items()
+                if len(starts) == 1:
+                    only = (field_name, starts[0], starts[0] + self.length_of_term[term_id] - 1)
             for index, name, text in plain_of_term[term_id]:
-                reached[index] = None if index in reached or len(spans) > 1 else (name, text, spans[0])
+                reached[index] = None if index in reached or only is None else (name, text, only)
         hits: list[Hit] = []
         place, placed = article.place, article._places.get
         for index, once in reached.items():
             if once is None:
-                hits += self._plain_hits(index, article, found)
+                hits += self._plain_hits(index, article, spotted)
             elif once[2][0] != "source":
                 hits.append(Hit(once[0], once[1], *(placed(once[2]) or place(once[2]))))
         if candidates:
-            found_terms, required = found.keys(), self.required
+            found_terms, required = spotted.keys(), self.required
             # Most candidates lack a term they need: ruled out here, before their evaluation.
             survivors = [
                 index for index in candidates if not any(map(found_terms.isdisjoint, required[index]))
             ]
             if survivors:
-                hits += self._evaluate(sorted(survivors), article, found)
+                hits += self._evaluate(sorted(survivors), article, spotted)
         if len(reached) + len(candidates) > 1:
             hits.sort(key=_RULE_NAME)  # stable: the hits of a rule stay in reading order
         return hits
 
-    def _plain_hits(self, index: int, article: MatchInput, found: Found) -> list[Hit]:
-        occurrences = [
-            Occurrence(name, first, last, term)
+    def _plain_hits(self, index: int, article: MatchInput, spotted: Spotted) -> list[Hit]:
+        found: Found = {
+            (name, term): np.frombuffer(starts, dtype=np.int64)
             for term_id, term in self.plain[index] or ()
-            for name, first, last in found.get(term_id, ())
+            for name, starts in spotted.get(term_id, {}).items()
             if name != "source"  # a term in the source name alone does not make a hit
-        ]
-        return hits_of(self.rules[index].name, article, occurrences) if occurrences else []
+        }
+        return hits_of(self.rules[index].name, article, found) if found else []
 
-    def _evaluate(self, candidates: list[int], article: MatchInput, found: Found) -> list[Hit]:
+    def _evaluate(self, candidates: list[int], article: MatchInput, spotted: Spotted) -> list[Hit]:
         """The hits of the rules that are more than an OR of terms."""
         term_ids = self.term_ids
-        made: dict[tuple[Term, Sequence[str]], list[Occurrence]] = {}
 
-        def lookup(term: Term, fields: Sequence[str]) -> list[Occurrence]:
-            occurrences = made.get((term, fields))
-            if occurrences is None:  # made once per article: the evaluator tells them apart by identity
-                spans = found.get(term_ids[(term.tokens, term.prefix)]) or ()
-                occurrences = made[term, fields] = [
-                    Occurrence(name, first, last, term) for name, first, last in spans if name in fields
-                ]
-            return occurrences
+        def lookup(term: Term, fields: Sequence[str]) -> Found:
+            where = spotted.get(term_ids[(term.tokens, term.prefix)])
+            if not where:
+                return {}
+            # Automaton matches arrive in text order, so each field's starts are sorted already.
+            return {
+                (name, term): np.frombuffer(where[name], dtype=np.int64) for name in fields if name in where
+            }
 
         language = (article.language or "").lower()
         hits: list[Hit] = []

@@ -3,13 +3,12 @@ by scanning the article (one query: search, test-rule) or by the automaton (the 
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from itertools import accumulate
-from operator import itemgetter
-from typing import NamedTuple
+
+import numpy as np
+import numpy.typing as npt
 
 from monitor.models import Hit
 from monitor.rules.ast import Field, Near, Node, Not, Op, Term
@@ -60,53 +59,38 @@ class MatchInput:
         return self._fields[name]
 
 
-class Occurrence(NamedTuple):
-    """Tokens first..last of a field hold a term. (A tuple: the matcher makes many.)"""
-
-    field: str
-    first: int
-    last: int
-    term: Term
+Starts = npt.NDArray[np.int64]  # token indexes where a term occurs in a field: sorted, distinct
+Found = dict[tuple[str, Term], Starts]  # (field, term) -> where; an array is never empty
+Lookup = Callable[[Term, Sequence[str]], Found]
+NOWHERE: Starts = np.empty(0, dtype=np.int64)
 
 
-Lookup = Callable[[Term, Sequence[str]], list[Occurrence]]
-
-
-def scan_term(term: Term, field_name: str, doc: TokenizedText) -> list[Occurrence]:
-    """Every occurrence of a term in one tokenized field, found by scanning."""
-    tokens, index = doc.tokens, doc.positions()
+def scan_term(term: Term, doc: TokenizedText) -> Starts:
+    """Where a term occurs in one tokenized field, found by scanning: every token position is
+    tested at once, a token of the term at a time."""
+    ids, vocabulary = doc.token_ids()
+    length = len(term.tokens)
+    window = len(ids) - length + 1
+    if window <= 0:
+        return NOWHERE
     first_forms = [term.tokens[0]]
     if is_hebrew(term.tokens[0]):
         first_forms += [letter + term.tokens[0] for letter in HEBREW_PREFIXES]
-    if term.prefix and len(term.tokens) == 1:
-        starts = [
-            position
-            for token, positions in index.items()
-            if any(token.startswith(form) for form in first_forms)
-            for position in positions
-        ]
-    else:
-        starts = [position for form in first_forms for position in index.get(form, ())]
-    length = len(term.tokens)
-    if length == 1:  # every start found is a whole occurrence
-        return [Occurrence(field_name, start, start, term) for start in sorted(starts)]
-    found: list[Occurrence] = []
-    for start in sorted(starts):
-        if start + length > len(tokens):
-            continue
-        if all(tokens[start + offset] == term.tokens[offset] for offset in range(1, length - 1)):
-            last = start + length - 1
-            if length == 1 or _last_matches(term, tokens[last]):
-                found.append(Occurrence(field_name, start, last, term))
-    return found
+    held = np.ones(window, dtype=np.bool_)
+    for offset in range(length):
+        forms = first_forms if offset == 0 else [term.tokens[offset]]
+        as_prefix = term.prefix and offset == length - 1
+        tokens = [token for form in forms for token in doc.starting_with(form)] if as_prefix else forms
+        wanted = [vocabulary[token] for token in tokens if token in vocabulary]
+        if not wanted:
+            return NOWHERE
+        window_ids = ids[offset : offset + window]
+        here = window_ids == wanted[0] if len(wanted) == 1 else np.isin(window_ids, wanted)
+        held &= here
+    return np.flatnonzero(held).astype(np.int64, copy=False)
 
 
-def _last_matches(term: Term, token: str) -> bool:
-    wanted = term.tokens[-1]
-    return token.startswith(wanted) if term.prefix else token == wanted
-
-
-Result = list[Occurrence] | None  # None: false; else the occurrences that made it true
+Result = Found | None  # None: false; else where the terms that made it true occur
 Evaluator = Callable[[Lookup, Sequence[str], str], Result]
 
 
@@ -122,7 +106,7 @@ def compile_node(node: Node) -> Evaluator:
         case Not(child=child):
             inner = compile_node(child)
             return lambda lookup, fields, language: (
-                None if inner(lookup, fields, language) is not None else []
+                None if inner(lookup, fields, language) is not None else {}
             )
         case Op(op="AND", children=children):
             return _all_of(tuple(map(compile_node, dict.fromkeys(children))))
@@ -132,7 +116,7 @@ def compile_node(node: Node) -> Evaluator:
             return _near(compile_node(left), compile_node(right), distance)
         case Field(name="lang", child=child):
             wanted = child.text.lower() if isinstance(child, Term) else None
-            return lambda lookup, fields, language: [] if _language_is(language, wanted) else None
+            return lambda lookup, fields, language: {} if _language_is(language, wanted) else None
         case Field(name=name, child=child):
             inner, scope = compile_node(child), (name,)
             return lambda lookup, fields, language: inner(lookup, scope, language)
@@ -140,7 +124,7 @@ def compile_node(node: Node) -> Evaluator:
 
 def _all_of(parts: tuple[Evaluator, ...]) -> Evaluator:
     def evaluate(lookup: Lookup, fields: Sequence[str], language: str) -> Result:
-        results: list[list[Occurrence]] = []
+        results: list[Found] = []
         for part in parts:
             result = part(lookup, fields, language)
             if result is None:
@@ -159,15 +143,29 @@ def _any_of(parts: tuple[Evaluator, ...]) -> Evaluator:
     return evaluate
 
 
-def _union(results: list[list[Occurrence]]) -> list[Occurrence]:
-    """Each occurrence once, however many parts found it: `(a OR b) AND (b OR a) AND …` over a
-    text full of a and b would otherwise grow with the number of parts times the occurrences.
-
-    Occurrences are compared by identity: a term's lookup makes each of them once per article."""
+def _union(results: list[Found]) -> Found:
+    """Where any of the results' terms occur, each place once however many parts found it
+    (`(a OR b) AND (b OR a) AND …` holds a and b's places once, not once per part)."""
     filled = [result for result in results if result]
     if len(filled) <= 1:
-        return filled[0] if filled else []
-    return list({id(occurrence): occurrence for result in filled for occurrence in result}.values())
+        return filled[0] if filled else {}
+    merged: Found = {}
+    for result in filled:
+        for key, starts in result.items():
+            known = merged.get(key)
+            merged[key] = starts if known is None or known is starts else _merged(known, starts)
+    return merged
+
+
+def _merged(one: Starts, other: Starts) -> Starts:
+    """Two sorted arrays of distinct starts as one (a stable sort of two sorted runs merges them
+    in linear time)."""
+    both = np.concatenate((one, other))
+    both.sort(kind="stable")
+    distinct = np.empty(len(both), dtype=np.bool_)
+    distinct[:1] = True
+    np.not_equal(both[1:], both[:-1], out=distinct[1:])
+    return both[distinct]
 
 
 def _near(left: Evaluator, right: Evaluator, distance: int) -> Evaluator:
@@ -182,42 +180,33 @@ def _near(left: Evaluator, right: Evaluator, distance: int) -> Evaluator:
     return evaluate
 
 
-_first_token, _last_token = itemgetter(1), itemgetter(2)  # Occurrence.first, .last
-
-
-def _close_to(these: list[Occurrence], others: list[Occurrence], distance: int) -> list[Occurrence]:
-    """The occurrences of `these` within `distance` words of one of `others`, each once.
+def _close_to(these: Found, others: Found, distance: int) -> Found:
+    """The occurrences of `these` within `distance` words of one of `others`.
 
     Two spans are that close when neither starts more than `distance` words after the other ends.
-    Per field, the others sorted by start with the running maximum of their ends answer each
-    occurrence in one bisection: time O(n log n) in the occurrences, never in their pairs (a chain
-    like `a NEAR b NEAR c` over a text repeating a, b and c once kept every combination)."""
-    other_fields = _by_field(others)
-    close: list[Occurrence] = []
-    for field_name, group in _by_field(these).items():
-        nearby = other_fields.get(field_name)
-        if nearby is None:
+    Per field, the others sorted by start with the running maximum of their ends answer all of a
+    term's occurrences in one vectorized bisection: time O(n log n) in the occurrences, never in
+    their pairs (a chain like `a NEAR b NEAR c` over a text repeating a, b and c once kept every
+    combination), and a few bytes per occurrence."""
+    reach: dict[str, tuple[Starts, Starts]] = {}
+    for field_name in {field_name for field_name, _ in others}:
+        parts = [(starts, term) for (name, term), starts in others.items() if name == field_name]
+        starts = np.concatenate([part for part, _ in parts])
+        ends = np.concatenate([part + (len(term.tokens) - 1) for part, term in parts])
+        order = np.argsort(starts, kind="stable")
+        reach[field_name] = starts[order], np.maximum.accumulate(ends[order])
+    close: Found = {}
+    for (field_name, term), starts in these.items():
+        if field_name not in reach:
             continue
-        nearby.sort(key=_first_token)
-        starts = list(map(_first_token, nearby))
-        furthest_end = list(accumulate(map(_last_token, nearby), max))
-        for occurrence in group:
-            _, first, last, _ = occurrence
-            reachable = bisect_right(starts, last + distance)
-            if reachable and furthest_end[reachable - 1] >= first - distance:
-                close.append(occurrence)
+        other_starts, furthest_end = reach[field_name]
+        reachable = np.searchsorted(other_starts, starts + (len(term.tokens) - 1 + distance), side="right")
+        near = (reachable > 0) & (furthest_end[np.maximum(reachable - 1, 0)] >= starts - distance)
+        if near.all():
+            close[field_name, term] = starts
+        elif near.any():
+            close[field_name, term] = starts[near]
     return close
-
-
-def _by_field(occurrences: list[Occurrence]) -> dict[str, list[Occurrence]]:
-    """The occurrences per field, as new lists (most of the time, all are in one field)."""
-    first_field = occurrences[0].field if occurrences else ""
-    if all(occurrence.field == first_field for occurrence in occurrences):
-        return {first_field: list(occurrences)} if occurrences else {}
-    groups: dict[str, list[Occurrence]] = {}
-    for occurrence in occurrences:
-        groups.setdefault(occurrence.field, []).append(occurrence)
-    return groups
 
 
 def _language_is(language: str, wanted: str | None) -> bool:
@@ -225,7 +214,7 @@ def _language_is(language: str, wanted: str | None) -> bool:
 
 
 def evaluate(node: Node, article: MatchInput, lookup: Lookup | None = None) -> Result:
-    """None when the query does not match; else the occurrences that made it match."""
+    """None when the query does not match; else where the terms that made it match occur."""
     return run(compile_node(node), article, lookup)
 
 
@@ -233,46 +222,48 @@ def run(evaluator: Evaluator, article: MatchInput, lookup: Lookup | None = None)
     """Evaluate a compiled query; without a lookup, terms are found by scanning the article."""
 
     if lookup is None:
-        scanned: dict[tuple[Term, Sequence[str]], list[Occurrence]] = {}
+        scanned: dict[tuple[Term, Sequence[str]], Found] = {}
 
-        def lookup(term: Term, fields: Sequence[str]) -> list[Occurrence]:
+        def lookup(term: Term, fields: Sequence[str]) -> Found:
             found = scanned.get((term, fields))
             if found is None:  # a term repeated in the query is scanned once
-                found = [hit for name in fields for hit in scan_term(term, name, article.field(name))]
-                scanned[term, fields] = found
+                found = scanned[term, fields] = {
+                    (name, term): starts
+                    for name in fields
+                    if len(starts := scan_term(term, article.field(name)))
+                }
             return found
 
     return evaluator(lookup, BODY_FIELDS, (article.language or "").lower())
-
-
-def _reading_order(occurrence: Occurrence) -> tuple[int, int, int, str]:
-    return _FIELD_ORDER[occurrence.field], occurrence.first, occurrence.last, occurrence.term.text
 
 
 def rule_hits(
     rule: CompiledRule, article: MatchInput, lookup: Lookup | None = None, language: str | None = None
 ) -> list[Hit]:
     if lookup is None:
-        occurrences = run(rule.evaluator, article)
+        found = run(rule.evaluator, article)
     else:
         if language is None:
             language = (article.language or "").lower()
-        occurrences = rule.evaluator(lookup, BODY_FIELDS, language)
-    return [] if occurrences is None else hits_of(rule.name, article, occurrences)
+        found = rule.evaluator(lookup, BODY_FIELDS, language)
+    return [] if found is None else hits_of(rule.name, article, found)
 
 
-def hits_of(rule: str, article: MatchInput, occurrences: list[Occurrence]) -> list[Hit]:
-    """The hits of a rule that holds, from the occurrences that made it hold, in reading order."""
-    if len(occurrences) == 1:
-        name, first, last, term = occurrences[0]
-        return [Hit(rule, term.text, *article.place((name, first, last)))]
+def hits_of(rule: str, article: MatchInput, found: Found) -> list[Hit]:
+    """The hits of a rule that holds, from where the terms that made it hold occur: the first
+    MAX_HITS_PER_RULE places in reading order."""
+    places = sorted(
+        (_FIELD_ORDER[name], first, first + len(term.tokens) - 1, term.text, name)
+        for (name, term), starts in found.items()
+        for first in starts[:MAX_HITS_PER_RULE].tolist()
+    )
     hits: list[Hit] = []
     seen: set[tuple[str, int, int]] = set()
-    for name, first, last, term in sorted(occurrences, key=_reading_order):
+    for _, first, last, text, name in places:
         if (name, first, last) in seen:
             continue
         seen.add((name, first, last))
-        hits.append(Hit(rule, term.text, *article.place((name, first, last))))
+        hits.append(Hit(rule, text, *article.place((name, first, last))))
         if len(hits) >= MAX_HITS_PER_RULE:
             break
     if not hits:

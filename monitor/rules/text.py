@@ -13,10 +13,14 @@ from __future__ import annotations
 import re
 import unicodedata
 from array import array
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import islice
 from operator import add
 
+import numpy as np
+import numpy.typing as npt
 import opencc
 import regex
 
@@ -93,16 +97,32 @@ class TokenizedText:
     tokens: list[str] = field(default_factory=list)
     starts: array[int] = field(default_factory=lambda: array("l"))
     ends: array[int] = field(default_factory=lambda: array("l"))
-    _positions: dict[str, list[int]] | None = None
+    _token_ids: tuple[npt.NDArray[np.int64], dict[str, int]] | None = None
+    _sorted_vocabulary: list[str] | None = None
     _joined: str | None = None
 
-    def positions(self) -> dict[str, list[int]]:
-        if self._positions is None:
-            index: dict[str, list[int]] = {}
-            for position, token in enumerate(self.tokens):
-                index.setdefault(token, []).append(position)
-            self._positions = index
-        return self._positions
+    def token_ids(self) -> tuple[npt.NDArray[np.int64], dict[str, int]]:
+        """The tokens as numbers (equal tokens, one number) and the numbering: a term is then
+        looked for in all positions at once."""
+        if self._token_ids is None:
+            vocabulary: dict[str, int] = {}
+            numbered = (vocabulary.setdefault(token, len(vocabulary)) for token in self.tokens)
+            ids = np.fromiter(numbered, dtype=np.int64, count=len(self.tokens))
+            self._token_ids = ids, vocabulary
+        return self._token_ids
+
+    def starting_with(self, prefix: str) -> list[str]:
+        """The distinct tokens that start with `prefix` (found by bisection, not by a scan of the
+        vocabulary per prefix: a query may hold 256 prefixes, a text 140,000 distinct words)."""
+        if self._sorted_vocabulary is None:
+            self._sorted_vocabulary = sorted(self.token_ids()[1])
+        ordered = self._sorted_vocabulary
+        found = []
+        for token in islice(ordered, bisect_left(ordered, prefix), None):
+            if not token.startswith(prefix):
+                break
+            found.append(token)
+        return found
 
     def snippet(self, first: int, last: int, width: int = SNIPPET_WIDTH) -> str:
         """About `width` characters around tokens first..last, cut at spaces (or anywhere in
