@@ -91,3 +91,49 @@ def test_a_tick_that_finds_its_job_still_running_is_skipped_quietly(caplog: pyte
     with caplog.at_level(logging.WARNING, logger="apscheduler"):
         asyncio.run(scenario())
     assert not [record for record in caplog.records if "running instances" in record.getMessage()]
+
+
+def test_an_article_built_to_stall_the_matcher_holds_back_no_other_source(
+    tmp_path: Path, site: Site, webhook: WebhookReceiver
+) -> None:
+    hostile = {
+        "title": "Systems review",
+        "link": site.url("/h/1"),
+        "description": "iron dome system " * 11_000,  # 187 KB, a repeated NEAR chain's terms
+    }
+    site.routes["/hostile.xml"] = Route(fixtures.rss([hostile]))
+    site.routes["/live.xml"] = Route(fixtures.rss([]))
+    chain = " NEAR/1000 ".join(["iron", "dome", "system"] * 2)
+    config = write_config(
+        tmp_path / "monitor.yaml",
+        {
+            "storage": {"url": "sqlite:///monitor.db"},
+            "fetch": {"host_gap": "0s"},
+            "sources": [
+                {"name": "Hostile", "url": site.url("/hostile.xml"), "every": "1s", "full_text": "never"},
+                {"name": "Live", "url": site.url("/live.xml"), "every": "1s", "full_text": "never"},
+            ],
+            "watch": [{"name": "chain", "query": chain}, {"name": "shield", "terms": ["Taiwan Shield"]}],
+            "alerts": [{"name": "desk", "rules": ["shield"], "notify": [{"webhook": webhook.url}]}],
+        },
+    )
+    daemon = start_daemon(config)
+    try:
+        deadline = time.monotonic() + 30
+        while site.hits("/hostile.xml") == 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        site.routes["/live.xml"] = Route(
+            fixtures.rss([{"title": "Taiwan Shield drill", "link": site.url("/l/1"), "description": "x"}])
+        )
+        changed = time.monotonic()
+        assert len(webhook.wait_for(1, timeout=30)) == 1
+        latency = time.monotonic() - changed
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        stopping = time.monotonic()
+        output, _ = daemon.communicate(timeout=60)
+        stopped_in = time.monotonic() - stopping
+    assert daemon.returncode == 0, output
+    assert "Hostile: ok, 1 entries, 1 new, 1 matched" in output, output
+    assert latency < 8, f"the live source's alert came {latency:.1f}s after its change"
+    assert stopped_in < 10, f"SIGTERM took {stopped_in:.1f}s"
