@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -133,7 +135,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
-        return _dispatch(args)
+        code = _dispatch(args)
+        sys.stdout.flush()  # here, so that a reader gone away is caught below, not at exit
+        return code
+    except BrokenPipeError:
+        # The reader stopped early (`monitor search … | head`): end quietly, as Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
     except QueryError as error:
         print(f"monitor: query error: {error}\n{error.pointer()}", file=sys.stderr)
         return 2
