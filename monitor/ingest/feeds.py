@@ -39,6 +39,15 @@ _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 _ITEM_START = re.compile(rb"<(?:item|entry)[\s>]", re.IGNORECASE)
 
 
+_FIRST_ELEMENT = re.compile(
+    rb"(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*\?>\s*)?(?:<!--.*?-->\s*|<!doctype[^>]*>\s*)*<([a-z][a-z0-9]*)",
+    re.IGNORECASE | re.DOTALL,
+)
+_HTML_ELEMENTS = frozenset(
+    {b"html", b"head", b"body", b"title", b"meta", b"script", b"div", b"p", b"h1", b"a"}
+)
+
+
 def as_utf8(body: bytes, headers: dict[str, str]) -> tuple[bytes, str]:
     """The feed as UTF-8, and the content type to tell feedparser (without a charset then).
 
@@ -71,6 +80,13 @@ def _declared_encoding(body: bytes, content_type: str) -> str | None:
     return canonical(in_prolog.group(1).decode("ascii")) if in_prolog else None
 
 
+def looks_like_html(body: bytes) -> bool:
+    """Whether the body's first element is an HTML one (after a BOM, spaces, an XML declaration,
+    comments and a doctype): a feed starts with <rss>, <feed> or <rdf:RDF>, never with these."""
+    found = _FIRST_ELEMENT.match(body[:4096])
+    return found is not None and found.group(1).lower() in _HTML_ELEMENTS
+
+
 def defuse(body: bytes) -> bytes:
     """Make a body safe for feedparser: no DTD or entities (its loose parser expands entity
     bombs), short person fields (its e-mail regex is quadratic: a 64 KB author takes seconds),
@@ -96,6 +112,8 @@ def parse_feed(
     body is not a feed at all."""
     if is_json_feed(body, headers.get("content-type", "")):
         return ParsedFeed(*parse_json_feed(body, url, now))
+    if looks_like_html(body):  # whatever the header says: servers label error pages as feeds
+        raise ParseError(url, "got an HTML page, not a feed")
     utf8, content_type = as_utf8(body, headers)
     fast = parse_well_formed(utf8, url, now, seen)
     if fast is not None:
@@ -118,8 +136,8 @@ def parse_with_feedparser(utf8: bytes, content_type: str, url: str, body: bytes,
     if not raw_entries and parsed.get("bozo") and not parsed.get("feed"):
         reason = parsed.get("bozo_exception") or "unknown error"
         raise ParseError(url, f"not a readable feed: {reason}")
-    if not raw_entries and parsed.get("version", "") == "" and b"<html" in body[:2048].lower():
-        raise ParseError(url, "got an HTML page, not a feed")
+    if not raw_entries and not parsed.get("version"):
+        raise ParseError(url, "not a feed: the body holds no RSS, Atom or RDF document")
     feed = parsed.get("feed") or {}
     language = feed_language(feed.get("language"))
     entries = [

@@ -185,3 +185,25 @@ def test_atom_entries_are_skipped_alike_and_feedparser_skips_nothing() -> None:
     utf8, content_type = as_utf8(body, {})
     slow = parse_with_feedparser(utf8, content_type, f"{BASE}/atom", body, NOW)
     assert slow.digests == () and len(slow.entries) == 1
+
+
+DOCUMENT_MOVED = (
+    b"<head><title>Document Moved</title></head>\r\n<body><h1>Object Moved</h1>This document may be "
+    b'found <a HREF="https://example.org/rss">here</a></body>'
+)
+
+
+@pytest.mark.parametrize("content_type", ["application/rss+xml", "application/xml", "text/xml"])
+def test_an_html_page_labelled_as_a_feed_is_a_parse_error(content_type: str) -> None:
+    for page in (
+        DOCUMENT_MOVED,
+        b"\xef\xbb\xbf<!-- moved -->\n<!DOCTYPE html><html><body>gone</body></html>",
+    ):
+        with pytest.raises(ParseError, match="HTML page, not a feed"):
+            parse(page, content_type)
+
+
+def test_a_body_that_parses_to_nothing_is_a_parse_error_but_an_empty_feed_is_not() -> None:
+    with pytest.raises(ParseError, match="no RSS, Atom or RDF document"):
+        parse(b"<?xml version='1.0'?><status><code>moved</code></status>", "application/rss+xml")
+    assert parse(fixtures.rss([])) == []
