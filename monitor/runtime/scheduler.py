@@ -255,6 +255,7 @@ class Daemon:
             log.warning(
                 "stopped with %d alert sends unfinished: they go out when their claim lapses", unfinished
             )
+        await self.summarize()  # the pass cut short
         log.info("stopped")
 
 
