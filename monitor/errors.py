@@ -45,6 +45,7 @@ class FetchError(MonitorError):
         self, url: str, message: str, status: int | None = None, retry_after: float | None = None
     ) -> None:
         self.url = url
+        self.reason = message  # without the URL
         self.status = status
         self.retry_after = retry_after  # seconds the server asked us to wait (429, 503)
         super().__init__(f"{message} ({url})")

@@ -357,8 +357,9 @@ async def _page(pipeline: Pipeline, source: SourceSettings, entry: FeedEntry) ->
     if not wants_full_text(pipeline.settings.full_text(source), entry.title, entry.summary, entry.content):
         return None
     policy = _policy(source)
-    if source.robots and not await pipeline.robots.allowed(pipeline.fetcher, entry.url, policy):
-        log.info("%s: kept the feed text, robots.txt disallows the page", entry.url)
+    refusal = await pipeline.robots.refusal(pipeline.fetcher, entry.url, policy) if source.robots else None
+    if refusal is not None:
+        log.debug("%s: kept the feed text, %s", entry.url, refusal)
         return None
     try:
         response = await pipeline.fetcher.get(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -61,3 +62,32 @@ def test_per_source_override(cli: Cli, tmp_path: Path, site: Site) -> None:
     site.routes["/robots.txt"] = Route(b"User-agent: *\nDisallow: /\n")
     run_once(cli, tmp_path, site, robots=False)
     assert site.hits("/private/closed.html") == 1 and site.hits("/robots.txt") == 0
+
+
+@pytest.mark.parametrize(
+    ("robots_route", "said"),
+    [
+        (Route(b"User-agent: *\nDisallow: /\n", headers={"Content-Type": "text/plain"}), None),
+        (Route(b"", 503), "robots.txt could not be read (HTTP 503"),
+    ],
+)
+def test_why_a_page_was_not_read_is_said_as_it_is(
+    cli: Cli,
+    tmp_path: Path,
+    site: Site,
+    caplog: pytest.LogCaptureFixture,
+    robots_route: Route,
+    said: str | None,
+) -> None:
+    site.routes["/robots.txt"] = robots_route
+    with caplog.at_level(logging.DEBUG, logger="monitor"):
+        run_once(cli, tmp_path, site, robots=True)
+    lines = [record.getMessage() for record in caplog.records]
+    unreadable = [line for line in lines if "could not be read" in line]
+    if said is None:  # a robots.txt that was read and disallows: said so, page by page, in the debug log
+        assert not unreadable
+        assert sum("robots.txt disallows the page" in line for line in lines) == 2
+    else:  # unreachable: one warning for the site, naming the cause; never "disallows"
+        assert len([line for line in unreadable if "article pages wait 15 min" in line]) == 1, lines
+        assert said in unreadable[0], unreadable
+        assert not any("disallows" in line for line in lines), lines
