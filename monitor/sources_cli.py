@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from pydantic import ValidationError
+
 from monitor.config_edit import add_sources, source_lines
 from monitor.egress import EgressPolicy
 from monitor.errors import ConfigEditError, MonitorError
@@ -15,7 +17,7 @@ from monitor.ingest.discovery import FoundFeed, discover
 from monitor.ingest.fetch import Fetcher
 from monitor.ingest.normalize import canonical_url
 from monitor.opml import Subscription, read_opml, write_opml
-from monitor.settings import Settings
+from monitor.settings import Settings, SourceSettings
 
 
 def add_command(
@@ -69,21 +71,42 @@ def import_command(path: Path, settings: Settings, opml_file: Path, only_print: 
     names = {source.name for source in settings.sources}
     additions: list[dict[str, Any]] = []
     comments: list[str] = []
+    refused: list[str] = []
     for item in subscriptions:
+        entry: dict[str, Any] = {"name": item.name, "url": item.url}
+        if item.kind != "feed":
+            entry["kind"] = item.kind
+        problem = _source_problem(entry)
+        if problem is not None:
+            refused.append(f"  {item.name!r} ({item.url}): {problem}")
+            continue
         if canonical_url(item.url) in known_urls:
             continue
         known_urls.add(canonical_url(item.url))
-        name = _unique(item.name, names)
-        names.add(name)
-        entry: dict[str, Any] = {"name": name, "url": item.url}
-        if item.kind != "feed":
-            entry["kind"] = item.kind
+        entry["name"] = _unique(item.name, names)
+        names.add(entry["name"])
         additions.append(entry)
         comments.append(f"OPML folder: {item.folder}" if item.folder else "")
-    skipped = len(subscriptions) - len(additions)
-    print(f"{len(subscriptions)} outlines with a URL in {opml_file}: ", end="")
-    print(f"{len(additions)} new, {skipped} already configured")
-    return _add(path, settings, additions, comments, only_print) if additions else 0
+    skipped = len(subscriptions) - len(additions) - len(refused)
+    print(f"{_count(len(subscriptions), 'outline')} with a URL in {opml_file}: ", end="")
+    print(f"{len(additions)} new, {skipped} already configured, {len(refused)} refused")
+    if refused:
+        print("monitor: outlines refused (the others are imported):\n" + "\n".join(refused), file=sys.stderr)
+    code = _add(path, settings, additions, comments, only_print) if additions else 0
+    return 2 if refused else code
+
+
+def _source_problem(entry: dict[str, Any]) -> str | None:
+    """Why the config would refuse this source, or None."""
+    try:
+        SourceSettings.model_validate(entry)
+    except ValidationError as error:
+        return "; ".join(str(problem["msg"]).removeprefix("Value error, ") for problem in error.errors())
+    return None
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def export_command(settings: Settings, output: Path | None) -> int:
@@ -92,8 +115,12 @@ def export_command(settings: Settings, output: Path | None) -> int:
     if output is None:
         sys.stdout.write(data.decode("utf-8"))
     else:
-        output.write_bytes(data)
-        print(f"{len(subscriptions)} sources written to {output}")
+        try:
+            output.write_bytes(data)
+        except OSError as error:
+            print(f"monitor: cannot write {output}: {error.strerror or error}", file=sys.stderr)
+            return 2
+        print(f"{_count(len(subscriptions), 'source')} written to {output}")
     return 0
 
 

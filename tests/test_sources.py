@@ -124,7 +124,7 @@ def test_import_opml_with_nested_outlines(cli: Cli, tmp_path: Path) -> None:
     (tmp_path / "feeds.opml").write_bytes(OPML)
     code, out, err = cli("-c", str(config), "sources", "import", str(tmp_path / "feeds.opml"))
     assert code == 0, err
-    assert "5 outlines with a URL" in out and "4 new, 1 already configured" in out
+    assert "5 outlines with a URL" in out and "4 new, 1 already configured, 0 refused" in out
     text = config.read_text(encoding="utf-8")
     sources = yaml.safe_load(text)["sources"]
     assert [(s["name"], s.get("kind", "feed")) for s in sources[2:]] == [
@@ -252,3 +252,25 @@ def test_import_through_a_symlinked_config_edits_the_file_it_points_at(cli: Cli,
     assert code == 0, err
     assert link.is_symlink()
     assert len(yaml.safe_load(real.read_text(encoding="utf-8"))["sources"]) == 2 + 3
+
+
+def test_import_takes_the_good_outlines_and_names_each_refused_one(cli: Cli, tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    ministry = b'<outline type="link" text="Ministry notices"'
+    trap = b'<outline type="rss" text="Trap" xmlUrl="javascript:alert(1)"/>\n  '
+    opml = OPML.replace(ministry, trap + ministry)
+    (tmp_path / "feeds.opml").write_bytes(opml)
+    code, out, err = cli("-c", str(config), "sources", "import", str(tmp_path / "feeds.opml"))
+    assert code == 2
+    assert "6 outlines with a URL" in out and "4 new, 1 already configured, 1 refused" in out
+    assert "'Trap' (javascript:alert(1)): 'javascript:alert(1)' is not an http(s) URL" in err
+    names = [source["name"] for source in yaml.safe_load(config.read_text(encoding="utf-8"))["sources"]]
+    assert "Strait Notes" in names and "Trap" not in names
+    assert cli("-c", str(config), "check")[0] == 0
+
+
+def test_export_to_a_path_that_cannot_be_written_is_one_clear_line(cli: Cli, tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    code, _, err = cli("-c", str(config), "sources", "export", "-o", "/nonexistent/x.opml")
+    assert code == 2
+    assert err == "monitor: cannot write /nonexistent/x.opml: No such file or directory\n"
