@@ -9,7 +9,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
@@ -181,7 +181,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     archive = SqlArchive(settings.database_url(), settings.story_grouping())
     try:
         if args.command == "search":
-            return _search(archive, args)
+            return _search(archive, settings, args)
         if args.command == "sources":
             warning = disk_full_warning(settings.database_url())
             if warning:
@@ -257,9 +257,7 @@ def _run(settings: Settings, path: str) -> int:
 def _once(settings: Settings, path: str, names: list[str]) -> int:
     from monitor.app import build_app
 
-    unknown = sorted(set(names) - {source.name for source in settings.sources})
-    if unknown:
-        raise UsageError(f"no source named {', '.join(map(repr, unknown))} in {path}")
+    names = list(known_names(names, [source.name for source in settings.sources], "source"))
 
     async def one_pass() -> tuple[str, int]:
         started = time.monotonic()
@@ -293,10 +291,8 @@ def _backfill(settings: Settings, path: str, args: argparse.Namespace) -> int:
     from monitor.backfill import backfill
 
     rules = {rule.name: rule for rule in settings.watch}
-    if args.rule not in rules:
-        known = ", ".join(repr(name) for name in rules) or "none"
-        raise UsageError(f"no watch rule named {args.rule!r} in {path} (rules: {known})")
-    rule = rules[args.rule].compile()
+    [name] = known_names([args.rule], rules, "watch rule")
+    rule = rules[name].compile()
     since = _moment(args.since, "--since")
 
     async def run() -> list[dict[str, Any]]:
@@ -335,15 +331,30 @@ def _moment(text: str | None, option: str) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
-def _search(archive: SqlArchive, args: argparse.Namespace) -> int:
+def known_names(given: Sequence[str], known: Iterable[str], what: str) -> tuple[str, ...]:
+    """The names as configured (matched without regard to case); UsageError, listing the known
+    ones, for a name that is not one of them."""
+    by_folded = {name.casefold(): name for name in known}
+    unknown = [name for name in given if name.casefold() not in by_folded]
+    if unknown:
+        names = sorted(by_folded.values())
+        listing = ", ".join(map(repr, names[:30])) + (
+            f" and {len(names) - 30} more" if len(names) > 30 else ""
+        )
+        raise UsageError(f"no {what} named {', '.join(map(repr, unknown))} (known: {listing or 'none'})")
+    return tuple(by_folded[name.casefold()] for name in given)
+
+
+def _search(archive: SqlArchive, settings: Settings, args: argparse.Namespace) -> int:
     if args.limit < 1:
         raise UsageError("--limit must be at least 1")
     node = parse_query(args.query)
+    sources = {source.name for source in settings.sources} | {state.name for state in archive.source_states()}
     filters = SearchFilters(
         since=_moment(args.since, "--since"),
         until=_moment(args.until, "--until"),
-        sources=tuple(args.source),
-        rules=tuple(args.rule),
+        sources=known_names(args.source, sources, "source"),
+        rules=known_names(args.rule, [rule.name for rule in settings.watch], "watch rule"),
         matched=args.matched,
         language=args.lang,
         limit=args.limit,
@@ -392,6 +403,10 @@ def _sources(archive: SqlArchive, settings: Settings, fmt: str) -> int:
 def _retry_alerts(archive: SqlArchive, ids: list[str], failed: bool) -> int:
     if not ids and not failed:
         raise UsageError("give alert ids (see monitor alerts --format json) or --failed")
+    missing = archive.missing_alerts(ids)
+    if missing:
+        listed = ", ".join(map(repr, missing))
+        raise UsageError(f"no alert with the id {listed} (see monitor alerts --format json)")
     count = archive.retry_alerts(ids, failed, datetime.now(UTC))
     print(f"{count} alerts queued again; the daemon or the next monitor once sends them")
     return 0

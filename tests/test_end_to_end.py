@@ -178,3 +178,19 @@ def test_csv_cells_that_a_spreadsheet_would_run_stay_text(cli: Cli, tmp_path: Pa
         '\'=HYPERLINK("http://evil.test","Iron Dome")',
         "Plain Iron Dome = safe",
     }
+
+
+def test_unknown_names_are_refused_with_the_known_ones_and_case_does_not_matter(
+    cli: Cli, config: Path, site: Site
+) -> None:
+    cli("-c", str(config), "once", "--source", "harbor daily")  # the configured name, in any case
+    for args, refused in [
+        (["search", "dome", "--source", "Nope"], "no source named 'Nope' (known: "),
+        (["search", "dome", "--rule", "Nope"], "no watch rule named 'Nope' (known: "),
+        (["alerts", "retry", "deadbeef"], "no alert with the id 'deadbeef'"),
+    ]:
+        code, _, err = cli("-c", str(config), *args)
+        assert code == 2 and refused in err, (args, err)
+    assert "'Harbor Daily'" in cli("-c", str(config), "search", "x", "--source", "Nope")[2]
+    found = cli.json("-c", str(config), "search", "Iron Dome", "--source", "HARBOR DAILY", "--format", "json")
+    assert found and {item["source"] for item in found} == {"Harbor Daily"}

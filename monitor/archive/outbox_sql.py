@@ -150,6 +150,12 @@ class SqlOutbox(SqlConnections):
             )
         return result.rowcount
 
+    def missing_alerts(self, ids: Sequence[str]) -> list[str]:
+        """The ids no alert of the outbox has."""
+        with self._reading() as connection:
+            known = set(connection.execute(select(alerts.c.id).where(alerts.c.id.in_(list(ids)))).scalars())
+        return [alert_id for alert_id in ids if alert_id not in known]
+
     def alerts(self, limit: int) -> list[AlertRecord]:
         with self._reading() as connection:
             rows = connection.execute(
