@@ -201,7 +201,10 @@ def _check(settings: Settings, path: str) -> int:
     counts = f"{len(settings.sources)} sources, {len(settings.watch)} rules, {len(settings.alerts)} alerts"
     print(f"{path}: ok — {counts}")
     for rule in settings.watch:
-        print(f"  rule {rule.name!r}: {to_text(rule.compile().node)}")
+        print(f"  rule {rule.name!r}: {rule.as_written()}")
+        understood = to_text(rule.compile().node)
+        if understood != rule.as_written():
+            print(f"    read as: {understood}")
     return _check_archive(settings)
 
 

@@ -150,6 +150,12 @@ class RuleSettings(_Strict):
             raise ValueError("give exactly one of 'terms' or 'query'")
         return self
 
+    def as_written(self) -> str:
+        """The rule as the config gives it: its query, or its terms as an OR of phrases."""
+        if self.query is not None:
+            return self.query
+        return " OR ".join(f'"{term}"' if " " in term else term for term in self.terms or [])
+
     def compile(self) -> CompiledRule:
         node = parse_query(self.query) if self.query is not None else terms_query(self.terms or [])
         return CompiledRule(self.name, self.query or to_text(node), node)

@@ -147,13 +147,21 @@ def test_check_command(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     code, out, _ = cli("-c", str(path), "check")
     assert code == 0
     assert "2 sources, 2 rules, 1 alerts" in out
-    assert """rule 'Shield': "taiwan shield" OR "t dome\"""" in out
+    assert """rule 'Shield': "Taiwan Shield" OR T-Dome\n    read as: "taiwan shield" OR "t dome\"""" in out
     bad = tmp_path / "bad.yaml"
     bad.write_text("sources: [{name: A, url: nope}]\n", encoding="utf-8")
     code, _, err = cli("-c", str(bad), "check")
     assert code == 2
     assert f"{bad}: invalid configuration" in err
     assert "sources[0].url: 'nope' is not an http(s) URL" in err
+
+
+def test_check_shows_each_rule_as_written_and_how_it_is_read(cli: Cli, tmp_path: Path) -> None:
+    rules = "watch:\n  - {name: Ratings, terms: [視聴率, 経済産業省]}\n  - {name: Plain, query: dome}\n"
+    code, out, err = cli("-c", str(write(tmp_path, rules)), "check")
+    assert code == 0, err
+    assert """rule 'Ratings': 視聴率 OR 経済産業省\n    read as: "视聴率" OR "経済产业省"\n""" in out
+    assert "rule 'Plain': dome\n" in out and out.count("read as") == 1
 
 
 def test_config_from_environment_variable(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
