@@ -22,7 +22,7 @@ from monitor.archive.space import disk_full_warning
 from monitor.archive.sql import SqlArchive
 from monitor.config_file import config_path, load_settings
 from monitor.durations import format_duration, parse_duration
-from monitor.errors import ArchiveError, ConfigError, DaemonRunningError, MonitorError, QueryError
+from monitor.errors import ArchiveError, ConfigError, DaemonRunningError, MonitorError, QueryError, UsageError
 from monitor.inspect import extract_command, test_rule_command
 from monitor.models import ARCHIVE_ERROR, INTERNAL_ERROR
 from monitor.output import FORMATS, render
@@ -39,10 +39,6 @@ EPILOG = """examples:
   monitor test-rule 'laser NEAR/5 weapon*' --text "Japan studies laser weapons"
   monitor backfill "Iron Dome" --since 30d --alert
 """
-
-
-class UsageError(MonitorError):
-    """Bad command-line usage (exit 2)."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -129,11 +125,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "httpx",
         "httpcore",
         "apscheduler",
-        "trafilatura",
-        "htmldate",
         "charset_normalizer",
     ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    for reported_by_us in ("trafilatura", "htmldate"):  # a page they cannot read is said once, by us
+        logging.getLogger(reported_by_us).setLevel(logging.CRITICAL)
     try:
         code = _dispatch(args)
         sys.stdout.flush()  # here, so that a reader gone away is caught below, not at exit

@@ -40,6 +40,10 @@ class QueryError(MonitorError):
         return f"{self.query}\n{' ' * self.position}^"
 
 
+class UsageError(MonitorError):
+    """Bad command-line usage (exit 2)."""
+
+
 class FetchError(MonitorError):
     def __init__(
         self, url: str, message: str, status: int | None = None, retry_after: float | None = None

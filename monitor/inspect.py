@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from monitor.egress import EgressPolicy
-from monitor.errors import MonitorError
+from monitor.errors import MonitorError, UsageError
 from monitor.ingest.extract import PageText, extract_page
 from monitor.ingest.fetch import Fetcher
 from monitor.payloads import iso
 from monitor.rules import CompiledRule, MatchInput, parse_query
 from monitor.rules.match import rule_hits
 from monitor.settings import FetchSettings
+
+_SCHEME = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*)://")
 
 
 async def _fetch_pages(urls: list[str]) -> list[tuple[bytes, str, str] | MonitorError]:
@@ -36,8 +40,17 @@ async def _fetch_pages(urls: list[str]) -> list[tuple[bytes, str, str] | Monitor
         await fetcher.close()
 
 
+def _refuse_other_schemes(source: str) -> None:
+    scheme = _SCHEME.match(source)
+    if scheme and scheme.group(1).lower() not in ("http", "https", "file"):
+        raise UsageError(f"{source}: only http(s) URLs and files can be read, not {scheme.group(1)}:")
+
+
 def _read(source: str) -> tuple[bytes, str, str]:
     """A page from a URL or a file: (body, url, content type)."""
+    _refuse_other_schemes(source)
+    if source.lower().startswith("file://"):
+        source = unquote(urlsplit(source).path)
     if source.startswith(("http://", "https://")):
         fetched = asyncio.run(_fetch_pages([source]))[0]
         if isinstance(fetched, MonitorError):
@@ -61,12 +74,17 @@ def page_json(source: str, page: PageText) -> dict[str, Any]:
 
 
 def extract_command(inputs: list[str], fmt: str) -> int:
+    for source in inputs:
+        _refuse_other_schemes(source)
     records: list[dict[str, Any]] = []
     failed = 0
     for source in inputs:
         try:
             body, url, content_type = _read(source)
-            records.append(page_json(source, extract_page(body, url, content_type)))
+            page = extract_page(body, url, content_type)
+            if not page.text.strip():
+                raise MonitorError("no article text found in the page")
+            records.append(page_json(source, page))
         except MonitorError as error:
             print(f"monitor: {source}: {error}", file=sys.stderr)
             failed += 1

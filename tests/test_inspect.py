@@ -48,3 +48,21 @@ def test_test_rule_on_a_plain_text_file(cli: Cli, tmp_path: Path) -> None:
     path.write_text("The delegation toured a כיפת ברזל battery.", encoding="utf-8")
     code, out, _ = cli("test-rule", '"כיפת ברזל"', "--file", str(path))
     assert code == 0 and "»כיפת ברזל«" in out
+
+
+def test_extract_says_in_one_line_why_a_page_gave_nothing(cli: Cli, tmp_path: Path) -> None:
+    binary = tmp_path / "binary.html"
+    binary.write_bytes(b"\x00\x01\x02 not a page")
+    code, out, err = cli("extract", str(binary))
+    assert code == 1 and out == ""
+    assert err == f"monitor: {binary}: no article text found in the page\n"
+
+
+def test_extract_refuses_schemes_it_cannot_read(cli: Cli, tmp_path: Path) -> None:
+    code, _, err = cli("extract", "ftp://example.org/page.html")
+    assert code == 2
+    assert err == "monitor: ftp://example.org/page.html: only http(s) URLs and files can be read, not ftp:\n"
+    page = tmp_path / "page.html"
+    page.write_bytes(fixtures.article_page("Engineers discussed the Iron Dome radar in detail."))
+    code, out, _ = cli("extract", page.as_uri())
+    assert code == 0 and "Iron Dome radar" in out
