@@ -24,7 +24,7 @@ from monitor.config_file import config_path, load_settings
 from monitor.durations import format_duration, parse_duration
 from monitor.errors import ArchiveError, ConfigError, DaemonRunningError, MonitorError, QueryError, UsageError
 from monitor.inspect import extract_command, test_rule_command
-from monitor.models import ARCHIVE_ERROR, INTERNAL_ERROR
+from monitor.models import ARCHIVE_ERROR, INTERNAL_ERROR, SourceState
 from monitor.output import FORMATS, render
 from monitor.payloads import article_json, iso
 from monitor.rules import parse_query, to_text
@@ -364,39 +364,40 @@ def _search(archive: SqlArchive, settings: Settings, args: argparse.Namespace) -
 
 
 def _sources(archive: SqlArchive, settings: Settings, fmt: str) -> int:
-    configured = {source.name for source in settings.sources}
-    records: list[dict[str, Any]] = []
-    for state in archive.source_states():
-        if state.name not in configured:
-            continue
-        if state.last_fetch is None:
-            status = "never fetched"
-        elif state.last_status == "gone":
-            status = "gone: polling stopped"
-        elif state.last_status == INTERNAL_ERROR:
-            status = f"INTERNAL ERROR (the monitor's fault) since {iso(state.failing_since)}"
-        elif state.last_status == ARCHIVE_ERROR:
-            status = f"ARCHIVE ERROR (not the source's) since {iso(state.failing_since)}"
-        elif state.consecutive_errors:
-            status = f"failing since {iso(state.failing_since)}"
-        else:
-            status = state.last_status or "ok"
-        records.append(
-            {
-                "name": state.name,
-                "url": state.url,
-                "moved_to": state.moved_to,
-                "status": status,
-                "interval": format_duration(state.interval) if state.interval else None,
-                "last_fetch": iso(state.last_fetch),
-                "consecutive_errors": state.consecutive_errors,
-                "next_due": iso(state.next_due),
-                "last_error": state.last_error,
-            }
-        )
+    """Each configured source's health, in the config's order; one not polled yet shows as new."""
+    states = {state.name: state for state in archive.source_states()}
+    records = [_health(source.name, source.url, states.get(source.name)) for source in settings.sources]
     columns = ("name", "status", "last_fetch", "consecutive_errors", "next_due", "last_error")
     print(render(records, columns, fmt))
     return 0
+
+
+def _health(name: str, url: str, state: SourceState | None) -> dict[str, Any]:
+    if state is None:  # added to the config since the daemon started (it reads the config once)
+        status = "new: not polled yet"
+    elif state.last_fetch is None:
+        status = "never fetched"
+    elif state.last_status == "gone":
+        status = "gone: polling stopped"
+    elif state.last_status == INTERNAL_ERROR:
+        status = f"INTERNAL ERROR (the monitor's fault) since {iso(state.failing_since)}"
+    elif state.last_status == ARCHIVE_ERROR:
+        status = f"ARCHIVE ERROR (not the source's) since {iso(state.failing_since)}"
+    elif state.consecutive_errors:
+        status = f"failing since {iso(state.failing_since)}"
+    else:
+        status = state.last_status or "ok"
+    return {
+        "name": name,
+        "url": state.url if state else url,
+        "moved_to": state.moved_to if state else None,
+        "status": status,
+        "interval": format_duration(state.interval) if state and state.interval else None,
+        "last_fetch": iso(state.last_fetch) if state else None,
+        "consecutive_errors": state.consecutive_errors if state else 0,
+        "next_due": iso(state.next_due) if state else None,
+        "last_error": state.last_error if state else None,
+    }
 
 
 def _retry_alerts(archive: SqlArchive, ids: list[str], failed: bool) -> int:

@@ -147,7 +147,8 @@ def _add(
                 f"monitor: not edited in place: {error}\nAdd these lines under `sources:`:", file=sys.stderr
             )
         else:
-            print(f"added {len(additions)} source{'s' if len(additions) != 1 else ''} to {path}")
+            print(f"added {_count(len(additions), 'source')} to {path}")
+            print("a running daemon reads the config once: restart it (monitor run) to poll them")
             return 0
     print("\n".join(source_lines(additions, comments)))
     return 0

@@ -274,3 +274,13 @@ def test_export_to_a_path_that_cannot_be_written_is_one_clear_line(cli: Cli, tmp
     code, _, err = cli("-c", str(config), "sources", "export", "-o", "/nonexistent/x.opml")
     assert code == 2
     assert err == "monitor: cannot write /nonexistent/x.opml: No such file or directory\n"
+
+
+def test_a_source_added_after_the_last_poll_is_listed_as_new(cli: Cli, tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    (tmp_path / "feeds.opml").write_bytes(OPML)
+    code, out, _ = cli("-c", str(config), "sources", "import", str(tmp_path / "feeds.opml"))
+    assert code == 0 and "restart it (monitor run) to poll them" in out
+    listed = cli.json("-c", str(config), "sources", "--format", "json")
+    assert [source["name"] for source in listed][:3] == ["Existing", "Block Style", "Strait Notes"]
+    assert {source["status"] for source in listed} == {"new: not polled yet"}
