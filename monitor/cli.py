@@ -25,7 +25,7 @@ from monitor.durations import format_duration, parse_duration
 from monitor.errors import ArchiveError, ConfigError, DaemonRunningError, MonitorError, QueryError, UsageError
 from monitor.inspect import extract_command, test_rule_command
 from monitor.models import ARCHIVE_ERROR, INTERNAL_ERROR, SourceState
-from monitor.output import FORMATS, render
+from monitor.output import FORMATS, counted, render
 from monitor.payloads import article_json, iso
 from monitor.rules import parse_query, to_text
 from monitor.settings import Settings
@@ -194,7 +194,14 @@ def _check(settings: Settings, path: str) -> int:
     from monitor.app import build_routes
 
     build_routes(settings, path)
-    counts = f"{len(settings.sources)} sources, {len(settings.watch)} rules, {len(settings.alerts)} alerts"
+    counts = ", ".join(
+        counted(len(items), noun)
+        for items, noun in (
+            (settings.sources, "source"),
+            (settings.watch, "rule"),
+            (settings.alerts, "alert"),
+        )
+    )
     print(f"{path}: ok — {counts}")
     for rule in settings.watch:
         print(f"  rule {rule.name!r}: {rule.as_written()}")
@@ -269,10 +276,12 @@ def _once(settings: Settings, path: str, names: list[str]) -> int:
         failed = sum(1 for report in reports if report.error)
         ours = sum(1 for report in reports if report.status == INTERNAL_ERROR)
         summary = (
-            f"once: {len(reports)} sources ({len(reports) - failed} ok, {failed} failed), "
-            f"{sum(r.entries for r in reports)} entries, {sum(r.new for r in reports)} new articles, "
-            f"{sum(r.matched for r in reports)} matched, {sent.sent} alerts sent, "
-            f"{sent.failed} alert sends failed, in {time.monotonic() - started:.1f}s"
+            f"once: {counted(len(reports), 'source')} ({len(reports) - failed} ok, {failed} failed), "
+            f"{counted(sum(r.entries for r in reports), 'entry', 'entries')}, "
+            f"{counted(sum(r.new for r in reports), 'new article')}, "
+            f"{sum(r.updated for r in reports)} updated, "
+            f"{sum(r.matched for r in reports)} matched, {counted(sent.sent, 'alert')} sent, "
+            f"{counted(sent.failed, 'alert send')} failed, in {time.monotonic() - started:.1f}s"
         )
         if ours:
             summary += (
@@ -408,7 +417,7 @@ def _retry_alerts(archive: SqlArchive, ids: list[str], failed: bool) -> int:
         listed = ", ".join(map(repr, missing))
         raise UsageError(f"no alert with the id {listed} (see monitor alerts --format json)")
     count = archive.retry_alerts(ids, failed, datetime.now(UTC))
-    print(f"{count} alerts queued again; the daemon or the next monitor once sends them")
+    print(f"{counted(count, 'alert')} queued again; the daemon or the next monitor once sends them")
     return 0
 
 

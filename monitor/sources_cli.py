@@ -17,6 +17,7 @@ from monitor.ingest.discovery import FoundFeed, discover
 from monitor.ingest.fetch import Fetcher
 from monitor.ingest.normalize import canonical_url
 from monitor.opml import Subscription, read_opml, write_opml
+from monitor.output import counted
 from monitor.settings import Settings, SourceSettings
 
 
@@ -88,7 +89,7 @@ def import_command(path: Path, settings: Settings, opml_file: Path, only_print: 
         additions.append(entry)
         comments.append(f"OPML folder: {item.folder}" if item.folder else "")
     skipped = len(subscriptions) - len(additions) - len(refused)
-    print(f"{_count(len(subscriptions), 'outline')} with a URL in {opml_file}: ", end="")
+    print(f"{counted(len(subscriptions), 'outline')} with a URL in {opml_file}: ", end="")
     print(f"{len(additions)} new, {skipped} already configured, {len(refused)} refused")
     if refused:
         print("monitor: outlines refused (the others are imported):\n" + "\n".join(refused), file=sys.stderr)
@@ -105,10 +106,6 @@ def _source_problem(entry: dict[str, Any]) -> str | None:
     return None
 
 
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
-
-
 def export_command(settings: Settings, output: Path | None) -> int:
     subscriptions = [Subscription(source.name, source.url, source.kind) for source in settings.sources]
     data = write_opml(subscriptions, "monitor sources")
@@ -120,7 +117,7 @@ def export_command(settings: Settings, output: Path | None) -> int:
         except OSError as error:
             print(f"monitor: cannot write {output}: {error.strerror or error}", file=sys.stderr)
             return 2
-        print(f"{_count(len(subscriptions), 'source')} written to {output}")
+        print(f"{counted(len(subscriptions), 'source')} written to {output}")
     return 0
 
 
@@ -147,7 +144,7 @@ def _add(
                 f"monitor: not edited in place: {error}\nAdd these lines under `sources:`:", file=sys.stderr
             )
         else:
-            print(f"added {_count(len(additions), 'source')} to {path}")
+            print(f"added {counted(len(additions), 'source')} to {path}")
             print("a running daemon reads the config once: restart it (monitor run) to poll them")
             return 0
     print("\n".join(source_lines(additions, comments)))

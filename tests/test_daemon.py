@@ -69,7 +69,7 @@ def test_daemon_alerts_new_items_and_stops_cleanly(
     assert "stopped" in output
     assert len(webhook.deliveries) == 2
     # Changes at INFO, routine polls (the unchanged feed, every second) at DEBUG; a pass a second.
-    assert "Live: ok, 1 entries, 1 new, 1 matched" in output
+    assert "Live: ok, 1 entry, 1 new, 0 updated, 1 matched" in output
     assert ", 0 new, " not in output, output
     summary = (
         r"pass: (\d+) polls? \((\d+) ok, 0 failed\), (\d+) new articles?, (\d+) matched, (\d+) alerts? sent"
@@ -137,6 +137,6 @@ def test_an_article_built_to_stall_the_matcher_holds_back_no_other_source(
         output, _ = daemon.communicate(timeout=60)
         stopped_in = time.monotonic() - stopping
     assert daemon.returncode == 0, output
-    assert "Hostile: ok, 1 entries, 1 new, 1 matched" in output, output
+    assert "Hostile: ok, 1 entry, 1 new, 0 updated, 1 matched" in output, output
     assert latency < 8, f"the live source's alert came {latency:.1f}s after its change"
     assert stopped_in < 10, f"SIGTERM took {stopped_in:.1f}s"

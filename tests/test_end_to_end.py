@@ -145,7 +145,7 @@ def test_alerts_retry_command(cli: Cli, config: Path, webhook: WebhookReceiver) 
     failing = [row for row in history if row["channel"].startswith("webhook")]
     assert failing and all(row["state"] == "pending" and row["attempts"] == 1 for row in failing)
     code, out, _ = cli("-c", str(config), "alerts", "retry", failing[0]["id"])
-    assert code == 0 and out.startswith("1 alerts queued again")
+    assert code == 0 and out.startswith("1 alert queued again")
     code, _, err = cli("-c", str(config), "alerts", "retry")
     assert code == 2 and "--failed" in err
 

@@ -98,7 +98,7 @@ def test_a_changed_feed_reads_only_its_new_and_edited_items(cli: Cli, tmp_path: 
     serve(1, 2)
     assert "2 entries, 2 new articles" in once()
     serve(3, 1, 2)
-    assert "3 entries, 1 new articles" in once()  # items 1 and 2 were skipped, not re-read
+    assert "3 entries, 1 new article, 0 updated" in once()  # items 1 and 2 were skipped, not re-read
     with sqlite3.connect(tmp_path / "data" / "monitor.db") as connection:
         [(digests,)] = connection.execute("SELECT entry_digests FROM sources").fetchall()
     assert len(digests) == 3 * 8
@@ -106,7 +106,7 @@ def test_a_changed_feed_reads_only_its_new_and_edited_items(cli: Cli, tmp_path: 
     with sqlite3.connect(tmp_path / "data" / "monitor.db") as connection:
         connection.execute("DELETE FROM articles WHERE title = 'Report 1'")
     serve(4, 3, 1, 2)
-    assert "4 entries, 1 new articles" in once()
+    assert "4 entries, 1 new article, 0 updated" in once()
     titles = {row["title"] for row in cli.json("-c", str(config), "search", "talks", "--format", "json")}
     assert titles == {"Report 2", "Report 3", "Report 4"}
 
@@ -147,3 +147,20 @@ def test_links_and_guids_that_change_on_every_fetch_do_not_make_new_articles(
     found = cli.json("-c", str(config), "search", "iron", "--format", "json", "--limit", "50")
     assert sorted(article["title"] for article in found) == [f"Iron Dome story {n}" for n in range(3)]
     assert len(webhook.deliveries) == 3
+
+
+def test_once_counts_an_updated_article_as_updated_not_new(cli: Cli, tmp_path: Path, site: Site) -> None:
+    config = write_config(
+        tmp_path / "monitor.yaml",
+        {
+            "storage": {"url": "sqlite:///data/monitor.db"},
+            "fetch": {"host_gap": "0s"},
+            "defaults": {"full_text": "never"},
+            "sources": [{"name": "Desk Feed", "url": site.url("/feed.xml")}],
+            "watch": RULES,
+        },
+    )
+    _serve(site, "Officials met to discuss buying an Iron Dome battery.")
+    assert "1 new article, 0 updated, 1 matched" in cli("-c", str(config), "once")[1]
+    _serve(site, "Officials met to discuss buying an Iron Dome battery, and its price.")
+    assert "0 new articles, 1 updated, 1 matched" in cli("-c", str(config), "once")[1]

@@ -12,7 +12,7 @@ import logging
 import random
 from collections import Counter
 from collections.abc import Callable, Coroutine, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -52,8 +52,10 @@ class AlertRoute:
 
 @dataclass(slots=True)
 class DispatchReport:
-    sent: int = 0
+    sent: int = 0  # alert rows: one per story and channel
     failed: int = 0
+    stories: set[str] = field(default_factory=set)  # the stories among the rows sent
+    messages: int = 0  # a digest carries many rows in one message
 
 
 def retry_at(
@@ -309,6 +311,8 @@ class Dispatcher:
         for row in rows:
             await asyncio.to_thread(self.archive.mark_alert_sent, row.id, now)
         report.sent += len(rows)
+        report.stories.update(row.story for row in rows)
+        report.messages += 1
         self.totals.sent += len(rows)
 
     async def close(self) -> None:

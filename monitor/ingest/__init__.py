@@ -53,6 +53,7 @@ class SourceReport:
     new: int = 0
     matched: int = 0
     error: str | None = None
+    updated: int = 0  # archived articles whose feed entry changed
 
 
 @dataclass(slots=True)
@@ -134,12 +135,12 @@ async def _poll(pipeline: Pipeline, source: SourceSettings, state: SourceState |
         if state and body_hash == state.body_hash:
             status = "unchanged (same body)"
             read = 0
-            new = matched = 0
+            new = updated = matched = 0
         else:
             status = f"ok ({response.status})"
             seen = split_digests(state.entry_digests) if state else NO_DIGESTS
             entries, digests, read = await _read_entries(pipeline, source, response, now, seen)
-            new, matched = await _store_new(pipeline, source, entries, now)
+            new, updated, matched = await _store_new(pipeline, source, entries, now)
     except ArchiveError:
         raise  # the archive's trouble, not the source's: the poll is retried (runtime/scheduler)
     except MonitorError as error:
@@ -148,7 +149,7 @@ async def _poll(pipeline: Pipeline, source: SourceSettings, state: SourceState |
         return SourceReport(source.name, "error", error=str(error))
     if response.permanent_redirect:
         log.info("source %r moved permanently to %s", source.name, response.permanent_redirect)
-    interval = _adapted(pipeline, source, interval, new)
+    interval = _adapted(pipeline, source, interval, new + updated)
     outcome = FetchOutcome(
         now,
         next_poll(now, interval, 0),
@@ -162,7 +163,7 @@ async def _poll(pipeline: Pipeline, source: SourceSettings, state: SourceState |
         entry_digests=digests,
     )
     await _record(pipeline, source, outcome)
-    return SourceReport(source.name, status.split(" (")[0], read, new, matched)
+    return SourceReport(source.name, status.split(" (")[0], read, new, matched, updated=updated)
 
 
 def _adapted(pipeline: Pipeline, source: SourceSettings, current: timedelta, new: int) -> timedelta:
@@ -243,9 +244,10 @@ async def _sitemap_entries(
 
 async def _store_new(
     pipeline: Pipeline, source: SourceSettings, entries: Sequence[FeedEntry], now: datetime
-) -> tuple[int, int]:
+) -> tuple[int, int, int]:
     """Store the entries not yet archived, and new versions of this source's archived ones whose
-    feed text changed; returns how many were stored or updated and how many of those matched."""
+    feed text changed; returns how many were stored, how many updated, and how many of those
+    matched."""
     by_id: dict[str, tuple[str, FeedEntry]] = {}
     for entry in entries:
         url = canonical_url(entry.url)
@@ -276,12 +278,12 @@ async def _store_new(
     )
     new, updated = articles[: len(fresh)], articles[len(fresh) :]
     outbox = [row for article in new for row in pipeline.outbox_for(article)]
-    stored = await pipeline.writes.store(new, outbox)
+    stored, changed_count = await pipeline.writes.store(new, outbox), 0
     for article in updated:
         log.info("%s: updated (its feed entry changed)", article.url)
         if await asyncio.to_thread(pipeline.archive.update, article, pipeline.outbox_for(article)):
-            stored += 1
-    return stored, sum(1 for article in articles if article.hits)
+            changed_count += 1
+    return stored, changed_count, sum(1 for article in articles if article.hits)
 
 
 def _has_text(entry: FeedEntry) -> bool:

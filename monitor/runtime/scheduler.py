@@ -26,6 +26,7 @@ from monitor.durations import format_duration, parse_duration
 from monitor.errors import ArchiveError
 from monitor.ingest import SourceReport
 from monitor.models import ARCHIVE_ERROR, SourceState
+from monitor.output import counted
 from monitor.settings import SourceSettings
 
 log = logging.getLogger(__name__)
@@ -73,15 +74,11 @@ class PassTally:
 
     def line(self, sent: int, send_failures: int) -> str:
         line = (
-            f"pass: {_count(self.polls, 'poll')} ({self.polls - self.failed} ok, {self.failed} failed), "
-            f"{_count(self.new, 'new article')}, {self.matched} matched, {_count(sent, 'alert')} sent, "
+            f"pass: {counted(self.polls, 'poll')} ({self.polls - self.failed} ok, {self.failed} failed), "
+            f"{counted(self.new, 'new article')}, {self.matched} matched, {counted(sent, 'alert')} sent, "
             f"{send_failures} failed"
         )
         return line + (f"; archive fault: {self.fault}" if self.fault else "")
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def pass_length(app: App) -> timedelta:
@@ -220,7 +217,9 @@ class Daemon:
 
                 async def digest(name: str = name) -> None:
                     report = await self.app.dispatcher.send_digest(name)
-                    log.info("digest %s: %d stories sent, %d failed", name, report.sent, report.failed)
+                    stories = counted(len(report.stories), "story", "stories")
+                    messages, failed = counted(report.messages, "message"), counted(report.failed, "alert")
+                    log.info("digest %s: %s in %s, %s failed", name, stories, messages, failed)
 
                 scheduler.add_job(self._tracked(digest), digest_trigger(alert.every), **options)
 
@@ -268,10 +267,11 @@ def _log_report(report: SourceReport, before: SourceState | None) -> None:
         log.info(
             "%s: recovered after %s: %s",
             report.source,
-            _count(before.consecutive_errors, "failure"),
+            counted(before.consecutive_errors, "failure"),
             report.status,
         )
-    (log.info if report.new else log.debug)(
-        "%s: %s, %d entries, %d new, %d matched",
-        report.source, report.status, report.entries, report.new, report.matched,
+    (log.info if report.new or report.updated else log.debug)(
+        "%s: %s, %s, %d new, %d updated, %d matched",
+        report.source, report.status, counted(report.entries, "entry", "entries"), report.new,
+        report.updated, report.matched,
     )  # fmt: skip

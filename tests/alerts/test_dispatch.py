@@ -149,3 +149,18 @@ def test_a_channel_raising_anything_fails_only_its_own_alerts(
             and "unexpected error: RuntimeError: a bug in a channel" in row.last_error
         )
     asyncio.run(dispatcher.close())
+
+
+def test_a_digest_counts_its_stories_and_messages_not_its_rows(
+    tmp_path: Path, webhook: WebhookReceiver
+) -> None:
+    archive = SqlArchive(f"sqlite:///{tmp_path / 'a.db'}")
+    channels = tuple(
+        WebhookNotifier(f"{webhook.url}?copy={n}", timedelta(seconds=5), "test") for n in range(3)
+    )
+    dispatcher = Dispatcher(archive, [AlertRoute("desk", None, "digest", channels)], Clock())
+    articles = [make_article(f"a{n}") for n in range(5)]
+    archive.store(articles, [row for a in articles for row in dispatcher.outbox_for(a)])
+    report = asyncio.run(dispatcher.send_digest("desk"))
+    assert (report.sent, len(report.stories), report.messages) == (15, 5, 3)
+    asyncio.run(dispatcher.close())

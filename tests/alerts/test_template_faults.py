@@ -59,7 +59,7 @@ def test_a_template_failing_on_real_data_fails_only_its_own_alerts(
 
     code, out, err = cli("-c", str(config), "once", "--source", "Harbor Daily")
     assert code == 0, err
-    assert "1 alerts sent, 1 alert sends failed" in out
+    assert "1 alert sent, 1 alert send failed" in out
     assert [d.payload["article"]["title"] for d in webhook.wait_for(1)] == [
         "Delegation studies Iron-Dome battery"
     ]

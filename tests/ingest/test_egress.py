@@ -164,6 +164,6 @@ def test_a_hostile_feed_cannot_make_the_pipeline_reach_the_canary(
         },
     )
     code, out, _ = cli("-c", str(config), "once")
-    assert code == 0 and "1 new articles" in out
+    assert code == 0 and "1 new article," in out
     [stored] = cli.json("-c", str(config), "search", '"iron dome"', "--format", "json")
     assert "Iron Dome" in stored["rules"]  # matched on the feed's own text
