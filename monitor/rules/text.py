@@ -189,11 +189,14 @@ def _word_pieces(word: str) -> tuple[Piece, ...]:
     """The tokens of one word, with their offsets inside it (None: the whole word).
 
     A word holding CJK characters gives one token per character; when folding changed the
-    word's length the pieces cannot be placed exactly and each spans the whole word.
+    word's length the pieces cannot be placed exactly and each spans the whole word. Folding
+    can also make several words of one character (NFKC spells U+FDFA, an Arabic ligature, as four
+    words, and ⑴ as "(1)"): those are split again, so no token holds a space or punctuation.
     """
     folded = fold_word(word)
-    if not folded:
-        return ()
+    runs = _WORD.findall(folded)
+    if len(runs) != 1 or runs[0] != folded:
+        return tuple((token, None) for run in runs for token, _ in _word_pieces(run))
     if _CJK.search(folded) is None:
         return ((folded, None),)
     exact = len(folded) == len(word)

@@ -17,7 +17,8 @@ from monitor.rules.match import evaluate, rule_hits
 from tests.archive.helpers import make_article
 
 LATIN = ["iron", "dome", "domestic", "shield", "laser", "weapons", "taiwan", "japan", "straße", "café"]
-OTHER = ["железный", "купол", "القبة", "الحديدية", "כיפת", "ברזל", "בכיפת", "아이언돔"]
+# ﷺ, ⑴ and ½ fold (NFKC) to several words: "صلى الله عليه وسلم", "(1)", "1⁄2".
+OTHER = ["железный", "купол", "القبة", "الحديدية", "כיפת", "ברזל", "בכיפת", "아이언돔", "ﷺ", "⑴", "½"]
 CJK = ["台灣", "台湾", "之盾", "鐵穹", "铁穹", "アイアン", "ドーム", "防衛", "計画"]
 SEPARATORS = [" ", " ", "-", "'s ", ", ", "・", "", "。"]
 VOCABULARY = LATIN + OTHER + CJK
