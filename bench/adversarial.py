@@ -22,6 +22,7 @@ from monitor.rules import MatchInput, parse_query
 from monitor.rules.ast import Node
 from monitor.rules.automaton import Matcher
 from monitor.rules.match import CompiledRule, evaluate
+from monitor.rules.parse import MAX_PHRASE
 from monitor.rules.text import tokenize
 
 TARGET_SECONDS, TARGET_MIB = 1.0, 50
@@ -39,6 +40,12 @@ def shapes(size: int) -> list[tuple[str, str, str]]:
     return [
         ("5 NEARs, their 3 words repeated", chain, _fill("iron dome system ", size)),
         ("5 NEARs, one-letter words", " NEAR/1000 ".join("ababab"), _fill("a b ", size)),
+        ("the longest phrase, of one word", f'"{" ".join("a" * MAX_PHRASE)}"', _fill("a ", size)),
+        (
+            f"{MAX_PHRASE} phrases inside each other",
+            " OR ".join(f'"{" ".join("a" * length)}"' for length in range(1, MAX_PHRASE + 1)),
+            _fill("a ", size),
+        ),
         ("prefixes NEAR, every token distinct", "x* NEAR/1000 y*", distinct[:size]),
         (
             "256 prefixes, every token distinct",

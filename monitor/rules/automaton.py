@@ -10,8 +10,8 @@ the last space off), so keys match on token boundaries only.
 
 from __future__ import annotations
 
-from array import array
 from collections.abc import Iterable, Sequence
+from itertools import chain, islice
 from operator import itemgetter
 
 import ahocorasick
@@ -19,14 +19,26 @@ import numpy as np
 
 from monitor.models import Hit
 from monitor.rules.ast import Field, Near, Node, Not, Op, Term, all_terms
-from monitor.rules.match import BODY_FIELDS, CompiledRule, Found, MatchInput, hits_of, rule_hits
-from monitor.rules.text import HEBREW_PREFIXES, is_hebrew
+from monitor.rules.match import (
+    BODY_FIELDS,
+    MAX_OCCURRENCES,
+    CompiledRule,
+    Found,
+    MatchInput,
+    Starts,
+    hits_of,
+    rule_hits,
+    scan_term,
+)
+from monitor.rules.text import HEBREW_PREFIXES, TokenizedText, is_hebrew
 
 SCANNED_FIELDS = (*BODY_FIELDS, "source")
+MATCHES_AT_ONCE = 1 << 16
+MATCHES_PER_TOKEN = 2  # beyond, a field's terms are scanned one by one (see Matcher._scan_terms)
 _RULE_NAME = itemgetter(0)  # of a Hit
 TermKey = tuple[tuple[str, ...], bool]
-# Where each term (by id) starts, per field: machine integers in text order, 8 bytes an occurrence.
-Spotted = dict[int, dict[str, "array[int]"]]
+# Where each term (by id) starts, per field: sorted arrays, 8 bytes an occurrence.
+Spotted = dict[int, dict[str, Starts]]
 
 
 def _term_key(term: Term) -> TermKey:
@@ -115,14 +127,14 @@ class Matcher:
         self.rules = sorted(rules, key=lambda rule: rule.name)
         self.automaton = ahocorasick.Automaton()
         self.term_ids: dict[TermKey, int] = {}
-        self.length_of_term: list[int] = []  # in tokens, by term id
+        self.terms: list[Term] = []  # by term id
         self.always: list[int] = []
         patterns: dict[str, set[int]] = {}
         for rule in self.rules:
             for term in all_terms(rule.node):
                 term_id = self.term_ids.setdefault(_term_key(term), len(self.term_ids))
-                if term_id == len(self.length_of_term):
-                    self.length_of_term.append(len(term.tokens))
+                if term_id == len(self.terms):
+                    self.terms.append(term)
                 for pattern in _patterns(term):
                     patterns.setdefault(pattern, set()).add(term_id)
         rules_of_term: list[list[int]] = [[] for _ in self.term_ids]
@@ -145,9 +157,12 @@ class Matcher:
             self.required.append(tuple(frozenset(self.term_ids[key] for key in group) for group in groups))
         self.rules_of_term = [tuple(indexes) for indexes in rules_of_term]
         self.plain_of_term = [tuple(indexes) for indexes in plain_of_term]
-        for pattern, ids in patterns.items():
-            # The payload: how many tokens the match spans after its first, and its terms.
-            self.automaton.add_word(pattern, (pattern.count(" ", 1, -1), tuple(sorted(ids))))
+        # A pattern's payload is its number; by number: how many tokens a match spans after its
+        # first, and the terms it stands for.
+        self.pattern_spans = np.array([pattern.count(" ", 1, -1) for pattern in patterns], dtype=np.int64)
+        self.pattern_terms = [tuple(sorted(ids)) for ids in patterns.values()]
+        for number, pattern in enumerate(patterns):
+            self.automaton.add_word(pattern, number)
         if patterns:
             self.automaton.make_automaton()
         self.has_patterns = bool(patterns)
@@ -157,7 +172,11 @@ class Matcher:
         return None if terms is None else tuple((self.term_ids[_term_key(term)], term) for term in terms)
 
     def scan(self, article: MatchInput) -> Spotted:
-        """Every occurrence of every term (by term id), in one automaton pass per field."""
+        """Every occurrence of every term (by term id), in one automaton pass per field.
+
+        The pass only records where each match ends and which pattern it is (a text built to
+        match many patterns at every word makes millions of matches); which token each starts
+        in, and which terms it stands for, are worked out a batch of matches at a time."""
         spotted: Spotted = {}
         if not self.has_patterns:
             return spotted
@@ -166,23 +185,48 @@ class Matcher:
             doc = tokenized.get(name) or article.field(name)
             if not doc.tokens:
                 continue
-            joined = doc.joined()
-            # Matches come in text order, so the token a match ends in is found by counting
-            # the gaps since the previous match: one pass over the text at C speed in all.
-            gaps, counted_to = 0, 0
-            for end, (more_tokens, ids) in automaton_iter(joined):
-                gaps += joined.count(" ", counted_to, end)
-                counted_to = end
-                first = gaps - 1 - more_tokens
-                for term_id in ids:
-                    fields = spotted.get(term_id)
-                    if fields is None:
-                        spotted[term_id] = {name: array("q", (first,))}
-                    elif name in fields:
-                        fields[name].append(first)
-                    else:
-                        fields[name] = array("q", (first,))
+            # " t0 t1 … " has a space at 0 and after each token: a match ending at character e
+            # starts in the token after the spaces before e, less the tokens it spans.
+            lengths = np.fromiter(map(len, doc.tokens), np.int64, len(doc.tokens))
+            spaces = np.concatenate(([0], np.cumsum(lengths + 1)))
+            matches, found = automaton_iter(doc.joined()), 0
+            while batch := list(islice(matches, MATCHES_AT_ONCE)):  # bounded: memory stays flat
+                found += len(batch)
+                if found > MATCHES_PER_TOKEN * len(doc.tokens) + MATCHES_AT_ONCE:
+                    self._scan_terms(spotted, name, doc)
+                    break
+                pairs = np.fromiter(chain.from_iterable(batch), np.int64, 2 * len(batch)).reshape(-1, 2)
+                self._record(spotted, name, spaces, pairs[:, 0], pairs[:, 1])
         return spotted
+
+    def _scan_terms(self, spotted: Spotted, name: str, doc: TokenizedText) -> None:
+        """A text that makes terms overlap at every word (`"a a"`, `"a a a"`, … over `a a a …`)
+        gives the automaton many matches per word, each a Python object: past a few per word,
+        the field's terms are looked for one by one instead, each in all positions at once (a
+        term with a word the text lacks costs a dictionary lookup)."""
+        for fields in spotted.values():
+            fields.pop(name, None)
+        for term_id, term in enumerate(self.terms):
+            starts = scan_term(term, doc)
+            if len(starts):
+                spotted.setdefault(term_id, {})[name] = starts
+
+    def _record(self, spotted: Spotted, name: str, spaces: Starts, ends: Starts, numbers: Starts) -> None:
+        """Add a batch of matches, in text order, to the terms they stand for; each term keeps its
+        first MAX_OCCURRENCES in a field."""
+        firsts = np.searchsorted(spaces, ends, side="left") - 1 - self.pattern_spans[numbers]
+        order = np.argsort(numbers, kind="stable")  # by pattern, each still in text order
+        numbers, firsts = numbers[order], firsts[order]
+        bounds = np.flatnonzero(np.diff(numbers)) + 1
+        patterns = numbers[np.concatenate(([0], bounds))].tolist()
+        for number, starts in zip(patterns, np.split(firsts, bounds), strict=True):
+            for term_id in self.pattern_terms[number]:
+                fields = spotted.setdefault(term_id, {})
+                known = fields.get(name)
+                if known is None:
+                    fields[name] = starts[:MAX_OCCURRENCES].copy()  # not a view: the batch goes
+                elif len(known) < MAX_OCCURRENCES:  # a later batch, or another form of the term
+                    fields[name] = np.union1d(known, starts)[:MAX_OCCURRENCES]
 
     def match(self, article: MatchInput) -> list[Hit]:
         spotted = self.scan(article)
@@ -202,7 +246,8 @@ class Matcher:
             if len(fields) == 1:
                 [(field_name, starts)] = fields.items()
                 if len(starts) == 1:
-                    only = (field_name, starts[0], starts[0] + self.length_of_term[term_id] - 1)
+                    first = int(starts[0])
+                    only = (field_name, first, first + len(self.terms[term_id].tokens) - 1)
             for index, name, text in plain_of_term[term_id]:
                 reached[index] = None if index in reached or only is None else (name, text, only)
         hits: list[Hit] = []
@@ -226,7 +271,7 @@ class Matcher:
 
     def _plain_hits(self, index: int, article: MatchInput, spotted: Spotted) -> list[Hit]:
         found: Found = {
-            (name, term): np.frombuffer(starts, dtype=np.int64)
+            (name, term): starts
             for term_id, term in self.plain[index] or ()
             for name, starts in spotted.get(term_id, {}).items()
             if name != "source"  # a term in the source name alone does not make a hit
@@ -241,10 +286,7 @@ class Matcher:
             where = spotted.get(term_ids[(term.tokens, term.prefix)])
             if not where:
                 return {}
-            # Automaton matches arrive in text order, so each field's starts are sorted already.
-            return {
-                (name, term): np.frombuffer(where[name], dtype=np.int64) for name in fields if name in where
-            }
+            return {(name, term): where[name] for name in fields if name in where}
 
         language = (article.language or "").lower()
         hits: list[Hit] = []

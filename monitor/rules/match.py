@@ -17,6 +17,9 @@ from monitor.rules.text import HEBREW_PREFIXES, TokenizedText, is_hebrew, tokeni
 BODY_FIELDS = ("title", "summary", "text")
 Place = tuple[str, int, int, str]  # a hit's field, start and end offsets in it, and snippet
 MAX_HITS_PER_RULE = 20
+# A term's first occurrences in a field that the matcher keeps: far more than any article holds,
+# and a bound on the work and memory a text repeating a term at every word can cause.
+MAX_OCCURRENCES = 10_000
 _FIELD_ORDER = {"title": 0, "summary": 1, "text": 2, "source": 3}
 
 
@@ -76,18 +79,19 @@ def scan_term(term: Term, doc: TokenizedText) -> Starts:
     first_forms = [term.tokens[0]]
     if is_hebrew(term.tokens[0]):
         first_forms += [letter + term.tokens[0] for letter in HEBREW_PREFIXES]
-    held = np.ones(window, dtype=np.bool_)
+    wanted_at: list[list[int]] = []  # the token ids each position of the term accepts
     for offset in range(length):
         forms = first_forms if offset == 0 else [term.tokens[offset]]
         as_prefix = term.prefix and offset == length - 1
         tokens = [token for form in forms for token in doc.starting_with(form)] if as_prefix else forms
-        wanted = [vocabulary[token] for token in tokens if token in vocabulary]
-        if not wanted:
+        wanted_at.append([vocabulary[token] for token in tokens if token in vocabulary])
+        if not wanted_at[-1]:  # a word of the term is not in the text: no array work at all
             return NOWHERE
+    held = np.ones(window, dtype=np.bool_)
+    for offset, wanted in enumerate(wanted_at):
         window_ids = ids[offset : offset + window]
-        here = window_ids == wanted[0] if len(wanted) == 1 else np.isin(window_ids, wanted)
-        held &= here
-    return np.flatnonzero(held).astype(np.int64, copy=False)
+        held &= window_ids == wanted[0] if len(wanted) == 1 else np.isin(window_ids, wanted)
+    return np.flatnonzero(held)[:MAX_OCCURRENCES].astype(np.int64)  # a copy: the rest is let go
 
 
 Result = Found | None  # None: false; else where the terms that made it true occur

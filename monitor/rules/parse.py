@@ -29,6 +29,8 @@ _SPECIAL = set("()") | set(_QUOTES)
 MAX_DEPTH = 16  # nested parentheses, NOTs and fields (FTS5 overflows at about twice that)
 MAX_NEAR = 5  # NEAR operators; each one is a pass over the occurrences of its operands
 MAX_TERMS = 256  # words and phrases
+MAX_PHRASE = 16  # words in one phrase (a Chinese phrase counts its characters)
+MAX_DISTANCE = 10_000  # of NEAR/n, in words
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +82,10 @@ def _lex_word(query: str, start: int, tokens: list[_Token]) -> int:
     if word in ("AND", "OR", "NOT"):
         tokens.append(_Token(cast(Literal["AND", "OR", "NOT"], word), word, start))
     elif near := _NEAR.fullmatch(word):
-        tokens.append(_Token("NEAR", word, start, distance=int(near.group(1))))
+        distance = int(near.group(1))
+        if distance > MAX_DISTANCE:
+            raise QueryError(query, start, f"NEAR/n takes at most {MAX_DISTANCE:,} words")
+        tokens.append(_Token("NEAR", word, start, distance=distance))
     elif word.startswith("NEAR"):
         raise QueryError(query, start, "NEAR needs a distance, as in NEAR/5")
     else:
@@ -188,9 +193,20 @@ class _Parser:
         text = token.text
         prefix = token.kind == "WORD" and text.endswith("*")
         words = tokenize(text.rstrip("*") if prefix else text).tokens
-        if not words:
-            raise QueryError(self.query, token.position, f"nothing to match in '{text}'")
-        return Term(text, tuple(words), prefix=prefix, quoted=token.kind == "PHRASE")
+        return Term(
+            text,
+            _words(text, words, self.query, token.position),
+            prefix=prefix,
+            quoted=token.kind == "PHRASE",
+        )
+
+
+def _words(text: str, words: list[str], query: str, position: int) -> tuple[str, ...]:
+    if not words:
+        raise QueryError(query, position, f"nothing to match in '{text}'")
+    if len(words) > MAX_PHRASE:
+        raise QueryError(query, position, f"a phrase may hold at most {MAX_PHRASE} words, not {len(words)}")
+    return tuple(words)
 
 
 def parse_query(query: str) -> Node:
@@ -206,10 +222,7 @@ def terms_query(terms: list[str]) -> Node:
             "", 0, f"a terms list may hold at most {MAX_TERMS} words and phrases, not {len(terms)}"
         )
     for term in terms:
-        words = tokenize(term).tokens
-        if not words:
-            raise QueryError(term, 0, f"nothing to match in '{term}'")
-        nodes.append(Term(term, tuple(words), quoted=True))
+        nodes.append(Term(term, _words(term, tokenize(term).tokens, term, 0), quoted=True))
     if not nodes:
         raise QueryError("", 0, "empty terms list")
     return nodes[0] if len(nodes) == 1 else Op("OR", tuple(nodes))

@@ -18,8 +18,18 @@ from monitor.errors import QueryError
 from monitor.rules import MatchInput, parse_query, terms_query
 from monitor.rules.ast import Near, Node, Term
 from monitor.rules.automaton import Matcher
-from monitor.rules.match import CompiledRule, Found, Lookup, Result, compile_node, evaluate, scan_term
-from monitor.rules.parse import MAX_DEPTH, MAX_NEAR, MAX_TERMS
+from monitor.rules.match import (
+    MAX_OCCURRENCES,
+    CompiledRule,
+    Found,
+    Lookup,
+    Result,
+    compile_node,
+    evaluate,
+    rule_hits,
+    scan_term,
+)
+from monitor.rules.parse import MAX_DEPTH, MAX_DISTANCE, MAX_NEAR, MAX_PHRASE, MAX_TERMS
 from monitor.rules.text import tokenize
 from tests.archive.helpers import make_article
 
@@ -109,6 +119,8 @@ def test_a_near_chain_on_a_text_repeating_its_terms_stays_linear(query: str, see
         ("title:(" * 40 + "a" + ")" * 40, "nests deeper than"),
         (" NEAR/3 ".join(["iron"] * 100), f"at most {MAX_NEAR} times"),
         (" OR ".join(f"w{i}" for i in range(MAX_TERMS + 1)), f"at most {MAX_TERMS} words"),
+        ('"' + "a " * (MAX_PHRASE + 1) + '"', f"a phrase may hold at most {MAX_PHRASE} words"),
+        ("iron NEAR/99999999999999999999999 dome", f"NEAR/n takes at most {MAX_DISTANCE:,} words"),
     ],
 )
 def test_queries_too_deep_or_too_long_are_parse_errors(query: str, message: str) -> None:
@@ -178,3 +190,23 @@ def test_a_long_text_of_few_words_tokenizes_compactly() -> None:
     # Shared token strings and machine-integer offsets: about 12 MiB (a list of ints and a string
     # per token took 34 MiB).
     assert peak < 16 * 2**20, f"{peak / 2**20:.0f} MiB"
+
+
+def test_a_text_that_overlaps_every_term_at_every_word_matches_as_scanning_does() -> None:
+    nested = " OR ".join('"' + " ".join("a" * length) + '"' for length in range(1, MAX_PHRASE + 1))
+    queries = [nested, "a NEAR/3 b", '"a a" AND NOT c', "x*"]
+    rules = [CompiledRule(f"r{number}", query, parse_query(query)) for number, query in enumerate(queries)]
+    # 16 matches a word: the rule set leaves its automaton for scanning term by term.
+    article = MatchInput("a b", "", "a " * 30_000 + "b x1 a")
+    expected = [hit for rule in sorted(rules, key=lambda rule: rule.name) for hit in rule_hits(rule, article)]
+    assert Matcher(rules).match(MatchInput("a b", "", "a " * 30_000 + "b x1 a")) == expected
+    assert {hit.rule for hit in expected} == {"r0", "r1", "r2", "r3"}
+
+
+def test_a_term_keeps_its_first_occurrences_in_a_field_on_both_paths() -> None:
+    text = "dome " * (MAX_OCCURRENCES + 50) + "iron"
+    rule = CompiledRule("late", "iron NEAR/10 dome", parse_query("iron NEAR/10 dome"))
+    # The domes next to "iron" are past the bound: neither path sees them, both alike.
+    assert rule_hits(rule, MatchInput("", "", text)) == Matcher([rule]).match(MatchInput("", "", text)) == []
+    near = "dome " * 10 + "iron " + "dome " * (MAX_OCCURRENCES + 50)
+    assert Matcher([rule]).match(MatchInput("", "", near)) == rule_hits(rule, MatchInput("", "", near)) != []
