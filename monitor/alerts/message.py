@@ -54,19 +54,56 @@ def _highlight(snippet: str, term: str) -> Markup:
 
 
 class _Sandbox(SandboxedEnvironment):
-    """Jinja2's sandbox, also refusing the operators that make huge values in one step (no
-    deadline can stop a single multiplication by 10**9)."""
+    """Jinja2's sandbox, also refusing what makes a huge value in one step: no deadline can stop
+    a single C call such as `"x" * 10**9`, `"x"|center(10**9)` or `"%999999999d" % 1`."""
 
-    intercepted_binops = frozenset({"*", "**"})
+    intercepted_binops = frozenset({"*", "**", "+", "%"})
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        if operator == "**" and isinstance(right, int) and abs(right) > MAX_EXPONENT:
-            raise OverflowError(f"an exponent above {MAX_EXPONENT} is refused")
-        if operator == "*":
+        if operator == "**" and isinstance(left, int) and isinstance(right, int):
+            if right > MAX_EXPONENT or left.bit_length() * right > MAX_PRODUCT:
+                raise OverflowError(f"a power of more than {MAX_PRODUCT:,} bits is refused")
+        elif operator == "*":
             sized, count = (left, right) if isinstance(right, int) else (right, left)
             if isinstance(count, int) and hasattr(sized, "__len__") and len(sized) * count > MAX_PRODUCT:
                 raise OverflowError(f"a value of more than {MAX_PRODUCT:,} items is refused")
+        elif operator == "+" and hasattr(left, "__len__") and hasattr(right, "__len__"):
+            if len(left) + len(right) > MAX_PRODUCT:
+                raise OverflowError(f"a value of more than {MAX_PRODUCT:,} items is refused")
+        elif operator == "%" and isinstance(left, str):
+            _refuse_wide(left, _PERCENT_WIDTH)
         return super().call_binop(context, operator, left, right)
+
+    def wrap_str_format(self, value: Any) -> Any:
+        if getattr(value, "__name__", "") in ("format", "format_map") and isinstance(
+            getattr(value, "__self__", None), str
+        ):
+            _refuse_wide(value.__self__, _FORMAT_WIDTH)
+        return super().wrap_str_format(value)
+
+
+_PERCENT_WIDTH = re.compile(r"%[#0\- +]*(?:\*|\d{5,}|\d*\.(?:\*|\d{5,}))")
+_FORMAT_WIDTH = re.compile(r"\{[^{}]*:[^{}]*?(?:\d{5,}|\{)")
+MAX_WIDTH = 9_999  # of a field in a format string, or of a filter such as center()
+
+
+def _refuse_wide(template: str, wide: re.Pattern[str]) -> None:
+    if wide.search(template):
+        raise OverflowError(
+            f"a field wider than {MAX_WIDTH:,} characters (or of a width given later) is refused"
+        )
+
+
+def _bounded_width(name: str, filter_function: Any) -> Any:
+    """A filter that takes widths (center, indent, wordwrap, truncate), refusing huge ones."""
+
+    def bounded(value: Any, *args: Any, **kwargs: Any) -> Any:
+        for given in (*args, *kwargs.values()):
+            if isinstance(given, int) and not isinstance(given, bool) and abs(given) > MAX_WIDTH:
+                raise OverflowError(f"{name}() wider than {MAX_WIDTH:,} is refused")
+        return filter_function(value, *args, **kwargs)
+
+    return bounded
 
 
 def _environment(html: bool) -> SandboxedEnvironment:
@@ -74,6 +111,15 @@ def _environment(html: bool) -> SandboxedEnvironment:
         autoescape=html, undefined=StrictUndefined, keep_trailing_newline=True, trim_blocks=False
     )
     environment.filters["highlight"] = _highlight
+    for name in ("center", "indent", "wordwrap", "truncate"):
+        environment.filters[name] = _bounded_width(name, environment.filters[name])
+    percent_format = environment.filters["format"]
+
+    def bounded_format(value: Any, *args: Any, **kwargs: Any) -> Any:
+        _refuse_wide(str(value), _PERCENT_WIDTH)
+        return percent_format(value, *args, **kwargs)
+
+    environment.filters["format"] = bounded_format
     return environment
 
 
@@ -96,6 +142,8 @@ class MessageTemplates:
                 raise ValueError(
                     f"{part} template {path or 'default'}, line {error.lineno}: {error.message}"
                 ) from None
+            except RecursionError:
+                raise ValueError(f"{part} template {path or 'default'}: it nests too deeply") from None
 
     def render(self, payload: dict[str, Any]) -> Message:
         """The message for an alert payload; raises TemplateRenderError, whatever went wrong,

@@ -36,7 +36,7 @@ def sole_daemon(database: Path) -> Iterator[None]:
             holder = os.pread(fd, 512, 0).decode("utf-8", "replace").strip() or "a process"
             raise DaemonRunningError(
                 f"another monitor daemon is running on {database}: {holder}. One daemon per SQLite "
-                f"archive: stop it first (a PostgreSQL archive can be shared by several)"
+                "archive: stop it first"
             ) from None
         since = datetime.now(UTC).isoformat(timespec="seconds")
         os.ftruncate(fd, 0)

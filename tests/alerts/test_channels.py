@@ -212,7 +212,19 @@ def test_a_slow_template_is_stopped_at_its_deadline_off_the_event_loop(tmp_path:
 
 @pytest.mark.parametrize(
     ("template", "refused"),
-    [("{{ 'ab' * 10**9 }}", "more than 1,000,000 items"), ("{{ 10 ** 100000000 }}", "exponent above 1000")],
+    [
+        ("{{ 'ab' * 10**9 }}", "more than 1,000,000 items"),
+        ("{{ 'ab' * 600000 + 'ab' * 600000 }}", "more than 1,000,000 items"),
+        ("{{ 10 ** 100000000 }}", "more than 1,000,000 bits"),
+        ("{{ ((9 ** 1000) ** 1000) ** 1000 }}", "more than 1,000,000 bits"),
+        ("{{ 'x' | center(999999999) }}", "center\\(\\) wider than 9,999"),
+        ("{{ 'x' | indent(999999999, true) }}", "indent\\(\\) wider than 9,999"),
+        ("{{ '%999999999d' % 1 }}", "a field wider than 9,999"),
+        ("{{ '%999999999d' | format(1) }}", "a field wider than 9,999"),
+        ("{{ '%*d' % (999999999, 1) }}", "a field wider than 9,999"),
+        ("{{ '{:>999999999}'.format(1) }}", "a field wider than 9,999"),
+        ("{{ '{:>{}}'.format(1, 999999999) }}", "a field wider than 9,999"),
+    ],
 )
 def test_a_template_cannot_build_a_huge_value_in_one_step(
     tmp_path: Path, template: str, refused: str
@@ -220,3 +232,18 @@ def test_a_template_cannot_build_a_huge_value_in_one_step(
     (tmp_path / "text.j2").write_text(template, encoding="utf-8")
     with pytest.raises(TemplateRenderError, match=refused):
         MessageTemplates({"text": tmp_path / "text.j2"}).render(PAYLOAD)
+
+
+def test_a_template_nested_too_deeply_is_refused_when_read(tmp_path: Path) -> None:
+    (tmp_path / "subject.j2").write_text("{{ " + "(" * 5000 + "1" + ")" * 5000 + " }}", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"subject template .*subject\.j2: it nests too deeply"):
+        MessageTemplates({"subject": tmp_path / "subject.j2"})
+
+
+def test_ordinary_formatting_still_works(tmp_path: Path) -> None:
+    template = (
+        "{{ '%-8s|' % 'ab' }}{{ '{:>6}'.format('cd') }}{{ 'x' | center(5) }}{{ 2 ** 10 }}{{ 'a' + 'b' }}"
+    )
+    (tmp_path / "text.j2").write_text(template, encoding="utf-8")
+    text = MessageTemplates({"text": tmp_path / "text.j2"}).render(PAYLOAD).text
+    assert text == "ab      |    cd  x  1024ab\n"
