@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from monitor.runtime.scheduler import new_scheduler
+from monitor.app import build_app
+from monitor.config_file import load_settings
+from monitor.runtime.scheduler import Daemon, new_scheduler
 from tests import fixtures
 from tests.conftest import RULES, write_config
 from tests.servers import Route, Site, WebhookReceiver
@@ -140,3 +142,22 @@ def test_an_article_built_to_stall_the_matcher_holds_back_no_other_source(
     assert "Hostile: ok, 1 entry, 1 new, 0 updated, 1 matched" in output, output
     assert latency < 8, f"the live source's alert came {latency:.1f}s after its change"
     assert stopped_in < 10, f"SIGTERM took {stopped_in:.1f}s"
+
+
+def test_a_job_cancelled_at_shutdown_is_no_error(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    config = write_config(tmp_path / "monitor.yaml", {"storage": {"url": "sqlite:///m.db"}, "sources": []})
+    app = build_app(load_settings(config))
+
+    async def scenario() -> None:
+        async def slow() -> None:
+            await asyncio.sleep(30)
+
+        task: asyncio.Future[None] = asyncio.ensure_future(Daemon(app)._tracked(slow)())
+        await asyncio.sleep(0.1)
+        task.cancel()
+        await task  # ends quietly: a cancelled job is not a failed one
+
+    with caplog.at_level(logging.DEBUG, logger="monitor"):
+        asyncio.run(scenario())
+    app.archive.close()
+    assert "job slow cancelled at shutdown" in caplog.text and "ERROR" not in caplog.text

@@ -112,6 +112,8 @@ class Daemon:
                 self.in_flight.add(task)
             try:
                 await job()
+            except asyncio.CancelledError:  # the scheduler shutting down mid-job: nothing failed
+                log.debug("job %s cancelled at shutdown", getattr(job, "__name__", job))
             except ArchiveError as error:  # one line, not a traceback a tick
                 self._report_fault(f"job {getattr(job, '__name__', job)}: {error}")
             except Exception:  # a failing job must not stop the daemon; it runs again next tick
