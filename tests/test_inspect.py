@@ -19,7 +19,7 @@ def test_extract_a_url_and_a_file_as_json(cli: Cli, site: Site, tmp_path: Path) 
     assert [record["input"] for record in records] == [site.url("/articles/shield.html"), str(page)]
     assert set(records[0]) == {"input", "title", "text", "published", "language"}
     assert "T-Dome" in records[0]["text"]
-    assert records[0]["published"] == "2026-01-06T00:00:00Z"
+    assert records[0]["published"] == "2026-01-06T08:00:00Z"
     assert records[0]["language"] == "en"
     assert "Iron Dome radar" in records[1]["text"]
 

@@ -163,7 +163,7 @@ def test_extract_page() -> None:
     assert "T-Dome" in page.text
     assert "Copyright" not in page.text and "Home" not in page.text
     assert page.language == "en"
-    assert page.published is not None and page.published.date() == datetime(2026, 1, 6).date()
+    assert page.published == datetime(2026, 1, 6, 8, 0, tzinfo=UTC)  # the time of day is kept
 
 
 def test_extract_page_in_big5() -> None:
