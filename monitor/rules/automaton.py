@@ -159,7 +159,8 @@ class Matcher:
         self.plain_of_term = [tuple(indexes) for indexes in plain_of_term]
         # A pattern's payload is its number; by number: how many tokens a match spans after its
         # first, and the terms it stands for.
-        self.pattern_spans = np.array([pattern.count(" ", 1, -1) for pattern in patterns], dtype=np.int64)
+        self.pattern_span_list = [pattern.count(" ", 1, -1) for pattern in patterns]
+        self.pattern_spans = np.array(self.pattern_span_list, dtype=np.int64)
         self.pattern_terms = [tuple(sorted(ids)) for ids in patterns.values()]
         for number, pattern in enumerate(patterns):
             self.automaton.add_word(pattern, number)
@@ -185,19 +186,39 @@ class Matcher:
             doc = tokenized.get(name) or article.field(name)
             if not doc.tokens:
                 continue
-            # " t0 t1 … " has a space at 0 and after each token: a match ending at character e
-            # starts in the token after the spaces before e, less the tokens it spans.
-            lengths = np.fromiter(map(len, doc.tokens), np.int64, len(doc.tokens))
-            spaces = np.concatenate(([0], np.cumsum(lengths + 1)))
-            matches, found = automaton_iter(doc.joined()), 0
+            joined = doc.joined()
+            matches, found, spaces = automaton_iter(joined), 0, None
             while batch := list(islice(matches, MATCHES_AT_ONCE)):  # bounded: memory stays flat
                 found += len(batch)
                 if found > MATCHES_PER_TOKEN * len(doc.tokens) + MATCHES_AT_ONCE:
                     self._scan_terms(spotted, name, doc)
                     break
+                if spaces is None and len(batch) < MATCHES_AT_ONCE:  # the field's one batch: most are
+                    self._record_few(spotted, name, joined, batch)
+                    break
+                if spaces is None:
+                    # " t0 t1 … " has a space at 0 and after each token: a match ending at
+                    # character e starts in the token after the spaces before e, less its span.
+                    lengths = np.fromiter(map(len, doc.tokens), np.int64, len(doc.tokens))
+                    spaces = np.concatenate(([0], np.cumsum(lengths + 1)))
                 pairs = np.fromiter(chain.from_iterable(batch), np.int64, 2 * len(batch)).reshape(-1, 2)
                 self._record(spotted, name, spaces, pairs[:, 0], pairs[:, 1])
         return spotted
+
+    def _record_few(self, spotted: Spotted, name: str, joined: str, batch: list[tuple[int, int]]) -> None:
+        """`_record` for a field with few matches (an article's usual handful), where counting
+        the spaces before each match costs less than numbering every token of the field."""
+        spans, pattern_terms = self.pattern_span_list, self.pattern_terms
+        firsts: dict[int, list[int]] = {}
+        gaps, counted_to = 0, 0
+        for end, number in batch:
+            gaps += joined.count(" ", counted_to, end)
+            counted_to = end
+            first = gaps - 1 - spans[number]
+            for term_id in pattern_terms[number]:
+                firsts.setdefault(term_id, []).append(first)
+        for term_id, found in firsts.items():
+            spotted.setdefault(term_id, {})[name] = np.array(found[:MAX_OCCURRENCES], dtype=np.int64)
 
     def _scan_terms(self, spotted: Spotted, name: str, doc: TokenizedText) -> None:
         """A text that makes terms overlap at every word (`"a a"`, `"a a a"`, … over `a a a …`)
