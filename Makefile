@@ -50,6 +50,7 @@ wheel-check: $(VENV)/.installed-test
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m bench.match
 	$(BIN)/python -m bench.adversarial
+	$(BIN)/python -m bench.languages
 	$(BIN)/python -m bench.stories
 	$(BIN)/python -m bench.extraction
 	$(BIN)/python -m bench.parsing

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from monitor.ingest.language import macrolanguage
 from monitor.models import FeedEntry
 
 MAX_ENTRIES = 2000  # entries kept from one feed
@@ -36,7 +37,8 @@ def split_digests(packed: bytes) -> frozenset[bytes]:
 
 
 def feed_language(value: object) -> str | None:
-    """A declared language as a code (`en_US` -> `en-US`), or None when there is none."""
-    if not isinstance(value, str) or not value.strip():
+    """A declared language as a code (`en_US` -> `en-US`, `cmn-Hans` -> `zh-Hans`), or None when
+    there is none."""
+    if not isinstance(value, str):
         return None
-    return value.strip().replace("_", "-")[:20]
+    return macrolanguage(value[:20])

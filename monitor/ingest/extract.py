@@ -14,6 +14,7 @@ import lxml.html
 
 from monitor.errors import ParseError
 from monitor.ingest.dates import parse_iso_date
+from monitor.ingest.language import macrolanguage
 from monitor.ingest.markup import clean_text, decode_html
 
 _HTML_LANG = re.compile(rb"<html[^>]*\blang\s*=\s*[\"']?([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})?)", re.I)
@@ -59,7 +60,7 @@ def extract_page(body: bytes, url: str, content_type: str = "", metadata: bool =
         title=clean_text(getattr(document, "title", None) or ""),
         text=clean_text(getattr(document, "text", None) or ""),
         published=parse_iso_date(getattr(document, "date", None) or ""),
-        language=getattr(document, "language", None) or language,
+        language=macrolanguage(getattr(document, "language", None) or language),
         canonical_url=getattr(document, "url", None),
     )
 

@@ -15,7 +15,7 @@ from urllib.parse import urljoin
 
 from monitor.errors import ParseError
 from monitor.ingest.dates import parse_iso_date, plausible_date
-from monitor.ingest.entries import MAX_ENTRIES, MAX_FIELD_CHARS
+from monitor.ingest.entries import MAX_ENTRIES, MAX_FIELD_CHARS, feed_language
 from monitor.ingest.markup import clean_text, html_to_text
 from monitor.models import FeedEntry
 
@@ -37,7 +37,7 @@ def parse_json_feed(body: bytes, url: str, now: datetime) -> tuple[str, str | No
         raise ParseError(url, f"not a readable JSON Feed: {type(error).__name__}: {error}") from None
     if not isinstance(document, dict) or not isinstance(document.get("items"), list):
         raise ParseError(url, "not a JSON Feed: no items list")
-    language = _text(document.get("language"))[:20] or None
+    language = feed_language(_text(document.get("language")))
     entries = [
         entry
         for item in document["items"][:MAX_ENTRIES]
@@ -73,5 +73,5 @@ def _entry(item: dict[str, Any], feed_url: str, language: str | None, now: datet
         summary=summary,
         content="" if content == summary else content,
         published=plausible_date(published, now),
-        language=_text(item.get("language"))[:20] or language,
+        language=feed_language(_text(item.get("language"))) or language,
     )

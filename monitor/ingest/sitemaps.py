@@ -13,6 +13,7 @@ import lxml.etree
 from monitor.errors import ParseError
 from monitor.ingest.dates import parse_iso_date, plausible_date
 from monitor.ingest.declarations import strip_declarations
+from monitor.ingest.entries import feed_language
 from monitor.models import FeedEntry
 
 MAX_AGE = timedelta(days=2)
@@ -73,7 +74,7 @@ def _recent(root: lxml.etree._Element, now: datetime) -> list[FeedEntry]:
             continue
         language = None
         if news is not None:
-            language = _child_text(news.find(f"{_NEWS}publication"), f"{_NEWS}language") or None
+            language = feed_language(_child_text(news.find(f"{_NEWS}publication"), f"{_NEWS}language"))
         entries.append(FeedEntry(loc, loc, title, "", "", published, language))
     return entries
 

@@ -9,6 +9,7 @@ import pytest
 
 from monitor.errors import ParseError
 from monitor.ingest.extract import extract_page
+from monitor.ingest.language import detect_language, macrolanguage
 from monitor.ingest.normalize import article_id, canonical_url
 from monitor.ingest.pages import parse_listing
 from monitor.ingest.policy import next_poll, wants_full_text
@@ -173,3 +174,18 @@ def test_extract_page_in_big5() -> None:
     )
     body = html.format("總統宣布加速打造台灣之盾。" * 20).encode("big5")
     assert "台灣之盾" in extract_page(body, "https://news.test/b").text
+
+
+@pytest.mark.parametrize(
+    ("declared", "filtered_as"),
+    [("wuu", "zh"), ("yue-HK", "zh-HK"), ("cmn_Hans", "zh-Hans"), ("arz", "ar"), ("en_US", "en-US"),
+     ("zxx", None), (" ", None), ("he", "he")],
+)  # fmt: skip
+def test_languages_are_the_codes_analysts_filter_by(declared: str, filtered_as: str | None) -> None:
+    assert macrolanguage(declared) == filtered_as
+
+
+def test_an_undeclared_chinese_text_is_tagged_zh() -> None:
+    assert (
+        detect_language("国防部今天宣布将加快建设台湾之盾防空系统，并表示预算将在本季度末之前提出。") == "zh"
+    )
