@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from pydantic import ValidationError
 from monitor.config_edit import add_sources, source_lines
 from monitor.egress import EgressPolicy
 from monitor.errors import ConfigEditError, MonitorError
-from monitor.ingest.discovery import FoundFeed, discover
+from monitor.ingest.discovery import Discovery, discover
 from monitor.ingest.fetch import Fetcher
 from monitor.ingest.normalize import canonical_url
 from monitor.opml import Subscription, read_opml, write_opml
@@ -30,14 +31,25 @@ def add_command(
     allow_private: bool,
     only_print: bool,
 ) -> int:
+    if not re.match(r"https?://[^/\s]+", url):
+        print(f"monitor: {url!r} is not an http(s) URL", file=sys.stderr)
+        return 2
     try:
-        found = asyncio.run(_discover(settings, url, allow_private))
+        discovery = asyncio.run(_discover(settings, url, allow_private))
     except MonitorError as error:
         print(f"monitor: {error}", file=sys.stderr)
-        return 1
+        return 2
+    found = discovery.feeds
+    if not found and discovery.refused:
+        print(
+            f"monitor: the feeds {url} announces are on non-public addresses, which the egress gate "
+            "refuses:\n  " + "\n  ".join(discovery.refused) + "\nadd --allow-private if you trust them",
+            file=sys.stderr,
+        )
+        return 2
     if not found:
         print(f"monitor: no feed found at {url} (announced, linked or at a common path)", file=sys.stderr)
-        return 1
+        return 2
     for number, feed in enumerate(found, 1):
         print(f"{number}. {feed.url}  {feed.title or '(untitled)'}  [{feed.how}, {feed.entries} entries]")
     if not 1 <= pick <= len(found):
@@ -51,7 +63,7 @@ def add_command(
     return _add(path, settings, [source], [f"added from {url}"], only_print)
 
 
-async def _discover(settings: Settings, url: str, allow_private: bool) -> list[FoundFeed]:
+async def _discover(settings: Settings, url: str, allow_private: bool) -> Discovery:
     fetch = settings.fetch
     fetcher = Fetcher(
         fetch.user_agent, fetch.timeout, fetch.max_bytes, fetch.concurrency, fetch.per_host, fetch.host_gap

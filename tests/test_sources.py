@@ -106,7 +106,34 @@ def test_add_without_any_feed_fails_clearly(cli: Cli, tmp_path: Path) -> None:
         code, _, err = cli("-c", str(_config(tmp_path)), "sources", "add", bare.url("/empty/"))
     finally:
         bare.close()
-    assert code == 1 and "no feed found" in err
+    assert code == 2 and "no feed found" in err
+
+
+def test_add_names_a_linked_feed_by_its_own_title_and_says_why_feeds_were_refused(
+    cli: Cli, tmp_path: Path, site: Site
+) -> None:
+    site.routes["/linked/"] = Route(b'<html><body><a href="/feed.xml">RSS</a></body></html>')
+    site.routes["/feed.xml"] = Route(fixtures.english_feed(site.base))
+    config = _config(tmp_path)
+    code, out, err = cli("-c", str(config), "sources", "add", site.url("/linked/"), "--print")
+    assert code == 0, err
+    assert "1. " in out and "  Harbor Daily  [linked," in out
+
+    public = Site(host="127.0.0.2")  # stands for a public page: its own address is allowed, not others
+    public.routes["/"] = Route(
+        f'<html><head><link rel="alternate" type="application/rss+xml" href="{site.url("/feed.xml")}">'
+        "</head><body></body></html>".encode()
+    )
+    try:
+        code, _, err = cli("-c", str(config), "sources", "add", public.url("/"))
+    finally:
+        public.close()
+    assert code == 2
+    assert "non-public addresses, which the egress gate refuses" in err and site.url("/feed.xml") in err
+    assert "--allow-private" in err
+
+    code, _, err = cli("-c", str(config), "sources", "add", "not-a-url")
+    assert code == 2 and err == "monitor: 'not-a-url' is not an http(s) URL\n"
 
 
 def test_an_inline_sources_list_is_not_edited_but_printed(cli: Cli, tmp_path: Path, site: Site) -> None:

@@ -58,29 +58,42 @@ def announced_feeds(html: str, base_url: str) -> list[FoundFeed]:
     return list(found.values())
 
 
-async def discover(fetcher: Fetcher, url: str, policy: EgressPolicy) -> list[FoundFeed]:
+@dataclass(frozen=True, slots=True)
+class Discovery:
+    feeds: list[FoundFeed]
+    refused: list[str]  # candidates the egress gate refused (a non-public address), with why
+
+
+async def discover(fetcher: Fetcher, url: str, policy: EgressPolicy) -> Discovery:
     """The feeds behind a URL, each checked to parse as a feed; the URL itself if it is one."""
     page = await fetcher.get(url, policy=policy)
     itself = _as_feed(page)
     if itself is not None:
-        return [FoundFeed(page.url, itself[0], "the URL itself", itself[1])]
+        return Discovery([FoundFeed(page.url, itself[0], "the URL itself", itself[1])], [])
     candidates = announced_feeds(decode_html(page.body, page.content_type), page.url)
     if not candidates:
         root = f"{urlsplit(page.url).scheme}://{urlsplit(page.url).netloc}"
         candidates = [FoundFeed(root + path, "", "common path") for path in COMMON_PATHS]
     checked = await asyncio.gather(*(_check(fetcher, candidate, policy) for candidate in candidates))
-    return [feed for feed in checked if feed is not None]
+    return Discovery(
+        [feed for feed in checked if isinstance(feed, FoundFeed)],
+        [refusal for refusal in checked if isinstance(refusal, str)],
+    )
 
 
-async def _check(fetcher: Fetcher, candidate: FoundFeed, policy: EgressPolicy) -> FoundFeed | None:
+async def _check(fetcher: Fetcher, candidate: FoundFeed, policy: EgressPolicy) -> FoundFeed | str | None:
+    """The candidate as a feed; or why the egress gate refused it; or None (not a feed)."""
     try:
         response = await fetcher.get(candidate.url, policy=policy, content=True)
-    except MonitorError:
-        return None
+    except MonitorError as error:
+        return f"{candidate.url}: {error}" if "egress refused" in str(error) else None
     parsed = _as_feed(response)
     if parsed is None:
         return None
-    return FoundFeed(response.url, candidate.title or parsed[0], candidate.how, parsed[1])
+    # A link's text ("RSS", "Subscribe") names the feed worse than its own title does; an
+    # announced feed's title attribute is the publisher's name for it.
+    title = parsed[0] or candidate.title if candidate.how == "linked" else candidate.title or parsed[0]
+    return FoundFeed(response.url, title, candidate.how, parsed[1])
 
 
 def _as_feed(response: FetchResponse) -> tuple[str, int] | None:
