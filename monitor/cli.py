@@ -24,7 +24,7 @@ from monitor.config_file import config_path, load_settings
 from monitor.durations import format_duration, parse_duration
 from monitor.errors import ArchiveError, ConfigError, DaemonRunningError, MonitorError, QueryError, UsageError
 from monitor.inspect import extract_command, test_rule_command
-from monitor.models import ARCHIVE_ERROR, INTERNAL_ERROR, SourceState
+from monitor.models import ARCHIVE_ERROR, INTERNAL_ERROR, AlertState, SourceState
 from monitor.output import FORMATS, counted, render
 from monitor.payloads import article_json, iso
 from monitor.rules import parse_query, to_text
@@ -368,7 +368,12 @@ def _search(archive: SqlArchive, settings: Settings, args: argparse.Namespace) -
         limit=args.limit,
     )
     records = [article_json(found) for found in archive.search(node, filters)]
-    print(render(records, ("published", "source", "title", "rules", "url"), args.format))
+    columns: tuple[str, ...] = ("published", "source", "title", "rules", "url")
+    if args.format == "csv":  # a spreadsheet has the room: why each article matched, too
+        columns += ("language", "summary", "matched")
+        for record in records:
+            record["matched"] = " | ".join(f"{hit['term']}: {hit['snippet']}" for hit in record["hits"])
+    print(render(records, columns, args.format))
     return 0
 
 
@@ -436,10 +441,24 @@ def _alerts(archive: SqlArchive, limit: int, fmt: str) -> int:
                 "url": found.article.url if found else None,
                 "state": row.state.value,
                 "attempts": row.attempts,
+                # When a pending row is tried again, or a held one released (quiet hours, throttle).
+                "next_attempt": iso(row.next_attempt)
+                if row.state in (AlertState.PENDING, AlertState.HELD)
+                else None,
                 "last_error": row.last_error,
             }
         )
-    columns = ("created", "alert", "channel", "rules", "article", "state", "attempts", "last_error")
+    columns = (
+        "id",
+        "created",
+        "alert",
+        "rules",
+        "article",
+        "state",
+        "attempts",
+        "next_attempt",
+        "last_error",
+    )
     print(render(records, columns, fmt))
     return 0
 

@@ -6,6 +6,8 @@ import csv
 import io
 import json
 import shutil
+import sys
+import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
@@ -52,17 +54,37 @@ def _csv_cell(value: Any) -> str:
 
 
 def _table(records: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
+    """Columns padded by display width (a Chinese character takes two cells). On a terminal the
+    widest columns are cut to fit it; into a pipe or a file nothing is cut."""
     rows = [[_cell(record.get(column)) for column in columns] for record in records]
-    widths = [max([len(column), *(len(row[i]) for row in rows)]) for i, column in enumerate(columns)]
-    room = shutil.get_terminal_size((160, 24)).columns
-    while sum(widths) + 2 * len(widths) > room and max(widths) > 12:
-        widest = widths.index(max(widths))
-        widths[widest] -= 1
-    lines = ["  ".join(column.upper().ljust(widths[i]) for i, column in enumerate(columns))]
+    widths = [max([len(column), *(_width(row[i]) for row in rows)]) for i, column in enumerate(columns)]
+    if sys.stdout.isatty():
+        room = shutil.get_terminal_size((160, 24)).columns
+        while sum(widths) + 2 * len(widths) > room and max(widths) > 12:
+            widths[widths.index(max(widths))] -= 1
+    lines = ["  ".join(_fit(column.upper(), widths[i]) for i, column in enumerate(columns))]
     for row in rows:
         lines.append("  ".join(_fit(cell, widths[i]) for i, cell in enumerate(row)).rstrip())
     return "\n".join(lines)
 
 
+def _width(text: str) -> int:
+    """Terminal cells: wide (East Asian) characters take two, combining marks none."""
+    return sum(
+        0 if unicodedata.combining(char) else 2 if unicodedata.east_asian_width(char) in "WF" else 1
+        for char in text
+    )
+
+
 def _fit(text: str, width: int) -> str:
-    return text.ljust(width) if len(text) <= width else text[: width - 1] + "…"
+    """The text padded or cut (with an ellipsis) to `width` cells."""
+    used = _width(text)
+    if used <= width:
+        return text + " " * (width - used)
+    kept, used = [], 1  # room for the ellipsis
+    for char in text:
+        used += _width(char)
+        if used > width:
+            break
+        kept.append(char)
+    return "".join(kept) + "…" + " " * (width - _width("".join(kept)) - 1)

@@ -7,6 +7,7 @@ import io
 import json
 from pathlib import Path
 
+from monitor.output import render
 from tests import fixtures
 from tests.conftest import Cli, write_config
 from tests.servers import Route, Site, WebhookReceiver
@@ -89,7 +90,7 @@ def test_search_filters_and_formats(cli: Cli, config: Path) -> None:
     code, out, _ = cli("-c", str(config), "search", "dome", "--format", "ndjson")
     assert code == 0 and all(json.loads(line)["id"] for line in out.splitlines())
     code, out, _ = cli("-c", str(config), "search", "dome", "--format", "csv")
-    assert out.splitlines()[0] == "published,source,title,rules,url"
+    assert out.splitlines()[0] == "published,source,title,rules,url,language,summary,matched"
     code, out, _ = cli("-c", str(config), "search", "dome", "--source", "Harbor Daily")
     assert "Harbor Daily" in out and "Teaser Times" not in out
 
@@ -194,3 +195,26 @@ def test_unknown_names_are_refused_with_the_known_ones_and_case_does_not_matter(
     assert "'Harbor Daily'" in cli("-c", str(config), "search", "x", "--source", "Nope")[2]
     found = cli.json("-c", str(config), "search", "Iron Dome", "--source", "HARBOR DAILY", "--format", "json")
     assert found and {item["source"] for item in found} == {"Harbor Daily"}
+
+
+def test_tables_line_up_wide_characters_and_keep_everything_when_piped() -> None:
+    long_url = "https://example.org/" + "x" * 200
+    records = [{"title": "台灣之盾 drill", "url": long_url}, {"title": "T-Dome", "url": "u"}]
+    lines = render(records, ("title", "url"), "table").splitlines()
+    # "台灣之盾 drill" takes 14 cells (each Chinese character two): "T-Dome" is padded to 14 too.
+    # The test's stdout is not a terminal: nothing is cut.
+    assert lines[1:] == [f"台灣之盾 drill  {long_url}", "T-Dome" + " " * 8 + "  u"]
+
+
+def test_alerts_show_their_id_and_search_csv_why_each_article_matched(
+    cli: Cli, config: Path, webhook: WebhookReceiver
+) -> None:
+    cli("-c", str(config), "once")
+    code, out, _ = cli("-c", str(config), "alerts")
+    assert code == 0 and out.splitlines()[0].split()[:2] == ["ID", "CREATED"]
+    [first_id] = {row["id"] for row in cli.json("-c", str(config), "alerts", "--format", "json")[:1]}
+    assert out.splitlines()[1].startswith(first_id)
+    code, out, _ = cli("-c", str(config), "search", "Iron Dome", "--format", "csv")
+    header, *rows = out.splitlines()
+    assert header == "published,source,title,rules,url,language,summary,matched" and rows
+    assert "Iron Dome: " in out
