@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from monitor.alerts import SENDS_PER_CHANNEL, Notifier
-from monitor.alerts.holding import QuietHours, Throttle, hold_until
+from monitor.alerts.holding import QuietHours, Throttle, hold_until, next_slot
 from monitor.archive import Archive, OutboxRow
 from monitor.errors import NotifyError
 from monitor.models import AlertRecord, AlertState, ArchivedArticle, Article
@@ -106,6 +106,7 @@ class Dispatcher:
         }
         self.claimer = "once"  # what its claims on the outbox say took them (see release_alert_claims)
         self.totals = DispatchReport()  # every send since start (the daemon's pass summary reads it)
+        self._held_reconsidered = False
         self._sending: set[asyncio.Task[None]] = set()
         self._stories_in_flight: dict[str, Counter[str]] = {route.name: Counter() for route in routes}
         self._slots: dict[tuple[str, str], asyncio.Semaphore] = {}
@@ -130,6 +131,8 @@ class Dispatcher:
         daemon: a receiver that hangs then holds back nothing else)."""
         report = DispatchReport()
         started: list[asyncio.Task[None]] = []
+        if not self._held_reconsidered:
+            await self._reconsider_held()
         for route in self.routes.values():
             if route.mode == "immediate":
                 started += await self._dispatch_route(route, report)
@@ -137,6 +140,24 @@ class Dispatcher:
         if wait and started:
             await asyncio.wait(started)
         return report
+
+    async def _reconsider_held(self) -> None:
+        """Held alerts were given a release time by the config of their day: with quiet hours
+        shortened or removed, or throttling dropped, they go out as the current config says.
+        (Once a run: the config is read at start.)"""
+        now = self.clock()
+        for route in self.routes.values():
+            if route.mode != "immediate":
+                continue
+            latest = [now]
+            if route.quiet is not None and (quiet_end := route.quiet.end_of_quiet(now)) is not None:
+                latest.append(quiet_end)
+            if route.throttle is not None:
+                latest.append(next_slot(now, route.every))
+            moved = await asyncio.to_thread(self.archive.bring_forward_held, route.name, max(latest))
+            if moved:
+                log.info("%s held alerts of %s now go out by %s", moved, route.name, max(latest).isoformat())
+        self._held_reconsidered = True
 
     async def drain(self, grace: float) -> int:
         """Let the sends in flight finish, for up to `grace` seconds; how many did not. Their

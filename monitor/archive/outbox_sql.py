@@ -100,6 +100,21 @@ class SqlOutbox(SqlConnections):
                 .values(state=AlertState.HELD.value, next_attempt=until, claimed_until=None, claimed_by=None)
             )
 
+    def bring_forward_held(self, alert: str, until: datetime) -> int:
+        """Release an alert's held rows at `until` at the latest (never later than they were
+        due); how many were brought forward."""
+        with self._writing() as connection:
+            result = connection.execute(
+                update(alerts)
+                .where(
+                    alerts.c.alert == alert,
+                    alerts.c.state == AlertState.HELD.value,
+                    alerts.c.next_attempt > until,
+                )
+                .values(next_attempt=until)
+            )
+        return result.rowcount
+
     def stories_sent(self, alert: str, since: datetime) -> int:
         """How many stories this alert sent since then (over all its channels)."""
         with self._reading() as connection:

@@ -109,3 +109,18 @@ def test_quiet_hours_hold_alerts_until_they_end(tmp_path: Path, webhook: Webhook
     assert asyncio.run(dispatcher.dispatch()).sent == 2
     assert webhook.deliveries[-1].payload["digest"] is True
     asyncio.run(dispatcher.close())
+
+
+def test_held_alerts_follow_the_config_of_the_next_run(tmp_path: Path, webhook: WebhookReceiver) -> None:
+    archive, dispatcher, clock = _dispatcher(tmp_path, webhook, quiet=NIGHT)
+    clock.now = datetime(2026, 1, 6, 16, 0, tzinfo=UTC)  # midnight in Taipei: held until 07:00
+    _store(archive, dispatcher, ["a1", "a2"])
+    assert asyncio.run(dispatcher.dispatch()).sent == 0
+    asyncio.run(dispatcher.close())
+    # The operator drops the quiet hours and restarts: the held alerts go out now, not at 07:00.
+    notifier = WebhookNotifier(webhook.url, timedelta(seconds=5), "test")
+    restarted = Dispatcher(archive, [AlertRoute("desk", None, "immediate", (notifier,))], clock)
+    clock.now += timedelta(minutes=1)
+    assert asyncio.run(restarted.dispatch()).sent == 2
+    assert webhook.deliveries[-1].payload["digest"] is True
+    asyncio.run(restarted.close())
