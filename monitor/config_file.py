@@ -14,6 +14,8 @@ from pydantic import ValidationError
 
 from monitor.durations import parse_duration
 from monitor.errors import ConfigError, QueryError
+from monitor.ingest.normalize import canonical_url
+from monitor.rules import parse_query, terms_query
 from monitor.safe_yaml import load_yaml
 from monitor.settings import Settings
 
@@ -68,6 +70,7 @@ def load_settings(path: Path) -> Settings:
         settings = Settings.model_validate(data)
     except ValidationError as error:
         problems += [_describe(item) for item in error.errors()]
+        problems += _query_problems(data.get("watch"))  # the schema's errors hide none of these
         raise ConfigError(str(path), problems) from None
     problems += semantic_problems(settings)
     if problems:
@@ -95,12 +98,11 @@ def semantic_problems(settings: Settings) -> list[str]:
         for name, count in Counter(rule.name for rule in settings.watch).items()
         if count > 1
     ]
-    for index, rule in enumerate(settings.watch):
-        try:
-            rule.compile()
-        except QueryError as error:
-            key = "query" if rule.query is not None else "terms"
-            problems.append(f"watch[{index}].{key}: {error}\n    {_indent(error.pointer())}")
+    problems += [
+        f"sources: {url} is given {count} times ({', '.join(names)}); each would be polled and stored twice"
+        for url, (count, names) in _repeated_urls(settings).items()
+    ]
+    problems += _query_problems([rule.model_dump(include={"query", "terms"}) for rule in settings.watch])
     rule_names = {rule.name for rule in settings.watch}
     for index, alert in enumerate(settings.alerts):
         for name in alert.rules or []:
@@ -108,7 +110,46 @@ def semantic_problems(settings: Settings) -> list[str]:
                 problems.append(f"alerts[{index}].rules: no watch rule is named {name!r}")
         if (alert.mode == "digest" or alert.throttle) and not _is_schedule(alert.every):
             problems.append(f"alerts[{index}].every: {alert.every!r} is neither a duration nor a cron line")
+        for number, channel in enumerate(alert.notify):
+            if channel.jsonl and not _can_create(settings.resolve(channel.jsonl)):
+                problems.append(
+                    f"alerts[{index}].notify[{number}].jsonl: cannot write {settings.resolve(channel.jsonl)} "
+                    "(its folder cannot be created there)"
+                )
     return problems
+
+
+def _query_problems(watch: object) -> list[str]:
+    """Each rule's query or terms that do not parse, from the validated rules or the raw file."""
+    problems: list[str] = []
+    for index, rule in enumerate(watch if isinstance(watch, list) else []):
+        if not isinstance(rule, dict):
+            continue
+        try:
+            if isinstance(rule.get("query"), str):
+                parse_query(rule["query"])
+            elif isinstance(rule.get("terms"), list) and all(isinstance(term, str) for term in rule["terms"]):
+                terms_query(rule["terms"])
+        except QueryError as error:
+            key = "query" if isinstance(rule.get("query"), str) else "terms"
+            problems.append(f"watch[{index}].{key}: {error}\n    {_indent(error.pointer())}")
+    return problems
+
+
+def _repeated_urls(settings: Settings) -> dict[str, tuple[int, list[str]]]:
+    by_url: dict[str, list[str]] = {}
+    for source in settings.sources:
+        by_url.setdefault(canonical_url(source.url), []).append(source.name)
+    return {url: (len(names), names) for url, names in by_url.items() if len(names) > 1}
+
+
+def _can_create(path: Path) -> bool:
+    """Whether the file can be written: its folder exists, or the nearest existing one is ours to
+    write in (the channel creates the rest)."""
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return folder.is_dir() and os.access(folder, os.W_OK)
 
 
 def _indent(text: str) -> str:

@@ -166,11 +166,25 @@ class WebhookSettings(_Strict):
     secret: str | None = None
     timeout: Duration = timedelta(seconds=10)
 
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not re.match(r"https?://[^/\s]+", value):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value
+
 
 class EmailSettings(_Strict):
     to: str | list[str]
-    smtp: str = "smtp://localhost:25"
+    smtp: str  # no default: a desk that forgot it would send to a local server it does not run
     sender: str = Field(default="monitor@localhost", alias="from")
+
+    @field_validator("smtp")
+    @classmethod
+    def _smtp_url(cls, value: str) -> str:
+        if not re.match(r"smtps?://[^/\s]+", value):
+            raise ValueError(f"{value!r}: use smtp://host:port or smtps://host:port")
+        return value
 
 
 class Channel(_Strict):

@@ -217,3 +217,35 @@ def test_summarizer_settings(tmp_path: Path) -> None:
     )
     assert "summarizer.kind:" in "\n".join(problems(tmp_path, "summarizer: abstractive\n"))
     assert load_settings(write(tmp_path, "summarizer: extractive\n")).summarizer.kind == "extractive"
+
+
+def test_check_reports_every_problem_of_the_file_in_one_run(tmp_path: Path) -> None:
+    locked = tmp_path / "a-file"  # a file where the channel's folder would go: even root cannot
+    locked.write_text("")
+    text = f"""
+sources:
+  - {{name: A, url: "https://example.org/feed", every: soon}}
+  - {{name: B, url: "https://EXAMPLE.org/feed?utm_source=x"}}
+watch:
+  - {{name: R, query: "(iron AND dome"}}
+alerts:
+  - name: desk
+    notify:
+      - webhook: "not a url"
+      - email: {{to: desk@example.org}}
+      - jsonl: {locked}/deeper/alerts.jsonl
+"""
+    found = problems(tmp_path, text)
+    assert "sources[0].every: 'soon' is not a duration" in found[0]
+    expected = [
+        "watch[0].query: expected ')'",
+        "alerts[0].notify[0].webhook.url: 'not a url' is not an http(s) URL",
+        "alerts[0].notify[1].email.smtp: Field required",
+    ]
+    for problem in expected:
+        assert any(line.startswith(problem) for line in found), (problem, found)
+    fixed = text.replace("every: soon", "every: 10m").replace('"not a url"', "https://hooks.example.org/x")
+    fixed = fixed.replace("{to: desk@example.org}", '{to: desk@example.org, smtp: "smtp://localhost:25"}')
+    found = problems(tmp_path, fixed)
+    assert any("notify[2].jsonl: cannot write" in line for line in found), found
+    assert any(line.startswith("sources: https://example.org/feed is given 2 times (A, B)") for line in found)
