@@ -59,7 +59,10 @@ def _parser() -> argparse.ArgumentParser:
     once.add_argument("--source", action="append", default=[], metavar="NAME")
     search = commands.add_parser("search", help="query the archive with the rule language")
     search.add_argument("query")
-    search.add_argument("--since", help="7d, 24h or a date (2026-01-06)")
+    search.add_argument("--since", help="published since: 7d, 24h or a date (2026-01-06)")
+    search.add_argument(
+        "--fetched-since", help="arrived in the archive since: 7d, 24h or a date (old articles fetched late)"
+    )
     search.add_argument("--until", help="a date or datetime")
     search.add_argument("--source", action="append", default=[], metavar="NAME")
     search.add_argument("--rule", action="append", default=[], metavar="NAME")
@@ -360,6 +363,7 @@ def _search(archive: SqlArchive, settings: Settings, args: argparse.Namespace) -
     sources = {source.name for source in settings.sources} | {state.name for state in archive.source_states()}
     filters = SearchFilters(
         since=_moment(args.since, "--since"),
+        fetched_since=_moment(args.fetched_since, "--fetched-since"),
         until=_moment(args.until, "--until"),
         sources=known_names(args.source, sources, "source"),
         rules=known_names(args.rule, [rule.name for rule in settings.watch], "watch rule"),

@@ -23,6 +23,8 @@ def article_json(archived: ArchivedArticle) -> dict[str, Any]:
         "source": article.source,
         "published": iso(article.published),
         "fetched": iso(article.fetched),
+        # An item that gave no date is dated by its fetch: said here, not passed off as its own.
+        "published_inferred": article.published == article.fetched,
         "language": article.language,
         "summary": article.summary,
         "rules": article.rules,

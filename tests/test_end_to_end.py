@@ -218,3 +218,30 @@ def test_alerts_show_their_id_and_search_csv_why_each_article_matched(
     header, *rows = out.splitlines()
     assert header == "published,source,title,rules,url,language,summary,matched" and rows
     assert "Iron Dome: " in out
+
+
+def test_since_is_publication_and_fetched_since_is_arrival(cli: Cli, config: Path) -> None:
+    cli("-c", str(config), "once")  # the fixtures' items were published in January
+    by_publication = cli.json("-c", str(config), "search", "Iron Dome", "--since", "7d", "--format", "json")
+    by_arrival = cli.json(
+        "-c", str(config), "search", "Iron Dome", "--fetched-since", "7d", "--format", "json"
+    )
+    assert by_publication == [] and by_arrival
+    assert {item["published_inferred"] for item in by_arrival} == {False}  # each gave its date
+
+
+def test_an_undated_item_is_marked_as_dated_by_its_fetch(cli: Cli, tmp_path: Path, site: Site) -> None:
+    item = {"title": "Iron Dome drill", "link": site.url("/u/1"), "description": "No date given.", "date": ""}
+    site.routes["/undated.xml"] = Route(fixtures.rss([item]))
+    config = write_config(
+        tmp_path / "monitor.yaml",
+        {
+            "storage": {"url": "sqlite:///m.db"},
+            "defaults": {"full_text": "never"},
+            "sources": [{"name": "Undated", "url": site.url("/undated.xml")}],
+            "watch": [{"name": "Iron Dome", "terms": ["Iron Dome"]}],
+        },
+    )
+    cli("-c", str(config), "once")
+    [found] = cli.json("-c", str(config), "search", "Iron Dome", "--format", "json")
+    assert found["published_inferred"] is True and found["published"] == found["fetched"]

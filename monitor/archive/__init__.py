@@ -17,13 +17,14 @@ from monitor.rules import Node
 
 @dataclass(frozen=True, slots=True)
 class SearchFilters:
-    since: datetime | None = None
+    since: datetime | None = None  # published
     until: datetime | None = None
     sources: tuple[str, ...] = ()
     rules: tuple[str, ...] = ()
     matched: bool = False
     language: str | None = None
     limit: int = 50
+    fetched_since: datetime | None = None  # arrived in the archive
 
 
 @dataclass(frozen=True, slots=True)

@@ -78,6 +78,9 @@ def filter_sql(filters: SearchFilters) -> tuple[str, list[Any]]:
     if filters.until:
         clauses.append("articles.published <= ?")
         params.append(stored_datetime(filters.until))
+    if filters.fetched_since:
+        clauses.append("articles.fetched >= ?")
+        params.append(stored_datetime(filters.fetched_since))
     if filters.sources:
         clauses.append(f"articles.source IN {IN_JSON}")
         params.append(json_list(filters.sources))
