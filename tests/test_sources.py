@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -311,3 +312,40 @@ def test_a_source_added_after_the_last_poll_is_listed_as_new(cli: Cli, tmp_path:
     listed = cli.json("-c", str(config), "sources", "--format", "json")
     assert [source["name"] for source in listed][:3] == ["Existing", "Block Style", "Strait Notes"]
     assert {source["status"] for source in listed} == {"new: not polled yet"}
+
+
+def test_the_feed_text_counts_when_the_page_replaces_it(cli: Cli, tmp_path: Path, site: Site) -> None:
+    feed = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": "Desk",
+        "items": [
+            {
+                "id": "1",
+                "url": site.url("/articles/english.html"),
+                "title": "Delegation visit",
+                "content_text": "המשלחת ביקרה בסוללת כיפת ברזל בדרום.",  # the term is here only
+            }
+        ],
+    }
+    site.routes["/feed.json"] = Route(
+        json.dumps(feed).encode(), headers={"Content-Type": "application/feed+json"}
+    )
+    site.routes["/articles/english.html"] = Route(
+        fixtures.article_page("Engineers met the visiting delegation at the southern base."),
+        headers={"Content-Type": "text/html"},
+    )
+    config = write_config(
+        tmp_path / "monitor.yaml",
+        {
+            "storage": {"url": "sqlite:///m.db"},
+            "fetch": {"host_gap": "0s"},
+            "sources": [{"name": "Desk", "url": site.url("/feed.json"), "robots": False}],
+            "watch": [{"name": "Iron Dome", "terms": ["כיפת ברזל"]}],
+        },
+    )
+    code, out, err = cli("-c", str(config), "once")
+    assert code == 0 and site.hits("/articles/english.html") == 1, (out, err)
+    [found] = cli.json("-c", str(config), "search", "כיפת ברזל", "--format", "json")
+    assert found["rules"] == ["Iron Dome"]  # matched through the feed's text
+    [by_page] = cli.json("-c", str(config), "search", "Engineers", "--format", "json")
+    assert by_page["id"] == found["id"]  # and the page's text is the article's text

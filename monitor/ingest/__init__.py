@@ -320,13 +320,18 @@ def _analysed(
 ) -> Article:
     """The article an entry (and its page) makes, matched and fingerprinted; summary to come."""
     title, text, published, language = entry.title, entry.content, entry.published, entry.language
+    feed_text = entry.summary
     if page is not None:
+        if page.text and entry.content and entry.content not in entry.summary:
+            # The page's text replaces the feed's, but what the feed said still counts: a
+            # Hebrew teaser over an English page holds terms the page does not.
+            feed_text = f"{entry.summary}\n{entry.content}".strip()
         text = page.text or text
         title = title or page.title
         published = published or plausible_date(page.published, now)
         language = language or page.language
-    language = source.language or language or detect_language(f"{title}\n{entry.summary}\n{text}")
-    document = MatchInput(title, entry.summary, text, source.name, language)
+    language = source.language or language or detect_language(f"{title}\n{feed_text}\n{text}")
+    document = MatchInput(title, feed_text, text, source.name, language)
     hits = matcher.match(document)
     body_field = "text" if text else "summary"
     title_tokens, teaser_tokens = document.field("title").tokens, document.field("summary").tokens
@@ -337,7 +342,7 @@ def _analysed(
         guid=entry.guid,
         source=source.name,
         title=title,
-        teaser=entry.summary,
+        teaser=feed_text,
         text=text,
         summary="",
         published=published or now,
