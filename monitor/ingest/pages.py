@@ -19,7 +19,14 @@ from monitor.models import FeedEntry
 from monitor.settings import Selectors
 
 MAX_LINKS = 200
+# A date or a long number in the path, a page file, or a slug of four words or more.
 _ARTICLE_PATH = re.compile(r"/(?:19|20)\d\d[/-]|\d{5,}|/[^/]*-[^/]*-[^/]*-[^/]+/?$|\.html?$")
+# Paths of section fronts and lists, however slug-like: "/world/section/economy-and-markets-index".
+_SECTION_PATH = re.compile(
+    r"/(?:section|sections|category|categories|tag|tags|topic|topics|author|authors|page|archive|search)/"
+    r"|[-/](?:index|section|sections|category|topics|archive|latest|home)/?(?:\.html?)?$",
+    re.IGNORECASE,
+)
 _CHROME = ("nav", "header", "footer", "aside", "form")
 
 
@@ -88,7 +95,7 @@ def _discovered(soup: BeautifulSoup, url: str) -> list[FeedEntry]:
         title = clean_text(anchor.get_text(" ", strip=True))
         if parts.scheme not in ("http", "https") or parts.hostname != host or absolute in seen:
             continue
-        if not _ARTICLE_PATH.search(parts.path) or len(title) < 12:
+        if not _ARTICLE_PATH.search(parts.path) or _SECTION_PATH.search(parts.path) or len(title) < 12:
             continue
         seen.add(absolute)
         entries.append(FeedEntry(absolute, absolute, title, "", "", None))

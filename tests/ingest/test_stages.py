@@ -122,6 +122,18 @@ def test_listing_without_selectors_finds_article_links() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/world/section/economy-and-markets-index", "/world/asia-pacific-news-index",
+        "/tag/iron-dome-news-and-views", "/news/index.html", "/topics/air-defence-and-missiles",
+    ],
+)  # fmt: skip
+def test_section_fronts_are_not_taken_for_articles(path: str) -> None:
+    page = f'<html><body><main><a href="{path}">Economy and markets: all the latest</a></main></body></html>'
+    assert parse_listing(page.encode(), "https://news.test/", "text/html", None) == []
+
+
 def test_bad_selector_is_a_parse_error() -> None:
     with pytest.raises(ParseError, match="bad CSS selector"):
         parse_listing(LISTING, "https://news.test/", "text/html", Selectors(item="div[["))
