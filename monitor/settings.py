@@ -8,7 +8,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from monitor.alerts.holding import QuietHours, parse_throttle
 from monitor.durations import parse_duration
@@ -30,8 +38,15 @@ def _optional_duration(value: Any) -> Any:
     return _duration(value)
 
 
+def _http_url(value: str) -> str:
+    if not re.match(r"https?://[^/\s]+", value):
+        raise ValueError(f"{value!r} is not an http(s) URL")
+    return value
+
+
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
 Retention = Annotated[timedelta | None, BeforeValidator(_optional_duration)]
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
 FullText = Literal["auto", "always", "never"]
 
 
@@ -103,7 +118,7 @@ class Selectors(_Strict):
 
 class SourceSettings(_Strict):
     name: str = Field(min_length=1)
-    url: str
+    url: HttpUrl
     kind: Literal["feed", "html", "sitemap"] = "feed"
     every: Duration | None = None
     language: str | None = None
@@ -113,13 +128,6 @@ class SourceSettings(_Strict):
     robots: bool = True  # obey robots.txt when fetching this source's article pages
     min_every: Duration | None = None  # with max_every: adapt the interval to how busy it is
     max_every: Duration | None = None
-
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not re.match(r"https?://[^/\s]+", value):
-            raise ValueError(f"{value!r} is not an http(s) URL")
-        return value
 
     @model_validator(mode="after")
     def _bounds_in_order(self) -> SourceSettings:
@@ -162,16 +170,9 @@ class RuleSettings(_Strict):
 
 
 class WebhookSettings(_Strict):
-    url: str
+    url: HttpUrl
     secret: str | None = None
     timeout: Duration = timedelta(seconds=10)
-
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not re.match(r"https?://[^/\s]+", value):
-            raise ValueError(f"{value!r} is not an http(s) URL")
-        return value
 
 
 class EmailSettings(_Strict):
