@@ -1,6 +1,7 @@
 """Story grouping: precision and recall of near-duplicate detection, per similarity threshold.
 
-Every copy of the generated corpus (bench/story_corpus.py) is stored, in arrival order, in a
+Every copy of the generated corpora (bench/story_corpus.py: full texts, and feed-length texts
+whose pages could not be fetched) is stored, in arrival order, in a
 real SQLite archive, which assigns story ids as the daemon does; pairs of copies then count as
 true or false positives. The threshold in force (`stories: similarity:`) is marked.
 
@@ -16,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench.report import environment, write_section
-from bench.story_corpus import Copy, corpus, pair_scores
+from bench.story_corpus import Copy, corpus, pair_scores, short_corpus
 from monitor.archive.sql import SqlArchive
 from monitor.models import Article
 from monitor.stories import StoryGrouping, fingerprint
@@ -59,13 +60,27 @@ def group(copies: list[Copy], grouping: StoryGrouping, folder: Path) -> tuple[li
     return stories, elapsed / len(articles) * 1000
 
 
-def table(copies: list[Copy], rows: list[tuple[float, float, float, float]]) -> str:
-    families = len({copy.family for copy in copies if copy.family >= 0})
+DESCRIPTIONS = {
+    "full": (
+        "Full texts: {articles} articles, {stories} stories (a third in Chinese), each with a wire copy in\n"
+        "other boilerplate, a new first sentence, two sentences edited, the last third cut (and, in\n"
+        "Chinese, a Traditional-script copy): all must share the story; each story's follow-up\n"
+        "reuses two background sentences and must not. Pairs of articles are scored."
+    ),
+    "short": (
+        "Feed texts only (the page could not be fetched): {articles} articles, {stories} stories of 25 to\n"
+        "60 words (40 to 110 characters in Chinese, a third), each with copies under headlines of\n"
+        "their own: one word changed, a dateline added (and, in Chinese, a Traditional-script copy);\n"
+        "each story's follow-up, as long again, reuses one sentence and must not join."
+    ),
+}
+CORPORA = {"full": corpus, "short": short_corpus}
+
+
+def table(name: str, copies: list[Copy], rows: list[tuple[float, float, float, float]]) -> str:
+    stories = len({copy.family for copy in copies if copy.family >= 0})
     lines = [
-        f"Corpus: {len(copies)} articles, {families} stories (a third in Chinese), each with a wire",
-        "copy in other boilerplate, a new first sentence, two sentences edited, the last third cut",
-        "(and, in Chinese, a Traditional-script copy): all must share the story; each story's",
-        "follow-up reuses two background sentences and must not. Pairs of articles are scored.",
+        DESCRIPTIONS[name].format(articles=len(copies), stories=stories),
         "",
         "| similarity threshold | precision | recall | ms per stored article |",
         "| ---: | ---: | ---: | ---: |",
@@ -78,27 +93,29 @@ def table(copies: list[Copy], rows: list[tuple[float, float, float, float]]) -> 
 
 
 def measure(
-    families: int, thresholds: tuple[float, ...] = THRESHOLDS
-) -> tuple[list[Copy], list[tuple[float, ...]]]:
-    copies = corpus(families)
-    rows: list[tuple[float, ...]] = []
+    copies: list[Copy], thresholds: tuple[float, ...] = THRESHOLDS
+) -> list[tuple[float, float, float, float]]:
+    rows: list[tuple[float, float, float, float]] = []
     with tempfile.TemporaryDirectory() as folder:
         for threshold in thresholds:
             stories, milliseconds = group(copies, StoryGrouping(similarity=threshold), Path(folder))
             precision, recall = pair_scores(copies, stories)
             rows.append((threshold, precision, recall, milliseconds))
-    return copies, rows
+    return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--families", type=int, default=60)
+    parser.add_argument("--families", type=int, default=60, help="stories per corpus")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
-    copies, rows = measure(args.families)
-    body = table(copies, rows)  # type: ignore[arg-type]
+    tables = []
+    for name, make in CORPORA.items():
+        copies = make(args.families)
+        tables.append(table(name, copies, measure(copies)))
+    body = "\n\n".join(tables)
     print(body)
     if not args.no_write:
         write_section(

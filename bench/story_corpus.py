@@ -98,6 +98,18 @@ CHINESE = [
     "在野党议员质询{country2}是否会分享{system}的源代码。",
     "{actor2}警告说，仅靠{m}部发射车无法抵御对{place}的饱和攻击。",
     "卫星图像显示{place}出现了新的施工迹象。",
+    "{country}海军{day}在{place}外海完成了第{m}次联合演练。",
+    "{actor}承认，{system}的维护费用每年超过{n}亿元。",
+    "多名退役将领联名致信{actor2}，要求公开{system}的采购细节。",
+    "{country2}工程师团队预计在{month}月抵达{place}进行技术交流。",
+    "民调显示，{p}%的受访者支持在{place}增设防空阵地。",
+    "{actor}强调，引进{system}不会改变{country}的防御性战略。",
+    "报道称，首批{k}名技术人员已前往{country2}接受培训。",
+    "{place}居民担心雷达站会影响当地渔业和旅游业。",
+    "分析人士指出，{system}对付低空巡航导弹的效果仍有待验证。",
+    "{actor2}计划于{month}月率团访问{country2}，讨论技术转让问题。",
+    "立法机构要求国防部在{k}周内提交{system}的评估报告。",
+    "据悉，{country}与{country2}已就共同研发新型拦截弹签署备忘录。",
 ]
 BOILERPLATE = [
     ("(Wire) -", "Reporting by our correspondents; editing by the desk."),
@@ -173,6 +185,57 @@ def family(rng: random.Random, number: int, chinese: bool) -> list[Copy]:
             -number - 1, "follow-up", _sentences(rng, 1, chinese)[0].rstrip(".。"), _join(follow_up, chinese)
         )
     )
+    return copies
+
+
+def _one_word_changed(rng: random.Random, text: str, chinese: bool) -> str:
+    """One word (one character in Chinese) replaced, as a sub-editor's fix."""
+    if chinese:
+        index = rng.randrange(len(text))
+        return text[:index] + rng.choice("新旧大小多") + text[index + 1 :]
+    words = text.split(" ")
+    words[rng.randrange(len(words))] = rng.choice(["reportedly", "also", "now", "formally"])
+    return " ".join(words)
+
+
+def short_family(rng: random.Random, number: int, chinese: bool) -> list[Copy]:
+    """A story as feed text only (25 to 60 words, or 40 to 110 characters in Chinese): the page
+    could not be fetched. Its copies have their own headline; one changes a word, one adds a
+    dateline, a Chinese one is in Traditional characters. Its follow-up (a new development, as
+    long again) reuses one sentence as background."""
+    while True:
+        sentences = _sentences(rng, rng.randint(2, 4), chinese)
+        text = _join(sentences, chinese)
+        size = len(text) if chinese else len(text.split())
+        if (40 <= size <= 110) if chinese else (25 <= size <= 60):
+            break
+
+    def headline() -> str:  # a headline's length: the start of a sentence
+        sentence = _sentences(rng, 1, chinese)[0].rstrip(".。")
+        if chinese:
+            return sentence[: rng.randint(12, 20)]
+        return " ".join(sentence.split()[: rng.randint(6, 10)])
+
+    head, _ = rng.choice(BOILERPLATE)
+    copies = [
+        Copy(number, "short original", headline(), text),
+        Copy(number, "short, a word changed", headline(), _one_word_changed(rng, text, chinese)),
+        Copy(number, "short, dateline", headline(), f"{head} {text}".strip()),
+    ]
+    if chinese:
+        copies.append(Copy(number, "short, traditional script", headline(), _to_traditional.convert(text)))
+    follow_up = [rng.choice(sentences), *_sentences(rng, len(sentences), chinese)]
+    copies.append(Copy(-number - 1, "short follow-up", headline(), _join(follow_up, chinese)))
+    return copies
+
+
+def short_corpus(families: int = 60, seed: int = 5) -> list[Copy]:
+    """`families` short stories (see short_family) with their copies, shuffled."""
+    rng = random.Random(seed)
+    copies = [
+        copy for number in range(families) for copy in short_family(rng, number, chinese=number % 3 == 2)
+    ]
+    rng.shuffle(copies)
     return copies
 
 

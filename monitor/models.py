@@ -118,6 +118,7 @@ class SourceState:
     last_full_fetch: datetime | None = None
     interval: timedelta | None = None  # the adaptive poll interval, when the source adapts
     entry_digests: bytes = b""  # of the feed's items at the last read (see ingest.entries.ParsedFeed)
+    boilerplate: bytes = b""  # hashed shingles the source repeats across its items (see monitor.stories)
 
     @property
     def fetch_url(self) -> str:

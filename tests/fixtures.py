@@ -8,10 +8,21 @@ from email.utils import format_datetime
 
 PUBLISHED = datetime(2026, 1, 6, 9, 30, tzinfo=UTC)
 RFC822 = format_datetime(PUBLISHED)
-FILLER = (
-    " Officials described the talks as technical and said further visits were planned for the"
-    " spring, when procurement committees meet again to review budgets and schedules."
-) * 4
+_PADDING_WORDS = [
+    *("described", "technical", "further", "visits", "planned", "spring", "tides", "lanterns"),
+    *("procurement", "committees", "meet", "review", "schedules", "engineers"),
+    *("harbour", "coastline", "weather", "ministry", "council", "province", "village", "ferry"),
+    *("railway", "bridge", "summer", "autumn", "winter", "morning", "evening", "report"),
+    *("statement", "interview", "analysts", "region", "cooperation", "exchange", "training"),
+]
+
+
+def filler(item: str) -> str:
+    """A hundred words of neutral padding, the item's own: long enough that the feed text stands
+    without its page, and unlike any other item's (items sharing a long tail read as copies of
+    one story, as a real outlet's would)."""
+    rng = random.Random(item)
+    return " " + " ".join(rng.choice(_PADDING_WORDS) for _ in range(100)) + "."
 
 
 def rss(items: list[dict[str, str]], title: str = "Harbor Daily", encoding: str = "utf-8") -> bytes:
@@ -37,19 +48,20 @@ def english_feed(base: str) -> bytes:
                 "title": "Delegation studies Iron-Dome battery",
                 "link": f"{base}/news/1?utm_source=rss&amp;id=7",
                 "guid": "harbor-1",
-                "description": "Visitors from Tokyo toured an IRON DOME site near the coast." + FILLER,
+                "description": "Visitors from Tokyo toured an IRON DOME site near the coast."
+                + filler("harbor-1"),
             },
             {
                 "title": "Delegation studies Iron-Dome battery (updated link)",
                 "link": f"{base}/news/1?id=7&amp;utm_medium=feed&amp;fbclid=abc",
                 "guid": "harbor-1-copy",
-                "description": "The same report, reached through a tracking link." + FILLER,
+                "description": "The same report, reached through a tracking link." + filler("harbor-1-copy"),
             },
             {
                 "title": "Domestic politics roundup",
                 "link": f"{base}/news/2",
                 "guid": "harbor-2",
-                "description": "Budget hearings on domestic programmes continued." + FILLER,
+                "description": "Budget hearings on domestic programmes continued." + filler("harbor-2"),
             },
         ]
     )
@@ -73,6 +85,9 @@ def atom_feed(base: str) -> bytes:
     return text.encode("utf-8")
 
 
+PADDING = filler("plains-5")
+
+
 def rdf_feed(base: str) -> bytes:
     text = f"""<?xml version="1.0" encoding="utf-8"?>
 <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/"
@@ -82,7 +97,7 @@ def rdf_feed(base: str) -> bytes:
   <item rdf:about="{base}/plains/5">
     <title>Koizumi visit focuses on lasers</title><link>{base}/plains/5</link>
     <dc:date>2026-01-06T09:30:00Z</dc:date>
-    <description>Japan wants to learn how laser weapons intercept drones, Koizumi said.{FILLER}</description>
+    <description>Japan wants to learn how laser weapons intercept drones, Koizumi said.{PADDING}</description>
   </item>
 </rdf:RDF>"""
     return text.encode("utf-8")

@@ -40,7 +40,7 @@ def test_daemon_alerts_new_items_and_stops_cleanly(
     item = {
         "title": "Iron Dome battery visited",
         "link": site.url("/d/1"),
-        "description": "A delegation saw the Iron Dome." + fixtures.FILLER,
+        "description": "A delegation saw the Iron Dome." + fixtures.filler("live-1"),
     }
     site.routes["/live.xml"] = Route(fixtures.rss([item]))
     config = write_config(
@@ -55,7 +55,11 @@ def test_daemon_alerts_new_items_and_stops_cleanly(
     daemon = start_daemon(config)
     try:
         assert len(webhook.wait_for(1, timeout=30)) == 1
-        newer = {**item, "title": "Second Iron Dome story", "link": site.url("/d/2")}
+        newer = {
+            "title": "Second Iron Dome story",
+            "link": site.url("/d/2"),
+            "description": "Engineers inspected another Iron Dome site." + fixtures.filler("live-2"),
+        }
         site.routes["/live.xml"] = Route(fixtures.rss([newer, item]))
         changed = time.monotonic()
         deliveries = webhook.wait_for(2, timeout=30)

@@ -9,10 +9,19 @@ from datetime import timedelta
 from pathlib import Path
 
 from bench.stories import group
-from bench.story_corpus import corpus, pair_scores
+from bench.story_corpus import corpus, pair_scores, short_corpus
 from monitor.archive.sql import SqlArchive
 from monitor.archive.stories import MOST_PER_BAND
-from monitor.stories import StoryGrouping, fingerprint, fingerprint_tokens, similarity
+from monitor.stories import (
+    BINS,
+    EMPTY,
+    StoryGrouping,
+    band_keys,
+    densified,
+    fingerprint,
+    fingerprint_tokens,
+    similarity,
+)
 from tests.archive.helpers import NOW, make_article
 from tests.conftest import RULES, Cli, write_config
 from tests.fixtures import rss
@@ -122,7 +131,47 @@ def test_grouping_precision_and_recall_on_the_generated_corpus() -> None:
     with tempfile.TemporaryDirectory() as folder:
         stories, _ = group(copies, StoryGrouping(), Path(folder))
     precision, recall = pair_scores(copies, stories)
-    assert precision >= 0.98 and recall >= 0.85, (precision, recall)  # measured: 1.0 and 0.89
+    assert precision >= 0.99 and recall >= 0.95, (precision, recall)
+
+
+def test_grouping_precision_and_recall_on_feed_length_copies() -> None:
+    copies = short_corpus(families=30, seed=13)
+    with tempfile.TemporaryDirectory() as folder:
+        stories, _ = group(copies, StoryGrouping(), Path(folder))
+    precision, recall = pair_scores(copies, stories)
+    assert precision >= 0.99 and recall >= 0.95, (precision, recall)
+
+
+def _teaser(rng: random.Random, words: int) -> list[str]:
+    vocabulary = [f"w{index}" for index in range(3000)]
+    return [rng.choice(vocabulary) for _ in range(words)]
+
+
+def test_copies_of_a_short_teaser_share_a_band_and_pass_the_threshold() -> None:
+    """From 25 words up, a copy with its own headline and one word changed is found (through a
+    shared band key) and judged alike: empty bins of a short text no longer hide it."""
+    rng = random.Random(4)
+    found = trials = 0
+    for words in range(25, 61):
+        for _ in range(6):
+            text = _teaser(rng, words)
+            copy = list(text)
+            copy[rng.randrange(words)] = "changed"
+            one = fingerprint_tokens(_teaser(rng, 6) + text)
+            other = fingerprint_tokens(_teaser(rng, 6) + copy)
+            assert one and other
+            trials += 1
+            shared = not set(band_keys(one)).isdisjoint(band_keys(other))
+            found += shared and similarity(one, other) >= StoryGrouping().similarity
+    assert found / trials >= 0.95, found / trials
+
+
+def test_densified_fingerprints_fill_every_bin_from_the_text_itself() -> None:
+    print_ = fingerprint_tokens(_teaser(random.Random(2), 12))
+    assert print_ is not None and EMPTY in print_
+    dense = densified(print_)
+    assert EMPTY not in dense and set(dense) == set(print_) - {EMPTY} and len(dense) == BINS
+    assert len(band_keys(print_)) == 21
 
 
 def test_one_alert_per_story_across_sources(
@@ -169,3 +218,97 @@ def test_one_alert_per_story_across_sources(
         ]
     assert delivery.payload["article"]["story"] == found[0]["story"]
     assert len(webhook.deliveries) == 1
+
+
+def _two_outlets(site: Site, items_a: list[dict[str, str]], items_b: list[dict[str, str]]) -> None:
+    site.routes["/a.xml"] = Route(rss(items_a))
+    site.routes["/b.xml"] = Route(rss(items_b, title="Second Outlet"))
+
+
+def _config(tmp_path: Path, site: Site, webhook: WebhookReceiver) -> Path:
+    return write_config(
+        tmp_path / "monitor.yaml",
+        {
+            "storage": {"url": "sqlite:///data/monitor.db"},
+            "fetch": {"timeout": "2s", "host_gap": "0s"},
+            "sources": [
+                {"name": "First", "url": site.url("/a.xml")},
+                {"name": "Second", "url": site.url("/b.xml")},
+            ],
+            "watch": RULES,
+            "alerts": [{"name": "desk", "notify": [{"webhook": webhook.url}]}],
+        },
+    )
+
+
+SHORT = (
+    "Taiwan's defence ministry said on Tuesday it will deploy the T-Dome shield on an offshore"
+    " island next year, with twelve launchers and radar linked to the air force command network."
+)
+
+
+def test_short_copies_with_their_own_headlines_are_one_story(
+    cli: Cli, tmp_path: Path, site: Site, webhook: WebhookReceiver
+) -> None:
+    """A 30-word wire story in two feeds whose pages cannot be fetched (404), each under its own
+    headline, one with a word changed: one story, one alert, each copy naming the other."""
+    base = site.base
+    _two_outlets(
+        site,
+        [{"title": "T-Dome to guard an island", "link": f"{base}/gone/1", "description": SHORT}],
+        [
+            {
+                "title": "Ministry outlines island shield",
+                "link": f"{base}/gone/2",
+                "description": SHORT.replace("Tuesday", "Wednesday"),
+            }
+        ],
+    )
+    config = _config(tmp_path, site, webhook)
+    code, _, err = cli("-c", str(config), "once")
+    assert code == 0, err
+    found = cli.json("-c", str(config), "search", '"T-Dome"', "--format", "json")
+    assert len(found) == 2 and len({article["story"] for article in found}) == 1
+    assert all(article["also_reported_by"] for article in found)
+    webhook.wait_for(1)
+    assert len(webhook.deliveries) == 1
+
+
+DISCLAIMER = (
+    " This report is published under the outlet's open licence; readers may share it with"
+    " attribution. Subscribe to the morning defence briefing for analysis delivered before"
+    " eight, and follow our correspondents in Taipei, Tokyo and Jerusalem."
+)
+TEASERS = [
+    "The navy tested an Iron Dome radar off the southern port on Monday.",
+    "Lawmakers asked how much the Iron Dome batteries for the capital would cost.",
+    "An Iron Dome crew trained with engineers from the north for three weeks.",
+    "Satellite images showed Iron Dome launchers near a mountain base.",
+]
+
+
+def test_a_sources_repeated_boilerplate_does_not_make_its_stories_one(
+    cli: Cli, tmp_path: Path, site: Site, webhook: WebhookReceiver
+) -> None:
+    """Four short stories sharing a long tail of the outlet's own are four stories, on the first
+    poll and on a later one (the tail is remembered); a copy elsewhere still joins its story."""
+    base = site.base
+    items = [
+        {"title": f"Report {index}", "link": f"{base}/gone/a{index}", "description": teaser + DISCLAIMER}
+        for index, teaser in enumerate(TEASERS[:3])
+    ]
+    copy = {"title": "Navy radar trial", "link": f"{base}/gone/b0", "description": TEASERS[0] * 3}
+    _two_outlets(site, items, [copy])
+    config = _config(tmp_path, site, webhook)
+    code, _, err = cli("-c", str(config), "once")
+    assert code == 0, err
+    last = {"title": "Report 3", "link": f"{base}/gone/a3", "description": TEASERS[3] + DISCLAIMER}
+    site.routes["/a.xml"] = Route(rss([last, *items]))
+    code, _, err = cli("-c", str(config), "once")
+    assert code == 0, err
+    found = cli.json("-c", str(config), "search", "source:First", "--format", "json")
+    assert len(found) == 4 and len({article["story"] for article in found}) == 4
+    [elsewhere] = cli.json("-c", str(config), "search", "source:Second", "--format", "json")
+    [first] = [article for article in found if article["title"] == "Report 0"]
+    assert elsewhere["story"] == first["story"]
+    assert len(webhook.deliveries) == 4  # `once` delivers before it exits; the copy is no new story

@@ -58,6 +58,7 @@ class FetchOutcome:
     full_fetch: bool = False  # fetched without validators (see SourceState.last_full_fetch)
     interval: timedelta | None = None  # the adaptive interval to keep, when the source adapts
     entry_digests: bytes | None = None  # of the feed's items as read now, when it was read
+    boilerplate: bytes | None = None  # the source's repeated shingles, when this poll taught them
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,6 +53,7 @@ def source_state_from(row: Row[Any]) -> SourceState:
         last_full_fetch=row.last_full_fetch,
         interval=timedelta(seconds=row.interval_seconds) if row.interval_seconds else None,
         entry_digests=row.entry_digests or b"",
+        boilerplate=row.boilerplate or b"",
     )
 
 

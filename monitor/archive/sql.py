@@ -72,6 +72,7 @@ class SqlArchive(SqlOutbox):
                             "consecutive_errors": case((changed, 0), else_=sources.c.consecutive_errors),
                             "interval_seconds": case((changed, None), else_=sources.c.interval_seconds),
                             "entry_digests": case((changed, None), else_=sources.c.entry_digests),
+                            "boilerplate": case((changed, None), else_=sources.c.boilerplate),
                         },
                     )
                 )
@@ -288,6 +289,8 @@ def _fetch_values(outcome: FetchOutcome) -> dict[str, Any]:
             values["interval_seconds"] = outcome.interval.total_seconds()
         if outcome.entry_digests is not None:
             values["entry_digests"] = outcome.entry_digests
+        if outcome.boilerplate is not None:
+            values["boilerplate"] = outcome.boilerplate
     else:
         values |= {
             "last_error": outcome.error,

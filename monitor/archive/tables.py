@@ -76,6 +76,7 @@ sources = Table(
     Column("interval_seconds", Float),  # schema version 3: the adaptive interval now in force
     Column("claimed_at", UtcDateTime),  # schema version 4: a poll in progress since then
     Column("entry_digests", LargeBinary),  # schema version 6: of the items at the last read
+    Column("boilerplate", LargeBinary),  # schema version 12: shingles repeated across its items
 )
 
 articles = Table(

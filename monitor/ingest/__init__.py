@@ -31,7 +31,13 @@ from monitor.models import INTERNAL_ERROR, Article, FeedEntry, SourceState
 from monitor.rules import Matcher, MatchInput
 from monitor.rules.text import index_fields
 from monitor.settings import Settings, SourceSettings
-from monitor.stories import fingerprint_tokens
+from monitor.stories import (
+    fingerprint_hashes,
+    pack_shingles,
+    repeated_shingles,
+    shingle_hashes,
+    unpack_shingles,
+)
 
 log = logging.getLogger(__name__)
 SITEMAP_DEPTH = 2  # robots.txt -> sitemap index -> URL set
@@ -136,11 +142,13 @@ async def _poll(pipeline: Pipeline, source: SourceSettings, state: SourceState |
             status = "unchanged (same body)"
             read = 0
             new = updated = matched = 0
+            boilerplate = None
         else:
             status = f"ok ({response.status})"
             seen = split_digests(state.entry_digests) if state else NO_DIGESTS
             entries, digests, read = await _read_entries(pipeline, source, response, now, seen)
-            new, updated, matched = await _store_new(pipeline, source, entries, now)
+            known = unpack_shingles(state.boilerplate) if state else frozenset()
+            new, updated, matched, boilerplate = await _store_new(pipeline, source, entries, now, known)
     except ArchiveError:
         raise  # the archive's trouble, not the source's: the poll is retried (runtime/scheduler)
     except MonitorError as error:
@@ -161,6 +169,7 @@ async def _poll(pipeline: Pipeline, source: SourceSettings, state: SourceState |
         full_fetch=full,
         interval=interval if source.adaptive else None,
         entry_digests=digests,
+        boilerplate=boilerplate,
     )
     await _record(pipeline, source, outcome)
     return SourceReport(source.name, status.split(" (")[0], read, new, matched, updated=updated)
@@ -243,11 +252,16 @@ async def _sitemap_entries(
 
 
 async def _store_new(
-    pipeline: Pipeline, source: SourceSettings, entries: Sequence[FeedEntry], now: datetime
-) -> tuple[int, int, int]:
+    pipeline: Pipeline,
+    source: SourceSettings,
+    entries: Sequence[FeedEntry],
+    now: datetime,
+    boilerplate: frozenset[int],
+) -> tuple[int, int, int, bytes | None]:
     """Store the entries not yet archived, and new versions of this source's archived ones whose
-    feed text changed; returns how many were stored, how many updated, and how many of those
-    matched."""
+    feed text changed; returns how many were stored, how many updated, how many of those
+    matched, and the source's boilerplate shingles when these articles taught new ones (see
+    monitor.stories), fingerprinted without."""
     by_id: dict[str, tuple[str, FeedEntry]] = {}
     for entry in entries:
         url = canonical_url(entry.url)
@@ -273,9 +287,15 @@ async def _store_new(
         for key, (url, entry) in by_id.items()
         if known.get(key) and entry.guid in seen_guids and known[key] != contents[key]
     ]
-    articles = await asyncio.gather(
+    analysed = await asyncio.gather(
         *(_article(pipeline, source, key, url, entry, now) for key, url, entry in fresh + changed)
     )
+    learned = repeated_shingles([shingles for _, shingles in analysed])
+    boilerplate = learned or boilerplate
+    articles = [
+        replace(article, fingerprint=fingerprint_hashes(shingles - boilerplate))
+        for article, shingles in analysed
+    ]
     new, updated = articles[: len(fresh)], articles[len(fresh) :]
     outbox = [row for article in new for row in pipeline.outbox_for(article)]
     stored, changed_count = await pipeline.writes.store(new, outbox), 0
@@ -283,7 +303,8 @@ async def _store_new(
         log.info("%s: updated (its feed entry changed)", article.url)
         if await asyncio.to_thread(pipeline.archive.update, article, pipeline.outbox_for(article)):
             changed_count += 1
-    return stored, changed_count, sum(1 for article in articles if article.hits)
+    matched = sum(1 for article in articles if article.hits)
+    return stored, changed_count, matched, pack_shingles(learned) if learned else None
 
 
 def _has_text(entry: FeedEntry) -> bool:
@@ -297,16 +318,20 @@ async def _article(
     url: str,
     entry: FeedEntry,
     now: datetime,
-) -> Article:
+) -> tuple[Article, set[int]]:
+    """The article an entry makes, with its hashed shingles (to fingerprint once the poll's
+    boilerplate is known)."""
     page = await _page(pipeline, source, entry)
     # Matching and hashing run in a worker thread: however long one article takes, the event
     # loop goes on polling, dispatching and answering signals.
-    article = await asyncio.to_thread(_analysed, pipeline.matcher, source, key, url, entry, page, now)
+    article, shingles = await asyncio.to_thread(
+        _analysed, pipeline.matcher, source, key, url, entry, page, now
+    )
     body_field = "text" if article.text else "summary"
     summary = await pipeline.summarizer.summarize(
         article.title, article.text or entry.summary, body_field, list(article.hits)
     )
-    return replace(article, summary=summary)
+    return replace(article, summary=summary), shingles
 
 
 def _analysed(
@@ -317,8 +342,9 @@ def _analysed(
     entry: FeedEntry,
     page: PageText | None,
     now: datetime,
-) -> Article:
-    """The article an entry (and its page) makes, matched and fingerprinted; summary to come."""
+) -> tuple[Article, set[int]]:
+    """The article an entry (and its page) makes, matched, with its hashed shingles; summary and
+    fingerprint to come."""
     title, text, published, language = entry.title, entry.content, entry.published, entry.language
     feed_text = entry.summary
     if page is not None:
@@ -336,7 +362,7 @@ def _analysed(
     body_field = "text" if text else "summary"
     title_tokens, teaser_tokens = document.field("title").tokens, document.field("summary").tokens
     body_tokens = document.field(body_field).tokens
-    return Article(
+    article = Article(
         id=key,
         url=url,
         guid=entry.guid,
@@ -350,10 +376,10 @@ def _analysed(
         language=language,
         story=key,
         hits=tuple(hits),
-        fingerprint=fingerprint_tokens(title_tokens + body_tokens),
         content_hash=entry_hash(entry),
         index_text=index_fields(title_tokens, teaser_tokens, document.field("text").tokens),
     )
+    return article, shingle_hashes(title_tokens + body_tokens)
 
 
 async def _page(pipeline: Pipeline, source: SourceSettings, entry: FeedEntry) -> PageText | None:

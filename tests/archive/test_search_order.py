@@ -120,6 +120,7 @@ def test_publication_marks_made_by_the_upgrade_bound_as_the_stored_ones_do(tmp_p
         connection.execute("DROP TABLE publication_marks")
         connection.execute("ALTER TABLE articles DROP COLUMN shared")
         connection.execute("DROP INDEX articles_source_content")
+        connection.execute("ALTER TABLE sources DROP COLUMN boilerplate")
         connection.execute("ALTER TABLE alerts DROP COLUMN claimed_until")
         connection.execute("ALTER TABLE alerts DROP COLUMN claimed_by")
         connection.execute("PRAGMA user_version = 7")

@@ -12,6 +12,7 @@ from monitor.archive.migrations import APPLICATION_ID, LATEST
 from monitor.archive.sql import SqlArchive
 from monitor.errors import ArchiveError
 from monitor.rules import parse_query
+from monitor.stories import fingerprint
 from tests.archive.helpers import NOW, make_article
 
 
@@ -49,6 +50,7 @@ def test_a_version_1_archive_is_upgraded_keeping_its_data(tmp_path: Path) -> Non
     archive.close()
     with sqlite3.connect(path) as connection:  # make it the version-1 schema again
         connection.execute("DROP INDEX articles_source_content")
+        connection.execute("ALTER TABLE sources DROP COLUMN boilerplate")
         dropped = (
             "moved_to",
             "body_hash",
@@ -70,7 +72,7 @@ def test_a_version_1_archive_is_upgraded_keeping_its_data(tmp_path: Path) -> Non
     state = upgraded.source_state("One")
     assert state is not None and state.url == "https://x.test/feed" and state.moved_to is None
     with sqlite3.connect(path) as connection:
-        assert connection.execute("PRAGMA user_version").fetchone()[0] == LATEST == 11
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == LATEST == 12
 
 
 def test_a_version_6_archive_is_reindexed_with_teaser_and_text_apart(tmp_path: Path) -> None:
@@ -92,6 +94,7 @@ def test_a_version_6_archive_is_reindexed_with_teaser_and_text_apart(tmp_path: P
         connection.execute("DROP TABLE publication_marks")
         connection.execute("ALTER TABLE articles DROP COLUMN shared")
         connection.execute("DROP INDEX articles_source_content")
+        connection.execute("ALTER TABLE sources DROP COLUMN boilerplate")
         connection.execute("ALTER TABLE alerts DROP COLUMN claimed_until")
         connection.execute("ALTER TABLE alerts DROP COLUMN claimed_by")
         connection.execute("PRAGMA user_version = 6")
@@ -265,6 +268,7 @@ def test_copies_stored_together_or_upgraded_from_version_8_are_shown(tmp_path: P
     with sqlite3.connect(path) as connection:  # the version-8 schema: no shared flags
         connection.execute("ALTER TABLE articles DROP COLUMN shared")
         connection.execute("DROP INDEX articles_source_content")
+        connection.execute("ALTER TABLE sources DROP COLUMN boilerplate")
         connection.execute("ALTER TABLE alerts DROP COLUMN claimed_until")
         connection.execute("ALTER TABLE alerts DROP COLUMN claimed_by")
         connection.execute("PRAGMA user_version = 8")
@@ -330,6 +334,7 @@ def test_a_version_9_archive_gains_alert_claims(tmp_path: Path) -> None:
     archive.close()
     with sqlite3.connect(path) as connection:  # the version-9 schema: no claims
         connection.execute("DROP INDEX articles_source_content")
+        connection.execute("ALTER TABLE sources DROP COLUMN boilerplate")
         connection.execute("ALTER TABLE alerts DROP COLUMN claimed_until")
         connection.execute("ALTER TABLE alerts DROP COLUMN claimed_by")
         connection.execute("PRAGMA user_version = 9")
@@ -402,3 +407,23 @@ def test_entries_are_known_by_their_text_within_their_source(archive: SqlArchive
     archive.store([replace(article, content_hash="h1")], [])
     assert archive.known_entries("Harbor Daily", [], [], ["h1", "h2"]).contents == {"h1"}
     assert archive.known_entries("Elsewhere", [], [], ["h1"]).contents == set()
+
+
+def test_a_version_11_archive_regroups_with_the_new_band_keys(tmp_path: Path) -> None:
+    """Band keys of the version-11 scheme (four-bin bands, empty bins skipped) are recomputed,
+    so a copy arriving after the upgrade still joins a story stored before it."""
+    path = tmp_path / "v11.db"
+    archive = SqlArchive(f"sqlite:///{path}")
+    text = "Taiwan will deploy twelve T-Dome launchers on an offshore island next year, officials said."
+    archive.store([make_article("a1", text=text, fingerprint=fingerprint("One", text))], [])
+    archive.close()
+    with sqlite3.connect(path) as connection:
+        connection.execute("UPDATE story_bands SET band = band + 1")  # no longer the keys of today
+        connection.execute("ALTER TABLE sources DROP COLUMN boilerplate")
+        connection.execute("PRAGMA user_version = 11")
+    upgraded = SqlArchive(f"sqlite:///{path}")
+    copy = make_article(
+        "a2", url="https://wire.test/a2", source="Tide Wire", text=text, fingerprint=fingerprint("Two", text)
+    )
+    upgraded.store([copy], [])
+    assert (found := upgraded.article("a2")) is not None and found.article.story == "a1"

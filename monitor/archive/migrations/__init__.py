@@ -17,6 +17,7 @@ from sqlalchemy import Connection, text
 from monitor.archive.tables import MARK_BLOCK, metadata
 from monitor.errors import ArchiveError
 from monitor.rules.text import index_article
+from monitor.stories import band_keys, unpack
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +133,29 @@ def _v10_to_v11(connection: Connection) -> None:
     connection.execute(text("CREATE INDEX articles_source_content ON articles (source, content_hash)"))
 
 
+def _v11_to_v12(connection: Connection) -> None:
+    """Each source's boilerplate shingles; story band keys of densified fingerprints in three-bin
+    bands (stories.band_keys), recomputed for the articles still in the band index."""
+    connection.execute(text("ALTER TABLE sources ADD COLUMN boilerplate BLOB"))
+    rows = connection.execute(
+        text(
+            "SELECT DISTINCT a.id, b.fetched, a.fingerprint FROM story_bands b "
+            "JOIN articles a ON a.id = b.article_id WHERE a.fingerprint IS NOT NULL"
+        )
+    ).all()
+    connection.execute(text("DELETE FROM story_bands"))
+    values = [
+        {"band": band, "article_id": row.id, "fetched": row.fetched}
+        for row in rows
+        for band in band_keys(unpack(row.fingerprint))
+    ]
+    if values:
+        connection.execute(
+            text("INSERT INTO story_bands (band, article_id, fetched) VALUES (:band, :article_id, :fetched)"),
+            values,
+        )
+
+
 # UPGRADES[n] brings version n + 1 to version n + 2.
 UPGRADES: list[Callable[[Connection], None]] = [
     _v1_to_v2,
@@ -144,6 +168,7 @@ UPGRADES: list[Callable[[Connection], None]] = [
     _v8_to_v9,
     _v9_to_v10,
     _v10_to_v11,
+    _v11_to_v12,
 ]
 LATEST = len(UPGRADES) + 1
 
