@@ -51,6 +51,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python -m bench.match
 	$(BIN)/python -m bench.adversarial
 	$(BIN)/python -m bench.languages
+	$(BIN)/python -m bench.charsets
 	$(BIN)/python -m bench.stories
 	$(BIN)/python -m bench.extraction
 	$(BIN)/python -m bench.parsing

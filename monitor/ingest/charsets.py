@@ -1,9 +1,13 @@
-"""Guessing the encoding of a body that does not declare one (charset_normalizer: measured
-detection across legacy CJK, Hebrew and Cyrillic code pages, no hand-written heuristics)."""
+"""Guessing the encoding of a body that does not declare one, as Firefox does: chardetng
+(chardetng-py), a detector trained on the web's legacy encodings and given the site's
+top-level domain as a hint. A declaration (HTTP charset, BOM, XML declaration, <meta>) always
+wins over a guess; the callers look for one first."""
 
 from __future__ import annotations
 
-import charset_normalizer
+from urllib.parse import urlsplit
+
+import chardetng_py
 
 SAMPLE_BYTES = 64 * 1024
 # Labels decoded with their superset, as browsers do (WHATWG Encoding): the bytes a publisher
@@ -21,6 +25,9 @@ _CANONICAL = {
     "iso_8859_9": "cp1254",
     "us_ascii": "cp1252",
     "ascii": "cp1252",
+    "windows_874": "cp874",  # WHATWG labels Python does not know
+    "x_mac_cyrillic": "mac_cyrillic",
+    "iso_8859_8_i": "iso8859_8",
 }
 
 
@@ -38,17 +45,20 @@ def is_utf8(body: bytes) -> bool:
     return True
 
 
-def guess(body: bytes) -> str | None:
-    """The most likely encoding of an undeclared body, or None."""
+def guess(body: bytes, url: str = "") -> str | None:
+    """The most likely encoding of an undeclared body (UTF-8 when it decodes as UTF-8), as a
+    codec name; `url`'s top-level domain hints at the region's legacy encodings."""
     if is_utf8(body):
         return "utf-8"
-    matches = list(charset_normalizer.from_bytes(body[:SAMPLE_BYTES]))
-    if not matches:
+    if body[:2] in (b"<\x00", b"\x00<"):  # UTF-16 without a BOM, as XML's own rule tells it
+        return "utf-16-le" if body[0] == ord("<") else "utf-16-be"
+    return canonical(chardetng_py.detect(body[:SAMPLE_BYTES], allow_utf8=False, tld=_tld(url)))
+
+
+def _tld(url: str) -> bytes | None:
+    """The last label of the URL's host, as chardetng wants it (ASCII, lower case), if any."""
+    host = (urlsplit(url).hostname or "") if url else ""
+    label = host.rsplit(".", 1)[-1]
+    if "." not in host or not label.isascii() or not label.isalpha():
         return None
-    best = matches[0]
-    # Latin text often reads equally well in several single-byte code pages (é is the same byte
-    # in windows-1250 and -1252, but à is not): on a tie, windows-1252, the web's legacy default
-    # (WHATWG), is the likelier one.
-    tied = [m for m in matches if (m.chaos, m.coherence) == (best.chaos, best.coherence)]
-    western = next((m for m in tied if m.encoding in ("cp1252", "latin_1", "iso8859_15")), None)
-    return canonical((western or best).encoding)
+    return label.lower().encode("ascii")

@@ -70,7 +70,7 @@ async def discover(fetcher: Fetcher, url: str, policy: EgressPolicy) -> Discover
     itself = _as_feed(page)
     if itself is not None:
         return Discovery([FoundFeed(page.url, itself[0], "the URL itself", itself[1])], [])
-    candidates = announced_feeds(decode_html(page.body, page.content_type), page.url)
+    candidates = announced_feeds(decode_html(page.body, page.content_type, page.url), page.url)
     if not candidates:
         root = f"{urlsplit(page.url).scheme}://{urlsplit(page.url).netloc}"
         candidates = [FoundFeed(root + path, "", "common path") for path in COMMON_PATHS]

@@ -39,7 +39,7 @@ def extract_page(body: bytes, url: str, content_type: str = "", metadata: bool =
     """
     import trafilatura  # here, not at the top: ~40 MB that a daemon without full text never needs
 
-    html = decode_html(body, content_type)
+    html = decode_html(body, content_type, url)
     try:
         document = trafilatura.bare_extraction(
             html,

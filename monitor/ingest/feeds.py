@@ -48,20 +48,20 @@ _HTML_ELEMENTS = frozenset(
 )
 
 
-def as_utf8(body: bytes, headers: dict[str, str]) -> tuple[bytes, str]:
+def as_utf8(body: bytes, headers: dict[str, str], url: str = "") -> tuple[bytes, str]:
     """The feed as UTF-8, and the content type to tell feedparser (without a charset then).
 
     The declared encoding (HTTP charset, else the XML declaration) is decoded with its superset
     (EUC-KR as CP949, ...), invalid bytes replaced; an undeclared feed, or one declared UTF-8
-    that is not, by a measured guess. feedparser alone falls back to windows-1252 for the whole
-    document when one byte is off, and stores mojibake.
+    that is not, by a guess (hinted by the URL's top-level domain). feedparser alone falls back
+    to windows-1252 for the whole document when one byte is off, and stores mojibake.
     """
     content_type = headers.get("content-type", "application/xml")
     if body.startswith((b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf")):
         return body, content_type
     encoding = _declared_encoding(body, content_type)
     if encoding is None or (encoding.replace("-", "").replace("_", "") == "utf8" and not is_utf8(body)):
-        encoding = guess(body)
+        encoding = guess(body, url)
     if encoding is None or encoding == "utf-8":
         return body, content_type
     try:
@@ -114,7 +114,7 @@ def parse_feed(
         return ParsedFeed(*parse_json_feed(body, url, now))
     if looks_like_html(body):  # whatever the header says: servers label error pages as feeds
         raise ParseError(url, "got an HTML page, not a feed")
-    utf8, content_type = as_utf8(body, headers)
+    utf8, content_type = as_utf8(body, headers, url)
     fast = parse_well_formed(utf8, url, now, seen)
     if fast is not None:
         return fast

@@ -54,8 +54,9 @@ def html_to_text(markup: str) -> str:
     return clean_text(root.text_content())
 
 
-def decode_html(body: bytes, content_type: str = "") -> str:
-    """Bytes to text: a BOM, the header's charset, the page's <meta>, else a measured guess.
+def decode_html(body: bytes, content_type: str = "", url: str = "") -> str:
+    """Bytes to text: a BOM, the header's charset, the page's <meta>, else a guess (hinted by
+    the top-level domain of `url`).
 
     A declared encoding that does not decode the body is skipped (headers and meta tags lie).
     """
@@ -73,4 +74,4 @@ def decode_html(body: bytes, content_type: str = "") -> str:
             return body.decode(canonical(encoding))
         except (LookupError, UnicodeDecodeError):
             continue
-    return body.decode(guess(body) or "utf-8", errors="replace")
+    return body.decode(guess(body, url) or "utf-8", errors="replace")

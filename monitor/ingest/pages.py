@@ -31,7 +31,7 @@ _CHROME = ("nav", "header", "footer", "aside", "form")
 
 
 def parse_listing(body: bytes, url: str, content_type: str, selectors: Selectors | None) -> list[FeedEntry]:
-    soup = BeautifulSoup(decode_html(body, content_type), "lxml")
+    soup = BeautifulSoup(decode_html(body, content_type, url), "lxml")
     if selectors is not None:
         return _with_selectors(soup, url, selectors)
     return _discovered(soup, url)

@@ -84,3 +84,30 @@ def test_invalid_bytes_and_nuls_never_reach_the_text() -> None:
     )
     text = extract_page(body, "http://x.test/a").text
     assert "Iron Dome" in text and "\x00" not in text
+
+
+# Written for this test: Portuguese with the accents ISO-8859-1 and windows-1250/1257 disagree on.
+PORTUGUESE = (
+    "A liderança do partido criticou a perseguição política e pediu explicações ao governo. "
+    "Segundo a oposição, Chávez não respondeu às acusações, e a população exige ação imediata."
+)
+JAPANESE = "防衛省は、イスラエル製の防空システムの導入について調査費を計上する方針を固めた。"
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding", "url"),
+    [
+        (PORTUGUESE, "iso-8859-1", "https://noticias.example.com.br/rss"),
+        (PORTUGUESE, "iso-8859-1", "https://news.example.com/rss"),
+        (JAPANESE * 2, "euc-jp", "https://example.jp/rss"),
+        (JAPANESE * 2, "euc-jp", "https://example.com/rss"),
+        (JAPANESE * 2, "shift_jis", "https://example.com/rss"),
+    ],
+)
+def test_undeclared_legacy_feeds_read_as_written(text: str, encoding: str, url: str) -> None:
+    body = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>News</title><item>'
+        f"<title>t</title><link>{url}/1</link><description>{text}</description></item></channel></rss>"
+    ).encode(encoding)
+    [entry] = parse_feed(body, url, {}, NOW).entries
+    assert entry.summary == text
