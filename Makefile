@@ -54,10 +54,12 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python -m bench.charsets
 	$(BIN)/python -m bench.stories
 	$(BIN)/python -m bench.extraction
+	$(BIN)/python -m bench.listings
 	$(BIN)/python -m bench.parsing
 	$(BIN)/python -m bench.fetching
 	$(BIN)/python -m bench.archive --sizes 100000,1000000
 	$(BIN)/python -m bench.memory
+	$(BIN)/python -m bench.hostile
 	$(BIN)/python -m bench.latency
 
 # Re-resolve every dependency to the newest versions pyproject.toml allows; then run `make test`

@@ -265,8 +265,10 @@ def _run(settings: Settings, path: str) -> int:
 
 def _once(settings: Settings, path: str, names: list[str]) -> int:
     from monitor.app import build_app
+    from monitor.runtime.arenas import limit_malloc_arenas
 
     names = list(known_names(names, [source.name for source in settings.sources], "source"))
+    limit_malloc_arenas()  # a pass is the daemon's work: the same threads, the same cap
 
     async def one_pass() -> tuple[str, int]:
         started = time.monotonic()

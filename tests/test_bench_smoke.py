@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import archive, extraction, fetching, latency, memory, parsing, stories
+from bench import archive, extraction, fetching, latency, listings, memory, parsing, stories
 from bench.match import measure, table
 
 
@@ -83,3 +83,10 @@ def test_latency_benchmark_smoke() -> None:
     latencies = latency.measure(sources=2, every=2)
     assert len(latencies) == 2 and all(0 <= value < 30 for value in latencies)
     assert "| p50 |" in latency.table(latencies, 2)
+
+
+@pytest.mark.skipif(not (listings.DATA / "ground-truth.json").exists(), reason="no extraction benchmark data")
+def test_listings_benchmark_measures_the_rules_on_real_pages() -> None:
+    pages, taken, declared, navigation, navigation_taken = listings.measure()
+    assert pages == 181 and taken / pages >= 0.9 and declared["listing"] == 0
+    assert 0 < navigation_taken < navigation / 2  # most navigation links are section fronts

@@ -349,3 +349,48 @@ def test_the_feed_text_counts_when_the_page_replaces_it(cli: Cli, tmp_path: Path
     assert found["rules"] == ["Iron Dome"]  # matched through the feed's text
     [by_page] = cli.json("-c", str(config), "search", "Engineers", "--format", "json")
     assert by_page["id"] == found["id"]  # and the page's text is the article's text
+
+
+HTML = {"Content-Type": "text/html; charset=utf-8"}
+
+
+def _page_declaring(kind: str, title: str) -> bytes:
+    return (
+        f'<html><head><title>{title}</title><script type="application/ld+json">{{"@context": '
+        f'"https://schema.org", "@type": "{kind}", "name": "{title}"}}</script></head><body><article>'
+        f"<h1>{title}</h1><p>{'The Iron Dome battery near the coast was inspected by engineers. ' * 12}</p>"
+        "</article></body></html>"
+    ).encode()
+
+
+def test_a_listing_link_whose_page_says_it_is_a_list_is_not_stored(
+    cli: Cli, tmp_path: Path, site: Site
+) -> None:
+    """Without selectors an html source guesses articles from their links; a slug-like link whose
+    page declares itself a collection (JSON-LD CollectionPage) is a section front: not stored."""
+    site.routes["/front"] = Route(
+        b'<html><body><main><a href="/world/iron-dome-batteries-explained-in-depth">Iron Dome batteries'
+        b' explained in depth</a> <a href="/world/iron-dome-coverage-from-our-desk">Iron Dome coverage'
+        b" from our desk</a></main></body></html>",
+        headers=HTML,
+    )
+    site.routes["/world/iron-dome-batteries-explained-in-depth"] = Route(
+        _page_declaring("NewsArticle", "Iron Dome batteries explained"), headers=HTML
+    )
+    site.routes["/world/iron-dome-coverage-from-our-desk"] = Route(
+        _page_declaring("CollectionPage", "Iron Dome coverage"), headers=HTML
+    )
+    config = write_config(
+        tmp_path / "monitor.yaml",
+        {
+            "storage": {"url": "sqlite:///data/monitor.db"},
+            "fetch": {"timeout": "2s", "host_gap": "0s"},
+            "sources": [{"name": "Front", "url": site.url("/front"), "kind": "html", "robots": False}],
+            "watch": RULES,
+        },
+    )
+    code, _, err = cli("-c", str(config), "once")
+    assert code == 0, err
+    found = cli.json("-c", str(config), "search", "dome", "--format", "json")
+    article_url = site.url("/world/iron-dome-batteries-explained-in-depth")
+    assert [article["url"] for article in found] == [article_url]

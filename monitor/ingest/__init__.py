@@ -48,6 +48,7 @@ FEED_ACCEPT = (
 HTML_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 PAGE_TYPES = ("text/html", "application/xhtml+xml", "text/plain")
 PARSE_DEADLINE = 20.0
+ANALYSED_AT_ONCE = 32  # articles of one poll read, matched and held at once
 T = TypeVar("T")
 
 
@@ -124,29 +125,38 @@ async def _poll(pipeline: Pipeline, source: SourceSettings, state: SourceState |
     interval = (state.interval if state and source.adaptive else None) or pipeline.settings.interval(source)
     full = wants_full_fetch(now, state.last_full_fetch if state else None)
     try:
-        response = await pipeline.fetcher.get(
+        async with pipeline.fetcher.fetched(
             state.fetch_url if state else source.url,
             policy=_policy(source),
             etag=None if full or not state else state.etag,
             last_modified=None if full or not state else state.last_modified,
             accept=HTML_ACCEPT if source.kind == "html" else FEED_ACCEPT,
-        )
-        if response.not_modified:
-            interval = _adapted(pipeline, source, interval, 0)
-            outcome = FetchOutcome(now, next_poll(now, interval, 0), "not modified", interval=interval)
-            await _record(pipeline, source, outcome)
-            return SourceReport(source.name, "not modified")
-        body_hash = hashlib.sha256(response.body).hexdigest()
-        digests: bytes | None = None
-        if state and body_hash == state.body_hash:
-            status = "unchanged (same body)"
+        ) as response:
+            if response.not_modified:
+                interval = _adapted(pipeline, source, interval, 0)
+                outcome = FetchOutcome(now, next_poll(now, interval, 0), "not modified", interval=interval)
+                await _record(pipeline, source, outcome)
+                return SourceReport(source.name, "not modified")
+            body_hash = hashlib.sha256(response.body).hexdigest()
+            digests: bytes | None = None
+            entries: list[FeedEntry] | None = None
+            sitemap: Sitemap | None = None
             read = 0
-            new = updated = matched = 0
-            boilerplate = None
-        else:
-            status = f"ok ({response.status})"
-            seen = split_digests(state.entry_digests) if state else NO_DIGESTS
-            entries, digests, read = await _read_entries(pipeline, source, response, now, seen)
+            if state and body_hash == state.body_hash:
+                status = "unchanged (same body)"
+            else:
+                status = f"ok ({response.status})"
+                seen = split_digests(state.entry_digests) if state else NO_DIGESTS
+                entries, digests, read, sitemap = await _read_entries(pipeline, source, response, now, seen)
+        # The body is parsed: let it go, for what follows may fetch (child sitemaps, pages) and
+        # runs long, and a large body would be held by nothing but this name.
+        response = replace(response, body=b"")
+        new = updated = matched = 0
+        boilerplate = None
+        if sitemap is not None:
+            entries = await _sitemap_entries(pipeline, source, sitemap, now, SITEMAP_DEPTH)
+            read = len(entries)
+        if entries is not None:
             known = unpack_shingles(state.boilerplate) if state else frozenset()
             new, updated, matched, boilerplate = await _store_new(pipeline, source, entries, now, known)
     except ArchiveError:
@@ -220,21 +230,21 @@ async def _read_entries(
     response: FetchResponse,
     now: datetime,
     seen: frozenset[bytes],
-) -> tuple[list[FeedEntry], bytes, int]:
-    """The entries to consider, the digests of the items read (see ParsedFeed) and how many
-    items the source listed (those skipped as unchanged included)."""
+) -> tuple[list[FeedEntry], bytes, int, Sitemap | None]:
+    """The entries to consider, the digests of the items read (see ParsedFeed), how many items
+    the source listed (those skipped as unchanged included), and a sitemap whose children are
+    still to read (its entries then come with them: see _sitemap_entries)."""
     if source.kind == "html":
         entries = await _bounded(
             response.url, parse_listing, response.body, response.url, response.content_type, source.selectors
         )
-    elif source.kind == "feed":
+        return entries, b"", len(entries), None
+    if source.kind == "feed":
         body, url, headers = response.body, response.url, response.headers
         parsed = await _bounded(url, parse_feed, body, url, headers, now, seen)
-        return parsed.entries, b"".join(parsed.digests), len(parsed.entries) + parsed.unchanged
-    else:
-        sitemap = await _bounded(response.url, parse_sitemap, response.body, response.url, now)
-        entries = await _sitemap_entries(pipeline, source, sitemap, now, SITEMAP_DEPTH)
-    return entries, b"", len(entries)
+        return parsed.entries, b"".join(parsed.digests), len(parsed.entries) + parsed.unchanged, None
+    sitemap = await _bounded(response.url, parse_sitemap, response.body, response.url, now)
+    return [], b"", 0, sitemap
 
 
 async def _sitemap_entries(
@@ -243,10 +253,10 @@ async def _sitemap_entries(
     """A sitemap's entries and, `depth` levels down, its children's (robots.txt -> index -> set)."""
     entries = list(sitemap.entries)
     for child_url in sitemap.children if depth > 0 else []:
-        child = await pipeline.fetcher.get(
+        async with pipeline.fetcher.fetched(
             child_url, policy=_policy(source), content=True, accept=FEED_ACCEPT
-        )
-        parsed = await _bounded(child.url, parse_sitemap, child.body, child.url, now)
+        ) as child:
+            parsed = await _bounded(child.url, parse_sitemap, child.body, child.url, now)
         entries += await _sitemap_entries(pipeline, source, parsed, now, depth - 1)
     return entries
 
@@ -287,24 +297,39 @@ async def _store_new(
         for key, (url, entry) in by_id.items()
         if known.get(key) and entry.guid in seen_guids and known[key] != contents[key]
     ]
-    analysed = await asyncio.gather(
-        *(_article(pipeline, source, key, url, entry, now) for key, url, entry in fresh + changed)
-    )
-    learned = repeated_shingles([shingles for _, shingles in analysed])
-    boilerplate = learned or boilerplate
-    articles = [
-        replace(article, fingerprint=fingerprint_hashes(shingles - boilerplate))
-        for article, shingles in analysed
-    ]
-    new, updated = articles[: len(fresh)], articles[len(fresh) :]
-    outbox = [row for article in new for row in pipeline.outbox_for(article)]
-    stored, changed_count = await pipeline.writes.store(new, outbox), 0
-    for article in updated:
-        log.info("%s: updated (its feed entry changed)", article.url)
-        if await asyncio.to_thread(pipeline.archive.update, article, pipeline.outbox_for(article)):
-            changed_count += 1
-    matched = sum(1 for article in articles if article.hits)
+    work = [(key, url, entry, True) for key, url, entry in fresh]
+    work += [(key, url, entry, False) for key, url, entry in changed]
+    stored = changed_count = matched = 0
+    learned: frozenset[int] = frozenset()
+    # A few dozen articles at a time, each lot stored before the next is read: a feed of
+    # thousands of new items (or pages) would otherwise be held in memory whole.
+    for start in range(0, len(work), ANALYSED_AT_ONCE):
+        lot = work[start : start + ANALYSED_AT_ONCE]
+        results = await asyncio.gather(
+            *(_article(pipeline, source, key, url, entry, now) for key, url, entry, _ in lot)
+        )
+        kept = [(found, is_new) for found, (*_, is_new) in zip(results, lot, strict=True) if found]
+        analysed = [found for found, _ in kept]
+        if start == 0:  # the boilerplate is learned from the first lot, which is the newest
+            learned = repeated_shingles([shingles for _, shingles in analysed])
+            boilerplate = learned or boilerplate
+        articles = [
+            replace(article, fingerprint=fingerprint_hashes(shingles - boilerplate))
+            for article, shingles in analysed
+        ]
+        new = [article for article, (_, is_new) in zip(articles, kept, strict=True) if is_new]
+        outbox = [row for article in new for row in pipeline.outbox_for(article)]
+        stored += await pipeline.writes.store(new, outbox)
+        for article in articles[len(new) :]:
+            log.info("%s: updated (its feed entry changed)", article.url)
+            if await asyncio.to_thread(pipeline.archive.update, article, pipeline.outbox_for(article)):
+                changed_count += 1
+        matched += sum(1 for article in articles if article.hits)
     return stored, changed_count, matched, pack_shingles(learned) if learned else None
+
+
+def _guessed_from_listing(source: SourceSettings) -> bool:
+    return source.kind == "html" and source.selectors is None
 
 
 def _has_text(entry: FeedEntry) -> bool:
@@ -318,10 +343,14 @@ async def _article(
     url: str,
     entry: FeedEntry,
     now: datetime,
-) -> tuple[Article, set[int]]:
+) -> tuple[Article, set[int]] | None:
     """The article an entry makes, with its hashed shingles (to fingerprint once the poll's
-    boilerplate is known)."""
+    boilerplate is known); None when a link a listing page was guessed to be an article turns
+    out to be a list itself, by its page's own word (JSON-LD CollectionPage, ...)."""
     page = await _page(pipeline, source, entry)
+    if page is not None and page.declared_kind == "listing" and _guessed_from_listing(source):
+        log.info("%s: skipped, the page says it is a list of articles, not one", entry.url)
+        return None
     # Matching and hashing run in a worker thread: however long one article takes, the event
     # loop goes on polling, dispatching and answering signals.
     article, shingles = await asyncio.to_thread(
@@ -394,14 +423,14 @@ async def _page(pipeline: Pipeline, source: SourceSettings, entry: FeedEntry) ->
     if refusal is not None:
         log.debug("%s: kept the feed text, %s", entry.url, refusal)
         return None
+    metadata = not (entry.title and entry.published)  # the page's title or date is needed
     try:
-        response = await pipeline.fetcher.get(
+        async with pipeline.fetcher.fetched(
             entry.url, policy=policy, content=True, accept=HTML_ACCEPT, types=PAGE_TYPES
-        )
-        metadata = not (entry.title and entry.published)  # the page's title or date is needed
-        page = await _bounded(
-            response.url, extract_page, response.body, response.url, response.content_type, metadata
-        )
+        ) as response:
+            page = await _bounded(
+                response.url, extract_page, response.body, response.url, response.content_type, metadata
+            )
     except MonitorError as error:
         log.info("%s: kept the feed text, the page could not be read: %s", entry.url, error)
         return None

@@ -1,13 +1,19 @@
 """HTTP fetching with httpx: one overall deadline per request, a decoded-size cap enforced while
 streaming, conditional GET, a global and a per-host concurrency bound, and every connection
-through the egress gate (egress.py). httpx shapes stay in this module."""
+through the egress gate (egress.py). httpx shapes stay in this module.
+
+Large bodies are what fills memory: a body read past LARGE_BODY bytes takes one of
+LARGE_AT_ONCE slots, and `fetched` keeps the slot while the caller parses it (a 9 MiB feed or
+page costs tens of megabytes to parse), so however many fetches run at once, at most a few
+large bodies are read, held and parsed together. Time spent waiting for a slot does not count
+against the request's deadline."""
 
 from __future__ import annotations
 
 import asyncio
 import zlib
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -17,8 +23,11 @@ import httpx
 from monitor.egress import EgressPolicy, check_url, egress, guarded_transport
 from monitor.errors import FetchError, TooLargeError
 from monitor.retry import retry_after
+from monitor.runtime.arenas import release_free_memory
 
 _CHUNK = 64 * 1024
+LARGE_BODY = 1024 * 1024
+LARGE_AT_ONCE = 1  # parsing is CPU-bound: a second at once bought no speed, and doubled the peak
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +60,7 @@ class _Decoder:
         self.cap = cap
         self.size = 0
         self.parts: list[bytes] = []
+        self.tail = b""  # compressed input not decoded yet
         encoding = encoding.strip().lower()
         if encoding in ("", "identity"):
             self.inflater: zlib._Decompress | None = None
@@ -62,17 +72,25 @@ class _Decoder:
             raise FetchError(url, f"unsupported Content-Encoding {encoding!r}")
 
     def feed(self, chunk: bytes) -> None:
+        """Take a chunk as it came off the wire; `drain` decodes it."""
         if self.inflater is None:
             self._keep(chunk)
-            return
-        data = chunk
-        while data:
-            try:
-                out = self.inflater.decompress(data, self.cap - self.size + 1)
-            except zlib.error as error:
-                raise FetchError(self.url, f"corrupt compressed body: {error}") from error
-            self._keep(out)
-            data = self.inflater.unconsumed_tail
+        else:
+            self.tail += chunk
+
+    def drain(self) -> bool:
+        """Decode at most _CHUNK more bytes of what was fed; whether more may remain. In steps,
+        so that a compression bomb grows no faster than a plain body (see _Slot)."""
+        if self.inflater is None:
+            return False
+        limit = min(self.cap - self.size + 1, _CHUNK)
+        try:
+            out = self.inflater.decompress(self.tail, limit)
+        except zlib.error as error:
+            raise FetchError(self.url, f"corrupt compressed body: {error}") from error
+        self.tail = self.inflater.unconsumed_tail
+        self._keep(out)
+        return len(out) == limit or bool(self.tail)
 
     def _keep(self, data: bytes) -> None:
         self.size += len(data)
@@ -121,6 +139,7 @@ class Fetcher:
         self.deadline = timeout.total_seconds()
         self.max_bytes = max_bytes
         self.semaphore = asyncio.Semaphore(concurrency)
+        self.large = asyncio.Semaphore(LARGE_AT_ONCE)
         self.hosts = _HostGate(per_host, host_gap.total_seconds())
         # httpcore walks every pooled connection (a readability check on each idle one) whenever
         # a request starts or ends: a quarter of the concurrency kept idle cut the walk's cost
@@ -163,6 +182,45 @@ class Fetcher:
         rather than from the operator. `types`, when given, are the Content-Type prefixes to
         accept; another type is refused before its body is read.
         """
+        async with self.fetched(
+            url,
+            policy=policy,
+            content=content,
+            etag=etag,
+            last_modified=last_modified,
+            accept=accept,
+            types=types,
+        ) as response:
+            return response
+
+    @asynccontextmanager
+    async def fetched(
+        self,
+        url: str,
+        *,
+        policy: EgressPolicy,
+        content: bool = False,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        accept: str = "*/*",
+        types: tuple[str, ...] = (),
+    ) -> AsyncIterator[FetchResponse]:
+        """As `get`, the response held while the block runs: a large body keeps its slot until
+        the block (its parsing) ends. Fetch nothing else inside the block."""
+        async with AsyncExitStack() as large_slot:
+            yield await self._fetch(url, policy, content, etag, last_modified, accept, types, large_slot)
+
+    async def _fetch(
+        self,
+        url: str,
+        policy: EgressPolicy,
+        content: bool,
+        etag: str | None,
+        last_modified: str | None,
+        accept: str,
+        types: tuple[str, ...],
+        large_slot: AsyncExitStack,
+    ) -> FetchResponse:
         check_url(url)
         headers = {"Accept": accept}
         if etag:
@@ -173,8 +231,8 @@ class Fetcher:
         async with self.semaphore, self.hosts.slot(url):
             try:
                 with egress(policy):
-                    async with asyncio.timeout(self.deadline):
-                        return await self._get(client, url, headers, types)
+                    async with asyncio.timeout(self.deadline) as deadline:
+                        return await self._get(client, url, headers, types, _Slot(self, deadline, large_slot))
             except TimeoutError:
                 raise FetchError(url, f"no complete answer within {self.deadline:g}s") from None
             except httpx.TooManyRedirects:
@@ -185,7 +243,12 @@ class Fetcher:
                 raise FetchError(url, _describe(error)) from None
 
     async def _get(
-        self, client: httpx.AsyncClient, url: str, headers: dict[str, str], types: tuple[str, ...]
+        self,
+        client: httpx.AsyncClient,
+        url: str,
+        headers: dict[str, str],
+        types: tuple[str, ...],
+        slot: _Slot,
     ) -> FetchResponse:
         async with client.stream("GET", url, headers=headers) as response:
             final_url = str(response.url)
@@ -208,6 +271,11 @@ class Fetcher:
             decoder = _Decoder(response.headers.get("content-encoding", ""), url, self.max_bytes)
             async for chunk in response.aiter_raw(_CHUNK):
                 decoder.feed(chunk)
+                while True:
+                    if decoder.size > LARGE_BODY:
+                        await slot.take()
+                    if not decoder.drain():
+                        break
             return FetchResponse(
                 final_url,
                 response.status_code,
@@ -215,6 +283,26 @@ class Fetcher:
                 dict(response.headers),
                 permanent_redirect=moved,
             )
+
+
+class _Slot:
+    """A fetch's claim on one of the fetcher's large-body slots, taken once, kept by `stack`."""
+
+    def __init__(self, fetcher: Fetcher, deadline: asyncio.Timeout, stack: AsyncExitStack) -> None:
+        self.fetcher, self.deadline, self.stack = fetcher, deadline, stack
+        self.taken = False
+
+    async def take(self) -> None:
+        if self.taken:
+            return
+        loop = asyncio.get_running_loop()
+        waited_from, when = loop.time(), self.deadline.when()
+        self.deadline.reschedule(None)  # waiting is not the server's slowness: the clock stops
+        self.stack.callback(release_free_memory)  # last, once the body's parsing is done
+        await self.stack.enter_async_context(self.fetcher.large)
+        self.taken = True
+        if when is not None:
+            self.deadline.reschedule(when + loop.time() - waited_from)
 
 
 def _permanent_redirect(response: httpx.Response) -> str | None:

@@ -8,7 +8,14 @@ often tagged `wuu` (Wu), Egyptian Arabic `arz`. Analysts filter by the macrolang
 
 from __future__ import annotations
 
+import threading
+from typing import Any
+
 SAMPLE_CHARS = 2000
+# py3langid loads its model (about 40 MB) on first use without a lock: articles analysed in
+# parallel threads each loaded a copy at once, four at a time under hostile input.
+_LOADING = threading.Lock()
+_identifier: Any = None
 # Varieties and historical stages -> the code an analyst filters by (None: not a language).
 MACROLANGUAGES: dict[str, str | None] = {
     "cmn": "zh", "wuu": "zh", "yue": "zh", "hak": "zh", "nan": "zh", "gan": "zh", "hsn": "zh",
@@ -38,7 +45,17 @@ def detect_language(text: str) -> str | None:
     sample = text[:SAMPLE_CHARS]
     if sum(1 for char in sample if char.isalpha()) < 8:
         return None
-    import py3langid  # here, not at the top: its model and numpy load only when a text needs it
-
-    code, _score = py3langid.classify(sample)
+    code, _score = _loaded_identifier().classify(sample)
     return macrolanguage(str(code))
+
+
+def _loaded_identifier() -> Any:
+    """py3langid's identifier, loaded once whatever the number of threads asking."""
+    global _identifier
+    with _LOADING:
+        if _identifier is None:
+            # Here, not at the top: its model and numpy load only when a text needs it.
+            from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+            _identifier = LanguageIdentifier.from_model_file(MODEL_FILE)
+    return _identifier

@@ -13,7 +13,7 @@ import pytest
 
 from monitor.egress import EgressPolicy
 from monitor.errors import FetchError, TooLargeError
-from monitor.ingest.fetch import Fetcher, FetchResponse
+from monitor.ingest.fetch import LARGE_AT_ONCE, LARGE_BODY, Fetcher, FetchResponse
 from tests.servers import Route, Site
 
 BODY = b"<rss>" + b"x" * 5000 + b"</rss>"
@@ -148,3 +148,36 @@ def test_redirect_loop_and_refused_connection(server: Site) -> None:
         fetch(server.url("/loop"))
     with pytest.raises(FetchError, match="cannot connect"):
         fetch("http://127.0.0.1:9/feed")
+
+
+def test_few_large_bodies_are_held_at_once_and_waiting_is_not_the_servers_time(server: Site) -> None:
+    """Eight 2 MiB bodies fetched at once: at most LARGE_AT_ONCE of them are read and held
+    (parsed) together, small ones pass freely, and a body that waited for a slot longer than
+    the request deadline still arrives."""
+    large = b"<rss>" + b"x" * (2 * 1024 * 1024) + b"</rss>"
+    server.routes["/large"] = Route(large)
+    server.routes["/small"] = Route(BODY)
+    holding = most = 0
+
+    async def one(fetcher: Fetcher, path: str) -> int:
+        nonlocal holding, most
+        url = server.url(path)
+        async with fetcher.fetched(url, policy=EgressPolicy.for_source(url)) as response:
+            if len(response.body) > LARGE_BODY:
+                holding += 1
+                most = max(most, holding)
+                await asyncio.sleep(0.3)  # parsing it: 8 x 0.3 s, one at a time, > the 2 s deadline
+                holding -= 1
+            return len(response.body)
+
+    async def run() -> list[int]:
+        fetcher = Fetcher("monitor-test/1", timedelta(seconds=2), 10_000_000, 16, per_host=16)
+        try:
+            paths = ["/large"] * 8 + ["/small"] * 8
+            return await asyncio.gather(*(one(fetcher, path) for path in paths))
+        finally:
+            await fetcher.close()
+
+    sizes = asyncio.run(run())
+    assert sizes == [len(large)] * 8 + [len(BODY)] * 8
+    assert most == LARGE_AT_ONCE

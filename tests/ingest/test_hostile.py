@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from monitor.ingest.entries import MAX_FIELD_CHARS
+from monitor.ingest.extract import extract_page
 from tests import fixtures
 from tests.conftest import RULES, Cli, write_config
 from tests.hostile import HostileServer
@@ -143,3 +145,18 @@ def test_peak_memory_on_a_200_mib_gzip_bomb(hostile: HostileServer) -> None:
     report = json.loads(result.stdout)
     assert "cap" in report["error"]
     assert report["growth_kib"] <= (10 + 16) * 1024, report
+
+
+def test_a_huge_page_is_read_within_bounds_and_keeps_its_article() -> None:
+    """Three megabytes of scripts before the article, and an article of a million words: the
+    scripts go, the article is found, its text is cut to the field cap; a page of nothing but
+    unclosed <script> openings reads as empty, at once."""
+    words = " ".join(f"interceptor{index % 97}" for index in range(1_000_000))
+    body = (
+        "<html><head><script>" + "var state = {};" * 200_000 + "</script><title>Report</title></head>"
+        f"<body><article><h1>Iron Dome report</h1><p>The Iron Dome battery was shown. {words}</p>"
+        "</article></body></html>"
+    ).encode()
+    page = extract_page(body, "http://x.test/big", "text/html", False)
+    assert "The Iron Dome battery was shown." in page.text[:100] and len(page.text) == MAX_FIELD_CHARS
+    assert extract_page(b"<script " * 2_000_000, "http://x.test/scripts", "text/html", False).text == ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -201,3 +202,32 @@ def test_an_undeclared_chinese_text_is_tagged_zh() -> None:
     assert (
         detect_language("国防部今天宣布将加快建设台湾之盾防空系统，并表示预算将在本季度末之前提出。") == "zh"
     )
+
+
+def test_the_language_model_loads_once_whatever_threads_ask(monkeypatch: pytest.MonkeyPatch) -> None:
+    from py3langid.langid import LanguageIdentifier
+
+    from monitor.ingest import language
+
+    loads = []
+    original = LanguageIdentifier.from_model_file
+
+    def counted(*args: object, **kwargs: object) -> object:
+        loads.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(LanguageIdentifier, "from_model_file", counted)
+    monkeypatch.setattr(language, "_identifier", None)
+    with ThreadPoolExecutor(8) as pool:
+        found = list(pool.map(detect_language, ["The battery intercepted rockets over the city."] * 8))
+    assert found == ["en"] * 8 and len(loads) == 1
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/2026/12/02/politics/iron-dome-talks/index.html", "/world/asia/iron-dome-order-1234567-index"],
+)
+def test_dated_or_numbered_articles_ending_in_index_are_articles(path: str) -> None:
+    page = f'<html><body><main><a href="{path}">Iron Dome order for the coast</a></main></body></html>'
+    [entry] = parse_listing(page.encode(), "https://news.test/", "text/html", None)
+    assert entry.url == f"https://news.test{path}"
