@@ -4,9 +4,10 @@ through the egress gate (egress.py). httpx shapes stay in this module.
 
 Large bodies are what fills memory: a body read past LARGE_BODY bytes takes one of
 LARGE_AT_ONCE slots, and `fetched` keeps the slot while the caller parses it (a 9 MiB feed or
-page costs tens of megabytes to parse), so however many fetches run at once, at most a few
-large bodies are read, held and parsed together. Time spent waiting for a slot does not count
-against the request's deadline."""
+page costs tens of megabytes to parse), so however many fetches run at once, at most
+LARGE_AT_ONCE large bodies are read, held and parsed together. Time spent waiting for a slot
+does not count against the request's deadline. A slot's holder fetches nothing more until it
+lets go (a holder waiting for a second slot would wait for itself)."""
 
 from __future__ import annotations
 
