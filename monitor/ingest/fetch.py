@@ -233,7 +233,9 @@ class Fetcher:
             try:
                 with egress(policy):
                     async with asyncio.timeout(self.deadline) as deadline:
-                        return await self._get(client, url, headers, types, _Slot(self, deadline, large_slot))
+                        return await self._get(
+                            client, url, headers, types, _Slot(self, url, deadline, large_slot)
+                        )
             except TimeoutError:
                 raise FetchError(url, f"no complete answer within {self.deadline:g}s") from None
             except httpx.TooManyRedirects:
@@ -289,18 +291,29 @@ class Fetcher:
 class _Slot:
     """A fetch's claim on one of the fetcher's large-body slots, taken once, kept by `stack`."""
 
-    def __init__(self, fetcher: Fetcher, deadline: asyncio.Timeout, stack: AsyncExitStack) -> None:
-        self.fetcher, self.deadline, self.stack = fetcher, deadline, stack
+    def __init__(self, fetcher: Fetcher, url: str, deadline: asyncio.Timeout, stack: AsyncExitStack) -> None:
+        self.fetcher, self.url, self.deadline, self.stack = fetcher, url, deadline, stack
         self.taken = False
 
     async def take(self) -> None:
+        """Wait for the slot, the request's deadline stopped meanwhile; but for one deadline at
+        most, so that a slow server holding the slot (until its own deadline) can stall the
+        fetches queued behind it, and the fetch slots they hold, only that long."""
         if self.taken:
             return
         loop = asyncio.get_running_loop()
         waited_from, when = loop.time(), self.deadline.when()
         self.deadline.reschedule(None)  # waiting is not the server's slowness: the clock stops
         self.stack.callback(release_free_memory)  # last, once the body's parsing is done
-        await self.stack.enter_async_context(self.fetcher.large)
+        try:
+            async with asyncio.timeout(self.fetcher.deadline):
+                await self.stack.enter_async_context(self.fetcher.large)
+        except TimeoutError:
+            raise FetchError(
+                self.url,
+                f"waited {self.fetcher.deadline:g}s for its turn to read a large body "
+                "(one at a time); it is tried again at the next poll",
+            ) from None
         self.taken = True
         if when is not None:
             self.deadline.reschedule(when + loop.time() - waited_from)

@@ -181,3 +181,37 @@ def test_few_large_bodies_are_held_at_once_and_waiting_is_not_the_servers_time(s
     sizes = asyncio.run(run())
     assert sizes == [len(large)] * 8 + [len(BODY)] * 8
     assert most == LARGE_AT_ONCE
+
+
+def test_a_large_body_waits_for_its_turn_one_deadline_at_most(server: Site) -> None:
+    """While one large body is held (parsed) for long, a large body queued behind it gives up
+    after one deadline of waiting, with a clear reason; a small feed is read meanwhile."""
+    server.routes["/large"] = Route(b"<rss>" + b"x" * (2 * 1024 * 1024) + b"</rss>")
+    server.routes["/small"] = Route(BODY)
+
+    async def run() -> tuple[int, BaseException | FetchResponse, BaseException | FetchResponse]:
+        fetcher = Fetcher("monitor-test/1", timedelta(seconds=1), 10_000_000, 8)
+        policy = EgressPolicy.for_source(server.url("/"))
+
+        async def hold() -> int:
+            async with fetcher.fetched(server.url("/large"), policy=policy) as response:
+                await asyncio.sleep(2.5)  # a long parse: the slot is held all along
+                return len(response.body)
+
+        async def get(path: str) -> FetchResponse:
+            await asyncio.sleep(0.3)
+            return await fetcher.get(server.url(path), policy=policy)
+
+        try:
+            held, large, small = await asyncio.gather(
+                hold(), get("/large"), get("/small"), return_exceptions=True
+            )
+        finally:
+            await fetcher.close()
+        assert isinstance(held, int)
+        return held, large, small
+
+    held, large, small = asyncio.run(run())
+    assert held > 2 * 1024 * 1024
+    assert isinstance(large, FetchError) and "its turn to read a large body" in str(large)
+    assert isinstance(small, FetchResponse) and small.body == BODY
