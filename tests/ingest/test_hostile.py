@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from monitor.ingest.declarations import strip_declarations
 from monitor.ingest.entries import MAX_FIELD_CHARS
-from monitor.ingest.extract import extract_page
+from monitor.ingest.extract import declared_kind, extract_page
+from monitor.ingest.feeds import looks_like_html
 from tests import fixtures
 from tests.conftest import RULES, Cli, write_config
 from tests.hostile import HostileServer
@@ -160,3 +162,15 @@ def test_a_huge_page_is_read_within_bounds_and_keeps_its_article() -> None:
     page = extract_page(body, "http://x.test/big", "text/html", False)
     assert "The Iron Dome battery was shown." in page.text[:100] and len(page.text) == MAX_FIELD_CHARS
     assert extract_page(b"<script " * 2_000_000, "http://x.test/scripts", "text/html", False).text == ""
+
+
+def test_pathological_markup_is_read_in_linear_time() -> None:
+    """Each held the GIL for minutes to hours: forty empty comments before a stray byte (the
+    HTML sniff backtracked exponentially), a megabyte of unclosed DOCTYPE openings, and a page
+    head of unclosed <meta>/<script> openings (the page's declared kind)."""
+    started = time.monotonic()
+    assert not looks_like_html(b"<!---->" * 40 + b"x")
+    assert strip_declarations(b"<!DOCTYPE[" * 100_000).startswith(b"<!DOCTYPE[")
+    assert declared_kind("<meta " * 50_000) is None
+    assert declared_kind('<script type="application/ld+json">' * 10_000) is None
+    assert time.monotonic() - started < 5
