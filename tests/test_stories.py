@@ -8,8 +8,10 @@ import tempfile
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from bench.stories import group
-from bench.story_corpus import corpus, pair_scores, short_corpus
+from bench.story_corpus import Copy, corpus, pair_scores, short_corpus
 from monitor.archive.sql import SqlArchive
 from monitor.archive.stories import MOST_PER_BAND
 from monitor.stories import (
@@ -126,16 +128,10 @@ def test_a_story_copied_more_often_than_the_candidates_read_still_gathers_its_co
     assert stories == {"c000"}
 
 
-def test_grouping_precision_and_recall_on_the_generated_corpus() -> None:
-    copies = corpus(families=24, seed=11)
-    with tempfile.TemporaryDirectory() as folder:
-        stories, _ = group(copies, StoryGrouping(), Path(folder))
-    precision, recall = pair_scores(copies, stories)
-    assert precision >= 0.99 and recall >= 0.95, (precision, recall)
-
-
-def test_grouping_precision_and_recall_on_feed_length_copies() -> None:
-    copies = short_corpus(families=30, seed=13)
+@pytest.mark.parametrize(
+    "copies", [corpus(families=24, seed=11), short_corpus(families=30, seed=13)], ids=["full", "feed-length"]
+)
+def test_grouping_precision_and_recall_on_the_generated_corpora(copies: list[Copy]) -> None:
     with tempfile.TemporaryDirectory() as folder:
         stories, _ = group(copies, StoryGrouping(), Path(folder))
     precision, recall = pair_scores(copies, stories)
