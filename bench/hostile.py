@@ -247,6 +247,60 @@ def measure(copies: int, only: str | None = None) -> tuple[int, float, int, str]
         return peak, elapsed, len(data["sources"]), summary  # type: ignore[arg-type]
 
 
+def _slow(body: bytes, seconds: float) -> Answer:
+    """The whole body, sent in 64 KiB pieces spread over `seconds`."""
+    head = f"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nContent-Length: {len(body)}\r\n\r\n"
+
+    def answer(connection: socket.socket, _host: str) -> None:
+        _send(connection, head.encode())
+        pieces = [body[start : start + 65536] for start in range(0, len(body), 65536)]
+        for piece in pieces:
+            _send(connection, piece)
+            time.sleep(seconds / len(pieces))
+
+    return answer
+
+
+def measure_starvation(slow: int, small: int) -> tuple[float, float, float]:
+    """`slow` feeds of 1.1 MiB, each trickled over 10 s, and `small` ordinary feeds: the seconds
+    of `monitor once`, and when the first and the last small feed were served."""
+    item = b"<item><title>Iron Dome %d</title><link>http://127.0.0.1:1/%d</link></item>"
+    large = _feed(
+        b"<item><title>big</title><description>" + _words(int(1.1 * MIB)) + b"</description></item>"
+    )
+    served: list[float] = []
+    small_body = _whole("application/rss+xml", _feed(b"".join(item % (n, n) for n in range(20))))
+
+    def small_answer(connection: socket.socket, host: str) -> None:
+        served.append(time.perf_counter())
+        small_body(connection, host)
+
+    farm = HostileFarm({"slow": _slow(large, 10.0), "small": small_answer}, 0)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp)
+            data = config(farm, {"slow": ("slow", "feed")}, slow, folder)
+            for number in range(small):
+                url = f"http://127.0.9.{number + 2}:{farm.port}/small/feed"
+                data["sources"].append(  # type: ignore[attr-defined]
+                    {"name": f"small #{number}", "url": url, "allow_private": True, "robots": False}
+                )
+            data["fetch"] = {"timeout": "30s", "host_gap": "0s"}
+            (folder / "monitor.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
+            started = time.perf_counter()
+            subprocess.run(
+                [sys.executable, "-m", "monitor", "-c", str(folder / "monitor.yaml"), "once"],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                check=False,
+            )
+            elapsed = time.perf_counter() - started
+    finally:
+        farm.close()
+    first, last = (min(served) - started, max(served) - started) if served else (elapsed, elapsed)
+    return elapsed, first, last
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -265,6 +319,20 @@ def main() -> None:
             "| peak RSS | target | ours / target | seconds | the pass said |",
             "| ---: | ---: | ---: | ---: | --- |",
             f"| {peak} MB | {TARGET_MB} MB | {peak / TARGET_MB:.0%} | {seconds:.0f} | {summary} |",
+        ]
+    )
+    slow_count, small_count = 18, 20
+    elapsed, first, last = measure_starvation(slow_count, small_count)
+    body += "\n".join(
+        [
+            "",
+            "",
+            f"Large bodies do not starve small feeds: {slow_count} feeds of 1.1 MiB, each trickled over",
+            f"10 s, and {small_count} small feeds (each on a loopback address of its own).",
+            "",
+            "| pass seconds | first small feed served at | last small feed served at |",
+            "| ---: | ---: | ---: |",
+            f"| {elapsed:.0f} s | {first:.1f} s | {last:.1f} s |",
         ]
     )
     print(body)

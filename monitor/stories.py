@@ -14,7 +14,10 @@ with high probability (locality-sensitive hashing), so the archive compares a ne
 with the few stored articles that share a band key with it.
 
 Shingles a source repeats across its items (a disclaimer, a newsletter pitch) say nothing about
-the story: the poll learns them (`repeated_shingles`) and leaves them out of the fingerprint.
+the story: the poll learns them (`repeated_shingles`) from its new items and the feed's other
+newest entries (a feed that brings one new item per poll teaches as well as one that brings
+thirty), remembers them per source (`remembered_boilerplate`) and leaves them out of the
+fingerprint.
 """
 
 from __future__ import annotations
@@ -38,8 +41,9 @@ _BIN_BITS = 6  # 2**6 == BINS
 _VALUE_MASK = (1 << (64 - _BIN_BITS)) - 1
 _PACKING = struct.Struct(f">{BINS}q")
 _EMPTY_HASH = hashlib.blake2b(digest_size=8)
-# Boilerplate: a shingle in at least this many of one poll's new items, and in half of them.
+# Boilerplate: a shingle in at least this many of the items a poll learns from, and in half.
 REPEATED_IN = 3
+LEARN_FROM = 8  # items a poll learns from at least, its new ones first, then the feed's newest
 MAX_BOILERPLATE = 1024  # shingles remembered per source
 _HASH_PACKING = ">Q"
 
@@ -98,13 +102,23 @@ def fingerprint_hashes(hashed: Iterable[int]) -> Fingerprint | None:
 
 def repeated_shingles(items: Sequence[set[int]]) -> frozenset[int]:
     """The shingles that at least REPEATED_IN of these items, and half of them, share: a
-    source's boilerplate when the items are one poll's new articles of the source."""
+    source's boilerplate when the items are one poll's articles of the source."""
     if len(items) < REPEATED_IN:
         return frozenset()
     least = max(REPEATED_IN, (len(items) + 1) // 2)
     counts = Counter(value for item in items for value in item)
     repeated = [value for value, count in counts.most_common() if count >= least]
     return frozenset(repeated[:MAX_BOILERPLATE])
+
+
+def remembered_boilerplate(known: frozenset[int], learned: frozenset[int]) -> frozenset[int]:
+    """A source's boilerplate once a poll taught it `learned`: what it knew and what it learned
+    (a new disclaimer does not make the old one count again), the newly learned kept first
+    when there are more than MAX_BOILERPLATE."""
+    if learned <= known:
+        return known
+    room = max(0, MAX_BOILERPLATE - len(learned))
+    return learned | frozenset(sorted(known - learned)[:room])
 
 
 def pack_shingles(hashed: Iterable[int]) -> bytes:

@@ -17,11 +17,13 @@ from monitor.archive.stories import MOST_PER_BAND
 from monitor.stories import (
     BINS,
     EMPTY,
+    MAX_BOILERPLATE,
     StoryGrouping,
     band_keys,
     densified,
     fingerprint,
     fingerprint_tokens,
+    remembered_boilerplate,
     similarity,
 )
 from tests.archive.helpers import NOW, make_article
@@ -280,6 +282,7 @@ TEASERS = [
     "Lawmakers asked how much the Iron Dome batteries for the capital would cost.",
     "An Iron Dome crew trained with engineers from the north for three weeks.",
     "Satellite images showed Iron Dome launchers near a mountain base.",
+    "A parliamentary report faulted the Iron Dome procurement schedule as too slow.",
 ]
 
 
@@ -308,3 +311,38 @@ def test_a_sources_repeated_boilerplate_does_not_make_its_stories_one(
     [first] = [article for article in found if article["title"] == "Report 0"]
     assert elsewhere["story"] == first["story"]
     assert len(webhook.deliveries) == 4  # `once` delivers before it exits; the copy is no new story
+
+
+def test_a_feed_bringing_one_new_item_per_poll_still_teaches_its_boilerplate(
+    cli: Cli, tmp_path: Path, site: Site, webhook: WebhookReceiver
+) -> None:
+    """An outlet's feed grows by one short item per poll, each with the outlet's long tail: the
+    tail is learned from the feed's other items once three carry it, and every later item is a
+    story of its own (before, only a poll with three new items taught it: five items, one story)."""
+    base = site.base
+    items = [
+        {"title": f"Report {index}", "link": f"{base}/gone/a{index}", "description": teaser + DISCLAIMER}
+        for index, teaser in enumerate(TEASERS)
+    ]
+    _two_outlets(site, [], [])
+    config = _config(tmp_path, site, webhook)
+    for count in range(1, len(items) + 1):
+        site.routes["/a.xml"] = Route(rss(items[:count][::-1]))
+        code, _, err = cli("-c", str(config), "once")
+        assert code == 0, err
+    found = cli.json("-c", str(config), "search", "source:First", "--format", "json")
+    story = {article["title"]: article["story"] for article in found}
+    assert len(story) == 5
+    later = [story[f"Report {index}"] for index in (2, 3, 4)]
+    assert len(set(later)) == 3 and not set(later) & {story["Report 0"], story["Report 1"]}
+
+
+def test_a_sources_boilerplate_grows_and_does_not_forget() -> None:
+    """What a later poll learns is added to what the source's boilerplate was, the newest kept
+    first at the cap."""
+    known = frozenset(range(10))
+    assert remembered_boilerplate(known, frozenset({3, 4})) == known
+    assert remembered_boilerplate(known, frozenset({100, 101})) == known | {100, 101}
+    full = frozenset(range(2000, 2000 + MAX_BOILERPLATE))
+    grown = remembered_boilerplate(full, frozenset({1, 2}))
+    assert len(grown) == MAX_BOILERPLATE and {1, 2} <= grown

@@ -164,6 +164,16 @@ class SqlArchive(SqlOutbox):
             same = cursor.execute(_KNOWN_CONTENTS, (source, json_list(list(contents)))) if contents else ()
             return KnownEntries(hashes, guids_seen, {content for (content,) in same})
 
+    def recent_texts(self, source: str, limit: int) -> list[tuple[str, str]]:
+        query = (
+            select(articles.c.title, articles.c.text, articles.c.teaser)
+            .where(articles.c.source == source)
+            .order_by(articles.c.seq.desc())
+            .limit(limit)
+        )
+        with self._reading() as connection:
+            return [(row.title, row.text or row.teaser) for row in connection.execute(query)]
+
     def store(self, new_articles: Sequence[Article], outbox: Sequence[OutboxRow]) -> int:
         """Insert new articles with their hits, index rows and alerts, in one transaction.
 

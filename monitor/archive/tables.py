@@ -105,6 +105,7 @@ articles = Table(
     Index("articles_source_guid", "source", "guid"),
     Index("articles_source_content", "source", "content_hash"),  # schema version 11
     Index("articles_story", "story"),
+    Index("articles_source_seq", "source", "seq"),  # schema version 13
 )
 
 # Locality-sensitive band keys of recent articles' fingerprints: copies of a story share one.

@@ -29,11 +29,13 @@ from monitor.ingest.sitemaps import Sitemap, parse_sitemap
 from monitor.ingest.summarizers import ExtractiveSummarizer, Summarizer
 from monitor.models import INTERNAL_ERROR, Article, FeedEntry, SourceState
 from monitor.rules import Matcher, MatchInput
-from monitor.rules.text import index_fields
+from monitor.rules.text import index_fields, tokenize
 from monitor.settings import Settings, SourceSettings
 from monitor.stories import (
+    LEARN_FROM,
     fingerprint_hashes,
     pack_shingles,
+    remembered_boilerplate,
     repeated_shingles,
     shingle_hashes,
     unpack_shingles,
@@ -311,8 +313,9 @@ async def _store_new(
         kept = [(found, is_new) for found, (*_, is_new) in zip(results, lot, strict=True) if found]
         analysed = [found for found, _ in kept]
         if start == 0:  # the boilerplate is learned from the first lot, which is the newest
-            learned = repeated_shingles([shingles for _, shingles in analysed])
-            boilerplate = learned or boilerplate
+            remembered = boilerplate
+            boilerplate = remembered_boilerplate(remembered, await _repeated(pipeline, source, analysed))
+            learned = boilerplate if boilerplate != remembered else frozenset()
         articles = [
             replace(article, fingerprint=fingerprint_hashes(shingles - boilerplate))
             for article, shingles in analysed
@@ -326,6 +329,25 @@ async def _store_new(
                 changed_count += 1
         matched += sum(1 for article in articles if article.hits)
     return stored, changed_count, matched, pack_shingles(learned) if learned else None
+
+
+async def _repeated(
+    pipeline: Pipeline, source: SourceSettings, analysed: Sequence[tuple[Article, set[int]]]
+) -> frozenset[int]:
+    """The shingles repeated across a poll's newest articles, with the source's articles stored
+    last when the poll brings fewer than LEARN_FROM: a feed bringing one item per poll teaches
+    its boilerplate as well as one bringing thirty."""
+    sample = [shingles for _, shingles in analysed]
+    if 0 < len(sample) < LEARN_FROM:
+        sample += await asyncio.to_thread(
+            _stored_shingles, pipeline.archive, source, LEARN_FROM - len(sample)
+        )
+    return repeated_shingles(sample)
+
+
+def _stored_shingles(archive: Archive, source: SourceSettings, limit: int) -> list[set[int]]:
+    stored = archive.recent_texts(source.name, limit)
+    return [shingle_hashes(tokenize(f"{title}\n{text}").tokens) for title, text in stored]
 
 
 def _guessed_from_listing(source: SourceSettings) -> bool:

@@ -6,8 +6,11 @@ Large bodies are what fills memory: a body read past LARGE_BODY bytes takes one 
 LARGE_AT_ONCE slots, and `fetched` keeps the slot while the caller parses it (a 9 MiB feed or
 page costs tens of megabytes to parse), so however many fetches run at once, at most
 LARGE_AT_ONCE large bodies are read, held and parsed together. Time spent waiting for a slot
-does not count against the request's deadline. A slot's holder fetches nothing more until it
-lets go (a holder waiting for a second slot would wait for itself)."""
+does not count against the request's deadline, and a fetch waiting for one gives its fetch slot
+back meanwhile, so that small feeds are never queued behind large ones; at most `concurrency`
+fetches wait so (each holding LARGE_BODY bytes), a further one waits in its fetch slot. A slot's
+holder fetches nothing more until it lets go (a holder waiting for a second slot would wait for
+itself)."""
 
 from __future__ import annotations
 
@@ -81,7 +84,7 @@ class _Decoder:
 
     def drain(self) -> bool:
         """Decode at most _CHUNK more bytes of what was fed; whether more may remain. In steps,
-        so that a compression bomb grows no faster than a plain body (see _Slot)."""
+        so that a compression bomb grows no faster than a plain body (see _LargeTurn)."""
         if self.inflater is None:
             return False
         limit = min(self.cap - self.size + 1, _CHUNK)
@@ -141,6 +144,7 @@ class Fetcher:
         self.max_bytes = max_bytes
         self.semaphore = asyncio.Semaphore(concurrency)
         self.large = asyncio.Semaphore(LARGE_AT_ONCE)
+        self.large_waiting = asyncio.Semaphore(concurrency)
         self.hosts = _HostGate(per_host, host_gap.total_seconds())
         # httpcore walks every pooled connection (a readability check on each idle one) whenever
         # a request starts or ends: a quarter of the concurrency kept idle cut the walk's cost
@@ -229,21 +233,23 @@ class Fetcher:
         if last_modified:
             headers["If-Modified-Since"] = last_modified
         client = self.content_client if content else self.client
-        async with self.semaphore, self.hosts.slot(url):
-            try:
+        turn = _LargeTurn(self, url, large_slot)
+        await self.semaphore.acquire()
+        try:
+            async with self.hosts.slot(url):
                 with egress(policy):
-                    async with asyncio.timeout(self.deadline) as deadline:
-                        return await self._get(
-                            client, url, headers, types, _Slot(self, url, deadline, large_slot)
-                        )
-            except TimeoutError:
-                raise FetchError(url, f"no complete answer within {self.deadline:g}s") from None
-            except httpx.TooManyRedirects:
-                raise FetchError(url, "too many redirects") from None
-            except httpx.InvalidURL as error:
-                raise FetchError(url, f"invalid URL: {error}") from None
-            except httpx.HTTPError as error:
-                raise FetchError(url, _describe(error)) from None
+                    async with asyncio.timeout(self.deadline) as turn.deadline:
+                        return await self._get(client, url, headers, types, turn)
+        except TimeoutError:
+            raise FetchError(url, f"no complete answer within {self.deadline:g}s") from None
+        except httpx.TooManyRedirects:
+            raise FetchError(url, "too many redirects") from None
+        except httpx.InvalidURL as error:
+            raise FetchError(url, f"invalid URL: {error}") from None
+        except httpx.HTTPError as error:
+            raise FetchError(url, _describe(error)) from None
+        finally:
+            turn.give_back_fetch_slot()
 
     async def _get(
         self,
@@ -251,7 +257,7 @@ class Fetcher:
         url: str,
         headers: dict[str, str],
         types: tuple[str, ...],
-        slot: _Slot,
+        turn: _LargeTurn,
     ) -> FetchResponse:
         async with client.stream("GET", url, headers=headers) as response:
             final_url = str(response.url)
@@ -276,7 +282,7 @@ class Fetcher:
                 decoder.feed(chunk)
                 while True:
                     if decoder.size > LARGE_BODY:
-                        await slot.take()
+                        await turn.take()
                     if not decoder.drain():
                         break
             return FetchResponse(
@@ -288,26 +294,37 @@ class Fetcher:
             )
 
 
-class _Slot:
-    """A fetch's claim on one of the fetcher's large-body slots, taken once, kept by `stack`."""
+class _LargeTurn:
+    """A fetch's claim on one of the fetcher's large-body slots, taken once and kept by `stack`;
+    while waiting for it, the fetch gives its fetch slot back."""
 
-    def __init__(self, fetcher: Fetcher, url: str, deadline: asyncio.Timeout, stack: AsyncExitStack) -> None:
-        self.fetcher, self.url, self.deadline, self.stack = fetcher, url, deadline, stack
+    def __init__(self, fetcher: Fetcher, url: str, stack: AsyncExitStack) -> None:
+        self.fetcher, self.url, self.stack = fetcher, url, stack
+        self.deadline: asyncio.Timeout | None = None
         self.taken = False
+        self.holds_fetch_slot = True
+
+    def give_back_fetch_slot(self) -> None:
+        if self.holds_fetch_slot:
+            self.holds_fetch_slot = False
+            self.fetcher.semaphore.release()
 
     async def take(self) -> None:
         """Wait for the slot, the request's deadline stopped meanwhile; but for one deadline at
         most, so that a slow server holding the slot (until its own deadline) can stall the
-        fetches queued behind it, and the fetch slots they hold, only that long."""
+        fetches queued behind it only that long."""
         if self.taken:
             return
+        assert self.deadline is not None, "take() runs inside the request's deadline"
         loop = asyncio.get_running_loop()
         waited_from, when = loop.time(), self.deadline.when()
         self.deadline.reschedule(None)  # waiting is not the server's slowness: the clock stops
         self.stack.callback(release_free_memory)  # last, once the body's parsing is done
         try:
             async with asyncio.timeout(self.fetcher.deadline):
-                await self.stack.enter_async_context(self.fetcher.large)
+                async with self.fetcher.large_waiting:
+                    self.give_back_fetch_slot()
+                    await self.stack.enter_async_context(self.fetcher.large)
         except TimeoutError:
             raise FetchError(
                 self.url,

@@ -123,6 +123,7 @@ def test_publication_marks_made_by_the_upgrade_bound_as_the_stored_ones_do(tmp_p
         connection.execute("ALTER TABLE sources DROP COLUMN boilerplate")
         connection.execute("ALTER TABLE alerts DROP COLUMN claimed_until")
         connection.execute("ALTER TABLE alerts DROP COLUMN claimed_by")
+        connection.execute("DROP INDEX articles_source_seq")
         connection.execute("PRAGMA user_version = 7")
     upgraded = SqlArchive(f"sqlite:///{path}")
     found = upgraded.search(parse_query("radar"), SearchFilters(limit=3))

@@ -67,12 +67,13 @@ def test_a_version_1_archive_is_upgraded_keeping_its_data(tmp_path: Path) -> Non
         connection.execute("DROP TABLE publication_marks")
         connection.execute("ALTER TABLE alerts DROP COLUMN claimed_until")
         connection.execute("ALTER TABLE alerts DROP COLUMN claimed_by")
+        connection.execute("DROP INDEX articles_source_seq")
         connection.execute("PRAGMA user_version = 1")
     upgraded = SqlArchive(f"sqlite:///{path}")
     state = upgraded.source_state("One")
     assert state is not None and state.url == "https://x.test/feed" and state.moved_to is None
     with sqlite3.connect(path) as connection:
-        assert connection.execute("PRAGMA user_version").fetchone()[0] == LATEST == 12
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == LATEST == 13
 
 
 def test_a_version_6_archive_is_reindexed_with_teaser_and_text_apart(tmp_path: Path) -> None:
@@ -97,6 +98,7 @@ def test_a_version_6_archive_is_reindexed_with_teaser_and_text_apart(tmp_path: P
         connection.execute("ALTER TABLE sources DROP COLUMN boilerplate")
         connection.execute("ALTER TABLE alerts DROP COLUMN claimed_until")
         connection.execute("ALTER TABLE alerts DROP COLUMN claimed_by")
+        connection.execute("DROP INDEX articles_source_seq")
         connection.execute("PRAGMA user_version = 6")
     upgraded = SqlArchive(f"sqlite:///{path}")
     assert upgraded.search(parse_query('"iron dome"'), SearchFilters()) == []
@@ -271,6 +273,7 @@ def test_copies_stored_together_or_upgraded_from_version_8_are_shown(tmp_path: P
         connection.execute("ALTER TABLE sources DROP COLUMN boilerplate")
         connection.execute("ALTER TABLE alerts DROP COLUMN claimed_until")
         connection.execute("ALTER TABLE alerts DROP COLUMN claimed_by")
+        connection.execute("DROP INDEX articles_source_seq")
         connection.execute("PRAGMA user_version = 8")
     upgraded = SqlArchive(f"sqlite:///{path}")
     assert _copies_shown(upgraded) == expected
@@ -337,6 +340,7 @@ def test_a_version_9_archive_gains_alert_claims(tmp_path: Path) -> None:
         connection.execute("ALTER TABLE sources DROP COLUMN boilerplate")
         connection.execute("ALTER TABLE alerts DROP COLUMN claimed_until")
         connection.execute("ALTER TABLE alerts DROP COLUMN claimed_by")
+        connection.execute("DROP INDEX articles_source_seq")
         connection.execute("PRAGMA user_version = 9")
     upgraded = SqlArchive(f"sqlite:///{path}")
     lease = NOW + timedelta(minutes=5)
@@ -420,7 +424,28 @@ def test_a_version_11_archive_regroups_with_the_new_band_keys(tmp_path: Path) ->
     with sqlite3.connect(path) as connection:
         connection.execute("UPDATE story_bands SET band = band + 1")  # no longer the keys of today
         connection.execute("ALTER TABLE sources DROP COLUMN boilerplate")
+        connection.execute("DROP INDEX articles_source_seq")
         connection.execute("PRAGMA user_version = 11")
+    upgraded = SqlArchive(f"sqlite:///{path}")
+    copy = make_article(
+        "a2", url="https://wire.test/a2", source="Tide Wire", text=text, fingerprint=fingerprint("Two", text)
+    )
+    upgraded.store([copy], [])
+    assert (found := upgraded.article("a2")) is not None and found.article.story == "a1"
+
+
+def test_a_version_12_archive_indexes_the_short_articles_its_upgrade_left_out(tmp_path: Path) -> None:
+    """The v12 upgrade recomputed band keys only for articles that had some under the old scheme;
+    a short article that had none gains them, so a copy arriving after the upgrade joins it."""
+    path = tmp_path / "v12.db"
+    archive = SqlArchive(f"sqlite:///{path}")
+    text = "Taiwan will deploy twelve T-Dome launchers on an offshore island next year."
+    archive.store([make_article("a1", text=text, fingerprint=fingerprint("One", text))], [])
+    archive.close()
+    with sqlite3.connect(path) as connection:
+        connection.execute("DELETE FROM story_bands")
+        connection.execute("DROP INDEX articles_source_seq")
+        connection.execute("PRAGMA user_version = 12")
     upgraded = SqlArchive(f"sqlite:///{path}")
     copy = make_article(
         "a2", url="https://wire.test/a2", source="Tide Wire", text=text, fingerprint=fingerprint("Two", text)

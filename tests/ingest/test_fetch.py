@@ -214,3 +214,41 @@ def test_a_large_body_waits_for_its_turn_one_deadline_at_most(server: Site) -> N
     assert held > 2 * 1024 * 1024
     assert isinstance(large, FetchError) and "its turn to read a large body" in str(large)
     assert isinstance(small, FetchResponse) and small.body == BODY
+
+
+def test_a_fetch_waiting_for_a_large_turn_gives_its_fetch_slot_back(server: Site) -> None:
+    """One fetch slot: while a large body is held and a second waits for its turn, a small
+    feed is still read (before, the waiter kept the only fetch slot until it gave up)."""
+    server.routes["/large"] = Route(b"<rss>" + b"x" * (2 * 1024 * 1024) + b"</rss>")
+    server.routes["/small"] = Route(BODY)
+    order: list[str] = []
+
+    async def run() -> None:
+        fetcher = Fetcher("monitor-test/1", timedelta(seconds=5), 10_000_000, 1)
+        policy = EgressPolicy.for_source(server.url("/"))
+        small_read = asyncio.Event()
+
+        async def hold() -> None:
+            async with fetcher.fetched(server.url("/large"), policy=policy):
+                await asyncio.wait_for(small_read.wait(), 20)
+                order.append("first large parsed")
+
+        async def wait_for_turn() -> None:
+            await asyncio.sleep(0.3)
+            await fetcher.get(server.url("/large"), policy=policy)
+            order.append("second large read")
+
+        async def small() -> None:
+            await asyncio.sleep(0.8)
+            response = await fetcher.get(server.url("/small"), policy=policy)
+            assert response.body == BODY
+            order.append("small read")
+            small_read.set()
+
+        try:
+            await asyncio.gather(hold(), wait_for_turn(), small())
+        finally:
+            await fetcher.close()
+
+    asyncio.run(run())
+    assert order == ["small read", "first large parsed", "second large read"]

@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, func, insert, select, text
 
-from monitor.archive.tables import MARK_BLOCK, metadata
+from monitor.archive.tables import MARK_BLOCK, articles, metadata, story_bands
 from monitor.errors import ArchiveError
 from monitor.rules.text import index_article
 from monitor.stories import band_keys, unpack
@@ -156,6 +157,31 @@ def _v11_to_v12(connection: Connection) -> None:
         )
 
 
+def _v12_to_v13(connection: Connection) -> None:
+    """A source's articles read newest first (SqlArchive.recent_texts); band keys for the
+    articles of the archive's last 30 days that have none (the v12 upgrade recomputed only those
+    that had some, so short articles were left out). Purge drops those older than the story
+    window."""
+    connection.execute(text("CREATE INDEX articles_source_seq ON articles (source, seq)"))
+    newest = connection.execute(select(func.max(articles.c.fetched))).scalar_one()
+    if newest is None:
+        return
+    since = newest - timedelta(days=30)
+    banded = select(story_bands.c.article_id).where(story_bands.c.article_id == articles.c.id)
+    rows = connection.execute(
+        select(articles.c.id, articles.c.fetched, articles.c.fingerprint).where(
+            articles.c.fingerprint.is_not(None), articles.c.fetched >= since, ~banded.exists()
+        )
+    ).all()
+    values = [
+        {"band": band, "article_id": row.id, "fetched": row.fetched}
+        for row in rows
+        for band in band_keys(unpack(row.fingerprint))
+    ]
+    if values:
+        connection.execute(insert(story_bands), values)
+
+
 # UPGRADES[n] brings version n + 1 to version n + 2.
 UPGRADES: list[Callable[[Connection], None]] = [
     _v1_to_v2,
@@ -169,6 +195,7 @@ UPGRADES: list[Callable[[Connection], None]] = [
     _v9_to_v10,
     _v10_to_v11,
     _v11_to_v12,
+    _v12_to_v13,
 ]
 LATEST = len(UPGRADES) + 1
 
