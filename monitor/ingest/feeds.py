@@ -62,9 +62,11 @@ def as_utf8(body: bytes, headers: dict[str, str], url: str = "") -> tuple[bytes,
     if body.startswith((b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf")):
         return body, content_type
     encoding = _declared_encoding(body, content_type)
-    if encoding is None or (encoding.replace("-", "").replace("_", "") == "utf8" and not is_utf8(body)):
-        encoding = guess(body, url)
-    if encoding is None or encoding == "utf-8":
+    if encoding is None or encoding.replace("-", "").replace("_", "") == "utf8":
+        if is_utf8(body):
+            return body, content_type
+        encoding = guess(body, url)  # UTF-8 still, when but a stray byte or two is not
+    if encoding is None:
         return body, content_type
     try:
         text = body.decode(encoding, errors="replace")

@@ -111,3 +111,54 @@ def test_undeclared_legacy_feeds_read_as_written(text: str, encoding: str, url: 
     ).encode(encoding)
     [entry] = parse_feed(body, url, {}, NOW).entries
     assert entry.summary == text
+
+
+# Written for this test: Russian and Arabic, both outside Latin-1, so UTF-16 bytes stay below 0x80.
+RUSSIAN = "Министерство обороны сообщило о новых испытаниях системы противоракетной обороны."
+ARABIC = "أعلنت وزارة الدفاع عن اختبار جديد لمنظومة القبة الحديدية قرب الساحل."
+
+
+def _rss(text: str, url: str = "https://example.com") -> str:
+    return (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>News</title><item>'
+        f"<title>t</title><link>{url}/1</link><description>{text}</description></item></channel></rss>"
+    )
+
+
+@pytest.mark.parametrize("text", [RUSSIAN, ARABIC])
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_undeclared_utf16_without_a_bom_is_not_taken_for_utf8(text: str, encoding: str) -> None:
+    """Cyrillic and Arabic in UTF-16 have no byte above 0x7f: the body is valid UTF-8 too."""
+    body = _rss(text).encode(encoding)
+    [entry] = parse_feed(body, "https://example.com/rss", {}, NOW).entries
+    assert entry.summary == text
+
+
+@pytest.mark.parametrize("declared", [True, False])
+def test_utf8_with_one_stray_byte_stays_utf8(declared: bool) -> None:
+    """One byte cut from a character does not make a UTF-8 feed a legacy one: the rest reads."""
+    text = JAPANESE * 3
+    body = _rss(text).encode("utf-8")
+    body = body.replace(JAPANESE.encode()[:3], JAPANESE.encode()[:2], 1)  # the first character cut
+    if not declared:
+        body = body.replace(b'<?xml version="1.0"?>', b"", 1)
+    else:
+        body = body.replace(b'<?xml version="1.0"?>', b'<?xml version="1.0" encoding="utf-8"?>', 1)
+    [entry] = parse_feed(body, "https://example.com/rss", {}, NOW).entries
+    assert entry.summary.endswith(JAPANESE * 2)
+
+
+def test_the_guess_reads_past_a_long_ascii_opening() -> None:
+    """A page whose first 100 KiB are ASCII (scripts, styles) is guessed from its text."""
+    page = (
+        "<html><head><script>" + "var x = 1;\n" * 10_000 + "</script></head>"
+        f"<body><article><p>{RUSSIAN}</p><p>{RUSSIAN}</p><p>{RUSSIAN}</p></article></body></html>"
+    ).encode("windows-1251")
+    assert RUSSIAN in extract_page(page, "https://example.com/a").text
+
+
+@pytest.mark.parametrize("text", [RUSSIAN, ARABIC])
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_undeclared_utf16_pages_without_a_bom_are_read(text: str, encoding: str) -> None:
+    page = f"<html><body><article><p>{text}</p><p>{text}</p></article></body></html>".encode(encoding)
+    assert text in extract_page(page, "https://example.com/a").text
