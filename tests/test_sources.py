@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -12,6 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from monitor.app import build_app
+from monitor.config_file import load_settings
 from monitor.opml import read_opml
 from tests import fixtures
 from tests.conftest import RULES, Cli, write_config
@@ -394,3 +397,38 @@ def test_a_listing_link_whose_page_says_it_is_a_list_is_not_stored(
     found = cli.json("-c", str(config), "search", "dome", "--format", "json")
     article_url = site.url("/world/iron-dome-batteries-explained-in-depth")
     assert [article["url"] for article in found] == [article_url]
+
+
+def test_a_link_found_to_be_a_list_is_not_fetched_again(tmp_path: Path, site: Site) -> None:
+    """The daemon remembers the links whose pages said they are lists: the next poll of the
+    listing does not fetch them again."""
+    front = (
+        b'<html><body><main><a href="/world/iron-dome-coverage-from-our-desk">Iron Dome coverage'
+        b" from our desk</a></main></body></html>"
+    )
+    site.routes["/front"] = Route(front, headers=HTML)
+    site.routes["/world/iron-dome-coverage-from-our-desk"] = Route(
+        _page_declaring("CollectionPage", "Iron Dome coverage"), headers=HTML
+    )
+    config = write_config(
+        tmp_path / "monitor.yaml",
+        {
+            "storage": {"url": "sqlite:///monitor.db"},
+            "fetch": {"timeout": "2s", "host_gap": "0s"},
+            "sources": [{"name": "Front", "url": site.url("/front"), "kind": "html", "robots": False}],
+            "watch": RULES,
+        },
+    )
+    app = build_app(load_settings(config))
+
+    async def two_polls() -> None:
+        try:
+            await app.poll()
+            site.routes["/front"] = Route(front.replace(b"</main>", b"<p>Updated.</p></main>"), headers=HTML)
+            await app.poll()
+        finally:
+            await app.aclose()
+
+    asyncio.run(two_polls())
+    assert site.hits("/front") == 2
+    assert site.hits("/world/iron-dome-coverage-from-our-desk") == 1

@@ -50,6 +50,7 @@ FEED_ACCEPT = (
 HTML_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 PAGE_TYPES = ("text/html", "application/xhtml+xml", "text/plain")
 PARSE_DEADLINE = 20.0
+MAX_LISTING_PAGES_KEPT = 10_000
 ANALYSED_AT_ONCE = 32  # articles of one poll read, matched and held at once
 T = TypeVar("T")
 
@@ -77,10 +78,19 @@ class Pipeline:
     summarizer: Summarizer = field(default_factory=ExtractiveSummarizer)
     writes: ArchiveWrites = field(init=False)
     _in_flight: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = field(init=False)
+    # Links a listing page offered as articles whose pages said they are lists: not fetched again
+    # while the daemon runs (the oldest forgotten past MAX_LISTING_PAGES_KEPT).
+    listing_pages: dict[str, None] = field(init=False)
 
     def __post_init__(self) -> None:
         self.writes = ArchiveWrites(self.archive)
         self._in_flight = {}
+        self.listing_pages = {}
+
+    def remember_listing_page(self, url: str) -> None:
+        self.listing_pages[url] = None
+        if len(self.listing_pages) > MAX_LISTING_PAGES_KEPT:
+            del self.listing_pages[next(iter(self.listing_pages))]
 
     def in_flight(self) -> asyncio.Semaphore:
         """Polls between their fetch and their store hold bodies, entries and articles: twice as
@@ -369,9 +379,13 @@ async def _article(
     """The article an entry makes, with its hashed shingles (to fingerprint once the poll's
     boilerplate is known); None when a link a listing page was guessed to be an article turns
     out to be a list itself, by its page's own word (JSON-LD CollectionPage, ...)."""
+    guessed = _guessed_from_listing(source)
+    if guessed and url in pipeline.listing_pages:
+        return None
     page = await _page(pipeline, source, entry)
-    if page is not None and page.declared_kind == "listing" and _guessed_from_listing(source):
+    if page is not None and page.declared_kind == "listing" and guessed:
         log.info("%s: skipped, the page says it is a list of articles, not one", entry.url)
+        pipeline.remember_listing_page(url)
         return None
     # Matching and hashing run in a worker thread: however long one article takes, the event
     # loop goes on polling, dispatching and answering signals.

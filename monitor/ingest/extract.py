@@ -6,6 +6,7 @@ trafilatura reads the page's main text far better than hand-written heuristics (
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -41,24 +42,18 @@ _OG_TYPE = re.compile(r"""<meta\b[^<>]*?\bproperty\s*=\s*["']og:type["'][^<>]*>"
 _CONTENT = re.compile(r"""\bcontent\s*=\s*["']([^"']*)["']""", re.IGNORECASE)
 _JSON_LD = re.compile(r"""<script\b[^<>]*application/ld\+json[^<>]*>([^<]*)</script""", re.IGNORECASE)
 _LD_TYPES = re.compile(r'"@type"\s*:\s*(\[[^\]]*\]|"[^"]*")')
-_DECLARATION_CHARS = 256 * 1024  # where the head's metadata is
 
 
 def declared_kind(html: str) -> str | None:
     """ "article" when the page's JSON-LD or og:type says it is one; "listing" when its JSON-LD
-    says it is a collection (CollectionPage, ItemList, ...) and names no article; None otherwise.
-    og:type "website" alone is no evidence: 3 of the 181 real article pages of the extraction
-    benchmark say so and name no article type."""
-    head = html[:_DECLARATION_CHARS]
-    types = {
-        name
-        for block in _JSON_LD.findall(head)
-        for found in _LD_TYPES.findall(block)
-        for name in re.findall(r'"([^"]+)"', found)
-    }
+    says it is a collection (CollectionPage, ItemList, ...) and not an article; None otherwise.
+    Only the types of the JSON-LD's own nodes count, not of what they list: a section front's
+    ItemList names NewsArticle items. og:type "website" alone is no evidence: 3 of the 181 real
+    article pages of the extraction benchmark say so and name no article type."""
+    types = {_type_name(name) for block in _JSON_LD.findall(html) for name in _node_types(block)}
     if any(_ARTICLE_TYPES.search(name) for name in types):
         return "article"
-    og = _OG_TYPE.search(head)
+    og = _OG_TYPE.search(html)
     og_content = _CONTENT.search(og.group(0)) if og else None
     og_type = og_content.group(1).strip().lower() if og_content else ""
     if og_type == "article":
@@ -68,8 +63,35 @@ def declared_kind(html: str) -> str | None:
     return None
 
 
+def _node_types(block: str) -> list[str]:
+    """The @type names of a JSON-LD block's top-level nodes (and of its @graph's); every @type
+    in it when the block is not valid JSON, as many in the wild are not."""
+    try:
+        data = json.loads(block, strict=False)
+    except ValueError:
+        return [name for found in _LD_TYPES.findall(block) for name in re.findall(r'"([^"]+)"', found)]
+    nodes = data if isinstance(data, list) else [data]
+    nodes += [node for item in list(nodes) if isinstance(item, dict) for node in _graph(item)]
+    names: list[str] = []
+    for node in nodes:
+        kind = node.get("@type") if isinstance(node, dict) else None
+        names += [kind] if isinstance(kind, str) else [name for name in kind or () if isinstance(name, str)]
+    return names
+
+
+def _graph(node: dict[str, object]) -> list[object]:
+    graph = node.get("@graph")
+    return graph if isinstance(graph, list) else []
+
+
+def _type_name(name: str) -> str:
+    """ "CollectionPage" for "https://schema.org/CollectionPage" and "schema:CollectionPage" too."""
+    return re.split(r"[/:#]", name.strip())[-1]
+
+
 MAX_EXTRACTED_HTML = 1024 * 1024
-_BLOAT = re.compile(r"<(script|style|noscript|svg|template)\b", re.IGNORECASE)
+# The name ends the tag's name: <svg-icon> and <script-loader> are custom elements, not bloat.
+_BLOAT = re.compile(r"<(script|style|noscript|svg|template)(?=[\s/>])", re.IGNORECASE)
 _BLOAT_ENDS = {
     tag: re.compile(rf"</{tag}\s*>", re.IGNORECASE)
     for tag in ("script", "style", "noscript", "svg", "template")
@@ -86,7 +108,10 @@ def extract_page(body: bytes, url: str, content_type: str = "", metadata: bool =
     """
     import trafilatura  # here, not at the top: ~40 MB that a daemon without full text never needs
 
-    html = _within_bounds(decode_html(body, content_type, url))
+    decoded = decode_html(body, content_type, url)
+    kind = declared_kind(decoded)  # before the cut, which drops the JSON-LD with the scripts
+    html = _within_bounds(decoded)
+    del decoded
     try:
         document = trafilatura.bare_extraction(
             html,
@@ -101,7 +126,6 @@ def extract_page(body: bytes, url: str, content_type: str = "", metadata: bool =
         raise ParseError(url, f"article extraction failed: {type(error).__name__}: {error}") from error
     lang = _HTML_LANG.search(body[:8192])
     language = lang.group(1).decode("ascii").replace("_", "-") if lang else None
-    kind = declared_kind(html)
     if document is None:
         return PageText(_page_title(html), "", None, language, None, kind)
     return PageText(
@@ -123,9 +147,10 @@ def _within_bounds(html: str) -> str:
     if len(html) <= MAX_EXTRACTED_HTML:
         return html
     kept: list[str] = []
+    unclosed: set[str] = set()
     size = position = 0
-    # One pass, each element's end found by a search onwards: an unclosed <script> drops the
-    # rest, and a page of unclosed openings costs no more than one of closed ones.
+    # One pass, each element's end found by a search onwards: a page of unclosed openings costs
+    # no more than one of closed ones. An unclosed one loses its opening tag only, not the rest.
     for opening in _BLOAT.finditer(html):
         if opening.start() < position:
             continue
@@ -133,10 +158,11 @@ def _within_bounds(html: str) -> str:
         size += opening.start() - position
         if size >= MAX_EXTRACTED_HTML:
             return "".join(kept)[:MAX_EXTRACTED_HTML]
-        close = _BLOAT_ENDS[opening.group(1).lower()].search(html, opening.end())
-        if close is None:
-            return "".join(kept)
-        position = close.end()
+        tag = opening.group(1).lower()
+        close = None if tag in unclosed else _BLOAT_ENDS[tag].search(html, opening.end())
+        if close is None:  # nor will any later one of this tag be: search no more
+            unclosed.add(tag)
+        position = close.end() if close else html.find(">", opening.end()) + 1 or len(html)
     kept.append(html[position : position + MAX_EXTRACTED_HTML - size])
     return "".join(kept)
 

@@ -38,6 +38,7 @@ _SECTION_FOLDER = re.compile(
 _SECTION_END = re.compile(
     r"[-/](?:index|section|sections|category|topics|archive|latest|home)/?(?:\.html?)?$", re.I
 )
+_DATE_ARCHIVE = re.compile(r"/(?:19|20)\d\d(?:/\d\d?){0,2}/?(?:index\.html?)?$", re.IGNORECASE)
 _CHROME = ("nav", "header", "footer", "aside", "form")
 
 
@@ -117,8 +118,9 @@ def _discovered(html: str, url: str) -> list[FeedEntry]:
 
 
 def looks_like_article_path(path: str) -> bool:
-    """A date, a long number, a page file or a long slug in the path, and no section word."""
-    if not _ARTICLE_PATH.search(path) or _SECTION_FOLDER.search(path):
+    """A date, a long number, a page file or a long slug in the path, and no section word; not
+    a date alone ("/2024/05/", "/news/2024/05/index.html": the month's archive)."""
+    if not _ARTICLE_PATH.search(path) or _SECTION_FOLDER.search(path) or _DATE_ARCHIVE.search(path):
         return False
     return not _SECTION_END.search(path) or bool(_DATED_OR_NUMBERED.search(path))
 

@@ -174,3 +174,16 @@ def test_pathological_markup_is_read_in_linear_time() -> None:
     assert declared_kind("<meta " * 50_000) is None
     assert declared_kind('<script type="application/ld+json">' * 10_000) is None
     assert time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize("opening", ["<svg-icon name='dome'></svg-icon>", "<svg viewBox='0 0 1 1'>"])
+def test_a_huge_page_keeps_its_article_past_a_custom_or_unclosed_element(opening: str) -> None:
+    """<svg-icon> is a custom element, not an <svg>; an unclosed <svg> loses its tag, not the
+    article after it."""
+    body = (
+        "<html><head><script>" + "var state = {};" * 100_000 + "</script><title>Report</title></head>"
+        f"<body>{opening}<article><h1>Iron Dome report</h1>"
+        + "<p>The Iron Dome battery was shown to visiting engineers at the coast.</p>" * 20
+        + "</article></body></html>"
+    ).encode()
+    assert "Iron Dome battery was shown" in extract_page(body, "http://x.test/big", "text/html", False).text

@@ -128,6 +128,7 @@ def test_listing_without_selectors_finds_article_links() -> None:
     [
         "/world/section/economy-and-markets-index", "/world/asia-pacific-news-index",
         "/tag/iron-dome-news-and-views", "/news/index.html", "/topics/air-defence-and-missiles",
+        "/2024/05/", "/2024/05/21", "/news/2024/05/index.html", "/2024/",
     ],
 )  # fmt: skip
 def test_section_fronts_are_not_taken_for_articles(path: str) -> None:
@@ -231,3 +232,29 @@ def test_dated_or_numbered_articles_ending_in_index_are_articles(path: str) -> N
     page = f'<html><body><main><a href="{path}">Iron Dome order for the coast</a></main></body></html>'
     [entry] = parse_listing(page.encode(), "https://news.test/", "text/html", None)
     assert entry.url == f"https://news.test{path}"
+
+
+@pytest.mark.parametrize(
+    ("ld", "kind"),
+    [
+        ('{"@type": "CollectionPage", "name": "Defence"}', "listing"),
+        ('{"@type": "https://schema.org/CollectionPage"}', "listing"),
+        ('{"@type": "ItemList", "itemListElement": [{"@type": "NewsArticle", "headline": "x"}]}', "listing"),
+        ('{"@graph": [{"@type": "WebSite"}, {"@type": "CollectionPage"}]}', "listing"),
+        ('{"@graph": [{"@type": "WebPage"}, {"@type": ["NewsArticle"]}]}', "article"),
+        ('{"@type": "NewsArticle", "headline": "Iron Dome", }', "article"),  # not valid JSON
+    ],
+)
+def test_a_page_declares_what_it_is(ld: str, kind: str) -> None:
+    """The declaration counts wherever it is (here after 300 KB of markup, on a page above the
+    extraction bound, whose scripts the bound drops), and only the page's own nodes' types."""
+    page = (
+        "<html><head><style>"
+        + "p { margin: 0 }\n" * 20_000
+        + "</style></head><body>"
+        + "<div>filler</div>" * 70_000
+        + f'<script type="application/ld+json">{ld}</script>'
+        + "<article><p>The Iron Dome battery was inspected by engineers.</p></article></body></html>"
+    )
+    assert len(page) > 1024 * 1024
+    assert extract_page(page.encode(), "https://news.test/a", "text/html", False).declared_kind == kind
