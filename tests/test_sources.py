@@ -432,3 +432,26 @@ def test_a_link_found_to_be_a_list_is_not_fetched_again(tmp_path: Path, site: Si
     asyncio.run(two_polls())
     assert site.hits("/front") == 2
     assert site.hits("/world/iron-dome-coverage-from-our-desk") == 1
+
+
+def test_sources_sharing_one_article_count_it_once(cli: Cli, tmp_path: Path, site: Site) -> None:
+    """Three feeds carrying one article (one URL): one new article, one matched, in the pass
+    summary as in the archive (each poll counted it as its own match)."""
+    item = {
+        "title": "Iron Dome battery inspected",
+        "link": f"{site.base}/gone/shared",
+        "description": "Iron Dome",
+    }
+    for name in ("a", "b", "c"):
+        site.routes[f"/{name}.xml"] = Route(fixtures.rss([item]))
+    config = write_config(
+        tmp_path / "monitor.yaml",
+        {
+            "storage": {"url": "sqlite:///monitor.db"},
+            "fetch": {"timeout": "2s", "host_gap": "0s"},
+            "sources": [{"name": name, "url": site.url(f"/{name}.xml")} for name in ("a", "b", "c")],
+            "watch": RULES,
+        },
+    )
+    code, out, err = cli("-c", str(config), "once")
+    assert code == 0 and "3 entries, 1 new article, 0 updated, 1 matched" in out, (out, err)

@@ -332,12 +332,14 @@ async def _store_new(
         ]
         new = [article for article, (_, is_new) in zip(articles, kept, strict=True) if is_new]
         outbox = [row for article in new for row in pipeline.outbox_for(article)]
-        stored += await pipeline.writes.store(new, outbox)
+        stored_ids = await pipeline.writes.store(new, outbox)
+        stored += len(stored_ids)
+        matched += sum(1 for article in new if article.hits and article.id in stored_ids)
         for article in articles[len(new) :]:
             log.info("%s: updated (its feed entry changed)", article.url)
             if await asyncio.to_thread(pipeline.archive.update, article, pipeline.outbox_for(article)):
                 changed_count += 1
-        matched += sum(1 for article in articles if article.hits)
+                matched += bool(article.hits)
     return stored, changed_count, matched, pack_shingles(learned) if learned else None
 
 

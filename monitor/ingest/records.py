@@ -63,8 +63,9 @@ class ArchiveWrites:
     async def record(self, name: str, outcome: FetchOutcome) -> None:
         await self.outcomes.submit([(name, outcome)])
 
-    async def store(self, new: Sequence[Article], outbox: Sequence[OutboxRow]) -> int:
-        """Store the articles not yet archived, with their alert rows; how many it stored."""
+    async def store(self, new: Sequence[Article], outbox: Sequence[OutboxRow]) -> set[str]:
+        """Store the articles not yet archived, with their alert rows; the ids of those it stored
+        (another source's poll may have stored one meanwhile)."""
         if not new:
-            return 0
-        return len(await asyncio.to_thread(self.archive.store_new, new, outbox))
+            return set()
+        return await asyncio.to_thread(self.archive.store_new, new, outbox)
