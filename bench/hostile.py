@@ -3,7 +3,8 @@
 Each shape of hostile answer is served to COPIES sources on loopback addresses of their own (so
 the per-host bound does not serialize them): compression bombs, an entity bomb, a feed of
 100,000 items, endless bodies, a feed whose one item is 9 MiB of text, a listing page of
-100,000 links, a 50,000-URL sitemap, and feeds whose items link to 9 MiB article pages. The
+100,000 links, a 50,000-URL sitemap, feeds whose items link to 9 MiB article pages, and
+feeds of 48 items of 200 KB each. The
 peak is the kernel's high-water mark (VmHWM) of the `monitor once` process, read from /proc
 while it runs; the target assumes the default caps (10 MiB per decoded body).
 
@@ -84,6 +85,17 @@ def _linking_feed(connection: socket.socket, host: str) -> None:
     _whole("application/rss+xml", _feed(items))(connection, host)
 
 
+def _fat_items_feed(words: bytes) -> Answer:
+    """48 items of 200 KB each, linking to a closed port: each item is new and kept."""
+
+    def answer(connection: socket.socket, host: str) -> None:
+        item = b"<item><title>Item %d</title><link>http://127.0.0.1:1/%s/%d</link><description>"
+        items = b"".join(item % (n, host.encode(), n) + words + b"</description></item>" for n in range(48))
+        _whole("application/rss+xml", _feed(items))(connection, host)
+
+    return answer
+
+
 def shapes() -> dict[str, tuple[str, Answer]]:
     """Shape name -> (source kind, answer), bodies built once; "page" is no source's own: the
     article page the linking feeds point at."""
@@ -119,6 +131,7 @@ def shapes() -> dict[str, tuple[str, Answer]]:
         ),
         "50,000-URL sitemap": ("sitemap", sitemap_answer),
         "items linking to 9 MiB pages": ("feed", _linking_feed),
+        "48 items of 200 KB": ("feed", _fat_items_feed(_words(200_000))),
         "page": (
             "page",
             _whole("text/html", b"<html><body><article><p>" + _words(9 * MIB) + b"</p></article>"),

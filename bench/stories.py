@@ -1,7 +1,7 @@
 """Story grouping: precision and recall of near-duplicate detection, per similarity threshold.
 
-Every copy of the generated corpora (bench/story_corpus.py: full texts, and feed-length texts
-whose pages could not be fetched) is stored, in arrival order, in a
+Every copy of the generated corpora (bench/story_corpus.py: full texts, feed-length texts
+whose pages could not be fetched, and the shortest of those) is stored, in arrival order, in a
 real SQLite archive, which assigns story ids as the daemon does; pairs of copies then count as
 true or false positives. The threshold in force (`stories: similarity:`) is marked.
 
@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench.report import environment, write_section
-from bench.story_corpus import Copy, corpus, pair_scores, short_corpus
+from bench.story_corpus import Copy, corpus, pair_scores, short_corpus, tiny_corpus
 from monitor.archive.sql import SqlArchive
 from monitor.models import Article
 from monitor.stories import StoryGrouping, fingerprint
@@ -73,8 +73,14 @@ DESCRIPTIONS = {
         "their own: one word changed, a dateline added (and, in Chinese, a Traditional-script copy);\n"
         "each story's follow-up, as long again, reuses one sentence and must not join."
     ),
+    "tiny": (
+        "The short end of feed texts: {articles} articles, {stories} stories of 25 to 30 words (40 to 54\n"
+        "characters in Chinese) under headlines of 9 or 10 words (18 to 20 characters), which weigh as\n"
+        "much as the text; copies and follow-ups as above. Reported, not a target: a follow-up here\n"
+        "shares up to half its text with the story."
+    ),
 }
-CORPORA = {"full": corpus, "short": short_corpus}
+CORPORA = {"full": corpus, "short": short_corpus, "tiny": tiny_corpus}
 
 
 def table(name: str, copies: list[Copy], rows: list[tuple[float, float, float, float]]) -> str:

@@ -198,23 +198,32 @@ def _one_word_changed(rng: random.Random, text: str, chinese: bool) -> str:
     return " ".join(words)
 
 
-def short_family(rng: random.Random, number: int, chinese: bool) -> list[Copy]:
-    """A story as feed text only (25 to 60 words, or 40 to 110 characters in Chinese): the page
-    could not be fetched. Its copies have their own headline; one changes a word, one adds a
-    dateline, a Chinese one is in Traditional characters. Its follow-up (a new development, as
-    long again) reuses one sentence as background."""
+def short_family(
+    rng: random.Random,
+    number: int,
+    chinese: bool,
+    words: tuple[int, int] = (25, 60),
+    characters: tuple[int, int] = (40, 110),
+    headline_words: tuple[int, int] = (6, 10),
+    headline_characters: tuple[int, int] = (12, 20),
+) -> list[Copy]:
+    """A story as feed text only (25 to 60 words, or 40 to 110 characters in Chinese, by
+    default): the page could not be fetched. Its copies have their own headline; one changes a
+    word, one adds a dateline, a Chinese one is in Traditional characters. Its follow-up (a new
+    development, as long again) reuses one sentence as background."""
+    least, most = characters if chinese else words
     while True:
         sentences = _sentences(rng, rng.randint(2, 4), chinese)
         text = _join(sentences, chinese)
         size = len(text) if chinese else len(text.split())
-        if (40 <= size <= 110) if chinese else (25 <= size <= 60):
+        if least <= size <= most:
             break
 
     def headline() -> str:  # a headline's length: the start of a sentence
         sentence = _sentences(rng, 1, chinese)[0].rstrip(".。")
         if chinese:
-            return sentence[: rng.randint(12, 20)]
-        return " ".join(sentence.split()[: rng.randint(6, 10)])
+            return sentence[: rng.randint(*headline_characters)]
+        return " ".join(sentence.split()[: rng.randint(*headline_words)])
 
     head, _ = rng.choice(BOILERPLATE)
     copies = [
@@ -234,6 +243,21 @@ def short_corpus(families: int = 60, seed: int = 5) -> list[Copy]:
     rng = random.Random(seed)
     copies = [
         copy for number in range(families) for copy in short_family(rng, number, chinese=number % 3 == 2)
+    ]
+    rng.shuffle(copies)
+    return copies
+
+
+def tiny_corpus(families: int = 60, seed: int = 7) -> list[Copy]:
+    """As short_corpus, at the short end: 25 to 30 words (40 to 54 characters in Chinese)
+    under headlines of 9 or 10 words (18 to 20 characters), which weigh as much as the text."""
+    rng = random.Random(seed)
+    copies = [
+        copy
+        for number in range(families)
+        for copy in short_family(
+            rng, number, number % 3 == 2, (25, 30), (40, 54), (9, 10), headline_characters=(18, 20)
+        )
     ]
     rng.shuffle(copies)
     return copies

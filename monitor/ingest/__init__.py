@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -52,6 +53,8 @@ PAGE_TYPES = ("text/html", "application/xhtml+xml", "text/plain")
 PARSE_DEADLINE = 20.0
 MAX_LISTING_PAGES_KEPT = 10_000
 ANALYSED_AT_ONCE = 32  # articles of one poll read, matched and held at once
+LOT_CHARS = 1_000_000  # or fewer, whose feed text comes to this many characters
+Work = tuple[str, str, FeedEntry, bool]  # article id, URL, entry, whether new (else updated)
 T = TypeVar("T")
 
 
@@ -107,9 +110,9 @@ async def ingest_source(
 ) -> SourceReport:
     """One poll of one source, from its stored state (None: never polled). Never raises for the
     source's own faults: they are recorded."""
-    async with pipeline.in_flight():
+    async with pipeline.in_flight(), AsyncExitStack() as poll_scope:
         try:
-            return await _poll(pipeline, source, state)
+            return await _poll(pipeline, source, state, poll_scope)
         except ArchiveError:
             raise  # the archive's trouble, not the source's: the poll is retried (runtime/scheduler)
         except Exception as error:  # a bug or a missing module: ours, and it must not pass for the source's
@@ -132,7 +135,10 @@ async def _internal_failure(
     return SourceReport(source.name, INTERNAL_ERROR, error=message)
 
 
-async def _poll(pipeline: Pipeline, source: SourceSettings, state: SourceState | None) -> SourceReport:
+async def _poll(
+    pipeline: Pipeline, source: SourceSettings, state: SourceState | None, poll_scope: AsyncExitStack
+) -> SourceReport:
+    """One poll; a large body's turn, when it takes one, is kept by `poll_scope` (see Fetcher)."""
     now = pipeline.clock()
     interval = (state.interval if state and source.adaptive else None) or pipeline.settings.interval(source)
     full = wants_full_fetch(now, state.last_full_fetch if state else None)
@@ -143,6 +149,7 @@ async def _poll(pipeline: Pipeline, source: SourceSettings, state: SourceState |
             etag=None if full or not state else state.etag,
             last_modified=None if full or not state else state.last_modified,
             accept=HTML_ACCEPT if source.kind == "html" else FEED_ACCEPT,
+            poll_scope=poll_scope,
         ) as response:
             if response.not_modified:
                 interval = _adapted(pipeline, source, interval, 0)
@@ -309,14 +316,13 @@ async def _store_new(
         for key, (url, entry) in by_id.items()
         if known.get(key) and entry.guid in seen_guids and known[key] != contents[key]
     ]
-    work = [(key, url, entry, True) for key, url, entry in fresh]
+    work: list[Work] = [(key, url, entry, True) for key, url, entry in fresh]
     work += [(key, url, entry, False) for key, url, entry in changed]
     stored = changed_count = matched = 0
     learned: frozenset[int] = frozenset()
     # A few dozen articles at a time, each lot stored before the next is read: a feed of
     # thousands of new items (or pages) would otherwise be held in memory whole.
-    for start in range(0, len(work), ANALYSED_AT_ONCE):
-        lot = work[start : start + ANALYSED_AT_ONCE]
+    for start, lot in enumerate(_lots(work)):
         results = await asyncio.gather(
             *(_article(pipeline, source, key, url, entry, now) for key, url, entry, _ in lot)
         )
@@ -341,6 +347,22 @@ async def _store_new(
                 changed_count += 1
                 matched += bool(article.hits)
     return stored, changed_count, matched, pack_shingles(learned) if learned else None
+
+
+def _lots(work: list[Work]) -> Iterator[list[Work]]:
+    """The work in lots of ANALYSED_AT_ONCE entries, or fewer whose feed text comes to
+    LOT_CHARS: matching and hashing hold several times a text's size while they run."""
+    lot: list[Work] = []
+    size = 0
+    for item in work:
+        entry = item[2]
+        lot.append(item)
+        size += len(entry.title) + len(entry.summary) + len(entry.content)
+        if len(lot) >= ANALYSED_AT_ONCE or size >= LOT_CHARS:
+            yield lot
+            lot, size = [], 0
+    if lot:
+        yield lot
 
 
 async def _repeated(

@@ -2,15 +2,15 @@
 streaming, conditional GET, a global and a per-host concurrency bound, and every connection
 through the egress gate (egress.py). httpx shapes stay in this module.
 
-Large bodies are what fills memory: a body read past LARGE_BODY bytes takes one of
-LARGE_AT_ONCE slots, and `fetched` keeps the slot while the caller parses it (a 9 MiB feed or
-page costs tens of megabytes to parse), so however many fetches run at once, at most
-LARGE_AT_ONCE large bodies are read, held and parsed together. Time spent waiting for a slot
-does not count against the request's deadline, and a fetch waiting for one gives its fetch slot
-back meanwhile, so that small feeds are never queued behind large ones; at most `concurrency`
-fetches wait so (each holding LARGE_BODY bytes), a further one waits in its fetch slot. A slot's
-holder fetches nothing more until it lets go (a holder waiting for a second slot would wait for
-itself)."""
+Large bodies are what fill memory: a body read past LARGE_BODY bytes (or announced so by its
+Content-Length, before any of it is read) takes one of LARGE_AT_ONCE slots, and `fetched` keeps
+the slot while the caller parses it (a 9 MiB feed or page costs tens of megabytes to parse), so
+however many fetches run at once, at most LARGE_AT_ONCE large bodies are read, held and parsed
+together. A source's own large body also takes one of HEAVY_AT_ONCE turns, kept until its poll
+ends: the entries it parses into are matched and stored after the slot is let go. Time spent
+waiting does not count against the request's deadline, and a fetch waiting gives its fetch slot
+back meanwhile, so that small feeds are never queued behind large ones. A slot's holder fetches
+nothing more until it lets go (a holder waiting for a second slot would wait for itself)."""
 
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ from monitor.runtime.arenas import release_free_memory
 _CHUNK = 64 * 1024
 LARGE_BODY = 1024 * 1024
 LARGE_AT_ONCE = 1  # parsing is CPU-bound: a second at once bought no speed, and doubled the peak
+HEAVY_AT_ONCE = 2  # polls of a large feed body, from its read to the poll's end (see `fetched`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +146,7 @@ class Fetcher:
         self.semaphore = asyncio.Semaphore(concurrency)
         self.large = asyncio.Semaphore(LARGE_AT_ONCE)
         self.large_waiting = asyncio.Semaphore(concurrency)
+        self.heavy = asyncio.Semaphore(HEAVY_AT_ONCE)
         self.hosts = _HostGate(per_host, host_gap.total_seconds())
         # httpcore walks every pooled connection (a readability check on each idle one) whenever
         # a request starts or ends: a quarter of the concurrency kept idle cut the walk's cost
@@ -209,11 +211,19 @@ class Fetcher:
         last_modified: str | None = None,
         accept: str = "*/*",
         types: tuple[str, ...] = (),
+        poll_scope: AsyncExitStack | None = None,
     ) -> AsyncIterator[FetchResponse]:
         """As `get`, the response held while the block runs: a large body keeps its slot until
-        the block (its parsing) ends. Fetch nothing else inside the block."""
+        the block (its parsing) ends. Fetch nothing else inside the block.
+
+        `poll_scope` is the scope of the poll a source's own body feeds: a large body's poll
+        then holds one of HEAVY_AT_ONCE turns until that scope closes, since its entries,
+        matched and stored after the parse, fill memory as much as the parse. The heavy turn is
+        always taken before the large-body slot, never after: a heavy poll's large page waits
+        for the slot only, and the slot's holder never waits for a heavy turn."""
         async with AsyncExitStack() as large_slot:
-            yield await self._fetch(url, policy, content, etag, last_modified, accept, types, large_slot)
+            turn = _LargeTurn(self, url, large_slot, poll_scope)
+            yield await self._fetch(url, policy, content, etag, last_modified, accept, types, turn)
 
     async def _fetch(
         self,
@@ -224,7 +234,7 @@ class Fetcher:
         last_modified: str | None,
         accept: str,
         types: tuple[str, ...],
-        large_slot: AsyncExitStack,
+        turn: _LargeTurn,
     ) -> FetchResponse:
         check_url(url)
         headers = {"Accept": accept}
@@ -233,7 +243,6 @@ class Fetcher:
         if last_modified:
             headers["If-Modified-Since"] = last_modified
         client = self.content_client if content else self.client
-        turn = _LargeTurn(self, url, large_slot)
         await self.semaphore.acquire()
         try:
             async with self.hosts.slot(url):
@@ -277,6 +286,8 @@ class Fetcher:
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > self.max_bytes:
                 raise TooLargeError(url, f"Content-Length {int(declared):,} exceeds the cap")
+            if declared.isdigit() and int(declared) > LARGE_BODY:
+                await turn.take()  # announced large: wait before reading, holding nothing
             decoder = _Decoder(response.headers.get("content-encoding", ""), url, self.max_bytes)
             async for chunk in response.aiter_raw(_CHUNK):
                 decoder.feed(chunk)
@@ -298,8 +309,10 @@ class _LargeTurn:
     """A fetch's claim on one of the fetcher's large-body slots, taken once and kept by `stack`;
     while waiting for it, the fetch gives its fetch slot back."""
 
-    def __init__(self, fetcher: Fetcher, url: str, stack: AsyncExitStack) -> None:
-        self.fetcher, self.url, self.stack = fetcher, url, stack
+    def __init__(
+        self, fetcher: Fetcher, url: str, stack: AsyncExitStack, poll_scope: AsyncExitStack | None
+    ) -> None:
+        self.fetcher, self.url, self.stack, self.poll_scope = fetcher, url, stack, poll_scope
         self.deadline: asyncio.Timeout | None = None
         self.taken = False
         self.holds_fetch_slot = True
@@ -310,9 +323,10 @@ class _LargeTurn:
             self.fetcher.semaphore.release()
 
     async def take(self) -> None:
-        """Wait for the slot, the request's deadline stopped meanwhile; but for one deadline at
-        most, so that a slow server holding the slot (until its own deadline) can stall the
-        fetches queued behind it only that long."""
+        """Wait for the slot, the request's deadline stopped meanwhile. A source's own body
+        first waits for a heavy turn, for as long as it takes: its holders are polls, which end.
+        The slot itself is waited for one deadline at most, so that a slow server holding it
+        (until its own deadline) can stall the fetches queued behind it only that long."""
         if self.taken:
             return
         assert self.deadline is not None, "take() runs inside the request's deadline"
@@ -320,17 +334,22 @@ class _LargeTurn:
         waited_from, when = loop.time(), self.deadline.when()
         self.deadline.reschedule(None)  # waiting is not the server's slowness: the clock stops
         self.stack.callback(release_free_memory)  # last, once the body's parsing is done
-        try:
-            async with asyncio.timeout(self.fetcher.deadline):
-                async with self.fetcher.large_waiting:
-                    self.give_back_fetch_slot()
+        if self.poll_scope is not None:
+            # Without a waiting ticket: the tickets are for the slot, and a heavy poll's page
+            # needs one (waiters for a heavy turn are polls in flight, bounded by the pipeline).
+            self.give_back_fetch_slot()
+            await self.poll_scope.enter_async_context(self.fetcher.heavy)
+        async with self.fetcher.large_waiting:
+            self.give_back_fetch_slot()
+            try:
+                async with asyncio.timeout(self.fetcher.deadline):
                     await self.stack.enter_async_context(self.fetcher.large)
-        except TimeoutError:
-            raise FetchError(
-                self.url,
-                f"waited {self.fetcher.deadline:g}s for its turn to read a large body "
-                "(one at a time); it is tried again at the next poll",
-            ) from None
+            except TimeoutError:
+                raise FetchError(
+                    self.url,
+                    f"waited {self.fetcher.deadline:g}s for its turn to read a large body "
+                    "(one at a time); it is tried again at the next poll",
+                ) from None
         self.taken = True
         if when is not None:
             self.deadline.reschedule(when + loop.time() - waited_from)

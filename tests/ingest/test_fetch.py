@@ -6,6 +6,7 @@ import sys
 import time
 import zlib
 from collections.abc import Iterator
+from contextlib import AsyncExitStack
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler
 
@@ -13,7 +14,7 @@ import pytest
 
 from monitor.egress import EgressPolicy
 from monitor.errors import FetchError, TooLargeError
-from monitor.ingest.fetch import LARGE_AT_ONCE, LARGE_BODY, Fetcher, FetchResponse
+from monitor.ingest.fetch import HEAVY_AT_ONCE, LARGE_AT_ONCE, LARGE_BODY, Fetcher, FetchResponse
 from tests.servers import Route, Site
 
 BODY = b"<rss>" + b"x" * 5000 + b"</rss>"
@@ -252,3 +253,37 @@ def test_a_fetch_waiting_for_a_large_turn_gives_its_fetch_slot_back(server: Site
 
     asyncio.run(run())
     assert order == ["small read", "first large parsed", "second large read"]
+
+
+def test_polls_of_large_bodies_hold_a_heavy_turn_until_they_end(server: Site) -> None:
+    """Parsed, a large feed's entries are still matched and stored: at most HEAVY_AT_ONCE
+    polls of large bodies run past their fetch at once, and a large page fetched by such a
+    poll waits only for the large-body slot, not for a heavy turn (no deadlock)."""
+    server.routes["/large"] = Route(b"<rss>" + b"x" * (2 * 1024 * 1024) + b"</rss>")
+    holding = most = 0
+
+    async def poll(fetcher: Fetcher) -> None:
+        nonlocal holding, most
+        url = server.url("/large")
+        policy = EgressPolicy.for_source(url)
+        async with AsyncExitStack() as scope:
+            async with fetcher.fetched(url, policy=policy, poll_scope=scope):
+                pass
+            holding += 1
+            most = max(most, holding)
+            page = await fetcher.get(url, policy=policy, content=True)  # the poll's article page
+            assert len(page.body) > LARGE_BODY
+            await asyncio.sleep(0.2)
+            holding -= 1
+
+    async def run() -> None:
+        # Two fetch slots for five polls: the polls waiting for a heavy turn must not take what
+        # the heavy polls' pages need (they did: a deadlock, found by bench.hostile).
+        fetcher = Fetcher("monitor-test/1", timedelta(seconds=10), 10_000_000, 2, per_host=16)
+        try:
+            await asyncio.wait_for(asyncio.gather(*(poll(fetcher) for _ in range(5))), 60)
+        finally:
+            await fetcher.close()
+
+    asyncio.run(run())
+    assert most == HEAVY_AT_ONCE
