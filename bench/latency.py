@@ -48,12 +48,26 @@ class Feeds:
             item = (
                 f"<item><title>Iron Dome battery {index}</title><link>{base}/a/{index}</link>"
                 f"<guid>{base}/a/{index}</guid><pubDate>{stamp}</pubDate>"
-                f"<description>Officials inspected an Iron Dome battery ({index}).</description></item>"
+                f"<description>Iron Dome battery inspected: {_distinct(index)}.</description></item>"
             )
         return (
             f'<?xml version="1.0"?><rss version="2.0"><channel><title>Feed {index}</title>'
             f"<link>{base}/</link><description>latency</description>{item}</channel></rss>"
         ).encode()
+
+
+_WORDS = [
+    *("coast", "radar", "crews", "budget", "harbour", "north", "village", "bridge", "winter", "tests"),
+    *("ministry", "engineers", "launcher", "night", "convoy", "school", "airport", "river"),
+    *("mountain", "market", "rail", "storm", "island", "capital"),
+]
+
+
+def _distinct(index: int) -> str:
+    """Eight words of its own for each item: items of different sources are different stories,
+    not copies of one (which would be alerted once)."""
+    rng = random.Random(index)
+    return " ".join(rng.sample(_WORDS, 8))
 
 
 def _address(server: socketserver.BaseServer) -> tuple[str, int]:

@@ -69,7 +69,14 @@ def shingles(tokens: Sequence[str]) -> set[str]:
 
 def fingerprint(title: str, text: str) -> Fingerprint | None:
     """The MinHash of an article's title and text; None when the text is too short to compare."""
-    return fingerprint_tokens(tokenize(f"{title}\n{text}").tokens)
+    return fingerprint_hashes(article_shingles(tokenize(title).tokens, tokenize(text).tokens))
+
+
+def article_shingles(title: Sequence[str], text: Sequence[str]) -> set[int]:
+    """An article's hashed shingles: its title's and its text's, none spanning the two. The end
+    of a headline and the start of a text make shingles that no copy under a headline of its
+    own shares: in a 25-word teaser they cost a third of the recall (bench.stories, tiny)."""
+    return shingle_hashes(title) | shingle_hashes(text)
 
 
 def fingerprint_tokens(tokens: Sequence[str]) -> Fingerprint | None:

@@ -34,11 +34,11 @@ from monitor.rules.text import index_fields, tokenize
 from monitor.settings import Settings, SourceSettings
 from monitor.stories import (
     LEARN_FROM,
+    article_shingles,
     fingerprint_hashes,
     pack_shingles,
     remembered_boilerplate,
     repeated_shingles,
-    shingle_hashes,
     unpack_shingles,
 )
 
@@ -381,7 +381,7 @@ async def _repeated(
 
 def _stored_shingles(archive: Archive, source: SourceSettings, limit: int) -> list[set[int]]:
     stored = archive.recent_texts(source.name, limit)
-    return [shingle_hashes(tokenize(f"{title}\n{text}").tokens) for title, text in stored]
+    return [article_shingles(tokenize(title).tokens, tokenize(text).tokens) for title, text in stored]
 
 
 def _guessed_from_listing(source: SourceSettings) -> bool:
@@ -468,7 +468,7 @@ def _analysed(
         content_hash=entry_hash(entry),
         index_text=index_fields(title_tokens, teaser_tokens, document.field("text").tokens),
     )
-    return article, shingle_hashes(title_tokens + body_tokens)
+    return article, article_shingles(title_tokens, body_tokens)
 
 
 async def _page(pipeline: Pipeline, source: SourceSettings, entry: FeedEntry) -> PageText | None:
