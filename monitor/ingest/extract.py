@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -36,11 +37,14 @@ class PageText:
 # schema.org types of article pages and of list pages (section fronts, tag pages, search).
 _ARTICLE_TYPES = re.compile(r"Article$|^(?:BlogPosting|LiveBlogPosting|Report|SocialMediaPosting)$")
 _LISTING_TYPES = frozenset({"CollectionPage", "ItemList", "SearchResultsPage", "ProfilePage"})
-# No "<" inside a tag or a JSON-LD block: each match stops at the next tag, so a head of many
-# unclosed openings is read in one pass (".*?" rescanned the rest for each: minutes).
-_OG_TYPE = re.compile(r"""<meta\b[^<>]*?\bproperty\s*=\s*["']og:type["'][^<>]*>""", re.IGNORECASE)
+# Tags are found whole first ("<" ends one), then looked into: a pattern that looked for an
+# attribute while finding the tag backtracked over every repetition of it (quadratic: minutes
+# for a megabyte of one unclosed tag).
+_META_TAG = re.compile(r"<meta\b[^<>]*>", re.IGNORECASE)
+_SCRIPT_TAG = re.compile(r"<script\b[^<>]*>", re.IGNORECASE)
+_SCRIPT_END = re.compile(r"</script", re.IGNORECASE)
+_OG_TYPE = re.compile(r"""\bproperty\s*=\s*["']og:type["']""", re.IGNORECASE)
 _CONTENT = re.compile(r"""\bcontent\s*=\s*["']([^"']*)["']""", re.IGNORECASE)
-_JSON_LD = re.compile(r"""<script\b[^<>]*application/ld\+json[^<>]*>([^<]*)</script""", re.IGNORECASE)
 _LD_TYPES = re.compile(r'"@type"\s*:\s*(\[[^\]]*\]|"[^"]*")')
 
 
@@ -50,11 +54,11 @@ def declared_kind(html: str) -> str | None:
     Only the types of the JSON-LD's own nodes count, not of what they list: a section front's
     ItemList names NewsArticle items. og:type "website" alone is no evidence: 3 of the 181 real
     article pages of the extraction benchmark say so and name no article type."""
-    types = {_type_name(name) for block in _JSON_LD.findall(html) for name in _node_types(block)}
+    types = {_type_name(name) for block in _json_ld_blocks(html) for name in _node_types(block)}
     if any(_ARTICLE_TYPES.search(name) for name in types):
         return "article"
-    og = _OG_TYPE.search(html)
-    og_content = _CONTENT.search(og.group(0)) if og else None
+    og = next((tag.group(0) for tag in _META_TAG.finditer(html) if _OG_TYPE.search(tag.group(0))), "")
+    og_content = _CONTENT.search(og)
     og_type = og_content.group(1).strip().lower() if og_content else ""
     if og_type == "article":
         return "article"
@@ -63,12 +67,26 @@ def declared_kind(html: str) -> str | None:
     return None
 
 
+def _json_ld_blocks(html: str) -> Iterator[str]:
+    """The text of each <script type="application/ld+json"> (which may hold "<" in strings)."""
+    position = 0
+    for tag in _SCRIPT_TAG.finditer(html):
+        if tag.start() < position:
+            continue
+        end = _SCRIPT_END.search(html, tag.end())
+        if end is None:  # nor will any later script be closed
+            return
+        position = end.end()
+        if "application/ld+json" in tag.group(0).lower():
+            yield html[tag.end() : end.start()]
+
+
 def _node_types(block: str) -> list[str]:
     """The @type names of a JSON-LD block's top-level nodes (and of its @graph's); every @type
     in it when the block is not valid JSON, as many in the wild are not."""
     try:
         data = json.loads(block, strict=False)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
         return [name for found in _LD_TYPES.findall(block) for name in re.findall(r'"([^"]+)"', found)]
     nodes = data if isinstance(data, list) else [data]
     nodes += [node for item in list(nodes) if isinstance(item, dict) for node in _graph(item)]

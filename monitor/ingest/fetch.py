@@ -33,6 +33,9 @@ _CHUNK = 64 * 1024
 LARGE_BODY = 1024 * 1024
 LARGE_AT_ONCE = 1  # parsing is CPU-bound: a second at once bought no speed, and doubled the peak
 HEAVY_AT_ONCE = 2  # polls of a large feed body, from its read to the poll's end (see `fetched`)
+# A heavy turn's holders are polls, which end; the bound only turns an unforeseen wait-for cycle
+# into an error instead of a hang.
+HEAVY_WAIT_DEADLINES = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,16 +119,20 @@ class _HostGate:
         self.slots: dict[str, asyncio.Semaphore] = {}
         self.next_start: dict[str, float] = {}
 
-    @asynccontextmanager
-    async def slot(self, url: str) -> AsyncIterator[None]:
+    async def acquire(self, url: str) -> asyncio.Semaphore:
+        """Wait for a slot of the URL's host and its start gap; returns the semaphore to release."""
         host = (urlsplit(url).hostname or "").lower()
         semaphore = self.slots.setdefault(host, asyncio.Semaphore(self.per_host))
-        async with semaphore:
+        await semaphore.acquire()
+        try:
             loop = asyncio.get_running_loop()
             start = max(loop.time(), self.next_start.get(host, 0.0))
             self.next_start[host] = start + self.gap
             await asyncio.sleep(start - loop.time())
-            yield
+        except BaseException:
+            semaphore.release()
+            raise
+        return semaphore
 
 
 class Fetcher:
@@ -245,10 +252,10 @@ class Fetcher:
         client = self.content_client if content else self.client
         await self.semaphore.acquire()
         try:
-            async with self.hosts.slot(url):
-                with egress(policy):
-                    async with asyncio.timeout(self.deadline) as turn.deadline:
-                        return await self._get(client, url, headers, types, turn)
+            turn.host_slot = await self.hosts.acquire(url)
+            with egress(policy):
+                async with asyncio.timeout(self.deadline) as turn.deadline:
+                    return await self._get(client, url, headers, types, turn)
         except TimeoutError:
             raise FetchError(url, f"no complete answer within {self.deadline:g}s") from None
         except httpx.TooManyRedirects:
@@ -258,7 +265,7 @@ class Fetcher:
         except httpx.HTTPError as error:
             raise FetchError(url, _describe(error)) from None
         finally:
-            turn.give_back_fetch_slot()
+            turn.give_back_slots()
 
     async def _get(
         self,
@@ -316,17 +323,24 @@ class _LargeTurn:
         self.deadline: asyncio.Timeout | None = None
         self.taken = False
         self.holds_fetch_slot = True
+        self.host_slot: asyncio.Semaphore | None = None
 
-    def give_back_fetch_slot(self) -> None:
+    def give_back_slots(self) -> None:
+        """Let go of the fetch slot and the host's slot: a waiting fetch reads nothing, and the
+        turn's holders may need both (a heavy poll fetches its pages, often from that host)."""
         if self.holds_fetch_slot:
             self.holds_fetch_slot = False
             self.fetcher.semaphore.release()
+        host_slot, self.host_slot = self.host_slot, None
+        if host_slot is not None:
+            host_slot.release()
 
     async def take(self) -> None:
-        """Wait for the slot, the request's deadline stopped meanwhile. A source's own body
-        first waits for a heavy turn, for as long as it takes: its holders are polls, which end.
-        The slot itself is waited for one deadline at most, so that a slow server holding it
-        (until its own deadline) can stall the fetches queued behind it only that long."""
+        """Wait for the slot, the request's deadline stopped meanwhile, the fetch and host slots
+        given back. A source's own body first waits for a heavy turn: its holders are polls,
+        which end. The slot itself is waited for one deadline at most, so that a slow server
+        holding it (until its own deadline) can stall the fetches queued behind it only that
+        long."""
         if self.taken:
             return
         assert self.deadline is not None, "take() runs inside the request's deadline"
@@ -334,22 +348,23 @@ class _LargeTurn:
         waited_from, when = loop.time(), self.deadline.when()
         self.deadline.reschedule(None)  # waiting is not the server's slowness: the clock stops
         self.stack.callback(release_free_memory)  # last, once the body's parsing is done
-        if self.poll_scope is not None:
-            # Without a waiting ticket: the tickets are for the slot, and a heavy poll's page
-            # needs one (waiters for a heavy turn are polls in flight, bounded by the pipeline).
-            self.give_back_fetch_slot()
-            await self.poll_scope.enter_async_context(self.fetcher.heavy)
-        async with self.fetcher.large_waiting:
-            self.give_back_fetch_slot()
-            try:
-                async with asyncio.timeout(self.fetcher.deadline):
+        try:
+            if self.poll_scope is not None:
+                # Without a waiting ticket: the tickets are for the slot, and a heavy poll's page
+                # needs one (waiters for a heavy turn are polls in flight, bounded by the pipeline).
+                self.give_back_slots()
+                async with asyncio.timeout(HEAVY_WAIT_DEADLINES * self.fetcher.deadline):
+                    await self.poll_scope.enter_async_context(self.fetcher.heavy)
+            async with asyncio.timeout(self.fetcher.deadline):
+                async with self.fetcher.large_waiting:  # at most `concurrency` fetches wait so
+                    self.give_back_slots()
                     await self.stack.enter_async_context(self.fetcher.large)
-            except TimeoutError:
-                raise FetchError(
-                    self.url,
-                    f"waited {self.fetcher.deadline:g}s for its turn to read a large body "
-                    "(one at a time); it is tried again at the next poll",
-                ) from None
+        except TimeoutError:
+            raise FetchError(
+                self.url,
+                "waited too long for its turn to read a large body (one at a time); "
+                "it is tried again at the next poll",
+            ) from None
         self.taken = True
         if when is not None:
             self.deadline.reschedule(when + loop.time() - waited_from)

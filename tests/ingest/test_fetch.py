@@ -287,3 +287,28 @@ def test_polls_of_large_bodies_hold_a_heavy_turn_until_they_end(server: Site) ->
 
     asyncio.run(run())
     assert most == HEAVY_AT_ONCE
+
+
+def test_large_feeds_on_one_host_do_not_lock_out_their_own_pages(server: Site) -> None:
+    """Four large feeds on one host (two requests at a time there), each poll then reading a
+    page of that host: the polls waiting for a heavy turn give the host's slots back (they held
+    both, and the heavy polls' pages waited for them: a hang, found by a fresh-eyes review)."""
+    server.routes["/large"] = Route(b"<rss>" + b"x" * (2 * 1024 * 1024) + b"</rss>")
+    server.routes["/page"] = Route(BODY)
+
+    async def poll(fetcher: Fetcher) -> bytes:
+        policy = EgressPolicy.for_source(server.url("/"))
+        async with AsyncExitStack() as scope:
+            async with fetcher.fetched(server.url("/large"), policy=policy, poll_scope=scope):
+                pass
+            page = await fetcher.get(server.url("/page"), policy=policy, content=True)
+            return page.body
+
+    async def run() -> list[bytes]:
+        fetcher = Fetcher("monitor-test/1", timedelta(seconds=5), 10_000_000, 16, per_host=2)
+        try:
+            return await asyncio.wait_for(asyncio.gather(*(poll(fetcher) for _ in range(4))), 60)
+        finally:
+            await fetcher.close()
+
+    assert asyncio.run(run()) == [BODY] * 4

@@ -173,7 +173,15 @@ def test_pathological_markup_is_read_in_linear_time() -> None:
     assert strip_declarations(b"<!DOCTYPE[" * 100_000).startswith(b"<!DOCTYPE[")
     assert declared_kind("<meta " * 50_000) is None
     assert declared_kind('<script type="application/ld+json">' * 10_000) is None
+    assert declared_kind("<meta " + 'property="og:type" ' * 40_000) is None  # one unclosed tag
+    assert declared_kind("<script " + "application/ld+json " * 50_000) is None
     assert time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize("nested", ["[" * 100_000 + "]" * 100_000, '{"a":' * 50_000 + "1" + "}" * 50_000])
+def test_json_ld_nested_past_the_parsers_depth_is_no_declaration(nested: str) -> None:
+    """It raised RecursionError, and the poll of the page's source failed as the monitor's fault."""
+    assert declared_kind(f'<script type="application/ld+json">{nested}</script>') is None
 
 
 @pytest.mark.parametrize("opening", ["<svg-icon name='dome'></svg-icon>", "<svg viewBox='0 0 1 1'>"])

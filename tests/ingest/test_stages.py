@@ -243,6 +243,7 @@ def test_dated_or_numbered_articles_ending_in_index_are_articles(path: str) -> N
         ('{"@graph": [{"@type": "WebSite"}, {"@type": "CollectionPage"}]}', "listing"),
         ('{"@graph": [{"@type": "WebPage"}, {"@type": ["NewsArticle"]}]}', "article"),
         ('{"@type": "NewsArticle", "headline": "Iron Dome", }', "article"),  # not valid JSON
+        ('{"@type": "NewsArticle", "headline": "Range < 70 km"}', "article"),  # "<" in a string
     ],
 )
 def test_a_page_declares_what_it_is(ld: str, kind: str) -> None:

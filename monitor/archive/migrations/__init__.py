@@ -168,18 +168,19 @@ def _v12_to_v13(connection: Connection) -> None:
         return
     since = newest - timedelta(days=30)
     banded = select(story_bands.c.article_id).where(story_bands.c.article_id == articles.c.id)
-    rows = connection.execute(
-        select(articles.c.id, articles.c.fetched, articles.c.fingerprint).where(
-            articles.c.fingerprint.is_not(None), articles.c.fetched >= since, ~banded.exists()
-        )
-    ).all()
-    values = [
-        {"band": band, "article_id": row.id, "fetched": row.fetched}
-        for row in rows
-        for band in band_keys(unpack(row.fingerprint))
-    ]
-    if values:
-        connection.execute(insert(story_bands), values)
+    unbanded = select(articles.c.id, articles.c.fetched, articles.c.fingerprint).where(
+        articles.c.fingerprint.is_not(None), articles.c.fetched >= since, ~banded.exists()
+    )
+    # In batches: an archive of a few hundred thousand recent articles makes millions of keys.
+    rows = connection.execution_options(yield_per=_REINDEX_CHUNK).execute(unbanded)
+    for batch in rows.partitions():
+        values = [
+            {"band": band, "article_id": row.id, "fetched": row.fetched}
+            for row in batch
+            for band in band_keys(unpack(row.fingerprint))
+        ]
+        if values:
+            connection.execute(insert(story_bands), values)
 
 
 # UPGRADES[n] brings version n + 1 to version n + 2.
