@@ -7,7 +7,7 @@ import io
 import json
 from pathlib import Path
 
-from monitor.output import render
+from monitor.cli.output import render
 from tests import fixtures
 from tests.conftest import Cli, write_config
 from tests.servers import Route, Site, WebhookReceiver

@@ -26,7 +26,7 @@ from monitor.durations import format_duration, parse_duration
 from monitor.errors import ArchiveError
 from monitor.ingest import SourceReport
 from monitor.models import ARCHIVE_ERROR, SourceState
-from monitor.output import counted
+from monitor.phrases import counted
 from monitor.settings import SourceSettings
 
 log = logging.getLogger(__name__)

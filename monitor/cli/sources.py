@@ -18,7 +18,7 @@ from monitor.ingest.discovery import Discovery, discover
 from monitor.ingest.fetch import Fetcher
 from monitor.ingest.normalize import canonical_url
 from monitor.opml import Subscription, read_opml, write_opml
-from monitor.output import counted
+from monitor.phrases import counted
 from monitor.settings import Settings, SourceSettings
 
 

@@ -14,11 +14,6 @@ from typing import Any
 FORMATS = ("table", "json", "ndjson", "csv")
 
 
-def counted(number: int, noun: str, plural: str = "") -> str:
-    """'1 source', '2 sources': a count with its noun in the right number."""
-    return f"{number} {noun}" if number == 1 else f"{number} {plural or noun + 's'}"
-
-
 def render(records: Sequence[dict[str, Any]], columns: Sequence[str], fmt: str) -> str:
     """Render records: tables and CSV show `columns`; JSON formats show whole records."""
     if fmt == "json":

@@ -1,0 +1,74 @@
+"""`monitor run` and `monitor once`: polling the sources, as a daemon or once."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+from monitor.archive.connections import refuse_unless_ours
+from monitor.cli.names import known_names
+from monitor.models import INTERNAL_ERROR
+from monitor.phrases import counted
+from monitor.settings import Settings
+
+
+def run_command(settings: Settings, path: str) -> int:
+    from monitor.app import build_app
+    from monitor.runtime.arenas import limit_malloc_arenas
+    from monitor.runtime.daemon_lock import sole_daemon
+    from monitor.runtime.scheduler import Daemon
+
+    limit_malloc_arenas()  # before the pass's threads exist
+
+    async def daemon() -> None:
+        app = build_app(settings, path)
+        try:
+            await Daemon(app).run()
+        finally:
+            await app.aclose()
+
+    url = settings.database_url()
+    database = Path(url.removeprefix("sqlite:///")).resolve()  # one lock however the path is spelled
+    if url.startswith("sqlite:///"):
+        refuse_unless_ours(url)  # before the lock file: nothing is left beside a refused file
+    with sole_daemon(database) if url.startswith("sqlite:///") else nullcontext():
+        asyncio.run(daemon())
+    return 0
+
+
+def once_command(settings: Settings, path: str, names: list[str]) -> int:
+    from monitor.app import build_app
+    from monitor.runtime.arenas import limit_malloc_arenas
+
+    names = list(known_names(names, [source.name for source in settings.sources], "source"))
+    limit_malloc_arenas()  # a pass is the daemon's work: the same threads, the same cap
+
+    async def one_pass() -> tuple[str, int]:
+        started = time.monotonic()
+        app = build_app(settings, path)
+        try:
+            reports = await app.poll(names or None)
+            sent = await app.dispatcher.dispatch()
+        finally:
+            await app.aclose()
+        failed = sum(1 for report in reports if report.error)
+        ours = sum(1 for report in reports if report.status == INTERNAL_ERROR)
+        summary = (
+            f"once: {counted(len(reports), 'source')} ({len(reports) - failed} ok, {failed} failed), "
+            f"{counted(sum(r.entries for r in reports), 'entry', 'entries')}, "
+            f"{counted(sum(r.new for r in reports), 'new article')}, "
+            f"{sum(r.updated for r in reports)} updated, "
+            f"{sum(r.matched for r in reports)} matched, {counted(sent.sent, 'alert')} sent, "
+            f"{counted(sent.failed, 'alert send')} failed, in {time.monotonic() - started:.1f}s"
+        )
+        if ours:
+            summary += (
+                f"\nonce: {ours} of the failures are a fault of the monitor, not of the source: see the log"
+            )
+        return summary, ours
+
+    summary, ours = asyncio.run(one_pass())
+    print(summary)
+    return 1 if ours else 0  # a source's failure is the source's; a fault of ours is unexpected

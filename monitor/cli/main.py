@@ -1,0 +1,186 @@
+"""The command line: arguments, logging, and the one place errors become exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from monitor import __version__
+from monitor.archive.space import disk_full_warning
+from monitor.archive.sql import SqlArchive
+from monitor.cli.alerts import alerts_command, retry_alerts_command
+from monitor.cli.check import check_command
+from monitor.cli.daemon import once_command, run_command
+from monitor.cli.output import FORMATS
+from monitor.cli.probe import extract_command, test_rule_command
+from monitor.cli.search import backfill_command, search_command
+from monitor.cli.sources import add_command, export_command, import_command
+from monitor.cli.status import sources_command
+from monitor.config_file import config_path, load_settings
+from monitor.errors import ConfigError, DaemonRunningError, MonitorError, QueryError, UsageError
+
+EPILOG = """examples:
+  monitor check
+  monitor once --source "Focus Taiwan"
+  monitor search '"Iron Dome" AND (Japan OR Taiwan)' --since 7d
+  monitor search 'T-Dome OR 台灣之盾' --matched --format json
+  monitor test-rule 'laser NEAR/5 weapon*' --text "Japan studies laser weapons"
+  monitor backfill "Iron Dome" --since 30d --alert
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="monitor",
+        description="Media monitoring: watch rules over news sources, an archive, alerts.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"monitor {__version__}")
+    parser.add_argument(
+        "-c", "--config", help="config file (default: $MONITOR_CONFIG or config/monitor.yaml)"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser("run", help="run the daemon (SIGINT/SIGTERM stop it cleanly)")
+    once = commands.add_parser("once", help="poll every (or the named) source once, send alerts")
+    once.add_argument("--source", action="append", default=[], metavar="NAME")
+    search = commands.add_parser("search", help="query the archive with the rule language")
+    search.add_argument("query")
+    search.add_argument("--since", help="published since: 7d, 24h or a date (2026-01-06)")
+    search.add_argument(
+        "--fetched-since", help="arrived in the archive since: 7d, 24h or a date (old articles fetched late)"
+    )
+    search.add_argument("--until", help="a date or datetime")
+    search.add_argument("--source", action="append", default=[], metavar="NAME")
+    search.add_argument("--rule", action="append", default=[], metavar="NAME")
+    search.add_argument("--matched", action="store_true", help="only articles a rule matched")
+    search.add_argument("--lang", help="language code, e.g. en, zh, ja")
+    search.add_argument("--limit", type=int, default=50)
+    search.add_argument("--format", choices=FORMATS, default="table")
+    backfill = commands.add_parser("backfill", help="run a watch rule over the archive")
+    backfill.add_argument("rule", help="the name of a watch rule in the config")
+    backfill.add_argument("--since", default="30d", help="how far back: 30d, 12h or a date")
+    backfill.add_argument("--alert", action="store_true", help="record the hits and send alerts")
+    backfill.add_argument("--format", choices=FORMATS, default="table")
+    sources = commands.add_parser(
+        "sources",
+        help="each source's health and schedule; add, import, export sources",
+        epilog="examples:\n  monitor sources add https://focustaiwan.tw/\n"
+        "  monitor sources import feeds.opml\n  monitor sources export -o feeds.opml",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sources.add_argument("--format", choices=FORMATS, default="table")
+    source_actions = sources.add_subparsers(dest="source_action", metavar="ACTION")
+    add = source_actions.add_parser("add", help="discover a site's feeds and add one to the config")
+    add.add_argument("url", help="a homepage or a feed URL")
+    add.add_argument("--name", help="the source's name (default: the feed's title)")
+    add.add_argument("--pick", type=int, default=1, help="which of the feeds found (default 1)")
+    add.add_argument("--allow-private", action="store_true", help="the site is on a private network")
+    add.add_argument("--print", dest="only_print", action="store_true", help="print the YAML, edit nothing")
+    opml_in = source_actions.add_parser("import", help="add the feeds of an OPML file to the config")
+    opml_in.add_argument("file", type=Path)
+    opml_in.add_argument(
+        "--print", dest="only_print", action="store_true", help="print the YAML, edit nothing"
+    )
+    opml_out = source_actions.add_parser("export", help="write the configured sources as OPML 2.0")
+    opml_out.add_argument("-o", "--output", type=Path, help="a file (default: standard output)")
+    alerts = commands.add_parser("alerts", help="alert history: channel, rule, article, state")
+    alerts.add_argument("--limit", type=int, default=200)
+    alerts.add_argument("--format", choices=FORMATS, default="table")
+    alert_actions = alerts.add_subparsers(dest="action", metavar="ACTION")
+    retry = alert_actions.add_parser("retry", help="send failed (or the given) alerts again")
+    retry.add_argument("ids", nargs="*", metavar="ID")
+    retry.add_argument("--failed", action="store_true", help="every dead-lettered alert")
+    commands.add_parser("check", help="validate the config; show how each rule was understood")
+    extract = commands.add_parser("extract", help="show what the pipeline extracts from a page")
+    extract.add_argument("inputs", nargs="+", metavar="URL_OR_FILE")
+    extract.add_argument("--format", choices=("text", "json", "ndjson"), default="text")
+    test_rule = commands.add_parser("test-rule", help="does a query match? (exit 0 yes, 1 no)")
+    test_rule.add_argument("query")
+    given = test_rule.add_mutually_exclusive_group(required=True)
+    given.add_argument("--url")
+    given.add_argument("--file")
+    given.add_argument("--text")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in (
+        "httpx",
+        "httpcore",
+        "apscheduler",
+        "charset_normalizer",
+    ):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    for reported_by_us in ("trafilatura", "htmldate"):  # a page they cannot read is said once, by us
+        logging.getLogger(reported_by_us).setLevel(logging.CRITICAL)
+    try:
+        code = _dispatch(args)
+        sys.stdout.flush()  # here, so that a reader gone away is caught below, not at exit
+        return code
+    except BrokenPipeError:
+        # The reader stopped early (`monitor search … | head`): end quietly, as Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
+    except QueryError as error:
+        print(f"monitor: query error: {error}\n{error.pointer()}", file=sys.stderr)
+        return 2
+    except (ConfigError, UsageError, DaemonRunningError) as error:
+        print(f"monitor: {error}", file=sys.stderr)
+        return 2
+    except MonitorError as error:
+        print(f"monitor: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "extract":
+        return extract_command(args.inputs, args.format)
+    if args.command == "test-rule":
+        return test_rule_command(args.query, url=args.url, file=args.file, text=args.text)
+    path = config_path(args.config)
+    settings = load_settings(path)
+    if args.command == "check":
+        return check_command(settings, str(path))
+    if args.command == "run":
+        return run_command(settings, str(path))
+    if args.command == "once":
+        return once_command(settings, str(path), args.source)
+    if args.command == "backfill":
+        return backfill_command(settings, str(path), args)
+    if args.command == "sources" and args.source_action == "add":
+        return add_command(
+            path, settings, args.url, args.name, args.pick, args.allow_private, args.only_print
+        )
+    if args.command == "sources" and args.source_action == "import":
+        return import_command(path, settings, args.file, args.only_print)
+    if args.command == "sources" and args.source_action == "export":
+        return export_command(settings, args.output)
+    archive = SqlArchive(settings.database_url(), settings.story_grouping())
+    try:
+        if args.command == "search":
+            return search_command(archive, settings, args)
+        if args.command == "sources":
+            warning = disk_full_warning(settings.database_url())
+            if warning:
+                print(f"monitor: warning: {warning}", file=sys.stderr)
+            return sources_command(archive, settings, args.format)
+        if args.action == "retry":
+            return retry_alerts_command(archive, args.ids, args.failed)
+        return alerts_command(archive, args.limit, args.format)
+    finally:
+        archive.close()
