@@ -20,7 +20,7 @@ from bench.report import environment, write_section
 from bench.story_corpus import Copy, corpus, pair_scores, short_corpus, tiny_corpus
 from monitor.archive.sql import SqlArchive
 from monitor.models import Article
-from monitor.stories import StoryGrouping, fingerprint
+from monitor.near_duplicates import StoryGrouping, fingerprint
 
 THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 START = datetime(2026, 11, 1, tzinfo=UTC)

@@ -73,7 +73,7 @@ class Article:
     language: str | None
     story: str
     hits: tuple[Hit, ...] = ()
-    fingerprint: tuple[int, ...] | None = None  # near-duplicate MinHash (monitor/stories.py)
+    fingerprint: tuple[int, ...] | None = None  # near-duplicate MinHash (monitor/near_duplicates.py)
     content_hash: str = ""  # of the feed entry's text: a change means the article was updated
     # The normalized title and body for the full-text index, when the pipeline already has them
     # (the matcher tokenized them); else the archive tokenizes. Not stored as such.
@@ -118,7 +118,9 @@ class SourceState:
     last_full_fetch: datetime | None = None
     interval: timedelta | None = None  # the adaptive poll interval, when the source adapts
     entry_digests: bytes = b""  # of the feed's items at the last read (see ingest.entries.ParsedFeed)
-    boilerplate: bytes = b""  # hashed shingles the source repeats across its items (see monitor.stories)
+    boilerplate: bytes = (
+        b""  # hashed shingles the source repeats across its items (see monitor.near_duplicates)
+    )
 
     @property
     def fetch_url(self) -> str:

@@ -20,8 +20,8 @@ from pydantic import (
 
 from monitor.alerts.holding import QuietHours, parse_throttle
 from monitor.durations import parse_duration
+from monitor.near_duplicates import StoryGrouping
 from monitor.rules import CompiledRule, parse_query, terms_query, to_text
-from monitor.stories import StoryGrouping
 
 
 def _duration(value: Any) -> Any:

@@ -14,7 +14,7 @@ from bench.stories import group
 from bench.story_corpus import Copy, corpus, pair_scores, short_corpus
 from monitor.archive.sql import SqlArchive
 from monitor.archive.stories import MOST_PER_BAND
-from monitor.stories import (
+from monitor.near_duplicates import (
     BINS,
     EMPTY,
     MAX_BOILERPLATE,

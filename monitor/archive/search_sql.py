@@ -22,9 +22,9 @@ from monitor.archive.bulk import IN_JSON, json_list
 from monitor.archive.rows import slot_builder
 from monitor.archive.tables import MARK_BLOCK, articles, stored_datetime
 from monitor.models import ArchivedArticle, Article, Hit
+from monitor.near_duplicates import unpack
 from monitor.rules import MatchInput
 from monitor.rules.match import Evaluator, run
-from monitor.stories import unpack
 
 ArticleRow = tuple[Any, ...]  # the columns of `articles`, in order
 FIRST_CHUNK, LARGEST_CHUNK, MOST_STRAGGLERS = 64, 4096, 512

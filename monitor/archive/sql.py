@@ -32,9 +32,9 @@ from monitor.archive.stories import assign_stories, index_bands
 from monitor.archive.tables import MARK_BLOCK, articles, publication_marks, sources, story_bands
 from monitor.archive.writes import insert_alerts, insert_articles, insert_hits, unstored, update_article
 from monitor.models import ArchivedArticle, Article, Hit, SourceState
+from monitor.near_duplicates import StoryGrouping
 from monitor.rules import Node
 from monitor.rules.match import compile_node
-from monitor.stories import StoryGrouping
 
 _KNOWN_IDS = f"SELECT id, content_hash FROM articles WHERE id IN {IN_JSON}"
 _KNOWN_GUIDS = f"SELECT guid FROM articles WHERE source = ? AND guid IN {IN_JSON}"

@@ -11,7 +11,7 @@ from dataclasses import replace
 from monitor.archive.bulk import IN_JSON, insert_rows, json_list
 from monitor.archive.tables import stored_datetime
 from monitor.models import Article
-from monitor.stories import StoryGrouping, band_keys, best_copy, pack
+from monitor.near_duplicates import StoryGrouping, band_keys, best_copy, pack
 
 MOST_COMPARED = 32  # candidates compared in full with a new article, those sharing most bands
 MOST_PER_BAND = 64  # the most recent articles of a band key read as candidates

@@ -12,8 +12,8 @@ from monitor.archive import OutboxRow
 from monitor.archive.bulk import IN_JSON, Value, insert_rows, json_list
 from monitor.archive.tables import MARK_BLOCK, stored_datetime
 from monitor.models import AlertState, Article, Hit
+from monitor.near_duplicates import pack
 from monitor.rules.text import index_article
-from monitor.stories import pack
 
 ARTICLE_COLUMNS = (
     "id", "url", "guid", "source", "title", "teaser", "text", "summary", "published", "fetched",

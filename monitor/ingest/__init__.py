@@ -29,10 +29,7 @@ from monitor.ingest.robots import RobotsCache
 from monitor.ingest.sitemaps import Sitemap, parse_sitemap
 from monitor.ingest.summarizers import ExtractiveSummarizer, Summarizer
 from monitor.models import INTERNAL_ERROR, Article, FeedEntry, SourceState
-from monitor.rules import Matcher, MatchInput
-from monitor.rules.text import index_fields, tokenize
-from monitor.settings import Settings, SourceSettings
-from monitor.stories import (
+from monitor.near_duplicates import (
     LEARN_FROM,
     article_shingles,
     fingerprint_hashes,
@@ -41,6 +38,9 @@ from monitor.stories import (
     repeated_shingles,
     unpack_shingles,
 )
+from monitor.rules import Matcher, MatchInput
+from monitor.rules.text import index_fields, tokenize
+from monitor.settings import Settings, SourceSettings
 
 log = logging.getLogger(__name__)
 SITEMAP_DEPTH = 2  # robots.txt -> sitemap index -> URL set
@@ -290,7 +290,7 @@ async def _store_new(
     """Store the entries not yet archived, and new versions of this source's archived ones whose
     feed text changed; returns how many were stored, how many updated, how many of those
     matched, and the source's boilerplate shingles when these articles taught new ones (see
-    monitor.stories), fingerprinted without."""
+    monitor.near_duplicates), fingerprinted without."""
     by_id: dict[str, tuple[str, FeedEntry]] = {}
     for entry in entries:
         url = canonical_url(entry.url)

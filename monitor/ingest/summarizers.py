@@ -1,4 +1,4 @@
-"""Summarizers: `extractive` (the default: no network, summarize.py) and `openai` (any
+"""Summarizers: `extractive` (the default: no network, extractive_summary.py) and `openai` (any
 OpenAI-compatible chat endpoint, e.g. a local model server), which asks the model why the
 article matters for the rules it matched and falls back to the extractive summary on any
 error, timeout or empty answer. Only matched articles go to the model: an unmatched one
@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from monitor.ingest.summarize import summarize
+from monitor.ingest.extractive_summary import summarize
 from monitor.models import Hit
 
 log = logging.getLogger(__name__)

@@ -11,8 +11,8 @@ from monitor.archive import FetchOutcome, KnownEntries, OutboxRow, SearchFilters
 from monitor.archive.migrations import APPLICATION_ID, LATEST
 from monitor.archive.sql import SqlArchive
 from monitor.errors import ArchiveError
+from monitor.near_duplicates import fingerprint
 from monitor.rules import parse_query
-from monitor.stories import fingerprint
 from tests.archive.helpers import NOW, make_article
 
 

@@ -10,12 +10,12 @@ import pytest
 
 from monitor.errors import ParseError
 from monitor.ingest.extract import extract_page
+from monitor.ingest.extractive_summary import sentences, summarize
 from monitor.ingest.language import detect_language, macrolanguage
 from monitor.ingest.normalize import article_id, canonical_url
 from monitor.ingest.pages import parse_listing
 from monitor.ingest.policy import next_poll, wants_full_text
 from monitor.ingest.sitemaps import parse_sitemap
-from monitor.ingest.summarize import sentences, summarize
 from monitor.models import Hit
 from monitor.settings import Selectors
 from tests import fixtures

@@ -17,8 +17,8 @@ from sqlalchemy import Connection, func, insert, select, text
 
 from monitor.archive.tables import MARK_BLOCK, articles, metadata, story_bands
 from monitor.errors import ArchiveError
+from monitor.near_duplicates import band_keys, unpack
 from monitor.rules.text import index_article
-from monitor.stories import band_keys, unpack
 
 log = logging.getLogger(__name__)
 
