@@ -34,7 +34,7 @@ def test_stories_benchmark_smoke() -> None:
 def test_extraction_benchmark_smoke() -> None:
     truth = dict(list(extraction.load(extraction.DATA).items())[:3])
     found, milliseconds = extraction.ours(extraction.DATA, truth, metadata=False)
-    assert len(milliseconds) == 3 and 0 < found.f1 <= 1
+    assert len(milliseconds) == 3 and found.f1 >= 0.85  # 0.918 on these three pages when written
     peer = extraction.peer(extraction.DATA, "trafilatura", truth)
     assert peer is not None and "| **ours**, t |" in extraction.table({"t": (found, milliseconds)}, {}, 3)
 
