@@ -322,31 +322,42 @@ async def _store_new(
     learned: frozenset[int] = frozenset()
     # A few dozen articles at a time, each lot stored before the next is read: a feed of
     # thousands of new items (or pages) would otherwise be held in memory whole.
-    for start, lot in enumerate(_lots(work)):
+    for number, lot in enumerate(_lots(work)):
         results = await asyncio.gather(
             *(_article(pipeline, source, key, url, entry, now) for key, url, entry, _ in lot)
         )
         kept = [(found, is_new) for found, (*_, is_new) in zip(results, lot, strict=True) if found]
-        analysed = [found for found, _ in kept]
-        if start == 0:  # the boilerplate is learned from the first lot, which is the newest
+        if number == 0:  # the boilerplate is learned from the first lot, which is the newest
             remembered = boilerplate
-            boilerplate = remembered_boilerplate(remembered, await _repeated(pipeline, source, analysed))
+            repeated = await _repeated(pipeline, source, [found for found, _ in kept])
+            boilerplate = remembered_boilerplate(remembered, repeated)
             learned = boilerplate if boilerplate != remembered else frozenset()
         articles = [
-            replace(article, fingerprint=fingerprint_hashes(shingles - boilerplate))
-            for article, shingles in analysed
+            (replace(article, fingerprint=fingerprint_hashes(shingles - boilerplate)), is_new)
+            for (article, shingles), is_new in kept
         ]
-        new = [article for article, (_, is_new) in zip(articles, kept, strict=True) if is_new]
-        outbox = [row for article in new for row in pipeline.outbox_for(article)]
-        stored_ids = await pipeline.writes.store(new, outbox)
-        stored += len(stored_ids)
-        matched += sum(1 for article in new if article.hits and article.id in stored_ids)
-        for article in articles[len(new) :]:
-            log.info("%s: updated (its feed entry changed)", article.url)
-            if await asyncio.to_thread(pipeline.archive.update, article, pipeline.outbox_for(article)):
-                changed_count += 1
-                matched += bool(article.hits)
+        lot_stored, lot_updated, lot_matched = await _write_lot(pipeline, articles)
+        stored += lot_stored
+        changed_count += lot_updated
+        matched += lot_matched
     return stored, changed_count, matched, pack_shingles(learned) if learned else None
+
+
+async def _write_lot(pipeline: Pipeline, articles: Sequence[tuple[Article, bool]]) -> tuple[int, int, int]:
+    """Store a lot's new articles and update its changed ones (`True`: new); how many were
+    stored, how many updated, and how many of those matched (another source's poll may have
+    stored an article first: it is neither)."""
+    new = [article for article, is_new in articles if is_new]
+    outbox = [row for article in new for row in pipeline.outbox_for(article)]
+    stored_ids = await pipeline.writes.store(new, outbox)
+    matched = sum(1 for article in new if article.hits and article.id in stored_ids)
+    updated = 0
+    for article in (article for article, is_new in articles if not is_new):
+        log.info("%s: updated (its feed entry changed)", article.url)
+        if await asyncio.to_thread(pipeline.archive.update, article, pipeline.outbox_for(article)):
+            updated += 1
+            matched += bool(article.hits)
+    return len(stored_ids), updated, matched
 
 
 def _lots(work: list[Work]) -> Iterator[list[Work]]:
