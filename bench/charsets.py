@@ -22,7 +22,7 @@ from pathlib import Path
 import charset_normalizer
 
 from bench.report import environment, write_section
-from monitor.ingest.charsets import canonical, guess, is_utf8
+from monitor.ingest.parse.charsets import canonical, guess, is_utf8
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "bench"
 MIN_NON_ASCII = 200

@@ -10,7 +10,7 @@ page has neither false positives nor false negatives); F1 is their harmonic mean
 predictions of other extractors are scored the same way, which checks the scorer against the
 published table (trafilatura 2.0 F1 0.958, newspaper4k 0.949, readability-lxml 0.922).
 
-Ours is `monitor.ingest.extract.extract_page` on the raw bytes: decoding, trafilatura, our
+Ours is `monitor.ingest.pages.extract.extract_page` on the raw bytes: decoding, trafilatura, our
 clean-up, timed per page; with and without the page's metadata (title, date, author).
 
     python -m bench.extraction [--data DIR] [--limit N] [--no-write]
@@ -31,7 +31,7 @@ from pathlib import Path
 
 from bench.report import environment, write_section
 from monitor.errors import ParseError
-from monitor.ingest.extract import extract_page
+from monitor.ingest.pages.extract import extract_page
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "bench" / "extraction"
 _TOKEN = re.compile(r"\w+")

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from bench.report import environment, write_section
 from monitor.errors import MonitorError
-from monitor.ingest.feeds import parse_feed
-from monitor.ingest.language import detect_language, macrolanguage
+from monitor.ingest.parse.feeds import parse_feed
+from monitor.ingest.parse.language import detect_language, macrolanguage
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "bench" / "feeds"
 MIN_LETTERS = 100

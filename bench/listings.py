@@ -25,8 +25,8 @@ from urllib.parse import urljoin, urlsplit
 import lxml.html
 
 from bench.report import environment, write_section
-from monitor.ingest.extract import declared_kind
-from monitor.ingest.pages import looks_like_article_path
+from monitor.ingest.pages.extract import declared_kind
+from monitor.ingest.pages.listings import looks_like_article_path
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "bench" / "extraction"
 _CHROME = ("nav", "header", "footer")

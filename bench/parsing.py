@@ -1,6 +1,6 @@
 """The parse stage alone over the real-feed corpus in ../shared/bench/feeds (skipped when absent).
 
-ours      monitor.ingest.feeds.parse_feed: encoding repair, the lxml fast path for well-formed
+ours      monitor.ingest.parse.feeds.parse_feed: encoding repair, the lxml fast path for well-formed
           RSS/RDF/Atom 1.0, feedparser for the rest, JSON Feed, text extraction of every field
 peer      feedparser.parse with its defaults (sanitizing, relative-URI resolution)
 limit     lxml.etree.fromstring, the bare XML parse (JSON Feeds: json.loads)
@@ -22,7 +22,7 @@ from lxml import etree
 
 from bench.report import environment, write_section
 from monitor.errors import ParseError
-from monitor.ingest.feeds import parse_feed
+from monitor.ingest.parse.feeds import parse_feed
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "bench" / "feeds"
 NOW = datetime(2026, 11, 25, tzinfo=UTC)

@@ -18,9 +18,10 @@ from monitor.alerts.message import MessageTemplates
 from monitor.alerts.webhook import WebhookNotifier
 from monitor.archive.sql import SqlArchive
 from monitor.errors import ConfigError
-from monitor.ingest import Pipeline, SourceReport, ingest_source
-from monitor.ingest.fetch import Fetcher
-from monitor.ingest.summarizers import ExtractiveSummarizer, OpenAISummarizer, Summarizer
+from monitor.ingest.fetch.client import Fetcher
+from monitor.ingest.poll.pipeline import Pipeline, SourceReport
+from monitor.ingest.poll.source import ingest_source
+from monitor.ingest.summaries.summarizers import ExtractiveSummarizer, OpenAISummarizer, Summarizer
 from monitor.models import SourceState
 from monitor.payloads import sample_payloads
 from monitor.rules import Matcher

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from monitor.durations import parse_duration
 from monitor.errors import ConfigError, QueryError
-from monitor.ingest.normalize import canonical_url
+from monitor.ingest.parse.normalize import canonical_url
 from monitor.rules import parse_query, terms_query
 from monitor.safe_yaml import load_yaml
 from monitor.settings import Settings

@@ -12,8 +12,8 @@ from urllib.parse import unquote, urlsplit
 
 from monitor.egress import EgressPolicy
 from monitor.errors import MonitorError, UsageError
-from monitor.ingest.extract import PageText, extract_page
-from monitor.ingest.fetch import Fetcher
+from monitor.ingest.fetch.client import Fetcher
+from monitor.ingest.pages.extract import PageText, extract_page
 from monitor.payloads import iso
 from monitor.rules import CompiledRule, MatchInput, parse_query
 from monitor.rules.match import rule_hits

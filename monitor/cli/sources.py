@@ -14,9 +14,9 @@ from pydantic import ValidationError
 from monitor.config_edit import add_sources, source_lines
 from monitor.egress import EgressPolicy
 from monitor.errors import ConfigEditError, MonitorError
-from monitor.ingest.discovery import Discovery, discover
-from monitor.ingest.fetch import Fetcher
-from monitor.ingest.normalize import canonical_url
+from monitor.ingest.fetch.client import Fetcher
+from monitor.ingest.pages.discovery import Discovery, discover
+from monitor.ingest.parse.normalize import canonical_url
 from monitor.opml import Subscription, read_opml, write_opml
 from monitor.phrases import counted
 from monitor.settings import Settings, SourceSettings

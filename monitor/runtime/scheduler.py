@@ -24,7 +24,7 @@ from monitor.app import App
 from monitor.archive import FetchOutcome
 from monitor.durations import format_duration, parse_duration
 from monitor.errors import ArchiveError
-from monitor.ingest import SourceReport
+from monitor.ingest.poll.pipeline import SourceReport
 from monitor.models import ARCHIVE_ERROR, SourceState
 from monitor.phrases import counted
 from monitor.settings import SourceSettings

@@ -12,7 +12,7 @@ import pytest
 
 from monitor.egress import EgressPolicy, check_url, is_public
 from monitor.errors import FetchError
-from monitor.ingest.fetch import Fetcher, FetchResponse
+from monitor.ingest.fetch.client import Fetcher, FetchResponse
 from tests import fixtures
 from tests.conftest import RULES, Cli, write_config
 from tests.servers import Route, Site

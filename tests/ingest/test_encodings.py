@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from monitor.ingest.extract import extract_page
-from monitor.ingest.feeds import parse_feed
+from monitor.ingest.pages.extract import extract_page
+from monitor.ingest.parse.feeds import parse_feed
 
 NOW = datetime(2026, 1, 7, tzinfo=UTC)
 SAMPLES = {

@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 import pytest
 
 from monitor.errors import ParseError
-from monitor.ingest.feeds import as_utf8, parse_feed, parse_with_feedparser
-from monitor.ingest.normalize import canonical_url
-from monitor.ingest.xmlfeeds import parse_well_formed
+from monitor.ingest.parse.feeds import as_utf8, parse_feed, parse_with_feedparser
+from monitor.ingest.parse.normalize import canonical_url
+from monitor.ingest.parse.xmlfeeds import parse_well_formed
 from tests import fixtures
 
 NOW = datetime(2026, 1, 7, tzinfo=UTC)

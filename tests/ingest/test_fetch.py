@@ -14,7 +14,8 @@ import pytest
 
 from monitor.egress import EgressPolicy
 from monitor.errors import FetchError, TooLargeError
-from monitor.ingest.fetch import HEAVY_AT_ONCE, LARGE_AT_ONCE, LARGE_BODY, Fetcher, FetchResponse
+from monitor.ingest.fetch.client import Fetcher, FetchResponse
+from monitor.ingest.fetch.turns import HEAVY_AT_ONCE, LARGE_AT_ONCE, LARGE_BODY
 from tests.servers import Route, Site
 
 BODY = b"<rss>" + b"x" * 5000 + b"</rss>"

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from monitor.ingest.declarations import strip_declarations
-from monitor.ingest.entries import MAX_FIELD_CHARS
-from monitor.ingest.extract import declared_kind, extract_page
-from monitor.ingest.feeds import looks_like_html
+from monitor.ingest.pages.extract import declared_kind, extract_page
+from monitor.ingest.parse.declarations import strip_declarations
+from monitor.ingest.parse.entries import MAX_FIELD_CHARS
+from monitor.ingest.parse.feeds import looks_like_html
 from tests import fixtures
 from tests.conftest import RULES, Cli, write_config
 from tests.hostile import HostileServer
@@ -107,7 +107,7 @@ PEAK_RSS_SCRIPT = """
 import asyncio, json, sys
 from datetime import timedelta
 from monitor.egress import EgressPolicy
-from monitor.ingest.fetch import Fetcher
+from monitor.ingest.fetch.client import Fetcher
 
 async def main(url):
     fetcher = Fetcher("t", timedelta(seconds=20), 10 * 1024 * 1024, 2)

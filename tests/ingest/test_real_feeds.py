@@ -14,7 +14,7 @@ import pytest
 
 from bench import charsets
 from monitor.errors import ParseError
-from monitor.ingest.feeds import parse_feed
+from monitor.ingest.parse.feeds import parse_feed
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "bench" / "feeds"
 NOW = datetime(2026, 11, 25, tzinfo=UTC)

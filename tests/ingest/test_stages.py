@@ -9,13 +9,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from monitor.errors import ParseError
-from monitor.ingest.extract import extract_page
-from monitor.ingest.extractive_summary import sentences, summarize
-from monitor.ingest.language import detect_language, macrolanguage
-from monitor.ingest.normalize import article_id, canonical_url
-from monitor.ingest.pages import parse_listing
-from monitor.ingest.policy import next_poll, wants_full_text
-from monitor.ingest.sitemaps import parse_sitemap
+from monitor.ingest.pages.extract import extract_page
+from monitor.ingest.pages.listings import parse_listing
+from monitor.ingest.parse.language import detect_language, macrolanguage
+from monitor.ingest.parse.normalize import article_id, canonical_url
+from monitor.ingest.parse.sitemaps import parse_sitemap
+from monitor.ingest.poll.policy import next_poll, wants_full_text
+from monitor.ingest.summaries.extractive import sentences, summarize
 from monitor.models import Hit
 from monitor.settings import Selectors
 from tests import fixtures
@@ -208,7 +208,7 @@ def test_an_undeclared_chinese_text_is_tagged_zh() -> None:
 def test_the_language_model_loads_once_whatever_threads_ask(monkeypatch: pytest.MonkeyPatch) -> None:
     from py3langid.langid import LanguageIdentifier
 
-    from monitor.ingest import language
+    from monitor.ingest.parse import language
 
     loads = []
     original = LanguageIdentifier.from_model_file

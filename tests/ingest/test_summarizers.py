@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.ingest.summarizers import OpenAISummarizer
+from monitor.ingest.summaries.summarizers import OpenAISummarizer
 from monitor.models import Hit
 from tests.conftest import RULES, Cli, write_config
 from tests.fixtures import rss

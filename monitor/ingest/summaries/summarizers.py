@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from monitor.ingest.extractive_summary import summarize
+from monitor.ingest.summaries.extractive import summarize
 from monitor.models import Hit
 
 log = logging.getLogger(__name__)

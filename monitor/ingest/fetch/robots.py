@@ -17,7 +17,7 @@ from urllib.robotparser import RobotFileParser
 
 from monitor.egress import EgressPolicy
 from monitor.errors import FetchError, MonitorError
-from monitor.ingest.fetch import Fetcher
+from monitor.ingest.fetch.client import Fetcher
 
 log = logging.getLogger(__name__)
 AGENT = "monitor"

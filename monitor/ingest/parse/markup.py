@@ -7,7 +7,7 @@ import re
 import lxml.etree
 import lxml.html
 
-from monitor.ingest.charsets import canonical, guess
+from monitor.ingest.parse.charsets import canonical, guess
 
 _BLOCKS = (
     "p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6",

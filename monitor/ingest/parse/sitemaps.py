@@ -11,9 +11,9 @@ from datetime import datetime, timedelta
 import lxml.etree
 
 from monitor.errors import ParseError
-from monitor.ingest.dates import parse_iso_date, plausible_date
-from monitor.ingest.declarations import strip_declarations
-from monitor.ingest.entries import feed_language
+from monitor.ingest.parse.dates import parse_iso_date, plausible_date
+from monitor.ingest.parse.declarations import strip_declarations
+from monitor.ingest.parse.entries import feed_language
 from monitor.models import FeedEntry
 
 MAX_AGE = timedelta(days=2)

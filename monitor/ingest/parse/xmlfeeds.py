@@ -20,9 +20,9 @@ from urllib.parse import urljoin
 from feedparser.datetimes import _parse_date as _feedparser_date  # no public name; pinned <7
 from lxml import etree
 
-from monitor.ingest.dates import parse_iso_date, plausible_date
-from monitor.ingest.declarations import strip_declarations
-from monitor.ingest.entries import (
+from monitor.ingest.parse.dates import parse_iso_date, plausible_date
+from monitor.ingest.parse.declarations import strip_declarations
+from monitor.ingest.parse.entries import (
     DIGEST_SIZE,
     MAX_ENTRIES,
     MAX_FIELD_CHARS,
@@ -30,7 +30,7 @@ from monitor.ingest.entries import (
     ParsedFeed,
     feed_language,
 )
-from monitor.ingest.markup import clean_text, html_to_text
+from monitor.ingest.parse.markup import clean_text, html_to_text
 from monitor.models import FeedEntry
 
 ATOM = "{http://www.w3.org/2005/Atom}"

@@ -18,8 +18,8 @@ import lxml.html
 from bs4 import BeautifulSoup, Tag
 
 from monitor.errors import ParseError
-from monitor.ingest.dates import parse_iso_date
-from monitor.ingest.markup import clean_text, decode_html
+from monitor.ingest.parse.dates import parse_iso_date
+from monitor.ingest.parse.markup import clean_text, decode_html
 from monitor.models import FeedEntry
 from monitor.settings import Selectors
 

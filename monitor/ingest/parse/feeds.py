@@ -18,13 +18,13 @@ from urllib.parse import urljoin
 import feedparser
 
 from monitor.errors import ParseError
-from monitor.ingest.charsets import canonical, guess, is_utf8
-from monitor.ingest.dates import plausible_date
-from monitor.ingest.declarations import strip_declarations
-from monitor.ingest.entries import MAX_ENTRIES, MAX_FIELD_CHARS, NO_DIGESTS, ParsedFeed, feed_language
-from monitor.ingest.jsonfeed import is_json_feed, parse_json_feed
-from monitor.ingest.markup import clean_text, html_to_text
-from monitor.ingest.xmlfeeds import parse_well_formed
+from monitor.ingest.parse.charsets import canonical, guess, is_utf8
+from monitor.ingest.parse.dates import plausible_date
+from monitor.ingest.parse.declarations import strip_declarations
+from monitor.ingest.parse.entries import MAX_ENTRIES, MAX_FIELD_CHARS, NO_DIGESTS, ParsedFeed, feed_language
+from monitor.ingest.parse.jsonfeed import is_json_feed, parse_json_feed
+from monitor.ingest.parse.markup import clean_text, html_to_text
+from monitor.ingest.parse.xmlfeeds import parse_well_formed
 from monitor.models import FeedEntry
 
 MAX_PERSON_CHARS = 500

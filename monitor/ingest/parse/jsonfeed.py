@@ -14,9 +14,9 @@ from typing import Any
 from urllib.parse import urljoin
 
 from monitor.errors import ParseError
-from monitor.ingest.dates import parse_iso_date, plausible_date
-from monitor.ingest.entries import MAX_ENTRIES, MAX_FIELD_CHARS, feed_language
-from monitor.ingest.markup import clean_text, html_to_text
+from monitor.ingest.parse.dates import parse_iso_date, plausible_date
+from monitor.ingest.parse.entries import MAX_ENTRIES, MAX_FIELD_CHARS, feed_language
+from monitor.ingest.parse.markup import clean_text, html_to_text
 from monitor.models import FeedEntry
 
 _JSON_START = re.compile(rb"^(?:\xef\xbb\xbf)?\s*\{")

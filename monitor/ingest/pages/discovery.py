@@ -13,9 +13,9 @@ from bs4 import BeautifulSoup
 
 from monitor.egress import EgressPolicy
 from monitor.errors import MonitorError
-from monitor.ingest.feeds import parse_feed
-from monitor.ingest.fetch import Fetcher, FetchResponse
-from monitor.ingest.markup import clean_text, decode_html
+from monitor.ingest.fetch.client import Fetcher, FetchResponse
+from monitor.ingest.parse.feeds import parse_feed
+from monitor.ingest.parse.markup import clean_text, decode_html
 
 FEED_TYPES = {
     "application/rss+xml": "RSS",

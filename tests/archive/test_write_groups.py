@@ -9,8 +9,8 @@ from pathlib import Path
 
 from monitor.archive import FetchOutcome
 from monitor.archive.sql import SqlArchive
+from monitor.archive.write_groups import ArchiveWrites
 from monitor.errors import ArchiveError
-from monitor.ingest.records import ArchiveWrites
 from tests.archive.helpers import NOW
 
 
