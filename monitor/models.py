@@ -92,11 +92,35 @@ class ArchivedArticle:
     also_reported_by: tuple[tuple[str, str], ...] = field(default_factory=tuple)
 
 
-# A source's last status when its poll failed by a fault of the monitor (a bug, a missing module),
-# not of the source: shown apart so that it never reads as the source's error.
-INTERNAL_ERROR = "internal error"
-# ... and when it failed because the archive could not be read or written (disk full, damage).
-ARCHIVE_ERROR = "archive error"
+class PollResult(StrEnum):
+    """How a poll of a source ended."""
+
+    OK = "ok"  # the body was read
+    UNCHANGED = "unchanged"  # the same body as last time: nothing parsed
+    NOT_MODIFIED = "not modified"  # 304 to a conditional GET
+    ERROR = "error"  # the source's fault: backed off
+    GONE = "gone"  # 410: polling stopped
+    # A fault of the monitor (a bug, a missing module), not of the source: shown apart so that
+    # it never reads as the source's error.
+    INTERNAL_ERROR = "internal error"
+    ARCHIVE_ERROR = "archive error"  # the archive could not be read or written (disk full, damage)
+
+
+@dataclass(frozen=True, slots=True)
+class PollStatus:
+    """A poll's result with its detail ("ok (200)", "unchanged (same body)"), as the archive
+    keeps it in one text column."""
+
+    result: PollResult
+    detail: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.result} ({self.detail})" if self.detail else str(self.result)
+
+    @classmethod
+    def parse(cls, text: str) -> PollStatus:
+        result, _, detail = text.partition(" (")
+        return cls(PollResult(result), detail.removesuffix(")"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +133,7 @@ class SourceState:
     etag: str | None = None
     last_modified: str | None = None
     last_fetch: datetime | None = None
-    last_status: str | None = None
+    last_status: PollStatus | None = None
     last_error: str | None = None
     consecutive_errors: int = 0
     failing_since: datetime | None = None

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from monitor.models import AlertRecord, AlertState, ArchivedArticle, Article, Hit, SourceState
+from monitor.models import AlertRecord, AlertState, ArchivedArticle, Article, Hit, PollStatus, SourceState
 from monitor.rules import Node
 
 
@@ -49,7 +49,7 @@ class FetchOutcome:
 
     when: datetime
     next_due: datetime | None  # None: stop polling (the source is gone)
-    status: str
+    status: PollStatus
     error: str | None = None
     etag: str | None = None
     last_modified: str | None = None

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Row
 
-from monitor.models import AlertRecord, AlertState, SourceState
+from monitor.models import AlertRecord, AlertState, PollStatus, SourceState
 
 Record = TypeVar("Record")
 
@@ -44,7 +44,7 @@ def source_state_from(row: Row[Any]) -> SourceState:
         etag=row.etag,
         last_modified=row.last_modified,
         last_fetch=row.last_fetch,
-        last_status=row.last_status,
+        last_status=PollStatus.parse(row.last_status) if row.last_status else None,
         last_error=row.last_error,
         consecutive_errors=row.consecutive_errors,
         failing_since=row.failing_since,

@@ -283,7 +283,7 @@ class SqlArchive(SqlOutbox):
 def _fetch_values(outcome: FetchOutcome) -> dict[str, Any]:
     values: dict[str, Any] = {
         "last_fetch": outcome.when,
-        "last_status": outcome.status,
+        "last_status": str(outcome.status),
         "next_due": outcome.next_due,
         "claimed_at": None,
     }

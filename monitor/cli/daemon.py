@@ -9,7 +9,7 @@ from pathlib import Path
 
 from monitor.archive.connections import refuse_unless_ours
 from monitor.cli.names import known_names
-from monitor.models import INTERNAL_ERROR
+from monitor.models import PollResult
 from monitor.phrases import counted
 from monitor.settings import Settings
 
@@ -54,7 +54,7 @@ def once_command(settings: Settings, path: str, names: list[str]) -> int:
         finally:
             await app.aclose()
         failed = sum(1 for report in reports if report.error)
-        ours = sum(1 for report in reports if report.status == INTERNAL_ERROR)
+        ours = sum(1 for report in reports if report.status is PollResult.INTERNAL_ERROR)
         summary = (
             f"once: {counted(len(reports), 'source')} ({len(reports) - failed} ok, {failed} failed), "
             f"{counted(sum(r.entries for r in reports), 'entry', 'entries')}, "

@@ -7,7 +7,7 @@ from typing import Any
 from monitor.archive.sql import SqlArchive
 from monitor.cli.output import render
 from monitor.durations import format_duration
-from monitor.models import ARCHIVE_ERROR, INTERNAL_ERROR, SourceState
+from monitor.models import PollResult, SourceState
 from monitor.payloads import iso
 from monitor.settings import Settings
 
@@ -26,16 +26,8 @@ def _health(name: str, url: str, state: SourceState | None) -> dict[str, Any]:
         status = "new: not polled yet"
     elif state.last_fetch is None:
         status = "never fetched"
-    elif state.last_status == "gone":
-        status = "gone: polling stopped"
-    elif state.last_status == INTERNAL_ERROR:
-        status = f"INTERNAL ERROR (the monitor's fault) since {iso(state.failing_since)}"
-    elif state.last_status == ARCHIVE_ERROR:
-        status = f"ARCHIVE ERROR (not the source's) since {iso(state.failing_since)}"
-    elif state.consecutive_errors:
-        status = f"failing since {iso(state.failing_since)}"
     else:
-        status = state.last_status or "ok"
+        status = _status(state)
     return {
         "name": name,
         "url": state.url if state else url,
@@ -47,3 +39,16 @@ def _health(name: str, url: str, state: SourceState | None) -> dict[str, Any]:
         "next_due": iso(state.next_due) if state else None,
         "last_error": state.last_error if state else None,
     }
+
+
+def _status(state: SourceState) -> str:
+    result = state.last_status.result if state.last_status else None
+    if result is PollResult.GONE:
+        return "gone: polling stopped"
+    if result is PollResult.INTERNAL_ERROR:
+        return f"INTERNAL ERROR (the monitor's fault) since {iso(state.failing_since)}"
+    if result is PollResult.ARCHIVE_ERROR:
+        return f"ARCHIVE ERROR (not the source's) since {iso(state.failing_since)}"
+    if state.consecutive_errors:
+        return f"failing since {iso(state.failing_since)}"
+    return str(state.last_status or PollResult.OK)

@@ -25,7 +25,7 @@ from monitor.archive import FetchOutcome
 from monitor.durations import format_duration, parse_duration
 from monitor.errors import ArchiveError
 from monitor.ingest.poll.pipeline import SourceReport
-from monitor.models import ARCHIVE_ERROR, SourceState
+from monitor.models import PollResult, PollStatus, SourceState
 from monitor.phrases import counted
 from monitor.settings import SourceSettings
 
@@ -161,7 +161,7 @@ class Daemon:
         archive still can, and poll again after the source's interval, not the claim's lease."""
         now, interval = self.app.clock(), self.app.settings.interval(source)
         self._report_fault(f"polling {source.name!r}: {error}; polling again in {format_duration(interval)}")
-        outcome = FetchOutcome(now, now + interval, ARCHIVE_ERROR, error=str(error))
+        outcome = FetchOutcome(now, now + interval, PollStatus(PollResult.ARCHIVE_ERROR), error=str(error))
         try:
             await asyncio.to_thread(self.app.archive.record_fetch, source.name, outcome)
         except ArchiveError:

@@ -11,6 +11,7 @@ from monitor.archive import FetchOutcome, KnownEntries, OutboxRow, SearchFilters
 from monitor.archive.migrations import APPLICATION_ID, LATEST
 from monitor.archive.sql import SqlArchive
 from monitor.errors import ArchiveError
+from monitor.models import PollResult, PollStatus
 from monitor.near_duplicates import fingerprint
 from monitor.rules import parse_query
 from tests.archive.helpers import NOW, make_article
@@ -169,12 +170,18 @@ def test_source_schedule_state(archive: SqlArchive) -> None:
     assert archive.claim_due_sources(NOW, lease, 10, ["One", "Two"]) == []
     assert archive.release_claims(NOW) == 1  # a daemon died mid-poll: due again at once
     assert archive.claim_due_sources(NOW, lease, 10, ["One", "Two"]) == ["One"]
-    archive.record_fetch("One", FetchOutcome(NOW, NOW + timedelta(minutes=5), "error", error="boom"))
-    archive.record_fetch("One", FetchOutcome(NOW, NOW + timedelta(minutes=9), "error", error="boom2"))
+    archive.record_fetch(
+        "One", FetchOutcome(NOW, NOW + timedelta(minutes=5), PollStatus(PollResult.ERROR), error="boom")
+    )
+    archive.record_fetch(
+        "One", FetchOutcome(NOW, NOW + timedelta(minutes=9), PollStatus(PollResult.ERROR), error="boom2")
+    )
     state = archive.source_state("One")
     assert state is not None
     assert (state.consecutive_errors, state.last_error, state.failing_since) == (2, "boom2", NOW)
-    archive.record_fetch("One", FetchOutcome(NOW, NOW + timedelta(minutes=5), "ok (200)", etag='"e"'))
+    archive.record_fetch(
+        "One", FetchOutcome(NOW, NOW + timedelta(minutes=5), PollStatus(PollResult.OK, "200"), etag='"e"')
+    )
     state = archive.source_state("One")
     assert state is not None
     assert (state.consecutive_errors, state.last_error, state.etag) == (0, None, '"e"')

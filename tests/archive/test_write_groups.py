@@ -11,6 +11,7 @@ from monitor.archive import FetchOutcome
 from monitor.archive.sql import SqlArchive
 from monitor.archive.write_groups import ArchiveWrites
 from monitor.errors import ArchiveError
+from monitor.models import PollResult, PollStatus
 from tests.archive.helpers import NOW
 
 
@@ -35,7 +36,7 @@ def _archive(tmp_path: Path, sources: int) -> CountingArchive:
 def test_polls_ending_together_share_a_few_transactions(tmp_path: Path) -> None:
     archive = _archive(tmp_path, 300)
     records = ArchiveWrites(archive)
-    outcome = FetchOutcome(NOW, NOW + timedelta(hours=1), "ok (200)", etag='"v2"')
+    outcome = FetchOutcome(NOW, NOW + timedelta(hours=1), PollStatus(PollResult.OK, "200"), etag='"v2"')
 
     async def polls() -> None:
         await asyncio.gather(*(records.record(f"s{i}", outcome) for i in range(300)))
@@ -43,14 +44,16 @@ def test_polls_ending_together_share_a_few_transactions(tmp_path: Path) -> None:
     asyncio.run(polls())
     assert sum(archive.groups) == 300 and len(archive.groups) <= 3
     states = archive.source_states()
-    assert {(state.last_status, state.etag) for state in states} == {("ok (200)", '"v2"')}
+    assert {(state.last_status, state.etag) for state in states} == {
+        (PollStatus(PollResult.OK, "200"), '"v2"')
+    }
 
 
 def test_a_failed_write_fails_every_poll_of_its_group(tmp_path: Path) -> None:
     archive = _archive(tmp_path, 3)
     archive.broken = True
     records = ArchiveWrites(archive)
-    outcome = FetchOutcome(NOW, NOW + timedelta(hours=1), "ok (200)")
+    outcome = FetchOutcome(NOW, NOW + timedelta(hours=1), PollStatus(PollResult.OK, "200"))
 
     async def polls() -> list[BaseException | None]:
         return await asyncio.gather(
@@ -64,4 +67,4 @@ def test_a_failed_write_fails_every_poll_of_its_group(tmp_path: Path) -> None:
     unwritten = archive.source_state("s1")
     assert unwritten is not None and unwritten.last_status is None
     state = archive.source_state("s0")
-    assert state is not None and state.last_status == "ok (200)"
+    assert state is not None and state.last_status == PollStatus(PollResult.OK, "200")

@@ -16,7 +16,7 @@ from monitor.app import App, build_app
 from monitor.archive import SearchFilters
 from monitor.config_file import load_settings
 from monitor.errors import ArchiveError
-from monitor.models import SourceState
+from monitor.models import PollStatus, SourceState
 from monitor.retry import retry_after
 from monitor.rules import parse_query
 from tests import fixtures
@@ -97,7 +97,7 @@ def test_429_honours_retry_after(app: App, site: Site, clock: Clock) -> None:
 def test_410_stops_polling(app: App, site: Site) -> None:
     site.routes["/feed.xml"] = Route(b"", 410)
     state = poll(app)
-    assert state.next_due is None and state.last_status == "gone"
+    assert state.next_due is None and state.last_status == PollStatus.parse("gone")
     assert state.last_error is not None and "polling stopped" in state.last_error
     assert app.archive.claim_due_sources(NOW + timedelta(days=365), NOW, 10, ["S"]) == []
 
@@ -121,12 +121,12 @@ def test_304_and_lying_validators(app: App, site: Site, clock: Clock) -> None:
         return Route(feed["body"], headers={"ETag": '"v1"'})
 
     site.routes["/feed.xml"] = conditional
-    assert poll(app).last_status == "ok (200)"
+    assert poll(app).last_status == PollStatus.parse("ok (200)")
     feed["body"] = fixtures.rss([item(2), item(1)])
     clock.now += timedelta(minutes=20)
-    assert poll(app).last_status == "not modified"
+    assert poll(app).last_status == PollStatus.parse("not modified")
     clock.now += timedelta(days=1)
-    assert poll(app).last_status == "ok (200)"  # the daily fetch without validators
+    assert poll(app).last_status == PollStatus.parse("ok (200)")  # the daily fetch without validators
     stored = app.archive.search(parse_query("story"), SearchFilters())
     assert sorted(found.article.title for found in stored) == ["Story 1", "Story 2"]
 
@@ -135,7 +135,7 @@ def test_unchanged_body_is_not_parsed_again(app: App, site: Site, clock: Clock) 
     site.routes["/feed.xml"] = Route(fixtures.rss([item(1)]))
     poll(app)
     clock.now += timedelta(minutes=20)
-    assert poll(app).last_status == "unchanged (same body)"
+    assert poll(app).last_status == PollStatus.parse("unchanged (same body)")
 
 
 def test_an_archive_that_cannot_be_read_is_not_the_source_s_failure(
@@ -150,7 +150,11 @@ def test_an_archive_that_cannot_be_read_is_not_the_source_s_failure(
     with pytest.raises(ArchiveError, match="cannot read the archive: no such table: articles"):
         asyncio.run(app.poll())
     state = app.archive.source_state("S")
-    assert state is not None and state.last_status == "ok (200)" and state.consecutive_errors == 0
+    assert (
+        state is not None
+        and state.last_status == PollStatus.parse("ok (200)")
+        and state.consecutive_errors == 0
+    )
 
 
 def test_adaptive_interval_follows_how_busy_a_source_is(tmp_path: Path, site: Site, clock: Clock) -> None:

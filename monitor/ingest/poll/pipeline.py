@@ -12,7 +12,7 @@ from monitor.archive.write_groups import ArchiveWrites
 from monitor.ingest.fetch.client import Fetcher
 from monitor.ingest.fetch.robots import RobotsCache
 from monitor.ingest.summaries.summarizers import ExtractiveSummarizer, Summarizer
-from monitor.models import Article
+from monitor.models import Article, PollResult
 from monitor.rules import Matcher
 from monitor.settings import Settings
 
@@ -22,7 +22,7 @@ MAX_LISTING_PAGES_KEPT = 10_000
 @dataclass(frozen=True, slots=True)
 class SourceReport:
     source: str
-    status: str
+    status: PollResult
     entries: int = 0
     new: int = 0
     matched: int = 0

@@ -24,7 +24,7 @@ from monitor.ingest.poll.reading import (
     sitemap_entries,
 )
 from monitor.ingest.poll.storing import store_new
-from monitor.models import INTERNAL_ERROR, FeedEntry, SourceState
+from monitor.models import FeedEntry, PollResult, PollStatus, SourceState
 from monitor.near_duplicates import unpack_shingles
 from monitor.settings import SourceSettings
 
@@ -55,10 +55,9 @@ async def _internal_failure(
     errors = (state.consecutive_errors if state else 0) + 1
     message = f"a fault of the monitor, not of the source (see the log): {type(error).__name__}: {error}"
     interval = pipeline.settings.interval(source)
-    await _record(
-        pipeline, source, FetchOutcome(now, next_poll(now, interval, errors), INTERNAL_ERROR, message)
-    )
-    return SourceReport(source.name, INTERNAL_ERROR, error=message)
+    status = PollStatus(PollResult.INTERNAL_ERROR)
+    await _record(pipeline, source, FetchOutcome(now, next_poll(now, interval, errors), status, message))
+    return SourceReport(source.name, PollResult.INTERNAL_ERROR, error=message)
 
 
 async def _poll(
@@ -79,18 +78,20 @@ async def _poll(
         ) as response:
             if response.not_modified:
                 interval = _adapted(pipeline, source, interval, 0)
-                outcome = FetchOutcome(now, next_poll(now, interval, 0), "not modified", interval=interval)
+                outcome = FetchOutcome(
+                    now, next_poll(now, interval, 0), PollStatus(PollResult.NOT_MODIFIED), interval=interval
+                )
                 await _record(pipeline, source, outcome)
-                return SourceReport(source.name, "not modified")
+                return SourceReport(source.name, PollResult.NOT_MODIFIED)
             body_hash = hashlib.sha256(response.body).hexdigest()
             digests: bytes | None = None
             entries: list[FeedEntry] | None = None
             sitemap: Sitemap | None = None
             read = 0
             if state and body_hash == state.body_hash:
-                status = "unchanged (same body)"
+                status = PollStatus(PollResult.UNCHANGED, "same body")
             else:
-                status = f"ok ({response.status})"
+                status = PollStatus(PollResult.OK, str(response.status))
                 seen = split_digests(state.entry_digests) if state else NO_DIGESTS
                 entries, digests, read, sitemap = await read_entries(pipeline, source, response, now, seen)
         # The body is parsed: let it go, for what follows may fetch (child sitemaps, pages) and
@@ -109,7 +110,7 @@ async def _poll(
     except MonitorError as error:
         await _record(pipeline, source, _failure(error, now, interval, state))
         log.warning("source %r failed: %s", source.name, error)
-        return SourceReport(source.name, "error", error=str(error))
+        return SourceReport(source.name, PollResult.ERROR, error=str(error))
     if response.permanent_redirect:
         log.info("source %r moved permanently to %s", source.name, response.permanent_redirect)
     interval = _adapted(pipeline, source, interval, new + updated)
@@ -127,7 +128,7 @@ async def _poll(
         boilerplate=boilerplate,
     )
     await _record(pipeline, source, outcome)
-    return SourceReport(source.name, status.split(" (")[0], read, new, matched, updated=updated)
+    return SourceReport(source.name, status.result, read, new, matched, updated=updated)
 
 
 def _adapted(pipeline: Pipeline, source: SourceSettings, current: timedelta, new: int) -> timedelta:
@@ -143,12 +144,12 @@ def _failure(
     """A failed poll: back off; honour Retry-After; stop polling a source that is gone (410)."""
     if isinstance(error, FetchError) and error.status == 410:
         message = f"{error}: the source is gone, polling stopped (edit its URL to resume)"
-        return FetchOutcome(now, None, "gone", error=message)
+        return FetchOutcome(now, None, PollStatus(PollResult.GONE), error=message)
     errors = (state.consecutive_errors if state else 0) + 1
     next_due = next_poll(now, interval, errors)
     if isinstance(error, FetchError) and error.retry_after is not None:
         next_due = max(next_due, now + timedelta(seconds=error.retry_after))
-    return FetchOutcome(now, next_due, "error", error=str(error))
+    return FetchOutcome(now, next_due, PollStatus(PollResult.ERROR), error=str(error))
 
 
 async def _record(pipeline: Pipeline, source: SourceSettings, outcome: FetchOutcome) -> None:
