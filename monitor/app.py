@@ -12,9 +12,9 @@ from monitor.alerts import Notifier
 from monitor.alerts.apprise import AppriseNotifier
 from monitor.alerts.dispatch import AlertRoute, Dispatcher
 from monitor.alerts.email import EmailNotifier
-from monitor.alerts.holding import parse_throttle
 from monitor.alerts.jsonl import JsonlNotifier
 from monitor.alerts.message import MessageTemplates
+from monitor.alerts.schedules import AlertMode
 from monitor.alerts.webhook import WebhookNotifier
 from monitor.archive.sql import SqlArchive
 from monitor.errors import ConfigError
@@ -101,7 +101,7 @@ def build_routes(settings: Settings, config_name: str) -> list[AlertRoute]:
         try:
             templates = MessageTemplates(_template_files(settings, alert.templates))
             # An alert sends digests only in digest mode or when it holds back (throttle, quiet hours).
-            digests = alert.mode == "digest" or bool(alert.throttle or alert.quiet_hours)
+            digests = alert.mode is AlertMode.DIGEST or bool(alert.throttle or alert.quiet_hours)
             templates.check(sample_payloads(digest=digests))
         except (ValueError, OSError) as error:
             problems.append(f"alerts[{index}].templates: {error}")
@@ -121,7 +121,7 @@ def build_routes(settings: Settings, config_name: str) -> list[AlertRoute]:
                 alert.max_attempts,
                 alert.max_age,
                 alert.every,
-                parse_throttle(alert.throttle) if alert.throttle else None,
+                alert.throttle,
                 alert.quiet_hours.quiet_hours() if alert.quiet_hours else None,
             )
         )

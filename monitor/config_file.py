@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 from collections import Counter
@@ -9,10 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from apscheduler.triggers.cron import CronTrigger
 from pydantic import ValidationError
 
-from monitor.durations import parse_duration
 from monitor.errors import ConfigError, QueryError
 from monitor.ingest.parse.normalize import canonical_url
 from monitor.rules import parse_query, terms_query
@@ -71,6 +70,7 @@ def load_settings(path: Path) -> Settings:
     except ValidationError as error:
         problems += [_describe(item) for item in error.errors()]
         problems += _query_problems(data.get("watch"))  # the schema's errors hide none of these
+        problems += _problems_beside(data, error, problems)
         raise ConfigError(str(path), problems) from None
     problems += semantic_problems(settings)
     if problems:
@@ -78,8 +78,38 @@ def load_settings(path: Path) -> Settings:
     return settings
 
 
+def _problems_beside(data: dict[str, Any], error: ValidationError, known: list[str]) -> list[str]:
+    """The semantic problems of the rest of the file: each key the schema refused is taken out
+    (its default stands in) and the file validated again, so that one bad value does not hide
+    a repeated name. Nothing when a refused value cannot be taken out alone (a missing key, a
+    list item)."""
+    rest = copy.deepcopy(data)
+    for item in error.errors():
+        *parents, key = _location(item)
+        holder: Any = rest
+        for part in parents:
+            if isinstance(holder, dict):
+                holder = holder.get(part)
+            elif isinstance(holder, list) and isinstance(part, int) and part < len(holder):
+                holder = holder[part]
+            else:
+                return []
+        if not isinstance(holder, dict) or key not in holder:
+            return []
+        del holder[key]
+    try:
+        settings = Settings.model_validate(rest)
+    except ValidationError:
+        return []
+    return [problem for problem in semantic_problems(settings) if problem not in known]
+
+
+def _location(item: Any) -> tuple[int | str, ...]:
+    return tuple(part for part in item["loc"] if not str(part).startswith("function-"))
+
+
 def _describe(item: Any) -> str:
-    location = tuple(part for part in item["loc"] if not str(part).startswith("function-"))
+    location = _location(item)
     message = str(item["msg"]).removeprefix("Value error, ")
     if item["type"] == "extra_forbidden":
         message = "unknown key"
@@ -108,8 +138,6 @@ def semantic_problems(settings: Settings) -> list[str]:
         for name in alert.rules or []:
             if name not in rule_names:
                 problems.append(f"alerts[{index}].rules: no watch rule is named {name!r}")
-        if (alert.mode == "digest" or alert.throttle) and not _is_schedule(alert.every):
-            problems.append(f"alerts[{index}].every: {alert.every!r} is neither a duration nor a cron line")
         for number, channel in enumerate(alert.notify):
             if channel.jsonl and not _can_create(settings.resolve(channel.jsonl)):
                 problems.append(
@@ -154,19 +182,6 @@ def _can_create(path: Path) -> bool:
 
 def _indent(text: str) -> str:
     return text.replace("\n", "\n    ")
-
-
-def _is_schedule(text: str) -> bool:
-    try:
-        parse_duration(text)
-        return True
-    except ValueError:
-        pass
-    try:
-        CronTrigger.from_crontab(text)
-        return True
-    except ValueError:
-        return False
 
 
 def config_path(argument: str | None) -> Path:

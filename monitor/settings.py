@@ -14,11 +14,14 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PlainSerializer,
+    PlainValidator,
     field_validator,
     model_validator,
 )
 
-from monitor.alerts.holding import QuietHours, parse_throttle
+from monitor.alerts.holding import QuietHours, Throttle, parse_throttle
+from monitor.alerts.schedules import HOURLY, AlertMode, Schedule
 from monitor.durations import parse_duration
 from monitor.near_duplicates import StoryGrouping
 from monitor.rules import CompiledRule, parse_query, terms_query, to_text
@@ -47,6 +50,19 @@ def _http_url(value: str) -> str:
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
 Retention = Annotated[timedelta | None, BeforeValidator(_optional_duration)]
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
+
+
+def _schedule(value: Any) -> Schedule:
+    return value if isinstance(value, Schedule) else Schedule.parse(str(value))
+
+
+def _throttle(value: Any) -> Throttle:
+    return value if isinstance(value, Throttle) else parse_throttle(str(value))
+
+
+# Parsed once here; the config's own text comes back when the settings are dumped.
+DigestSchedule = Annotated[Schedule, PlainValidator(_schedule), PlainSerializer(str)]
+StoryThrottle = Annotated[Throttle, PlainValidator(_throttle), PlainSerializer(str)]
 FullText = Literal["auto", "always", "never"]
 
 
@@ -263,21 +279,14 @@ class QuietHoursSettings(_Strict):
 class AlertSettings(_Strict):
     name: str = Field(min_length=1)
     rules: list[str] | None = None
-    mode: Literal["immediate", "digest"] = "immediate"
-    every: str = "1h"  # the digest period, and where throttled alerts roll over to
-    throttle: str | None = None  # "N/hour" or "N/day" stories; beyond it, the next digest
+    mode: AlertMode = AlertMode.IMMEDIATE
+    every: DigestSchedule = HOURLY  # the digest period, and where throttled alerts roll over to
+    throttle: StoryThrottle | None = None  # "N/hour" or "N/day" stories; beyond it, the next digest
     quiet_hours: QuietHoursSettings | None = None
     notify: list[Channel] = Field(min_length=1)
     max_attempts: int = Field(default=12, ge=1, le=1000)  # then the alert is dead-lettered
     max_age: Duration = timedelta(days=2)  # ... or once it is this old, whichever comes first
     templates: TemplateSettings = TemplateSettings()
-
-    @field_validator("throttle")
-    @classmethod
-    def _throttle(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_throttle(value)
-        return value
 
 
 class Settings(_Strict):

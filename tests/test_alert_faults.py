@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from monitor.alerts.dispatch import AlertRoute, Dispatcher
+from monitor.alerts.schedules import AlertMode
 from monitor.alerts.webhook import WebhookNotifier
 from monitor.archive.sql import SqlArchive
 from tests import fixtures
@@ -92,7 +93,9 @@ def test_a_second_daemon_on_one_sqlite_archive_is_refused_until_the_first_dies(
 def test_two_dispatchers_on_one_archive_send_each_row_once(tmp_path: Path, webhook: WebhookReceiver) -> None:
     path = tmp_path / "a.db"
     writer = SqlArchive(f"sqlite:///{path}")
-    route = AlertRoute("desk", None, "immediate", (WebhookNotifier(webhook.url, timedelta(seconds=5), "t"),))
+    route = AlertRoute(
+        "desk", None, AlertMode.IMMEDIATE, (WebhookNotifier(webhook.url, timedelta(seconds=5), "t"),)
+    )
     articles = [make_article(f"a{n}", text=f"Iron Dome report number {n} of many.") for n in range(12)]
     for article in articles:
         writer.store([article], Dispatcher(writer, [route]).outbox_for(article))
@@ -101,7 +104,7 @@ def test_two_dispatchers_on_one_archive_send_each_row_once(tmp_path: Path, webho
     def dispatcher_process() -> None:
         archive = SqlArchive(f"sqlite:///{path}")
         notifier = WebhookNotifier(webhook.url, timedelta(seconds=5), "t")
-        dispatcher = Dispatcher(archive, [AlertRoute("desk", None, "immediate", (notifier,))])
+        dispatcher = Dispatcher(archive, [AlertRoute("desk", None, AlertMode.IMMEDIATE, (notifier,))])
         asyncio.run(dispatcher.dispatch())
         asyncio.run(dispatcher.close())
 
@@ -158,7 +161,7 @@ def test_a_slow_receiver_holds_back_no_other_channel(
         WebhookNotifier(slow_url, timedelta(seconds=2), "t"),
         WebhookNotifier(webhook.url, timedelta(seconds=2), "t"),
     )
-    dispatcher = Dispatcher(archive, [AlertRoute("desk", None, "immediate", notifiers)])
+    dispatcher = Dispatcher(archive, [AlertRoute("desk", None, AlertMode.IMMEDIATE, notifiers)])
     for n in range(5):
         article = make_article(f"a{n}", text=f"Iron Dome report number {n} of many.")
         archive.store([article], dispatcher.outbox_for(article))

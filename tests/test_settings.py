@@ -85,7 +85,10 @@ alerts:
   - {name: desk, rules: [Missing], notify: [{webhook: "http://x/hook"}]}
   - {name: d, mode: digest, every: "whenever", notify: [{jsonl: a.jsonl}]}
 """
-    found = "\n".join(problems(tmp_path, text))
+    reported = problems(tmp_path, text)
+    found = "\n".join(reported)
+    # The bad `every` is refused by the schema; the other keys' problems are still reported, once.
+    assert len(reported) == len(set(reported)) == 4
     assert "sources: the name 'A' is used 2 times" in found
     assert "watch[0].query: expected ')', found the end of the query at position 15" in found
     assert "alerts[0].rules: no watch rule is named 'Missing'" in found

@@ -17,7 +17,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from monitor.alerts import SENDS_PER_CHANNEL, Notifier
-from monitor.alerts.holding import QuietHours, Throttle, hold_until, next_slot
+from monitor.alerts.holding import QuietHours, Throttle, hold_until
+from monitor.alerts.schedules import HOURLY, AlertMode, Schedule
 from monitor.archive import Archive, OutboxRow
 from monitor.errors import NotifyError
 from monitor.models import AlertRecord, AlertState, ArchivedArticle, Article
@@ -37,11 +38,11 @@ class AlertRoute:
 
     name: str
     rules: frozenset[str] | None
-    mode: str
+    mode: AlertMode
     notifiers: tuple[Notifier, ...]
     max_attempts: int = MAX_ATTEMPTS
     max_age: timedelta = MAX_AGE
-    every: str = "1h"
+    every: Schedule = HOURLY
     throttle: Throttle | None = None
     quiet: QuietHours | None = None
 
@@ -134,7 +135,7 @@ class Dispatcher:
         if not self._held_reconsidered:
             await self._reconsider_held()
         for route in self.routes.values():
-            if route.mode == "immediate":
+            if route.mode is AlertMode.IMMEDIATE:
                 started += await self._dispatch_route(route, report)
         started += await self._send_held(report)
         if wait and started:
@@ -147,13 +148,13 @@ class Dispatcher:
         (Once a run: the config is read at start.)"""
         now = self.clock()
         for route in self.routes.values():
-            if route.mode != "immediate":
+            if route.mode is not AlertMode.IMMEDIATE:
                 continue
             latest = [now]
             if route.quiet is not None and (quiet_end := route.quiet.end_of_quiet(now)) is not None:
                 latest.append(quiet_end)
             if route.throttle is not None:
-                latest.append(next_slot(now, route.every))
+                latest.append(route.every.next_after(now))
             moved = await asyncio.to_thread(self.archive.bring_forward_held, route.name, max(latest))
             if moved:
                 log.info("%s held alerts of %s now go out by %s", moved, route.name, max(latest).isoformat())

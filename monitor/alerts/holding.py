@@ -7,15 +7,12 @@ and then goes out with the others held with it, as one digest per channel.
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from apscheduler.triggers.cron import CronTrigger
-
-from monitor.durations import parse_duration
+from monitor.alerts.schedules import Schedule
 
 _THROTTLE = re.compile(r"^\s*(\d+)\s*/\s*(hour|h|day|d)\s*$")
 
@@ -49,6 +46,9 @@ class Throttle:
     count: int
     window: timedelta
 
+    def __str__(self) -> str:
+        return f"{self.count}/{'hour' if self.window == timedelta(hours=1) else 'day'}"
+
 
 def parse_throttle(text: str) -> Throttle:
     found = _THROTTLE.match(text)
@@ -58,28 +58,17 @@ def parse_throttle(text: str) -> Throttle:
     return Throttle(int(found.group(1)), window)
 
 
-def next_slot(now: datetime, every: str) -> datetime:
-    """The next digest time of an alert after `now`: `every` as a duration counts from the
-    Unix epoch (1h: on the hour), as a cron line it is the cron's next time (UTC)."""
-    try:
-        seconds = parse_duration(every).total_seconds()
-    except ValueError:
-        fire = CronTrigger.from_crontab(every, timezone=UTC).get_next_fire_time(None, now)
-        return fire if fire is not None else now + timedelta(days=1)
-    return datetime.fromtimestamp(math.floor(now.timestamp() / seconds + 1) * seconds, UTC)
-
-
 def hold_until(
     now: datetime,
     quiet: QuietHours | None,
     throttle: Throttle | None,
     stories_sent: int,
-    every: str,
+    every: Schedule,
 ) -> datetime | None:
     """Until when an alert due now is held; None to send it now."""
     quiet_end = quiet.end_of_quiet(now) if quiet else None
     if quiet_end is not None:
         return quiet_end
     if throttle is not None and stories_sent >= throttle.count:
-        return next_slot(now, every)
+        return every.next_after(now)
     return None

@@ -17,12 +17,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.cron import CronTrigger
-from apscheduler.triggers.interval import IntervalTrigger
 
+from monitor.alerts.schedules import AlertMode
 from monitor.app import App
 from monitor.archive import FetchOutcome
-from monitor.durations import format_duration, parse_duration
+from monitor.durations import format_duration
 from monitor.errors import ArchiveError
 from monitor.ingest.poll.pipeline import SourceReport
 from monitor.models import PollResult, PollStatus, SourceState
@@ -53,13 +52,6 @@ def new_scheduler() -> AsyncIOScheduler:
     if not any(isinstance(installed, SkippedTicks) for installed in scheduler_log.filters):
         scheduler_log.addFilter(SkippedTicks())
     return AsyncIOScheduler(timezone=UTC, logger=scheduler_log)
-
-
-def digest_trigger(every: str) -> IntervalTrigger | CronTrigger:
-    try:
-        return IntervalTrigger(seconds=parse_duration(every).total_seconds(), timezone=UTC)
-    except ValueError:
-        return CronTrigger.from_crontab(every, timezone=UTC)
 
 
 @dataclass(slots=True)
@@ -214,7 +206,7 @@ class Daemon:
         every = pass_length(self.app).total_seconds()
         scheduler.add_job(self._tracked(self.summarize), "interval", seconds=every, **options)
         for alert in self.app.settings.alerts:
-            if alert.mode == "digest":
+            if alert.mode is AlertMode.DIGEST:
                 name = alert.name
 
                 async def digest(name: str = name) -> None:
@@ -223,7 +215,7 @@ class Daemon:
                     messages, failed = counted(report.messages, "message"), counted(report.failed, "alert")
                     log.info("digest %s: %s in %s, %s failed", name, stories, messages, failed)
 
-                scheduler.add_job(self._tracked(digest), digest_trigger(alert.every), **options)
+                scheduler.add_job(self._tracked(digest), alert.every.trigger(), **options)
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()

@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from monitor.alerts.dispatch import MAX_ATTEMPTS, AlertRoute, Dispatcher, retry_at
+from monitor.alerts.schedules import AlertMode
 from monitor.alerts.webhook import WebhookNotifier
 from monitor.archive.sql import SqlArchive
 from tests.archive.helpers import NOW, make_article
@@ -20,7 +21,7 @@ class Clock:
 
 
 def setup(
-    tmp_path: Path, webhook: WebhookReceiver, mode: str = "immediate"
+    tmp_path: Path, webhook: WebhookReceiver, mode: AlertMode = AlertMode.IMMEDIATE
 ) -> tuple[SqlArchive, Dispatcher, Clock]:
     archive = SqlArchive(f"sqlite:///{tmp_path / 'a.db'}")
     notifier = WebhookNotifier(webhook.url, timedelta(seconds=5), "test")
@@ -79,7 +80,7 @@ def test_retry_schedule() -> None:
 
 
 def test_digest_is_one_message(tmp_path: Path, webhook: WebhookReceiver) -> None:
-    archive, dispatcher, _ = setup(tmp_path, webhook, mode="digest")
+    archive, dispatcher, _ = setup(tmp_path, webhook, mode=AlertMode.DIGEST)
     articles = [make_article("a1"), make_article("a2")]
     archive.store(articles, [row for a in articles for row in dispatcher.outbox_for(a)])
     assert asyncio.run(dispatcher.dispatch()).sent == 0  # digests wait for their schedule
@@ -128,9 +129,9 @@ def test_a_channel_raising_anything_fails_only_its_own_alerts(
     archive = SqlArchive(f"sqlite:///{tmp_path / 'a.db'}")
     webhook_notifier = WebhookNotifier(webhook.url, timedelta(seconds=5), "test")
     routes = [
-        AlertRoute("buggy", None, "immediate", (BuggyNotifier(),)),
-        AlertRoute("desk", None, "immediate", (webhook_notifier,)),
-        AlertRoute("daily", None, "digest", (BuggyNotifier(),)),
+        AlertRoute("buggy", None, AlertMode.IMMEDIATE, (BuggyNotifier(),)),
+        AlertRoute("desk", None, AlertMode.IMMEDIATE, (webhook_notifier,)),
+        AlertRoute("daily", None, AlertMode.DIGEST, (BuggyNotifier(),)),
     ]
     dispatcher = Dispatcher(archive, routes, Clock())
     article = make_article("a1")
@@ -158,7 +159,7 @@ def test_a_digest_counts_its_stories_and_messages_not_its_rows(
     channels = tuple(
         WebhookNotifier(f"{webhook.url}?copy={n}", timedelta(seconds=5), "test") for n in range(3)
     )
-    dispatcher = Dispatcher(archive, [AlertRoute("desk", None, "digest", channels)], Clock())
+    dispatcher = Dispatcher(archive, [AlertRoute("desk", None, AlertMode.DIGEST, channels)], Clock())
     articles = [make_article(f"a{n}") for n in range(5)]
     archive.store(articles, [row for a in articles for row in dispatcher.outbox_for(a)])
     report = asyncio.run(dispatcher.send_digest("desk"))

@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from monitor.alerts.dispatch import AlertRoute, Dispatcher
-from monitor.alerts.holding import QuietHours, hold_until, next_slot, parse_throttle
+from monitor.alerts.holding import QuietHours, hold_until, parse_throttle
+from monitor.alerts.schedules import HOURLY, AlertMode, Schedule
 from monitor.alerts.webhook import WebhookNotifier
 from monitor.archive.sql import SqlArchive
 from tests.alerts.test_dispatch import Clock
@@ -48,11 +49,11 @@ def test_throttle_and_slots() -> None:
         with pytest.raises(ValueError, match="N/hour"):
             parse_throttle(bad)
     now = datetime(2026, 1, 6, 9, 20, tzinfo=UTC)
-    assert next_slot(now, "1h") == datetime(2026, 1, 6, 10, 0, tzinfo=UTC)
-    assert next_slot(now, "0 8 * * *") == datetime(2026, 1, 7, 8, 0, tzinfo=UTC)
+    assert Schedule.parse("1h").next_after(now) == datetime(2026, 1, 6, 10, 0, tzinfo=UTC)
+    assert Schedule.parse("0 8 * * *").next_after(now) == datetime(2026, 1, 7, 8, 0, tzinfo=UTC)
     throttle = parse_throttle("2/hour")
-    assert hold_until(now, None, throttle, 1, "1h") is None
-    assert hold_until(now, None, throttle, 2, "1h") == datetime(2026, 1, 6, 10, 0, tzinfo=UTC)
+    assert hold_until(now, None, throttle, 1, HOURLY) is None
+    assert hold_until(now, None, throttle, 2, HOURLY) == datetime(2026, 1, 6, 10, 0, tzinfo=UTC)
 
 
 def _dispatcher(
@@ -61,7 +62,7 @@ def _dispatcher(
     archive = SqlArchive(f"sqlite:///{tmp_path / 'a.db'}")
     notifier = WebhookNotifier(webhook.url, timedelta(seconds=5), "test")
     clock = Clock()
-    desk = AlertRoute("desk", None, "immediate", (notifier,), **route)  # type: ignore[arg-type]
+    desk = AlertRoute("desk", None, AlertMode.IMMEDIATE, (notifier,), **route)  # type: ignore[arg-type]
     return archive, Dispatcher(archive, [desk], clock), clock
 
 
@@ -74,7 +75,9 @@ def _store(archive: SqlArchive, dispatcher: Dispatcher, keys: list[str]) -> None
 def test_beyond_the_throttle_alerts_roll_into_the_next_digest(
     tmp_path: Path, webhook: WebhookReceiver
 ) -> None:
-    archive, dispatcher, clock = _dispatcher(tmp_path, webhook, throttle=parse_throttle("2/hour"), every="1h")
+    archive, dispatcher, clock = _dispatcher(
+        tmp_path, webhook, throttle=parse_throttle("2/hour"), every=HOURLY
+    )
     _store(archive, dispatcher, ["a1", "a2", "a3", "a4", "a5"])
     report = asyncio.run(dispatcher.dispatch())
     assert report.sent == 2 and len(webhook.deliveries) == 2
@@ -119,7 +122,7 @@ def test_held_alerts_follow_the_config_of_the_next_run(tmp_path: Path, webhook: 
     asyncio.run(dispatcher.close())
     # The operator drops the quiet hours and restarts: the held alerts go out now, not at 07:00.
     notifier = WebhookNotifier(webhook.url, timedelta(seconds=5), "test")
-    restarted = Dispatcher(archive, [AlertRoute("desk", None, "immediate", (notifier,))], clock)
+    restarted = Dispatcher(archive, [AlertRoute("desk", None, AlertMode.IMMEDIATE, (notifier,))], clock)
     clock.now += timedelta(minutes=1)
     assert asyncio.run(restarted.dispatch()).sent == 2
     assert webhook.deliveries[-1].payload["digest"] is True
