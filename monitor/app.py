@@ -9,13 +9,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from monitor.alerts import Notifier
-from monitor.alerts.apprise import AppriseNotifier
+from monitor.alerts.channel import ChannelContext
 from monitor.alerts.dispatch import AlertRoute, Dispatcher
-from monitor.alerts.email import EmailNotifier
-from monitor.alerts.jsonl import JsonlNotifier
 from monitor.alerts.message import MessageTemplates
 from monitor.alerts.schedules import AlertMode
-from monitor.alerts.webhook import WebhookNotifier
 from monitor.archive.sql import SqlArchive
 from monitor.errors import ConfigError
 from monitor.ingest.fetch.client import Fetcher
@@ -25,7 +22,7 @@ from monitor.ingest.summaries.summarizers import ExtractiveSummarizer, OpenAISum
 from monitor.models import SourceState
 from monitor.payloads import sample_payloads
 from monitor.rules import Matcher
-from monitor.settings import Channel, Settings, SourceSettings, TemplateSettings
+from monitor.settings import Settings, SourceSettings, TemplateSettings
 
 CLAIM_LEASE = timedelta(minutes=10)
 
@@ -72,22 +69,6 @@ class App:
         self.archive.close()
 
 
-def build_notifier(
-    settings: Settings, channel: Channel, templates: MessageTemplates | None = None
-) -> Notifier:
-    user_agent = settings.fetch.user_agent
-    if channel.webhook:
-        webhook = channel.webhook
-        return WebhookNotifier(webhook.url, webhook.timeout, user_agent, webhook.secret)
-    if channel.jsonl:
-        return JsonlNotifier(settings.resolve(channel.jsonl))
-    if channel.email:
-        to = channel.email.to
-        recipients = [to] if isinstance(to, str) else to
-        return EmailNotifier(recipients, channel.email.smtp, channel.email.sender, templates)
-    return AppriseNotifier(channel.apprise or "", templates)
-
-
 def _template_files(settings: Settings, templates: TemplateSettings) -> dict[str, Path]:
     chosen = {"subject": templates.subject, "text": templates.text, "html": templates.html}
     return {part: settings.resolve(path) for part, path in chosen.items() if path}
@@ -106,9 +87,10 @@ def build_routes(settings: Settings, config_name: str) -> list[AlertRoute]:
         except (ValueError, OSError) as error:
             problems.append(f"alerts[{index}].templates: {error}")
             continue
+        context = ChannelContext(settings.fetch.user_agent, settings.resolve, templates)
         for position, channel in enumerate(alert.notify):
             try:
-                notifiers.append(build_notifier(settings, channel, templates))
+                notifiers.append(channel.notifier(context))
             except ValueError as error:
                 problems.append(f"alerts[{index}].notify[{position}].{channel.kind}: {error}")
         rules = frozenset(alert.rules) if alert.rules is not None else None

@@ -105,7 +105,16 @@ def _problems_beside(data: dict[str, Any], error: ValidationError, known: list[s
 
 
 def _location(item: Any) -> tuple[int | str, ...]:
-    return tuple(part for part in item["loc"] if not str(part).startswith("function-"))
+    """The key path of a validation error, without what pydantic adds: validator names, and
+    the tag of a channel (its kind, which is also its one key: `webhook.webhook.url`)."""
+    location: list[int | str] = []
+    for part in item["loc"]:
+        if str(part).startswith("function-"):
+            continue
+        if len(location) >= 3 and location[-3] == "notify" and part == location[-1]:
+            continue
+        location.append(part)
+    return tuple(location)
 
 
 def _describe(item: Any) -> str:
@@ -139,11 +148,9 @@ def semantic_problems(settings: Settings) -> list[str]:
             if name not in rule_names:
                 problems.append(f"alerts[{index}].rules: no watch rule is named {name!r}")
         for number, channel in enumerate(alert.notify):
-            if channel.jsonl and not _can_create(settings.resolve(channel.jsonl)):
-                problems.append(
-                    f"alerts[{index}].notify[{number}].jsonl: cannot write {settings.resolve(channel.jsonl)} "
-                    "(its folder cannot be created there)"
-                )
+            problem = channel.problem(settings.resolve)
+            if problem is not None:
+                problems.append(f"alerts[{index}].notify[{number}].{channel.kind}: {problem}")
     return problems
 
 

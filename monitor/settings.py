@@ -9,77 +9,32 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
-    AfterValidator,
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
-    PlainSerializer,
-    PlainValidator,
     field_validator,
     model_validator,
 )
 
-from monitor.alerts.holding import QuietHours, Throttle, parse_throttle
-from monitor.alerts.schedules import HOURLY, AlertMode, Schedule
-from monitor.durations import parse_duration
+from monitor.alerts.channels import Channel
+from monitor.alerts.holding import QuietHours
+from monitor.alerts.schedules import HOURLY, AlertMode
+from monitor.config_types import DigestSchedule, Duration, HttpUrl, Retention, StoryThrottle, StrictModel
 from monitor.near_duplicates import StoryGrouping
 from monitor.rules import CompiledRule, parse_query, terms_query, to_text
 
-
-def _duration(value: Any) -> Any:
-    if isinstance(value, str):
-        return parse_duration(value)
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return timedelta(seconds=value)
-    return value
-
-
-def _optional_duration(value: Any) -> Any:
-    if isinstance(value, str) and value.strip().lower() in ("forever", "never", "none"):
-        return None
-    return _duration(value)
-
-
-def _http_url(value: str) -> str:
-    if not re.match(r"https?://[^/\s]+", value):
-        raise ValueError(f"{value!r} is not an http(s) URL")
-    return value
-
-
-Duration = Annotated[timedelta, BeforeValidator(_duration)]
-Retention = Annotated[timedelta | None, BeforeValidator(_optional_duration)]
-HttpUrl = Annotated[str, AfterValidator(_http_url)]
-
-
-def _schedule(value: Any) -> Schedule:
-    return value if isinstance(value, Schedule) else Schedule.parse(str(value))
-
-
-def _throttle(value: Any) -> Throttle:
-    return value if isinstance(value, Throttle) else parse_throttle(str(value))
-
-
-# Parsed once here; the config's own text comes back when the settings are dumped.
-DigestSchedule = Annotated[Schedule, PlainValidator(_schedule), PlainSerializer(str)]
-StoryThrottle = Annotated[Throttle, PlainValidator(_throttle), PlainSerializer(str)]
 FullText = Literal["auto", "always", "never"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class StorageSettings(_Strict):
+class StorageSettings(StrictModel):
     url: str = "sqlite:///../storage/monitor.db"
 
 
-class RetentionSettings(_Strict):
+class RetentionSettings(StrictModel):
     unmatched: Retention = timedelta(days=30)
     matched: Retention = None
 
 
-class StorySettings(_Strict):
+class StorySettings(StrictModel):
     """Near-duplicate grouping: copies at least `similarity` alike (estimated Jaccard of word
     shingles) and fetched within `window` of each other are one story, alerted once."""
 
@@ -87,7 +42,7 @@ class StorySettings(_Strict):
     window: Duration = timedelta(days=3)
 
 
-class SummarizerSettings(_Strict):
+class SummarizerSettings(StrictModel):
     """`extractive` (no network) or `openai`: any OpenAI-compatible endpoint, such as a local
     model server, with a fallback to extractive on any error."""
 
@@ -110,12 +65,12 @@ def _summarizer(value: Any) -> Any:
     return {"kind": value} if isinstance(value, str) else value
 
 
-class DefaultSettings(_Strict):
+class DefaultSettings(StrictModel):
     every: Duration = timedelta(minutes=15)
     full_text: FullText = "auto"
 
 
-class FetchSettings(_Strict):
+class FetchSettings(StrictModel):
     timeout: Duration = timedelta(seconds=30)
     max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     concurrency: int = Field(default=16, gt=0, le=1000)
@@ -124,7 +79,7 @@ class FetchSettings(_Strict):
     user_agent: str = "Mozilla/5.0 (compatible; monitor/0.1; media monitoring; +https://github.com/)"
 
 
-class Selectors(_Strict):
+class Selectors(StrictModel):
     item: str
     link: str = "a"
     title: str | None = None
@@ -132,7 +87,7 @@ class Selectors(_Strict):
     date: str | None = None
 
 
-class SourceSettings(_Strict):
+class SourceSettings(StrictModel):
     name: str = Field(min_length=1)
     url: HttpUrl
     kind: Literal["feed", "html", "sitemap"] = "feed"
@@ -163,7 +118,7 @@ class SourceSettings(_Strict):
         return value
 
 
-class RuleSettings(_Strict):
+class RuleSettings(StrictModel):
     name: str = Field(min_length=1)
     terms: list[str] | None = None
     query: str | None = None
@@ -185,59 +140,7 @@ class RuleSettings(_Strict):
         return CompiledRule(self.name, self.query or to_text(node), node)
 
 
-class WebhookSettings(_Strict):
-    url: HttpUrl
-    secret: str | None = None
-    timeout: Duration = timedelta(seconds=10)
-
-
-class EmailSettings(_Strict):
-    to: str | list[str]
-    smtp: str  # no default: a desk that forgot it would send to a local server it does not run
-    sender: str = Field(default="monitor@localhost", alias="from")
-
-    @field_validator("smtp")
-    @classmethod
-    def _smtp_url(cls, value: str) -> str:
-        if not re.match(r"smtps?://[^/\s]+", value):
-            raise ValueError(f"{value!r}: use smtp://host:port or smtps://host:port")
-        return value
-
-
-class Channel(_Strict):
-    """One entry of `notify:`: exactly one channel key."""
-
-    webhook: WebhookSettings | None = None
-    apprise: str | None = None
-    email: EmailSettings | None = None
-    jsonl: str | None = None
-
-    @field_validator("webhook", mode="before")
-    @classmethod
-    def _webhook_url(cls, value: Any) -> Any:
-        return {"url": value} if isinstance(value, str) else value
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> Channel:
-        given = [name for name in ("webhook", "apprise", "email", "jsonl") if getattr(self, name)]
-        if len(given) != 1:
-            raise ValueError("give exactly one of webhook, apprise, email, jsonl")
-        return self
-
-    @property
-    def kind(self) -> str:
-        return next(n for n in ("webhook", "apprise", "email", "jsonl") if getattr(self, n))
-
-    @property
-    def target(self) -> str:
-        if self.webhook:
-            return self.webhook.url
-        if self.email:
-            return ",".join([self.email.to] if isinstance(self.email.to, str) else self.email.to)
-        return self.apprise or self.jsonl or ""
-
-
-class TemplateSettings(_Strict):
+class TemplateSettings(StrictModel):
     """Jinja2 files (relative to the config file) replacing the shipped message templates."""
 
     subject: str | None = None
@@ -245,7 +148,7 @@ class TemplateSettings(_Strict):
     html: str | None = None
 
 
-class QuietHoursSettings(_Strict):
+class QuietHoursSettings(StrictModel):
     """Local times between which nothing is sent (held, then sent as one digest at `end`)."""
 
     start: str
@@ -276,7 +179,7 @@ class QuietHoursSettings(_Strict):
         )
 
 
-class AlertSettings(_Strict):
+class AlertSettings(StrictModel):
     name: str = Field(min_length=1)
     rules: list[str] | None = None
     mode: AlertMode = AlertMode.IMMEDIATE
@@ -289,16 +192,16 @@ class AlertSettings(_Strict):
     templates: TemplateSettings = TemplateSettings()
 
 
-class Settings(_Strict):
+class Settings(StrictModel):
     storage: StorageSettings = StorageSettings()
     retention: RetentionSettings = RetentionSettings()
     defaults: DefaultSettings = DefaultSettings()
     fetch: FetchSettings = FetchSettings()
     stories: StorySettings = StorySettings()
     summarizer: Annotated[SummarizerSettings, BeforeValidator(_summarizer)] = SummarizerSettings()
-    sources: list[SourceSettings] = []
-    watch: list[RuleSettings] = []
-    alerts: list[AlertSettings] = []
+    sources: list[SourceSettings] = Field(default_factory=list)
+    watch: list[RuleSettings] = Field(default_factory=list)
+    alerts: list[AlertSettings] = Field(default_factory=list)
     base_dir: Path = Path()
 
     def source(self, name: str) -> SourceSettings:

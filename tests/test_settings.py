@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from monitor.alerts.webhook import WebhookChannel
 from monitor.config_file import load_settings
 from monitor.errors import ConfigError
 from tests.conftest import Cli
@@ -44,8 +45,8 @@ def test_valid_config_with_env_and_relative_paths(tmp_path: Path, monkeypatch: p
     settings = load_settings(write(tmp_path, VALID))
     assert settings.interval(settings.sources[0]) == timedelta(minutes=10)
     assert settings.interval(settings.sources[1]) == timedelta(minutes=15)
-    assert settings.alerts[0].notify[0].webhook is not None
-    assert settings.alerts[0].notify[0].webhook.url.endswith("token=s3cret")
+    channel = settings.alerts[0].notify[0]
+    assert isinstance(channel, WebhookChannel) and channel.webhook.url.endswith("token=s3cret")
     assert settings.database_url() == f"sqlite:///{tmp_path / 'data' / 'monitor.db'}"
     assert settings.resolve("data/alerts.jsonl") == tmp_path / "data" / "alerts.jsonl"
 

@@ -6,9 +6,10 @@ channels our peers regret.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
-from monitor.alerts import ChannelThreads, channel_key
+from monitor.alerts import ChannelThreads, Notifier, channel_key
+from monitor.alerts.channel import ChannelContext, ChannelSettings
 from monitor.alerts.message import MessageTemplates, TemplateRenderError
 from monitor.errors import NotifyError
 
@@ -39,3 +40,13 @@ class AppriseNotifier:
 
     async def close(self) -> None:
         self.threads.close()
+
+
+class AppriseChannel(ChannelSettings):
+    """`apprise: URL` (any Apprise URL)."""
+
+    kind: ClassVar[str] = "apprise"
+    apprise: str
+
+    def notifier(self, context: ChannelContext) -> Notifier:
+        return AppriseNotifier(self.apprise, context.templates)

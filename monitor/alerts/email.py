@@ -4,16 +4,21 @@ multipart message per alert, plain text with an HTML alternative."""
 from __future__ import annotations
 
 import contextlib
+import re
 import smtplib
 import socket
 import ssl
 import threading
 from email.message import EmailMessage
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
-from monitor.alerts import ChannelThreads, channel_key
+from pydantic import Field, field_validator
+
+from monitor.alerts import ChannelThreads, Notifier, channel_key
+from monitor.alerts.channel import ChannelContext, ChannelSettings
 from monitor.alerts.message import MessageTemplates, TemplateRenderError, one_line
+from monitor.config_types import StrictModel
 from monitor.errors import NotifyError
 
 EMAIL_DEADLINE = 60.0  # a whole SMTP session; each of its steps times out after 30 s
@@ -113,3 +118,31 @@ def _shut(client: smtplib.SMTP) -> None:
     if sock is not None:
         with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_RDWR)
+
+
+class EmailSettings(StrictModel):
+    to: str | list[str]
+    smtp: str  # no default: a desk that forgot it would send to a local server it does not run
+    sender: str = Field(default="monitor@localhost", alias="from")
+
+    @field_validator("smtp")
+    @classmethod
+    def _smtp_url(cls, value: str) -> str:
+        if not re.match(r"smtps?://[^/\s]+", value):
+            raise ValueError(f"{value!r}: use smtp://host:port or smtps://host:port")
+        return value
+
+    @property
+    def recipients(self) -> list[str]:
+        return [self.to] if isinstance(self.to, str) else list(self.to)
+
+
+class EmailChannel(ChannelSettings):
+    """`email: {to, smtp, from}`."""
+
+    kind: ClassVar[str] = "email"
+    email: EmailSettings
+
+    def notifier(self, context: ChannelContext) -> Notifier:
+        email = self.email
+        return EmailNotifier(email.recipients, email.smtp, email.sender, context.templates)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from monitor.alerts import ChannelThreads, channel_key
+from monitor.alerts import ChannelThreads, Notifier, channel_key
+from monitor.alerts.channel import ChannelContext, ChannelSettings
 from monitor.errors import NotifyError
 
 _TAIL_CHUNK = 4096
@@ -67,3 +69,26 @@ def _end_of_last_line(fd: int) -> int:
             return start + newline + 1
         position = start
     return 0
+
+
+class JsonlChannel(ChannelSettings):
+    """`jsonl: PATH` (relative to the config file's folder)."""
+
+    kind: ClassVar[str] = "jsonl"
+    jsonl: str
+
+    def problem(self, resolve: Callable[[str], Path]) -> str | None:
+        path = resolve(self.jsonl)
+        return None if _can_create(path) else f"cannot write {path} (its folder cannot be created there)"
+
+    def notifier(self, context: ChannelContext) -> Notifier:
+        return JsonlNotifier(context.resolve(self.jsonl))
+
+
+def _can_create(path: Path) -> bool:
+    """Whether the file can be written: its folder exists, or the nearest existing one is ours to
+    create it in."""
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return folder.is_dir() and os.access(folder, os.W_OK)

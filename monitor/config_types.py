@@ -1,0 +1,58 @@
+"""The value types the config's models share: strict models, durations, http(s) URLs, digest
+schedules and throttles, each parsed once where the file is read."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, PlainSerializer, PlainValidator
+
+from monitor.alerts.holding import Throttle, parse_throttle
+from monitor.alerts.schedules import Schedule
+from monitor.durations import parse_duration
+
+
+class StrictModel(BaseModel):
+    """Unknown keys are refused (a misspelt key is a problem, not a silent default)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _duration(value: Any) -> Any:
+    if isinstance(value, str):
+        return parse_duration(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    return value
+
+
+def _optional_duration(value: Any) -> Any:
+    if isinstance(value, str) and value.strip().lower() in ("forever", "never", "none"):
+        return None
+    return _duration(value)
+
+
+def _http_url(value: str) -> str:
+    if not re.match(r"https?://[^/\s]+", value):
+        raise ValueError(f"{value!r} is not an http(s) URL")
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+Retention = Annotated[timedelta | None, BeforeValidator(_optional_duration)]
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+
+
+def _schedule(value: Any) -> Schedule:
+    return value if isinstance(value, Schedule) else Schedule.parse(str(value))
+
+
+def _throttle(value: Any) -> Throttle:
+    return value if isinstance(value, Throttle) else parse_throttle(str(value))
+
+
+# Parsed once here; the config's own text comes back when the settings are dumped.
+DigestSchedule = Annotated[Schedule, PlainValidator(_schedule), PlainSerializer(str)]
+StoryThrottle = Annotated[Throttle, PlainValidator(_throttle), PlainSerializer(str)]
