@@ -21,8 +21,8 @@ from monitor.ingest.poll.source import ingest_source
 from monitor.ingest.summaries.summarizers import ExtractiveSummarizer, OpenAISummarizer, Summarizer
 from monitor.models import SourceState
 from monitor.payloads import sample_payloads
-from monitor.rules import Matcher
-from monitor.settings import Settings, SourceSettings, TemplateSettings
+from monitor.rules import CompiledRule, Matcher, parse_query, terms_query, to_text
+from monitor.settings import RuleSettings, Settings, SourceSettings, TemplateSettings
 
 CLAIM_LEASE = timedelta(minutes=10)
 
@@ -112,6 +112,13 @@ def build_routes(settings: Settings, config_name: str) -> list[AlertRoute]:
     return routes
 
 
+def compile_rule(rule: RuleSettings) -> CompiledRule:
+    """A watch rule as the matcher and the archive's search take it: its query, or its terms
+    as an OR of phrases."""
+    node = parse_query(rule.query) if rule.query is not None else terms_query(rule.terms or [])
+    return CompiledRule(rule.name, rule.query or to_text(node), node)
+
+
 def build_summarizer(settings: Settings) -> Summarizer:
     chosen = settings.summarizer
     if chosen.kind == "openai" and chosen.url and chosen.model:
@@ -131,7 +138,7 @@ def build_app(
     fetcher = Fetcher(
         fetch.user_agent, fetch.timeout, fetch.max_bytes, fetch.concurrency, fetch.per_host, fetch.host_gap
     )
-    matcher = Matcher(rule.compile() for rule in settings.watch)
+    matcher = Matcher(compile_rule(rule) for rule in settings.watch)
     dispatcher = Dispatcher(archive, routes, clock)
     pipeline = Pipeline(
         archive,

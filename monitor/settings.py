@@ -20,7 +20,6 @@ from monitor.alerts.holding import QuietHours
 from monitor.alerts.schedules import HOURLY, AlertMode
 from monitor.config_types import DigestSchedule, Duration, HttpUrl, Retention, StoryThrottle, StrictModel
 from monitor.near_duplicates import StoryGrouping
-from monitor.rules import CompiledRule, parse_query, terms_query, to_text
 
 FullText = Literal["auto", "always", "never"]
 
@@ -134,10 +133,6 @@ class RuleSettings(StrictModel):
         if self.query is not None:
             return self.query
         return " OR ".join(f'"{term}"' if " " in term else term for term in self.terms or [])
-
-    def compile(self) -> CompiledRule:
-        node = parse_query(self.query) if self.query is not None else terms_query(self.terms or [])
-        return CompiledRule(self.name, self.query or to_text(node), node)
 
 
 class TemplateSettings(StrictModel):

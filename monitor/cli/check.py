@@ -13,7 +13,7 @@ from monitor.settings import Settings
 
 
 def check_command(settings: Settings, path: str) -> int:
-    from monitor.app import build_routes
+    from monitor.app import build_routes, compile_rule
 
     build_routes(settings, path)
     counts = ", ".join(
@@ -27,7 +27,7 @@ def check_command(settings: Settings, path: str) -> int:
     print(f"{path}: ok — {counts}")
     for rule in settings.watch:
         print(f"  rule {rule.name!r}: {rule.as_written()}")
-        understood = to_text(rule.compile().node)
+        understood = to_text(compile_rule(rule).node)
         if understood != rule.as_written():
             print(f"    read as: {understood}")
     return _check_archive(settings)

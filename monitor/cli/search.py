@@ -21,12 +21,12 @@ from monitor.settings import Settings
 
 
 def backfill_command(settings: Settings, path: str, args: argparse.Namespace) -> int:
-    from monitor.app import build_app
+    from monitor.app import build_app, compile_rule
     from monitor.backfill import backfill
 
     rules = {rule.name: rule for rule in settings.watch}
     [name] = known_names([args.rule], rules, "watch rule")
-    rule = rules[name].compile()
+    rule = compile_rule(rules[name])
     since = _moment(args.since, "--since")
 
     async def run() -> list[dict[str, Any]]:
