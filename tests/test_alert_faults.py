@@ -181,7 +181,7 @@ def test_a_slow_receiver_holds_back_no_other_channel(
     assert healthy < 1.5, f"the healthy webhook waited {healthy:.1f}s for the {slow} one"
     # Five sends to the slow receiver, four at a time, each cut at its 2 s deadline.
     assert everything < 8, f"{everything:.1f}s"
-    slow_rows = [row for row in archive.alerts(20) if row.state.value != "sent"]
+    slow_rows = [row for row in archive.outbox.alerts(20) if row.state.value != "sent"]
     assert len(slow_rows) == 5
     for row in slow_rows:
         assert row.last_error is not None and "not done within its 2s deadline" in row.last_error

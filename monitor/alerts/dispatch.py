@@ -100,6 +100,7 @@ class Dispatcher:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.archive = archive
+        self.outbox = archive.outbox
         self.routes = {route.name: route for route in routes}
         self.clock = clock
         self.notifiers = {
@@ -155,7 +156,7 @@ class Dispatcher:
                 latest.append(quiet_end)
             if route.throttle is not None:
                 latest.append(route.every.next_after(now))
-            moved = await asyncio.to_thread(self.archive.bring_forward_held, route.name, max(latest))
+            moved = await asyncio.to_thread(self.outbox.bring_forward_held, route.name, max(latest))
             if moved:
                 log.info("%s held alerts of %s now go out by %s", moved, route.name, max(latest).isoformat())
         self._held_reconsidered = True
@@ -173,21 +174,27 @@ class Dispatcher:
         earlier = len(in_flight)
         if route.throttle is not None:
             earlier += await asyncio.to_thread(
-                self.archive.stories_sent, route.name, now - route.throttle.window
+                self.outbox.stories_sent, route.name, now - route.throttle.window
             )
         stories: set[str] = set()  # started in this pass: a story's other channels follow it
         started: list[asyncio.Task[None]] = []
         while True:
             lease = now + CLAIM_LEASE
             rows = await asyncio.to_thread(
-                self.archive.claim_alerts, now, lease, BATCH, [route.name], AlertState.PENDING, self.claimer
+                self.outbox.claim_alerts,
+                now,
+                lease,
+                BATCH,
+                [route.name],
+                AlertState.PENDING,
+                self.claimer,
             )
             for row in rows:
                 until = None
                 if row.story not in stories and row.story not in in_flight:
                     until = hold_until(now, route.quiet, route.throttle, earlier + len(stories), route.every)
                 if until is not None:
-                    await asyncio.to_thread(self.archive.hold_alerts, [row.id], until)
+                    await asyncio.to_thread(self.outbox.hold_alerts, [row.id], until)
                     log.info("alert %s held until %s (%s)", row.id, until.isoformat(), route.name)
                 else:
                     stories.add(row.story)
@@ -231,9 +238,7 @@ class Dispatcher:
         slot and was taken again belongs to that other send: this one drops the row."""
         deadline = max((notifier.deadline for notifier in self.notifiers.values()), default=0.0)
         until = self.clock() + CLAIM_LEASE + timedelta(seconds=deadline)
-        ours = await asyncio.to_thread(
-            self.archive.renew_alert_claims, [row.id for row in rows], lease, until
-        )
+        ours = await asyncio.to_thread(self.outbox.renew_alert_claims, [row.id for row in rows], lease, until)
         for row in rows:
             if row.id not in ours:
                 log.info("alert %s: claimed again while it waited to be sent; the other send has it", row.id)
@@ -253,7 +258,7 @@ class Dispatcher:
         if error is not None:
             await self._failed(row, error, final=False, report=report)
             return False
-        await asyncio.to_thread(self.archive.mark_alert_sent, row.id, self.clock())
+        await asyncio.to_thread(self.outbox.mark_alert_sent, row.id, self.clock())
         report.sent += 1
         self.totals.sent += 1
         log.info("alert %s (%s) sent to %s", row.id, row.alert, row.channel)
@@ -267,7 +272,7 @@ class Dispatcher:
         route = self.routes.get(row.alert)
         retry = None if final else retry_at(now, row.attempts + 1, error.retry_after, row.created, route)
         log.warning("alert %s to %s failed (attempt %d): %s", row.id, row.channel, row.attempts + 1, error)
-        await asyncio.to_thread(self.archive.mark_alert_failed, row.id, str(error), retry, now, row.state)
+        await asyncio.to_thread(self.outbox.mark_alert_failed, row.id, str(error), retry, now, row.state)
         report.failed += 1
         self.totals.failed += 1
 
@@ -278,12 +283,18 @@ class Dispatcher:
         now = self.clock()
         lease = now + CLAIM_LEASE
         rows = await asyncio.to_thread(
-            self.archive.claim_alerts, now, lease, DIGEST_LIMIT, [name], AlertState.PENDING, self.claimer
+            self.outbox.claim_alerts,
+            now,
+            lease,
+            DIGEST_LIMIT,
+            [name],
+            AlertState.PENDING,
+            self.claimer,
         )
         route = self.routes.get(name)
         quiet_end = route.quiet.end_of_quiet(now) if route and route.quiet else None
         if quiet_end is not None:
-            await asyncio.to_thread(self.archive.hold_alerts, [row.id for row in rows], quiet_end)
+            await asyncio.to_thread(self.outbox.hold_alerts, [row.id for row in rows], quiet_end)
             return report
         started = self._send_digests(rows, report, lease)
         if started:
@@ -294,7 +305,7 @@ class Dispatcher:
         now, names = self.clock(), list(self.routes)
         lease = now + CLAIM_LEASE
         rows = await asyncio.to_thread(
-            self.archive.claim_alerts, now, lease, DIGEST_LIMIT, names, AlertState.HELD, self.claimer
+            self.outbox.claim_alerts, now, lease, DIGEST_LIMIT, names, AlertState.HELD, self.claimer
         )
         return self._send_digests(rows, report, lease)
 
@@ -331,7 +342,7 @@ class Dispatcher:
             return
         now = self.clock()
         for row in rows:
-            await asyncio.to_thread(self.archive.mark_alert_sent, row.id, now)
+            await asyncio.to_thread(self.outbox.mark_alert_sent, row.id, now)
         report.sent += len(rows)
         report.stories.update(row.story for row in rows)
         report.messages += 1

@@ -18,11 +18,14 @@ from monitor.errors import ArchiveError
 
 
 class SqlConnections:
+    """One archive database: its engine, brought to the newest schema, and the transactions
+    reads and writes run in (writes of this process one at a time)."""
+
     def __init__(self, url: str) -> None:
         # Writers of this process queue here, woken the moment the lock is free; SQLite's busy
         # handler (for writers in other processes) polls with sleeps of up to 100 ms instead.
         self.write_lock = threading.Lock()
-        # Idle connections of _read_cursor; list.pop and append are atomic, so threads share it.
+        # Idle connections of read_cursor; list.pop and append are atomic, so threads share it.
         self._read_connections: list[sqlite3.Connection] = []
         self._store_connection: sqlite3.Connection | None = None  # used under the write lock
         if not url.startswith("sqlite:"):
@@ -54,16 +57,16 @@ class SqlConnections:
                 self._store_connection = None
 
     @contextmanager
-    def _writing(self) -> Iterator[Connection]:
+    def writing(self) -> Iterator[Connection]:
         with self.write_lock, archive_errors("write"), self.engine.begin() as connection:
             yield connection
 
     @contextmanager
-    def _storing(self) -> Iterator[sqlite3.Cursor]:
+    def storing(self) -> Iterator[sqlite3.Cursor]:
         """A driver cursor in a write transaction, for the stores of articles (writes.py). The
         pipeline stores a poll's articles as it ends, and through SQLAlchemy each statement
         spent more in Python than SQLite spent running it: 14% of a busy pass's GIL time, all
-        of it inside the write lock. Other writes keep `_writing`."""
+        of it inside the write lock. Other writes keep `writing`."""
         with self.write_lock, archive_errors("write"):
             if self._store_connection is None:
                 self._store_connection = driver_connection(self.engine)
@@ -81,7 +84,7 @@ class SqlConnections:
                 raise
 
     @contextmanager
-    def _reading(self) -> Iterator[Connection]:
+    def reading(self) -> Iterator[Connection]:
         with (
             archive_errors("read"),
             self.engine.connect().execution_options(reading=True) as connection,
@@ -90,7 +93,7 @@ class SqlConnections:
             yield connection
 
     @contextmanager
-    def _read_cursor(self) -> Iterator[sqlite3.Cursor]:
+    def read_cursor(self) -> Iterator[sqlite3.Cursor]:
         """A driver cursor in a read transaction of its own, for the hot reads: search (search_sql
         says why) and a poll's look-up of its entries. The connections are kept apart from the
         engine's pool: a checkout there (events, reset on return) cost a tenth of a search for a

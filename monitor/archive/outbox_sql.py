@@ -1,4 +1,4 @@
-"""The alert outbox of SqlArchive: rows written with their articles (writes.py), then sent,
+"""The alert outbox on SQL (SqlArchive.outbox): rows written with their articles (writes.py), then sent,
 held for a digest, retried or dead-lettered by the dispatcher."""
 
 from __future__ import annotations
@@ -14,7 +14,12 @@ from monitor.archive.tables import alerts
 from monitor.models import AlertRecord, AlertState
 
 
-class SqlOutbox(SqlConnections):
+class SqlOutbox:
+    """The outbox's rows, in the archive's database."""
+
+    def __init__(self, db: SqlConnections) -> None:
+        self.db = db
+
     def claim_alerts(
         self,
         now: datetime,
@@ -35,10 +40,10 @@ class SqlOutbox(SqlConnections):
             or_(alerts.c.next_attempt.is_(None), alerts.c.next_attempt <= now),
             or_(alerts.c.claimed_until.is_(None), alerts.c.claimed_until <= now),
         )
-        with self._reading() as connection:  # the common answer is "none": no write lock for it
+        with self.db.reading() as connection:  # the common answer is "none": no write lock for it
             if connection.execute(select(alerts.c.id).where(*is_due).limit(1)).first() is None:
                 return []
-        with self._writing() as connection:
+        with self.db.writing() as connection:
             rows = connection.execute(
                 select(alerts).where(*is_due).order_by(alerts.c.created, alerts.c.id).limit(limit)
             ).all()
@@ -54,7 +59,7 @@ class SqlOutbox(SqlConnections):
         """End the claims of this kind of process: for a daemon starting on an archive that it
         alone may run on (SQLite), the claims of a daemon before it, killed mid-send, are stale
         (a `monitor once` beside it keeps its own)."""
-        with self._writing() as connection:
+        with self.db.writing() as connection:
             result = connection.execute(
                 update(alerts)
                 .where(alerts.c.claimed_by == claimer, alerts.c.claimed_until.is_not(None))
@@ -66,7 +71,7 @@ class SqlOutbox(SqlConnections):
         """Extend the claims still as this dispatcher took them (until `held_until`), as their
         send starts; returns those ids. A row missing was claimed again after its lease lapsed
         while it waited: another send has it, and this one must not go out."""
-        with self._writing() as connection:
+        with self.db.writing() as connection:
             renewed = connection.execute(
                 update(alerts)
                 .where(alerts.c.id.in_(list(ids)), alerts.c.claimed_until == held_until)
@@ -76,7 +81,7 @@ class SqlOutbox(SqlConnections):
             return set(renewed)
 
     def mark_alert_sent(self, alert_id: str, now: datetime) -> None:
-        with self._writing() as connection:
+        with self.db.writing() as connection:
             connection.execute(
                 update(alerts)
                 .where(alerts.c.id == alert_id)
@@ -93,7 +98,7 @@ class SqlOutbox(SqlConnections):
 
     def hold_alerts(self, ids: Sequence[str], until: datetime) -> None:
         """Hold pending alerts for the digest sent at `until` (quiet hours, throttle)."""
-        with self._writing() as connection:
+        with self.db.writing() as connection:
             connection.execute(
                 update(alerts)
                 .where(alerts.c.id.in_(list(ids)), alerts.c.state == AlertState.PENDING.value)
@@ -103,7 +108,7 @@ class SqlOutbox(SqlConnections):
     def bring_forward_held(self, alert: str, until: datetime) -> int:
         """Release an alert's held rows at `until` at the latest (never later than they were
         due); how many were brought forward."""
-        with self._writing() as connection:
+        with self.db.writing() as connection:
             result = connection.execute(
                 update(alerts)
                 .where(
@@ -117,7 +122,7 @@ class SqlOutbox(SqlConnections):
 
     def stories_sent(self, alert: str, since: datetime) -> int:
         """How many stories this alert sent since then (over all its channels)."""
-        with self._reading() as connection:
+        with self.db.reading() as connection:
             return int(
                 connection.execute(
                     select(func.count(alerts.c.story.distinct())).where(
@@ -138,7 +143,7 @@ class SqlOutbox(SqlConnections):
     ) -> None:
         """Record a failed attempt; without a next attempt the alert is dead-lettered."""
         state = retry_state if next_attempt else AlertState.FAILED
-        with self._writing() as connection:
+        with self.db.writing() as connection:
             connection.execute(
                 update(alerts)
                 .where(alerts.c.id == alert_id)
@@ -157,7 +162,7 @@ class SqlOutbox(SqlConnections):
         chosen: ColumnElement[bool] = alerts.c.id.in_(list(ids))
         if failed:
             chosen = or_(chosen, alerts.c.state == AlertState.FAILED.value)
-        with self._writing() as connection:
+        with self.db.writing() as connection:
             result = connection.execute(
                 update(alerts)
                 .where(chosen, alerts.c.state != AlertState.SENT.value)
@@ -167,12 +172,12 @@ class SqlOutbox(SqlConnections):
 
     def missing_alerts(self, ids: Sequence[str]) -> list[str]:
         """The ids no alert of the outbox has."""
-        with self._reading() as connection:
+        with self.db.reading() as connection:
             known = set(connection.execute(select(alerts.c.id).where(alerts.c.id.in_(list(ids)))).scalars())
         return [alert_id for alert_id in ids if alert_id not in known]
 
     def alerts(self, limit: int) -> list[AlertRecord]:
-        with self._reading() as connection:
+        with self.db.reading() as connection:
             rows = connection.execute(
                 select(alerts).order_by(alerts.c.created.desc(), alerts.c.id).limit(limit)
             ).all()

@@ -1,8 +1,9 @@
 """SqlArchive: the archive on SQLAlchemy Core (SQLite with WAL and FTS5; engine.py says how).
 
-Sources and articles here; the alert outbox in outbox_sql.py, the connections and transactions
-in connections.py. The two hot paths go through the sqlite3 driver itself: search's reads
-(search_sql.py) and the stores of articles (writes.py, stories.py)."""
+Sources and articles here; the alert outbox in outbox_sql.py, the database's connections and
+transactions in connections.py, each composed into SqlArchive. The two hot paths go through the
+sqlite3 driver itself: search's reads (search_sql.py) and the stores of articles (writes.py,
+stories.py)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from monitor.archive import FetchOutcome, KnownEntries, OutboxRow, SearchFilters
 from monitor.archive.bulk import IN_JSON, json_list
+from monitor.archive.connections import SqlConnections
 from monitor.archive.outbox_sql import SqlOutbox
 from monitor.archive.rows import source_state_from
 from monitor.archive.search import fts_query, index_exact
@@ -44,16 +46,24 @@ _DROP_RULES_HITS = f"DELETE FROM hits WHERE article_id = ? AND rule IN {IN_JSON}
 _MATCHED = "UPDATE articles SET matched = 1 WHERE id = ?"
 
 
-class SqlArchive(SqlOutbox):
+class SqlArchive:
+    """The Archive port on SQLAlchemy Core: sources and articles here, the alert outbox in
+    `outbox`, both in one database (`db`), so that an article and its alert rows are written
+    in one transaction."""
+
     def __init__(self, url: str, stories: StoryGrouping | None = None) -> None:
         self.stories = stories or StoryGrouping()
-        super().__init__(url)
+        self.db = SqlConnections(url)
+        self.outbox = SqlOutbox(self.db)
+
+    def close(self) -> None:
+        self.db.close()
 
     # sources -----------------------------------------------------------------------------
 
     def sync_sources(self, configured: Sequence[tuple[str, str]], now: datetime) -> None:
         """Make the configured sources known; a new one is due at once."""
-        with self._writing() as connection:
+        with self.db.writing() as connection:
             for name, url in configured:
                 statement = sqlite_insert(sources).values(
                     name=name, url=url, next_due=now, consecutive_errors=0
@@ -82,10 +92,10 @@ class SqlArchive(SqlOutbox):
     ) -> list[str]:
         """Take up to `limit` of the named sources that are due, pushing next_due to the lease's end."""
         is_due = (sources.c.next_due <= now, sources.c.name.in_(list(names)))
-        with self._reading() as connection:  # the common answer is "none": no write lock for it
+        with self.db.reading() as connection:  # the common answer is "none": no write lock for it
             if connection.execute(select(sources.c.name).where(*is_due).limit(1)).first() is None:
                 return []
-        with self._writing() as connection:
+        with self.db.writing() as connection:
             claimed = list(
                 connection.execute(
                     select(sources.c.name).where(*is_due).order_by(sources.c.next_due).limit(limit)
@@ -101,7 +111,7 @@ class SqlArchive(SqlOutbox):
 
     def damage(self) -> list[str]:
         """What SQLite's quick_check finds wrong with the file (empty: nothing)."""
-        with self._reading() as connection:
+        with self.db.reading() as connection:
             found = [str(row[0]) for row in connection.execute(text("PRAGMA quick_check(20)"))]
         return [] if found == ["ok"] else found
 
@@ -110,21 +120,21 @@ class SqlArchive(SqlOutbox):
 
         For a daemon starting on an archive that it alone uses (SQLite): its claims are stale.
         """
-        with self._writing() as connection:
+        with self.db.writing() as connection:
             result = connection.execute(
                 update(sources).where(sources.c.claimed_at.is_not(None)).values(next_due=now, claimed_at=None)
             )
         return result.rowcount
 
     def source_state(self, name: str) -> SourceState | None:
-        with self._reading() as connection:
+        with self.db.reading() as connection:
             row = connection.execute(select(sources).where(sources.c.name == name)).first()
         return source_state_from(row) if row else None
 
     def source_states_of(self, names: Sequence[str]) -> dict[str, SourceState]:
         """The stored states of these sources (one query per few thousand)."""
         found: dict[str, SourceState] = {}
-        with self._reading() as connection:
+        with self.db.reading() as connection:
             for start in range(0, len(names), 5000):
                 chosen = list(names[start : start + 5000])
                 for row in connection.execute(select(sources).where(sources.c.name.in_(chosen))):
@@ -132,7 +142,7 @@ class SqlArchive(SqlOutbox):
         return found
 
     def source_states(self) -> list[SourceState]:
-        with self._reading() as connection:
+        with self.db.reading() as connection:
             rows = connection.execute(select(sources).order_by(sources.c.name)).all()
         return [source_state_from(row) for row in rows]
 
@@ -141,7 +151,7 @@ class SqlArchive(SqlOutbox):
 
     def record_fetches(self, outcomes: Sequence[tuple[str, FetchOutcome]]) -> None:
         """What polls did to their sources' schedule state, in one transaction."""
-        with self._writing() as connection:
+        with self.db.writing() as connection:
             for name, outcome in outcomes:
                 values = _fetch_values(outcome)
                 connection.execute(update(sources).where(sources.c.name == name).values(**values))
@@ -155,7 +165,7 @@ class SqlArchive(SqlOutbox):
         each came from), by this source's GUIDs (an entry whose link changed is not new) and by
         the hashes of this source's entries (nor is one whose link and GUID change on every
         fetch while its text stays). One read, as a poll asks all three of every feed it reads."""
-        with self._read_cursor() as cursor:
+        with self.db.read_cursor() as cursor:
             # Each read in full before the next: the cursor's execute drops the rows not yet read.
             stored = cursor.execute(_KNOWN_IDS, (json_list(list(ids)),)) if ids else ()
             hashes = {id_: hash_ or "" for id_, hash_ in stored}
@@ -171,7 +181,7 @@ class SqlArchive(SqlOutbox):
             .order_by(articles.c.seq.desc())
             .limit(limit)
         )
-        with self._reading() as connection:
+        with self.db.reading() as connection:
             return [(row.title, row.text or row.teaser) for row in connection.execute(query)]
 
     def store(self, new_articles: Sequence[Article], outbox: Sequence[OutboxRow]) -> int:
@@ -184,7 +194,7 @@ class SqlArchive(SqlOutbox):
 
     def store_new(self, new_articles: Sequence[Article], outbox: Sequence[OutboxRow]) -> set[str]:
         """As `store`; returns the ids of the articles it stored."""
-        with self._storing() as cursor:
+        with self.db.storing() as cursor:
             batch, bands_of = assign_stories(cursor, unstored(cursor, new_articles), self.stories)
             insert_articles(cursor, batch)
             index_bands(cursor, batch, bands_of)
@@ -202,7 +212,7 @@ class SqlArchive(SqlOutbox):
     def update(self, article: Article, outbox: Sequence[OutboxRow]) -> bool:
         """Store a new version of an archived article (same URL, changed text). Its outbox rows
         are written only for rules it newly matches; one alert per story still holds."""
-        with self._storing() as cursor:
+        with self.db.storing() as cursor:
             updated = update_article(cursor, article)
             if updated is None:
                 return False
@@ -221,7 +231,7 @@ class SqlArchive(SqlOutbox):
         self, article_id: str, new_hits: Sequence[Hit], outbox: Sequence[OutboxRow], now: datetime
     ) -> None:
         """Record a rule's hits on an archived article, and its alerts, in one transaction."""
-        with self._storing() as cursor:
+        with self.db.storing() as cursor:
             if cursor.execute(_ARTICLE_STORED, (article_id,)).fetchone() is None:
                 return
             rules = sorted({hit.rule for hit in new_hits})
@@ -232,7 +242,7 @@ class SqlArchive(SqlOutbox):
             insert_alerts(cursor, [(row, now) for row in outbox])
 
     def article(self, article_id: str) -> ArchivedArticle | None:
-        with self._read_cursor() as cursor:
+        with self.db.read_cursor() as cursor:
             row = article_row(cursor, article_id)
             return archived(cursor, [row])[0] if row else None
 
@@ -240,7 +250,7 @@ class SqlArchive(SqlOutbox):
         """Newest first: candidates from the full-text index, each verified by the matcher
         unless the index's answer is exact (see search.index_exact)."""
         index_query = fts_query(query) if query is not None else None
-        with self._read_cursor() as cursor:
+        with self.db.read_cursor() as cursor:
             if query is not None and index_query is not None:
                 accept = None if index_exact(query) else partial(verifies, compile_node(query))
                 return archived(cursor, newest_matches(cursor, index_query, filters, accept))
@@ -260,7 +270,7 @@ class SqlArchive(SqlOutbox):
         """Delete articles past their retention, with their hits, index rows and alerts, and the
         band keys of articles too old to be copied again."""
         removed = 0
-        with self._writing() as connection:
+        with self.db.writing() as connection:
             connection.execute(delete(story_bands).where(story_bands.c.fetched < now - self.stories.window))
             for matched, age in ((0, unmatched_age), (1, matched_age)):
                 if age is None:

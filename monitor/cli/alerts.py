@@ -16,18 +16,18 @@ from monitor.phrases import counted
 def retry_alerts_command(archive: SqlArchive, ids: list[str], failed: bool) -> int:
     if not ids and not failed:
         raise UsageError("give alert ids (see monitor alerts --format json) or --failed")
-    missing = archive.missing_alerts(ids)
+    missing = archive.outbox.missing_alerts(ids)
     if missing:
         listed = ", ".join(map(repr, missing))
         raise UsageError(f"no alert with the id {listed} (see monitor alerts --format json)")
-    count = archive.retry_alerts(ids, failed, datetime.now(UTC))
+    count = archive.outbox.retry_alerts(ids, failed, datetime.now(UTC))
     print(f"{counted(count, 'alert')} queued again; the daemon or the next monitor once sends them")
     return 0
 
 
 def alerts_command(archive: SqlArchive, limit: int, fmt: str) -> int:
     records: list[dict[str, Any]] = []
-    for row in archive.alerts(limit):
+    for row in archive.outbox.alerts(limit):
         found = archive.article(row.article_id)
         records.append(
             {

@@ -224,7 +224,7 @@ class Daemon:
         released = await asyncio.to_thread(self.app.archive.release_claims, self.app.clock())
         if released:
             log.info("%d sources were mid-poll when the last run stopped: polling them now", released)
-        unsent = await asyncio.to_thread(self.app.archive.release_alert_claims, DAEMON)
+        unsent = await asyncio.to_thread(self.app.archive.outbox.release_alert_claims, DAEMON)
         if unsent:
             log.info("%d alerts were mid-send when the last run stopped: sending them again", unsent)
         gc.freeze()  # the config, the compiled rules and the automaton live as long as the daemon

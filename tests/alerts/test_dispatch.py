@@ -43,7 +43,7 @@ def test_failed_send_is_retried_with_the_same_key(tmp_path: Path, webhook: Webho
     webhook.status = 503
     report = asyncio.run(dispatcher.dispatch())
     assert (report.sent, report.failed) == (0, 1)
-    [row] = archive.alerts(10)
+    [row] = archive.outbox.alerts(10)
     assert row.state.value == "pending" and row.next_attempt is not None
     assert row.last_error is not None and "HTTP 503" in row.last_error
 
@@ -66,7 +66,7 @@ def test_dead_letter_after_max_attempts(tmp_path: Path, webhook: WebhookReceiver
     for _ in range(MAX_ATTEMPTS):
         asyncio.run(dispatcher.dispatch())
         clock.now += timedelta(hours=2)
-    [row] = archive.alerts(10)
+    [row] = archive.outbox.alerts(10)
     assert (row.state.value, row.attempts) == ("failed", MAX_ATTEMPTS)
     asyncio.run(dispatcher.close())
 
@@ -100,13 +100,13 @@ def test_dead_letter_by_age_and_retry_from_the_cli(tmp_path: Path, webhook: Webh
     asyncio.run(dispatcher.dispatch())
     clock.now += timedelta(days=3)  # older than the default max_age of two days
     asyncio.run(dispatcher.dispatch())
-    [row] = archive.alerts(10)
+    [row] = archive.outbox.alerts(10)
     assert (row.state.value, row.attempts) == ("failed", 2)
-    assert archive.retry_alerts([], failed=True, now=clock.now) == 1
+    assert archive.outbox.retry_alerts([], failed=True, now=clock.now) == 1
     webhook.status = 200
     clock.now += timedelta(seconds=1)
     assert asyncio.run(dispatcher.dispatch()).sent == 1
-    assert archive.retry_alerts([row.id], failed=False, now=clock.now) == 0  # sent stays sent
+    assert archive.outbox.retry_alerts([row.id], failed=False, now=clock.now) == 0  # sent stays sent
     asyncio.run(dispatcher.close())
 
 
@@ -142,7 +142,7 @@ def test_a_channel_raising_anything_fails_only_its_own_alerts(
     assert len(webhook.deliveries) == 1
     digest = asyncio.run(dispatcher.send_digest("daily"))
     assert (digest.sent, digest.failed) == (0, 1)
-    failed = {row.alert: row for row in archive.alerts(10) if row.alert != "desk"}
+    failed = {row.alert: row for row in archive.outbox.alerts(10) if row.alert != "desk"}
     for row in failed.values():
         assert row.state.value == "pending" and row.attempts == 1 and row.next_attempt is not None
         assert (

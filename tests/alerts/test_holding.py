@@ -81,7 +81,7 @@ def test_beyond_the_throttle_alerts_roll_into_the_next_digest(
     _store(archive, dispatcher, ["a1", "a2", "a3", "a4", "a5"])
     report = asyncio.run(dispatcher.dispatch())
     assert report.sent == 2 and len(webhook.deliveries) == 2
-    assert sorted(row.state.value for row in archive.alerts(10)) == ["held"] * 3 + ["sent"] * 2
+    assert sorted(row.state.value for row in archive.outbox.alerts(10)) == ["held"] * 3 + ["sent"] * 2
 
     clock.now += timedelta(minutes=20)
     assert asyncio.run(dispatcher.dispatch()).sent == 0  # the digest slot (10:00) has not come
@@ -92,7 +92,7 @@ def test_beyond_the_throttle_alerts_roll_into_the_next_digest(
     held = {article["title"] for article in digest["articles"]}
     assert digest["digest"] is True and len(held) == 3
     assert first | held == {f"Story a{n}" for n in range(1, 6)}
-    assert {row.state.value for row in archive.alerts(10)} == {"sent"}
+    assert {row.state.value for row in archive.outbox.alerts(10)} == {"sent"}
     asyncio.run(dispatcher.close())
 
 
@@ -101,12 +101,12 @@ def test_quiet_hours_hold_alerts_until_they_end(tmp_path: Path, webhook: Webhook
     clock.now = datetime(2026, 1, 6, 16, 0, tzinfo=UTC)  # midnight in Taipei
     _store(archive, dispatcher, ["a1", "a2"])
     assert asyncio.run(dispatcher.dispatch()).sent == 0
-    [row, _] = archive.alerts(10)
+    [row, _] = archive.outbox.alerts(10)
     assert row.state.value == "held" and row.next_attempt == datetime(2026, 1, 6, 23, 0, tzinfo=UTC)
     webhook.status = 503
     clock.now = datetime(2026, 1, 6, 23, 0, tzinfo=UTC)
     assert asyncio.run(dispatcher.dispatch()).failed == 2
-    assert {row.state.value for row in archive.alerts(10)} == {"held"}  # retried as a digest
+    assert {row.state.value for row in archive.outbox.alerts(10)} == {"held"}  # retried as a digest
     webhook.status = 200
     clock.now += timedelta(minutes=5)
     assert asyncio.run(dispatcher.dispatch()).sent == 2

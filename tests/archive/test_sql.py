@@ -124,7 +124,7 @@ def test_a_store_failing_midway_leaves_nothing_and_the_next_one_works(tmp_path: 
     with pytest.raises(ValueError, match="naive"):  # refused before SQLite sees it
         archive.store([make_article("a3", published=NOW.replace(tzinfo=None))], [])
     assert set(archive.known_entries("Harbor Daily", ["a0", "a1", "a2", "a3"], []).hashes) == {"a0"}
-    assert archive.claim_alerts(NOW, NOW, 10, ["desk"]) == []
+    assert archive.outbox.claim_alerts(NOW, NOW, 10, ["desk"]) == []
     assert archive.store([make_article("a1"), make_article("a4")], [outbox("a1")]) == 2
     assert [item.article.id for item in archive.search(parse_query("iron"), SearchFilters())] == [
         "a4",
@@ -141,24 +141,24 @@ def test_store_is_idempotent_and_writes_alerts_with_articles(archive: SqlArchive
         {"a1": ""}, {"a1"}
     )
     assert archive.known_entries("Elsewhere", [], ["a1"]) == KnownEntries({}, set())
-    assert len(archive.claim_alerts(NOW, NOW, 10, ["desk"])) == 1
+    assert len(archive.outbox.claim_alerts(NOW, NOW, 10, ["desk"])) == 1
     found = archive.article("a1")
     assert found is not None and found.article == article
 
 
 def test_alert_row_not_written_without_its_article(archive: SqlArchive) -> None:
     archive.store([], [outbox("ghost")])
-    assert archive.claim_alerts(NOW, NOW, 10, ["desk"]) == []
+    assert archive.outbox.claim_alerts(NOW, NOW, 10, ["desk"]) == []
 
 
 def test_alert_states(archive: SqlArchive) -> None:
     archive.store([make_article("a1")], [outbox("a1")])
-    archive.mark_alert_failed(outbox("a1").id, "HTTP 503", NOW + timedelta(minutes=1), NOW)
-    assert archive.claim_alerts(NOW, NOW, 10, ["desk"]) == []
-    [row] = archive.claim_alerts(NOW + timedelta(minutes=2), NOW + timedelta(minutes=3), 10, ["desk"])
+    archive.outbox.mark_alert_failed(outbox("a1").id, "HTTP 503", NOW + timedelta(minutes=1), NOW)
+    assert archive.outbox.claim_alerts(NOW, NOW, 10, ["desk"]) == []
+    [row] = archive.outbox.claim_alerts(NOW + timedelta(minutes=2), NOW + timedelta(minutes=3), 10, ["desk"])
     assert (row.state.value, row.attempts, row.last_error) == ("pending", 1, "HTTP 503")
-    archive.mark_alert_sent(outbox("a1").id, NOW + timedelta(minutes=2))
-    [row] = archive.alerts(10)
+    archive.outbox.mark_alert_sent(outbox("a1").id, NOW + timedelta(minutes=2))
+    [row] = archive.outbox.alerts(10)
     assert (row.state.value, row.attempts, row.last_error) == ("sent", 2, None)
 
 
@@ -308,7 +308,7 @@ def test_purge_respects_retention(archive: SqlArchive) -> None:
     }
     assert archive.search(parse_query("iron"), SearchFilters()) != []
     assert archive.purge(NOW, timedelta(days=30), timedelta(days=30)) == 1
-    assert archive.alerts(10) == []
+    assert archive.outbox.alerts(10) == []
 
 
 def test_a_search_the_archive_cannot_answer_says_so(tmp_path: Path) -> None:
@@ -334,7 +334,7 @@ def test_a_large_batch_is_stored_whole(archive: SqlArchive) -> None:
     found = archive.search(parse_query('"item 5"'), SearchFilters())
     assert [item.article.id for item in found] == ["b5"]
     assert found[0].article == batch[5]
-    assert len(archive.alerts(count + 10)) == count
+    assert len(archive.outbox.alerts(count + 10)) == count
 
 
 def test_a_version_9_archive_gains_alert_claims(tmp_path: Path) -> None:
@@ -349,7 +349,7 @@ def test_a_version_9_archive_gains_alert_claims(tmp_path: Path) -> None:
         connection.execute("ALTER TABLE alerts DROP COLUMN claimed_by")
         connection.execute("DROP INDEX articles_source_seq")
         connection.execute("PRAGMA user_version = 9")
-    upgraded = SqlArchive(f"sqlite:///{path}")
+    upgraded = SqlArchive(f"sqlite:///{path}").outbox
     lease = NOW + timedelta(minutes=5)
     assert len(upgraded.claim_alerts(NOW, lease, 10, ["desk"])) == 1
     assert upgraded.claim_alerts(NOW, lease, 10, ["desk"]) == []  # claimed: nobody else sends it
@@ -365,11 +365,11 @@ def test_a_version_9_archive_gains_alert_claims(tmp_path: Path) -> None:
 def test_a_claim_that_lapsed_and_was_taken_again_is_not_renewed(archive: SqlArchive) -> None:
     archive.store([make_article("a1")], [outbox("a1")])
     first, second = NOW + timedelta(minutes=5), NOW + timedelta(minutes=11)
-    [row] = archive.claim_alerts(NOW, first, 10, ["desk"])
-    [again] = archive.claim_alerts(first, second, 10, ["desk"])  # the first lease lapsed meanwhile
+    [row] = archive.outbox.claim_alerts(NOW, first, 10, ["desk"])
+    [again] = archive.outbox.claim_alerts(first, second, 10, ["desk"])  # the first lease lapsed meanwhile
     assert again.id == row.id
-    assert archive.renew_alert_claims([row.id], first, NOW + timedelta(minutes=20)) == set()
-    assert archive.renew_alert_claims([row.id], second, NOW + timedelta(minutes=20)) == {row.id}
+    assert archive.outbox.renew_alert_claims([row.id], first, NOW + timedelta(minutes=20)) == set()
+    assert archive.outbox.renew_alert_claims([row.id], second, NOW + timedelta(minutes=20)) == {row.id}
 
 
 @pytest.mark.parametrize(
