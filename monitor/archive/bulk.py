@@ -5,8 +5,8 @@ per row: a store of five articles (with their hits, index rows and sixteen band 
 a hundred GIL round trips inside the write lock, and under a busy pass each waits for the
 threads parsing and matching. Here the rows go as one JSON array that SQLite reads with
 json_each: one step, and one statement text whatever the number of rows. (A multi-row VALUES
-is a new statement for every row count, and the driver keeps 128 prepared per connection:
-40 MB measured, which broke the 10,000-source memory target.)
+is a new statement for every row count, and the driver keeps 128 prepared per connection,
+each as large as its text: memory a 10,000-source daemon cannot spare.)
 """
 
 from __future__ import annotations

@@ -65,8 +65,8 @@ class SqlConnections:
     def storing(self) -> Iterator[sqlite3.Cursor]:
         """A driver cursor in a write transaction, for the stores of articles (writes.py). The
         pipeline stores a poll's articles as it ends, and through SQLAlchemy each statement
-        spent more in Python than SQLite spent running it: 14% of a busy pass's GIL time, all
-        of it inside the write lock. Other writes keep `writing`."""
+        spends more in Python than SQLite spends running it, all of it holding the GIL inside
+        the write lock. Other writes keep `writing`."""
         with self.write_lock, archive_errors("write"):
             if self._store_connection is None:
                 self._store_connection = driver_connection(self.engine)
@@ -96,8 +96,8 @@ class SqlConnections:
     def read_cursor(self) -> Iterator[sqlite3.Cursor]:
         """A driver cursor in a read transaction of its own, for the hot reads: search (search_sql
         says why) and a poll's look-up of its entries. The connections are kept apart from the
-        engine's pool: a checkout there (events, reset on return) cost a tenth of a search for a
-        rare phrase."""
+        engine's pool: a checkout there (events, reset on return) is a sizeable share of the
+        search for a rare phrase."""
         try:
             driver = self._read_connections.pop()
         except IndexError:

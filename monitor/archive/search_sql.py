@@ -163,7 +163,7 @@ def _keep(
     """Add to the heap the rows newer than its oldest (those accepted)."""
     if accept is None:
         # Nothing to verify: one sort merges them (a list in ascending order is a heap). The
-        # rows come nearly in order, which the sort finds in one pass: a quarter of the cost of
+        # rows come nearly in order, which the sort finds in one pass, far cheaper than
         # pushing them one by one.
         merged = kept + [((row[_PUBLISHED], row[_SEQ]), row) for row in rows]
         merged.sort(key=itemgetter(0))

@@ -3,10 +3,9 @@ given back after a large body.
 
 glibc gives threads that allocate at once arenas of their own, up to eight per core, and memory
 freed in an arena stays with it. A pass parses and writes in a pool of threads, so the freed
-bodies and articles of one moment spread over many arenas: `monitor run` with 3,000 sources
-peaked at 184 MB with the default and at 166 MB with two arenas, in the same pass time
-(python -m bench.memory --feeds 3000, MALLOC_ARENA_MAX=2). MALLOC_ARENA_MAX in the environment
-wins; elsewhere than glibc this does nothing.
+bodies and articles of one moment spread over many arenas, each keeping its own high-water
+mark; two arenas lower the daemon's peak without slowing a pass (bench/RESULTS.md has the
+figures). MALLOC_ARENA_MAX in the environment wins; elsewhere than glibc this does nothing.
 """
 
 from __future__ import annotations
@@ -30,8 +29,8 @@ def release_free_memory() -> None:
     """Give the heap's free memory back to the system (glibc's malloc_trim; elsewhere nothing).
 
     Parsing a large body frees tens of megabytes in many small blocks, which glibc keeps; the
-    next large body is rarely parsed in the same place, so the peak grew with each one (a
-    hostile farm's pass: 257 MB without, 187 MB with; bench.hostile)."""
+    next large body is rarely parsed in the same place, so without this the peak grows with
+    each one (bench.hostile)."""
     if _libc is not None:
         _libc.malloc_trim(0)
 

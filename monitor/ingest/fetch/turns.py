@@ -13,7 +13,7 @@ from monitor.errors import FetchError
 from monitor.runtime.arenas import release_free_memory
 
 LARGE_BODY = 1024 * 1024
-LARGE_AT_ONCE = 1  # parsing is CPU-bound: a second at once bought no speed, and doubled the peak
+LARGE_AT_ONCE = 1  # parsing is CPU-bound: a second at once would add memory, not speed
 HEAVY_AT_ONCE = 2  # polls of a large feed body, from its read to the poll's end (see client.py)
 # A heavy turn's holders are polls, which end; the bound only turns an unforeseen wait-for cycle
 # into an error instead of a hang.
