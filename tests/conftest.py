@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from monitor.cli import main
 from tests import fixtures
+from tests.configs import LOOPBACK_FETCH, monitor_config
 from tests.servers import Route, Site, WebhookReceiver
 
 
@@ -45,23 +45,6 @@ def webhook() -> Iterator[WebhookReceiver]:
     receiver.close()
 
 
-def write_config(path: Path, data: dict[str, Any]) -> Path:
-    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    return path
-
-
-RULES = [
-    {"name": "Iron Dome", "terms": ["Iron Dome", "כיפת ברזל", "铁穹", "アイアンドーム"]},
-    {"name": "Taiwan Shield", "query": '"Taiwan Shield" OR "T-Dome" OR 台灣之盾'},
-    {"name": "Japan documents", "terms": ["安保3文書", "国家防衛戦略"]},
-    {
-        "name": "Japan-Israel laser",
-        "query": '(Japan OR Koizumi) AND laser NEAR/10 (weapon* OR "Iron Beam") NOT sport',
-    },
-    {"name": "Dome word", "query": "dome -stadium"},
-]
-
-
 @pytest.fixture
 def config(tmp_path: Path, site: Site, webhook: WebhookReceiver) -> Path:
     """A config over every loopback fixture, alerting to the webhook and a JSONL file."""
@@ -76,22 +59,18 @@ def config(tmp_path: Path, site: Site, webhook: WebhookReceiver) -> Path:
         {"name": "Failing Feed", "url": site.url("/error.xml")},
         {"name": "Hung Feed", "url": site.url("/hang.xml")},
     ]
-    return write_config(
-        tmp_path / "monitor.yaml",
-        {
-            "storage": {"url": "sqlite:///data/monitor.db"},
-            "fetch": {"timeout": "2s", "host_gap": "0s", "per_host": 8},
-            "defaults": {"every": "15m"},
-            "sources": sources,
-            "watch": RULES,
-            "alerts": [
-                {
-                    "name": "desk",
-                    "rules": ["Iron Dome", "Taiwan Shield", "Japan documents", "Japan-Israel laser"],
-                    "notify": [{"webhook": webhook.url}, {"jsonl": "data/alerts.jsonl"}],
-                }
-            ],
-        },
+    return monitor_config(
+        tmp_path,
+        fetch=LOOPBACK_FETCH | {"per_host": 8},
+        defaults={"every": "15m"},
+        sources=sources,
+        alerts=[
+            {
+                "name": "desk",
+                "rules": ["Iron Dome", "Taiwan Shield", "Japan documents", "Japan-Israel laser"],
+                "notify": [{"webhook": webhook.url}, {"jsonl": "data/alerts.jsonl"}],
+            }
+        ],
     )
 
 

@@ -24,7 +24,7 @@ from monitor.alerts.webhook import WebhookNotifier
 from monitor.archive.sql import SqlArchive
 from tests import fixtures
 from tests.archive.helpers import make_article
-from tests.conftest import RULES, write_config
+from tests.configs import monitor_config
 from tests.servers import Route, Site, WebhookReceiver
 from tests.test_daemon import start_daemon
 
@@ -45,14 +45,11 @@ def wait_for_line(process: subprocess.Popen[str], text: str, timeout: float = 30
 def daemon_config(tmp_path: Path, site: Site, webhook: WebhookReceiver) -> Path:
     item = {"title": "Iron Dome battery visited", "link": site.url("/d/1"), "description": "Iron Dome."}
     site.routes["/live.xml"] = Route(fixtures.rss([item]))
-    return write_config(
-        tmp_path / "monitor.yaml",
-        {
-            "storage": {"url": "sqlite:///monitor.db"},
-            "sources": [{"name": "Live", "url": site.url("/live.xml"), "every": "1s", "full_text": "never"}],
-            "watch": RULES,
-            "alerts": [{"name": "desk", "notify": [{"webhook": webhook.url}]}],
-        },
+    return monitor_config(
+        tmp_path,
+        storage="sqlite:///monitor.db",
+        sources=[{"name": "Live", "url": site.url("/live.xml"), "every": "1s", "full_text": "never"}],
+        alerts=[{"name": "desk", "notify": [{"webhook": webhook.url}]}],
     )
 
 

@@ -18,7 +18,8 @@ import pytest
 from monitor.archive.sql import SqlArchive
 from tests import fixtures
 from tests.archive.helpers import make_article
-from tests.conftest import Cli, write_config
+from tests.configs import monitor_config
+from tests.conftest import Cli
 from tests.servers import Route, Site
 
 
@@ -62,13 +63,11 @@ def test_a_full_disk_is_one_clear_line_and_polling_resumes_when_space_returns(
     small_disk: Path, site: Site
 ) -> None:
     site.routes["/feed.xml"] = Route(fixtures.rss(items(site, 0, 2)))
-    config = write_config(
-        small_disk / "monitor.yaml",
-        {
-            "storage": {"url": "sqlite:///monitor.db"},
-            "sources": [{"name": "Wire", "url": site.url("/feed.xml"), "every": "2s", "full_text": "never"}],
-            "watch": [{"name": "Iron Dome", "terms": ["Iron Dome"]}],
-        },
+    config = monitor_config(
+        small_disk,
+        storage="sqlite:///monitor.db",
+        watch=[{"name": "Iron Dome", "terms": ["Iron Dome"]}],
+        sources=[{"name": "Wire", "url": site.url("/feed.xml"), "every": "2s", "full_text": "never"}],
     )
     daemon = subprocess.Popen(
         [sys.executable, "-m", "monitor", "-c", str(config), "run"],
@@ -138,9 +137,8 @@ def test_a_damaged_archive_is_named_by_check_and_search_alike(cli: Cli, tmp_path
         for page in range(pages // 3, 2 * pages // 3, 7):
             handle.seek(4096 * page)
             handle.write(b"\xff" * 4096)
-    config = write_config(
-        tmp_path / "monitor.yaml",
-        {"storage": {"url": "sqlite:///monitor.db"}, "watch": [{"name": "Dome", "terms": ["Iron Dome"]}]},
+    config = monitor_config(
+        tmp_path, storage="sqlite:///monitor.db", watch=[{"name": "Dome", "terms": ["Iron Dome"]}]
     )
     code, out, err = cli("-c", str(config), "check")
     assert code == 2 and "the archive is damaged" in err and "restore a backup" in err, (out, err)
@@ -153,9 +151,7 @@ def test_run_on_a_foreign_database_leaves_nothing_beside_it(cli: Cli, tmp_path: 
     theirs = tmp_path / "theirs.db"
     with sqlite3.connect(theirs) as connection:
         connection.execute("CREATE TABLE notes (body TEXT)")
-    config = write_config(
-        tmp_path / "monitor.yaml", {"storage": {"url": "sqlite:///theirs.db"}, "sources": [], "watch": []}
-    )
+    config = monitor_config(tmp_path, storage="sqlite:///theirs.db", watch=[], sources=[])
     code, _, err = cli("-c", str(config), "run")
     assert code != 0 and "not made by the monitor" in err and "Traceback" not in err
     assert sorted(path.name for path in tmp_path.iterdir()) == ["monitor.yaml", "theirs.db"]

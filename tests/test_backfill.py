@@ -6,7 +6,8 @@ from pathlib import Path
 
 import yaml
 
-from tests.conftest import Cli, write_config
+from tests.configs import write_config
+from tests.conftest import Cli
 from tests.servers import WebhookReceiver
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests import fixtures
-from tests.conftest import write_config
+from tests.configs import monitor_config
 from tests.servers import Route, Site, WebhookReceiver
 
 KILLS = 30
@@ -63,16 +63,14 @@ def test_sigkill_at_random_moments_loses_and_doubles_nothing(
     feeds = [GrowingFeed(site, f"s{n}") for n in range(SOURCES)]
     for feed in feeds:
         site.routes[f"/{feed.name}.xml"] = feed
-    config = write_config(
-        tmp_path / "monitor.yaml",
-        {
-            "storage": {"url": "sqlite:///m.db"},
-            "fetch": {"host_gap": "0s", "per_host": 8},
-            "defaults": {"full_text": "never"},
-            "sources": [{"name": f.name, "url": site.url(f"/{f.name}.xml"), "every": "1s"} for f in feeds],
-            "watch": [{"name": "Iron Dome", "terms": ["Iron Dome"]}],
-            "alerts": [{"name": "desk", "notify": [{"webhook": webhook.url}]}],
-        },
+    config = monitor_config(
+        tmp_path,
+        storage="sqlite:///m.db",
+        watch=[{"name": "Iron Dome", "terms": ["Iron Dome"]}],
+        fetch={"host_gap": "0s", "per_host": 8},
+        defaults={"full_text": "never"},
+        sources=[{"name": f.name, "url": site.url(f"/{f.name}.xml"), "every": "1s"} for f in feeds],
+        alerts=[{"name": "desk", "notify": [{"webhook": webhook.url}]}],
     )
     rng = random.Random(42)
     for _ in range(KILLS):

@@ -18,7 +18,7 @@ from monitor.app import build_app
 from monitor.config_file import load_settings
 from monitor.runtime.scheduler import Daemon, new_scheduler
 from tests import fixtures
-from tests.conftest import RULES, write_config
+from tests.configs import monitor_config
 from tests.servers import Route, Site, WebhookReceiver
 
 
@@ -43,14 +43,11 @@ def test_daemon_alerts_new_items_and_stops_cleanly(
         "description": "A delegation saw the Iron Dome." + fixtures.filler("live-1"),
     }
     site.routes["/live.xml"] = Route(fixtures.rss([item]))
-    config = write_config(
-        tmp_path / "monitor.yaml",
-        {
-            "storage": {"url": "sqlite:///monitor.db"},
-            "sources": [{"name": "Live", "url": site.url("/live.xml"), "every": "1s"}],
-            "watch": RULES,
-            "alerts": [{"name": "desk", "notify": [{"webhook": webhook.url}]}],
-        },
+    config = monitor_config(
+        tmp_path,
+        storage="sqlite:///monitor.db",
+        sources=[{"name": "Live", "url": site.url("/live.xml"), "every": "1s"}],
+        alerts=[{"name": "desk", "notify": [{"webhook": webhook.url}]}],
     )
     daemon = start_daemon(config)
     try:
@@ -113,18 +110,16 @@ def test_an_article_built_to_stall_the_matcher_holds_back_no_other_source(
     site.routes["/hostile.xml"] = Route(fixtures.rss([hostile]))
     site.routes["/live.xml"] = Route(fixtures.rss([]))
     chain = " NEAR/1000 ".join(["iron", "dome", "system"] * 2)
-    config = write_config(
-        tmp_path / "monitor.yaml",
-        {
-            "storage": {"url": "sqlite:///monitor.db"},
-            "fetch": {"host_gap": "0s"},
-            "sources": [
-                {"name": "Hostile", "url": site.url("/hostile.xml"), "every": "1s", "full_text": "never"},
-                {"name": "Live", "url": site.url("/live.xml"), "every": "1s", "full_text": "never"},
-            ],
-            "watch": [{"name": "chain", "query": chain}, {"name": "shield", "terms": ["Taiwan Shield"]}],
-            "alerts": [{"name": "desk", "rules": ["shield"], "notify": [{"webhook": webhook.url}]}],
-        },
+    config = monitor_config(
+        tmp_path,
+        storage="sqlite:///monitor.db",
+        watch=[{"name": "chain", "query": chain}, {"name": "shield", "terms": ["Taiwan Shield"]}],
+        fetch={"host_gap": "0s"},
+        sources=[
+            {"name": "Hostile", "url": site.url("/hostile.xml"), "every": "1s", "full_text": "never"},
+            {"name": "Live", "url": site.url("/live.xml"), "every": "1s", "full_text": "never"},
+        ],
+        alerts=[{"name": "desk", "rules": ["shield"], "notify": [{"webhook": webhook.url}]}],
     )
     daemon = start_daemon(config)
     try:
@@ -149,7 +144,7 @@ def test_an_article_built_to_stall_the_matcher_holds_back_no_other_source(
 
 
 def test_a_job_cancelled_at_shutdown_is_no_error(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    config = write_config(tmp_path / "monitor.yaml", {"storage": {"url": "sqlite:///m.db"}, "sources": []})
+    config = monitor_config(tmp_path, storage="sqlite:///m.db", watch=[], sources=[])
     app = build_app(load_settings(config))
 
     async def scenario() -> None:

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from monitor.cli.output import render
 from tests import fixtures
-from tests.conftest import Cli, write_config
+from tests.configs import monitor_config
+from tests.conftest import Cli
 from tests.servers import Route, Site, WebhookReceiver
 
 
@@ -160,13 +161,11 @@ def test_csv_cells_that_a_spreadsheet_would_run_stay_text(cli: Cli, tmp_path: Pa
         {"title": "Plain Iron Dome = safe", "link": site.url("/x/5"), "description": "x"},
     ]
     site.routes["/hostile.xml"] = Route(fixtures.rss(hostile))
-    config = write_config(
-        tmp_path / "monitor.yaml",
-        {
-            "storage": {"url": "sqlite:///m.db"},
-            "sources": [{"name": "=Evil Source", "url": site.url("/hostile.xml"), "full_text": "never"}],
-            "watch": [{"name": "Iron Dome", "terms": ["Iron Dome"]}],
-        },
+    config = monitor_config(
+        tmp_path,
+        storage="sqlite:///m.db",
+        watch=[{"name": "Iron Dome", "terms": ["Iron Dome"]}],
+        sources=[{"name": "=Evil Source", "url": site.url("/hostile.xml"), "full_text": "never"}],
     )
     assert cli("-c", str(config), "once")[0] == 0
     code, out, _ = cli("-c", str(config), "search", '"iron dome"', "--format", "csv")
@@ -233,14 +232,12 @@ def test_since_is_publication_and_fetched_since_is_arrival(cli: Cli, config: Pat
 def test_an_undated_item_is_marked_as_dated_by_its_fetch(cli: Cli, tmp_path: Path, site: Site) -> None:
     item = {"title": "Iron Dome drill", "link": site.url("/u/1"), "description": "No date given.", "date": ""}
     site.routes["/undated.xml"] = Route(fixtures.rss([item]))
-    config = write_config(
-        tmp_path / "monitor.yaml",
-        {
-            "storage": {"url": "sqlite:///m.db"},
-            "defaults": {"full_text": "never"},
-            "sources": [{"name": "Undated", "url": site.url("/undated.xml")}],
-            "watch": [{"name": "Iron Dome", "terms": ["Iron Dome"]}],
-        },
+    config = monitor_config(
+        tmp_path,
+        storage="sqlite:///m.db",
+        watch=[{"name": "Iron Dome", "terms": ["Iron Dome"]}],
+        defaults={"full_text": "never"},
+        sources=[{"name": "Undated", "url": site.url("/undated.xml")}],
     )
     cli("-c", str(config), "once")
     [found] = cli.json("-c", str(config), "search", "Iron Dome", "--format", "json")

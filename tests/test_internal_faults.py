@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from tests import fixtures
-from tests.conftest import write_config
+from tests.configs import monitor_config
 from tests.servers import Route, Site
 
 # The fault a plain install had: justext imports lxml.html.clean, which needs lxml_html_clean.
@@ -34,14 +34,12 @@ def test_a_missing_module_is_reported_as_ours_then_recovers(tmp_path: Path) -> N
         site.routes["/articles/shield.html"] = Route(
             fixtures.article_page(fixtures.SHIELD_PARAGRAPH), headers={"Content-Type": "text/html"}
         )
-        config = write_config(
-            tmp_path / "monitor.yaml",
-            {
-                "storage": {"url": "sqlite:///monitor.db"},
-                "fetch": {"host_gap": "0s"},
-                "sources": [{"name": "Teaser Times", "url": site.url("/teaser.xml"), "full_text": "always"}],
-                "watch": [{"name": "Taiwan Shield", "terms": ["T-Dome"]}],
-            },
+        config = monitor_config(
+            tmp_path,
+            storage="sqlite:///monitor.db",
+            watch=[{"name": "Taiwan Shield", "terms": ["T-Dome"]}],
+            fetch={"host_gap": "0s"},
+            sources=[{"name": "Teaser Times", "url": site.url("/teaser.xml"), "full_text": "always"}],
         )
         broken = monitor(config, "once", prelude=WITHOUT_LXML_HTML_CLEAN)
         assert broken.returncode == 1, broken.stderr

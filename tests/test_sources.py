@@ -17,7 +17,8 @@ from monitor.app import build_app
 from monitor.config_file import load_settings
 from monitor.opml import read_opml
 from tests import fixtures
-from tests.conftest import RULES, Cli, write_config
+from tests.configs import LOOPBACK_FETCH, monitor_config
+from tests.conftest import Cli
 from tests.servers import Route, Site, WebhookReceiver
 
 CONFIG = """\
@@ -186,16 +187,12 @@ def test_a_json_feed_source_end_to_end(
     site.routes["/feed.json"] = Route(
         fixtures.json_feed(site.base), headers={"Content-Type": "application/feed+json"}
     )
-    config = write_config(
-        tmp_path / "monitor.yaml",
-        {
-            "storage": {"url": "sqlite:///data/monitor.db"},
-            "fetch": {"timeout": "2s", "host_gap": "0s"},
-            "defaults": {"full_text": "never"},
-            "sources": [{"name": "Strait Notes", "url": site.url("/feed.json")}],
-            "watch": RULES,
-            "alerts": [{"name": "desk", "notify": [{"webhook": webhook.url}]}],
-        },
+    config = monitor_config(
+        tmp_path,
+        fetch=LOOPBACK_FETCH,
+        defaults={"full_text": "never"},
+        sources=[{"name": "Strait Notes", "url": site.url("/feed.json")}],
+        alerts=[{"name": "desk", "notify": [{"webhook": webhook.url}]}],
     )
     code, out, err = cli("-c", str(config), "once")
     assert code == 0 and "3 new articles" in out, (out, err)
@@ -227,17 +224,11 @@ def test_a_sitemap_source_from_robots_txt_through_an_index(
         <url><loc>{site.url("/articles/old.html")}</loc><lastmod>{stale}</lastmod></url>
         </urlset>""".encode()
     )
-    config = write_config(
-        tmp_path / "monitor.yaml",
-        {
-            "storage": {"url": "sqlite:///data/monitor.db"},
-            "fetch": {"timeout": "2s", "host_gap": "0s"},
-            "sources": [
-                {"name": "Ministry", "url": site.url("/robots.txt"), "kind": "sitemap", "robots": False}
-            ],
-            "watch": RULES,
-            "alerts": [{"name": "desk", "notify": [{"webhook": webhook.url}]}],
-        },
+    config = monitor_config(
+        tmp_path,
+        fetch=LOOPBACK_FETCH,
+        sources=[{"name": "Ministry", "url": site.url("/robots.txt"), "kind": "sitemap", "robots": False}],
+        alerts=[{"name": "desk", "notify": [{"webhook": webhook.url}]}],
     )
     code, out, err = cli("-c", str(config), "once")
     assert code == 0 and "1 new article" in out, (out, err)
@@ -337,14 +328,12 @@ def test_the_feed_text_counts_when_the_page_replaces_it(cli: Cli, tmp_path: Path
         fixtures.article_page("Engineers met the visiting delegation at the southern base."),
         headers={"Content-Type": "text/html"},
     )
-    config = write_config(
-        tmp_path / "monitor.yaml",
-        {
-            "storage": {"url": "sqlite:///m.db"},
-            "fetch": {"host_gap": "0s"},
-            "sources": [{"name": "Desk", "url": site.url("/feed.json"), "robots": False}],
-            "watch": [{"name": "Iron Dome", "terms": ["כיפת ברזל"]}],
-        },
+    config = monitor_config(
+        tmp_path,
+        storage="sqlite:///m.db",
+        watch=[{"name": "Iron Dome", "terms": ["כיפת ברזל"]}],
+        fetch={"host_gap": "0s"},
+        sources=[{"name": "Desk", "url": site.url("/feed.json"), "robots": False}],
     )
     code, out, err = cli("-c", str(config), "once")
     assert code == 0 and site.hits("/articles/english.html") == 1, (out, err)
@@ -383,14 +372,10 @@ def test_a_listing_link_whose_page_says_it_is_a_list_is_not_stored(
     site.routes["/world/iron-dome-coverage-from-our-desk"] = Route(
         _page_declaring("CollectionPage", "Iron Dome coverage"), headers=HTML
     )
-    config = write_config(
-        tmp_path / "monitor.yaml",
-        {
-            "storage": {"url": "sqlite:///data/monitor.db"},
-            "fetch": {"timeout": "2s", "host_gap": "0s"},
-            "sources": [{"name": "Front", "url": site.url("/front"), "kind": "html", "robots": False}],
-            "watch": RULES,
-        },
+    config = monitor_config(
+        tmp_path,
+        fetch=LOOPBACK_FETCH,
+        sources=[{"name": "Front", "url": site.url("/front"), "kind": "html", "robots": False}],
     )
     code, _, err = cli("-c", str(config), "once")
     assert code == 0, err
@@ -410,14 +395,11 @@ def test_a_link_found_to_be_a_list_is_not_fetched_again(tmp_path: Path, site: Si
     site.routes["/world/iron-dome-coverage-from-our-desk"] = Route(
         _page_declaring("CollectionPage", "Iron Dome coverage"), headers=HTML
     )
-    config = write_config(
-        tmp_path / "monitor.yaml",
-        {
-            "storage": {"url": "sqlite:///monitor.db"},
-            "fetch": {"timeout": "2s", "host_gap": "0s"},
-            "sources": [{"name": "Front", "url": site.url("/front"), "kind": "html", "robots": False}],
-            "watch": RULES,
-        },
+    config = monitor_config(
+        tmp_path,
+        storage="sqlite:///monitor.db",
+        fetch=LOOPBACK_FETCH,
+        sources=[{"name": "Front", "url": site.url("/front"), "kind": "html", "robots": False}],
     )
     app = build_app(load_settings(config))
 
@@ -444,14 +426,11 @@ def test_sources_sharing_one_article_count_it_once(cli: Cli, tmp_path: Path, sit
     }
     for name in ("a", "b", "c"):
         site.routes[f"/{name}.xml"] = Route(fixtures.rss([item]))
-    config = write_config(
-        tmp_path / "monitor.yaml",
-        {
-            "storage": {"url": "sqlite:///monitor.db"},
-            "fetch": {"timeout": "2s", "host_gap": "0s"},
-            "sources": [{"name": name, "url": site.url(f"/{name}.xml")} for name in ("a", "b", "c")],
-            "watch": RULES,
-        },
+    config = monitor_config(
+        tmp_path,
+        storage="sqlite:///monitor.db",
+        fetch=LOOPBACK_FETCH,
+        sources=[{"name": name, "url": site.url(f"/{name}.xml")} for name in ("a", "b", "c")],
     )
     code, out, err = cli("-c", str(config), "once")
     assert code == 0 and "3 entries, 1 new article, 0 updated, 1 matched" in out, (out, err)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests import fixtures
-from tests.conftest import RULES, write_config
+from tests.configs import monitor_config
 from tests.hostile import HostileServer
 from tests.ingest.test_hostile import CONTENT_FAULTS
 from tests.servers import Route, Site
@@ -42,15 +42,12 @@ def test_healthy_feed_staleness_beside_hostile_feeds(tmp_path: Path, healthy: Si
         {"name": f"s{path}", "url": hostile.url(path), "every": every}
         for path in ("/trickle", "/endless", "/gzip-bomb", "/lying-length", "/header-flood")
     ]
-    config = write_config(
-        tmp_path / "monitor.yaml",
-        {
-            "storage": {"url": "sqlite:///m.db"},
-            "fetch": {"timeout": "3s"},
-            "defaults": {"full_text": "never"},
-            "sources": sources,
-            "watch": RULES,
-        },
+    config = monitor_config(
+        tmp_path,
+        storage="sqlite:///m.db",
+        fetch={"timeout": "3s"},
+        defaults={"full_text": "never"},
+        sources=sources,
     )
     daemon = subprocess.Popen(
         [sys.executable, "-m", "monitor", "-c", str(config), "run"],

@@ -27,7 +27,8 @@ from monitor.near_duplicates import (
     similarity,
 )
 from tests.archive.helpers import NOW, make_article
-from tests.conftest import RULES, Cli, write_config
+from tests.configs import LOOPBACK_FETCH, monitor_config
+from tests.conftest import Cli
 from tests.fixtures import rss
 from tests.servers import Route, Site, WebhookReceiver
 
@@ -191,19 +192,15 @@ def test_one_alert_per_story_across_sources(
             title="Second Outlet",
         )
     )
-    config = write_config(
-        tmp_path / "monitor.yaml",
-        {
-            "storage": {"url": "sqlite:///data/monitor.db"},
-            "fetch": {"timeout": "2s", "host_gap": "0s"},
-            "defaults": {"full_text": "never"},
-            "sources": [
-                {"name": "First", "url": site.url("/a.xml")},
-                {"name": "Second", "url": site.url("/b.xml")},
-            ],
-            "watch": RULES,
-            "alerts": [{"name": "desk", "notify": [{"webhook": webhook.url}]}],
-        },
+    config = monitor_config(
+        tmp_path,
+        fetch=LOOPBACK_FETCH,
+        defaults={"full_text": "never"},
+        sources=[
+            {"name": "First", "url": site.url("/a.xml")},
+            {"name": "Second", "url": site.url("/b.xml")},
+        ],
+        alerts=[{"name": "desk", "notify": [{"webhook": webhook.url}]}],
     )
     code, _, err = cli("-c", str(config), "once")
     assert code == 0, err
@@ -224,18 +221,14 @@ def _two_outlets(site: Site, items_a: list[dict[str, str]], items_b: list[dict[s
 
 
 def _config(tmp_path: Path, site: Site, webhook: WebhookReceiver) -> Path:
-    return write_config(
-        tmp_path / "monitor.yaml",
-        {
-            "storage": {"url": "sqlite:///data/monitor.db"},
-            "fetch": {"timeout": "2s", "host_gap": "0s"},
-            "sources": [
-                {"name": "First", "url": site.url("/a.xml")},
-                {"name": "Second", "url": site.url("/b.xml")},
-            ],
-            "watch": RULES,
-            "alerts": [{"name": "desk", "notify": [{"webhook": webhook.url}]}],
-        },
+    return monitor_config(
+        tmp_path,
+        fetch=LOOPBACK_FETCH,
+        sources=[
+            {"name": "First", "url": site.url("/a.xml")},
+            {"name": "Second", "url": site.url("/b.xml")},
+        ],
+        alerts=[{"name": "desk", "notify": [{"webhook": webhook.url}]}],
     )
 
 

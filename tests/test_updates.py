@@ -8,11 +8,12 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 from tests import fixtures
-from tests.conftest import Cli, write_config
+from tests.configs import LOOPBACK_FETCH, monitor_config
+from tests.conftest import Cli
 from tests.fixtures import rss
 from tests.servers import Route, Site, WebhookReceiver
 
-RULES = [
+UPDATE_RULES = [
     {"name": "Iron Dome", "terms": ["Iron Dome"]},
     {"name": "Laser", "terms": ["Iron Beam"]},
 ]
@@ -27,19 +28,16 @@ def _serve(site: Site, description: str) -> None:
 def test_updates_replace_the_text_and_alert_only_on_new_matches(
     cli: Cli, tmp_path: Path, site: Site, webhook: WebhookReceiver
 ) -> None:
-    config = write_config(
-        tmp_path / "monitor.yaml",
-        {
-            "storage": {"url": "sqlite:///data/monitor.db"},
-            "fetch": {"timeout": "2s", "host_gap": "0s"},
-            "defaults": {"full_text": "never"},
-            "sources": [{"name": "Desk Feed", "url": site.url("/feed.xml")}],
-            "watch": RULES,
-            "alerts": [
-                {"name": "all", "notify": [{"webhook": webhook.url}]},
-                {"name": "lasers", "rules": ["Laser"], "notify": [{"webhook": webhook.url}]},
-            ],
-        },
+    config = monitor_config(
+        tmp_path,
+        watch=UPDATE_RULES,
+        fetch=LOOPBACK_FETCH,
+        defaults={"full_text": "never"},
+        sources=[{"name": "Desk Feed", "url": site.url("/feed.xml")}],
+        alerts=[
+            {"name": "all", "notify": [{"webhook": webhook.url}]},
+            {"name": "lasers", "rules": ["Laser"], "notify": [{"webhook": webhook.url}]},
+        ],
     )
 
     def once() -> None:
@@ -72,15 +70,12 @@ def test_updates_replace_the_text_and_alert_only_on_new_matches(
 
 
 def test_a_changed_feed_reads_only_its_new_and_edited_items(cli: Cli, tmp_path: Path, site: Site) -> None:
-    config = write_config(
-        tmp_path / "monitor.yaml",
-        {
-            "storage": {"url": "sqlite:///data/monitor.db"},
-            "fetch": {"timeout": "2s", "host_gap": "0s"},
-            "defaults": {"full_text": "never"},
-            "sources": [{"name": "Desk Feed", "url": site.url("/feed.xml")}],
-            "watch": RULES,
-        },
+    config = monitor_config(
+        tmp_path,
+        watch=UPDATE_RULES,
+        fetch=LOOPBACK_FETCH,
+        defaults={"full_text": "never"},
+        sources=[{"name": "Desk Feed", "url": site.url("/feed.xml")}],
     )
 
     def serve(*numbers: int) -> None:
@@ -131,14 +126,12 @@ def test_links_and_guids_that_change_on_every_fetch_do_not_make_new_articles(
         return Route(fixtures.rss(entries))
 
     site.routes["/rotating.xml"] = rotating
-    config = write_config(
-        tmp_path / "monitor.yaml",
-        {
-            "storage": {"url": "sqlite:///m.db"},
-            "sources": [{"name": "Rotating", "url": site.url("/rotating.xml"), "full_text": "never"}],
-            "watch": [{"name": "Iron Dome", "terms": ["Iron Dome"]}],
-            "alerts": [{"name": "desk", "notify": [{"webhook": webhook.url}]}],
-        },
+    config = monitor_config(
+        tmp_path,
+        storage="sqlite:///m.db",
+        watch=[{"name": "Iron Dome", "terms": ["Iron Dome"]}],
+        sources=[{"name": "Rotating", "url": site.url("/rotating.xml"), "full_text": "never"}],
+        alerts=[{"name": "desk", "notify": [{"webhook": webhook.url}]}],
     )
     for _ in range(3):
         code, _, err = cli("-c", str(config), "once")
@@ -150,15 +143,12 @@ def test_links_and_guids_that_change_on_every_fetch_do_not_make_new_articles(
 
 
 def test_once_counts_an_updated_article_as_updated_not_new(cli: Cli, tmp_path: Path, site: Site) -> None:
-    config = write_config(
-        tmp_path / "monitor.yaml",
-        {
-            "storage": {"url": "sqlite:///data/monitor.db"},
-            "fetch": {"host_gap": "0s"},
-            "defaults": {"full_text": "never"},
-            "sources": [{"name": "Desk Feed", "url": site.url("/feed.xml")}],
-            "watch": RULES,
-        },
+    config = monitor_config(
+        tmp_path,
+        watch=UPDATE_RULES,
+        fetch={"host_gap": "0s"},
+        defaults={"full_text": "never"},
+        sources=[{"name": "Desk Feed", "url": site.url("/feed.xml")}],
     )
     _serve(site, "Officials met to discuss buying an Iron Dome battery.")
     assert "1 new article, 0 updated, 1 matched" in cli("-c", str(config), "once")[1]

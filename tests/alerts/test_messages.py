@@ -24,7 +24,8 @@ from monitor.models import ArchivedArticle, Hit
 from monitor.payloads import alert_json, digest_json
 from tests.alerts.test_channels import Mailbox
 from tests.archive.helpers import make_article
-from tests.conftest import Cli, write_config
+from tests.configs import monitor_config
+from tests.conftest import Cli
 
 LASER_HIT = Hit("Laser", "Iron Beam", "text", 0, 9, "Iron Beam test <script>")
 ARTICLES = [
@@ -58,12 +59,11 @@ def test_an_alert_can_replace_a_template(tmp_path: Path) -> None:
 
 def test_a_template_that_does_not_parse_stops_the_config(tmp_path: Path, cli: Cli) -> None:
     (tmp_path / "bad.j2").write_text("{% for x in %}", encoding="utf-8")
-    config = write_config(
-        tmp_path / "monitor.yaml",
-        {
-            "watch": [{"name": "r", "terms": ["dome"]}],
-            "alerts": [{"name": "desk", "templates": {"text": "bad.j2"}, "notify": [{"jsonl": "a.jsonl"}]}],
-        },
+    config = monitor_config(
+        tmp_path,
+        storage=None,
+        watch=[{"name": "r", "terms": ["dome"]}],
+        alerts=[{"name": "desk", "templates": {"text": "bad.j2"}, "notify": [{"jsonl": "a.jsonl"}]}],
     )
     code, _, err = cli("-c", str(config), "check")
     assert code == 2 and "alerts[0].templates: text template" in err and "line 1" in err

@@ -4,10 +4,8 @@ and one that fails only on real data never holds back another alert or channel."
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-import yaml
-
+from tests.configs import monitor_config
 from tests.conftest import Cli
 from tests.servers import Site, WebhookReceiver
 
@@ -16,12 +14,12 @@ def config_with_template(tmp_path: Path, site: Site, webhook: WebhookReceiver, t
     (tmp_path / "text.j2").write_text(template, encoding="utf-8")
     apprise = WebhookReceiver()  # never reached: the template fails first
     apprise.close()
-    config: dict[str, Any] = {
-        "storage": {"url": "sqlite:///data/monitor.db"},
-        "fetch": {"host_gap": "0s", "per_host": 8},
-        "sources": [{"name": "Harbor Daily", "url": site.url("/english.xml"), "full_text": "never"}],
-        "watch": [{"name": "Iron Dome", "terms": ["Iron Dome"]}],
-        "alerts": [
+    return monitor_config(
+        tmp_path,
+        fetch={"host_gap": "0s", "per_host": 8},
+        sources=[{"name": "Harbor Daily", "url": site.url("/english.xml"), "full_text": "never"}],
+        watch=[{"name": "Iron Dome", "terms": ["Iron Dome"]}],
+        alerts=[
             {
                 "name": "chat",
                 "templates": {"text": "text.j2"},
@@ -30,10 +28,7 @@ def config_with_template(tmp_path: Path, site: Site, webhook: WebhookReceiver, t
             },
             {"name": "desk", "notify": [{"webhook": webhook.url}]},
         ],
-    }
-    path = tmp_path / "monitor.yaml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-    return path
+    )
 
 
 def test_check_renders_every_template_against_a_sample(

@@ -14,7 +14,8 @@ from monitor.egress import EgressPolicy, check_url, is_public
 from monitor.errors import FetchError
 from monitor.ingest.fetch.client import Fetcher, FetchResponse
 from tests import fixtures
-from tests.conftest import RULES, Cli, write_config
+from tests.configs import monitor_config
+from tests.conftest import Cli
 from tests.servers import Route, Site
 
 
@@ -155,13 +156,8 @@ def test_a_hostile_feed_cannot_make_the_pipeline_reach_the_canary(
         "description": "Short Iron Dome teaser…",
     }
     site.routes["/hostile.xml"] = Route(fixtures.rss([item]))
-    config = write_config(
-        tmp_path / "monitor.yaml",
-        {
-            "storage": {"url": "sqlite:///m.db"},
-            "sources": [{"name": "Hostile", "url": site.url("/hostile.xml")}],
-            "watch": RULES,
-        },
+    config = monitor_config(
+        tmp_path, storage="sqlite:///m.db", sources=[{"name": "Hostile", "url": site.url("/hostile.xml")}]
     )
     code, out, _ = cli("-c", str(config), "once")
     assert code == 0 and "1 new article," in out

@@ -17,7 +17,8 @@ from monitor.ingest.parse.declarations import strip_declarations
 from monitor.ingest.parse.entries import MAX_FIELD_CHARS
 from monitor.ingest.parse.feeds import looks_like_html
 from tests import fixtures
-from tests.conftest import RULES, Cli, write_config
+from tests.configs import monitor_config
+from tests.conftest import Cli
 from tests.hostile import HostileServer
 from tests.servers import Route, Site
 
@@ -71,15 +72,12 @@ def test_a_pass_over_every_hostile_source(
     sources = [{"name": "Healthy", "url": site.url("/healthy.xml"), "full_text": "never"}]
     sources += [{"name": f"content{path}", "url": site.url(path)} for path in CONTENT_FAULTS]
     sources += [{"name": f"server{path}", "url": hostile.url(path)} for path in SERVER_FAULTS]
-    config = write_config(
-        tmp_path / "monitor.yaml",
-        {
-            "storage": {"url": "sqlite:///m.db"},
-            "fetch": {"timeout": "3s", "max_bytes": 10_485_760, "host_gap": "0s", "per_host": 16},
-            "defaults": {"full_text": "never"},
-            "sources": sources,
-            "watch": RULES,
-        },
+    config = monitor_config(
+        tmp_path,
+        storage="sqlite:///m.db",
+        fetch={"timeout": "3s", "max_bytes": 10_485_760, "host_gap": "0s", "per_host": 16},
+        defaults={"full_text": "never"},
+        sources=sources,
     )
     started = time.monotonic()
     code, out, _ = cli("-c", str(config), "once")

@@ -20,7 +20,7 @@ from monitor.models import PollStatus, SourceState
 from monitor.retry import retry_after
 from monitor.rules import parse_query
 from tests import fixtures
-from tests.conftest import RULES, write_config
+from tests.configs import monitor_config
 from tests.servers import Route, Site
 
 NOW = datetime(2026, 1, 6, 12, 0, tzinfo=UTC)
@@ -41,15 +41,12 @@ def clock() -> Clock:
 
 @pytest.fixture
 def app(tmp_path: Path, site: Site, clock: Clock) -> Iterator[App]:
-    config = write_config(
-        tmp_path / "monitor.yaml",
-        {
-            "storage": {"url": "sqlite:///m.db"},
-            "fetch": {"host_gap": "0s"},
-            "defaults": {"every": "10m", "full_text": "never"},
-            "sources": [{"name": "S", "url": site.url("/feed.xml")}],
-            "watch": RULES,
-        },
+    config = monitor_config(
+        tmp_path,
+        storage="sqlite:///m.db",
+        fetch={"host_gap": "0s"},
+        defaults={"every": "10m", "full_text": "never"},
+        sources=[{"name": "S", "url": site.url("/feed.xml")}],
     )
     application = build_app(load_settings(config), clock=clock)
     yield application
@@ -158,23 +155,21 @@ def test_an_archive_that_cannot_be_read_is_not_the_source_s_failure(
 
 
 def test_adaptive_interval_follows_how_busy_a_source_is(tmp_path: Path, site: Site, clock: Clock) -> None:
-    config = write_config(
-        tmp_path / "adaptive.yaml",
-        {
-            "storage": {"url": "sqlite:///a.db"},
-            "fetch": {"host_gap": "0s"},
-            "defaults": {"full_text": "never"},
-            "sources": [
-                {
-                    "name": "S",
-                    "url": site.url("/feed.xml"),
-                    "every": "10m",
-                    "min_every": "4m",
-                    "max_every": "20m",
-                }
-            ],
-            "watch": RULES,
-        },
+    config = monitor_config(
+        tmp_path,
+        storage="sqlite:///a.db",
+        fetch={"host_gap": "0s"},
+        defaults={"full_text": "never"},
+        sources=[
+            {
+                "name": "S",
+                "url": site.url("/feed.xml"),
+                "every": "10m",
+                "min_every": "4m",
+                "max_every": "20m",
+            }
+        ],
+        name="adaptive.yaml",
     )
     app = build_app(load_settings(config), clock=clock)
     try:

@@ -6,7 +6,8 @@ import itertools
 from pathlib import Path
 
 from tests import fixtures
-from tests.conftest import RULES, Cli, write_config
+from tests.configs import monitor_config
+from tests.conftest import Cli
 from tests.servers import Route, Site
 
 
@@ -14,10 +15,7 @@ def config_for(tmp_path: Path, site: Site, fetch: dict[str, object]) -> Path:
     for n in range(8):
         site.routes[f"/f{n}.xml"] = Route(fixtures.rss([]), delay=0.3)
     sources = [{"name": f"F{n}", "url": site.url(f"/f{n}.xml")} for n in range(8)]
-    return write_config(
-        tmp_path / "monitor.yaml",
-        {"storage": {"url": "sqlite:///m.db"}, "fetch": fetch, "sources": sources, "watch": RULES},
-    )
+    return monitor_config(tmp_path, storage="sqlite:///m.db", fetch=fetch, sources=sources)
 
 
 def test_at_most_per_host_requests_at_once(cli: Cli, tmp_path: Path, site: Site) -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests import fixtures
-from tests.conftest import RULES, Cli, write_config
+from tests.configs import monitor_config
+from tests.conftest import Cli
 from tests.servers import Route, Site
 
 
@@ -27,15 +28,7 @@ def run_once(cli: Cli, tmp_path: Path, site: Site, robots: bool) -> None:
         {"/t.xml": Route(teaser_feed(site)), "/news/open.html": page, "/private/closed.html": page}
     )
     source = {"name": "T", "url": site.url("/t.xml"), "robots": robots}
-    config = write_config(
-        tmp_path / "monitor.yaml",
-        {
-            "storage": {"url": "sqlite:///m.db"},
-            "fetch": {"host_gap": "0s"},
-            "sources": [source],
-            "watch": RULES,
-        },
-    )
+    config = monitor_config(tmp_path, storage="sqlite:///m.db", fetch={"host_gap": "0s"}, sources=[source])
     code, _, err = cli("-c", str(config), "once")
     assert code == 0, err
 

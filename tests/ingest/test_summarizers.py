@@ -13,7 +13,8 @@ import pytest
 
 from monitor.ingest.summaries.summarizers import OpenAISummarizer
 from monitor.models import Hit
-from tests.conftest import RULES, Cli, write_config
+from tests.configs import LOOPBACK_FETCH, monitor_config
+from tests.conftest import Cli
 from tests.fixtures import rss
 from tests.servers import Route, Site, WebhookReceiver
 
@@ -84,17 +85,13 @@ def test_the_configured_summarizer_writes_the_stored_summary(
     site.routes["/feed.xml"] = Route(
         rss([{"title": "Battery arrives", "link": f"{site.base}/n/1", "description": BODY}])
     )
-    config = write_config(
-        tmp_path / "monitor.yaml",
-        {
-            "storage": {"url": "sqlite:///data/monitor.db"},
-            "fetch": {"timeout": "2s", "host_gap": "0s"},
-            "defaults": {"full_text": "never"},
-            "summarizer": {"kind": "openai", "url": model.url.replace("/hook", "/v1"), "model": "m"},
-            "sources": [{"name": "Feed", "url": site.url("/feed.xml")}],
-            "watch": RULES,
-            "alerts": [{"name": "desk", "notify": [{"webhook": webhook.url}]}],
-        },
+    config = monitor_config(
+        tmp_path,
+        fetch=LOOPBACK_FETCH,
+        defaults={"full_text": "never"},
+        summarizer={"kind": "openai", "url": model.url.replace("/hook", "/v1"), "model": "m"},
+        sources=[{"name": "Feed", "url": site.url("/feed.xml")}],
+        alerts=[{"name": "desk", "notify": [{"webhook": webhook.url}]}],
     )
     code, _, err = cli("-c", str(config), "once")
     assert code == 0, err
