@@ -38,9 +38,12 @@ def test_the_daemon_and_a_single_pass_cap_the_arenas_before_polling(
     command: str, cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     capped: list[int] = []
-    monkeypatch.setattr(
-        arenas, "limit_malloc_arenas", lambda count=arenas.ARENAS: capped.append(count) or True
-    )
+
+    def cap(count: int = arenas.ARENAS) -> bool:
+        capped.append(count)
+        return True
+
+    monkeypatch.setattr(arenas, "limit_malloc_arenas", cap)
     config = monitor_config(tmp_path, watch=[])
     if command == "run":
         # The daemon's start is all this test needs: stop it as soon as it has started.
