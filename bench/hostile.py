@@ -20,7 +20,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator
@@ -29,15 +28,11 @@ from pathlib import Path
 import yaml
 
 from bench.report import environment, write_section
+from tests.raw_server import NOT_FOUND, RawServer, send
 
 TARGET_MB = 300
 MIB = 1024 * 1024
 Answer = Callable[[socket.socket, str], None]  # (connection, the request's Host header)
-
-
-def _send(connection: socket.socket, data: bytes) -> None:
-    with contextlib.suppress(OSError):  # the client may hang up first: that is the point
-        connection.sendall(data)
 
 
 def _whole(content_type: str, body: bytes, encoding: str = "") -> Answer:
@@ -45,12 +40,12 @@ def _whole(content_type: str, body: bytes, encoding: str = "") -> Answer:
     if encoding:
         head += f"Content-Encoding: {encoding}\r\n"
     raw = head.encode() + b"\r\n" + body
-    return lambda connection, _host: _send(connection, raw)
+    return lambda connection, _host: send(connection, raw)
 
 
 def _endless(connection: socket.socket, _host: str) -> None:
-    _send(connection, b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\n")
-    _send(connection, b"Transfer-Encoding: chunked\r\n\r\n")
+    send(connection, b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\n")
+    send(connection, b"Transfer-Encoding: chunked\r\n\r\n")
     chunk = b"<item><title>" + b"x" * 65536 + b"</title></item>"
     with contextlib.suppress(OSError):
         while True:
@@ -145,41 +140,18 @@ class HostileFarm:
 
     def __init__(self, answers: dict[str, Answer], port: int) -> None:
         self.answers = answers
-        self.listener = socket.create_server(("", port))
-        self.listener.settimeout(0.2)
-        self.port = self.listener.getsockname()[1]
-        self.stop = threading.Event()
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while not self.stop.is_set():
-            try:
-                connection, _ = self.listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=self._handle, args=(connection,), daemon=True).start()
-
-    def _handle(self, connection: socket.socket) -> None:
-        with connection:
-            connection.settimeout(30)
-            try:
-                request = connection.recv(65536).decode("latin-1")
-            except OSError:
-                return
-            path = request.split(" ", 2)[1] if request.count(" ") >= 2 else "/"
-            headers = [line.split(":", 1) for line in request.split("\r\n")[1:] if ":" in line]
-            host = next((value.strip() for name, value in headers if name.lower() == "host"), "")
-            answer = self.answers.get(path.strip("/").split("/", 1)[0])
-            if answer is None:
-                _send(connection, b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
-            else:
-                answer(connection, host)
+        self.server = RawServer(self._answer, host="", port=port, timeout=30)
+        self.port = self.server.port
 
     def close(self) -> None:
-        self.stop.set()
-        self.listener.close()
+        self.server.close()
+
+    def _answer(self, connection: socket.socket, path: str, host: str) -> None:
+        answer = self.answers.get(path.strip("/").split("/", 1)[0])
+        if answer is None:
+            send(connection, NOT_FOUND)
+        else:
+            answer(connection, host)
 
 
 @contextlib.contextmanager
@@ -265,10 +237,10 @@ def _slow(body: bytes, seconds: float) -> Answer:
     head = f"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nContent-Length: {len(body)}\r\n\r\n"
 
     def answer(connection: socket.socket, _host: str) -> None:
-        _send(connection, head.encode())
+        send(connection, head.encode())
         pieces = [body[start : start + 65536] for start in range(0, len(body), 65536)]
         for piece in pieces:
-            _send(connection, piece)
+            send(connection, piece)
             time.sleep(seconds / len(pieces))
 
     return answer
