@@ -37,9 +37,9 @@ from bench.farm import NEW_PER_GENERATION, feed_url
 from bench.farm import Farm as FarmFeeds
 from bench.report import environment, write_section
 from monitor.app import App, build_app
+from monitor.config.settings import Settings
 from monitor.ingest.parse.normalize import article_id, canonical_url
 from monitor.models import Article
-from monitor.settings import Settings
 
 PORT = 8700
 

@@ -26,8 +26,8 @@ import yaml
 from bench.fetching import config, running_farm, seed_archive
 from bench.report import environment, write_section
 from monitor.app import build_app
+from monitor.config.settings import Settings
 from monitor.runtime.scheduler import SHUTDOWN_GRACE
-from monitor.settings import Settings
 
 TARGET_MB = 250
 

@@ -14,6 +14,7 @@ from monitor.alerts.dispatch import AlertRoute, Dispatcher
 from monitor.alerts.message import MessageTemplates
 from monitor.alerts.schedules import AlertMode
 from monitor.archive.sql import SqlArchive
+from monitor.config.settings import RuleSettings, Settings, SourceSettings, TemplateSettings
 from monitor.errors import ConfigError
 from monitor.ingest.fetch.client import Fetcher
 from monitor.ingest.poll.pipeline import Pipeline, SourceReport
@@ -22,7 +23,6 @@ from monitor.ingest.summaries.summarizers import ExtractiveSummarizer, OpenAISum
 from monitor.models import SourceState
 from monitor.payloads import sample_payloads
 from monitor.rules import CompiledRule, Matcher, parse_query, terms_query, to_text
-from monitor.settings import RuleSettings, Settings, SourceSettings, TemplateSettings
 
 CLAIM_LEASE = timedelta(minutes=10)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from monitor.app import build_app
-from monitor.config_file import load_settings
+from monitor.config.loading import load_settings
 from monitor.runtime.scheduler import Daemon, new_scheduler
 from tests import fixtures
 from tests.configs import monitor_config

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from monitor.alerts.webhook import WebhookChannel
-from monitor.config_file import load_settings
+from monitor.config.loading import load_settings
 from monitor.errors import ConfigError
 from tests.conftest import Cli
 

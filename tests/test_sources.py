@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from monitor.app import build_app
-from monitor.config_file import load_settings
-from monitor.opml import read_opml
+from monitor.config.loading import load_settings
+from monitor.config.opml import read_opml
 from tests import fixtures
 from tests.configs import LOOPBACK_FETCH, monitor_config
 from tests.conftest import Cli

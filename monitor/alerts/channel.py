@@ -10,7 +10,7 @@ from typing import ClassVar
 
 from monitor.alerts import Notifier
 from monitor.alerts.message import MessageTemplates
-from monitor.config_types import StrictModel
+from monitor.config.values import StrictModel
 
 
 @dataclass(frozen=True, slots=True)

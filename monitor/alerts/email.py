@@ -18,7 +18,7 @@ from pydantic import Field, field_validator
 from monitor.alerts import ChannelThreads, Notifier, channel_key
 from monitor.alerts.channel import ChannelContext, ChannelSettings
 from monitor.alerts.message import MessageTemplates, TemplateRenderError, one_line
-from monitor.config_types import StrictModel
+from monitor.config.values import StrictModel
 from monitor.errors import NotifyError
 
 EMAIL_DEADLINE = 60.0  # a whole SMTP session; each of its steps times out after 30 s

@@ -10,7 +10,7 @@ from enum import StrEnum
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from monitor.durations import parse_duration
+from monitor.config.durations import parse_duration
 
 
 class AlertMode(StrEnum):

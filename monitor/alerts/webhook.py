@@ -18,10 +18,10 @@ from pydantic import field_validator
 
 from monitor.alerts import Notifier, channel_key
 from monitor.alerts.channel import ChannelContext, ChannelSettings
-from monitor.config_types import Duration, HttpUrl, StrictModel
-from monitor.egress import EgressPolicy, egress, guarded_transport
+from monitor.config.values import Duration, HttpUrl, StrictModel
 from monitor.errors import NotifyError
-from monitor.retry import retry_after
+from monitor.net.egress import EgressPolicy, egress, guarded_transport
+from monitor.net.retry import retry_after
 
 
 class WebhookNotifier:

@@ -6,10 +6,10 @@ import sys
 from pathlib import Path
 
 from monitor.archive.sql import SqlArchive
+from monitor.config.settings import Settings
 from monitor.errors import ArchiveError
 from monitor.phrases import counted
 from monitor.rules import to_text
-from monitor.settings import Settings
 
 
 def check_command(settings: Settings, path: str) -> int:

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from monitor.archive.connections import refuse_unless_ours
 from monitor.cli.names import known_names
+from monitor.config.settings import Settings
 from monitor.models import PollResult
 from monitor.phrases import counted
-from monitor.settings import Settings
 
 
 def run_command(settings: Settings, path: str) -> int:

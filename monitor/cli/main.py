@@ -21,7 +21,7 @@ from monitor.cli.probe import extract_command, test_rule_command
 from monitor.cli.search import backfill_command, search_command
 from monitor.cli.sources import add_command, export_command, import_command
 from monitor.cli.status import sources_command
-from monitor.config_file import config_path, load_settings
+from monitor.config.loading import config_path, load_settings
 from monitor.errors import ConfigError, DaemonRunningError, MonitorError, QueryError, UsageError
 
 EPILOG = """examples:

@@ -10,14 +10,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from monitor.egress import EgressPolicy
+from monitor.config.settings import FetchSettings
 from monitor.errors import MonitorError, UsageError
 from monitor.ingest.fetch.client import Fetcher
 from monitor.ingest.pages.extract import PageText, extract_page
+from monitor.net.egress import EgressPolicy
 from monitor.payloads import iso
 from monitor.rules import CompiledRule, MatchInput, parse_query
 from monitor.rules.match import rule_hits
-from monitor.settings import FetchSettings
 
 _SCHEME = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*)://")
 

@@ -13,11 +13,11 @@ from monitor.archive import SearchFilters
 from monitor.archive.sql import SqlArchive
 from monitor.cli.names import known_names
 from monitor.cli.output import render
-from monitor.durations import parse_duration
+from monitor.config.durations import parse_duration
+from monitor.config.settings import Settings
 from monitor.errors import UsageError
 from monitor.payloads import article_json
 from monitor.rules import parse_query
-from monitor.settings import Settings
 
 
 def backfill_command(settings: Settings, path: str, args: argparse.Namespace) -> int:

@@ -11,15 +11,15 @@ from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
-from monitor.config_edit import add_sources, source_lines
-from monitor.egress import EgressPolicy
+from monitor.config.editing import add_sources, source_lines
+from monitor.config.opml import Subscription, read_opml, write_opml
+from monitor.config.settings import Settings, SourceSettings
 from monitor.errors import ConfigEditError, MonitorError
 from monitor.ingest.fetch.client import Fetcher
 from monitor.ingest.pages.discovery import Discovery, discover
 from monitor.ingest.parse.normalize import canonical_url
-from monitor.opml import Subscription, read_opml, write_opml
+from monitor.net.egress import EgressPolicy
 from monitor.phrases import counted
-from monitor.settings import Settings, SourceSettings
 
 
 def add_command(

@@ -6,10 +6,10 @@ from typing import Any
 
 from monitor.archive.sql import SqlArchive
 from monitor.cli.output import render
-from monitor.durations import format_duration
+from monitor.config.durations import format_duration
+from monitor.config.settings import Settings
 from monitor.models import PollResult, SourceState
 from monitor.payloads import iso
-from monitor.settings import Settings
 
 
 def sources_command(archive: SqlArchive, settings: Settings, fmt: str) -> int:

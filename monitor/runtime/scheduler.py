@@ -21,12 +21,12 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from monitor.alerts.schedules import AlertMode
 from monitor.app import App
 from monitor.archive import FetchOutcome
-from monitor.durations import format_duration
+from monitor.config.durations import format_duration
+from monitor.config.settings import SourceSettings
 from monitor.errors import ArchiveError
 from monitor.ingest.poll.pipeline import SourceReport
 from monitor.models import PollResult, PollStatus, SourceState
 from monitor.phrases import counted
-from monitor.settings import SourceSettings
 
 log = logging.getLogger(__name__)
 CLAIM_TICK = timedelta(milliseconds=250)  # how late a due source may start: keep it small

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from monitor.egress import EgressPolicy, check_url, is_public
 from monitor.errors import FetchError
 from monitor.ingest.fetch.client import Fetcher, FetchResponse
+from monitor.net.egress import EgressPolicy, check_url, is_public
 from tests import fixtures
 from tests.configs import monitor_config
 from tests.conftest import Cli

@@ -12,10 +12,10 @@ from http.server import BaseHTTPRequestHandler
 
 import pytest
 
-from monitor.egress import EgressPolicy
 from monitor.errors import FetchError, TooLargeError
 from monitor.ingest.fetch.client import Fetcher, FetchResponse
 from monitor.ingest.fetch.turns import HEAVY_AT_ONCE, LARGE_AT_ONCE, LARGE_BODY
+from monitor.net.egress import EgressPolicy
 from tests.servers import Route, Site
 
 BODY = b"<rss>" + b"x" * 5000 + b"</rss>"

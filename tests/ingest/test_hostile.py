@@ -104,7 +104,7 @@ def test_a_pass_over_every_hostile_source(
 PEAK_RSS_SCRIPT = """
 import asyncio, json, sys
 from datetime import timedelta
-from monitor.egress import EgressPolicy
+from monitor.net.egress import EgressPolicy
 from monitor.ingest.fetch.client import Fetcher
 
 async def main(url):

@@ -14,10 +14,10 @@ import pytest
 
 from monitor.app import App, build_app
 from monitor.archive import SearchFilters
-from monitor.config_file import load_settings
+from monitor.config.loading import load_settings
 from monitor.errors import ArchiveError
 from monitor.models import PollStatus, SourceState
-from monitor.retry import retry_after
+from monitor.net.retry import retry_after
 from monitor.rules import parse_query
 from tests import fixtures
 from tests.configs import monitor_config

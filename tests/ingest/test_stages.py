@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from monitor.config.settings import Selectors
 from monitor.errors import ParseError
 from monitor.ingest.pages.extract import extract_page
 from monitor.ingest.pages.listings import parse_listing
@@ -17,7 +18,6 @@ from monitor.ingest.parse.sitemaps import parse_sitemap
 from monitor.ingest.poll.policy import next_poll, wants_full_text
 from monitor.ingest.summaries.extractive import sentences, summarize
 from monitor.models import Hit
-from monitor.settings import Selectors
 from tests import fixtures
 
 NOW = datetime(2026, 1, 7, tzinfo=UTC)

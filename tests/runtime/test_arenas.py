@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from monitor.egress import EgressPolicy
 from monitor.ingest.fetch import turns
 from monitor.ingest.fetch.client import Fetcher
 from monitor.ingest.fetch.turns import LARGE_BODY
+from monitor.net.egress import EgressPolicy
 from monitor.runtime import arenas
 from monitor.runtime.arenas import limit_malloc_arenas
 from tests.configs import monitor_config

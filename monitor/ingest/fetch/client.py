@@ -1,6 +1,6 @@
 """HTTP fetching with httpx: one overall deadline per request, a decoded-size cap enforced while
 streaming, conditional GET, a global and a per-host concurrency bound, and every connection
-through the egress gate (egress.py). httpx shapes stay in this module.
+through the egress gate (monitor/net/egress.py). httpx shapes stay in this module.
 
 Large bodies are what fill memory: a body read past LARGE_BODY bytes (or announced so by its
 Content-Length, before any of it is read) takes one of LARGE_AT_ONCE slots, and `fetched` keeps
@@ -23,11 +23,11 @@ from typing import TypedDict, Unpack
 
 import httpx
 
-from monitor.egress import EgressPolicy, check_url, egress, guarded_transport
 from monitor.errors import FetchError, TooLargeError
 from monitor.ingest.fetch.bodies import CHUNK, BodyDecoder
 from monitor.ingest.fetch.turns import LARGE_BODY, FetchSlots, LargeTurn
-from monitor.retry import retry_after
+from monitor.net.egress import EgressPolicy, check_url, egress, guarded_transport
+from monitor.net.retry import retry_after
 
 
 @dataclass(frozen=True, slots=True)

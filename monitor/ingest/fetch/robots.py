@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 from urllib.robotparser import RobotFileParser
 
-from monitor.egress import EgressPolicy
 from monitor.errors import FetchError, MonitorError
 from monitor.ingest.fetch.client import Fetcher
+from monitor.net.egress import EgressPolicy
 
 log = logging.getLogger(__name__)
 AGENT = "monitor"

@@ -11,11 +11,11 @@ from urllib.parse import urljoin, urlsplit
 
 from bs4 import BeautifulSoup
 
-from monitor.egress import EgressPolicy
 from monitor.errors import MonitorError
 from monitor.ingest.fetch.client import Fetcher, FetchResponse
 from monitor.ingest.parse.feeds import parse_feed
 from monitor.ingest.parse.markup import clean_text, decode_html
+from monitor.net.egress import EgressPolicy
 
 FEED_TYPES = {
     "application/rss+xml": "RSS",

@@ -17,11 +17,11 @@ import lxml.etree
 import lxml.html
 from bs4 import BeautifulSoup, Tag
 
+from monitor.config.settings import Selectors
 from monitor.errors import ParseError
 from monitor.ingest.parse.dates import parse_iso_date
 from monitor.ingest.parse.markup import clean_text, decode_html
 from monitor.models import FeedEntry
-from monitor.settings import Selectors
 
 MAX_LINKS = 200
 MAX_ANCHORS = 10_000  # links looked at on one page: a real front page has hundreds

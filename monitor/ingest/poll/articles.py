@@ -8,6 +8,7 @@ import logging
 from dataclasses import replace
 from datetime import datetime
 
+from monitor.config.settings import SourceSettings
 from monitor.errors import MonitorError
 from monitor.ingest.pages.extract import PageText, extract_page
 from monitor.ingest.parse.dates import plausible_date
@@ -20,7 +21,6 @@ from monitor.models import Article, FeedEntry
 from monitor.near_duplicates import article_shingles
 from monitor.rules import Matcher, MatchInput
 from monitor.rules.text import index_fields
-from monitor.settings import SourceSettings
 
 log = logging.getLogger(__name__)
 PAGE_TYPES = ("text/html", "application/xhtml+xml", "text/plain")

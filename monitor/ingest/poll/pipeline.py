@@ -9,12 +9,12 @@ from datetime import UTC, datetime
 
 from monitor.archive import Archive, OutboxRow
 from monitor.archive.write_groups import ArchiveWrites
+from monitor.config.settings import Settings
 from monitor.ingest.fetch.client import Fetcher
 from monitor.ingest.fetch.robots import RobotsCache
 from monitor.ingest.summaries.summarizers import ExtractiveSummarizer, Summarizer
 from monitor.models import Article, PollResult
 from monitor.rules import Matcher
-from monitor.settings import Settings
 
 MAX_LISTING_PAGES_KEPT = 10_000
 

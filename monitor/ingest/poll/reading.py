@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
-from monitor.egress import EgressPolicy
+from monitor.config.settings import SourceSettings
 from monitor.errors import ParseError
 from monitor.ingest.fetch.client import FetchResponse
 from monitor.ingest.pages.listings import parse_listing
@@ -16,7 +16,7 @@ from monitor.ingest.parse.feeds import parse_feed
 from monitor.ingest.parse.sitemaps import Sitemap, parse_sitemap
 from monitor.ingest.poll.pipeline import Pipeline
 from monitor.models import FeedEntry
-from monitor.settings import SourceSettings
+from monitor.net.egress import EgressPolicy
 
 SITEMAP_DEPTH = 2  # robots.txt -> sitemap index -> URL set
 FEED_ACCEPT = (

@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from monitor.archive import FetchOutcome
+from monitor.config.settings import SourceSettings
 from monitor.errors import ArchiveError, FetchError, MonitorError
 from monitor.ingest.parse.entries import NO_DIGESTS, split_digests
 from monitor.ingest.parse.sitemaps import Sitemap
@@ -26,7 +27,6 @@ from monitor.ingest.poll.reading import (
 from monitor.ingest.poll.storing import store_new
 from monitor.models import FeedEntry, PollResult, PollStatus, SourceState
 from monitor.near_duplicates import unpack_shingles
-from monitor.settings import SourceSettings
 
 log = logging.getLogger(__name__)
 

@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from monitor.archive import Archive
+from monitor.config.settings import SourceSettings
 from monitor.ingest.parse.normalize import article_id, canonical_url, entry_hash
 from monitor.ingest.poll.articles import entry_article
 from monitor.ingest.poll.pipeline import Pipeline
@@ -23,7 +24,6 @@ from monitor.near_duplicates import (
     repeated_shingles,
 )
 from monitor.rules.text import tokenize
-from monitor.settings import SourceSettings
 
 log = logging.getLogger(__name__)
 ANALYSED_AT_ONCE = 32  # articles of one poll read, matched and held at once

@@ -18,7 +18,7 @@ from pydantic import (
 from monitor.alerts.channels import Channel
 from monitor.alerts.holding import QuietHours
 from monitor.alerts.schedules import HOURLY, AlertMode
-from monitor.config_types import DigestSchedule, Duration, HttpUrl, Retention, StoryThrottle, StrictModel
+from monitor.config.values import DigestSchedule, Duration, HttpUrl, Retention, StoryThrottle, StrictModel
 from monitor.near_duplicates import StoryGrouping
 
 FullText = Literal["auto", "always", "never"]

@@ -18,9 +18,9 @@ from typing import Any
 
 import yaml
 
-from monitor.config_file import load_settings
+from monitor.config.loading import load_settings
+from monitor.config.safe_yaml import load_yaml
 from monitor.errors import ConfigEditError, ConfigError
-from monitor.safe_yaml import load_yaml
 
 
 def source_lines(additions: list[dict[str, Any]], comments: list[str], indent: str = "  ") -> list[str]:

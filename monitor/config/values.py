@@ -11,7 +11,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Pla
 
 from monitor.alerts.holding import Throttle, parse_throttle
 from monitor.alerts.schedules import Schedule
-from monitor.durations import parse_duration
+from monitor.config.durations import parse_duration
 
 
 class StrictModel(BaseModel):

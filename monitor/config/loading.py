@@ -12,11 +12,11 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from monitor.config.safe_yaml import load_yaml
+from monitor.config.settings import Settings
 from monitor.errors import ConfigError, QueryError
 from monitor.ingest.parse.normalize import canonical_url
 from monitor.rules import parse_query, terms_query
-from monitor.safe_yaml import load_yaml
-from monitor.settings import Settings
 
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
