@@ -141,7 +141,7 @@ class SourceState:
     body_hash: str | None = None
     last_full_fetch: datetime | None = None
     interval: timedelta | None = None  # the adaptive poll interval, when the source adapts
-    entry_digests: bytes = b""  # of the feed's items at the last read (see ingest.entries.ParsedFeed)
+    entry_digests: bytes = b""  # of the feed's items at the last read (see ingest.parse.entries.ParsedFeed)
     boilerplate: bytes = (
         b""  # hashed shingles the source repeats across its items (see monitor.near_duplicates)
     )
