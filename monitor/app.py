@@ -13,6 +13,7 @@ from monitor.alerts.channel import ChannelContext
 from monitor.alerts.dispatch import AlertRoute, Dispatcher
 from monitor.alerts.message import MessageTemplates
 from monitor.alerts.schedules import AlertMode
+from monitor.archive.backends import open_archive
 from monitor.archive.sql import SqlArchive
 from monitor.config.settings import RuleSettings, Settings, SourceSettings, TemplateSettings
 from monitor.errors import ConfigError
@@ -132,7 +133,7 @@ def build_app(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> App:
     routes = build_routes(settings, config_name)
-    archive = SqlArchive(settings.database_url(), settings.story_grouping())
+    archive = open_archive(settings)
     archive.sync_sources([(source.name, source.url) for source in settings.sources], clock())
     fetch = settings.fetch
     fetcher = Fetcher(

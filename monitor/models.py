@@ -119,8 +119,13 @@ class PollStatus:
 
     @classmethod
     def parse(cls, text: str) -> PollStatus:
+        """The stored text read back; a text no version wrote (a hand-edited archive) is shown
+        as an error with that text as its detail, never a crash."""
         result, _, detail = text.partition(" (")
-        return cls(PollResult(result), detail.removesuffix(")"))
+        try:
+            return cls(PollResult(result), detail.removesuffix(")"))
+        except ValueError:
+            return cls(PollResult.ERROR, text)
 
 
 @dataclass(frozen=True, slots=True)

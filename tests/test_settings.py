@@ -253,3 +253,48 @@ alerts:
     found = problems(tmp_path, fixed)
     assert any("notify[2].jsonl: cannot write" in line for line in found), found
     assert any(line.startswith("sources: https://example.org/feed is given 2 times (A, B)") for line in found)
+
+
+def test_each_channel_entry_problem_is_named_by_its_own_key(tmp_path: Path) -> None:
+    text = """
+alerts:
+  - name: desk
+    notify:
+      - {webhook: "https://hooks.example.org/x", secret: misplaced}
+      - {slack: "https://hooks.slack.com/x"}
+      - {jsonl: ""}
+      - {webhook: {url: "https://hooks.example.org/x", webhook: "https://other.example.org"}}
+      - {}
+      - {email: {to: desk@example.org, smtp: "smtp://localhost:25", email: x}}
+"""
+    assert sorted(problems(tmp_path, text)) == [
+        "alerts[0].notify[0].secret: unknown key",
+        "alerts[0].notify[1]: give exactly one of webhook, apprise, email, jsonl (found: slack)",
+        "alerts[0].notify[2].jsonl: String should have at least 1 character",
+        "alerts[0].notify[3].webhook.webhook: unknown key",
+        "alerts[0].notify[4]: give exactly one of webhook, apprise, email, jsonl (found: nothing)",
+        "alerts[0].notify[5].email.email: unknown key",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("every", "message"),
+    [
+        ("0s", "alerts[0].every: '0s': a digest period must be longer than zero"),
+        (
+            "999999999999d",
+            "alerts[0].every: '999999999999d' is longer than any duration the monitor can keep",
+        ),
+        ("null", "alerts[0].every: None is neither a duration nor a cron line"),
+    ],
+)
+def test_a_digest_period_that_cannot_be_kept_is_refused(tmp_path: Path, every: str, message: str) -> None:
+    text = f"alerts:\n  - {{name: d, mode: digest, every: {every}, notify: [{{jsonl: a.jsonl}}]}}\n"
+    assert problems(tmp_path, text) == [message]
+
+
+def test_a_source_interval_too_long_to_keep_is_a_problem_not_a_crash(tmp_path: Path) -> None:
+    text = 'sources:\n  - {name: A, url: "https://example.org/a", every: 999999999999d}\n'
+    assert problems(tmp_path, text) == [
+        "sources[0].every: '999999999999d' is longer than any duration the monitor can keep"
+    ]

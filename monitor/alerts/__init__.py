@@ -30,7 +30,11 @@ def channel_key(kind: str, target: str) -> str:
     parts = urlsplit(target)
     shown = target
     if parts.scheme and parts.hostname:
-        shown = f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+        try:
+            port = parts.port
+        except ValueError:  # not a port: an Apprise URL's token (tgram://123:ABC/chat)
+            port = None
+        shown = f"{parts.scheme}://{parts.hostname}" + (f":{port}" if port else "")
     return f"{kind}:{shown}#{sha256(target.encode()).hexdigest()[:8]}"
 
 

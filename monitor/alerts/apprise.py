@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from pydantic import Field
+
 from monitor.alerts import ChannelThreads, Notifier, channel_key
 from monitor.alerts.channel import ChannelContext, ChannelSettings
 from monitor.alerts.message import MessageTemplates, TemplateRenderError
@@ -46,7 +48,7 @@ class AppriseChannel(ChannelSettings):
     """`apprise: URL` (any Apprise URL)."""
 
     kind: ClassVar[str] = "apprise"
-    apprise: str
+    apprise: str = Field(min_length=1)
 
     def notifier(self, context: ChannelContext) -> Notifier:
         return AppriseNotifier(self.apprise, context.templates)

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
+from pydantic import Field
+
 from monitor.alerts import ChannelThreads, Notifier, channel_key
 from monitor.alerts.channel import ChannelContext, ChannelSettings
 from monitor.errors import NotifyError
@@ -75,7 +77,7 @@ class JsonlChannel(ChannelSettings):
     """`jsonl: PATH` (relative to the config file's folder)."""
 
     kind: ClassVar[str] = "jsonl"
-    jsonl: str
+    jsonl: str = Field(min_length=1)
 
     def problem(self, resolve: Callable[[str], Path]) -> str | None:
         path = resolve(self.jsonl)

@@ -10,7 +10,7 @@ from enum import StrEnum
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from monitor.config.durations import parse_duration
+from monitor.config.durations import DurationTooLong, parse_duration
 
 
 class AlertMode(StrEnum):
@@ -31,9 +31,15 @@ class Schedule:
     def parse(cls, text: str) -> Schedule:
         """ValueError when `text` is neither a duration (30m, 1h, 1d) nor a five-field cron line."""
         try:
-            return cls(text, period=parse_duration(text))
+            period = parse_duration(text)
+        except DurationTooLong:
+            raise
         except ValueError:
             pass
+        else:
+            if period <= timedelta(0):
+                raise ValueError(f"{text!r}: a digest period must be longer than zero")
+            return cls(text, period=period)
         try:
             return cls(text, cron=CronTrigger.from_crontab(text, timezone=UTC))
         except ValueError:

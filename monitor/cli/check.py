@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from monitor.archive.sql import SqlArchive
+from monitor.archive.backends import open_archive
 from monitor.config.settings import Settings
 from monitor.errors import ArchiveError
 from monitor.phrases import counted
@@ -40,7 +40,7 @@ def _check_archive(settings: Settings) -> int:
         print("  archive: none yet (the first poll creates it)")
         return 0
     try:
-        archive = SqlArchive(url)
+        archive = open_archive(settings)
     except ArchiveError as error:
         print(f"monitor: {error}", file=sys.stderr)
         return 2

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from monitor import __version__
+from monitor.archive.backends import open_archive
 from monitor.archive.space import disk_full_warning
-from monitor.archive.sql import SqlArchive
 from monitor.cli.alerts import alerts_command, retry_alerts_command
 from monitor.cli.check import check_command
 from monitor.cli.daemon import once_command, run_command
@@ -170,7 +170,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return import_command(path, settings, args.file, args.only_print)
     if args.command == "sources" and args.source_action == "export":
         return export_command(settings, args.output)
-    archive = SqlArchive(settings.database_url(), settings.story_grouping())
+    archive = open_archive(settings)
     try:
         if args.command == "search":
             return search_command(archive, settings, args)

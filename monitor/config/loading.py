@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from monitor.alerts.channels import KINDS as CHANNEL_KINDS
 from monitor.config.safe_yaml import load_yaml
 from monitor.config.settings import Settings
 from monitor.errors import ConfigError, QueryError
@@ -106,14 +107,14 @@ def _problems_beside(data: dict[str, Any], error: ValidationError, known: list[s
 
 def _location(item: Any) -> tuple[int | str, ...]:
     """The key path of a validation error, without what pydantic adds: validator names, and
-    the tag of a channel (its kind, which is also its one key: `webhook.webhook.url`)."""
+    the tag of a channel entry (its kind, which is also its key: `notify[0].webhook.webhook.url`
+    is `notify[0].webhook.url`)."""
+    parts = [part for part in item["loc"] if not str(part).startswith("function-")]
     location: list[int | str] = []
-    for part in item["loc"]:
-        if str(part).startswith("function-"):
-            continue
-        if len(location) >= 3 and location[-3] == "notify" and part == location[-1]:
-            continue
-        location.append(part)
+    for index, part in enumerate(parts):
+        after_entry = index >= 2 and parts[index - 2] == "notify" and isinstance(parts[index - 1], int)
+        if not (after_entry and part in CHANNEL_KINDS):
+            location.append(part)
     return tuple(location)
 
 
@@ -176,15 +177,6 @@ def _repeated_urls(settings: Settings) -> dict[str, tuple[int, list[str]]]:
     for source in settings.sources:
         by_url.setdefault(canonical_url(source.url), []).append(source.name)
     return {url: (len(names), names) for url, names in by_url.items() if len(names) > 1}
-
-
-def _can_create(path: Path) -> bool:
-    """Whether the file can be written: its folder exists, or the nearest existing one is ours to
-    write in (the channel creates the rest)."""
-    folder = path.parent
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    return folder.is_dir() and os.access(folder, os.W_OK)
 
 
 def _indent(text: str) -> str:

@@ -46,13 +46,22 @@ HttpUrl = Annotated[str, AfterValidator(_http_url)]
 
 
 def _schedule(value: Any) -> Schedule:
-    return value if isinstance(value, Schedule) else Schedule.parse(str(value))
+    if isinstance(value, Schedule):
+        return value
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        raise ValueError(f"{value!r} is neither a duration nor a cron line")
+    return Schedule.parse(str(value))
 
 
 def _throttle(value: Any) -> Throttle:
-    return value if isinstance(value, Throttle) else parse_throttle(str(value))
+    if isinstance(value, Throttle):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r}: write N/hour or N/day with N at least 1")
+    return parse_throttle(value)
 
 
-# Parsed once here; the config's own text comes back when the settings are dumped.
+# Parsed once here; dumped settings give them back as text (a throttle in its canonical form,
+# 5/hour for 5/h).
 DigestSchedule = Annotated[Schedule, PlainValidator(_schedule), PlainSerializer(str)]
 StoryThrottle = Annotated[Throttle, PlainValidator(_throttle), PlainSerializer(str)]

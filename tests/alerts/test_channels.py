@@ -247,3 +247,9 @@ def test_ordinary_formatting_still_works(tmp_path: Path) -> None:
     (tmp_path / "text.j2").write_text(template, encoding="utf-8")
     text = MessageTemplates({"text": tmp_path / "text.j2"}).render(PAYLOAD).text
     assert text == "ab      |    cd  x  1024ab\n"
+
+
+def test_an_apprise_url_whose_token_looks_like_a_port_names_its_channel() -> None:
+    """Telegram's bot token holds a colon (tgram://123456789:ABC.../chat): not a port."""
+    key = AppriseNotifier("tgram://123456789:ABCdefGHI/12345").key
+    assert key.startswith("apprise:tgram://123456789#") and "ABCdef" not in key
