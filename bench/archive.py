@@ -102,7 +102,7 @@ def build(folder: Path, count: int) -> tuple[SqlArchive, float]:
     for start in range(0, count, 1000):
         batch = [_article(rng, index) for index in range(start, min(count, start + 1000))]
         began = time.perf_counter()
-        archive.store(batch, [])
+        archive.store_new(batch, [])
         elapsed += time.perf_counter() - began
     return archive, count / elapsed
 

@@ -184,7 +184,7 @@ def seed_archive(app: App, farm: Farm, generation: int) -> int:
                 )
             )
     for start in range(0, len(articles), 5000):
-        app.archive.store(articles[start : start + 5000], [])
+        app.archive.store_new(articles[start : start + 5000], [])
     return len(articles)
 
 

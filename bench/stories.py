@@ -49,7 +49,7 @@ def group(copies: list[Copy], grouping: StoryGrouping, folder: Path) -> tuple[li
     ]
     started = time.perf_counter()
     for article in articles:
-        archive.store([article], [])
+        archive.store_new([article], [])
     elapsed = time.perf_counter() - started
     stories = []
     for article in articles:

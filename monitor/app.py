@@ -13,8 +13,8 @@ from monitor.alerts.channel import ChannelContext
 from monitor.alerts.dispatch import AlertRoute, Dispatcher
 from monitor.alerts.message import MessageTemplates
 from monitor.alerts.schedules import AlertMode
+from monitor.archive import Archive
 from monitor.archive.backends import open_archive
-from monitor.archive.sql import SqlArchive
 from monitor.config.settings import RuleSettings, Settings, SourceSettings, TemplateSettings
 from monitor.errors import ConfigError
 from monitor.ingest.fetch.client import Fetcher
@@ -31,7 +31,7 @@ CLAIM_LEASE = timedelta(minutes=10)
 @dataclass(slots=True)
 class App:
     settings: Settings
-    archive: SqlArchive
+    archive: Archive
     fetcher: Fetcher
     matcher: Matcher
     dispatcher: Dispatcher

@@ -8,8 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from monitor.alerts.dispatch import Dispatcher
-from monitor.archive import SearchFilters
-from monitor.archive.sql import SqlArchive
+from monitor.archive import Archive, SearchFilters
 from monitor.models import ArchivedArticle, Hit
 from monitor.rules import CompiledRule, MatchInput
 from monitor.rules.match import rule_hits
@@ -25,7 +24,7 @@ class Caught:
 
 
 async def backfill(
-    archive: SqlArchive,
+    archive: Archive,
     dispatcher: Dispatcher,
     rule: CompiledRule,
     since: datetime | None,

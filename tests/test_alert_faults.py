@@ -95,7 +95,7 @@ def test_two_dispatchers_on_one_archive_send_each_row_once(tmp_path: Path, webho
     )
     articles = [make_article(f"a{n}", text=f"Iron Dome report number {n} of many.") for n in range(12)]
     for article in articles:
-        writer.store([article], Dispatcher(writer, [route]).outbox_for(article))
+        writer.store_new([article], Dispatcher(writer, [route]).outbox_for(article))
     webhook.delay = 0.05  # sends overlap in time
 
     def dispatcher_process() -> None:
@@ -161,7 +161,7 @@ def test_a_slow_receiver_holds_back_no_other_channel(
     dispatcher = Dispatcher(archive, [AlertRoute("desk", None, AlertMode.IMMEDIATE, notifiers)])
     for n in range(5):
         article = make_article(f"a{n}", text=f"Iron Dome report number {n} of many.")
-        archive.store([article], dispatcher.outbox_for(article))
+        archive.store_new([article], dispatcher.outbox_for(article))
 
     async def dispatch_then_time_the_healthy_channel() -> tuple[float, float]:
         started = time.monotonic()

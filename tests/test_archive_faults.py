@@ -128,7 +128,7 @@ def test_a_full_disk_is_one_clear_line_and_polling_resumes_when_space_returns(
 def test_a_damaged_archive_is_named_by_check_and_search_alike(cli: Cli, tmp_path: Path) -> None:
     path = tmp_path / "monitor.db"
     archive = SqlArchive(f"sqlite:///{path}")
-    archive.store([make_article(f"a{n}", text="Iron Dome. " * 500) for n in range(200)], [])
+    archive.store_new([make_article(f"a{n}", text="Iron Dome. " * 500) for n in range(200)], [])
     archive.close()
     with sqlite3.connect(path) as connection:
         connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -155,3 +155,39 @@ def test_run_on_a_foreign_database_leaves_nothing_beside_it(cli: Cli, tmp_path: 
     code, _, err = cli("-c", str(config), "run")
     assert code != 0 and "not made by the monitor" in err and "Traceback" not in err
     assert sorted(path.name for path in tmp_path.iterdir()) == ["monitor.yaml", "theirs.db"]
+
+
+def test_a_locked_archive_is_one_line_naming_the_operation(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process holds the write lock: the command says what it was doing, in one
+    line, with no traceback."""
+    config = monitor_config(tmp_path, storage="sqlite:///monitor.db")
+    SqlArchive(f"sqlite:///{tmp_path / 'monitor.db'}").close()
+    monkeypatch.setattr("monitor.archive.engine.BUSY_SECONDS", 0.2)
+    holder = sqlite3.connect(tmp_path / "monitor.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        code, _, err = cli("-c", str(config), "alerts", "retry", "--failed")
+    finally:
+        holder.rollback()
+        holder.close()
+    assert (code, err) == (1, "monitor: retrying alerts: cannot write the archive: database is locked\n")
+
+
+def test_an_archive_locked_even_for_readers_is_said_so_not_called_foreign(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = monitor_config(tmp_path, storage="sqlite:///monitor.db")
+    SqlArchive(f"sqlite:///{tmp_path / 'monitor.db'}").close()
+    monkeypatch.setattr("monitor.archive.engine.BUSY_SECONDS", 0.2)
+    holder = sqlite3.connect(tmp_path / "monitor.db", isolation_level=None)
+    holder.execute("PRAGMA journal_mode = DELETE")  # without WAL, readers wait for a writer too
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        code, _, err = cli("-c", str(config), "search", "dome")
+    finally:
+        holder.rollback()
+        holder.close()
+    assert code == 1 and err.count("\n") == 1, err
+    assert "another process holds it locked" in err and "not a readable" not in err, err

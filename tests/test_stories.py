@@ -90,7 +90,7 @@ def test_the_archive_groups_copies_in_the_storing_transaction(tmp_path: Path) ->
     copy = make_article("a2", text=WIRE, fingerprint=print_, fetched=NOW + timedelta(hours=1))
     late = make_article("a3", text=WIRE, fingerprint=print_, fetched=NOW + timedelta(days=4))
     for article in (first, copy, late):
-        archive.store([article], [])
+        archive.store_new([article], [])
     stored = [archive.article(key) for key in ("a1", "a2", "a3")]
     # The late look-alike is outside the three-day window: a new story.
     assert [item.article.story for item in stored if item] == ["a1", "a1", "a3"]
@@ -109,11 +109,11 @@ def test_copies_stored_in_one_batch_join_one_story(tmp_path: Path) -> None:
         make_article("b3", text=WIRE, fingerprint=print_, fetched=NOW + timedelta(hours=1)),
         make_article("b3", text=WIRE, fingerprint=print_),  # a repeat within the batch: stored once
     ]
-    assert archive.store(batch, []) == 3
+    assert len(archive.store_new(batch, [])) == 3
     stories = [item.article.story for key in ("b1", "b2", "b3") if (item := archive.article(key))]
     assert stories == ["b1", "b2", "b1"]
     late = make_article("b4", text=WIRE, fingerprint=print_, fetched=NOW + timedelta(days=4))
-    assert archive.store([late, batch[0]], []) == 1  # b1 is stored already
+    assert len(archive.store_new([late, batch[0]], [])) == 1  # b1 is stored already
     assert (found := archive.article("b4")) is not None and found.article.story == "b4"
 
 
@@ -126,7 +126,7 @@ def test_a_story_copied_more_often_than_the_candidates_read_still_gathers_its_co
             make_article(f"c{n:03d}", text=WIRE, fingerprint=print_, fetched=NOW + timedelta(minutes=n))
             for n in range(index, min(copies, index + 10))
         ]
-        archive.store(batch, [])
+        archive.store_new(batch, [])
     stories = {item.article.story for n in range(copies) if (item := archive.article(f"c{n:03d}"))}
     assert stories == {"c000"}
 

@@ -1,6 +1,9 @@
 """The archive: sources' schedule state, articles, hits, and the alert outbox.
 
-`Archive` is the port, named by use case; `SqlArchive` the SQLAlchemy Core adapter.
+`Archive` and `Outbox` are the port, named by use case; `SqlArchive` (sql.py) the SQLAlchemy
+Core adapter, picked by backends.py. Every method may be called from any thread. Every
+failure of the database (locked, full, damaged, unreachable) is raised as ArchiveError with
+the operation named, never as a driver exception; "one transaction" means all or nothing.
 """
 
 from __future__ import annotations
@@ -74,12 +77,6 @@ class Outbox(Protocol):
     """The alert outbox: rows written with their articles (Archive.store_new), then claimed,
     sent, held for a digest, retried or dead-lettered by the dispatcher."""
 
-    def release_alert_claims(self, claimer: str) -> int: ...
-
-    def renew_alert_claims(
-        self, ids: Sequence[str], held_until: datetime, new_until: datetime
-    ) -> set[str]: ...
-
     def claim_alerts(
         self,
         now: datetime,
@@ -88,15 +85,37 @@ class Outbox(Protocol):
         names: Sequence[str],
         state: AlertState = AlertState.PENDING,
         claimer: str = "once",
-    ) -> list[AlertRecord]: ...
+    ) -> list[AlertRecord]:
+        """Up to `limit` rows of the named alerts in `state` whose next attempt has come and
+        that no one holds, oldest first, each claimed by `claimer` until `lease_until`; none
+        taken by two claimers at once. One transaction."""
+        ...
 
-    def hold_alerts(self, ids: Sequence[str], until: datetime) -> None: ...
+    def release_alert_claims(self, claimer: str) -> int:
+        """End every claim `claimer` holds (a daemon starting after one killed mid-send); how
+        many. One transaction."""
+        ...
 
-    def bring_forward_held(self, alert: str, until: datetime) -> int: ...
+    def renew_alert_claims(self, ids: Sequence[str], held_until: datetime, new_until: datetime) -> set[str]:
+        """Extend to `new_until` the claims still held until `held_until`; the ids renewed (a
+        missing one was claimed again by someone else and must not be sent). One transaction."""
+        ...
 
-    def stories_sent(self, alert: str, since: datetime) -> int: ...
+    def hold_alerts(self, ids: Sequence[str], until: datetime) -> None:
+        """Hold these pending rows for the digest at `until`, ending their claims."""
+        ...
 
-    def mark_alert_sent(self, alert_id: str, now: datetime) -> None: ...
+    def bring_forward_held(self, alert: str, until: datetime) -> int:
+        """Make the alert's held rows due at `until` at the latest; how many moved."""
+        ...
+
+    def stories_sent(self, alert: str, since: datetime) -> int:
+        """How many distinct stories the alert sent since `since`, over all its channels."""
+        ...
+
+    def mark_alert_sent(self, alert_id: str, now: datetime) -> None:
+        """The row went out: sent at `now`, its attempt counted, its claim ended."""
+        ...
 
     def mark_alert_failed(
         self,
@@ -105,60 +124,114 @@ class Outbox(Protocol):
         next_attempt: datetime | None,
         now: datetime,
         retry_state: AlertState = AlertState.PENDING,
-    ) -> None: ...
+    ) -> None:
+        """A failed attempt: retried at `next_attempt` in `retry_state`, or dead-lettered
+        (failed) without one; the error kept (first 2,000 characters), the claim ended."""
+        ...
 
-    def retry_alerts(self, ids: Sequence[str], failed: bool, now: datetime) -> int: ...
+    def retry_alerts(self, ids: Sequence[str], failed: bool, now: datetime) -> int:
+        """Make these rows (and with `failed` every dead-lettered one) pending again with their
+        attempts reset; sent rows are left alone. How many. One transaction."""
+        ...
 
-    def missing_alerts(self, ids: Sequence[str]) -> list[str]: ...
+    def missing_alerts(self, ids: Sequence[str]) -> list[str]:
+        """The ids, in the order given, that no row has."""
+        ...
 
-    def alerts(self, limit: int) -> list[AlertRecord]: ...
+    def alerts(self, limit: int) -> list[AlertRecord]:
+        """The `limit` newest rows, newest first."""
+        ...
 
 
 class Archive(Protocol):
     @property
-    def outbox(self) -> Outbox: ...
+    def outbox(self) -> Outbox:
+        """The alert outbox, in the same database: an article and its rows commit together."""
+        ...
 
-    def sync_sources(self, sources: Sequence[tuple[str, str]], now: datetime) -> None: ...
+    def sync_sources(self, sources: Sequence[tuple[str, str]], now: datetime) -> None:
+        """Make the configured (name, URL) sources known: a new one is due at `now`; one whose
+        URL changed starts afresh (validators, errors, learned state forgotten). One transaction."""
+        ...
 
     def claim_due_sources(
         self, now: datetime, lease_until: datetime, limit: int, names: Sequence[str]
-    ) -> list[str]: ...
+    ) -> list[str]:
+        """Up to `limit` of the named sources due at `now`, most overdue first, each claimed
+        (next due at `lease_until`) so that no other poller takes it; none given twice."""
+        ...
 
-    def release_claims(self, now: datetime) -> int: ...
+    def release_claims(self, now: datetime) -> int:
+        """Make every claimed source due at `now` (a daemon starting on an archive only it
+        uses: the claims of one killed mid-poll are stale); how many."""
+        ...
 
-    def source_state(self, name: str) -> SourceState | None: ...
+    def source_states(self) -> list[SourceState]:
+        """Every known source's state, by name."""
+        ...
 
-    def source_states(self) -> list[SourceState]: ...
+    def source_states_of(self, names: Sequence[str]) -> dict[str, SourceState]:
+        """The states of these sources, by name; unknown names are left out."""
+        ...
 
-    def source_states_of(self, names: Sequence[str]) -> dict[str, SourceState]: ...
+    def record_fetch(self, name: str, outcome: FetchOutcome) -> None:
+        """What one poll did to its source's schedule state (see FetchOutcome)."""
+        ...
 
-    def record_fetch(self, name: str, outcome: FetchOutcome) -> None: ...
-
-    def record_fetches(self, outcomes: Sequence[tuple[str, FetchOutcome]]) -> None: ...
-
-    def store_new(self, new_articles: Sequence[Article], outbox: Sequence[OutboxRow]) -> set[str]: ...
+    def record_fetches(self, outcomes: Sequence[tuple[str, FetchOutcome]]) -> None:
+        """As record_fetch, for many polls in one transaction."""
+        ...
 
     def known_entries(
         self, source: str, ids: Sequence[str], guids: Sequence[str], contents: Sequence[str] = ()
-    ) -> KnownEntries: ...
+    ) -> KnownEntries:
+        """Which of a feed's entries are archived: by article id (any source), and by this
+        source's GUIDs and entry hashes. One read."""
+        ...
 
     def recent_texts(self, source: str, limit: int) -> list[tuple[str, str]]:
         """The title and text (the page's, else the feed's) of the source's `limit` articles
         stored last, newest first."""
         ...
 
-    def store(self, articles: Sequence[Article], outbox: Sequence[OutboxRow]) -> int: ...
+    def store_new(self, new_articles: Sequence[Article], outbox: Sequence[OutboxRow]) -> set[str]:
+        """Store the articles not archived yet with their hits, search index entries and alert
+        rows, in one transaction; the ids stored (another poll may have stored one first). An
+        article copying a recent one joins its story, and its rows name that story; a row for
+        a story the alert already has is not written again."""
+        ...
 
-    def update(self, article: Article, outbox: Sequence[OutboxRow]) -> bool: ...
+    def update(self, article: Article, outbox: Sequence[OutboxRow]) -> bool:
+        """Replace an archived article's text, hits and index entries by a new version (same
+        id), with alert rows only for rules it newly matches; False when it is not archived.
+        One transaction."""
+        ...
 
     def add_hits(
         self, article_id: str, new_hits: Sequence[Hit], outbox: Sequence[OutboxRow], now: datetime
-    ) -> None: ...
+    ) -> None:
+        """Replace the hits of the rules named in `new_hits` on an archived article and write
+        their alert rows (backfill); nothing when the article is gone. One transaction."""
+        ...
 
-    def article(self, article_id: str) -> ArchivedArticle | None: ...
+    def article(self, article_id: str) -> ArchivedArticle | None:
+        """The article with the other sources that carried its story; None when not archived."""
+        ...
 
-    def search(self, query: Node | None, filters: SearchFilters) -> list[ArchivedArticle]: ...
+    def search(self, query: Node | None, filters: SearchFilters) -> list[ArchivedArticle]:
+        """The articles the query matches exactly as the rules would, newest first (by
+        publication), at most `filters.limit`; None matches every article."""
+        ...
 
-    def purge(self, now: datetime, unmatched_age: timedelta | None, matched_age: timedelta | None) -> int: ...
+    def purge(self, now: datetime, unmatched_age: timedelta | None, matched_age: timedelta | None) -> int:
+        """Delete articles fetched longer ago than their retention (None: kept forever), with
+        their hits, index entries and alert rows; how many."""
+        ...
 
-    def close(self) -> None: ...
+    def damage(self) -> list[str]:
+        """What the database's own integrity check finds wrong (empty: nothing)."""
+        ...
+
+    def close(self) -> None:
+        """Let go of every connection; the archive is not used after."""
+        ...

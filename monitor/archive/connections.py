@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import wraps
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
@@ -135,6 +137,30 @@ def archive_errors(verb: str) -> Iterator[None]:
         yield
     except (sqlite3.Error, SQLAlchemyError) as error:
         raise ArchiveError(f"cannot {verb} the archive: {explained(error)}") from error
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def operation(name: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """A port method whose every failure is an ArchiveError naming what was being done
+    ("retrying alerts: cannot write the archive: database is locked"), whether it came from a
+    transaction helper or straight from the driver."""
+
+    def decorate(method: Callable[P, R]) -> Callable[P, R]:
+        @wraps(method)
+        def run(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return method(*args, **kwargs)
+            except ArchiveError as error:
+                raise ArchiveError(f"{name}: {error}") from error
+            except (sqlite3.Error, SQLAlchemyError) as error:
+                raise ArchiveError(f"{name}: cannot use the archive: {explained(error)}") from error
+
+        return run
+
+    return decorate
 
 
 _DAMAGE = ("malformed", "not a database", "Could not decode")  # the last: bytes of a page overwritten

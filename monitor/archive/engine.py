@@ -14,7 +14,12 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 
-_CONNECT_ARGS: dict[str, Any] = {"check_same_thread": False, "timeout": 30}
+# How long a writer waits for another process's write lock before the operation fails.
+BUSY_SECONDS = 30.0
+
+
+def _connect_args() -> dict[str, Any]:
+    return {"check_same_thread": False, "timeout": BUSY_SECONDS}
 
 
 def configure(driver: sqlite3.Connection) -> None:
@@ -23,7 +28,7 @@ def configure(driver: sqlite3.Connection) -> None:
         "journal_mode = WAL",
         "synchronous = NORMAL",
         "foreign_keys = ON",
-        "busy_timeout = 30000",
+        f"busy_timeout = {int(BUSY_SECONDS * 1000)}",
     ):
         driver.execute(f"PRAGMA {pragma}")
 
@@ -32,14 +37,14 @@ def driver_connection(engine: Engine) -> sqlite3.Connection:
     """A new connection of the sqlite3 driver to the engine's database, set up as the engine's
     own are, outside its pool."""
     cargs, cparams = engine.dialect.create_connect_args(engine.url)
-    driver: sqlite3.Connection = engine.dialect.loaded_dbapi.connect(*cargs, **{**cparams, **_CONNECT_ARGS})
+    driver: sqlite3.Connection = engine.dialect.loaded_dbapi.connect(*cargs, **{**cparams, **_connect_args()})
     configure(driver)
     return driver
 
 
 def sqlite_engine(url: str) -> Engine:
     Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args=_CONNECT_ARGS)
+    engine = create_engine(url, connect_args=_connect_args())
 
     event.listen(engine, "connect", lambda dbapi_connection, _record: configure(dbapi_connection))
 

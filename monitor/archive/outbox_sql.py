@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import ColumnElement, func, or_, select, update
 
-from monitor.archive.connections import SqlConnections
+from monitor.archive.connections import SqlConnections, operation
 from monitor.archive.rows import alert_from
 from monitor.archive.tables import alerts
 from monitor.models import AlertRecord, AlertState
@@ -20,6 +20,7 @@ class SqlOutbox:
     def __init__(self, db: SqlConnections) -> None:
         self.db = db
 
+    @operation("claiming alerts")
     def claim_alerts(
         self,
         now: datetime,
@@ -55,6 +56,7 @@ class SqlOutbox:
                 )
         return [alert_from(row) for row in rows]
 
+    @operation("releasing stale alert claims")
     def release_alert_claims(self, claimer: str) -> int:
         """End the claims of this kind of process: for a daemon starting on an archive that it
         alone may run on (SQLite), the claims of a daemon before it, killed mid-send, are stale
@@ -67,6 +69,7 @@ class SqlOutbox:
             )
         return result.rowcount
 
+    @operation("renewing alert claims")
     def renew_alert_claims(self, ids: Sequence[str], held_until: datetime, new_until: datetime) -> set[str]:
         """Extend the claims still as this dispatcher took them (until `held_until`), as their
         send starts; returns those ids. A row missing was claimed again after its lease lapsed
@@ -80,6 +83,7 @@ class SqlOutbox:
             ).scalars()
             return set(renewed)
 
+    @operation("marking an alert sent")
     def mark_alert_sent(self, alert_id: str, now: datetime) -> None:
         with self.db.writing() as connection:
             connection.execute(
@@ -96,6 +100,7 @@ class SqlOutbox:
                 )
             )
 
+    @operation("holding alerts")
     def hold_alerts(self, ids: Sequence[str], until: datetime) -> None:
         """Hold pending alerts for the digest sent at `until` (quiet hours, throttle)."""
         with self.db.writing() as connection:
@@ -105,6 +110,7 @@ class SqlOutbox:
                 .values(state=AlertState.HELD.value, next_attempt=until, claimed_until=None, claimed_by=None)
             )
 
+    @operation("bringing held alerts forward")
     def bring_forward_held(self, alert: str, until: datetime) -> int:
         """Release an alert's held rows at `until` at the latest (never later than they were
         due); how many were brought forward."""
@@ -120,6 +126,7 @@ class SqlOutbox:
             )
         return result.rowcount
 
+    @operation("counting stories sent")
     def stories_sent(self, alert: str, since: datetime) -> int:
         """How many stories this alert sent since then (over all its channels)."""
         with self.db.reading() as connection:
@@ -133,6 +140,7 @@ class SqlOutbox:
                 ).scalar_one()
             )
 
+    @operation("recording a failed alert")
     def mark_alert_failed(
         self,
         alert_id: str,
@@ -157,6 +165,7 @@ class SqlOutbox:
                 )
             )
 
+    @operation("retrying alerts")
     def retry_alerts(self, ids: Sequence[str], failed: bool, now: datetime) -> int:
         """Send these alerts (and, with `failed`, every dead-lettered one) again, afresh."""
         chosen: ColumnElement[bool] = alerts.c.id.in_(list(ids))
@@ -170,12 +179,14 @@ class SqlOutbox:
             )
         return result.rowcount
 
+    @operation("looking up alerts")
     def missing_alerts(self, ids: Sequence[str]) -> list[str]:
         """The ids no alert of the outbox has."""
         with self.db.reading() as connection:
             known = set(connection.execute(select(alerts.c.id).where(alerts.c.id.in_(list(ids)))).scalars())
         return [alert_id for alert_id in ids if alert_id not in known]
 
+    @operation("reading the alert history")
     def alerts(self, limit: int) -> list[AlertRecord]:
         with self.db.reading() as connection:
             rows = connection.execute(

@@ -18,7 +18,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from monitor.archive import FetchOutcome, KnownEntries, OutboxRow, SearchFilters
 from monitor.archive.bulk import IN_JSON, json_list
-from monitor.archive.connections import SqlConnections
+from monitor.archive.connections import SqlConnections, operation
 from monitor.archive.outbox_sql import SqlOutbox
 from monitor.archive.rows import source_state_from
 from monitor.archive.search import fts_query, index_exact
@@ -61,6 +61,7 @@ class SqlArchive:
 
     # sources -----------------------------------------------------------------------------
 
+    @operation("making the configured sources known")
     def sync_sources(self, configured: Sequence[tuple[str, str]], now: datetime) -> None:
         """Make the configured sources known; a new one is due at once."""
         with self.db.writing() as connection:
@@ -87,6 +88,7 @@ class SqlArchive:
                     )
                 )
 
+    @operation("claiming due sources")
     def claim_due_sources(
         self, now: datetime, lease_until: datetime, limit: int, names: Sequence[str]
     ) -> list[str]:
@@ -109,12 +111,14 @@ class SqlArchive:
                 )
         return claimed
 
+    @operation("checking the archive")
     def damage(self) -> list[str]:
         """What SQLite's quick_check finds wrong with the file (empty: nothing)."""
         with self.db.reading() as connection:
             found = [str(row[0]) for row in connection.execute(text("PRAGMA quick_check(20)"))]
         return [] if found == ["ok"] else found
 
+    @operation("releasing stale source claims")
     def release_claims(self, now: datetime) -> int:
         """Make the sources claimed by a daemon that died mid-poll due again at once.
 
@@ -126,11 +130,7 @@ class SqlArchive:
             )
         return result.rowcount
 
-    def source_state(self, name: str) -> SourceState | None:
-        with self.db.reading() as connection:
-            row = connection.execute(select(sources).where(sources.c.name == name)).first()
-        return source_state_from(row) if row else None
-
+    @operation("reading sources' states")
     def source_states_of(self, names: Sequence[str]) -> dict[str, SourceState]:
         """The stored states of these sources (one query per few thousand)."""
         found: dict[str, SourceState] = {}
@@ -141,6 +141,7 @@ class SqlArchive:
                     found[row.name] = source_state_from(row)
         return found
 
+    @operation("reading sources' states")
     def source_states(self) -> list[SourceState]:
         with self.db.reading() as connection:
             rows = connection.execute(select(sources).order_by(sources.c.name)).all()
@@ -149,6 +150,7 @@ class SqlArchive:
     def record_fetch(self, name: str, outcome: FetchOutcome) -> None:
         self.record_fetches([(name, outcome)])
 
+    @operation("recording polls")
     def record_fetches(self, outcomes: Sequence[tuple[str, FetchOutcome]]) -> None:
         """What polls did to their sources' schedule state, in one transaction."""
         with self.db.writing() as connection:
@@ -158,6 +160,7 @@ class SqlArchive:
 
     # articles ----------------------------------------------------------------------------
 
+    @operation("looking up a feed's entries")
     def known_entries(
         self, source: str, ids: Sequence[str], guids: Sequence[str], contents: Sequence[str] = ()
     ) -> KnownEntries:
@@ -174,6 +177,7 @@ class SqlArchive:
             same = cursor.execute(_KNOWN_CONTENTS, (source, json_list(list(contents)))) if contents else ()
             return KnownEntries(hashes, guids_seen, {content for (content,) in same})
 
+    @operation("reading a source's recent articles")
     def recent_texts(self, source: str, limit: int) -> list[tuple[str, str]]:
         query = (
             select(articles.c.title, articles.c.text, articles.c.teaser)
@@ -184,16 +188,14 @@ class SqlArchive:
         with self.db.reading() as connection:
             return [(row.title, row.text or row.teaser) for row in connection.execute(query)]
 
-    def store(self, new_articles: Sequence[Article], outbox: Sequence[OutboxRow]) -> int:
-        """Insert new articles with their hits, index rows and alerts, in one transaction.
+    @operation("storing articles")
+    def store_new(self, new_articles: Sequence[Article], outbox: Sequence[OutboxRow]) -> set[str]:
+        """Insert new articles with their hits, index rows and alerts, in one transaction; the
+        ids of those it stored (see Archive.store_new).
 
         An article that is a near-duplicate of a recent one joins its story; its outbox rows
         then name that story, and a row for a story already alerted is not written again.
         """
-        return len(self.store_new(new_articles, outbox))
-
-    def store_new(self, new_articles: Sequence[Article], outbox: Sequence[OutboxRow]) -> set[str]:
-        """As `store`; returns the ids of the articles it stored."""
         with self.db.storing() as cursor:
             batch, bands_of = assign_stories(cursor, unstored(cursor, new_articles), self.stories)
             insert_articles(cursor, batch)
@@ -209,6 +211,7 @@ class SqlArchive:
             )
         return set(stored)
 
+    @operation("updating an article")
     def update(self, article: Article, outbox: Sequence[OutboxRow]) -> bool:
         """Store a new version of an archived article (same URL, changed text). Its outbox rows
         are written only for rules it newly matches; one alert per story still holds."""
@@ -227,6 +230,7 @@ class SqlArchive:
             )
         return True
 
+    @operation("recording a rule's hits")
     def add_hits(
         self, article_id: str, new_hits: Sequence[Hit], outbox: Sequence[OutboxRow], now: datetime
     ) -> None:
@@ -241,11 +245,13 @@ class SqlArchive:
                 cursor.execute(_MATCHED, (article_id,))
             insert_alerts(cursor, [(row, now) for row in outbox])
 
+    @operation("reading an article")
     def article(self, article_id: str) -> ArchivedArticle | None:
         with self.db.read_cursor() as cursor:
             row = article_row(cursor, article_id)
             return archived(cursor, [row])[0] if row else None
 
+    @operation("searching the archive")
     def search(self, query: Node | None, filters: SearchFilters) -> list[ArchivedArticle]:
         """Newest first: candidates from the full-text index, each verified by the matcher
         unless the index's answer is exact (see search.index_exact)."""
@@ -266,6 +272,7 @@ class SqlArchive:
                             break
             return archived(cursor, found)
 
+    @operation("purging old articles")
     def purge(self, now: datetime, unmatched_age: timedelta | None, matched_age: timedelta | None) -> int:
         """Delete articles past their retention, with their hits, index rows and alerts, and the
         band keys of articles too old to be copied again."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from monitor.archive.sql import SqlArchive
+from monitor.archive import Archive
 from monitor.cli.output import render
 from monitor.errors import UsageError
 from monitor.models import AlertState
@@ -13,7 +13,7 @@ from monitor.payloads import iso
 from monitor.phrases import counted
 
 
-def retry_alerts_command(archive: SqlArchive, ids: list[str], failed: bool) -> int:
+def retry_alerts_command(archive: Archive, ids: list[str], failed: bool) -> int:
     if not ids and not failed:
         raise UsageError("give alert ids (see monitor alerts --format json) or --failed")
     missing = archive.outbox.missing_alerts(ids)
@@ -25,7 +25,7 @@ def retry_alerts_command(archive: SqlArchive, ids: list[str], failed: bool) -> i
     return 0
 
 
-def alerts_command(archive: SqlArchive, limit: int, fmt: str) -> int:
+def alerts_command(archive: Archive, limit: int, fmt: str) -> int:
     records: list[dict[str, Any]] = []
     for row in archive.outbox.alerts(limit):
         found = archive.article(row.article_id)

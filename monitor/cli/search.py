@@ -9,8 +9,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from monitor.archive import SearchFilters
-from monitor.archive.sql import SqlArchive
+from monitor.archive import Archive, SearchFilters
 from monitor.cli.names import known_names
 from monitor.cli.output import render
 from monitor.config.durations import parse_duration
@@ -65,7 +64,7 @@ def _moment(text: str | None, option: str) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
-def search_command(archive: SqlArchive, settings: Settings, args: argparse.Namespace) -> int:
+def search_command(archive: Archive, settings: Settings, args: argparse.Namespace) -> int:
     if args.limit < 1:
         raise UsageError("--limit must be at least 1")
     node = parse_query(args.query)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from monitor.archive.sql import SqlArchive
+from monitor.archive import Archive
 from monitor.cli.output import render
 from monitor.config.durations import format_duration
 from monitor.config.settings import Settings
@@ -12,7 +12,7 @@ from monitor.models import PollResult, SourceState
 from monitor.payloads import iso
 
 
-def sources_command(archive: SqlArchive, settings: Settings, fmt: str) -> int:
+def sources_command(archive: Archive, settings: Settings, fmt: str) -> int:
     """Each configured source's health, in the config's order; one not polled yet shows as new."""
     states = {state.name: state for state in archive.source_states()}
     records = [_health(source.name, source.url, states.get(source.name)) for source in settings.sources]

@@ -39,7 +39,7 @@ def test_outbox_rows_only_for_the_alert_rules(tmp_path: Path, webhook: WebhookRe
 def test_failed_send_is_retried_with_the_same_key(tmp_path: Path, webhook: WebhookReceiver) -> None:
     archive, dispatcher, clock = setup(tmp_path, webhook)
     article = make_article("a1")
-    archive.store([article], dispatcher.outbox_for(article))
+    archive.store_new([article], dispatcher.outbox_for(article))
     webhook.status = 503
     report = asyncio.run(dispatcher.dispatch())
     assert (report.sent, report.failed) == (0, 1)
@@ -61,7 +61,7 @@ def test_failed_send_is_retried_with_the_same_key(tmp_path: Path, webhook: Webho
 def test_dead_letter_after_max_attempts(tmp_path: Path, webhook: WebhookReceiver) -> None:
     archive, dispatcher, clock = setup(tmp_path, webhook)
     article = make_article("a1")
-    archive.store([article], dispatcher.outbox_for(article))
+    archive.store_new([article], dispatcher.outbox_for(article))
     webhook.status = 500
     for _ in range(MAX_ATTEMPTS):
         asyncio.run(dispatcher.dispatch())
@@ -82,7 +82,7 @@ def test_retry_schedule() -> None:
 def test_digest_is_one_message(tmp_path: Path, webhook: WebhookReceiver) -> None:
     archive, dispatcher, _ = setup(tmp_path, webhook, mode=AlertMode.DIGEST)
     articles = [make_article("a1"), make_article("a2")]
-    archive.store(articles, [row for a in articles for row in dispatcher.outbox_for(a)])
+    archive.store_new(articles, [row for a in articles for row in dispatcher.outbox_for(a)])
     assert asyncio.run(dispatcher.dispatch()).sent == 0  # digests wait for their schedule
     assert asyncio.run(dispatcher.send_digest("desk")).sent == 2
     [delivery] = webhook.deliveries
@@ -95,7 +95,7 @@ def test_digest_is_one_message(tmp_path: Path, webhook: WebhookReceiver) -> None
 def test_dead_letter_by_age_and_retry_from_the_cli(tmp_path: Path, webhook: WebhookReceiver) -> None:
     archive, dispatcher, clock = setup(tmp_path, webhook)
     article = make_article("a1")
-    archive.store([article], dispatcher.outbox_for(article))
+    archive.store_new([article], dispatcher.outbox_for(article))
     webhook.status = 500
     asyncio.run(dispatcher.dispatch())
     clock.now += timedelta(days=3)  # older than the default max_age of two days
@@ -135,7 +135,7 @@ def test_a_channel_raising_anything_fails_only_its_own_alerts(
     ]
     dispatcher = Dispatcher(archive, routes, Clock())
     article = make_article("a1")
-    archive.store([article], dispatcher.outbox_for(article))
+    archive.store_new([article], dispatcher.outbox_for(article))
 
     report = asyncio.run(dispatcher.dispatch())
     assert (report.sent, report.failed) == (1, 1)
@@ -161,7 +161,7 @@ def test_a_digest_counts_its_stories_and_messages_not_its_rows(
     )
     dispatcher = Dispatcher(archive, [AlertRoute("desk", None, AlertMode.DIGEST, channels)], Clock())
     articles = [make_article(f"a{n}") for n in range(5)]
-    archive.store(articles, [row for a in articles for row in dispatcher.outbox_for(a)])
+    archive.store_new(articles, [row for a in articles for row in dispatcher.outbox_for(a)])
     report = asyncio.run(dispatcher.send_digest("desk"))
     assert (report.sent, len(report.stories), report.messages) == (15, 5, 3)
     asyncio.run(dispatcher.close())

@@ -69,7 +69,7 @@ def _dispatcher(
 def _store(archive: SqlArchive, dispatcher: Dispatcher, keys: list[str]) -> None:
     for key in keys:
         article = make_article(key, title=f"Story {key}", text=f"Iron Dome report {key}.")
-        archive.store([article], dispatcher.outbox_for(article))
+        archive.store_new([article], dispatcher.outbox_for(article))
 
 
 def test_beyond_the_throttle_alerts_roll_into_the_next_digest(

@@ -52,7 +52,7 @@ QUERIES = [
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory: pytest.TempPathFactory) -> SqlArchive:
     archive = SqlArchive(f"sqlite:///{Path(tmp_path_factory.mktemp('exact')) / 'a.db'}")
-    archive.store(
+    archive.store_new(
         [
             make_article(key, title=title, teaser=teaser, text=text, hits=())
             for key, (title, teaser, text) in ARTICLES.items()

@@ -37,7 +37,7 @@ def shuffled(tmp_path_factory: pytest.TempPathFactory) -> tuple[SqlArchive, dict
         texts[key] = (text, published)
         batch.append(make_article(key, title=f"Report {index}", text=text, published=published, hits=()))
         if len(batch) == 100:
-            archive.store(batch, [])
+            archive.store_new(batch, [])
             batch = []
     return archive, texts
 
@@ -92,13 +92,13 @@ def _store_dated_ahead_then_in_order(archive: SqlArchive) -> None:
     """One article dated a week ahead stored first, then 700 in publication order: reading
     the index from the newest stored, the dated-ahead one comes last of all."""
     ahead = make_article("ahead", text="radar coast.", published=NOW + timedelta(days=7), hits=())
-    archive.store([ahead], [])
+    archive.store_new([ahead], [])
     for start in range(0, 700, 100):
         batch = [
             make_article(f"n{n:04d}", text="radar coast.", published=NOW + timedelta(minutes=n), hits=())
             for n in range(start, start + 100)
         ]
-        archive.store(batch, [])
+        archive.store_new(batch, [])
 
 
 def test_an_article_stored_long_before_yet_published_after_is_found(tmp_path: Path) -> None:

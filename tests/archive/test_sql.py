@@ -71,7 +71,7 @@ def test_a_version_1_archive_is_upgraded_keeping_its_data(tmp_path: Path) -> Non
         connection.execute("DROP INDEX articles_source_seq")
         connection.execute("PRAGMA user_version = 1")
     upgraded = SqlArchive(f"sqlite:///{path}")
-    state = upgraded.source_state("One")
+    state = upgraded.source_states_of(["One"]).get("One")
     assert state is not None and state.url == "https://x.test/feed" and state.moved_to is None
     with sqlite3.connect(path) as connection:
         assert connection.execute("PRAGMA user_version").fetchone()[0] == LATEST == 13
@@ -81,7 +81,7 @@ def test_a_version_6_archive_is_reindexed_with_teaser_and_text_apart(tmp_path: P
     path = tmp_path / "v6.db"
     archive = SqlArchive(f"sqlite:///{path}")
     split = make_article("a1", title="Talks", teaser="Talks on Iron", text="Dome batteries resumed.")
-    archive.store([split], [])
+    archive.store_new([split], [])
     archive.close()
     with sqlite3.connect(path) as connection:  # the version-6 index: one body, unicode61
         connection.execute("DROP TABLE articles_fts")
@@ -113,19 +113,19 @@ def test_a_version_6_archive_is_reindexed_with_teaser_and_text_apart(tmp_path: P
 def test_a_store_failing_midway_leaves_nothing_and_the_next_one_works(tmp_path: Path) -> None:
     path = tmp_path / "a.db"
     archive = SqlArchive(f"sqlite:///{path}")
-    archive.store([make_article("a0")], [])
+    archive.store_new([make_article("a0")], [])
     with sqlite3.connect(path) as connection:  # SQLite refuses the last rows a store writes
         connection.execute(
             "CREATE TRIGGER refuse AFTER INSERT ON alerts WHEN new.article_id = 'a2' "
             "BEGIN SELECT RAISE(ABORT, 'refused'); END"
         )
     with pytest.raises(ArchiveError, match="cannot write the archive: refused"):
-        archive.store([make_article("a1"), make_article("a2")], [outbox("a1"), outbox("a2")])
+        archive.store_new([make_article("a1"), make_article("a2")], [outbox("a1"), outbox("a2")])
     with pytest.raises(ValueError, match="naive"):  # refused before SQLite sees it
-        archive.store([make_article("a3", published=NOW.replace(tzinfo=None))], [])
+        archive.store_new([make_article("a3", published=NOW.replace(tzinfo=None))], [])
     assert set(archive.known_entries("Harbor Daily", ["a0", "a1", "a2", "a3"], []).hashes) == {"a0"}
     assert archive.outbox.claim_alerts(NOW, NOW, 10, ["desk"]) == []
-    assert archive.store([make_article("a1"), make_article("a4")], [outbox("a1")]) == 2
+    assert len(archive.store_new([make_article("a1"), make_article("a4")], [outbox("a1")])) == 2
     assert [item.article.id for item in archive.search(parse_query("iron"), SearchFilters())] == [
         "a4",
         "a1",
@@ -135,8 +135,8 @@ def test_a_store_failing_midway_leaves_nothing_and_the_next_one_works(tmp_path: 
 
 def test_store_is_idempotent_and_writes_alerts_with_articles(archive: SqlArchive) -> None:
     article = make_article("a1")
-    assert archive.store([article], [outbox("a1")]) == 1
-    assert archive.store([article], [outbox("a1")]) == 0
+    assert len(archive.store_new([article], [outbox("a1")])) == 1
+    assert len(archive.store_new([article], [outbox("a1")])) == 0
     assert archive.known_entries("Harbor Daily", ["a1", "zz"], ["a1", "zz"]) == KnownEntries(
         {"a1": ""}, {"a1"}
     )
@@ -147,12 +147,12 @@ def test_store_is_idempotent_and_writes_alerts_with_articles(archive: SqlArchive
 
 
 def test_alert_row_not_written_without_its_article(archive: SqlArchive) -> None:
-    archive.store([], [outbox("ghost")])
+    archive.store_new([], [outbox("ghost")])
     assert archive.outbox.claim_alerts(NOW, NOW, 10, ["desk"]) == []
 
 
 def test_alert_states(archive: SqlArchive) -> None:
-    archive.store([make_article("a1")], [outbox("a1")])
+    archive.store_new([make_article("a1")], [outbox("a1")])
     archive.outbox.mark_alert_failed(outbox("a1").id, "HTTP 503", NOW + timedelta(minutes=1), NOW)
     assert archive.outbox.claim_alerts(NOW, NOW, 10, ["desk"]) == []
     [row] = archive.outbox.claim_alerts(NOW + timedelta(minutes=2), NOW + timedelta(minutes=3), 10, ["desk"])
@@ -176,19 +176,19 @@ def test_source_schedule_state(archive: SqlArchive) -> None:
     archive.record_fetch(
         "One", FetchOutcome(NOW, NOW + timedelta(minutes=9), PollStatus(PollResult.ERROR), error="boom2")
     )
-    state = archive.source_state("One")
+    state = archive.source_states_of(["One"]).get("One")
     assert state is not None
     assert (state.consecutive_errors, state.last_error, state.failing_since) == (2, "boom2", NOW)
     archive.record_fetch(
         "One", FetchOutcome(NOW, NOW + timedelta(minutes=5), PollStatus(PollResult.OK, "200"), etag='"e"')
     )
-    state = archive.source_state("One")
+    state = archive.source_states_of(["One"]).get("One")
     assert state is not None
     assert (state.consecutive_errors, state.last_error, state.etag) == (0, None, '"e"')
 
 
 def test_search_verifies_index_candidates(archive: SqlArchive) -> None:
-    archive.store(
+    archive.store_new(
         [
             make_article("a1", text="The Iron Dome was shown."),
             make_article("a2", title="Dome and iron", text="Iron ore near a dome.", hits=()),
@@ -213,7 +213,7 @@ def test_search_verifies_index_candidates(archive: SqlArchive) -> None:
 
 def test_search_filters_narrow_by_date_source_language_and_rule(archive: SqlArchive) -> None:
     later = NOW + timedelta(hours=3, microseconds=250)
-    archive.store(
+    archive.store_new(
         [
             make_article("early", source="Harbor Daily", language="en-GB"),
             make_article("late", source="Tide Wire", language="en", published=later, hits=()),
@@ -242,8 +242,8 @@ def test_search_returns_articles_as_stored_with_hits_and_copies(archive: SqlArch
     fingerprint = tuple(range(1, 65))
     original = make_article("a1", teaser="Teaser", fingerprint=fingerprint, content_hash="h1")
     copy = make_article("a2", url="https://wire.test/a2", source="Tide Wire", fingerprint=fingerprint)
-    archive.store([original], [])
-    archive.store([copy], [])
+    archive.store_new([original], [])
+    archive.store_new([copy], [])
     found = archive.search(parse_query("iron"), SearchFilters())
     by_id = {item.article.id: item for item in found}
     assert by_id["a1"].article == original
@@ -263,7 +263,7 @@ def test_copies_stored_together_or_upgraded_from_version_8_are_shown(tmp_path: P
     path = tmp_path / "v8.db"
     archive = SqlArchive(f"sqlite:///{path}")
     fingerprint = tuple(range(1, 65))
-    archive.store(
+    archive.store_new(
         [
             make_article("a1", fingerprint=fingerprint),
             make_article("a2", url="https://wire.test/a2", source="Tide Wire", fingerprint=fingerprint),
@@ -291,7 +291,7 @@ def test_copies_stored_together_or_upgraded_from_version_8_are_shown(tmp_path: P
 
 def test_purge_respects_retention(archive: SqlArchive) -> None:
     old = NOW - timedelta(days=40)
-    archive.store(
+    archive.store_new(
         [
             make_article("old-unmatched", fetched=old, hits=()),
             make_article("old-matched", fetched=old),
@@ -314,7 +314,7 @@ def test_purge_respects_retention(archive: SqlArchive) -> None:
 def test_a_search_the_archive_cannot_answer_says_so(tmp_path: Path) -> None:
     path = tmp_path / "a.db"
     archive = SqlArchive(f"sqlite:///{path}")
-    archive.store([make_article("a1")], [])
+    archive.store_new([make_article("a1")], [])
     with sqlite3.connect(path) as connection:  # damaged behind the archive's back
         connection.execute("DROP TABLE articles_fts")
     with pytest.raises(ArchiveError, match="cannot read the archive: no such table: articles_fts"):
@@ -329,7 +329,7 @@ def test_a_large_batch_is_stored_whole(archive: SqlArchive) -> None:
         make_article(f"b{index}", text=f"Radar item {index} on the coast.", url=f"https://news.test/b{index}")
         for index in range(count)
     ]
-    assert archive.store(batch, [outbox(f"b{index}") for index in range(count)]) == count
+    assert len(archive.store_new(batch, [outbox(f"b{index}") for index in range(count)])) == count
     assert len(archive.known_entries("Harbor Daily", [article.id for article in batch], []).hashes) == count
     found = archive.search(parse_query('"item 5"'), SearchFilters())
     assert [item.article.id for item in found] == ["b5"]
@@ -340,7 +340,7 @@ def test_a_large_batch_is_stored_whole(archive: SqlArchive) -> None:
 def test_a_version_9_archive_gains_alert_claims(tmp_path: Path) -> None:
     path = tmp_path / "v9.db"
     archive = SqlArchive(f"sqlite:///{path}")
-    archive.store([make_article("a1")], [outbox("a1")])
+    archive.store_new([make_article("a1")], [outbox("a1")])
     archive.close()
     with sqlite3.connect(path) as connection:  # the version-9 schema: no claims
         connection.execute("DROP INDEX articles_source_content")
@@ -363,7 +363,7 @@ def test_a_version_9_archive_gains_alert_claims(tmp_path: Path) -> None:
 
 
 def test_a_claim_that_lapsed_and_was_taken_again_is_not_renewed(archive: SqlArchive) -> None:
-    archive.store([make_article("a1")], [outbox("a1")])
+    archive.store_new([make_article("a1")], [outbox("a1")])
     first, second = NOW + timedelta(minutes=5), NOW + timedelta(minutes=11)
     [row] = archive.outbox.claim_alerts(NOW, first, 10, ["desk"])
     [again] = archive.outbox.claim_alerts(first, second, 10, ["desk"])  # the first lease lapsed meanwhile
@@ -415,7 +415,7 @@ def test_a_file_that_is_no_database_is_refused_unchanged(tmp_path: Path) -> None
 
 def test_entries_are_known_by_their_text_within_their_source(archive: SqlArchive) -> None:
     article = make_article("a1")
-    archive.store([replace(article, content_hash="h1")], [])
+    archive.store_new([replace(article, content_hash="h1")], [])
     assert archive.known_entries("Harbor Daily", [], [], ["h1", "h2"]).contents == {"h1"}
     assert archive.known_entries("Elsewhere", [], [], ["h1"]).contents == set()
 
@@ -426,7 +426,7 @@ def test_a_version_11_archive_regroups_with_the_new_band_keys(tmp_path: Path) ->
     path = tmp_path / "v11.db"
     archive = SqlArchive(f"sqlite:///{path}")
     text = "Taiwan will deploy twelve T-Dome launchers on an offshore island next year, officials said."
-    archive.store([make_article("a1", text=text, fingerprint=fingerprint("One", text))], [])
+    archive.store_new([make_article("a1", text=text, fingerprint=fingerprint("One", text))], [])
     archive.close()
     with sqlite3.connect(path) as connection:
         connection.execute("UPDATE story_bands SET band = band + 1")  # no longer the keys of today
@@ -437,7 +437,7 @@ def test_a_version_11_archive_regroups_with_the_new_band_keys(tmp_path: Path) ->
     copy = make_article(
         "a2", url="https://wire.test/a2", source="Tide Wire", text=text, fingerprint=fingerprint("Two", text)
     )
-    upgraded.store([copy], [])
+    upgraded.store_new([copy], [])
     assert (found := upgraded.article("a2")) is not None and found.article.story == "a1"
 
 
@@ -447,7 +447,7 @@ def test_a_version_12_archive_indexes_the_short_articles_its_upgrade_left_out(tm
     path = tmp_path / "v12.db"
     archive = SqlArchive(f"sqlite:///{path}")
     text = "Taiwan will deploy twelve T-Dome launchers on an offshore island next year."
-    archive.store([make_article("a1", text=text, fingerprint=fingerprint("One", text))], [])
+    archive.store_new([make_article("a1", text=text, fingerprint=fingerprint("One", text))], [])
     archive.close()
     with sqlite3.connect(path) as connection:
         connection.execute("DELETE FROM story_bands")
@@ -457,5 +457,5 @@ def test_a_version_12_archive_indexes_the_short_articles_its_upgrade_left_out(tm
     copy = make_article(
         "a2", url="https://wire.test/a2", source="Tide Wire", text=text, fingerprint=fingerprint("Two", text)
     )
-    upgraded.store([copy], [])
+    upgraded.store_new([copy], [])
     assert (found := upgraded.article("a2")) is not None and found.article.story == "a1"

@@ -64,7 +64,7 @@ def test_a_failed_write_fails_every_poll_of_its_group(tmp_path: Path) -> None:
     assert all(isinstance(result, ArchiveError) for result in results)
     archive.broken = False
     asyncio.run(records.record("s0", outcome))  # the next group is written
-    unwritten = archive.source_state("s1")
+    unwritten = archive.source_states_of(["s1"]).get("s1")
     assert unwritten is not None and unwritten.last_status is None
-    state = archive.source_state("s0")
+    state = archive.source_states_of(["s0"]).get("s0")
     assert state is not None and state.last_status == PollStatus(PollResult.OK, "200")

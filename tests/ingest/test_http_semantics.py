@@ -55,7 +55,7 @@ def app(tmp_path: Path, site: Site, clock: Clock) -> Iterator[App]:
 
 def poll(app: App) -> SourceState:
     asyncio.run(app.poll())
-    state = app.archive.source_state("S")
+    state = app.archive.source_states_of(["S"]).get("S")
     assert state is not None
     return state
 
@@ -146,7 +146,7 @@ def test_an_archive_that_cannot_be_read_is_not_the_source_s_failure(
         connection.execute("ALTER TABLE articles RENAME TO articles_elsewhere")
     with pytest.raises(ArchiveError, match="cannot read the archive: no such table: articles"):
         asyncio.run(app.poll())
-    state = app.archive.source_state("S")
+    state = app.archive.source_states_of(["S"]).get("S")
     assert (
         state is not None
         and state.last_status == PollStatus.parse("ok (200)")

@@ -139,7 +139,7 @@ def test_the_bounds_admit_what_analysts_write() -> None:
 
 def test_the_deepest_and_longest_queries_allowed_run_in_the_archive(tmp_path: Path) -> None:
     archive = SqlArchive(f"sqlite:///{tmp_path / 'deep.db'}")
-    archive.store([make_article("a1", title="iron dome", text="iron dome system laser beam")], [])
+    archive.store_new([make_article("a1", title="iron dome", text="iron dome system laser beam")], [])
     alternating = "iron"
     for level in range(MAX_DEPTH):
         alternating = f"(dome OR {alternating})" if level % 2 else f"(beam AND {alternating})"

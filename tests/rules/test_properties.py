@@ -61,9 +61,8 @@ def corpus() -> list[MatchInput]:
 def archive() -> SqlArchive:
     path = Path(__import__("tempfile").mkdtemp()) / "property.db"
     store = SqlArchive(f"sqlite:///{path}")
-    store.store(
-        [make_article(f"d{i}", title=doc.title, text=doc.text, hits=()) for i, doc in enumerate(corpus())],
-        [],
+    store.store_new(
+        [make_article(f"d{i}", title=doc.title, text=doc.text, hits=()) for i, doc in enumerate(corpus())], []
     )
     return store
 

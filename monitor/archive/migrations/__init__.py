@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, func, insert, select, text
 
+from monitor.archive import engine
 from monitor.archive.tables import MARK_BLOCK, articles, metadata, story_bands
 from monitor.errors import ArchiveError
 from monitor.near_duplicates import band_keys, unpack
@@ -241,7 +242,9 @@ def refuse_foreign(path: Path) -> None:
     if not path.exists() or path.stat().st_size == 0:
         return
     try:
-        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        connection = sqlite3.connect(
+            f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=engine.BUSY_SECONDS
+        )
         try:
             application_id = int(connection.execute("PRAGMA application_id").fetchone()[0])
             version = int(connection.execute("PRAGMA user_version").fetchone()[0])
@@ -250,6 +253,12 @@ def refuse_foreign(path: Path) -> None:
             }
         finally:
             connection.close()
+    except sqlite3.OperationalError as error:
+        if "locked" in str(error) or "busy" in str(error):
+            raise ArchiveError(f"another process holds it locked ({error}); try again") from None
+        raise ArchiveError(
+            f"this file cannot be read as a SQLite database ({error}): it is left unchanged"
+        ) from None
     except sqlite3.DatabaseError as error:
         raise ArchiveError(
             f"this file is not a readable SQLite database ({error}): it is left unchanged"
