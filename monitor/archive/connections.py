@@ -6,17 +6,30 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from functools import wraps
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import ParamSpec, Protocol, TypeVar
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.archive.engine import driver_connection, sqlite_engine
 from monitor.archive.migrations import is_current, migrate, refuse_foreign
 from monitor.errors import ArchiveError
+
+
+class Transactions(Protocol):
+    """What the archive's SQL components need of a database: its engine (for the dialect) and
+    its read and write transactions (SqlConnections for SQLite, PostgresConnections)."""
+
+    engine: Engine
+
+    def writing(self) -> AbstractContextManager[Connection]: ...
+
+    def reading(self) -> AbstractContextManager[Connection]: ...
+
+    def close(self) -> None: ...
 
 
 class SqlConnections:

@@ -8,16 +8,16 @@ from datetime import datetime
 
 from sqlalchemy import ColumnElement, func, or_, select, update
 
-from monitor.archive.connections import SqlConnections, operation
+from monitor.archive.connections import Transactions, operation
 from monitor.archive.rows import alert_from
 from monitor.archive.tables import alerts
 from monitor.models import AlertRecord, AlertState
 
 
 class SqlOutbox:
-    """The outbox's rows, in the archive's database."""
+    """The outbox's rows, in the archive's database (SQLite or PostgreSQL)."""
 
-    def __init__(self, db: SqlConnections) -> None:
+    def __init__(self, db: Transactions) -> None:
         self.db = db
 
     @operation("claiming alerts")
@@ -45,9 +45,9 @@ class SqlOutbox:
             if connection.execute(select(alerts.c.id).where(*is_due).limit(1)).first() is None:
                 return []
         with self.db.writing() as connection:
-            rows = connection.execute(
-                select(alerts).where(*is_due).order_by(alerts.c.created, alerts.c.id).limit(limit)
-            ).all()
+            due = select(alerts).where(*is_due).order_by(alerts.c.created, alerts.c.id).limit(limit)
+            # PostgreSQL: dispatchers of several daemons each take other rows (SQLite ignores it).
+            rows = connection.execute(due.with_for_update(skip_locked=True)).all()
             if rows:
                 connection.execute(
                     update(alerts)

@@ -11,16 +11,13 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any
 
-from sqlalchemy import bindparam, case, delete, func, select, text, update
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import bindparam, delete, func, select, text
 
 from monitor.archive import FetchOutcome, KnownEntries, OutboxRow, SearchFilters
 from monitor.archive.bulk import IN_JSON, json_list
 from monitor.archive.connections import SqlConnections, operation
 from monitor.archive.outbox_sql import SqlOutbox
-from monitor.archive.rows import source_state_from
 from monitor.archive.search import fts_query, index_exact
 from monitor.archive.search_sql import (
     ArticleRow,
@@ -30,8 +27,9 @@ from monitor.archive.search_sql import (
     newest_of_all,
     verifies,
 )
+from monitor.archive.sources_sql import SqlSources
 from monitor.archive.stories import assign_stories, index_bands
-from monitor.archive.tables import MARK_BLOCK, articles, publication_marks, sources, story_bands
+from monitor.archive.tables import MARK_BLOCK, articles, publication_marks, story_bands
 from monitor.archive.writes import insert_alerts, insert_articles, insert_hits, unstored, update_article
 from monitor.models import ArchivedArticle, Article, Hit, SourceState
 from monitor.near_duplicates import StoryGrouping
@@ -55,61 +53,35 @@ class SqlArchive:
         self.stories = stories or StoryGrouping()
         self.db = SqlConnections(url)
         self.outbox = SqlOutbox(self.db)
+        self.sources = SqlSources(self.db)
 
     def close(self) -> None:
         self.db.close()
 
-    # sources -----------------------------------------------------------------------------
+    # sources (sources_sql.py) ---------------------------------------------------------------
 
-    @operation("making the configured sources known")
     def sync_sources(self, configured: Sequence[tuple[str, str]], now: datetime) -> None:
-        """Make the configured sources known; a new one is due at once."""
-        with self.db.writing() as connection:
-            for name, url in configured:
-                statement = sqlite_insert(sources).values(
-                    name=name, url=url, next_due=now, consecutive_errors=0
-                )
-                changed = sources.c.url != url  # an edited URL starts afresh
-                connection.execute(
-                    statement.on_conflict_do_update(
-                        index_elements=["name"],
-                        set_={
-                            "url": url,
-                            "next_due": case((changed, now), else_=sources.c.next_due),
-                            "moved_to": case((changed, None), else_=sources.c.moved_to),
-                            "etag": case((changed, None), else_=sources.c.etag),
-                            "last_modified": case((changed, None), else_=sources.c.last_modified),
-                            "body_hash": case((changed, None), else_=sources.c.body_hash),
-                            "consecutive_errors": case((changed, 0), else_=sources.c.consecutive_errors),
-                            "interval_seconds": case((changed, None), else_=sources.c.interval_seconds),
-                            "entry_digests": case((changed, None), else_=sources.c.entry_digests),
-                            "boilerplate": case((changed, None), else_=sources.c.boilerplate),
-                        },
-                    )
-                )
+        self.sources.sync_sources(configured, now)
 
-    @operation("claiming due sources")
     def claim_due_sources(
         self, now: datetime, lease_until: datetime, limit: int, names: Sequence[str]
     ) -> list[str]:
-        """Take up to `limit` of the named sources that are due, pushing next_due to the lease's end."""
-        is_due = (sources.c.next_due <= now, sources.c.name.in_(list(names)))
-        with self.db.reading() as connection:  # the common answer is "none": no write lock for it
-            if connection.execute(select(sources.c.name).where(*is_due).limit(1)).first() is None:
-                return []
-        with self.db.writing() as connection:
-            claimed = list(
-                connection.execute(
-                    select(sources.c.name).where(*is_due).order_by(sources.c.next_due).limit(limit)
-                ).scalars()
-            )
-            if claimed:
-                connection.execute(
-                    update(sources)
-                    .where(sources.c.name.in_(claimed))
-                    .values(next_due=lease_until, claimed_at=now)
-                )
-        return claimed
+        return self.sources.claim_due_sources(now, lease_until, limit, names)
+
+    def release_claims(self, now: datetime) -> int:
+        return self.sources.release_claims(now)
+
+    def source_states_of(self, names: Sequence[str]) -> dict[str, SourceState]:
+        return self.sources.source_states_of(names)
+
+    def source_states(self) -> list[SourceState]:
+        return self.sources.source_states()
+
+    def record_fetch(self, name: str, outcome: FetchOutcome) -> None:
+        self.sources.record_fetches([(name, outcome)])
+
+    def record_fetches(self, outcomes: Sequence[tuple[str, FetchOutcome]]) -> None:
+        self.sources.record_fetches(outcomes)
 
     @operation("checking the archive")
     def damage(self) -> list[str]:
@@ -117,46 +89,6 @@ class SqlArchive:
         with self.db.reading() as connection:
             found = [str(row[0]) for row in connection.execute(text("PRAGMA quick_check(20)"))]
         return [] if found == ["ok"] else found
-
-    @operation("releasing stale source claims")
-    def release_claims(self, now: datetime) -> int:
-        """Make the sources claimed by a daemon that died mid-poll due again at once.
-
-        For a daemon starting on an archive that it alone uses (SQLite): its claims are stale.
-        """
-        with self.db.writing() as connection:
-            result = connection.execute(
-                update(sources).where(sources.c.claimed_at.is_not(None)).values(next_due=now, claimed_at=None)
-            )
-        return result.rowcount
-
-    @operation("reading sources' states")
-    def source_states_of(self, names: Sequence[str]) -> dict[str, SourceState]:
-        """The stored states of these sources (one query per few thousand)."""
-        found: dict[str, SourceState] = {}
-        with self.db.reading() as connection:
-            for start in range(0, len(names), 5000):
-                chosen = list(names[start : start + 5000])
-                for row in connection.execute(select(sources).where(sources.c.name.in_(chosen))):
-                    found[row.name] = source_state_from(row)
-        return found
-
-    @operation("reading sources' states")
-    def source_states(self) -> list[SourceState]:
-        with self.db.reading() as connection:
-            rows = connection.execute(select(sources).order_by(sources.c.name)).all()
-        return [source_state_from(row) for row in rows]
-
-    def record_fetch(self, name: str, outcome: FetchOutcome) -> None:
-        self.record_fetches([(name, outcome)])
-
-    @operation("recording polls")
-    def record_fetches(self, outcomes: Sequence[tuple[str, FetchOutcome]]) -> None:
-        """What polls did to their sources' schedule state, in one transaction."""
-        with self.db.writing() as connection:
-            for name, outcome in outcomes:
-                values = _fetch_values(outcome)
-                connection.execute(update(sources).where(sources.c.name == name).values(**values))
 
     # articles ----------------------------------------------------------------------------
 
@@ -295,35 +227,3 @@ class SqlArchive:
             first_block = select(func.min(articles.c.seq)).scalar_subquery() // MARK_BLOCK
             connection.execute(delete(publication_marks).where(publication_marks.c.block < first_block))
         return removed
-
-
-def _fetch_values(outcome: FetchOutcome) -> dict[str, Any]:
-    values: dict[str, Any] = {
-        "last_fetch": outcome.when,
-        "last_status": str(outcome.status),
-        "next_due": outcome.next_due,
-        "claimed_at": None,
-    }
-    if outcome.error is None:
-        values |= {"last_error": None, "consecutive_errors": 0, "failing_since": None}
-        if outcome.etag is not None or outcome.last_modified is not None:
-            values |= {"etag": outcome.etag, "last_modified": outcome.last_modified}
-        if outcome.body_hash is not None:
-            values["body_hash"] = outcome.body_hash
-        if outcome.full_fetch:
-            values["last_full_fetch"] = outcome.when
-        if outcome.interval is not None:
-            values["interval_seconds"] = outcome.interval.total_seconds()
-        if outcome.entry_digests is not None:
-            values["entry_digests"] = outcome.entry_digests
-        if outcome.boilerplate is not None:
-            values["boilerplate"] = outcome.boilerplate
-    else:
-        values |= {
-            "last_error": outcome.error,
-            "consecutive_errors": sources.c.consecutive_errors + 1,
-            "failing_since": func.coalesce(sources.c.failing_since, outcome.when),
-        }
-    if outcome.moved_to:
-        values["moved_to"] = outcome.moved_to
-    return values

@@ -1,0 +1,80 @@
+"""The sources' schedule state, on every backend: the same answers from SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from monitor.archive import FetchOutcome
+from monitor.archive.sources_sql import SqlSources
+from monitor.models import PollResult, PollStatus
+from tests.archive.conftest import Opener
+from tests.archive.helpers import NOW
+
+LEASE = NOW + timedelta(minutes=10)
+
+
+def test_sources_are_made_known_claimed_released_and_recorded(database: Opener) -> None:
+    sources = SqlSources(database())
+    sources.sync_sources([("One", "https://x.test/feed"), ("Removed", "https://x.test/old")], NOW)
+    assert sources.claim_due_sources(NOW, LEASE, 10, ["One", "Two"]) == ["One"]
+    assert sources.claim_due_sources(NOW, LEASE, 10, ["One", "Two"]) == []  # claimed until LEASE
+    assert sources.release_claims(NOW) == 1  # a daemon died mid-poll: due again at once
+    assert sources.claim_due_sources(NOW, LEASE, 10, ["One"]) == ["One"]
+    failed = PollStatus(PollResult.ERROR)
+    sources.record_fetches([("One", FetchOutcome(NOW, NOW + timedelta(minutes=5), failed, error="boom"))])
+    sources.record_fetches([("One", FetchOutcome(NOW, NOW + timedelta(minutes=9), failed, error="boom2"))])
+    state = sources.source_states_of(["One", "Unknown"])["One"]
+    assert (state.consecutive_errors, state.last_error, state.failing_since) == (2, "boom2", NOW)
+    assert state.next_due == NOW + timedelta(minutes=9) and state.last_status == failed
+    ok = PollStatus(PollResult.OK, "200")
+    outcome = FetchOutcome(
+        NOW,
+        NOW + timedelta(hours=1),
+        ok,
+        etag='"e"',
+        interval=timedelta(minutes=20),
+        entry_digests=b"\x01\x02",
+    )
+    sources.record_fetches([("One", outcome)])
+    [one, removed] = sources.source_states()
+    assert (one.name, one.consecutive_errors, one.last_error, one.etag, one.last_status) == (
+        "One",
+        0,
+        None,
+        '"e"',
+        ok,
+    )
+    assert (one.interval, one.entry_digests) == (timedelta(minutes=20), b"\x01\x02")
+    assert removed.name == "Removed" and removed.next_due == NOW
+
+
+def test_an_edited_url_starts_the_source_afresh(database: Opener) -> None:
+    sources = SqlSources(database())
+    sources.sync_sources([("One", "https://x.test/feed")], NOW)
+    outcome = FetchOutcome(NOW, NOW + timedelta(hours=1), PollStatus(PollResult.OK, "200"), etag='"e"')
+    sources.record_fetches([("One", outcome)])
+    later = NOW + timedelta(minutes=1)
+    sources.sync_sources([("One", "https://x.test/feed")], later)  # unchanged: kept
+    assert sources.source_states_of(["One"])["One"].etag == '"e"'
+    sources.sync_sources([("One", "https://x.test/other")], later)
+    state = sources.source_states_of(["One"])["One"]
+    assert (state.url, state.etag, state.next_due) == ("https://x.test/other", None, later)
+
+
+def test_daemons_claiming_at_once_never_take_one_source_twice(database: Opener) -> None:
+    """Four pollers, each on connections of its own as separate daemons would be, claim from
+    200 due sources at once: every source is claimed exactly once."""
+    names = [f"s{number:03}" for number in range(200)]
+    SqlSources(database()).sync_sources([(name, f"https://x.test/{name}") for name in names], NOW)
+    pollers = [SqlSources(database()) for _ in range(4)]
+
+    def claim_all(sources: SqlSources) -> list[str]:
+        taken: list[str] = []
+        while batch := sources.claim_due_sources(NOW, LEASE, 7, names):
+            taken += batch
+        return taken
+
+    with ThreadPoolExecutor(len(pollers)) as pool:
+        claims = [name for taken in pool.map(claim_all, pollers) for name in taken]
+    assert sorted(claims) == names
