@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from typing import Any
 
 from tests import fixtures
 from tests.configs import LOOPBACK_FETCH, monitor_config
@@ -19,6 +20,18 @@ UPDATE_RULES = [
 ]
 
 
+def _desk_feed_config(tmp_path: Path, site: Site, alerts: list[dict[str, Any]] | None = None) -> Path:
+    """One feed, /feed.xml, read without its pages, under UPDATE_RULES."""
+    return monitor_config(
+        tmp_path,
+        watch=UPDATE_RULES,
+        fetch=LOOPBACK_FETCH,
+        defaults={"full_text": "never"},
+        sources=[{"name": "Desk Feed", "url": site.url("/feed.xml")}],
+        alerts=alerts or [],
+    )
+
+
 def _serve(site: Site, description: str) -> None:
     site.routes["/feed.xml"] = Route(
         rss([{"title": "Air defence talks", "link": f"{site.base}/news/1", "description": description}])
@@ -28,12 +41,9 @@ def _serve(site: Site, description: str) -> None:
 def test_updates_replace_the_text_and_alert_only_on_new_matches(
     cli: Cli, tmp_path: Path, site: Site, webhook: WebhookReceiver
 ) -> None:
-    config = monitor_config(
+    config = _desk_feed_config(
         tmp_path,
-        watch=UPDATE_RULES,
-        fetch=LOOPBACK_FETCH,
-        defaults={"full_text": "never"},
-        sources=[{"name": "Desk Feed", "url": site.url("/feed.xml")}],
+        site,
         alerts=[
             {"name": "all", "notify": [{"webhook": webhook.url}]},
             {"name": "lasers", "rules": ["Laser"], "notify": [{"webhook": webhook.url}]},
@@ -70,13 +80,7 @@ def test_updates_replace_the_text_and_alert_only_on_new_matches(
 
 
 def test_a_changed_feed_reads_only_its_new_and_edited_items(cli: Cli, tmp_path: Path, site: Site) -> None:
-    config = monitor_config(
-        tmp_path,
-        watch=UPDATE_RULES,
-        fetch=LOOPBACK_FETCH,
-        defaults={"full_text": "never"},
-        sources=[{"name": "Desk Feed", "url": site.url("/feed.xml")}],
-    )
+    config = _desk_feed_config(tmp_path, site)
 
     def serve(*numbers: int) -> None:
         items = [
