@@ -153,8 +153,8 @@ def test_run_on_a_foreign_database_leaves_nothing_beside_it(cli: Cli, tmp_path: 
         connection.execute("CREATE TABLE notes (body TEXT)")
     config = monitor_config(tmp_path, storage="sqlite:///theirs.db", watch=[], sources=[])
     code, _, err = cli("-c", str(config), "run")
-    assert code != 0 and "not made by the monitor" in err and "Traceback" not in err
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["monitor.yaml", "theirs.db"]
+    assert code != 0 and "not made by the monitor" in err and "Traceback" not in err, (code, err)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["monitor.yaml", "theirs.db"], err
 
 
 def test_a_locked_archive_is_one_line_naming_the_operation(
@@ -189,5 +189,5 @@ def test_an_archive_locked_even_for_readers_is_said_so_not_called_foreign(
     finally:
         holder.rollback()
         holder.close()
-    assert code == 1 and err.count("\n") == 1, err
+    assert code == 1 and err.count("\n") == 1, (code, err)
     assert "another process holds it locked" in err and "not a readable" not in err, err

@@ -1,8 +1,9 @@
 """A PostgreSQL database for the archive (psycopg 3 through SQLAlchemy Core): the engine, the
 schema, and the read and write transactions the archive's components run in.
 
-Work in progress for issue 19: the sources' schedule and claims (sources_sql.py) run on it;
-articles, search and the outbox do not yet, so `storage.url` still refuses postgresql://.
+Work in progress for issue 19: the sources' schedule and claims (sources_sql.py) and the alert
+outbox (outbox_sql.py) run on it; the articles' store and search do not yet, so `storage.url`
+still refuses postgresql://. Its schema is made and upgraded by Alembic (schema.py).
 Several processes write at once here (no process-wide write lock as on SQLite): claims take
 their rows with FOR UPDATE SKIP LOCKED."""
 
@@ -15,7 +16,7 @@ from sqlalchemy import Connection, create_engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.archive.connections import archive_errors
-from monitor.archive.tables import metadata
+from monitor.archive.schema import upgrade
 from monitor.errors import ArchiveError
 
 
@@ -28,16 +29,16 @@ def engine_url(url: str) -> str:
 
 
 class PostgresConnections:
-    """One PostgreSQL database (or one schema of it, with `schema`): its tables created when
-    absent, and the transactions reads and writes run in."""
+    """One PostgreSQL database (or one schema of it, with `schema`), brought to the newest
+    schema revision (schema.py), and the transactions reads and writes run in."""
 
     def __init__(self, url: str, schema: str | None = None) -> None:
         options = {"options": f"-csearch_path={schema}"} if schema else {}
         self.engine = create_engine(engine_url(url), connect_args=options, pool_pre_ping=True)
         try:
             with self.engine.begin() as connection:
-                metadata.create_all(connection)
-        except SQLAlchemyError as error:
+                upgrade(connection)
+        except (SQLAlchemyError, ArchiveError) as error:
             self.engine.dispose()
             raise ArchiveError(f"cannot open the archive at {_shown(url)}: {error}") from error
 
