@@ -38,6 +38,17 @@ def postgres_url() -> Iterator[str]:
             admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
+@pytest.fixture
+def postgres_schema(postgres_url: str) -> Iterator[str]:
+    """A schema of its own for one test in the run's database, dropped after it."""
+    name = f"t_{secrets.token_hex(6)}"
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute(f'CREATE SCHEMA "{name}"')
+    yield name
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute(f'DROP SCHEMA "{name}" CASCADE')
+
+
 # Opens another connection to the test's database, as a second process would.
 Opener = Callable[[], Transactions]
 
@@ -45,31 +56,26 @@ Opener = Callable[[], Transactions]
 @pytest.fixture(params=BACKENDS)
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
     """Opens connections to one fresh archive database of the parametrized backend; every one
-    opened is closed after the test."""
-    opened: list[Transactions] = []
+    opened is closed after the test (before its PostgreSQL schema is dropped)."""
+    connect: Opener
     if request.param == "sqlite":
         path = tmp_path / "archive.db"
 
-        def open_sqlite() -> Transactions:
-            opened.append(SqlConnections(f"sqlite:///{path}"))
-            return opened[-1]
-
-        yield open_sqlite
+        def connect() -> Transactions:
+            return SqlConnections(f"sqlite:///{path}")
     else:
         url = request.getfixturevalue("postgres_url")
-        schema = f"t_{secrets.token_hex(6)}"
-        with psycopg.connect(url, autocommit=True) as admin:
-            admin.execute(f'CREATE SCHEMA "{schema}"')
+        schema = request.getfixturevalue("postgres_schema")
 
-        def open_postgres() -> Transactions:
-            opened.append(PostgresConnections(url, schema))
-            return opened[-1]
+        def connect() -> Transactions:
+            return PostgresConnections(url, schema)
 
-        yield open_postgres
-        for connections in opened:
-            connections.close()
-        opened.clear()
-        with psycopg.connect(url, autocommit=True) as admin:
-            admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    opened: list[Transactions] = []
+
+    def open_one() -> Transactions:
+        opened.append(connect())
+        return opened[-1]
+
+    yield open_one
     for connections in opened:
         connections.close()

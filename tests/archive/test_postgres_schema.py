@@ -3,9 +3,6 @@ describes, and a revision this program does not know is refused, changing nothin
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Iterator
-
 import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -16,33 +13,29 @@ from monitor.archive.tables import metadata
 from monitor.errors import ArchiveError
 
 
-@pytest.fixture
-def schema(postgres_url: str) -> Iterator[str]:
-    name = f"t_{secrets.token_hex(6)}"
-    with psycopg.connect(postgres_url, autocommit=True) as admin:
-        admin.execute(f'CREATE SCHEMA "{name}"')
-    yield name
-    with psycopg.connect(postgres_url, autocommit=True) as admin:
-        admin.execute(f'DROP SCHEMA "{name}" CASCADE')
-
-
-def test_the_revisions_build_what_the_tables_describe(postgres_url: str, schema: str) -> None:
-    database = PostgresConnections(postgres_url, schema)
+def test_the_revisions_build_what_the_tables_describe(postgres_url: str, postgres_schema: str) -> None:
+    database = PostgresConnections(postgres_url, postgres_schema)
     try:
         with database.engine.connect() as connection:
             differences = compare_metadata(MigrationContext.configure(connection), metadata)
         assert differences == []
-        PostgresConnections(postgres_url, schema).close()  # opening again changes nothing
+        PostgresConnections(postgres_url, postgres_schema).close()  # opening again changes nothing
     finally:
         database.close()
 
 
-def test_an_archive_from_a_newer_monitor_is_refused_unchanged(postgres_url: str, schema: str) -> None:
-    PostgresConnections(postgres_url, schema).close()
+def test_an_archive_from_a_newer_monitor_is_refused_unchanged(
+    postgres_url: str, postgres_schema: str
+) -> None:
+    PostgresConnections(postgres_url, postgres_schema).close()
     with psycopg.connect(postgres_url, autocommit=True) as admin:
-        admin.execute(f'UPDATE "{schema}".alembic_version SET version_num = %s', ("r99_from_the_future",))
+        admin.execute(
+            f'UPDATE "{postgres_schema}".alembic_version SET version_num = %s', ("r99_from_the_future",)
+        )
     with pytest.raises(ArchiveError, match=r"'r99_from_the_future', newer than this program knows"):
-        PostgresConnections(postgres_url, schema)
+        PostgresConnections(postgres_url, postgres_schema)
     with psycopg.connect(postgres_url) as reader:
-        [[revision]] = reader.execute(f'SELECT version_num FROM "{schema}".alembic_version').fetchall()
+        [[revision]] = reader.execute(
+            f'SELECT version_num FROM "{postgres_schema}".alembic_version'
+        ).fetchall()
     assert revision == "r99_from_the_future"
