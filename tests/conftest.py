@@ -12,6 +12,8 @@ from tests import fixtures
 from tests.configs import LOOPBACK_FETCH, monitor_config
 from tests.servers import Route, Site, WebhookReceiver
 
+pytest_plugins = ["tests.postgres"]
+
 
 @pytest.fixture
 def site() -> Iterator[Site]:

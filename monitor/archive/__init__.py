@@ -143,10 +143,33 @@ class Outbox(Protocol):
         ...
 
 
+class JobHold(Protocol):
+    """A job taken by one process of those sharing an archive (Archive.hold_job)."""
+
+    def release(self) -> None:
+        """Let the job go; another process may take it from now. Never raises."""
+        ...
+
+
 class Archive(Protocol):
     @property
     def outbox(self) -> Outbox:
         """The alert outbox, in the same database: an article and its rows commit together."""
+        ...
+
+    @property
+    def shared(self) -> bool:
+        """Whether several daemons may use the archive at once (PostgreSQL); on one only a
+        single daemon writes (SQLite: the daemon lock), a starting daemon may take over every
+        claim (release_claims, Outbox.release_alert_claims). Shared, a stopped daemon's claims
+        lapse with their leases instead."""
+        ...
+
+    def hold_job(self, name: str) -> JobHold | None:
+        """Take the job `name` (a digest, retention) for this process until the hold is
+        released, or None when another process sharing the archive holds it: a job that must
+        run once runs on one daemon at a time. Held by the database session, so a daemon that
+        dies lets go of it. On an archive only one daemon writes, always granted."""
         ...
 
     def sync_sources(self, sources: Sequence[tuple[str, str]], now: datetime) -> None:

@@ -11,6 +11,7 @@ from functools import wraps
 from pathlib import Path
 from typing import ParamSpec, Protocol, TypeVar
 
+import psycopg
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -44,7 +45,9 @@ class SqlConnections:
         self._read_connections: list[sqlite3.Connection] = []
         self._store_connection: sqlite3.Connection | None = None  # used under the write lock
         if not url.startswith("sqlite:"):
-            raise ArchiveError(f"unsupported storage URL {url!r}: only sqlite:/// for now")
+            raise ArchiveError(
+                f"unsupported storage URL {url!r}: give sqlite:///path/to/file.db or postgresql://host/database"
+            )
         if url in ("sqlite://", "sqlite:///", "sqlite:///:memory:") or "mode=memory" in url:
             raise ArchiveError(
                 f"storage URL {url!r} is an in-memory database: every connection of the archive "
@@ -143,12 +146,16 @@ def refuse_unless_ours(url: str) -> None:
         raise ArchiveError(f"cannot open the archive at {url}: {error}") from None
 
 
+# What the database layers raise: SQLAlchemy's, and the drivers' own on their cursors.
+DRIVER_ERRORS = (sqlite3.Error, psycopg.Error, SQLAlchemyError)
+
+
 @contextmanager
 def archive_errors(verb: str) -> Iterator[None]:
     """The driver's errors as ArchiveError, in words an operator can act on."""
     try:
         yield
-    except (sqlite3.Error, SQLAlchemyError) as error:
+    except DRIVER_ERRORS as error:
         raise ArchiveError(f"cannot {verb} the archive: {explained(error)}") from error
 
 
@@ -168,7 +175,7 @@ def operation(name: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
                 return method(*args, **kwargs)
             except ArchiveError as error:
                 raise ArchiveError(f"{name}: {error}") from error
-            except (sqlite3.Error, SQLAlchemyError) as error:
+            except DRIVER_ERRORS as error:
                 raise ArchiveError(f"{name}: cannot use the archive: {explained(error)}") from error
 
         return run
@@ -180,10 +187,11 @@ _DAMAGE = ("malformed", "not a database", "Could not decode")  # the last: bytes
 
 
 def explained(error: Exception) -> str:
-    cause = str(getattr(error, "orig", None) or error).splitlines()[0]
+    driver_error = getattr(error, "orig", None) or error
+    cause = str(driver_error).splitlines()[0]
     cause = cause if len(cause) <= 160 else cause[:159] + "…"
     if "disk is full" in cause:
         return f"{cause} (nothing is lost: the work is retried once there is space)"
-    if any(sign in cause for sign in _DAMAGE):
+    if isinstance(driver_error, sqlite3.Error) and any(sign in cause for sign in _DAMAGE):
         return f"{cause} (the file is damaged: `monitor check` tests it; restore a backup)"
     return cause

@@ -1,28 +1,39 @@
 """A PostgreSQL database for the archive (psycopg 3 through SQLAlchemy Core): the engine, the
 schema, and the read and write transactions the archive's components run in.
 
-Work in progress for issue 19: the sources' schedule and claims (sources_sql.py) and the alert
-outbox (outbox_sql.py) run on it; the articles' store and search do not yet, so `storage.url`
-still refuses postgresql://. Its schema is made and upgraded by Alembic (schema.py).
-Several processes write at once here (no process-wide write lock as on SQLite): claims take
-their rows with FOR UPDATE SKIP LOCKED."""
+Its schema is made and upgraded by Alembic (schema.py). Several processes write at once here
+(no process-wide write lock as on SQLite): claims take their rows with FOR UPDATE SKIP LOCKED.
+The articles' stores and search run on psycopg's own cursor in those transactions (pg_articles.py
+and pg_search.py), as SQLite's run on the sqlite3 driver's."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
-from sqlalchemy import Connection, create_engine
+import psycopg
+from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from monitor.archive.connections import archive_errors
+from monitor.archive.connections import archive_errors, explained
 from monitor.archive.schema import upgrade
 from monitor.errors import ArchiveError
+
+log = logging.getLogger(__name__)
+
+_PREFIXES = ("postgresql+psycopg://", "postgresql://", "postgres://")
+CONNECT_SECONDS = 10  # to reach the server, before an unreachable one is reported
+
+
+def is_postgres_url(url: str) -> bool:
+    return url.startswith(_PREFIXES)
 
 
 def engine_url(url: str) -> str:
     """postgresql://… as the config writes it, with SQLAlchemy's psycopg 3 dialect named."""
-    for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
+    for prefix in _PREFIXES:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url.removeprefix(prefix)
     raise ArchiveError(f"not a PostgreSQL URL: {url!r}")
@@ -33,14 +44,17 @@ class PostgresConnections:
     schema revision (schema.py), and the transactions reads and writes run in."""
 
     def __init__(self, url: str, schema: str | None = None) -> None:
-        options = {"options": f"-csearch_path={schema}"} if schema else {}
+        options: dict[str, object] = {"connect_timeout": CONNECT_SECONDS}
+        if schema:
+            options["options"] = f"-csearch_path={schema}"
         self.engine = create_engine(engine_url(url), connect_args=options, pool_pre_ping=True)
         try:
             with self.engine.begin() as connection:
                 upgrade(connection)
         except (SQLAlchemyError, ArchiveError) as error:
             self.engine.dispose()
-            raise ArchiveError(f"cannot open the archive at {_shown(url)}: {error}") from error
+            cause = explained(error) if isinstance(error, SQLAlchemyError) else str(error)
+            raise ArchiveError(f"cannot open the archive at {_shown(url)}: {cause}") from error
 
     def close(self) -> None:
         self.engine.dispose()
@@ -54,6 +68,61 @@ class PostgresConnections:
     def reading(self) -> Iterator[Connection]:
         with archive_errors("read"), self.engine.connect() as connection, connection.begin():
             yield connection
+
+    def advisory_lock(self, name: str) -> AdvisoryLock | None:
+        """The session lock named `name` in this schema, held on a connection of its own until
+        released; None when another session holds it."""
+        connection = self.engine.connect()
+        try:
+            taken = connection.execute(_TRY_LOCK, {"name": name}).scalar()
+            connection.commit()  # the lock is the session's: no transaction stays open
+        except BaseException:
+            connection.close()
+            raise
+        if not taken:
+            connection.close()
+            return None
+        return AdvisoryLock(connection, name)
+
+    @contextmanager
+    def storing(self) -> Iterator[psycopg.Cursor[Any]]:
+        """psycopg's cursor in a write transaction."""
+        with self.writing() as connection:
+            yield _driver(connection).cursor()
+
+    @contextmanager
+    def read_cursor(self) -> Iterator[psycopg.Cursor[Any]]:
+        """psycopg's cursor in a read transaction."""
+        with self.reading() as connection:
+            yield _driver(connection).cursor()
+
+
+# Advisory locks are the database's, not the schema's: the key names the schema too.
+_KEY = "hashtextextended(current_schema() || ':' || :name, 0)"
+_TRY_LOCK = text(f"SELECT pg_try_advisory_lock({_KEY})")
+_UNLOCK = text(f"SELECT pg_advisory_unlock({_KEY})")
+
+
+class AdvisoryLock:
+    """A PostgreSQL session lock, held while its connection stays checked out."""
+
+    def __init__(self, connection: Connection, name: str) -> None:
+        self.connection, self.name = connection, name
+
+    def release(self) -> None:
+        try:
+            self.connection.execute(_UNLOCK, {"name": self.name})
+            self.connection.commit()
+        except SQLAlchemyError as error:  # the session is gone, and its lock with it
+            log.warning("releasing the %s lock: %s", self.name, explained(error))
+        finally:
+            self.connection.close()
+
+
+def _driver(connection: Connection) -> psycopg.Connection[Any]:
+    driver = connection.connection.driver_connection
+    assert isinstance(driver, psycopg.Connection)
+    return driver
 
 
 def _shown(url: str) -> str:

@@ -11,6 +11,10 @@ from sqlalchemy import Connection
 
 from monitor.errors import ArchiveError
 
+# What PostgreSQL archives have beyond tables.py (revision r14_search): the full-text index of
+# articles and the index in search order. SQLite's index is its FTS5 table (migrations.py).
+POSTGRES_ONLY = frozenset({"search", "articles_search", "articles_published_seq"})
+
 
 def _config(connection: Connection) -> Config:
     config = Config()

@@ -197,38 +197,67 @@ def article_row(cursor: sqlite3.Cursor, article_id: str) -> ArticleRow | None:
     return row
 
 
+def first_accepted(rows: Iterable[ArticleRow], query: Evaluator | None, limit: int) -> list[ArticleRow]:
+    """The first `limit` rows the query matches (all pass without one), read as needed."""
+    found: list[ArticleRow] = []
+    if limit > 0:
+        for row in rows:
+            if query is None or verifies(query, row):
+                found.append(row)
+                if len(found) >= limit:
+                    break
+    return found
+
+
 def verifies(query: Evaluator, row: ArticleRow) -> bool:
     document = MatchInput(row[_TITLE], row[_TEASER], row[_TEXT], row[_SOURCE], row[_LANGUAGE])
     return run(query, document) is not None
 
 
 def archived(cursor: sqlite3.Cursor, rows: Sequence[ArticleRow]) -> list[ArchivedArticle]:
-    """Rows of articles as archived articles, with their hits and copies (read only for the
-    stories that have some)."""
+    """Rows of articles as archived articles, with their hits and copies."""
+    return archived_rows(
+        rows,
+        lambda ids: cursor.execute(_HITS, (json_list(ids),)),
+        lambda stories: cursor.execute(_COPIES, (json_list(stories),)),
+        _datetime,
+    )
+
+
+def archived_rows(
+    rows: Sequence[ArticleRow],
+    hits_of: Callable[[list[str]], Iterable[Sequence[Any]]],
+    copies_of: Callable[[list[str]], Iterable[Sequence[Any]]],
+    when: Callable[[Any], datetime],
+) -> list[ArchivedArticle]:
+    """Rows of articles as archived articles, with their hits (`hits_of` article ids: rows of
+    article id and the Hit's fields, in order) and copies (`copies_of` stories: rows of story,
+    id, source, url, in fetch order), each read only for the rows that have some; `when` reads
+    a stored datetime."""
     by_article: dict[str, list[Hit]] = {}
     matched = [row[_ID] for row in rows if row[_MATCHED]]  # unmatched: no hits
-    for article_id, *hit in cursor.execute(_HITS, (json_list(matched),)) if matched else ():
+    for article_id, *hit in hits_of(matched) if matched else ():
         by_article.setdefault(article_id, []).append(Hit(*hit))
     copies: dict[str, list[tuple[str, str, str]]] = {}
     shared = list(dict.fromkeys(row[_STORY] for row in rows if row[_SHARED]))
-    for story, id_, source, url in cursor.execute(_COPIES, (json_list(shared),)) if shared else ():
+    for story, id_, source, url in copies_of(shared) if shared else ():
         copies.setdefault(story, []).append((id_, source, url))
     found = []
     for row in rows:
-        article = _article(row, by_article.get(row[_ID], ()))
+        article = _article(row, by_article.get(row[_ID], ()), when)
         story = copies.get(article.story)
         others = tuple((source, url) for id_, source, url in story if id_ != article.id) if story else ()
         found.append(_new_archived(article, others))
     return found
 
 
-def _article(row: ArticleRow, article_hits: Iterable[Hit]) -> Article:
+def _article(row: ArticleRow, article_hits: Iterable[Hit], when: Callable[[Any], datetime]) -> Article:
     (
         _seq, id_, url, guid, source, title, teaser, text, summary, published, fetched, language,
         story, _matched, fingerprint, content_hash, _shared,
     ) = row  # fmt: skip
     return _new_article(
-        id_, url, guid, source, title, teaser, text, summary, _datetime(published),
-        _datetime(fetched), language, story, tuple(article_hits),
+        id_, url, guid, source, title, teaser, text, summary, when(published),
+        when(fetched), language, story, tuple(article_hits),
         unpack(fingerprint) if fingerprint else None, content_hash or "", None,
     )  # fmt: skip

@@ -14,21 +14,21 @@ from functools import partial
 
 from sqlalchemy import bindparam, delete, func, select, text
 
-from monitor.archive import FetchOutcome, KnownEntries, OutboxRow, SearchFilters
+from monitor.archive import FetchOutcome, JobHold, KnownEntries, OutboxRow, SearchFilters
 from monitor.archive.bulk import IN_JSON, json_list
 from monitor.archive.connections import SqlConnections, operation
 from monitor.archive.outbox_sql import SqlOutbox
 from monitor.archive.search import fts_query, index_exact
 from monitor.archive.search_sql import (
-    ArticleRow,
     archived,
     article_row,
+    first_accepted,
     newest_matches,
     newest_of_all,
     verifies,
 )
 from monitor.archive.sources_sql import SqlSources
-from monitor.archive.stories import assign_stories, index_bands
+from monitor.archive.stories import SqliteBands, assign_stories, index_bands
 from monitor.archive.tables import MARK_BLOCK, articles, publication_marks, story_bands
 from monitor.archive.writes import insert_alerts, insert_articles, insert_hits, unstored, update_article
 from monitor.models import ArchivedArticle, Article, Hit, SourceState
@@ -55,8 +55,13 @@ class SqlArchive:
         self.outbox = SqlOutbox(self.db)
         self.sources = SqlSources(self.db)
 
+    shared = False  # one daemon per file (runtime/daemon_lock.py)
+
     def close(self) -> None:
         self.db.close()
+
+    def hold_job(self, name: str) -> JobHold | None:
+        return _SOLE_DAEMON
 
     # sources (sources_sql.py) ---------------------------------------------------------------
 
@@ -129,7 +134,9 @@ class SqlArchive:
         then name that story, and a row for a story already alerted is not written again.
         """
         with self.db.storing() as cursor:
-            batch, bands_of = assign_stories(cursor, unstored(cursor, new_articles), self.stories)
+            batch, bands_of = assign_stories(
+                SqliteBands(cursor), unstored(cursor, new_articles), self.stories
+            )
             insert_articles(cursor, batch)
             index_bands(cursor, batch, bands_of)
             stored = {article.id: article for article in batch}
@@ -195,14 +202,7 @@ class SqlArchive:
             # Nothing to ask the index (`NOT sport`, `source:x`): every article is a candidate,
             # streamed newest first; verification stops at the limit.
             evaluator = compile_node(query) if query is not None else None
-            found: list[ArticleRow] = []
-            if filters.limit > 0:
-                for row in newest_of_all(cursor, filters):
-                    if evaluator is None or verifies(evaluator, row):
-                        found.append(row)
-                        if len(found) >= filters.limit:
-                            break
-            return archived(cursor, found)
+            return archived(cursor, first_accepted(newest_of_all(cursor, filters), evaluator, filters.limit))
 
     @operation("purging old articles")
     def purge(self, now: datetime, unmatched_age: timedelta | None, matched_age: timedelta | None) -> int:
@@ -227,3 +227,13 @@ class SqlArchive:
             first_block = select(func.min(articles.c.seq)).scalar_subquery() // MARK_BLOCK
             connection.execute(delete(publication_marks).where(publication_marks.c.block < first_block))
         return removed
+
+
+class _SoleDaemon:
+    """The hold of a job on an archive only one daemon writes: nothing to release."""
+
+    def release(self) -> None:
+        pass
+
+
+_SOLE_DAEMON = _SoleDaemon()

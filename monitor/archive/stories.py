@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
+from datetime import datetime
+from typing import Protocol
 
 from monitor.archive.bulk import IN_JSON, insert_rows, json_list
 from monitor.archive.tables import stored_datetime
@@ -26,8 +28,34 @@ _PRINTS = f"SELECT id, story, fingerprint FROM articles WHERE id IN {IN_JSON} AN
 Candidates = dict[int, list[tuple[str, str]]]  # band key -> (article id, fetched as stored)
 
 
+class BandIndex(Protocol):
+    """The two reads story grouping makes of an archive, in the transaction storing the batch."""
+
+    def recent_in_bands(self, bands: list[int], since: str) -> Iterable[tuple[int, str, str]]:
+        """(band, article id, fetched as stored_datetime writes it) of the most recent
+        MOST_PER_BAND articles of each band key fetched at `since` (as stored) or later."""
+        ...
+
+    def prints(self, ids: list[str]) -> Iterable[tuple[str, str, bytes]]:
+        """(id, story, packed fingerprint) of those of these articles that have a fingerprint."""
+        ...
+
+
+class SqliteBands:
+    """BandIndex on a driver cursor of SQLite's storing transaction."""
+
+    def __init__(self, cursor: sqlite3.Cursor) -> None:
+        self.cursor = cursor
+
+    def recent_in_bands(self, bands: list[int], since: str) -> Iterable[tuple[int, str, str]]:
+        return self.cursor.execute(_RECENT_IN_BANDS, (json_list(bands), since))
+
+    def prints(self, ids: list[str]) -> Iterable[tuple[str, str, bytes]]:
+        return self.cursor.execute(_PRINTS, (json_list(ids),))
+
+
 def assign_stories(
-    cursor: sqlite3.Cursor, batch: Sequence[Article], grouping: StoryGrouping
+    index: BandIndex, batch: Sequence[Article], grouping: StoryGrouping
 ) -> tuple[list[Article], dict[str, list[int]]]:
     """The articles (all new) with their stories, and the band keys of each (by id): each joins
     the story of the most similar article fetched within the window before it, archived or
@@ -45,12 +73,15 @@ def assign_stories(
     by_band: Candidates = {}
     if wanted:
         earliest = stored_datetime(min(article.fetched for article in batch) - grouping.window)
-        for band, article_id, fetched in cursor.execute(_RECENT_IN_BANDS, (json_list(wanted), earliest)):
+        for band, article_id, fetched in index.recent_in_bands(wanted, earliest):
             by_band.setdefault(band, []).append((article_id, fetched))
     closest = {
         article.id: _most_shared(article, bands_of[article.id], by_band, grouping) for article in batch
     }
-    known = _prints(cursor, {other for others in closest.values() for other in others})
+    wanted_prints = sorted({other for others in closest.values() for other in others})
+    known = (
+        {id_: (story, print_) for id_, story, print_ in index.prints(wanted_prints)} if wanted_prints else {}
+    )
     placed: list[Article] = []
     batch_bands: set[int] = set()  # the bands of the batch's articles placed so far
     for article in batch:
@@ -90,15 +121,11 @@ def _most_shared(
     return [other for other, _ in shared.most_common(MOST_COMPARED)]
 
 
-def _prints(cursor: sqlite3.Cursor, ids: set[str]) -> dict[str, tuple[str, bytes]]:
-    """The story and packed fingerprint of these archived articles."""
-    rows = cursor.execute(_PRINTS, (json_list(sorted(ids)),)) if ids else ()
-    return {id_: (story, fingerprint) for id_, story, fingerprint in rows}
+def band_rows(batch: Sequence[Article], bands_of: dict[str, list[int]]) -> list[tuple[int, str, datetime]]:
+    """The story_bands rows of a batch just placed: (band, article id, fetched)."""
+    return [(band, article.id, article.fetched) for article in batch for band in bands_of.get(article.id, ())]
 
 
 def index_bands(cursor: sqlite3.Cursor, batch: Sequence[Article], bands_of: dict[str, list[int]]) -> None:
-    rows: list[tuple[int, str, str]] = []
-    for article in batch:
-        fetched = stored_datetime(article.fetched)
-        rows += [(band, article.id, fetched) for band in bands_of.get(article.id, ())]
+    rows = [(band, id_, stored_datetime(fetched)) for band, id_, fetched in band_rows(batch, bands_of)]
     insert_rows(cursor, "story_bands", ("band", "article_id", "fetched"), rows)

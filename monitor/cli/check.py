@@ -54,5 +54,5 @@ def _check_archive(settings: Settings) -> int:
         problems = "\n".join(f"  {line}" for line in damage)
         print(f"monitor: the archive is damaged ({url}):\n{problems}\nrestore a backup", file=sys.stderr)
         return 2
-    print("  archive: ok (quick_check)")
+    print(f"  archive: ok ({'quick_check' if url.startswith('sqlite:') else 'reachable'})")
     return 0

@@ -11,7 +11,8 @@ import gc
 import logging
 import signal
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -183,11 +184,28 @@ class Daemon:
 
     async def retention(self) -> None:
         retention = self.app.settings.retention
-        removed = await asyncio.to_thread(
-            self.app.archive.purge, self.app.clock(), retention.unmatched, retention.matched
-        )
+        async with self._alone("retention") as held:
+            if not held:
+                return
+            removed = await asyncio.to_thread(
+                self.app.archive.purge, self.app.clock(), retention.unmatched, retention.matched
+            )
         if removed:
             log.info("retention: removed %d old articles", removed)
+
+    @asynccontextmanager
+    async def _alone(self, job: str) -> AsyncIterator[bool]:
+        """Whether this daemon holds the job (Archive.hold_job) while inside: on an archive
+        several daemons share, another may be running it."""
+        hold = await asyncio.to_thread(self.app.archive.hold_job, job)
+        if hold is None:
+            log.debug("%s: another daemon is running it", job)
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            await asyncio.to_thread(hold.release)
 
     def schedule(self, scheduler: AsyncIOScheduler) -> None:
         options: dict[str, Any] = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
@@ -210,7 +228,10 @@ class Daemon:
                 name = alert.name
 
                 async def digest(name: str = name) -> None:
-                    report = await self.app.dispatcher.send_digest(name)
+                    async with self._alone(f"digest {name}") as held:
+                        if not held:
+                            return
+                        report = await self.app.dispatcher.send_digest(name)
                     stories = counted(len(report.stories), "story", "stories")
                     messages, failed = counted(report.messages, "message"), counted(report.failed, "alert")
                     log.info("digest %s: %s in %s, %s failed", name, stories, messages, failed)
@@ -221,12 +242,12 @@ class Daemon:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, self.stopping.set)
-        released = await asyncio.to_thread(self.app.archive.release_claims, self.app.clock())
-        if released:
-            log.info("%d sources were mid-poll when the last run stopped: polling them now", released)
-        unsent = await asyncio.to_thread(self.app.archive.outbox.release_alert_claims, DAEMON)
-        if unsent:
-            log.info("%d alerts were mid-send when the last run stopped: sending them again", unsent)
+        if self.app.archive.shared:
+            log.info(
+                "the archive is shared: a stopped daemon's polls and sends are taken when their claims lapse"
+            )
+        else:  # the only daemon: whatever is claimed, a daemon that stopped left it unfinished
+            await self._take_over()
         gc.freeze()  # the config, the compiled rules and the automaton live as long as the daemon
         scheduler = new_scheduler()
         self.schedule(scheduler)
@@ -250,6 +271,14 @@ class Daemon:
             )
         await self.summarize()  # the pass cut short
         log.info("stopped")
+
+    async def _take_over(self) -> None:
+        released = await asyncio.to_thread(self.app.archive.release_claims, self.app.clock())
+        if released:
+            log.info("%d sources were mid-poll when the last run stopped: polling them now", released)
+        unsent = await asyncio.to_thread(self.app.archive.outbox.release_alert_claims, DAEMON)
+        if unsent:
+            log.info("%d alerts were mid-send when the last run stopped: sending them again", unsent)
 
 
 def _log_report(report: SourceReport, before: SourceState | None) -> None:

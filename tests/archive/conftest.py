@@ -1,53 +1,20 @@
-"""The archive's backends for contract tests: SQLite files, and PostgreSQL in a database of this
-test run's own (dropped after it), a schema per test. The PostgreSQL server is part of the
-development and CI machines (127.0.0.1:5432, trust auth): without it these tests fail, they are
-never skipped. MONITOR_TEST_POSTGRESQL names another server."""
+"""The archive's backends for contract tests: SQLite files, and PostgreSQL in a schema per test
+(tests/postgres.py)."""
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
+from monitor.archive import Archive
 from monitor.archive.connections import SqlConnections, Transactions
+from monitor.archive.pg_archive import PostgresArchive
 from monitor.archive.postgres import PostgresConnections
-
-SERVER = os.environ.get("MONITOR_TEST_POSTGRESQL", "postgresql://postgres@127.0.0.1:5432/test")
-BACKENDS = ["sqlite", "postgresql"]
-
-
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A database created for this test run and dropped at its end, so runs never collide."""
-    name = f"monitor_test_{os.getpid()}_{secrets.token_hex(4)}"
-    try:
-        admin = psycopg.connect(SERVER, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as error:
-        pytest.fail(
-            f"the archive's PostgreSQL tests need a server at {SERVER} (MONITOR_TEST_POSTGRESQL): {error}"
-        )
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield SERVER.rsplit("/", 1)[0] + f"/{name}"
-        finally:
-            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-
-
-@pytest.fixture
-def postgres_schema(postgres_url: str) -> Iterator[str]:
-    """A schema of its own for one test in the run's database, dropped after it."""
-    name = f"t_{secrets.token_hex(6)}"
-    with psycopg.connect(postgres_url, autocommit=True) as admin:
-        admin.execute(f'CREATE SCHEMA "{name}"')
-    yield name
-    with psycopg.connect(postgres_url, autocommit=True) as admin:
-        admin.execute(f'DROP SCHEMA "{name}" CASCADE')
-
+from monitor.archive.sql import SqlArchive
+from monitor.near_duplicates import StoryGrouping
+from tests.archive.helpers import BACKENDS
 
 # Opens another connection to the test's database, as a second process would.
 Opener = Callable[[], Transactions]
@@ -79,3 +46,39 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]
     yield open_one
     for connections in opened:
         connections.close()
+
+
+# Opens the test's archive (again, as a second process would), with a story grouping if given.
+ArchiveOpener = Callable[..., Archive]
+
+
+@pytest.fixture(params=BACKENDS)
+def open_archive(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ArchiveOpener]:
+    """Opens one fresh archive of the parametrized backend; every one opened is closed after
+    the test."""
+    opened: list[Archive] = []
+    if request.param == "sqlite":
+        path = tmp_path / "archive.db"
+
+        def connect(stories: StoryGrouping | None = None) -> Archive:
+            return SqlArchive(f"sqlite:///{path}", stories)
+    else:
+        url = request.getfixturevalue("postgres_url")
+        schema = request.getfixturevalue("postgres_schema")
+
+        def connect(stories: StoryGrouping | None = None) -> Archive:
+            return PostgresArchive(url, stories, schema)
+
+    def open_one(stories: StoryGrouping | None = None) -> Archive:
+        opened.append(connect(stories))
+        return opened[-1]
+
+    yield open_one
+    for archive in opened:
+        archive.close()
+
+
+@pytest.fixture
+def archive(open_archive: ArchiveOpener) -> Archive:
+    """A fresh archive of each backend."""
+    return open_archive()

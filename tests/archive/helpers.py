@@ -1,8 +1,19 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 
+import pytest
+
+from monitor.archive import Archive
+from monitor.archive.pg_archive import PostgresArchive
+from monitor.archive.sql import SqlArchive
 from monitor.models import Article, Hit
+from tests.postgres import new_schema
+
+BACKENDS = ["sqlite", "postgresql"]
 
 NOW = datetime(2026, 1, 6, 9, 30, tzinfo=UTC)
 
@@ -28,3 +39,17 @@ def make_article(
     }
     fields.update(changes)
     return Article(**fields)  # type: ignore[arg-type]
+
+
+@contextmanager
+def archive_of(request: pytest.FixtureRequest, folder: Path) -> Iterator[Archive]:
+    """A fresh archive of the backend a fixture is parametrized with ("sqlite": a file in the
+    folder; "postgresql": a schema of the test run's database), closed and dropped after use."""
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            archive: Archive = SqlArchive(f"sqlite:///{folder / 'archive.db'}")
+        else:
+            url = request.getfixturevalue("postgres_url")
+            archive = PostgresArchive(url, schema=stack.enter_context(new_schema(url)))
+        stack.callback(archive.close)
+        yield archive

@@ -3,15 +3,14 @@ matcher's own, for every query, on text built to catch an index that splits or j
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
 
-from monitor.archive import SearchFilters
-from monitor.archive.sql import SqlArchive
+from monitor.archive import Archive, SearchFilters
 from monitor.rules import MatchInput, parse_query
 from monitor.rules.match import evaluate
-from tests.archive.helpers import make_article
+from tests.archive.helpers import BACKENDS, archive_of, make_article
 
 ARTICLES = {
     # key: (title, teaser, text)
@@ -49,21 +48,21 @@ QUERIES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def archive(tmp_path_factory: pytest.TempPathFactory) -> SqlArchive:
-    archive = SqlArchive(f"sqlite:///{Path(tmp_path_factory.mktemp('exact')) / 'a.db'}")
-    archive.store_new(
-        [
-            make_article(key, title=title, teaser=teaser, text=text, hits=())
-            for key, (title, teaser, text) in ARTICLES.items()
-        ],
-        [],
-    )
-    return archive
+@pytest.fixture(scope="module", params=BACKENDS)
+def archive(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Archive]:
+    with archive_of(request, tmp_path_factory.mktemp("exact")) as archive:
+        archive.store_new(
+            [
+                make_article(key, title=title, teaser=teaser, text=text, hits=())
+                for key, (title, teaser, text) in ARTICLES.items()
+            ],
+            [],
+        )
+        yield archive
 
 
 @pytest.mark.parametrize("query", QUERIES)
-def test_search_finds_exactly_what_the_matcher_does(archive: SqlArchive, query: str) -> None:
+def test_search_finds_exactly_what_the_matcher_does(archive: Archive, query: str) -> None:
     node = parse_query(query)
     expected = {
         key
@@ -74,7 +73,7 @@ def test_search_finds_exactly_what_the_matcher_does(archive: SqlArchive, query: 
     assert found == expected
 
 
-def test_the_probes_are_not_trivial(archive: SqlArchive) -> None:
+def test_the_probes_are_not_trivial(archive: Archive) -> None:
     found = {
         query: {item.article.id for item in archive.search(parse_query(query), SearchFilters())}
         for query in QUERIES

@@ -5,24 +5,31 @@ from __future__ import annotations
 
 import random
 import sqlite3
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from monitor.archive import SearchFilters
+from monitor.archive import Archive, SearchFilters
 from monitor.archive.search import index_exact
 from monitor.archive.sql import SqlArchive
 from monitor.rules import parse_query
-from tests.archive.helpers import NOW, make_article
+from tests.archive.helpers import BACKENDS, NOW, archive_of, make_article
+
+Shuffled = tuple[Archive, dict[str, tuple[str, datetime]]]
 
 
-@pytest.fixture(scope="module")
-def shuffled(tmp_path_factory: pytest.TempPathFactory) -> tuple[SqlArchive, dict[str, tuple[str, datetime]]]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def shuffled(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shuffled]:
     """1,500 articles stored in batches, their publication times mostly rising with storing
     order but some far off (old news found late, a few dated ahead)."""
+    with archive_of(request, tmp_path_factory.mktemp("order")) as archive:
+        yield archive, _store_shuffled(archive)
+
+
+def _store_shuffled(archive: Archive) -> dict[str, tuple[str, datetime]]:
     rng = random.Random(3)
-    archive = SqlArchive(f"sqlite:///{Path(tmp_path_factory.mktemp('order')) / 'a.db'}")
     texts: dict[str, tuple[str, datetime]] = {}
     batch = []
     for index in range(1500):
@@ -39,13 +46,13 @@ def shuffled(tmp_path_factory: pytest.TempPathFactory) -> tuple[SqlArchive, dict
         if len(batch) == 100:
             archive.store_new(batch, [])
             batch = []
-    return archive, texts
+    return texts
 
 
 @pytest.mark.parametrize("query", ["budget", "radar", '"air defence"', "budget AND coast", "radar OR talks"])
 @pytest.mark.parametrize("limit", [1, 7, 50, 2000])
 def test_the_newest_by_publication_whatever_the_storing_order(
-    shuffled: tuple[SqlArchive, dict[str, tuple[str, datetime]]], query: str, limit: int
+    shuffled: Shuffled, query: str, limit: int
 ) -> None:
     archive, texts = shuffled
     node = parse_query(query)
@@ -62,7 +69,7 @@ def test_the_newest_by_publication_whatever_the_storing_order(
 
 
 def test_filters_apply_while_reading_in_storing_order(
-    shuffled: tuple[SqlArchive, dict[str, tuple[str, datetime]]],
+    shuffled: Shuffled,
 ) -> None:
     archive, texts = shuffled
     since = NOW + timedelta(minutes=1200)
@@ -88,7 +95,7 @@ def test_which_queries_the_index_answers_exactly() -> None:
     assert index_exact(parse_query("budget NEAR/3 radar")) is False
 
 
-def _store_dated_ahead_then_in_order(archive: SqlArchive) -> None:
+def _store_dated_ahead_then_in_order(archive: Archive) -> None:
     """One article dated a week ahead stored first, then 700 in publication order: reading
     the index from the newest stored, the dated-ahead one comes last of all."""
     ahead = make_article("ahead", text="radar coast.", published=NOW + timedelta(days=7), hits=())
@@ -101,8 +108,7 @@ def _store_dated_ahead_then_in_order(archive: SqlArchive) -> None:
         archive.store_new(batch, [])
 
 
-def test_an_article_stored_long_before_yet_published_after_is_found(tmp_path: Path) -> None:
-    archive = SqlArchive(f"sqlite:///{tmp_path / 'a.db'}")
+def test_an_article_stored_long_before_yet_published_after_is_found(archive: Archive) -> None:
     _store_dated_ahead_then_in_order(archive)
     found = archive.search(parse_query("radar"), SearchFilters(limit=3))
     assert [item.article.id for item in found] == ["ahead", "n0699", "n0698"]

@@ -1,25 +1,18 @@
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from monitor.archive import FetchOutcome, KnownEntries, OutboxRow, SearchFilters
+from monitor.archive import OutboxRow, SearchFilters
 from monitor.archive.migrations import APPLICATION_ID, LATEST
 from monitor.archive.sql import SqlArchive
 from monitor.errors import ArchiveError
-from monitor.models import PollResult, PollStatus
 from monitor.near_duplicates import fingerprint
 from monitor.rules import parse_query
 from tests.archive.helpers import NOW, make_article
-
-
-@pytest.fixture
-def archive(tmp_path: Path) -> SqlArchive:
-    return SqlArchive(f"sqlite:///{tmp_path / 'a.db'}")
 
 
 def outbox(key: str) -> OutboxRow:
@@ -133,127 +126,6 @@ def test_a_store_failing_midway_leaves_nothing_and_the_next_one_works(tmp_path: 
     ]
 
 
-def test_store_is_idempotent_and_writes_alerts_with_articles(archive: SqlArchive) -> None:
-    article = make_article("a1")
-    assert len(archive.store_new([article], [outbox("a1")])) == 1
-    assert len(archive.store_new([article], [outbox("a1")])) == 0
-    assert archive.known_entries("Harbor Daily", ["a1", "zz"], ["a1", "zz"]) == KnownEntries(
-        {"a1": ""}, {"a1"}
-    )
-    assert archive.known_entries("Elsewhere", [], ["a1"]) == KnownEntries({}, set())
-    assert len(archive.outbox.claim_alerts(NOW, NOW, 10, ["desk"])) == 1
-    found = archive.article("a1")
-    assert found is not None and found.article == article
-
-
-def test_alert_row_not_written_without_its_article(archive: SqlArchive) -> None:
-    archive.store_new([], [outbox("ghost")])
-    assert archive.outbox.claim_alerts(NOW, NOW, 10, ["desk"]) == []
-
-
-def test_alert_states(archive: SqlArchive) -> None:
-    archive.store_new([make_article("a1")], [outbox("a1")])
-    archive.outbox.mark_alert_failed(outbox("a1").id, "HTTP 503", NOW + timedelta(minutes=1), NOW)
-    assert archive.outbox.claim_alerts(NOW, NOW, 10, ["desk"]) == []
-    [row] = archive.outbox.claim_alerts(NOW + timedelta(minutes=2), NOW + timedelta(minutes=3), 10, ["desk"])
-    assert (row.state.value, row.attempts, row.last_error) == ("pending", 1, "HTTP 503")
-    archive.outbox.mark_alert_sent(outbox("a1").id, NOW + timedelta(minutes=2))
-    [row] = archive.outbox.alerts(10)
-    assert (row.state.value, row.attempts, row.last_error) == ("sent", 2, None)
-
-
-def test_source_schedule_state(archive: SqlArchive) -> None:
-    archive.sync_sources([("One", "https://x.test/feed")], NOW)
-    archive.sync_sources([("Removed", "https://x.test/old")], NOW)
-    lease = NOW + timedelta(minutes=10)
-    assert archive.claim_due_sources(NOW, lease, 10, ["One", "Two"]) == ["One"]
-    assert archive.claim_due_sources(NOW, lease, 10, ["One", "Two"]) == []
-    assert archive.release_claims(NOW) == 1  # a daemon died mid-poll: due again at once
-    assert archive.claim_due_sources(NOW, lease, 10, ["One", "Two"]) == ["One"]
-    archive.record_fetch(
-        "One", FetchOutcome(NOW, NOW + timedelta(minutes=5), PollStatus(PollResult.ERROR), error="boom")
-    )
-    archive.record_fetch(
-        "One", FetchOutcome(NOW, NOW + timedelta(minutes=9), PollStatus(PollResult.ERROR), error="boom2")
-    )
-    state = archive.source_states_of(["One"]).get("One")
-    assert state is not None
-    assert (state.consecutive_errors, state.last_error, state.failing_since) == (2, "boom2", NOW)
-    archive.record_fetch(
-        "One", FetchOutcome(NOW, NOW + timedelta(minutes=5), PollStatus(PollResult.OK, "200"), etag='"e"')
-    )
-    state = archive.source_states_of(["One"]).get("One")
-    assert state is not None
-    assert (state.consecutive_errors, state.last_error, state.etag) == (0, None, '"e"')
-
-
-def test_search_verifies_index_candidates(archive: SqlArchive) -> None:
-    archive.store_new(
-        [
-            make_article("a1", text="The Iron Dome was shown."),
-            make_article("a2", title="Dome and iron", text="Iron ore near a dome.", hits=()),
-            make_article("a3", title="台灣", text="鐵穹系統", language="zh-Hant", hits=()),
-        ],
-        [],
-    )
-
-    def ids(query: str, **filters: object) -> list[str]:
-        found = archive.search(parse_query(query), SearchFilters(**filters))  # type: ignore[arg-type]
-        return [item.article.id for item in found]
-
-    assert ids('"iron dome"') == ["a1"]
-    assert sorted(ids("iron dome")) == ["a1", "a2"]
-    assert ids("铁穹") == ["a3"]
-    assert ids("NOT iron") == ["a3"]
-    assert ids("iron", matched=True) == ["a1"]
-    assert ids("NOT zzz", language="zh") == ["a3"]
-    assert ids("iron", rules=("Iron Dome",)) == ["a1"]
-    assert ids("iron", since=NOW + timedelta(days=1)) == []
-
-
-def test_search_filters_narrow_by_date_source_language_and_rule(archive: SqlArchive) -> None:
-    later = NOW + timedelta(hours=3, microseconds=250)
-    archive.store_new(
-        [
-            make_article("early", source="Harbor Daily", language="en-GB"),
-            make_article("late", source="Tide Wire", language="en", published=later, hits=()),
-            make_article("odd", source="Tide Wire", language="enx", published=later),
-        ],
-        [],
-    )
-
-    def ids(**filters: object) -> list[str]:
-        found = archive.search(parse_query("iron"), SearchFilters(**filters))  # type: ignore[arg-type]
-        return [item.article.id for item in found]
-
-    assert ids(since=later) == ["odd", "late"]
-    assert ids(until=later - timedelta(microseconds=1)) == ["early"]
-    assert ids(since=NOW, until=NOW) == ["early"]
-    assert ids(sources=("Tide Wire",)) == ["odd", "late"]
-    assert ids(language="EN") == ["early", "late"] or ids(language="EN") == ["late", "early"]
-    assert ids(language="en_") == []  # a LIKE wildcard is a plain character here
-    assert ids(rules=("Iron Dome",), sources=("Tide Wire",)) == ["odd"]
-    assert ids(limit=0) == []
-    newest = archive.search(parse_query("NOT zzz"), SearchFilters(limit=1))  # stops mid-stream
-    assert [item.article.id for item in newest] == ["odd"] and newest[0].article.hits
-
-
-def test_search_returns_articles_as_stored_with_hits_and_copies(archive: SqlArchive) -> None:
-    fingerprint = tuple(range(1, 65))
-    original = make_article("a1", teaser="Teaser", fingerprint=fingerprint, content_hash="h1")
-    copy = make_article("a2", url="https://wire.test/a2", source="Tide Wire", fingerprint=fingerprint)
-    archive.store_new([original], [])
-    archive.store_new([copy], [])
-    found = archive.search(parse_query("iron"), SearchFilters())
-    by_id = {item.article.id: item for item in found}
-    assert by_id["a1"].article == original
-    assert by_id["a1"].article.published.utcoffset() == timedelta(0)
-    assert by_id["a2"].article.story == "a1"  # a near-duplicate joins the story
-    assert by_id["a1"].also_reported_by == (("Tide Wire", "https://wire.test/a2"),)
-    shown = archive.article("a1")
-    assert shown is not None and shown == by_id["a1"]
-
-
 def _copies_shown(archive: SqlArchive) -> dict[str, list[str]]:
     found = archive.search(parse_query("iron"), SearchFilters())
     return {item.article.id: [source for source, _ in item.also_reported_by] for item in found}
@@ -289,28 +161,6 @@ def test_copies_stored_together_or_upgraded_from_version_8_are_shown(tmp_path: P
     assert flags == [("a1", 1), ("a2", 1), ("a3", 0)]
 
 
-def test_purge_respects_retention(archive: SqlArchive) -> None:
-    old = NOW - timedelta(days=40)
-    archive.store_new(
-        [
-            make_article("old-unmatched", fetched=old, hits=()),
-            make_article("old-matched", fetched=old),
-            make_article("new-unmatched", hits=()),
-        ],
-        [outbox("old-matched")],
-    )
-    assert archive.purge(NOW, timedelta(days=30), None) == 1
-    assert set(
-        archive.known_entries("Harbor Daily", ["old-unmatched", "old-matched", "new-unmatched"], []).hashes
-    ) == {
-        "old-matched",
-        "new-unmatched",
-    }
-    assert archive.search(parse_query("iron"), SearchFilters()) != []
-    assert archive.purge(NOW, timedelta(days=30), timedelta(days=30)) == 1
-    assert archive.outbox.alerts(10) == []
-
-
 def test_a_search_the_archive_cannot_answer_says_so(tmp_path: Path) -> None:
     path = tmp_path / "a.db"
     archive = SqlArchive(f"sqlite:///{path}")
@@ -320,21 +170,6 @@ def test_a_search_the_archive_cannot_answer_says_so(tmp_path: Path) -> None:
     with pytest.raises(ArchiveError, match="cannot read the archive: no such table: articles_fts"):
         archive.search(parse_query("iron"), SearchFilters())
     assert archive.article("a1") is not None  # the connection went back to the pool unharmed
-
-
-def test_a_large_batch_is_stored_whole(archive: SqlArchive) -> None:
-    """Hits, index rows and alert rows go in one statement each, whatever their number."""
-    count = 3000
-    batch = [
-        make_article(f"b{index}", text=f"Radar item {index} on the coast.", url=f"https://news.test/b{index}")
-        for index in range(count)
-    ]
-    assert len(archive.store_new(batch, [outbox(f"b{index}") for index in range(count)])) == count
-    assert len(archive.known_entries("Harbor Daily", [article.id for article in batch], []).hashes) == count
-    found = archive.search(parse_query('"item 5"'), SearchFilters())
-    assert [item.article.id for item in found] == ["b5"]
-    assert found[0].article == batch[5]
-    assert len(archive.outbox.alerts(count + 10)) == count
 
 
 def test_a_version_9_archive_gains_alert_claims(tmp_path: Path) -> None:
@@ -360,16 +195,6 @@ def test_a_version_9_archive_gains_alert_claims(tmp_path: Path) -> None:
     )
     assert upgraded.release_alert_claims("daemon") == 1
     assert len(upgraded.claim_alerts(NOW, lease, 10, ["desk"])) == 1  # released at a daemon's start
-
-
-def test_a_claim_that_lapsed_and_was_taken_again_is_not_renewed(archive: SqlArchive) -> None:
-    archive.store_new([make_article("a1")], [outbox("a1")])
-    first, second = NOW + timedelta(minutes=5), NOW + timedelta(minutes=11)
-    [row] = archive.outbox.claim_alerts(NOW, first, 10, ["desk"])
-    [again] = archive.outbox.claim_alerts(first, second, 10, ["desk"])  # the first lease lapsed meanwhile
-    assert again.id == row.id
-    assert archive.outbox.renew_alert_claims([row.id], first, NOW + timedelta(minutes=20)) == set()
-    assert archive.outbox.renew_alert_claims([row.id], second, NOW + timedelta(minutes=20)) == {row.id}
 
 
 @pytest.mark.parametrize(
@@ -411,13 +236,6 @@ def test_a_file_that_is_no_database_is_refused_unchanged(tmp_path: Path) -> None
     with pytest.raises(ArchiveError, match=r"not a readable SQLite database .*: it is left unchanged"):
         SqlArchive(f"sqlite:///{path}")
     assert path.read_text() == "shopping list\n" * 100
-
-
-def test_entries_are_known_by_their_text_within_their_source(archive: SqlArchive) -> None:
-    article = make_article("a1")
-    archive.store_new([replace(article, content_hash="h1")], [])
-    assert archive.known_entries("Harbor Daily", [], [], ["h1", "h2"]).contents == {"h1"}
-    assert archive.known_entries("Elsewhere", [], [], ["h1"]).contents == set()
 
 
 def test_a_version_11_archive_regroups_with_the_new_band_keys(tmp_path: Path) -> None:

@@ -1,20 +1,20 @@
 """Properties over generated multilingual text: the automaton agrees with the scanning matcher,
-and archive search returns exactly what the matcher matches."""
+and archive search returns exactly what the matcher matches, on every backend."""
 
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from functools import cache
-from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitor.archive import SearchFilters
-from monitor.archive.sql import SqlArchive
+from monitor.archive import Archive, SearchFilters
 from monitor.rules import CompiledRule, Matcher, MatchInput, parse_query
 from monitor.rules.match import evaluate, rule_hits
-from tests.archive.helpers import make_article
+from tests.archive.helpers import BACKENDS, archive_of, make_article
 
 LATIN = ["iron", "dome", "domestic", "shield", "laser", "weapons", "taiwan", "japan", "straße", "café"]
 # ﷺ, ⑴ and ½ fold (NFKC) to several words: "صلى الله عليه وسلم", "(1)", "1⁄2".
@@ -57,14 +57,15 @@ def corpus() -> list[MatchInput]:
     return [MatchInput(document(rng, 3), "", document(rng, 25), "Src", None) for _ in range(150)]
 
 
-@cache
-def archive() -> SqlArchive:
-    path = Path(__import__("tempfile").mkdtemp()) / "property.db"
-    store = SqlArchive(f"sqlite:///{path}")
-    store.store_new(
-        [make_article(f"d{i}", title=doc.title, text=doc.text, hits=()) for i, doc in enumerate(corpus())], []
-    )
-    return store
+@pytest.fixture(scope="module", params=BACKENDS)
+def archive(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Archive]:
+    """The corpus stored in an archive of each backend."""
+    with archive_of(request, tmp_path_factory.mktemp("property")) as store:
+        documents = enumerate(corpus())
+        store.store_new(
+            [make_article(f"d{i}", title=doc.title, text=doc.text, hits=()) for i, doc in documents], []
+        )
+        yield store
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -79,14 +80,14 @@ def test_automaton_agrees_with_scanning(queries: list[str]) -> None:
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(query)
-def test_search_returns_exactly_what_the_matcher_matches(text: str) -> None:
+def test_search_returns_exactly_what_the_matcher_matches(archive: Archive, text: str) -> None:
     node = parse_query(text)
     expected = {f"d{i}" for i, doc in enumerate(corpus()) if evaluate(node, doc) is not None}
-    found = archive().search(node, SearchFilters(limit=10_000))
+    found = archive.search(node, SearchFilters(limit=10_000))
     assert {item.article.id for item in found} == expected
 
 
-def test_the_generated_corpus_exercises_every_script() -> None:
+def test_the_generated_corpus_exercises_every_script(archive: Archive) -> None:
     for text in (
         '"iron dome"',
         "台灣之盾",
@@ -100,5 +101,5 @@ def test_the_generated_corpus_exercises_every_script() -> None:
         node = parse_query(text)
         expected = {f"d{i}" for i, doc in enumerate(corpus()) if evaluate(node, doc) is not None}
         assert 0 < len(expected) < len(corpus()), text
-        found = archive().search(node, SearchFilters(limit=10_000))
+        found = archive.search(node, SearchFilters(limit=10_000))
         assert {item.article.id for item in found} == expected, text

@@ -1,0 +1,205 @@
+"""PostgresArchive: the Archive port on PostgreSQL, shared by every daemon of a desk.
+
+Sources' schedule (sources_sql.py) and the alert outbox (outbox_sql.py) are the SQLite
+adapter's own components, written in SQLAlchemy Core for both backends; articles are stored
+(pg_articles.py) and searched (pg_search.py) on psycopg's cursor, with the full-text index of
+the matcher's tokens that pg_text.py writes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from sqlalchemy import text
+
+from monitor.archive import FetchOutcome, JobHold, KnownEntries, OutboxRow, SearchFilters
+from monitor.archive.connections import operation
+from monitor.archive.outbox_sql import SqlOutbox
+from monitor.archive.pg_articles import (
+    PostgresBands,
+    insert_alerts,
+    insert_articles,
+    insert_hits,
+    unstored,
+    update_article,
+)
+from monitor.archive.pg_search import archived, article_row, naive_utc, newest_matches, newest_of_all
+from monitor.archive.pg_text import search_query
+from monitor.archive.postgres import PostgresConnections
+from monitor.archive.search import index_exact
+from monitor.archive.search_sql import first_accepted
+from monitor.archive.sources_sql import SqlSources
+from monitor.archive.stories import assign_stories, band_rows
+from monitor.models import ArchivedArticle, Article, Hit, SourceState
+from monitor.near_duplicates import StoryGrouping
+from monitor.rules import Node
+from monitor.rules.match import compile_node
+
+_KNOWN_IDS = "SELECT id, content_hash FROM articles WHERE id = ANY(%s)"
+_KNOWN_GUIDS = "SELECT guid FROM articles WHERE source = %s AND guid = ANY(%s)"
+_KNOWN_CONTENTS = "SELECT content_hash FROM articles WHERE source = %s AND content_hash = ANY(%s)"
+_RECENT = "SELECT title, text, teaser FROM articles WHERE source = %s ORDER BY seq DESC LIMIT %s"
+_PURGE = "DELETE FROM articles WHERE matched = %s AND fetched < %s"
+
+
+class PostgresArchive:
+    """The Archive port on a PostgreSQL database (or one schema of it)."""
+
+    def __init__(self, url: str, stories: StoryGrouping | None = None, schema: str | None = None) -> None:
+        self.stories = stories or StoryGrouping()
+        self.db = PostgresConnections(url, schema)
+        self.outbox = SqlOutbox(self.db)
+        self.sources = SqlSources(self.db)
+
+    shared = True
+
+    def close(self) -> None:
+        self.db.close()
+
+    @operation("taking a job")
+    def hold_job(self, name: str) -> JobHold | None:
+        return self.db.advisory_lock(name)
+
+    # sources (sources_sql.py) ---------------------------------------------------------------
+
+    def sync_sources(self, configured: Sequence[tuple[str, str]], now: datetime) -> None:
+        self.sources.sync_sources(configured, now)
+
+    def claim_due_sources(
+        self, now: datetime, lease_until: datetime, limit: int, names: Sequence[str]
+    ) -> list[str]:
+        return self.sources.claim_due_sources(now, lease_until, limit, names)
+
+    def release_claims(self, now: datetime) -> int:
+        return self.sources.release_claims(now)
+
+    def source_states_of(self, names: Sequence[str]) -> dict[str, SourceState]:
+        return self.sources.source_states_of(names)
+
+    def source_states(self) -> list[SourceState]:
+        return self.sources.source_states()
+
+    def record_fetch(self, name: str, outcome: FetchOutcome) -> None:
+        self.sources.record_fetches([(name, outcome)])
+
+    def record_fetches(self, outcomes: Sequence[tuple[str, FetchOutcome]]) -> None:
+        self.sources.record_fetches(outcomes)
+
+    @operation("checking the archive")
+    def damage(self) -> list[str]:
+        """Nothing to report: the server keeps its own files whole (a failing read says so)."""
+        with self.db.reading() as connection:
+            connection.execute(text("SELECT 1 FROM articles LIMIT 1"))
+        return []
+
+    # articles ----------------------------------------------------------------------------
+
+    @operation("looking up a feed's entries")
+    def known_entries(
+        self, source: str, ids: Sequence[str], guids: Sequence[str], contents: Sequence[str] = ()
+    ) -> KnownEntries:
+        """See SqlArchive.known_entries."""
+        with self.db.read_cursor() as cursor:
+            stored = cursor.execute(_KNOWN_IDS, (list(ids),)).fetchall() if ids else []
+            seen = cursor.execute(_KNOWN_GUIDS, (source, list(guids))).fetchall() if guids else []
+            same = cursor.execute(_KNOWN_CONTENTS, (source, list(contents))).fetchall() if contents else []
+        return KnownEntries(
+            {id_: hash_ or "" for id_, hash_ in stored},
+            {guid for (guid,) in seen},
+            {content for (content,) in same},
+        )
+
+    @operation("reading a source's recent articles")
+    def recent_texts(self, source: str, limit: int) -> list[tuple[str, str]]:
+        with self.db.read_cursor() as cursor:
+            rows = cursor.execute(_RECENT, (source, limit)).fetchall()
+        return [(title, body or teaser) for title, body, teaser in rows]
+
+    @operation("storing articles")
+    def store_new(self, new_articles: Sequence[Article], outbox: Sequence[OutboxRow]) -> set[str]:
+        """See SqlArchive.store_new. An article another daemon stored first is left to it."""
+        with self.db.storing() as cursor:
+            fresh = unstored(cursor, new_articles) if new_articles else []
+            batch, bands_of = assign_stories(PostgresBands(cursor), fresh, self.stories)
+            stored = {
+                article.id: article for article in insert_articles(cursor, batch, band_rows(batch, bands_of))
+            }
+            insert_alerts(
+                cursor,
+                [
+                    (replace(row, story=stored[row.article_id].story), stored[row.article_id].fetched)
+                    for row in outbox
+                    if row.article_id in stored
+                ],
+            )
+        return set(stored)
+
+    @operation("updating an article")
+    def update(self, article: Article, outbox: Sequence[OutboxRow]) -> bool:
+        """See SqlArchive.update."""
+        with self.db.storing() as cursor:
+            updated = update_article(cursor, article)
+            if updated is None:
+                return False
+            story, new_rules = updated
+            insert_alerts(
+                cursor,
+                [
+                    (replace(row, story=story), article.fetched)
+                    for row in outbox
+                    if row.article_id == article.id and new_rules & set(row.rules)
+                ],
+            )
+        return True
+
+    @operation("recording a rule's hits")
+    def add_hits(
+        self, article_id: str, new_hits: Sequence[Hit], outbox: Sequence[OutboxRow], now: datetime
+    ) -> None:
+        """Record a rule's hits on an archived article, and its alerts, in one transaction."""
+        with self.db.storing() as cursor:
+            if (
+                cursor.execute("SELECT 1 FROM articles WHERE id = %s FOR UPDATE", (article_id,)).fetchone()
+                is None
+            ):
+                return
+            rules = sorted({hit.rule for hit in new_hits})
+            cursor.execute("DELETE FROM hits WHERE article_id = %s AND rule = ANY(%s)", (article_id, rules))
+            if new_hits:
+                insert_hits(cursor, [(article_id, hit) for hit in new_hits])
+                cursor.execute("UPDATE articles SET matched = 1 WHERE id = %s", (article_id,))
+            insert_alerts(cursor, [(row, now) for row in outbox])
+
+    @operation("reading an article")
+    def article(self, article_id: str) -> ArchivedArticle | None:
+        with self.db.read_cursor() as cursor:
+            row = article_row(cursor, article_id)
+            return archived(cursor, [row])[0] if row else None
+
+    @operation("searching the archive")
+    def search(self, query: Node | None, filters: SearchFilters) -> list[ArchivedArticle]:
+        """Newest first: candidates from the full-text index, each verified by the matcher
+        unless the index's answer is exact (see search.index_exact and pg_text)."""
+        index_query = search_query(query) if query is not None else None
+        evaluator = compile_node(query) if query is not None else None
+        with self.db.read_cursor() as cursor:
+            if query is not None and evaluator is not None and index_query is not None:
+                rows = newest_matches(cursor, index_query, filters, evaluator, index_exact(query))
+                return archived(cursor, rows)
+            # Nothing to ask the index: every article is a candidate, read newest first.
+            return archived(cursor, first_accepted(newest_of_all(cursor, filters), evaluator, filters.limit))
+
+    @operation("purging old articles")
+    def purge(self, now: datetime, unmatched_age: timedelta | None, matched_age: timedelta | None) -> int:
+        """Delete articles past their retention, with their hits, band keys and alerts (the
+        foreign keys cascade), and the band keys of articles too old to be copied again."""
+        removed = 0
+        with self.db.storing() as cursor:
+            cursor.execute(
+                "DELETE FROM story_bands WHERE fetched < %s", (naive_utc(now - self.stories.window),)
+            )
+            for matched, age in ((0, unmatched_age), (1, matched_age)):
+                if age is not None:
+                    removed += cursor.execute(_PURGE, (matched, naive_utc(now - age))).rowcount
+        return removed
