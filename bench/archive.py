@@ -1,39 +1,55 @@
-"""The archive: insert rate, and `search` latency (in-process, warm) against bare FTS5.
+"""The archive: insert rate, and `search` latency (in-process, warm) against the bare full-text
+query of its database (FTS5 on SQLite, a tsvector query on PostgreSQL).
 
 Generated articles (English-like words, a Chinese and a Hebrew share, a fifth matched with a
-hit) are stored through SqlArchive.store in batches, as the pipeline stores them. Then four
-queries run repeatedly: a rare phrase, a common word, an OR of 10 terms and a CJK term. Ours is
-SqlArchive.search: the first 50 by publication, newest first, as whole articles with their hits
-and copies. The limit is a bare FTS5 MATCH of the same index expression on the same database,
-through the sqlite3 driver with nothing between: the same 50 article rows, newest stored first
-(publication follows storing order here, so they are the same articles), nothing else read or
-built. The bare rowids alone are reported beside it: no search that shows articles can reach
-them, since reading the 50 rows costs as much again.
+hit) are stored through the archive's store_new in batches, as the pipeline stores them. Then
+four queries run repeatedly: a rare phrase, a common word, an OR of 10 terms and a CJK term.
+Ours is the archive's search: the first 50 by publication, newest first, as whole articles with
+their hits and copies. The limit is a bare full-text query of the same index expression on the
+same database, through the driver with nothing between: the same 50 article rows, nothing else
+read or built (SQLite: an FTS5 MATCH newest stored first, as publication follows storing order
+here; PostgreSQL: `search @@ tsquery ORDER BY published DESC, seq DESC`, under the faster of
+the planner's plan and the GIN index's matches sorted, chosen per query). The bare ids alone are
+reported beside it: no search that shows articles can reach them, since reading the 50 rows
+costs as much again.
 
-    python -m bench.archive [--sizes 100000,1000000] [--repeat 200] [--no-write]
+    python -m bench.archive [--backend sqlite|postgresql] [--sizes 100000,1000000]
+                            [--repeat 200] [--no-write]
+
+PostgreSQL: a database made for the run on the server of MONITOR_BENCH_POSTGRESQL (default
+postgresql://postgres@127.0.0.1:5432/test, the development machine's), dropped at the end;
+searched after a VACUUM ANALYZE, the state autovacuum keeps a table in (statistics gathered,
+the GIN index's pending list merged).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
+import secrets
 import sqlite3
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+import psycopg
+
 from bench.report import environment, write_section
-from monitor.archive import SearchFilters
+from monitor.archive import Archive, SearchFilters
+from monitor.archive.pg_archive import PostgresArchive
+from monitor.archive.pg_text import search_query
 from monitor.archive.search import fts_query
 from monitor.archive.sql import SqlArchive
 from monitor.models import Article, Hit
-from monitor.rules import parse_query
+from monitor.rules import Node, parse_query
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 COMMON = "budget"
@@ -82,8 +98,8 @@ def _article(rng: random.Random, index: int) -> Article:
 class Timing:
     query: str
     ours: list[float]
-    rows: list[float]  # the limit: bare FTS5, the same article rows
-    rowids: list[float]  # bare FTS5, rowids only
+    rows: list[float]  # the limit: the bare full-text query, the same article rows
+    rowids: list[float]  # the bare full-text query, ids only
     found: int
 
 
@@ -93,10 +109,115 @@ class Size:
     insert_rate: float
     timings: list[Timing]
     repeat: int
+    backend: str = "sqlite"
 
 
-def build(folder: Path, count: int) -> tuple[SqlArchive, float]:
-    archive = SqlArchive(f"sqlite:///{folder / f'archive-{count}.db'}")
+@dataclass
+class Bare:
+    """The limit on one backend: the bare full-text query, rows and ids, through the driver."""
+
+    expression: Callable[[Node], str | None]  # the index query the archive would send
+    rows: Callable[[str | None], list[Any]]  # the 50 newest article rows (the id second)
+    ids: Callable[[str | None], list[Any]]
+    close: Callable[[], None]
+
+
+SQLITE_ROWS = (
+    "SELECT articles.* FROM articles_fts JOIN articles ON articles.seq = articles_fts.rowid "
+    "WHERE articles_fts MATCH ? ORDER BY articles_fts.rowid DESC LIMIT 50"
+)
+SQLITE_IDS = "SELECT rowid FROM articles_fts WHERE articles_fts MATCH ? ORDER BY rowid DESC LIMIT 50"
+POSTGRES_ROWS = (
+    "SELECT * FROM articles WHERE search @@ %s::tsquery ORDER BY published DESC, seq DESC LIMIT 50"
+)
+POSTGRES_IDS = (
+    "SELECT seq FROM articles WHERE search @@ %s::tsquery ORDER BY published DESC, seq DESC LIMIT 50"
+)
+
+
+@contextmanager
+def sqlite_archive(folder: Path, count: int) -> Iterator[tuple[Archive, Bare]]:
+    path = folder / f"archive-{count}.db"
+    archive = SqlArchive(f"sqlite:///{path}")
+    bare = sqlite3.connect(path)
+    try:
+        yield (
+            archive,
+            Bare(
+                fts_query,
+                lambda expression: bare.execute(SQLITE_ROWS, (expression,)).fetchall(),
+                lambda expression: bare.execute(SQLITE_IDS, (expression,)).fetchall(),
+                bare.close,
+            ),
+        )
+    finally:
+        bare.close()
+        archive.close()
+
+
+@contextmanager
+def postgres_archive(folder: Path, count: int) -> Iterator[tuple[Archive, Bare]]:
+    server = os.environ.get("MONITOR_BENCH_POSTGRESQL", "postgresql://postgres@127.0.0.1:5432/test")
+    name = f"monitor_bench_{count}_{secrets.token_hex(4)}"
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        url = server.rsplit("/", 1)[0] + f"/{name}"
+        try:
+            archive = PostgresArchive(url)
+            bare = psycopg.connect(url, autocommit=True)
+            try:
+                yield (
+                    archive,
+                    Bare(
+                        search_query,
+                        lambda expression: bare.execute(POSTGRES_ROWS, (expression,)).fetchall(),
+                        lambda expression: bare.execute(POSTGRES_IDS, (expression,)).fetchall(),
+                        bare.close,
+                    ),
+                )
+            finally:
+                bare.close()
+                archive.close()
+        finally:
+            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def _best_plan(
+    connection: psycopg.Connection[Any],
+    statement: str,
+    chosen: dict[str | None, bool],
+    expression: str | None,
+) -> list[Any]:
+    """The bare query under the faster of the planner's own plan and the GIN index's matches
+    sorted (the planner counts testing a tsvector as free and reads a million articles newest
+    first for a phrase found in one): the limit at its best, chosen on the first call."""
+    if expression not in chosen:
+        timings = {}
+        for forced in (False, True):
+            for _ in range(3):
+                _run_plan(connection, statement, expression, forced)  # warm
+            timings[forced] = min(
+                _timed(partial(_run_plan, connection, statement, expression, forced)) for _ in range(5)
+            )
+        chosen[expression] = timings[True] < timings[False]
+    return _run_plan(connection, statement, expression, chosen[expression])
+
+
+def _run_plan(
+    connection: psycopg.Connection[Any], statement: str, expression: str | None, forced: bool
+) -> list[Any]:
+    if not forced:
+        return connection.execute(statement, (expression,)).fetchall()
+    with connection.transaction():
+        connection.execute("SET LOCAL enable_indexscan = off")
+        return connection.execute(statement, (expression,)).fetchall()
+
+
+BACKENDS = {"sqlite": sqlite_archive, "postgresql": postgres_archive}
+
+
+def fill(archive: Archive, count: int) -> float:
+    """Store `count` generated articles in batches of 1,000; articles stored per second."""
     rng = random.Random(count)
     elapsed = 0.0
     for start in range(0, count, 1000):
@@ -104,18 +225,7 @@ def build(folder: Path, count: int) -> tuple[SqlArchive, float]:
         began = time.perf_counter()
         archive.store_new(batch, [])
         elapsed += time.perf_counter() - began
-    return archive, count / elapsed
-
-
-LIMIT_ROWS = (
-    "SELECT articles.* FROM articles_fts JOIN articles ON articles.seq = articles_fts.rowid "
-    "WHERE articles_fts MATCH ? ORDER BY articles_fts.rowid DESC LIMIT 50"
-)
-LIMIT_ROWIDS = "SELECT rowid FROM articles_fts WHERE articles_fts MATCH ? ORDER BY rowid DESC LIMIT 50"
-
-
-def _bare(connection: sqlite3.Connection, statement: str, expression: str | None) -> list[Any]:
-    return connection.execute(statement, (expression,)).fetchall()
+    return count / elapsed
 
 
 def _timed(run: Callable[[], object]) -> float:
@@ -124,26 +234,28 @@ def _timed(run: Callable[[], object]) -> float:
     return (time.perf_counter() - began) * 1000
 
 
-def measure_size(folder: Path, count: int, repeat: int = 200) -> Size:
-    archive, rate = build(folder, count)
-    timings = []
-    bare = sqlite3.connect(folder / f"archive-{count}.db")
-    for label, query in QUERIES.items():
-        node = parse_query(query)
-        expression = fts_query(node)
-        filters = SearchFilters(limit=50)
-        found = archive.search(node, filters)  # warm
-        limit_rows = _bare(bare, LIMIT_ROWS, expression)
-        assert [row[1] for row in limit_rows] == [item.article.id for item in found], label
-        ours, rows, rowids = [], [], []
-        for _ in range(repeat):
-            ours.append(_timed(partial(archive.search, node, filters)))
-            rows.append(_timed(partial(_bare, bare, LIMIT_ROWS, expression)))
-            rowids.append(_timed(partial(_bare, bare, LIMIT_ROWIDS, expression)))
-        timings.append(Timing(label, ours, rows, rowids, len(found)))
-    bare.close()
-    archive.close()
-    return Size(count, rate, timings, repeat)
+def measure_size(folder: Path, count: int, repeat: int = 200, backend: str = "sqlite") -> Size:
+    with BACKENDS[backend](folder, count) as (archive, bare):
+        rate = fill(archive, count)
+        if isinstance(archive, PostgresArchive):
+            # As autovacuum leaves it: statistics gathered, the GIN index's pending list merged.
+            with archive.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                connection.exec_driver_sql("VACUUM ANALYZE articles")
+        timings = []
+        for label, query in QUERIES.items():
+            node = parse_query(query)
+            expression = bare.expression(node)
+            filters = SearchFilters(limit=50)
+            found = archive.search(node, filters)  # warm
+            limit_rows = bare.rows(expression)
+            assert [row[1] for row in limit_rows] == [item.article.id for item in found], label
+            ours, rows, ids = [], [], []
+            for _ in range(repeat):
+                ours.append(_timed(partial(archive.search, node, filters)))
+                rows.append(_timed(partial(bare.rows, expression)))
+                ids.append(_timed(partial(bare.ids, expression)))
+            timings.append(Timing(label, ours, rows, ids, len(found)))
+    return Size(count, rate, timings, repeat, backend)
 
 
 def _p(values: list[float], share: float) -> float:
@@ -151,10 +263,14 @@ def _p(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * share))]
 
 
-def table(sizes: list[Size]) -> str:
+LIMIT_NAMES = {"sqlite": "FTS5", "postgresql": "tsquery"}
+
+
+def table(sizes: list[Size], backend: str = "sqlite") -> str:
+    bare = LIMIT_NAMES[backend]
     lines = [
         "Generated articles of ~90 words (10% with a Chinese passage), stored through",
-        "SqlArchive.store in batches of 1,000. Search: warm, in-process, first 50 results;",
+        f"store_new in batches of 1,000 ({backend}). Search: warm, in-process, first 50 results;",
         f"each query run {sizes[0].repeat if sizes else 0} times, ours and the limits interleaved.",
         "",
         "| articles | insert (articles/s) |",
@@ -163,8 +279,8 @@ def table(sizes: list[Size]) -> str:
     lines += [f"| {size.articles:,} | {size.insert_rate:,.0f} |" for size in sizes]
     lines += [
         "",
-        "| articles | query | found | ours p50 / p95 ms | limit: FTS5 rows p50 / p95 ms "
-        "| p95 ours / limit | FTS5 rowids p95 ms | p95 ours / rowids |",
+        f"| articles | query | found | ours p50 / p95 ms | limit: {bare} rows p50 / p95 ms "
+        f"| p95 ours / limit | {bare} ids p95 ms | p95 ours / ids |",
         "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for size in sizes:
@@ -185,18 +301,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--backend", choices=sorted(BACKENDS), default="sqlite")
     parser.add_argument("--sizes", default="100000")
     parser.add_argument("--repeat", type=int, default=200)  # a p95 of 30 is their second worst
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        sizes = [measure_size(Path(folder), int(count), args.repeat) for count in args.sizes.split(",")]
-    body = table(sizes)
+        sizes = [
+            measure_size(Path(folder), int(count), args.repeat, args.backend)
+            for count in args.sizes.split(",")
+        ]
+    body = table(sizes, args.backend)
     print(body)
     if not args.no_write:
-        write_section(
-            "Archive (bench/archive.py)", environment("bench.archive", ["SQLAlchemy"]) + "\n" + body
-        )
+        section = "Archive (bench/archive.py)"
+        packages = ["SQLAlchemy"]
+        if args.backend == "postgresql":
+            section, packages = (
+                "Archive on PostgreSQL (bench/archive.py --backend postgresql)",
+                [*packages, "psycopg"],
+            )
+        write_section(section, environment("bench.archive", packages) + "\n" + body)
 
 
 if __name__ == "__main__":

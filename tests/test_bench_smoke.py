@@ -8,6 +8,7 @@ import pytest
 
 from bench import archive, extraction, fetching, latency, listings, memory, parsing, stories
 from bench.match import measure, table
+from tests.postgres import SERVER
 
 
 def test_match_benchmark_smoke() -> None:
@@ -65,10 +66,13 @@ def test_fetching_benchmark_smoke() -> None:
     assert "| unchanged (all 304), feeds/s |" in fetching.table(results)
 
 
-def test_archive_benchmark_smoke(tmp_path: Path) -> None:
-    size = archive.measure_size(tmp_path, 1200, repeat=2)
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_archive_benchmark_smoke(tmp_path: Path, backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MONITOR_BENCH_POSTGRESQL", SERVER)
+    size = archive.measure_size(tmp_path, 1200, repeat=2, backend=backend)
     assert size.insert_rate > 0 and len(size.timings) == 4
-    assert "| 1,200 | common word |" in archive.table([size])
+    assert all(timing.found for timing in size.timings)  # each query finds something to time
+    assert "| 1,200 | common word |" in archive.table([size], backend)
 
 
 @pytest.mark.slow

@@ -7,6 +7,7 @@ the matcher's tokens that pg_text.py writes."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -17,6 +18,7 @@ from monitor.archive import FetchOutcome, JobHold, KnownEntries, OutboxRow, Sear
 from monitor.archive.connections import operation
 from monitor.archive.outbox_sql import SqlOutbox
 from monitor.archive.pg_articles import (
+    Cursor,
     PostgresBands,
     insert_alerts,
     insert_articles,
@@ -24,7 +26,14 @@ from monitor.archive.pg_articles import (
     unstored,
     update_article,
 )
-from monitor.archive.pg_search import archived, article_row, naive_utc, newest_matches, newest_of_all
+from monitor.archive.pg_search import (
+    archived,
+    article_row,
+    article_total,
+    naive_utc,
+    newest_matches,
+    newest_of_all,
+)
 from monitor.archive.pg_text import search_query
 from monitor.archive.postgres import PostgresConnections
 from monitor.archive.search import index_exact
@@ -41,6 +50,7 @@ _KNOWN_GUIDS = "SELECT guid FROM articles WHERE source = %s AND guid = ANY(%s)"
 _KNOWN_CONTENTS = "SELECT content_hash FROM articles WHERE source = %s AND content_hash = ANY(%s)"
 _RECENT = "SELECT title, text, teaser FROM articles WHERE source = %s ORDER BY seq DESC LIMIT %s"
 _PURGE = "DELETE FROM articles WHERE matched = %s AND fetched < %s"
+TOTAL_KEPT = 60.0  # seconds the archive's size is taken as known: search's plan needs it roughly
 
 
 class PostgresArchive:
@@ -51,6 +61,7 @@ class PostgresArchive:
         self.db = PostgresConnections(url, schema)
         self.outbox = SqlOutbox(self.db)
         self.sources = SqlSources(self.db)
+        self._total: tuple[float, float] = (0.0, -TOTAL_KEPT)  # (articles, when read)
 
     shared = True
 
@@ -185,10 +196,19 @@ class PostgresArchive:
         evaluator = compile_node(query) if query is not None else None
         with self.db.read_cursor() as cursor:
             if query is not None and evaluator is not None and index_query is not None:
-                rows = newest_matches(cursor, index_query, filters, evaluator, index_exact(query))
+                loose = search_query(query, loose=True)
+                exact = index_exact(query)
+                total = self._article_total(cursor)
+                rows = newest_matches(cursor, index_query, loose, filters, evaluator, exact, total)
                 return archived(cursor, rows)
             # Nothing to ask the index: every article is a candidate, read newest first.
             return archived(cursor, first_accepted(newest_of_all(cursor, filters), evaluator, filters.limit))
+
+    def _article_total(self, cursor: Cursor) -> float:
+        """article_total, read again once a minute (threads may both read it: no harm)."""
+        if time.monotonic() - self._total[1] >= TOTAL_KEPT:
+            self._total = (article_total(cursor), time.monotonic())
+        return self._total[0]
 
     @operation("purging old articles")
     def purge(self, now: datetime, unmatched_age: timedelta | None, matched_age: timedelta | None) -> int:

@@ -29,9 +29,9 @@ from monitor.rules.text import index_article
 Cursor = psycopg.Cursor[Any]
 _TYPES = (
     "text", "text", "text", "text", "text", "text", "text", "text", "timestamp", "timestamp",
-    "text", "text", "integer", "bytea", "text", "tsvector",
+    "text", "text", "integer", "bytea", "text", "tsvector", "smallint",
 )  # fmt: skip
-_COLUMNS = (*ARTICLE_COLUMNS, "search")
+_COLUMNS = (*ARTICLE_COLUMNS, "search", "search_gaps")
 # One statement for the batch: a column of values per array.
 _INSERT_ARTICLES = (
     f"INSERT INTO articles ({', '.join(_COLUMNS)}) "
@@ -118,7 +118,7 @@ def _article_values(article: Article) -> tuple[object, ...]:
         article.text, article.summary, naive_utc(article.published), naive_utc(article.fetched),
         article.language, article.story, 1 if article.hits else 0,
         pack(article.fingerprint) if article.fingerprint else None, article.content_hash,
-        search_vector(title, body),
+        *search_vector(title, body),
     )  # fmt: skip
 
 
@@ -147,12 +147,13 @@ def update_article(cursor: Cursor, article: Article) -> tuple[str, set[str]] | N
     title, body = article.index_text or index_article(article.title, article.teaser, article.text)
     cursor.execute(
         "UPDATE articles SET title = %s, teaser = %s, text = %s, summary = %s, language = %s, "
-        "matched = %s, fingerprint = %s, content_hash = %s, search = %s::tsvector WHERE id = %s",
+        "matched = %s, fingerprint = %s, content_hash = %s, search = %s::tsvector, search_gaps = %s "
+        "WHERE id = %s",
         (
             article.title, article.teaser, article.text, article.summary, article.language,
             1 if article.hits or matched else 0,
             pack(article.fingerprint) if article.fingerprint else None, article.content_hash,
-            search_vector(title, body), article.id,
+            *search_vector(title, body), article.id,
         ),
     )  # fmt: skip
     cursor.execute("DELETE FROM hits WHERE article_id = %s", (article.id,))

@@ -1,11 +1,20 @@
 """Search reads of the PostgreSQL archive, on psycopg's cursor: candidates from the tsvector
 index (pg_text.py), newest first, verified by the matcher unless the index's answer is exact.
 
-PostgreSQL orders by publication itself (an index on (published, seq) read backwards for a
-common word, the GIN index and a sort for a rare one: its planner picks by the word's
-frequency), so the search reads chunks in search order and stops at the limit. Rows have the
-columns of `articles` in tables.py's order, as on SQLite (search_sql.py), so that both backends
-turn rows into articles with the same code.
+Two ways to the newest matches, and the search picks by how many articles the index query
+matches (the planner's estimate, from the words' frequencies it keeps):
+- many (a common word): read the articles newest first and keep those matching, which stops
+  after a few hundred;
+- few (a rare phrase, a Chinese term): all the matches from the GIN index, sorted.
+PostgreSQL's planner would pick by the same estimate, but counts testing one article's
+tsvector as nearly free, where it is a few microseconds: left alone, it reads a million
+articles newest first for a phrase found in one. Past the crossover (matches squared against
+the limit times the archive's size) the GIN way is forced for the transaction.
+
+Articles whose index has gaps (pg_text.py: a very long text) are read apart, through an index
+of their own, with phrases loosened to their words, and verified by the matcher.
+Rows have the columns of `articles` in tables.py's order, as on SQLite (search_sql.py), so that
+both backends turn rows into articles with the same code.
 """
 
 from __future__ import annotations
@@ -17,7 +26,7 @@ from typing import Any
 import psycopg
 
 from monitor.archive import SearchFilters
-from monitor.archive.pg_text import MARKED
+from monitor.archive.pg_text import NO_GAPS, WORDS
 from monitor.archive.search_sql import FIRST_CHUNK, LARGEST_CHUNK, ArticleRow, archived_rows, verifies
 from monitor.archive.tables import articles
 from monitor.models import ArchivedArticle
@@ -83,48 +92,96 @@ def filter_sql(filters: SearchFilters) -> tuple[str, list[Any]]:
     return "".join(f" AND {clause}" for clause in clauses), params
 
 
+# Reading newest first tests a few articles per match found; sorting the GIN index's matches
+# costs about the same per match: a search reading `limit` of `matches` in `total` articles
+# tests limit * total / matches articles one way, and reads `matches` the other.
+_CROSSOVER = 2.0
+_ESTIMATE = "EXPLAIN (FORMAT JSON) SELECT 1 FROM articles WHERE articles.search @@ %s::tsquery"
+_TOTAL = "SELECT reltuples FROM pg_class WHERE oid = 'articles'::regclass"
+
+
+def article_total(cursor: Cursor) -> float:
+    """How many articles the archive holds, as the planner last counted them."""
+    [[total]] = cursor.execute(_TOTAL).fetchall()
+    return max(float(total), 1.0)
+
+
 def newest_matches(
-    cursor: Cursor, index_query: str, filters: SearchFilters, query: Evaluator, exact: bool
+    cursor: Cursor,
+    index_query: str,
+    loose_query: str | None,
+    filters: SearchFilters,
+    query: Evaluator,
+    exact: bool,
+    total: float,
 ) -> list[ArticleRow]:
-    """The newest articles (by publication) that the index query matches, pass the filters and
-    the matcher, at most `filters.limit`, newest first. With `exact`, the index's answer is the
-    matcher's (search.index_exact) and only articles whose index is incomplete are verified."""
+    """The newest articles (by publication) the query matches that pass the filters, at most
+    `filters.limit`, newest first: candidates of the index query (`exact`: its answer is the
+    matcher's, search.index_exact, and none is verified), and the articles whose index has
+    gaps, candidates of `loose_query` (None: all of them), each verified. `total`: about how
+    many articles the archive holds (article_total)."""
     if filters.limit <= 0:
         return []
     conditions, params = filter_sql(filters)
+    matching = "articles.search @@ %s::tsquery"
+    few = _few_matches(cursor, index_query, filters.limit, total)
+    if few:
+        cursor.execute("SET LOCAL enable_indexscan = off")
+    found = _newest(
+        cursor, f"{matching}{conditions}", [index_query, *params], filters.limit, None if exact else query
+    )
+    if few:
+        cursor.execute("RESET enable_indexscan")
+    gaps = f"articles.search_gaps > {NO_GAPS}"
+    if loose_query is not None:
+        gaps += f" AND (articles.search_gaps = {WORDS} OR {matching})"
+    loose_params = [loose_query] if loose_query is not None else []
+    with_gaps = _newest(cursor, f"{gaps}{conditions}", [*loose_params, *params], filters.limit, query)
+    if not with_gaps:
+        return found
+    merged = {row[_SEQ]: row for row in found + with_gaps}.values()
+    return sorted(merged, key=lambda row: (row[_PUBLISHED], row[_SEQ]), reverse=True)[: filters.limit]
+
+
+def _few_matches(cursor: Cursor, index_query: str, limit: int, total: float) -> bool:
+    """Whether the index query matches few enough articles that reading them all from the GIN
+    index beats reading the archive newest first (the module's docstring says why)."""
+    [[plan]] = cursor.execute(_ESTIMATE, (index_query,)).fetchall()
+    matches = float(plan[0]["Plan"]["Plan Rows"])
+    return matches * matches < _CROSSOVER * limit * total
+
+
+def _newest(
+    cursor: Cursor, where: str, params: list[Any], limit: int, query: Evaluator | None
+) -> list[ArticleRow]:
+    """The newest `limit` articles meeting the condition and the query (None: all)."""
     found: list[ArticleRow] = []
-    after: tuple[datetime, int] | None = None
-    count = filters.limit if exact else max(FIRST_CHUNK, filters.limit)
-    while True:
-        statement = (
-            f"SELECT {_ROW}, articles.search @@ %s::tsquery FROM articles "
-            f"WHERE articles.search @@ %s::tsquery{conditions}{_AFTER if after else ''} {_ORDER}"
-        )
-        rows = cursor.execute(statement, [MARKED, index_query, *params, *(after or ()), count]).fetchall()
-        for *columns, incomplete in rows:
-            row = tuple(columns)
-            if (exact and not incomplete) or verifies(query, row):
-                found.append(row)
-                if len(found) >= filters.limit:
-                    return found
-        if len(rows) < count:
-            return found
-        last = rows[-1]
-        after, count = (last[_PUBLISHED], last[_SEQ]), min(count * 2, LARGEST_CHUNK)
+    for row in _in_search_order(cursor, where, params, limit if query is None else max(FIRST_CHUNK, limit)):
+        if query is None or verifies(query, row):
+            found.append(row)
+            if len(found) >= limit:
+                break
+    return found
 
 
-def newest_of_all(cursor: Cursor, filters: SearchFilters) -> Iterator[ArticleRow]:
-    """Every article that passes the filters, newest first, read in chunks as it is consumed."""
-    conditions, params = filter_sql(filters)
+def _in_search_order(cursor: Cursor, where: str, params: list[Any], first: int) -> Iterator[ArticleRow]:
+    """The articles meeting the condition, newest first, read as consumed in chunks growing
+    from `first`."""
     after: tuple[datetime, int] | None = None
-    count = FIRST_CHUNK
+    count = first
     while True:
-        statement = f"SELECT {_ROW} FROM articles WHERE true{conditions}{_AFTER if after else ''} {_ORDER}"
+        statement = f"SELECT {_ROW} FROM articles WHERE {where}{_AFTER if after else ''} {_ORDER}"
         rows = cursor.execute(statement, [*params, *(after or ()), count]).fetchall()
         yield from rows
         if len(rows) < count:
             return
         after, count = (rows[-1][_PUBLISHED], rows[-1][_SEQ]), min(count * 2, LARGEST_CHUNK)
+
+
+def newest_of_all(cursor: Cursor, filters: SearchFilters) -> Iterator[ArticleRow]:
+    """Every article that passes the filters, newest first, read in chunks as it is consumed."""
+    conditions, params = filter_sql(filters)
+    return _in_search_order(cursor, f"true{conditions}", params, FIRST_CHUNK)
 
 
 def article_row(cursor: Cursor, article_id: str) -> ArticleRow | None:

@@ -9,10 +9,13 @@ matcher finds it. The index query finds a superset of what the matcher accepts; 
 proximity are left to the matcher, as on SQLite.
 
 A tsvector keeps at most 256 positions of a lexeme, none past 16,383, no lexeme over 2,047
-bytes and no more than 1 MB in all. An article past those limits carries marker lexemes, and
-every query admits it, to be verified by the matcher:
-- LOSSY: some positions are missing, so a phrase in it may be there without showing;
-- PARTIAL: some lexemes are missing (only a text far over any real article's size does this).
+bytes (no term can have one: the index cannot narrow such a term) and no more than 1 MB in all.
+An article past those limits has gaps in its index, recorded beside it (`search_gaps`):
+- POSITIONS: some positions are missing, so a phrase in it may be there without showing
+  (a long article: a word said more than 256 times, or past the 16,383rd word);
+- WORDS: some words are missing too (only a text far over any real article's size does this).
+What the index shows of such an article is still true, so the index query finds no article
+the matcher would refuse; search reads the articles with gaps apart (pg_search.py).
 """
 
 from __future__ import annotations
@@ -22,11 +25,9 @@ from collections.abc import Iterable
 from monitor.rules import Field, Near, Node, Not, Op, Term
 from monitor.rules.text import FIELD_BREAK, HEBREW_PREFIXES, is_hebrew
 
-# Private-use characters: never a token of the matcher's (rules/text.py), so never a term's.
-LOSSY, PARTIAL = "\ue001", "\ue002"
+NO_GAPS, POSITIONS, WORDS = 0, 1, 2  # what an article's index may lack (search_gaps)
 MOST_POSITIONS, LAST_POSITION, LONGEST_LEXEME = 256, 16_383, 2_047
 MOST_BYTES = 900_000  # of the vector's text, below the 1 MB PostgreSQL stores in one tsvector
-MARKED = f"'{LOSSY}' | '{PARTIAL}'"  # the tsquery that finds the articles whose index is incomplete
 
 
 def _quoted(lexeme: str) -> str:
@@ -37,10 +38,10 @@ def _fits(token: str) -> bool:
     return len(token.encode()) <= LONGEST_LEXEME
 
 
-def search_vector(title: str, body: str) -> str:
+def search_vector(title: str, body: str) -> tuple[str, int]:
     """The tsvector literal of an article's index text (rules/text.index_fields: tokens joined by
     spaces, the title apart from the body and the teaser apart from the text by a break, so no
-    phrase spans two fields)."""
+    phrase spans two fields), and its gaps (NO_GAPS, POSITIONS or WORDS)."""
     positions: dict[str, list[int]] = {}
     position = 0
     for field in (title, body):
@@ -50,43 +51,44 @@ def search_vector(title: str, body: str) -> str:
             if token != FIELD_BREAK and _fits(token):
                 positions.setdefault(token, []).append(position)
     lossy = position > LAST_POSITION or any(len(found) > MOST_POSITIONS for found in positions.values())
-    return _literal(positions, lossy)
+    literal = _literal(positions, with_positions=True)
+    if len(literal) <= MOST_BYTES:
+        return literal, POSITIONS if lossy else NO_GAPS
+    literal = _literal(positions, with_positions=False)  # the words alone take less room
+    if len(literal) <= MOST_BYTES:
+        return literal, POSITIONS
+    cut = literal.rfind(" ", 0, MOST_BYTES)
+    return literal[: max(cut, 0)], WORDS
 
 
-def _literal(positions: dict[str, list[int]], lossy: bool) -> str:
+def _literal(positions: dict[str, list[int]], with_positions: bool) -> str:
     parts: list[str] = []
-    size = 0
-    partial = False
     for lexeme, found in positions.items():
-        kept = [str(place) for place in found[:MOST_POSITIONS] if place <= LAST_POSITION]
-        part = _quoted(lexeme) + (":" + ",".join(kept) if kept else "")
-        if size + len(part) > MOST_BYTES:
-            partial = True
-            break
-        parts.append(part)
-        size += len(part) + 1
-    parts += [_quoted(marker) for marker, on in ((LOSSY, lossy), (PARTIAL, partial)) if on]
+        kept = (
+            [str(place) for place in found[:MOST_POSITIONS] if place <= LAST_POSITION]
+            if with_positions
+            else []
+        )
+        parts.append(_quoted(lexeme) + (":" + ",".join(kept) if kept and with_positions else ""))
     return " ".join(parts)
 
 
-def _phrase(tokens: tuple[str, ...], prefix: bool) -> str:
+def _phrase(tokens: tuple[str, ...], prefix: bool, loose: bool) -> str:
     words = [_quoted(token) for token in tokens]
     if prefix:
         words[-1] += ":*"
     if len(words) == 1:
-        return f"({words[0]} | {_quoted(PARTIAL)})"
-    # Where positions are missing the phrase cannot be seen: its words together make a candidate.
-    together = " & ".join([_quoted(LOSSY), *words])
-    return f"({' <-> '.join(words)} | ({together}) | {_quoted(PARTIAL)})"
+        return words[0]
+    return "(" + (" & " if loose else " <-> ").join(words) + ")"
 
 
-def _term(term: Term) -> str | None:
+def _term(term: Term, loose: bool) -> str | None:
     if not term.tokens or not all(map(_fits, term.tokens)):
         return None  # no lexeme of the index can be this long: every article is a candidate
     forms = [term.tokens]
     if is_hebrew(term.tokens[0]):
         forms += [(letter + term.tokens[0], *term.tokens[1:]) for letter in HEBREW_PREFIXES]
-    return _any(_phrase(form, term.prefix) for form in forms)
+    return _any(_phrase(form, term.prefix, loose) for form in forms)
 
 
 def _any(parts: Iterable[str]) -> str:
@@ -94,25 +96,26 @@ def _any(parts: Iterable[str]) -> str:
     return listed[0] if len(listed) == 1 else "(" + " | ".join(listed) + ")"
 
 
-def search_query(node: Node) -> str | None:
-    """A tsquery literal whose matches include every article the node matches; None when the
-    index cannot narrow the candidates (every article is one)."""
+def search_query(node: Node, loose: bool = False) -> str | None:
+    """A tsquery literal whose matches include every article the node matches, among those
+    whose index has no gaps; None when the index cannot narrow the candidates (every article is
+    one). `loose`: phrases as their words anywhere, for articles missing positions."""
     match node:
         case Term():
-            return _term(node)
+            return _term(node, loose)
         case Not():
             return None
         case Op(op="AND", children=children):
-            parts = [part for part in map(search_query, children) if part is not None]
+            parts = [part for part in (search_query(child, loose) for child in children) if part is not None]
             return " & ".join(f"({part})" for part in parts) if parts else None
         case Op(children=children):
-            alternatives = [search_query(child) for child in children]
+            alternatives = [search_query(child, loose) for child in children]
             if any(part is None for part in alternatives):
                 return None
             return _any(f"({part})" for part in alternatives if part)
         case Near(left=left, right=right):
-            return search_query(Op("AND", (left, right)))
+            return search_query(Op("AND", (left, right)), loose)
         case Field(name="title", child=child):
-            return search_query(child)
+            return search_query(child, loose)
         case Field():
             return None

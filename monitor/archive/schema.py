@@ -11,9 +11,12 @@ from sqlalchemy import Connection
 
 from monitor.errors import ArchiveError
 
-# What PostgreSQL archives have beyond tables.py (revision r14_search): the full-text index of
-# articles and the index in search order. SQLite's index is its FTS5 table (migrations.py).
-POSTGRES_ONLY = frozenset({"search", "articles_search", "articles_published_seq"})
+# What PostgreSQL archives have beyond tables.py (revisions r14_search, r15_search_gaps): the
+# full-text index of articles, what it lacks, and the indexes in search order. SQLite's index
+# is its FTS5 table (migrations.py).
+POSTGRES_ONLY = frozenset(
+    {"search", "search_gaps", "articles_search", "articles_published_seq", "articles_with_gaps"}
+)
 
 
 def _config(connection: Connection) -> Config:
@@ -23,9 +26,10 @@ def _config(connection: Connection) -> Config:
     return config
 
 
-def upgrade(connection: Connection) -> None:
-    """Apply the revisions the database lacks; ArchiveError, changing nothing, when it holds a
-    revision this program does not know (a newer monitor wrote it)."""
+def upgrade(connection: Connection, to: str = "head") -> None:
+    """Apply the revisions the database lacks (up to `to`, for tests of an upgrade); ArchiveError,
+    changing nothing, when it holds a revision this program does not know (a newer monitor
+    wrote it)."""
     config = _config(connection)
     known = {revision.revision for revision in ScriptDirectory.from_config(config).walk_revisions()}
     current = MigrationContext.configure(connection).get_current_revision()
@@ -33,4 +37,4 @@ def upgrade(connection: Connection) -> None:
         raise ArchiveError(
             f"the archive has schema revision {current!r}, newer than this program knows: upgrade the monitor"
         )
-    command.upgrade(config, "head")
+    command.upgrade(config, to)

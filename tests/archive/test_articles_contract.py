@@ -216,3 +216,24 @@ def test_articles_past_the_index_limits_are_found_as_the_matcher_finds_them(arch
     assert ids(huge_word) == ["word"]
     assert ids(f'"{huge_word} radar"') == ["word"]
     assert ids('"dome budget"') == []
+
+
+def test_an_article_too_large_for_one_index_entry_is_still_found(archive: Archive) -> None:
+    """Past 1 MB of distinct words PostgreSQL's tsvector cannot hold them all: the words left out
+    are still found (the matcher reads the article), and no other article is taken for it."""
+    words = " ".join(f"w{index}x" for index in range(150_000))
+    archive.store_new(
+        [
+            make_article("huge", title="Inventory", text=f"{words} closing remark", hits=()),
+            make_article("small", title="Note", text="w149999x alone, closing", hits=()),
+        ],
+        [],
+    )
+
+    def ids(query: str) -> list[str]:
+        return sorted(item.article.id for item in archive.search(parse_query(query), SearchFilters()))
+
+    assert ids("w149999x") == ["huge", "small"]
+    assert ids('"closing remark"') == ["huge"]
+    assert ids("w3x AND w149998x") == ["huge"]
+    assert ids("inventory OR note") == ["huge", "small"]

@@ -8,11 +8,15 @@ import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine, text
 
-from monitor.archive.postgres import PostgresConnections
-from monitor.archive.schema import POSTGRES_ONLY
+from monitor.archive import SearchFilters
+from monitor.archive.pg_archive import PostgresArchive
+from monitor.archive.postgres import PostgresConnections, engine_url
+from monitor.archive.schema import POSTGRES_ONLY, upgrade
 from monitor.archive.tables import metadata
 from monitor.errors import ArchiveError
+from monitor.rules import parse_query
 
 
 def test_the_revisions_build_what_the_tables_describe(postgres_url: str, postgres_schema: str) -> None:
@@ -44,3 +48,43 @@ def test_an_archive_from_a_newer_monitor_is_refused_unchanged(
             f'SELECT version_num FROM "{postgres_schema}".alembic_version'
         ).fetchall()
     assert revision == "r99_from_the_future"
+
+
+_R14_ARTICLE = text(
+    "INSERT INTO articles (id, url, guid, source, title, teaser, text, summary, published, fetched, "
+    "story, matched, search) VALUES (:id, :url, :url, 's', 't', '', 'radar coast', '', now(), now(), :id, 0, "
+    "CAST(:vector AS tsvector))"
+)
+
+
+def test_articles_marked_by_revision_14_get_their_gaps_recorded(
+    postgres_url: str, postgres_schema: str
+) -> None:
+    """r14 marked an article whose index lacked positions or words with a private-use lexeme;
+    r15 records that in search_gaps, so the article is still read apart by search."""
+    in_schema = {"options": f"-csearch_path={postgres_schema}"}
+    engine = create_engine(engine_url(postgres_url), connect_args=in_schema)
+    # a1 lost its positions, a2 a word, a3 nothing (its text is "radar coast" too, as written).
+    marked = {"a1": "'radar' 'coast' '\ue001'", "a2": "'radar':1 '\ue002'", "a3": "'radar':1 'coast':3"}
+    try:
+        with engine.begin() as connection:
+            upgrade(connection, to="r14_search")
+            for key, vector in marked.items():
+                connection.execute(
+                    _R14_ARTICLE, {"id": key, "url": f"https://x.test/{key}", "vector": vector}
+                )
+    finally:
+        engine.dispose()
+    archive = PostgresArchive(postgres_url, schema=postgres_schema)
+    try:
+        with archive.db.reading() as connection:
+            rows = connection.execute(text("SELECT id, search_gaps, search::text FROM articles ORDER BY id"))
+            assert [tuple(row) for row in rows] == [
+                ("a1", 1, "'coast' 'radar'"),
+                ("a2", 2, "'radar':1"),
+                ("a3", 0, "'coast':3 'radar':1"),
+            ]
+        found = archive.search(parse_query('"radar coast"'), SearchFilters())
+        assert sorted(item.article.id for item in found) == ["a1", "a2"]  # read apart and verified
+    finally:
+        archive.close()
