@@ -137,7 +137,13 @@ def build_app(
     archive.sync_sources([(source.name, source.url) for source in settings.sources], clock())
     fetch = settings.fetch
     fetcher = Fetcher(
-        fetch.user_agent, fetch.timeout, fetch.max_bytes, fetch.concurrency, fetch.per_host, fetch.host_gap
+        fetch.user_agent,
+        fetch.timeout,
+        fetch.max_bytes,
+        fetch.concurrency,
+        fetch.per_host,
+        fetch.host_gap,
+        shared_hosts=archive.host_turns,
     )
     matcher = Matcher(compile_rule(rule) for rule in settings.watch)
     dispatcher = Dispatcher(archive, routes, clock)

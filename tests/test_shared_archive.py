@@ -1,17 +1,20 @@
-"""Several `monitor run` daemons on one PostgreSQL archive, as real processes: each story is
-alerted once however many daemons run, and a daemon starting beside a running one leaves that
-one's claims alone."""
+"""Several daemons on one PostgreSQL archive, as real processes: each story is alerted once
+however many run, a daemon starting beside a running one leaves that one's claims alone, and a
+host sees no more requests at once, nor closer together, than one daemon would make."""
 
 from __future__ import annotations
 
+import itertools
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from tests import fixtures
-from tests.configs import monitor_config
+from tests.configs import LOOPBACK_FETCH, monitor_config
 from tests.servers import Route, Site, WebhookReceiver
 from tests.test_daemon import start_daemon
 
@@ -35,6 +38,7 @@ def test_two_daemons_share_the_polls_and_alert_each_story_once(
     config = monitor_config(
         tmp_path,
         storage=f"{postgres_url}?options=-csearch_path%3D{postgres_schema}",
+        fetch=LOOPBACK_FETCH,  # no gap between starts: the host's turns are shared by both daemons
         sources=sources,
         alerts=[{"name": "desk", "notify": [{"webhook": webhook.url}]}],
     )
@@ -57,3 +61,50 @@ def test_two_daemons_share_the_polls_and_alert_each_story_once(
     titles = sorted(delivery.payload["article"]["title"] for delivery in webhook.deliveries)
     assert titles == sorted(f"Iron Dome report {feed}" for feed in range(FEEDS)), titles
     assert len({delivery.payload["alert_id"] for delivery in deliveries}) == FEEDS
+
+
+def _polite_config(tmp_path: Path, site: Site, storage: str, fetch: dict[str, object]) -> Path:
+    for n in range(8):
+        site.routes[f"/slow{n}.xml"] = Route(fixtures.rss([]), delay=0.3)
+    sources = [{"name": f"S{n}", "url": site.url(f"/slow{n}.xml")} for n in range(8)]
+    return monitor_config(tmp_path, storage=storage, fetch=fetch, sources=sources, watch=[])
+
+
+def _run_beside_each_other(config: Path, processes: int) -> None:
+    running = [
+        subprocess.Popen(
+            [sys.executable, "-m", "monitor", "-c", str(config), "once"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(processes)
+    ]
+    for process in running:
+        output, _ = process.communicate(timeout=120)
+        assert process.returncode == 0, output
+
+
+@pytest.mark.slow
+def test_per_host_concurrency_holds_across_processes(
+    tmp_path: Path, site: Site, postgres_url: str, postgres_schema: str
+) -> None:
+    storage = f"{postgres_url}?options=-csearch_path%3D{postgres_schema}"
+    config = _polite_config(tmp_path, site, storage, {"per_host": 2, "host_gap": "0s"})
+    _run_beside_each_other(config, 3)
+    assert len(site.started) == 3 * 8  # `once` polls every source, each process all of them
+    assert site.max_active == 2
+
+
+@pytest.mark.slow
+def test_the_host_gap_holds_across_processes(
+    tmp_path: Path, site: Site, postgres_url: str, postgres_schema: str
+) -> None:
+    storage = f"{postgres_url}?options=-csearch_path%3D{postgres_schema}"
+    config = _polite_config(tmp_path, site, storage, {"per_host": 8, "host_gap": "300ms"})
+    _run_beside_each_other(config, 2)
+    starts = sorted(site.started)
+    gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
+    assert len(starts) == 16 and min(gaps) >= 0.15, (
+        gaps
+    )  # unshared, two would start at once; a start jitters by tens of ms

@@ -143,6 +143,31 @@ class Outbox(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class HostTurn:
+    """One of a host's `per_host` request slots, held for a process until released or until
+    `held_until` (the database's clock), and when its request may start: `wait` seconds from
+    now, keeping the host's gap after the request started before it."""
+
+    host: str
+    slot: int
+    held_until: datetime
+    wait: float
+
+
+class HostTurns(Protocol):
+    """Per-host politeness shared by every daemon of an archive (HostGate's shared part)."""
+
+    def take(self, host: str, per_host: int, gap: timedelta, hold: timedelta) -> HostTurn | None:
+        """A free slot of the host's `per_host`, held for `hold`, with its start after the
+        host's gap reserved; None when all are held. ArchiveError when the database fails."""
+        ...
+
+    def release(self, turn: HostTurn) -> None:
+        """Free the slot, unless its hold lapsed and another process took it since. Never raises."""
+        ...
+
+
 class JobHold(Protocol):
     """A job taken by one process of those sharing an archive (Archive.hold_job)."""
 
@@ -155,6 +180,12 @@ class Archive(Protocol):
     @property
     def outbox(self) -> Outbox:
         """The alert outbox, in the same database: an article and its rows commit together."""
+        ...
+
+    @property
+    def host_turns(self) -> HostTurns | None:
+        """Per-host politeness across the daemons sharing the archive; None where one daemon
+        writes it (its own HostGate is the whole of it)."""
         ...
 
     @property

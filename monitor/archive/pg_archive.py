@@ -26,6 +26,7 @@ from monitor.archive.pg_articles import (
     unstored,
     update_article,
 )
+from monitor.archive.pg_hosts import PostgresHostTurns
 from monitor.archive.pg_search import (
     archived,
     article_row,
@@ -61,6 +62,7 @@ class PostgresArchive:
         self.db = PostgresConnections(url, schema)
         self.outbox = SqlOutbox(self.db)
         self.sources = SqlSources(self.db)
+        self.host_turns = PostgresHostTurns(self.db)
         self._total: tuple[float, float] = (0.0, -TOTAL_KEPT)  # (articles, when read)
 
     shared = True

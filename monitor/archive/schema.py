@@ -3,20 +3,40 @@ connection and in the transaction the caller gives. PostgreSQL archives only, fo
 
 from __future__ import annotations
 
+import logging
+
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 
 from monitor.errors import ArchiveError
 
-# What PostgreSQL archives have beyond tables.py (revisions r14_search, r15_search_gaps): the
-# full-text index of articles, what it lacks, and the indexes in search order. SQLite's index
-# is its FTS5 table (migrations.py).
+# What PostgreSQL archives have beyond tables.py: the full-text index of articles, what it
+# lacks, and the indexes in search order (revisions r14, r15; SQLite's index is its FTS5 table,
+# migrations.py); the per-host turns of the daemons sharing it (r16).
 POSTGRES_ONLY = frozenset(
-    {"search", "search_gaps", "articles_search", "articles_published_seq", "articles_with_gaps"}
-)
+    {
+        "search", "search_gaps", "articles_search", "articles_published_seq", "articles_with_gaps",
+        "host_slots", "host_gaps",
+    }
+)  # fmt: skip
+
+
+class _RoutineLines(logging.Filter):
+    """Alembic says which dialect it uses every time an archive opens; the monitor logs the
+    revisions it applies ("Running upgrade r14_search -> r15_search_gaps") and nothing else."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(("Context impl", "Will assume"))
+
+
+logging.getLogger("alembic.runtime.migration").addFilter(_RoutineLines())
+
+# Held while upgrading, so that daemons starting together on a new database take turns: the
+# first makes the tables, the others find them made. Named per schema, as the tables are.
+_UPGRADE_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || '/upgrade', 0))")
 
 
 def _config(connection: Connection) -> Config:
@@ -27,9 +47,10 @@ def _config(connection: Connection) -> Config:
 
 
 def upgrade(connection: Connection, to: str = "head") -> None:
-    """Apply the revisions the database lacks (up to `to`, for tests of an upgrade); ArchiveError,
-    changing nothing, when it holds a revision this program does not know (a newer monitor
-    wrote it)."""
+    """Apply the revisions the database lacks (up to `to`, for tests of an upgrade), one process
+    at a time; ArchiveError, changing nothing, when it holds a revision this program does not
+    know (a newer monitor wrote it)."""
+    connection.execute(_UPGRADE_LOCK)
     config = _config(connection)
     known = {revision.revision for revision in ScriptDirectory.from_config(config).walk_revisions()}
     current = MigrationContext.configure(connection).get_current_revision()

@@ -56,6 +56,7 @@ class SqlArchive:
         self.sources = SqlSources(self.db)
 
     shared = False  # one daemon per file (runtime/daemon_lock.py)
+    host_turns = None
 
     def close(self) -> None:
         self.db.close()

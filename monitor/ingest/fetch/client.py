@@ -23,6 +23,7 @@ from typing import TypedDict, Unpack
 
 import httpx
 
+from monitor.archive import HostTurns
 from monitor.errors import FetchError, TooLargeError
 from monitor.ingest.fetch.bodies import CHUNK, BodyDecoder
 from monitor.ingest.fetch.turns import LARGE_BODY, FetchSlots, LargeTurn
@@ -95,9 +96,10 @@ class Fetcher:
         concurrency: int,
         per_host: int = 2,
         host_gap: timedelta = timedelta(0),
+        shared_hosts: HostTurns | None = None,
     ) -> None:
         self.max_bytes = max_bytes
-        self.slots = FetchSlots.bounded(timeout, concurrency, per_host, host_gap)
+        self.slots = FetchSlots.bounded(timeout, concurrency, per_host, host_gap, shared_hosts)
         # httpcore walks every pooled connection (a readability check on each idle one) whenever
         # a request starts or ends, so only some of them are kept idle: enough that a host's
         # next feed still finds one.

@@ -1,17 +1,22 @@
 """Who may fetch and read now: a global bound on fetches at once, a per-host bound with a start
-gap, and turns for large bodies (see client.py's docstring for why large bodies take turns)."""
+gap (shared by every daemon of an archive several use), and turns for large bodies (see
+client.py's docstring for why large bodies take turns)."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import random
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from monitor.errors import FetchError
+from monitor.archive import HostTurn, HostTurns
+from monitor.errors import ArchiveError, FetchError
 from monitor.runtime.arenas import release_free_memory
 
+log = logging.getLogger(__name__)
 LARGE_BODY = 1024 * 1024
 LARGE_AT_ONCE = 1  # parsing is CPU-bound: a second at once would add memory, not speed
 HEAVY_AT_ONCE = 2  # polls of a large feed body, from its read to the poll's end (see client.py)
@@ -20,29 +25,83 @@ HEAVY_AT_ONCE = 2  # polls of a large feed body, from its read to the poll's end
 HEAVY_WAIT_DEADLINES = 10
 
 
-class HostGate:
-    """At most `per_host` requests to one host at once, started at least `gap` seconds apart."""
+SHARED_RETRY = 0.1  # seconds between asks for a slot every daemon holds (with jitter)
 
-    def __init__(self, per_host: int, gap: float) -> None:
+
+class HostSlot:
+    """A request's slot at its host: this process's, and the one shared by every daemon of the
+    archive when there is one. Released by the fetch, from the event loop."""
+
+    def __init__(
+        self, semaphore: asyncio.Semaphore, turn: HostTurn | None = None, shared: HostTurns | None = None
+    ) -> None:
+        self.semaphore, self.turn, self.shared = semaphore, turn, shared
+
+    def release(self) -> None:
+        self.semaphore.release()
+        if self.turn is not None and self.shared is not None:
+            turn, self.turn = self.turn, None
+            # A write to the database: off the event loop, and nothing waits for it.
+            asyncio.get_running_loop().run_in_executor(None, self.shared.release, turn)
+
+
+class HostGate:
+    """At most `per_host` requests to one host at once, started at least `gap` seconds apart:
+    in this process, and, with `shared` (an archive several daemons use), across all of them.
+    A shared slot is held for `hold` seconds at most, so a daemon that dies frees its slots."""
+
+    def __init__(
+        self, per_host: int, gap: float, shared: HostTurns | None = None, hold: float = 60.0
+    ) -> None:
         self.per_host = per_host
         self.gap = gap
+        self.shared = shared
+        self.hold = hold
         self.by_host: dict[str, asyncio.Semaphore] = {}
         self.next_start: dict[str, float] = {}
+        self.shared_failing = False  # the archive failed to give a turn: this process's gate only
 
-    async def acquire(self, url: str) -> asyncio.Semaphore:
-        """Wait for a slot of the URL's host and its start gap; returns the semaphore to release."""
+    async def acquire(self, url: str) -> HostSlot:
+        """Wait for a slot of the URL's host and its start gap; returns the slot to release."""
         host = (urlsplit(url).hostname or "").lower()
         semaphore = self.by_host.setdefault(host, asyncio.Semaphore(self.per_host))
         await semaphore.acquire()
+        slot = HostSlot(semaphore)
         try:
             loop = asyncio.get_running_loop()
-            start = max(loop.time(), self.next_start.get(host, 0.0))
-            self.next_start[host] = start + self.gap
+            if self.shared is not None:
+                slot.turn, slot.shared = await self._shared_turn(host), self.shared
+            if slot.turn is not None:
+                # The archive reserved the start, counting this process's requests as well: a
+                # gap of this process's own on top would start it later than reserved, where
+                # another daemon's reservation may begin.
+                start = loop.time() + slot.turn.wait
+            else:
+                start = max(loop.time(), self.next_start.get(host, 0.0))
+                self.next_start[host] = start + self.gap
             await asyncio.sleep(start - loop.time())
         except BaseException:
-            semaphore.release()
+            slot.release()
             raise
-        return semaphore
+        return slot
+
+    async def _shared_turn(self, host: str) -> HostTurn | None:
+        """A slot every daemon of the archive counts, waited for; None when the archive cannot
+        give one (the failure is logged once, and this process's gate goes on alone)."""
+        assert self.shared is not None
+        gap, hold = timedelta(seconds=self.gap), timedelta(seconds=self.hold)
+        while True:
+            try:
+                turn = await asyncio.to_thread(self.shared.take, host, self.per_host, gap, hold)
+            except ArchiveError as error:
+                if not self.shared_failing:
+                    log.warning("per-host turns are this daemon's own until the archive answers: %s", error)
+                self.shared_failing = True
+                return None
+            self.shared_failing = False
+            if turn is not None:
+                return turn
+            await asyncio.sleep(SHARED_RETRY * (0.5 + random.random()))
 
 
 @dataclass(slots=True)
@@ -65,8 +124,20 @@ class FetchSlots:
         self.heavy = asyncio.Semaphore(HEAVY_AT_ONCE)
 
     @classmethod
-    def bounded(cls, deadline: timedelta, concurrency: int, per_host: int, host_gap: timedelta) -> FetchSlots:
-        return cls(deadline.total_seconds(), concurrency, HostGate(per_host, host_gap.total_seconds()))
+    def bounded(
+        cls,
+        deadline: timedelta,
+        concurrency: int,
+        per_host: int,
+        host_gap: timedelta,
+        shared: HostTurns | None = None,
+    ) -> FetchSlots:
+        # A shared slot outlives its request's deadline (a large body's wait for its turn stops
+        # the clock), but not by much: a dead daemon's slots come back soon.
+        hold = 2 * deadline.total_seconds() + 30
+        return cls(
+            deadline.total_seconds(), concurrency, HostGate(per_host, host_gap.total_seconds(), shared, hold)
+        )
 
 
 class LargeTurn:
@@ -80,7 +151,7 @@ class LargeTurn:
         self.deadline: asyncio.Timeout | None = None
         self.taken = False
         self.holds_fetch_slot = True
-        self.host_slot: asyncio.Semaphore | None = None
+        self.host_slot: HostSlot | None = None
 
     def give_back_slots(self) -> None:
         """Let go of the fetch slot and the host's slot: a waiting fetch reads nothing, and the
