@@ -25,7 +25,10 @@ from monitor.models import SourceState
 from monitor.payloads import sample_payloads
 from monitor.rules import CompiledRule, Matcher, parse_query, terms_query, to_text
 
-CLAIM_LEASE = timedelta(minutes=10)
+# A claimed source is due again at its lease's end unless its poll is recorded first: a daemon
+# renews the leases of its running polls (runtime/scheduler.py), so a lease lapses only when its
+# daemon died, and another daemon takes the source over within CLAIM_LEASE.
+CLAIM_LEASE = timedelta(seconds=30)
 
 
 @dataclass(slots=True)
@@ -45,9 +48,11 @@ class App:
         polls = (ingest_source(self.pipeline, source, states.get(source.name)) for source in chosen)
         return list(await asyncio.gather(*polls))
 
-    async def claim_due(self, limit: int = 100) -> list[tuple[SourceSettings, SourceState | None]]:
+    async def claim_due(
+        self, limit: int = 100
+    ) -> tuple[datetime, list[tuple[SourceSettings, SourceState | None]]]:
         """Take the sources whose next poll is due (for a lease, so no one else takes them),
-        with their stored states."""
+        with their stored states, and the time of the claim (Archive.renew_claims)."""
         now = self.clock()
         configured = [source.name for source in self.settings.sources]
 
@@ -56,7 +61,7 @@ class App:
             return self.archive.source_states_of(names) if names else {}
 
         states = await asyncio.to_thread(claim)
-        return [
+        return now, [
             (source, states.get(source.name)) for source in self.settings.sources if source.name in states
         ]
 

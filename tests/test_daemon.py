@@ -10,11 +10,12 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from monitor.app import build_app
+from monitor.app import CLAIM_LEASE, build_app
 from monitor.config.loading import load_settings
 from monitor.runtime.scheduler import Daemon, new_scheduler
 from tests import fixtures
@@ -160,3 +161,31 @@ def test_a_job_cancelled_at_shutdown_is_no_error(tmp_path: Path, caplog: pytest.
         asyncio.run(scenario())
     app.archive.close()
     assert "job slow cancelled at shutdown" in caplog.text and "ERROR" not in caplog.text
+
+
+def test_a_running_polls_lease_is_renewed_until_it_ends(tmp_path: Path, site: Site) -> None:
+    """A poll longer than the claim's lease keeps its source: no other poller (another daemon,
+    or this one's next tick) takes it while it runs; once recorded, nothing is renewed."""
+    site.routes["/slow.xml"] = Route(fixtures.rss([]), delay=1.5)
+    sources = [{"name": "Slow", "url": site.url("/slow.xml")}]
+    config = monitor_config(tmp_path, storage="sqlite:///m.db", sources=sources)
+    now = [datetime.now(UTC)]
+    app = build_app(load_settings(config), clock=lambda: now[0])
+    daemon = Daemon(app)
+
+    async def scenario() -> tuple[datetime | None, str | None]:
+        await daemon.poll_due()
+        await asyncio.sleep(0.5)  # the poll is waiting for the slow feed
+        now[0] += CLAIM_LEASE * 3  # far past the first lease
+        await daemon.renew_claims()
+        renewed = app.archive.source_states_of(["Slow"])["Slow"].next_due
+        claimed_again = await app.claim_due()
+        await asyncio.gather(*daemon.in_flight)
+        await daemon.renew_claims()
+        return renewed, claimed_again[1][0][0].name if claimed_again[1] else None
+
+    renewed, claimed_again = asyncio.run(scenario())
+    app.archive.close()
+    assert renewed == now[0] + CLAIM_LEASE  # a lease from the renewal's time
+    assert claimed_again is None
+    assert daemon.claims == {} and site.hits("/slow.xml") == 1

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from monitor.app import CLAIM_LEASE
 from tests import fixtures
 from tests.configs import LOOPBACK_FETCH, monitor_config
 from tests.servers import Route, Site, WebhookReceiver
@@ -108,3 +109,65 @@ def test_the_host_gap_holds_across_processes(
     assert len(starts) == 16 and min(gaps) >= 0.15, (
         gaps
     )  # unshared, two would start at once; a start jitters by tens of ms
+
+
+@pytest.mark.slow
+def test_a_killed_daemons_sources_are_taken_over_and_every_story_alerted_once(
+    tmp_path: Path, site: Site, webhook: WebhookReceiver, postgres_url: str, postgres_schema: str
+) -> None:
+    """Three daemons on one archive; one is killed (SIGKILL) in the middle of a pass. The other
+    two take over its sources once their leases lapse, every story goes out once per channel
+    (a send cut short may go again, under the same Idempotency-Key), and the host never sees
+    more requests at once than per_host."""
+    feeds, per_host = 24, 3
+
+    def publish(round_: int) -> None:
+        for feed in range(feeds):
+            items = [
+                {
+                    "title": f"Iron Dome report {feed}-{number}",
+                    "link": site.url(f"/r/{feed}/{number}"),
+                    "description": f"Iron Dome batteries, dispatch {feed}-{number}."
+                    + fixtures.filler(f"k{feed}-{number}"),
+                }
+                for number in range(round_ + 1)
+            ]
+            site.routes[f"/k{feed}.xml"] = Route(fixtures.rss(items), delay=0.4)
+
+    publish(0)
+    config = monitor_config(
+        tmp_path,
+        storage=f"{postgres_url}?options=-csearch_path%3D{postgres_schema}",
+        fetch=LOOPBACK_FETCH | {"per_host": per_host},
+        sources=[
+            {"name": f"K{feed}", "url": site.url(f"/k{feed}.xml"), "every": "2s"} for feed in range(feeds)
+        ],
+        alerts=[{"name": "desk", "notify": [{"webhook": webhook.url}]}],
+    )
+    daemons = [start_daemon(config) for _ in range(3)]
+    try:
+        webhook.wait_for(feeds, timeout=90)
+        publish(1)
+        time.sleep(0.5)  # polls in flight on every daemon
+        daemons[0].kill()
+        killed_at = time.monotonic()
+        webhook.wait_for(2 * feeds, timeout=120)
+        # Each source polled again after the kill, within a lease and an interval of it.
+        deadline = killed_at + CLAIM_LEASE.total_seconds() + 2 + 10
+        polled_after = {path for path, started in site.started_paths if killed_at + 3 < started < deadline}
+        assert polled_after >= {f"/k{feed}.xml" for feed in range(feeds)}
+    finally:
+        for daemon in daemons[1:]:
+            daemon.send_signal(signal.SIGTERM)
+        outputs = [daemon.communicate(timeout=90)[0] for daemon in daemons]
+    for daemon, output in zip(daemons[1:], outputs[1:], strict=True):
+        assert daemon.returncode == 0, output
+    keys_by_title: dict[str, set[str]] = {}
+    for delivery in webhook.deliveries:
+        keys_by_title.setdefault(delivery.payload["article"]["title"], set()).add(
+            delivery.headers["Idempotency-Key"]
+        )
+    expected = {f"Iron Dome report {feed}-{number}" for feed in range(feeds) for number in range(2)}
+    assert set(keys_by_title) == expected
+    assert all(len(keys) == 1 for keys in keys_by_title.values()), keys_by_title
+    assert site.max_active <= per_host

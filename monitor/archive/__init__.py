@@ -215,6 +215,12 @@ class Archive(Protocol):
         (next due at `lease_until`) so that no other poller takes it; none given twice."""
         ...
 
+    def renew_claims(self, names: Sequence[str], claimed_at: datetime, until: datetime) -> set[str]:
+        """Extend to `until` the leases of the named sources claimed at `claimed_at` whose polls
+        are still running; the names renewed (a lease that lapsed and was claimed again is not
+        this poller's any more). One transaction."""
+        ...
+
     def release_claims(self, now: datetime) -> int:
         """Make every claimed source due at `now` (a daemon starting on an archive only it
         uses: the claims of one killed mid-poll are stale); how many."""

@@ -73,6 +73,20 @@ class SqlSources:
                 )
         return claimed
 
+    @operation("renewing source claims")
+    def renew_claims(self, names: Sequence[str], claimed_at: datetime, until: datetime) -> set[str]:
+        """Extend to `until` the leases of these sources claimed at `claimed_at` (polls still
+        running); the names renewed (not those whose poll was recorded, or whose lease lapsed
+        and another poller claimed them)."""
+        if not names:
+            return set()
+        mine = (sources.c.name.in_(list(names)), sources.c.claimed_at == claimed_at)
+        with self.db.writing() as connection:
+            renewed = connection.execute(
+                update(sources).where(*mine).values(next_due=until).returning(sources.c.name)
+            )
+            return set(renewed.scalars())
+
     @operation("releasing stale source claims")
     def release_claims(self, now: datetime) -> int:
         """Make the sources claimed by a daemon that died mid-poll due again at once.

@@ -74,6 +74,9 @@ class SqlArchive:
     ) -> list[str]:
         return self.sources.claim_due_sources(now, lease_until, limit, names)
 
+    def renew_claims(self, names: Sequence[str], claimed_at: datetime, until: datetime) -> set[str]:
+        return self.sources.renew_claims(names, claimed_at, until)
+
     def release_claims(self, now: datetime) -> int:
         return self.sources.release_claims(now)
 

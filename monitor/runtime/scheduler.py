@@ -20,7 +20,7 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from monitor.alerts.schedules import AlertMode
-from monitor.app import App
+from monitor.app import CLAIM_LEASE, App
 from monitor.archive import FetchOutcome
 from monitor.config.durations import format_duration
 from monitor.config.settings import SourceSettings
@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 CLAIM_TICK = timedelta(milliseconds=250)  # how late a due source may start: keep it small
 DISPATCH_TICK = timedelta(seconds=1)
 RETENTION_EVERY = timedelta(hours=1)
+RENEW_EVERY = CLAIM_LEASE.total_seconds() / 4  # a renewal may fail or be late and the lease still holds
 SHUTDOWN_GRACE = 60.0
 DAEMON = "daemon"  # the claimer of alert rows a daemon sends
 FAULT_REPEAT = 60.0  # seconds between two log lines of the same archive fault
@@ -92,6 +93,8 @@ class Daemon:
         # Polls the archive could not take (disk full, damage), whose failure it could not record
         # either: polled again after their interval, still under this daemon's claim.
         self.retries: dict[str, tuple[datetime, SourceSettings, SourceState | None]] = {}
+        self.claims: dict[str, datetime] = {}  # sources polled or retried under a lease: its claim's time
+        self.polling: set[str] = set()  # sources whose poll is running
         self.last_fault: tuple[str, float] = ("", 0.0)
         self.tally = PassTally()
         self.alerts_counted = (0, 0)  # the dispatcher's totals at the last summary
@@ -123,12 +126,39 @@ class Daemon:
         retried = [(source, state) for when, source, state in self.retries.values() if when <= now]
         for source, _ in retried:
             del self.retries[source.name]
-        for source, state in retried + await self.app.claim_due():
+        claimed_at, claimed = await self.app.claim_due()
+        for source, _ in claimed:
+            self.claims[source.name] = claimed_at
+        for source, state in retried + claimed:
             task = asyncio.create_task(self._poll(source, state))
             self.in_flight.add(task)
             task.add_done_callback(self.in_flight.discard)
 
+    async def renew_claims(self) -> None:
+        """Keep the leases of this daemon's running polls (and of those it retries) from
+        lapsing: a lease lapses only when its daemon died, and then another takes the source."""
+        if not self.claims:
+            return
+        until = self.app.clock() + CLAIM_LEASE
+        by_claim: dict[datetime, list[str]] = {}
+        for name, claimed_at in self.claims.items():
+            by_claim.setdefault(claimed_at, []).append(name)
+        for claimed_at, names in by_claim.items():
+            renewed = await asyncio.to_thread(self.app.archive.renew_claims, names, claimed_at, until)
+            for name in set(names) - renewed:  # recorded meanwhile, or lost to another daemon
+                if self.claims.get(name) == claimed_at and name not in self.polling:
+                    del self.claims[name]
+
     async def _poll(self, source: SourceSettings, state: SourceState | None) -> None:
+        self.polling.add(source.name)
+        try:
+            await self._poll_and_report(source, state)
+        finally:
+            self.polling.discard(source.name)
+            if source.name not in self.retries:
+                self.claims.pop(source.name, None)
+
+    async def _poll_and_report(self, source: SourceSettings, state: SourceState | None) -> None:
         self.tally.polls += 1
         try:
             report = await self.app.poll_one(source, state)
@@ -221,6 +251,7 @@ class Daemon:
             self._tracked(self.retention), "interval", seconds=RETENTION_EVERY.total_seconds(),
             next_run_time=now, **options,
         )  # fmt: skip
+        scheduler.add_job(self._tracked(self.renew_claims), "interval", seconds=RENEW_EVERY, **options)
         every = pass_length(self.app).total_seconds()
         scheduler.add_job(self._tracked(self.summarize), "interval", seconds=every, **options)
         for alert in self.app.settings.alerts:

@@ -78,3 +78,21 @@ def test_daemons_claiming_at_once_never_take_one_source_twice(database: Opener) 
     with ThreadPoolExecutor(len(pollers)) as pool:
         claims = [name for taken in pool.map(claim_all, pollers) for name in taken]
     assert sorted(claims) == names
+
+
+def test_a_running_polls_lease_is_renewed_and_a_dead_ones_lapses(database: Opener) -> None:
+    alive, dead = SqlSources(database()), SqlSources(database())
+    alive.sync_sources([("Alive", "https://x.test/a"), ("Dead", "https://x.test/d")], NOW)
+    assert alive.claim_due_sources(NOW, LEASE, 1, ["Alive"]) == ["Alive"]
+    later = NOW + timedelta(seconds=1)
+    assert dead.claim_due_sources(later, LEASE, 1, ["Dead"]) == ["Dead"]
+    renewed_until = LEASE + timedelta(minutes=10)
+    assert alive.renew_claims(["Alive"], NOW, renewed_until) == {"Alive"}
+    assert alive.renew_claims(["Dead"], NOW, renewed_until) == set()  # another claim's: not ours
+    # Past the first lease, the dead daemon's source is due and taken; the living one's is not.
+    taken = alive.claim_due_sources(LEASE, LEASE + timedelta(minutes=2), 10, ["Alive", "Dead"])
+    assert taken == ["Dead"]
+    assert dead.renew_claims(["Dead"], later, renewed_until) == set()  # woke up too late: lost it
+    ok = FetchOutcome(NOW, NOW + timedelta(hours=1), PollStatus(PollResult.OK, "200"))
+    alive.record_fetches([("Alive", ok)])
+    assert alive.renew_claims(["Alive"], NOW, renewed_until) == set()  # recorded: nothing to renew
