@@ -9,7 +9,8 @@ matches (the planner's estimate, from the words' frequencies it keeps):
 PostgreSQL's planner would pick by the same estimate, but counts testing one article's
 tsvector as nearly free, where it is a few microseconds: left alone, it reads a million
 articles newest first for a phrase found in one. Past the crossover (matches squared against
-the limit times the archive's size) the GIN way is forced for the transaction.
+the limit times the archive's size) the GIN way is taken apart from the ordering, in a
+MATERIALIZED common table expression the planner cannot merge with it.
 
 Articles whose index has gaps (pg_text.py: a very long text) are read apart, through an index
 of their own, with phrases loosened to their words, and verified by the matcher.
@@ -36,7 +37,8 @@ Cursor = psycopg.Cursor[Any]
 _NAMES = [column.name for column in articles.c]
 _SEQ, _PUBLISHED = _NAMES.index("seq"), _NAMES.index("published")
 _ROW = ", ".join(f'articles."{name}"' for name in _NAMES)
-_ORDER = "ORDER BY articles.published DESC, articles.seq DESC LIMIT %s"
+_NEWEST_FIRST = "ORDER BY articles.published DESC, articles.seq DESC"
+_ORDER = f"{_NEWEST_FIRST} LIMIT %s"
 _AFTER = " AND (articles.published, articles.seq) < (%s, %s)"
 _HITS = (
     'SELECT article_id, rule, term, field, start, "end", snippet FROM hits '
@@ -125,13 +127,14 @@ def newest_matches(
     conditions, params = filter_sql(filters)
     matching = "articles.search @@ %s::tsquery"
     few = _few_matches(cursor, index_query, filters.limit, total)
-    if few:
-        cursor.execute("SET LOCAL enable_indexscan = off")
     found = _newest(
-        cursor, f"{matching}{conditions}", [index_query, *params], filters.limit, None if exact else query
+        cursor,
+        f"{matching}{conditions}",
+        [index_query, *params],
+        filters.limit,
+        None if exact else query,
+        all_first=few,
     )
-    if few:
-        cursor.execute("RESET enable_indexscan")
     gaps = f"articles.search_gaps > {NO_GAPS}"
     if loose_query is not None:
         gaps += f" AND (articles.search_gaps = {WORDS} OR {matching})"
@@ -152,11 +155,18 @@ def _few_matches(cursor: Cursor, index_query: str, limit: int, total: float) -> 
 
 
 def _newest(
-    cursor: Cursor, where: str, params: list[Any], limit: int, query: Evaluator | None
+    cursor: Cursor,
+    where: str,
+    params: list[Any],
+    limit: int,
+    query: Evaluator | None,
+    all_first: bool = False,
 ) -> list[ArticleRow]:
-    """The newest `limit` articles meeting the condition and the query (None: all)."""
+    """The newest `limit` articles meeting the condition and the query (None: all); with
+    `all_first`, every article meeting the condition is found first (see _in_search_order)."""
     found: list[ArticleRow] = []
-    for row in _in_search_order(cursor, where, params, limit if query is None else max(FIRST_CHUNK, limit)):
+    first = limit if query is None else max(FIRST_CHUNK, limit)
+    for row in _in_search_order(cursor, where, params, first, all_first):
         if query is None or verifies(query, row):
             found.append(row)
             if len(found) >= limit:
@@ -164,13 +174,26 @@ def _newest(
     return found
 
 
-def _in_search_order(cursor: Cursor, where: str, params: list[Any], first: int) -> Iterator[ArticleRow]:
+def _in_search_order(
+    cursor: Cursor, where: str, params: list[Any], first: int, all_first: bool = False
+) -> Iterator[ArticleRow]:
     """The articles meeting the condition, newest first, read as consumed in chunks growing
-    from `first`."""
+    from `first`. With `all_first`, each chunk finds every article meeting the condition (from
+    the GIN index, when the condition is a few articles' tsquery) before sorting them: a
+    MATERIALIZED common table expression is planned apart from the ORDER BY ... LIMIT, so the
+    planner cannot read the archive newest first instead (the module's docstring says why)."""
     after: tuple[datetime, int] | None = None
     count = first
     while True:
-        statement = f"SELECT {_ROW} FROM articles WHERE {where}{_AFTER if after else ''} {_ORDER}"
+        later = _AFTER if after else ""
+        if all_first:
+            statement = (
+                f"WITH matching AS MATERIALIZED (SELECT articles.seq, articles.published FROM articles "
+                f"WHERE {where}) SELECT {_ROW} FROM (SELECT seq FROM matching AS articles WHERE true{later} "
+                f"{_ORDER}) AS newest JOIN articles USING (seq) {_NEWEST_FIRST}"
+            )
+        else:
+            statement = f"SELECT {_ROW} FROM articles WHERE {where}{later} {_ORDER}"
         rows = cursor.execute(statement, [*params, *(after or ()), count]).fetchall()
         yield from rows
         if len(rows) < count:

@@ -42,11 +42,12 @@ def make_article(
 
 
 @contextmanager
-def archive_of(request: pytest.FixtureRequest, folder: Path) -> Iterator[Archive]:
-    """A fresh archive of the backend a fixture is parametrized with ("sqlite": a file in the
-    folder; "postgresql": a schema of the test run's database), closed and dropped after use."""
+def archive_of(request: pytest.FixtureRequest, folder: Path, backend: str | None = None) -> Iterator[Archive]:
+    """A fresh archive of `backend`, by default the one a fixture is parametrized with
+    ("sqlite": a file in the folder; "postgresql": a schema of the test run's database), closed
+    and dropped after use."""
     with ExitStack() as stack:
-        if request.param == "sqlite":
+        if (backend or request.param) == "sqlite":
             archive: Archive = SqlArchive(f"sqlite:///{folder / 'archive.db'}")
         else:
             url = request.getfixturevalue("postgres_url")

@@ -3,6 +3,7 @@ the newest by publication, whatever order the articles were stored in."""
 
 from __future__ import annotations
 
+import math
 import random
 import sqlite3
 from collections.abc import Iterator
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.archive import Archive, SearchFilters
+from monitor.archive import Archive, SearchFilters, pg_search
 from monitor.archive.search import index_exact
 from monitor.archive.sql import SqlArchive
 from monitor.rules import parse_query
@@ -49,13 +50,44 @@ def _store_shuffled(archive: Archive) -> dict[str, tuple[str, datetime]]:
     return texts
 
 
-@pytest.mark.parametrize("query", ["budget", "radar", '"air defence"', "budget AND coast", "radar OR talks"])
+QUERIES = ["budget", "radar", '"air defence"', "budget AND coast", "radar OR talks"]
+
+
+@pytest.mark.parametrize("query", QUERIES)
 @pytest.mark.parametrize("limit", [1, 7, 50, 2000])
 def test_the_newest_by_publication_whatever_the_storing_order(
     shuffled: Shuffled, query: str, limit: int
 ) -> None:
     archive, texts = shuffled
-    node = parse_query(query)
+    assert _ids(archive, query, limit) == _expected(texts, query, limit)
+
+
+@pytest.fixture(scope="module")
+def shuffled_on_postgresql(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Shuffled]:
+    with archive_of(request, tmp_path_factory.mktemp("order"), "postgresql") as archive:
+        yield archive, _store_shuffled(archive)
+
+
+@pytest.mark.parametrize("crossover", [0.0, math.inf], ids=["newest first", "all matches first"])
+def test_either_way_to_the_matches_on_postgresql_gives_the_newest(
+    shuffled_on_postgresql: Shuffled, crossover: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL's search picks its way to the matches by their number (pg_search.py): each
+    way, forced, gives the same answer."""
+    archive, texts = shuffled_on_postgresql
+    monkeypatch.setattr(pg_search, "_CROSSOVER", crossover)
+    for query in QUERIES:
+        for limit in (1, 7, 50, 2000):
+            assert _ids(archive, query, limit) == _expected(texts, query, limit), (query, limit)
+
+
+def _ids(archive: Archive, query: str, limit: int) -> list[str]:
+    return [item.article.id for item in archive.search(parse_query(query), SearchFilters(limit=limit))]
+
+
+def _expected(texts: dict[str, tuple[str, datetime]], query: str, limit: int) -> list[str]:
     words = [word for word in query.replace('"', "").split() if word not in ("AND", "OR")]
 
     def holds(text: str) -> bool:
@@ -63,9 +95,7 @@ def test_the_newest_by_publication_whatever_the_storing_order(
         return any(present) if " OR " in query else all(present)
 
     matching = [(published, key) for key, (text, published) in texts.items() if holds(text)]
-    expected = [key for _, key in sorted(matching, reverse=True)[:limit]]
-    found = archive.search(node, SearchFilters(limit=limit))
-    assert [item.article.id for item in found] == expected
+    return [key for _, key in sorted(matching, reverse=True)[:limit]]
 
 
 def test_filters_apply_while_reading_in_storing_order(
