@@ -111,6 +111,45 @@ def insert_articles(
     return stored
 
 
+_COPY_COLUMNS = ("seq", *ARTICLE_COLUMNS, "shared", "search", "search_gaps")
+_COPY_TYPES = ("integer", *_TYPES[:-2], "integer", "tsvector", "smallint")
+_COPY_ARTICLES = (
+    f"INSERT INTO articles ({', '.join(_COPY_COLUMNS)}) "
+    f"SELECT * FROM unnest({', '.join(f'%s::{kind}[]' for kind in _COPY_TYPES)}) ON CONFLICT DO NOTHING"
+)
+
+
+def copy_articles(
+    cursor: Cursor, rows: Sequence[Any], article_hits: Sequence[Any], bands: Sequence[Any]
+) -> None:
+    """Articles of another archive (rows of tables.articles, their seq kept), with their hits
+    and band keys (rows of tables.hits and tables.story_bands), indexed as stored here."""
+    values = []
+    for row in rows:
+        title, body = index_article(row.title, row.teaser, row.text)
+        values.append(
+            (
+                row.seq, row.id, row.url, row.guid, row.source, row.title, row.teaser, row.text,
+                row.summary, naive_utc(row.published), naive_utc(row.fetched), row.language,
+                row.story, row.matched, row.fingerprint, row.content_hash, row.shared,
+                *search_vector(title, body),
+            )
+        )  # fmt: skip
+    cursor.execute(_COPY_ARTICLES, [list(column) for column in zip(*values, strict=True)])
+    if article_hits:
+        cursor.executemany(
+            _INSERT_HIT,
+            [(h.article_id, h.rule, h.term, h.field, h.start, h.end, h.snippet) for h in article_hits],
+        )
+    if bands:
+        columns = [
+            [row.band for row in bands],
+            [row.article_id for row in bands],
+            [naive_utc(row.fetched) for row in bands],
+        ]
+        cursor.execute(_INSERT_BANDS, columns)
+
+
 def _article_values(article: Article) -> tuple[object, ...]:
     title, body = article.index_text or index_article(article.title, article.teaser, article.text)
     return (

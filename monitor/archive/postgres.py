@@ -54,7 +54,7 @@ class PostgresConnections:
         except (SQLAlchemyError, ArchiveError) as error:
             self.engine.dispose()
             cause = explained(error) if isinstance(error, SQLAlchemyError) else str(error)
-            raise ArchiveError(f"cannot open the archive at {_shown(url)}: {cause}") from error
+            raise ArchiveError(f"cannot open the archive at {shown_url(url)}: {cause}") from error
 
     def close(self) -> None:
         self.engine.dispose()
@@ -130,7 +130,7 @@ def _driver(connection: Connection) -> psycopg.Connection[Any]:
     return driver
 
 
-def _shown(url: str) -> str:
+def shown_url(url: str) -> str:
     """The URL without its password."""
     scheme, _, rest = url.partition("://")
     credentials, at, host = rest.rpartition("@")

@@ -14,6 +14,7 @@ from monitor import __version__
 from monitor.archive.backends import open_archive
 from monitor.archive.space import disk_full_warning
 from monitor.cli.alerts import alerts_command, retry_alerts_command
+from monitor.cli.archive import archive_copy_command
 from monitor.cli.check import check_command
 from monitor.cli.daemon import once_command, run_command
 from monitor.cli.output import FORMATS
@@ -97,6 +98,12 @@ def _parser() -> argparse.ArgumentParser:
     retry = alert_actions.add_parser("retry", help="send failed (or the given) alerts again")
     retry.add_argument("ids", nargs="*", metavar="ID")
     retry.add_argument("--failed", action="store_true", help="every dead-lettered alert")
+    archive = commands.add_parser("archive", help="copy the archive into a PostgreSQL one")
+    archive_actions = archive.add_subparsers(dest="archive_action", metavar="ACTION", required=True)
+    copy = archive_actions.add_parser(
+        "copy", help="copy the configured archive into a PostgreSQL one (resumes where it stopped)"
+    )
+    copy.add_argument("--to", required=True, metavar="URL", help="postgresql://user@host/database")
     commands.add_parser("check", help="validate the config; show how each rule was understood")
     extract = commands.add_parser("extract", help="show what the pipeline extracts from a page")
     extract.add_argument("inputs", nargs="+", metavar="URL_OR_FILE")
@@ -170,6 +177,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return import_command(path, settings, args.file, args.only_print)
     if args.command == "sources" and args.source_action == "export":
         return export_command(settings, args.output)
+    if args.command == "archive":
+        return archive_copy_command(settings, args.to)
     archive = open_archive(settings)
     try:
         if args.command == "search":

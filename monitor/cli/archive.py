@@ -1,0 +1,44 @@
+"""`monitor archive copy --to URL`: the configured archive's history into a PostgreSQL archive."""
+
+from __future__ import annotations
+
+import sys
+
+from monitor.archive.connections import SqlConnections, Transactions
+from monitor.archive.copying import copy_archive
+from monitor.archive.postgres import PostgresConnections, is_postgres_url, shown_url
+from monitor.config.settings import Settings
+from monitor.errors import UsageError
+
+
+def archive_copy_command(settings: Settings, to: str) -> int:
+    here = settings.database_url()
+    if not is_postgres_url(to):
+        raise UsageError(f"archive copy goes to a PostgreSQL archive (postgresql://…), not {to!r}")
+    if to == here:
+        raise UsageError("the archive to copy into is the configured one")
+    source: Transactions = PostgresConnections(here) if is_postgres_url(here) else SqlConnections(here)
+    try:
+        target = PostgresConnections(to)
+        try:
+            report = copy_archive(source, target, _progress)
+        finally:
+            target.close()
+    finally:
+        source.close()
+    print(f"copied {report.copied:,} articles into {shown_url(to)}; rows in each archive:")
+    for name, (there, here_) in report.counts.items():
+        print(f"  {name:<12} {there:>10,} {here_:>10,}{'' if there == here_ else '  DIFFERENT'}")
+    if report.differing:
+        print(
+            f"monitor: the copy differs in {', '.join(report.differing)}: was a daemon writing either "
+            "archive? Stop it and run the copy again (it resumes).",
+            file=sys.stderr,
+        )
+        return 1
+    print("the copy is complete: point storage.url at it and start the daemons")
+    return 0
+
+
+def _progress(done: int, total: int) -> None:
+    print(f"  {done:,} of {total:,} articles", file=sys.stderr, flush=True)
