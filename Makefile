@@ -14,7 +14,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 # Never fetch an interpreter of uv's own: the venv's Python is the one the user has.
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run test lint bench lock wheel-check clean
+.PHONY: run test lint system-packages bench lock wheel-check clean
 
 $(UV):
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { \
@@ -40,8 +40,17 @@ lint: $(VENV)/.installed-test
 	$(BIN)/mypy
 	$(BIN)/deptry monitor
 
-test: lint
+test: lint system-packages
 	$(BIN)/pytest
+
+# Debian packages the tests use: docker-compose checks docker-compose.yml (`config` needs no
+# engine). Installed when missing and this is root (the development and CI machines); else the
+# compose test fails saying what to install.
+SYSTEM_PACKAGES := docker-compose
+system-packages:
+	@command -v docker-compose >/dev/null || [ "$$(id -u)" != 0 ] || { \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(SYSTEM_PACKAGES) >/dev/null \
+		|| { apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(SYSTEM_PACKAGES) >/dev/null; }; }
 
 # What a user's install gets: the wheel alone, into a new venv, runtime dependencies from the lock.
 wheel-check: $(VENV)/.installed-test

@@ -103,6 +103,17 @@ def test_missing_environment_variable(tmp_path: Path, monkeypatch: pytest.Monkey
     ]
 
 
+def test_an_environment_variable_may_have_a_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "monitor.yaml"
+    path.write_text("storage:\n  url: ${MONITOR_STORAGE_URL:-sqlite:///m.db}\nsources: []\nwatch: []\n")
+    monkeypatch.delenv("MONITOR_STORAGE_URL", raising=False)
+    assert load_settings(path).storage.url == "sqlite:///m.db"
+    monkeypatch.setenv("MONITOR_STORAGE_URL", "")  # empty, as compose passes an unset variable
+    assert load_settings(path).storage.url == "sqlite:///m.db"
+    monkeypatch.setenv("MONITOR_STORAGE_URL", "postgresql://db/monitor")
+    assert load_settings(path).storage.url == "postgresql://db/monitor"
+
+
 def test_unreadable_and_invalid_yaml(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load_settings(tmp_path / "absent.yaml")

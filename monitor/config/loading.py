@@ -19,7 +19,9 @@ from monitor.errors import ConfigError, QueryError
 from monitor.ingest.parse.normalize import canonical_url
 from monitor.rules import parse_query, terms_query
 
-_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# ${NAME}, or ${NAME:-default} for a value the environment may leave unset (or empty), as in
+# the shell and in docker-compose files.
+_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 def key_path(location: tuple[int | str, ...]) -> str:
@@ -31,7 +33,8 @@ def key_path(location: tuple[int | str, ...]) -> str:
 
 
 def interpolate(value: Any, path: tuple[int | str, ...], problems: list[str]) -> Any:
-    """Replace ${NAME} in every string with the environment variable NAME."""
+    """Replace ${NAME} in every string with the environment variable NAME (${NAME:-default}:
+    the default when NAME is unset or empty)."""
     if isinstance(value, dict):
         return {key: interpolate(item, (*path, str(key)), problems) for key, item in value.items()}
     if isinstance(value, list):
@@ -39,7 +42,9 @@ def interpolate(value: Any, path: tuple[int | str, ...], problems: list[str]) ->
     if isinstance(value, str):
 
         def substitute(found: re.Match[str]) -> str:
-            name = found.group(1)
+            name, default = found.group(1), found.group(2)
+            if default is not None:
+                return os.environ.get(name) or default
             if name not in os.environ:
                 problems.append(f"{key_path(path)}: environment variable {name} is not set")
                 return ""
