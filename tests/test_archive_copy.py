@@ -3,6 +3,7 @@ cut short resumes, and a database holding another archive is refused."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import psycopg
@@ -92,3 +93,18 @@ def test_a_database_holding_another_archive_is_refused(
 def test_only_a_postgresql_archive_is_copied_into(cli: Cli, config: Path, tmp_path: Path) -> None:
     code, _, err = cli("-c", str(config), "archive", "copy", "--to", f"sqlite:///{tmp_path / 'other.db'}")
     assert code == 2 and "archive copy goes to a PostgreSQL archive" in err
+
+
+def test_copying_again_brings_the_alerts_sent_since(
+    cli: Cli, config: Path, webhook: WebhookReceiver, postgres_url: str, postgres_schema: str
+) -> None:
+    webhook.status = 503  # the pass's webhook sends fail: their rows wait to be retried
+    assert cli("-c", str(config), "once")[0] == 0
+    target = f"{postgres_url}?options=-csearch_path%3D{postgres_schema}"
+    assert cli("-c", str(config), "archive", "copy", "--to", target)[0] == 0
+    with sqlite3.connect(config.parent / "data" / "monitor.db") as connection:  # sent since
+        connection.execute("UPDATE alerts SET state = 'sent'")
+    assert cli("-c", str(config), "archive", "copy", "--to", target)[0] == 0
+    with psycopg.connect(postgres_url) as connection:
+        states = connection.execute(f'SELECT DISTINCT state FROM "{postgres_schema}".alerts').fetchall()
+    assert states == [("sent",)]

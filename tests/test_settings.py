@@ -114,6 +114,15 @@ def test_an_environment_variable_may_have_a_default(tmp_path: Path, monkeypatch:
     assert load_settings(path).storage.url == "postgresql://db/monitor"
 
 
+@pytest.mark.parametrize("reference", ["${PGURL:?set PGURL}", "${PGURL-x}", "${A:-${B:-z}}", "${1X}"])
+def test_a_reference_the_config_cannot_read_is_a_problem(tmp_path: Path, reference: str) -> None:
+    path = tmp_path / "monitor.yaml"
+    path.write_text(f"storage:\n  url: '{reference}'\nsources: []\nwatch: []\n")
+    with pytest.raises(ConfigError) as raised:
+        load_settings(path)
+    assert f"storage.url: {reference!r} holds a reference this config cannot read" in str(raised.value)
+
+
 def test_unreadable_and_invalid_yaml(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load_settings(tmp_path / "absent.yaml")

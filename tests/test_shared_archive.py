@@ -4,6 +4,7 @@ host sees no more requests at once, nor closer together, than one daemon would m
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import signal
 import subprocess
@@ -13,8 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from monitor.app import CLAIM_LEASE
+from monitor.app import CLAIM_LEASE, App, build_app
+from monitor.config.loading import load_settings
+from monitor.models import Hit
 from tests import fixtures
+from tests.archive.helpers import make_article
 from tests.configs import LOOPBACK_FETCH, monitor_config
 from tests.servers import Route, Site, WebhookReceiver
 from tests.test_daemon import start_daemon
@@ -171,3 +175,32 @@ def test_a_killed_daemons_sources_are_taken_over_and_every_story_alerted_once(
     assert set(keys_by_title) == expected
     assert all(len(keys) == 1 for keys in keys_by_title.values()), keys_by_title
     assert site.max_active <= per_host
+
+
+def test_a_daemon_lacking_a_channel_leaves_its_alerts_to_the_daemons_that_have_it(
+    tmp_path: Path, webhook: WebhookReceiver, postgres_url: str, postgres_schema: str
+) -> None:
+    """A config rolled out one daemon at a time: a daemon that does not know a channel yet
+    neither sends nor dead-letters its rows; one that knows it sends them."""
+    storage = f"{postgres_url}?options=-csearch_path%3D{postgres_schema}"
+
+    def app_with(notify: list[dict[str, str]], name: str) -> App:
+        alerts = [{"name": "desk", "notify": notify}]
+        return build_app(load_settings(monitor_config(tmp_path, storage=storage, alerts=alerts, name=name)))
+
+    older = app_with([{"jsonl": "alerts.jsonl"}], "older.yaml")
+    newer = app_with([{"jsonl": "alerts.jsonl"}, {"webhook": webhook.url}], "newer.yaml")
+    article = make_article(
+        "a1", title="Iron Dome visit", hits=(Hit("Iron Dome", "Iron Dome", "title", 0, 9, "x"),)
+    )
+    newer.archive.store_new([article], newer.dispatcher.outbox_for(article))
+
+    async def dispatch(app: App) -> None:
+        await app.dispatcher.dispatch()
+        await app.aclose()
+
+    asyncio.run(dispatch(older))
+    states = {row.channel.split(":", 1)[0]: row.state.value for row in newer.archive.outbox.alerts(10)}
+    assert states == {"jsonl": "sent", "webhook": "pending"}  # not dead-lettered by the older daemon
+    asyncio.run(dispatch(newer))
+    assert len(webhook.wait_for(1)) == 1

@@ -107,6 +107,9 @@ class Dispatcher:
             (route.name, notifier.key): notifier for route in routes for notifier in route.notifiers
         }
         self.claimer = "once"  # what its claims on the outbox say took them (see release_alert_claims)
+        # Sharing the archive with other daemons, rows to a channel this one lacks are theirs (a
+        # config being rolled out one daemon at a time); alone, such a row is dead-lettered.
+        self.channels = sorted({key for _, key in self.notifiers}) if archive.shared else None
         self.totals = DispatchReport()  # every send since start (the daemon's pass summary reads it)
         self._held_reconsidered = False
         self._sending: set[asyncio.Task[None]] = set()
@@ -188,6 +191,7 @@ class Dispatcher:
                 [route.name],
                 AlertState.PENDING,
                 self.claimer,
+                self.channels,
             )
             for row in rows:
                 until = None
@@ -290,6 +294,7 @@ class Dispatcher:
             [name],
             AlertState.PENDING,
             self.claimer,
+            self.channels,
         )
         route = self.routes.get(name)
         quiet_end = route.quiet.end_of_quiet(now) if route and route.quiet else None
@@ -305,7 +310,14 @@ class Dispatcher:
         now, names = self.clock(), list(self.routes)
         lease = now + CLAIM_LEASE
         rows = await asyncio.to_thread(
-            self.outbox.claim_alerts, now, lease, DIGEST_LIMIT, names, AlertState.HELD, self.claimer
+            self.outbox.claim_alerts,
+            now,
+            lease,
+            DIGEST_LIMIT,
+            names,
+            AlertState.HELD,
+            self.claimer,
+            self.channels,
         )
         return self._send_digests(rows, report, lease)
 

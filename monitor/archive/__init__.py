@@ -85,10 +85,12 @@ class Outbox(Protocol):
         names: Sequence[str],
         state: AlertState = AlertState.PENDING,
         claimer: str = "once",
+        channels: Sequence[str] | None = None,
     ) -> list[AlertRecord]:
         """Up to `limit` rows of the named alerts in `state` whose next attempt has come and
         that no one holds, oldest first, each claimed by `claimer` until `lease_until`; none
-        taken by two claimers at once. One transaction."""
+        taken by two claimers at once. With `channels`, only rows to those channels (daemons
+        sharing an archive leave each other the channels they lack). One transaction."""
         ...
 
     def release_alert_claims(self, claimer: str) -> int:

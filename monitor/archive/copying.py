@@ -3,9 +3,11 @@ from one daemon on SQLite to several on PostgreSQL loses nothing: sources with t
 state, articles with their hits and story band keys, and the alert outbox.
 
 Articles go in storing order (their seq kept) in batches, each with its hits and band keys in
-one transaction, so a copy cut short resumes after the last batch it committed; the other
-tables are written idempotently. It ends by comparing each table's rows on both sides. The
-PostgreSQL index of each article is made from its text, as storing it there would."""
+one transaction, so a copy cut short resumes after the last batch it committed; sources and
+alert rows are written over with the source's (an alert sent since the last run is marked sent
+there too). It ends by comparing each table's rows on both sides. The PostgreSQL index of each
+article is made from its text, as storing it there would. An article edited after it was
+copied keeps its first version in the copy."""
 
 from __future__ import annotations
 
@@ -76,7 +78,10 @@ def copy_archive(
     for start in range(0, len(outbox), BATCH):
         with target.writing() as writing:
             rows = [dict(row._mapping) for row in outbox[start : start + BATCH]]
-            writing.execute(postgresql_insert(alerts).values(rows).on_conflict_do_nothing())
+            statement = postgresql_insert(alerts).values(rows)
+            # A row copied before may have been sent since: the source's state is the one to keep.
+            now = {column.name: statement.excluded[column.name] for column in alerts.c if column.name != "id"}
+            writing.execute(statement.on_conflict_do_update(index_elements=["id"], set_=now))
     return CopyReport(copied, _counts(source, target))
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select, true, update
 
 from monitor.archive.connections import Transactions, operation
 from monitor.archive.rows import alert_from
@@ -29,6 +29,7 @@ class SqlOutbox:
         names: Sequence[str],
         state: AlertState = AlertState.PENDING,
         claimer: str = "once",
+        channels: Sequence[str] | None = None,
     ) -> list[AlertRecord]:
         """Take up to `limit` rows of the named alerts in this state (pending, or held for a
         digest) whose next attempt has come, oldest first, for sending: claimed until the lease's
@@ -40,6 +41,7 @@ class SqlOutbox:
             alerts.c.alert.in_(list(names)),
             or_(alerts.c.next_attempt.is_(None), alerts.c.next_attempt <= now),
             or_(alerts.c.claimed_until.is_(None), alerts.c.claimed_until <= now),
+            alerts.c.channel.in_(list(channels)) if channels is not None else true(),
         )
         with self.db.reading() as connection:  # the common answer is "none": no write lock for it
             if connection.execute(select(alerts.c.id).where(*is_due).limit(1)).first() is None:

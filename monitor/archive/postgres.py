@@ -9,13 +9,14 @@ and pg_search.py), as SQLite's run on the sqlite3 driver's."""
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import psycopg
-from sqlalchemy import Connection, create_engine, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Connection, create_engine, make_url, text
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from monitor.archive.connections import archive_errors, explained
 from monitor.archive.schema import upgrade
@@ -47,13 +48,21 @@ class PostgresConnections:
         options: dict[str, object] = {"connect_timeout": CONNECT_SECONDS}
         if schema:
             options["options"] = f"-csearch_path={schema}"
-        self.engine = create_engine(engine_url(url), connect_args=options, pool_pre_ping=True)
+        _refuse_ambiguous(url)
+        try:
+            self.engine = create_engine(engine_url(url), connect_args=options, pool_pre_ping=True)
+        except (SQLAlchemyError, ValueError) as error:
+            raise ArchiveError(
+                f"not a usable PostgreSQL URL: {shown_url(url)} (a port is a number; @ : / in a "
+                "password are written %40 %3A %2F)"
+            ) from error
         try:
             with self.engine.begin() as connection:
                 upgrade(connection)
-        except (SQLAlchemyError, ArchiveError) as error:
+        except (SQLAlchemyError, ArchiveError, ValueError) as error:  # ValueError: a port that is no number
             self.engine.dispose()
             cause = explained(error) if isinstance(error, SQLAlchemyError) else str(error)
+            cause = _without_password(cause, url)
             raise ArchiveError(f"cannot open the archive at {shown_url(url)}: {cause}") from error
 
     def close(self) -> None:
@@ -131,7 +140,31 @@ def _driver(connection: Connection) -> psycopg.Connection[Any]:
 
 
 def shown_url(url: str) -> str:
-    """The URL without its password."""
+    """The URL without its password, in the user part or in the query."""
     scheme, _, rest = url.partition("://")
     credentials, at, host = rest.rpartition("@")
-    return f"{scheme}://{credentials.split(':', 1)[0]}{at}{host}" if at else url
+    shown = f"{scheme}://{credentials.split(':', 1)[0]}{at}{host}" if at else url
+    return re.sub(r"(?i)(password=)[^&]*", r"\1***", shown)
+
+
+def _password(url: str) -> str | None:
+    try:
+        return make_url(url).password
+    except (ArgumentError, ValueError):
+        return None
+
+
+def _without_password(message: str, url: str) -> str:
+    password = _password(url)
+    return message.replace(password, "***") if password else message
+
+
+def _refuse_ambiguous(url: str) -> None:
+    """A password holding an unencoded @ makes its tail read as the host: refused before any
+    connection (whose error would show that tail)."""
+    authority = url.partition("://")[2].split("/", 1)[0]
+    if authority.count("@") > 1:
+        raise ArchiveError(
+            "the storage URL's user part holds an unencoded @: write it %40 in the password "
+            "(and : as %3A, / as %2F)"
+        )

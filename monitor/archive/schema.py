@@ -39,6 +39,9 @@ logging.getLogger("alembic.runtime.migration").addFilter(_RoutineLines())
 _UPGRADE_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || '/upgrade', 0))")
 
 
+_TABLES = text("SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")
+
+
 def _config(connection: Connection) -> Config:
     config = Config()
     config.set_main_option("script_location", "monitor.archive:revisions")
@@ -54,7 +57,20 @@ def upgrade(connection: Connection, to: str = "head") -> None:
     config = _config(connection)
     known = {revision.revision for revision in ScriptDirectory.from_config(config).walk_revisions()}
     current = MigrationContext.configure(connection).get_current_revision()
+    tables = set(connection.execute(_TABLES).scalars()) - {"alembic_version"}
+    schema = connection.execute(text("SELECT current_schema()")).scalar()
+    if current is None and tables:
+        shown = ", ".join(sorted(tables)[:5]) + (", …" if len(tables) > 5 else "")
+        raise ArchiveError(
+            f"schema {schema!r} holds tables the monitor did not make ({shown}): it is left unchanged; "
+            "give an empty database, or a schema of its own (?options=-csearch_path%3Dname)"
+        )
     if current is not None and current not in known:
+        if not {"articles", "sources", "alerts"} <= tables:
+            raise ArchiveError(
+                f"schema {schema!r} holds another program's tables (Alembic revision {current!r}): "
+                "it is left unchanged; give an empty database or a schema of its own"
+            )
         raise ArchiveError(
             f"the archive has schema revision {current!r}, newer than this program knows: upgrade the monitor"
         )

@@ -50,6 +50,13 @@ def interpolate(value: Any, path: tuple[int | str, ...], problems: list[str]) ->
                 return ""
             return os.environ[name]
 
+        nested = any("${" in (found.group(2) or "") for found in _ENV_REFERENCE.finditer(value))
+        if nested or "${" in _ENV_REFERENCE.sub("", value):
+            problems.append(
+                f"{key_path(path)}: {value!r} holds a reference this config cannot read: "
+                "write ${NAME} or ${NAME:-default}"
+            )
+            return value
         return _ENV_REFERENCE.sub(substitute, value)
     return value
 

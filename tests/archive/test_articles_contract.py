@@ -3,12 +3,16 @@ own is in test_outbox_contract.py, the sources' claims in test_sources_contract.
 
 from __future__ import annotations
 
+import random
+import threading
 from dataclasses import replace
 from datetime import timedelta
 
 from monitor.archive import Archive, FetchOutcome, KnownEntries, OutboxRow, SearchFilters
-from monitor.models import PollResult, PollStatus
+from monitor.models import Article, PollResult, PollStatus
+from monitor.near_duplicates import fingerprint
 from monitor.rules import parse_query
+from tests.archive.conftest import ArchiveOpener
 from tests.archive.helpers import NOW, make_article
 
 
@@ -237,3 +241,55 @@ def test_an_article_too_large_for_one_index_entry_is_still_found(archive: Archiv
     assert ids('"closing remark"') == ["huge"]
     assert ids("w3x AND w149998x") == ["huge"]
     assert ids("inventory OR note") == ["huge", "small"]
+
+
+def test_copies_stored_at_the_same_moment_by_two_daemons_are_one_story_and_one_alert(
+    open_archive: ArchiveOpener,
+) -> None:
+    """Two daemons (two archives on one database) each store a copy of the same story at once:
+    one story, one alert row, as when they store one after the other."""
+    daemons = [open_archive(), open_archive()]
+    words = [
+        "alpha",
+        "bravo",
+        "charlie",
+        "delta",
+        "echo",
+        "foxtrot",
+        "golf",
+        "hotel",
+        "india",
+        "juliet",
+        "kilo",
+        "lima",
+        "mike",
+    ]
+
+    def copy(story: int, side: int) -> Article:
+        rng = random.Random(story)
+        text = "Iron Dome " + " ".join(f"{rng.choice(words)}{rng.randint(0, 99)}" for _ in range(60))
+        key = f"s{story}-{side}"
+        title = f"Iron Dome story {story}"
+        return make_article(
+            key, title=title, text=text, url=f"https://{side}.test/{key}", source=f"Outlet {side}",
+            fingerprint=fingerprint(title, text),
+        )  # fmt: skip
+
+    for story in range(8):
+        meeting = threading.Barrier(2)
+
+        def store(side: int, story: int = story, meeting: threading.Barrier = meeting) -> None:
+            article = copy(story, side)
+            meeting.wait()
+            alert = OutboxRow("desk", "webhook:x", article.story, article.id, ("R",))
+            daemons[side].store_new([article], [alert])
+
+        threads = [threading.Thread(target=store, args=(side,)) for side in (0, 1)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    stored = [daemons[0].article(f"s{story}-{side}") for story in range(8) for side in (0, 1)]
+    assert len({found.article.story for found in stored if found is not None}) == 8
+    assert all(stored)
+    assert len(daemons[0].outbox.alerts(100)) == 8

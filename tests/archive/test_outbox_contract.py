@@ -119,3 +119,12 @@ def test_dispatchers_claiming_at_once_never_take_one_row_twice(database: Opener)
     with ThreadPoolExecutor(len(dispatchers)) as pool:
         claims = [row_id for taken in pool.map(claim_all, dispatchers) for row_id in taken]
     assert sorted(claims) == sorted(ids)
+
+
+def test_a_dispatcher_may_claim_only_the_channels_it_has(database: Opener) -> None:
+    db = database()
+    outbox = SqlOutbox(db)
+    [row_id] = _write(db, ["s1"])  # a row to webhook:x
+    assert outbox.claim_alerts(NOW, LEASE, 10, ["desk"], channels=["jsonl:/alerts.jsonl"]) == []
+    [claimed] = outbox.claim_alerts(NOW, LEASE, 10, ["desk"], channels=["webhook:x"])
+    assert claimed.id == row_id

@@ -4,6 +4,8 @@ know is refused, changing nothing."""
 
 from __future__ import annotations
 
+import re
+
 import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -88,3 +90,30 @@ def test_articles_marked_by_revision_14_get_their_gaps_recorded(
         assert sorted(item.article.id for item in found) == ["a1", "a2"]  # read apart and verified
     finally:
         archive.close()
+
+
+@pytest.mark.parametrize(
+    ("theirs", "said"),
+    [
+        ("CREATE TABLE customers (id int)", "holds tables the monitor did not make (customers)"),
+        (
+            "CREATE TABLE alembic_version (version_num varchar(32)); "
+            "INSERT INTO alembic_version VALUES ('ae1027a6acf'); CREATE TABLE invoices (id int)",
+            "holds another program's tables (Alembic revision 'ae1027a6acf')",
+        ),
+    ],
+)
+def test_another_programs_schema_is_refused_unchanged(
+    postgres_url: str, postgres_schema: str, theirs: str, said: str
+) -> None:
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute(f'SET search_path = "{postgres_schema}"')
+        for statement in theirs.split("; "):
+            admin.execute(statement)
+    with pytest.raises(ArchiveError, match=re.escape(said)):
+        PostgresConnections(postgres_url, postgres_schema)
+    with psycopg.connect(postgres_url) as reader:
+        tables = reader.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (postgres_schema,)
+        ).fetchall()
+    assert "articles" not in {name for (name,) in tables}
