@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import text
 
-from monitor.archive import FetchOutcome, JobHold, KnownEntries, OutboxRow, SearchFilters
+from monitor.archive import JobHold, KnownEntries, OutboxRow, SearchFilters
 from monitor.archive.connections import operation
 from monitor.archive.outbox_sql import SqlOutbox
 from monitor.archive.pg_articles import (
@@ -39,9 +38,10 @@ from monitor.archive.pg_text import search_query
 from monitor.archive.postgres import PostgresConnections
 from monitor.archive.search import index_exact
 from monitor.archive.search_sql import first_accepted
-from monitor.archive.sources_sql import SqlSources
+from monitor.archive.sources_sql import SourceSchedule, SqlSources
 from monitor.archive.stories import assign_stories, band_rows
-from monitor.models import ArchivedArticle, Article, Hit, SourceState
+from monitor.archive.writes import rows_of_stored, rows_of_update
+from monitor.models import ArchivedArticle, Article, Hit
 from monitor.near_duplicates import StoryGrouping
 from monitor.rules import Node
 from monitor.rules.match import compile_node
@@ -55,7 +55,7 @@ _STORING_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended(current_schema() 
 TOTAL_KEPT = 60.0  # seconds the archive's size is taken as known: search's plan needs it roughly
 
 
-class PostgresArchive:
+class PostgresArchive(SourceSchedule):
     """The Archive port on a PostgreSQL database (or one schema of it)."""
 
     def __init__(self, url: str, stories: StoryGrouping | None = None, schema: str | None = None) -> None:
@@ -74,34 +74,6 @@ class PostgresArchive:
     @operation("taking a job")
     def hold_job(self, name: str) -> JobHold | None:
         return self.db.advisory_lock(name)
-
-    # sources (sources_sql.py) ---------------------------------------------------------------
-
-    def sync_sources(self, configured: Sequence[tuple[str, str]], now: datetime) -> None:
-        self.sources.sync_sources(configured, now)
-
-    def claim_due_sources(
-        self, now: datetime, lease_until: datetime, limit: int, names: Sequence[str]
-    ) -> list[str]:
-        return self.sources.claim_due_sources(now, lease_until, limit, names)
-
-    def renew_claims(self, names: Sequence[str], claimed_at: datetime, until: datetime) -> set[str]:
-        return self.sources.renew_claims(names, claimed_at, until)
-
-    def release_claims(self, now: datetime) -> int:
-        return self.sources.release_claims(now)
-
-    def source_states_of(self, names: Sequence[str]) -> dict[str, SourceState]:
-        return self.sources.source_states_of(names)
-
-    def source_states(self) -> list[SourceState]:
-        return self.sources.source_states()
-
-    def record_fetch(self, name: str, outcome: FetchOutcome) -> None:
-        self.sources.record_fetches([(name, outcome)])
-
-    def record_fetches(self, outcomes: Sequence[tuple[str, FetchOutcome]]) -> None:
-        self.sources.record_fetches(outcomes)
 
     @operation("checking the archive")
     def damage(self) -> list[str]:
@@ -145,14 +117,7 @@ class PostgresArchive:
             stored = {
                 article.id: article for article in insert_articles(cursor, batch, band_rows(batch, bands_of))
             }
-            insert_alerts(
-                cursor,
-                [
-                    (replace(row, story=stored[row.article_id].story), stored[row.article_id].fetched)
-                    for row in outbox
-                    if row.article_id in stored
-                ],
-            )
+            insert_alerts(cursor, rows_of_stored(outbox, stored))
         return set(stored)
 
     @operation("updating an article")
@@ -163,14 +128,7 @@ class PostgresArchive:
             if updated is None:
                 return False
             story, new_rules = updated
-            insert_alerts(
-                cursor,
-                [
-                    (replace(row, story=story), article.fetched)
-                    for row in outbox
-                    if row.article_id == article.id and new_rules & set(row.rules)
-                ],
-            )
+            insert_alerts(cursor, rows_of_update(outbox, article, story, new_rules))
         return True
 
     @operation("recording a rule's hits")

@@ -21,7 +21,7 @@ from monitor.archive.pg_search import naive_utc
 from monitor.archive.pg_text import search_vector
 from monitor.archive.stories import MOST_PER_BAND
 from monitor.archive.tables import stored_datetime
-from monitor.archive.writes import ARTICLE_COLUMNS
+from monitor.archive.writes import ARTICLE_COLUMNS, not_taken
 from monitor.models import AlertState, Article, Hit
 from monitor.near_duplicates import pack
 from monitor.rules.text import index_article
@@ -82,13 +82,7 @@ def unstored(cursor: Cursor, batch: Sequence[Article]) -> list[Article]:
     """The articles of the batch whose id and URL are not stored yet (the first of the batch's
     own repeats)."""
     ids, urls = [article.id for article in batch], [article.url for article in batch]
-    taken = {value for (value,) in cursor.execute(_TAKEN, (ids, urls))}
-    fresh: list[Article] = []
-    for article in batch:
-        if article.id not in taken and article.url not in taken:
-            taken.update((article.id, article.url))
-            fresh.append(article)
-    return fresh
+    return not_taken(batch, {value for (value,) in cursor.execute(_TAKEN, (ids, urls))})
 
 
 def insert_articles(

@@ -28,7 +28,14 @@ import psycopg
 
 from monitor.archive import SearchFilters
 from monitor.archive.pg_text import NO_GAPS, WORDS
-from monitor.archive.search_sql import FIRST_CHUNK, LARGEST_CHUNK, ArticleRow, archived_rows, verifies
+from monitor.archive.search_sql import (
+    FIRST_CHUNK,
+    LARGEST_CHUNK,
+    ArticleRow,
+    archived_rows,
+    like_prefix,
+    verifies,
+)
 from monitor.archive.tables import articles
 from monitor.models import ArchivedArticle
 from monitor.rules.match import Evaluator
@@ -59,10 +66,6 @@ def _aware(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC)
 
 
-def _like_prefix(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "-%"
-
-
 def filter_sql(filters: SearchFilters) -> tuple[str, list[Any]]:
     """`AND ...` conditions on `articles` for the search filters (all but the query and the
     limit), with their parameters."""
@@ -83,7 +86,7 @@ def filter_sql(filters: SearchFilters) -> tuple[str, list[Any]]:
     if filters.language:
         language = filters.language.lower()
         clauses.append("(lower(articles.language) = %s OR lower(articles.language) LIKE %s)")
-        params += [language, _like_prefix(language)]
+        params += [language, like_prefix(language)]
     if filters.matched:
         clauses.append("articles.matched = 1")
     if filters.rules:

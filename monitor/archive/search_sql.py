@@ -63,7 +63,8 @@ def _datetime(stored: str) -> datetime:
     return datetime.fromisoformat(stored + "+00:00")
 
 
-def _like_prefix(text: str) -> str:
+def like_prefix(text: str) -> str:
+    """A LIKE pattern for a language tag and its subtags (`en` -> `en-%`), wildcards escaped."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "-%"
 
 
@@ -87,7 +88,7 @@ def filter_sql(filters: SearchFilters) -> tuple[str, list[Any]]:
     if filters.language:
         language = filters.language.lower()
         clauses.append("(lower(articles.language) = ? OR lower(articles.language) LIKE ? ESCAPE '\\')")
-        params += [language, _like_prefix(language)]
+        params += [language, like_prefix(language)]
     if filters.matched:
         clauses.append("articles.matched = 1")
     if filters.rules:

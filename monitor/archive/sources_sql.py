@@ -155,3 +155,36 @@ def _fetch_values(outcome: FetchOutcome) -> dict[str, Any]:
     if outcome.moved_to:
         values["moved_to"] = outcome.moved_to
     return values
+
+
+class SourceSchedule:
+    """The Archive port's methods on sources' schedule state (see Archive), one body for both
+    adapters: each holds its SqlSources as `sources`."""
+
+    sources: SqlSources
+
+    def sync_sources(self, configured: Sequence[tuple[str, str]], now: datetime) -> None:
+        self.sources.sync_sources(configured, now)
+
+    def claim_due_sources(
+        self, now: datetime, lease_until: datetime, limit: int, names: Sequence[str]
+    ) -> list[str]:
+        return self.sources.claim_due_sources(now, lease_until, limit, names)
+
+    def renew_claims(self, names: Sequence[str], claimed_at: datetime, until: datetime) -> set[str]:
+        return self.sources.renew_claims(names, claimed_at, until)
+
+    def release_claims(self, now: datetime) -> int:
+        return self.sources.release_claims(now)
+
+    def source_states_of(self, names: Sequence[str]) -> dict[str, SourceState]:
+        return self.sources.source_states_of(names)
+
+    def source_states(self) -> list[SourceState]:
+        return self.sources.source_states()
+
+    def record_fetch(self, name: str, outcome: FetchOutcome) -> None:
+        self.sources.record_fetches([(name, outcome)])
+
+    def record_fetches(self, outcomes: Sequence[tuple[str, FetchOutcome]]) -> None:
+        self.sources.record_fetches(outcomes)

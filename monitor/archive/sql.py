@@ -8,13 +8,12 @@ stories.py)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import partial
 
 from sqlalchemy import bindparam, delete, func, select, text
 
-from monitor.archive import FetchOutcome, JobHold, KnownEntries, OutboxRow, SearchFilters
+from monitor.archive import JobHold, KnownEntries, OutboxRow, SearchFilters
 from monitor.archive.bulk import IN_JSON, json_list
 from monitor.archive.connections import SqlConnections, operation
 from monitor.archive.outbox_sql import SqlOutbox
@@ -27,11 +26,19 @@ from monitor.archive.search_sql import (
     newest_of_all,
     verifies,
 )
-from monitor.archive.sources_sql import SqlSources
+from monitor.archive.sources_sql import SourceSchedule, SqlSources
 from monitor.archive.stories import SqliteBands, assign_stories, index_bands
 from monitor.archive.tables import MARK_BLOCK, articles, publication_marks, story_bands
-from monitor.archive.writes import insert_alerts, insert_articles, insert_hits, unstored, update_article
-from monitor.models import ArchivedArticle, Article, Hit, SourceState
+from monitor.archive.writes import (
+    insert_alerts,
+    insert_articles,
+    insert_hits,
+    rows_of_stored,
+    rows_of_update,
+    unstored,
+    update_article,
+)
+from monitor.models import ArchivedArticle, Article, Hit
 from monitor.near_duplicates import StoryGrouping
 from monitor.rules import Node
 from monitor.rules.match import compile_node
@@ -44,7 +51,7 @@ _DROP_RULES_HITS = f"DELETE FROM hits WHERE article_id = ? AND rule IN {IN_JSON}
 _MATCHED = "UPDATE articles SET matched = 1 WHERE id = ?"
 
 
-class SqlArchive:
+class SqlArchive(SourceSchedule):
     """The Archive port on SQLAlchemy Core: sources and articles here, the alert outbox in
     `outbox`, both in one database (`db`), so that an article and its alert rows are written
     in one transaction."""
@@ -63,34 +70,6 @@ class SqlArchive:
 
     def hold_job(self, name: str) -> JobHold | None:
         return _SOLE_DAEMON
-
-    # sources (sources_sql.py) ---------------------------------------------------------------
-
-    def sync_sources(self, configured: Sequence[tuple[str, str]], now: datetime) -> None:
-        self.sources.sync_sources(configured, now)
-
-    def claim_due_sources(
-        self, now: datetime, lease_until: datetime, limit: int, names: Sequence[str]
-    ) -> list[str]:
-        return self.sources.claim_due_sources(now, lease_until, limit, names)
-
-    def renew_claims(self, names: Sequence[str], claimed_at: datetime, until: datetime) -> set[str]:
-        return self.sources.renew_claims(names, claimed_at, until)
-
-    def release_claims(self, now: datetime) -> int:
-        return self.sources.release_claims(now)
-
-    def source_states_of(self, names: Sequence[str]) -> dict[str, SourceState]:
-        return self.sources.source_states_of(names)
-
-    def source_states(self) -> list[SourceState]:
-        return self.sources.source_states()
-
-    def record_fetch(self, name: str, outcome: FetchOutcome) -> None:
-        self.sources.record_fetches([(name, outcome)])
-
-    def record_fetches(self, outcomes: Sequence[tuple[str, FetchOutcome]]) -> None:
-        self.sources.record_fetches(outcomes)
 
     @operation("checking the archive")
     def damage(self) -> list[str]:
@@ -144,14 +123,7 @@ class SqlArchive:
             insert_articles(cursor, batch)
             index_bands(cursor, batch, bands_of)
             stored = {article.id: article for article in batch}
-            insert_alerts(
-                cursor,
-                [
-                    (replace(row, story=stored[row.article_id].story), stored[row.article_id].fetched)
-                    for row in outbox
-                    if row.article_id in stored
-                ],
-            )
+            insert_alerts(cursor, rows_of_stored(outbox, stored))
         return set(stored)
 
     @operation("updating an article")
@@ -163,14 +135,7 @@ class SqlArchive:
             if updated is None:
                 return False
             story, new_rules = updated
-            insert_alerts(
-                cursor,
-                [
-                    (replace(row, story=story), article.fetched)
-                    for row in outbox
-                    if row.article_id == article.id and new_rules & set(row.rules)
-                ],
-            )
+            insert_alerts(cursor, rows_of_update(outbox, article, story, new_rules))
         return True
 
     @operation("recording a rule's hits")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from monitor.archive import OutboxRow
@@ -60,6 +61,35 @@ def unstored(cursor: sqlite3.Cursor, batch: Sequence[Article]) -> list[Article]:
     own repeats)."""
     taken = {id_ for (id_,) in cursor.execute(_IDS_TAKEN, (json_list([a.id for a in batch]),))}
     taken.update(url for (url,) in cursor.execute(_URLS_TAKEN, (json_list([a.url for a in batch]),)))
+    return not_taken(batch, taken)
+
+
+def rows_of_stored(
+    outbox: Sequence[OutboxRow], stored: dict[str, Article]
+) -> list[tuple[OutboxRow, datetime]]:
+    """The outbox rows of the articles stored (by id), each naming its article's story (which
+    grouping may have changed), with the article's fetch time as their creation."""
+    return [
+        (replace(row, story=stored[row.article_id].story), stored[row.article_id].fetched)
+        for row in outbox
+        if row.article_id in stored
+    ]
+
+
+def rows_of_update(
+    outbox: Sequence[OutboxRow], article: Article, story: str, new_rules: set[str]
+) -> list[tuple[OutboxRow, datetime]]:
+    """The outbox rows of a new version of an article: only for rules it newly matches."""
+    return [
+        (replace(row, story=story), article.fetched)
+        for row in outbox
+        if row.article_id == article.id and new_rules & set(row.rules)
+    ]
+
+
+def not_taken(batch: Sequence[Article], taken: set[str]) -> list[Article]:
+    """The articles whose id and URL are neither among `taken` (those stored) nor an earlier
+    article's of the batch."""
     fresh: list[Article] = []
     for article in batch:
         if article.id not in taken and article.url not in taken:
