@@ -1,4 +1,5 @@
-"""SQLAlchemy Core tables of the archive (SQLite now; written to serve PostgreSQL as well)."""
+"""SQLAlchemy Core tables of the archive, on SQLite and PostgreSQL alike. "Schema version n"
+marks what SQLite's upgrades before Alembic added (migrations/); later changes are revisions."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
@@ -54,3 +55,10 @@ def archive_of(request: pytest.FixtureRequest, folder: Path, backend: str | None
             archive = PostgresArchive(url, schema=stack.enter_context(new_schema(url)))
         stack.callback(archive.close)
         yield archive
+
+
+def as_before_alembic(connection: sqlite3.Connection, version: int) -> None:
+    """Mark a SQLite archive whose tables a test has made those of schema `version` as a monitor
+    before Alembic left it: the version in user_version, no Alembic version table."""
+    connection.execute("DROP TABLE alembic_version")
+    connection.execute(f"PRAGMA user_version = {version}")

@@ -16,7 +16,7 @@ from monitor.archive import Archive, SearchFilters, pg_search
 from monitor.archive.search import index_exact
 from monitor.archive.sql import SqlArchive
 from monitor.rules import parse_query
-from tests.archive.helpers import BACKENDS, NOW, archive_of, make_article
+from tests.archive.helpers import BACKENDS, NOW, archive_of, as_before_alembic, make_article
 
 Shuffled = tuple[Archive, dict[str, tuple[str, datetime]]]
 
@@ -160,7 +160,7 @@ def test_publication_marks_made_by_the_upgrade_bound_as_the_stored_ones_do(tmp_p
         connection.execute("ALTER TABLE alerts DROP COLUMN claimed_until")
         connection.execute("ALTER TABLE alerts DROP COLUMN claimed_by")
         connection.execute("DROP INDEX articles_source_seq")
-        connection.execute("PRAGMA user_version = 7")
+        as_before_alembic(connection, 7)
     upgraded = SqlArchive(f"sqlite:///{path}")
     found = upgraded.search(parse_query("radar"), SearchFilters(limit=3))
     assert [item.article.id for item in found] == ["ahead", "n0699", "n0698"]

@@ -1,18 +1,26 @@
 from __future__ import annotations
 
+import logging
 import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine
 
 from monitor.archive import OutboxRow, SearchFilters
-from monitor.archive.migrations import APPLICATION_ID, LATEST
+from monitor.archive.migrations import ALEMBIC, APPLICATION_ID
+from monitor.archive.schema import BASELINE, SQLITE_ONLY
 from monitor.archive.sql import SqlArchive
+from monitor.archive.tables import metadata
 from monitor.errors import ArchiveError
 from monitor.near_duplicates import fingerprint
 from monitor.rules import parse_query
-from tests.archive.helpers import NOW, make_article
+from tests.archive.helpers import NOW, as_before_alembic, make_article
 
 
 def outbox(key: str) -> OutboxRow:
@@ -24,9 +32,9 @@ def test_schema_is_versioned_and_reopening_is_harmless(tmp_path: Path) -> None:
     SqlArchive(f"sqlite:///{path}").close()
     SqlArchive(f"sqlite:///{path}").close()
     with sqlite3.connect(path) as connection:
-        assert connection.execute("PRAGMA user_version").fetchone()[0] == LATEST
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == ALEMBIC
         assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        connection.execute(f"PRAGMA user_version = {LATEST + 1}")
+        connection.execute(f"PRAGMA user_version = {ALEMBIC + 1}")
     with pytest.raises(ArchiveError, match="newer than this program knows"):
         SqlArchive(f"sqlite:///{path}")
 
@@ -62,12 +70,12 @@ def test_a_version_1_archive_is_upgraded_keeping_its_data(tmp_path: Path) -> Non
         connection.execute("ALTER TABLE alerts DROP COLUMN claimed_until")
         connection.execute("ALTER TABLE alerts DROP COLUMN claimed_by")
         connection.execute("DROP INDEX articles_source_seq")
-        connection.execute("PRAGMA user_version = 1")
+        as_before_alembic(connection, 1)
     upgraded = SqlArchive(f"sqlite:///{path}")
     state = upgraded.source_states_of(["One"]).get("One")
     assert state is not None and state.url == "https://x.test/feed" and state.moved_to is None
     with sqlite3.connect(path) as connection:
-        assert connection.execute("PRAGMA user_version").fetchone()[0] == LATEST == 13
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == ALEMBIC
 
 
 def test_a_version_6_archive_is_reindexed_with_teaser_and_text_apart(tmp_path: Path) -> None:
@@ -93,12 +101,12 @@ def test_a_version_6_archive_is_reindexed_with_teaser_and_text_apart(tmp_path: P
         connection.execute("ALTER TABLE alerts DROP COLUMN claimed_until")
         connection.execute("ALTER TABLE alerts DROP COLUMN claimed_by")
         connection.execute("DROP INDEX articles_source_seq")
-        connection.execute("PRAGMA user_version = 6")
+        as_before_alembic(connection, 6)
     upgraded = SqlArchive(f"sqlite:///{path}")
     assert upgraded.search(parse_query('"iron dome"'), SearchFilters()) == []
     assert [found.article.id for found in upgraded.search(parse_query("dome"), SearchFilters())] == ["a1"]
     with sqlite3.connect(path) as connection:
-        assert connection.execute("PRAGMA user_version").fetchone()[0] == LATEST
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == ALEMBIC
         [(tokenizer,)] = connection.execute("SELECT sql FROM sqlite_master WHERE name = 'articles_fts'")
         assert "ascii" in tokenizer
 
@@ -153,7 +161,7 @@ def test_copies_stored_together_or_upgraded_from_version_8_are_shown(tmp_path: P
         connection.execute("ALTER TABLE alerts DROP COLUMN claimed_until")
         connection.execute("ALTER TABLE alerts DROP COLUMN claimed_by")
         connection.execute("DROP INDEX articles_source_seq")
-        connection.execute("PRAGMA user_version = 8")
+        as_before_alembic(connection, 8)
     upgraded = SqlArchive(f"sqlite:///{path}")
     assert _copies_shown(upgraded) == expected
     with sqlite3.connect(path) as connection:
@@ -183,7 +191,7 @@ def test_a_version_9_archive_gains_alert_claims(tmp_path: Path) -> None:
         connection.execute("ALTER TABLE alerts DROP COLUMN claimed_until")
         connection.execute("ALTER TABLE alerts DROP COLUMN claimed_by")
         connection.execute("DROP INDEX articles_source_seq")
-        connection.execute("PRAGMA user_version = 9")
+        as_before_alembic(connection, 9)
     upgraded = SqlArchive(f"sqlite:///{path}").outbox
     lease = NOW + timedelta(minutes=5)
     assert len(upgraded.claim_alerts(NOW, lease, 10, ["desk"])) == 1
@@ -250,7 +258,7 @@ def test_a_version_11_archive_regroups_with_the_new_band_keys(tmp_path: Path) ->
         connection.execute("UPDATE story_bands SET band = band + 1")  # no longer the keys of today
         connection.execute("ALTER TABLE sources DROP COLUMN boilerplate")
         connection.execute("DROP INDEX articles_source_seq")
-        connection.execute("PRAGMA user_version = 11")
+        as_before_alembic(connection, 11)
     upgraded = SqlArchive(f"sqlite:///{path}")
     copy = make_article(
         "a2", url="https://wire.test/a2", source="Tide Wire", text=text, fingerprint=fingerprint("Two", text)
@@ -270,10 +278,120 @@ def test_a_version_12_archive_indexes_the_short_articles_its_upgrade_left_out(tm
     with sqlite3.connect(path) as connection:
         connection.execute("DELETE FROM story_bands")
         connection.execute("DROP INDEX articles_source_seq")
-        connection.execute("PRAGMA user_version = 12")
+        as_before_alembic(connection, 12)
     upgraded = SqlArchive(f"sqlite:///{path}")
     copy = make_article(
         "a2", url="https://wire.test/a2", source="Tide Wire", text=text, fingerprint=fingerprint("Two", text)
     )
     upgraded.store_new([copy], [])
     assert (found := upgraded.article("a2")) is not None and found.article.story == "a1"
+
+
+def _alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", "monitor.archive:revisions")
+    return config
+
+
+def _differences_from_the_tables(path: Path) -> list[object]:
+    """What Alembic finds between the file and tables.py, foreign keys aside: SQLAlchemy reads
+    no ON DELETE from a key written inline, as version 5 wrote story_bands' (_foreign_keys)."""
+    engine = create_engine(f"sqlite:///{path}")
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(
+                connection, opts={"include_name": lambda name, *_: name not in SQLITE_ONLY}
+            )
+            found = compare_metadata(context, metadata)
+    finally:
+        engine.dispose()
+    return [item for item in found if item[0] not in ("add_fk", "remove_fk")]
+
+
+def _foreign_keys(path: Path) -> set[tuple[object, ...]]:
+    with sqlite3.connect(path) as connection:
+        return {
+            (table, *key[2:])  # the table referred to, the columns, ON UPDATE, ON DELETE, MATCH
+            for table in ("sources", "articles", "story_bands", "publication_marks", "hits", "alerts")
+            for key in connection.execute(f"PRAGMA foreign_key_list({table})")
+        }
+
+
+def test_alembic_makes_a_new_archive_and_takes_over_one_upgraded_from_version_1(tmp_path: Path) -> None:
+    """A new archive is built by the revisions, an archive of version 1 by the old upgrades and
+    then the revisions: both end as tables.py describes, at Alembic's newest revision."""
+    new, old = tmp_path / "new.db", tmp_path / "old.db"
+    SqlArchive(f"sqlite:///{new}").close()
+    assert _differences_from_the_tables(new) == []
+    SqlArchive(f"sqlite:///{old}").close()
+    with sqlite3.connect(old) as connection:  # the tables of version 1, as it made them
+        connection.execute("DROP INDEX articles_source_content")
+        connection.execute("DROP INDEX articles_source_seq")
+        for column in ("moved_to", "body_hash", "last_full_fetch", "interval_seconds", "claimed_at"):
+            connection.execute(f"ALTER TABLE sources DROP COLUMN {column}")
+        for column in ("entry_digests", "boilerplate"):
+            connection.execute(f"ALTER TABLE sources DROP COLUMN {column}")
+        for column in ("fingerprint", "content_hash", "shared"):
+            connection.execute(f"ALTER TABLE articles DROP COLUMN {column}")
+        connection.execute("DROP TABLE story_bands")
+        connection.execute("DROP TABLE publication_marks")
+        connection.execute("ALTER TABLE alerts DROP COLUMN claimed_until")
+        connection.execute("ALTER TABLE alerts DROP COLUMN claimed_by")
+        as_before_alembic(connection, 1)
+    assert _differences_from_the_tables(old) != []  # the test's premise: it lacks what came later
+    SqlArchive(f"sqlite:///{old}").close()
+    assert _differences_from_the_tables(old) == []
+    assert _foreign_keys(old) == _foreign_keys(new)
+    assert ("story_bands", "articles", "article_id", "id", "NO ACTION", "CASCADE", "NONE") in _foreign_keys(
+        new
+    )
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    for path in (new, old):
+        with sqlite3.connect(path) as connection:
+            assert connection.execute("SELECT version_num FROM alembic_version").fetchall() == [(head,)]
+            assert connection.execute("PRAGMA user_version").fetchone()[0] == ALEMBIC
+
+
+def test_a_version_13_archive_is_stamped_and_keeps_everything(tmp_path: Path) -> None:
+    path = tmp_path / "v13.db"
+    archive = SqlArchive(f"sqlite:///{path}")
+    archive.store_new([make_article("a1")], [outbox("a1")])
+    archive.close()
+    with sqlite3.connect(path) as connection:  # version 13 is the baseline's schema exactly
+        as_before_alembic(connection, 13)
+    upgraded = SqlArchive(f"sqlite:///{path}")
+    assert [item.article.id for item in upgraded.search(parse_query("iron"), SearchFilters())] == ["a1"]
+    assert len(upgraded.outbox.claim_alerts(NOW, NOW, 10, ["desk"])) == 1
+    upgraded.close()
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("SELECT count(*) FROM alembic_version").fetchone()[0] == 1
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == ALEMBIC
+
+
+def test_an_archive_at_a_revision_from_a_newer_monitor_is_refused_unchanged(tmp_path: Path) -> None:
+    path = tmp_path / "newer.db"
+    SqlArchive(f"sqlite:///{path}").close()
+    with sqlite3.connect(path) as connection:
+        connection.execute("UPDATE alembic_version SET version_num = 'r99_from_the_future'")
+    before = path.read_bytes()
+    with pytest.raises(ArchiveError, match=r"revision 'r99_from_the_future', newer than this program knows"):
+        SqlArchive(f"sqlite:///{path}")
+    assert path.read_bytes() == before
+
+
+def test_revisions_are_logged_a_line_each_and_only_on_an_archive_that_existed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "a.db"
+    with caplog.at_level(logging.INFO):
+        SqlArchive(f"sqlite:///{path}").close()
+    assert [record for record in caplog.records if record.name.startswith("alembic")] == []
+    with sqlite3.connect(path) as connection:
+        connection.execute(f"UPDATE alembic_version SET version_num = '{BASELINE}'")
+    with caplog.at_level(logging.INFO):
+        SqlArchive(f"sqlite:///{path}").close()
+    lines = [record.getMessage() for record in caplog.records if record.name.startswith("alembic")]
+    assert (
+        lines[0] == "Running upgrade r13_baseline -> r14_search, The full-text index of PostgreSQL archives"
+    )
+    assert len(lines) >= 3 and all("\n" not in line for line in lines)

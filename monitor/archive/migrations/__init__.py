@@ -1,8 +1,11 @@
-"""Versioned schema migrations. The version lives in SQLite's `PRAGMA user_version`.
+"""SQLite archives' schema: made and upgraded by Alembic (schema.py) as PostgreSQL's are;
+those made before it are first brought forward by the upgrades below, one version step each,
+to version 13, which is Alembic's baseline, and stamped with it. All of it in the opening
+transaction. These upgrades have shipped and are never edited; new changes are revisions.
 
-A new archive is created at the newest version from the table definitions (tables.py); an
-older one is brought forward by the upgrades below, each one version step, run in the same
-transaction. Append upgrades; never edit one that has shipped.
+`PRAGMA user_version` says which: 1-13 the versions of these upgrades, ALEMBIC for an archive
+whose revision Alembic's version table holds. A monitor from before Alembic reads ALEMBIC as a
+version newer than it knows and refuses the archive, as it must.
 """
 
 from __future__ import annotations
@@ -15,8 +18,8 @@ from pathlib import Path
 
 from sqlalchemy import Connection, func, insert, select, text
 
-from monitor.archive import engine
-from monitor.archive.tables import MARK_BLOCK, articles, metadata, story_bands
+from monitor.archive import engine, schema
+from monitor.archive.tables import MARK_BLOCK, articles, story_bands
 from monitor.errors import ArchiveError
 from monitor.near_duplicates import band_keys, unpack
 from monitor.rules.text import index_article
@@ -24,16 +27,9 @@ from monitor.rules.text import index_article
 log = logging.getLogger(__name__)
 
 
-# The index stores the matcher's tokens joined by spaces (rules/text.index_fields). The ascii
-# tokenizer splits them at the spaces and nowhere else (unicode61 would also split at combining
-# marks), so the index's phrases are exactly the matcher's and most searches need no verifying.
+# The full-text index as version 7 made it (the baseline revision makes it the same way).
 _CREATE_INDEX = "CREATE VIRTUAL TABLE articles_fts USING fts5(title, body, tokenize = 'ascii')"
 _REINDEX_CHUNK = 2000
-
-
-def _create(connection: Connection) -> None:
-    metadata.create_all(connection)
-    connection.execute(text(_CREATE_INDEX))
 
 
 def _v1_to_v2(connection: Connection) -> None:
@@ -199,7 +195,8 @@ UPGRADES: list[Callable[[Connection], None]] = [
     _v11_to_v12,
     _v12_to_v13,
 ]
-LATEST = len(UPGRADES) + 1
+LEGACY_LATEST = len(UPGRADES) + 1
+ALEMBIC = LEGACY_LATEST + 1
 
 
 # PRAGMA application_id of every archive the monitor made ("MoNi"): what tells our file apart
@@ -213,26 +210,27 @@ def is_current(connection: Connection) -> bool:
     nothing (reading must work on a full disk)."""
     version = int(connection.execute(text("PRAGMA user_version")).scalar_one())
     application_id = int(connection.execute(text("PRAGMA application_id")).scalar_one())
-    return version == LATEST and application_id == APPLICATION_ID
+    return version == ALEMBIC and application_id == APPLICATION_ID and schema.is_newest(connection)
 
 
-def migrate(connection: Connection) -> int:
-    """Bring the schema to the newest version; returns the version now in force. Refuses,
-    unchanged, a database that the monitor did not make (see refuse_foreign)."""
-    current = int(connection.execute(text("PRAGMA user_version")).scalar_one())
-    if current > LATEST:
+def migrate(connection: Connection) -> None:
+    """Bring the schema to the newest revision. Refuses, unchanged, an archive of a newer monitor
+    (and, with refuse_foreign before it, a database that the monitor did not make)."""
+    version = int(connection.execute(text("PRAGMA user_version")).scalar_one())
+    if version > ALEMBIC:
         raise ArchiveError(
-            f"the archive has schema version {current}, newer than this program knows "
-            f"({LATEST}): upgrade the monitor"
+            f"the archive has schema version {version}, newer than this program knows "
+            f"({ALEMBIC}): upgrade the monitor"
         )
-    if current == 0:
-        _create(connection)
-    else:
-        for version in range(current, LATEST):
-            UPGRADES[version - 1](connection)
-    connection.execute(text(f"PRAGMA user_version = {LATEST}"))
+    if 0 < version < ALEMBIC:
+        if version < LEGACY_LATEST:
+            log.info("upgrading the archive from schema version %d to %d", version, LEGACY_LATEST)
+        for step in range(version, LEGACY_LATEST):
+            UPGRADES[step - 1](connection)
+        schema.stamp(connection, schema.BASELINE)
+    schema.upgrade(connection)
+    connection.execute(text(f"PRAGMA user_version = {ALEMBIC}"))
     connection.execute(text(f"PRAGMA application_id = {APPLICATION_ID}"))
-    return LATEST
 
 
 def refuse_foreign(path: Path) -> None:

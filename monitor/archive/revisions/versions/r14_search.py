@@ -12,6 +12,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import TSVECTOR
 
+from monitor.archive.revisions import on_postgresql
+
 revision = "r14_search"
 down_revision = "r13_baseline"
 branch_labels = None
@@ -19,12 +21,16 @@ depends_on = None
 
 
 def upgrade() -> None:
+    if not on_postgresql():
+        return
     op.add_column("articles", sa.Column("search", TSVECTOR(), nullable=False, server_default=""))
     op.create_index("articles_search", "articles", ["search"], postgresql_using="gin")
     op.create_index("articles_published_seq", "articles", ["published", "seq"])
 
 
 def downgrade() -> None:
+    if not on_postgresql():
+        return
     op.drop_index("articles_published_seq", "articles")
     op.drop_index("articles_search", "articles")
     op.drop_column("articles", "search")

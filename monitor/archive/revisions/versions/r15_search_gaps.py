@@ -13,6 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from monitor.archive.revisions import on_postgresql
+
 revision = "r15_search_gaps"
 down_revision = "r14_search"
 branch_labels = None
@@ -20,6 +22,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    if not on_postgresql():
+        return
     op.add_column("articles", sa.Column("search_gaps", sa.SmallInteger(), nullable=False, server_default="0"))
     op.execute("ALTER TABLE articles ALTER COLUMN search SET STORAGE MAIN")
     op.execute("ALTER TABLE articles SET (toast_tuple_target = 8160)")
@@ -39,6 +43,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    if not on_postgresql():
+        return
     op.execute("ALTER TABLE articles RESET (toast_tuple_target)")
     op.execute("ALTER TABLE articles ALTER COLUMN search SET STORAGE EXTENDED")
     op.drop_index("articles_with_gaps", "articles")

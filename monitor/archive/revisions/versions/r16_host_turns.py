@@ -11,6 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from monitor.archive.revisions import on_postgresql
+
 revision = "r16_host_turns"
 down_revision = "r15_search_gaps"
 branch_labels = None
@@ -18,6 +20,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    if not on_postgresql():
+        return
     op.create_table(
         "host_slots",
         sa.Column("host", sa.Text(), primary_key=True),
@@ -32,5 +36,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    if not on_postgresql():
+        return
     op.drop_table("host_gaps")
     op.drop_table("host_slots")
