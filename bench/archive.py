@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import secrets
 import sqlite3
 import statistics
 import tempfile
@@ -42,6 +41,7 @@ from typing import Any
 
 import psycopg
 
+from bench.postgres import new_database
 from bench.report import environment, write_section
 from monitor.archive import Archive, SearchFilters
 from monitor.archive.pg_archive import PostgresArchive
@@ -158,28 +158,22 @@ def sqlite_archive(folder: Path, count: int) -> Iterator[tuple[Archive, Bare]]:
 @contextmanager
 def postgres_archive(folder: Path, count: int) -> Iterator[tuple[Archive, Bare]]:
     server = os.environ.get("MONITOR_BENCH_POSTGRESQL", "postgresql://postgres@127.0.0.1:5432/test")
-    name = f"monitor_bench_{count}_{secrets.token_hex(4)}"
-    with psycopg.connect(server, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        url = server.rsplit("/", 1)[0] + f"/{name}"
+    with new_database(server, str(count)) as url:
+        archive = PostgresArchive(url)
+        bare = psycopg.connect(url, autocommit=True)
         try:
-            archive = PostgresArchive(url)
-            bare = psycopg.connect(url, autocommit=True)
-            try:
-                yield (
-                    archive,
-                    Bare(
-                        search_query,
-                        lambda expression: bare.execute(POSTGRES_ROWS, (expression,)).fetchall(),
-                        lambda expression: bare.execute(POSTGRES_IDS, (expression,)).fetchall(),
-                        bare.close,
-                    ),
-                )
-            finally:
-                bare.close()
-                archive.close()
+            yield (
+                archive,
+                Bare(
+                    search_query,
+                    lambda expression: bare.execute(POSTGRES_ROWS, (expression,)).fetchall(),
+                    lambda expression: bare.execute(POSTGRES_IDS, (expression,)).fetchall(),
+                    bare.close,
+                ),
+            )
         finally:
-            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+            bare.close()
+            archive.close()
 
 
 def _best_plan(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import archive, extraction, fetching, latency, listings, memory, parsing, stories
+from bench import archive, daemons, extraction, fetching, latency, listings, memory, parsing, stories
 from bench.match import measure, table
 from tests.postgres import SERVER
 
@@ -64,6 +64,15 @@ def test_fetching_benchmark_smoke() -> None:
     assert results.changed_articles == 8 * 5 and results.reader_articles == 8 * 5
     assert results.unchanged_ours > 0 and results.unchanged_limit > 0 and results.changed_reader > 0
     assert "| unchanged (all 304), feeds/s |" in fetching.table(results)
+
+
+@pytest.mark.slow
+def test_daemons_benchmark_smoke(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MONITOR_BENCH_POSTGRESQL", SERVER)
+    passes = daemons.measure([1, 2], feeds=8, hosts=2, rules=20, repeat=2, port=8733)
+    assert [(one.daemons, one.articles) for one in passes] == [(1, 8 * 5), (2, 8 * 5)]
+    assert all(one.seconds > 0 and 0 < one.cpu_busy <= 1 and len(one.others) == 1 for one in passes)
+    assert "| 2 |" in daemons.table(passes, 8, 20)
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])

@@ -17,6 +17,7 @@ import pytest
 
 from monitor.app import CLAIM_LEASE, build_app
 from monitor.config.loading import load_settings
+from monitor.runtime import scheduler
 from monitor.runtime.scheduler import Daemon, new_scheduler
 from tests import fixtures
 from tests.configs import monitor_config
@@ -161,6 +162,33 @@ def test_a_job_cancelled_at_shutdown_is_no_error(tmp_path: Path, caplog: pytest.
         asyncio.run(scenario())
     app.archive.close()
     assert "job slow cancelled at shutdown" in caplog.text and "ERROR" not in caplog.text
+
+
+def test_a_daemon_stopping_during_a_long_dispatch_stops_cleanly(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A dispatch that outlasts the shutdown grace (thousands of alerts being claimed) is left:
+    the daemon stops with a warning, not a traceback and exit code 1."""
+    config = monitor_config(tmp_path, storage="sqlite:///m.db", sources=[])
+    app = build_app(load_settings(config))
+    monkeypatch.setattr(scheduler, "SHUTDOWN_GRACE", 0.2)
+    daemon = Daemon(app)
+
+    async def scenario() -> None:
+        async def endless_dispatch(wait: bool = True) -> None:
+            await asyncio.sleep(30)
+
+        monkeypatch.setattr(app.dispatcher, "dispatch", endless_dispatch)
+        running = asyncio.ensure_future(daemon.run())
+        await asyncio.sleep(0.3)
+        daemon.stopping.set()
+        await asyncio.wait_for(running, timeout=10)
+
+    with caplog.at_level(logging.INFO, logger="monitor"):
+        asyncio.run(scenario())
+    app.archive.close()
+    assert "alerts still being claimed after 0 s are left pending" in caplog.text
+    assert "stopped" in caplog.text
 
 
 def test_a_running_polls_lease_is_renewed_until_it_ends(tmp_path: Path, site: Site) -> None:

@@ -22,6 +22,7 @@ from monitor.archive.pg_articles import (
     insert_alerts,
     insert_articles,
     insert_hits,
+    take_turns,
     unstored,
     update_article,
 )
@@ -51,7 +52,6 @@ _KNOWN_GUIDS = "SELECT guid FROM articles WHERE source = %s AND guid = ANY(%s)"
 _KNOWN_CONTENTS = "SELECT content_hash FROM articles WHERE source = %s AND content_hash = ANY(%s)"
 _RECENT = "SELECT title, text, teaser FROM articles WHERE source = %s ORDER BY seq DESC LIMIT %s"
 _PURGE = "DELETE FROM articles WHERE matched = %s AND fetched < %s"
-_STORING_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || '/storing', 0))"
 TOTAL_KEPT = 60.0  # seconds the archive's size is taken as known: search's plan needs it roughly
 
 
@@ -109,9 +109,7 @@ class PostgresArchive(SourceSchedule):
     def store_new(self, new_articles: Sequence[Article], outbox: Sequence[OutboxRow]) -> set[str]:
         """See SqlArchive.store_new. An article another daemon stored first is left to it."""
         with self.db.storing() as cursor:
-            # Daemons store one at a time: each must see the copies the other just stored, or two
-            # copies stored at once would each start a story (and an alert) of their own.
-            cursor.execute(_STORING_LOCK)
+            take_turns(cursor, new_articles)
             fresh = unstored(cursor, new_articles) if new_articles else []
             batch, bands_of = assign_stories(PostgresBands(cursor), fresh, self.stories)
             stored = {

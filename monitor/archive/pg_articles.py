@@ -3,8 +3,8 @@ psycopg's cursor in a write transaction (writes.py is SQLite's).
 
 Several daemons may store at once: an article another one stored a moment ago is skipped by
 the insert itself (ON CONFLICT DO NOTHING), and only the rows it did insert get hits, band keys
-and alerts. Publication marks are SQLite's search aid (search_sql.py); PostgreSQL orders by
-publication itself and keeps none.
+and alerts. Two stores that may touch the same rows take turns (take_turns). Publication marks
+are SQLite's search aid (search_sql.py); PostgreSQL orders by publication itself and keeps none.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from monitor.archive.stories import MOST_PER_BAND
 from monitor.archive.tables import stored_datetime
 from monitor.archive.writes import ARTICLE_COLUMNS, not_taken
 from monitor.models import AlertState, Article, Hit
-from monitor.near_duplicates import pack
+from monitor.near_duplicates import band_keys, pack
 from monitor.rules.text import index_article
 
 Cursor = psycopg.Cursor[Any]
@@ -59,6 +59,12 @@ _RECENT_IN_BANDS = (
     "row_number() OVER (PARTITION BY band ORDER BY fetched DESC) AS recent FROM story_bands "
     f"WHERE band = ANY(%s) AND fetched >= %s) AS banded WHERE recent <= {MOST_PER_BAND}"
 )
+# One transaction lock per article id, URL and story band key of the batch, taken in the order of
+# their keys (sorted in the subquery, which DISTINCT keeps from being merged into the outer one).
+_TAKE_TURNS = (
+    "SELECT pg_advisory_xact_lock(key) FROM (SELECT DISTINCT hashtextextended(current_schema() || "
+    "'/storing/' || name, 0) AS key FROM unnest(%s::text[]) AS name ORDER BY key) AS keys"
+)
 _TAKEN = "SELECT id FROM articles WHERE id = ANY(%s) UNION ALL SELECT url FROM articles WHERE url = ANY(%s)"
 _PRINTS = "SELECT id, story, fingerprint FROM articles WHERE id = ANY(%s) AND fingerprint IS NOT NULL"
 
@@ -76,6 +82,20 @@ class PostgresBands:
 
     def prints(self, ids: list[str]) -> Iterable[tuple[str, str, bytes]]:
         return [(id_, story, bytes(print_)) for id_, story, print_ in self.cursor.execute(_PRINTS, (ids,))]
+
+
+def take_turns(cursor: Cursor, batch: Sequence[Article]) -> None:
+    """Wait for the stores of other daemons that hold an article of the batch or a copy of one:
+    those sharing an id, a URL or a story band key (copies of one story share one, which is how
+    stories.assign_stories finds them). Until the transaction ends, a store sharing none runs
+    beside this one, and one sharing any waits, then sees what this one stored: two copies
+    stored at once join one story, with one alert. Every store takes its locks in one order
+    (the keys'), so no two wait on each other."""
+    names = [name for article in batch for name in (f"id/{article.id}", f"url/{article.url}")]
+    names += [
+        f"band/{band}" for article in batch if article.fingerprint for band in band_keys(article.fingerprint)
+    ]
+    cursor.execute(_TAKE_TURNS, (names,))
 
 
 def unstored(cursor: Cursor, batch: Sequence[Article]) -> list[Article]:

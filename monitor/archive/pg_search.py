@@ -12,8 +12,9 @@ articles newest first for a phrase found in one. Past the crossover (matches squ
 the limit times the archive's size) the GIN way is taken apart from the ordering, in a
 MATERIALIZED common table expression the planner cannot merge with it.
 
-Articles whose index has gaps (pg_text.py: a very long text) are read apart, through an index
-of their own, with phrases loosened to their words, and verified by the matcher.
+Articles whose index has gaps (pg_text.py: a very long text) are candidates in the same
+statement, through an index of their own (the planner ORs its bitmap with the GIN index's), with
+phrases loosened to their words, and are verified by the matcher.
 Rows have the columns of `articles` in tables.py's order, as on SQLite (search_sql.py), so that
 both backends turn rows into articles with the same code.
 """
@@ -44,6 +45,7 @@ Cursor = psycopg.Cursor[Any]
 _NAMES = [column.name for column in articles.c]
 _SEQ, _PUBLISHED = _NAMES.index("seq"), _NAMES.index("published")
 _ROW = ", ".join(f'articles."{name}"' for name in _NAMES)
+_ROW_AND_GAPS = f"{_ROW}, articles.search_gaps"  # what the article's index lacks: verify it if any
 _NEWEST_FIRST = "ORDER BY articles.published DESC, articles.seq DESC"
 _ORDER = f"{_NEWEST_FIRST} LIMIT %s"
 _AFTER = " AND (articles.published, articles.seq) < (%s, %s)"
@@ -128,25 +130,31 @@ def newest_matches(
     if filters.limit <= 0:
         return []
     conditions, params = filter_sql(filters)
-    matching = "articles.search @@ %s::tsquery"
-    few = _few_matches(cursor, index_query, filters.limit, total)
-    found = _newest(
-        cursor,
-        f"{matching}{conditions}",
-        [index_query, *params],
-        filters.limit,
-        None if exact else query,
-        all_first=few,
-    )
-    gaps = f"articles.search_gaps > {NO_GAPS}"
+    # One statement for both kinds of candidates: the articles with gaps are few, and a second
+    # statement cost a round trip as long as a rare phrase's search.
+    with_gaps = f"articles.search_gaps > {NO_GAPS}"
+    loose_params = []
     if loose_query is not None:
-        gaps += f" AND (articles.search_gaps = {WORDS} OR {matching})"
-    loose_params = [loose_query] if loose_query is not None else []
-    with_gaps = _newest(cursor, f"{gaps}{conditions}", [*loose_params, *params], filters.limit, query)
-    if not with_gaps:
-        return found
-    merged = {row[_SEQ]: row for row in found + with_gaps}.values()
-    return sorted(merged, key=lambda row: (row[_PUBLISHED], row[_SEQ]), reverse=True)[: filters.limit]
+        with_gaps += f" AND (articles.search_gaps = {WORDS} OR articles.search @@ %s::tsquery)"
+        loose_params = [loose_query]
+    where = f"(articles.search @@ %s::tsquery OR ({with_gaps})){conditions}"
+    few = _few_matches(cursor, index_query, filters.limit, total)
+    rows = _in_search_order(
+        cursor, where, [index_query, *loose_params, *params], _first(filters.limit, exact), few
+    )
+    found: list[ArticleRow] = []
+    for row in rows:
+        article, gaps = row[:-1], row[-1]
+        if (exact and gaps == NO_GAPS) or verifies(query, article):
+            found.append(article)
+            if len(found) >= filters.limit:
+                break
+    return found
+
+
+def _first(limit: int, exact: bool) -> int:
+    """How many candidates to read first: a few more than the limit when some may be refused."""
+    return limit if exact else max(FIRST_CHUNK, limit)
 
 
 def _few_matches(cursor: Cursor, index_query: str, limit: int, total: float) -> bool:
@@ -155,26 +163,6 @@ def _few_matches(cursor: Cursor, index_query: str, limit: int, total: float) -> 
     [[plan]] = cursor.execute(_ESTIMATE, (index_query,)).fetchall()
     matches = float(plan[0]["Plan"]["Plan Rows"])
     return matches * matches < _CROSSOVER * limit * total
-
-
-def _newest(
-    cursor: Cursor,
-    where: str,
-    params: list[Any],
-    limit: int,
-    query: Evaluator | None,
-    all_first: bool = False,
-) -> list[ArticleRow]:
-    """The newest `limit` articles meeting the condition and the query (None: all); with
-    `all_first`, every article meeting the condition is found first (see _in_search_order)."""
-    found: list[ArticleRow] = []
-    first = limit if query is None else max(FIRST_CHUNK, limit)
-    for row in _in_search_order(cursor, where, params, first, all_first):
-        if query is None or verifies(query, row):
-            found.append(row)
-            if len(found) >= limit:
-                break
-    return found
 
 
 def _in_search_order(
@@ -192,11 +180,11 @@ def _in_search_order(
         if all_first:
             statement = (
                 f"WITH matching AS MATERIALIZED (SELECT articles.seq, articles.published FROM articles "
-                f"WHERE {where}) SELECT {_ROW} FROM (SELECT seq FROM matching AS articles WHERE true{later} "
-                f"{_ORDER}) AS newest JOIN articles USING (seq) {_NEWEST_FIRST}"
+                f"WHERE {where}) SELECT {_ROW_AND_GAPS} FROM (SELECT seq FROM matching AS articles "
+                f"WHERE true{later} {_ORDER}) AS newest JOIN articles USING (seq) {_NEWEST_FIRST}"
             )
         else:
-            statement = f"SELECT {_ROW} FROM articles WHERE {where}{later} {_ORDER}"
+            statement = f"SELECT {_ROW_AND_GAPS} FROM articles WHERE {where}{later} {_ORDER}"
         rows = cursor.execute(statement, [*params, *(after or ()), count]).fetchall()
         yield from rows
         if len(rows) < count:
@@ -207,7 +195,7 @@ def _in_search_order(
 def newest_of_all(cursor: Cursor, filters: SearchFilters) -> Iterator[ArticleRow]:
     """Every article that passes the filters, newest first, read in chunks as it is consumed."""
     conditions, params = filter_sql(filters)
-    return _in_search_order(cursor, f"true{conditions}", params, FIRST_CHUNK)
+    return (row[:-1] for row in _in_search_order(cursor, f"true{conditions}", params, FIRST_CHUNK))
 
 
 def article_row(cursor: Cursor, article_id: str) -> ArticleRow | None:

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import psycopg
-from sqlalchemy import Connection, create_engine, make_url, text
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
+from sqlalchemy.exc import ArgumentError, DisconnectionError, SQLAlchemyError
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 from monitor.archive.connections import archive_errors, explained
 from monitor.archive.schema import upgrade
@@ -50,7 +52,8 @@ class PostgresConnections:
             options["options"] = f"-csearch_path={schema}"
         _refuse_ambiguous(url)
         try:
-            self.engine = create_engine(engine_url(url), connect_args=options, pool_pre_ping=True)
+            self.engine = create_engine(engine_url(url), connect_args=options)
+            _ping_when_idle(self.engine)
         except (SQLAlchemyError, ValueError) as error:
             raise ArchiveError(
                 f"not a usable PostgreSQL URL: {shown_url(url)} (a port is a number; @ : / in a "
@@ -109,6 +112,31 @@ class PostgresConnections:
             self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection,
         ):
             yield _driver(connection).cursor()
+
+
+# A pooled connection unused this long is tested before use (a round trip): the server may have
+# restarted or dropped it meanwhile. One in steady use is not, as the ping would cost a search
+# for a rare phrase a third of its time; a failure on it is reported, and the next use reconnects.
+IDLE_SECONDS = 10.0
+_RETURNED = "returned"
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    @event.listens_for(engine, "checkin")
+    def _returned(_driver: Any, record: ConnectionPoolEntry) -> None:
+        record.info[_RETURNED] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _test_if_idle(driver: Any, record: ConnectionPoolEntry, _proxy: PoolProxiedConnection) -> None:
+        returned = record.info.get(_RETURNED)
+        if returned is None or time.monotonic() - returned < IDLE_SECONDS:
+            return  # new, or in steady use
+        try:
+            engine.dialect.do_ping(driver)  # pool_pre_ping's own test: it leaves no transaction open
+        except psycopg.Error as error:
+            raise DisconnectionError(
+                f"a pooled connection was dropped: {error}"
+            ) from error  # the pool reconnects
 
 
 # Advisory locks are the database's, not the schema's: the key names the schema too.

@@ -294,7 +294,10 @@ class Daemon:
         scheduler.shutdown(wait=False)
         if self.in_flight:
             await asyncio.wait(set(self.in_flight), timeout=SHUTDOWN_GRACE)
-        await asyncio.wait_for(self.dispatch(), timeout=SHUTDOWN_GRACE)
+        try:
+            await asyncio.wait_for(self.dispatch(), timeout=SHUTDOWN_GRACE)
+        except TimeoutError:  # a backlog of thousands of alerts: what is not claimed stays pending
+            log.warning("stopping: alerts still being claimed after %.0f s are left pending", SHUTDOWN_GRACE)
         unfinished = await self.app.dispatcher.drain(SHUTDOWN_GRACE)
         if unfinished:
             log.warning(

@@ -1,0 +1,97 @@
+"""Daemons sharing a PostgreSQL archive store side by side, and take turns only when two stores
+may touch the same rows: the same article (id or URL) or copies of one story (a band key)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from monitor.archive import OutboxRow
+from monitor.archive.pg_archive import PostgresArchive
+from monitor.archive.pg_articles import take_turns
+from monitor.models import Article
+from monitor.near_duplicates import fingerprint
+from tests.archive.helpers import make_article
+
+TEXT = "Taiwan will deploy twelve T-Dome launchers on an offshore island next year, officials said."
+
+
+@pytest.fixture
+def daemons(postgres_url: str, postgres_schema: str) -> Iterator[list[PostgresArchive]]:
+    opened = [PostgresArchive(postgres_url, schema=postgres_schema) for _ in range(2)]
+    yield opened
+    for archive in opened:
+        archive.close()
+
+
+def _stored_while_held(daemons: list[PostgresArchive], held: Article, other: Article) -> bool:
+    """Whether daemon 1 stores `other` within 2 s while daemon 0 is in the middle of storing `held`."""
+    done = threading.Event()
+    with daemons[0].db.storing() as cursor:
+        take_turns(cursor, [held])
+        thread = threading.Thread(target=lambda: (daemons[1].store_new([other], []), done.set()))
+        thread.start()
+        stored = done.wait(2.0)
+    thread.join(10)
+    assert done.is_set()  # and once the first store ended, it went in
+    return stored
+
+
+def test_stores_of_different_articles_run_side_by_side(daemons: list[PostgresArchive]) -> None:
+    held = make_article("a1", fingerprint=fingerprint("One", TEXT), text=TEXT)
+    other = make_article("b1", url="https://x.test/b1", text="Iron ore prices fell.", fingerprint=None)
+    assert _stored_while_held(daemons, held, other)
+
+
+@pytest.mark.parametrize("shared", ["id", "url", "story"])
+def test_stores_that_may_touch_the_same_rows_take_turns(daemons: list[PostgresArchive], shared: str) -> None:
+    held = make_article("a1", fingerprint=fingerprint("One", TEXT), text=TEXT)
+    other = {
+        "id": make_article("a1", url="https://elsewhere.test/a1"),
+        "url": make_article("a2", url=held.url),
+        "story": make_article(
+            "a3",
+            url="https://wire.test/a3",
+            source="Tide Wire",
+            text=TEXT,
+            fingerprint=fingerprint("Two", TEXT),
+        ),
+    }[shared]
+    assert not _stored_while_held(daemons, held, other)
+
+
+def test_overlapping_stores_in_opposite_orders_never_deadlock(daemons: list[PostgresArchive]) -> None:
+    """Two daemons store the same articles (listed by two feeds each), in opposite orders, at
+    once: every store succeeds and each article and alert is stored once."""
+    errors: list[BaseException] = []
+    for round_ in range(10):
+        batch = [
+            make_article(f"r{round_}-{index}", url=f"https://x.test/r{round_}/{index}")
+            for index in range(300)
+        ]
+        meeting = threading.Barrier(2)
+
+        def store(side: int, batch: list[Article] = batch, meeting: threading.Barrier = meeting) -> None:
+            ordered = batch if side == 0 else batch[::-1]
+            alerts = [
+                OutboxRow("desk", "webhook:x", article.story, article.id, ("R",)) for article in ordered
+            ]
+            meeting.wait()
+            try:
+                daemons[side].store_new(ordered, alerts)
+            except BaseException as error:
+                errors.append(error)
+
+        threads = [threading.Thread(target=store, args=(side,)) for side in (0, 1)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    assert errors == []
+    with daemons[0].db.read_cursor() as cursor:
+        [[articles, alerts]] = cursor.execute(
+            "SELECT (SELECT count(*) FROM articles), (SELECT count(*) FROM alerts)"
+        ).fetchall()
+    assert (articles, alerts) == (3000, 3000)
