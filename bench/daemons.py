@@ -217,6 +217,9 @@ def table(passes: list[Pass], feeds: int, rules: int) -> str:
         f"{feeds:,} feeds over {feeds // 4:,} loopback addresses (bench/farm.py, its own process), each",
         f"with 5 new items of full content; {rules:,} watch rules; per daemon concurrency {CONCURRENCY},",
         f"per host 2 (shared). {os.cpu_count()} cores for the daemons, PostgreSQL and the farm.",
+        "New articles, matched ones and alerts unsent are counted the moment the last source recorded",
+        "its poll (a few matched articles may still be getting their hits); unsent alerts include the",
+        "earlier pass's still waiting: the sends (one archive write each) trail the polls in a burst.",
         "",
         "| daemons | changed pass, s (best; others) | feeds/s | articles/s | new articles | matched "
         "| alerts unsent at its end | CPU busy | speed-up |",

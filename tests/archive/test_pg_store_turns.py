@@ -31,7 +31,12 @@ def _stored_while_held(daemons: list[PostgresArchive], held: Article, other: Art
     done = threading.Event()
     with daemons[0].db.storing() as cursor:
         take_turns(cursor, [held])
-        thread = threading.Thread(target=lambda: (daemons[1].store_new([other], []), done.set()))
+
+        def store_other() -> None:
+            daemons[1].store_new([other], [])
+            done.set()
+
+        thread = threading.Thread(target=store_other)
         thread.start()
         stored = done.wait(2.0)
     thread.join(10)
