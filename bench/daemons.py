@@ -211,10 +211,10 @@ def _changed_pass(url: str, farm: Farm, count: int, generation: int) -> Pass:
     return Pass(count, seconds, after - before, matched_after - matched_before, share, unsent)
 
 
-def table(passes: list[Pass], feeds: int, rules: int) -> str:
+def table(passes: list[Pass], feeds: int, hosts: int, rules: int) -> str:
     one = passes[0].seconds if passes and passes[0].daemons == 1 else None
     lines = [
-        f"{feeds:,} feeds over {feeds // 4:,} loopback addresses (bench/farm.py, its own process), each",
+        f"{feeds:,} feeds over {hosts:,} loopback addresses (bench/farm.py, its own process), each",
         f"with 5 new items of full content; {rules:,} watch rules; per daemon concurrency {CONCURRENCY},",
         f"per host 2 (shared). {os.cpu_count()} cores for the daemons, PostgreSQL and the farm.",
         "New articles, matched ones and alerts unsent are counted the moment the last source recorded",
@@ -249,7 +249,7 @@ def main() -> None:
     args = parser.parse_args()
     counts = [int(count) for count in args.daemons.split(",")]
     passes = measure(counts, args.feeds, args.hosts, args.rules, args.repeat)
-    body = table(passes, args.feeds, args.rules)
+    body = table(passes, args.feeds, args.hosts, args.rules)
     print(body)
     if not args.no_write:
         versions = environment("bench.daemons", ["httpx", "psycopg", "SQLAlchemy"])

@@ -72,7 +72,9 @@ def test_daemons_benchmark_smoke(monkeypatch: pytest.MonkeyPatch) -> None:
     passes = daemons.measure([1, 2], feeds=8, hosts=2, rules=20, repeat=2, port=8733)
     assert [(one.daemons, one.articles) for one in passes] == [(1, 8 * 5), (2, 8 * 5)]
     assert all(one.seconds > 0 and 0 < one.cpu_busy <= 1 and len(one.others) == 1 for one in passes)
-    assert "| 2 |" in daemons.table(passes, 8, 20)
+    assert (
+        "8 feeds over 2 loopback addresses" in (shown := daemons.table(passes, 8, 2, 20)) and "| 2 |" in shown
+    )
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])

@@ -60,7 +60,15 @@ _RECENT_IN_BANDS = (
     f"WHERE band = ANY(%s) AND fetched >= %s) AS banded WHERE recent <= {MOST_PER_BAND}"
 )
 # One transaction lock per article id, URL and story band key of the batch, taken in the order of
-# their keys (sorted in the subquery, which DISTINCT keeps from being merged into the outer one).
+# their keys (sorted in the subquery, which DISTINCT keeps from being merged into the outer one),
+# after the archive's storing lock in shared mode. A batch with more names than MOST_TURNS (a
+# first read of a long feed) takes the storing lock alone, exclusively: PostgreSQL's lock table
+# is shared by the whole server (max_locks_per_transaction x max_connections, ~6,400 by default),
+# and 32 articles would otherwise hold over 700 locks at once.
+MOST_TURNS = 128  # a poll's 5 new articles, each with its id, URL and 21 band keys, take 115
+_STORING = "hashtextextended(current_schema() || '/storing', 0)"
+_ALL_TURNS = f"SELECT pg_advisory_xact_lock({_STORING})"
+_SHARED_TURN = f"SELECT pg_advisory_xact_lock_shared({_STORING})"
 _TAKE_TURNS = (
     "SELECT pg_advisory_xact_lock(key) FROM (SELECT DISTINCT hashtextextended(current_schema() || "
     "'/storing/' || name, 0) AS key FROM unnest(%s::text[]) AS name ORDER BY key) AS keys"
@@ -90,12 +98,17 @@ def take_turns(cursor: Cursor, batch: Sequence[Article]) -> None:
     stories.assign_stories finds them). Until the transaction ends, a store sharing none runs
     beside this one, and one sharing any waits, then sees what this one stored: two copies
     stored at once join one story, with one alert. Every store takes its locks in one order
-    (the keys'), so no two wait on each other."""
-    names = [name for article in batch for name in (f"id/{article.id}", f"url/{article.url}")]
-    names += [
+    (the storing lock first, then the keys'), so no two wait on each other; a large batch waits
+    for every other store instead (MOST_TURNS says why)."""
+    names = {name for article in batch for name in (f"id/{article.id}", f"url/{article.url}")}
+    names.update(
         f"band/{band}" for article in batch if article.fingerprint for band in band_keys(article.fingerprint)
-    ]
-    cursor.execute(_TAKE_TURNS, (names,))
+    )
+    if len(names) > MOST_TURNS:
+        cursor.execute(_ALL_TURNS)
+    else:
+        cursor.execute(_SHARED_TURN)
+        cursor.execute(_TAKE_TURNS, (sorted(names),))
 
 
 def unstored(cursor: Cursor, batch: Sequence[Article]) -> list[Article]:

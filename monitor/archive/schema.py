@@ -51,9 +51,10 @@ class _RoutineLines(logging.Filter):
                 return False
             step = record.args[0]
             doc = " ".join(str(getattr(step, "doc", "") or "").split())
+            headline = doc.split(": ")[0].split(". ")[0].split(" (")[0]
+            shown = " ".join(str(getattr(step, "short_log", step)).split())  # "stamp_revision  -> r13"
             record.msg, record.args = (
-                "Running %s, %s",
-                (getattr(step, "short_log", step), doc.split(": ")[0].split(". ")[0].split(" (")[0]),
+                ("Running %s, %s", (shown, headline)) if headline else ("Running %s", (shown,))
             )
         return True
 

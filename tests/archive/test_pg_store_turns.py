@@ -12,7 +12,7 @@ from monitor.archive import OutboxRow
 from monitor.archive.pg_archive import PostgresArchive
 from monitor.archive.pg_articles import take_turns
 from monitor.models import Article
-from monitor.near_duplicates import fingerprint
+from monitor.near_duplicates import band_keys, fingerprint
 from tests.archive.helpers import make_article
 
 TEXT = "Taiwan will deploy twelve T-Dome launchers on an offshore island next year, officials said."
@@ -100,3 +100,33 @@ def test_overlapping_stores_in_opposite_orders_never_deadlock(daemons: list[Post
             "SELECT (SELECT count(*) FROM articles), (SELECT count(*) FROM alerts)"
         ).fetchall()
     assert (articles, alerts) == (3000, 3000)
+
+
+def _locks_held(archive: PostgresArchive, batch: list[Article]) -> int:
+    """How many advisory locks a store of the batch holds once it has taken its turns."""
+    with archive.db.storing() as cursor:
+        take_turns(cursor, batch)
+        [[held]] = cursor.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+        ).fetchall()
+    return int(held)
+
+
+def test_a_store_holds_a_bounded_number_of_locks(daemons: list[PostgresArchive]) -> None:
+    """PostgreSQL's lock table is the whole server's (about 6,400 locks by default): a batch of 32
+    articles locked name by name held over 700, and twenty such stores at once filled it ("out of
+    shared memory"). A poll's few new articles lock their names; a larger batch one lock."""
+
+    def batch(size: int) -> list[Article]:
+        return [
+            make_article(
+                f"b{size}-{index}", url=f"https://x.test/b{size}/{index}", text=f"{TEXT} {index}.",
+                fingerprint=fingerprint(f"b{size}", f"{TEXT} {index}"),
+            )
+            for index in range(size)
+        ]  # fmt: skip
+
+    few = batch(5)
+    bands = {band for article in few if article.fingerprint for band in band_keys(article.fingerprint)}
+    assert _locks_held(daemons[0], few) == 1 + 2 * len(few) + len(bands)  # the storing lock, shared
+    assert _locks_held(daemons[0], batch(32)) == 1

@@ -211,6 +211,7 @@ def test_a_version_9_archive_gains_alert_claims(tmp_path: Path) -> None:
         "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)",
         "CREATE TABLE sources (id INTEGER PRIMARY KEY, feed TEXT); PRAGMA user_version = 3",
         "CREATE TABLE t (x); PRAGMA application_id = 1234",
+        "PRAGMA user_version = 5",  # no tables, but a version: someone else's
     ],
 )
 def test_a_database_the_monitor_did_not_make_is_refused_unchanged(tmp_path: Path, schema: str) -> None:

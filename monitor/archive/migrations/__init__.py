@@ -235,8 +235,9 @@ def migrate(connection: Connection) -> None:
 
 def refuse_foreign(path: Path) -> None:
     """Raise ArchiveError, touching nothing, unless the file is ours: marked with our application
-    id, or empty, or (made before the mark) holding our tables at a version of ours. Read-only
-    and before the engine opens it, which would already switch the file to WAL."""
+    id, or empty (no tables, no version), or (made before the mark) holding our tables at a
+    version of ours. Read-only and before the engine opens it, which would already switch the
+    file to WAL."""
     if not path.exists() or path.stat().st_size == 0:
         return
     try:
@@ -263,7 +264,7 @@ def refuse_foreign(path: Path) -> None:
         ) from None
     if application_id == APPLICATION_ID:
         return
-    if application_id == 0 and (not tables or (tables >= _OUR_TABLES and version > 0)):
+    if application_id == 0 and ((not tables and version == 0) or (tables >= _OUR_TABLES and version > 0)):
         return
     shown = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
     raise ArchiveError(
