@@ -20,7 +20,7 @@ from monitor.alerts import SENDS_PER_CHANNEL, Notifier
 from monitor.alerts.holding import QuietHours, Throttle, hold_until
 from monitor.alerts.schedules import HOURLY, AlertMode, Schedule
 from monitor.archive import Archive, OutboxRow
-from monitor.errors import NotifyError
+from monitor.errors import ArchiveError, NotifyError
 from monitor.models import AlertRecord, AlertState, ArchivedArticle, Article
 from monitor.payloads import alert_json, digest_json
 
@@ -249,10 +249,14 @@ class Dispatcher:
         return [row for row in rows if row.id in ours]
 
     async def _send_one(self, row: AlertRecord, report: DispatchReport, lease: datetime) -> bool:
-        if not await self._still_ours([row], lease):
+        try:
+            if not await self._still_ours([row], lease):
+                return False
+            archived = await asyncio.to_thread(self.archive.article, row.article_id)
+        except ArchiveError as fault:  # the row stays claimed: sent once its claim lapses
+            log.error("alert %s: not sent now: %s", row.id, fault)
             return False
         notifier = self.notifiers.get((row.alert, row.channel))
-        archived = await asyncio.to_thread(self.archive.article, row.article_id)
         if notifier is None or archived is None:
             reason = "channel no longer configured" if notifier is None else "article is gone"
             await self._failed(row, NotifyError(row.channel, reason), final=True, report=report)

@@ -22,6 +22,7 @@ from monitor.archive.pg_articles import (
     insert_alerts,
     insert_articles,
     insert_hits,
+    take_story_turns,
     take_turns,
     unstored,
     update_article,
@@ -109,9 +110,11 @@ class PostgresArchive(SourceSchedule):
     def store_new(self, new_articles: Sequence[Article], outbox: Sequence[OutboxRow]) -> set[str]:
         """See SqlArchive.store_new. An article another daemon stored first is left to it."""
         with self.db.storing() as cursor:
-            take_turns(cursor, new_articles)
+            alone = take_turns(cursor, new_articles)
             fresh = unstored(cursor, new_articles) if new_articles else []
             batch, bands_of = assign_stories(PostgresBands(cursor), fresh, self.stories)
+            if batch and not alone:
+                take_story_turns(cursor, (article.story for article in batch))
             stored = {
                 article.id: article for article in insert_articles(cursor, batch, band_rows(batch, bands_of))
             }

@@ -92,23 +92,32 @@ class PostgresBands:
         return [(id_, story, bytes(print_)) for id_, story, print_ in self.cursor.execute(_PRINTS, (ids,))]
 
 
-def take_turns(cursor: Cursor, batch: Sequence[Article]) -> None:
+def take_turns(cursor: Cursor, batch: Sequence[Article]) -> bool:
     """Wait for the stores of other daemons that hold an article of the batch or a copy of one:
     those sharing an id, a URL or a story band key (copies of one story share one, which is how
     stories.assign_stories finds them). Until the transaction ends, a store sharing none runs
     beside this one, and one sharing any waits, then sees what this one stored: two copies
     stored at once join one story, with one alert. Every store takes its locks in one order
     (the storing lock first, then the keys'), so no two wait on each other; a large batch waits
-    for every other store instead (MOST_TURNS says why)."""
+    for every other store instead (MOST_TURNS says why), and then True: it has every turn."""
     names = {name for article in batch for name in (f"id/{article.id}", f"url/{article.url}")}
     names.update(
         f"band/{band}" for article in batch if article.fingerprint for band in band_keys(article.fingerprint)
     )
     if len(names) > MOST_TURNS:
         cursor.execute(_ALL_TURNS)
-    else:
-        cursor.execute(_SHARED_TURN)
-        cursor.execute(_TAKE_TURNS, (sorted(names),))
+        return True
+    cursor.execute(_SHARED_TURN)
+    cursor.execute(_TAKE_TURNS, (sorted(names),))
+    return False
+
+
+def take_story_turns(cursor: Cursor, stories: Iterable[str]) -> None:
+    """Wait for the other stores writing to one of these stories (marking it shared, inserting its
+    alert rows), once the batch's stories are known: two copies may join one story through
+    different band keys, and two such stores writing two stories in opposite orders would wait on
+    each other's rows. Taken after take_turns, before any write, in key order: no cycle."""
+    cursor.execute(_TAKE_TURNS, (sorted({f"story/{story}" for story in stories}),))
 
 
 def unstored(cursor: Cursor, batch: Sequence[Article]) -> list[Article]:

@@ -130,3 +130,65 @@ def test_a_store_holds_a_bounded_number_of_locks(daemons: list[PostgresArchive])
     bands = {band for article in few if article.fingerprint for band in band_keys(article.fingerprint)}
     assert _locks_held(daemons[0], few) == 1 + 2 * len(few) + len(bands)  # the storing lock, shared
     assert _locks_held(daemons[0], batch(32)) == 1
+
+
+ROUNDS = 100
+
+
+def _bins(base: int, same: range, salt: int) -> tuple[int, ...]:
+    """A fingerprint equal to the story's (`base`) in the bins of `same`, its own elsewhere."""
+    return tuple(
+        base + index if index in same else 10**12 + base * 100 + salt * 10**6 + index for index in range(64)
+    )
+
+
+def test_copies_joining_stories_through_different_band_keys_never_deadlock(
+    daemons: list[PostgresArchive],
+) -> None:
+    """Two copies of one archived story that share no band key with each other both join it, and
+    both write its rows (shared flags, alert row): two daemons storing such copies of two stories in
+    opposite orders waited on each other ("deadlock detected") until stores took turns by story."""
+    errors: list[BaseException] = []
+    for round_ in range(ROUNDS):
+        stories = range(round_ * 5, round_ * 5 + 5)
+        archived = [
+            make_article(f"s{story}-{copy}", url=f"https://old.test/{story}/{copy}", story=f"S{story}",
+                         fingerprint=_bins(story * 1000, range(64), 0))
+            for story in stories for copy in (1, 2)
+        ]  # fmt: skip
+        daemons[0].store_new(archived, [])
+        sides = [
+            [
+                make_article(f"s{story}-{side}", url=f"https://{side}.test/{story}",
+                             fingerprint=_bins(story * 1000, same, salt))
+                for story in stories
+            ]
+            for salt, (side, same) in enumerate((("a", range(0, 33)), ("b", range(31, 64))), start=1)
+        ]  # fmt: skip
+        sides[1].reverse()
+        meeting = threading.Barrier(2)
+
+        def store(
+            side: int, sides: list[list[Article]] = sides, meeting: threading.Barrier = meeting
+        ) -> None:
+            alerts = [
+                OutboxRow("desk", "webhook:x", article.story, article.id, ("R",)) for article in sides[side]
+            ]
+            meeting.wait()
+            try:
+                daemons[side].store_new(sides[side], alerts)
+            except BaseException as error:
+                errors.append(error)
+
+        threads = [threading.Thread(target=store, args=(side,)) for side in (0, 1)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    assert errors == []
+    with daemons[0].db.read_cursor() as cursor:
+        [[joined, alerts]] = cursor.execute(
+            "SELECT (SELECT count(*) FROM articles WHERE story LIKE 'S%%' AND url NOT LIKE '%%old.test%%'), "
+            "(SELECT count(*) FROM alerts)"
+        ).fetchall()
+    assert (joined, alerts) == (ROUNDS * 5 * 2, ROUNDS * 5)  # every copy joined its story; one alert a story
