@@ -67,39 +67,45 @@ def test_stores_that_may_touch_the_same_rows_take_turns(daemons: list[PostgresAr
     assert not _stored_while_held(daemons, held, other)
 
 
+def _stored_at_once(daemons: list[PostgresArchive], batches: list[list[Article]]) -> list[BaseException]:
+    """Each daemon stores its batch, with an alert row per article, at the same moment; what the
+    stores raised."""
+    errors: list[BaseException] = []
+    meeting = threading.Barrier(len(batches))
+
+    def store(side: int) -> None:
+        batch = batches[side]
+        alerts = [OutboxRow("desk", "webhook:x", article.story, article.id, ("R",)) for article in batch]
+        meeting.wait()
+        try:
+            daemons[side].store_new(batch, alerts)
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=store, args=(side,)) for side in range(len(batches))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    return errors
+
+
 def test_overlapping_stores_in_opposite_orders_never_deadlock(daemons: list[PostgresArchive]) -> None:
     """Two daemons store the same articles (listed by two feeds each), in opposite orders, at
     once: every store succeeds and each article and alert is stored once."""
     errors: list[BaseException] = []
-    for round_ in range(10):
-        batch = [
+    for round_ in range(40):
+        batch = [  # 60 articles, 120 names: each locked (MOST_TURNS)
             make_article(f"r{round_}-{index}", url=f"https://x.test/r{round_}/{index}")
-            for index in range(300)
+            for index in range(60)
         ]
-        meeting = threading.Barrier(2)
-
-        def store(side: int, batch: list[Article] = batch, meeting: threading.Barrier = meeting) -> None:
-            ordered = batch if side == 0 else batch[::-1]
-            alerts = [
-                OutboxRow("desk", "webhook:x", article.story, article.id, ("R",)) for article in ordered
-            ]
-            meeting.wait()
-            try:
-                daemons[side].store_new(ordered, alerts)
-            except BaseException as error:
-                errors.append(error)
-
-        threads = [threading.Thread(target=store, args=(side,)) for side in (0, 1)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(30)
+        errors += _stored_at_once(daemons, [batch, batch[::-1]])
     assert errors == []
     with daemons[0].db.read_cursor() as cursor:
         [[articles, alerts]] = cursor.execute(
             "SELECT (SELECT count(*) FROM articles), (SELECT count(*) FROM alerts)"
         ).fetchall()
-    assert (articles, alerts) == (3000, 3000)
+    assert (articles, alerts) == (40 * 60, 40 * 60)
 
 
 def _locks_held(archive: PostgresArchive, batch: list[Article]) -> int:
@@ -166,25 +172,7 @@ def test_copies_joining_stories_through_different_band_keys_never_deadlock(
             for salt, (side, same) in enumerate((("a", range(0, 33)), ("b", range(31, 64))), start=1)
         ]  # fmt: skip
         sides[1].reverse()
-        meeting = threading.Barrier(2)
-
-        def store(
-            side: int, sides: list[list[Article]] = sides, meeting: threading.Barrier = meeting
-        ) -> None:
-            alerts = [
-                OutboxRow("desk", "webhook:x", article.story, article.id, ("R",)) for article in sides[side]
-            ]
-            meeting.wait()
-            try:
-                daemons[side].store_new(sides[side], alerts)
-            except BaseException as error:
-                errors.append(error)
-
-        threads = [threading.Thread(target=store, args=(side,)) for side in (0, 1)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(30)
+        errors += _stored_at_once(daemons, sides)
     assert errors == []
     with daemons[0].db.read_cursor() as cursor:
         [[joined, alerts]] = cursor.execute(
