@@ -96,8 +96,7 @@ def test_overlapping_stores_in_opposite_orders_never_deadlock(daemons: list[Post
     errors: list[BaseException] = []
     for round_ in range(40):
         batch = [  # 60 articles, 120 names: each locked (MOST_TURNS)
-            make_article(f"r{round_}-{index}", url=f"https://x.test/r{round_}/{index}")
-            for index in range(60)
+            make_article(f"r{round_}-{index}", url=f"https://x.test/r{round_}/{index}") for index in range(60)
         ]
         errors += _stored_at_once(daemons, [batch, batch[::-1]])
     assert errors == []
