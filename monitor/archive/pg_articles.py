@@ -66,6 +66,7 @@ _RECENT_IN_BANDS = (
 # is shared by the whole server (max_locks_per_transaction x max_connections, ~6,400 by default),
 # and 32 articles would otherwise hold over 700 locks at once.
 MOST_TURNS = 128  # a poll's 5 new articles, each with its id, URL and 21 band keys, take 115
+# (and, once their stories are known, one lock per story: take_story_turns)
 _STORING = "hashtextextended(current_schema() || '/storing', 0)"
 _ALL_TURNS = f"SELECT pg_advisory_xact_lock({_STORING})"
 _SHARED_TURN = f"SELECT pg_advisory_xact_lock_shared({_STORING})"
