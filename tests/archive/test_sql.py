@@ -45,23 +45,14 @@ def test_an_in_memory_archive_is_refused_with_the_reason(url: str) -> None:
         SqlArchive(url)
 
 
-def test_a_version_1_archive_is_upgraded_keeping_its_data(tmp_path: Path) -> None:
-    path = tmp_path / "v1.db"
-    archive = SqlArchive(f"sqlite:///{path}")
-    archive.sync_sources([("One", "https://x.test/feed")], NOW)
-    archive.close()
-    with sqlite3.connect(path) as connection:  # make it the version-1 schema again
-        connection.execute("DROP INDEX articles_source_content")
-        connection.execute("ALTER TABLE sources DROP COLUMN boilerplate")
-        dropped = (
-            "moved_to",
-            "body_hash",
-            "last_full_fetch",
-            "interval_seconds",
-            "claimed_at",
-            "entry_digests",
-        )
-        for column in dropped:
+def _make_version_1(path: Path) -> None:
+    """Turn a new archive's tables into those version 1 made, and mark it as a monitor before
+    Alembic left it."""
+    with sqlite3.connect(path) as connection:
+        for index in ("articles_source_content", "articles_source_seq"):
+            connection.execute(f"DROP INDEX {index}")
+        later = ("moved_to", "body_hash", "last_full_fetch", "interval_seconds", "claimed_at")
+        for column in (*later, "entry_digests", "boilerplate"):
             connection.execute(f"ALTER TABLE sources DROP COLUMN {column}")
         for column in ("fingerprint", "content_hash", "shared"):
             connection.execute(f"ALTER TABLE articles DROP COLUMN {column}")
@@ -69,8 +60,15 @@ def test_a_version_1_archive_is_upgraded_keeping_its_data(tmp_path: Path) -> Non
         connection.execute("DROP TABLE publication_marks")
         connection.execute("ALTER TABLE alerts DROP COLUMN claimed_until")
         connection.execute("ALTER TABLE alerts DROP COLUMN claimed_by")
-        connection.execute("DROP INDEX articles_source_seq")
         as_before_alembic(connection, 1)
+
+
+def test_a_version_1_archive_is_upgraded_keeping_its_data(tmp_path: Path) -> None:
+    path = tmp_path / "v1.db"
+    archive = SqlArchive(f"sqlite:///{path}")
+    archive.sync_sources([("One", "https://x.test/feed")], NOW)
+    archive.close()
+    _make_version_1(path)
     upgraded = SqlArchive(f"sqlite:///{path}")
     state = upgraded.source_states_of(["One"]).get("One")
     assert state is not None and state.url == "https://x.test/feed" and state.moved_to is None
@@ -325,20 +323,7 @@ def test_alembic_makes_a_new_archive_and_takes_over_one_upgraded_from_version_1(
     SqlArchive(f"sqlite:///{new}").close()
     assert _differences_from_the_tables(new) == []
     SqlArchive(f"sqlite:///{old}").close()
-    with sqlite3.connect(old) as connection:  # the tables of version 1, as it made them
-        connection.execute("DROP INDEX articles_source_content")
-        connection.execute("DROP INDEX articles_source_seq")
-        for column in ("moved_to", "body_hash", "last_full_fetch", "interval_seconds", "claimed_at"):
-            connection.execute(f"ALTER TABLE sources DROP COLUMN {column}")
-        for column in ("entry_digests", "boilerplate"):
-            connection.execute(f"ALTER TABLE sources DROP COLUMN {column}")
-        for column in ("fingerprint", "content_hash", "shared"):
-            connection.execute(f"ALTER TABLE articles DROP COLUMN {column}")
-        connection.execute("DROP TABLE story_bands")
-        connection.execute("DROP TABLE publication_marks")
-        connection.execute("ALTER TABLE alerts DROP COLUMN claimed_until")
-        connection.execute("ALTER TABLE alerts DROP COLUMN claimed_by")
-        as_before_alembic(connection, 1)
+    _make_version_1(old)
     assert _differences_from_the_tables(old) != []  # the test's premise: it lacks what came later
     SqlArchive(f"sqlite:///{old}").close()
     assert _differences_from_the_tables(old) == []
