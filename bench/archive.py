@@ -161,13 +161,15 @@ def postgres_archive(folder: Path, count: int) -> Iterator[tuple[Archive, Bare]]
     with new_database(server, str(count)) as url:
         archive = PostgresArchive(url)
         bare = psycopg.connect(url, autocommit=True)
+        rows_plans: dict[str | None, bool] = {}
+        ids_plans: dict[str | None, bool] = {}
         try:
             yield (
                 archive,
                 Bare(
                     search_query,
-                    lambda expression: bare.execute(POSTGRES_ROWS, (expression,)).fetchall(),
-                    lambda expression: bare.execute(POSTGRES_IDS, (expression,)).fetchall(),
+                    lambda expression: _best_plan(bare, POSTGRES_ROWS, rows_plans, expression),
+                    lambda expression: _best_plan(bare, POSTGRES_IDS, ids_plans, expression),
                     bare.close,
                 ),
             )

@@ -148,13 +148,14 @@ class Outbox(Protocol):
 @dataclass(frozen=True, slots=True)
 class HostTurn:
     """One of a host's `per_host` request slots, held for a process until released or until
-    `held_until` (the database's clock), and when its request may start: `wait` seconds from
-    now, keeping the host's gap after the request started before it."""
+    `held_until` (the database's clock), and when its request may start, keeping the host's gap
+    after the request started before it: `start`, on time.monotonic()'s clock (the event loop's),
+    fixed when the database answered, not when the caller got round to reading the answer."""
 
     host: str
     slot: int
     held_until: datetime
-    wait: float
+    start: float
 
 
 class HostTurns(Protocol):

@@ -8,7 +8,9 @@ never deadlock on a lock upgrade; reads (execution option `reading`) use a defer
 
 from __future__ import annotations
 
+import random
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +26,27 @@ def _connect_args() -> dict[str, Any]:
 
 def configure(driver: sqlite3.Connection) -> None:
     driver.isolation_level = None  # we issue BEGIN ourselves
-    for pragma in (
-        "journal_mode = WAL",
-        "synchronous = NORMAL",
-        "foreign_keys = ON",
-        f"busy_timeout = {int(BUSY_SECONDS * 1000)}",
-    ):
+    for pragma in ("synchronous = NORMAL", "foreign_keys = ON", f"busy_timeout = {int(BUSY_SECONDS * 1000)}"):
         driver.execute(f"PRAGMA {pragma}")
+    _use_wal(driver)
+
+
+def _use_wal(driver: sqlite3.Connection) -> None:
+    """Switch the file to WAL, which it keeps: done once, by the first connection to a new
+    archive. The switch needs the file to itself, and SQLite's busy handler does not wait for
+    it: processes opening a new archive at once would fail now and then ("database is locked"),
+    so the switch is retried as the busy handler would."""
+    deadline = time.monotonic() + BUSY_SECONDS
+    while True:
+        try:
+            [mode] = driver.execute("PRAGMA journal_mode").fetchone()
+            if mode.lower() != "wal":
+                driver.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(random.uniform(0.001, 0.02))
 
 
 def driver_connection(engine: Engine) -> sqlite3.Connection:

@@ -27,11 +27,11 @@ from monitor.archive.pg_articles import (
     unstored,
     update_article,
 )
+from monitor.archive.pg_estimate import IndexStatistics, index_statistics
 from monitor.archive.pg_hosts import PostgresHostTurns
 from monitor.archive.pg_search import (
     archived,
     article_row,
-    article_total,
     naive_utc,
     newest_matches,
     newest_of_all,
@@ -53,7 +53,7 @@ _KNOWN_GUIDS = "SELECT guid FROM articles WHERE source = %s AND guid = ANY(%s)"
 _KNOWN_CONTENTS = "SELECT content_hash FROM articles WHERE source = %s AND content_hash = ANY(%s)"
 _RECENT = "SELECT title, text, teaser FROM articles WHERE source = %s ORDER BY seq DESC LIMIT %s"
 _PURGE = "DELETE FROM articles WHERE matched = %s AND fetched < %s"
-TOTAL_KEPT = 60.0  # seconds the archive's size is taken as known: search's plan needs it roughly
+STATISTICS_KEPT = 60.0  # seconds the index's statistics are kept: search's plan needs them roughly
 
 
 class PostgresArchive(SourceSchedule):
@@ -65,7 +65,7 @@ class PostgresArchive(SourceSchedule):
         self.outbox = SqlOutbox(self.db)
         self.sources = SqlSources(self.db)
         self.host_turns = PostgresHostTurns(self.db)
-        self._total: tuple[float, float] = (0.0, -TOTAL_KEPT)  # (articles, when read)
+        self._statistics = (IndexStatistics(), -STATISTICS_KEPT)  # (statistics, when read)
 
     shared = True
 
@@ -166,17 +166,17 @@ class PostgresArchive(SourceSchedule):
             if query is not None and evaluator is not None and index_query is not None:
                 loose = search_query(query, loose=True)
                 exact = index_exact(query)
-                total = self._article_total(cursor)
-                rows = newest_matches(cursor, index_query, loose, filters, evaluator, exact, total)
+                statistics = self._index_statistics(cursor)
+                rows = newest_matches(cursor, index_query, loose, filters, evaluator, exact, statistics)
                 return archived(cursor, rows)
             # Nothing to ask the index: every article is a candidate, read newest first.
             return archived(cursor, first_accepted(newest_of_all(cursor, filters), evaluator, filters.limit))
 
-    def _article_total(self, cursor: Cursor) -> float:
-        """article_total, read again once a minute (threads may both read it: no harm)."""
-        if time.monotonic() - self._total[1] >= TOTAL_KEPT:
-            self._total = (article_total(cursor), time.monotonic())
-        return self._total[0]
+    def _index_statistics(self, cursor: Cursor) -> IndexStatistics:
+        """index_statistics, read again once a minute (threads may both read them: no harm)."""
+        if time.monotonic() - self._statistics[1] >= STATISTICS_KEPT:
+            self._statistics = (index_statistics(cursor), time.monotonic())
+        return self._statistics[0]
 
     @operation("purging old articles")
     def purge(self, now: datetime, unmatched_age: timedelta | None, matched_age: timedelta | None) -> int:

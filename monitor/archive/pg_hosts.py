@@ -7,6 +7,7 @@ differ still keep the gap."""
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 
 from sqlalchemy import text
@@ -55,7 +56,7 @@ class PostgresHostTurns:
                 row = connection.execute(_TAKE, values).first()
                 if row is not None:
                     slot, held_until, wait = row
-                    return HostTurn(host, slot, held_until, max(float(wait), 0.0))
+                    return HostTurn(host, slot, held_until, time.monotonic() + max(float(wait), 0.0))
                 if attempt == 0:  # perhaps the host's slots are not there yet
                     added = connection.execute(_ADD_SLOTS, values).rowcount
                     if not added:

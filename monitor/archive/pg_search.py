@@ -2,7 +2,7 @@
 index (pg_text.py), newest first, verified by the matcher unless the index's answer is exact.
 
 Two ways to the newest matches, and the search picks by how many articles the index query
-matches (the planner's estimate, from the words' frequencies it keeps):
+matches (the planner's estimate, from the words' frequencies it keeps: pg_estimate.py):
 - many (a common word): read the articles newest first and keep those matching, which stops
   after a few hundred;
 - few (a rare phrase, a Chinese term): all the matches from the GIN index, sorted.
@@ -28,6 +28,7 @@ from typing import Any
 import psycopg
 
 from monitor.archive import SearchFilters
+from monitor.archive.pg_estimate import IndexStatistics
 from monitor.archive.pg_text import NO_GAPS, WORDS
 from monitor.archive.search_sql import (
     FIRST_CHUNK,
@@ -103,14 +104,6 @@ def filter_sql(filters: SearchFilters) -> tuple[str, list[Any]]:
 # costs about the same per match: a search reading `limit` of `matches` in `total` articles
 # tests limit * total / matches articles one way, and reads `matches` the other.
 _CROSSOVER = 2.0
-_ESTIMATE = "EXPLAIN (FORMAT JSON) SELECT 1 FROM articles WHERE articles.search @@ %s::tsquery"
-_TOTAL = "SELECT reltuples FROM pg_class WHERE oid = 'articles'::regclass"
-
-
-def article_total(cursor: Cursor) -> float:
-    """How many articles the archive holds, as the planner last counted them."""
-    [[total]] = cursor.execute(_TOTAL).fetchall()
-    return max(float(total), 1.0)
 
 
 def newest_matches(
@@ -120,13 +113,13 @@ def newest_matches(
     filters: SearchFilters,
     query: Evaluator,
     exact: bool,
-    total: float,
+    statistics: IndexStatistics,
 ) -> list[ArticleRow]:
     """The newest articles (by publication) the query matches that pass the filters, at most
     `filters.limit`, newest first: candidates of the index query (`exact`: its answer is the
     matcher's, search.index_exact, and none is verified), and the articles whose index has
-    gaps, candidates of `loose_query` (None: all of them), each verified. `total`: about how
-    many articles the archive holds (article_total)."""
+    gaps, candidates of `loose_query` (None: all of them), each verified. `statistics`: the
+    index's, to estimate how many articles the index query matches."""
     if filters.limit <= 0:
         return []
     conditions, params = filter_sql(filters)
@@ -138,7 +131,7 @@ def newest_matches(
         with_gaps += f" AND (articles.search_gaps = {WORDS} OR articles.search @@ %s::tsquery)"
         loose_params = [loose_query]
     where = f"(articles.search @@ %s::tsquery OR ({with_gaps})){conditions}"
-    few = _few_matches(cursor, index_query, filters.limit, total)
+    few = _few_matches(statistics, index_query, filters.limit)
     rows = _in_search_order(
         cursor, where, [index_query, *loose_params, *params], _first(filters.limit, exact), few
     )
@@ -157,12 +150,11 @@ def _first(limit: int, exact: bool) -> int:
     return limit if exact else max(FIRST_CHUNK, limit)
 
 
-def _few_matches(cursor: Cursor, index_query: str, limit: int, total: float) -> bool:
+def _few_matches(statistics: IndexStatistics, index_query: str, limit: int) -> bool:
     """Whether the index query matches few enough articles that reading them all from the GIN
     index beats reading the archive newest first (the module's docstring says why)."""
-    [[plan]] = cursor.execute(_ESTIMATE, (index_query,)).fetchall()
-    matches = float(plan[0]["Plan"]["Plan Rows"])
-    return matches * matches < _CROSSOVER * limit * total
+    matches = statistics.matches(index_query)
+    return matches * matches < _CROSSOVER * limit * statistics.total
 
 
 def _in_search_order(

@@ -12,7 +12,7 @@ import logging
 import re
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import psycopg
@@ -20,7 +20,9 @@ from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.exc import ArgumentError, DisconnectionError, SQLAlchemyError
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
+from monitor.archive import pg_readers
 from monitor.archive.connections import archive_errors, explained
+from monitor.archive.pg_readers import Readers
 from monitor.archive.schema import upgrade
 from monitor.errors import ArchiveError
 
@@ -53,6 +55,7 @@ class PostgresConnections:
         _refuse_ambiguous(url)
         try:
             self.engine = create_engine(engine_url(url), connect_args=options)
+            cargs, cparams = self.engine.dialect.create_connect_args(self.engine.url)
             _ping_when_idle(self.engine)
         except (SQLAlchemyError, ValueError) as error:
             raise ArchiveError(
@@ -67,8 +70,10 @@ class PostgresConnections:
             cause = explained(error) if isinstance(error, SQLAlchemyError) else str(error)
             cause = _without_password(cause, url)
             raise ArchiveError(f"cannot open the archive at {shown_url(url)}: {cause}") from error
+        self.readers = Readers(lambda: psycopg.connect(*cargs, **{**cparams, **options}, autocommit=True))
 
     def close(self) -> None:
+        self.readers.close()
         self.engine.dispose()
 
     @contextmanager
@@ -102,22 +107,13 @@ class PostgresConnections:
         with self.writing() as connection:
             yield _driver(connection).cursor()
 
-    @contextmanager
-    def read_cursor(self) -> Iterator[psycopg.Cursor[Any]]:
-        """psycopg's cursor outside a transaction: each statement reads what was committed when
-        it began, as in a READ COMMITTED transaction, without a BEGIN and a COMMIT round trip
-        (for a rare phrase, more than the search itself)."""
-        with (
-            archive_errors("read"),
-            self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection,
-        ):
-            yield _driver(connection).cursor()
+    def read_cursor(self) -> AbstractContextManager[psycopg.Cursor[Any]]:
+        """psycopg's cursor outside a transaction, on a connection kept apart from the engine's
+        pool (pg_readers.py says why): each statement reads what was committed when it began."""
+        return self.readers.cursor()
 
 
-# A pooled connection unused this long is tested before use (a round trip): the server may have
-# restarted or dropped it meanwhile. One in steady use is not, as the ping would cost a search
-# for a rare phrase a third of its time; a failure on it is reported, and the next use reconnects.
-IDLE_SECONDS = 10.0
+# A pooled connection unused for pg_readers.IDLE_SECONDS is tested before use, as readers are.
 _RETURNED = "returned"
 
 
@@ -129,7 +125,7 @@ def _ping_when_idle(engine: Engine) -> None:
     @event.listens_for(engine, "checkout")
     def _test_if_idle(driver: Any, record: ConnectionPoolEntry, _proxy: PoolProxiedConnection) -> None:
         returned = record.info.get(_RETURNED)
-        if returned is None or time.monotonic() - returned < IDLE_SECONDS:
+        if returned is None or time.monotonic() - returned < pg_readers.IDLE_SECONDS:
             return  # new, or in steady use
         try:
             engine.dialect.do_ping(driver)  # pool_pre_ping's own test: it leaves no transaction open

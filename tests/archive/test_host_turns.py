@@ -3,14 +3,17 @@ gap between starts, and holds that lapse when a daemon dies."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 
+from monitor.archive import HostTurn, HostTurns
 from monitor.archive.pg_archive import PostgresArchive
 from monitor.archive.sql import SqlArchive
+from monitor.ingest.fetch.turns import HostGate
 
 HOLD = timedelta(minutes=1)
 
@@ -40,12 +43,14 @@ def test_a_hosts_slots_are_shared_by_every_daemon(daemons: tuple[PostgresArchive
 def test_starts_keep_the_hosts_gap_across_daemons(daemons: tuple[PostgresArchive, PostgresArchive]) -> None:
     one, two = (archive.host_turns for archive in daemons)
     gap = timedelta(seconds=2)
+    asked = time.monotonic()
     first = one.take("news.test", 4, gap, HOLD)
     second = two.take("news.test", 4, gap, HOLD)
     third = one.take("news.test", 4, gap, HOLD)
+    answered = time.monotonic()
     assert first is not None and second is not None and third is not None
-    assert first.wait == 0
-    assert 1.5 < second.wait <= 2 and 3.5 < third.wait <= 4
+    assert asked <= first.start <= answered
+    assert 1.5 < second.start - first.start <= 2.1 and 3.5 < third.start - first.start <= 4.1
 
 
 def test_a_dead_daemons_turn_lapses_and_its_late_release_frees_nothing(
@@ -66,3 +71,45 @@ def test_an_archive_one_daemon_writes_has_no_shared_turns(tmp_path: object) -> N
     archive = SqlArchive(f"sqlite:///{tmp_path}/a.db")
     assert archive.host_turns is None and not archive.shared
     archive.close()
+
+
+class _LateReader:
+    """A daemon whose event loop reads the database's answer `late` seconds after it came (a busy
+    loop, a loaded machine)."""
+
+    def __init__(self, turns: HostTurns, late: float) -> None:
+        self.turns, self.late = turns, late
+
+    def take(self, host: str, per_host: int, gap: timedelta, hold: timedelta) -> HostTurn | None:
+        turn = self.turns.take(host, per_host, gap, hold)
+        time.sleep(self.late)
+        return turn
+
+    def release(self, turn: HostTurn) -> None:
+        self.turns.release(turn)
+
+
+def test_a_start_read_late_keeps_its_reservation(daemons: tuple[PostgresArchive, PostgresArchive]) -> None:
+    """A daemon that reads its reserved start late must not start later than reserved, where the
+    next daemon's reservation begins (it counted the wait from its reading of the answer)."""
+    one, two = daemons
+    gap = 0.4
+    late_gate = HostGate(4, gap, _LateReader(one.host_turns, 0.3))
+    prompt_gate = HostGate(4, gap, two.host_turns)
+
+    async def start(gate: HostGate, after: float) -> float:
+        await asyncio.sleep(after)
+        slot = await gate.acquire("http://news.test/feed.xml")
+        started = time.monotonic()
+        slot.release()
+        return started
+
+    async def both() -> tuple[float, float]:
+        # One request already took the host's start: both that follow wait for their turns.
+        first = two.host_turns.take("news.test", 4, timedelta(seconds=gap), HOLD)
+        assert first is not None
+        late, prompt = await asyncio.gather(start(late_gate, 0.0), start(prompt_gate, 0.1))
+        return late, prompt
+
+    late, prompt = asyncio.run(both())
+    assert prompt - late >= gap - 0.1, (late, prompt)

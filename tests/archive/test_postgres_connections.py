@@ -7,8 +7,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from monitor.archive import SearchFilters
-from monitor.archive import postgres as connections
+from monitor.archive import SearchFilters, pg_readers
 from monitor.archive.pg_archive import PostgresArchive
 from monitor.errors import ArchiveError
 from monitor.rules import parse_query
@@ -16,11 +15,16 @@ from tests.archive.helpers import make_article
 
 
 def _drop_the_archive_sessions(postgres_url: str, archive: PostgresArchive) -> int:
-    """Terminate the server sessions of the archive's pool, as a server restart would."""
+    """Terminate the server sessions of the archive (its pool's and its readers'), as a server
+    restart would."""
     with archive.db.engine.connect() as connection:
-        pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        pooled = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    with archive.db.read_cursor() as cursor:
+        [[reader]] = cursor.execute("SELECT pg_backend_pid()").fetchall()
     with psycopg.connect(postgres_url, autocommit=True) as admin:
-        row = admin.execute("SELECT count(pg_terminate_backend(%s))", (pid,)).fetchone()
+        row = admin.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM unnest(%s::int[]) AS pid", ([pooled, reader],)
+        ).fetchone()
     assert row is not None
     return int(row[0])
 
@@ -31,8 +35,8 @@ def test_a_connection_dropped_while_idle_is_replaced_unnoticed(
     archive = PostgresArchive(postgres_url, schema=postgres_schema)
     try:
         archive.store_new([make_article("a1")], [])
-        assert _drop_the_archive_sessions(postgres_url, archive) == 1
-        monkeypatch.setattr(connections, "IDLE_SECONDS", 0.0)  # every pooled connection counts as idle
+        assert _drop_the_archive_sessions(postgres_url, archive) == 2
+        monkeypatch.setattr(pg_readers, "IDLE_SECONDS", 0.0)  # every kept connection counts as idle
         found = archive.search(parse_query("iron"), SearchFilters())
         assert [item.article.id for item in found] == ["a1"]
     finally:
@@ -46,7 +50,7 @@ def test_a_live_connection_idle_for_a_while_is_tested_and_used(
     archive = PostgresArchive(postgres_url, schema=postgres_schema)
     try:
         archive.store_new([make_article("a1")], [])
-        monkeypatch.setattr(connections, "IDLE_SECONDS", 0.0)
+        monkeypatch.setattr(pg_readers, "IDLE_SECONDS", 0.0)
         for key in ("a2", "a3"):
             archive.search(parse_query("iron"), SearchFilters())
             archive.store_new([make_article(key, url=f"https://x.test/{key}")], [])
@@ -61,7 +65,7 @@ def test_a_connection_dropped_in_steady_use_fails_once_then_reconnects(
     archive = PostgresArchive(postgres_url, schema=postgres_schema)
     try:
         archive.store_new([make_article("a1")], [])
-        assert _drop_the_archive_sessions(postgres_url, archive) == 1
+        assert _drop_the_archive_sessions(postgres_url, archive) == 2
         with pytest.raises(ArchiveError, match=r"cannot read the archive: .*(terminat|closed)"):
             archive.search(parse_query("iron"), SearchFilters())
         assert [item.article.id for item in archive.search(parse_query("iron"), SearchFilters())] == ["a1"]

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -37,6 +38,23 @@ def test_schema_is_versioned_and_reopening_is_harmless(tmp_path: Path) -> None:
         connection.execute(f"PRAGMA user_version = {ALEMBIC + 1}")
     with pytest.raises(ArchiveError, match="newer than this program knows"):
         SqlArchive(f"sqlite:///{path}")
+
+
+def test_an_archive_opened_while_another_holds_the_new_file_waits_its_turn(tmp_path: Path) -> None:
+    """Processes opening one new archive at once: the switch to WAL needs the file to itself,
+    and SQLite's busy handler does not wait for that; it failed now and then, at once."""
+    path = tmp_path / "a.db"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(0.3, holder.execute, ("COMMIT",))
+    release.start()
+    try:
+        SqlArchive(f"sqlite:///{path}").close()
+    finally:
+        release.join()
+        holder.close()
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
 @pytest.mark.parametrize("url", ["sqlite:///:memory:", "sqlite://", "sqlite:///file:a?mode=memory&uri=true"])

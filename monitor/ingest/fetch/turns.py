@@ -74,8 +74,9 @@ class HostGate:
             if slot.turn is not None:
                 # The archive reserved the start, counting this process's requests as well: a
                 # gap of this process's own on top would start it later than reserved, where
-                # another daemon's reservation may begin.
-                start = loop.time() + slot.turn.wait
+                # another daemon's reservation may begin. So would counting the wait from when
+                # this loop read the answer (late, on a busy loop) rather than from the answer.
+                start = slot.turn.start
             else:
                 start = max(loop.time(), self.next_start.get(host, 0.0))
                 self.next_start[host] = start + self.gap

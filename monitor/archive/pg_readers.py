@@ -1,0 +1,85 @@
+"""psycopg connections for the archive's hot reads (search, a poll's look-up of its entries), kept
+apart from SQLAlchemy's pool, as SQLite's are (connections.py): a checkout there (events, the
+isolation level set and reset, the reset on return) cost a search for a rare phrase a third of
+its time. Each runs in autocommit: a statement reads what was committed when it began, without
+a BEGIN and a COMMIT round trip."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+
+from monitor.archive.connections import explained
+from monitor.errors import ArchiveError
+
+MOST_READERS = 10  # connections reading at once in one process; more wait for one
+READER_WAIT = 30.0  # seconds a read waits for a connection before it fails
+# A connection unused this long is tested before use (a round trip): the server may have
+# restarted or dropped it meanwhile. One in steady use is not; a failure on it is reported,
+# and the connection replaced.
+IDLE_SECONDS = 10.0
+
+Connection = psycopg.Connection[Any]
+
+
+class Readers:
+    """Up to MOST_READERS connections made by `connect`, reused while they work."""
+
+    def __init__(self, connect: Callable[[], Connection]) -> None:
+        self.connect = connect
+        self._idle: list[tuple[Connection, float]] = []  # with when each was returned
+        self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(MOST_READERS)
+
+    @contextmanager
+    def cursor(self) -> Iterator[psycopg.Cursor[Any]]:
+        """A cursor of a reader, whose driver errors surface as ArchiveError."""
+        if not self._slots.acquire(timeout=READER_WAIT):
+            raise ArchiveError(f"cannot read the archive: no connection free within {READER_WAIT:.0f} s")
+        try:
+            connection = self._take()
+            try:
+                yield connection.cursor()
+            except psycopg.Error as error:
+                raise ArchiveError(f"cannot read the archive: {explained(error)}") from error
+            finally:
+                self._give_back(connection)
+        finally:
+            self._slots.release()
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for connection, _returned in idle:
+            connection.close()
+
+    def _take(self) -> Connection:
+        with self._lock:
+            connection, returned = self._idle.pop() if self._idle else (None, 0.0)
+        if connection is not None and time.monotonic() - returned >= IDLE_SECONDS:
+            try:
+                connection.execute("SELECT 1")
+            except psycopg.Error:  # dropped while idle: replaced unnoticed
+                connection.close()
+                connection = None
+        if connection is None:
+            try:
+                connection = self.connect()
+            except psycopg.Error as error:
+                raise ArchiveError(f"cannot read the archive: {explained(error)}") from error
+        return connection
+
+    def _give_back(self, connection: Connection) -> None:
+        if connection.closed or connection.broken or connection.info.transaction_status != _IDLE:
+            connection.close()
+            return
+        with self._lock:
+            self._idle.append((connection, time.monotonic()))
+
+
+_IDLE = psycopg.pq.TransactionStatus.IDLE
