@@ -281,6 +281,11 @@ class Archive(Protocol):
         """The article with the other sources that carried its story; None when not archived."""
         ...
 
+    def articles(self, article_ids: Sequence[str]) -> dict[str, ArchivedArticle]:
+        """Those of the articles that are archived, by id, each as `article` gives it; one read
+        for them all."""
+        ...
+
     def search(self, query: Node | None, filters: SearchFilters) -> list[ArchivedArticle]:
         """The articles the query matches exactly as the rules would, newest first (by
         publication), at most `filters.limit`; None matches every article."""

@@ -190,11 +190,8 @@ def newest_of_all(cursor: Cursor, filters: SearchFilters) -> Iterator[ArticleRow
     return (row[:-1] for row in _in_search_order(cursor, f"true{conditions}", params, FIRST_CHUNK))
 
 
-def article_row(cursor: Cursor, article_id: str) -> ArticleRow | None:
-    row: ArticleRow | None = cursor.execute(
-        f"SELECT {_ROW} FROM articles WHERE id = %s", (article_id,)
-    ).fetchone()
-    return row
+def article_rows(cursor: Cursor, article_ids: Sequence[str]) -> list[ArticleRow]:
+    return cursor.execute(f"SELECT {_ROW} FROM articles WHERE id = ANY(%s)", (list(article_ids),)).fetchall()
 
 
 def archived(cursor: Cursor, rows: Sequence[ArticleRow]) -> list[ArchivedArticle]:

@@ -192,10 +192,9 @@ def newest_of_all(cursor: sqlite3.Cursor, filters: SearchFilters) -> Iterator[Ar
     )
 
 
-def article_row(cursor: sqlite3.Cursor, article_id: str) -> ArticleRow | None:
-    statement = f"SELECT {_ROW} FROM articles WHERE id = ?"
-    row: ArticleRow | None = cursor.execute(statement, (article_id,)).fetchone()
-    return row
+def article_rows(cursor: sqlite3.Cursor, article_ids: Sequence[str]) -> list[ArticleRow]:
+    statement = f"SELECT {_ROW} FROM articles WHERE id IN {IN_JSON}"
+    return cursor.execute(statement, (json_list(article_ids),)).fetchall()
 
 
 def first_accepted(rows: Iterable[ArticleRow], query: Evaluator | None, limit: int) -> list[ArticleRow]:

@@ -20,7 +20,7 @@ from monitor.archive.outbox_sql import SqlOutbox
 from monitor.archive.search import fts_query, index_exact
 from monitor.archive.search_sql import (
     archived,
-    article_row,
+    article_rows,
     first_accepted,
     newest_matches,
     newest_of_all,
@@ -155,9 +155,13 @@ class SqlArchive(SourceSchedule):
 
     @operation("reading an article")
     def article(self, article_id: str) -> ArchivedArticle | None:
+        return self.articles([article_id]).get(article_id)
+
+    @operation("reading articles")
+    def articles(self, article_ids: Sequence[str]) -> dict[str, ArchivedArticle]:
         with self.db.read_cursor() as cursor:
-            row = article_row(cursor, article_id)
-            return archived(cursor, [row])[0] if row else None
+            found = archived(cursor, article_rows(cursor, article_ids))
+        return {item.article.id: item for item in found}
 
     @operation("searching the archive")
     def search(self, query: Node | None, filters: SearchFilters) -> list[ArchivedArticle]:

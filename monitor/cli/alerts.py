@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from monitor.archive import Archive
 from monitor.cli.output import render
 from monitor.errors import UsageError
-from monitor.models import AlertState
-from monitor.payloads import iso
 from monitor.phrases import counted
+from monitor.queries import alert_history
 
 
 def retry_alerts_command(archive: Archive, ids: list[str], failed: bool) -> int:
@@ -26,27 +24,7 @@ def retry_alerts_command(archive: Archive, ids: list[str], failed: bool) -> int:
 
 
 def alerts_command(archive: Archive, limit: int, fmt: str) -> int:
-    records: list[dict[str, Any]] = []
-    for row in archive.outbox.alerts(limit):
-        found = archive.article(row.article_id)
-        records.append(
-            {
-                "id": row.id,
-                "created": iso(row.created),
-                "alert": row.alert,
-                "channel": row.channel,
-                "rules": list(row.rules),
-                "article": found.article.title if found else row.article_id,
-                "url": found.article.url if found else None,
-                "state": row.state.value,
-                "attempts": row.attempts,
-                # When a pending row is tried again, or a held one released (quiet hours, throttle).
-                "next_attempt": iso(row.next_attempt)
-                if row.state in (AlertState.PENDING, AlertState.HELD)
-                else None,
-                "last_error": row.last_error,
-            }
-        )
+    records = alert_history(archive, limit)
     columns = (
         "id",
         "created",

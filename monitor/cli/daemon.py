@@ -8,9 +8,9 @@ from contextlib import nullcontext
 from pathlib import Path
 
 from monitor.archive.connections import refuse_unless_ours
-from monitor.cli.names import known_names
 from monitor.config.settings import Settings
 from monitor.models import PollResult
+from monitor.names import known_names
 from monitor.phrases import counted
 
 

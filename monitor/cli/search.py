@@ -6,17 +6,14 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
-from monitor.archive import Archive, SearchFilters
-from monitor.cli.names import known_names
+from monitor.archive import Archive
 from monitor.cli.output import render
-from monitor.config.durations import parse_duration
 from monitor.config.settings import Settings
-from monitor.errors import UsageError
+from monitor.names import known_names
 from monitor.payloads import article_json
-from monitor.rules import parse_query
+from monitor.queries import SearchAsked, moment, search
 
 
 def backfill_command(settings: Settings, path: str, args: argparse.Namespace) -> int:
@@ -26,7 +23,7 @@ def backfill_command(settings: Settings, path: str, args: argparse.Namespace) ->
     rules = {rule.name: rule for rule in settings.watch}
     [name] = known_names([args.rule], rules, "watch rule")
     rule = compile_rule(rules[name])
-    since = _moment(args.since, "--since")
+    since = moment(args.since, "--since")
 
     async def run() -> list[dict[str, Any]]:
         app = build_app(settings, path)
@@ -50,36 +47,19 @@ def _hits_json(hits: Sequence[Any]) -> list[dict[str, str]]:
     return [{"rule": hit.rule, "term": hit.term, "snippet": hit.snippet} for hit in hits if hit.term]
 
 
-def _moment(text: str | None, option: str) -> datetime | None:
-    if not text:
-        return None
-    try:
-        return datetime.now(UTC) - parse_duration(text)
-    except ValueError:
-        pass
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise UsageError(f"{option} {text!r}: give a duration (7d, 24h) or a date (2026-01-06)") from None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
-
-
 def search_command(archive: Archive, settings: Settings, args: argparse.Namespace) -> int:
-    if args.limit < 1:
-        raise UsageError("--limit must be at least 1")
-    node = parse_query(args.query)
-    sources = {source.name for source in settings.sources} | {state.name for state in archive.source_states()}
-    filters = SearchFilters(
-        since=_moment(args.since, "--since"),
-        fetched_since=_moment(args.fetched_since, "--fetched-since"),
-        until=_moment(args.until, "--until"),
-        sources=known_names(args.source, sources, "source"),
-        rules=known_names(args.rule, [rule.name for rule in settings.watch], "watch rule"),
+    asked = SearchAsked(
+        args.query,
+        since=args.since,
+        fetched_since=args.fetched_since,
+        until=args.until,
+        sources=args.source,
+        rules=args.rule,
         matched=args.matched,
         language=args.lang,
         limit=args.limit,
     )
-    records = [article_json(found) for found in archive.search(node, filters)]
+    records = [article_json(found) for found in search(archive, settings, asked)]
     columns: tuple[str, ...] = ("published", "source", "title", "rules", "url")
     if args.format == "csv":  # a spreadsheet has the room: why each article matched, too
         columns += ("language", "summary", "matched")

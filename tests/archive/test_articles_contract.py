@@ -33,6 +33,19 @@ def test_store_is_idempotent_and_writes_alerts_with_articles(archive: Archive) -
     assert found is not None and found.article == article
 
 
+def test_articles_are_read_in_one_batch_as_each_alone(archive: Archive) -> None:
+    first = make_article("a1")
+    copy = make_article("a2", url="https://other.test/a2", source="Coast Wire", story="a1")
+    plain = make_article("a3", title="Budget talks", text="Budget talks went on.", hits=())
+    archive.store_new([first, copy, plain], [])
+    found = archive.articles(["a3", "a1", "zz", "a2", "a1"])
+    assert set(found) == {"a1", "a2", "a3"}
+    for key, item in found.items():
+        assert item == archive.article(key)
+    assert found["a1"].also_reported_by == (("Coast Wire", "https://other.test/a2"),)
+    assert archive.articles([]) == {}
+
+
 def test_alert_row_not_written_without_its_article(archive: Archive) -> None:
     archive.store_new([], [outbox("ghost")])
     assert archive.outbox.claim_alerts(NOW, NOW, 10, ["desk"]) == []

@@ -1,4 +1,4 @@
-"""Names given on the command line checked against the configured ones."""
+"""Names a user gives (on the command line, in a request) checked against the configured ones."""
 
 from __future__ import annotations
 

@@ -1,0 +1,141 @@
+"""The archive's read side, in one place for the command line and the HTTP API (monitor/serve/):
+search with the rule language and every filter, the sources' health and the alert history, as
+the public JSON shapes of payloads.py, so that both always say the same."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from monitor.archive import Archive, SearchFilters
+from monitor.config.durations import format_duration, parse_duration
+from monitor.config.settings import Settings
+from monitor.errors import UsageError
+from monitor.models import AlertState, ArchivedArticle, PollResult, SourceState
+from monitor.names import known_names
+from monitor.payloads import iso
+from monitor.rules import parse_query
+
+
+def moment(text: str | None, option: str) -> datetime | None:
+    """A duration back from now (7d, 24h) or a date (2026-01-06, UTC unless it says), as asked
+    for by `option`; UsageError naming it otherwise."""
+    if not text:
+        return None
+    try:
+        return datetime.now(UTC) - parse_duration(text)
+    except ValueError:
+        pass
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"{option} {text!r}: give a duration (7d, 24h) or a date (2026-01-06)") from None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+@dataclass(frozen=True, slots=True)
+class SearchAsked:
+    """A search as a user words it: the query and each filter as text, checked by `search`."""
+
+    query: str
+    since: str | None = None
+    fetched_since: str | None = None
+    until: str | None = None
+    sources: Sequence[str] = ()
+    rules: Sequence[str] = ()
+    matched: bool = False
+    language: str | None = None
+    limit: int = 50
+
+
+def search(archive: Archive, settings: Settings, asked: SearchAsked) -> list[ArchivedArticle]:
+    """The archive's answer to the search, newest first. QueryError when the query does not
+    parse; UsageError for an unknown source or rule, a bad date or limit."""
+    if asked.limit < 1:
+        raise UsageError(f"limit {asked.limit}: give at least 1")
+    node = parse_query(asked.query)
+    configured = {source.name for source in settings.sources}
+    sources = configured | {state.name for state in archive.source_states()} if asked.sources else configured
+    filters = SearchFilters(
+        since=moment(asked.since, "since"),
+        fetched_since=moment(asked.fetched_since, "fetched-since"),
+        until=moment(asked.until, "until"),
+        sources=known_names(list(asked.sources), sources, "source"),
+        rules=known_names(list(asked.rules), [rule.name for rule in settings.watch], "watch rule"),
+        matched=asked.matched,
+        language=asked.language,
+        limit=asked.limit,
+    )
+    return archive.search(node, filters)
+
+
+def source_health(archive: Archive, settings: Settings) -> list[dict[str, Any]]:
+    """Each configured source's health, in the config's order; one not polled yet shows as new."""
+    states = {state.name: state for state in archive.source_states()}
+    return [_health(source.name, source.url, states.get(source.name)) for source in settings.sources]
+
+
+def _health(name: str, url: str, state: SourceState | None) -> dict[str, Any]:
+    if state is None:  # added to the config since the daemon started (it reads the config once)
+        status = "new: not polled yet"
+    elif state.last_fetch is None:
+        status = "never fetched"
+    else:
+        status = _status(state)
+    return {
+        "name": name,
+        "url": state.url if state else url,
+        "moved_to": state.moved_to if state else None,
+        "status": status,
+        "failing": bool(state and state.consecutive_errors),
+        "interval": format_duration(state.interval) if state and state.interval else None,
+        "last_fetch": iso(state.last_fetch) if state else None,
+        "consecutive_errors": state.consecutive_errors if state else 0,
+        "next_due": iso(state.next_due) if state else None,
+        "last_error": state.last_error if state else None,
+    }
+
+
+def _status(state: SourceState) -> str:
+    result = state.last_status.result if state.last_status else None
+    if result is PollResult.GONE:
+        return "gone: polling stopped"
+    if result is PollResult.INTERNAL_ERROR:
+        return f"INTERNAL ERROR (the monitor's fault) since {iso(state.failing_since)}"
+    if result is PollResult.ARCHIVE_ERROR:
+        return f"ARCHIVE ERROR (not the source's) since {iso(state.failing_since)}"
+    if state.consecutive_errors:
+        return f"failing since {iso(state.failing_since)}"
+    return str(state.last_status or PollResult.OK)
+
+
+def alert_history(archive: Archive, limit: int) -> list[dict[str, Any]]:
+    """The newest alert rows, at most `limit`, each with its article's title and link (read in
+    one batch)."""
+    rows = archive.outbox.alerts(limit)
+    found = archive.articles(list(dict.fromkeys(row.article_id for row in rows)))
+    records: list[dict[str, Any]] = []
+    for row in rows:
+        archived = found.get(row.article_id)
+        records.append(
+            {
+                "id": row.id,
+                "created": iso(row.created),
+                "alert": row.alert,
+                "channel": row.channel,
+                "rules": list(row.rules),
+                "article_id": row.article_id,
+                "article": archived.article.title if archived else row.article_id,
+                "url": archived.article.url if archived else None,
+                "state": row.state.value,
+                "attempts": row.attempts,
+                # When a pending row is tried again, or a held one released (quiet hours, throttle).
+                "next_attempt": iso(row.next_attempt)
+                if row.state in (AlertState.PENDING, AlertState.HELD)
+                else None,
+                "last_error": row.last_error,
+            }
+        )
+    return records
