@@ -53,12 +53,18 @@ class SearchAsked:
 def search(archive: Archive, settings: Settings, asked: SearchAsked) -> list[ArchivedArticle]:
     """The archive's answer to the search, newest first. QueryError when the query does not
     parse; UsageError for an unknown source or rule, a bad date or limit."""
+    node = parse_query(asked.query)
+    return archive.search(node, search_filters(archive, settings, asked))
+
+
+def search_filters(archive: Archive, settings: Settings, asked: SearchAsked) -> SearchFilters:
+    """The search's filters, checked: UsageError for an unknown source or rule, a bad date or
+    limit."""
     if asked.limit < 1:
         raise UsageError(f"limit {asked.limit}: give at least 1")
-    node = parse_query(asked.query)
     configured = {source.name for source in settings.sources}
     sources = configured | {state.name for state in archive.source_states()} if asked.sources else configured
-    filters = SearchFilters(
+    return SearchFilters(
         since=moment(asked.since, "since"),
         fetched_since=moment(asked.fetched_since, "fetched-since"),
         until=moment(asked.until, "until"),
@@ -68,7 +74,6 @@ def search(archive: Archive, settings: Settings, asked: SearchAsked) -> list[Arc
         language=asked.language,
         limit=asked.limit,
     )
-    return archive.search(node, filters)
 
 
 def source_health(archive: Archive, settings: Settings) -> list[dict[str, Any]]:

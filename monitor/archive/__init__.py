@@ -28,6 +28,9 @@ class SearchFilters:
     language: str | None = None
     limit: int = 50
     fetched_since: datetime | None = None  # arrived in the archive
+    # Only what comes after this article (its publication time and id) in the search's order:
+    # the next page, unmoved by articles stored since (a newer one comes before it).
+    after: tuple[datetime, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,7 @@ from monitor.archive.pg_text import NO_GAPS, WORDS
 from monitor.archive.search_sql import (
     FIRST_CHUNK,
     LARGEST_CHUNK,
+    LAST_SEQ,
     ArticleRow,
     archived_rows,
     like_prefix,
@@ -90,6 +91,13 @@ def filter_sql(filters: SearchFilters) -> tuple[str, list[Any]]:
         language = filters.language.lower()
         clauses.append("(lower(articles.language) = %s OR lower(articles.language) LIKE %s)")
         params += [language, like_prefix(language)]
+    if filters.after:
+        # An article purged since the page was read: all of its second, some perhaps again.
+        clauses.append(
+            "(articles.published, articles.seq) < (%s, coalesce((SELECT seq FROM articles AS shown "
+            f"WHERE shown.id = %s), {LAST_SEQ}))"
+        )
+        params += [naive_utc(filters.after[0]), filters.after[1]]
     if filters.matched:
         clauses.append("articles.matched = 1")
     if filters.rules:

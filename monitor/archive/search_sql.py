@@ -27,6 +27,7 @@ from monitor.rules import MatchInput
 from monitor.rules.match import Evaluator, run
 
 ArticleRow = tuple[Any, ...]  # the columns of `articles`, in order
+LAST_SEQ = 2**63 - 1
 FIRST_CHUNK, LARGEST_CHUNK, MOST_STRAGGLERS = 64, 4096, 512
 _NAMES = [column.name for column in articles.c]
 _SEQ, _ID, _SOURCE, _TITLE, _TEASER = (
@@ -89,6 +90,13 @@ def filter_sql(filters: SearchFilters) -> tuple[str, list[Any]]:
         language = filters.language.lower()
         clauses.append("(lower(articles.language) = ? OR lower(articles.language) LIKE ? ESCAPE '\\')")
         params += [language, like_prefix(language)]
+    if filters.after:
+        # An article purged since the page was read: all of its second, some perhaps again.
+        clauses.append(
+            "(articles.published, articles.seq) < (?, coalesce((SELECT seq FROM articles AS shown "
+            f"WHERE shown.id = ?), {LAST_SEQ}))"
+        )
+        params += [stored_datetime(filters.after[0]), filters.after[1]]
     if filters.matched:
         clauses.append("articles.matched = 1")
     if filters.rules:

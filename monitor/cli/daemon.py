@@ -19,13 +19,24 @@ def run_command(settings: Settings, path: str) -> int:
     from monitor.runtime.arenas import limit_malloc_arenas
     from monitor.runtime.daemon_lock import sole_daemon
     from monitor.runtime.scheduler import Daemon
+    from monitor.serve.server import bind, serve
 
     limit_malloc_arenas()  # before the pass's threads exist
+
+    listener = bind(settings.serve.listen, settings) if settings.serve.listen else None
 
     async def daemon() -> None:
         app = build_app(settings, path)
         try:
-            await Daemon(app).run()
+            running = Daemon(app)
+            read_side = (
+                asyncio.create_task(serve(listener, app.archive, settings, running.stopping))
+                if listener
+                else None
+            )
+            await running.run()
+            if read_side is not None:
+                await read_side
         finally:
             await app.aclose()
 
@@ -72,3 +83,27 @@ def once_command(settings: Settings, path: str, names: list[str]) -> int:
     summary, ours = asyncio.run(one_pass())
     print(summary)
     return 1 if ours else 0  # a source's failure is the source's; a fault of ours is unexpected
+
+
+def serve_command(settings: Settings, listen: str | None) -> int:
+    """The read side alone, until SIGINT or SIGTERM."""
+    import signal
+
+    from monitor.archive.backends import open_archive
+    from monitor.serve.server import DEFAULT_LISTEN, bind, serve
+
+    listener = bind(listen or settings.serve.listen or DEFAULT_LISTEN, settings)
+    archive = open_archive(settings)
+
+    async def serving() -> None:
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stopping.set)
+        await serve(listener, archive, settings, stopping)
+
+    try:
+        asyncio.run(serving())
+    finally:
+        archive.close()
+    return 0

@@ -16,7 +16,7 @@ from monitor.archive.space import disk_full_warning
 from monitor.cli.alerts import alerts_command, retry_alerts_command
 from monitor.cli.archive import archive_copy_command
 from monitor.cli.check import check_command
-from monitor.cli.daemon import once_command, run_command
+from monitor.cli.daemon import once_command, run_command, serve_command
 from monitor.cli.output import FORMATS
 from monitor.cli.probe import extract_command, test_rule_command
 from monitor.cli.search import backfill_command, search_command
@@ -104,6 +104,8 @@ def _parser() -> argparse.ArgumentParser:
         "copy", help="copy the configured archive into a PostgreSQL one (resumes where it stopped)"
     )
     copy.add_argument("--to", required=True, metavar="URL", help="postgresql://user@host/database")
+    serve = commands.add_parser("serve", help="serve the archive over HTTP: the API, /healthz")
+    serve.add_argument("--listen", metavar="HOST:PORT", help="default: serve.listen, or 127.0.0.1:8080")
     commands.add_parser("check", help="validate the config; show how each rule was understood")
     extract = commands.add_parser("extract", help="show what the pipeline extracts from a page")
     extract.add_argument("inputs", nargs="+", metavar="URL_OR_FILE")
@@ -167,6 +169,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return run_command(settings, str(path))
     if args.command == "once":
         return once_command(settings, str(path), args.source)
+    if args.command == "serve":
+        return serve_command(settings, args.listen)
     if args.command == "backfill":
         return backfill_command(settings, str(path), args)
     if args.command == "sources" and args.source_action == "add":

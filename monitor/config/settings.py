@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from datetime import time, timedelta
 from pathlib import Path
@@ -187,6 +188,62 @@ class AlertSettings(StrictModel):
     templates: TemplateSettings = TemplateSettings()
 
 
+class ServeSettings(StrictModel):
+    """The read side (`monitor serve`, and inside `monitor run` when `listen` is given): where
+    it listens, and the tokens a client must show when that is off loopback."""
+
+    listen: str | None = None  # host:port, e.g. 127.0.0.1:8080
+    tokens: list[str] = Field(default_factory=list)
+
+    @field_validator("listen")
+    @classmethod
+    def _host_and_port(cls, value: str | None) -> str | None:
+        if value is not None:
+            split_listen(value)
+        return value
+
+    @field_validator("tokens")
+    @classmethod
+    def _real_tokens(cls, value: list[str]) -> list[str]:
+        for token in value:
+            if len(token) < MIN_TOKEN_LENGTH:
+                raise ValueError(
+                    f"a token of {len(token)} characters is too easy to guess: give at least "
+                    f"{MIN_TOKEN_LENGTH} (python -c 'import secrets; print(secrets.token_urlsafe())')"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _tokens_off_loopback(self) -> ServeSettings:
+        if self.listen and not self.tokens and not is_loopback(split_listen(self.listen)[0]):
+            raise ValueError(
+                f'listen {self.listen} is off loopback: give serve.tokens (e.g. ["${{MONITOR_TOKEN}}"]) '
+                "so that only those who hold one can read the archive"
+            )
+        return self
+
+
+MIN_TOKEN_LENGTH = 16
+
+
+def split_listen(listen: str) -> tuple[str, int]:
+    """host:port ([::1]:8080 for IPv6) as a host and a port number; ValueError if it is neither."""
+    host, colon, port = listen.strip().rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{listen!r} is not host:port, e.g. 127.0.0.1:8080")
+    return host, int(port)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve anywhere
+
+
 class Settings(StrictModel):
     storage: StorageSettings = StorageSettings()
     retention: RetentionSettings = RetentionSettings()
@@ -197,6 +254,7 @@ class Settings(StrictModel):
     sources: list[SourceSettings] = Field(default_factory=list)
     watch: list[RuleSettings] = Field(default_factory=list)
     alerts: list[AlertSettings] = Field(default_factory=list)
+    serve: ServeSettings = ServeSettings()
     base_dir: Path = Path()
 
     def source(self, name: str) -> SourceSettings:

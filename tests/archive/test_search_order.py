@@ -16,6 +16,7 @@ from monitor.archive import Archive, SearchFilters, pg_search
 from monitor.archive.search import index_exact
 from monitor.archive.sql import SqlArchive
 from monitor.rules import parse_query
+from tests.archive.conftest import ArchiveOpener
 from tests.archive.helpers import BACKENDS, NOW, archive_of, as_before_alembic, make_article
 
 Shuffled = tuple[Archive, dict[str, tuple[str, datetime]]]
@@ -60,6 +61,55 @@ def test_the_newest_by_publication_whatever_the_storing_order(
 ) -> None:
     archive, texts = shuffled
     assert _ids(archive, query, limit) == _expected(texts, query, limit)
+
+
+@pytest.mark.parametrize("query", QUERIES)
+def test_pages_after_an_article_continue_the_order(shuffled: Shuffled, query: str) -> None:
+    """Page by page (each after the last article shown), the same articles as in one search."""
+    archive, texts = shuffled
+    node, shown = parse_query(query), []
+    after = None
+    while True:
+        page = archive.search(node, SearchFilters(limit=7, after=after))
+        shown += [item.article.id for item in page]
+        if len(page) < 7:
+            break
+        after = (page[-1].article.published, page[-1].article.id)
+    assert shown == _expected(texts, query, 2000)
+
+
+def test_a_page_is_unmoved_by_articles_stored_since(open_archive: ArchiveOpener) -> None:
+    """Newer articles come before the page read; one published in the same second as the last
+    shown, stored later, comes before it too; an article gone since still marks the place."""
+    archive = open_archive()
+    batch = [
+        make_article(
+            f"p{index}", text="Budget talks.", hits=(), published=NOW - timedelta(minutes=index // 2)
+        )
+        for index in range(10)
+    ]
+    archive.store_new(batch, [])
+    first = archive.search(parse_query("budget"), SearchFilters(limit=4))
+    after = (first[-1].article.published, first[-1].article.id)
+    archive.store_new(
+        [
+            make_article("later", text="Budget talks.", hits=(), published=NOW + timedelta(hours=1)),
+            make_article("same", text="Budget talks.", hits=(), published=after[0]),
+        ],
+        [],
+    )
+    rest = archive.search(parse_query("budget"), SearchFilters(limit=20, after=after))
+    everything = [item.article.id for item in archive.search(parse_query("budget"), SearchFilters(limit=20))]
+    assert [item.article.id for item in rest] == everything[everything.index(after[1]) + 1 :]
+    assert "later" not in [item.article.id for item in rest] and "same" not in [
+        item.article.id for item in rest
+    ]
+    gone = (after[0], "purged-meanwhile")
+    again = [
+        item.article.id for item in archive.search(parse_query("budget"), SearchFilters(limit=20, after=gone))
+    ]
+    published = {key: item.article.published for key, item in archive.articles(everything).items()}
+    assert again == [key for key in everything if published[key] <= after[0]]
 
 
 @pytest.fixture(scope="module")

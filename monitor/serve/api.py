@@ -1,0 +1,122 @@
+"""The JSON API under /api/v1, and /healthz. The handlers are plain functions: FastAPI runs them
+in its thread pool, where the archive's blocking reads belong."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import replace
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
+from fastapi.responses import JSONResponse
+
+from monitor import __version__
+from monitor.archive import Archive
+from monitor.config.settings import Settings
+from monitor.errors import ArchiveError, QueryError, UsageError
+from monitor.payloads import article_json
+from monitor.queries import SearchAsked, alert_history, search_filters, source_health
+from monitor.rules import parse_query
+from monitor.serve.auth import token_check
+
+MOST_PER_PAGE = 200
+
+
+def build_api(archive: Archive, settings: Settings) -> FastAPI:
+    """The app serving the archive to clients of the settings' tokens."""
+    app = FastAPI(
+        title="monitor",
+        version=__version__,
+        description="The archive of a media monitor: articles matching watch rules, sources, alerts.",
+        # The interactive pages would load their scripts from a CDN: the document is enough.
+        docs_url=None,
+        redoc_url=None,
+    )
+    readers = [Depends(token_check(settings.serve.tokens))]
+
+    @app.exception_handler(QueryError)
+    def _query_error(_request: Request, error: QueryError) -> JSONResponse:
+        body = {
+            "error": str(error),
+            "query": error.query,
+            "position": error.position,
+            "pointer": error.pointer(),
+        }
+        return JSONResponse(body, status.HTTP_400_BAD_REQUEST)
+
+    @app.exception_handler(UsageError)
+    def _usage_error(_request: Request, error: UsageError) -> JSONResponse:
+        return JSONResponse({"error": str(error)}, status.HTTP_400_BAD_REQUEST)
+
+    @app.exception_handler(ArchiveError)
+    def _archive_error(_request: Request, error: ArchiveError) -> JSONResponse:
+        return JSONResponse({"error": str(error)}, status.HTTP_503_SERVICE_UNAVAILABLE)
+
+    @app.get("/api/v1/articles", dependencies=readers, summary="Search the archive")
+    def articles(
+        q: Annotated[str, Query(description="the rule language; empty: every article")] = "",
+        since: Annotated[str | None, Query(description="published since: 7d, 24h or a date")] = None,
+        until: Annotated[str | None, Query(description="published until: a date or datetime")] = None,
+        fetched_since: Annotated[str | None, Query(description="arrived in the archive since")] = None,
+        source: Annotated[list[str], Query(description="source names (any of them)")] = [],  # noqa: B006
+        rule: Annotated[list[str], Query(description="watch rules that matched (any of them)")] = [],  # noqa: B006
+        matched: Annotated[bool, Query(description="only articles a rule matched")] = False,
+        lang: Annotated[str | None, Query(description="language code, e.g. en, zh, ja")] = None,
+        limit: Annotated[int, Query(ge=1, le=MOST_PER_PAGE)] = 50,
+        cursor: Annotated[str | None, Query(description="next_cursor of the page before")] = None,
+    ) -> dict[str, Any]:
+        asked = SearchAsked(q, since, fetched_since, until, source, rule, matched, lang, limit)
+        filters = replace(search_filters(archive, settings, asked), after=_read_cursor(cursor))
+        found = archive.search(parse_query(q) if q.strip() else None, filters)
+        last = found[-1].article if len(found) == limit else None
+        return {
+            "articles": [article_json(item) for item in found],
+            "next_cursor": _write_cursor(last.published, last.id) if last else None,
+        }
+
+    @app.get("/api/v1/articles/{article_id}", dependencies=readers, summary="One article")
+    def article(article_id: str) -> dict[str, Any]:
+        found = archive.article(article_id)
+        if found is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no article {article_id!r} in the archive")
+        return article_json(found)
+
+    @app.get("/api/v1/sources", dependencies=readers, summary="Each source's health")
+    def sources() -> list[dict[str, Any]]:
+        return source_health(archive, settings)
+
+    @app.get("/api/v1/alerts", dependencies=readers, summary="The alert history, newest first")
+    def alerts(limit: Annotated[int, Query(ge=1, le=5000)] = 200) -> list[dict[str, Any]]:
+        return alert_history(archive, limit)
+
+    @app.get("/healthz", summary="Whether the archive answers")
+    def healthz() -> JSONResponse:
+        try:
+            archive.articles([])
+        except ArchiveError as error:
+            return JSONResponse({"archive": str(error)}, status.HTTP_503_SERVICE_UNAVAILABLE)
+        return JSONResponse({"archive": "ok"})
+
+    return app
+
+
+def _write_cursor(published: datetime, article_id: str) -> str:
+    text = json.dumps([published.isoformat(), article_id])
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _read_cursor(cursor: str | None) -> tuple[datetime, str] | None:
+    if not cursor:
+        return None
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        published, article_id = json.loads(base64.urlsafe_b64decode(padded))
+        moment = datetime.fromisoformat(published)
+        if moment.tzinfo is None:
+            raise ValueError("a time without its zone")
+        return moment, str(article_id)
+    except (ValueError, TypeError, binascii.Error):
+        raise UsageError(f"cursor {cursor!r} is not one this server gave (next_cursor)") from None

@@ -1,0 +1,75 @@
+"""Serving the API with uvicorn: alone (`monitor serve`) or beside the daemon's jobs in its event
+loop (`monitor run` with `serve.listen`). The socket is bound first, so an address in use is a
+clear error before anything starts, not a log line from inside the server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Iterator
+
+import uvicorn
+
+from monitor.archive import Archive
+from monitor.config.settings import Settings, is_loopback, split_listen
+from monitor.errors import MonitorError, UsageError
+from monitor.serve.api import build_api
+
+log = logging.getLogger(__name__)
+DEFAULT_LISTEN = "127.0.0.1:8080"
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, leaving SIGINT and SIGTERM to the command that runs it."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def bind(listen: str, settings: Settings) -> socket.socket:
+    """A socket listening on host:port; UsageError off loopback without tokens, MonitorError
+    when the address cannot be had."""
+    try:
+        host, port = split_listen(listen)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    if not is_loopback(host) and not settings.serve.tokens:
+        raise UsageError(
+            f"{listen} is off loopback: give serve.tokens in the config, so that only those who "
+            "hold one can read the archive"
+        )
+    try:
+        [(family, kind, protocol, _name, address)] = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[:1]
+        listener = socket.socket(family, kind, protocol)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(address)
+        listener.listen(128)
+    except OSError as error:
+        raise MonitorError(f"cannot listen on {listen}: {error.strerror or error}") from None
+    return listener
+
+
+async def serve(
+    listener: socket.socket, archive: Archive, settings: Settings, stopping: asyncio.Event
+) -> None:
+    """Answer on the bound socket until `stopping` is set, then finish the requests in flight."""
+    config = uvicorn.Config(
+        build_api(archive, settings), log_level="warning", access_log=False, lifespan="off"
+    )
+    server = _Server(config)
+    running = asyncio.create_task(server.serve(sockets=[listener]))
+    host, port = listener.getsockname()[:2]
+    log.info("serving the archive on http://%s:%d (the API: /api/v1, /openapi.json)", host, port)
+    stopped = asyncio.create_task(stopping.wait())
+    await asyncio.wait({running, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    server.should_exit = True
+    stopped.cancel()
+    await running
+    listener.close()
+    if not stopping.is_set():
+        log.error("the read side stopped on its own (see above); the daemon goes on without it")

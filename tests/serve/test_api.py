@@ -1,0 +1,258 @@
+"""The JSON API of `monitor serve`, run as a real process on loopback over a real archive."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from monitor.archive import OutboxRow
+from monitor.archive.sql import SqlArchive
+from monitor.models import Hit
+from tests.archive.helpers import NOW, make_article
+from tests.configs import monitor_config
+
+TOKEN = "a-token-nobody-guesses-0123"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _archive_with_articles(folder: Path) -> None:
+    """Forty budget stories a minute apart, an Iron Dome story with a copy, a Chinese article
+    and one about a stadium's dome, and an alert about the Iron Dome one."""
+    archive = SqlArchive(f"sqlite:///{folder / 'data' / 'monitor.db'}")
+    try:
+        budget = [
+            make_article(f"b{n:02d}", title=f"Budget talks {n}", text="Budget talks went on.", hits=(),
+                         published=NOW - timedelta(minutes=n))
+            for n in range(40)
+        ]  # fmt: skip
+        dome = make_article("dome", published=NOW + timedelta(hours=1))
+        copy = make_article("dome-copy", url="https://wire.test/dome", source="Coast Wire", story="dome")
+        shield = make_article(
+            "shield", title="台灣之盾 計畫", text="國防部說明台灣之盾的進度。", language="zh",
+            hits=(Hit("Taiwan Shield", "台灣之盾", "text", 5, 9, "說明台灣之盾的進度"),),
+        )  # fmt: skip
+        stadium = make_article("stadium", title="Stadium dome", text="The stadium dome reopened.", hits=())
+        archive.store_new(
+            [*budget, dome, copy, shield, stadium],
+            [OutboxRow("desk", "webhook:x", "dome", "dome", ("Iron Dome",))],
+        )
+    finally:
+        archive.close()
+
+
+@dataclass
+class Served:
+    base: str
+    process: subprocess.Popen[str]
+
+    def get(self, path: str, **params: Any) -> httpx.Response:
+        return httpx.get(self.base + path, params=params, timeout=10)
+
+
+def start_serving(config: Path, *arguments: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "monitor", "-c", str(config), *arguments],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+
+
+def wait_until_up(base: str, process: subprocess.Popen[str], headers: dict[str, str] | None = None) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"the server exited: {process.communicate()[0]}")
+        try:
+            httpx.get(base + "/healthz", timeout=1, headers=headers)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise AssertionError("the server did not answer within 30 s")
+
+
+def stop(process: subprocess.Popen[str]) -> str:
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, output
+    return output
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    folder = tmp_path_factory.mktemp("served")
+    _archive_with_articles(folder)
+    sources = [
+        {"name": name, "url": f"http://127.0.0.1:9/{n}.xml"}
+        for n, name in enumerate(["Harbor Daily", "Coast Wire"])
+    ]
+    config = monitor_config(folder, sources=sources)
+    port = free_port()
+    process = start_serving(config, "serve", "--listen", f"127.0.0.1:{port}")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(base, process)
+        yield Served(base, process)
+    finally:
+        stop(process)
+
+
+def _ids(response: httpx.Response) -> list[str]:
+    assert response.status_code == 200, response.text
+    return [article["id"] for article in response.json()["articles"]]
+
+
+def test_search_answers_as_the_command_line_does(served: Served) -> None:
+    assert _ids(served.get("/api/v1/articles", q='"Iron Dome"')) == ["dome", "dome-copy"]
+    assert _ids(served.get("/api/v1/articles", q="台灣之盾")) == ["shield"]
+    assert _ids(served.get("/api/v1/articles", q="dome NOT stadium", limit=10)) == ["dome", "dome-copy"]
+    assert _ids(served.get("/api/v1/articles", q="dome", source="Coast Wire")) == ["dome-copy"]
+    [dome] = served.get("/api/v1/articles", q="iron", limit=1).json()["articles"]
+    assert dome["also_reported_by"] == [{"source": "Coast Wire", "url": "https://wire.test/dome"}]
+    assert dome["hits"] == [{"rule": "Iron Dome", "term": "Iron Dome", "snippet": "The Iron Dome was shown."}]
+
+
+def test_pages_follow_the_cursor_to_the_end(served: Served) -> None:
+    every = _ids(served.get("/api/v1/articles", q="budget", limit=200))
+    assert len(every) == 40
+    shown, cursor = [], None
+    while True:
+        page = served.get("/api/v1/articles", q="budget", limit=15, **({"cursor": cursor} if cursor else {}))
+        shown += _ids(page)
+        cursor = page.json()["next_cursor"]
+        if cursor is None:
+            break
+    assert shown == every
+
+
+@pytest.mark.parametrize(
+    ("params", "said"),
+    [
+        ({"q": '"Iron Dome'}, "pointer"),
+        ({"q": "dome", "source": "Nowhere"}, "no source named 'Nowhere'"),
+        ({"q": "dome", "since": "last week"}, "give a duration"),
+        ({"q": "dome", "cursor": "not-a-cursor"}, "is not one this server gave"),
+        ({"q": "dome", "limit": "0"}, "limit"),
+    ],
+)
+def test_a_bad_request_is_told_what_is_wrong(served: Served, params: dict[str, str], said: str) -> None:
+    response = served.get("/api/v1/articles", **params)
+    assert response.status_code in (400, 422), response.text
+    assert said in response.text
+
+
+def test_a_query_error_shows_where(served: Served) -> None:
+    body = served.get("/api/v1/articles", q="dome AND (iron").json()
+    assert body["pointer"].splitlines() == ["dome AND (iron", " " * body["position"] + "^"]
+
+
+def test_one_article_with_its_copies_or_404(served: Served) -> None:
+    article = served.get("/api/v1/articles/dome").json()
+    assert article["id"] == "dome" and article["also_reported_by"][0]["source"] == "Coast Wire"
+    missing = served.get("/api/v1/articles/nothing-here")
+    assert missing.status_code == 404 and "nothing-here" in missing.text
+
+
+def test_sources_and_alerts_as_the_command_line_shows_them(served: Served) -> None:
+    sources = served.get("/api/v1/sources").json()
+    assert [(source["name"], source["status"]) for source in sources] == [
+        ("Harbor Daily", "new: not polled yet"),
+        ("Coast Wire", "new: not polled yet"),
+    ]
+    [alert] = served.get("/api/v1/alerts").json()
+    assert (
+        alert["article"] == "Iron Dome visit"
+        and alert["state"] == "pending"
+        and alert["article_id"] == "dome"
+    )
+
+
+def test_the_openapi_document_lists_every_route(served: Served) -> None:
+    paths = served.get("/openapi.json").json()["paths"]
+    assert {"/api/v1/articles", "/api/v1/articles/{article_id}", "/api/v1/sources", "/api/v1/alerts"} <= set(
+        paths
+    )
+    assert served.get("/healthz").json() == {"archive": "ok"}
+
+
+def test_with_tokens_a_client_must_show_one(tmp_path: Path) -> None:
+    _archive_with_articles(tmp_path)
+    port = free_port()
+    config = monitor_config(tmp_path, serve={"listen": f"127.0.0.1:{port}", "tokens": [TOKEN]})
+    process = start_serving(config, "serve")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(base, process)
+        assert httpx.get(base + "/api/v1/articles", params={"q": "iron"}).status_code == 401
+        wrong = httpx.get(base + "/api/v1/articles", headers={"Authorization": "Bearer wrong-token-0000000"})
+        assert wrong.status_code == 401
+        bearer = httpx.get(
+            base + "/api/v1/articles", params={"q": "iron"}, headers={"Authorization": f"Bearer {TOKEN}"}
+        )
+        assert _ids(bearer) == ["dome", "dome-copy"]
+        assert _ids(httpx.get(base + "/api/v1/articles", params={"q": "iron", "token": TOKEN})) == [
+            "dome",
+            "dome-copy",
+        ]
+    finally:
+        stop(process)
+
+
+def test_off_loopback_without_a_token_it_refuses_to_start(tmp_path: Path) -> None:
+    config = monitor_config(tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-m", "monitor", "-c", str(config), "serve", "--listen", "0.0.0.0:8080"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2 and "off loopback: give serve.tokens" in done.stderr
+    bad = monitor_config(tmp_path, name="bad.yaml", serve={"listen": "0.0.0.0:8080"})
+    checked = subprocess.run(
+        [sys.executable, "-m", "monitor", "-c", str(bad), "check"], capture_output=True, text=True, timeout=60
+    )
+    assert checked.returncode == 2 and "serve" in checked.stderr and "off loopback" in checked.stderr
+
+
+def test_an_address_in_use_is_said_before_anything_starts(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = monitor_config(tmp_path)
+        done = subprocess.run(
+            [sys.executable, "-m", "monitor", "-c", str(config), "serve", "--listen", f"127.0.0.1:{port}"],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    assert done.returncode == 1 and f"cannot listen on 127.0.0.1:{port}" in done.stderr
+
+
+@pytest.mark.slow
+def test_the_daemon_serves_the_api_with_serve_listen(tmp_path: Path) -> None:
+    _archive_with_articles(tmp_path)
+    port = free_port()
+    config = monitor_config(tmp_path, serve={"listen": f"127.0.0.1:{port}"})
+    process = start_serving(config, "run")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(base, process)
+        assert _ids(httpx.get(base + "/api/v1/articles", params={"q": "台灣之盾"})) == ["shield"]
+    finally:
+        output = stop(process)
+    assert "serving the archive on http://127.0.0.1" in output
