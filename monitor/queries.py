@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from monitor.archive import Archive, SearchFilters
@@ -16,7 +16,7 @@ from monitor.errors import UsageError
 from monitor.models import AlertState, ArchivedArticle, PollResult, SourceState
 from monitor.names import known_names
 from monitor.payloads import iso
-from monitor.rules import parse_query
+from monitor.rules import parse_query, to_text
 
 
 def moment(text: str | None, option: str) -> datetime | None:
@@ -144,3 +144,100 @@ def alert_history(archive: Archive, limit: int) -> list[dict[str, Any]]:
             }
         )
     return records
+
+
+MATCH_WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
+
+
+def rules_overview(archive: Archive, settings: Settings, now: datetime) -> list[dict[str, Any]]:
+    """Each watch rule as written and as the matcher reads it, with how many articles published
+    in the last 24 hours, 7 and 30 days it matched."""
+    from monitor.app import compile_rule
+
+    counts = archive.stats.rule_matches([now - window for window in MATCH_WINDOWS.values()])
+    overview = []
+    for rule in settings.watch:
+        numbers = counts.get(rule.name, [0] * len(MATCH_WINDOWS))
+        overview.append(
+            {
+                "name": rule.name,
+                "query": rule.as_written(),
+                "understood": to_text(compile_rule(rule).node),
+                "matches": dict(zip(MATCH_WINDOWS, numbers, strict=True)),
+            }
+        )
+    return overview
+
+
+INTERVALS = ("day", "week", "month")
+GROUPINGS = ("source", "language")
+
+
+def mention_series(
+    archive: Archive,
+    settings: Settings,
+    rules: Sequence[str],
+    interval: str,
+    since: str | None,
+    until: str | None,
+    by: str | None,
+) -> dict[str, Any]:
+    """Articles each rule (default: every one) matched per interval of publication, every
+    interval from `since` (default 90 days back) to `until` (default now) present, empty ones
+    as 0: a chart's points. By source or language when `by` names one."""
+    if interval not in INTERVALS:
+        raise UsageError(f"interval {interval!r}: give one of {', '.join(INTERVALS)}")
+    if by is not None and by not in GROUPINGS:
+        raise UsageError(f"by {by!r}: give one of {', '.join(GROUPINGS)}")
+    names = known_names(list(rules), [rule.name for rule in settings.watch], "watch rule") or tuple(
+        rule.name for rule in settings.watch
+    )
+    end = moment(until, "until") or datetime.now(UTC)
+    start = moment(since, "since") or end - timedelta(days=90)
+    if start >= end:
+        raise UsageError("since is not before until")
+    first, last = _bucket(start.date(), interval), _bucket(end.date(), interval)
+    starts = _buckets(first, last, interval)
+    counts: dict[tuple[str, str | None], dict[date, int]] = {}
+    if not by:  # a rule that matched nothing still has its line, flat at 0
+        counts = {(name, None): {} for name in names}
+    for mention in archive.stats.mentions(names, start, end, by):
+        bucket = counts.setdefault((mention.rule, mention.key), {})
+        when = _bucket(mention.day, interval)
+        bucket[when] = bucket.get(when, 0) + mention.count
+    return {
+        "interval": interval,
+        "since": iso(start),
+        "until": iso(end),
+        "by": by,
+        "series": [
+            {
+                "rule": rule,
+                **({by: key} if by else {}),
+                "points": [{"start": day.isoformat(), "count": found.get(day, 0)} for day in starts],
+            }
+            for (rule, key), found in sorted(counts.items(), key=lambda item: (item[0][0], item[0][1] or ""))
+        ],
+    }
+
+
+def _bucket(day: date, interval: str) -> date:
+    if interval == "week":
+        return day - timedelta(days=day.weekday())  # Monday
+    if interval == "month":
+        return day.replace(day=1)
+    return day
+
+
+def _buckets(first: date, last: date, interval: str) -> list[date]:
+    found, day = [], first
+    while day <= last:
+        found.append(day)
+        day = _next(day, interval)
+    return found
+
+
+def _next(day: date, interval: str) -> date:
+    if interval == "month":
+        return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return day + timedelta(days=7 if interval == "week" else 1)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Protocol
 
 from monitor.models import AlertRecord, AlertState, ArchivedArticle, Article, Hit, PollStatus, SourceState
@@ -74,6 +74,33 @@ class KnownEntries:
     hashes: dict[str, str]  # article id -> the hash of the entry it was stored from
     guids: set[str]  # the source's GUIDs among those asked
     contents: set[str] = field(default_factory=set)  # the source's entry hashes among those asked
+
+
+@dataclass(frozen=True, slots=True)
+class Mentions:
+    """How many articles a rule matched on one day of publication (UTC), of one source or
+    language when counted by them (`key`)."""
+
+    day: date
+    rule: str
+    key: str | None
+    count: int
+
+
+class Stats(Protocol):
+    """Counts of what the rules matched (stats_sql.py)."""
+
+    def rule_matches(self, since: Sequence[datetime]) -> dict[str, list[int]]:
+        """Per rule that matched any: how many articles published since each moment it matched
+        (an article once, however many of its terms were hit)."""
+        ...
+
+    def mentions(
+        self, rules: Sequence[str], since: datetime, until: datetime, by: str | None
+    ) -> list[Mentions]:
+        """Articles each rule matched per day of publication in [since, until), by "source" or
+        "language" when `by` names one; days without any are left out; oldest first."""
+        ...
 
 
 class Outbox(Protocol):
@@ -186,6 +213,11 @@ class Archive(Protocol):
     @property
     def outbox(self) -> Outbox:
         """The alert outbox, in the same database: an article and its rows commit together."""
+        ...
+
+    @property
+    def stats(self) -> Stats:
+        """Counts of the rules' matches over time."""
         ...
 
     @property

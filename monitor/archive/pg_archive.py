@@ -41,6 +41,7 @@ from monitor.archive.postgres import PostgresConnections
 from monitor.archive.search import index_exact
 from monitor.archive.search_sql import first_accepted
 from monitor.archive.sources_sql import SourceSchedule, SqlSources
+from monitor.archive.stats_sql import SqlStats
 from monitor.archive.stories import assign_stories, band_rows
 from monitor.archive.writes import rows_of_stored, rows_of_update
 from monitor.models import ArchivedArticle, Article, Hit
@@ -64,6 +65,7 @@ class PostgresArchive(SourceSchedule):
         self.db = PostgresConnections(url, schema)
         self.outbox = SqlOutbox(self.db)
         self.sources = SqlSources(self.db)
+        self.stats = SqlStats(self.db)
         self.host_turns = PostgresHostTurns(self.db)
         self._statistics = (IndexStatistics(), -STATISTICS_KEPT)  # (statistics, when read)
 

@@ -27,6 +27,7 @@ from monitor.archive.search_sql import (
     verifies,
 )
 from monitor.archive.sources_sql import SourceSchedule, SqlSources
+from monitor.archive.stats_sql import SqlStats
 from monitor.archive.stories import SqliteBands, assign_stories, index_bands
 from monitor.archive.tables import MARK_BLOCK, articles, publication_marks, story_bands
 from monitor.archive.writes import (
@@ -61,6 +62,7 @@ class SqlArchive(SourceSchedule):
         self.db = SqlConnections(url)
         self.outbox = SqlOutbox(self.db)
         self.sources = SqlSources(self.db)
+        self.stats = SqlStats(self.db)
 
     shared = False  # one daemon per file (runtime/daemon_lock.py)
     host_turns = None

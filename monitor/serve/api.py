@@ -7,7 +7,7 @@ import base64
 import binascii
 import json
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
@@ -18,7 +18,14 @@ from monitor.archive import Archive
 from monitor.config.settings import Settings
 from monitor.errors import ArchiveError, QueryError, UsageError
 from monitor.payloads import article_json
-from monitor.queries import SearchAsked, alert_history, search_filters, source_health
+from monitor.queries import (
+    SearchAsked,
+    alert_history,
+    mention_series,
+    rules_overview,
+    search_filters,
+    source_health,
+)
 from monitor.rules import parse_query
 from monitor.serve.auth import token_check
 
@@ -91,6 +98,20 @@ def build_api(archive: Archive, settings: Settings) -> FastAPI:
     @app.get("/api/v1/alerts", dependencies=readers, summary="The alert history, newest first")
     def alerts(limit: Annotated[int, Query(ge=1, le=5000)] = 200) -> list[dict[str, Any]]:
         return alert_history(archive, limit)
+
+    @app.get("/api/v1/rules", dependencies=readers, summary="Each watch rule with its match counts")
+    def rules() -> list[dict[str, Any]]:
+        return rules_overview(archive, settings, datetime.now(UTC))
+
+    @app.get("/api/v1/stats/mentions", dependencies=readers, summary="Matches per day, week or month")
+    def mentions(
+        rule: Annotated[list[str], Query(description="watch rules (default: every one)")] = [],  # noqa: B006
+        interval: Annotated[str, Query(description="day, week or month")] = "day",
+        since: Annotated[str | None, Query(description="default: 90 days back; 30d or a date")] = None,
+        until: Annotated[str | None, Query(description="default: now")] = None,
+        by: Annotated[str | None, Query(description="source or language: a line for each")] = None,
+    ) -> dict[str, Any]:
+        return mention_series(archive, settings, rule, interval, since, until, by)
 
     @app.get("/healthz", summary="Whether the archive answers")
     def healthz() -> JSONResponse:

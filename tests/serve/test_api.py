@@ -10,7 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +49,20 @@ def _archive_with_articles(folder: Path) -> None:
             hits=(Hit("Taiwan Shield", "台灣之盾", "text", 5, 9, "說明台灣之盾的進度"),),
         )  # fmt: skip
         stadium = make_article("stadium", title="Stadium dome", text="The stadium dome reopened.", hits=())
+        # Published lately, counted in the rules' recent matches.
+        now = datetime.now(UTC)
+        revised = Hit("Japan documents", "安保3文書", "text", 3, 8, "政府は安保3文書を改定")
+        recent = [
+            make_article(
+                key, title="安保3文書", text="政府は安保3文書を改定した。", hits=(revised,), published=when
+            )
+            for key, when in (
+                ("docs-today", now - timedelta(hours=2)),
+                ("docs-old", now - timedelta(days=20)),
+            )
+        ]
         archive.store_new(
-            [*budget, dome, copy, shield, stadium],
+            [*budget, dome, copy, shield, stadium, *recent],
             [OutboxRow("desk", "webhook:x", "dome", "dome", ("Iron Dome",))],
         )
     finally:
@@ -185,11 +197,43 @@ def test_sources_and_alerts_as_the_command_line_shows_them(served: Served) -> No
     )
 
 
+def test_rules_as_written_and_understood_with_recent_matches(served: Served) -> None:
+    rules = {rule["name"]: rule for rule in served.get("/api/v1/rules").json()}
+    assert list(rules) == ["Iron Dome", "Taiwan Shield", "Japan documents", "Japan-Israel laser", "Dome word"]
+    assert rules["Japan documents"]["matches"] == {"24h": 1, "7d": 1, "30d": 2}
+    assert rules["Iron Dome"]["matches"] == {"24h": 0, "7d": 0, "30d": 0}  # published in January
+    assert rules["Taiwan Shield"]["query"] == '"Taiwan Shield" OR "T-Dome" OR 台灣之盾'
+    assert rules["Taiwan Shield"]["understood"] == '"taiwan shield" OR "t dome" OR "台湾之盾"'
+
+
+def test_mentions_have_a_point_for_every_day(served: Served) -> None:
+    default = served.get("/api/v1/stats/mentions", rule="Japan documents").json()
+    [series] = default["series"]
+    assert len(series["points"]) == 91  # 90 days back to today, both ends
+    assert sum(point["count"] for point in series["points"]) == 2 and series["points"][-1]["count"] == 1
+    january = {"since": "2026-01-01", "until": "2026-01-10"}
+    [line] = served.get("/api/v1/stats/mentions", rule="Iron Dome", **january).json()["series"]
+    assert [point["start"] for point in line["points"]][:2] == ["2026-01-01", "2026-01-02"]
+    assert [point["count"] for point in line["points"]] == [0, 0, 0, 0, 0, 2, 0, 0, 0, 0]
+    by_source = served.get("/api/v1/stats/mentions", rule="Iron Dome", by="source", **january).json()[
+        "series"
+    ]
+    assert [(line["source"], sum(p["count"] for p in line["points"])) for line in by_source] == [
+        ("Coast Wire", 1),
+        ("Harbor Daily", 1),
+    ]
+    weekly = served.get("/api/v1/stats/mentions", rule="Iron Dome", interval="week", **january).json()
+    assert [point["start"] for point in weekly["series"][0]["points"]] == ["2025-12-29", "2026-01-05"]
+    assert served.get("/api/v1/stats/mentions", interval="hour").status_code == 400
+    assert served.get("/api/v1/stats/mentions", rule="Nope").status_code == 400
+
+
 def test_the_openapi_document_lists_every_route(served: Served) -> None:
     paths = served.get("/openapi.json").json()["paths"]
     assert {"/api/v1/articles", "/api/v1/articles/{article_id}", "/api/v1/sources", "/api/v1/alerts"} <= set(
         paths
     )
+    assert {"/api/v1/rules", "/api/v1/stats/mentions", "/healthz"} <= set(paths)
     assert served.get("/healthz").json() == {"archive": "ok"}
 
 

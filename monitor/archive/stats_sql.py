@@ -1,0 +1,77 @@
+"""Counts of what the rules matched, on SQL, SQLite and PostgreSQL alike: how many articles each
+rule matched since given moments, and mentions per day (by rule, and by source or language).
+An article counts once for a rule however many of its terms were hit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Date, and_, case, cast, distinct, func, select
+
+from monitor.archive import Mentions
+from monitor.archive.connections import Transactions, operation
+from monitor.archive.tables import articles, hits
+
+
+class SqlStats:
+    def __init__(self, db: Transactions) -> None:
+        self.db = db
+        self._day = _day_sqlite if db.engine.dialect.name == "sqlite" else _day_postgresql
+
+    @operation("counting the rules' matches")
+    def rule_matches(self, since: Sequence[datetime]) -> dict[str, list[int]]:
+        """Per rule that matched any, how many articles published since each moment it matched."""
+        if not since:
+            return {}
+        counts = [
+            func.count(distinct(case((articles.c.published >= moment, hits.c.article_id))))
+            for moment in since
+        ]
+        statement = (
+            select(hits.c.rule, *counts)
+            .join(articles, articles.c.id == hits.c.article_id)
+            .where(articles.c.published >= min(since))
+            .group_by(hits.c.rule)
+        )
+        with self.db.reading() as connection:
+            return {rule: list(numbers) for rule, *numbers in connection.execute(statement)}
+
+    @operation("counting mentions")
+    def mentions(
+        self, rules: Sequence[str], since: datetime, until: datetime, by: str | None
+    ) -> list[Mentions]:
+        """Articles each rule matched per day of publication in [since, until), by source or
+        language when `by` names one; days without any are left out."""
+        day = self._day(articles.c.published)
+        key: ColumnElement[Any] | None = {"source": articles.c.source, "language": articles.c.language}.get(
+            by or ""
+        )
+        columns = [day.label("day"), hits.c.rule, *([key] if key is not None else [])]
+        statement = (
+            select(*columns, func.count(distinct(hits.c.article_id)))
+            .join(articles, articles.c.id == hits.c.article_id)
+            .where(and_(hits.c.rule.in_(rules), articles.c.published >= since, articles.c.published < until))
+            .group_by(*columns)
+        )
+        with self.db.reading() as connection:
+            rows = connection.execute(statement).all()
+        found = []
+        for row in rows:
+            when, rule, *rest = row
+            grouped, count = (rest[0], rest[1]) if key is not None else (None, rest[0])
+            found.append(Mentions(_as_date(when), rule, grouped, int(count)))
+        return sorted(found, key=lambda mention: (mention.day, mention.rule, mention.key or ""))
+
+
+def _day_sqlite(published: Any) -> ColumnElement[Any]:
+    return func.substr(published, 1, 10)  # stored as text, 'YYYY-MM-DD HH:MM:SS.ffffff'
+
+
+def _day_postgresql(published: Any) -> ColumnElement[Any]:
+    return cast(published, Date)  # stored in UTC without a zone
+
+
+def _as_date(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))

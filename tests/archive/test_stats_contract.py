@@ -1,0 +1,58 @@
+"""Counts of the rules' matches (Archive.stats), on every backend."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from monitor.archive import Archive, Mentions
+from monitor.models import Hit
+from tests.archive.helpers import NOW, make_article
+
+
+def _hit(rule: str, term: str = "Iron Dome") -> Hit:
+    return Hit(rule, term, "text", 4, 13, "The Iron Dome was shown.")
+
+
+def _store(archive: Archive) -> None:
+    """Iron Dome: today twice (one article hit by two terms), yesterday once, ten days ago
+    once; Laser: today, in Hebrew; an unmatched article today."""
+    archive.store_new(
+        [
+            make_article("t1", hits=(_hit("Iron Dome"), _hit("Iron Dome", "Dome"))),
+            make_article("t2", source="Coast Wire", hits=(_hit("Iron Dome"), _hit("Laser", "laser"))),
+            make_article("y1", published=NOW - timedelta(days=1), language="he", hits=(_hit("Iron Dome"),)),
+            make_article("old", published=NOW - timedelta(days=10), hits=(_hit("Iron Dome"),)),
+            make_article("none", title="Budget", text="Budget talks.", hits=()),
+        ],
+        [],
+    )
+
+
+def test_each_rule_counts_its_articles_since_each_moment(archive: Archive) -> None:
+    _store(archive)
+    since = [NOW - timedelta(hours=1), NOW - timedelta(days=2), NOW - timedelta(days=30)]
+    assert archive.stats.rule_matches(since) == {"Iron Dome": [2, 3, 4], "Laser": [1, 1, 1]}
+    assert archive.stats.rule_matches([NOW + timedelta(days=1)]) == {}
+
+
+def test_mentions_per_day_by_rule_and_by_source(archive: Archive) -> None:
+    _store(archive)
+    today, yesterday = NOW.date(), NOW.date() - timedelta(days=1)
+    week = (NOW - timedelta(days=7), NOW + timedelta(hours=1))
+    assert archive.stats.mentions(["Iron Dome", "Laser"], *week, None) == [
+        Mentions(yesterday, "Iron Dome", None, 1),
+        Mentions(today, "Iron Dome", None, 2),
+        Mentions(today, "Laser", None, 1),
+    ]
+    assert archive.stats.mentions(["Iron Dome"], *week, "source") == [
+        Mentions(yesterday, "Iron Dome", "Harbor Daily", 1),
+        Mentions(today, "Iron Dome", "Coast Wire", 1),
+        Mentions(today, "Iron Dome", "Harbor Daily", 1),
+    ]
+    by_language = archive.stats.mentions(["Iron Dome"], *week, "language")
+    assert [(mention.key, mention.count) for mention in by_language] == [("he", 1), ("en", 2)]
+    assert (
+        archive.stats.mentions(["Iron Dome"], NOW + timedelta(hours=1), NOW + timedelta(days=1), None) == []
+    )
+    assert archive.stats.mentions(["Unknown"], *week, None) == []
+    assert isinstance(by_language[0].day, date)
