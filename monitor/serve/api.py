@@ -9,14 +9,18 @@ import json
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from monitor import __version__
-from monitor.archive import Archive
+from monitor.app import compile_rule
+from monitor.archive import Archive, SearchFilters
 from monitor.config.settings import Settings
 from monitor.errors import ArchiveError, QueryError, UsageError
+from monitor.models import ArchivedArticle
+from monitor.names import known_names
 from monitor.payloads import article_json
 from monitor.queries import (
     SearchAsked,
@@ -28,8 +32,10 @@ from monitor.queries import (
 )
 from monitor.rules import parse_query
 from monitor.serve.auth import token_check
+from monitor.serve.feeds import atom_feed, json_feed, one_per_story
 
 MOST_PER_PAGE = 200
+FEED_ENTRIES = 50  # stories in a feed of a rule's matches
 
 
 def build_api(archive: Archive, settings: Settings) -> FastAPI:
@@ -113,6 +119,36 @@ def build_api(archive: Archive, settings: Settings) -> FastAPI:
     ) -> dict[str, Any]:
         return mention_series(archive, settings, rule, interval, since, until, by)
 
+    def rule_stories(name: str) -> tuple[str, list[ArchivedArticle]]:
+        rules = {rule.name: rule for rule in settings.watch}
+        [known] = known_names([name], rules, "watch rule")
+        node = compile_rule(rules[known]).node  # its query narrows the candidates through the index
+        found = archive.search(node, SearchFilters(rules=(known,), limit=2 * FEED_ENTRIES))
+        return known, one_per_story(found)[:FEED_ENTRIES]
+
+    @app.get(
+        "/feeds/rules/{name}.atom",
+        dependencies=readers,
+        summary="A rule's matches as Atom 1.0, one entry per story",
+        response_class=Response,
+        responses={200: {"content": {"application/atom+xml": {}}}},
+    )
+    def rule_atom(name: str, request: Request) -> Response:
+        known, stories = rule_stories(name)
+        body = atom_feed(known, stories, _self_url(request), datetime.now(UTC))
+        return Response(body, media_type="application/atom+xml; charset=utf-8")
+
+    @app.get(
+        "/feeds/rules/{name}.json",
+        dependencies=readers,
+        summary="A rule's matches as JSON Feed 1.1, one item per story",
+        response_class=JSONResponse,
+    )
+    def rule_json_feed(name: str, request: Request) -> JSONResponse:
+        known, stories = rule_stories(name)
+        feed = json_feed(known, stories, _self_url(request))
+        return JSONResponse(feed, media_type="application/feed+json")
+
     @app.get("/healthz", summary="Whether the archive answers")
     def healthz() -> JSONResponse:
         try:
@@ -122,6 +158,12 @@ def build_api(archive: Archive, settings: Settings) -> FastAPI:
         return JSONResponse({"archive": "ok"})
 
     return app
+
+
+def _self_url(request: Request) -> str:
+    """The feed's own address, without the query (which may hold a token), its path escaped as
+    an IRI must be (a rule's name has spaces)."""
+    return str(request.base_url).rstrip("/") + quote(request.url.path)
 
 
 def _write_cursor(published: datetime, article_id: str) -> str:

@@ -1,0 +1,119 @@
+"""A rule's matches as a feed a desk subscribes to in any reader: Atom 1.0 (RFC 4287) and JSON
+Feed 1.1, one entry per story (its newest copy, the others named), with the summary and the
+hit snippets that say why it matched."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from xml.etree import ElementTree
+
+from markupsafe import escape
+
+from monitor.models import ArchivedArticle
+from monitor.payloads import iso
+
+ATOM = "http://www.w3.org/2005/Atom"
+JSON_FEED = "https://jsonfeed.org/version/1.1"
+
+
+def one_per_story(found: Sequence[ArchivedArticle]) -> list[ArchivedArticle]:
+    """The newest copy of each story, newest first (the search's order)."""
+    seen: set[str] = set()
+    stories = []
+    for item in found:
+        if item.article.story not in seen:
+            seen.add(item.article.story)
+            stories.append(item)
+    return stories
+
+
+def _why(item: ArchivedArticle, rule: str) -> list[str]:
+    return [f"{hit.term}: {hit.snippet}" for hit in item.article.hits if hit.rule == rule and hit.term]
+
+
+def _html(item: ArchivedArticle, rule: str) -> str:
+    """The entry's content as HTML, every value escaped (article text is untrusted)."""
+    parts = [f"<p>{escape(item.article.summary)}</p>"]
+    why = _why(item, rule)
+    if why:
+        parts.append("<ul>" + "".join(f"<li>{escape(line)}</li>" for line in why) + "</ul>")
+    others = ", ".join(str(escape(source)) for source, _url in item.also_reported_by)
+    parts.append(
+        f"<p>Source: {escape(item.article.source)}"
+        + (f"; also reported by {others}" if others else "")
+        + "</p>"
+    )
+    return "".join(parts)
+
+
+def atom_feed(rule: str, stories: Sequence[ArchivedArticle], self_url: str, now: datetime) -> bytes:
+    ElementTree.register_namespace("", ATOM)
+    feed = ElementTree.Element(f"{{{ATOM}}}feed")
+    _text(feed, "id", f"urn:monitor:rule:{rule}")
+    _text(feed, "title", f"{rule}: matches")
+    _text(feed, "updated", iso(max((item.article.fetched for item in stories), default=now)) or "")
+    ElementTree.SubElement(feed, f"{{{ATOM}}}link", rel="self", href=self_url)
+    author = ElementTree.SubElement(feed, f"{{{ATOM}}}author")
+    _text(author, "name", "monitor")
+    for item in stories:
+        article = item.article
+        entry = ElementTree.SubElement(feed, f"{{{ATOM}}}entry")
+        _text(entry, "id", f"urn:monitor:story:{article.story}")
+        _text(entry, "title", article.title or article.url)
+        ElementTree.SubElement(entry, f"{{{ATOM}}}link", rel="alternate", href=article.url)
+        _text(entry, "published", iso(article.published) or "")
+        _text(entry, "updated", iso(article.fetched) or "")
+        entry_author = ElementTree.SubElement(entry, f"{{{ATOM}}}author")
+        _text(entry_author, "name", article.source)
+        _text(entry, "summary", article.summary)
+        content = _text(entry, "content", _html(item, rule))
+        content.set("type", "html")
+    return bytes(ElementTree.tostring(feed, encoding="utf-8", xml_declaration=True))
+
+
+def _text(parent: ElementTree.Element, name: str, value: str) -> ElementTree.Element:
+    element = ElementTree.SubElement(parent, f"{{{ATOM}}}{name}")
+    element.text = _xml_safe(value)
+    return element
+
+
+def _xml_safe(text: str) -> str:
+    """The text without the characters XML 1.0 cannot carry (control characters a page held)."""
+    return "".join(
+        character
+        for character in text
+        if character in "\t\n\r"
+        or "\x20" <= character <= "\ud7ff"
+        or "\ue000" <= character <= "\ufffd"
+        or character >= "\U00010000"
+    )
+
+
+def json_feed(rule: str, stories: Sequence[ArchivedArticle], self_url: str) -> dict[str, Any]:
+    return {
+        "version": JSON_FEED,
+        "title": f"{rule}: matches",
+        "feed_url": self_url,
+        "authors": [{"name": "monitor"}],
+        "items": [
+            {
+                "id": f"urn:monitor:story:{item.article.story}",
+                "url": item.article.url,
+                "title": item.article.title,
+                "summary": item.article.summary,
+                "content_html": _html(item, rule),
+                "date_published": iso(item.article.published),
+                "date_modified": iso(item.article.fetched),
+                "authors": [{"name": item.article.source}],
+                "language": item.article.language,
+                "tags": list(item.article.rules),
+                "_monitor": {
+                    "hits": _why(item, rule),
+                    "also_reported_by": [{"source": s, "url": u} for s, u in item.also_reported_by],
+                },
+            }
+            for item in stories
+        ],
+    }

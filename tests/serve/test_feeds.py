@@ -1,0 +1,71 @@
+"""A rule's matches as Atom 1.0 and JSON Feed 1.1, read back by feedparser and by the monitor's
+own feed parser, as a desk's feed reader would."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from xml.etree import ElementTree
+
+import feedparser
+
+from monitor.ingest.parse.feeds import parse_feed
+from tests.serve.conftest import Served
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+
+
+def test_the_atom_feed_has_one_entry_per_story_and_why_it_matched(served: Served) -> None:
+    response = served.get("/feeds/rules/Iron Dome.atom")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("application/atom+xml")
+    parsed = feedparser.parse(response.content)
+    assert not parsed.bozo, parsed.get("bozo_exception")
+    assert parsed.version == "atom10" and parsed.feed.title == "Iron Dome: matches"
+    [entry] = parsed.entries  # the article and its copy are one story
+    assert entry.id == "urn:monitor:story:dome" and entry.link == "https://news.test/dome"
+    assert "Iron Dome: The Iron Dome was shown." in entry.content[0].value
+    assert "also reported by Coast Wire" in entry.content[0].value
+    ours = parse_feed(response.content, served.base + "/feeds/rules/Iron Dome.atom", {}, datetime.now(UTC))
+    assert [(item.url, item.title) for item in ours.entries] == [
+        ("https://news.test/dome", "Iron Dome visit")
+    ]
+
+
+def test_the_atom_feed_has_what_rfc_4287_requires(served: Served) -> None:
+    feed = ElementTree.fromstring(served.get("/feeds/rules/Taiwan Shield.atom").content)
+    for required in ("id", "title", "updated", "author"):
+        assert feed.find(ATOM + required) is not None, required
+    self_link = feed.find(ATOM + "link[@rel='self']")
+    assert self_link is not None and self_link.get("href", "").endswith("/feeds/rules/Taiwan%20Shield.atom")
+    [entry] = feed.findall(ATOM + "entry")
+    for required in ("id", "title", "updated", "link", "author", "summary", "content"):
+        assert entry.find(ATOM + required) is not None, required
+    updated = entry.findtext(ATOM + "updated") or ""
+    assert datetime.fromisoformat(updated.replace("Z", "+00:00")).tzinfo is not None
+
+
+def test_markup_from_a_page_stays_text_in_the_feeds(served: Served) -> None:
+    atom = served.get("/feeds/rules/Japan-Israel laser.atom")
+    [entry] = feedparser.parse(atom.content).entries
+    assert entry.title == "<script>window.__xss=1</script>Laser weapon test"  # text, as the page gave it
+    content = entry.content[0].value
+    assert "<img" not in content and "&lt;img" in content and "&lt;b&gt;Evil" in content
+    feed = served.get("/feeds/rules/Japan-Israel laser.json").json()
+    [item] = feed["items"]
+    assert "<img" not in item["content_html"] and "<b>" not in item["content_html"]
+
+
+def test_the_json_feed_is_version_1_1_with_one_item_per_story(served: Served) -> None:
+    response = served.get("/feeds/rules/Iron Dome.json")
+    assert response.headers["content-type"].startswith("application/feed+json")
+    feed = response.json()
+    assert feed["version"] == "https://jsonfeed.org/version/1.1" and feed["feed_url"].endswith(".json")
+    [item] = feed["items"]
+    assert item["id"] == "urn:monitor:story:dome" and item["url"] == "https://news.test/dome"
+    assert item["_monitor"]["also_reported_by"] == [{"source": "Coast Wire", "url": "https://wire.test/dome"}]
+    ours = parse_feed(response.content, served.base + "/x.json", dict(response.headers), datetime.now(UTC))
+    assert [entry.url for entry in ours.entries] == ["https://news.test/dome"]
+
+
+def test_a_feed_of_an_unknown_rule_is_refused_with_the_known_ones(served: Served) -> None:
+    response = served.get("/feeds/rules/Nothing.atom")
+    assert response.status_code == 400 and "Iron Dome" in response.text
