@@ -95,6 +95,10 @@ class Stats(Protocol):
         (an article once, however many of its terms were hit)."""
         ...
 
+    def alert_states(self) -> dict[str, int]:
+        """How many alert rows are in each state (pending, held, sent, failed); absent: none."""
+        ...
+
     def mentions(
         self, rules: Sequence[str], since: datetime, until: datetime, by: str | None
     ) -> list[Mentions]:

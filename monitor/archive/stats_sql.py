@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, Date, and_, case, cast, distinct, func, se
 
 from monitor.archive import Mentions
 from monitor.archive.connections import Transactions, operation
-from monitor.archive.tables import articles, hits
+from monitor.archive.tables import alerts, articles, hits
 
 
 class SqlStats:
@@ -37,6 +37,13 @@ class SqlStats:
         )
         with self.db.reading() as connection:
             return {rule: list(numbers) for rule, *numbers in connection.execute(statement)}
+
+    @operation("counting alerts")
+    def alert_states(self) -> dict[str, int]:
+        """How many alert rows are in each state (pending, held, sent, failed)."""
+        statement = select(alerts.c.state, func.count()).group_by(alerts.c.state)
+        with self.db.reading() as connection:
+            return {state: int(count) for state, count in connection.execute(statement)}
 
     @operation("counting mentions")
     def mentions(

@@ -16,6 +16,7 @@ from monitor.phrases import counted
 
 def run_command(settings: Settings, path: str) -> int:
     from monitor.app import build_app
+    from monitor.metrics import Metrics
     from monitor.runtime.arenas import limit_malloc_arenas
     from monitor.runtime.daemon_lock import sole_daemon
     from monitor.runtime.scheduler import Daemon
@@ -28,9 +29,11 @@ def run_command(settings: Settings, path: str) -> int:
     async def daemon() -> None:
         app = build_app(settings, path)
         try:
-            running = Daemon(app)
+            metrics = Metrics()
+            metrics.watch_archive(app.archive, settings)
+            running = Daemon(app, metrics)
             read_side = (
-                asyncio.create_task(serve(listener, app.archive, settings, running.stopping))
+                asyncio.create_task(serve(listener, app.archive, settings, metrics, running.stopping))
                 if listener
                 else None
             )
@@ -90,6 +93,7 @@ def serve_command(settings: Settings, listen: str | None) -> int:
     import signal
 
     from monitor.archive.backends import open_archive
+    from monitor.metrics import Metrics
     from monitor.serve.server import DEFAULT_LISTEN, bind, serve
 
     listener = bind(listen or settings.serve.listen or DEFAULT_LISTEN, settings)
@@ -100,7 +104,9 @@ def serve_command(settings: Settings, listen: str | None) -> int:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stopping.set)
-        await serve(listener, archive, settings, stopping)
+        metrics = Metrics()
+        metrics.watch_archive(archive, settings)
+        await serve(listener, archive, settings, metrics, stopping)
 
     try:
         asyncio.run(serving())

@@ -26,6 +26,7 @@ from monitor.config.durations import format_duration
 from monitor.config.settings import SourceSettings
 from monitor.errors import ArchiveError
 from monitor.ingest.poll.pipeline import SourceReport
+from monitor.metrics import Metrics
 from monitor.models import PollResult, PollStatus, SourceState
 from monitor.phrases import counted
 
@@ -84,8 +85,10 @@ def pass_length(app: App) -> timedelta:
 
 
 class Daemon:
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: App, metrics: Metrics | None = None) -> None:
         self.app = app
+        self.metrics = metrics or Metrics()
+        self.metrics.watch_sends(app.dispatcher.totals)
         app.dispatcher.claimer = DAEMON  # its claims are this daemon's: the next one releases them
         self.in_flight: set[asyncio.Task[Any]] = set()
         self.stopping = asyncio.Event()
@@ -160,16 +163,20 @@ class Daemon:
 
     async def _poll_and_report(self, source: SourceSettings, state: SourceState | None) -> None:
         self.tally.polls += 1
+        started = time.monotonic()
         try:
             report = await self.app.poll_one(source, state)
         except ArchiveError as error:
             self.tally.failed += 1
+            self.metrics.poll_done(PollResult.ARCHIVE_ERROR.value, time.monotonic() - started, 0, 0)
             await self._archive_failed(source, state, error)
             return
         except Exception:  # a bug of ours outside the poll's own handling: the lease retries it later
             self.tally.failed += 1
+            self.metrics.poll_done(PollResult.INTERNAL_ERROR.value, time.monotonic() - started, 0, 0)
             log.exception("polling %r failed", source.name)
             return
+        self.metrics.poll_done(report.status.value, time.monotonic() - started, report.new, report.matched)
         self.tally.failed += report.error is not None
         self.tally.new += report.new
         self.tally.matched += report.matched
@@ -283,6 +290,7 @@ class Daemon:
         scheduler = new_scheduler()
         self.schedule(scheduler)
         scheduler.start()
+        self.metrics.scheduler_running = True
         log.info(
             "monitor running: %d sources, %d rules; a summary every %s",
             len(self.app.settings.sources),
@@ -292,6 +300,7 @@ class Daemon:
         await self.stopping.wait()
         log.info("stopping: finishing %d jobs in flight", len(self.in_flight))
         scheduler.shutdown(wait=False)
+        self.metrics.scheduler_running = False
         if self.in_flight:
             await asyncio.wait(set(self.in_flight), timeout=SHUTDOWN_GRACE)
         try:

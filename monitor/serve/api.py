@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import time
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -13,12 +14,14 @@ from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from monitor import __version__
 from monitor.app import compile_rule
 from monitor.archive import Archive, SearchFilters
 from monitor.config.settings import Settings
 from monitor.errors import ArchiveError, QueryError, UsageError
+from monitor.metrics import Metrics
 from monitor.models import ArchivedArticle
 from monitor.names import known_names
 from monitor.payloads import article_json
@@ -38,8 +41,9 @@ MOST_PER_PAGE = 200
 FEED_ENTRIES = 50  # stories in a feed of a rule's matches
 
 
-def build_api(archive: Archive, settings: Settings) -> FastAPI:
-    """The app serving the archive to clients of the settings' tokens."""
+def build_api(archive: Archive, settings: Settings, metrics: Metrics) -> FastAPI:
+    """The app serving the archive to clients of the settings' tokens, and the process's
+    metrics."""
     app = FastAPI(
         title="monitor",
         version=__version__,
@@ -149,13 +153,23 @@ def build_api(archive: Archive, settings: Settings) -> FastAPI:
         feed = json_feed(known, stories, _self_url(request))
         return JSONResponse(feed, media_type="application/feed+json")
 
-    @app.get("/healthz", summary="Whether the archive answers")
+    @app.get("/metrics", dependencies=readers, summary="Prometheus metrics", response_class=Response)
+    def prometheus() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/healthz", summary="Whether the archive answers, the scheduler runs, polls end")
     def healthz() -> JSONResponse:
+        health: dict[str, Any] = {"archive": "ok"}
+        # In `monitor serve` alone there is no scheduler in this process: said, not failed.
+        health["scheduler"] = "running" if metrics.scheduler_running else "not in this process"
+        last = metrics.last_poll
+        health["last_poll_seconds_ago"] = round(time.time() - last, 1) if last is not None else None
         try:
             archive.articles([])
         except ArchiveError as error:
-            return JSONResponse({"archive": str(error)}, status.HTTP_503_SERVICE_UNAVAILABLE)
-        return JSONResponse({"archive": "ok"})
+            health["archive"] = str(error)
+            return JSONResponse(health, status.HTTP_503_SERVICE_UNAVAILABLE)
+        return JSONResponse(health)
 
     return app
 

@@ -15,6 +15,7 @@ import uvicorn
 from monitor.archive import Archive
 from monitor.config.settings import Settings, is_loopback, split_listen
 from monitor.errors import MonitorError, UsageError
+from monitor.metrics import Metrics
 from monitor.serve.api import build_api
 
 log = logging.getLogger(__name__)
@@ -55,11 +56,11 @@ def bind(listen: str, settings: Settings) -> socket.socket:
 
 
 async def serve(
-    listener: socket.socket, archive: Archive, settings: Settings, stopping: asyncio.Event
+    listener: socket.socket, archive: Archive, settings: Settings, metrics: Metrics, stopping: asyncio.Event
 ) -> None:
     """Answer on the bound socket until `stopping` is set, then finish the requests in flight."""
     config = uvicorn.Config(
-        build_api(archive, settings), log_level="warning", access_log=False, lifespan="off"
+        build_api(archive, settings, metrics), log_level="warning", access_log=False, lifespan="off"
     )
     server = _Server(config)
     running = asyncio.create_task(server.serve(sockets=[listener]))

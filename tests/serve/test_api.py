@@ -5,12 +5,14 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
-from tests.configs import monitor_config
+from tests.configs import LOOPBACK_FETCH, monitor_config
 from tests.serve.conftest import (
     TOKEN,
     Served,
@@ -20,6 +22,7 @@ from tests.serve.conftest import (
     stop,
     wait_until_up,
 )
+from tests.servers import Site
 
 
 def _ids(response: httpx.Response) -> list[str]:
@@ -128,8 +131,7 @@ def test_the_openapi_document_lists_every_route(served: Served) -> None:
     assert {"/api/v1/articles", "/api/v1/articles/{article_id}", "/api/v1/sources", "/api/v1/alerts"} <= set(
         paths
     )
-    assert {"/api/v1/rules", "/api/v1/stats/mentions", "/healthz"} <= set(paths)
-    assert served.get("/healthz").json() == {"archive": "ok"}
+    assert {"/api/v1/rules", "/api/v1/stats/mentions", "/healthz", "/metrics"} <= set(paths)
 
 
 def test_with_tokens_a_client_must_show_one(tmp_path: Path) -> None:
@@ -183,15 +185,53 @@ def test_an_address_in_use_is_said_before_anything_starts(tmp_path: Path) -> Non
 
 
 @pytest.mark.slow
-def test_the_daemon_serves_the_api_with_serve_listen(tmp_path: Path) -> None:
+def test_the_daemon_serves_the_api_its_metrics_and_health(tmp_path: Path, site: Site) -> None:
     archive_with_articles(tmp_path)
     port = free_port()
-    config = monitor_config(tmp_path, serve={"listen": f"127.0.0.1:{port}"})
+    config = monitor_config(
+        tmp_path,
+        serve={"listen": f"127.0.0.1:{port}"},
+        fetch=LOOPBACK_FETCH,
+        sources=[{"name": "English", "url": site.url("/english.xml"), "every": "1s"}],
+    )
     process = start_serving(config, "run")
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(base, process)
         assert _ids(httpx.get(base + "/api/v1/articles", params={"q": "台灣之盾"})) == ["shield"]
+        deadline = time.monotonic() + 30
+        while (health := httpx.get(base + "/healthz").json())["last_poll_seconds_ago"] is None:
+            assert time.monotonic() < deadline, health
+            time.sleep(0.2)
+        assert health["scheduler"] == "running" and health["archive"] == "ok"
+        metrics = _metrics(httpx.get(base + "/metrics").text)
+        assert metrics[("monitor_polls_total", (("outcome", "ok"),))] >= 1
+        assert metrics[("monitor_articles_stored_total", ())] >= 1
+        assert metrics[("monitor_poll_duration_seconds_count", ())] >= 1
+        assert metrics[("monitor_outbox_depth", ())] >= 1
     finally:
         output = stop(process)
     assert "serving the archive on http://127.0.0.1" in output
+
+
+def _metrics(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def test_served_alone_the_metrics_come_from_the_archive(served: Served) -> None:
+    metrics = _metrics(served.get("/metrics").text)
+    assert metrics[("monitor_archive_up", ())] == 1
+    assert metrics[("monitor_alerts", (("state", "pending"),))] == 1
+    assert metrics[("monitor_alerts", (("state", "sent"),))] == 0
+    assert metrics[("monitor_outbox_depth", ())] == 1
+    assert metrics[("monitor_rule_matches_24h", (("rule", "Japan documents"),))] == 1
+    assert metrics[("monitor_rule_matches_24h", (("rule", "Iron Dome"),))] == 0
+    assert served.get("/healthz").json() == {
+        "archive": "ok",
+        "scheduler": "not in this process",
+        "last_poll_seconds_ago": None,
+    }
