@@ -3,7 +3,9 @@ PostgreSQL keeps of the index (pg_stats: its most common lexemes and the share o
 holding each), the way its planner estimates them (ts_selfuncs.c):
 - a lexeme among the most common: its share; any other: half the least common's share, at most
   0.5% (the planner's default);
-- a prefix: the shares of the common lexemes it begins summed, at least an other lexeme's;
+- a prefix: with fewer than 100 common lexemes known, 2%; else the common lexemes it begins,
+  combined as alternatives, plus the rest of the articles' share in proportion to how many of
+  the common lexemes it begins; at least an other lexeme's share;
 - AND and phrase: the product of the parts' shares; OR: a + b - a * b.
 
 Search needs the estimate to choose its plan (pg_search.py). Asking the planner (EXPLAIN) cost
@@ -22,6 +24,8 @@ from typing import Any, NamedTuple
 import psycopg
 
 DEFAULT_SHARE = 0.005  # of a lexeme, without statistics (PostgreSQL's DEFAULT_TS_MATCH_SEL)
+PREFIX_SHARE = 4 * DEFAULT_SHARE  # of a prefix, with too few statistics to go by
+FEWEST_FOR_PREFIXES = 100  # common lexemes known before a prefix's share is estimated from them
 
 _STATISTICS = (
     "SELECT c.reltuples, s.most_common_elems::text::text[], s.most_common_elem_freqs "
@@ -56,8 +60,17 @@ class IndexStatistics:
     def _lexeme_share(self, lexeme: str, prefix: bool) -> float:
         if not prefix:
             return self.shares.get(lexeme, self.other_share)
-        begun = sum(share for common, share in self.shares.items() if common.startswith(lexeme))
-        return min(max(begun, self.other_share), 1.0)
+        if len(self.shares) < FEWEST_FOR_PREFIXES:
+            return PREFIX_SHARE
+        begun = every = 0.0
+        count = 0
+        for common, share in self.shares.items():
+            if common.startswith(lexeme):
+                begun += share - begun * share
+                count += 1
+            every += share - every * share
+        share = min(begun, 1.0) + (1.0 - min(every, 1.0)) * count / len(self.shares)
+        return max(self.other_share, share)
 
 
 def index_statistics(cursor: psycopg.Cursor[Any]) -> IndexStatistics:

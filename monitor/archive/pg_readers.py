@@ -17,12 +17,14 @@ import psycopg
 from monitor.archive.connections import explained
 from monitor.errors import ArchiveError
 
-MOST_READERS = 10  # connections reading at once in one process; more wait for one
+MOST_READERS = 5  # connections reading at once in one process; more wait for one
 READER_WAIT = 30.0  # seconds a read waits for a connection before it fails
 # A connection unused this long is tested before use (a round trip): the server may have
-# restarted or dropped it meanwhile. One in steady use is not; a failure on it is reported,
-# and the connection replaced.
+# restarted or dropped it meanwhile. One in steady use is not; a failure on it is reported, the
+# connection replaced, and every other idle one tested before its next use (a server that drops
+# one session has usually dropped them all).
 IDLE_SECONDS = 10.0
+IDLE_KEPT = 300.0  # an idle connection unused this long is closed: the server's sessions are shared
 
 Connection = psycopg.Connection[Any]
 
@@ -35,10 +37,14 @@ class Readers:
         self._idle: list[tuple[Connection, float]] = []  # with when each was returned
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(MOST_READERS)
+        self._broken_at = -IDLE_SECONDS  # when a connection was last found broken
+        self._closed = False
 
     @contextmanager
     def cursor(self) -> Iterator[psycopg.Cursor[Any]]:
         """A cursor of a reader, whose driver errors surface as ArchiveError."""
+        if self._closed:
+            raise ArchiveError("cannot read the archive: it was closed")
         if not self._slots.acquire(timeout=READER_WAIT):
             raise ArchiveError(f"cannot read the archive: no connection free within {READER_WAIT:.0f} s")
         try:
@@ -53,15 +59,24 @@ class Readers:
             self._slots.release()
 
     def close(self) -> None:
+        """Close the idle connections, and those in use as they come back."""
         with self._lock:
+            self._closed = True
             idle, self._idle = self._idle, []
         for connection, _returned in idle:
             connection.close()
 
     def _take(self) -> Connection:
+        now = time.monotonic()
         with self._lock:
+            stale = [connection for connection, returned in self._idle if now - returned >= IDLE_KEPT]
+            self._idle = [
+                (connection, returned) for connection, returned in self._idle if now - returned < IDLE_KEPT
+            ]
             connection, returned = self._idle.pop() if self._idle else (None, 0.0)
-        if connection is not None and time.monotonic() - returned >= IDLE_SECONDS:
+        for unused in stale:
+            unused.close()
+        if connection is not None and (now - returned >= IDLE_SECONDS or returned <= self._broken_at):
             try:
                 connection.execute("SELECT 1")
             except psycopg.Error:  # dropped while idle: replaced unnoticed
@@ -75,10 +90,20 @@ class Readers:
         return connection
 
     def _give_back(self, connection: Connection) -> None:
-        if connection.closed or connection.broken or connection.info.transaction_status != _IDLE:
+        if connection.broken:
+            self._broken_at = time.monotonic()  # the idle ones are tested before their next use
+        if (
+            self._closed
+            or connection.closed
+            or connection.broken
+            or connection.info.transaction_status != _IDLE
+        ):
             connection.close()
             return
         with self._lock:
+            if self._closed:
+                connection.close()
+                return
             self._idle.append((connection, time.monotonic()))
 
 

@@ -4,6 +4,9 @@ reported once, the next use reconnecting."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+
 import psycopg
 import pytest
 
@@ -69,5 +72,98 @@ def test_a_connection_dropped_in_steady_use_fails_once_then_reconnects(
         with pytest.raises(ArchiveError, match=r"cannot read the archive: .*(terminat|closed)"):
             archive.search(parse_query("iron"), SearchFilters())
         assert [item.article.id for item in archive.search(parse_query("iron"), SearchFilters())] == ["a1"]
+    finally:
+        archive.close()
+
+
+def _readers_held_at_once(archive: PostgresArchive, count: int, inside: Callable[[int], None]) -> list[int]:
+    """`count` threads each holding a reader at the same moment; `inside` runs with each one's
+    server process id while all are held. The ids."""
+    meeting = threading.Barrier(count)
+    pids: list[int] = []
+
+    def hold() -> None:
+        with archive.db.read_cursor() as cursor:
+            [[pid]] = cursor.execute("SELECT pg_backend_pid()").fetchall()
+            pids.append(pid)
+            meeting.wait(timeout=10)
+            inside(pid)
+
+    threads = [threading.Thread(target=hold) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return pids
+
+
+def _alive(postgres_url: str, pids: list[int]) -> int:
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        row = admin.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)", (pids,)).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_after_one_dropped_reader_the_other_idle_ones_are_tested(
+    postgres_url: str, postgres_schema: str
+) -> None:
+    """A server that drops one session has usually dropped them all: one search fails, not one
+    per idle connection."""
+    archive = PostgresArchive(postgres_url, schema=postgres_schema)
+    try:
+        archive.store_new([make_article("a1")], [])
+        pids = _readers_held_at_once(archive, pg_readers.MOST_READERS, lambda _pid: None)
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) AS pid", (pids,))
+        outcomes = []
+        for _ in range(pg_readers.MOST_READERS + 2):
+            try:
+                archive.search(parse_query("iron"), SearchFilters())
+                outcomes.append("ok")
+            except ArchiveError:
+                outcomes.append("failed")
+        assert outcomes.count("failed") <= 1 and outcomes[-1] == "ok", outcomes
+    finally:
+        archive.close()
+
+
+def test_readers_in_use_when_the_archive_closes_are_closed_as_they_come_back(
+    postgres_url: str, postgres_schema: str
+) -> None:
+    archive = PostgresArchive(postgres_url, schema=postgres_schema)
+    closing = threading.Event()
+
+    def close_once_all_are_held(_pid: int) -> None:
+        if not closing.is_set():
+            closing.set()
+            archive.close()
+
+    pids = _readers_held_at_once(archive, 3, close_once_all_are_held)
+    assert _alive(postgres_url, pids) == 0
+    with pytest.raises(ArchiveError, match="closed"):
+        archive.search(parse_query("iron"), SearchFilters())
+
+
+def test_at_most_most_readers_at_once(postgres_url: str, postgres_schema: str) -> None:
+    archive = PostgresArchive(postgres_url, schema=postgres_schema)
+    held, most, lock = 0, 0, threading.Lock()
+
+    def search() -> None:
+        nonlocal held, most
+        with archive.db.read_cursor() as cursor:
+            with lock:
+                held += 1
+                most = max(most, held)
+            cursor.execute("SELECT pg_sleep(0.2)")
+            with lock:
+                held -= 1
+
+    try:
+        threads = [threading.Thread(target=search) for _ in range(3 * pg_readers.MOST_READERS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert most == pg_readers.MOST_READERS
     finally:
         archive.close()
