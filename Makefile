@@ -44,11 +44,12 @@ test: lint system-packages
 	$(BIN)/pytest
 
 # Debian packages the tests use: docker-compose checks docker-compose.yml (`config` needs no
-# engine). Installed when missing and this is root (the development and CI machines); else the
-# compose test fails saying what to install.
-SYSTEM_PACKAGES := docker-compose
+# engine); chromium runs the web pages' browser tests (Playwright drives it; no browser is
+# downloaded). Installed when missing and this is root (the development and CI machines); else
+# the tests that need them fail saying what to install.
+SYSTEM_PACKAGES := docker-compose chromium
 system-packages:
-	@command -v docker-compose >/dev/null || [ "$$(id -u)" != 0 ] || { \
+	@{ command -v docker-compose && command -v chromium; } >/dev/null || [ "$$(id -u)" != 0 ] || { \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(SYSTEM_PACKAGES) >/dev/null \
 		|| { apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(SYSTEM_PACKAGES) >/dev/null; }; }
 

@@ -44,6 +44,11 @@ class Metrics:
             "Articles stored or updated that a rule matched",
             registry=self.registry,
         )
+        self.csp_reports = Counter(
+            "monitor_csp_reports",
+            "What a browser refused to load or run on a page (CSP)",
+            registry=self.registry,
+        )
         self.last_poll: float | None = None  # time.time() when the last poll ended
         self.scheduler_running = False
 

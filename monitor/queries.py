@@ -241,3 +241,12 @@ def _next(day: date, interval: str) -> date:
     if interval == "month":
         return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
     return day + timedelta(days=7 if interval == "week" else 1)
+
+
+def rule_matches(archive: Archive, settings: Settings, name: str, limit: int) -> list[ArchivedArticle]:
+    """The newest articles the watch rule matched (its hits), newest first: its query narrows the
+    candidates through the index, the hits decide."""
+    from monitor.app import compile_rule
+
+    rule = next(rule for rule in settings.watch if rule.name == name)
+    return archive.search(compile_rule(rule).node, SearchFilters(rules=(name,), limit=limit))

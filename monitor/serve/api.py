@@ -3,9 +3,6 @@ in its thread pool, where the archive's blocking reads belong."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import time
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -14,11 +11,11 @@ from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from monitor import __version__
-from monitor.app import compile_rule
-from monitor.archive import Archive, SearchFilters
+from monitor.archive import Archive
 from monitor.config.settings import Settings
 from monitor.errors import ArchiveError, QueryError, UsageError
 from monitor.metrics import Metrics
@@ -29,13 +26,17 @@ from monitor.queries import (
     SearchAsked,
     alert_history,
     mention_series,
+    rule_matches,
     rules_overview,
     search_filters,
     source_health,
 )
 from monitor.rules import parse_query
 from monitor.serve.auth import token_check
+from monitor.serve.cursors import read_cursor, write_cursor
 from monitor.serve.feeds import atom_feed, json_feed, one_per_story
+from monitor.serve.pages import add_pages
+from monitor.serve.web import add_protections
 
 MOST_PER_PAGE = 200
 FEED_ENTRIES = 50  # stories in a feed of a rule's matches
@@ -86,12 +87,12 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics) -> FastAPI
         cursor: Annotated[str | None, Query(description="next_cursor of the page before")] = None,
     ) -> dict[str, Any]:
         asked = SearchAsked(q, since, fetched_since, until, source, rule, matched, lang, limit)
-        filters = replace(search_filters(archive, settings, asked), after=_read_cursor(cursor))
+        filters = replace(search_filters(archive, settings, asked), after=read_cursor(cursor))
         found = archive.search(parse_query(q) if q.strip() else None, filters)
         last = found[-1].article if len(found) == limit else None
         return {
             "articles": [article_json(item) for item in found],
-            "next_cursor": _write_cursor(last.published, last.id) if last else None,
+            "next_cursor": write_cursor(last.published, last.id) if last else None,
         }
 
     @app.get("/api/v1/articles/{article_id}", dependencies=readers, summary="One article")
@@ -124,11 +125,8 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics) -> FastAPI
         return mention_series(archive, settings, rule, interval, since, until, by)
 
     def rule_stories(name: str) -> tuple[str, list[ArchivedArticle]]:
-        rules = {rule.name: rule for rule in settings.watch}
-        [known] = known_names([name], rules, "watch rule")
-        node = compile_rule(rules[known]).node  # its query narrows the candidates through the index
-        found = archive.search(node, SearchFilters(rules=(known,), limit=2 * FEED_ENTRIES))
-        return known, one_per_story(found)[:FEED_ENTRIES]
+        [known] = known_names([name], [rule.name for rule in settings.watch], "watch rule")
+        return known, one_per_story(rule_matches(archive, settings, known, 2 * FEED_ENTRIES))[:FEED_ENTRIES]
 
     @app.get(
         "/feeds/rules/{name}.atom",
@@ -171,6 +169,9 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics) -> FastAPI
             return JSONResponse(health, status.HTTP_503_SERVICE_UNAVAILABLE)
         return JSONResponse(health)
 
+    add_pages(app, archive, settings, readers)
+    add_protections(app, settings.serve.tokens, metrics)
+    app.mount("/static", StaticFiles(packages=[("monitor.serve", "static")]), name="static")
     return app
 
 
@@ -178,22 +179,3 @@ def _self_url(request: Request) -> str:
     """The feed's own address, without the query (which may hold a token), its path escaped as
     an IRI must be (a rule's name has spaces)."""
     return str(request.base_url).rstrip("/") + quote(request.url.path)
-
-
-def _write_cursor(published: datetime, article_id: str) -> str:
-    text = json.dumps([published.isoformat(), article_id])
-    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
-
-
-def _read_cursor(cursor: str | None) -> tuple[datetime, str] | None:
-    if not cursor:
-        return None
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        published, article_id = json.loads(base64.urlsafe_b64decode(padded))
-        moment = datetime.fromisoformat(published)
-        if moment.tzinfo is None:
-            raise ValueError("a time without its zone")
-        return moment, str(article_id)
-    except (ValueError, TypeError, binascii.Error):
-        raise UsageError(f"cursor {cursor!r} is not one this server gave (next_cursor)") from None

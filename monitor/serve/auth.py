@@ -1,6 +1,7 @@
 """Who may read: anyone on loopback when no token is configured (the config refuses an address
 off loopback without one); otherwise only a client showing a configured token, as
-`Authorization: Bearer TOKEN` or, for feed readers that cannot send headers, `?token=TOKEN`."""
+`Authorization: Bearer TOKEN` or, for feed readers that cannot send headers and for a browser's
+first page, `?token=TOKEN` (the pages then keep it in a cookie, web.py)."""
 
 from __future__ import annotations
 
@@ -9,19 +10,28 @@ from collections.abc import Callable, Sequence
 
 from fastapi import HTTPException, Request, status
 
+COOKIE = "monitor_token"
+
+
+def is_token(given: str, tokens: Sequence[str]) -> bool:
+    """Whether `given` is one of the tokens, compared with every one in constant time (the
+    answer's timing tells nothing)."""
+    encoded = given.encode()
+    return any([hmac.compare_digest(encoded, token.encode()) for token in tokens])
+
 
 def token_check(tokens: Sequence[str]) -> Callable[[Request], None]:
-    """A FastAPI dependency refusing, with 401, a request without one of the tokens."""
-    expected = [token.encode() for token in tokens]
+    """A FastAPI dependency refusing, with 401, a request without one of the tokens: in the
+    Authorization header, the query (feed readers) or the cookie a page's ?token= left."""
+    listed = list(tokens)
 
     def check(request: Request) -> None:
-        if not expected:
+        if not listed:
             return
-        header = request.headers.get("authorization", "")
-        scheme, _, given = header.partition(" ")
-        shown = given.strip() if scheme.lower() == "bearer" else request.query_params.get("token", "")
-        # Compared with every token in constant time: the answer's timing tells nothing.
-        if not any([hmac.compare_digest(shown.encode(), token) for token in expected]):
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        shown = [given.strip()] if scheme.lower() == "bearer" else []
+        shown += [request.query_params.get("token", ""), request.cookies.get(COOKIE, "")]
+        if not any(is_token(each, listed) for each in shown if each):
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED,
                 "a token is required: Authorization: Bearer TOKEN, or ?token=TOKEN",

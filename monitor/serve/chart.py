@@ -1,0 +1,39 @@
+"""A small line chart drawn on the server as SVG: no script, so the pages' Content-Security-Policy
+forbids every script. One point per interval, each with its date and count as a tooltip."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from markupsafe import Markup, escape
+
+WIDTH, HEIGHT, MARGIN = 720, 180, 24
+
+
+def line_chart(points: Sequence[tuple[str, int]]) -> Markup:
+    """Points of (label, count), left to right, as an <svg> element."""
+    if not points:
+        return Markup("")
+    highest = max(max(count for _label, count in points), 1)
+    step = (WIDTH - 2 * MARGIN) / max(len(points) - 1, 1)
+    placed = [
+        (MARGIN + index * step, HEIGHT - MARGIN - count / highest * (HEIGHT - 2 * MARGIN), label, count)
+        for index, (label, count) in enumerate(points)
+    ]
+    line = " ".join(f"{x:.1f},{y:.1f}" for x, y, _label, _count in placed)
+    dots = "".join(
+        f'<circle class="point" cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="#1f5f99">'
+        f"<title>{escape(label)}: {count}</title></circle>"
+        for x, y, label, count in placed
+    )
+    axis = HEIGHT - MARGIN
+    return Markup(
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+        f'aria-label="{len(points)} points, highest {highest}">'
+        f'<line x1="{MARGIN}" y1="{axis}" x2="{WIDTH - MARGIN}" y2="{axis}" stroke="#d9dee3"/>'
+        f'<text x="{MARGIN}" y="{MARGIN - 8}" font-size="11" fill="#5b6570">{highest}</text>'
+        f'<text x="{MARGIN}" y="{HEIGHT - 6}" font-size="11" fill="#5b6570">{escape(points[0][0])}</text>'
+        f'<text x="{WIDTH - MARGIN}" y="{HEIGHT - 6}" font-size="11" fill="#5b6570" text-anchor="end">'
+        f"{escape(points[-1][0])}</text>"
+        f'<polyline points="{line}" fill="none" stroke="#1f5f99" stroke-width="1.5"/>{dots}</svg>'
+    )

@@ -1,0 +1,213 @@
+"""The web pages: search, an article, the rules and one rule's chart, the sources' health, the
+alerts with a retry button. Server-rendered HTML (Jinja2, every value escaped) with no script
+at all, so the Content-Security-Policy (web.py) can forbid every script: an article's text or
+title holding markup shows as text and runs nothing. The hits' marks are the only HTML built
+from an article, and that is cleaned against an allow-list (nh3) before it is sent."""
+
+from __future__ import annotations
+
+import hmac
+import re
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from urllib.parse import urlencode, urlsplit
+
+import nh3
+from fastapi import FastAPI, Form, HTTPException, Query, Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup, escape
+
+from monitor.archive import Archive
+from monitor.config.settings import Settings
+from monitor.errors import QueryError, UsageError
+from monitor.models import AlertState, Article, Hit
+from monitor.queries import (
+    SearchAsked,
+    alert_history,
+    mention_series,
+    rule_matches,
+    rules_overview,
+    search_filters,
+    source_health,
+)
+from monitor.rules import parse_query
+from monitor.serve.chart import line_chart
+from monitor.serve.cursors import read_cursor, write_cursor
+
+PER_PAGE = 30
+RECENT_MATCHES = 20
+
+
+def _marked(snippet: str, term: str) -> Markup:
+    """The snippet with each occurrence of the term marked; the HTML cleaned (nh3) to <mark>."""
+    parts, last = [], 0
+    if term:
+        for found in re.finditer(re.escape(term), snippet, re.IGNORECASE):
+            parts.append(f"{escape(snippet[last : found.start()])}<mark>{escape(found.group())}</mark>")
+            last = found.end()
+    parts.append(str(escape(snippet[last:])))
+    return Markup(nh3.clean("".join(parts), tags={"mark"}, attributes={}, link_rel=None))
+
+
+def _hits_of(article: Article, rule: str | None) -> list[Hit]:
+    return [hit for hit in article.hits if hit.term and (rule is None or hit.rule == rule)]
+
+
+def _safe_link(url: str) -> str:
+    """The URL when it is http(s); a page never links a javascript: or data: URL a feed gave."""
+    return url if urlsplit(url).scheme in ("http", "https") else "#"
+
+
+def _environment() -> Environment:
+    environment = Environment(
+        loader=PackageLoader("monitor.serve", "templates"), autoescape=select_autoescape(default=True)
+    )
+    environment.globals.update(marked=_marked, hits_of=_hits_of, safe_link=_safe_link)
+    return environment
+
+
+@dataclass(frozen=True, slots=True)
+class _Asked:
+    """The search form as the browser sent it."""
+
+    q: str = ""
+    rule: str = ""
+    source: str = ""
+    lang: str | None = None
+    since: str | None = None
+    until: str | None = None
+    matched: bool = False
+
+
+def add_pages(app: FastAPI, archive: Archive, settings: Settings, readers: Sequence[Any]) -> None:
+    """The pages' routes on the app, behind the same token check as the API (`readers`)."""
+    templates = _environment()
+    csrf = secrets.token_urlsafe(32)  # this process's: a form from another site cannot know it
+
+    def page(name: str, code: int = 200, **values: Any) -> HTMLResponse:
+        return HTMLResponse(templates.get_template(name).render(**values), status_code=code)
+
+    @app.get("/", dependencies=list(readers), response_class=HTMLResponse, include_in_schema=False)
+    def search_page(
+        q: str = "",
+        rule: str = "",
+        source: str = "",
+        lang: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        matched: bool = False,
+        cursor: str | None = None,
+    ) -> HTMLResponse:
+        asked = _Asked(q, rule, source, lang or None, since or None, until or None, matched)
+        values: dict[str, Any] = {
+            "asked": asked,
+            "rule_names": [each.name for each in settings.watch],
+            "source_names": [each.name for each in settings.sources],
+            "results": None,
+            "error": None,
+            "next_url": None,
+        }
+        if not (q.strip() or rule or source or lang or since or until or matched):
+            return page("search.html", **values)
+        try:
+            search = SearchAsked(
+                q, since or None, None, until or None, [source] if source else [], [rule] if rule else [],
+                matched, lang or None, PER_PAGE,
+            )  # fmt: skip
+            filters = search_filters(archive, settings, search)
+            filters = replace(filters, after=read_cursor(cursor))
+            found = archive.search(parse_query(q) if q.strip() else None, filters)
+        except QueryError as error:
+            values["error"] = {"message": str(error), "pointer": error.pointer()}
+            return page("search.html", 400, **values)
+        except UsageError as error:
+            values["error"] = {"message": str(error), "pointer": None}
+            return page("search.html", 400, **values)
+        values["results"] = found
+        if len(found) == PER_PAGE:
+            last = found[-1].article
+            form = {key: value for key, value in _form_of(asked).items() if value}
+            values["next_url"] = "/?" + urlencode({**form, "cursor": write_cursor(last.published, last.id)})
+        return page("search.html", **values)
+
+    @app.get(
+        "/articles/{article_id}",
+        dependencies=list(readers),
+        response_class=HTMLResponse,
+        include_in_schema=False,
+    )
+    def article_page(article_id: str) -> HTMLResponse:
+        item = archive.article(article_id)
+        if item is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no article {article_id!r} in the archive")
+        paragraphs = [part.strip() for part in re.split(r"\n\s*\n|\n", item.article.text) if part.strip()]
+        return page("article.html", item=item, article=item.article, paragraphs=paragraphs)
+
+    @app.get("/rules", dependencies=list(readers), response_class=HTMLResponse, include_in_schema=False)
+    def rules_page() -> HTMLResponse:
+        return page("rules.html", rules=rules_overview(archive, settings, datetime.now(UTC)))
+
+    @app.get(
+        "/rules/{name}", dependencies=list(readers), response_class=HTMLResponse, include_in_schema=False
+    )
+    def rule_page(name: str) -> HTMLResponse:
+        overview = {rule["name"]: rule for rule in rules_overview(archive, settings, datetime.now(UTC))}
+        if name not in overview:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no watch rule {name!r}")
+        series = mention_series(archive, settings, [name], "day", None, None, None)
+        points = series["series"][0]["points"]
+        recent = rule_matches(archive, settings, name, RECENT_MATCHES)
+        return page(
+            "rule.html",
+            rule=overview[name],
+            chart=line_chart([(point["start"], point["count"]) for point in points]),
+            total=sum(point["count"] for point in points),
+            first_day=points[0]["start"],
+            last_day=points[-1]["start"],
+            recent=recent,
+        )
+
+    @app.get("/sources", dependencies=list(readers), response_class=HTMLResponse, include_in_schema=False)
+    def sources_page() -> HTMLResponse:
+        health = source_health(archive, settings)
+        ordered = sorted(
+            health, key=lambda source: not source["failing"]
+        )  # failing first, else as configured
+        return page("sources.html", sources=ordered, failing=sum(source["failing"] for source in health))
+
+    @app.get("/alerts", dependencies=list(readers), response_class=HTMLResponse, include_in_schema=False)
+    def alerts_page(retried: Annotated[int | None, Query()] = None) -> HTMLResponse:
+        history = alert_history(archive, 500)
+        counts = [
+            (state.value, sum(alert["state"] == state.value for alert in history)) for state in AlertState
+        ]
+        notice = f"{retried} queued again: the daemon sends it at its next dispatch" if retried else None
+        return page("alerts.html", alerts=history, counts=counts, csrf=csrf, notice=notice)
+
+    @app.post("/alerts/retry", dependencies=list(readers), include_in_schema=False)
+    def retry(
+        request: Request, csrf_given: Annotated[str, Form(alias="csrf")], id: Annotated[list[str], Form()]
+    ) -> RedirectResponse:
+        origin = request.headers.get("origin")
+        if not hmac.compare_digest(csrf_given.encode(), csrf.encode()) or (
+            origin is not None and origin != str(request.base_url).rstrip("/")
+        ):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN, "the form is not one this server gave: reload the page"
+            )
+        missing = archive.outbox.missing_alerts(id)
+        if missing:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no alert {', '.join(missing)}")
+        count = archive.outbox.retry_alerts(id, False, datetime.now(UTC))
+        return RedirectResponse(f"/alerts?retried={count}", status.HTTP_303_SEE_OTHER)
+
+
+def _form_of(asked: _Asked) -> dict[str, Any]:
+    return {
+        "q": asked.q, "rule": asked.rule, "source": asked.source, "lang": asked.lang or "",
+        "since": asked.since or "", "until": asked.until or "", "matched": "true" if asked.matched else "",
+    }  # fmt: skip

@@ -1,0 +1,213 @@
+"""The web pages as a person uses them, in headless Chromium (Debian's package, driven by
+Playwright through its executable path; no browser is downloaded): search, a query error's
+caret, a rule's chart, the sources' health, retrying a failed alert, and hostile markup from
+feeds that must never run. Each page's screenshot is saved under storage/screenshots/."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from monitor.archive.sql import SqlArchive
+from tests.configs import LOOPBACK_FETCH, RULES, monitor_config
+from tests.serve.conftest import archive_with_articles, free_port, start_serving, stop, wait_until_up
+from tests.servers import Route, Site
+
+CHROMIUM = "/usr/bin/chromium"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "storage" / "screenshots"
+# As the machine's own probe starts it: without the background-networking flags Chromium keeps
+# trying hosts this closed network refuses.
+FLAGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+MARKUP = [
+    "<script>window.__xss=1</script>",
+    '<img src=x onerror="window.__xss=1">',
+    '<svg onload="window.__xss=1"><circle r=1></circle></svg>',
+    '<a href="javascript:window.__xss=1">click</a>',
+    '<iframe src="javascript:window.__xss=1"></iframe>',
+    '<b onmouseover="window.__xss=1">bold <i>unclosed',
+    '"><script>window.__xss=1</script><"',
+]
+
+
+def _hostile_feed(site: Site) -> bytes:
+    """Items whose titles and texts carry markup meant to run, each mentioning Iron Dome."""
+    items = "".join(
+        f"<item><title><![CDATA[Iron Dome {markup} item {n}]]></title>"
+        f"<link>{site.url(f'/x/{n}')}</link><guid>x{n}</guid>"
+        f"<description><![CDATA[<p>The Iron Dome {markup} was discussed, item {n}.</p>]]>"
+        "</description></item>"
+        for n, markup in enumerate(MARKUP)
+    )
+    return (
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>X</title>{items}</channel></rss>'.encode()
+    )
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"the browser tests need Debian's chromium at {CHROMIUM}: `make test` installs it (apt)")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="module")
+def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """An archive with the served articles, a hostile feed's items stored by a real `monitor once`,
+    two sources failing, a failed alert; served by `monitor serve` on loopback."""
+    folder = tmp_path_factory.mktemp("desk")
+    archive_with_articles(folder)
+    site = Site()
+    site.routes["/hostile.xml"] = Route(_hostile_feed(site))
+    config = monitor_config(
+        folder,
+        watch=RULES,
+        fetch=LOOPBACK_FETCH,
+        defaults={"full_text": "never"},
+        sources=[
+            {"name": "Harbor Daily", "url": "http://127.0.0.1:9/harbor.xml"},
+            {"name": "<i>Hostile</i> Feed", "url": site.url("/hostile.xml")},
+        ],
+    )
+    polled = start_serving(config, "once")
+    output, _ = polled.communicate(timeout=120)
+    assert "1 ok, 1 failed" in output, output
+    archive = SqlArchive(f"sqlite:///{folder / 'data' / 'monitor.db'}")
+    try:
+        [pending] = archive.outbox.alerts(10)
+        archive.outbox.mark_alert_failed(
+            pending.id, "HTTP 500 from the webhook: <b>down</b>", None, datetime.now(UTC)
+        )
+    finally:
+        archive.close()
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    process = start_serving(config, "serve", "--listen", f"127.0.0.1:{port}")
+    try:
+        wait_until_up(base, process)
+        yield base
+    finally:
+        stop(process)
+        site.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    opened = context.new_page()
+    yield opened
+    context.close()
+
+
+def _shot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def _titles(page: Page) -> list[str]:
+    return page.locator("ol.results li.article h3").all_inner_texts()
+
+
+def test_searching_a_phrase_a_chinese_term_and_a_not(desk: str, page: Page) -> None:
+    page.goto(desk + "/")
+    page.fill("input[name=q]", '"Iron Dome" NOT item')
+    page.click("button[type=submit]")
+    assert _titles(page) == ["Iron Dome visit", "Iron Dome visit"]  # the story's copy is kept apart
+    assert page.locator("li.article mark").first.inner_text() == "Iron Dome"
+    assert "Also reported by" in page.locator("li.article").first.inner_text()
+    _shot(page, "search-phrase")
+    page.fill("input[name=q]", "台灣之盾")
+    page.click("button[type=submit]")
+    assert _titles(page) == ["台灣之盾 計畫"]
+    _shot(page, "search-chinese")
+    page.goto(desk + "/?q=dome+NOT+stadium+NOT+item")
+    assert "Stadium dome" not in _titles(page) and len(_titles(page)) == 2
+
+
+def test_a_query_that_does_not_parse_shows_where(desk: str, page: Page) -> None:
+    page.goto(desk + "/")
+    page.fill("input[name=q]", "Japan AND (laser")
+    page.click("button[type=submit]")
+    pointer = page.locator(".error pre.pointer").inner_text()
+    query, caret = pointer.splitlines()
+    assert query == "Japan AND (laser" and caret.strip() == "^"
+    _shot(page, "query-error")
+
+
+def test_a_rules_chart_has_a_point_for_each_of_the_last_90_days(desk: str, page: Page) -> None:
+    page.goto(desk + "/rules")
+    page.click("text=Japan documents")
+    assert page.locator("figure.chart svg circle.point").count() == 91
+    assert page.locator("figure.chart figcaption").inner_text().startswith("2 articles")
+    assert (
+        page.locator("a[type='application/atom+xml']").get_attribute("href")
+        == "/feeds/rules/Japan%20documents.atom"
+    )
+    _shot(page, "rule-chart")
+
+
+def test_a_failing_source_comes_first_with_its_error(desk: str, page: Page) -> None:
+    page.goto(desk + "/sources")
+    first = page.locator("table.sources tbody tr").first
+    assert first.get_attribute("class") == "failing" and "Harbor Daily" in first.inner_text()
+    assert "failing since" in first.inner_text()
+    assert first.locator("td.last-error").inner_text().strip(), "the last error, in full"
+    _shot(page, "sources")
+
+
+def test_retry_moves_a_failed_alert_to_pending(desk: str, page: Page) -> None:
+    page.goto(desk + "/alerts")
+    row = page.locator("table.alerts tbody tr.failed").first
+    assert "<b>down</b>" in row.locator("td.last-error").inner_text()  # the error as text
+    _shot(page, "alerts-failed")
+    row.locator("button", has_text="Retry").click()
+    assert "1 queued again" in page.locator(".notice").inner_text()
+    assert page.locator("table.alerts tbody tr.failed").count() == 0
+    assert page.locator("table.alerts tbody tr.pending").count() == 1
+    _shot(page, "alerts-retried")
+
+
+def test_a_retry_from_another_site_is_refused(desk: str) -> None:
+    refused = httpx.post(desk + "/alerts/retry", data={"csrf": "guessed", "id": "x"})
+    assert refused.status_code == 403
+
+
+def test_markup_from_feeds_never_runs(desk: str, page: Page) -> None:
+    visited = ["/?q=item", "/?q=iron+dome", "/sources", "/alerts", "/rules", "/rules/Iron%20Dome"]
+    articles = httpx.get(desk + "/api/v1/articles", params={"q": "item", "limit": 50}).json()["articles"]
+    assert len(articles) == len(MARKUP)
+    visited += [f"/articles/{article['id']}" for article in articles] + ["/articles/hostile"]
+    for path in visited:
+        page.goto(desk + path)
+        page.mouse.move(300, 300)  # an onmouseover has its chance
+        assert page.evaluate("window.__xss") is None, path
+        assert page.locator("script").count() == 0, path
+    _shot(page, "hostile-article")
+    assert _csp_reports(desk) == 0
+    # The reports are counted: a script the page did not send is refused and reported.
+    page.goto(desk + "/")
+    with pytest.raises(Exception, match=r"(?i)content security policy|refused"):
+        page.add_script_tag(content="window.__xss = 1")
+    assert page.evaluate("window.__xss") is None
+    deadline = time.monotonic() + 10
+    while _csp_reports(desk) == 0 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _csp_reports(desk) >= 1
+
+
+def _csp_reports(base: str) -> float:
+    for line in httpx.get(base + "/metrics").text.splitlines():
+        if line.startswith("monitor_csp_reports_total "):
+            return float(line.split()[1])
+    raise AssertionError("no monitor_csp_reports_total in /metrics")
