@@ -13,6 +13,7 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from monitor import __version__
 from monitor.archive import Archive
@@ -36,6 +37,16 @@ from monitor.serve.auth import token_check
 from monitor.serve.cursors import read_cursor, write_cursor
 from monitor.serve.feeds import atom_feed, json_feed, one_per_story
 from monitor.serve.pages import add_pages
+from monitor.serve.shapes import (
+    AlertOut,
+    ArticleOut,
+    ArticlePage,
+    HealthOut,
+    MentionsOut,
+    RuleOut,
+    SourceOut,
+    errors,
+)
 from monitor.serve.web import add_protections
 
 MOST_PER_PAGE = 200
@@ -69,11 +80,21 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics) -> FastAPI
     def _usage_error(_request: Request, error: UsageError) -> JSONResponse:
         return JSONResponse({"error": str(error)}, status.HTTP_400_BAD_REQUEST)
 
+    @app.exception_handler(StarletteHTTPException)
+    def _http_error(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"error": str(error.detail)}, error.status_code, headers=error.headers)
+
     @app.exception_handler(ArchiveError)
     def _archive_error(_request: Request, error: ArchiveError) -> JSONResponse:
         return JSONResponse({"error": str(error)}, status.HTTP_503_SERVICE_UNAVAILABLE)
 
-    @app.get("/api/v1/articles", dependencies=readers, summary="Search the archive")
+    @app.get(
+        "/api/v1/articles",
+        dependencies=readers,
+        summary="Search the archive",
+        response_model=ArticlePage,
+        responses=errors(400, 401, 503),
+    )
     def articles(
         q: Annotated[str, Query(description="the rule language; empty: every article")] = "",
         since: Annotated[str | None, Query(description="published since: 7d, 24h or a date")] = None,
@@ -95,26 +116,56 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics) -> FastAPI
             "next_cursor": write_cursor(last.published, last.id) if last else None,
         }
 
-    @app.get("/api/v1/articles/{article_id}", dependencies=readers, summary="One article")
+    @app.get(
+        "/api/v1/articles/{article_id}",
+        dependencies=readers,
+        summary="One article",
+        response_model=ArticleOut,
+        responses=errors(401, 404, 503),
+    )
     def article(article_id: str) -> dict[str, Any]:
         found = archive.article(article_id)
         if found is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no article {article_id!r} in the archive")
         return article_json(found)
 
-    @app.get("/api/v1/sources", dependencies=readers, summary="Each source's health")
+    @app.get(
+        "/api/v1/sources",
+        dependencies=readers,
+        summary="Each source's health",
+        response_model=list[SourceOut],
+        responses=errors(401, 503),
+    )
     def sources() -> list[dict[str, Any]]:
         return source_health(archive, settings)
 
-    @app.get("/api/v1/alerts", dependencies=readers, summary="The alert history, newest first")
+    @app.get(
+        "/api/v1/alerts",
+        dependencies=readers,
+        summary="The alert history, newest first",
+        response_model=list[AlertOut],
+        responses=errors(401, 503),
+    )
     def alerts(limit: Annotated[int, Query(ge=1, le=5000)] = 200) -> list[dict[str, Any]]:
         return alert_history(archive, limit)
 
-    @app.get("/api/v1/rules", dependencies=readers, summary="Each watch rule with its match counts")
+    @app.get(
+        "/api/v1/rules",
+        dependencies=readers,
+        summary="Each watch rule with its match counts",
+        response_model=list[RuleOut],
+        responses=errors(401, 503),
+    )
     def rules() -> list[dict[str, Any]]:
         return rules_overview(archive, settings, datetime.now(UTC))
 
-    @app.get("/api/v1/stats/mentions", dependencies=readers, summary="Matches per day, week or month")
+    @app.get(
+        "/api/v1/stats/mentions",
+        dependencies=readers,
+        summary="Matches per day, week or month",
+        response_model=MentionsOut,
+        responses=errors(400, 401, 503),
+    )
     def mentions(
         rule: Annotated[list[str], Query(description="watch rules (default: every one)")] = [],  # noqa: B006
         interval: Annotated[str, Query(description="day, week or month")] = "day",
@@ -133,7 +184,7 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics) -> FastAPI
         dependencies=readers,
         summary="A rule's matches as Atom 1.0, one entry per story",
         response_class=Response,
-        responses={200: {"content": {"application/atom+xml": {}}}},
+        responses={200: {"content": {"application/atom+xml": {}}}, **errors(400, 401, 503)},
     )
     def rule_atom(name: str, request: Request) -> Response:
         known, stories = rule_stories(name)
@@ -145,17 +196,29 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics) -> FastAPI
         dependencies=readers,
         summary="A rule's matches as JSON Feed 1.1, one item per story",
         response_class=JSONResponse,
+        responses={200: {"content": {"application/feed+json": {}}}, **errors(400, 401, 503)},
     )
     def rule_json_feed(name: str, request: Request) -> JSONResponse:
         known, stories = rule_stories(name)
         feed = json_feed(known, stories, _self_url(request))
         return JSONResponse(feed, media_type="application/feed+json")
 
-    @app.get("/metrics", dependencies=readers, summary="Prometheus metrics", response_class=Response)
+    @app.get(
+        "/metrics",
+        dependencies=readers,
+        summary="Prometheus metrics",
+        response_class=Response,
+        responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}, **errors(401)},
+    )
     def prometheus() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/healthz", summary="Whether the archive answers, the scheduler runs, polls end")
+    @app.get(
+        "/healthz",
+        summary="Whether the archive answers, the scheduler runs, polls end",
+        response_model=HealthOut,
+        responses={503: {"model": HealthOut, "description": "the archive does not answer"}},
+    )
     def healthz() -> JSONResponse:
         health: dict[str, Any] = {"archive": "ok"}
         # In `monitor serve` alone there is no scheduler in this process: said, not failed.

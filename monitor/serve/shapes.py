@@ -1,0 +1,120 @@
+"""The API's JSON shapes, as its OpenAPI document describes them: FastAPI checks every answer
+against these, so the document and what is served cannot part (schemathesis tests both). The
+article is INTERFACE.md's, the one `search --format json` prints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+
+class HitOut(BaseModel):
+    rule: str
+    term: str
+    snippet: str
+
+
+class CopyOut(BaseModel):
+    source: str
+    url: str
+
+
+class ArticleOut(BaseModel):
+    id: str
+    url: str
+    title: str
+    source: str
+    published: str | None
+    fetched: str | None
+    published_inferred: bool
+    language: str | None
+    summary: str
+    rules: list[str]
+    hits: list[HitOut]
+    story: str
+    also_reported_by: list[CopyOut]
+
+
+class ArticlePage(BaseModel):
+    articles: list[ArticleOut]
+    next_cursor: str | None  # give it as `cursor` for the page after; null: the last page
+
+
+class SourceOut(BaseModel):
+    name: str
+    url: str
+    moved_to: str | None
+    status: str
+    failing: bool
+    interval: str | None
+    last_fetch: str | None
+    consecutive_errors: int
+    next_due: str | None
+    last_error: str | None
+
+
+class AlertOut(BaseModel):
+    id: str
+    created: str | None
+    alert: str
+    channel: str
+    rules: list[str]
+    article_id: str
+    article: str
+    url: str | None
+    state: str
+    attempts: int
+    next_attempt: str | None
+    last_error: str | None
+
+
+class RuleOut(BaseModel):
+    name: str
+    query: str
+    understood: str
+    matches: dict[str, int]  # articles matched, published in the last 24h, 7d, 30d
+
+
+class PointOut(BaseModel):
+    start: str  # the interval's first day
+    count: int
+
+
+class SeriesOut(BaseModel):
+    rule: str
+    source: str | None = None  # with by=source
+    language: str | None = None  # with by=language
+    points: list[PointOut]
+
+
+class MentionsOut(BaseModel):
+    interval: str
+    since: str | None
+    until: str | None
+    by: str | None
+    series: list[SeriesOut]
+
+
+class HealthOut(BaseModel):
+    archive: str  # "ok", or why it does not answer
+    scheduler: str
+    last_poll_seconds_ago: float | None
+
+
+class ErrorOut(BaseModel):
+    error: str
+    query: str | None = None  # a query that does not parse: where, and the query with a caret
+    position: int | None = None
+    pointer: str | None = None
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The error answers a route may give, for its document."""
+    said = {
+        400: "the query does not parse, or a name, date or cursor is not known",
+        401: "a token is required",
+        404: "not in the archive",
+        503: "the archive does not answer",
+    }
+    return {code: {"model": ErrorOut, "description": said[code]} for code in codes}
