@@ -70,6 +70,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python -m bench.archive --sizes 100000,1000000
 	$(BIN)/python -m bench.archive --backend postgresql --sizes 100000,1000000
 	$(BIN)/python -m bench.daemons
+	$(BIN)/python -m bench.serve
 	$(BIN)/python -m bench.memory
 	$(BIN)/python -m bench.hostile
 	$(BIN)/python -m bench.latency
