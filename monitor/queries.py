@@ -76,10 +76,23 @@ def search_filters(archive: Archive, settings: Settings, asked: SearchAsked) -> 
     )
 
 
-def source_health(archive: Archive, settings: Settings) -> list[dict[str, Any]]:
-    """Each configured source's health, in the config's order; one not polled yet shows as new."""
+ACTIVITY_DAYS = 7  # entries per day: the average over this many days
+
+
+def source_health(archive: Archive, settings: Settings, activity: bool = False) -> list[dict[str, Any]]:
+    """Each configured source's health, in the config's order; one not polled yet shows as new.
+    With `activity`, also when its newest article arrived and its articles per day (published
+    in the last ACTIVITY_DAYS days)."""
     states = {state.name: state for state in archive.source_states()}
-    return [_health(source.name, source.url, states.get(source.name)) for source in settings.sources]
+    health = [_health(source.name, source.url, states.get(source.name)) for source in settings.sources]
+    if activity:
+        since = datetime.now(UTC) - timedelta(days=ACTIVITY_DAYS)
+        active = archive.stats.source_activity(since)
+        for record in health:
+            newest, count = active.get(record["name"], (None, 0))
+            record["last_new_article"] = iso(newest)
+            record["articles_per_day"] = round(count / ACTIVITY_DAYS, 1)
+    return health
 
 
 def _health(name: str, url: str, state: SourceState | None) -> dict[str, Any]:

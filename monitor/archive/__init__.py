@@ -99,6 +99,11 @@ class Stats(Protocol):
         """How many alert rows are in each state (pending, held, sent, failed); absent: none."""
         ...
 
+    def source_activity(self, since: datetime) -> dict[str, tuple[datetime, int]]:
+        """Per source with any article: when its newest article arrived, and how many of its
+        articles were published since `since`."""
+        ...
+
     def mentions(
         self, rules: Sequence[str], since: datetime, until: datetime, by: str | None
     ) -> list[Mentions]:

@@ -45,6 +45,28 @@ class SqlStats:
         with self.db.reading() as connection:
             return {state: int(count) for state, count in connection.execute(statement)}
 
+    @operation("reading the sources' activity")
+    def source_activity(self, since: datetime) -> dict[str, tuple[datetime, int]]:
+        """Per source with any article: when its newest article arrived, and how many of its
+        articles were published since `since`."""
+        newest_seq = (
+            select(articles.c.source, func.max(articles.c.seq).label("seq"))
+            .group_by(articles.c.source)
+            .subquery()
+        )
+        newest = select(articles.c.source, articles.c.fetched).join(
+            newest_seq, articles.c.seq == newest_seq.c.seq
+        )
+        recent = (
+            select(articles.c.source, func.count())
+            .where(articles.c.published >= since)
+            .group_by(articles.c.source)
+        )
+        with self.db.reading() as connection:
+            arrived = {source: fetched for source, fetched in connection.execute(newest)}
+            counts = {source: int(count) for source, count in connection.execute(recent)}
+        return {source: (fetched, counts.get(source, 0)) for source, fetched in arrived.items()}
+
     @operation("counting mentions")
     def mentions(
         self, rules: Sequence[str], since: datetime, until: datetime, by: str | None

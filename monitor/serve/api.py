@@ -137,7 +137,7 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics) -> FastAPI
         responses=errors(401, 503),
     )
     def sources() -> list[dict[str, Any]]:
-        return source_health(archive, settings)
+        return source_health(archive, settings, activity=True)
 
     @app.get(
         "/api/v1/alerts",

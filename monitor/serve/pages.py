@@ -173,7 +173,7 @@ def add_pages(app: FastAPI, archive: Archive, settings: Settings, readers: Seque
 
     @app.get("/sources", dependencies=list(readers), response_class=HTMLResponse, include_in_schema=False)
     def sources_page() -> HTMLResponse:
-        health = source_health(archive, settings)
+        health = source_health(archive, settings, activity=True)
         ordered = sorted(
             health, key=lambda source: not source["failing"]
         )  # failing first, else as configured

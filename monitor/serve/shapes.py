@@ -52,6 +52,8 @@ class SourceOut(BaseModel):
     consecutive_errors: int
     next_due: str | None
     last_error: str | None
+    last_new_article: str | None  # when its newest article arrived
+    articles_per_day: float  # published, over the last 7 days
 
 
 class AlertOut(BaseModel):

@@ -56,3 +56,18 @@ def test_mentions_per_day_by_rule_and_by_source(archive: Archive) -> None:
     )
     assert archive.stats.mentions(["Unknown"], *week, None) == []
     assert isinstance(by_language[0].day, date)
+
+
+def test_each_sources_newest_article_and_recent_count(archive: Archive) -> None:
+    _store(archive)
+    activity = archive.stats.source_activity(NOW - timedelta(days=2))
+    # t1, y1 and the unmatched one; not the one published ten days ago
+    assert activity == {"Harbor Daily": (NOW, 3), "Coast Wire": (NOW, 1)}
+    later = make_article(
+        "late", published=NOW - timedelta(days=30), fetched=NOW + timedelta(hours=3), hits=()
+    )
+    archive.store_new([later], [])
+    assert archive.stats.source_activity(NOW - timedelta(days=2))["Harbor Daily"] == (
+        NOW + timedelta(hours=3),
+        3,
+    )

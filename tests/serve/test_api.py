@@ -87,6 +87,10 @@ def test_sources_and_alerts_as_the_command_line_shows_them(served: Served) -> No
         ("Harbor Daily", "new: not polled yet"),
         ("Coast Wire", "new: not polled yet"),
     ]
+    harbor = sources[0]
+    assert harbor["last_new_article"] is not None and harbor["articles_per_day"] == round(
+        1 / 7, 1
+    )  # docs-today
     [alert] = served.get("/api/v1/alerts").json()
     assert (
         alert["article"] == "Iron Dome visit"
