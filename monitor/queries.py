@@ -18,6 +18,8 @@ from monitor.names import known_names
 from monitor.payloads import iso
 from monitor.rules import parse_query, to_text
 
+EARLIEST_YEAR, LATEST_YEAR = 1000, 9998
+
 
 def moment(text: str | None, option: str) -> datetime | None:
     """A duration back from now (7d, 24h) or a date (2026-01-06, UTC unless it says), as asked
@@ -25,14 +27,22 @@ def moment(text: str | None, option: str) -> datetime | None:
     if not text:
         return None
     try:
-        return datetime.now(UTC) - parse_duration(text)
+        value = datetime.now(UTC) - parse_duration(text)
     except ValueError:
-        pass
+        try:
+            value = datetime.fromisoformat(text)
+        except ValueError:
+            raise UsageError(f"{option} {text!r}: give a duration (7d, 24h) or a date (2026-01-06)") from None
+    except OverflowError:
+        value = datetime.min
     try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise UsageError(f"{option} {text!r}: give a duration (7d, 24h) or a date (2026-01-06)") from None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:
+        value = datetime.min.replace(tzinfo=UTC)
+    # The archive compares dates as text on SQLite, which holds for four-digit years only.
+    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        raise UsageError(f"{option} {text!r}: give a date from {EARLIEST_YEAR} to {LATEST_YEAR}")
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +193,7 @@ def rules_overview(archive: Archive, settings: Settings, now: datetime) -> list[
 
 
 INTERVALS = ("day", "week", "month")
+MOST_POINTS = 1200  # intervals in one answer: three years of days, a century of months
 GROUPINGS = ("source", "language")
 
 
@@ -210,6 +221,10 @@ def mention_series(
     if start >= end:
         raise UsageError("since is not before until")
     first, last = _bucket(start.date(), interval), _bucket(end.date(), interval)
+    if (last - first).days // {"day": 1, "week": 7, "month": 28}[interval] > MOST_POINTS:
+        raise UsageError(
+            f"since to until is more than {MOST_POINTS} {interval}s: narrow it or count by month"
+        )
     starts = _buckets(first, last, interval)
     counts: dict[tuple[str, str | None], dict[date, int]] = {}
     if not by:  # a rule that matched nothing still has its line, flat at 0

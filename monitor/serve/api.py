@@ -47,7 +47,7 @@ from monitor.serve.shapes import (
     SourceOut,
     errors,
 )
-from monitor.serve.web import add_protections
+from monitor.serve.web import add_csp_reports
 
 MOST_PER_PAGE = 200
 FEED_ENTRIES = 50  # stories in a feed of a rule's matches
@@ -63,6 +63,7 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics) -> FastAPI
         # The interactive pages would load their scripts from a CDN: the document is enough.
         docs_url=None,
         redoc_url=None,
+        openapi_url=None,  # served below, behind the token like the rest
     )
     readers = [Depends(token_check(settings.serve.tokens))]
 
@@ -203,6 +204,10 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics) -> FastAPI
         feed = json_feed(known, stories, _self_url(request))
         return JSONResponse(feed, media_type="application/feed+json")
 
+    @app.get("/openapi.json", dependencies=readers, include_in_schema=False)
+    def document() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
     @app.get(
         "/metrics",
         dependencies=readers,
@@ -233,7 +238,7 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics) -> FastAPI
         return JSONResponse(health)
 
     add_pages(app, archive, settings, readers)
-    add_protections(app, settings.serve.tokens, metrics)
+    add_csp_reports(app, metrics)
     app.mount("/static", StaticFiles(packages=[("monitor.serve", "static")]), name="static")
     return app
 
@@ -241,4 +246,5 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics) -> FastAPI
 def _self_url(request: Request) -> str:
     """The feed's own address, without the query (which may hold a token), its path escaped as
     an IRI must be (a rule's name has spaces)."""
-    return str(request.base_url).rstrip("/") + quote(request.url.path)
+    raw = request.scope.get("raw_path") or request.url.path.encode()
+    return str(request.base_url).rstrip("/") + quote(raw.decode("latin-1"), safe="/%")

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 from xml.etree import ElementTree
 
 from markupsafe import escape
@@ -54,7 +55,7 @@ def atom_feed(rule: str, stories: Sequence[ArchivedArticle], self_url: str, now:
     _text(feed, "id", f"urn:monitor:rule:{rule}")
     _text(feed, "title", f"{rule}: matches")
     _text(feed, "updated", iso(max((item.article.fetched for item in stories), default=now)) or "")
-    ElementTree.SubElement(feed, f"{{{ATOM}}}link", rel="self", href=self_url)
+    ElementTree.SubElement(feed, f"{{{ATOM}}}link", rel="self", href=_xml_safe(self_url))
     author = ElementTree.SubElement(feed, f"{{{ATOM}}}author")
     _text(author, "name", "monitor")
     for item in stories:
@@ -62,7 +63,9 @@ def atom_feed(rule: str, stories: Sequence[ArchivedArticle], self_url: str, now:
         entry = ElementTree.SubElement(feed, f"{{{ATOM}}}entry")
         _text(entry, "id", f"urn:monitor:story:{article.story}")
         _text(entry, "title", article.title or article.url)
-        ElementTree.SubElement(entry, f"{{{ATOM}}}link", rel="alternate", href=article.url)
+        ElementTree.SubElement(
+            entry, f"{{{ATOM}}}link", rel="alternate", href=_xml_safe(_web_link(article.url))
+        )
         _text(entry, "published", iso(article.published) or "")
         _text(entry, "updated", iso(article.fetched) or "")
         entry_author = ElementTree.SubElement(entry, f"{{{ATOM}}}author")
@@ -100,7 +103,7 @@ def json_feed(rule: str, stories: Sequence[ArchivedArticle], self_url: str) -> d
         "items": [
             {
                 "id": f"urn:monitor:story:{item.article.story}",
-                "url": item.article.url,
+                "url": _web_link(item.article.url),
                 "title": item.article.title,
                 "summary": item.article.summary,
                 "content_html": _html(item, rule),
@@ -117,3 +120,8 @@ def json_feed(rule: str, stories: Sequence[ArchivedArticle], self_url: str) -> d
             for item in stories
         ],
     }
+
+
+def _web_link(url: str) -> str:
+    """The link when it is http(s); a reader is never handed a javascript: or data: URL."""
+    return url if urlsplit(url).scheme in ("http", "https") else ""

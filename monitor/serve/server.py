@@ -17,9 +17,11 @@ from monitor.config.settings import Settings, is_loopback, split_listen
 from monitor.errors import MonitorError, UsageError
 from monitor.metrics import Metrics
 from monitor.serve.api import build_api
+from monitor.serve.web import Protections
 
 log = logging.getLogger(__name__)
 DEFAULT_LISTEN = "127.0.0.1:8080"
+MOST_CONNECTIONS = 256
 
 
 class _Server(uvicorn.Server):
@@ -60,7 +62,14 @@ async def serve(
 ) -> None:
     """Answer on the bound socket until `stopping` is set, then finish the requests in flight."""
     config = uvicorn.Config(
-        build_api(archive, settings, metrics), log_level="warning", access_log=False, lifespan="off"
+        # The protections outermost, so that even the answer to a failure carries them.
+        Protections(build_api(archive, settings, metrics), settings.serve.tokens),
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        # Beyond this many connections at once new ones get a 503: a flood of half-sent requests
+        # cannot take every file descriptor the daemon's polls need.
+        limit_concurrency=MOST_CONNECTIONS,
     )
     server = _Server(config)
     running = asyncio.create_task(server.serve(sockets=[listener]))

@@ -11,7 +11,8 @@ import re
 import time
 
 from fastapi import FastAPI, Request, Response
-from starlette.datastructures import MutableHeaders, QueryParams
+from starlette.datastructures import Headers, MutableHeaders, QueryParams
+from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from monitor.metrics import Metrics
@@ -61,6 +62,14 @@ class Protections:
                     headers.append("set-cookie", cookie)
             await send(message)
 
+        if not self.tokens and not _loopback_host(scope):
+            # Open on loopback only: a page of another site whose name resolves to 127.0.0.1
+            # (DNS rebinding) must not read the archive or post a retry.
+            refused = PlainTextResponse(
+                "this server answers only to loopback names (localhost, 127.0.0.1)", 421
+            )
+            await refused(scope, receive, send_with_headers)
+            return
         await self.app(scope, receive, send_with_headers)
 
     def _cookie(self, scope: Scope) -> str | None:
@@ -73,12 +82,20 @@ class Protections:
         return f"{COOKIE}={given}; HttpOnly; Path=/; SameSite=Strict"
 
 
-def add_protections(app: FastAPI, tokens: list[str], metrics: Metrics) -> None:
-    app.add_middleware(Protections, tokens=tokens)
+def _loopback_host(scope: Scope) -> bool:
+    host = Headers(scope=scope).get("host", "")
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    return name.strip("[]").lower() in ("localhost", "::1") or name.startswith("127.")
 
+
+def add_csp_reports(app: FastAPI, metrics: Metrics) -> None:
     @app.post("/csp-report", include_in_schema=False, status_code=204)
     async def csp_report(request: Request) -> Response:
-        report = (await request.body())[:MOST_REPORT_BYTES]
+        report = b""
+        async for chunk in request.stream():  # read no further than a report can be
+            report += chunk
+            if len(report) > MOST_REPORT_BYTES:
+                return Response(status_code=413)
         metrics.csp_reports.inc()
         log.warning(
             "the browser refused something a page held (CSP): %s", report[:500].decode("utf-8", "replace")

@@ -157,6 +157,8 @@ def test_with_tokens_a_client_must_show_one(tmp_path: Path) -> None:
             "dome",
             "dome-copy",
         ]
+        assert httpx.get(base + "/openapi.json").status_code == 401  # the document too
+        assert httpx.get(base + "/openapi.json", params={"token": TOKEN}).status_code == 200
     finally:
         stop(process)
 
@@ -239,3 +241,36 @@ def test_served_alone_the_metrics_come_from_the_archive(served: Served) -> None:
         "scheduler": "not in this process",
         "last_poll_seconds_ago": None,
     }
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/api/v1/articles", {"q": "dome", "since": "1000000d"}),
+        ("/api/v1/articles", {"q": "dome", "until": "9999-12-31T23:59:59-10:00"}),
+        ("/api/v1/articles", {"q": "dome", "since": "0999-01-01"}),
+        ("/", {"q": "dome", "since": "1000000d"}),
+        ("/api/v1/stats/mentions", {"since": "0001-01-01"}),
+        ("/api/v1/stats/mentions", {"since": "1000-01-01"}),  # 365,000 days: too many points
+        ("/api/v1/stats/mentions", {"until": "9999-12-31"}),
+    ],
+)
+def test_dates_out_of_reach_are_refused_not_failed(served: Served, path: str, params: dict[str, str]) -> None:
+    """Found by a review: each gave a 500 (an overflow) or, for years before 1000, a wrong answer
+    (SQLite compares dates as text); a far-past since made 122 MB of points for 20 s."""
+    response = served.get(path, **params)
+    assert response.status_code == 400, response.text[:300]
+
+
+def test_a_csp_report_larger_than_a_report_is_refused_unread(served: Served) -> None:
+    response = httpx.post(served.base + "/csp-report", content=b"x" * (64 * 1024), timeout=10)
+    assert response.status_code == 413
+
+
+def test_another_host_name_is_refused_on_loopback(served: Served) -> None:
+    """DNS rebinding: a page of attacker.example, resolved to 127.0.0.1, must read nothing."""
+    response = httpx.get(served.base + "/api/v1/alerts", headers={"Host": "attacker.example"}, timeout=10)
+    assert response.status_code == 421 and "content-security-policy" in response.headers
+    assert (
+        httpx.get(served.base.replace("127.0.0.1", "localhost") + "/healthz", timeout=10).status_code == 200
+    )

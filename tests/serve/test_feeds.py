@@ -3,13 +3,18 @@ own feed parser, as a desk's feed reader would."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from xml.etree import ElementTree
 
 import feedparser
+import httpx
 
+from monitor.archive.sql import SqlArchive
 from monitor.ingest.parse.feeds import parse_feed
-from tests.serve.conftest import Served
+from tests.archive.helpers import NOW, make_article
+from tests.configs import monitor_config
+from tests.serve.conftest import Served, archive_with_articles, free_port, start_serving, stop, wait_until_up
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 
@@ -69,3 +74,29 @@ def test_the_json_feed_is_version_1_1_with_one_item_per_story(served: Served) ->
 def test_a_feed_of_an_unknown_rule_is_refused_with_the_known_ones(served: Served) -> None:
     response = served.get("/feeds/rules/Nothing.atom")
     assert response.status_code == 400 and "Iron Dome" in response.text
+
+
+def test_a_feed_stays_well_formed_with_control_characters_in_a_link(tmp_path: Path) -> None:
+    """Found by a review: a stored URL holding control characters made the whole Atom feed
+    malformed (attributes were written raw), so every reader refused it."""
+    archive_with_articles(tmp_path)
+    archive = SqlArchive(f"sqlite:///{tmp_path / 'data' / 'monitor.db'}")
+    try:
+        odd = make_article("odd", url="https://news.test/x\x01\x02y", published=NOW + timedelta(hours=2))
+        archive.store_new([odd], [])
+    finally:
+        archive.close()
+    port = free_port()
+    process = start_serving(monitor_config(tmp_path), "serve", "--listen", f"127.0.0.1:{port}")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(base, process)
+        parsed = feedparser.parse(httpx.get(base + "/feeds/rules/Iron Dome.atom").content)
+        assert not parsed.bozo and parsed.entries[0].link == "https://news.test/xy"
+    finally:
+        stop(process)
+
+
+def test_the_self_link_is_the_address_fetched(served: Served) -> None:
+    response = served.get("/feeds/rules/Taiwan%20Shield.json")
+    assert response.json()["feed_url"] == served.base + "/feeds/rules/Taiwan%20Shield.json"
