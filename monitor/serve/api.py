@@ -181,11 +181,11 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics) -> FastAPI
         return known, one_per_story(rule_matches(archive, settings, known, 2 * FEED_ENTRIES))[:FEED_ENTRIES]
 
     @app.get(
-        "/feeds/rules/{name}.atom",
+        "/feeds/rules/{name:path}.atom",
         dependencies=readers,
         summary="A rule's matches as Atom 1.0, one entry per story",
         response_class=Response,
-        responses={200: {"content": {"application/atom+xml": {}}}, **errors(400, 401, 503)},
+        responses={200: {"content": {"application/atom+xml": {}}}, **errors(400, 401, 404, 503)},
     )
     def rule_atom(name: str, request: Request) -> Response:
         known, stories = rule_stories(name)
@@ -193,11 +193,11 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics) -> FastAPI
         return Response(body, media_type="application/atom+xml; charset=utf-8")
 
     @app.get(
-        "/feeds/rules/{name}.json",
+        "/feeds/rules/{name:path}.json",
         dependencies=readers,
         summary="A rule's matches as JSON Feed 1.1, one item per story",
         response_class=JSONResponse,
-        responses={200: {"content": {"application/feed+json": {}}}, **errors(400, 401, 503)},
+        responses={200: {"content": {"application/feed+json": {}}}, **errors(400, 401, 404, 503)},
     )
     def rule_json_feed(name: str, request: Request) -> JSONResponse:
         known, stories = rule_stories(name)

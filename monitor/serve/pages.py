@@ -16,7 +16,8 @@ from typing import Annotated, Any
 from urllib.parse import urlencode, urlsplit
 
 import nh3
-from fastapi import FastAPI, Form, HTTPException, Query, Request, status
+from fastapi import FastAPI, HTTPException, Query, Request, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
@@ -39,6 +40,7 @@ from monitor.serve.chart import line_chart
 from monitor.serve.cursors import read_cursor, write_cursor
 
 PER_PAGE = 30
+MOST_RETRIED = 1000  # alert ids in one retry form
 RECENT_MATCHES = 20
 
 
@@ -152,7 +154,7 @@ def add_pages(app: FastAPI, archive: Archive, settings: Settings, readers: Seque
         return page("rules.html", rules=rules_overview(archive, settings, datetime.now(UTC)))
 
     @app.get(
-        "/rules/{name}", dependencies=list(readers), response_class=HTMLResponse, include_in_schema=False
+        "/rules/{name:path}", dependencies=list(readers), response_class=HTMLResponse, include_in_schema=False
     )
     def rule_page(name: str) -> HTMLResponse:
         overview = {rule["name"]: rule for rule in rules_overview(archive, settings, datetime.now(UTC))}
@@ -189,9 +191,17 @@ def add_pages(app: FastAPI, archive: Archive, settings: Settings, readers: Seque
         return page("alerts.html", alerts=history, counts=counts, csrf=csrf, notice=notice)
 
     @app.post("/alerts/retry", dependencies=list(readers), include_in_schema=False)
-    def retry(
-        request: Request, csrf_given: Annotated[str, Form(alias="csrf")], id: Annotated[list[str], Form()]
-    ) -> RedirectResponse:
+    async def retry(request: Request) -> RedirectResponse:
+        # The form is read here, after the token check (a Form parameter would have FastAPI read
+        # the body first, an upload of any size included), and files are refused.
+        try:
+            form = await request.form(max_files=0, max_fields=MOST_RETRIED + 1)
+        except HTTPException:
+            raise
+        except Exception as error:  # multipart errors, a file, too many fields
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, f"not a retry form: {error}") from None
+        csrf_given = str(form.get("csrf", ""))
+        ids = [str(value) for value in form.getlist("id")]
         origin = request.headers.get("origin")
         if not hmac.compare_digest(csrf_given.encode(), csrf.encode()) or (
             origin is not None and origin != str(request.base_url).rstrip("/")
@@ -199,10 +209,12 @@ def add_pages(app: FastAPI, archive: Archive, settings: Settings, readers: Seque
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN, "the form is not one this server gave: reload the page"
             )
-        missing = archive.outbox.missing_alerts(id)
+        if not ids or len(ids) > MOST_RETRIED:
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, f"give 1 to {MOST_RETRIED} alert ids")
+        missing = await run_in_threadpool(archive.outbox.missing_alerts, ids)
         if missing:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no alert {', '.join(missing)}")
-        count = archive.outbox.retry_alerts(id, False, datetime.now(UTC))
+        count = await run_in_threadpool(archive.outbox.retry_alerts, ids, False, datetime.now(UTC))
         return RedirectResponse(f"/alerts?retried={count}", status.HTTP_303_SEE_OTHER)
 
 

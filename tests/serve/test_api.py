@@ -158,6 +158,15 @@ def test_with_tokens_a_client_must_show_one(tmp_path: Path) -> None:
             "dome-copy",
         ]
         assert httpx.get(base + "/openapi.json").status_code == 401  # the document too
+        upload: dict[str, tuple[str | None, bytes]] = {
+            "csrf": (None, b"x"),
+            "id": ("big.bin", b"0" * 1_000_000),
+        }
+        assert httpx.post(base + "/alerts/retry", files=upload).status_code == 401
+        with_token = httpx.post(
+            base + "/alerts/retry", files=upload, headers={"Authorization": f"Bearer {TOKEN}"}
+        )
+        assert with_token.status_code == 400 and "not a retry form" in with_token.text
         assert httpx.get(base + "/openapi.json", params={"token": TOKEN}).status_code == 200
     finally:
         stop(process)

@@ -100,3 +100,21 @@ def test_a_feed_stays_well_formed_with_control_characters_in_a_link(tmp_path: Pa
 def test_the_self_link_is_the_address_fetched(served: Served) -> None:
     response = served.get("/feeds/rules/Taiwan%20Shield.json")
     assert response.json()["feed_url"] == served.base + "/feeds/rules/Taiwan%20Shield.json"
+
+
+def test_a_rule_named_with_a_slash_has_its_page_and_feeds(tmp_path: Path) -> None:
+    archive_with_articles(tmp_path)
+    rules = [{"name": "Laser/Dome ?#%", "terms": ["Iron Dome"]}]
+    port = free_port()
+    process = start_serving(monitor_config(tmp_path, watch=rules), "serve", "--listen", f"127.0.0.1:{port}")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(base, process)
+        rules_page = httpx.get(base + "/rules").text
+        assert 'href="/rules/Laser/Dome%20%3F%23%25"' in rules_page
+        assert httpx.get(base + "/rules/Laser/Dome%20%3F%23%25").status_code == 200
+        feed = httpx.get(base + "/feeds/rules/Laser/Dome%20%3F%23%25.json")
+        assert feed.status_code == 200, feed.text
+        assert feed.json()["feed_url"] == base + "/feeds/rules/Laser/Dome%20%3F%23%25.json"
+    finally:
+        stop(process)
