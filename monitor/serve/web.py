@@ -70,6 +70,10 @@ class Protections:
             )
             await refused(scope, receive, send_with_headers)
             return
+        if scope["method"] == "HEAD":
+            # Answered as a GET (FastAPI's routes take GET alone); the server, which keeps the
+            # request's own method, sends the headers without the body.
+            scope = {**scope, "method": "GET"}
         await self.app(scope, receive, send_with_headers)
 
     def _cookie(self, scope: Scope) -> str | None:

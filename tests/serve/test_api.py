@@ -283,3 +283,11 @@ def test_another_host_name_is_refused_on_loopback(served: Served) -> None:
     assert (
         httpx.get(served.base.replace("127.0.0.1", "localhost") + "/healthz", timeout=10).status_code == 200
     )
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/api/v1/sources", "/feeds/rules/Iron%20Dome.atom", "/"])
+def test_head_answers_as_get_without_the_body(served: Served, path: str) -> None:
+    got = httpx.get(served.base + path, timeout=10)
+    head = httpx.head(served.base + path, timeout=10)
+    assert head.status_code == got.status_code == 200 and head.content == b""
+    assert head.headers["content-type"] == got.headers["content-type"]
