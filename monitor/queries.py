@@ -97,7 +97,7 @@ def source_health(archive: Archive, settings: Settings, activity: bool = False) 
     health = [_health(source.name, source.url, states.get(source.name)) for source in settings.sources]
     if activity:
         since = datetime.now(UTC) - timedelta(days=ACTIVITY_DAYS)
-        active = archive.stats.source_activity(since)
+        active = archive.stats.source_activity(since, [record["name"] for record in health])
         for record in health:
             newest, count = active.get(record["name"], (None, 0))
             record["last_new_article"] = iso(newest)

@@ -99,9 +99,9 @@ class Stats(Protocol):
         """How many alert rows are in each state (pending, held, sent, failed); absent: none."""
         ...
 
-    def source_activity(self, since: datetime) -> dict[str, tuple[datetime, int]]:
-        """Per source with any article: when its newest article arrived, and how many of its
-        articles were published since `since`."""
+    def source_activity(self, since: datetime, names: Sequence[str]) -> dict[str, tuple[datetime, int]]:
+        """Per source of `names` with any article: when its newest article arrived, and how many
+        of its articles were published since `since`."""
         ...
 
     def mentions(

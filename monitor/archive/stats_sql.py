@@ -1,6 +1,11 @@
 """Counts of what the rules matched, on SQL, SQLite and PostgreSQL alike: how many articles each
 rule matched since given moments, and mentions per day (by rule, and by source or language).
-An article counts once for a rule however many of its terms were hit."""
+An article counts once for a rule however many of its terms were hit.
+
+The counts of recent weeks read the recent articles first, through the index of publication
+dates, in a materialized CTE: left to itself SQLite walks the whole of `hits` or `articles` in
+the order of its GROUP BY index (3 s for the sources' activity at a million articles, 0.7 s for
+the rules' matches; a few milliseconds this way)."""
 
 from __future__ import annotations
 
@@ -8,7 +13,20 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, and_, case, cast, distinct, func, select
+from sqlalchemy import (
+    CTE,
+    ColumnElement,
+    Date,
+    String,
+    and_,
+    case,
+    cast,
+    column,
+    distinct,
+    func,
+    select,
+    values,
+)
 
 from monitor.archive import Mentions
 from monitor.archive.connections import Transactions, operation
@@ -25,14 +43,14 @@ class SqlStats:
         """Per rule that matched any, how many articles published since each moment it matched."""
         if not since:
             return {}
+        recent = _recent(articles.c.id, articles.c.published, since=min(since))
         counts = [
-            func.count(distinct(case((articles.c.published >= moment, hits.c.article_id))))
-            for moment in since
+            func.count(distinct(case((recent.c.published >= moment, hits.c.article_id)))) for moment in since
         ]
         statement = (
             select(hits.c.rule, *counts)
-            .join(articles, articles.c.id == hits.c.article_id)
-            .where(articles.c.published >= min(since))
+            .select_from(recent)
+            .join(hits, hits.c.article_id == recent.c.id)
             .group_by(hits.c.rule)
         )
         with self.db.reading() as connection:
@@ -46,26 +64,27 @@ class SqlStats:
             return {state: int(count) for state, count in connection.execute(statement)}
 
     @operation("reading the sources' activity")
-    def source_activity(self, since: datetime) -> dict[str, tuple[datetime, int]]:
-        """Per source with any article: when its newest article arrived, and how many of its
-        articles were published since `since`."""
-        newest_seq = (
-            select(articles.c.source, func.max(articles.c.seq).label("seq"))
-            .group_by(articles.c.source)
-            .subquery()
+    def source_activity(self, since: datetime, names: Sequence[str]) -> dict[str, tuple[datetime, int]]:
+        """Per source of `names` with any article: when its newest article arrived, and how many
+        of its articles were published since `since`."""
+        if not names:
+            return {}
+        named = values(column("name", String), name="named").data([(name,) for name in names]).cte("named")
+        newest = (  # one step down each source's (source, seq) index
+            select(articles.c.fetched)
+            .where(articles.c.source == named.c.name)
+            .order_by(articles.c.seq.desc())
+            .limit(1)
+            .scalar_subquery()
         )
-        newest = select(articles.c.source, articles.c.fetched).join(
-            newest_seq, articles.c.seq == newest_seq.c.seq
-        )
-        recent = (
-            select(articles.c.source, func.count())
-            .where(articles.c.published >= since)
-            .group_by(articles.c.source)
-        )
+        recent = _recent(articles.c.source, since=since)
+        counted = select(recent.c.source, func.count()).group_by(recent.c.source)
         with self.db.reading() as connection:
-            arrived = {source: fetched for source, fetched in connection.execute(newest)}
-            counts = {source: int(count) for source, count in connection.execute(recent)}
-        return {source: (fetched, counts.get(source, 0)) for source, fetched in arrived.items()}
+            arrived = {name: fetched for name, fetched in connection.execute(select(named.c.name, newest))}
+            counts = {source: int(count) for source, count in connection.execute(counted)}
+        return {
+            name: (fetched, counts.get(name, 0)) for name, fetched in arrived.items() if fetched is not None
+        }
 
     @operation("counting mentions")
     def mentions(
@@ -92,6 +111,13 @@ class SqlStats:
             grouped, count = (rest[0], rest[1]) if key is not None else (None, rest[0])
             found.append(Mentions(_as_date(when), rule, grouped, int(count)))
         return sorted(found, key=lambda mention: (mention.day, mention.rule, mention.key or ""))
+
+
+def _recent(*columns: ColumnElement[Any], since: datetime) -> CTE:
+    """Those columns of the articles published since `since`, read through the index of
+    publication dates (see above)."""
+    chosen = select(*columns).where(articles.c.published >= since)
+    return chosen.cte("recent").prefix_with("MATERIALIZED")
 
 
 def _day_sqlite(published: Any) -> ColumnElement[Any]:
