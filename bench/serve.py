@@ -4,20 +4,26 @@ in the server's own time (its Server-Timing header); the web search's first page
 and 50 clients at once.
 
 Generated articles as bench.archive stores them, in a SQLite archive. Each query of
-bench.archive runs `--repeat` times in-process (Archive.search, 50 results) and through
-`GET /api/v1/articles?q=…&limit=50` on one kept-alive connection, interleaved; the web search
-`GET /?q=…` (30 results, rendered) likewise. Then 50 threads, each with its own connection,
-send 40 requests apiece mixing API searches, web searches, an article and the sources: every
-answer must be a 200.
+bench.archive runs `--repeat` times in-process (Archive.search, 50 results; and the API's whole
+answer, parsing and JSON included, without HTTP) and through `GET /api/v1/articles?q=…&limit=50`
+on one kept-alive connection, interleaved; the web search `GET /?q=…` (30 results, rendered)
+likewise. The target compares the API with the bare search. Then 50 threads, each with its own
+connection, send 40 requests apiece mixing API searches, web searches, an article and the
+sources: every answer must be a 200.
 
-    python -m bench.serve [--articles 1000000] [--repeat 200] [--no-write]
+    python -m bench.serve [--articles 1000000] [--repeat 200] [--archive PATH] [--no-write]
+
+`--archive PATH` keeps the generated archive there and uses it again on the next run (filling a
+million articles takes minutes).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -35,7 +41,10 @@ from bench.archive import QUERIES, fill
 from bench.report import environment, write_section
 from monitor.archive import SearchFilters
 from monitor.archive.sql import SqlArchive
+from monitor.config.loading import load_settings
+from monitor.queries import SearchAsked
 from monitor.rules import parse_query
+from monitor.serve.api import articles_page
 
 CLIENTS, REQUESTS_EACH = 50, 40
 
@@ -62,11 +71,7 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _serve(folder: Path, database: Path) -> tuple[subprocess.Popen[bytes], str]:
-    config = folder / "monitor.yaml"
-    config.write_text(
-        yaml.safe_dump({"storage": {"url": f"sqlite:///{database}"}, "sources": [], "watch": []})
-    )
+def _serve(config: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "monitor", "-c", str(config), "serve", "--listen", f"127.0.0.1:{port}"],
@@ -84,8 +89,8 @@ def _serve(folder: Path, database: Path) -> tuple[subprocess.Popen[bytes], str]:
     raise RuntimeError("monitor serve did not answer within 60 s")
 
 
-def _crowd(base: str, article_id: str) -> tuple[int, int, list[float], float]:
-    """CLIENTS threads at once; (answers, failures, latencies in ms, seconds in all)."""
+def _crowd(base: str, article_id: str, clients: int) -> tuple[int, int, list[float], float]:
+    """`clients` threads at once; (answers, failures, latencies in ms, seconds in all)."""
     paths = [
         "/api/v1/articles?q=budget&limit=50",
         "/?q=%22orbital+lattice%22",
@@ -97,7 +102,7 @@ def _crowd(base: str, article_id: str) -> tuple[int, int, list[float], float]:
     latencies: list[float] = []
     failures = [0]
     lock = threading.Lock()
-    start = threading.Barrier(CLIENTS)
+    start = threading.Barrier(clients)
 
     def client(number: int) -> None:
         with httpx.Client(base_url=base, timeout=60) as session:
@@ -112,7 +117,7 @@ def _crowd(base: str, article_id: str) -> tuple[int, int, list[float], float]:
                     latencies.append((time.perf_counter() - began) * 1000)
                     failures[0] += not ok
 
-    threads = [threading.Thread(target=client, args=(number,)) for number in range(CLIENTS)]
+    threads = [threading.Thread(target=client, args=(number,)) for number in range(clients)]
     began = time.perf_counter()
     for thread in threads:
         thread.start()
@@ -121,48 +126,71 @@ def _crowd(base: str, article_id: str) -> tuple[int, int, list[float], float]:
     return len(latencies), failures[0], latencies, time.perf_counter() - began
 
 
-def run(articles: int, repeat: int) -> str:
+def _archive(database: Path, articles: int) -> tuple[SqlArchive, str]:
+    """The archive of `articles` generated articles at `database`, filled unless it was before."""
+    if database.exists():
+        with contextlib.closing(sqlite3.connect(database)) as counting:
+            [(held,)] = counting.execute("SELECT count(*) FROM articles").fetchall()
+        if held != articles:
+            raise SystemExit(f"{database} holds {held:,} articles, not {articles:,}: give another path")
+        return SqlArchive(f"sqlite:///{database}"), f"{articles:,} articles (filled by an earlier run)"
+    archive = SqlArchive(f"sqlite:///{database}")
+    rate = fill(archive, articles)
+    return archive, f"{articles:,} articles (stored at {rate:,.0f}/s)"
+
+
+def run(articles: int, repeat: int, kept: Path | None, clients: int = CLIENTS) -> str:
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
-        database = folder / "archive.db"
-        archive = SqlArchive(f"sqlite:///{database}")
-        rate = fill(archive, articles)
-        process, base = _serve(folder, database)
+        database = kept or folder / "archive.db"
+        config = folder / "monitor.yaml"
+        config.write_text(
+            yaml.safe_dump({"storage": {"url": f"sqlite:///{database}"}, "sources": [], "watch": []})
+        )
+        settings = load_settings(config)
+        archive, filled = _archive(database, articles)
+        process, base = _serve(config)
         try:
             lines = [
-                f"{articles:,} articles (stored at {rate:,.0f}/s); each query {repeat} times, interleaved.",
+                f"{filled}; each query {repeat} times, interleaved. p50 / p95 in ms; "
+                "the ratios are p95 over the in-process search's p95.",
                 "",
-                "| query | in-process p50 / p95 ms | API round trip p50 / p95 ms "
-                "| round trip p95 / in-process | API server time p50 / p95 ms "
-                "| server time p95 / in-process | web page server time p50 / p95 ms |",
-                "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+                "| query | in-process search | in-process answer (JSON, no HTTP) | API server time "
+                "| server time / search | API round trip | round trip / search | web page server time |",
+                "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
             ]
+            outside: list[float] = []
             with httpx.Client(base_url=base, timeout=60) as session:
                 for label, query in QUERIES.items():
                     node = parse_query(query)
-                    ours, api, server, page = [], [], [], []
+                    asked = SearchAsked(query, limit=50)
+                    ours, answer, api, server, page = [], [], [], [], []
                     api_call = partial(session.get, "/api/v1/articles", params={"q": query, "limit": 50})
                     for _ in range(5):  # warm
                         archive.search(node, SearchFilters(limit=50))
+                        articles_page(archive, settings, asked, None)
                         api_call()
                     for _ in range(repeat):
                         ours.append(_timed(partial(archive.search, node, SearchFilters(limit=50))))
+                        answer.append(_timed(partial(articles_page, archive, settings, asked, None)))
                         began = time.perf_counter()
                         server.append(_server_time(api_call()))
                         api.append((time.perf_counter() - began) * 1000)
+                        outside.append(api[-1] - server[-1])
                         page.append(_server_time(session.get("/", params={"q": query})))
                     lines.append(
-                        f"| {label} | {statistics.median(ours):.2f} / {_p95(ours):.2f} | "
-                        f"{statistics.median(api):.2f} / {_p95(api):.2f} | {_p95(api) / _p95(ours):.1f}x | "
-                        f"{statistics.median(server):.2f} / {_p95(server):.2f} | "
-                        f"{_p95(server) / _p95(ours):.1f}x | "
-                        f"{statistics.median(page):.2f} / {_p95(page):.2f} |"
+                        f"| {label} | {_spread(ours)} | {_spread(answer)} | {_spread(server)} | "
+                        f"{_p95(server) / _p95(ours):.1f}x | {_spread(api)} | "
+                        f"{_p95(api) / _p95(ours):.1f}x | {_spread(page)} |"
                     )
                 [first] = archive.search(parse_query("budget"), SearchFilters(limit=1))
-            answers, failures, latencies, seconds = _crowd(base, first.article.id)
+            answers, failures, latencies, seconds = _crowd(base, first.article.id, clients)
             lines += [
                 "",
-                f"{CLIENTS} clients at once, {REQUESTS_EACH} requests each (API and web searches, an "
+                f"Outside the app (round trip minus server time: httpx, uvicorn's HTTP, loopback): "
+                f"p50 {statistics.median(outside):.2f} ms, p95 {_p95(outside):.2f} ms a request.",
+                "",
+                f"{clients} clients at once, {REQUESTS_EACH} requests each (API and web searches, an "
                 f"article, the sources): {answers:,} answers, {failures} not 200, "
                 f"{answers / seconds:,.0f} requests/s, p50 {statistics.median(latencies):.0f} ms, "
                 f"p95 {_p95(latencies):.0f} ms.",
@@ -174,15 +202,20 @@ def run(articles: int, repeat: int) -> str:
     return "\n".join(lines)
 
 
+def _spread(values: list[float]) -> str:
+    return f"{statistics.median(values):.2f} / {_p95(values):.2f}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--articles", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=200)
+    parser.add_argument("--archive", type=Path, help="keep the generated archive here, for the next run")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
-    body = run(args.articles, args.repeat)
+    body = run(args.articles, args.repeat, args.archive)
     print(body)
     if not args.no_write:
         packages = ["fastapi", "uvicorn", "SQLAlchemy"]

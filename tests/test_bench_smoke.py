@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import archive, daemons, extraction, fetching, latency, listings, memory, parsing, stories
+from bench import archive, daemons, extraction, fetching, latency, listings, memory, parsing, serve, stories
 from bench.match import measure, table
 from tests.postgres import SERVER
 
@@ -105,3 +105,13 @@ def test_listings_benchmark_measures_the_rules_on_real_pages() -> None:
     pages, taken, declared, navigation, navigation_taken = listings.measure()
     assert pages == 181 and taken / pages >= 0.9 and declared["listing"] == 0
     assert 0 < navigation_taken < navigation / 2  # most navigation links are section fronts
+
+
+def test_serve_benchmark_smoke(tmp_path: Path) -> None:
+    kept = tmp_path / "kept.db"
+    first = serve.run(articles=300, repeat=3, kept=kept, clients=4)
+    assert "| rare phrase |" in first and "160 answers, 0 not 200" in first
+    again = serve.run(articles=300, repeat=3, kept=kept, clients=4)
+    assert "filled by an earlier run" in again
+    with pytest.raises(SystemExit, match="holds 300 articles, not 400"):
+        serve.run(articles=400, repeat=3, kept=kept, clients=4)

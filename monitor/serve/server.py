@@ -9,6 +9,7 @@ import contextlib
 import logging
 import socket
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import uvicorn
 
@@ -22,6 +23,7 @@ from monitor.serve.web import Protections
 log = logging.getLogger(__name__)
 DEFAULT_LISTEN = "127.0.0.1:8080"
 MOST_CONNECTIONS = 256
+READ_THREADS = 8  # searches at once; the archive reads in parallel (SQLite WAL, PostgreSQL)
 
 
 class _Server(uvicorn.Server):
@@ -61,9 +63,12 @@ async def serve(
     listener: socket.socket, archive: Archive, settings: Settings, metrics: Metrics, stopping: asyncio.Event
 ) -> None:
     """Answer on the bound socket until `stopping` is set, then finish the requests in flight."""
+    # The read side's own threads: a crowd of searches does not queue the daemon's own work
+    # (claims, writes), which runs on the loop's default executor.
+    reads = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="monitor-read")
     config = uvicorn.Config(
         # The protections outermost, so that even the answer to a failure carries them.
-        Protections(build_api(archive, settings, metrics), settings.serve.tokens),
+        Protections(build_api(archive, settings, metrics, reads), settings.serve.tokens),
         log_level="warning",
         access_log=False,
         lifespan="off",
@@ -80,6 +85,7 @@ async def serve(
     server.should_exit = True
     stopped.cancel()
     await running
+    reads.shutdown(wait=False)
     listener.close()
     if not stopping.is_set():
         log.error("the read side stopped on its own (see above); the daemon goes on without it")

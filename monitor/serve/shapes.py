@@ -1,5 +1,6 @@
 """The API's JSON shapes, as its OpenAPI document describes them: FastAPI checks every answer
-against these, so the document and what is served cannot part (schemathesis tests both). The
+against these but the search's (which encodes its own, api.py; a test checks it against
+ArticlePage), so the document and what is served cannot part (schemathesis tests both). The
 article is INTERFACE.md's, the one `search --format json` prints."""
 
 from __future__ import annotations

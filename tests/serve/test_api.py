@@ -12,6 +12,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from monitor.serve.shapes import ArticlePage
 from tests.configs import LOOPBACK_FETCH, monitor_config
 from tests.serve.conftest import (
     TOKEN,
@@ -38,6 +39,17 @@ def test_search_answers_as_the_command_line_does(served: Served) -> None:
     [dome] = served.get("/api/v1/articles", q="iron", limit=1).json()["articles"]
     assert dome["also_reported_by"] == [{"source": "Coast Wire", "url": "https://wire.test/dome"}]
     assert dome["hits"] == [{"rule": "Iron Dome", "term": "Iron Dome", "snippet": "The Iron Dome was shown."}]
+
+
+def test_every_search_answer_has_the_documented_shape(served: Served) -> None:
+    # The search encodes its own JSON (no check by FastAPI on the way out): hits, copies, CJK,
+    # markup and a next page's cursor must all come out as ArticlePage describes them.
+    for query in ('"Iron Dome"', "台灣之盾", "laser", "budget", ""):
+        response = served.get("/api/v1/articles", q=query, limit=5)
+        assert response.headers["content-type"] == "application/json"
+        page = ArticlePage.model_validate_json(response.content, strict=True)
+        assert page.articles, query
+    assert ArticlePage.model_validate(served.get("/api/v1/articles", q="budget", limit=5).json()).next_cursor
 
 
 def test_pages_follow_the_cursor_to_the_end(served: Served) -> None:
