@@ -6,10 +6,10 @@ and 50 clients at once.
 Generated articles as bench.archive stores them, in a SQLite archive. Each query of
 bench.archive runs `--repeat` times in-process (Archive.search, 50 results; and the API's whole
 answer, parsing and JSON included, without HTTP) and through `GET /api/v1/articles?q=…&limit=50`
-on one kept-alive connection, interleaved; the web search `GET /?q=…` (30 results, rendered)
-likewise. The target compares the API with the bare search. Then 50 threads, each with its own
-connection, send 40 requests apiece mixing API searches, web searches, an article and the
-sources: every answer must be a 200.
+on one kept-alive connection, in blocks of 25 taking turns; the web search `GET /?q=…` (30
+results, rendered) likewise. The target compares the API with the bare search. Then 50
+threads, each with its own connection, send 40 requests apiece mixing API searches, web
+searches, an article and the sources: every answer must be a 200.
 
     python -m bench.serve [--articles 1000000] [--repeat 200] [--archive PATH] [--no-write]
 
@@ -47,6 +47,7 @@ from monitor.rules import parse_query
 from monitor.serve.api import articles_page
 
 CLIENTS, REQUESTS_EACH = 50, 40
+BLOCK = 25  # calls of one way in a row
 
 
 def _p95(values: list[float]) -> float:
@@ -152,8 +153,8 @@ def run(articles: int, repeat: int, kept: Path | None, clients: int = CLIENTS) -
         process, base = _serve(config)
         try:
             lines = [
-                f"{filled}; each query {repeat} times, interleaved. p50 / p95 in ms; "
-                "the ratios are p95 over the in-process search's p95.",
+                f"{filled}; each query {repeat} times each way, in blocks of {BLOCK} taking turns. "
+                "p50 / p95 in ms; the ratios are p95 over the in-process search's p95.",
                 "",
                 "| query | in-process search | in-process answer (JSON, no HTTP) | API server time "
                 "| server time / search | API round trip | round trip / search | web page server time |",
@@ -166,18 +167,21 @@ def run(articles: int, repeat: int, kept: Path | None, clients: int = CLIENTS) -
                     asked = SearchAsked(query, limit=50)
                     ours, answer, api, server, page = [], [], [], [], []
                     api_call = partial(session.get, "/api/v1/articles", params={"q": query, "limit": 50})
-                    for _ in range(5):  # warm
-                        archive.search(node, SearchFilters(limit=50))
-                        articles_page(archive, settings, asked, None)
-                        api_call()
-                    for _ in range(repeat):
-                        ours.append(_timed(partial(archive.search, node, SearchFilters(limit=50))))
-                        answer.append(_timed(partial(articles_page, archive, settings, asked, None)))
-                        began = time.perf_counter()
-                        server.append(_server_time(api_call()))
-                        api.append((time.perf_counter() - began) * 1000)
-                        outside.append(api[-1] - server[-1])
-                        page.append(_server_time(session.get("/", params={"q": query})))
+                    for _ in range(max(1, repeat // BLOCK)):
+                        # Each way a block at a time, so each is measured warm: one call of each
+                        # in turn, each process evicted the other's caches (3x the in-process
+                        # search's time on the 2-core machine of RESULTS.md).
+                        for _ in range(BLOCK):
+                            ours.append(_timed(partial(archive.search, node, SearchFilters(limit=50))))
+                        for _ in range(BLOCK):
+                            answer.append(_timed(partial(articles_page, archive, settings, asked, None)))
+                        for _ in range(BLOCK):
+                            began = time.perf_counter()
+                            server.append(_server_time(api_call()))
+                            api.append((time.perf_counter() - began) * 1000)
+                            outside.append(api[-1] - server[-1])
+                        for _ in range(BLOCK):
+                            page.append(_server_time(session.get("/", params={"q": query})))
                     lines.append(
                         f"| {label} | {_spread(ours)} | {_spread(answer)} | {_spread(server)} | "
                         f"{_p95(server) / _p95(ours):.1f}x | {_spread(api)} | "

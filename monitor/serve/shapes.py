@@ -7,7 +7,36 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+
+MOST_PER_PAGE = 200
+
+
+class SearchParams(BaseModel):
+    """The search's query parameters (GET /api/v1/articles): the route validates the query
+    string with this model, and its document lists them from it (query_parameters)."""
+
+    q: str = Field("", description="the rule language; empty: every article")
+    since: str | None = Field(None, description="published since: 7d, 24h or a date")
+    until: str | None = Field(None, description="published until: a date or datetime")
+    fetched_since: str | None = Field(None, description="arrived in the archive since")
+    source: list[str] = Field([], description="source names (any of them)")
+    rule: list[str] = Field([], description="watch rules that matched (any of them)")
+    matched: bool = Field(False, description="only articles a rule matched")
+    lang: str | None = Field(None, description="language code, e.g. en, zh, ja")
+    limit: int = Field(50, ge=1, le=MOST_PER_PAGE)
+    cursor: str | None = Field(None, description="next_cursor of the page before")
+
+
+def query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
+    """The model's fields as an OpenAPI operation's query parameters, as FastAPI writes them."""
+    described = []
+    for name, schema in model.model_json_schema()["properties"].items():
+        parameter = {"name": name, "in": "query", "required": False, "schema": schema}
+        if "description" in schema:
+            parameter["description"] = schema["description"]
+        described.append(parameter)
+    return described
 
 
 class HitOut(BaseModel):
