@@ -83,7 +83,10 @@ class Protections:
         given = QueryParams(scope["query_string"].decode("latin-1")).get("token", "")
         if not is_token(given, self.tokens) or not _COOKIE_SAFE.fullmatch(given):
             return None  # a token a cookie cannot carry as it is still works in the address
-        return f"{COOKIE}={given}; HttpOnly; Path=/; SameSite=Strict"
+        # Secure when the browser came over TLS: directly, or through a proxy whose
+        # X-Forwarded-Proto uvicorn trusts (FORWARDED_ALLOW_IPS); never sent back over plain HTTP.
+        secure = "; Secure" if scope.get("scheme") == "https" else ""
+        return f"{COOKIE}={given}; HttpOnly; Path=/; SameSite=Strict{secure}"
 
 
 def _loopback_host(scope: Scope) -> bool:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from monitor.archive.sql import SqlArchive
 from monitor.serve.shapes import ArticlePage
 from tests.configs import LOOPBACK_FETCH, monitor_config
 from tests.serve.conftest import (
@@ -180,6 +183,40 @@ def test_with_tokens_a_client_must_show_one(tmp_path: Path) -> None:
         )
         assert with_token.status_code == 400 and "not a retry form" in with_token.text
         assert httpx.get(base + "/openapi.json", params={"token": TOKEN}).status_code == 200
+    finally:
+        stop(process)
+
+
+def test_behind_a_tls_proxy_the_cookie_is_secure_and_retry_works(tmp_path: Path) -> None:
+    # A proxy on this host (trusted by default) terminating TLS for https://desk.example: it
+    # passes the Host and says the scheme with X-Forwarded-Proto.
+    archive_with_articles(tmp_path)
+    archive = SqlArchive(f"sqlite:///{tmp_path / 'data' / 'monitor.db'}")
+    [alert] = archive.outbox.alerts(10)
+    archive.outbox.mark_alert_failed(alert.id, "HTTP 500 from the webhook", None, datetime.now(UTC))
+    archive.close()
+    port = free_port()
+    config = monitor_config(tmp_path, serve={"listen": f"127.0.0.1:{port}", "tokens": [TOKEN]})
+    process = start_serving(config, "serve")
+    base = f"http://127.0.0.1:{port}"
+    proxied = {"Host": "desk.example", "X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"}
+    try:
+        wait_until_up(base, process)
+        page = httpx.get(base + "/alerts", params={"token": TOKEN}, headers=proxied)
+        assert page.status_code == 200 and "Secure" in page.headers["set-cookie"]
+        plain = httpx.get(base + "/alerts", params={"token": TOKEN})
+        assert "Secure" not in plain.headers["set-cookie"]
+        [csrf] = re.findall(r'name="csrf" value="([^"]+)"', page.text)
+        signed = {**proxied, "Authorization": f"Bearer {TOKEN}"}
+        form = {"csrf": csrf, "id": alert.id}
+        from_page = httpx.post(
+            base + "/alerts/retry", data=form, headers={**signed, "Origin": "https://desk.example"}
+        )
+        assert from_page.status_code == 303, from_page.text
+        elsewhere = httpx.post(
+            base + "/alerts/retry", data=form, headers={**signed, "Origin": "http://desk.example"}
+        )
+        assert elsewhere.status_code == 403
     finally:
         stop(process)
 
