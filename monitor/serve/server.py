@@ -23,7 +23,9 @@ from monitor.serve.web import Protections
 log = logging.getLogger(__name__)
 DEFAULT_LISTEN = "127.0.0.1:8080"
 MOST_CONNECTIONS = 256
-READ_THREADS = 8  # searches at once; the archive reads in parallel (SQLite WAL, PostgreSQL)
+# Searches at once (the archive reads in parallel: SQLite WAL, PostgreSQL). Not a handful: a
+# slow search (a one-letter prefix, 2 s at a million articles) must not hold quick ones behind it.
+READ_THREADS = 32
 
 
 class _Server(uvicorn.Server):
