@@ -130,8 +130,13 @@ def _crowd(base: str, article_id: str, clients: int) -> tuple[int, int, list[flo
 def _archive(database: Path, articles: int) -> tuple[SqlArchive, str]:
     """The archive of `articles` generated articles at `database`, filled unless it was before."""
     if database.exists():
-        with contextlib.closing(sqlite3.connect(database)) as counting:
-            [(held,)] = counting.execute("SELECT count(*) FROM articles").fetchall()
+        try:
+            with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as counting:
+                [(held,)] = counting.execute("SELECT count(*) FROM articles").fetchall()
+        except sqlite3.Error as error:
+            raise SystemExit(
+                f"{database} is not an archive bench.serve filled ({error}): give another path"
+            ) from None
         if held != articles:
             raise SystemExit(f"{database} holds {held:,} articles, not {articles:,}: give another path")
         return SqlArchive(f"sqlite:///{database}"), f"{articles:,} articles (filled by an earlier run)"
@@ -219,7 +224,8 @@ def main() -> None:
     parser.add_argument("--archive", type=Path, help="keep the generated archive here, for the next run")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
-    body = run(args.articles, args.repeat, args.archive)
+    # Absolute: the server reads it from a config in a temporary folder.
+    body = run(args.articles, args.repeat, args.archive.resolve() if args.archive else None)
     print(body)
     if not args.no_write:
         packages = ["fastapi", "uvicorn", "SQLAlchemy"]

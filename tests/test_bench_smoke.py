@@ -115,3 +115,7 @@ def test_serve_benchmark_smoke(tmp_path: Path) -> None:
     assert "filled by an earlier run" in again
     with pytest.raises(SystemExit, match="holds 300 articles, not 400"):
         serve.run(articles=400, repeat=3, kept=kept, clients=4)
+    (tmp_path / "notes.txt").write_text("not a database")
+    for wrong in (tmp_path / "notes.txt", tmp_path):
+        with pytest.raises(SystemExit, match=r"is not an archive bench\.serve filled"):
+            serve.run(articles=300, repeat=3, kept=wrong, clients=4)

@@ -7,7 +7,7 @@ import pytest
 
 from monitor.errors import ParseError
 from monitor.ingest.parse.feeds import as_utf8, parse_feed, parse_with_feedparser
-from monitor.ingest.parse.normalize import canonical_url
+from monitor.ingest.parse.normalize import canonical_url, entry_hash
 from monitor.ingest.parse.xmlfeeds import parse_well_formed
 from tests import fixtures
 
@@ -111,6 +111,26 @@ def test_json_feed_becomes_the_same_records() -> None:
         assert first.published == datetime(2026, 1, 5, 0, 0, tzinfo=UTC)
         assert (second.url, second.guid, second.language) == ("https://elsewhere.test/story", "2", "zh-TW")
         assert second.content == "A plain-text item about 鐵穹." and second.published is None
+
+
+def test_half_a_utf16_pair_in_a_json_feed_becomes_a_replacement_character() -> None:
+    # "\ud800" is valid JSON but no UTF-8 text: the item could not be hashed or stored, and the
+    # whole poll of the source failed, every other item lost with it.
+    body = (
+        b'{"version": "https://jsonfeed.org/version/1.1", "items": ['
+        b'{"id": "1", "url": "https://a.test/1", "title": "Iron Dome \\ud800",'
+        b' "summary": "x\\udfff", "content_text": "\\ud83d\\ude00 ok \\udc80"},'
+        b'{"id": "2", "url": "https://a.test/2", "title": "Next item"}]}'
+    )
+    first, second = parse_feed(
+        body, f"{BASE}/feed.json", {"content-type": "application/feed+json"}, NOW
+    ).entries
+    assert (first.title, first.summary, first.content) == (
+        "Iron Dome \ufffd",
+        "x\ufffd",
+        "\U0001f600 ok \ufffd",
+    )
+    assert entry_hash(first) and second.title == "Next item"
 
 
 @pytest.mark.parametrize(

@@ -46,8 +46,13 @@ def parse_json_feed(body: bytes, url: str, now: datetime) -> tuple[str, str | No
     return clean_text(_text(document.get("title"))), language, entries
 
 
+# A JSON string may escape half a UTF-16 pair ("\ud800"), which no UTF-8 text can hold: the
+# archive could not store the item, and the whole poll failed. U+FFFD, as XML feeds give.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _text(value: Any) -> str:
-    return value[:MAX_FIELD_CHARS] if isinstance(value, str) else ""
+    return _LONE_SURROGATE.sub("\ufffd", value[:MAX_FIELD_CHARS]) if isinstance(value, str) else ""
 
 
 def _entry(item: dict[str, Any], feed_url: str, language: str | None, now: datetime) -> FeedEntry | None:
