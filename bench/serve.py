@@ -20,6 +20,7 @@ million articles takes minutes).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import os
 import socket
@@ -31,6 +32,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 
@@ -197,7 +199,9 @@ def run(articles: int, repeat: int, kept: Path | None, clients: int = CLIENTS) -
             lines += [
                 "",
                 f"Outside the app (round trip minus server time: httpx, uvicorn's HTTP, loopback): "
-                f"p50 {statistics.median(outside):.2f} ms, p95 {_p95(outside):.2f} ms a request.",
+                f"p50 {statistics.median(outside):.2f} ms, p95 {_p95(outside):.2f} ms a request. "
+                "A trip to a thread and back, with nothing to do there: p50 / p95 "
+                f"{_spread(_thread_trips())} ms.",
                 "",
                 f"{clients} clients at once, {REQUESTS_EACH} requests each (API and web searches, an "
                 f"article, the sources): {answers:,} answers, {failures} not 200, "
@@ -209,6 +213,26 @@ def run(articles: int, repeat: int, kept: Path | None, clients: int = CLIENTS) -
             process.wait(timeout=60)
             archive.close()
     return "\n".join(lines)
+
+
+def _thread_trips(count: int = 2000) -> list[float]:
+    """ms for an event loop to have a thread run nothing and hear back: what the API's search
+    pays, whatever it searches, to keep the loop free while it reads."""
+    reads = ThreadPoolExecutor(1)
+
+    async def trips() -> list[float]:
+        loop = asyncio.get_running_loop()
+        timings = []
+        for _ in range(count):
+            began = time.perf_counter()
+            await loop.run_in_executor(reads, int)
+            timings.append((time.perf_counter() - began) * 1000)
+        return timings
+
+    try:
+        return asyncio.run(trips())[count // 10 :]
+    finally:
+        reads.shutdown()
 
 
 def _spread(values: list[float]) -> str:

@@ -110,9 +110,10 @@ def test_the_host_gap_holds_across_processes(
     _run_beside_each_other(config, 2)
     starts = sorted(site.started)
     gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
-    assert len(starts) == 16 and min(gaps) >= 0.15, (
-        gaps
-    )  # unshared, two would start at once; a start jitters by tens of ms
+    # Unshared, two would start at once (a gap of ~0). A start is seen by the server after its
+    # turn by the event loop's delay, and a fresh process's first request by its cold start
+    # too: 0.16 s once in CI on a slow day (the first gap 0.14 s, every other 0.30 s).
+    assert len(starts) == 16 and min(gaps) >= 0.1, gaps
 
 
 @pytest.mark.slow
