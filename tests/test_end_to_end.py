@@ -90,6 +90,8 @@ def test_search_filters_and_formats(cli: Cli, config: Path) -> None:
     assert len(limited) == 2
     code, out, _ = cli("-c", str(config), "search", "dome", "--format", "ndjson")
     assert code == 0 and all(json.loads(line)["id"] for line in out.splitlines())
+    code, out, _ = cli("-c", str(config), "search", "zzzqqq", "--format", "ndjson")
+    assert code == 0 and out == ""  # no record, no line (a blank line reads as a record)
     code, out, _ = cli("-c", str(config), "search", "dome", "--format", "csv")
     assert out.splitlines()[0] == "published,source,title,rules,url,language,summary,matched"
     code, out, _ = cli("-c", str(config), "search", "dome", "--source", "Harbor Daily")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from monitor.archive import Archive
-from monitor.cli.output import render
+from monitor.cli.output import show
 from monitor.errors import UsageError
 from monitor.phrases import counted
 from monitor.queries import alert_history
@@ -36,5 +36,5 @@ def alerts_command(archive: Archive, limit: int, fmt: str) -> int:
         "next_attempt",
         "last_error",
     )
-    print(render(records, columns, fmt))
+    show(records, columns, fmt)
     return 0

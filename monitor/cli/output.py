@@ -30,6 +30,14 @@ def render(records: Sequence[dict[str, Any]], columns: Sequence[str], fmt: str) 
     return _table(records, columns)
 
 
+def show(records: Sequence[dict[str, Any]], columns: Sequence[str], fmt: str) -> None:
+    """Print the records rendered; NDJSON of no records is no line at all (a blank line would
+    be read as a record by a strict NDJSON reader)."""
+    text = render(records, columns, fmt)
+    if text or fmt != "ndjson":
+        print(text)
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from monitor.archive import Archive
-from monitor.cli.output import render
+from monitor.cli.output import show
 from monitor.config.settings import Settings
 from monitor.names import known_names
 from monitor.payloads import article_json
@@ -36,7 +36,7 @@ def backfill_command(settings: Settings, path: str, args: argparse.Namespace) ->
         ]
 
     records = asyncio.run(run())
-    print(render(records, ("published", "source", "title", "new", "url"), args.format))
+    show(records, ("published", "source", "title", "new", "url"), args.format)
     new = sum(1 for record in records if record["new"])
     action = "recorded and alerted" if args.alert else "not recorded (use --alert)"
     print(f"backfill {args.rule!r}: {len(records)} articles match, {new} new: {action}", file=sys.stderr)
@@ -65,5 +65,5 @@ def search_command(archive: Archive, settings: Settings, args: argparse.Namespac
         columns += ("language", "summary", "matched")
         for record in records:
             record["matched"] = " | ".join(f"{hit['term']}: {hit['snippet']}" for hit in record["hits"])
-    print(render(records, columns, args.format))
+    show(records, columns, args.format)
     return 0

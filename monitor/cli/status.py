@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from monitor.archive import Archive
-from monitor.cli.output import render
+from monitor.cli.output import show
 from monitor.config.settings import Settings
 from monitor.queries import source_health
 
@@ -12,5 +12,5 @@ def sources_command(archive: Archive, settings: Settings, fmt: str) -> int:
     """Each configured source's health, in the config's order; one not polled yet shows as new."""
     records = source_health(archive, settings)
     columns = ("name", "status", "last_fetch", "consecutive_errors", "next_due", "last_error")
-    print(render(records, columns, fmt))
+    show(records, columns, fmt)
     return 0
