@@ -7,6 +7,7 @@ MonitorError
 │   └── TooLargeError    the body exceeded the size cap
 ├── ParseError           a feed or page could not be turned into records (carries the URL)
 ├── ArchiveError         the archive cannot be opened or is of an unknown schema
+├── SearchTooSlow        a search ran past its time limit and was stopped (the API's)
 ├── NotifyError          an alert channel refused or could not be reached
 ├── OpmlError            an OPML file to import is not readable OPML
 ├── ConfigEditError      `sources add|import` cannot edit the config file safely (nothing written)
@@ -67,6 +68,18 @@ class ParseError(MonitorError):
 
 class ArchiveError(MonitorError):
     pass
+
+
+class SearchTooSlow(MonitorError):
+    """A search stopped at its time limit: the archive is fine, the query asks too much of it."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        super().__init__(
+            f"the search ran longer than {seconds:g} s and was stopped: narrow it with whole words "
+            "rather than a short prefix, a date range, a source or a rule (a query of NOT alone "
+            "reads every article)"
+        )
 
 
 class NotifyError(MonitorError):

@@ -330,9 +330,12 @@ class Archive(Protocol):
         for them all."""
         ...
 
-    def search(self, query: Node | None, filters: SearchFilters) -> list[ArchivedArticle]:
+    def search(
+        self, query: Node | None, filters: SearchFilters, time_limit: float | None = None
+    ) -> list[ArchivedArticle]:
         """The articles the query matches exactly as the rules would, newest first (by
-        publication), at most `filters.limit`; None matches every article."""
+        publication), at most `filters.limit`; None matches every article. SearchTooSlow when
+        it runs longer than `time_limit` seconds (None: no limit)."""
         ...
 
     def purge(self, now: datetime, unmatched_age: timedelta | None, matched_age: timedelta | None) -> int:
@@ -342,6 +345,11 @@ class Archive(Protocol):
 
     def damage(self) -> list[str]:
         """What the database's own integrity check finds wrong (empty: nothing)."""
+        ...
+
+    def answers(self) -> None:
+        """ArchiveError unless the database answers a trivial read at once: through a
+        connection that searches cannot all be holding (a health probe's question)."""
         ...
 
     def close(self) -> None:

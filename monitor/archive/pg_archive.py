@@ -43,6 +43,7 @@ from monitor.archive.search_sql import first_accepted
 from monitor.archive.sources_sql import SourceSchedule, SqlSources
 from monitor.archive.stats_sql import SqlStats
 from monitor.archive.stories import assign_stories, band_rows
+from monitor.archive.time_limits import Deadline, postgres_time_limit
 from monitor.archive.writes import rows_of_stored, rows_of_update
 from monitor.models import ArchivedArticle, Article, Hit
 from monitor.near_duplicates import StoryGrouping
@@ -84,6 +85,12 @@ class PostgresArchive(SourceSchedule):
         with self.db.reading() as connection:
             connection.execute(text("SELECT 1 FROM articles LIMIT 1"))
         return []
+
+    @operation("reaching the archive")
+    def answers(self) -> None:
+        """Through the engine's pool: the five readers may all be held by long searches."""
+        with self.db.reading() as connection:
+            connection.execute(text("SELECT 1 FROM articles LIMIT 1"))
 
     # articles ----------------------------------------------------------------------------
 
@@ -163,20 +170,26 @@ class PostgresArchive(SourceSchedule):
         return {item.article.id: item for item in found}
 
     @operation("searching the archive")
-    def search(self, query: Node | None, filters: SearchFilters) -> list[ArchivedArticle]:
+    def search(
+        self, query: Node | None, filters: SearchFilters, time_limit: float | None = None
+    ) -> list[ArchivedArticle]:
         """Newest first: candidates from the full-text index, each verified by the matcher
         unless the index's answer is exact (see search.index_exact and pg_text)."""
         index_query = search_query(query) if query is not None else None
         evaluator = compile_node(query) if query is not None else None
-        with self.db.read_cursor() as cursor:
+        deadline = Deadline(time_limit)
+        with self.db.read_cursor(time_limit) as cursor, postgres_time_limit(deadline):
             if query is not None and evaluator is not None and index_query is not None:
                 loose = search_query(query, loose=True)
                 exact = index_exact(query)
                 statistics = self._index_statistics(cursor)
-                rows = newest_matches(cursor, index_query, loose, filters, evaluator, exact, statistics)
+                rows = newest_matches(
+                    cursor, index_query, loose, filters, evaluator, exact, statistics, deadline
+                )
                 return archived(cursor, rows)
             # Nothing to ask the index: every article is a candidate, read newest first.
-            return archived(cursor, first_accepted(newest_of_all(cursor, filters), evaluator, filters.limit))
+            candidates = newest_of_all(cursor, filters, deadline)
+            return archived(cursor, first_accepted(candidates, evaluator, filters.limit))
 
     def _index_statistics(self, cursor: Cursor) -> IndexStatistics:
         """index_statistics, read again once a minute (threads may both read them: no harm)."""

@@ -6,8 +6,10 @@ a BEGIN and a COMMIT round trip."""
 
 from __future__ import annotations
 
+import math
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -39,10 +41,13 @@ class Readers:
         self._slots = threading.BoundedSemaphore(MOST_READERS)
         self._broken_at = -IDLE_SECONDS  # when a connection was last found broken
         self._closed = False
+        # Milliseconds, of the connections whose statement_timeout this process set.
+        self._statement_timeouts: weakref.WeakKeyDictionary[Connection, int] = weakref.WeakKeyDictionary()
 
     @contextmanager
-    def cursor(self) -> Iterator[psycopg.Cursor[Any]]:
-        """A cursor of a reader, whose driver errors surface as ArchiveError."""
+    def cursor(self, time_limit: float | None = None) -> Iterator[psycopg.Cursor[Any]]:
+        """A cursor of a reader, whose driver errors surface as ArchiveError; each statement
+        stopped after `time_limit` seconds (None: the server's statement_timeout)."""
         if self._closed:
             raise ArchiveError("cannot read the archive: it was closed")
         if not self._slots.acquire(timeout=READER_WAIT):
@@ -50,6 +55,7 @@ class Readers:
         try:
             connection = self._take()
             try:
+                self._limit_statements(connection, time_limit)
                 yield connection.cursor()
             except psycopg.Error as error:
                 raise ArchiveError(f"cannot read the archive: {explained(error)}") from error
@@ -57,6 +63,20 @@ class Readers:
                 self._give_back(connection)
         finally:
             self._slots.release()
+
+    def _limit_statements(self, connection: Connection, time_limit: float | None) -> None:
+        """The connection's statement_timeout set to `time_limit` (None: the server's, which
+        a DBA may have set), a round trip only when it changes: the searches of the read side
+        all ask for the same, a poll's look-ups for none."""
+        wanted = None if time_limit is None else max(1, math.ceil(time_limit * 1000))
+        if self._statement_timeouts.get(connection) == wanted:
+            return
+        if wanted is None:
+            connection.execute("RESET statement_timeout")
+            self._statement_timeouts.pop(connection, None)
+        else:
+            connection.execute(f"SET statement_timeout = {wanted}")
+            self._statement_timeouts[connection] = wanted
 
     def close(self) -> None:
         """Close the idle connections, and those in use as they come back."""

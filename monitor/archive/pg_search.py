@@ -40,6 +40,7 @@ from monitor.archive.search_sql import (
     verifies,
 )
 from monitor.archive.tables import articles
+from monitor.archive.time_limits import Deadline
 from monitor.models import ArchivedArticle
 from monitor.rules.match import Evaluator
 
@@ -122,12 +123,14 @@ def newest_matches(
     query: Evaluator,
     exact: bool,
     statistics: IndexStatistics,
+    deadline: Deadline,
 ) -> list[ArticleRow]:
     """The newest articles (by publication) the query matches that pass the filters, at most
     `filters.limit`, newest first: candidates of the index query (`exact`: its answer is the
     matcher's, search.index_exact, and none is verified), and the articles whose index has
     gaps, candidates of `loose_query` (None: all of them), each verified. `statistics`: the
-    index's, to estimate how many articles the index query matches."""
+    index's, to estimate how many articles the index query matches. SearchTooSlow when a
+    chunk is due after the deadline."""
     if filters.limit <= 0:
         return []
     conditions, params = filter_sql(filters)
@@ -141,7 +144,7 @@ def newest_matches(
     where = f"(articles.search @@ %s::tsquery OR ({with_gaps})){conditions}"
     few = _few_matches(statistics, index_query, filters.limit)
     rows = _in_search_order(
-        cursor, where, [index_query, *loose_params, *params], _first(filters.limit, exact), few
+        cursor, where, [index_query, *loose_params, *params], _first(filters.limit, exact), deadline, few
     )
     found: list[ArticleRow] = []
     for row in rows:
@@ -166,7 +169,7 @@ def _few_matches(statistics: IndexStatistics, index_query: str, limit: int) -> b
 
 
 def _in_search_order(
-    cursor: Cursor, where: str, params: list[Any], first: int, all_first: bool = False
+    cursor: Cursor, where: str, params: list[Any], first: int, deadline: Deadline, all_first: bool = False
 ) -> Iterator[ArticleRow]:
     """The articles meeting the condition, newest first, read as consumed in chunks growing
     from `first`. With `all_first`, each chunk finds every article meeting the condition (from
@@ -176,6 +179,7 @@ def _in_search_order(
     after: tuple[datetime, int] | None = None
     count = first
     while True:
+        deadline.check()  # each statement is bounded by the reader's statement_timeout; all of them here
         later = _AFTER if after else ""
         if all_first:
             statement = (
@@ -192,10 +196,11 @@ def _in_search_order(
         after, count = (rows[-1][_PUBLISHED], rows[-1][_SEQ]), min(count * 2, LARGEST_CHUNK)
 
 
-def newest_of_all(cursor: Cursor, filters: SearchFilters) -> Iterator[ArticleRow]:
-    """Every article that passes the filters, newest first, read in chunks as it is consumed."""
+def newest_of_all(cursor: Cursor, filters: SearchFilters, deadline: Deadline) -> Iterator[ArticleRow]:
+    """Every article that passes the filters, newest first, read in chunks as it is consumed
+    (SearchTooSlow when a chunk is due after the deadline)."""
     conditions, params = filter_sql(filters)
-    return (row[:-1] for row in _in_search_order(cursor, f"true{conditions}", params, FIRST_CHUNK))
+    return (row[:-1] for row in _in_search_order(cursor, f"true{conditions}", params, FIRST_CHUNK, deadline))
 
 
 def article_rows(cursor: Cursor, article_ids: Sequence[str]) -> list[ArticleRow]:

@@ -107,10 +107,11 @@ class PostgresConnections:
         with self.writing() as connection:
             yield _driver(connection).cursor()
 
-    def read_cursor(self) -> AbstractContextManager[psycopg.Cursor[Any]]:
+    def read_cursor(self, time_limit: float | None = None) -> AbstractContextManager[psycopg.Cursor[Any]]:
         """psycopg's cursor outside a transaction, on a connection kept apart from the engine's
-        pool (pg_readers.py says why): each statement reads what was committed when it began."""
-        return self.readers.cursor()
+        pool (pg_readers.py says why): each statement reads what was committed when it began,
+        and is stopped after `time_limit` seconds (None: the server's statement_timeout)."""
+        return self.readers.cursor(time_limit)
 
 
 # A pooled connection unused for pg_readers.IDLE_SECONDS is tested before use, as readers are.

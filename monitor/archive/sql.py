@@ -30,6 +30,7 @@ from monitor.archive.sources_sql import SourceSchedule, SqlSources
 from monitor.archive.stats_sql import SqlStats
 from monitor.archive.stories import SqliteBands, assign_stories, index_bands
 from monitor.archive.tables import MARK_BLOCK, articles, publication_marks, story_bands
+from monitor.archive.time_limits import Deadline, sqlite_time_limit
 from monitor.archive.writes import (
     insert_alerts,
     insert_articles,
@@ -79,6 +80,11 @@ class SqlArchive(SourceSchedule):
         with self.db.reading() as connection:
             found = [str(row[0]) for row in connection.execute(text("PRAGMA quick_check(20)"))]
         return [] if found == ["ok"] else found
+
+    @operation("reaching the archive")
+    def answers(self) -> None:
+        with self.db.read_cursor() as cursor:  # SQLite's readers are not limited in number
+            cursor.execute("SELECT 1 FROM articles LIMIT 1").fetchone()
 
     # articles ----------------------------------------------------------------------------
 
@@ -166,11 +172,14 @@ class SqlArchive(SourceSchedule):
         return {item.article.id: item for item in found}
 
     @operation("searching the archive")
-    def search(self, query: Node | None, filters: SearchFilters) -> list[ArchivedArticle]:
+    def search(
+        self, query: Node | None, filters: SearchFilters, time_limit: float | None = None
+    ) -> list[ArchivedArticle]:
         """Newest first: candidates from the full-text index, each verified by the matcher
         unless the index's answer is exact (see search.index_exact)."""
         index_query = fts_query(query) if query is not None else None
-        with self.db.read_cursor() as cursor:
+        deadline = Deadline(time_limit)
+        with self.db.read_cursor() as cursor, sqlite_time_limit(cursor.connection, deadline):
             if query is not None and index_query is not None:
                 accept = None if index_exact(query) else partial(verifies, compile_node(query))
                 return archived(cursor, newest_matches(cursor, index_query, filters, accept))

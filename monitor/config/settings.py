@@ -190,10 +190,14 @@ class AlertSettings(StrictModel):
 
 class ServeSettings(StrictModel):
     """The read side (`monitor serve`, and inside `monitor run` when `listen` is given): where
-    it listens, and the tokens a client must show when that is off loopback."""
+    it listens, the tokens a client must show when that is off loopback, and how long one
+    search may run."""
 
     listen: str | None = None  # host:port, e.g. 127.0.0.1:8080
     tokens: list[str] = Field(default_factory=list)
+    # A search of the API or the page running longer is stopped (503 with what to narrow), so
+    # that one asking too much cannot hold a read thread or a database connection for minutes.
+    search_seconds: float = Field(default=10.0, gt=0, le=3600)
 
     @field_validator("listen")
     @classmethod

@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from monitor import __version__
 from monitor.archive import Archive
 from monitor.config.settings import Settings
-from monitor.errors import ArchiveError, QueryError, UsageError
+from monitor.errors import ArchiveError, QueryError, SearchTooSlow, UsageError
 from monitor.metrics import Metrics
 from monitor.models import ArchivedArticle
 from monitor.names import known_names
@@ -95,6 +95,10 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics, reads: Exe
     @app.exception_handler(StarletteHTTPException)
     def _http_error(_request: Request, error: StarletteHTTPException) -> JSONResponse:
         return JSONResponse({"error": str(error.detail)}, error.status_code, headers=error.headers)
+
+    @app.exception_handler(SearchTooSlow)
+    def _too_slow(_request: Request, error: SearchTooSlow) -> JSONResponse:
+        return JSONResponse({"error": str(error)}, status.HTTP_503_SERVICE_UNAVAILABLE)
 
     @app.exception_handler(ArchiveError)
     def _archive_error(_request: Request, error: ArchiveError) -> JSONResponse:
@@ -256,7 +260,7 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics, reads: Exe
         last = metrics.last_poll
         health["last_poll_seconds_ago"] = round(time.time() - last, 1) if last is not None else None
         try:
-            archive.articles([])
+            archive.answers()
         except ArchiveError as error:
             health["archive"] = str(error)
             return JSONResponse(health, status.HTTP_503_SERVICE_UNAVAILABLE)
@@ -270,9 +274,10 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics, reads: Exe
 
 def articles_page(archive: Archive, settings: Settings, asked: SearchAsked, cursor: str | None) -> bytes:
     """A page of the search's answer, newest first, as ArticlePage's JSON; QueryError or
-    UsageError for what cannot be searched."""
+    UsageError for what cannot be searched, SearchTooSlow past the configured time."""
     filters = replace(search_filters(archive, settings, asked), after=read_cursor(cursor))
-    found = archive.search(parse_query(asked.query) if asked.query.strip() else None, filters)
+    query = parse_query(asked.query) if asked.query.strip() else None
+    found = archive.search(query, filters, settings.serve.search_seconds)
     last = found[-1].article if len(found) == asked.limit else None
     page = {
         "articles": [article_json(item) for item in found],

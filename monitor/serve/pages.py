@@ -24,7 +24,7 @@ from markupsafe import Markup, escape
 
 from monitor.archive import Archive
 from monitor.config.settings import Settings
-from monitor.errors import QueryError, UsageError
+from monitor.errors import QueryError, SearchTooSlow, UsageError
 from monitor.models import AlertState, Article, Hit
 from monitor.queries import (
     SearchAsked,
@@ -122,13 +122,18 @@ def add_pages(app: FastAPI, archive: Archive, settings: Settings, readers: Seque
             )  # fmt: skip
             filters = search_filters(archive, settings, search)
             filters = replace(filters, after=read_cursor(cursor))
-            found = archive.search(parse_query(q) if q.strip() else None, filters)
+            found = archive.search(
+                parse_query(q) if q.strip() else None, filters, settings.serve.search_seconds
+            )
         except QueryError as error:
             values["error"] = {"message": str(error), "pointer": error.pointer()}
             return page("search.html", 400, **values)
         except UsageError as error:
             values["error"] = {"message": str(error), "pointer": None}
             return page("search.html", 400, **values)
+        except SearchTooSlow as error:
+            values["error"] = {"message": str(error), "pointer": None}
+            return page("search.html", 503, **values)
         values["results"] = found
         if len(found) == PER_PAGE:
             last = found[-1].article

@@ -4,6 +4,7 @@ reported once, the next use reconnecting."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 
@@ -165,5 +166,21 @@ def test_at_most_most_readers_at_once(postgres_url: str, postgres_schema: str) -
         for thread in threads:
             thread.join()
         assert most == pg_readers.MOST_READERS
+    finally:
+        archive.close()
+
+
+def test_the_archive_answers_a_probe_while_searches_hold_every_reader(
+    postgres_url: str, postgres_schema: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pg_readers, "READER_WAIT", 0.5)
+    archive = PostgresArchive(postgres_url, schema=postgres_schema)
+    try:
+        with contextlib.ExitStack() as held:
+            for _ in range(pg_readers.MOST_READERS):
+                held.enter_context(archive.db.read_cursor())
+            with pytest.raises(ArchiveError, match="no connection free"):
+                archive.articles([])  # a read needing a reader waits, then fails
+            archive.answers()  # the probe's does not
     finally:
         archive.close()

@@ -11,11 +11,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.archive.sql import SqlArchive
 from monitor.serve.shapes import ArticlePage
+from tests.archive.helpers import make_article
 from tests.configs import LOOPBACK_FETCH, monitor_config
 from tests.serve.conftest import (
     TOKEN,
@@ -340,3 +342,50 @@ def test_head_answers_as_get_without_the_body(served: Served, path: str) -> None
     head = httpx.head(served.base + path, timeout=10)
     assert head.status_code == got.status_code == 200 and head.content == b""
     assert head.headers["content-type"] == got.headers["content-type"]
+
+
+def test_a_search_past_the_time_limit_is_stopped_and_said(tmp_path: Path) -> None:
+    archive_with_articles(tmp_path)
+    archive = SqlArchive(f"sqlite:///{tmp_path / 'data' / 'monitor.db'}")
+    try:  # enough budget stories that `NOT budget` reads for longer than the limit
+        more = [make_article(f"m{n:04d}", text="Budget talks went on.", hits=()) for n in range(3000)]
+        archive.store_new(more, [])
+    finally:
+        archive.close()
+    port = free_port()
+    config = monitor_config(tmp_path, serve={"listen": f"127.0.0.1:{port}", "search_seconds": 1e-6})
+    process = start_serving(config, "serve")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(base, process)
+        stopped = httpx.get(base + "/api/v1/articles", params={"q": "NOT budget"})
+        assert stopped.status_code == 503
+        assert "ran longer than 1e-06 s and was stopped: narrow it" in stopped.json()["error"]
+        page = httpx.get(base + "/", params={"q": "NOT budget"})
+        assert page.status_code == 503 and "ran longer than 1e-06 s and was stopped" in page.text
+        # The server reads on: other routes answer, and a quick search that is one too.
+        assert httpx.get(base + "/healthz").status_code == 200
+        assert httpx.get(base + "/api/v1/articles/dome").status_code == 200
+    finally:
+        stop(process)
+
+
+def test_health_says_when_the_postgresql_archive_stops_answering(
+    tmp_path: Path, postgres_url: str, postgres_schema: str
+) -> None:
+    port = free_port()
+    storage = f"{postgres_url}?options=-csearch_path%3D{postgres_schema}"
+    config = monitor_config(tmp_path, storage=storage, serve={"listen": f"127.0.0.1:{port}"})
+    process = start_serving(config, "serve")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(base, process)
+        assert httpx.get(base + "/healthz").json()["archive"] == "ok"
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            admin.execute(f'DROP TABLE "{postgres_schema}".articles CASCADE')
+        health = httpx.get(base + "/healthz", timeout=10)
+        assert health.status_code == 503
+        assert "reaching the archive" in health.json()["archive"]
+        assert "articles" in health.json()["archive"]
+    finally:
+        stop(process)

@@ -1,0 +1,67 @@
+"""Searches with a time limit (the read side's: one query asking too much, `NOT k*` over a
+million articles, must not hold a read thread or a PostgreSQL connection for minutes).
+
+SQLite stops a statement when its progress handler says so, checked every few thousand steps of
+its virtual machine; the rows a search verifies in Python are read between those steps, so the
+whole search is bounded. PostgreSQL stops a statement at its `statement_timeout`; a search runs
+several (chunks read newest first), so the time left is checked between them too.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+
+from monitor.errors import SearchTooSlow
+
+# SQLite virtual-machine steps between two looks at the clock: a few microseconds of its work,
+# so that the look costs nothing measurable and the limit is kept to the millisecond.
+STEPS_BETWEEN_CHECKS = 2000
+
+
+class Deadline:
+    """The moment a search must end by (time.monotonic), or none."""
+
+    def __init__(self, seconds: float | None) -> None:
+        self.seconds = seconds
+        self.at = None if seconds is None else time.monotonic() + seconds
+
+    def passed(self) -> bool:
+        return self.at is not None and time.monotonic() >= self.at
+
+    def check(self) -> None:
+        """SearchTooSlow once the deadline has passed."""
+        if self.seconds is not None and self.passed():
+            raise SearchTooSlow(self.seconds)
+
+
+@contextmanager
+def sqlite_time_limit(driver: sqlite3.Connection, deadline: Deadline) -> Iterator[None]:
+    """Statements of `driver` interrupted once the deadline passes, as SearchTooSlow."""
+    if deadline.at is None:
+        yield
+        return
+    driver.set_progress_handler(deadline.passed, STEPS_BETWEEN_CHECKS)
+    try:
+        yield
+    except sqlite3.OperationalError as error:
+        if deadline.seconds is not None and "interrupted" in str(error) and deadline.passed():
+            raise SearchTooSlow(deadline.seconds) from None
+        raise
+    finally:
+        driver.set_progress_handler(None, 0)
+
+
+@contextmanager
+def postgres_time_limit(deadline: Deadline) -> Iterator[None]:
+    """A statement stopped by the reader's statement_timeout (Readers.cursor) as SearchTooSlow."""
+    try:
+        yield
+    except psycopg.errors.QueryCanceled as error:
+        if deadline.seconds is not None and ("statement timeout" in str(error) or deadline.passed()):
+            raise SearchTooSlow(deadline.seconds) from None
+        raise

@@ -1,0 +1,91 @@
+"""A search with a time limit (the read side's) is stopped there with SearchTooSlow, on both
+backends, and leaves its connection as it found it; within the limit it answers as without."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from monitor.archive import Archive, SearchFilters
+from monitor.archive.pg_archive import PostgresArchive
+from monitor.errors import SearchTooSlow
+from monitor.rules import parse_query
+from tests.archive.helpers import BACKENDS, NOW, archive_of, make_article
+
+ARTICLES = 3000
+TOO_LITTLE = 1e-6  # seconds: past before the search has read anything much
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def coastal(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Archive]:
+    """Articles that all say `coast`, a few `radar` too: `NOT coast` reads every one and keeps
+    none."""
+    with archive_of(request, tmp_path_factory.mktemp("limited")) as archive:
+        for first in range(0, ARTICLES, 500):
+            archive.store_new(
+                [
+                    make_article(
+                        f"c{n:05d}",
+                        title=f"Coast report {n}",
+                        text="coast guard radar drill." if n % 100 == 0 else "coast guard drill.",
+                        published=NOW + timedelta(minutes=n),
+                        hits=(),
+                    )
+                    for n in range(first, first + 500)
+                ],
+                [],
+            )
+        yield archive
+
+
+# An index search whose every candidate the matcher refuses, and a query of NOT alone.
+SLOW = ["coast NOT coast", "NOT coast", "c* NOT coast"]
+
+
+@pytest.mark.parametrize("query", SLOW)
+def test_a_search_past_its_time_limit_is_stopped(coastal: Archive, query: str) -> None:
+    with pytest.raises(SearchTooSlow) as stopped:
+        coastal.search(parse_query(query), SearchFilters(limit=50), time_limit=TOO_LITTLE)
+    assert "ran longer than 1e-06 s and was stopped: narrow it" in str(stopped.value)
+    # Without a limit the same connections read on: the whole archive, nothing kept.
+    assert coastal.search(parse_query(query), SearchFilters(limit=50)) == []
+
+
+@pytest.mark.parametrize("query", ["coast", "radar", '"guard radar"', "radar OR drill", "NOT radar", "c*"])
+def test_within_its_time_limit_the_answer_is_the_same(coastal: Archive, query: str) -> None:
+    filters = SearchFilters(limit=40)
+    unlimited = coastal.search(parse_query(query), filters)
+    assert unlimited
+    assert coastal.search(parse_query(query), filters, time_limit=60) == unlimited
+
+
+def test_a_stopped_search_ends_near_its_limit(coastal: Archive) -> None:
+    # NOT coast over 3,000 articles takes tens of milliseconds; stopped at 5 ms it ends far sooner.
+    began = time.monotonic()
+    coastal.search(parse_query("NOT coast"), SearchFilters(limit=50))
+    whole = time.monotonic() - began
+    if whole < 0.02:
+        pytest.skip(f"the whole search took {whole * 1000:.1f} ms here: too quick to stop at 5 ms")
+    began = time.monotonic()
+    with pytest.raises(SearchTooSlow):
+        coastal.search(parse_query("NOT coast"), SearchFilters(limit=50), time_limit=0.005)
+    assert time.monotonic() - began < whole
+
+
+def test_on_postgresql_a_reader_keeps_no_limit_a_search_set(
+    postgres_url: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """The limit is the reader connection's statement_timeout: a poll's look-ups, which ask for
+    none, must find the server's own again."""
+    with archive_of(request, tmp_path, "postgresql") as archive:
+        assert isinstance(archive, PostgresArchive)
+        archive.store_new([make_article("one", hits=())], [])
+        archive.search(parse_query("iron"), SearchFilters(), time_limit=2.5)
+        with archive.db.read_cursor(2.5) as cursor:
+            assert cursor.execute("SHOW statement_timeout").fetchone() == ("2500ms",)
+        with archive.db.read_cursor() as cursor:
+            assert cursor.execute("SHOW statement_timeout").fetchone() == ("0",)
