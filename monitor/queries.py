@@ -273,8 +273,10 @@ def _next(day: date, interval: str) -> date:
 
 def rule_matches(archive: Archive, settings: Settings, name: str, limit: int) -> list[ArchivedArticle]:
     """The newest articles the watch rule matched (its hits), newest first: its query narrows the
-    candidates through the index, the hits decide."""
+    candidates through the index, the hits decide. For the read side's pages and feeds, so
+    SearchTooSlow after `serve.search_timeout`, as their searches."""
     from monitor.app import compile_rule
 
     rule = next(rule for rule in settings.watch if rule.name == name)
-    return archive.search(compile_rule(rule).node, SearchFilters(rules=(name,), limit=limit))
+    filters = SearchFilters(rules=(name,), limit=limit)
+    return archive.search(compile_rule(rule).node, filters, settings.serve.search_timeout.total_seconds())

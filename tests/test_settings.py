@@ -318,3 +318,27 @@ def test_a_source_interval_too_long_to_keep_is_a_problem_not_a_crash(tmp_path: P
     assert problems(tmp_path, text) == [
         "sources[0].every: '999999999999d' is longer than any duration the monitor can keep"
     ]
+
+
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        ("0s", "serve.search_timeout: 0s: give more than 0s and at most 1h"),
+        ("2h", "serve.search_timeout: 2h: give more than 0s and at most 1h"),
+        ("soon", "serve.search_timeout: 'soon' is not a duration"),
+        ("true", "serve.search_timeout: True is not a duration"),
+        (".nan", "serve.search_timeout"),
+    ],
+)
+def test_a_search_timeout_is_a_duration_of_some_time(tmp_path: Path, given: str, said: str) -> None:
+    found = "\n".join(problems(tmp_path, f"serve: {{search_timeout: {given}}}\nsources: []\nwatch: []\n"))
+    assert said in found
+
+
+def test_a_search_timeout_reads_as_any_duration(tmp_path: Path) -> None:
+    for given, seconds in (("10s", 10), ("1500ms", 1.5), ("2m", 120), ("7", 7), ("0.25", 0.25)):
+        path = write(tmp_path, f"serve: {{search_timeout: {given}}}\nsources: []\nwatch: []\n")
+        assert load_settings(path).serve.search_timeout == timedelta(seconds=seconds)
+    assert load_settings(write(tmp_path, "sources: []\nwatch: []\n")).serve.search_timeout == timedelta(
+        seconds=10
+    )

@@ -175,21 +175,26 @@ class PostgresArchive(SourceSchedule):
     ) -> list[ArchivedArticle]:
         """Newest first: candidates from the full-text index, each verified by the matcher
         unless the index's answer is exact (see search.index_exact and pg_text)."""
+        with self.db.read_cursor(time_limit) as cursor:
+            # From when a reader is had: a quick search queued behind slow ones is not too slow.
+            deadline = Deadline(time_limit)
+            with postgres_time_limit(deadline):
+                return self._search(cursor, query, filters, deadline)
+
+    def _search(
+        self, cursor: Cursor, query: Node | None, filters: SearchFilters, deadline: Deadline
+    ) -> list[ArchivedArticle]:
         index_query = search_query(query) if query is not None else None
         evaluator = compile_node(query) if query is not None else None
-        deadline = Deadline(time_limit)
-        with self.db.read_cursor(time_limit) as cursor, postgres_time_limit(deadline):
-            if query is not None and evaluator is not None and index_query is not None:
-                loose = search_query(query, loose=True)
-                exact = index_exact(query)
-                statistics = self._index_statistics(cursor)
-                rows = newest_matches(
-                    cursor, index_query, loose, filters, evaluator, exact, statistics, deadline
-                )
-                return archived(cursor, rows)
-            # Nothing to ask the index: every article is a candidate, read newest first.
-            candidates = newest_of_all(cursor, filters, deadline)
-            return archived(cursor, first_accepted(candidates, evaluator, filters.limit))
+        if query is not None and evaluator is not None and index_query is not None:
+            loose = search_query(query, loose=True)
+            exact = index_exact(query)
+            statistics = self._index_statistics(cursor)
+            rows = newest_matches(cursor, index_query, loose, filters, evaluator, exact, statistics, deadline)
+            return archived(cursor, rows)
+        # Nothing to ask the index: every article is a candidate, read newest first.
+        candidates = newest_of_all(cursor, filters, deadline)
+        return archived(cursor, first_accepted(candidates, evaluator, filters.limit))
 
     def _index_statistics(self, cursor: Cursor) -> IndexStatistics:
         """index_statistics, read again once a minute (threads may both read them: no harm)."""

@@ -21,6 +21,7 @@ from monitor.archive import SearchFilters
 from monitor.archive.bulk import IN_JSON, json_list
 from monitor.archive.rows import slot_builder
 from monitor.archive.tables import MARK_BLOCK, articles, stored_datetime
+from monitor.archive.time_limits import Deadline
 from monitor.models import ArchivedArticle, Article, Hit
 from monitor.near_duplicates import unpack
 from monitor.rules import MatchInput
@@ -112,6 +113,7 @@ def newest_matches(
     index_query: str,
     filters: SearchFilters,
     accept: Callable[[ArticleRow], bool] | None,
+    deadline: Deadline,
 ) -> list[ArticleRow]:
     """The newest articles (by publication) that the index matches, pass the filters and are
     accepted (verified by the matcher; None: all are), at most `filters.limit`, newest first.
@@ -121,7 +123,7 @@ def newest_matches(
     chunks, newest stored first, until the publication marks show that nothing stored earlier
     is newer than the oldest kept, or those that may be (stragglers: few) can be checked one by
     one. A common word costs one chunk, not a pass over its million matches; an article with a
-    wrong date costs a lookup.
+    wrong date costs a lookup. SearchTooSlow when a chunk is due after the deadline.
     """
     if filters.limit <= 0:
         return []
@@ -134,6 +136,9 @@ def newest_matches(
     # Exact answers need no more rows than the limit; verified ones, some to spare.
     below, count = sys.maxsize, filters.limit if accept is None else max(FIRST_CHUNK, filters.limit)
     while True:
+        # The progress handler (time_limits.py) may not stop a chunk before its first step, in
+        # which the index gathers a prefix's matches: about a second for `k*` at a million.
+        deadline.check()
         rows = cursor.execute(chunk, [index_query, below, *params, count]).fetchall()
         _keep(kept, rows, filters.limit, accept)
         if len(rows) < count:

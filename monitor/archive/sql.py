@@ -182,7 +182,7 @@ class SqlArchive(SourceSchedule):
         with self.db.read_cursor() as cursor, sqlite_time_limit(cursor.connection, deadline):
             if query is not None and index_query is not None:
                 accept = None if index_exact(query) else partial(verifies, compile_node(query))
-                return archived(cursor, newest_matches(cursor, index_query, filters, accept))
+                return archived(cursor, newest_matches(cursor, index_query, filters, accept, deadline))
             # Nothing to ask the index (`NOT sport`, `source:x`): every article is a candidate,
             # streamed newest first; verification stops at the limit.
             evaluator = compile_node(query) if query is not None else None

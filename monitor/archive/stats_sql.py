@@ -17,6 +17,7 @@ from sqlalchemy import (
     CTE,
     ColumnElement,
     Date,
+    Select,
     String,
     and_,
     case,
@@ -31,6 +32,8 @@ from sqlalchemy import (
 from monitor.archive import Mentions
 from monitor.archive.connections import Transactions, operation
 from monitor.archive.tables import alerts, articles, hits
+
+NAMES_A_STATEMENT = 5000
 
 
 class SqlStats:
@@ -81,18 +84,14 @@ class SqlStats:
         of its articles were published since `since`."""
         if not names:
             return {}
-        named = values(column("name", String), name="named").data([(name,) for name in names]).cte("named")
-        newest = (  # one step down each source's (source, seq) index
-            select(articles.c.fetched)
-            .where(articles.c.source == named.c.name)
-            .order_by(articles.c.seq.desc())
-            .limit(1)
-            .scalar_subquery()
-        )
         recent = _recent(articles.c.source, since=since)
         counted = select(recent.c.source, func.count()).group_by(recent.c.source)
+        arrived: dict[str, datetime | None] = {}
         with self.db.reading() as connection:
-            arrived = {name: fetched for name, fetched in connection.execute(select(named.c.name, newest))}
+            # The names are bound: a few thousand a statement (PostgreSQL takes 65,535 at most).
+            for start in range(0, len(names), NAMES_A_STATEMENT):
+                chosen = names[start : start + NAMES_A_STATEMENT]
+                arrived.update((name, fetched) for name, fetched in connection.execute(_newest_of(chosen)))
             counts = {source: int(count) for source, count in connection.execute(counted)}
         return {
             name: (fetched, counts.get(name, 0)) for name, fetched in arrived.items() if fetched is not None
@@ -123,6 +122,20 @@ class SqlStats:
             grouped, count = (rest[0], rest[1]) if key is not None else (None, rest[0])
             found.append(Mentions(_as_date(when), rule, grouped, int(count)))
         return sorted(found, key=lambda mention: (mention.day, mention.rule, mention.key or ""))
+
+
+def _newest_of(names: Sequence[str]) -> Select[str, datetime | None]:
+    """Each name with when its source's newest article arrived (None: it has none), one step
+    down the (source, seq) index each."""
+    named = values(column("name", String), name="named").data([(name,) for name in names]).cte("named")
+    newest = (
+        select(articles.c.fetched)
+        .where(articles.c.source == named.c.name)
+        .order_by(articles.c.seq.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return select(named.c.name, newest)
 
 
 def _recent(*columns: ColumnElement[Any], since: datetime) -> CTE:

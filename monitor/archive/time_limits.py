@@ -2,9 +2,12 @@
 million articles, must not hold a read thread or a PostgreSQL connection for minutes).
 
 SQLite stops a statement when its progress handler says so, checked every few thousand steps of
-its virtual machine; the rows a search verifies in Python are read between those steps, so the
-whole search is bounded. PostgreSQL stops a statement at its `statement_timeout`; a search runs
-several (chunks read newest first), so the time left is checked between them too.
+its virtual machine; the rows a search verifies in Python are read between those steps, and
+the time left is checked before each chunk. One step is not stopped: the one in which the
+full-text index gathers a prefix's matches (about a second for `k*` at a million articles), by
+which a search may end that much past its limit. PostgreSQL stops a statement at its
+`statement_timeout`; a search runs several (chunks read newest first), so the time left is
+checked between them, and the last may run its full timeout: at worst twice the limit.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import psycopg
 from monitor.errors import SearchTooSlow
 
 # SQLite virtual-machine steps between two looks at the clock: a few microseconds of its work,
-# so that the look costs nothing measurable and the limit is kept to the millisecond.
+# so that the look costs nothing measurable.
 STEPS_BETWEEN_CHECKS = 2000
 
 

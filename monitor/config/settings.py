@@ -19,6 +19,7 @@ from pydantic import (
 from monitor.alerts.channels import Channel
 from monitor.alerts.holding import QuietHours
 from monitor.alerts.schedules import HOURLY, AlertMode
+from monitor.config.durations import format_duration
 from monitor.config.values import DigestSchedule, Duration, HttpUrl, Retention, StoryThrottle, StrictModel
 from monitor.near_duplicates import StoryGrouping
 
@@ -195,15 +196,22 @@ class ServeSettings(StrictModel):
 
     listen: str | None = None  # host:port, e.g. 127.0.0.1:8080
     tokens: list[str] = Field(default_factory=list)
-    # A search of the API or the page running longer is stopped (503 with what to narrow), so
+    # A search of the API or the pages running longer is stopped (503 with what to narrow), so
     # that one asking too much cannot hold a read thread or a database connection for minutes.
-    search_seconds: float = Field(default=10.0, gt=0, le=3600)
+    search_timeout: Duration = timedelta(seconds=10)
 
     @field_validator("listen")
     @classmethod
     def _host_and_port(cls, value: str | None) -> str | None:
         if value is not None:
             split_listen(value)
+        return value
+
+    @field_validator("search_timeout")
+    @classmethod
+    def _some_time(cls, value: timedelta) -> timedelta:
+        if not timedelta(0) < value <= timedelta(hours=1):
+            raise ValueError(f"{format_duration(value)}: give more than 0s and at most 1h")
         return value
 
     @field_validator("tokens")

@@ -21,6 +21,8 @@ class StrictModel(BaseModel):
 
 
 def _duration(value: Any) -> Any:
+    if isinstance(value, bool):  # YAML's yes/no/true: pydantic would read True as one second
+        raise ValueError(f"{value!r} is not a duration (use e.g. 30s, 15m, 1h, 1d)")
     if isinstance(value, str):
         return parse_duration(value)
     if isinstance(value, int | float) and not isinstance(value, bool):

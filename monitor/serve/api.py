@@ -266,7 +266,7 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics, reads: Exe
             return JSONResponse(health, status.HTTP_503_SERVICE_UNAVAILABLE)
         return JSONResponse(health)
 
-    add_pages(app, archive, settings, readers)
+    add_pages(app, archive, settings, readers, reads)
     add_csp_reports(app, metrics)
     app.mount("/static", StaticFiles(packages=[("monitor.serve", "static")]), name="static")
     return app
@@ -277,7 +277,7 @@ def articles_page(archive: Archive, settings: Settings, asked: SearchAsked, curs
     UsageError for what cannot be searched, SearchTooSlow past the configured time."""
     filters = replace(search_filters(archive, settings, asked), after=read_cursor(cursor))
     query = parse_query(asked.query) if asked.query.strip() else None
-    found = archive.search(query, filters, settings.serve.search_seconds)
+    found = archive.search(query, filters, settings.serve.search_timeout.total_seconds())
     last = found[-1].article if len(found) == asked.limit else None
     page = {
         "articles": [article_json(item) for item in found],

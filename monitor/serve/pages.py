@@ -6,10 +6,12 @@ from an article, and that is cleaned against an allow-list (nh3) before it is se
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import re
 import secrets
 from collections.abc import Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -85,8 +87,11 @@ class _Asked:
     matched: bool = False
 
 
-def add_pages(app: FastAPI, archive: Archive, settings: Settings, readers: Sequence[Any]) -> None:
-    """The pages' routes on the app, behind the same token check as the API (`readers`)."""
+def add_pages(
+    app: FastAPI, archive: Archive, settings: Settings, readers: Sequence[Any], reads: Executor
+) -> None:
+    """The pages' routes on the app, behind the same token check as the API (`readers`); the
+    searches on the `reads` threads."""
     templates = _environment()
     csrf = secrets.token_urlsafe(32)  # this process's: a form from another site cannot know it
 
@@ -94,7 +99,7 @@ def add_pages(app: FastAPI, archive: Archive, settings: Settings, readers: Seque
         return HTMLResponse(templates.get_template(name).render(**values), status_code=code)
 
     @app.get("/", dependencies=list(readers), response_class=HTMLResponse, include_in_schema=False)
-    def search_page(
+    async def search_page(
         q: str = "",
         rule: str = "",
         source: str = "",
@@ -105,6 +110,11 @@ def add_pages(app: FastAPI, archive: Archive, settings: Settings, readers: Seque
         cursor: str | None = None,
     ) -> HTMLResponse:
         asked = _Asked(q, rule, source, lang or None, since or None, until or None, matched)
+        # On the read side's threads, as the API's search: slow searches must not take the
+        # threads of FastAPI, on which /healthz and the other pages answer.
+        return await asyncio.get_running_loop().run_in_executor(reads, search_results, asked, cursor)
+
+    def search_results(asked: _Asked, cursor: str | None) -> HTMLResponse:
         values: dict[str, Any] = {
             "asked": asked,
             "rule_names": [each.name for each in settings.watch],
@@ -113,18 +123,17 @@ def add_pages(app: FastAPI, archive: Archive, settings: Settings, readers: Seque
             "error": None,
             "next_url": None,
         }
-        if not (q.strip() or rule or source or lang or since or until or matched):
+        wanted = (asked.rule, asked.source, asked.lang, asked.since, asked.until, asked.matched)
+        if not (asked.q.strip() or any(wanted)):
             return page("search.html", **values)
         try:
             search = SearchAsked(
-                q, since or None, None, until or None, [source] if source else [], [rule] if rule else [],
-                matched, lang or None, PER_PAGE,
+                asked.q, asked.since, None, asked.until, [asked.source] if asked.source else [],
+                [asked.rule] if asked.rule else [], asked.matched, asked.lang, PER_PAGE,
             )  # fmt: skip
-            filters = search_filters(archive, settings, search)
-            filters = replace(filters, after=read_cursor(cursor))
-            found = archive.search(
-                parse_query(q) if q.strip() else None, filters, settings.serve.search_seconds
-            )
+            filters = replace(search_filters(archive, settings, search), after=read_cursor(cursor))
+            query = parse_query(asked.q) if asked.q.strip() else None
+            found = archive.search(query, filters, settings.serve.search_timeout.total_seconds())
         except QueryError as error:
             values["error"] = {"message": str(error), "pointer": error.pointer()}
             return page("search.html", 400, **values)
@@ -167,7 +176,10 @@ def add_pages(app: FastAPI, archive: Archive, settings: Settings, readers: Seque
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no watch rule {name!r}")
         series = mention_series(archive, settings, [name], "day", None, None, None)
         points = series["series"][0]["points"]
-        recent = rule_matches(archive, settings, name, RECENT_MATCHES)
+        try:
+            recent, too_slow = rule_matches(archive, settings, name, RECENT_MATCHES), None
+        except SearchTooSlow as error:  # the chart and counts are still worth showing
+            recent, too_slow = [], str(error)
         return page(
             "rule.html",
             rule=overview[name],
@@ -176,6 +188,7 @@ def add_pages(app: FastAPI, archive: Archive, settings: Settings, readers: Seque
             first_day=points[0]["start"],
             last_day=points[-1]["start"],
             recent=recent,
+            too_slow=too_slow,
         )
 
     @app.get("/sources", dependencies=list(readers), response_class=HTMLResponse, include_in_schema=False)

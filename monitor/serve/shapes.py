@@ -147,6 +147,6 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
         400: "the query does not parse, or a name, date or cursor is not known",
         401: "a token is required",
         404: "not in the archive",
-        503: "the archive does not answer",
+        503: "the archive does not answer, or a search ran longer than serve.search_timeout",
     }
     return {code: {"model": ErrorOut, "description": said[code]} for code in codes}

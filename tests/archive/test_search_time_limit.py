@@ -3,6 +3,7 @@ backends, and leaves its connection as it found it; within the limit it answers 
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.archive import Archive, SearchFilters
+from monitor.archive import Archive, SearchFilters, pg_readers
 from monitor.archive.pg_archive import PostgresArchive
 from monitor.errors import SearchTooSlow
 from monitor.rules import parse_query
@@ -89,3 +90,29 @@ def test_on_postgresql_a_reader_keeps_no_limit_a_search_set(
             assert cursor.execute("SHOW statement_timeout").fetchone() == ("2500ms",)
         with archive.db.read_cursor() as cursor:
             assert cursor.execute("SHOW statement_timeout").fetchone() == ("0",)
+
+
+def test_on_postgresql_the_time_waiting_for_a_reader_is_not_the_searchs(
+    postgres_url: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Slow searches holding every reader make a quick one wait; it is then answered, not
+    stopped as too slow."""
+    with archive_of(request, tmp_path, "postgresql") as archive:
+        assert isinstance(archive, PostgresArchive)
+        archive.store_new([make_article("one", hits=())], [])
+        held = threading.Barrier(pg_readers.MOST_READERS + 1)
+
+        def hold_a_reader() -> None:
+            with archive.db.read_cursor():
+                held.wait()
+                time.sleep(0.5)
+
+        holders = [threading.Thread(target=hold_a_reader) for _ in range(pg_readers.MOST_READERS)]
+        for holder in holders:
+            holder.start()
+        held.wait()
+        began = time.monotonic()
+        [found] = archive.search(parse_query("iron"), SearchFilters(), time_limit=0.2)
+        assert found.article.id == "one" and time.monotonic() - began >= 0.3
+        for holder in holders:
+            holder.join()

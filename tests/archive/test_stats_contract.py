@@ -83,6 +83,16 @@ def test_each_sources_newest_article_and_recent_count(archive: Archive) -> None:
     )
 
 
+def test_more_sources_than_a_statement_binds(archive: Archive) -> None:
+    """PostgreSQL binds at most 65,535 values a statement; a desk may configure that many."""
+    _store(archive)
+    names = [f"Source {n}" for n in range(70_000)] + NAMES
+    assert archive.stats.source_activity(NOW - timedelta(days=2), names) == {
+        "Harbor Daily": (NOW, 3),
+        "Coast Wire": (NOW, 1),
+    }
+
+
 def _plans(archive: SqlArchive, work: Callable[[], object]) -> list[str]:
     """SQLite's plan steps for each statement `work` ran."""
     statements: list[tuple[str, Any]] = []

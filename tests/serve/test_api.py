@@ -353,17 +353,26 @@ def test_a_search_past_the_time_limit_is_stopped_and_said(tmp_path: Path) -> Non
     finally:
         archive.close()
     port = free_port()
-    config = monitor_config(tmp_path, serve={"listen": f"127.0.0.1:{port}", "search_seconds": 1e-6})
+    slow_rule = {"name": "Everything but budgets", "query": "NOT budget"}
+    config = monitor_config(
+        tmp_path, watch=[slow_rule], serve={"listen": f"127.0.0.1:{port}", "search_timeout": "1ms"}
+    )
     process = start_serving(config, "serve")
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(base, process)
         stopped = httpx.get(base + "/api/v1/articles", params={"q": "NOT budget"})
         assert stopped.status_code == 503
-        assert "ran longer than 1e-06 s and was stopped: narrow it" in stopped.json()["error"]
+        assert "ran longer than 0.001 s and was stopped: narrow it" in stopped.json()["error"]
         page = httpx.get(base + "/", params={"q": "NOT budget"})
-        assert page.status_code == 503 and "ran longer than 1e-06 s and was stopped" in page.text
-        # The server reads on: other routes answer, and a quick search that is one too.
+        assert page.status_code == 503 and "ran longer than 0.001 s and was stopped" in page.text
+        # A rule's feeds and page search its matches under the same limit.
+        feed = httpx.get(base + "/feeds/rules/Everything but budgets.atom")
+        assert feed.status_code == 503 and "ran longer than 0.001 s" in feed.json()["error"]
+        rule_page = httpx.get(base + "/rules/Everything but budgets")
+        assert rule_page.status_code == 200 and "ran longer than 0.001 s" in rule_page.text
+        assert "Mentions per day" in rule_page.text and "None yet" not in rule_page.text
+        # The server reads on: other routes answer.
         assert httpx.get(base + "/healthz").status_code == 200
         assert httpx.get(base + "/api/v1/articles/dome").status_code == 200
     finally:
