@@ -16,7 +16,7 @@ from monitor.errors import UsageError
 from monitor.models import AlertState, ArchivedArticle, PollResult, SourceState
 from monitor.names import known_names
 from monitor.payloads import iso
-from monitor.rules import parse_query, to_text
+from monitor.rules import Node, parse_query, to_text
 
 EARLIEST_YEAR, LATEST_YEAR = 1000, 9998
 
@@ -63,8 +63,13 @@ class SearchAsked:
 def search(archive: Archive, settings: Settings, asked: SearchAsked) -> list[ArchivedArticle]:
     """The archive's answer to the search, newest first. QueryError when the query does not
     parse; UsageError for an unknown source or rule, a bad date or limit."""
-    node = parse_query(asked.query)
-    return archive.search(node, search_filters(archive, settings, asked))
+    return archive.search(query_of(asked.query), search_filters(archive, settings, asked))
+
+
+def query_of(text: str) -> Node | None:
+    """The query parsed (QueryError when it does not parse); None for a blank one, which every
+    article matches: the filters alone choose (a source's newest articles, say)."""
+    return parse_query(text) if text.strip() else None
 
 
 def search_filters(archive: Archive, settings: Settings, asked: SearchAsked) -> SearchFilters:

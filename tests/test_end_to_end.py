@@ -96,6 +96,11 @@ def test_search_filters_and_formats(cli: Cli, config: Path) -> None:
     assert out.splitlines()[0] == "published,source,title,rules,url,language,summary,matched"
     code, out, _ = cli("-c", str(config), "search", "dome", "--source", "Harbor Daily")
     assert "Harbor Daily" in out and "Teaser Times" not in out
+    # A blank query: the options alone choose, as on the API and the page.
+    newest = cli.json("-c", str(config), "search", " ", "--source", "Harbor Daily", "--format", "json")
+    assert newest and {a["source"] for a in newest} == {"Harbor Daily"}
+    everything = cli.json("-c", str(config), "search", "", "--format", "json")
+    assert len(everything) == len(cli.json("-c", str(config), "search", "NOT zzz", "--format", "json"))
 
 
 def test_search_query_error_points_at_position(cli: Cli, config: Path) -> None:

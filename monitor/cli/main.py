@@ -52,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     once = commands.add_parser("once", help="poll every (or the named) source once, send alerts")
     once.add_argument("--source", action="append", default=[], metavar="NAME")
     search = commands.add_parser("search", help="query the archive with the rule language")
-    search.add_argument("query")
+    search.add_argument("query", help="the rule language; '' for every article the options keep")
     search.add_argument("--since", help="published since: 7d, 24h or a date (2026-01-06)")
     search.add_argument(
         "--fetched-since", help="arrived in the archive since: 7d, 24h or a date (old articles fetched late)"

@@ -33,12 +33,12 @@ from monitor.queries import (
     SearchAsked,
     alert_history,
     mention_series,
+    query_of,
     rule_matches,
     rules_overview,
     search_filters,
     source_health,
 )
-from monitor.rules import parse_query
 from monitor.serve.auth import token_check
 from monitor.serve.cursors import read_cursor, write_cursor
 from monitor.serve.feeds import atom_feed, json_feed, one_per_story
@@ -276,7 +276,7 @@ def articles_page(archive: Archive, settings: Settings, asked: SearchAsked, curs
     """A page of the search's answer, newest first, as ArticlePage's JSON; QueryError or
     UsageError for what cannot be searched, SearchTooSlow past the configured time."""
     filters = replace(search_filters(archive, settings, asked), after=read_cursor(cursor))
-    query = parse_query(asked.query) if asked.query.strip() else None
+    query = query_of(asked.query)
     found = archive.search(query, filters, settings.serve.search_timeout.total_seconds())
     last = found[-1].article if len(found) == asked.limit else None
     page = {

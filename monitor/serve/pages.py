@@ -32,12 +32,12 @@ from monitor.queries import (
     SearchAsked,
     alert_history,
     mention_series,
+    query_of,
     rule_matches,
     rules_overview,
     search_filters,
     source_health,
 )
-from monitor.rules import parse_query
 from monitor.serve.chart import line_chart
 from monitor.serve.cursors import read_cursor, write_cursor
 
@@ -132,7 +132,7 @@ def add_pages(
                 [asked.rule] if asked.rule else [], asked.matched, asked.lang, PER_PAGE,
             )  # fmt: skip
             filters = replace(search_filters(archive, settings, search), after=read_cursor(cursor))
-            query = parse_query(asked.q) if asked.q.strip() else None
+            query = query_of(asked.q)
             found = archive.search(query, filters, settings.serve.search_timeout.total_seconds())
         except QueryError as error:
             values["error"] = {"message": str(error), "pointer": error.pointer()}
