@@ -73,13 +73,14 @@ class ArchiveError(MonitorError):
 class SearchTooSlow(MonitorError):
     """A search stopped at its time limit: the archive is fine, the query asks too much of it."""
 
-    def __init__(self, seconds: float) -> None:
+    NARROW = (
+        "narrow it with whole words rather than a short prefix, a date range, a source or a rule "
+        "(a query of NOT alone reads every article)"
+    )
+
+    def __init__(self, seconds: float, advice: str = NARROW) -> None:
         self.seconds = seconds
-        super().__init__(
-            f"the search ran longer than {seconds:g} s and was stopped: narrow it with whole words "
-            "rather than a short prefix, a date range, a source or a rule (a query of NOT alone "
-            "reads every article)"
-        )
+        super().__init__(f"the search ran longer than {seconds:g} s and was stopped: {advice}")
 
 
 class NotifyError(MonitorError):

@@ -12,7 +12,7 @@ from typing import Any
 from monitor.archive import Archive, SearchFilters
 from monitor.config.durations import format_duration, parse_duration
 from monitor.config.settings import Settings
-from monitor.errors import UsageError
+from monitor.errors import SearchTooSlow, UsageError
 from monitor.models import AlertState, ArchivedArticle, PollResult, SourceState
 from monitor.names import known_names
 from monitor.payloads import iso
@@ -284,4 +284,11 @@ def rule_matches(archive: Archive, settings: Settings, name: str, limit: int) ->
 
     rule = next(rule for rule in settings.watch if rule.name == name)
     filters = SearchFilters(rules=(name,), limit=limit)
-    return archive.search(compile_rule(rule).node, filters, settings.serve.search_timeout.total_seconds())
+    try:
+        return archive.search(compile_rule(rule).node, filters, settings.serve.search_timeout.total_seconds())
+    except SearchTooSlow as error:  # a reader of the page or a feed cannot narrow the search
+        advice = (
+            f"the rule {name!r} asks too much of the archive: narrow its query (whole words rather "
+            "than a short prefix) or raise serve.search_timeout"
+        )
+        raise SearchTooSlow(error.seconds, advice) from None

@@ -326,8 +326,10 @@ def test_a_source_interval_too_long_to_keep_is_a_problem_not_a_crash(tmp_path: P
         ("0s", "serve.search_timeout: 0s: give more than 0s and at most 1h"),
         ("2h", "serve.search_timeout: 2h: give more than 0s and at most 1h"),
         ("soon", "serve.search_timeout: 'soon' is not a duration"),
-        ("true", "serve.search_timeout: True is not a duration"),
-        (".nan", "serve.search_timeout"),
+        ("true", "serve.search_timeout: a yes/no value is not a duration"),
+        (".nan", "serve.search_timeout: nan is not a duration"),
+        (".inf", "serve.search_timeout: inf is not a duration"),
+        ("1.0e+300", "serve.search_timeout: '1e+300' is longer than any duration"),
     ],
 )
 def test_a_search_timeout_is_a_duration_of_some_time(tmp_path: Path, given: str, said: str) -> None:
@@ -342,3 +344,11 @@ def test_a_search_timeout_reads_as_any_duration(tmp_path: Path) -> None:
     assert load_settings(write(tmp_path, "sources: []\nwatch: []\n")).serve.search_timeout == timedelta(
         seconds=10
     )
+
+
+def test_no_duration_key_takes_a_yes_no_or_an_endless_value(tmp_path: Path) -> None:
+    text = "fetch: {timeout: yes, host_gap: .inf}\nretention: {unmatched: no}\nsources: []\nwatch: []\n"
+    found = "\n".join(problems(tmp_path, text))
+    assert "fetch.timeout: a yes/no value is not a duration" in found
+    assert "fetch.host_gap: inf is not a duration" in found
+    assert "retention.unmatched: a yes/no value is not a duration" in found

@@ -13,7 +13,7 @@ def parse_duration(text: str) -> timedelta:
     """Parse '15m' or '1h30m'; a bare number is seconds. Raises ValueError on anything else."""
     cleaned = text.strip().lower()
     if re.fullmatch(r"\d+(?:\.\d+)?", cleaned):
-        return _bounded(text, float(cleaned))
+        return bounded_duration(text, float(cleaned))
     position = 0
     seconds = 0.0
     for part in _PART.finditer(cleaned):
@@ -23,14 +23,14 @@ def parse_duration(text: str) -> timedelta:
         position = part.end()
     if position != len(cleaned) or not cleaned:
         raise ValueError(f"{text!r} is not a duration (use e.g. 30s, 15m, 1h, 1d)")
-    return _bounded(text, seconds)
+    return bounded_duration(text, seconds)
 
 
 class DurationTooLong(ValueError):
     """A duration that is written right but cannot be kept (beyond timedelta's range)."""
 
 
-def _bounded(text: str, seconds: float) -> timedelta:
+def bounded_duration(text: str, seconds: float) -> timedelta:
     try:
         return timedelta(seconds=seconds)
     except OverflowError:

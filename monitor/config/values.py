@@ -3,6 +3,7 @@ schedules and throttles, each parsed once where the file is read."""
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import timedelta
 from typing import Annotated, Any
@@ -11,7 +12,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Pla
 
 from monitor.alerts.holding import Throttle, parse_throttle
 from monitor.alerts.schedules import Schedule
-from monitor.config.durations import parse_duration
+from monitor.config.durations import bounded_duration, parse_duration
 
 
 class StrictModel(BaseModel):
@@ -21,12 +22,14 @@ class StrictModel(BaseModel):
 
 
 def _duration(value: Any) -> Any:
-    if isinstance(value, bool):  # YAML's yes/no/true: pydantic would read True as one second
-        raise ValueError(f"{value!r} is not a duration (use e.g. 30s, 15m, 1h, 1d)")
+    if isinstance(value, bool):  # YAML's yes/no/on/true: pydantic would read True as one second
+        raise ValueError("a yes/no value is not a duration (use e.g. 30s, 15m, 1h, 1d; 0s for none)")
     if isinstance(value, str):
         return parse_duration(value)
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return timedelta(seconds=value)
+    if isinstance(value, int | float):
+        if not math.isfinite(value):  # YAML's .inf and .nan
+            raise ValueError(f"{value!r} is not a duration (use e.g. 30s, 15m, 1h, 1d)")
+        return bounded_duration(str(value), value)
     return value
 
 

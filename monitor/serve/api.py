@@ -205,9 +205,13 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics, reads: Exe
     ) -> dict[str, Any]:
         return mention_series(archive, settings, rule, interval, since, until, by)
 
-    def rule_stories(name: str) -> tuple[str, list[ArchivedArticle]]:
+    async def rule_stories(name: str) -> tuple[str, list[ArchivedArticle]]:
+        """The rule's name as configured and its newest stories, searched on the read threads
+        (a feed reader's poll is a search, which may run up to serve.search_timeout)."""
         [known] = known_names([name], [rule.name for rule in settings.watch], "watch rule")
-        return known, one_per_story(rule_matches(archive, settings, known, 2 * FEED_ENTRIES))[:FEED_ENTRIES]
+        loop = asyncio.get_running_loop()
+        found = await loop.run_in_executor(reads, rule_matches, archive, settings, known, 2 * FEED_ENTRIES)
+        return known, one_per_story(found)[:FEED_ENTRIES]
 
     @app.get(
         "/feeds/rules/{name:path}.atom",
@@ -216,8 +220,8 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics, reads: Exe
         response_class=Response,
         responses={200: {"content": {"application/atom+xml": {}}}, **errors(400, 401, 404, 503)},
     )
-    def rule_atom(name: str, request: Request) -> Response:
-        known, stories = rule_stories(name)
+    async def rule_atom(name: str, request: Request) -> Response:
+        known, stories = await rule_stories(name)
         body = atom_feed(known, stories, _self_url(request), datetime.now(UTC))
         return Response(body, media_type="application/atom+xml; charset=utf-8")
 
@@ -228,8 +232,8 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics, reads: Exe
         response_class=JSONResponse,
         responses={200: {"content": {"application/feed+json": {}}}, **errors(400, 401, 404, 503)},
     )
-    def rule_json_feed(name: str, request: Request) -> JSONResponse:
-        known, stories = rule_stories(name)
+    async def rule_json_feed(name: str, request: Request) -> JSONResponse:
+        known, stories = await rule_stories(name)
         feed = json_feed(known, stories, _self_url(request))
         return JSONResponse(feed, media_type="application/feed+json")
 

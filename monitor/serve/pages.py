@@ -170,7 +170,11 @@ def add_pages(
     @app.get(
         "/rules/{name:path}", dependencies=list(readers), response_class=HTMLResponse, include_in_schema=False
     )
-    def rule_page(name: str) -> HTMLResponse:
+    async def rule_page(name: str) -> HTMLResponse:
+        # Its recent matches are a search: on the read side's threads, as the search page's.
+        return await asyncio.get_running_loop().run_in_executor(reads, rule_answer, name)
+
+    def rule_answer(name: str) -> HTMLResponse:
         overview = {rule["name"]: rule for rule in rules_overview(archive, settings, datetime.now(UTC))}
         if name not in overview:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no watch rule {name!r}")

@@ -371,6 +371,7 @@ def test_a_search_past_the_time_limit_is_stopped_and_said(tmp_path: Path) -> Non
         assert feed.status_code == 503 and "ran longer than 0.001 s" in feed.json()["error"]
         rule_page = httpx.get(base + "/rules/Everything but budgets")
         assert rule_page.status_code == 200 and "ran longer than 0.001 s" in rule_page.text
+        assert "asks too much of the archive: narrow its query" in rule_page.text
         assert "Mentions per day" in rule_page.text and "None yet" not in rule_page.text
         # The server reads on: other routes answer.
         assert httpx.get(base + "/healthz").status_code == 200
