@@ -7,7 +7,7 @@ MonitorError
 │   └── TooLargeError    the body exceeded the size cap
 ├── ParseError           a feed or page could not be turned into records (carries the URL)
 ├── ArchiveError         the archive cannot be opened or is of an unknown schema
-├── SearchTooSlow        a search ran past its time limit and was stopped (the API's)
+├── SearchTooSlow        a search of the read side ran past its time limit and was stopped
 ├── NotifyError          an alert channel refused or could not be reached
 ├── OpmlError            an OPML file to import is not readable OPML
 ├── ConfigEditError      `sources add|import` cannot edit the config file safely (nothing written)

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from monitor.alerts.webhook import WebhookChannel
+from monitor.config import safe_yaml
 from monitor.config.loading import load_settings
 from monitor.errors import ConfigError
 from tests.conftest import Cli
@@ -149,6 +150,14 @@ def test_yaml_alias_bombs_are_refused_before_they_expand(tmp_path: Path, levels:
 def test_yaml_nested_too_deeply_is_a_clear_error(tmp_path: Path) -> None:
     [problem] = problems(tmp_path, "sources: " + "[" * 5000 + "]" * 5000)
     assert "not valid YAML (it nests too deeply)" in problem
+
+
+def test_a_long_config_without_aliases_is_not_taken_for_a_bomb(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Only what aliases add counts (with the real budget: a config of over 40,000 sources was refused).
+    monkeypatch.setattr(safe_yaml, "MAX_VALUES", 1000)
+    assert len(safe_yaml.load_yaml("".join(f"- {n}\n" for n in range(5000)))) == 5000
+    with pytest.raises(safe_yaml.YamlBombError):
+        safe_yaml.load_yaml("a: &a [" + ", ".join(["x"] * 100) + "]\nb: [" + ", ".join(["*a"] * 20) + "]\n")
 
 
 def test_ordinary_yaml_aliases_still_work(tmp_path: Path) -> None:
