@@ -70,6 +70,11 @@ class ArchiveError(MonitorError):
     pass
 
 
+class ArchiveGone(ArchiveError):
+    """The archive this process opened is no longer where it was (its SQLite file deleted,
+    moved or replaced): a daemon stops rather than write where no one will read."""
+
+
 class SearchTooSlow(MonitorError):
     """A search stopped at its time limit: the archive is fine, the query asks too much of it."""
 

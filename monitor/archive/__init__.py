@@ -349,7 +349,13 @@ class Archive(Protocol):
 
     def answers(self) -> None:
         """ArchiveError unless the database answers a trivial read at once: through a
-        connection that searches cannot all be holding (a health probe's question)."""
+        connection that searches cannot all be holding (a health probe's question); ArchiveGone
+        as still_open raises it."""
+        ...
+
+    def still_open(self) -> None:
+        """ArchiveGone when what the archive opened is no longer there to write to: a SQLite
+        file deleted, moved or replaced under the process (a PostgreSQL archive is a server's)."""
         ...
 
     def close(self) -> None:

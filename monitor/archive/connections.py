@@ -15,9 +15,9 @@ import psycopg
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from monitor.archive.engine import driver_connection, sqlite_engine
+from monitor.archive.engine import database_path, driver_connection, sqlite_engine
 from monitor.archive.migrations import is_current, migrate, refuse_foreign
-from monitor.errors import ArchiveError
+from monitor.errors import ArchiveError, ArchiveGone
 
 
 class Transactions(Protocol):
@@ -54,6 +54,7 @@ class SqlConnections:
                 "would see its own, empty one, and all would be lost at exit; give a file path"
             )
         refuse_unless_ours(url)
+        self.path = database_path(url)
         self.engine = sqlite_engine(url)
         try:
             with self.engine.connect().execution_options(reading=True) as connection, connection.begin():
@@ -64,6 +65,17 @@ class SqlConnections:
         except (SQLAlchemyError, ArchiveError) as error:
             self.engine.dispose()
             raise ArchiveError(f"cannot open the archive at {url}: {error}") from error
+        self._file = _identity(self.path)
+
+    def still_open(self) -> None:
+        """ArchiveGone once the archive's file was deleted, moved away or replaced: this
+        process's connections still hold the file it opened, where no one will read what they
+        write."""
+        if _identity(self.path) != self._file:
+            raise ArchiveGone(
+                f"the archive's file {self.path} was deleted, moved or replaced since the monitor "
+                "opened it: what it writes now would be lost; start it again to open the file there now"
+            )
 
     def close(self) -> None:
         self.engine.dispose()
@@ -87,7 +99,7 @@ class SqlConnections:
         the write lock. Other writes keep `writing`."""
         with self.write_lock, archive_errors("write"):
             if self._store_connection is None:
-                self._store_connection = driver_connection(self.engine)
+                self._store_connection = driver_connection(self.path)
             driver = self._store_connection
             driver.execute("BEGIN IMMEDIATE")
             try:
@@ -121,7 +133,7 @@ class SqlConnections:
         except IndexError:
             driver = None
         try:
-            driver = driver or driver_connection(self.engine)
+            driver = driver or driver_connection(self.path)
             driver.execute("BEGIN")
         except sqlite3.Error as error:
             raise ArchiveError(f"cannot read the archive: {explained(error)}") from error
@@ -136,6 +148,15 @@ class SqlConnections:
                 driver.close()
             else:
                 self._read_connections.append(driver)
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """Which file is at the path (device and inode), None when there is none."""
+    try:
+        found = path.stat()
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
 
 
 def refuse_unless_ours(url: str) -> None:

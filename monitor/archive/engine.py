@@ -12,16 +12,13 @@ import random
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 
+from monitor.errors import ArchiveGone
+
 # How long a writer waits for another process's write lock before the operation fails.
 BUSY_SECONDS = 30.0
-
-
-def _connect_args() -> dict[str, Any]:
-    return {"check_same_thread": False, "timeout": BUSY_SECONDS}
 
 
 def configure(driver: sqlite3.Connection) -> None:
@@ -49,20 +46,35 @@ def _use_wal(driver: sqlite3.Connection) -> None:
             time.sleep(random.uniform(0.001, 0.02))
 
 
-def driver_connection(engine: Engine) -> sqlite3.Connection:
-    """A new connection of the sqlite3 driver to the engine's database, set up as the engine's
-    own are, outside its pool."""
-    cargs, cparams = engine.dialect.create_connect_args(engine.url)
-    driver: sqlite3.Connection = engine.dialect.loaded_dbapi.connect(*cargs, **{**cparams, **_connect_args()})
+def driver_connection(path: Path) -> sqlite3.Connection:
+    """A connection of the sqlite3 driver to the archive's file, set up as the engine's are.
+    Never one that creates the file (sqlite_engine did, once): a file deleted under a running
+    monitor must fail to open, not come back empty."""
+    try:
+        driver = sqlite3.connect(
+            f"{path.as_uri()}?mode=rw", uri=True, check_same_thread=False, timeout=BUSY_SECONDS
+        )
+    except sqlite3.OperationalError:
+        if path.exists():
+            raise
+        raise ArchiveGone(
+            f"the archive's file {path} is gone: deleted or moved since the monitor opened it"
+        ) from None
     configure(driver)
     return driver
 
 
-def sqlite_engine(url: str) -> Engine:
-    Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args=_connect_args())
+def database_path(url: str) -> Path:
+    """The absolute path of a sqlite:/// URL's file."""
+    return Path(url.removeprefix("sqlite:///")).resolve()
 
-    event.listen(engine, "connect", lambda dbapi_connection, _record: configure(dbapi_connection))
+
+def sqlite_engine(url: str) -> Engine:
+    path = database_path(url)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        sqlite3.connect(path).close()  # an empty database, which the connections then open
+    engine = create_engine(url, creator=lambda: driver_connection(path))
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Connection) -> None:

@@ -92,6 +92,9 @@ class PostgresArchive(SourceSchedule):
         with self.db.reading() as connection:
             connection.execute(text("SELECT 1 FROM articles LIMIT 1"))
 
+    def still_open(self) -> None:
+        """A server's database: nothing of this process's to lose track of."""
+
     # articles ----------------------------------------------------------------------------
 
     @operation("looking up a feed's entries")

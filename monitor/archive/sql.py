@@ -83,8 +83,12 @@ class SqlArchive(SourceSchedule):
 
     @operation("reaching the archive")
     def answers(self) -> None:
+        self.db.still_open()
         with self.db.read_cursor() as cursor:  # SQLite's readers are not limited in number
             cursor.execute("SELECT 1 FROM articles LIMIT 1").fetchone()
+
+    def still_open(self) -> None:
+        self.db.still_open()
 
     # articles ----------------------------------------------------------------------------
 

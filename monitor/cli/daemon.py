@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import time
 from contextlib import nullcontext
-from pathlib import Path
 
 from monitor.archive.connections import refuse_unless_ours
+from monitor.archive.engine import database_path
 from monitor.config.settings import Settings
 from monitor.models import PollResult
 from monitor.names import known_names
@@ -37,14 +37,16 @@ def run_command(settings: Settings, path: str) -> int:
                 if listener
                 else None
             )
-            await running.run()
-            if read_side is not None:
-                await read_side
+            try:
+                await running.run()
+            finally:  # stopped by a signal or on its own (the archive's file gone): the server too
+                if read_side is not None:
+                    await read_side
         finally:
             await app.aclose()
 
     url = settings.database_url()
-    database = Path(url.removeprefix("sqlite:///")).resolve()  # one lock however the path is spelled
+    database = database_path(url)  # one lock however the path is spelled
     if url.startswith("sqlite:///"):
         refuse_unless_ours(url)  # before the lock file: nothing is left beside a refused file
     with sole_daemon(database) if url.startswith("sqlite:///") else nullcontext():

@@ -24,7 +24,7 @@ from monitor.app import CLAIM_LEASE, App
 from monitor.archive import FetchOutcome
 from monitor.config.durations import format_duration
 from monitor.config.settings import SourceSettings
-from monitor.errors import ArchiveError
+from monitor.errors import ArchiveError, ArchiveGone
 from monitor.ingest.poll.pipeline import SourceReport
 from monitor.metrics import Metrics
 from monitor.models import PollResult, PollStatus, SourceState
@@ -101,6 +101,7 @@ class Daemon:
         self.last_fault: tuple[str, float] = ("", 0.0)
         self.tally = PassTally()
         self.alerts_counted = (0, 0)  # the dispatcher's totals at the last summary
+        self.gone: ArchiveGone | None = None  # why the daemon stopped on its own
 
     def _tracked(self, job: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
         async def run() -> None:
@@ -113,6 +114,10 @@ class Daemon:
                 await job()
             except asyncio.CancelledError:  # the scheduler shutting down mid-job: nothing failed
                 log.debug("job %s cancelled at shutdown", getattr(job, "__name__", job))
+            except ArchiveGone as error:
+                log.error("stopping: %s", error)
+                self.gone = error
+                self.stopping.set()
             except ArchiveError as error:  # one line, not a traceback a tick
                 self._report_fault(f"job {getattr(job, '__name__', job)}: {error}")
             except Exception:  # a failing job must not stop the daemon; it runs again next tick
@@ -125,6 +130,7 @@ class Daemon:
 
     async def poll_due(self) -> None:
         """Start a task per due source and return: a slow source never holds up the others."""
+        self.app.archive.still_open()  # a stat of the file: no poll writes into one deleted
         now = self.app.clock()
         retried = [(source, state) for when, source, state in self.retries.values() if when <= now]
         for source, _ in retried:
@@ -304,7 +310,8 @@ class Daemon:
         if self.in_flight:
             await asyncio.wait(set(self.in_flight), timeout=SHUTDOWN_GRACE)
         try:
-            await asyncio.wait_for(self.dispatch(), timeout=SHUTDOWN_GRACE)
+            if self.gone is None:
+                await asyncio.wait_for(self.dispatch(), timeout=SHUTDOWN_GRACE)
         except TimeoutError:  # a backlog of thousands of alerts: what is not claimed stays pending
             log.warning("stopping: alerts still being claimed after %.0f s are left pending", SHUTDOWN_GRACE)
         unfinished = await self.app.dispatcher.drain(SHUTDOWN_GRACE)
@@ -314,6 +321,8 @@ class Daemon:
             )
         await self.summarize()  # the pass cut short
         log.info("stopped")
+        if self.gone is not None:
+            raise self.gone
 
     async def _take_over(self) -> None:
         released = await asyncio.to_thread(self.app.archive.release_claims, self.app.clock())
