@@ -6,7 +6,19 @@ from pathlib import Path
 
 import pytest
 
-from bench import archive, daemons, extraction, fetching, latency, listings, memory, parsing, serve, stories
+from bench import (
+    archive,
+    daemons,
+    extraction,
+    fetching,
+    latency,
+    listings,
+    memory,
+    parsing,
+    serve,
+    slow_searches,
+    stories,
+)
 from bench.match import measure, table
 from tests.postgres import SERVER
 
@@ -119,3 +131,9 @@ def test_serve_benchmark_smoke(tmp_path: Path) -> None:
     for wrong in (tmp_path / "notes.txt", tmp_path):
         with pytest.raises(SystemExit, match=r"is not an archive bench\.serve filled"):
             serve.run(articles=300, repeat=3, kept=wrong, clients=4)
+
+
+def test_slow_searches_benchmark_smoke(tmp_path: Path) -> None:
+    report = slow_searches.run(articles=300, kept=tmp_path / "kept.db", clients=3, seconds=1.5, mix="all")
+    assert "0 other" in report and "/healthz: " in report and "ms, max inf" not in report
+    assert int(report.split("peak memory: ")[1].split(" MB")[0]) > 20

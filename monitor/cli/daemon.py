@@ -96,8 +96,10 @@ def serve_command(settings: Settings, listen: str | None) -> int:
 
     from monitor.archive.backends import open_archive
     from monitor.metrics import Metrics
+    from monitor.runtime.arenas import limit_malloc_arenas
     from monitor.serve.server import DEFAULT_LISTEN, bind, serve
 
+    limit_malloc_arenas()  # the read threads' searches: as many cores at once, not 32 arenas
     listener = bind(listen or settings.serve.listen or DEFAULT_LISTEN, settings)
     archive = open_archive(settings)
 

@@ -1,0 +1,120 @@
+"""The read side under a crowd of slow searches (`monitor serve`, a real process on loopback):
+`--clients` threads each ask, for `--seconds`, searches that run up to the time limit (NOT alone,
+which reads every article; short prefixes, which the index gathers in memory), while /healthz is
+asked every 0.2 s. Reported: /healthz's latency, the searches answered (200) and stopped at the
+limit (503), and the server's peak memory (VmHWM). Over bench.serve's archive of generated
+articles; `--mix` picks the searches.
+
+    python -m bench.slow_searches [--articles 1000000] [--archive PATH] [--clients 60]
+        [--seconds 20] [--mix all|prefix|scan] [--no-write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import yaml
+
+from bench.report import environment, write_section
+from bench.serve import _archive, _p95, _serve
+
+MIXES = {
+    "all": ["NOT budget", "ka*", "NOT lo*"],
+    "prefix": ["ka*"],
+    "scan": ["NOT budget", "NOT lo*"],
+}
+PROBE_EVERY = 0.2  # seconds between two asks of /healthz
+
+
+def run(articles: int, kept: Path | None, clients: int, seconds: float, mix: str) -> str:
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        config = folder / "monitor.yaml"
+        database = kept or folder / "archive.db"
+        config.write_text(
+            yaml.safe_dump({"storage": {"url": f"sqlite:///{database}"}, "sources": [], "watch": []})
+        )
+        archive, filled = _archive(database, articles)
+        archive.close()
+        process, base = _serve(config)
+        try:
+            answers, probes = _crowd(base, MIXES[mix], clients, seconds)
+            peak = _peak_megabytes(process.pid)
+        finally:
+            process.terminate()
+            process.wait(timeout=60)
+    shown = ", ".join(f"`{query}`" for query in MIXES[mix])
+    return (
+        f"{filled}; {clients} clients asking {shown} (limit: the default 10 s) for {seconds:g} s, "
+        f"/healthz every {PROBE_EVERY:g} s meanwhile.\n\n"
+        f"/healthz: {len(probes)} answers, p50 {statistics.median(probes):.0f} ms, p95 {_p95(probes):.0f} "
+        f"ms, max {max(probes):.0f} ms. Searches: {answers.get(200, 0)} answered, {answers.get(503, 0)} "
+        f"stopped at the limit, {sum(answers.values()) - answers.get(200, 0) - answers.get(503, 0)} "
+        f"other. The server's peak memory: {peak} MB."
+    )
+
+
+def _crowd(base: str, queries: list[str], clients: int, seconds: float) -> tuple[dict[int, int], list[float]]:
+    """The status codes of the crowd's searches, counted, and /healthz's latencies in ms (inf:
+    an answer other than 200)."""
+    stop = time.monotonic() + seconds
+    answers: dict[int, int] = {}
+    lock = threading.Lock()
+
+    def client(number: int) -> None:
+        with httpx.Client(base_url=base, timeout=120) as session:
+            while time.monotonic() < stop:
+                query = queries[number % len(queries)]
+                status = session.get("/api/v1/articles", params={"q": query, "limit": 50}).status_code
+                with lock:
+                    answers[status] = answers.get(status, 0) + 1
+
+    threads = [threading.Thread(target=client, args=(number,)) for number in range(clients)]
+    for thread in threads:
+        thread.start()
+    probes = []
+    with httpx.Client(base_url=base, timeout=120) as probe:
+        while time.monotonic() < stop:
+            began = time.perf_counter()
+            healthy = probe.get("/healthz").status_code == 200
+            probes.append((time.perf_counter() - began) * 1000 if healthy else float("inf"))
+            time.sleep(PROBE_EVERY)
+    for thread in threads:
+        thread.join()
+    return answers, probes
+
+
+def _peak_megabytes(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(status.split("VmHWM:")[1].split()[0]) // 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--articles", type=int, default=1_000_000)
+    parser.add_argument("--archive", type=Path, help="keep the generated archive here, for the next run")
+    parser.add_argument("--clients", type=int, default=60)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--mix", choices=sorted(MIXES), default="all")
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+    kept = args.archive.resolve() if args.archive else None
+    body = run(args.articles, kept, args.clients, args.seconds, args.mix)
+    print(body)
+    if not args.no_write:
+        write_section(
+            f"Slow searches at once (bench/slow_searches.py, {args.mix})",
+            environment("bench.slow_searches", ["uvicorn", "SQLAlchemy"]) + "\n" + body,
+        )
+
+
+if __name__ == "__main__":
+    main()
