@@ -55,7 +55,10 @@ class SqlConnections:
             )
         refuse_unless_ours(url)
         self.path = database_path(url)
-        self.engine = sqlite_engine(url)
+        try:
+            self.engine = sqlite_engine(url)
+        except (OSError, sqlite3.Error) as error:  # its folder or file cannot be made
+            raise ArchiveError(f"cannot open the archive at {url}: {error}") from None
         try:
             with self.engine.connect().execution_options(reading=True) as connection, connection.begin():
                 current = is_current(connection)

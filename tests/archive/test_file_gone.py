@@ -73,3 +73,9 @@ def test_a_path_with_characters_a_uri_escapes_opens_as_any_other(tmp_path: Path)
         archive.close()
     assert sorted(entry.name for entry in path.parent.iterdir())[0] == "monitor.db"
     assert not (tmp_path / "desk ").exists()
+
+
+def test_a_path_that_cannot_be_made_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("a file, not a folder")
+    with pytest.raises(ArchiveError, match=r"cannot open the archive at sqlite:///.*notes\.txt/monitor\.db"):
+        SqlArchive(f"sqlite:///{tmp_path / 'notes.txt' / 'monitor.db'}")
