@@ -1,9 +1,10 @@
 """The read side under a crowd of slow searches (`monitor serve`, a real process on loopback):
-`--clients` threads each ask, for `--seconds`, searches that run up to the time limit (NOT alone,
-which reads every article; short prefixes, which the index gathers in memory), while /healthz is
-asked every 0.2 s. Reported: /healthz's latency, the searches answered (200) and stopped at the
-limit (503), and the server's peak memory (VmHWM). Over bench.serve's archive of generated
-articles; `--mix` picks the searches.
+`--clients` threads each ask, for `--seconds`, searches that run up to the time limit (NOT
+alone, which reads every article; short prefixes, which the index gathers in memory), while
+/healthz and a quick search (`budget`, a few milliseconds alone) are asked every 0.2 s.
+Reported: their latencies, the crowd's searches answered (200) and stopped at the limit (503),
+and the server's peak memory (VmHWM). Over bench.serve's archive of generated articles;
+`--mix` picks the searches.
 
     python -m bench.slow_searches [--articles 1000000] [--archive PATH] [--clients 60]
         [--seconds 20] [--mix all|prefix|scan] [--no-write]
@@ -44,7 +45,7 @@ def run(articles: int, kept: Path | None, clients: int, seconds: float, mix: str
         archive.close()
         process, base = _serve(config)
         try:
-            answers, probes = _crowd(base, MIXES[mix], clients, seconds)
+            answers, probes, quick = _crowd(base, MIXES[mix], clients, seconds)
             peak = _peak_megabytes(process.pid)
         finally:
             process.terminate()
@@ -52,17 +53,19 @@ def run(articles: int, kept: Path | None, clients: int, seconds: float, mix: str
     shown = ", ".join(f"`{query}`" for query in MIXES[mix])
     return (
         f"{filled}; {clients} clients asking {shown} (limit: the default 10 s) for {seconds:g} s, "
-        f"/healthz every {PROBE_EVERY:g} s meanwhile.\n\n"
-        f"/healthz: {len(probes)} answers, p50 {statistics.median(probes):.0f} ms, p95 {_p95(probes):.0f} "
-        f"ms, max {max(probes):.0f} ms. Searches: {answers.get(200, 0)} answered, {answers.get(503, 0)} "
+        f"/healthz and `budget` every {PROBE_EVERY:g} s meanwhile.\n\n"
+        f"/healthz: {_spread(probes)}. `budget`: {_spread(quick)}. "
+        f"The crowd's searches: {answers.get(200, 0)} answered, {answers.get(503, 0)} "
         f"stopped at the limit, {sum(answers.values()) - answers.get(200, 0) - answers.get(503, 0)} "
         f"other. The server's peak memory: {peak} MB."
     )
 
 
-def _crowd(base: str, queries: list[str], clients: int, seconds: float) -> tuple[dict[int, int], list[float]]:
-    """The status codes of the crowd's searches, counted, and /healthz's latencies in ms (inf:
-    an answer other than 200)."""
+def _crowd(
+    base: str, queries: list[str], clients: int, seconds: float
+) -> tuple[dict[int, int], list[float], list[float]]:
+    """The status codes of the crowd's searches, counted, and the latencies in ms of /healthz
+    and of the quick search (inf: an answer other than 200)."""
     stop = time.monotonic() + seconds
     answers: dict[int, int] = {}
     lock = threading.Lock()
@@ -78,16 +81,25 @@ def _crowd(base: str, queries: list[str], clients: int, seconds: float) -> tuple
     threads = [threading.Thread(target=client, args=(number,)) for number in range(clients)]
     for thread in threads:
         thread.start()
-    probes = []
+    probes: list[float] = []
+    quick: list[float] = []
     with httpx.Client(base_url=base, timeout=120) as probe:
         while time.monotonic() < stop:
-            began = time.perf_counter()
-            healthy = probe.get("/healthz").status_code == 200
-            probes.append((time.perf_counter() - began) * 1000 if healthy else float("inf"))
+            for path, latencies in (("/healthz", probes), ("/api/v1/articles?q=budget&limit=50", quick)):
+                began = time.perf_counter()
+                answered = probe.get(path).status_code == 200
+                latencies.append((time.perf_counter() - began) * 1000 if answered else float("inf"))
             time.sleep(PROBE_EVERY)
     for thread in threads:
         thread.join()
-    return answers, probes
+    return answers, probes, quick
+
+
+def _spread(latencies: list[float]) -> str:
+    return (
+        f"{len(latencies)} answers, p50 {statistics.median(latencies):.0f} ms, p95 {_p95(latencies):.0f} ms, "
+        f"max {max(latencies):.0f} ms"
+    )
 
 
 def _peak_megabytes(pid: int) -> int:

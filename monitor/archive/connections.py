@@ -54,6 +54,7 @@ class SqlConnections:
                 "would see its own, empty one, and all would be lost at exit; give a file path"
             )
         refuse_unless_ours(url)
+        self.given = Path(url.removeprefix("sqlite:///"))  # as written: through any symlinks
         self.path = database_path(url)
         try:
             self.engine = sqlite_engine(url)
@@ -68,16 +69,17 @@ class SqlConnections:
         except (SQLAlchemyError, ArchiveError) as error:
             self.engine.dispose()
             raise ArchiveError(f"cannot open the archive at {url}: {error}") from error
-        self._file = _identity(self.path)
+        self._file = _identity(self.given)
 
     def still_open(self) -> None:
         """ArchiveGone once the archive's file was deleted, moved away or replaced: this
         process's connections still hold the file it opened, where no one will read what they
         write."""
-        if _identity(self.path) != self._file:
+        if _identity(self.given) != self._file:
             raise ArchiveGone(
                 f"the archive's file {self.path} was deleted, moved or replaced since the monitor "
-                "opened it: what it writes now would be lost; start it again to open the file there now"
+                "opened it (or a link on its path now leads elsewhere): start it again to open the "
+                "file there now"
             )
 
     def close(self) -> None:
@@ -153,13 +155,15 @@ class SqlConnections:
                 self._read_connections.append(driver)
 
 
-def _identity(path: Path) -> tuple[int, int] | None:
-    """Which file is at the path (device and inode), None when there is none."""
+def _identity(path: Path) -> tuple[str, int, int] | None:
+    """Which file the path leads to: its real path (SQLite names the -wal beside it, so a link
+    pointed elsewhere, even at the same file under another name, splits the log), device and
+    inode; None when there is none."""
     try:
         found = path.stat()
+        return str(path.resolve(strict=True)), found.st_dev, found.st_ino
     except OSError:
         return None
-    return found.st_dev, found.st_ino
 
 
 def refuse_unless_ours(url: str) -> None:

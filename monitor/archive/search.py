@@ -16,12 +16,6 @@ def _phrase(tokens: tuple[str, ...], prefix: bool) -> str:
     return quoted + "*" if prefix else quoted
 
 
-def reads_prefixes(index_query: str) -> bool:
-    """Whether the index query has a prefix (`"ka"*`), whose matches the index gathers at once,
-    in memory: tens of megabytes for a short prefix over a million articles."""
-    return '"*' in index_query
-
-
 def _term(term: Term) -> str:
     forms = [term.tokens]
     if is_hebrew(term.tokens[0]):

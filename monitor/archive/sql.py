@@ -7,9 +7,7 @@ stories.py)."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -19,7 +17,7 @@ from monitor.archive import JobHold, KnownEntries, OutboxRow, SearchFilters
 from monitor.archive.bulk import IN_JSON, json_list
 from monitor.archive.connections import SqlConnections, operation
 from monitor.archive.outbox_sql import SqlOutbox
-from monitor.archive.search import fts_query, index_exact, reads_prefixes
+from monitor.archive.search import fts_query, index_exact
 from monitor.archive.search_sql import (
     archived,
     article_rows,
@@ -42,7 +40,6 @@ from monitor.archive.writes import (
     unstored,
     update_article,
 )
-from monitor.errors import SearchTooSlow
 from monitor.models import ArchivedArticle, Article, Hit
 from monitor.near_duplicates import StoryGrouping
 from monitor.rules import Node
@@ -54,10 +51,6 @@ _KNOWN_CONTENTS = f"SELECT content_hash FROM articles WHERE source = ? AND conte
 _ARTICLE_STORED = "SELECT 1 FROM articles WHERE id = ?"
 _DROP_RULES_HITS = f"DELETE FROM hits WHERE article_id = ? AND rule IN {IN_JSON}"
 _MATCHED = "UPDATE articles SET matched = 1 WHERE id = ?"
-# Searches of a prefix at once in one process: each holds its prefix's matches in memory (about
-# 40 MB for `ka*` at a million articles; 32 at once took a server to 1.4 GB), and two cores
-# gain nothing from more than a few.
-PREFIX_SEARCHES = 4
 
 
 class SqlArchive(SourceSchedule):
@@ -71,7 +64,6 @@ class SqlArchive(SourceSchedule):
         self.outbox = SqlOutbox(self.db)
         self.sources = SqlSources(self.db)
         self.stats = SqlStats(self.db)
-        self._prefix_searches = threading.BoundedSemaphore(PREFIX_SEARCHES)
 
     shared = False  # one daemon per file (runtime/daemon_lock.py)
     host_turns = None
@@ -191,11 +183,7 @@ class SqlArchive(SourceSchedule):
         unless the index's answer is exact (see search.index_exact)."""
         index_query = fts_query(query) if query is not None else None
         deadline = Deadline(time_limit)
-        with (
-            self._turn_for(index_query, deadline),
-            self.db.read_cursor() as cursor,
-            sqlite_time_limit(cursor.connection, deadline),
-        ):
+        with self.db.read_cursor() as cursor, sqlite_time_limit(cursor.connection, deadline):
             if query is not None and index_query is not None:
                 accept = None if index_exact(query) else partial(verifies, compile_node(query))
                 return archived(cursor, newest_matches(cursor, index_query, filters, accept, deadline))
@@ -203,20 +191,6 @@ class SqlArchive(SourceSchedule):
             # streamed newest first; verification stops at the limit.
             evaluator = compile_node(query) if query is not None else None
             return archived(cursor, first_accepted(newest_of_all(cursor, filters), evaluator, filters.limit))
-
-    @contextmanager
-    def _turn_for(self, index_query: str | None, deadline: Deadline) -> Iterator[None]:
-        """A search of a prefix waits for one of the PREFIX_SEARCHES turns (SearchTooSlow when
-        none comes before its deadline); any other goes at once."""
-        if index_query is None or not reads_prefixes(index_query):
-            yield
-            return
-        if not self._prefix_searches.acquire(timeout=deadline.left()):
-            raise SearchTooSlow(deadline.seconds or 0.0)
-        try:
-            yield
-        finally:
-            self._prefix_searches.release()
 
     @operation("purging old articles")
     def purge(self, now: datetime, unmatched_age: timedelta | None, matched_age: timedelta | None) -> int:

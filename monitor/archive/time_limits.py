@@ -33,10 +33,6 @@ class Deadline:
         self.seconds = seconds
         self.at = None if seconds is None else time.monotonic() + seconds
 
-    def left(self) -> float | None:
-        """Seconds until the deadline (none left: 0), None without one."""
-        return None if self.at is None else max(0.0, self.at - time.monotonic())
-
     def passed(self) -> bool:
         return self.at is not None and time.monotonic() >= self.at
 

@@ -115,7 +115,7 @@ class Daemon:
             except asyncio.CancelledError:  # the scheduler shutting down mid-job: nothing failed
                 log.debug("job %s cancelled at shutdown", getattr(job, "__name__", job))
             except ArchiveGone as error:
-                log.error("stopping: %s", error)
+                log.error("stopping, so that nothing more is written where no one reads it: %s", error)
                 self.gone = error
                 self.stopping.set()
             except ArchiveError as error:  # one line, not a traceback a tick

@@ -4,7 +4,6 @@ most, makes one trip to the read threads for its whole answer, JSON included (be
 
 from __future__ import annotations
 
-import asyncio
 import time
 from concurrent.futures import Executor
 from dataclasses import replace
@@ -35,6 +34,7 @@ from monitor.queries import (
     mention_series,
     query_of,
     rule_matches,
+    rule_too_slow,
     rules_overview,
     search_filters,
     source_health,
@@ -43,6 +43,7 @@ from monitor.serve.auth import token_check
 from monitor.serve.cursors import read_cursor, write_cursor
 from monitor.serve.feeds import atom_feed, json_feed, one_per_story
 from monitor.serve.pages import add_pages
+from monitor.serve.searching import Searching, prefixes_asked, rule_prefixes
 from monitor.serve.shapes import (
     AlertOut,
     ArticleOut,
@@ -77,6 +78,7 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics, reads: Exe
         openapi_url=None,  # served below, behind the token like the rest
     )
     readers = [Depends(token_check(settings.serve.tokens))]
+    searching = Searching(reads, settings.serve.search_timeout.total_seconds())
 
     @app.exception_handler(QueryError)
     def _query_error(_request: Request, error: QueryError) -> JSONResponse:
@@ -141,8 +143,8 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics, reads: Exe
             params.lang,
             params.limit,
         )
-        body = await asyncio.get_running_loop().run_in_executor(
-            reads, articles_page, archive, settings, asked, params.cursor
+        body = await searching.run(
+            prefixes_asked(params.q), articles_page, archive, settings, asked, params.cursor
         )
         return Response(body, media_type="application/json")
 
@@ -209,8 +211,12 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics, reads: Exe
         """The rule's name as configured and its newest stories, searched on the read threads
         (a feed reader's poll is a search, which may run up to serve.search_timeout)."""
         [known] = known_names([name], [rule.name for rule in settings.watch], "watch rule")
-        loop = asyncio.get_running_loop()
-        found = await loop.run_in_executor(reads, rule_matches, archive, settings, known, 2 * FEED_ENTRIES)
+        try:
+            found = await searching.run(
+                rule_prefixes(settings, known), rule_matches, archive, settings, known, 2 * FEED_ENTRIES
+            )
+        except SearchTooSlow as error:  # no turn came for its prefixes
+            raise rule_too_slow(known, error.seconds) from None
         return known, one_per_story(found)[:FEED_ENTRIES]
 
     @app.get(
@@ -270,7 +276,7 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics, reads: Exe
             return JSONResponse(health, status.HTTP_503_SERVICE_UNAVAILABLE)
         return JSONResponse(health)
 
-    add_pages(app, archive, settings, readers, reads)
+    add_pages(app, archive, settings, readers, searching)
     add_csp_reports(app, metrics)
     app.mount("/static", StaticFiles(packages=[("monitor.serve", "static")]), name="static")
     return app

@@ -11,7 +11,6 @@ import hmac
 import re
 import secrets
 from collections.abc import Sequence
-from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -34,12 +33,14 @@ from monitor.queries import (
     mention_series,
     query_of,
     rule_matches,
+    rule_too_slow,
     rules_overview,
     search_filters,
     source_health,
 )
 from monitor.serve.chart import line_chart
 from monitor.serve.cursors import read_cursor, write_cursor
+from monitor.serve.searching import Searching, prefixes_asked, rule_prefixes
 
 PER_PAGE = 30
 MOST_RETRIED = 1000  # alert ids in one retry form
@@ -88,10 +89,10 @@ class _Asked:
 
 
 def add_pages(
-    app: FastAPI, archive: Archive, settings: Settings, readers: Sequence[Any], reads: Executor
+    app: FastAPI, archive: Archive, settings: Settings, readers: Sequence[Any], searching: Searching
 ) -> None:
     """The pages' routes on the app, behind the same token check as the API (`readers`); the
-    searches on the `reads` threads."""
+    searches run by `searching`."""
     templates = _environment()
     csrf = secrets.token_urlsafe(32)  # this process's: a form from another site cannot know it
 
@@ -112,9 +113,14 @@ def add_pages(
         asked = _Asked(q, rule, source, lang or None, since or None, until or None, matched)
         # On the read side's threads, as the API's search: slow searches must not take the
         # threads of FastAPI, on which /healthz and the other pages answer.
-        return await asyncio.get_running_loop().run_in_executor(reads, search_results, asked, cursor)
+        try:
+            return await searching.run(prefixes_asked(q), search_results, asked, cursor)
+        except SearchTooSlow as error:  # no turn came for its prefixes: nothing read
+            return search_results(asked, cursor, refused=error)
 
-    def search_results(asked: _Asked, cursor: str | None) -> HTMLResponse:
+    def search_results(
+        asked: _Asked, cursor: str | None, refused: SearchTooSlow | None = None
+    ) -> HTMLResponse:
         values: dict[str, Any] = {
             "asked": asked,
             "rule_names": [each.name for each in settings.watch],
@@ -126,6 +132,9 @@ def add_pages(
         wanted = (asked.rule, asked.source, asked.lang, asked.since, asked.until, asked.matched)
         if not (asked.q.strip() or any(wanted)):
             return page("search.html", **values)
+        if refused is not None:
+            values["error"] = {"message": str(refused), "pointer": None}
+            return page("search.html", 503, **values)
         try:
             search = SearchAsked(
                 asked.q, asked.since, None, asked.until, [asked.source] if asked.source else [],
@@ -172,15 +181,23 @@ def add_pages(
     )
     async def rule_page(name: str) -> HTMLResponse:
         # Its recent matches are a search: on the read side's threads, as the search page's.
-        return await asyncio.get_running_loop().run_in_executor(reads, rule_answer, name)
+        try:
+            return await searching.run(rule_prefixes(settings, name), rule_answer, name)
+        except SearchTooSlow as error:  # no turn came for its prefixes: the rest still shown
+            refused = rule_too_slow(name, error.seconds)
+            return await asyncio.get_running_loop().run_in_executor(
+                searching.reads, rule_answer, name, refused
+            )
 
-    def rule_answer(name: str) -> HTMLResponse:
+    def rule_answer(name: str, refused: SearchTooSlow | None = None) -> HTMLResponse:
         overview = {rule["name"]: rule for rule in rules_overview(archive, settings, datetime.now(UTC))}
         if name not in overview:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no watch rule {name!r}")
         series = mention_series(archive, settings, [name], "day", None, None, None)
         points = series["series"][0]["points"]
         try:
+            if refused is not None:
+                raise refused
             recent, too_slow = rule_matches(archive, settings, name, RECENT_MATCHES), None
         except SearchTooSlow as error:  # the chart and counts are still worth showing
             recent, too_slow = [], str(error)

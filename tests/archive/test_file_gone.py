@@ -79,3 +79,43 @@ def test_a_path_that_cannot_be_made_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("a file, not a folder")
     with pytest.raises(ArchiveError, match=r"cannot open the archive at sqlite:///.*notes\.txt/monitor\.db"):
         SqlArchive(f"sqlite:///{tmp_path / 'notes.txt' / 'monitor.db'}")
+
+
+@pytest.mark.parametrize("how", ["file", "folder"])
+def test_a_link_on_the_path_pointed_elsewhere_is_said(tmp_path: Path, how: str) -> None:
+    """Even at the same file under another name: SQLite names the -wal after the name it
+    resolves, so two processes would keep two logs of one database (a reviewer lost articles)."""
+    real = tmp_path / "real"
+    real.mkdir()
+    if how == "file":
+        path = real / "monitor.db"
+        archive = _archive(path)
+        path.rename(real / "moved.db")
+        path.symlink_to("moved.db")  # the same file, reached by another name
+    else:
+        link = tmp_path / "link"
+        link.symlink_to(real)
+        path = link / "monitor.db"
+        archive = _archive(path)
+        (tmp_path / "other").mkdir()
+        link.unlink()
+        link.symlink_to(tmp_path / "other")
+        _archive(path).close()  # another archive where the link now leads
+    try:
+        with pytest.raises(ArchiveGone, match="or a link on its path now leads elsewhere"):
+            archive.still_open()
+    finally:
+        archive.close()
+
+
+def test_a_path_through_links_left_as_they_were_is_no_alarm(tmp_path: Path) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    archive = _archive(tmp_path / "link" / "monitor.db")
+    try:
+        (tmp_path / "link" / "monitor.db").touch()
+        archive.still_open()
+        archive.store_new([make_article("more")], [])
+        archive.still_open()
+    finally:
+        archive.close()

@@ -13,7 +13,6 @@ import pytest
 
 from monitor.archive import Archive, SearchFilters, pg_readers
 from monitor.archive.pg_archive import PostgresArchive
-from monitor.archive.sql import PREFIX_SEARCHES, SqlArchive
 from monitor.errors import SearchTooSlow
 from monitor.rules import parse_query
 from tests.archive.helpers import BACKENDS, NOW, archive_of, make_article
@@ -117,32 +116,3 @@ def test_on_postgresql_the_time_waiting_for_a_reader_is_not_the_searchs(
         assert found.article.id == "one" and time.monotonic() - began >= 0.3
         for holder in holders:
             holder.join()
-
-
-def test_prefix_searches_take_turns_within_their_limit(tmp_path: Path) -> None:
-    """A few prefix searches at once in a process (each gathers its prefix's matches in
-    memory): another waits for a turn, within its time limit; other searches do not wait."""
-    archive = SqlArchive(f"sqlite:///{tmp_path / 'turns.db'}")
-    archive.store_new([make_article("dome", text="The coastal radar was shown.")], [])
-    turns = archive._prefix_searches
-    try:
-        for _ in range(PREFIX_SEARCHES):
-            assert turns.acquire(timeout=0)  # every turn held, as by slow prefix searches
-        began = time.monotonic()
-        with pytest.raises(SearchTooSlow, match=r"longer than 0\.3 s"):
-            archive.search(parse_query("coast*"), SearchFilters(), 0.3)
-        assert 0.3 <= time.monotonic() - began < 2
-        assert [found.article.id for found in archive.search(parse_query("radar"), SearchFilters(), 0.3)] == [
-            "dome"
-        ]
-        assert archive.search(parse_query("NOT coast*"), SearchFilters(), 0.3) == []  # no index prefix
-        threading.Timer(0.2, turns.release).start()  # one search ends
-        assert [found.article.id for found in archive.search(parse_query("coast*"), SearchFilters(), 5)] == [
-            "dome"
-        ]
-        for _ in range(PREFIX_SEARCHES - 1):
-            turns.release()
-        assert turns.acquire(timeout=0)  # the search gave its turn back
-        turns.release()
-    finally:
-        archive.close()
