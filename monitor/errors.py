@@ -88,6 +88,18 @@ class SearchTooSlow(MonitorError):
         super().__init__(f"the search ran longer than {seconds:g} s and was stopped: {advice}")
 
 
+class ServerBusy(SearchTooSlow):
+    """A heavy search (prefixes, NOT alone) not run: the server was busy with others."""
+
+    def __init__(self, reason: str) -> None:
+        self.seconds = 0.0
+        MonitorError.__init__(
+            self,
+            f"the server is busy with other heavy searches (prefixes, NOT alone) and did not run "
+            f"this one ({reason}): try again shortly, or narrow it with whole words",
+        )
+
+
 class NotifyError(MonitorError):
     def __init__(self, channel: str, message: str, retry_after: float | None = None) -> None:
         self.channel = channel

@@ -286,15 +286,9 @@ def rule_matches(archive: Archive, settings: Settings, name: str, limit: int) ->
     filters = SearchFilters(rules=(name,), limit=limit)
     try:
         return archive.search(compile_rule(rule).node, filters, settings.serve.search_timeout.total_seconds())
-    except SearchTooSlow as error:
-        raise rule_too_slow(name, error.seconds) from None
-
-
-def rule_too_slow(name: str, seconds: float) -> SearchTooSlow:
-    """The search of a rule's matches stopped at the time limit, said to a reader of its page or
-    feeds, who cannot narrow it."""
-    advice = (
-        f"the rule {name!r} asks too much of the archive: narrow its query (whole words rather "
-        "than a short prefix) or raise serve.search_timeout"
-    )
-    return SearchTooSlow(seconds, advice)
+    except SearchTooSlow as error:  # a reader of the page or a feed cannot narrow the search
+        advice = (
+            f"the rule {name!r} asks too much of the archive: narrow its query (whole words rather "
+            "than a short prefix) or raise serve.search_timeout"
+        )
+        raise SearchTooSlow(error.seconds, advice) from None

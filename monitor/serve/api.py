@@ -8,6 +8,7 @@ import time
 from concurrent.futures import Executor
 from dataclasses import replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -21,7 +22,7 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from monitor import __version__
-from monitor.archive import Archive
+from monitor.archive import Archive, SearchFilters
 from monitor.config.settings import Settings
 from monitor.errors import ArchiveError, QueryError, SearchTooSlow, UsageError
 from monitor.metrics import Metrics
@@ -34,7 +35,6 @@ from monitor.queries import (
     mention_series,
     query_of,
     rule_matches,
-    rule_too_slow,
     rules_overview,
     search_filters,
     source_health,
@@ -43,7 +43,7 @@ from monitor.serve.auth import token_check
 from monitor.serve.cursors import read_cursor, write_cursor
 from monitor.serve.feeds import atom_feed, json_feed, one_per_story
 from monitor.serve.pages import add_pages
-from monitor.serve.searching import Searching, prefixes_asked, rule_prefixes
+from monitor.serve.searching import Searching, rule_turns, turns_asked
 from monitor.serve.shapes import (
     AlertOut,
     ArticleOut,
@@ -143,8 +143,9 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics, reads: Exe
             params.lang,
             params.limit,
         )
+        checked = partial(page_filters, archive, settings, asked, params.cursor)
         body = await searching.run(
-            prefixes_asked(params.q), articles_page, archive, settings, asked, params.cursor
+            turns_asked(params.q), articles_page, archive, settings, asked, params.cursor, check=checked
         )
         return Response(body, media_type="application/json")
 
@@ -211,12 +212,8 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics, reads: Exe
         """The rule's name as configured and its newest stories, searched on the read threads
         (a feed reader's poll is a search, which may run up to serve.search_timeout)."""
         [known] = known_names([name], [rule.name for rule in settings.watch], "watch rule")
-        try:
-            found = await searching.run(
-                rule_prefixes(settings, known), rule_matches, archive, settings, known, 2 * FEED_ENTRIES
-            )
-        except SearchTooSlow as error:  # no turn came for its prefixes
-            raise rule_too_slow(known, error.seconds) from None
+        turns = rule_turns(settings, known)
+        found = await searching.run(turns, rule_matches, archive, settings, known, 2 * FEED_ENTRIES)
         return known, one_per_story(found)[:FEED_ENTRIES]
 
     @app.get(
@@ -285,7 +282,7 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics, reads: Exe
 def articles_page(archive: Archive, settings: Settings, asked: SearchAsked, cursor: str | None) -> bytes:
     """A page of the search's answer, newest first, as ArticlePage's JSON; QueryError or
     UsageError for what cannot be searched, SearchTooSlow past the configured time."""
-    filters = replace(search_filters(archive, settings, asked), after=read_cursor(cursor))
+    filters = page_filters(archive, settings, asked, cursor)
     query = query_of(asked.query)
     found = archive.search(query, filters, settings.serve.search_timeout.total_seconds())
     last = found[-1].article if len(found) == asked.limit else None
@@ -294,6 +291,13 @@ def articles_page(archive: Archive, settings: Settings, asked: SearchAsked, curs
         "next_cursor": write_cursor(last.published, last.id) if last else None,
     }
     return orjson.dumps(page)
+
+
+def page_filters(
+    archive: Archive, settings: Settings, asked: SearchAsked, cursor: str | None
+) -> SearchFilters:
+    """The filters of a page of the search, from its cursor on; UsageError for what is wrong."""
+    return replace(search_filters(archive, settings, asked), after=read_cursor(cursor))
 
 
 def _self_url(request: Request) -> str:

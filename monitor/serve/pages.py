@@ -13,6 +13,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import Annotated, Any
 from urllib.parse import urlencode, urlsplit
 
@@ -23,7 +24,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 
-from monitor.archive import Archive
+from monitor.archive import Archive, SearchFilters
 from monitor.config.settings import Settings
 from monitor.errors import QueryError, SearchTooSlow, UsageError
 from monitor.models import AlertState, Article, Hit
@@ -33,14 +34,13 @@ from monitor.queries import (
     mention_series,
     query_of,
     rule_matches,
-    rule_too_slow,
     rules_overview,
     search_filters,
     source_health,
 )
 from monitor.serve.chart import line_chart
 from monitor.serve.cursors import read_cursor, write_cursor
-from monitor.serve.searching import Searching, prefixes_asked, rule_prefixes
+from monitor.serve.searching import Searching, rule_turns, turns_asked
 
 PER_PAGE = 30
 MOST_RETRIED = 1000  # alert ids in one retry form
@@ -114,9 +114,18 @@ def add_pages(
         # On the read side's threads, as the API's search: slow searches must not take the
         # threads of FastAPI, on which /healthz and the other pages answer.
         try:
-            return await searching.run(prefixes_asked(q), search_results, asked, cursor)
-        except SearchTooSlow as error:  # no turn came for its prefixes: nothing read
+            checked = partial(search_of, asked, cursor)
+            return await searching.run(turns_asked(q), search_results, asked, cursor, check=checked)
+        except SearchTooSlow as error:  # no turn came for it: nothing read
             return search_results(asked, cursor, refused=error)
+
+    def search_of(asked: _Asked, cursor: str | None) -> SearchFilters:
+        """The filters of the page's search; UsageError for what is wrong in them."""
+        search = SearchAsked(
+            asked.q, asked.since, None, asked.until, [asked.source] if asked.source else [],
+            [asked.rule] if asked.rule else [], asked.matched, asked.lang, PER_PAGE,
+        )  # fmt: skip
+        return replace(search_filters(archive, settings, search), after=read_cursor(cursor))
 
     def search_results(
         asked: _Asked, cursor: str | None, refused: SearchTooSlow | None = None
@@ -136,11 +145,7 @@ def add_pages(
             values["error"] = {"message": str(refused), "pointer": None}
             return page("search.html", 503, **values)
         try:
-            search = SearchAsked(
-                asked.q, asked.since, None, asked.until, [asked.source] if asked.source else [],
-                [asked.rule] if asked.rule else [], asked.matched, asked.lang, PER_PAGE,
-            )  # fmt: skip
-            filters = replace(search_filters(archive, settings, search), after=read_cursor(cursor))
+            filters = search_of(asked, cursor)
             query = query_of(asked.q)
             found = archive.search(query, filters, settings.serve.search_timeout.total_seconds())
         except QueryError as error:
@@ -182,12 +187,9 @@ def add_pages(
     async def rule_page(name: str) -> HTMLResponse:
         # Its recent matches are a search: on the read side's threads, as the search page's.
         try:
-            return await searching.run(rule_prefixes(settings, name), rule_answer, name)
-        except SearchTooSlow as error:  # no turn came for its prefixes: the rest still shown
-            refused = rule_too_slow(name, error.seconds)
-            return await asyncio.get_running_loop().run_in_executor(
-                searching.reads, rule_answer, name, refused
-            )
+            return await searching.run(rule_turns(settings, name), rule_answer, name)
+        except SearchTooSlow as error:  # no turn came for it: the rest still shown
+            return await asyncio.get_running_loop().run_in_executor(searching.reads, rule_answer, name, error)
 
     def rule_answer(name: str, refused: SearchTooSlow | None = None) -> HTMLResponse:
         overview = {rule["name"]: rule for rule in rules_overview(archive, settings, datetime.now(UTC))}
