@@ -252,16 +252,21 @@ def test_an_address_in_use_is_said_before_anything_starts(tmp_path: Path) -> Non
     assert done.returncode == 1 and f"cannot listen on 127.0.0.1:{port}" in done.stderr
 
 
-@pytest.mark.slow
-def test_the_daemon_serves_the_api_its_metrics_and_health(tmp_path: Path, site: Site) -> None:
-    archive_with_articles(tmp_path)
-    port = free_port()
-    config = monitor_config(
-        tmp_path,
+def _daemon_serving(folder: Path, site: Site, port: int) -> Path:
+    """A config for `monitor run` serving on the port, polling the site's feed every second."""
+    return monitor_config(
+        folder,
         serve={"listen": f"127.0.0.1:{port}"},
         fetch=LOOPBACK_FETCH,
         sources=[{"name": "English", "url": site.url("/english.xml"), "every": "1s"}],
     )
+
+
+@pytest.mark.slow
+def test_the_daemon_serves_the_api_its_metrics_and_health(tmp_path: Path, site: Site) -> None:
+    archive_with_articles(tmp_path)
+    port = free_port()
+    config = _daemon_serving(tmp_path, site, port)
     process = start_serving(config, "run")
     base = f"http://127.0.0.1:{port}"
     try:
@@ -313,12 +318,7 @@ def test_the_daemon_stops_when_its_archive_file_is_deleted(tmp_path: Path, site:
     """What it would write goes to a file no one will read: it says so and stops, and a
     supervisor's restart opens a new archive where the file was."""
     port = free_port()
-    config = monitor_config(
-        tmp_path,
-        serve={"listen": f"127.0.0.1:{port}"},
-        fetch=LOOPBACK_FETCH,
-        sources=[{"name": "English", "url": site.url("/english.xml"), "every": "1s"}],
-    )
+    config = _daemon_serving(tmp_path, site, port)
     database = tmp_path / "data" / "monitor.db"
     process = start_serving(config, "run")
     base = f"http://127.0.0.1:{port}"
