@@ -26,7 +26,7 @@ from markupsafe import Markup, escape
 
 from monitor.archive import Archive, SearchFilters
 from monitor.config.settings import Settings
-from monitor.errors import QueryError, SearchTooSlow, UsageError
+from monitor.errors import QueryError, SearchTooSlow, ServerBusy, UsageError
 from monitor.models import AlertState, Article, Hit
 from monitor.queries import (
     SearchAsked,
@@ -116,7 +116,7 @@ def add_pages(
         try:
             checked = partial(search_of, asked, cursor)
             return await searching.run(turns_asked(q), search_results, asked, cursor, check=checked)
-        except SearchTooSlow as error:  # no turn came for it: nothing read
+        except ServerBusy as error:  # no turn came for it: nothing read
             return search_results(asked, cursor, refused=error)
 
     def search_of(asked: _Asked, cursor: str | None) -> SearchFilters:
@@ -127,9 +127,7 @@ def add_pages(
         )  # fmt: skip
         return replace(search_filters(archive, settings, search), after=read_cursor(cursor))
 
-    def search_results(
-        asked: _Asked, cursor: str | None, refused: SearchTooSlow | None = None
-    ) -> HTMLResponse:
+    def search_results(asked: _Asked, cursor: str | None, refused: ServerBusy | None = None) -> HTMLResponse:
         values: dict[str, Any] = {
             "asked": asked,
             "rule_names": [each.name for each in settings.watch],
@@ -188,21 +186,21 @@ def add_pages(
         # Its recent matches are a search: on the read side's threads, as the search page's.
         try:
             return await searching.run(rule_turns(settings, name), rule_answer, name)
-        except SearchTooSlow as error:  # no turn came for it: the rest still shown
+        except ServerBusy as error:  # no turn came for it: the rest still shown
             return await asyncio.get_running_loop().run_in_executor(searching.reads, rule_answer, name, error)
 
-    def rule_answer(name: str, refused: SearchTooSlow | None = None) -> HTMLResponse:
+    def rule_answer(name: str, refused: ServerBusy | None = None) -> HTMLResponse:
         overview = {rule["name"]: rule for rule in rules_overview(archive, settings, datetime.now(UTC))}
         if name not in overview:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no watch rule {name!r}")
         series = mention_series(archive, settings, [name], "day", None, None, None)
         points = series["series"][0]["points"]
-        try:
-            if refused is not None:
-                raise refused
-            recent, too_slow = rule_matches(archive, settings, name, RECENT_MATCHES), None
-        except SearchTooSlow as error:  # the chart and counts are still worth showing
-            recent, too_slow = [], str(error)
+        recent, too_slow = [], str(refused) if refused is not None else None
+        if refused is None:
+            try:
+                recent = rule_matches(archive, settings, name, RECENT_MATCHES)
+            except SearchTooSlow as error:  # the chart and counts are still worth showing
+                too_slow = str(error)
         return page(
             "rule.html",
             rule=overview[name],
