@@ -1,13 +1,14 @@
 """The read side under a crowd of slow searches (`monitor serve`, a real process on loopback):
-`--clients` threads each ask, for `--seconds`, searches that run up to the time limit (NOT
-alone, which reads every article; short prefixes, which the index gathers in memory), while
+`--clients` threads each ask, for `--seconds`, searches that may run up to the time limit (NOT
+alone, which reads every article; short prefixes, which the index gathers in memory; a word
+and a NOT or a field that reject what the index finds; a filter few articles pass), while
 /healthz and a quick search (`budget`, a few milliseconds alone) are asked every 0.2 s.
-Reported: their latencies, the crowd's searches answered (200) and stopped at the limit (503),
-and the server's peak memory (VmHWM). Over bench.serve's archive of generated articles;
-`--mix` picks the searches.
+Reported: their latencies, the crowd's searches answered (200) and refused (503: stopped at the
+limit, or the server busy), and the server's peak memory (VmHWM). Over bench.serve's archive
+of generated articles; `--mix` picks the searches.
 
     python -m bench.slow_searches [--articles 1000000] [--archive PATH] [--clients 60]
-        [--seconds 20] [--mix all|prefix|scan] [--no-write]
+        [--seconds 20] [--mix all|prefix|scan|verify|filter] [--no-write]
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from urllib.parse import urlencode
 
 import httpx
 import yaml
@@ -25,10 +27,12 @@ import yaml
 from bench.report import environment, write_section
 from bench.serve import _archive, _p95, _serve
 
-MIXES = {
-    "all": ["NOT budget", "ka*", "NOT lo*"],
-    "prefix": ["ka*"],
-    "scan": ["NOT budget", "NOT lo*"],
+MIXES: dict[str, list[dict[str, str]]] = {  # the API's search parameters
+    "all": [{"q": "NOT budget"}, {"q": "ka*"}, {"q": "NOT lo*"}],
+    "prefix": [{"q": "ka*"}],
+    "scan": [{"q": "NOT budget"}, {"q": "NOT lo*"}],
+    "verify": [{"q": "budget -budget"}, {"q": "title:budget"}],
+    "filter": [{"lang": "zz"}, {"q": "budget", "lang": "zz"}],
 }
 PROBE_EVERY = 0.2  # seconds between two asks of /healthz
 
@@ -50,19 +54,20 @@ def run(articles: int, kept: Path | None, clients: int, seconds: float, mix: str
         finally:
             process.terminate()
             process.wait(timeout=60)
-    shown = ", ".join(f"`{query}`" for query in MIXES[mix])
+    shown = ", ".join("`" + urlencode(params) + "`" for params in MIXES[mix])
     return (
         f"{filled}; {clients} clients asking {shown} (limit: the default 10 s) for {seconds:g} s, "
         f"/healthz and `budget` every {PROBE_EVERY:g} s meanwhile.\n\n"
         f"/healthz: {_spread(probes)}. `budget`: {_spread(quick)}. "
-        f"The crowd's searches: {answers.get(200, 0)} answered, {answers.get(503, 0)} "
-        f"stopped at the limit, {sum(answers.values()) - answers.get(200, 0) - answers.get(503, 0)} "
-        f"other. The server's peak memory: {peak} MB."
+        f"The crowd's searches: {answers.get(200, 0)} answered, {answers.get(503, 0)} refused "
+        f"(stopped at the limit, or the server busy), "
+        f"{sum(answers.values()) - answers.get(200, 0) - answers.get(503, 0)} other. "
+        f"The server's peak memory: {peak} MB."
     )
 
 
 def _crowd(
-    base: str, queries: list[str], clients: int, seconds: float
+    base: str, searches: list[dict[str, str]], clients: int, seconds: float
 ) -> tuple[dict[int, int], list[float], list[float]]:
     """The status codes of the crowd's searches, counted, and the latencies in ms of /healthz
     and of the quick search (inf: an answer other than 200)."""
@@ -73,8 +78,8 @@ def _crowd(
     def client(number: int) -> None:
         with httpx.Client(base_url=base, timeout=120) as session:
             while time.monotonic() < stop:
-                query = queries[number % len(queries)]
-                status = session.get("/api/v1/articles", params={"q": query, "limit": 50}).status_code
+                params = {**searches[number % len(searches)], "limit": "50"}
+                status = session.get("/api/v1/articles", params=params).status_code
                 with lock:
                     answers[status] = answers.get(status, 0) + 1
 

@@ -89,14 +89,15 @@ class SearchTooSlow(MonitorError):
 
 
 class ServerBusy(SearchTooSlow):
-    """A heavy search (prefixes, NOT alone) not run: the server was busy with others."""
+    """A heavy search (prefixes, or one reading many articles) not run: the server was busy
+    with others."""
 
     def __init__(self, reason: str) -> None:
         self.seconds = 0.0
         MonitorError.__init__(
             self,
-            f"the server is busy with other heavy searches (prefixes, NOT alone) and did not run "
-            f"this one ({reason}): try again shortly, or narrow it with whole words",
+            f"the server is busy with other heavy searches (prefixes, or searches reading many "
+            f"articles) and did not run this one ({reason}): try again shortly, or narrow it",
         )
 
 

@@ -276,16 +276,24 @@ def _next(day: date, interval: str) -> date:
     return day + timedelta(days=7 if interval == "week" else 1)
 
 
-def rule_matches(archive: Archive, settings: Settings, name: str, limit: int) -> list[ArchivedArticle]:
+def rule_matches(
+    archive: Archive,
+    settings: Settings,
+    name: str,
+    limit: int,
+    *,
+    time_limit: float,
+    cpu_limit: float | None = None,
+) -> list[ArchivedArticle]:
     """The newest articles the watch rule matched (its hits), newest first: its query narrows the
     candidates through the index, the hits decide. For the read side's pages and feeds, so
-    SearchTooSlow after `serve.search_timeout`, as their searches."""
+    SearchTooSlow past its limits (Archive.search), as their searches."""
     from monitor.app import compile_rule
 
     rule = next(rule for rule in settings.watch if rule.name == name)
     filters = SearchFilters(rules=(name,), limit=limit)
     try:
-        return archive.search(compile_rule(rule).node, filters, settings.serve.search_timeout.total_seconds())
+        return archive.search(compile_rule(rule).node, filters, time_limit, cpu_limit)
     except SearchTooSlow as error:  # a reader of the page or a feed cannot narrow the search
         advice = (
             f"the rule {name!r} asks too much of the archive: narrow its query (whole words rather "

@@ -331,11 +331,16 @@ class Archive(Protocol):
         ...
 
     def search(
-        self, query: Node | None, filters: SearchFilters, time_limit: float | None = None
+        self,
+        query: Node | None,
+        filters: SearchFilters,
+        time_limit: float | None = None,
+        cpu_limit: float | None = None,
     ) -> list[ArchivedArticle]:
         """The articles the query matches exactly as the rules would, newest first (by
         publication), at most `filters.limit`; None matches every article. SearchTooSlow when
-        it runs longer than `time_limit` seconds (None: no limit)."""
+        it runs longer than `time_limit` seconds (None: no limit), or spends more than
+        `cpu_limit` seconds of processor time on the thread that searches."""
         ...
 
     def purge(self, now: datetime, unmatched_age: timedelta | None, matched_age: timedelta | None) -> int:

@@ -174,13 +174,17 @@ class PostgresArchive(SourceSchedule):
 
     @operation("searching the archive")
     def search(
-        self, query: Node | None, filters: SearchFilters, time_limit: float | None = None
+        self,
+        query: Node | None,
+        filters: SearchFilters,
+        time_limit: float | None = None,
+        cpu_limit: float | None = None,
     ) -> list[ArchivedArticle]:
         """Newest first: candidates from the full-text index, each verified by the matcher
         unless the index's answer is exact (see search.index_exact and pg_text)."""
         with self.db.read_cursor(time_limit) as cursor:
             # From when a reader is had: a quick search queued behind slow ones is not too slow.
-            deadline = Deadline(time_limit)
+            deadline = Deadline(time_limit, cpu_limit)
             with postgres_time_limit(deadline):
                 return self._search(cursor, query, filters, deadline)
 

@@ -177,12 +177,16 @@ class SqlArchive(SourceSchedule):
 
     @operation("searching the archive")
     def search(
-        self, query: Node | None, filters: SearchFilters, time_limit: float | None = None
+        self,
+        query: Node | None,
+        filters: SearchFilters,
+        time_limit: float | None = None,
+        cpu_limit: float | None = None,
     ) -> list[ArchivedArticle]:
         """Newest first: candidates from the full-text index, each verified by the matcher
         unless the index's answer is exact (see search.index_exact)."""
         index_query = fts_query(query) if query is not None else None
-        deadline = Deadline(time_limit)
+        deadline = Deadline(time_limit, cpu_limit)
         with self.db.read_cursor() as cursor, sqlite_time_limit(cursor.connection, deadline):
             if query is not None and index_query is not None:
                 accept = None if index_exact(query) else partial(verifies, compile_node(query))

@@ -27,33 +27,39 @@ STEPS_BETWEEN_CHECKS = 2000
 
 
 class Deadline:
-    """The moment a search must end by (time.monotonic), or none."""
+    """The moment a search must end by (time.monotonic), or none; and, when `cpu_seconds` is
+    given, the processor time the thread that made it may spend before (time.thread_time: a
+    search slowed by others sharing the processor spends none while it waits). Made, and
+    looked at, on the thread that searches."""
 
-    def __init__(self, seconds: float | None) -> None:
+    def __init__(self, seconds: float | None, cpu_seconds: float | None = None) -> None:
         self.seconds = seconds
         self.at = None if seconds is None else time.monotonic() + seconds
+        self.cpu_at = None if cpu_seconds is None else time.thread_time() + cpu_seconds
 
     def passed(self) -> bool:
-        return self.at is not None and time.monotonic() >= self.at
+        return (self.at is not None and time.monotonic() >= self.at) or (
+            self.cpu_at is not None and time.thread_time() >= self.cpu_at
+        )
 
     def check(self) -> None:
         """SearchTooSlow once the deadline has passed."""
-        if self.seconds is not None and self.passed():
-            raise SearchTooSlow(self.seconds)
+        if self.passed():
+            raise SearchTooSlow(self.seconds or 0.0)
 
 
 @contextmanager
 def sqlite_time_limit(driver: sqlite3.Connection, deadline: Deadline) -> Iterator[None]:
     """Statements of `driver` interrupted once the deadline passes, as SearchTooSlow."""
-    if deadline.at is None:
+    if deadline.at is None and deadline.cpu_at is None:
         yield
         return
     driver.set_progress_handler(deadline.passed, STEPS_BETWEEN_CHECKS)
     try:
         yield
     except sqlite3.OperationalError as error:
-        if deadline.seconds is not None and "interrupted" in str(error) and deadline.passed():
-            raise SearchTooSlow(deadline.seconds) from None
+        if "interrupted" in str(error) and deadline.passed():
+            raise SearchTooSlow(deadline.seconds or 0.0) from None
         raise
     finally:
         driver.set_progress_handler(None, 0)

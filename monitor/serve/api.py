@@ -43,7 +43,7 @@ from monitor.serve.auth import token_check
 from monitor.serve.cursors import read_cursor, write_cursor
 from monitor.serve.feeds import atom_feed, json_feed, one_per_story
 from monitor.serve.pages import add_pages
-from monitor.serve.searching import Searching, rule_turns, turns_asked
+from monitor.serve.searching import Searching, prefixes_asked, rule_prefixes
 from monitor.serve.shapes import (
     AlertOut,
     ArticleOut,
@@ -144,8 +144,16 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics, reads: Exe
             params.limit,
         )
         checked = partial(page_filters, archive, settings, asked, params.cursor)
+        prefixes = prefixes_asked(params.q)
         body = await searching.run(
-            turns_asked(params.q), articles_page, archive, settings, asked, params.cursor, check=checked
+            prefixes,
+            articles_page,
+            archive,
+            settings,
+            asked,
+            params.cursor,
+            check=checked,
+            known_as=str(given),
         )
         return Response(body, media_type="application/json")
 
@@ -211,9 +219,14 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics, reads: Exe
     async def rule_stories(name: str) -> tuple[str, list[ArchivedArticle]]:
         """The rule's name as configured and its newest stories, searched on the read threads
         (a feed reader's poll is a search, which may run up to serve.search_timeout)."""
-        [known] = known_names([name], [rule.name for rule in settings.watch], "watch rule")
-        turns = rule_turns(settings, known)
-        found = await searching.run(turns, rule_matches, archive, settings, known, 2 * FEED_ENTRIES)
+        try:
+            [known] = known_names([name], [rule.name for rule in settings.watch], "watch rule")
+        except UsageError as error:  # a feed of no rule is not found, as its page is
+            raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
+        prefixes = rule_prefixes(settings, known)
+        found = await searching.run(
+            prefixes, rule_matches, archive, settings, known, 2 * FEED_ENTRIES, known_as=("rule", known)
+        )
         return known, one_per_story(found)[:FEED_ENTRIES]
 
     @app.get(
@@ -274,17 +287,26 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics, reads: Exe
         return JSONResponse(health)
 
     add_pages(app, archive, settings, readers, searching)
+    app.state.searching = searching  # stopped with the server (server.py)
     add_csp_reports(app, metrics)
     app.mount("/static", StaticFiles(packages=[("monitor.serve", "static")]), name="static")
     return app
 
 
-def articles_page(archive: Archive, settings: Settings, asked: SearchAsked, cursor: str | None) -> bytes:
+def articles_page(
+    archive: Archive,
+    settings: Settings,
+    asked: SearchAsked,
+    cursor: str | None,
+    *,
+    time_limit: float | None,
+    cpu_limit: float | None = None,
+) -> bytes:
     """A page of the search's answer, newest first, as ArticlePage's JSON; QueryError or
-    UsageError for what cannot be searched, SearchTooSlow past the configured time."""
+    UsageError for what cannot be searched, SearchTooSlow past its limits (Archive.search)."""
     filters = page_filters(archive, settings, asked, cursor)
     query = query_of(asked.query)
-    found = archive.search(query, filters, settings.serve.search_timeout.total_seconds())
+    found = archive.search(query, filters, time_limit, cpu_limit)
     last = found[-1].article if len(found) == asked.limit else None
     page = {
         "articles": [article_json(item) for item in found],

@@ -26,8 +26,8 @@ from markupsafe import Markup, escape
 
 from monitor.archive import Archive, SearchFilters
 from monitor.config.settings import Settings
-from monitor.errors import QueryError, SearchTooSlow, ServerBusy, UsageError
-from monitor.models import AlertState, Article, Hit
+from monitor.errors import QueryError, SearchTooSlow, UsageError
+from monitor.models import AlertState, ArchivedArticle, Article, Hit
 from monitor.queries import (
     SearchAsked,
     alert_history,
@@ -40,7 +40,7 @@ from monitor.queries import (
 )
 from monitor.serve.chart import line_chart
 from monitor.serve.cursors import read_cursor, write_cursor
-from monitor.serve.searching import Searching, rule_turns, turns_asked
+from monitor.serve.searching import Searching, prefixes_asked, rule_prefixes
 
 PER_PAGE = 30
 MOST_RETRIED = 1000  # alert ids in one retry form
@@ -115,9 +115,13 @@ def add_pages(
         # threads of FastAPI, on which /healthz and the other pages answer.
         try:
             checked = partial(search_of, asked, cursor)
-            return await searching.run(turns_asked(q), search_results, asked, cursor, check=checked)
-        except ServerBusy as error:  # no turn came for it: nothing read
-            return search_results(asked, cursor, refused=error)
+            return await searching.run(
+                prefixes_asked(q), search_results, asked, cursor, check=checked, known_as=(asked, cursor)
+            )
+        except SearchTooSlow as error:  # stopped at its time limit, or no turn came for it
+            values = form_values(asked)
+            values["error"] = {"message": str(error), "pointer": None}
+            return page("search.html", 503, **values)
 
     def search_of(asked: _Asked, cursor: str | None) -> SearchFilters:
         """The filters of the page's search; UsageError for what is wrong in them."""
@@ -127,8 +131,8 @@ def add_pages(
         )  # fmt: skip
         return replace(search_filters(archive, settings, search), after=read_cursor(cursor))
 
-    def search_results(asked: _Asked, cursor: str | None, refused: ServerBusy | None = None) -> HTMLResponse:
-        values: dict[str, Any] = {
+    def form_values(asked: _Asked) -> dict[str, Any]:
+        return {
             "asked": asked,
             "rule_names": [each.name for each in settings.watch],
             "source_names": [each.name for each in settings.sources],
@@ -136,25 +140,25 @@ def add_pages(
             "error": None,
             "next_url": None,
         }
+
+    def search_results(
+        asked: _Asked, cursor: str | None, *, time_limit: float, cpu_limit: float | None = None
+    ) -> HTMLResponse:
+        """The page of the search's results; SearchTooSlow past its limits (Archive.search)."""
+        values = form_values(asked)
         wanted = (asked.rule, asked.source, asked.lang, asked.since, asked.until, asked.matched)
         if not (asked.q.strip() or any(wanted)):
             return page("search.html", **values)
-        if refused is not None:
-            values["error"] = {"message": str(refused), "pointer": None}
-            return page("search.html", 503, **values)
         try:
             filters = search_of(asked, cursor)
             query = query_of(asked.q)
-            found = archive.search(query, filters, settings.serve.search_timeout.total_seconds())
+            found = archive.search(query, filters, time_limit, cpu_limit)
         except QueryError as error:
             values["error"] = {"message": str(error), "pointer": error.pointer()}
             return page("search.html", 400, **values)
         except UsageError as error:
             values["error"] = {"message": str(error), "pointer": None}
             return page("search.html", 400, **values)
-        except SearchTooSlow as error:
-            values["error"] = {"message": str(error), "pointer": None}
-            return page("search.html", 503, **values)
         values["results"] = found
         if len(found) == PER_PAGE:
             last = found[-1].article
@@ -183,24 +187,26 @@ def add_pages(
         "/rules/{name:path}", dependencies=list(readers), response_class=HTMLResponse, include_in_schema=False
     )
     async def rule_page(name: str) -> HTMLResponse:
-        # Its recent matches are a search: on the read side's threads, as the search page's.
-        try:
-            return await searching.run(rule_turns(settings, name), rule_answer, name)
-        except ServerBusy as error:  # no turn came for it: the rest still shown
-            return await asyncio.get_running_loop().run_in_executor(searching.reads, rule_answer, name, error)
-
-    def rule_answer(name: str, refused: ServerBusy | None = None) -> HTMLResponse:
-        overview = {rule["name"]: rule for rule in rules_overview(archive, settings, datetime.now(UTC))}
-        if name not in overview:
+        if name not in {rule.name for rule in settings.watch}:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no watch rule {name!r}")
+        # Its recent matches are a search: on the read side's threads, as the search page's.
+        recent: list[ArchivedArticle] = []
+        too_slow = None
+        try:
+            prefixes = rule_prefixes(settings, name)
+            recent = await searching.run(
+                prefixes, rule_matches, archive, settings, name, RECENT_MATCHES, known_as=("rule", name)
+            )
+        except SearchTooSlow as error:  # stopped, or no turn came: the chart and counts still shown
+            too_slow = str(error)
+        return await asyncio.get_running_loop().run_in_executor(
+            searching.reads, rule_answer, name, recent, too_slow
+        )
+
+    def rule_answer(name: str, recent: list[ArchivedArticle], too_slow: str | None) -> HTMLResponse:
+        overview = {rule["name"]: rule for rule in rules_overview(archive, settings, datetime.now(UTC))}
         series = mention_series(archive, settings, [name], "day", None, None, None)
         points = series["series"][0]["points"]
-        recent, too_slow = [], str(refused) if refused is not None else None
-        if refused is None:
-            try:
-                recent = rule_matches(archive, settings, name, RECENT_MATCHES)
-            except SearchTooSlow as error:  # the chart and counts are still worth showing
-                too_slow = str(error)
         return page(
             "rule.html",
             rule=overview[name],

@@ -1,39 +1,59 @@
 """Where the read side's searches run: on its own threads, within serve.search_timeout, and the
 heavy ones a few at a time.
 
-Two kinds of search cost far more than others, and a crowd of either starved the rest:
+Some searches cost far more than others, and a crowd of them starved the rest:
 - a prefix: the full-text index gathers its matches in memory, all at once (about 40 MB for
   `ka*` over a million articles, in a step that cannot be interrupted): 60 clients asking `ka*`
   took a server to 1.6 GB;
-- a query the index cannot narrow (`NOT budget`, `source:x`): every article is read and
-  verified in turn, up to the time limit when few match; 40 clients asking such held all the
-  read threads, and a quick search waited seconds for one.
-So a search takes a turn for each prefix it asks (a Hebrew prefix is eight, one per form the
-index reads), or one when the index cannot narrow it, at most all TURNS, before it goes to a
-thread. It waits for them on the event loop, not on a read thread, so that other searches never
+- a search that reads many articles to find few: `NOT budget` or `source:x` (every article
+  read in turn), `budget -budget` or `title:budget` (every article with the word verified), a
+  filter few articles pass: 40 clients asking such held all the read threads, and a quick
+  search waited seconds for one.
+So heavy searches take turns, TURNS at once. A prefix's cost is known before it runs: a search
+takes a turn for each prefix it asks (a Hebrew prefix is eight, one per form the index reads),
+at most all, before it goes to a thread. Any other's is not (a NOT most articles pass is
+quick), so it runs at once for up to TRIAL seconds of processor time (a quick search slowed
+by a crowd spends little of it), or TRIAL_WAIT seconds in all (an archive on PostgreSQL does
+its work in the server's processes), and one that needs more is stopped and asked again when it
+has a turn: what a search without one can cost is bounded, whatever its shape. A search found
+heavy is remembered for HEAVY_FOR seconds (the last HEAVY_REMEMBERED of them), and waits for a
+turn without a trial when asked again: a crowd repeating one heavy search spends a trial a
+minute, not one a request; one found light when it runs with its turn is forgotten. Found
+heavy, that is, on its processor time: its time in all is stretched by any crowd.
+Turns are waited for on the event loop, not on a read thread, so that other searches never
 queue behind a crowd of heavy ones; first come, first served (a search of four prefixes is not
 passed over forever by a stream of one-prefix ones); up to serve.search_timeout (then
-ServerBusy), after which the search has its own. A search its parameters refuse needs no turn:
-they are checked first. At most MOST_WAITING wait at once; the next are refused at once (each
-waiting request holds one of uvicorn's connections, and clients gone away still wait).
+ServerBusy), except by the first in line, whose turns come as the searches ahead end; then the
+search has its limit again for itself. A search its parameters refuse needs no turn: they are
+checked first. At most MOST_WAITING wait at once; the next are refused at once (each waiting
+request holds one of uvicorn's connections, and clients gone away still wait).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import deque
-from collections.abc import Callable
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable, Hashable
 from concurrent.futures import Executor
+from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 from monitor.archive.search import fts_query
 from monitor.config.settings import Settings
-from monitor.errors import MonitorError, ServerBusy
+from monitor.errors import MonitorError, SearchTooSlow, ServerBusy
 from monitor.queries import query_of
 from monitor.rules import Node
 
 TURNS = 4  # heavy searches at once: two cores gain nothing from more
+# s of processor time: a search past it is heavy. `NOT budget` at 1M spends 5 ms alone, up to
+# 40 ms beside 31 others (their contention costs each thread processor time too).
+TRIAL = 0.1
+TRIAL_WAIT = 1.0  # s in all: a search past it is heavy whatever it spent
 MOST_WAITING = 64  # of the server's 256 connections (serve/server.py)
+HEAVY_FOR = 60.0
+HEAVY_REMEMBERED = 1024
 T = TypeVar("T")
 
 
@@ -44,29 +64,95 @@ class Searching:
         self.reads, self.time_limit, self.turns = reads, time_limit, turns
         self._free = turns
         self._waiting: deque[tuple[int, asyncio.Future[None]]] = deque()
+        self._stopping = False
+        self._heavy: OrderedDict[Hashable, float] = OrderedDict()  # when found, the oldest first
 
     async def run(
-        self, turns: int, search: Callable[..., T], *arguments: Any, check: Callable[[], object] | None = None
+        self,
+        prefixes: int,
+        search: Callable[..., T],
+        *arguments: Any,
+        check: Callable[[], object] | None = None,
+        known_as: Hashable = None,
     ) -> T:
-        """`search(*arguments)` on a read thread, once its `turns` are had (at most all);
-        ServerBusy when they do not come within the time limit. `check` raises what the search
-        would refuse at once (its parameters): then it needs no turn."""
-        loop = asyncio.get_running_loop()
-        wanted = min(turns, self.turns)
+        """`search(*arguments, time_limit=seconds, cpu_limit=seconds)` on a read thread: once
+        it has a turn per prefix it asks (at most all), or at once for a trial (above) and, if it
+        needs more, again once it has a turn. ServerBusy when its turns do not come within the
+        time limit. `check` raises what the search would refuse at once (its parameters): then
+        it needs no turn. `known_as`: what makes the search the same when asked again (its
+        request's query), for it to be remembered heavy."""
+        wanted = min(prefixes, self.turns)
+        if not wanted and known_as is not None and self._remembered_heavy(known_as):
+            wanted = 1
         if wanted and check is not None:
             try:
-                await loop.run_in_executor(self.reads, check)
+                await asyncio.get_running_loop().run_in_executor(self.reads, check)
             except MonitorError:
                 wanted = 0
         if not wanted:
-            return await loop.run_in_executor(self.reads, search, *arguments)
+            trial, began = _Spent(), time.monotonic()
+            try:
+                return await self._search(trial, search, arguments, min(TRIAL_WAIT, self.time_limit), TRIAL)
+            except SearchTooSlow:
+                if time.monotonic() - began >= self.time_limit:
+                    raise  # its whole time spent
+            wanted = 1  # heavy after all: its turn, then its whole time
+            # Remembered on its processor time alone: a crowd stretches every search's time in
+            # all (a 5 ms search took 2 s beside 60 others), and one such must not be taken for
+            # heavy a minute long.
+            self._remember(known_as, trial.seconds >= TRIAL)
         await self._take(wanted)
+        whole = _Spent()
         try:
-            return await loop.run_in_executor(self.reads, search, *arguments)
+            return await self._search(whole, search, arguments, self.time_limit, None)
         finally:
             self._give_back(wanted)
+            if not prefixes:
+                self._remember(known_as, whole.seconds >= TRIAL)
+
+    def stop(self) -> None:
+        """The server is stopping: refuse the searches waiting and those to come, rather than
+        start them (each may run its whole limit) while the server waits for its requests."""
+        self._stopping = True
+        for _wanted, granted in self._waiting:
+            if not granted.done():
+                granted.set_exception(ServerBusy("the server is stopping"))
+        self._waiting.clear()
+
+    def _remembered_heavy(self, known_as: Hashable) -> bool:
+        found = self._heavy.get(known_as)
+        if found is not None and time.monotonic() - found >= HEAVY_FOR:
+            del self._heavy[known_as]
+            return False
+        return found is not None
+
+    def _remember(self, known_as: Hashable, heavy: bool) -> None:
+        """Heavy, or not as it ran: a search found heavy in its trial because the server had just
+        started (each thread's first read is slow) is forgotten when it runs light with its turn."""
+        if known_as is None:
+            return
+        if not heavy:
+            self._heavy.pop(known_as, None)
+            return
+        self._heavy[known_as] = time.monotonic()
+        self._heavy.move_to_end(known_as)
+        if len(self._heavy) > HEAVY_REMEMBERED:
+            self._heavy.popitem(last=False)
+
+    def _search(
+        self,
+        spent: _Spent,
+        search: Callable[..., T],
+        arguments: tuple[Any, ...],
+        seconds: float,
+        cpu_seconds: float | None,
+    ) -> asyncio.Future[T]:
+        limited = partial(_measured, spent, search, arguments, seconds, cpu_seconds)
+        return asyncio.get_running_loop().run_in_executor(self.reads, limited)
 
     async def _take(self, wanted: int) -> None:
+        if self._stopping:
+            raise ServerBusy("the server is stopping")
         if not self._waiting and self._free >= wanted:
             self._free -= wanted
             return
@@ -75,15 +161,20 @@ class Searching:
         granted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiting.append((wanted, granted))
         try:
-            await asyncio.wait_for(granted, self.time_limit)
-        except BaseException as stopped:  # the time limit, or the request cancelled
-            if granted.done() and not granted.cancelled():  # granted just then: give it back
-                self._give_back(wanted)
+            try:
+                await asyncio.wait_for(asyncio.shield(granted), self.time_limit)
+            except TimeoutError:
+                if not granted.done() and self._waiting[0][1] is not granted:
+                    raise ServerBusy(f"no turn came within {self.time_limit:g} s") from None
+                # First in line (or granted just then): the searches ahead end within their
+                # own limit, and a search needing all four turns must not always lose the race.
+                await granted
+        except BaseException:  # refused, the time limit, stopping, or the request cancelled
+            if granted.done() and not granted.cancelled() and granted.exception() is None:
+                self._give_back(wanted)  # granted just then: give it back
             else:
                 granted.cancel()
                 self._grant()  # it may have held back those behind it
-            if isinstance(stopped, TimeoutError):
-                raise ServerBusy(f"no turn came within {self.time_limit:g} s") from None
             raise
 
     def _give_back(self, turns: int) -> None:
@@ -105,36 +196,50 @@ class Searching:
                 return
 
 
-def turns_needed(query: Node | None) -> int:
-    """The turns a search of the query takes: one per prefix the index gathers (a Hebrew
-    prefix is a phrase per prefixed form), one when the index cannot narrow it (then it gathers
-    none), none for a blank query (the filters' newest articles, read in order up to the
-    limit)."""
-    if query is None:
-        return 0
-    index_query = fts_query(query)
-    return 1 if index_query is None else index_query.count('"*')  # a prefix phrase: "ka"*
+@dataclass
+class _Spent:
+    """The processor time a search spent on its thread, once it answered or stopped."""
+
+    seconds: float = 0.0
 
 
-def turns_asked(text: str) -> int:
-    """turns_needed() of a query as typed; 0 for one that does not parse (its search says why)."""
-    if not any(sign in text for sign in _HEAVY_SIGNS):  # most queries need no parse here
+def _measured(
+    spent: _Spent,
+    search: Callable[..., T],
+    arguments: tuple[Any, ...],
+    seconds: float,
+    cpu_seconds: float | None,
+) -> T:
+    began = time.thread_time()
+    try:
+        return search(*arguments, time_limit=seconds, cpu_limit=cpu_seconds)
+    finally:
+        spent.seconds = time.thread_time() - began
+
+
+def prefixes_gathered(query: Node | None) -> int:
+    """The prefixes the index gathers for a search of the query, each in memory at once: a
+    Hebrew prefix is a phrase per prefixed form; none under a NOT, none for a scan."""
+    index_query = fts_query(query) if query is not None else None
+    return 0 if index_query is None else index_query.count('"*')  # a prefix phrase: "ka"*
+
+
+def prefixes_asked(text: str) -> int:
+    """prefixes_gathered() of a query as typed; 0 for one that does not parse (its search says
+    why)."""
+    if "*" not in text:  # most queries need no parse here
         return 0
     try:
-        return turns_needed(query_of(text))
+        return prefixes_gathered(query_of(text))
     except MonitorError:
         return 0
 
 
-# What a query needs to be heavy: a prefix (word*), a NOT (or -word), a field (source:x).
-_HEAVY_SIGNS = ("*", "NOT", "-", ":")
-
-
-def rule_turns(settings: Settings, name: str) -> int:
-    """turns_needed() of a watch rule's query; 0 for a name no rule has (its page says so)."""
+def rule_prefixes(settings: Settings, name: str) -> int:
+    """prefixes_gathered() of a watch rule's query; 0 for a name no rule has (its page says so)."""
     from monitor.app import compile_rule
 
     for rule in settings.watch:
         if rule.name == name:
-            return turns_needed(compile_rule(rule).node)
+            return prefixes_gathered(compile_rule(rule).node)
     return 0

@@ -68,9 +68,10 @@ async def serve(
     # The read side's own threads: a crowd of searches does not queue the daemon's own work
     # (claims, writes), which runs on the loop's default executor.
     reads = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="monitor-read")
+    api = build_api(archive, settings, metrics, reads)
     config = uvicorn.Config(
         # The protections outermost, so that even the answer to a failure carries them.
-        Protections(build_api(archive, settings, metrics, reads), settings.serve.tokens),
+        Protections(api, settings.serve.tokens),
         log_level="warning",
         access_log=False,
         lifespan="off",
@@ -85,6 +86,7 @@ async def serve(
     stopped = asyncio.create_task(stopping.wait())
     await asyncio.wait({running, stopped}, return_when=asyncio.FIRST_COMPLETED)
     server.should_exit = True
+    api.state.searching.stop()  # heavy searches still waiting would each run their whole limit
     stopped.cancel()
     await running
     reads.shutdown(wait=False)

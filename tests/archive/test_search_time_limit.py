@@ -13,6 +13,7 @@ import pytest
 
 from monitor.archive import Archive, SearchFilters, pg_readers
 from monitor.archive.pg_archive import PostgresArchive
+from monitor.archive.time_limits import Deadline
 from monitor.errors import SearchTooSlow
 from monitor.rules import parse_query
 from tests.archive.helpers import BACKENDS, NOW, archive_of, make_article
@@ -62,6 +63,33 @@ def test_within_its_time_limit_the_answer_is_the_same(coastal: Archive, query: s
     unlimited = coastal.search(parse_query(query), filters)
     assert unlimited
     assert coastal.search(parse_query(query), filters, time_limit=60) == unlimited
+
+
+@pytest.mark.parametrize("query", SLOW)
+def test_a_search_past_its_processor_time_is_stopped(coastal: Archive, query: str) -> None:
+    with pytest.raises(SearchTooSlow):
+        coastal.search(parse_query(query), SearchFilters(limit=50), time_limit=60, cpu_limit=TOO_LITTLE)
+    filters = SearchFilters(limit=40)
+    assert coastal.search(parse_query("radar"), filters, 60, cpu_limit=60) == coastal.search(
+        parse_query("radar"), filters
+    )
+
+
+def test_processor_time_is_the_searching_threads_own() -> None:
+    """A search waiting (for the processor, a lock, the disk) spends none of its processor time,
+    and another thread's work is not its own."""
+    deadline = Deadline(None, cpu_seconds=0.05)
+    time.sleep(0.1)
+    busy = threading.Thread(target=lambda: sum(range(3_000_000)))
+    busy.start()
+    busy.join()
+    assert not deadline.passed()
+    began = time.thread_time()
+    while time.thread_time() - began < 0.06:
+        pass
+    assert deadline.passed()
+    with pytest.raises(SearchTooSlow):
+        deadline.check()
 
 
 def test_a_stopped_search_ends_near_its_limit(coastal: Archive) -> None:

@@ -71,9 +71,13 @@ def test_the_json_feed_is_version_1_1_with_one_item_per_story(served: Served) ->
     assert [entry.url for entry in ours.entries] == ["https://news.test/dome"]
 
 
-def test_a_feed_of_an_unknown_rule_is_refused_with_the_known_ones(served: Served) -> None:
-    response = served.get("/feeds/rules/Nothing.atom")
-    assert response.status_code == 400 and "Iron Dome" in response.text
+def test_a_feed_of_an_unknown_rule_is_not_found_and_names_the_known_ones(served: Served) -> None:
+    for path in ("/feeds/rules/Nothing.atom", "/feeds/rules/Nothing.json"):
+        response = served.get(path)
+        assert response.status_code == 404 and "Iron Dome" in response.json()["error"]
+    assert (
+        served.get("/feeds/rules/iron dome.atom").status_code == 200
+    )  # names as in the config's case or not
 
 
 def test_a_feed_stays_well_formed_with_control_characters_in_a_link(tmp_path: Path) -> None:

@@ -1,12 +1,13 @@
-"""The read side's searches: prefixes take turns, waiting on the event loop, so that searches
-without prefixes never queue behind them for a thread."""
+"""The read side's searches: heavy ones take turns, waiting on the event loop, so that the rest
+never queue behind them for a thread; a prefix is heavy before it runs, any other search once it
+runs past TRIAL."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
 import time
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +16,21 @@ import pytest
 
 from monitor.archive.sql import SqlArchive
 from monitor.config.loading import load_settings
-from monitor.errors import ServerBusy
+from monitor.errors import SearchTooSlow, ServerBusy
 from monitor.metrics import Metrics
 from monitor.rules import parse_query
 from monitor.serve import api
+from monitor.serve import searching as searching_module
 from monitor.serve.api import build_api
-from monitor.serve.searching import MOST_WAITING, TURNS, Searching, turns_asked, turns_needed
+from monitor.serve.searching import (
+    MOST_WAITING,
+    TRIAL,
+    TRIAL_WAIT,
+    TURNS,
+    Searching,
+    prefixes_asked,
+    prefixes_gathered,
+)
 from monitor.serve.web import Protections
 from tests.configs import monitor_config
 from tests.serve.conftest import archive_with_articles
@@ -37,25 +47,162 @@ from tests.serve.conftest import archive_with_articles
         ('"ka lo"', 0),
         ("dome", 0),
         ("T-Dome", 0),
-        ("NOT budget", 1),  # the index cannot narrow it: every article read in turn
-        ("source:Harbor", 1),
-        ("ka* OR NOT budget", 1),  # a scan: no prefix gathered
+        ("NOT budget", 0),  # the index cannot narrow it: read in turn, heavy only if slow
+        ("source:Harbor", 0),
+        ("ka* OR NOT budget", 0),  # a scan: no prefix gathered
         ("(lo* OR NOT x) AND dome", 0),  # the index narrows to dome alone
     ],
 )
-def test_the_turns_a_query_takes(query: str, expected: int) -> None:
-    assert turns_needed(parse_query(query)) == expected == turns_asked(query)
+def test_the_prefixes_a_query_gathers(query: str, expected: int) -> None:
+    assert prefixes_gathered(parse_query(query)) == expected == prefixes_asked(query)
 
 
-def test_a_blank_or_broken_query_takes_none() -> None:
-    assert turns_needed(None) == turns_asked("  ") == turns_asked("ka* AND (") == 0
+def test_a_blank_or_broken_query_gathers_none() -> None:
+    assert prefixes_gathered(None) == prefixes_asked("  ") == prefixes_asked("ka* AND (") == 0
+
+
+# Searches as Searching.run calls them, with a time limit and a processor time limit.
+def _echo(value: object, *, time_limit: float, cpu_limit: float | None) -> object:
+    return value
+
+
+def _sleep(seconds: float, *, time_limit: float, cpu_limit: float | None) -> str:
+    time.sleep(seconds)
+    return "slept"
+
+
+def _wait(event: threading.Event, seconds: float, *, time_limit: float, cpu_limit: float | None) -> bool:
+    return event.wait(seconds)
+
+
+class _Heavy:
+    """A search that needs more than a trial's processor time (`light_after_all`: only in its
+    trial, as on a thread's first read), or (`whole`) all its time, and says which limits it was
+    given."""
+
+    def __init__(self, whole: bool = False, light_after_all: bool = False) -> None:
+        self.whole, self.light_after_all = whole, light_after_all
+        self.limits = list[tuple[float, float | None]]()
+
+    def __call__(self, *, time_limit: float, cpu_limit: float | None) -> str:
+        self.limits.append((time_limit, cpu_limit))
+        if self.whole:
+            time.sleep(time_limit)
+            raise SearchTooSlow(time_limit)
+        if cpu_limit is not None:
+            raise SearchTooSlow(time_limit)
+        began = time.thread_time()
+        while not self.light_after_all and time.thread_time() - began < TRIAL:
+            pass
+        return "found"
+
+
+def test_a_search_past_its_trial_is_asked_again_once_it_has_a_turn() -> None:
+    reads = ThreadPoolExecutor(4)
+    release = threading.Event()
+
+    async def scenario() -> None:
+        searching = Searching(reads, time_limit=5)
+        assert await searching.run(0, _echo, "quick") == "quick"
+        slow = _Heavy()
+        assert await searching.run(0, slow) == "found" and slow.limits == [(TRIAL_WAIT, TRIAL), (5, None)]
+        # Every turn held: a quick search still runs at once; a slow one waits for its turn.
+        held = asyncio.create_task(searching.run(TURNS, _wait, release, 10))
+        await asyncio.sleep(0.05)
+        waiting = asyncio.create_task(searching.run(0, _Heavy()))
+        await asyncio.sleep(0.1)
+        assert not waiting.done() and len(searching._waiting) == 1
+        assert await searching.run(0, _echo, "quick") == "quick"
+        release.set()
+        assert await waiting == "found" and await held
+        assert searching._free == TURNS
+        # Asked again, one found heavy waits for its turn without a trial; others still have one.
+        first, again, other = _Heavy(), _Heavy(), _Heavy()
+        assert await searching.run(0, first, known_as="q=budget -budget") == "found"
+        assert await searching.run(0, again, known_as="q=budget -budget") == "found"
+        assert await searching.run(0, other, known_as="q=other") == "found"
+        assert first.limits == other.limits == [(TRIAL_WAIT, TRIAL), (5, None)]
+        assert again.limits == [(5, None)]
+        # One found heavy in its trial but not with its turn is not remembered.
+        assert await searching.run(0, _Heavy(light_after_all=True), known_as="q=fluke") == "found"
+        assert await searching.run(0, _echo, "light", known_as="q=fluke") == "light"
+        assert "q=fluke" not in searching._heavy and "q=other" in searching._heavy
+        # Remembered for HEAVY_FOR seconds: then it has its trial again.
+        later = _Heavy()
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(searching_module, "HEAVY_FOR", 0.05)
+            await asyncio.sleep(0.06)
+            assert await searching.run(0, later, known_as="q=other") == "found"
+        assert later.limits == [(TRIAL_WAIT, TRIAL), (5, None)]
+        # A limit shorter than the trial is the search's own: once spent, no second try.
+        short = _Heavy(whole=True)
+        with pytest.raises(SearchTooSlow) as stopped:
+            await Searching(reads, time_limit=0.01).run(0, short)
+        assert not isinstance(stopped.value, ServerBusy) and short.limits == [(0.01, TRIAL)]
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        release.set()
+        reads.shutdown()
+
+
+def test_the_first_in_line_waits_on_past_the_limit_for_searches_that_overrun_it() -> None:
+    """Searches overrun their limit a little (a step SQLite cannot stop): a search needing all
+    four turns, waiting as long as the limit, lost every race to the last of them to end."""
+    reads = ThreadPoolExecutor(8)
+
+    async def scenario() -> None:
+        searching = Searching(reads, time_limit=0.2)
+        overrunning = [asyncio.create_task(searching.run(1, _sleep, 0.4)) for _ in range(TURNS)]
+        await asyncio.sleep(0.05)
+        big = asyncio.create_task(searching.run(TURNS, _echo, "big"))
+        await asyncio.sleep(0.01)
+        with pytest.raises(ServerBusy, match=r"no turn came within 0\.2 s"):
+            await searching.run(1, _echo, "behind it")
+        assert await big == "big"
+        assert await asyncio.gather(*overrunning) == ["slept"] * TURNS
+        assert searching._free == TURNS
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        reads.shutdown()
+
+
+def test_a_stopping_server_refuses_the_heavy_searches_waiting_and_to_come() -> None:
+    reads = ThreadPoolExecutor(4)
+    release = threading.Event()
+
+    async def scenario() -> None:
+        searching = Searching(reads, time_limit=10)
+        held = asyncio.create_task(searching.run(TURNS, _wait, release, 10))
+        await asyncio.sleep(0.05)
+        waiting = [asyncio.create_task(searching.run(1, _echo, n)) for n in range(3)]
+        await asyncio.sleep(0.05)
+        searching.stop()
+        for each in waiting:
+            with pytest.raises(ServerBusy, match="the server is stopping"):
+                await each
+        with pytest.raises(ServerBusy, match="the server is stopping"):
+            await searching.run(1, _echo, "late")
+        assert await searching.run(0, _echo, "quick") == "quick"  # its requests still answered
+        release.set()
+        assert await held
+        assert searching._free == TURNS
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        release.set()
+        reads.shutdown()
 
 
 def test_plain_searches_pass_a_crowd_waiting_for_turns_and_turns_come_back() -> None:
     release = threading.Event()
     reads = ThreadPoolExecutor(8)
 
-    def slow_prefix_search() -> str:
+    def slow_prefix_search(*, time_limit: float, cpu_limit: float | None) -> str:
         release.wait(10)
         return "prefix"
 
@@ -63,20 +210,20 @@ def test_plain_searches_pass_a_crowd_waiting_for_turns_and_turns_come_back() -> 
         searching = Searching(reads, time_limit=0.5)
         running = [asyncio.create_task(searching.run(1, slow_prefix_search)) for _ in range(TURNS)]
         await asyncio.sleep(0.05)
-        waiting = [asyncio.create_task(searching.run(1, str, "late")) for _ in range(20)]
+        waiting = [asyncio.create_task(searching.run(1, _echo, "late")) for _ in range(20)]
         await asyncio.sleep(0.05)
         began = time.monotonic()
-        assert await searching.run(0, str, "plain") == "plain"  # more waiting than threads: no matter
+        assert await searching.run(0, _echo, "plain") == "plain"  # more waiting than threads: no matter
         assert time.monotonic() - began < 0.3
-        for late in waiting:
+        for late in waiting[1:]:
             with pytest.raises(ServerBusy, match=r"no turn came within 0\.5 s"):
                 await late
+        assert not waiting[0].done()  # the first in line waits on: its turn comes as one ends
         release.set()
         assert await asyncio.gather(*running) == ["prefix"] * TURNS
+        assert await waiting[0] == "late"
         # Every turn given back, by searches that ended and by those refused.
-        assert await asyncio.gather(*(searching.run(1, str, n) for n in range(TURNS))) == [
-            str(n) for n in range(TURNS)
-        ]
+        assert await asyncio.gather(*(searching.run(1, _echo, n) for n in range(TURNS))) == list(range(TURNS))
         assert searching._free == TURNS
 
     try:
@@ -92,13 +239,17 @@ def test_a_search_of_many_prefixes_takes_every_turn() -> None:
 
     async def scenario() -> None:
         searching = Searching(reads, time_limit=0.3)
-        one = asyncio.create_task(searching.run(1, release.wait, 10))
+        one = asyncio.create_task(searching.run(1, _wait, release, 10))
         await asyncio.sleep(0.05)
-        with pytest.raises(ServerBusy):  # 22 prefixes wait for all four turns
-            await searching.run(22, str, "many")
+        assert await searching.run(3, _echo, "three") == "three"  # the other three turns
+        waiting = asyncio.create_task(searching.run(TURNS, _echo, "first in line"))
+        await asyncio.sleep(0.05)
+        with pytest.raises(ServerBusy):  # 22 prefixes wait for all four turns, behind it
+            await searching.run(22, _echo, "many")
         release.set()
         await one
-        assert await searching.run(22, str, "many") == "many"
+        assert await waiting == "first in line"
+        assert await searching.run(22, _echo, "many") == "many"
 
     try:
         asyncio.run(scenario())
@@ -117,14 +268,14 @@ def test_turns_go_in_the_order_asked_so_a_big_search_is_not_passed_over_forever(
         async def stream() -> int:  # one-turn searches, one after another, never all four free
             done = 0
             while not stream_ended.is_set():
-                await searching.run(1, time.sleep, 0.02)
+                await searching.run(1, _sleep, 0.02)
                 done += 1
             return done
 
         streams = [asyncio.create_task(stream()) for _ in range(3)]
         await asyncio.sleep(0.1)
         began = time.monotonic()
-        assert await searching.run(4, str, "big") == "big"
+        assert await searching.run(4, _echo, "big") == "big"
         assert time.monotonic() - began < 1
         stream_ended.set()
         assert all(await asyncio.gather(*streams))
@@ -144,7 +295,7 @@ def test_turns_come_back_however_a_request_is_cancelled() -> None:
     async def scenario() -> None:
         searching = Searching(reads, time_limit=5)
         for round_ in range(40):
-            tasks = [asyncio.create_task(searching.run(1 + n % 3, time.sleep, 0.01)) for n in range(12)]
+            tasks = [asyncio.create_task(searching.run(1 + n % 3, _sleep, 0.01)) for n in range(12)]
             await asyncio.sleep(0.001 * (round_ % 7))
             for n, task in enumerate(tasks):
                 if n % 2:
@@ -168,13 +319,13 @@ def test_past_so_many_waiting_the_next_are_refused_at_once() -> None:
 
     async def scenario() -> None:
         searching = Searching(reads, time_limit=5)
-        held = asyncio.create_task(searching.run(4, release.wait, 10))
+        held = asyncio.create_task(searching.run(4, _wait, release, 10))
         await asyncio.sleep(0.05)
-        waiting = [asyncio.create_task(searching.run(1, str, "w")) for _ in range(MOST_WAITING)]
+        waiting = [asyncio.create_task(searching.run(1, _echo, "w")) for _ in range(MOST_WAITING)]
         await asyncio.sleep(0.05)
         began = time.monotonic()
         with pytest.raises(ServerBusy, match=f"{MOST_WAITING} heavy searches are already waiting"):
-            await searching.run(1, str, "one too many")
+            await searching.run(1, _echo, "one too many")
         assert time.monotonic() - began < 0.5
         release.set()
         await held
@@ -188,11 +339,10 @@ def test_past_so_many_waiting_the_next_are_refused_at_once() -> None:
 
 
 class _NoTurnFree(Searching):
-    """Every turn held, as by slow prefix searches."""
+    """Every turn held and others first in line, as in a crowd of slow prefix searches."""
 
-    def __init__(self, reads: Executor, time_limit: float) -> None:
-        super().__init__(reads, time_limit)
-        self._free = 0
+    async def _take(self, wanted: int) -> None:
+        raise ServerBusy(f"no turn came within {self.time_limit:g} s")
 
 
 def test_a_search_with_no_turn_within_its_limit_is_said_where_it_was_asked(
@@ -202,6 +352,7 @@ def test_a_search_with_no_turn_within_its_limit_is_said_where_it_was_asked(
     watch: list[dict[str, Any]] = [
         {"name": "Pref", "query": "dom*"},
         {"name": "Iron Dome", "terms": ["Iron Dome"]},
+        {"name": "Dome", "terms": ["dome"]},
     ]
     settings = load_settings(monitor_config(tmp_path, watch=watch, serve={"search_timeout": "200ms"}))
     archive = SqlArchive(settings.database_url())
@@ -212,7 +363,7 @@ def test_a_search_with_no_turn_within_its_limit_is_said_where_it_was_asked(
     async def scenario() -> None:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
-            busy = "the server is busy with other heavy searches (prefixes, NOT alone) and did not run"
+            busy = "the server is busy with other heavy searches (prefixes, or searches reading many"
             refused = await client.get("/api/v1/articles", params={"q": "dom*"})
             assert refused.status_code == 503
             assert busy in refused.json()["error"] and "no turn came within 0.2 s" in refused.json()["error"]
@@ -224,8 +375,17 @@ def test_a_search_with_no_turn_within_its_limit_is_said_where_it_was_asked(
             rule_page = await client.get("/rules/Pref")
             assert rule_page.status_code == 200 and busy in rule_page.text
             assert "Mentions per day" in rule_page.text
+            # A search without prefixes needs no turn while it is quick (a NOT most pass)...
             scan = await client.get("/api/v1/articles", params={"q": "NOT budget"})
-            assert scan.status_code == 503 and busy in scan.json()["error"]
+            assert scan.status_code == 200 and scan.json()["articles"]
+            # ...and one when it runs past TRIAL.
+            monkeypatch.setattr(searching_module, "TRIAL", 0)
+            for path in ("/api/v1/articles", "/"):
+                slow = await client.get(path, params={"q": "dome NOT ka"})
+                assert slow.status_code == 503 and busy in slow.text
+            assert busy in (await client.get("/rules/Iron Dome")).text
+            assert (await client.get("/feeds/rules/Iron Dome.json")).status_code == 503
+            monkeypatch.setattr(searching_module, "TRIAL", TRIAL)
             # What its parameters refuse is said at once, with no turn.
             for wrong in ({"source": "nope"}, {"since": "bad"}, {"cursor": "garbage"}):
                 began = time.monotonic()
@@ -237,7 +397,9 @@ def test_a_search_with_no_turn_within_its_limit_is_said_where_it_was_asked(
             plain = await client.get("/api/v1/articles", params={"q": "dome"})
             assert [item["id"] for item in plain.json()["articles"]]
             assert (await client.get("/", params={"q": "iron"})).status_code == 200
-            assert (await client.get("/feeds/rules/Iron Dome.atom")).status_code == 200
+            assert (await client.get("/feeds/rules/Dome.atom")).status_code == 200
+            # Found heavy once, a search waits for its turn when asked again.
+            assert (await client.get("/feeds/rules/Iron Dome.atom")).status_code == 503
 
     try:
         asyncio.run(scenario())
