@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -97,9 +98,24 @@ class _Heavy:
         return "found"
 
 
-def test_a_search_past_its_trial_is_asked_again_once_it_has_a_turn() -> None:
-    reads = ThreadPoolExecutor(4)
-    release = threading.Event()
+@pytest.fixture
+def reads() -> Iterator[ThreadPoolExecutor]:
+    pool = ThreadPoolExecutor(8)
+    yield pool
+    pool.shutdown()
+
+
+@pytest.fixture
+def release() -> Iterator[threading.Event]:
+    """Set at the end, so that no search waiting on it outlives its test."""
+    event = threading.Event()
+    yield event
+    event.set()
+
+
+def test_a_search_past_its_trial_is_asked_again_once_it_has_a_turn(
+    reads: ThreadPoolExecutor, release: threading.Event
+) -> None:
 
     async def scenario() -> None:
         searching = Searching(reads, time_limit=5)
@@ -140,17 +156,14 @@ def test_a_search_past_its_trial_is_asked_again_once_it_has_a_turn() -> None:
             await Searching(reads, time_limit=0.01).run(0, short)
         assert not isinstance(stopped.value, ServerBusy) and short.limits == [(0.01, TRIAL)]
 
-    try:
-        asyncio.run(scenario())
-    finally:
-        release.set()
-        reads.shutdown()
+    asyncio.run(scenario())
 
 
-def test_the_first_in_line_waits_on_past_the_limit_for_searches_that_overrun_it() -> None:
+def test_the_first_in_line_waits_on_past_the_limit_for_searches_that_overrun_it(
+    reads: ThreadPoolExecutor,
+) -> None:
     """Searches overrun their limit a little (a step SQLite cannot stop): a search needing all
     four turns, waiting as long as the limit, lost every race to the last of them to end."""
-    reads = ThreadPoolExecutor(8)
 
     async def scenario() -> None:
         searching = Searching(reads, time_limit=0.2)
@@ -164,15 +177,12 @@ def test_the_first_in_line_waits_on_past_the_limit_for_searches_that_overrun_it(
         assert await asyncio.gather(*overrunning) == ["slept"] * TURNS
         assert searching._free == TURNS
 
-    try:
-        asyncio.run(scenario())
-    finally:
-        reads.shutdown()
+    asyncio.run(scenario())
 
 
-def test_a_stopping_server_refuses_the_heavy_searches_waiting_and_to_come() -> None:
-    reads = ThreadPoolExecutor(4)
-    release = threading.Event()
+def test_a_stopping_server_refuses_the_heavy_searches_waiting_and_to_come(
+    reads: ThreadPoolExecutor, release: threading.Event
+) -> None:
 
     async def scenario() -> None:
         searching = Searching(reads, time_limit=10)
@@ -191,16 +201,12 @@ def test_a_stopping_server_refuses_the_heavy_searches_waiting_and_to_come() -> N
         assert await held
         assert searching._free == TURNS
 
-    try:
-        asyncio.run(scenario())
-    finally:
-        release.set()
-        reads.shutdown()
+    asyncio.run(scenario())
 
 
-def test_plain_searches_pass_a_crowd_waiting_for_turns_and_turns_come_back() -> None:
-    release = threading.Event()
-    reads = ThreadPoolExecutor(8)
+def test_plain_searches_pass_a_crowd_waiting_for_turns_and_turns_come_back(
+    reads: ThreadPoolExecutor, release: threading.Event
+) -> None:
 
     def slow_prefix_search(*, time_limit: float, cpu_limit: float | None) -> str:
         release.wait(10)
@@ -226,16 +232,12 @@ def test_plain_searches_pass_a_crowd_waiting_for_turns_and_turns_come_back() -> 
         assert await asyncio.gather(*(searching.run(1, _echo, n) for n in range(TURNS))) == list(range(TURNS))
         assert searching._free == TURNS
 
-    try:
-        asyncio.run(scenario())
-    finally:
-        release.set()
-        reads.shutdown()
+    asyncio.run(scenario())
 
 
-def test_a_search_of_many_prefixes_takes_every_turn() -> None:
-    release = threading.Event()
-    reads = ThreadPoolExecutor(4)
+def test_a_search_of_many_prefixes_takes_every_turn(
+    reads: ThreadPoolExecutor, release: threading.Event
+) -> None:
 
     async def scenario() -> None:
         searching = Searching(reads, time_limit=0.3)
@@ -251,15 +253,12 @@ def test_a_search_of_many_prefixes_takes_every_turn() -> None:
         assert await waiting == "first in line"
         assert await searching.run(22, _echo, "many") == "many"
 
-    try:
-        asyncio.run(scenario())
-    finally:
-        release.set()
-        reads.shutdown()
+    asyncio.run(scenario())
 
 
-def test_turns_go_in_the_order_asked_so_a_big_search_is_not_passed_over_forever() -> None:
-    reads = ThreadPoolExecutor(8)
+def test_turns_go_in_the_order_asked_so_a_big_search_is_not_passed_over_forever(
+    reads: ThreadPoolExecutor,
+) -> None:
 
     async def scenario() -> None:
         searching = Searching(reads, time_limit=3)
@@ -281,16 +280,12 @@ def test_turns_go_in_the_order_asked_so_a_big_search_is_not_passed_over_forever(
         assert all(await asyncio.gather(*streams))
         assert searching._free == TURNS
 
-    try:
-        asyncio.run(scenario())
-    finally:
-        reads.shutdown()
+    asyncio.run(scenario())
 
 
-def test_turns_come_back_however_a_request_is_cancelled() -> None:
+def test_turns_come_back_however_a_request_is_cancelled(reads: ThreadPoolExecutor) -> None:
     """Cancelled while waiting, just as its turn came, while searching, twice: the turns all
     come back (a give-back that awaited a lock lost one when cancelled a second time)."""
-    reads = ThreadPoolExecutor(8)
 
     async def scenario() -> None:
         searching = Searching(reads, time_limit=5)
@@ -307,15 +302,12 @@ def test_turns_come_back_however_a_request_is_cancelled() -> None:
         await asyncio.sleep(0.05)
         assert searching._free == TURNS and not searching._waiting
 
-    try:
-        asyncio.run(scenario())
-    finally:
-        reads.shutdown()
+    asyncio.run(scenario())
 
 
-def test_past_so_many_waiting_the_next_are_refused_at_once() -> None:
-    reads = ThreadPoolExecutor(4)
-    release = threading.Event()
+def test_past_so_many_waiting_the_next_are_refused_at_once(
+    reads: ThreadPoolExecutor, release: threading.Event
+) -> None:
 
     async def scenario() -> None:
         searching = Searching(reads, time_limit=5)
@@ -331,11 +323,7 @@ def test_past_so_many_waiting_the_next_are_refused_at_once() -> None:
         await held
         assert await asyncio.gather(*waiting) == ["w"] * MOST_WAITING
 
-    try:
-        asyncio.run(scenario())
-    finally:
-        release.set()
-        reads.shutdown()
+    asyncio.run(scenario())
 
 
 class _NoTurnFree(Searching):
