@@ -78,7 +78,8 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics, reads: Exe
         openapi_url=None,  # served below, behind the token like the rest
     )
     readers = [Depends(token_check(settings.serve.tokens))]
-    searching = Searching(reads, settings.serve.search_timeout.total_seconds())
+    on_postgresql = not settings.database_url().startswith("sqlite")
+    searching = Searching(reads, settings.serve.search_timeout.total_seconds(), work_elsewhere=on_postgresql)
 
     @app.exception_handler(QueryError)
     def _query_error(_request: Request, error: QueryError) -> JSONResponse:

@@ -12,14 +12,16 @@ Some searches cost far more than others, and a crowd of them starved the rest:
 So heavy searches take turns, TURNS at once. A prefix's cost is known before it runs: a search
 takes a turn for each prefix it asks (a Hebrew prefix is eight, one per form the index reads),
 at most all, before it goes to a thread. Any other's is not (a NOT most articles pass is
-quick), so it runs at once for up to TRIAL seconds of processor time (a quick search slowed
-by a crowd spends little of it), or TRIAL_WAIT seconds in all (an archive on PostgreSQL does
-its work in the server's processes), and one that needs more is stopped and asked again when it
-has a turn: what a search without one can cost is bounded, whatever its shape. A search found
-heavy is remembered for HEAVY_FOR seconds (the last HEAVY_REMEMBERED of them), and waits for a
-turn without a trial when asked again: a crowd repeating one heavy search spends a trial a
-minute, not one a request; one found light when it runs with its turn is forgotten. Found
-heavy, that is, on its processor time: its time in all is stretched by any crowd.
+quick), so it runs at once for up to TRIAL seconds of its thread's processor time (on
+SQLite the search's work is on its thread; a quick search slowed by a crowd spends little of
+it, while its time in all is stretched: 5 ms became 2 s beside 60 others) or, on PostgreSQL,
+whose work is done in the server's processes, TRIAL_WAIT seconds in all; one that needs more is
+stopped and asked again when it has a turn: what a search without one can cost is bounded,
+whatever its shape. A search found past TRIAL's processor time twice in a row (once may be a
+crowded moment's fluke) is remembered for HEAVY_FOR seconds (the last HEAVY_REMEMBERED of them)
+and waits for a turn without a trial when asked again: a crowd repeating one heavy search
+spends two trials a minute, not one a request. Found light, a search is forgotten. (So on
+PostgreSQL a search heavy for its time in all alone has its trial each time it is asked.)
 Turns are waited for on the event loop, not on a read thread, so that other searches never
 queue behind a crowd of heavy ones; first come, first served (a search of four prefixes is not
 passed over forever by a stream of one-prefix ones); up to serve.search_timeout (then
@@ -50,7 +52,7 @@ TURNS = 4  # heavy searches at once: two cores gain nothing from more
 # s of processor time: a search past it is heavy. `NOT budget` at 1M spends 5 ms alone, up to
 # 40 ms beside 31 others (their contention costs each thread processor time too).
 TRIAL = 0.1
-TRIAL_WAIT = 1.0  # s in all: a search past it is heavy whatever it spent
+TRIAL_WAIT = 1.0  # s in all, on PostgreSQL: a search past it is heavy whatever it spent here
 MOST_WAITING = 64  # of the server's 256 connections (serve/server.py)
 HEAVY_FOR = 60.0
 HEAVY_REMEMBERED = 1024
@@ -60,29 +62,35 @@ T = TypeVar("T")
 class Searching:
     """The read threads and the turns of heavy searches of one server."""
 
-    def __init__(self, reads: Executor, time_limit: float, turns: int = TURNS) -> None:
+    def __init__(
+        self, reads: Executor, time_limit: float, turns: int = TURNS, work_elsewhere: bool = False
+    ) -> None:
+        """`work_elsewhere`: the archive's searches do their work in another process
+        (PostgreSQL), so that their trial is also bounded in time in all."""
         self.reads, self.time_limit, self.turns = reads, time_limit, turns
+        self.trial_wait = min(TRIAL_WAIT, time_limit) if work_elsewhere else time_limit
         self._free = turns
         self._waiting: deque[tuple[int, asyncio.Future[None]]] = deque()
         self._stopping = False
-        self._heavy: OrderedDict[Hashable, float] = OrderedDict()  # when found, the oldest first
+        # By what makes a search the same: how many times in a row it was found heavy, when last.
+        self._heavy: OrderedDict[Hashable, tuple[int, float]] = OrderedDict()
 
     async def run(
         self,
-        prefixes: int,
+        turns: int,
         search: Callable[..., T],
         *arguments: Any,
         check: Callable[[], object] | None = None,
         known_as: Hashable = None,
     ) -> T:
         """`search(*arguments, time_limit=seconds, cpu_limit=seconds)` on a read thread: once
-        it has a turn per prefix it asks (at most all), or at once for a trial (above) and, if it
-        needs more, again once it has a turn. ServerBusy when its turns do not come within the
-        time limit. `check` raises what the search would refuse at once (its parameters): then
-        it needs no turn. `known_as`: what makes the search the same when asked again (its
-        request's query), for it to be remembered heavy."""
-        wanted = min(prefixes, self.turns)
-        if not wanted and known_as is not None and self._remembered_heavy(known_as):
+        it has its `turns` (a prefix's: one each; at most all), or, taking none, at once for a
+        trial (above) and, if it needs more, again once it has a turn. ServerBusy when its
+        turns do not come within the time limit. `check` raises what the search would refuse at
+        once (its parameters): then it needs no turn. `known_as`: what makes the search the same
+        when asked again (its request's query), for it to be remembered heavy."""
+        wanted = min(turns, self.turns)
+        if not wanted and self._remembered_heavy(known_as):
             wanted = 1
         if wanted and check is not None:
             try:
@@ -90,25 +98,25 @@ class Searching:
             except MonitorError:
                 wanted = 0
         if not wanted:
-            trial, began = _Spent(), time.monotonic()
+            trial = _Spent()
             try:
-                return await self._search(trial, search, arguments, min(TRIAL_WAIT, self.time_limit), TRIAL)
+                answer = await self._search(trial, search, arguments, self.trial_wait, TRIAL)
             except SearchTooSlow:
-                if time.monotonic() - began >= self.time_limit:
-                    raise  # its whole time spent
+                if trial.seconds < TRIAL and self.trial_wait >= self.time_limit:
+                    raise  # stopped at its whole time limit, not by the trial
+            else:
+                self._note(known_as, heavy=trial.seconds >= TRIAL)
+                return answer
+            self._note(known_as, heavy=trial.seconds >= TRIAL)
             wanted = 1  # heavy after all: its turn, then its whole time
-            # Remembered on its processor time alone: a crowd stretches every search's time in
-            # all (a 5 ms search took 2 s beside 60 others), and one such must not be taken for
-            # heavy a minute long.
-            self._remember(known_as, trial.seconds >= TRIAL)
         await self._take(wanted)
         whole = _Spent()
         try:
             return await self._search(whole, search, arguments, self.time_limit, None)
         finally:
             self._give_back(wanted)
-            if not prefixes:
-                self._remember(known_as, whole.seconds >= TRIAL)
+            if not turns:
+                self._note(known_as, heavy=whole.seconds >= TRIAL)
 
     def stop(self) -> None:
         """The server is stopping: refuse the searches waiting and those to come, rather than
@@ -120,24 +128,20 @@ class Searching:
         self._waiting.clear()
 
     def _remembered_heavy(self, known_as: Hashable) -> bool:
-        found = self._heavy.get(known_as)
-        if found is not None and time.monotonic() - found >= HEAVY_FOR:
-            del self._heavy[known_as]
-            return False
-        return found is not None
+        times, last = self._heavy.get(known_as, (0, 0.0))
+        return times >= 2 and time.monotonic() - last < HEAVY_FOR
 
-    def _remember(self, known_as: Hashable, heavy: bool) -> None:
-        """Heavy, or not as it ran: a search found heavy in its trial because the server had just
-        started (each thread's first read is slow) is forgotten when it runs light with its turn."""
+    def _note(self, known_as: Hashable, heavy: bool) -> None:
+        """Whether the search spent more than TRIAL of the processor: once more found heavy,
+        or forgotten."""
         if known_as is None:
             return
-        if not heavy:
-            self._heavy.pop(known_as, None)
-            return
-        self._heavy[known_as] = time.monotonic()
-        self._heavy.move_to_end(known_as)
-        if len(self._heavy) > HEAVY_REMEMBERED:
-            self._heavy.popitem(last=False)
+        times, last = self._heavy.pop(known_as, (0, 0.0))
+        if heavy:
+            fresh = time.monotonic() - last < HEAVY_FOR
+            self._heavy[known_as] = (times + 1 if fresh else 1, time.monotonic())
+            if len(self._heavy) > HEAVY_REMEMBERED:
+                self._heavy.popitem(last=False)
 
     def _search(
         self,

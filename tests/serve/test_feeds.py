@@ -75,9 +75,10 @@ def test_a_feed_of_an_unknown_rule_is_not_found_and_names_the_known_ones(served:
     for path in ("/feeds/rules/Nothing.atom", "/feeds/rules/Nothing.json"):
         response = served.get(path)
         assert response.status_code == 404 and "Iron Dome" in response.json()["error"]
-    assert (
-        served.get("/feeds/rules/iron dome.atom").status_code == 200
-    )  # names as in the config's case or not
+    assert served.get("/feeds/rules/iron dome.atom").status_code == 200  # in the config's case or not
+    assert served.get("/rules/Nothing").status_code == 404  # as the rule's page
+    page = served.get("/rules/iron dome")
+    assert page.status_code == 200 and "<h1>Iron Dome</h1>" in page.text
 
 
 def test_a_feed_stays_well_formed_with_control_characters_in_a_link(tmp_path: Path) -> None:
