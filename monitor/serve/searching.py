@@ -17,8 +17,8 @@ SQLite the search's work is on its thread; a quick search slowed by a crowd spen
 it, while its time in all is stretched: 5 ms became 2 s beside 60 others) or, on PostgreSQL,
 whose work is done in the server's processes, TRIAL_WAIT seconds in all; one that needs more is
 stopped and asked again when it has a turn: what a search without one can cost is bounded,
-whatever its shape. A search found past TRIAL's processor time twice in a row (once may be a
-crowded moment's fluke) is remembered for HEAVY_FOR seconds (the last HEAVY_REMEMBERED of them)
+whatever its shape. A search found past TRIAL's processor time by two requests in a row (once
+may be a crowded moment's fluke) is remembered for HEAVY_FOR seconds (the last HEAVY_REMEMBERED of them)
 and waits for a turn without a trial when asked again: a crowd repeating one heavy search
 spends two trials a minute, not one a request. Found light, a search is forgotten. (So on
 PostgreSQL a search heavy for its time in all alone has its trial each time it is asked.)
@@ -34,6 +34,7 @@ request holds one of uvicorn's connections, and clients gone away still wait).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable
@@ -102,21 +103,32 @@ class Searching:
             try:
                 answer = await self._search(trial, search, arguments, self.trial_wait, TRIAL)
             except SearchTooSlow:
-                if trial.seconds < TRIAL and self.trial_wait >= self.time_limit:
-                    raise  # stopped at its whole time limit, not by the trial
+                if trial.wall >= self.time_limit:  # its whole time had: no second run
+                    self._note(known_as, heavy=trial.seconds >= TRIAL)
+                    raise
             else:
                 self._note(known_as, heavy=trial.seconds >= TRIAL)
                 return answer
-            self._note(known_as, heavy=trial.seconds >= TRIAL)
             wanted = 1  # heavy after all: its turn, then its whole time
-        await self._take(wanted)
+            try:
+                await self._take(wanted)
+            except ServerBusy:
+                self._note(known_as, heavy=trial.seconds >= TRIAL)
+                raise
+        else:
+            await self._take(wanted)
         whole = _Spent()
-        try:
-            return await self._search(whole, search, arguments, self.time_limit, None)
-        finally:
-            self._give_back(wanted)
-            if not turns:
-                self._note(known_as, heavy=whole.seconds >= TRIAL)
+        running = self._search(whole, search, arguments, self.time_limit, None)
+        # Its turns come back when the search ends on its thread, not when the request is
+        # cancelled (a thread cannot be stopped): a request counts once toward being remembered.
+        running.add_done_callback(partial(self._ended, wanted, whole, known_as if not turns else None))
+        return await asyncio.shield(running)
+
+    def _ended(self, turns: int, spent: _Spent, known_as: Hashable, running: asyncio.Future[Any]) -> None:
+        self._give_back(turns)
+        self._note(known_as, heavy=spent.seconds >= TRIAL)
+        if not running.cancelled():
+            running.exception()  # retrieved, even when no request awaits it any more
 
     def stop(self) -> None:
         """The server is stopping: refuse the searches waiting and those to come, rather than
@@ -178,6 +190,8 @@ class Searching:
                 self._give_back(wanted)  # granted just then: give it back
             else:
                 granted.cancel()
+                with contextlib.suppress(ValueError):  # no longer counted among those waiting
+                    self._waiting.remove((wanted, granted))
                 self._grant()  # it may have held back those behind it
             raise
 
@@ -202,9 +216,11 @@ class Searching:
 
 @dataclass
 class _Spent:
-    """The processor time a search spent on its thread, once it answered or stopped."""
+    """The processor time a search spent on its thread, and its time there in all, once it
+    answered or stopped."""
 
     seconds: float = 0.0
+    wall: float = 0.0
 
 
 def _measured(
@@ -214,11 +230,11 @@ def _measured(
     seconds: float,
     cpu_seconds: float | None,
 ) -> T:
-    began = time.thread_time()
+    began, began_wall = time.thread_time(), time.monotonic()
     try:
         return search(*arguments, time_limit=seconds, cpu_limit=cpu_seconds)
     finally:
-        spent.seconds = time.thread_time() - began
+        spent.seconds, spent.wall = time.thread_time() - began, time.monotonic() - began_wall
 
 
 def prefixes_gathered(query: Node | None) -> int:

@@ -139,12 +139,13 @@ def test_a_search_past_its_trial_is_asked_again_once_it_has_a_turn(
         release.set()
         assert await waiting == "found" and await held
         assert searching._free == TURNS
-        # Asked again, one found heavy waits for its turn without a trial; others still have one.
-        first, again, other = _Heavy(), _Heavy(), _Heavy()
-        assert await searching.run(0, first, known_as="q=budget -budget") == "found"
-        assert await searching.run(0, again, known_as="q=budget -budget") == "found"
+        # Found heavy by two requests in a row, a search waits for its turn without a trial
+        # when asked again; others still have one.
+        first, second, again, other = _Heavy(), _Heavy(), _Heavy(), _Heavy()
+        for each in (first, second, again):
+            assert await searching.run(0, each, known_as="q=budget -budget") == "found"
         assert await searching.run(0, other, known_as="q=other") == "found"
-        assert first.limits == other.limits == [(5, TRIAL), (5, None)]
+        assert first.limits == second.limits == other.limits == [(5, TRIAL), (5, None)]
         assert again.limits == [(5, None)]
         # One found heavy in its trial but not with its turn is not remembered.
         assert await searching.run(0, _Heavy(light_after_all=True), known_as="q=fluke") == "found"
@@ -155,7 +156,7 @@ def test_a_search_past_its_trial_is_asked_again_once_it_has_a_turn(
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(searching_module, "HEAVY_FOR", 0.05)
             await asyncio.sleep(0.06)
-            assert await searching.run(0, later, known_as="q=other") == "found"
+            assert await searching.run(0, later, known_as="q=budget -budget") == "found"
         assert later.limits == [(5, TRIAL), (5, None)]
         # Stopped at its whole limit spending little of the processor: too slow, no second try
         # (said with the limit set, not the trial's).
@@ -163,6 +164,48 @@ def test_a_search_past_its_trial_is_asked_again_once_it_has_a_turn(
         with pytest.raises(SearchTooSlow, match=r"longer than 0\.05 s") as stopped:
             await Searching(reads, time_limit=0.05).run(0, short)
         assert not isinstance(stopped.value, ServerBusy) and short.limits == [(0.05, TRIAL)]
+
+    asyncio.run(scenario())
+
+
+def test_a_search_cancelled_while_it_runs_holds_its_turn_until_its_thread_ends(
+    reads: ThreadPoolExecutor, release: threading.Event
+) -> None:
+    """A thread cannot be stopped: given back at the cancel, the turn let a fifth heavy search run."""
+
+    async def scenario() -> None:
+        searching = Searching(reads, time_limit=5)
+        running = asyncio.create_task(searching.run(1, _wait, release, 10))
+        await asyncio.sleep(0.05)
+        running.cancel()
+        await asyncio.sleep(0.05)
+        assert running.cancelled() and searching._free == TURNS - 1
+        release.set()
+        await asyncio.sleep(0.05)
+        assert searching._free == TURNS
+
+    asyncio.run(scenario())
+
+
+def test_those_who_stopped_waiting_are_not_counted_among_the_waiting(
+    reads: ThreadPoolExecutor, release: threading.Event
+) -> None:
+    """Found by a review: clients that had given up still filled the line, and the next were
+    told that 64 heavy searches were already waiting."""
+
+    async def scenario() -> None:
+        searching = Searching(reads, time_limit=0.2)
+        held = asyncio.create_task(searching.run(TURNS, _wait, release, 10))
+        await asyncio.sleep(0.05)
+        first = asyncio.create_task(searching.run(1, _echo, "first"))
+        await asyncio.sleep(0.01)
+        behind = [asyncio.create_task(searching.run(1, _echo, n)) for n in range(10)]
+        for each in behind:
+            with pytest.raises(ServerBusy):
+                await each
+        assert len(searching._waiting) == 1  # the first in line alone
+        release.set()
+        assert await first == "first" and await held
 
     asyncio.run(scenario())
 
