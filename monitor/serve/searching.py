@@ -103,7 +103,8 @@ class Searching:
             try:
                 answer = await self._search(trial, search, arguments, self.trial_wait, TRIAL)
             except SearchTooSlow:
-                if trial.wall >= self.time_limit:  # its whole time had: no second run
+                # Its whole time had (on SQLite, whose trial may run that long): no second run.
+                if self.trial_wait >= self.time_limit and trial.wall >= self.time_limit:
                     self._note(known_as, heavy=trial.seconds >= TRIAL)
                     raise
             else:
@@ -118,7 +119,11 @@ class Searching:
         else:
             await self._take(wanted)
         whole = _Spent()
-        running = self._search(whole, search, arguments, self.time_limit, None)
+        try:
+            running = self._search(whole, search, arguments, self.time_limit, None)
+        except BaseException:  # the threads shut down with the server
+            self._give_back(wanted)
+            raise
         # Its turns come back when the search ends on its thread, not when the request is
         # cancelled (a thread cannot be stopped): a request counts once toward being remembered.
         running.add_done_callback(partial(self._ended, wanted, whole, known_as if not turns else None))
