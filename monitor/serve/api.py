@@ -10,7 +10,6 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
 from typing import Annotated, Any
-from urllib.parse import quote
 
 import orjson
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
@@ -26,24 +25,21 @@ from monitor.archive import Archive, SearchFilters
 from monitor.config.settings import Settings
 from monitor.errors import ArchiveError, QueryError, SearchTooSlow, UsageError
 from monitor.metrics import Metrics
-from monitor.models import ArchivedArticle
-from monitor.names import known_names
 from monitor.payloads import article_json
 from monitor.queries import (
     SearchAsked,
     alert_history,
     mention_series,
     query_of,
-    rule_matches,
     rules_overview,
     search_filters,
     source_health,
 )
 from monitor.serve.auth import token_check
 from monitor.serve.cursors import read_cursor, write_cursor
-from monitor.serve.feeds import atom_feed, json_feed, one_per_story
+from monitor.serve.feed_routes import add_feeds
 from monitor.serve.pages import add_pages
-from monitor.serve.searching import Searching, prefixes_asked, rule_prefixes
+from monitor.serve.searching import Searching, prefixes_asked
 from monitor.serve.shapes import (
     AlertOut,
     ArticleOut,
@@ -58,7 +54,6 @@ from monitor.serve.shapes import (
 )
 from monitor.serve.web import add_csp_reports
 
-FEED_ENTRIES = 50  # stories in a feed of a rule's matches
 VALIDATION_ERROR = {  # FastAPI's own answer to a parameter out of its schema
     "description": "Validation Error",
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}},
@@ -217,43 +212,6 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics, reads: Exe
     ) -> dict[str, Any]:
         return mention_series(archive, settings, rule, interval, since, until, by)
 
-    async def rule_stories(name: str) -> tuple[str, list[ArchivedArticle]]:
-        """The rule's name as configured and its newest stories, searched on the read threads
-        (a feed reader's poll is a search, which may run up to serve.search_timeout)."""
-        try:
-            [known] = known_names([name], [rule.name for rule in settings.watch], "watch rule")
-        except UsageError as error:  # a feed of no rule is not found, as its page is
-            raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
-        prefixes = rule_prefixes(settings, known)
-        found = await searching.run(
-            prefixes, rule_matches, archive, settings, known, 2 * FEED_ENTRIES, known_as=("rule", known)
-        )
-        return known, one_per_story(found)[:FEED_ENTRIES]
-
-    @app.get(
-        "/feeds/rules/{name:path}.atom",
-        dependencies=readers,
-        summary="A rule's matches as Atom 1.0, one entry per story",
-        response_class=Response,
-        responses={200: {"content": {"application/atom+xml": {}}}, **errors(400, 401, 404, 503)},
-    )
-    async def rule_atom(name: str, request: Request) -> Response:
-        known, stories = await rule_stories(name)
-        body = atom_feed(known, stories, _self_url(request), datetime.now(UTC))
-        return Response(body, media_type="application/atom+xml; charset=utf-8")
-
-    @app.get(
-        "/feeds/rules/{name:path}.json",
-        dependencies=readers,
-        summary="A rule's matches as JSON Feed 1.1, one item per story",
-        response_class=JSONResponse,
-        responses={200: {"content": {"application/feed+json": {}}}, **errors(400, 401, 404, 503)},
-    )
-    async def rule_json_feed(name: str, request: Request) -> JSONResponse:
-        known, stories = await rule_stories(name)
-        feed = json_feed(known, stories, _self_url(request))
-        return JSONResponse(feed, media_type="application/feed+json")
-
     @app.get("/openapi.json", dependencies=readers, include_in_schema=False)
     def document() -> JSONResponse:
         return JSONResponse(app.openapi())
@@ -288,6 +246,7 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics, reads: Exe
         return JSONResponse(health)
 
     add_pages(app, archive, settings, readers, searching)
+    add_feeds(app, archive, settings, readers, searching)
     app.state.searching = searching  # stopped with the server (server.py)
     add_csp_reports(app, metrics)
     app.mount("/static", StaticFiles(packages=[("monitor.serve", "static")]), name="static")
@@ -321,10 +280,3 @@ def page_filters(
 ) -> SearchFilters:
     """The filters of a page of the search, from its cursor on; UsageError for what is wrong."""
     return replace(search_filters(archive, settings, asked), after=read_cursor(cursor))
-
-
-def _self_url(request: Request) -> str:
-    """The feed's own address, without the query (which may hold a token), its path escaped as
-    an IRI must be (a rule's name has spaces)."""
-    raw = request.scope.get("raw_path") or request.url.path.encode()
-    return str(request.base_url).rstrip("/") + quote(raw.decode("latin-1"), safe="/%")

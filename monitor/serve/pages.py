@@ -118,9 +118,7 @@ def add_pages(
                 prefixes_asked(q), search_results, asked, cursor, check=checked, known_as=(asked, cursor)
             )
         except SearchTooSlow as error:  # stopped at its time limit, or no turn came for it
-            values = form_values(asked)
-            values["error"] = {"message": str(error), "pointer": None}
-            return page("search.html", 503, **values)
+            return refused_search(asked, 503, str(error))
 
     def search_of(asked: _Asked, cursor: str | None) -> SearchFilters:
         """The filters of the page's search; UsageError for what is wrong in them."""
@@ -140,6 +138,12 @@ def add_pages(
             "next_url": None,
         }
 
+    def refused_search(asked: _Asked, code: int, message: str, pointer: str | None = None) -> HTMLResponse:
+        """The search form as asked, with why it has no results."""
+        values = form_values(asked)
+        values["error"] = {"message": message, "pointer": pointer}
+        return page("search.html", code, **values)
+
     def search_results(
         asked: _Asked, cursor: str | None, *, time_limit: float, cpu_limit: float | None = None
     ) -> HTMLResponse:
@@ -153,11 +157,9 @@ def add_pages(
             query = query_of(asked.q)
             found = archive.search(query, filters, time_limit, cpu_limit)
         except QueryError as error:
-            values["error"] = {"message": str(error), "pointer": error.pointer()}
-            return page("search.html", 400, **values)
+            return refused_search(asked, 400, str(error), error.pointer())
         except UsageError as error:
-            values["error"] = {"message": str(error), "pointer": None}
-            return page("search.html", 400, **values)
+            return refused_search(asked, 400, str(error))
         values["results"] = found
         if len(found) == PER_PAGE:
             last = found[-1].article
@@ -195,9 +197,7 @@ def add_pages(
         try:
             return await searching.run(turns, rule_answer, known)
         except ServerBusy as error:  # no turn came for it: nothing read
-            values = form_values(_Asked(rule=known))
-            values["error"] = {"message": str(error), "pointer": None}
-            return page("search.html", 503, **values)
+            return refused_search(_Asked(rule=known), 503, str(error))
 
     def rule_answer(name: str, *, time_limit: float, cpu_limit: float | None = None) -> HTMLResponse:
         recent: list[ArchivedArticle] = []
