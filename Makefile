@@ -71,7 +71,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python -m bench.archive --backend postgresql --sizes 100000,1000000
 	$(BIN)/python -m bench.daemons
 	$(BIN)/python -m bench.serve
-	kept=$$(mktemp -d) && for mix in all prefix scan verify filter; do \
+	kept=$$(mktemp -d) && for mix in all prefix scan verify filter counts; do \
 		$(BIN)/python -m bench.slow_searches --archive $$kept/archive.db --mix $$mix || exit 1; \
 	done; rm -rf $$kept
 	$(BIN)/python -m bench.memory

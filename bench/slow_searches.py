@@ -1,14 +1,15 @@
 """The read side under a crowd of slow searches (`monitor serve`, a real process on loopback):
 `--clients` threads each ask, for `--seconds`, searches that may run up to the time limit (NOT
 alone, which reads every article; short prefixes, which the index gathers in memory; a word
-and a NOT or a field that reject what the index finds; a filter few articles pass), while
+and a NOT or a field that reject what the index finds; a filter few articles pass) or counts
+(of every match of the rule, as the rules' and the mentions' routes do, and the sources'), while
 /healthz and a quick search (`budget`, a few milliseconds alone) are asked every 0.2 s.
 Reported: their latencies, the crowd's searches answered (200) and refused (503: stopped at the
 limit, or the server busy), and the server's peak memory (VmHWM). Over bench.serve's archive
 of generated articles; `--mix` picks the searches.
 
     python -m bench.slow_searches [--articles 1000000] [--archive PATH] [--clients 60]
-        [--seconds 20] [--mix all|prefix|scan|verify|filter] [--no-write]
+        [--seconds 20] [--mix all|prefix|scan|verify|filter|counts] [--no-write]
 """
 
 from __future__ import annotations
@@ -27,12 +28,25 @@ import yaml
 from bench.report import environment, write_section
 from bench.serve import _archive, _p95, _serve
 
-MIXES: dict[str, list[dict[str, str]]] = {  # the API's search parameters
-    "all": [{"q": "NOT budget"}, {"q": "ka*"}, {"q": "NOT lo*"}],
-    "prefix": [{"q": "ka*"}],
-    "scan": [{"q": "NOT budget"}, {"q": "NOT lo*"}],
-    "verify": [{"q": "budget -budget"}, {"q": "title:budget"}],
-    "filter": [{"lang": "zz"}, {"q": "budget", "lang": "zz"}],
+SEARCH = "/api/v1/articles"
+MIXES: dict[str, list[tuple[str, dict[str, str]]]] = {  # paths and their parameters
+    "all": [(SEARCH, {"q": "NOT budget"}), (SEARCH, {"q": "ka*"}), (SEARCH, {"q": "NOT lo*"})],
+    "prefix": [(SEARCH, {"q": "ka*"})],
+    "scan": [(SEARCH, {"q": "NOT budget"}), (SEARCH, {"q": "NOT lo*"})],
+    "verify": [(SEARCH, {"q": "budget -budget"}), (SEARCH, {"q": "title:budget"})],
+    "filter": [(SEARCH, {"lang": "zz"}), (SEARCH, {"q": "budget", "lang": "zz"})],
+    # Counting every match of the rule (its 200,000 hits) or every source's articles
+    "counts": [
+        ("/api/v1/rules", {}),
+        ("/api/v1/stats/mentions", {"by": "source"}),
+        ("/api/v1/sources", {}),
+        ("/rules", {}),
+    ],
+}
+# The rule whose hits bench.archive stores, and its sources
+CONFIG = {
+    "sources": [{"name": f"Source {at}", "url": f"https://bench.test/{at}.xml"} for at in range(200)],
+    "watch": [{"name": "Watch", "terms": ["budget"]}],
 }
 PROBE_EVERY = 0.2  # seconds between two asks of /healthz
 
@@ -42,9 +56,7 @@ def run(articles: int, kept: Path | None, clients: int, seconds: float, mix: str
         folder = Path(name)
         config = folder / "monitor.yaml"
         database = kept or folder / "archive.db"
-        config.write_text(
-            yaml.safe_dump({"storage": {"url": f"sqlite:///{database}"}, "sources": [], "watch": []})
-        )
+        config.write_text(yaml.safe_dump({"storage": {"url": f"sqlite:///{database}"}, **CONFIG}))
         archive, filled = _archive(database, articles)
         archive.close()
         process, base = _serve(config)
@@ -54,7 +66,7 @@ def run(articles: int, kept: Path | None, clients: int, seconds: float, mix: str
         finally:
             process.terminate()
             process.wait(timeout=60)
-    shown = ", ".join("`" + urlencode(params) + "`" for params in MIXES[mix])
+    shown = ", ".join(f"`{_address(path, params)}`" for path, params in MIXES[mix])
     return (
         f"{filled}; {clients} clients asking {shown} (limit: the default 10 s) for {seconds:g} s, "
         f"/healthz and `budget` every {PROBE_EVERY:g} s meanwhile.\n\n"
@@ -67,7 +79,7 @@ def run(articles: int, kept: Path | None, clients: int, seconds: float, mix: str
 
 
 def _crowd(
-    base: str, searches: list[dict[str, str]], clients: int, seconds: float
+    base: str, searches: list[tuple[str, dict[str, str]]], clients: int, seconds: float
 ) -> tuple[dict[int, int], list[float], list[float]]:
     """The status codes of the crowd's searches, counted, and the latencies in ms of /healthz
     and of the quick search (inf: an answer other than 200)."""
@@ -78,8 +90,9 @@ def _crowd(
     def client(number: int) -> None:
         with httpx.Client(base_url=base, timeout=120) as session:
             while time.monotonic() < stop:
-                params = {**searches[number % len(searches)], "limit": "50"}
-                status = session.get("/api/v1/articles", params=params).status_code
+                path, params = searches[number % len(searches)]
+                limited = {**params, "limit": "50"} if path == SEARCH else params
+                status = session.get(path, params=limited).status_code
                 with lock:
                     answers[status] = answers.get(status, 0) + 1
 
@@ -98,6 +111,10 @@ def _crowd(
     for thread in threads:
         thread.join()
     return answers, probes, quick
+
+
+def _address(path: str, params: dict[str, str]) -> str:
+    return f"{path}?{urlencode(params)}" if params else path
 
 
 def _spread(latencies: list[float]) -> str:

@@ -181,8 +181,12 @@ def add_pages(
         return page("article.html", item=item, article=item.article, paragraphs=paragraphs)
 
     @app.get("/rules", dependencies=list(readers), response_class=HTMLResponse, include_in_schema=False)
-    def rules_page() -> HTMLResponse:
-        return page("rules.html", rules=rules_overview(archive, settings, datetime.now(UTC)))
+    async def rules_page() -> HTMLResponse:
+        try:
+            overview = await searching.count(rules_overview, archive, settings, datetime.now(UTC))
+        except ServerBusy as error:
+            return refused_search(_Asked(), 503, str(error))
+        return page("rules.html", rules=overview)
 
     @app.get(
         "/rules/{name:path}", dependencies=list(readers), response_class=HTMLResponse, include_in_schema=False
@@ -221,8 +225,11 @@ def add_pages(
         )
 
     @app.get("/sources", dependencies=list(readers), response_class=HTMLResponse, include_in_schema=False)
-    def sources_page() -> HTMLResponse:
-        health = source_health(archive, settings, activity=True)
+    async def sources_page() -> HTMLResponse:
+        try:
+            health = await searching.count(source_health, archive, settings, True)
+        except ServerBusy as error:
+            return refused_search(_Asked(), 503, str(error))
         ordered = sorted(
             health, key=lambda source: not source["failing"]
         )  # failing first, else as configured

@@ -444,6 +444,16 @@ def test_a_search_with_no_turn_within_its_limit_is_said_where_it_was_asked(
             assert rule_page.status_code == 503 and busy in rule_page.text
             assert "<option selected>Pref</option>" in rule_page.text  # its search, to try again
             assert (await client.get("/rules/Dome")).status_code == 503
+            # So are the routes counting every match or source, which no time limit bounds...
+            for counting in ("/api/v1/rules", "/api/v1/sources", "/api/v1/stats/mentions"):
+                answer = await client.get(counting)
+                assert answer.status_code == 503 and busy in answer.json()["error"], counting
+            for counting in ("/rules", "/sources"):
+                answer = await client.get(counting)
+                assert answer.status_code == 503 and busy in answer.text, counting
+            # ...while the light ones answer: they never wait behind a crowd of counts.
+            for light in ("/healthz", "/api/v1/alerts", "/alerts", "/metrics"):
+                assert (await client.get(light)).status_code == 200, light
             # A search without prefixes needs no turn while it is quick (a NOT most pass)...
             scan = await client.get("/api/v1/articles", params={"q": "NOT budget"})
             assert scan.status_code == 200 and scan.json()["articles"]
