@@ -145,8 +145,8 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics, reads: Exe
             params.since,
             params.fetched_since,
             params.until,
-            params.source,
-            params.rule,
+            tuple(params.source),
+            tuple(params.rule),
             params.matched,
             params.lang,
             params.limit,
@@ -161,7 +161,7 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics, reads: Exe
             asked,
             params.cursor,
             check=checked,
-            known_as=str(given),
+            known_as=(asked, params.cursor),  # as understood: other parameters make no other search
         )
         return Response(body, media_type="application/json")
 
