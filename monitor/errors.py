@@ -89,15 +89,19 @@ class SearchTooSlow(MonitorError):
 
 
 class ServerBusy(SearchTooSlow):
-    """A heavy search (prefixes, or one reading many articles) not run: the server was busy
-    with others."""
+    """A heavy search (prefixes, or one reading many articles), or a count, not run: the
+    server was busy with others."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, counting: bool = False) -> None:
         self.seconds = 0.0
+        if counting:
+            busy = "counting for other requests (the rules' matches, the sources' activity)"
+            advice = "try again shortly"
+        else:
+            busy = "other heavy searches (prefixes, or searches reading many articles)"
+            advice = "try again shortly, or narrow it"
         MonitorError.__init__(
-            self,
-            f"the server is busy with other heavy searches (prefixes, or searches reading many "
-            f"articles) and did not run this one ({reason}): try again shortly, or narrow it",
+            self, f"the server is busy with {busy} and did not run this one ({reason}): {advice}"
         )
 
 

@@ -177,11 +177,12 @@ def alert_history(archive: Archive, limit: int) -> list[dict[str, Any]]:
 MATCH_WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
 
 
-def rules_overview(archive: Archive, settings: Settings, now: datetime) -> list[dict[str, Any]]:
+def rules_overview(archive: Archive, settings: Settings, now: datetime | None = None) -> list[dict[str, Any]]:
     """Each watch rule as written and as the matcher reads it, with how many articles published
-    in the last 24 hours, 7 and 30 days it matched."""
+    in the last 24 hours, 7 and 30 days (before `now`, default: when it counts) it matched."""
     from monitor.app import compile_rule
 
+    now = now or datetime.now(UTC)
     counts = archive.stats.rule_matches([now - window for window in MATCH_WINDOWS.values()])
     overview = []
     for rule in settings.watch:
@@ -199,21 +200,31 @@ def rules_overview(archive: Archive, settings: Settings, now: datetime) -> list[
 
 INTERVALS = ("day", "week", "month")
 MOST_POINTS = 1200  # intervals in one answer: three years of days, a century of months
+# points in one answer, every series: 5,000 rules by day over 90 days, about 17 MB of JSON
+MOST_POINTS_IN_ALL = 500_000
 GROUPINGS = ("source", "language")
 
 
-def mention_series(
-    archive: Archive,
+@dataclass(frozen=True, slots=True)
+class MentionWindow:
+    """What mention_series counts, checked: the rules, the span and its intervals' starts."""
+
+    names: tuple[str, ...]
+    start: datetime
+    end: datetime
+    starts: list[date]
+
+
+def mention_window(
     settings: Settings,
     rules: Sequence[str],
     interval: str,
     since: str | None,
     until: str | None,
     by: str | None,
-) -> dict[str, Any]:
-    """Articles each rule (default: every one) matched per interval of publication, every
-    interval from `since` (default 90 days back) to `until` (default now) present, empty ones
-    as 0: a chart's points. By source or language when `by` names one."""
+) -> MentionWindow:
+    """mention_series()'s parameters checked, without reading the archive; UsageError for what
+    is wrong in them."""
     if interval not in INTERVALS:
         raise UsageError(f"interval {interval!r}: give one of {', '.join(INTERVALS)}")
     if by is not None and by not in GROUPINGS:
@@ -230,24 +241,54 @@ def mention_series(
         raise UsageError(
             f"since to until is more than {MOST_POINTS} {interval}s: narrow it or count by month"
         )
-    starts = _buckets(first, last, interval)
+    window = MentionWindow(tuple(names), start, end, _buckets(first, last, interval))
+    if not by:
+        _check_points(len(window.names), window, interval)
+    return window
+
+
+def _check_points(lines: int, window: MentionWindow, interval: str) -> None:
+    if lines * len(window.starts) > MOST_POINTS_IN_ALL:
+        raise UsageError(
+            f"{lines} lines of {len(window.starts)} {interval}s is more than {MOST_POINTS_IN_ALL:,} "
+            "points: ask for fewer rules (rule=...), a shorter span or longer intervals"
+        )
+
+
+def mention_series(
+    archive: Archive,
+    settings: Settings,
+    rules: Sequence[str],
+    interval: str,
+    since: str | None,
+    until: str | None,
+    by: str | None,
+) -> dict[str, Any]:
+    """Articles each rule (default: every one) matched per interval of publication, every
+    interval from `since` (default 90 days back) to `until` (default now) present, empty ones
+    as 0: a chart's points. By source or language when `by` names one. UsageError for what
+    mention_window() refuses, and for more than MOST_POINTS_IN_ALL points."""
+    window = mention_window(settings, rules, interval, since, until, by)
     counts: dict[tuple[str, str | None], dict[date, int]] = {}
     if not by:  # a rule that matched nothing still has its line, flat at 0
-        counts = {(name, None): {} for name in names}
-    for mention in archive.stats.mentions(names, start, end, by):
+        counts = {(name, None): {} for name in window.names}
+    for mention in archive.stats.mentions(window.names, window.start, window.end, by):
         bucket = counts.setdefault((mention.rule, mention.key), {})
         when = _bucket(mention.day, interval)
         bucket[when] = bucket.get(when, 0) + mention.count
+    _check_points(len(counts), window, interval)
     return {
         "interval": interval,
-        "since": iso(start),
-        "until": iso(end),
+        "since": iso(window.start),
+        "until": iso(window.end),
         "by": by,
         "series": [
             {
                 "rule": rule,
-                **({by: key} if by else {}),
-                "points": [{"start": day.isoformat(), "count": found.get(day, 0)} for day in starts],
+                # Both keys always, as the API's document has them
+                "source": key if by == "source" else None,
+                "language": key if by == "language" else None,
+                "points": [{"start": day.isoformat(), "count": found.get(day, 0)} for day in window.starts],
             }
             for (rule, key), found in sorted(counts.items(), key=lambda item: (item[0][0], item[0][1] or ""))
         ],

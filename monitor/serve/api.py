@@ -1,6 +1,7 @@
-"""The JSON API under /api/v1, and /healthz. Most handlers are plain functions: FastAPI runs them
-in its thread pool, where the archive's blocking reads belong. The search, the route clients call
-most, makes one trip to the read threads for its whole answer, JSON included (below)."""
+"""The JSON API under /api/v1, and /healthz. The light handlers are plain functions: FastAPI
+runs them in its thread pool, where the archive's blocking reads belong. The search, the route
+clients call most, makes one trip to the read threads for its whole answer, JSON included
+(below); so do the routes that count, once they have a turn (Searching.count)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import replace
-from datetime import UTC, datetime
 from functools import partial
 from typing import Annotated, Any
 
@@ -18,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from monitor import __version__
@@ -31,6 +31,7 @@ from monitor.queries import (
     SearchAsked,
     alert_history,
     mention_series,
+    mention_window,
     query_of,
     rules_overview,
     search_filters,
@@ -40,7 +41,7 @@ from monitor.serve.auth import token_check
 from monitor.serve.cursors import read_cursor, write_cursor
 from monitor.serve.feed_routes import add_feeds
 from monitor.serve.pages import add_pages
-from monitor.serve.searching import Searching, prefixes_asked
+from monitor.serve.searching import COUNT_TURNS, Searching, prefixes_asked
 from monitor.serve.shapes import (
     AlertOut,
     ArticleOut,
@@ -55,10 +56,6 @@ from monitor.serve.shapes import (
 )
 from monitor.serve.web import add_csp_reports
 
-# The answers of the routes that count, checked and encoded as FastAPI would (their response_model)
-SOURCES_JSON = TypeAdapter(list[SourceOut])
-RULES_JSON = TypeAdapter(list[RuleOut])
-MENTIONS_JSON = TypeAdapter(MentionsOut)
 VALIDATION_ERROR = {  # FastAPI's own answer to a parameter out of its schema
     "description": "Validation Error",
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}},
@@ -79,13 +76,18 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics, reads: Exe
     )
     readers = [Depends(token_check(settings.serve.tokens))]
     on_postgresql = not settings.database_url().startswith("sqlite")
-    searching = Searching(reads, settings.serve.search_timeout.total_seconds(), work_elsewhere=on_postgresql)
+    time_limit = settings.serve.search_timeout.total_seconds()
+    searching = Searching(reads, time_limit, work_elsewhere=on_postgresql)
+    counting = Searching(reads, time_limit, COUNT_TURNS, work_elsewhere=on_postgresql, counting=True)
 
-    async def counted(shape: TypeAdapter[Any], work: Callable[..., Any], *arguments: Any) -> Response:
-        """work(*arguments)'s answer as `shape`'s JSON, counted on a read thread once it has a
-        turn (Searching.count), and checked and encoded there: a long series (40 sources by
-        day over three years: 0.2 s to encode) would hold the event loop."""
-        body = await searching.count(_encoded, shape, work, *arguments)
+    async def counted(
+        work: Callable[..., Any], *arguments: Any, check: Callable[[], object] | None = None
+    ) -> Response:
+        """work(*arguments)'s answer as JSON, counted on a read thread once it has a turn
+        (Searching.count) and encoded there by orjson, as the search's. Not checked against
+        its model here, as FastAPI would: pydantic holds the interpreter while it checks (a
+        series of 2.4 million points: 10 s, the event loop stopped); tests check the shapes."""
+        body = await counting.count(_encoded, work, *arguments, check=check)
         return Response(body, media_type="application/json")
 
     @app.exception_handler(QueryError)
@@ -186,7 +188,7 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics, reads: Exe
         responses=errors(401, 503),
     )
     async def sources() -> Response:
-        return await counted(SOURCES_JSON, source_health, archive, settings, True)
+        return await counted(source_health, archive, settings, True)
 
     @app.get(
         "/api/v1/alerts",
@@ -206,7 +208,7 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics, reads: Exe
         responses=errors(401, 503),
     )
     async def rules() -> Response:
-        return await counted(RULES_JSON, rules_overview, archive, settings, datetime.now(UTC))
+        return await counted(rules_overview, archive, settings)
 
     @app.get(
         "/api/v1/stats/mentions",
@@ -223,7 +225,8 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics, reads: Exe
         by: Annotated[str | None, Query(description="source or language: a line for each")] = None,
     ) -> Response:
         asked = (rule, interval, since, until, by)
-        return await counted(MENTIONS_JSON, mention_series, archive, settings, *asked)
+        checked = partial(mention_window, settings, *asked)  # what is wrong is said at once
+        return await counted(mention_series, archive, settings, *asked, check=checked)
 
     @app.get("/openapi.json", dependencies=readers, include_in_schema=False)
     def document() -> JSONResponse:
@@ -258,9 +261,9 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics, reads: Exe
             return JSONResponse(health, status.HTTP_503_SERVICE_UNAVAILABLE)
         return JSONResponse(health)
 
-    add_pages(app, archive, settings, readers, searching)
+    add_pages(app, archive, settings, readers, searching, counting)
     add_feeds(app, archive, settings, readers, searching)
-    app.state.searching = searching  # stopped with the server (server.py)
+    app.state.searching = [searching, counting]  # stopped with the server (server.py)
     add_csp_reports(app, metrics)
     app.mount("/static", StaticFiles(packages=[("monitor.serve", "static")]), name="static")
     return app
@@ -288,8 +291,8 @@ def articles_page(
     return orjson.dumps(page)
 
 
-def _encoded(shape: TypeAdapter[Any], work: Callable[..., Any], *arguments: Any) -> bytes:
-    return shape.dump_json(shape.validate_python(work(*arguments)))
+def _encoded(work: Callable[..., Any], *arguments: Any) -> bytes:
+    return orjson.dumps(work(*arguments))
 
 
 def page_filters(

@@ -50,6 +50,7 @@ from monitor.queries import query_of
 from monitor.rules import Node
 
 TURNS = 4  # heavy searches at once: two cores gain nothing from more
+COUNT_TURNS = 2  # counts at once, in a line of their own (Searching.count)
 # s of processor time: a search past it is heavy. `NOT budget` at 1M spends 5 ms alone, up to
 # 40 ms beside 31 others (their contention costs each thread processor time too).
 TRIAL = 0.1
@@ -61,14 +62,21 @@ T = TypeVar("T")
 
 
 class Searching:
-    """The read threads and the turns of heavy searches of one server."""
+    """The read threads and the turns of heavy searches of one server, or of its counts."""
 
     def __init__(
-        self, reads: Executor, time_limit: float, turns: int = TURNS, work_elsewhere: bool = False
+        self,
+        reads: Executor,
+        time_limit: float,
+        turns: int = TURNS,
+        work_elsewhere: bool = False,
+        counting: bool = False,
     ) -> None:
         """`work_elsewhere`: the archive's searches do their work in another process
-        (PostgreSQL), so that their trial is also bounded in time in all."""
+        (PostgreSQL), so that their trial is also bounded in time in all. `counting`: the turns
+        of counts (count()), said so when busy."""
         self.reads, self.time_limit, self.turns = reads, time_limit, turns
+        self.counting = counting
         self.trial_wait = min(TRIAL_WAIT, time_limit) if work_elsewhere else time_limit
         self._free = turns
         self._waiting: deque[tuple[int, asyncio.Future[None]]] = deque()
@@ -129,12 +137,17 @@ class Searching:
         running.add_done_callback(partial(self._ended, wanted, whole, known_as if not turns else None))
         return await asyncio.shield(running)
 
-    async def count(self, work: Callable[..., T], *arguments: Any) -> T:
+    async def count(
+        self, work: Callable[..., T], *arguments: Any, check: Callable[[], object] | None = None
+    ) -> T:
         """`work(*arguments)`, which reads much of the archive with no time limit of its own
         (counts over every match of the rules: 0.1-0.7 s at a million articles), on a read
-        thread once it has a turn: a crowd of them holds TURNS threads, not every thread FastAPI
-        has (/healthz and the light routes answer on those). ServerBusy as run()."""
-        return await self.run(1, partial(_without_limits, work), *arguments)
+        thread once it has a turn: a crowd of them holds a few threads, not every thread
+        FastAPI has (/healthz and the light routes answer on those). Counts have a Searching of
+        their own (COUNT_TURNS, `counting`): a crowd of heavy searches must not keep the
+        sources' and rules' health from an operator, nor counts hold searches back. ServerBusy
+        and `check` as run()."""
+        return await self.run(1, partial(_without_limits, work), *arguments, check=check)
 
     def _ended(self, turns: int, spent: _Spent, known_as: Hashable, running: asyncio.Future[Any]) -> None:
         self._give_back(turns)
@@ -148,7 +161,7 @@ class Searching:
         self._stopping = True
         for _wanted, granted in self._waiting:
             if not granted.done():
-                granted.set_exception(ServerBusy("the server is stopping"))
+                granted.set_exception(ServerBusy("the server is stopping", self.counting))
         self._waiting.clear()
 
     def _remembered_heavy(self, known_as: Hashable) -> bool:
@@ -180,12 +193,12 @@ class Searching:
 
     async def _take(self, wanted: int) -> None:
         if self._stopping:
-            raise ServerBusy("the server is stopping")
+            raise ServerBusy("the server is stopping", self.counting)
         if not self._waiting and self._free >= wanted:
             self._free -= wanted
             return
         if len(self._waiting) >= MOST_WAITING:
-            raise ServerBusy(f"{MOST_WAITING} heavy searches are already waiting")
+            raise ServerBusy(f"{MOST_WAITING} are already waiting", self.counting)
         granted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiting.append((wanted, granted))
         try:
@@ -193,7 +206,7 @@ class Searching:
                 await asyncio.wait_for(asyncio.shield(granted), self.time_limit)
             except TimeoutError:
                 if not granted.done() and self._waiting[0][1] is not granted:
-                    raise ServerBusy(f"no turn came within {self.time_limit:g} s") from None
+                    raise ServerBusy(f"no turn came within {self.time_limit:g} s", self.counting) from None
                 # First in line (or granted just then): the searches ahead end within their
                 # own limit, and a search needing all four turns must not always lose the race.
                 await granted

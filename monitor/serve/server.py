@@ -86,7 +86,8 @@ async def serve(
     stopped = asyncio.create_task(stopping.wait())
     await asyncio.wait({running, stopped}, return_when=asyncio.FIRST_COMPLETED)
     server.should_exit = True
-    api.state.searching.stop()  # heavy searches still waiting would each run their whole limit
+    for waiting in api.state.searching:  # heavy searches still waiting would each run their whole limit
+        waiting.stop()
     stopped.cancel()
     await running
     reads.shutdown(wait=False)

@@ -1,6 +1,7 @@
 """The API's JSON shapes, as its OpenAPI document describes them: FastAPI checks every answer
-against these but the search's (which encodes its own, api.py; a test checks it against
-ArticlePage), so the document and what is served cannot part (schemathesis tests both). The
+against these but the search's and the counts' (which encode their own on the read threads,
+api.py; tests check them against ArticlePage, SourceOut, RuleOut and MentionsOut), so the
+document and what is served cannot part (schemathesis tests both). The
 article is INTERFACE.md's, the one `search --format json` prints."""
 
 from __future__ import annotations

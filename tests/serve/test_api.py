@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import subprocess
@@ -10,15 +11,17 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from pydantic import TypeAdapter
 
 from monitor.archive.sql import SqlArchive
 from monitor.models import Hit
-from monitor.serve.shapes import ArticlePage
+from monitor.serve.shapes import ArticlePage, MentionsOut, RuleOut, SourceOut
 from tests.archive.helpers import make_article
 from tests.configs import LOOPBACK_FETCH, monitor_config
 from tests.serve.conftest import (
@@ -147,6 +150,50 @@ def test_mentions_have_a_point_for_every_day(served: Served) -> None:
     assert [point["start"] for point in weekly["series"][0]["points"]] == ["2025-12-29", "2026-01-05"]
     assert served.get("/api/v1/stats/mentions", interval="hour").status_code == 400
     assert served.get("/api/v1/stats/mentions", rule="Nope").status_code == 400
+
+
+JANUARY = {"since": "2026-01-01", "until": "2026-01-10"}
+
+
+@pytest.mark.parametrize(
+    ("path", "shape", "params"),
+    [
+        ("/api/v1/sources", list[SourceOut], {}),
+        ("/api/v1/rules", list[RuleOut], {}),
+        ("/api/v1/stats/mentions", MentionsOut, {}),
+        ("/api/v1/stats/mentions", MentionsOut, {"rule": "Iron Dome", "by": "source", **JANUARY}),
+        ("/api/v1/stats/mentions", MentionsOut, {"by": "language", "interval": "week", **JANUARY}),
+        ("/api/v1/stats/mentions", MentionsOut, {"interval": "month", "since": "2025-01-01"}),
+    ],
+)
+def test_every_count_answer_has_the_documented_shape(
+    served: Served, path: str, shape: Any, params: dict[str, str]
+) -> None:
+    # The counts encode their own JSON too: every key the document gives, no other, as typed.
+    response = served.get(path, **params)
+    assert response.status_code == 200 and response.headers["content-type"] == "application/json"
+    model = TypeAdapter(shape)
+    checked = model.validate_json(response.content, strict=True)
+    assert response.json() == json.loads(model.dump_json(checked))
+
+
+def test_mentions_past_so_many_points_are_refused_at_once(tmp_path: Path) -> None:
+    archive_with_articles(tmp_path)
+    watch = [{"name": f"rule {number}", "terms": [f"word{number}"]} for number in range(460)]
+    config = monitor_config(tmp_path, watch=watch)
+    port = free_port()
+    process = start_serving(config, "serve", "--listen", f"127.0.0.1:{port}")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(base, process)
+        three_years = {"since": "2023-01-01", "until": "2026-01-01"}
+        refused = httpx.get(base + "/api/v1/stats/mentions", params=three_years, timeout=10)
+        assert refused.status_code == 400
+        assert "460 lines of 1097 days is more than 500,000 points" in refused.json()["error"]
+        one_rule = httpx.get(base + "/api/v1/stats/mentions", params={**three_years, "rule": "rule 7"})
+        assert one_rule.status_code == 200 and len(one_rule.json()["series"][0]["points"]) == 1097
+    finally:
+        stop(process)
 
 
 def test_the_openapi_document_lists_every_route(served: Served) -> None:

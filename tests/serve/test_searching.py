@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from markupsafe import escape
 
 from monitor.archive.sql import SqlArchive
 from monitor.config.loading import load_settings
@@ -396,7 +397,7 @@ def test_past_so_many_waiting_the_next_are_refused_at_once(
         waiting = [asyncio.create_task(searching.run(1, _echo, "w")) for _ in range(MOST_WAITING)]
         await asyncio.sleep(0.05)
         began = time.monotonic()
-        with pytest.raises(ServerBusy, match=f"{MOST_WAITING} heavy searches are already waiting"):
+        with pytest.raises(ServerBusy, match=f"{MOST_WAITING} are already waiting"):
             await searching.run(1, _echo, "one too many")
         assert time.monotonic() - began < 0.5
         release.set()
@@ -410,7 +411,37 @@ class _NoTurnFree(Searching):
     """Every turn held and others first in line, as in a crowd of slow prefix searches."""
 
     async def _take(self, wanted: int) -> None:
-        raise ServerBusy(f"no turn came within {self.time_limit:g} s")
+        raise ServerBusy(f"no turn came within {self.time_limit:g} s", self.counting)
+
+
+def test_counts_take_turns_of_their_own_so_heavy_searches_do_not_hold_them_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    archive_with_articles(tmp_path)
+    watch: list[dict[str, Any]] = [{"name": "Pref", "query": "dom*"}]
+    settings = load_settings(monitor_config(tmp_path, watch=watch, serve={"search_timeout": "200ms"}))
+    archive = SqlArchive(settings.database_url())
+
+    def searches_busy(*arguments: Any, **named: Any) -> Searching:
+        return (Searching if named.get("counting") else _NoTurnFree)(*arguments, **named)
+
+    monkeypatch.setattr(api, "Searching", searches_busy)
+    reads = ThreadPoolExecutor(4)
+    app = Protections(build_api(archive, settings, Metrics(), reads), [])
+
+    async def scenario() -> None:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+            assert (await client.get("/api/v1/articles", params={"q": "dom*"})).status_code == 503
+            for counting in ("/api/v1/rules", "/api/v1/sources", "/api/v1/stats/mentions", "/sources"):
+                assert (await client.get(counting)).status_code == 200, counting
+            assert "<h1>Watch rules</h1>" in (await client.get("/rules")).text
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        reads.shutdown()
+        archive.close()
 
 
 def test_a_search_with_no_turn_within_its_limit_is_said_where_it_was_asked(
@@ -445,12 +476,22 @@ def test_a_search_with_no_turn_within_its_limit_is_said_where_it_was_asked(
             assert "<option selected>Pref</option>" in rule_page.text  # its search, to try again
             assert (await client.get("/rules/Dome")).status_code == 503
             # So are the routes counting every match or source, which no time limit bounds...
+            counts_busy = "the server is busy with counting for other requests (the rules' matches"
             for counting in ("/api/v1/rules", "/api/v1/sources", "/api/v1/stats/mentions"):
                 answer = await client.get(counting)
-                assert answer.status_code == 503 and busy in answer.json()["error"], counting
-            for counting in ("/rules", "/sources"):
+                assert answer.status_code == 503 and counts_busy in answer.json()["error"], counting
+            for counting, title in (("/rules", "Watch rules"), ("/sources", "Sources")):
                 answer = await client.get(counting)
-                assert answer.status_code == 503 and busy in answer.text, counting
+                assert answer.status_code == 503 and escape(counts_busy) in answer.text, counting
+                assert f"<h1>{title}</h1>" in answer.text and f'href="{counting}">Try again' in answer.text
+            # ...but what their parameters refuse is said at once, with no turn.
+            for wrong, said in (
+                ({"interval": "hour"}, "interval 'hour'"),
+                ({"since": "2026-02-01", "until": "2026-01-01"}, "since is not before until"),
+                ({"rule": "Nope"}, "Nope"),
+            ):
+                answer = await client.get("/api/v1/stats/mentions", params=wrong)
+                assert answer.status_code == 400 and said in answer.json()["error"], answer.text
             # ...while the light ones answer: they never wait behind a crowd of counts.
             for light in ("/healthz", "/api/v1/alerts", "/alerts", "/metrics"):
                 assert (await client.get(light)).status_code == 200, light
