@@ -26,13 +26,17 @@ def moment(text: str | None, option: str) -> datetime | None:
     for by `option`; UsageError naming it otherwise."""
     if not text:
         return None
+    wrong = UsageError(f"{option} {text!r}: give a duration (7d, 24h) or a date (2026-01-06)")
     try:
-        value = datetime.now(UTC) - parse_duration(text)
+        if text.strip().isdigit():  # 20260106 is ISO 8601's date, not 20 million seconds
+            value = datetime.fromisoformat(text.strip())
+        else:
+            value = datetime.now(UTC) - parse_duration(text)
     except ValueError:
         try:
             value = datetime.fromisoformat(text)
         except ValueError:
-            raise UsageError(f"{option} {text!r}: give a duration (7d, 24h) or a date (2026-01-06)") from None
+            raise wrong from None
     except OverflowError:
         value = datetime.min
     try:
@@ -247,11 +251,13 @@ def mention_window(
     return window
 
 
-def _check_points(lines: int, window: MentionWindow, interval: str) -> None:
+def _check_points(lines: int, window: MentionWindow, interval: str, by: str | None = None) -> None:
     if lines * len(window.starts) > MOST_POINTS_IN_ALL:
+        what = f"lines (rule and {by} pairs)" if by else "lines (rules)"
+        fewer = f"fewer rules (rule=...), no by={by}" if by else "fewer rules (rule=...)"
         raise UsageError(
-            f"{lines} lines of {len(window.starts)} {interval}s is more than {MOST_POINTS_IN_ALL:,} "
-            "points: ask for fewer rules (rule=...), a shorter span or longer intervals"
+            f"{lines}{' or more' if by else ''} {what} of {len(window.starts)} {interval}s is more "
+            f"than {MOST_POINTS_IN_ALL:,} points: ask for {fewer}, a shorter span or longer intervals"
         )
 
 
@@ -272,11 +278,12 @@ def mention_series(
     counts: dict[tuple[str, str | None], dict[date, int]] = {}
     if not by:  # a rule that matched nothing still has its line, flat at 0
         counts = {(name, None): {} for name in window.names}
-    for mention in archive.stats.mentions(window.names, window.start, window.end, by):
+    most_lines = MOST_POINTS_IN_ALL // len(window.starts)
+    for mention in archive.stats.mentions(window.names, window.start, window.end, by, most_lines):
         bucket = counts.setdefault((mention.rule, mention.key), {})
         when = _bucket(mention.day, interval)
         bucket[when] = bucket.get(when, 0) + mention.count
-    _check_points(len(counts), window, interval)
+    _check_points(len(counts), window, interval, by)
     return {
         "interval": interval,
         "since": iso(window.start),

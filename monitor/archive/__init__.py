@@ -105,10 +105,17 @@ class Stats(Protocol):
         ...
 
     def mentions(
-        self, rules: Sequence[str], since: datetime, until: datetime, by: str | None
+        self,
+        rules: Sequence[str],
+        since: datetime,
+        until: datetime,
+        by: str | None,
+        most_lines: int | None = None,
     ) -> list[Mentions]:
         """Articles each rule matched per day of publication in [since, until), by "source" or
-        "language" when `by` names one; days without any are left out; oldest first."""
+        "language" when `by` names one; days without any are left out; oldest first. With
+        `most_lines`, the reading stops once more (rule, key) pairs than that are found: what
+        comes back holds more, and the caller refuses it."""
         ...
 
 

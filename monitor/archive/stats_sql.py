@@ -99,10 +99,16 @@ class SqlStats:
 
     @operation("counting mentions")
     def mentions(
-        self, rules: Sequence[str], since: datetime, until: datetime, by: str | None
+        self,
+        rules: Sequence[str],
+        since: datetime,
+        until: datetime,
+        by: str | None,
+        most_lines: int | None = None,
     ) -> list[Mentions]:
         """Articles each rule matched per day of publication in [since, until), by source or
-        language when `by` names one; days without any are left out."""
+        language when `by` names one; days without any are left out. With `most_lines`, stops
+        reading once more (rule, key) pairs than that are found (Archive's Stats)."""
         day = self._day(articles.c.published)
         key: ColumnElement[Any] | None = {"source": articles.c.source, "language": articles.c.language}.get(
             by or ""
@@ -114,13 +120,16 @@ class SqlStats:
             .where(and_(hits.c.rule.in_(rules), articles.c.published >= since, articles.c.published < until))
             .group_by(*columns)
         )
-        with self.db.reading() as connection:
-            rows = connection.execute(statement).all()
         found = []
-        for row in rows:
-            when, rule, *rest = row
-            grouped, count = (rest[0], rest[1]) if key is not None else (None, rest[0])
-            found.append(Mentions(_as_date(when), rule, grouped, int(count)))
+        lines: set[tuple[str, Any]] = set()
+        with self.db.reading() as connection:
+            for row in connection.execute(statement):
+                when, rule, *rest = row
+                grouped, count = (rest[0], rest[1]) if key is not None else (None, rest[0])
+                found.append(Mentions(_as_date(when), rule, grouped, int(count)))
+                lines.add((rule, grouped))
+                if most_lines is not None and len(lines) > most_lines:
+                    break  # an answer too large to give: no need to read the rest
         return sorted(found, key=lambda mention: (mention.day, mention.rule, mention.key or ""))
 
 

@@ -19,8 +19,12 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import TypeAdapter
 
+from monitor import queries
 from monitor.archive.sql import SqlArchive
+from monitor.config.loading import load_settings
+from monitor.errors import UsageError
 from monitor.models import Hit
+from monitor.queries import mention_series
 from monitor.serve.shapes import ArticlePage, MentionsOut, RuleOut, SourceOut
 from tests.archive.helpers import make_article
 from tests.configs import LOOPBACK_FETCH, monitor_config
@@ -81,6 +85,7 @@ def test_pages_follow_the_cursor_to_the_end(served: Served) -> None:
         ({"q": '"Iron Dome'}, "pointer"),
         ({"q": "dome", "source": "Nowhere"}, "no source named 'Nowhere'"),
         ({"q": "dome", "since": "last week"}, "give a duration"),
+        ({"q": "dome", "since": "86400"}, "give a duration (7d, 24h) or a date"),  # no unit
         ({"q": "dome", "cursor": "not-a-cursor"}, "is not one this server gave"),
         ({"q": "dome", "limit": "0"}, "limit"),
     ],
@@ -136,6 +141,8 @@ def test_mentions_have_a_point_for_every_day(served: Served) -> None:
     assert len(series["points"]) == 91  # 90 days back to today, both ends
     assert sum(point["count"] for point in series["points"]) == 2 and series["points"][-1]["count"] == 1
     january = {"since": "2026-01-01", "until": "2026-01-10"}
+    basic = served.get("/api/v1/stats/mentions", rule="Iron Dome", since="20260101", until="20260110")
+    assert (basic.json()["since"], basic.json()["until"]) == ("2026-01-01T00:00:00Z", "2026-01-10T00:00:00Z")
     [line] = served.get("/api/v1/stats/mentions", rule="Iron Dome", **january).json()["series"]
     assert [point["start"] for point in line["points"]][:2] == ["2026-01-01", "2026-01-02"]
     assert [point["count"] for point in line["points"]] == [0, 0, 0, 0, 0, 2, 0, 0, 0, 0]
@@ -189,11 +196,30 @@ def test_mentions_past_so_many_points_are_refused_at_once(tmp_path: Path) -> Non
         three_years = {"since": "2023-01-01", "until": "2026-01-01"}
         refused = httpx.get(base + "/api/v1/stats/mentions", params=three_years, timeout=10)
         assert refused.status_code == 400
-        assert "460 lines of 1097 days is more than 500,000 points" in refused.json()["error"]
+        assert "460 lines (rules) of 1097 days is more than 500,000 points" in refused.json()["error"]
         one_rule = httpx.get(base + "/api/v1/stats/mentions", params={**three_years, "rule": "rule 7"})
         assert one_rule.status_code == 200 and len(one_rule.json()["series"][0]["points"]) == 1097
     finally:
         stop(process)
+
+
+def test_mentions_by_source_stop_reading_once_past_so_many_points(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    archive_with_articles(tmp_path)
+    settings = load_settings(monitor_config(tmp_path))
+    archive = SqlArchive(settings.database_url())
+    names = [rule.name for rule in settings.watch]
+    since, until = datetime(2025, 1, 1, tzinfo=UTC), datetime.now(UTC)
+    every = archive.stats.mentions(names, since, until, "source")
+    assert len({(each.rule, each.key) for each in every}) > 2
+    stopped = archive.stats.mentions(names, since, until, "source", most_lines=1)
+    assert len({(each.rule, each.key) for each in stopped}) == 2 and len(stopped) < len(every)
+    monkeypatch.setattr(queries, "MOST_POINTS_IN_ALL", 15)  # room for one line of 10 days
+    refused = r"2 or more lines \(rule and source pairs\) of 10 days .* no by=source"
+    with pytest.raises(UsageError, match=refused):
+        mention_series(archive, settings, ["Iron Dome"], "day", "2026-01-01", "2026-01-10", "source")
+    archive.close()
 
 
 def test_the_openapi_document_lists_every_route(served: Served) -> None:

@@ -134,7 +134,11 @@ def test_a_search_past_its_trial_is_asked_again_once_it_has_a_turn(
         held = asyncio.create_task(searching.run(TURNS, _wait, release, 10))
         await asyncio.sleep(0.05)
         waiting = asyncio.create_task(searching.run(0, _Heavy()))
-        await asyncio.sleep(0.1)
+        # Its trial first spends TRIAL of its thread's processor time: longer on a busy machine.
+        for _ in range(500):
+            if searching._waiting or waiting.done():
+                break
+            await asyncio.sleep(0.01)
         assert not waiting.done() and len(searching._waiting) == 1
         assert await searching.run(0, _echo, "quick") == "quick"
         release.set()
