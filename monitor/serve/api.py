@@ -80,14 +80,12 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics, reads: Exe
     searching = Searching(reads, time_limit, work_elsewhere=on_postgresql)
     counting = Searching(reads, time_limit, COUNT_TURNS, work_elsewhere=on_postgresql, counting=True)
 
-    async def counted(
-        work: Callable[..., Any], *arguments: Any, check: Callable[[], object] | None = None
-    ) -> Response:
+    async def counted(work: Callable[..., Any], *arguments: Any) -> Response:
         """work(*arguments)'s answer as JSON, counted on a read thread once it has a turn
         (Searching.count) and encoded there by orjson, as the search's. Not checked against
         its model here, as FastAPI would: pydantic holds the interpreter while it checks (a
         series of 2.4 million points: 10 s, the event loop stopped); tests check the shapes."""
-        body = await counting.count(_encoded, work, *arguments, check=check)
+        body = await counting.count(_encoded, work, *arguments)
         return Response(body, media_type="application/json")
 
     @app.exception_handler(QueryError)
@@ -225,8 +223,8 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics, reads: Exe
         by: Annotated[str | None, Query(description="source or language: a line for each")] = None,
     ) -> Response:
         asked = (rule, interval, since, until, by)
-        checked = partial(mention_window, settings, *asked)  # what is wrong is said at once
-        return await counted(mention_series, archive, settings, *asked, check=checked)
+        mention_window(settings, *asked)  # what is wrong is said at once: it reads nothing
+        return await counted(mention_series, archive, settings, *asked)
 
     @app.get("/openapi.json", dependencies=readers, include_in_schema=False)
     def document() -> JSONResponse:

@@ -137,17 +137,15 @@ class Searching:
         running.add_done_callback(partial(self._ended, wanted, whole, known_as if not turns else None))
         return await asyncio.shield(running)
 
-    async def count(
-        self, work: Callable[..., T], *arguments: Any, check: Callable[[], object] | None = None
-    ) -> T:
+    async def count(self, work: Callable[..., T], *arguments: Any) -> T:
         """`work(*arguments)`, which reads much of the archive with no time limit of its own
         (counts over every match of the rules: 0.1-0.7 s at a million articles), on a read
         thread once it has a turn: a crowd of them holds a few threads, not every thread
         FastAPI has (/healthz and the light routes answer on those). Counts have a Searching of
         their own (COUNT_TURNS, `counting`): a crowd of heavy searches must not keep the
         sources' and rules' health from an operator, nor counts hold searches back. ServerBusy
-        and `check` as run()."""
-        return await self.run(1, partial(_without_limits, work), *arguments, check=check)
+        as run()."""
+        return await self.run(1, partial(_without_limits, work), *arguments)
 
     def _ended(self, turns: int, spent: _Spent, known_as: Hashable, running: asyncio.Future[Any]) -> None:
         self._give_back(turns)
