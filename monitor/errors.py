@@ -16,6 +16,8 @@ MonitorError
 
 from __future__ import annotations
 
+import math
+
 
 class MonitorError(Exception):
     """Root of every error the monitor raises on purpose."""
@@ -90,10 +92,12 @@ class SearchTooSlow(MonitorError):
 
 class ServerBusy(SearchTooSlow):
     """A heavy search (prefixes, or one reading many articles), or a count, not run: the
-    server was busy with others."""
+    server was busy with others. `retry_after`: in whole seconds, when asking again may find a
+    turn (HTTP's Retry-After)."""
 
-    def __init__(self, reason: str, counting: bool = False) -> None:
+    def __init__(self, reason: str, counting: bool = False, retry_after: float = 1.0) -> None:
         self.seconds = 0.0
+        self.retry_after = max(1, math.ceil(retry_after))
         if counting:
             busy = "counting for other requests (the rules' matches, the sources' activity)"
             advice = "try again shortly"

@@ -97,6 +97,23 @@ alerts:
     assert "alerts[1].every: 'whenever' is neither a duration nor a cron line" in found
 
 
+def test_names_that_differ_only_in_case_are_refused(tmp_path: Path) -> None:
+    # The API, the pages and the command line look rules and sources up ignoring case.
+    text = """
+sources:
+  - {name: Harbor Daily, url: "https://example.org/a"}
+  - {name: HARBOR daily, url: "https://example.org/b"}
+watch:
+  - {name: Straße, terms: [road]}
+  - {name: STRASSE, terms: [street]}
+  - {name: Iron Dome, terms: [Iron Dome]}
+"""
+    found = "\n".join(problems(tmp_path, text))
+    assert "sources: the names 'Harbor Daily', 'HARBOR daily' differ only in case" in found
+    assert "watch: the rule names 'Straße', 'STRASSE' differ only in case" in found
+    assert "Iron Dome" not in found
+
+
 def test_missing_environment_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("HOOK_TOKEN", raising=False)
     assert problems(tmp_path, VALID) == [

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import os
 import re
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -140,16 +139,8 @@ def _describe(item: Any) -> str:
 
 def semantic_problems(settings: Settings) -> list[str]:
     """What the schema cannot say: unique names, rules that parse, references that exist."""
-    problems = [
-        f"sources: the name {name!r} is used {count} times (names must be unique)"
-        for name, count in Counter(source.name for source in settings.sources).items()
-        if count > 1
-    ]
-    problems += [
-        f"watch: the rule name {name!r} is used {count} times (names must be unique)"
-        for name, count in Counter(rule.name for rule in settings.watch).items()
-        if count > 1
-    ]
+    problems = _repeated_names("sources", "name", [source.name for source in settings.sources])
+    problems += _repeated_names("watch", "rule name", [rule.name for rule in settings.watch])
     problems += [
         f"sources: {url} is given {count} times ({', '.join(names)}); each would be polled and stored twice"
         for url, (count, names) in _repeated_urls(settings).items()
@@ -164,6 +155,29 @@ def semantic_problems(settings: Settings) -> list[str]:
             problem = channel.problem(settings.resolve)
             if problem is not None:
                 problems.append(f"alerts[{index}].notify[{number}].{channel.kind}: {problem}")
+    return problems
+
+
+def _repeated_names(section: str, what: str, names: list[str]) -> list[str]:
+    """Names used twice, also when they differ only in case: the command line, the API and
+    the pages look names up ignoring case (`Straße` and `STRASSE` are one)."""
+    alike: dict[str, list[str]] = {}
+    for name in names:
+        alike.setdefault(name.casefold(), []).append(name)
+    problems = []
+    for spelled in alike.values():
+        if len(spelled) < 2:
+            continue
+        if len(set(spelled)) == 1:
+            problems.append(
+                f"{section}: the {what} {spelled[0]!r} is used {len(spelled)} times (names must be unique)"
+            )
+        else:
+            listed = ", ".join(repr(name) for name in dict.fromkeys(spelled))
+            problems.append(
+                f"{section}: the {what}s {listed} differ only in case (names must be unique ignoring case: "
+                "they are looked up that way)"
+            )
     return problems
 
 

@@ -25,13 +25,12 @@ from monitor import __version__
 from monitor.archive import Archive, SearchFilters
 from monitor.config.settings import Settings
 from monitor.errors import ArchiveError, QueryError, SearchTooSlow, UsageError
+from monitor.mentions import MOST_POINTS_IN_ALL, mention_series, mention_window
 from monitor.metrics import Metrics
 from monitor.payloads import article_json
 from monitor.queries import (
     SearchAsked,
     alert_history,
-    mention_series,
-    mention_window,
     query_of,
     rules_overview,
     search_filters,
@@ -41,7 +40,7 @@ from monitor.serve.auth import token_check
 from monitor.serve.cursors import read_cursor, write_cursor
 from monitor.serve.feed_routes import add_feeds
 from monitor.serve.pages import add_pages
-from monitor.serve.searching import COUNT_TURNS, Searching, prefixes_asked
+from monitor.serve.searching import COUNT_TURNS, Searching, prefixes_asked, retry_after
 from monitor.serve.shapes import (
     AlertOut,
     ArticleOut,
@@ -80,12 +79,12 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics, reads: Exe
     searching = Searching(reads, time_limit, work_elsewhere=on_postgresql)
     counting = Searching(reads, time_limit, COUNT_TURNS, work_elsewhere=on_postgresql, counting=True)
 
-    async def counted(work: Callable[..., Any], *arguments: Any) -> Response:
+    async def counted(request: Request, work: Callable[..., Any], *arguments: Any) -> Response:
         """work(*arguments)'s answer as JSON, counted on a read thread once it has a turn
         (Searching.count) and encoded there by orjson, as the search's. Not checked against
         its model here, as FastAPI would: pydantic holds the interpreter while it checks (a
         series of 2.4 million points: 10 s, the event loop stopped); tests check the shapes."""
-        body = await counting.count(_encoded, work, *arguments)
+        body = await counting.count(_encoded, work, *arguments, gone=request.is_disconnected)
         return Response(body, media_type="application/json")
 
     @app.exception_handler(QueryError)
@@ -108,7 +107,7 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics, reads: Exe
 
     @app.exception_handler(SearchTooSlow)
     def _too_slow(_request: Request, error: SearchTooSlow) -> JSONResponse:
-        return JSONResponse({"error": str(error)}, status.HTTP_503_SERVICE_UNAVAILABLE)
+        return JSONResponse({"error": str(error)}, status.HTTP_503_SERVICE_UNAVAILABLE, retry_after(error))
 
     @app.exception_handler(ArchiveError)
     def _archive_error(_request: Request, error: ArchiveError) -> JSONResponse:
@@ -162,6 +161,7 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics, reads: Exe
             params.cursor,
             check=checked,
             known_as=(asked, params.cursor),  # as understood: other parameters make no other search
+            gone=request.is_disconnected,
         )
         return Response(body, media_type="application/json")
 
@@ -185,8 +185,8 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics, reads: Exe
         response_model=list[SourceOut],
         responses=errors(401, 503),
     )
-    async def sources() -> Response:
-        return await counted(source_health, archive, settings, True)
+    async def sources(request: Request) -> Response:
+        return await counted(request, source_health, archive, settings, True)
 
     @app.get(
         "/api/v1/alerts",
@@ -205,17 +205,26 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics, reads: Exe
         response_model=list[RuleOut],
         responses=errors(401, 503),
     )
-    async def rules() -> Response:
-        return await counted(rules_overview, archive, settings)
+    async def rules(request: Request) -> Response:
+        return await counted(request, rules_overview, archive, settings)
 
     @app.get(
         "/api/v1/stats/mentions",
         dependencies=readers,
         summary="Matches per day, week or month",
         response_model=MentionsOut,
-        responses=errors(400, 401, 503),
+        responses=errors(
+            400,
+            401,
+            503,
+            own={
+                400: "an interval, date, grouping or rule is not known, or the answer would be "
+                f"more than {MOST_POINTS_IN_ALL:,} points (lines times intervals)"
+            },
+        ),
     )
     async def mentions(
+        request: Request,
         rule: Annotated[list[str], Query(description="watch rules (default: every one)")] = [],  # noqa: B006
         interval: Annotated[str, Query(description="day, week or month")] = "day",
         since: Annotated[str | None, Query(description="default: 90 days back; 30d or a date")] = None,
@@ -224,7 +233,7 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics, reads: Exe
     ) -> Response:
         asked = (rule, interval, since, until, by)
         mention_window(settings, *asked)  # what is wrong is said at once: it reads nothing
-        return await counted(mention_series, archive, settings, *asked)
+        return await counted(request, mention_series, archive, settings, *asked)
 
     @app.get("/openapi.json", dependencies=readers, include_in_schema=False)
     def document() -> JSONResponse:

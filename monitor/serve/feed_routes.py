@@ -29,7 +29,7 @@ def add_feeds(
 ) -> None:
     """The feeds of each rule's matches, for clients with the readers' dependencies."""
 
-    async def rule_stories(name: str) -> tuple[str, list[ArchivedArticle]]:
+    async def rule_stories(name: str, request: Request) -> tuple[str, list[ArchivedArticle]]:
         """The rule's name as configured and its newest stories, searched on the read threads
         (a feed reader's poll is a search, which may run up to serve.search_timeout)."""
         try:
@@ -38,7 +38,14 @@ def add_feeds(
             raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
         prefixes = rule_prefixes(settings, known)
         found = await searching.run(
-            prefixes, rule_matches, archive, settings, known, 2 * FEED_ENTRIES, known_as=("rule", known)
+            prefixes,
+            rule_matches,
+            archive,
+            settings,
+            known,
+            2 * FEED_ENTRIES,
+            known_as=("rule", known),
+            gone=request.is_disconnected,
         )
         return known, one_per_story(found)[:FEED_ENTRIES]
 
@@ -50,7 +57,7 @@ def add_feeds(
         responses={200: {"content": {"application/atom+xml": {}}}, **errors(400, 401, 404, 503)},
     )
     async def rule_atom(name: str, request: Request) -> Response:
-        known, stories = await rule_stories(name)
+        known, stories = await rule_stories(name, request)
         body = atom_feed(known, stories, _self_url(request), datetime.now(UTC))
         return Response(body, media_type="application/atom+xml; charset=utf-8")
 
@@ -62,7 +69,7 @@ def add_feeds(
         responses={200: {"content": {"application/feed+json": {}}}, **errors(400, 401, 404, 503)},
     )
     async def rule_json_feed(name: str, request: Request) -> JSONResponse:
-        known, stories = await rule_stories(name)
+        known, stories = await rule_stories(name, request)
         feed = json_feed(known, stories, _self_url(request))
         return JSONResponse(feed, media_type="application/feed+json")
 

@@ -26,11 +26,11 @@ from markupsafe import Markup, escape
 from monitor.archive import Archive, SearchFilters
 from monitor.config.settings import Settings
 from monitor.errors import QueryError, SearchTooSlow, ServerBusy, UsageError
+from monitor.mentions import mention_series
 from monitor.models import AlertState, ArchivedArticle, Article, Hit
 from monitor.queries import (
     SearchAsked,
     alert_history,
-    mention_series,
     query_of,
     rule_matches,
     rules_overview,
@@ -39,7 +39,7 @@ from monitor.queries import (
 )
 from monitor.serve.chart import line_chart
 from monitor.serve.cursors import read_cursor, write_cursor
-from monitor.serve.searching import Searching, prefixes_asked, rule_prefixes
+from monitor.serve.searching import Searching, prefixes_asked, retry_after, rule_prefixes
 
 PER_PAGE = 30
 MOST_RETRIED = 1000  # alert ids in one retry form
@@ -100,8 +100,10 @@ def add_pages(
     templates = _environment()
     csrf = secrets.token_urlsafe(32)  # this process's: a form from another site cannot know it
 
-    def page(name: str, code: int = 200, **values: Any) -> HTMLResponse:
-        return HTMLResponse(templates.get_template(name).render(**values), status_code=code)
+    def page(
+        name: str, code: int = 200, headers: dict[str, str] | None = None, **values: Any
+    ) -> HTMLResponse:
+        return HTMLResponse(templates.get_template(name).render(**values), code, headers)
 
     @app.get("/", dependencies=list(readers), response_class=HTMLResponse, include_in_schema=False)
     async def search_page(
@@ -113,6 +115,8 @@ def add_pages(
         until: str | None = None,
         matched: bool = False,
         cursor: str | None = None,
+        *,
+        request: Request,
     ) -> HTMLResponse:
         asked = _Asked(q, rule, source, lang or None, since or None, until or None, matched)
         # On the read side's threads, as the API's search: slow searches must not take the
@@ -120,10 +124,16 @@ def add_pages(
         try:
             checked = partial(search_of, asked, cursor)
             return await searching.run(
-                prefixes_asked(q), search_results, asked, cursor, check=checked, known_as=(asked, cursor)
+                prefixes_asked(q),
+                search_results,
+                asked,
+                cursor,
+                check=checked,
+                known_as=(asked, cursor),
+                gone=request.is_disconnected,
             )
         except SearchTooSlow as error:  # stopped at its time limit, or no turn came for it
-            return refused_search(asked, 503, str(error))
+            return refused_search(asked, 503, str(error), headers=retry_after(error))
 
     def search_of(asked: _Asked, cursor: str | None) -> SearchFilters:
         """The filters of the page's search; UsageError for what is wrong in them."""
@@ -143,11 +153,17 @@ def add_pages(
             "next_url": None,
         }
 
-    def refused_search(asked: _Asked, code: int, message: str, pointer: str | None = None) -> HTMLResponse:
+    def refused_search(
+        asked: _Asked,
+        code: int,
+        message: str,
+        pointer: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> HTMLResponse:
         """The search form as asked, with why it has no results."""
         values = form_values(asked)
         values["error"] = {"message": message, "pointer": pointer}
-        return page("search.html", code, **values)
+        return page("search.html", code, headers, **values)
 
     def search_results(
         asked: _Asked, cursor: str | None, *, time_limit: float, cpu_limit: float | None = None
@@ -186,24 +202,26 @@ def add_pages(
         return page("article.html", item=item, article=item.article, paragraphs=paragraphs)
 
     @app.get("/rules", dependencies=list(readers), response_class=HTMLResponse, include_in_schema=False)
-    async def rules_page() -> HTMLResponse:
-        return await counted_page(rules_answer, "Watch rules", "/rules")
+    async def rules_page(request: Request) -> HTMLResponse:
+        return await counted_page(request, rules_answer, "Watch rules", "/rules")
 
     def rules_answer() -> HTMLResponse:
         return page("rules.html", rules=rules_overview(archive, settings))
 
-    async def counted_page(answer: Callable[[], HTMLResponse], title: str, path: str) -> HTMLResponse:
+    async def counted_page(
+        request: Request, answer: Callable[[], HTMLResponse], title: str, path: str
+    ) -> HTMLResponse:
         """The page `answer` counts and renders, on a read thread once it has a turn (with
         10,000 sources the sources' page takes 0.3 s to render); busy, a page saying so."""
         try:
-            return await counting.count(answer)
+            return await counting.count(answer, gone=request.is_disconnected)
         except ServerBusy as error:
-            return page("busy.html", 503, title=title, message=str(error), path=path)
+            return page("busy.html", 503, retry_after(error), title=title, message=str(error), path=path)
 
     @app.get(
         "/rules/{name:path}", dependencies=list(readers), response_class=HTMLResponse, include_in_schema=False
     )
-    async def rule_page(name: str) -> HTMLResponse:
+    async def rule_page(name: str, request: Request) -> HTMLResponse:
         known = {rule.name.casefold(): rule.name for rule in settings.watch}.get(name.casefold())
         if known is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no watch rule {name!r}")
@@ -211,9 +229,9 @@ def add_pages(
         # the processor at a million articles), and its recent matches are a search.
         turns = max(1, rule_prefixes(settings, known))
         try:
-            return await searching.run(turns, rule_answer, known)
+            return await searching.run(turns, rule_answer, known, gone=request.is_disconnected)
         except ServerBusy as error:  # no turn came for it: nothing read
-            return refused_search(_Asked(rule=known), 503, str(error))
+            return refused_search(_Asked(rule=known), 503, str(error), headers=retry_after(error))
 
     def rule_answer(name: str, *, time_limit: float, cpu_limit: float | None = None) -> HTMLResponse:
         recent: list[ArchivedArticle] = []
@@ -237,8 +255,8 @@ def add_pages(
         )
 
     @app.get("/sources", dependencies=list(readers), response_class=HTMLResponse, include_in_schema=False)
-    async def sources_page() -> HTMLResponse:
-        return await counted_page(sources_answer, "Sources", "/sources")
+    async def sources_page(request: Request) -> HTMLResponse:
+        return await counted_page(request, sources_answer, "Sources", "/sources")
 
     def sources_answer() -> HTMLResponse:
         health = source_health(archive, settings, activity=True)

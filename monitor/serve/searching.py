@@ -37,7 +37,7 @@ import asyncio
 import contextlib
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from functools import partial
@@ -91,13 +91,16 @@ class Searching:
         *arguments: Any,
         check: Callable[[], object] | None = None,
         known_as: Hashable = None,
+        gone: Callable[[], Awaitable[bool]] | None = None,
     ) -> T:
         """`search(*arguments, time_limit=seconds, cpu_limit=seconds)` on a read thread: once
         it has its `turns` (a prefix's: one each; at most all), or, taking none, at once for a
         trial (above) and, if it needs more, again once it has a turn. ServerBusy when its
         turns do not come within the time limit. `check` raises what the search would refuse at
         once (its parameters): then it needs no turn. `known_as`: what makes the search the same
-        when asked again (its request's query), for it to be remembered heavy."""
+        when asked again (its request's query), for it to be remembered heavy. `gone`: whether
+        its client has gone away, asked once it has its turns (a crowd that gave up waiting must
+        not keep those behind it waiting while each runs in turn for no one)."""
         wanted = min(turns, self.turns)
         if not wanted and self._remembered_heavy(known_as):
             wanted = 1
@@ -126,6 +129,7 @@ class Searching:
                 raise
         else:
             await self._take(wanted)
+        await self._unless_gone(wanted, gone)
         whole = _Spent()
         try:
             running = self._search(whole, search, arguments, self.time_limit, None)
@@ -137,15 +141,17 @@ class Searching:
         running.add_done_callback(partial(self._ended, wanted, whole, known_as if not turns else None))
         return await asyncio.shield(running)
 
-    async def count(self, work: Callable[..., T], *arguments: Any) -> T:
+    async def count(
+        self, work: Callable[..., T], *arguments: Any, gone: Callable[[], Awaitable[bool]] | None = None
+    ) -> T:
         """`work(*arguments)`, which reads much of the archive with no time limit of its own
         (counts over every match of the rules: 0.1-0.7 s at a million articles), on a read
         thread once it has a turn: a crowd of them holds a few threads, not every thread
         FastAPI has (/healthz and the light routes answer on those). Counts have a Searching of
         their own (COUNT_TURNS, `counting`): a crowd of heavy searches must not keep the
         sources' and rules' health from an operator, nor counts hold searches back. ServerBusy
-        as run()."""
-        return await self.run(1, partial(_without_limits, work), *arguments)
+        and `gone` as run()."""
+        return await self.run(1, partial(_without_limits, work), *arguments, gone=gone)
 
     def _ended(self, turns: int, spent: _Spent, known_as: Hashable, running: asyncio.Future[Any]) -> None:
         self._give_back(turns)
@@ -159,7 +165,7 @@ class Searching:
         self._stopping = True
         for _wanted, granted in self._waiting:
             if not granted.done():
-                granted.set_exception(ServerBusy("the server is stopping", self.counting))
+                granted.set_exception(self._busy("the server is stopping"))
         self._waiting.clear()
 
     def _remembered_heavy(self, known_as: Hashable) -> bool:
@@ -191,12 +197,12 @@ class Searching:
 
     async def _take(self, wanted: int) -> None:
         if self._stopping:
-            raise ServerBusy("the server is stopping", self.counting)
+            raise self._busy("the server is stopping")
         if not self._waiting and self._free >= wanted:
             self._free -= wanted
             return
         if len(self._waiting) >= MOST_WAITING:
-            raise ServerBusy(f"{MOST_WAITING} are already waiting", self.counting)
+            raise self._busy(f"{MOST_WAITING} are already waiting")
         granted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiting.append((wanted, granted))
         try:
@@ -204,7 +210,7 @@ class Searching:
                 await asyncio.wait_for(asyncio.shield(granted), self.time_limit)
             except TimeoutError:
                 if not granted.done() and self._waiting[0][1] is not granted:
-                    raise ServerBusy(f"no turn came within {self.time_limit:g} s", self.counting) from None
+                    raise self._busy(f"no turn came within {self.time_limit:g} s") from None
                 # First in line (or granted just then): the searches ahead end within their
                 # own limit, and a search needing all four turns must not always lose the race.
                 await granted
@@ -217,6 +223,21 @@ class Searching:
                     self._waiting.remove((wanted, granted))
                 self._grant()  # it may have held back those behind it
             raise
+
+    async def _unless_gone(self, turns: int, gone: Callable[[], Awaitable[bool]] | None) -> None:
+        """The turns given back, and ServerBusy (which no one reads), if the client has gone."""
+        try:
+            left = gone is not None and await gone()
+        except BaseException:  # the request cancelled
+            self._give_back(turns)
+            raise
+        if left:
+            self._give_back(turns)
+            raise self._busy("its client has gone away")
+
+    def _busy(self, reason: str) -> ServerBusy:
+        # Those ahead end within their limit: a turn is likely free by then.
+        return ServerBusy(reason, self.counting, retry_after=self.time_limit)
 
     def _give_back(self, turns: int) -> None:
         """Without awaiting: a request cancelled here (twice) must not lose the turns."""
@@ -258,6 +279,12 @@ def _measured(
         return search(*arguments, time_limit=seconds, cpu_limit=cpu_seconds)
     finally:
         spent.seconds, spent.wall = time.thread_time() - began, time.monotonic() - began_wall
+
+
+def retry_after(error: Exception) -> dict[str, str]:
+    """The headers of a 503 for `error`: when to ask again if no turn came for it; nothing
+    for a search stopped at its own limit (asked again, it would be stopped again)."""
+    return {"Retry-After": str(error.retry_after)} if isinstance(error, ServerBusy) else {}
 
 
 def _without_limits(work: Callable[..., T], *arguments: Any, time_limit: float, cpu_limit: float | None) -> T:

@@ -142,12 +142,18 @@ class ErrorOut(BaseModel):
     pointer: str | None = None
 
 
-def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """The error answers a route may give, for its document."""
+def errors(*codes: int, own: dict[int, str] | None = None) -> dict[int | str, dict[str, Any]]:
+    """The error answers a route may give, for its document; `own`: a route's own words for a
+    code."""
     said = {
         400: "the query does not parse, or a name, date or cursor is not known",
         401: "a token is required",
         404: "not in the archive",
-        503: "the archive does not answer, or a search ran longer than serve.search_timeout",
+        503: (
+            "the archive does not answer, a search ran longer than serve.search_timeout, or the "
+            "server is busy with other heavy searches or counts and did not run this one (then "
+            "the Retry-After header says in how many seconds to ask again)"
+        ),
     }
+    said |= own or {}
     return {code: {"model": ErrorOut, "description": said[code]} for code in codes}

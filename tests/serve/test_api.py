@@ -19,12 +19,12 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import TypeAdapter
 
-from monitor import queries
+from monitor import mentions
 from monitor.archive.sql import SqlArchive
 from monitor.config.loading import load_settings
 from monitor.errors import UsageError
+from monitor.mentions import mention_series
 from monitor.models import Hit
-from monitor.queries import mention_series
 from monitor.serve.shapes import ArticlePage, MentionsOut, RuleOut, SourceOut
 from tests.archive.helpers import make_article
 from tests.configs import LOOPBACK_FETCH, monitor_config
@@ -149,7 +149,12 @@ def test_mentions_have_a_point_for_every_day(served: Served) -> None:
     assert (basic.json()["since"], basic.json()["until"]) == ("2026-01-01T00:00:00Z", "2026-01-10T00:00:00Z")
     [line] = served.get("/api/v1/stats/mentions", rule="Iron Dome", **january).json()["series"]
     assert [point["start"] for point in line["points"]][:2] == ["2026-01-01", "2026-01-02"]
-    assert [point["count"] for point in line["points"]] == [0, 0, 0, 0, 0, 2, 0, 0, 0, 0]
+    # until is not counted, as in search: no point for the 10th, which could never count anything
+    assert [point["count"] for point in line["points"]] == [0, 0, 0, 0, 0, 2, 0, 0, 0]
+    until_noon = served.get(
+        "/api/v1/stats/mentions", rule="Iron Dome", since="2026-01-01", until="2026-01-10T12:00"
+    )
+    assert len(until_noon.json()["series"][0]["points"]) == 10
     by_source = served.get("/api/v1/stats/mentions", rule="Iron Dome", by="source", **january).json()[
         "series"
     ]
@@ -200,9 +205,9 @@ def test_mentions_past_so_many_points_are_refused_at_once(tmp_path: Path) -> Non
         three_years = {"since": "2023-01-01", "until": "2026-01-01"}
         refused = httpx.get(base + "/api/v1/stats/mentions", params=three_years, timeout=10)
         assert refused.status_code == 400
-        assert "460 lines (rules) of 1097 days is more than 500,000 points" in refused.json()["error"]
+        assert "460 lines (rules) of 1096 days is more than 500,000 points" in refused.json()["error"]
         one_rule = httpx.get(base + "/api/v1/stats/mentions", params={**three_years, "rule": "rule 7"})
-        assert one_rule.status_code == 200 and len(one_rule.json()["series"][0]["points"]) == 1097
+        assert one_rule.status_code == 200 and len(one_rule.json()["series"][0]["points"]) == 1096
     finally:
         stop(process)
 
@@ -219,8 +224,8 @@ def test_mentions_by_source_stop_reading_once_past_so_many_points(
     assert len({(each.rule, each.key) for each in every}) > 2
     stopped = archive.stats.mentions(names, since, until, "source", most_lines=1)
     assert len({(each.rule, each.key) for each in stopped}) == 2 and len(stopped) < len(every)
-    monkeypatch.setattr(queries, "MOST_POINTS_IN_ALL", 15)  # room for one line of 10 days
-    refused = r"2 or more lines \(rule and source pairs\) of 10 days .* no by=source"
+    monkeypatch.setattr(mentions, "MOST_POINTS_IN_ALL", 15)  # room for one line of 9 days
+    refused = r"2 or more lines \(rule and source pairs\) of 9 days .* no by=source"
     with pytest.raises(UsageError, match=refused):
         mention_series(archive, settings, ["Iron Dome"], "day", "2026-01-01", "2026-01-10", "source")
     archive.close()
@@ -232,6 +237,9 @@ def test_the_openapi_document_lists_every_route(served: Served) -> None:
         paths
     )
     assert {"/api/v1/rules", "/api/v1/stats/mentions", "/healthz", "/metrics"} <= set(paths)
+    mentions_refused = paths["/api/v1/stats/mentions"]["get"]["responses"]
+    assert "more than 500,000 points" in mentions_refused["400"]["description"]
+    assert "Retry-After" in mentions_refused["503"]["description"]
 
 
 def test_with_tokens_a_client_must_show_one(tmp_path: Path) -> None:
@@ -508,6 +516,7 @@ def test_a_search_past_the_time_limit_is_stopped_and_said(tmp_path: Path) -> Non
         stopped = httpx.get(base + "/api/v1/articles", params={"q": "NOT budget"})
         assert stopped.status_code == 503
         assert "ran longer than 0.001 s and was stopped: narrow it" in stopped.json()["error"]
+        assert "retry-after" not in stopped.headers  # asked again, it would be stopped again
         page = httpx.get(base + "/", params={"q": "NOT budget"})
         assert page.status_code == 503 and "ran longer than 0.001 s and was stopped" in page.text
         # A rule's feeds and page search its matches under the same limit.

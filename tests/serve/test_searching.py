@@ -390,6 +390,53 @@ def test_turns_come_back_however_a_request_is_cancelled(reads: ThreadPoolExecuto
     asyncio.run(scenario())
 
 
+def test_a_request_whose_client_has_gone_gives_its_turn_back_unrun(
+    reads: ThreadPoolExecutor, release: threading.Event
+) -> None:
+    """A crowd that gave up waiting: each would run in turn for no one, keeping those behind
+    it waiting (64 abandoned counts kept the rules' view waiting 10 s)."""
+    ran: list[object] = []
+
+    def noted(value: object, **limits: float | None) -> object:  # a count is given none
+        ran.append(value)
+        return value
+
+    async def left() -> bool:
+        return True
+
+    async def there() -> bool:
+        return False
+
+    async def never_says() -> bool:
+        await asyncio.sleep(60)
+        return False
+
+    async def scenario() -> None:
+        searching = Searching(reads, time_limit=5, turns=1)
+        held = asyncio.create_task(searching.run(1, _wait, release, 10))
+        await asyncio.sleep(0.05)
+        abandoned = [asyncio.create_task(searching.run(1, noted, n, gone=left)) for n in range(5)]
+        kept = asyncio.create_task(searching.count(noted, "kept", gone=there))
+        await asyncio.sleep(0.05)
+        assert len(searching._waiting) == 6
+        release.set()
+        assert await held
+        for task in abandoned:
+            with pytest.raises(ServerBusy, match="its client has gone away"):
+                await task
+        assert await kept == "kept" and ran == ["kept"]
+        # Cancelled while asking whether its client is there: the turn comes back too.
+        asking = asyncio.create_task(searching.run(1, noted, "never", gone=never_says))
+        await asyncio.sleep(0.05)
+        asking.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asking
+        await asyncio.sleep(0.05)
+        assert searching._free == 1 and not searching._waiting and ran == ["kept"]
+
+    asyncio.run(scenario())
+
+
 def test_past_so_many_waiting_the_next_are_refused_at_once(
     reads: ThreadPoolExecutor, release: threading.Event
 ) -> None:
@@ -470,13 +517,16 @@ def test_a_search_with_no_turn_within_its_limit_is_said_where_it_was_asked(
             refused = await client.get("/api/v1/articles", params={"q": "dom*"})
             assert refused.status_code == 503
             assert busy in refused.json()["error"] and "no turn came within 0.2 s" in refused.json()["error"]
+            assert refused.headers["retry-after"] == "1"  # the limit, in whole seconds
             page = await client.get("/", params={"q": "dom*"})
-            assert page.status_code == 503 and busy in page.text
+            assert page.status_code == 503 and busy in page.text and page.headers["retry-after"] == "1"
             assert 'value="dom*"' in page.text  # the form kept, to try again
             feed = await client.get("/feeds/rules/Pref.atom")
-            assert feed.status_code == 503 and busy in feed.json()["error"]
+            assert feed.status_code == 503 and busy in feed.json()["error"] and "retry-after" in feed.headers
             rule_page = await client.get("/rules/Pref")  # heavy whatever its query: counts, chart
-            assert rule_page.status_code == 503 and busy in rule_page.text
+            assert (
+                rule_page.status_code == 503 and busy in rule_page.text and "retry-after" in rule_page.headers
+            )
             assert "<option selected>Pref</option>" in rule_page.text  # its search, to try again
             assert (await client.get("/rules/Dome")).status_code == 503
             # So are the routes counting every match or source, which no time limit bounds...
@@ -484,9 +534,11 @@ def test_a_search_with_no_turn_within_its_limit_is_said_where_it_was_asked(
             for counting in ("/api/v1/rules", "/api/v1/sources", "/api/v1/stats/mentions"):
                 answer = await client.get(counting)
                 assert answer.status_code == 503 and counts_busy in answer.json()["error"], counting
+                assert answer.headers["retry-after"] == "1", counting
             for counting, title in (("/rules", "Watch rules"), ("/sources", "Sources")):
                 answer = await client.get(counting)
                 assert answer.status_code == 503 and escape(counts_busy) in answer.text, counting
+                assert answer.headers["retry-after"] == "1", counting
                 assert f"<h1>{title}</h1>" in answer.text and f'href="{counting}">Try again' in answer.text
             # ...but what their parameters refuse is said at once, with no turn.
             for wrong, said in (
