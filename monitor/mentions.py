@@ -14,7 +14,7 @@ from monitor.config.settings import Settings
 from monitor.errors import UsageError
 from monitor.names import known_names
 from monitor.payloads import iso
-from monitor.queries import moment
+from monitor.queries import moment, until_moment
 
 INTERVALS = ("day", "week", "month")
 MOST_POINTS = 1200  # intervals in one answer: three years of days, a century of months
@@ -50,17 +50,16 @@ def mention_window(
     names = known_names(list(rules), [rule.name for rule in settings.watch], "watch rule") or tuple(
         rule.name for rule in settings.watch
     )
-    end = moment(until, "until") or datetime.now(UTC)
+    taken_in = until_moment(until)  # the count's end (excluded) is just after it
+    end = taken_in + timedelta(microseconds=1) if taken_in else datetime.now(UTC)
     start = moment(since, "since") or end - timedelta(days=90)
     if start >= end:
         raise UsageError("since is not before until")
-    # `until` is not counted (as in search): until=2026-01-10 ends with the 9th's interval, not
-    # a point for the 10th that could never count anything.
+    # Intervals up to the one of the last moment counted, not the one `end` (excluded) opens.
     first, last = _bucket(start.date(), interval), _bucket((end - timedelta(microseconds=1)).date(), interval)
-    if (last - first).days // {"day": 1, "week": 7, "month": 28}[interval] > MOST_POINTS:
-        raise UsageError(
-            f"since to until is more than {MOST_POINTS} {interval}s: narrow it or count by month"
-        )
+    if _intervals_between(first, last, interval) >= MOST_POINTS:
+        longer = " or count by month" if interval != "month" else ""
+        raise UsageError(f"since to until is more than {MOST_POINTS} {interval}s: narrow it{longer}")
     window = MentionWindow(tuple(names), start, end, _buckets(first, last, interval))
     if not by:
         _check_points(len(window.names), window, interval)
@@ -116,6 +115,12 @@ def mention_series(
             for (rule, key), found in sorted(counts.items(), key=lambda item: (item[0][0], item[0][1] or ""))
         ],
     }
+
+
+def _intervals_between(first: date, last: date, interval: str) -> int:
+    if interval == "month":
+        return (last.year - first.year) * 12 + last.month - first.month
+    return (last - first).days // (7 if interval == "week" else 1)
 
 
 def _bucket(day: date, interval: str) -> date:

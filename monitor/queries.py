@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from monitor.archive import Archive, SearchFilters
@@ -49,6 +49,24 @@ def moment(text: str | None, option: str) -> datetime | None:
     return value
 
 
+def until_moment(text: str | None) -> datetime | None:
+    """The last moment an `until` takes in: a date alone, its whole day (until=2026-01-10 takes
+    in the 10th, as a reader means, and the day's articles whether a feed gave their time or
+    only their date, stored at midnight); a moment itself. UsageError as moment()."""
+    value = moment(text, "until")
+    if value is not None and text is not None and _date_alone(text):
+        value += timedelta(days=1, microseconds=-1)
+    return value
+
+
+def _date_alone(text: str) -> bool:
+    try:
+        date.fromisoformat(text.strip())
+    except ValueError:
+        return False
+    return True
+
+
 @dataclass(frozen=True, slots=True)
 class SearchAsked:
     """A search as a user words it: the query and each filter as text, checked by `search`."""
@@ -86,7 +104,7 @@ def search_filters(archive: Archive, settings: Settings, asked: SearchAsked) -> 
     return SearchFilters(
         since=moment(asked.since, "since"),
         fetched_since=moment(asked.fetched_since, "fetched-since"),
-        until=moment(asked.until, "until"),
+        until=until_moment(asked.until),
         sources=known_names(list(asked.sources), sources, "source"),
         rules=known_names(list(asked.rules), [rule.name for rule in settings.watch], "watch rule"),
         matched=asked.matched,

@@ -114,6 +114,20 @@ watch:
     assert "Iron Dome" not in found
 
 
+def test_alerts_of_one_name_and_a_rule_named_in_another_case_are_refused(tmp_path: Path) -> None:
+    # The dispatcher kept one route per name: the first `desk` never sent anything.
+    text = """
+watch:
+  - {name: Iron Dome, terms: [Iron Dome]}
+alerts:
+  - {name: desk, rules: [iron dome], notify: [{jsonl: a.jsonl}]}
+  - {name: Desk, notify: [{jsonl: b.jsonl}]}
+"""
+    found = "\n".join(problems(tmp_path, text))
+    assert "alerts: the alert names 'desk', 'Desk' differ only in case" in found
+    assert "alerts[0].rules: no watch rule is named 'iron dome': write it 'Iron Dome'" in found
+
+
 def test_missing_environment_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("HOOK_TOKEN", raising=False)
     assert problems(tmp_path, VALID) == [

@@ -51,6 +51,8 @@ OPML = b"""<?xml version="1.0" encoding="UTF-8"?>
   </outline>
   <outline type="link" text="Ministry notices" url="https://mod.test/news/"/>
   <outline type="rss" text="Existing" xmlUrl="https://other.test/feed"/>
+  <outline type="rss" text="EXISTING" xmlUrl="https://third.test/feed"/>
+  <outline type="rss" text="strait notes" xmlUrl="https://strait2.test/rss"/>
 </body></opml>"""
 
 
@@ -89,6 +91,8 @@ def test_add_discovers_announced_and_linked_feeds_and_keeps_comments(
     assert code == 0, err
     assert yaml.safe_load(config.read_text(encoding="utf-8"))["sources"][-1]["url"] == site.url("/atom.xml")
     code, _, err = cli("-c", str(config), "sources", "add", site.url("/"), "--name", "Kanto")
+    assert code == 2 and "already named 'Kanto'" in err
+    code, _, err = cli("-c", str(config), "sources", "add", site.url("/"), "--name", "KANTO")
     assert code == 2 and "already named 'Kanto'" in err
 
 
@@ -156,7 +160,7 @@ def test_import_opml_with_nested_outlines(cli: Cli, tmp_path: Path) -> None:
     (tmp_path / "feeds.opml").write_bytes(OPML)
     code, out, err = cli("-c", str(config), "sources", "import", str(tmp_path / "feeds.opml"))
     assert code == 0, err
-    assert "5 outlines with a URL" in out and "4 new, 1 already configured, 0 refused" in out
+    assert "7 outlines with a URL" in out and "6 new, 1 already configured, 0 refused" in out
     text = config.read_text(encoding="utf-8")
     sources = yaml.safe_load(text)["sources"]
     assert [(s["name"], s.get("kind", "feed")) for s in sources[2:]] == [
@@ -164,6 +168,8 @@ def test_import_opml_with_nested_outlines(cli: Cli, tmp_path: Path) -> None:
         ("Tokyo Desk", "feed"),
         ("Ministry notices", "html"),
         ("Existing (2)", "feed"),
+        ("EXISTING (3)", "feed"),  # names are unique ignoring case, as the config wants them
+        ("strait notes (2)", "feed"),
     ]
     assert "# OPML folder: Asia / Taiwan" in text and "# keep me" in text
     assert cli("-c", str(config), "check")[0] == 0
@@ -284,7 +290,7 @@ def test_import_takes_the_good_outlines_and_names_each_refused_one(cli: Cli, tmp
     (tmp_path / "feeds.opml").write_bytes(opml)
     code, out, err = cli("-c", str(config), "sources", "import", str(tmp_path / "feeds.opml"))
     assert code == 2
-    assert "6 outlines with a URL" in out and "4 new, 1 already configured, 1 refused" in out
+    assert "8 outlines with a URL" in out and "6 new, 1 already configured, 1 refused" in out
     assert "'Trap' (javascript:alert(1)): 'javascript:alert(1)' is not an http(s) URL" in err
     names = [source["name"] for source in yaml.safe_load(config.read_text(encoding="utf-8"))["sources"]]
     assert "Strait Notes" in names and "Trap" not in names

@@ -57,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument(
         "--fetched-since", help="arrived in the archive since: 7d, 24h or a date (old articles fetched late)"
     )
-    search.add_argument("--until", help="a date or datetime")
+    search.add_argument("--until", help="a date (its whole day taken in) or a moment (2026-01-31T12:00)")
     search.add_argument("--source", action="append", default=[], metavar="NAME")
     search.add_argument("--rule", action="append", default=[], metavar="NAME")
     search.add_argument("--matched", action="store_true", help="only articles a rule matched")

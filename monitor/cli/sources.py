@@ -81,7 +81,7 @@ def import_command(path: Path, settings: Settings, opml_file: Path, only_print: 
         print(f"monitor: {error}", file=sys.stderr)
         return 2
     known_urls = {canonical_url(source.url) for source in settings.sources}
-    names = {source.name for source in settings.sources}
+    names = {source.name.casefold() for source in settings.sources}  # as the config compares them
     additions: list[dict[str, Any]] = []
     comments: list[str] = []
     refused: list[str] = []
@@ -97,7 +97,7 @@ def import_command(path: Path, settings: Settings, opml_file: Path, only_print: 
             continue
         known_urls.add(canonical_url(item.url))
         entry["name"] = _unique(item.name, names)
-        names.add(entry["name"])
+        names.add(entry["name"].casefold())
         additions.append(entry)
         comments.append(f"OPML folder: {item.folder}" if item.folder else "")
     skipped = len(subscriptions) - len(additions) - len(refused)
@@ -134,8 +134,9 @@ def export_command(settings: Settings, output: Path | None) -> int:
 
 
 def _unique(name: str, taken: set[str]) -> str:
+    """`name`, or `name (2)`, `name (3)`... the first not in `taken` (casefolded names)."""
     candidate, number = name, 2
-    while candidate in taken:
+    while candidate.casefold() in taken:
         candidate, number = f"{name} ({number})", number + 1
     return candidate
 
@@ -143,10 +144,14 @@ def _unique(name: str, taken: set[str]) -> str:
 def _add(
     path: Path, settings: Settings, additions: list[dict[str, Any]], comments: list[str], only_print: bool
 ) -> int:
-    taken = {source.name for source in settings.sources}
-    clash = [item["name"] for item in additions if item["name"] in taken]
+    taken = {source.name.casefold(): source.name for source in settings.sources}
+    clash = [taken[item["name"].casefold()] for item in additions if item["name"].casefold() in taken]
     if clash:
-        print(f"monitor: a source is already named {clash[0]!r}: choose another with --name", file=sys.stderr)
+        print(
+            f"monitor: a source is already named {clash[0]!r} (names differ by more than case): "
+            "choose another with --name",
+            file=sys.stderr,
+        )
         return 2
     if not only_print:
         try:

@@ -141,16 +141,22 @@ def semantic_problems(settings: Settings) -> list[str]:
     """What the schema cannot say: unique names, rules that parse, references that exist."""
     problems = _repeated_names("sources", "name", [source.name for source in settings.sources])
     problems += _repeated_names("watch", "rule name", [rule.name for rule in settings.watch])
+    # An alert's rows in the outbox are its name's: a second alert of one name took the first's place.
+    problems += _repeated_names("alerts", "alert name", [alert.name for alert in settings.alerts])
     problems += [
         f"sources: {url} is given {count} times ({', '.join(names)}); each would be polled and stored twice"
         for url, (count, names) in _repeated_urls(settings).items()
     ]
     problems += _query_problems([rule.model_dump(include={"query", "terms"}) for rule in settings.watch])
-    rule_names = {rule.name for rule in settings.watch}
+    rule_names = {rule.name.casefold(): rule.name for rule in settings.watch}
     for index, alert in enumerate(settings.alerts):
         for name in alert.rules or []:
-            if name not in rule_names:
+            if name.casefold() not in rule_names:
                 problems.append(f"alerts[{index}].rules: no watch rule is named {name!r}")
+            elif name != (configured := rule_names[name.casefold()]):  # alerts route by the exact name
+                problems.append(
+                    f"alerts[{index}].rules: no watch rule is named {name!r}: write it {configured!r}"
+                )
         for number, channel in enumerate(alert.notify):
             problem = channel.problem(settings.resolve)
             if problem is not None:

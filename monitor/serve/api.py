@@ -118,7 +118,7 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics, reads: Exe
         dependencies=readers,
         summary="Search the archive",
         response_model=ArticlePage,
-        responses={**errors(400, 401, 503), 422: VALIDATION_ERROR},
+        responses={**errors(400, 401, 503, waits="search"), 422: VALIDATION_ERROR},
         openapi_extra={"parameters": query_parameters(SearchParams)},
     )
     async def articles(request: Request) -> Response:
@@ -183,7 +183,7 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics, reads: Exe
         dependencies=readers,
         summary="Each source's health",
         response_model=list[SourceOut],
-        responses=errors(401, 503),
+        responses=errors(401, 503, waits="count"),
     )
     async def sources(request: Request) -> Response:
         return await counted(request, source_health, archive, settings, True)
@@ -203,7 +203,7 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics, reads: Exe
         dependencies=readers,
         summary="Each watch rule with its match counts",
         response_model=list[RuleOut],
-        responses=errors(401, 503),
+        responses=errors(401, 503, waits="count"),
     )
     async def rules(request: Request) -> Response:
         return await counted(request, rules_overview, archive, settings)
@@ -217,6 +217,7 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics, reads: Exe
             400,
             401,
             503,
+            waits="count",
             own={
                 400: "an interval, date, grouping or rule is not known, or the answer would be "
                 f"more than {MOST_POINTS_IN_ALL:,} points (lines times intervals)"
@@ -228,7 +229,7 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics, reads: Exe
         rule: Annotated[list[str], Query(description="watch rules (default: every one)")] = [],  # noqa: B006
         interval: Annotated[str, Query(description="day, week or month")] = "day",
         since: Annotated[str | None, Query(description="default: 90 days back; 30d or a date")] = None,
-        until: Annotated[str | None, Query(description="default: now")] = None,
+        until: Annotated[str | None, Query(description="default: now; a date takes in its whole day")] = None,
         by: Annotated[str | None, Query(description="source or language: a line for each")] = None,
     ) -> Response:
         asked = (rule, interval, since, until, by)

@@ -54,7 +54,10 @@ def add_feeds(
         dependencies=list(readers),
         summary="A rule's matches as Atom 1.0, one entry per story",
         response_class=Response,
-        responses={200: {"content": {"application/atom+xml": {}}}, **errors(400, 401, 404, 503)},
+        responses={
+            200: {"content": {"application/atom+xml": {}}},
+            **errors(400, 401, 404, 503, waits="search"),
+        },
     )
     async def rule_atom(name: str, request: Request) -> Response:
         known, stories = await rule_stories(name, request)
@@ -66,7 +69,10 @@ def add_feeds(
         dependencies=list(readers),
         summary="A rule's matches as JSON Feed 1.1, one item per story",
         response_class=JSONResponse,
-        responses={200: {"content": {"application/feed+json": {}}}, **errors(400, 401, 404, 503)},
+        responses={
+            200: {"content": {"application/feed+json": {}}},
+            **errors(400, 401, 404, 503, waits="search"),
+        },
     )
     async def rule_json_feed(name: str, request: Request) -> JSONResponse:
         known, stories = await rule_stories(name, request)

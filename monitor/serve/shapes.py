@@ -6,7 +6,7 @@ article is INTERFACE.md's, the one `search --format json` prints."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -19,7 +19,9 @@ class SearchParams(BaseModel):
 
     q: str = Field("", description="the rule language; empty: every article")
     since: str | None = Field(None, description="published since: 7d, 24h or a date")
-    until: str | None = Field(None, description="published until: a date or datetime")
+    until: str | None = Field(
+        None, description="published until: a date (its whole day taken in) or a moment"
+    )
     fetched_since: str | None = Field(None, description="arrived in the archive since")
     source: list[str] = Field([], description="source names (any of them)")
     rule: list[str] = Field([], description="watch rules that matched (any of them)")
@@ -142,18 +144,39 @@ class ErrorOut(BaseModel):
     pointer: str | None = None
 
 
-def errors(*codes: int, own: dict[int, str] | None = None) -> dict[int | str, dict[str, Any]]:
-    """The error answers a route may give, for its document; `own`: a route's own words for a
-    code."""
+RETRY_AFTER = {
+    "Retry-After": {
+        "description": "with a busy server: in how many seconds a turn is likely free",
+        "schema": {"type": "integer", "minimum": 1},
+    }
+}
+
+
+def errors(
+    *codes: int, waits: Literal["search", "count"] | None = None, own: dict[int, str] | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """The error answers a route may give, for its document. `waits`: what the route waits a
+    turn for, "search" or "count" (Searching), which a busy server may refuse; `own`: a
+    route's own words for a code."""
     said = {
         400: "the query does not parse, or a name, date or cursor is not known",
         401: "a token is required",
         404: "not in the archive",
-        503: (
-            "the archive does not answer, a search ran longer than serve.search_timeout, or the "
-            "server is busy with other heavy searches or counts and did not run this one (then "
-            "the Retry-After header says in how many seconds to ask again)"
-        ),
+        503: "the archive does not answer",
     }
+    if waits == "search":
+        said[503] += (
+            ", the search ran longer than serve.search_timeout, or the server is busy with other "
+            "heavy searches and did not run this one (then with Retry-After)"
+        )
+    elif waits == "count":
+        said[503] += (
+            ", or the server is busy counting for others and did not count this (then with Retry-After)"
+        )
     said |= own or {}
-    return {code: {"model": ErrorOut, "description": said[code]} for code in codes}
+    answers: dict[int | str, dict[str, Any]] = {
+        code: {"model": ErrorOut, "description": said[code]} for code in codes
+    }
+    if waits and 503 in answers:
+        answers[503]["headers"] = RETRY_AFTER
+    return answers

@@ -101,6 +101,31 @@ def test_a_query_error_shows_where(served: Served) -> None:
     assert body["pointer"].splitlines() == ["dome AND (iron", " " * body["position"] + "^"]
 
 
+def test_until_a_date_takes_in_that_whole_day_in_search_and_counts_alike(served: Served) -> None:
+    # The Iron Dome visit's copy was published on 2026-01-06 at 09:30, the visit at 10:30.
+    def found(**params: str) -> int:
+        return len(served.get("/api/v1/articles", q="iron dome", **params).json()["articles"])
+
+    def counted(**params: str) -> int:
+        [line] = served.get("/api/v1/stats/mentions", rule="Iron Dome", since="2026-01-01", **params).json()[
+            "series"
+        ]
+        return sum(point["count"] for point in line["points"])
+
+    for day_of, before in (("2026-01-06", "2026-01-05"), ("20260106", "20260105")):
+        assert found(until=day_of) == counted(until=day_of) == 2
+        assert found(until=before) == counted(until=before) == 0
+    moments = {
+        "2026-01-06T10:30:00Z": 2,
+        "2026-01-06T10:29:59Z": 1,
+        "2026-01-06T09:30+00:00": 1,
+        "2026-01-06": 2,
+    }
+    moments |= {"2026-01-06T09:29:59Z": 0, "2026-01-06T00:00": 0, "2026-01-06T11:30+01:00": 2}
+    for moment, taken in moments.items():  # a moment itself is taken in
+        assert found(until=moment) == counted(until=moment) == taken, moment
+
+
 def test_one_article_with_its_copies_or_404(served: Served) -> None:
     article = served.get("/api/v1/articles/dome").json()
     assert article["id"] == "dome" and article["also_reported_by"][0]["source"] == "Coast Wire"
@@ -146,11 +171,11 @@ def test_mentions_have_a_point_for_every_day(served: Served) -> None:
     assert counted[published[:10]] == 1
     january = {"since": "2026-01-01", "until": "2026-01-10"}
     basic = served.get("/api/v1/stats/mentions", rule="Iron Dome", since="20260101", until="20260110")
-    assert (basic.json()["since"], basic.json()["until"]) == ("2026-01-01T00:00:00Z", "2026-01-10T00:00:00Z")
+    # A date alone as until takes in its whole day: the count ends as the 11th begins.
+    assert (basic.json()["since"], basic.json()["until"]) == ("2026-01-01T00:00:00Z", "2026-01-11T00:00:00Z")
     [line] = served.get("/api/v1/stats/mentions", rule="Iron Dome", **january).json()["series"]
     assert [point["start"] for point in line["points"]][:2] == ["2026-01-01", "2026-01-02"]
-    # until is not counted, as in search: no point for the 10th, which could never count anything
-    assert [point["count"] for point in line["points"]] == [0, 0, 0, 0, 0, 2, 0, 0, 0]
+    assert [point["count"] for point in line["points"]] == [0, 0, 0, 0, 0, 2, 0, 0, 0, 0]  # to the 10th
     until_noon = served.get(
         "/api/v1/stats/mentions", rule="Iron Dome", since="2026-01-01", until="2026-01-10T12:00"
     )
@@ -165,6 +190,13 @@ def test_mentions_have_a_point_for_every_day(served: Served) -> None:
     weekly = served.get("/api/v1/stats/mentions", rule="Iron Dome", interval="week", **january).json()
     assert [point["start"] for point in weekly["series"][0]["points"]] == ["2025-12-29", "2026-01-05"]
     assert served.get("/api/v1/stats/mentions", interval="hour").status_code == 400
+    # 1,200 intervals at most, counted as the intervals they are: a century of months fits
+    century = served.get("/api/v1/stats/mentions", rule="Iron Dome", interval="month", since="1930-01-01")
+    assert century.status_code == 200 and len(century.json()["series"][0]["points"]) > 1100
+    too_long = served.get("/api/v1/stats/mentions", rule="Iron Dome", interval="month", since="1900-01-01")
+    assert too_long.json()["error"] == "since to until is more than 1200 months: narrow it"
+    days = served.get("/api/v1/stats/mentions", rule="Iron Dome", since="2020-01-01")
+    assert days.json()["error"] == "since to until is more than 1200 days: narrow it or count by month"
     assert served.get("/api/v1/stats/mentions", rule="Nope").status_code == 400
 
 
@@ -205,9 +237,9 @@ def test_mentions_past_so_many_points_are_refused_at_once(tmp_path: Path) -> Non
         three_years = {"since": "2023-01-01", "until": "2026-01-01"}
         refused = httpx.get(base + "/api/v1/stats/mentions", params=three_years, timeout=10)
         assert refused.status_code == 400
-        assert "460 lines (rules) of 1096 days is more than 500,000 points" in refused.json()["error"]
+        assert "460 lines (rules) of 1097 days is more than 500,000 points" in refused.json()["error"]
         one_rule = httpx.get(base + "/api/v1/stats/mentions", params={**three_years, "rule": "rule 7"})
-        assert one_rule.status_code == 200 and len(one_rule.json()["series"][0]["points"]) == 1096
+        assert one_rule.status_code == 200 and len(one_rule.json()["series"][0]["points"]) == 1097
     finally:
         stop(process)
 
@@ -224,8 +256,8 @@ def test_mentions_by_source_stop_reading_once_past_so_many_points(
     assert len({(each.rule, each.key) for each in every}) > 2
     stopped = archive.stats.mentions(names, since, until, "source", most_lines=1)
     assert len({(each.rule, each.key) for each in stopped}) == 2 and len(stopped) < len(every)
-    monkeypatch.setattr(mentions, "MOST_POINTS_IN_ALL", 15)  # room for one line of 9 days
-    refused = r"2 or more lines \(rule and source pairs\) of 9 days .* no by=source"
+    monkeypatch.setattr(mentions, "MOST_POINTS_IN_ALL", 15)  # room for one line of 10 days
+    refused = r"2 or more lines \(rule and source pairs\) of 10 days .* no by=source"
     with pytest.raises(UsageError, match=refused):
         mention_series(archive, settings, ["Iron Dome"], "day", "2026-01-01", "2026-01-10", "source")
     archive.close()
@@ -239,7 +271,12 @@ def test_the_openapi_document_lists_every_route(served: Served) -> None:
     assert {"/api/v1/rules", "/api/v1/stats/mentions", "/healthz", "/metrics"} <= set(paths)
     mentions_refused = paths["/api/v1/stats/mentions"]["get"]["responses"]
     assert "more than 500,000 points" in mentions_refused["400"]["description"]
-    assert "Retry-After" in mentions_refused["503"]["description"]
+    assert (
+        "Retry-After" in mentions_refused["503"]["description"]
+        and "Retry-After" in mentions_refused["503"]["headers"]
+    )
+    one_article = paths["/api/v1/articles/{article_id}"]["get"]["responses"]["503"]
+    assert one_article["description"] == "the archive does not answer" and "headers" not in one_article
 
 
 def test_with_tokens_a_client_must_show_one(tmp_path: Path) -> None:
