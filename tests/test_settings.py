@@ -128,6 +128,29 @@ alerts:
     assert "alerts[0].rules: no watch rule is named 'iron dome': write it 'Iron Dome'" in found
 
 
+def test_a_file_that_is_not_utf8_or_holds_itself_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "latin.yaml").write_bytes(
+        "sources: []\nwatch: [{name: Caf\u00e9, terms: [x]}]\n".encode("latin-1")
+    )
+    with pytest.raises(ConfigError, match=r"not UTF-8 text \(byte 0xe9 at offset 30\)"):
+        load_settings(tmp_path / "latin.yaml")
+    (tmp_path / "itself.yaml").write_text("x: &a [*a]\nsources: []\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="a value holds itself"):
+        load_settings(tmp_path / "itself.yaml")
+
+
+def test_a_literal_reference_is_written_with_two_dollars(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SECRET", "hunter2")
+    path = write(
+        tmp_path,
+        'sources: [{name: "Price $${SECRET} ${SECRET}", url: "https://a.example/rss?k=$${SECRET}"}]\n',
+    )
+    [source] = load_settings(path).sources
+    assert source.name == "Price ${SECRET} hunter2" and source.url == "https://a.example/rss?k=${SECRET}"
+
+
 def test_missing_environment_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("HOOK_TOKEN", raising=False)
     assert problems(tmp_path, VALID) == [

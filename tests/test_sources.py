@@ -175,6 +175,24 @@ def test_import_opml_with_nested_outlines(cli: Cli, tmp_path: Path) -> None:
     assert cli("-c", str(config), "check")[0] == 0
 
 
+def test_an_imported_title_or_address_never_reads_the_environment(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A shared OPML file (or a feed's title, with `sources add`) chose these words, not the user.
+    monkeypatch.setenv("MONITOR_TOKEN", "secret-token")
+    config = _config(tmp_path)
+    opml = OPML.replace(b'text="Tokyo Desk" title="Tokyo Desk"', b'text="Desk ${MONITOR_TOKEN}"')
+    opml = opml.replace(b"https://tokyo.test/feed", b"https://tokyo.test/feed?k=${MONITOR_TOKEN}")
+    (tmp_path / "feeds.opml").write_bytes(opml)
+    code, _, err = cli("-c", str(config), "sources", "import", str(tmp_path / "feeds.opml"))
+    assert code == 0, err
+    listed = {
+        source["name"]: source["url"] for source in cli.json("-c", str(config), "sources", "--format", "json")
+    }
+    assert listed["Desk ${MONITOR_TOKEN}"] == "https://tokyo.test/feed?k=${MONITOR_TOKEN}"
+    assert "secret-token" not in str(listed) and "$${MONITOR_TOKEN}" in config.read_text(encoding="utf-8")
+
+
 def test_export_is_opml_that_reads_back(cli: Cli, tmp_path: Path) -> None:
     config = _config(tmp_path)
     code, out, _ = cli("-c", str(config), "sources", "export")

@@ -148,7 +148,7 @@ def _add(
     clash = [taken[item["name"].casefold()] for item in additions if item["name"].casefold() in taken]
     if clash:
         print(
-            f"monitor: a source is already named {clash[0]!r} (names differ by more than case): "
+            f"monitor: a source is already named {clash[0]!r} (names are compared ignoring case): "
             "choose another with --name",
             file=sys.stderr,
         )

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from monitor.config.loading import load_settings
+from monitor.config.loading import LITERAL_REFERENCE, load_settings
 from monitor.config.safe_yaml import load_yaml
 from monitor.errors import ConfigEditError, ConfigError
 
@@ -27,11 +27,18 @@ def source_lines(additions: list[dict[str, Any]], comments: list[str], indent: s
     """One `- {name: …, url: …}` line per source, with its comment, at the given indentation."""
     lines = []
     for item, comment in zip(additions, comments, strict=True):
+        written = {key: _literal(value) for key, value in item.items()}
         flow = yaml.safe_dump(
-            item, default_flow_style=True, allow_unicode=True, sort_keys=False, width=10_000
+            written, default_flow_style=True, allow_unicode=True, sort_keys=False, width=10_000
         )
         lines.append(f"{indent}- {flow.strip()}" + (f"  # {comment}" if comment else ""))
     return lines
+
+
+def _literal(value: Any) -> Any:
+    """A value as the config reads it back unchanged: a feed's title `Price ${X}` must not
+    read the environment."""
+    return value.replace("${", LITERAL_REFERENCE) if isinstance(value, str) else value
 
 
 def add_sources(path: Path, additions: list[dict[str, Any]], comments: list[str]) -> None:
@@ -66,7 +73,8 @@ def _add_sources(path: Path, additions: list[dict[str, Any]], comments: list[str
     if not isinstance(document, dict):
         raise ConfigEditError(f"{path}: the file is not a mapping of keys")
     edited = _inserted(text, root, additions, comments)
-    expected = {**document, "sources": [*(document.get("sources") or []), *additions]}
+    written = [{key: _literal(value) for key, value in item.items()} for item in additions]
+    expected = {**document, "sources": [*(document.get("sources") or []), *written]}
     if load_yaml(edited) != expected:
         raise ConfigEditError(f"{path}: the sources list has a layout this editor does not change safely")
     _replace_checked(path, edited)

@@ -19,8 +19,10 @@ from monitor.ingest.parse.normalize import canonical_url
 from monitor.rules import parse_query, terms_query
 
 # ${NAME}, or ${NAME:-default} for a value the environment may leave unset (or empty), as in
-# the shell and in docker-compose files.
-_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+# the shell and in docker-compose files; $${ is a literal ${ (what `sources add` writes of a
+# feed's title or address that holds one: the environment must not be read into it).
+_ENV_REFERENCE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+LITERAL_REFERENCE = "$${"
 
 
 def key_path(location: tuple[int | str, ...]) -> str:
@@ -41,6 +43,8 @@ def interpolate(value: Any, path: tuple[int | str, ...], problems: list[str]) ->
     if isinstance(value, str):
 
         def substitute(found: re.Match[str]) -> str:
+            if found.group(0) == LITERAL_REFERENCE:
+                return "${"
             name, default = found.group(1), found.group(2)
             if default is not None:
                 return os.environ.get(name) or default
@@ -66,6 +70,9 @@ def load_settings(path: Path) -> Settings:
         raw = load_yaml(path.read_text(encoding="utf-8"))
     except OSError as error:
         raise ConfigError(str(path), [f"cannot read: {error.strerror or error}"]) from error
+    except UnicodeDecodeError as error:
+        byte = error.object[error.start]
+        raise ConfigError(str(path), [f"not UTF-8 text (byte {byte:#04x} at offset {error.start})"]) from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -75,7 +82,10 @@ def load_settings(path: Path) -> Settings:
     if not isinstance(raw, dict):
         raise ConfigError(str(path), ["(top level): expected a mapping of keys"])
     problems: list[str] = []
-    data = interpolate(raw, (), problems)
+    try:
+        data = interpolate(raw, (), problems)
+    except RecursionError:  # an alias inside what it names: `x: &a [*a]`
+        raise ConfigError(str(path), ["not valid YAML (a value holds itself, through an alias)"]) from None
     data["base_dir"] = path.resolve().parent
     try:
         settings = Settings.model_validate(data)
@@ -181,8 +191,7 @@ def _repeated_names(section: str, what: str, names: list[str]) -> list[str]:
         else:
             listed = ", ".join(repr(name) for name in dict.fromkeys(spelled))
             problems.append(
-                f"{section}: the {what}s {listed} differ only in case (names must be unique ignoring case: "
-                "they are looked up that way)"
+                f"{section}: the {what}s {listed} differ only in case (names must be unique ignoring case)"
             )
     return problems
 
