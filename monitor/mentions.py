@@ -13,7 +13,6 @@ from monitor.archive import Archive
 from monitor.config.settings import Settings
 from monitor.errors import UsageError
 from monitor.names import known_names
-from monitor.payloads import iso
 from monitor.queries import moment, until_moment
 
 INTERVALS = ("day", "week", "month")
@@ -101,8 +100,8 @@ def mention_series(
     _check_points(len(counts), window, interval, by)
     return {
         "interval": interval,
-        "since": iso(window.start),
-        "until": iso(window.end),
+        "since": _exact(window.start),
+        "until": _exact(window.end),  # excluded: until=12:00 takes in noon, so ends at 12:00:00.000001
         "by": by,
         "series": [
             {
@@ -115,6 +114,12 @@ def mention_series(
             for (rule, key), found in sorted(counts.items(), key=lambda item: (item[0][0], item[0][1] or ""))
         ],
     }
+
+
+def _exact(moment: datetime) -> str:
+    """ISO 8601 in UTC, with microseconds when it has any."""
+    timespec = "microseconds" if moment.microsecond else "seconds"
+    return moment.astimezone(UTC).isoformat(timespec=timespec).replace("+00:00", "Z")
 
 
 def _intervals_between(first: date, last: date, interval: str) -> int:

@@ -2,24 +2,31 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Sequence
 
 from monitor.errors import UsageError
 
 
+def name_key(name: str) -> str:
+    """What makes two names the same name: their case and their Unicode form aside (`Café`
+    precomposed or with a combining accent, full-width letters, `Straße` and `STRASSE`)."""
+    return unicodedata.normalize("NFKC", name).casefold()
+
+
 def known_names(given: Sequence[str], known: Iterable[str], what: str) -> tuple[str, ...]:
-    """The names as known, each matched without regard to case; UsageError, listing the known
-    ones, for a name that is not one of them. Where several known names differ only in case (a
-    source renamed `Local` to `LOCAL` has articles under both in the archive; the config allows
-    no two), a given name stands for all of them, in order."""
+    """The names as known, each matched without regard to case or Unicode form (name_key);
+    UsageError, listing the known ones, for a name that is not one of them. Where several known
+    names differ only so (a source renamed `Local` to `LOCAL` has articles under both in the
+    archive; the config allows no two), a given name stands for all of them, in order."""
     by_folded: dict[str, list[str]] = {}
     for name in sorted(set(known)):
-        by_folded.setdefault(name.casefold(), []).append(name)
-    unknown = [name for name in given if name.casefold() not in by_folded]
+        by_folded.setdefault(name_key(name), []).append(name)
+    unknown = [name for name in given if name_key(name) not in by_folded]
     if unknown:
         names = [name for spelled in by_folded.values() for name in spelled]
         listing = ", ".join(map(repr, names[:30])) + (
             f" and {len(names) - 30} more" if len(names) > 30 else ""
         )
         raise UsageError(f"no {what} named {', '.join(map(repr, unknown))} (known: {listing or 'none'})")
-    return tuple(dict.fromkeys(name for asked in given for name in by_folded[asked.casefold()]))
+    return tuple(dict.fromkeys(name for asked in given for name in by_folded[name_key(asked)]))

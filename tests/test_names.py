@@ -26,3 +26,8 @@ def test_a_name_stands_for_every_known_spelling_that_differs_only_in_case() -> N
 def test_an_unknown_name_is_refused_with_the_known_ones() -> None:
     with pytest.raises(UsageError, match=r"no source named 'Nope' \(known: 'A', 'b'\)"):
         known_names(["Nope"], ["b", "A"], "source")
+
+
+def test_one_name_whatever_its_unicode_form() -> None:
+    # Precomposed or with a combining accent, full-width or not: one name to a reader.
+    assert known_names(["Cafe\u0301", "ｎｈｋ"], ["Café", "NHK"], "source") == ("Café", "NHK")

@@ -112,6 +112,8 @@ watch:
     assert "sources: the names 'Harbor Daily', 'HARBOR daily' differ only in case" in found
     assert "watch: the rule names 'Straße', 'STRASSE' differ only in case" in found
     assert "Iron Dome" not in found
+    accents = 'watch:\n  - {name: "Caf\u00e9", terms: [a]}\n  - {name: "Cafe\u0301", terms: [b]}\n'
+    assert "differ only in case" in "\n".join(problems(tmp_path, accents))  # one name, two Unicode forms
 
 
 def test_alerts_of_one_name_and_a_rule_named_in_another_case_are_refused(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from monitor.errors import ConfigEditError, MonitorError
 from monitor.ingest.fetch.client import Fetcher
 from monitor.ingest.pages.discovery import Discovery, discover
 from monitor.ingest.parse.normalize import canonical_url
+from monitor.names import name_key
 from monitor.net.egress import EgressPolicy
 from monitor.phrases import counted
 
@@ -81,7 +82,7 @@ def import_command(path: Path, settings: Settings, opml_file: Path, only_print: 
         print(f"monitor: {error}", file=sys.stderr)
         return 2
     known_urls = {canonical_url(source.url) for source in settings.sources}
-    names = {source.name.casefold() for source in settings.sources}  # as the config compares them
+    names = {name_key(source.name) for source in settings.sources}  # as the config compares them
     additions: list[dict[str, Any]] = []
     comments: list[str] = []
     refused: list[str] = []
@@ -97,7 +98,7 @@ def import_command(path: Path, settings: Settings, opml_file: Path, only_print: 
             continue
         known_urls.add(canonical_url(item.url))
         entry["name"] = _unique(item.name, names)
-        names.add(entry["name"].casefold())
+        names.add(name_key(entry["name"]))
         additions.append(entry)
         comments.append(f"OPML folder: {item.folder}" if item.folder else "")
     skipped = len(subscriptions) - len(additions) - len(refused)
@@ -134,9 +135,9 @@ def export_command(settings: Settings, output: Path | None) -> int:
 
 
 def _unique(name: str, taken: set[str]) -> str:
-    """`name`, or `name (2)`, `name (3)`... the first not in `taken` (casefolded names)."""
+    """`name`, or `name (2)`, `name (3)`... the first not in `taken` (name_key of each)."""
     candidate, number = name, 2
-    while candidate.casefold() in taken:
+    while name_key(candidate) in taken:
         candidate, number = f"{name} ({number})", number + 1
     return candidate
 
@@ -144,8 +145,8 @@ def _unique(name: str, taken: set[str]) -> str:
 def _add(
     path: Path, settings: Settings, additions: list[dict[str, Any]], comments: list[str], only_print: bool
 ) -> int:
-    taken = {source.name.casefold(): source.name for source in settings.sources}
-    clash = [taken[item["name"].casefold()] for item in additions if item["name"].casefold() in taken]
+    taken = {name_key(source.name): source.name for source in settings.sources}
+    clash = [taken[name_key(item["name"])] for item in additions if name_key(item["name"]) in taken]
     if clash:
         print(
             f"monitor: a source is already named {clash[0]!r} (names are compared ignoring case): "

@@ -16,6 +16,7 @@ from monitor.config.safe_yaml import load_yaml
 from monitor.config.settings import Settings
 from monitor.errors import ConfigError, QueryError
 from monitor.ingest.parse.normalize import canonical_url
+from monitor.names import name_key
 from monitor.rules import parse_query, terms_query
 
 # ${NAME}, or ${NAME:-default} for a value the environment may leave unset (or empty), as in
@@ -158,12 +159,12 @@ def semantic_problems(settings: Settings) -> list[str]:
         for url, (count, names) in _repeated_urls(settings).items()
     ]
     problems += _query_problems([rule.model_dump(include={"query", "terms"}) for rule in settings.watch])
-    rule_names = {rule.name.casefold(): rule.name for rule in settings.watch}
+    rule_names = {name_key(rule.name): rule.name for rule in settings.watch}
     for index, alert in enumerate(settings.alerts):
         for name in alert.rules or []:
-            if name.casefold() not in rule_names:
+            if name_key(name) not in rule_names:
                 problems.append(f"alerts[{index}].rules: no watch rule is named {name!r}")
-            elif name != (configured := rule_names[name.casefold()]):  # alerts route by the exact name
+            elif name != (configured := rule_names[name_key(name)]):  # alerts route by the exact name
                 problems.append(
                     f"alerts[{index}].rules: no watch rule is named {name!r}: write it {configured!r}"
                 )
@@ -175,11 +176,11 @@ def semantic_problems(settings: Settings) -> list[str]:
 
 
 def _repeated_names(section: str, what: str, names: list[str]) -> list[str]:
-    """Names used twice, also when they differ only in case: the command line, the API and
-    the pages look names up ignoring case (`Straße` and `STRASSE` are one)."""
+    """Names used twice, also when they differ only in case or Unicode form (name_key): the
+    command line, the API and the pages look names up that way (`Straße` and `STRASSE` are one)."""
     alike: dict[str, list[str]] = {}
     for name in names:
-        alike.setdefault(name.casefold(), []).append(name)
+        alike.setdefault(name_key(name), []).append(name)
     problems = []
     for spelled in alike.values():
         if len(spelled) < 2:
@@ -191,7 +192,8 @@ def _repeated_names(section: str, what: str, names: list[str]) -> list[str]:
         else:
             listed = ", ".join(repr(name) for name in dict.fromkeys(spelled))
             problems.append(
-                f"{section}: the {what}s {listed} differ only in case (names must be unique ignoring case)"
+                f"{section}: the {what}s {listed} differ only in case or Unicode form "
+                "(names must be unique ignoring both)"
             )
     return problems
 

@@ -28,6 +28,7 @@ from monitor.config.settings import Settings
 from monitor.errors import QueryError, SearchTooSlow, ServerBusy, UsageError
 from monitor.mentions import mention_series
 from monitor.models import AlertState, ArchivedArticle, Article, Hit
+from monitor.names import name_key
 from monitor.queries import (
     SearchAsked,
     alert_history,
@@ -144,10 +145,14 @@ def add_pages(
         return replace(search_filters(archive, settings, search), after=read_cursor(cursor))
 
     def form_values(asked: _Asked) -> dict[str, Any]:
+        """The form as asked, its rule and source selected whatever the case they were given in
+        (sent again, the form keeps its filters)."""
         return {
             "asked": asked,
             "rule_names": [each.name for each in settings.watch],
             "source_names": [each.name for each in settings.sources],
+            "rule_selected": _spelled(asked.rule, [each.name for each in settings.watch]),
+            "source_selected": _spelled(asked.source, [each.name for each in settings.sources]),
             "results": None,
             "error": None,
             "next_url": None,
@@ -222,7 +227,7 @@ def add_pages(
         "/rules/{name:path}", dependencies=list(readers), response_class=HTMLResponse, include_in_schema=False
     )
     async def rule_page(name: str, request: Request) -> HTMLResponse:
-        known = {rule.name.casefold(): rule.name for rule in settings.watch}.get(name.casefold())
+        known = _spelled(name, [rule.name for rule in settings.watch])
         if known is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no watch rule {name!r}")
         # Heavy whatever its query: its counts and chart read every match of the rule (0.7 s of
@@ -307,3 +312,8 @@ def _form_of(asked: _Asked) -> dict[str, Any]:
         "q": asked.q, "rule": asked.rule, "source": asked.source, "lang": asked.lang or "",
         "since": asked.since or "", "until": asked.until or "", "matched": "true" if asked.matched else "",
     }  # fmt: skip
+
+
+def _spelled(asked: str, names: list[str]) -> str | None:
+    """The name among `names` that `asked` is (name_key), or None."""
+    return next((name for name in names if name_key(name) == name_key(asked)), None) if asked else None

@@ -66,6 +66,12 @@ def test_every_search_answer_has_the_documented_shape(served: Served) -> None:
     assert ArticlePage.model_validate(served.get("/api/v1/articles", q="budget", limit=5).json()).next_cursor
 
 
+def test_the_search_form_keeps_a_rule_and_source_given_in_another_case(served: Served) -> None:
+    page = served.get("/", q="dome", rule="iron dome", source="coast wire").text
+    assert "<option selected>Iron Dome</option>" in page and "<option selected>Coast Wire</option>" in page
+    assert page.count("<option selected>") == 2
+
+
 def test_pages_follow_the_cursor_to_the_end(served: Served) -> None:
     every = _ids(served.get("/api/v1/articles", q="budget", limit=200))
     assert len(every) == 40
@@ -124,6 +130,8 @@ def test_until_a_date_takes_in_that_whole_day_in_search_and_counts_alike(served:
     moments |= {"2026-01-06T09:29:59Z": 0, "2026-01-06T00:00": 0, "2026-01-06T11:30+01:00": 2}
     for moment, taken in moments.items():  # a moment itself is taken in
         assert found(until=moment) == counted(until=moment) == taken, moment
+    noon = served.get("/api/v1/stats/mentions", since="2026-01-06T12:00Z", until="2026-01-06T12:00Z").json()
+    assert (noon["since"], noon["until"]) == ("2026-01-06T12:00:00Z", "2026-01-06T12:00:00.000001Z")
 
 
 def test_one_article_with_its_copies_or_404(served: Served) -> None:
