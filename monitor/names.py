@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 
 from monitor.errors import UsageError
 
 
+@lru_cache(maxsize=1 << 16)  # the same few thousand names, at every search with a source
 def name_key(name: str) -> str:
     """What makes two names the same name: their case and their Unicode form aside (`Café`
     precomposed or with a combining accent, full-width letters, `Straße` and `STRASSE`)."""
@@ -19,14 +21,18 @@ def known_names(given: Sequence[str], known: Iterable[str], what: str) -> tuple[
     UsageError, listing the known ones, for a name that is not one of them. Where several known
     names differ only so (a source renamed `Local` to `LOCAL` has articles under both in the
     archive; the config allows no two), a given name stands for all of them, in order."""
-    by_folded: dict[str, list[str]] = {}
-    for name in sorted(set(known)):
-        by_folded.setdefault(name_key(name), []).append(name)
-    unknown = [name for name in given if name_key(name) not in by_folded]
+    unique = set(known)
+    first = {name_key(name): name for name in unique}
+    spellings: dict[str, list[str]] = {}  # of the keys with more than one: rare, found only then
+    if len(first) < len(unique):
+        for name in unique:
+            spellings.setdefault(name_key(name), []).append(name)
+    unknown = [name for name in given if name_key(name) not in first]
     if unknown:
-        names = [name for spelled in by_folded.values() for name in spelled]
+        names = sorted(unique)
         listing = ", ".join(map(repr, names[:30])) + (
             f" and {len(names) - 30} more" if len(names) > 30 else ""
         )
         raise UsageError(f"no {what} named {', '.join(map(repr, unknown))} (known: {listing or 'none'})")
-    return tuple(dict.fromkeys(name for asked in given for name in by_folded[name_key(asked)]))
+    keys = [name_key(name) for name in given]
+    return tuple(dict.fromkeys(name for key in keys for name in sorted(spellings.get(key, [first[key]]))))
