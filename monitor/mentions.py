@@ -55,7 +55,7 @@ def mention_window(
     if start >= end:
         raise UsageError("since is not before until")
     # Intervals up to the one of the last moment counted, not the one `end` (excluded) opens.
-    first, last = _bucket(start.date(), interval), _bucket((end - timedelta(microseconds=1)).date(), interval)
+    first, last = _bucket(start.date(), interval), _bucket((taken_in or end).date(), interval)
     if _intervals_between(first, last, interval) >= MOST_POINTS:
         longer = " or count by month" if interval != "month" else ""
         raise UsageError(f"since to until is more than {MOST_POINTS} {interval}s: narrow it{longer}")

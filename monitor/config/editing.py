@@ -27,18 +27,20 @@ def source_lines(additions: list[dict[str, Any]], comments: list[str], indent: s
     """One `- {name: …, url: …}` line per source, with its comment, at the given indentation."""
     lines = []
     for item, comment in zip(additions, comments, strict=True):
-        written = {key: _literal(value) for key, value in item.items()}
         flow = yaml.safe_dump(
-            written, default_flow_style=True, allow_unicode=True, sort_keys=False, width=10_000
+            _as_written(item), default_flow_style=True, allow_unicode=True, sort_keys=False, width=10_000
         )
         lines.append(f"{indent}- {flow.strip()}" + (f"  # {comment}" if comment else ""))
     return lines
 
 
-def _literal(value: Any) -> Any:
-    """A value as the config reads it back unchanged: a feed's title `Price ${X}` must not
-    read the environment."""
-    return value.replace("${", LITERAL_REFERENCE) if isinstance(value, str) else value
+def _as_written(source: dict[str, Any]) -> dict[str, Any]:
+    """A source's values as the config reads them back unchanged: a feed's title `Price ${X}`
+    must not read the environment."""
+    return {
+        key: value.replace("${", LITERAL_REFERENCE) if isinstance(value, str) else value
+        for key, value in source.items()
+    }
 
 
 def add_sources(path: Path, additions: list[dict[str, Any]], comments: list[str]) -> None:
@@ -73,8 +75,7 @@ def _add_sources(path: Path, additions: list[dict[str, Any]], comments: list[str
     if not isinstance(document, dict):
         raise ConfigEditError(f"{path}: the file is not a mapping of keys")
     edited = _inserted(text, root, additions, comments)
-    written = [{key: _literal(value) for key, value in item.items()} for item in additions]
-    expected = {**document, "sources": [*(document.get("sources") or []), *written]}
+    expected = {**document, "sources": [*(document.get("sources") or []), *map(_as_written, additions)]}
     if load_yaml(edited) != expected:
         raise ConfigEditError(f"{path}: the sources list has a layout this editor does not change safely")
     _replace_checked(path, edited)
