@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from monitor.alerts.dispatch import CLAIM_LEASE as DISPATCH_CLAIM_LEASE
 from monitor.app import CLAIM_LEASE, App, build_app
 from monitor.config.loading import load_settings
 from monitor.models import Hit
@@ -117,6 +118,7 @@ def test_the_host_gap_holds_across_processes(
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(360)  # its own waits fail it first, with the daemons' output
 def test_a_killed_daemons_sources_are_taken_over_and_every_story_alerted_once(
     tmp_path: Path, site: Site, webhook: WebhookReceiver, postgres_url: str, postgres_schema: str
 ) -> None:
@@ -183,6 +185,54 @@ def test_a_killed_daemons_sources_are_taken_over_and_every_story_alerted_once(
     assert set(keys_by_title) == expected
     assert all(len(keys) == 1 for keys in keys_by_title.values()), keys_by_title
     assert site.max_active <= per_host
+
+
+@pytest.mark.slow
+def test_an_alert_a_killed_daemon_was_sending_goes_out_from_another_within_a_lease(
+    tmp_path: Path, site: Site, webhook: WebhookReceiver, postgres_url: str, postgres_schema: str
+) -> None:
+    """The first daemon is killed while its send waits for the receiver: the second sends the
+    alert once the claim lapses (a lease and the send's deadline, not minutes), under the same
+    Idempotency-Key, and only once."""
+    item = {
+        "title": "Iron Dome battery visited",
+        "link": site.url("/d/1"),
+        "description": "A delegation saw the Iron Dome." + fixtures.filler("killed-1"),
+    }
+    site.routes["/one.xml"] = Route(fixtures.rss([item]))
+    deadline = 2.0
+    config = monitor_config(
+        tmp_path,
+        storage=f"{postgres_url}?options=-csearch_path%3D{postgres_schema}",
+        fetch=LOOPBACK_FETCH,
+        sources=[{"name": "One", "url": site.url("/one.xml"), "every": "1s"}],
+        alerts=[{"name": "desk", "notify": [{"webhook": {"url": webhook.url, "timeout": f"{deadline:g}s"}}]}],
+    )
+    webhook.delay = 4.0  # the first send hangs (the receiver still records it: a send cut short)
+    first = start_daemon(config)
+    second = None
+    try:
+        arrived = time.monotonic() + 60
+        while webhook.arrivals == 0 and time.monotonic() < arrived:
+            time.sleep(0.05)
+        assert webhook.arrivals == 1, first.communicate(timeout=30)[0] if first.poll() is not None else ""
+        first.kill()
+        killed_at = time.monotonic()
+        webhook.delay = 0.0
+        second = start_daemon(config)
+        webhook.wait_for(2, timeout=DISPATCH_CLAIM_LEASE.total_seconds() + deadline + 15)
+        took = time.monotonic() - killed_at
+        time.sleep(3)  # more passes of the second: nothing more goes out
+    finally:
+        first.kill()
+        first.communicate(timeout=30)
+        if second is not None:
+            second.send_signal(signal.SIGTERM)
+            output = second.communicate(timeout=90)[0]
+    assert second.returncode == 0, output
+    keys = [delivery.headers["Idempotency-Key"] for delivery in webhook.deliveries]
+    assert len(keys) == 2 and len(set(keys)) == 1, (keys, output)
+    assert took <= DISPATCH_CLAIM_LEASE.total_seconds() + deadline + 5, (took, output)
 
 
 def test_a_daemon_lacking_a_channel_leaves_its_alerts_to_the_daemons_that_have_it(

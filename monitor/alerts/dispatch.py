@@ -29,7 +29,10 @@ MAX_ATTEMPTS = 12
 MAX_AGE = timedelta(days=2)
 BATCH = 100
 DIGEST_LIMIT = 10_000
-CLAIM_LEASE = timedelta(minutes=5)  # longer than any channel's deadline: a claimed row is being sent
+# A claimed row is this dispatcher's until its lease ends. A send starting takes its row for the
+# lease and the channel's deadline, so no other dispatcher sends it meanwhile; rows waiting for a
+# slot are renewed (renew_claims); a killed daemon's rows go out from another within a lease.
+CLAIM_LEASE = timedelta(seconds=30)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,9 +116,11 @@ class Dispatcher:
         self.totals = DispatchReport()  # every send since start (the daemon's pass summary reads it)
         self._held_reconsidered = False
         self._sending: set[asyncio.Task[None]] = set()
+        self._claims: dict[str, datetime] = {}  # rows claimed and not yet sent: id -> claimed until
         self._stories_in_flight: dict[str, Counter[str]] = {route.name: Counter() for route in routes}
         self._slots: dict[tuple[str, str], asyncio.Semaphore] = {}
         self._slots_loop: asyncio.AbstractEventLoop | None = None
+        self._renewing = asyncio.Lock()  # one renewal at a time: two would each find the other's
 
     def outbox_for(self, article: Article) -> list[OutboxRow]:
         """The outbox rows a newly stored article creates: one per (alert, channel, story)."""
@@ -202,20 +207,24 @@ class Dispatcher:
                     log.info("alert %s held until %s (%s)", row.id, until.isoformat(), route.name)
                 else:
                     stories.add(row.story)
-                    started.append(
-                        self._start(row.alert, row.channel, self._send_one(row, report, lease), row.story)
-                    )
+                    self._claims[row.id] = lease
+                    send = self._send_one(row, report)
+                    started.append(self._start(row.alert, row.channel, send, [row], row.story))
             if len(rows) < BATCH:
                 return started
 
     def _start(
-        self, alert: str, channel: str, send: Coroutine[Any, Any, Any], story: str | None = None
+        self,
+        alert: str,
+        channel: str,
+        send: Coroutine[Any, Any, Any],
+        rows: list[AlertRecord],
+        story: str | None = None,
     ) -> asyncio.Task[None]:
-        """Run a send as a task of its own (a cancelled job does not cancel it: see drain), at
-        most SENDS_PER_CHANNEL at once to one channel."""
-        loop = asyncio.get_running_loop()
-        if self._slots_loop is not loop:
-            self._slots, self._slots_loop = {}, loop
+        """Run a send of claimed rows as a task of its own (a cancelled job does not cancel it:
+        see drain), at most SENDS_PER_CHANNEL at once to one channel; their claims are kept
+        until it ends."""
+        self._bind_to_loop()
         slot = self._slots.setdefault((alert, channel), asyncio.Semaphore(SENDS_PER_CHANNEL))
         in_flight = self._stories_in_flight.setdefault(alert, Counter())
         if story is not None:
@@ -226,6 +235,8 @@ class Dispatcher:
                 async with slot:
                     await send
             finally:
+                for row in rows:
+                    self._claims.pop(row.id, None)
                 if story is not None:
                     in_flight[story] -= 1
                     if in_flight[story] <= 0:
@@ -236,21 +247,57 @@ class Dispatcher:
         task.add_done_callback(self._sending.discard)
         return task
 
-    async def _still_ours(self, rows: list[AlertRecord], lease: datetime) -> list[AlertRecord]:
-        """The rows whose claim, taken until `lease`, still stands as their send starts, with the
-        claim extended past the send's deadline. A claim that lapsed while its send waited for a
-        slot and was taken again belongs to that other send: this one drops the row."""
+    def _bind_to_loop(self) -> None:
+        """Slots and the renewal lock belong to one event loop (`once` and tests run several)."""
+        loop = asyncio.get_running_loop()
+        if self._slots_loop is not loop:
+            self._slots, self._slots_loop, self._renewing = {}, loop, asyncio.Lock()
+
+    async def renew_claims(self) -> None:
+        """Keep the claims of the rows waiting for a slot from lapsing (the daemon calls this
+        every quarter lease): a claim lapses only when its dispatcher died or stalled."""
+        if self._claims:
+            await self._renew(list(self._claims), self.clock() + CLAIM_LEASE)
+
+    async def _renew(self, ids: list[str], until: datetime) -> set[str]:
+        """Extend to at least `until` the claims on these rows as this dispatcher holds them;
+        the ids still ours. A row lost (its claim lapsed and another dispatcher took it) is
+        forgotten: its waiting send drops it."""
+        self._bind_to_loop()
+        async with self._renewing:
+            by_claim: dict[datetime, list[str]] = {}
+            for row_id in ids:
+                if (held := self._claims.get(row_id)) is not None:
+                    by_claim.setdefault(held, []).append(row_id)
+            ours: set[str] = set()
+            for held, claimed in by_claim.items():
+                if held >= until:  # a send under way holds its row past its deadline already
+                    ours.update(claimed)
+                    continue
+                renewed = await asyncio.to_thread(self.outbox.renew_alert_claims, claimed, held, until)
+                for row_id in claimed:
+                    if row_id in renewed:
+                        self._claims[row_id] = until
+                    else:
+                        self._claims.pop(row_id, None)
+                ours |= renewed
+            return ours
+
+    async def _still_ours(self, rows: list[AlertRecord]) -> list[AlertRecord]:
+        """The rows whose claim still stands as their send starts, with the claim extended past
+        the send's deadline. A claim that lapsed while its send waited for a slot and was taken
+        again belongs to that other send: this one drops the row."""
         deadline = max((notifier.deadline for notifier in self.notifiers.values()), default=0.0)
         until = self.clock() + CLAIM_LEASE + timedelta(seconds=deadline)
-        ours = await asyncio.to_thread(self.outbox.renew_alert_claims, [row.id for row in rows], lease, until)
+        ours = await self._renew([row.id for row in rows], until)
         for row in rows:
             if row.id not in ours:
                 log.info("alert %s: claimed again while it waited to be sent; the other send has it", row.id)
         return [row for row in rows if row.id in ours]
 
-    async def _send_one(self, row: AlertRecord, report: DispatchReport, lease: datetime) -> bool:
+    async def _send_one(self, row: AlertRecord, report: DispatchReport) -> bool:
         try:
-            if not await self._still_ours([row], lease):
+            if not await self._still_ours([row]):
                 return False
             archived = await asyncio.to_thread(self.archive.article, row.article_id)
         except ArchiveError as fault:  # the row stays claimed: sent once its claim lapses
@@ -331,15 +378,16 @@ class Dispatcher:
         by_channel: dict[tuple[str, str], list[AlertRecord]] = {}
         for row in rows:
             by_channel.setdefault((row.alert, row.channel), []).append(row)
+            self._claims[row.id] = lease
         return [
-            self._start(name, channel, self._send_digest(name, channel, channel_rows, report, lease))
+            self._start(name, channel, self._send_digest(name, channel, channel_rows, report), channel_rows)
             for (name, channel), channel_rows in by_channel.items()
         ]
 
     async def _send_digest(
-        self, name: str, channel: str, rows: list[AlertRecord], report: DispatchReport, lease: datetime
+        self, name: str, channel: str, rows: list[AlertRecord], report: DispatchReport
     ) -> None:
-        rows = await self._still_ours(rows, lease)
+        rows = await self._still_ours(rows)
         if not rows:
             return
         notifier = self.notifiers.get((name, channel))

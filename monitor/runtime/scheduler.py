@@ -144,8 +144,15 @@ class Daemon:
             task.add_done_callback(self.in_flight.discard)
 
     async def renew_claims(self) -> None:
-        """Keep the leases of this daemon's running polls (and of those it retries) from
-        lapsing: a lease lapses only when its daemon died, and then another takes the source."""
+        """Keep the leases of this daemon's running polls (and of those it retries), and the
+        claims of its alerts waiting to be sent, from lapsing: a lease lapses only when its
+        daemon died, and then another takes the source or sends the alert."""
+        try:
+            await self._renew_source_claims()
+        finally:
+            await self.app.dispatcher.renew_claims()
+
+    async def _renew_source_claims(self) -> None:
         if not self.claims:
             return
         until = self.app.clock() + CLAIM_LEASE

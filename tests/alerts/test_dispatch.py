@@ -4,10 +4,12 @@ import asyncio
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from monitor.alerts.dispatch import MAX_ATTEMPTS, AlertRoute, Dispatcher, retry_at
+from monitor.alerts import SENDS_PER_CHANNEL
+from monitor.alerts.dispatch import CLAIM_LEASE, MAX_ATTEMPTS, AlertRoute, Dispatcher, retry_at
 from monitor.alerts.schedules import AlertMode
 from monitor.alerts.webhook import WebhookNotifier
 from monitor.archive.sql import SqlArchive
+from monitor.models import AlertState
 from tests.archive.helpers import NOW, make_article
 from tests.servers import WebhookReceiver
 
@@ -164,4 +166,35 @@ def test_a_digest_counts_its_stories_and_messages_not_its_rows(
     archive.store_new(articles, [row for a in articles for row in dispatcher.outbox_for(a)])
     report = asyncio.run(dispatcher.send_digest("desk"))
     assert (report.sent, len(report.stories), report.messages) == (15, 5, 3)
+    asyncio.run(dispatcher.close())
+
+
+def test_rows_waiting_for_a_slot_keep_their_claim_past_its_first_lease(
+    tmp_path: Path, webhook: WebhookReceiver
+) -> None:
+    """A slow receiver leaves rows waiting for a slot longer than a lease: the daemon's renewals
+    keep them this dispatcher's, so another (sharing the archive) finds none to take and each
+    goes out once."""
+    archive, dispatcher, clock = setup(tmp_path, webhook)
+    articles = [make_article(f"a{n}") for n in range(2 * SENDS_PER_CHANNEL)]
+    archive.store_new(articles, [row for a in articles for row in dispatcher.outbox_for(a)])
+    webhook.delay = 0.5
+
+    async def run() -> list[str]:
+        await dispatcher.dispatch(wait=False)
+        await asyncio.sleep(0.2)  # the first sends under way, the rest waiting for a slot
+        clock.now += CLAIM_LEASE * 3 / 4
+        await dispatcher.renew_claims()
+        clock.now += CLAIM_LEASE / 2  # past the lease the waiting rows were claimed for
+        taken = await asyncio.to_thread(
+            archive.outbox.claim_alerts, clock.now, clock.now + CLAIM_LEASE, 100, ["desk"],
+            AlertState.PENDING, "another daemon",
+        )  # fmt: skip
+        assert await dispatcher.drain(10) == 0
+        return [row.id for row in taken]
+
+    assert asyncio.run(run()) == []
+    keys = [delivery.headers["Idempotency-Key"] for delivery in webhook.deliveries]
+    assert len(keys) == len(set(keys)) == len(articles)
+    assert {row.state for row in archive.outbox.alerts(100)} == {AlertState.SENT}
     asyncio.run(dispatcher.close())
