@@ -33,6 +33,7 @@ DIGEST_LIMIT = 10_000
 # lease and the channel's deadline, so no other dispatcher sends it meanwhile; rows waiting for a
 # slot are renewed (renew_claims); a killed daemon's rows go out from another within a lease.
 CLAIM_LEASE = timedelta(seconds=30)
+RENEW_EVERY = CLAIM_LEASE.total_seconds() / 4  # a renewal may fail or be late and the claim holds
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +149,7 @@ class Dispatcher:
                 started += await self._dispatch_route(route, report)
         started += await self._send_held(report)
         if wait and started:
-            await asyncio.wait(started)
+            await self._wait_renewing(started)
         return report
 
     async def _reconsider_held(self) -> None:
@@ -259,6 +260,18 @@ class Dispatcher:
         if self._claims:
             await self._renew(list(self._claims), self.clock() + CLAIM_LEASE)
 
+    async def _wait_renewing(self, started: list[asyncio.Task[None]]) -> None:
+        """Wait for these sends, renewing meanwhile the claims of rows still waiting or being
+        marked (`monitor once` has no daemon to renew them; a digest marks its rows one by one)."""
+        pending = set(started)
+        while pending:
+            _, pending = await asyncio.wait(pending, timeout=RENEW_EVERY)
+            if pending:
+                try:
+                    await self.renew_claims()
+                except ArchiveError as fault:  # the sends go on; a claim may lapse meanwhile
+                    log.error("alert claims not renewed now: %s", fault)
+
     async def _renew(self, ids: list[str], until: datetime) -> set[str]:
         """Extend to at least `until` the claims on these rows as this dispatcher holds them;
         the ids still ours. A row lost (its claim lapsed and another dispatcher took it) is
@@ -354,7 +367,7 @@ class Dispatcher:
             return report
         started = self._send_digests(rows, report, lease)
         if started:
-            await asyncio.wait(started)
+            await self._wait_renewing(started)
         return report
 
     async def _send_held(self, report: DispatchReport) -> list[asyncio.Task[None]]:

@@ -4,7 +4,9 @@ import asyncio
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from monitor.alerts import SENDS_PER_CHANNEL
+import pytest
+
+from monitor.alerts import SENDS_PER_CHANNEL, dispatch
 from monitor.alerts.dispatch import CLAIM_LEASE, MAX_ATTEMPTS, AlertRoute, Dispatcher, retry_at
 from monitor.alerts.schedules import AlertMode
 from monitor.alerts.webhook import WebhookNotifier
@@ -169,27 +171,33 @@ def test_a_digest_counts_its_stories_and_messages_not_its_rows(
     asyncio.run(dispatcher.close())
 
 
+@pytest.mark.parametrize("renewed_by", ["the daemon", "the dispatch waiting"])
 def test_rows_waiting_for_a_slot_keep_their_claim_past_its_first_lease(
-    tmp_path: Path, webhook: WebhookReceiver
+    tmp_path: Path, webhook: WebhookReceiver, monkeypatch: pytest.MonkeyPatch, renewed_by: str
 ) -> None:
-    """A slow receiver leaves rows waiting for a slot longer than a lease: the daemon's renewals
-    keep them this dispatcher's, so another (sharing the archive) finds none to take and each
-    goes out once."""
+    """A slow receiver leaves rows waiting for a slot longer than a lease: renewals (the daemon's,
+    or a waiting dispatch's own, as in `monitor once`) keep them this dispatcher's, so another
+    sharing the archive finds none to take and each goes out once."""
     archive, dispatcher, clock = setup(tmp_path, webhook)
     articles = [make_article(f"a{n}") for n in range(2 * SENDS_PER_CHANNEL)]
     archive.store_new(articles, [row for a in articles for row in dispatcher.outbox_for(a)])
     webhook.delay = 0.5
+    monkeypatch.setattr(dispatch, "RENEW_EVERY", 0.05)
 
     async def run() -> list[str]:
-        await dispatcher.dispatch(wait=False)
+        waiting = asyncio.create_task(dispatcher.dispatch(wait=renewed_by == "the dispatch waiting"))
         await asyncio.sleep(0.2)  # the first sends under way, the rest waiting for a slot
         clock.now += CLAIM_LEASE * 3 / 4
-        await dispatcher.renew_claims()
+        if renewed_by == "the daemon":
+            await dispatcher.renew_claims()
+        else:
+            await asyncio.sleep(0.15)
         clock.now += CLAIM_LEASE / 2  # past the lease the waiting rows were claimed for
         taken = await asyncio.to_thread(
             archive.outbox.claim_alerts, clock.now, clock.now + CLAIM_LEASE, 100, ["desk"],
             AlertState.PENDING, "another daemon",
         )  # fmt: skip
+        await waiting
         assert await dispatcher.drain(10) == 0
         return [row.id for row in taken]
 
