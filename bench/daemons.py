@@ -47,6 +47,7 @@ from bench.postgres import new_database
 from bench.report import environment, write_section
 from monitor.app import build_app
 from monitor.config.settings import Settings
+from monitor.runtime import event_loop
 from monitor.runtime.scheduler import SHUTDOWN_GRACE
 
 CONCURRENCY = 32
@@ -156,7 +157,7 @@ def _template(
     try:
         seed_archive(app, farm, generation=0)
     finally:
-        asyncio.run(app.aclose())
+        event_loop.run(app.aclose())
     with psycopg.connect(url, autocommit=True) as connection:
         connection.execute("UPDATE sources SET next_due = now() + interval '1 day'")
         connection.execute("VACUUM ANALYZE")  # as autovacuum would soon: not in the middle of a pass
@@ -179,7 +180,7 @@ def measure(
                 config_file = folder / f"daemons{count}.json"
                 config_file.write_text(json.dumps({**settings, "storage": {"url": url}}))
                 farm.set_generation(0)
-                asyncio.run(_warm(farm))
+                event_loop.run(_warm(farm))
                 with _daemons(count, config_file, folder):
                     _wait_for_pass(url, _make_due(url), feeds)  # the validators of generation 0
                     timed = [
@@ -195,7 +196,7 @@ def measure(
 def _changed_pass(url: str, farm: Farm, count: int, generation: int) -> Pass:
     feeds = len(farm.urls())
     farm.set_generation(generation)
-    asyncio.run(_warm(farm))
+    event_loop.run(_warm(farm))
     before, matched_before, _ = _counts(url)
     busy, total = _cpu_times()
     seconds = _wait_for_pass(url, _make_due(url), feeds)

@@ -40,6 +40,7 @@ from monitor.app import App, build_app
 from monitor.config.settings import Settings
 from monitor.ingest.parse.normalize import article_id, canonical_url
 from monitor.models import Article
+from monitor.runtime import event_loop
 
 PORT = 8700
 
@@ -238,9 +239,9 @@ def measure(
         urls = farm.urls()
         farm.set_generation(0)
         etags = [{"If-None-Match": f'"{index}-0"'} for index in range(feeds)]
-        results.farm_alone = asyncio.run(trivial_client(farm, concurrency, max(feeds, 4000)))
-        asyncio.run(plain_gets(urls, concurrency, etags))  # warm-up
-        results.unchanged_limit = asyncio.run(plain_gets(urls, concurrency, etags))
+        results.farm_alone = event_loop.run(trivial_client(farm, concurrency, max(feeds, 4000)))
+        event_loop.run(plain_gets(urls, concurrency, etags))  # warm-up
+        results.unchanged_limit = event_loop.run(plain_gets(urls, concurrency, etags))
 
         app = build_app(settings(urls, folder, concurrency, rules), "bench")
         seed_archive(app, farm, generation=0)
@@ -256,7 +257,7 @@ def measure(
                 results.profile = await _profiled_pass(app, farm)
             await app.aclose()
 
-        asyncio.run(passes())
+        event_loop.run(passes())
         if with_reader:
             results.changed_reader, results.reader_articles = reader_pass(urls, folder, farm, concurrency)
     return results

@@ -47,6 +47,7 @@ from monitor.archive.sql import SqlArchive
 from monitor.config.loading import load_settings
 from monitor.queries import SearchAsked
 from monitor.rules import parse_query
+from monitor.runtime import event_loop
 from monitor.serve.api import articles_page
 
 CLIENTS, REQUESTS_EACH = 50, 40
@@ -286,7 +287,7 @@ def _thread_trips(count: int = 2000) -> list[float]:
         return timings
 
     try:
-        return asyncio.run(trips())[count // 10 :]
+        return event_loop.run(trips())[count // 10 :]
     finally:
         reads.shutdown()
 

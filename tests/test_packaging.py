@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from packaging.markers import Marker
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
@@ -23,8 +24,13 @@ def _declared() -> set[tuple[str, str, str]]:
         for line in lines:
             name, specifier, own = _normal(Requirement(line))
             marker = f"extra == '{extra}'"
-            found.add((name, specifier, f"({own}) and {marker}" if own else marker))
+            found.add((name, specifier, _marker(f"({own}) and {marker}" if own else marker)))
     return found
+
+
+def _marker(text: str) -> str:
+    """One spelling of a marker (uv writes 'win32', packaging "win32")."""
+    return str(Marker(text)) if text else ""
 
 
 def _normal(requirement: Requirement) -> tuple[str, str, str]:
@@ -45,7 +51,7 @@ def _locked() -> set[tuple[str, str, str]]:
         (
             canonicalize_name(entry["name"]),
             ",".join(sorted(clause.strip() for clause in entry.get("specifier", "").split(",") if clause)),
-            entry.get("marker", ""),
+            _marker(entry.get("marker", "")),
         )
         for entry in entries
     }

@@ -12,6 +12,7 @@ from monitor.config.settings import Settings
 from monitor.models import PollResult
 from monitor.names import known_names
 from monitor.phrases import counted
+from monitor.runtime import event_loop
 
 
 def run_command(settings: Settings, path: str) -> int:
@@ -50,7 +51,7 @@ def run_command(settings: Settings, path: str) -> int:
     if url.startswith("sqlite:///"):
         refuse_unless_ours(url)  # before the lock file: nothing is left beside a refused file
     with sole_daemon(database) if url.startswith("sqlite:///") else nullcontext():
-        asyncio.run(daemon())
+        event_loop.run(daemon())
     return 0
 
 
@@ -85,7 +86,7 @@ def once_command(settings: Settings, path: str, names: list[str]) -> int:
             )
         return summary, ours
 
-    summary, ours = asyncio.run(one_pass())
+    summary, ours = event_loop.run(one_pass())
     print(summary)
     return 1 if ours else 0  # a source's failure is the source's; a fault of ours is unexpected
 
@@ -113,7 +114,7 @@ def serve_command(settings: Settings, listen: str | None) -> int:
         await serve(listener, archive, settings, metrics, stopping)
 
     try:
-        asyncio.run(serving())
+        event_loop.run(serving())
     finally:
         archive.close()
     return 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import sys
@@ -18,6 +17,7 @@ from monitor.net.egress import EgressPolicy
 from monitor.payloads import iso
 from monitor.rules import CompiledRule, MatchInput, parse_query
 from monitor.rules.match import rule_hits
+from monitor.runtime import event_loop
 
 _SCHEME = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*)://")
 
@@ -52,7 +52,7 @@ def _read(source: str) -> tuple[bytes, str, str]:
     if source.lower().startswith("file://"):
         source = unquote(urlsplit(source).path)
     if source.startswith(("http://", "https://")):
-        fetched = asyncio.run(_fetch_pages([source]))[0]
+        fetched = event_loop.run(_fetch_pages([source]))[0]
         if isinstance(fetched, MonitorError):
             raise fetched
         return fetched

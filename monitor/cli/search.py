@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -14,6 +13,7 @@ from monitor.config.settings import Settings
 from monitor.names import known_names
 from monitor.payloads import article_json
 from monitor.queries import SearchAsked, moment, search
+from monitor.runtime import event_loop
 
 
 def backfill_command(settings: Settings, path: str, args: argparse.Namespace) -> int:
@@ -35,7 +35,7 @@ def backfill_command(settings: Settings, path: str, args: argparse.Namespace) ->
             {**article_json(item.archived), "new": item.new, "hits": _hits_json(item.hits)} for item in caught
         ]
 
-    records = asyncio.run(run())
+    records = event_loop.run(run())
     show(records, ("published", "source", "title", "new", "url"), args.format)
     new = sum(1 for record in records if record["new"])
     action = "recorded and alerted" if args.alert else "not recorded (use --alert)"

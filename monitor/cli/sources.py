@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 import sys
 from pathlib import Path
@@ -21,6 +20,7 @@ from monitor.ingest.parse.normalize import canonical_url
 from monitor.names import name_key
 from monitor.net.egress import EgressPolicy
 from monitor.phrases import counted
+from monitor.runtime import event_loop
 
 
 def add_command(
@@ -36,7 +36,7 @@ def add_command(
         print(f"monitor: {url!r} is not an http(s) URL", file=sys.stderr)
         return 2
     try:
-        discovery = asyncio.run(_discover(settings, url, allow_private))
+        discovery = event_loop.run(_discover(settings, url, allow_private))
     except MonitorError as error:
         print(f"monitor: {error}", file=sys.stderr)
         return 2
