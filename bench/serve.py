@@ -309,7 +309,7 @@ def main() -> None:
     body = run(args.articles, args.repeat, args.archive.resolve() if args.archive else None)
     print(body)
     if not args.no_write:
-        packages = ["fastapi", "uvicorn", "SQLAlchemy"]
+        packages = ["fastapi", "uvicorn", "httptools", "uvloop", "SQLAlchemy"]
         write_section(
             "The read side over HTTP (bench/serve.py)", environment("bench.serve", packages) + "\n" + body
         )
