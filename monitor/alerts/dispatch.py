@@ -326,19 +326,24 @@ class Dispatcher:
         if error is not None:
             await self._failed(row, error, final=False, report=report)
             return False
-        await asyncio.to_thread(self.outbox.mark_alert_sent, row.id, self.clock())
+        await asyncio.to_thread(self.outbox.mark_alerts_sent, [row.id], self.clock())
         report.sent += 1
         self.totals.sent += 1
         log.info("alert %s (%s) sent to %s", row.id, row.alert, row.channel)
         return True
 
     async def _failed(
-        self, row: AlertRecord, error: NotifyError, final: bool, report: DispatchReport
+        self,
+        row: AlertRecord,
+        error: NotifyError,
+        final: bool,
+        report: DispatchReport,
+        rng: random.Random | None = None,
     ) -> None:
         """Retry later (a held row stays held: it goes out in a digest), or dead-letter."""
         now = self.clock()
         route = self.routes.get(row.alert)
-        retry = None if final else retry_at(now, row.attempts + 1, error.retry_after, row.created, route)
+        retry = None if final else retry_at(now, row.attempts + 1, error.retry_after, row.created, route, rng)
         log.warning("alert %s to %s failed (attempt %d): %s", row.id, row.channel, row.attempts + 1, error)
         await asyncio.to_thread(self.outbox.mark_alert_failed, row.id, str(error), retry, now, row.state)
         report.failed += 1
@@ -414,12 +419,11 @@ class Dispatcher:
                 notifier, digest_json(digest_key[:24], name, articles), digest_key[:24]
             )
         if error is not None:
-            for row in rows:
-                await self._failed(row, error, final=notifier is None, report=report)
+            for row in rows:  # one jitter for all: tried again together, as one message again
+                jitter = random.Random(digest_key)
+                await self._failed(row, error, final=notifier is None, report=report, rng=jitter)
             return
-        now = self.clock()
-        for row in rows:
-            await asyncio.to_thread(self.outbox.mark_alert_sent, row.id, now)
+        await asyncio.to_thread(self.outbox.mark_alerts_sent, [row.id for row in rows], self.clock())
         report.sent += len(rows)
         report.stories.update(row.story for row in rows)
         report.messages += 1

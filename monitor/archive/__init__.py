@@ -161,8 +161,10 @@ class Outbox(Protocol):
         """How many distinct stories the alert sent since `since`, over all its channels."""
         ...
 
-    def mark_alert_sent(self, alert_id: str, now: datetime) -> None:
-        """The row went out: sent at `now`, its attempt counted, its claim ended."""
+    def mark_alerts_sent(self, ids: Sequence[str], now: datetime) -> None:
+        """The rows went out: sent at `now`, each attempt counted, the claims ended. One
+        transaction: a digest's rows are marked together or not at all (a process killed
+        midway leaves the same rows to send again, so the same message and key)."""
         ...
 
     def mark_alert_failed(

@@ -85,12 +85,12 @@ class SqlOutbox:
             ).scalars()
             return set(renewed)
 
-    @operation("marking an alert sent")
-    def mark_alert_sent(self, alert_id: str, now: datetime) -> None:
+    @operation("marking alerts sent")
+    def mark_alerts_sent(self, ids: Sequence[str], now: datetime) -> None:
         with self.db.writing() as connection:
             connection.execute(
                 update(alerts)
-                .where(alerts.c.id == alert_id)
+                .where(alerts.c.id.in_(list(ids)))
                 .values(
                     state=AlertState.SENT.value,
                     sent=now,

@@ -11,6 +11,7 @@ from monitor.alerts.dispatch import CLAIM_LEASE, MAX_ATTEMPTS, AlertRoute, Dispa
 from monitor.alerts.schedules import AlertMode
 from monitor.alerts.webhook import WebhookNotifier
 from monitor.archive.sql import SqlArchive
+from monitor.errors import ArchiveError
 from monitor.models import AlertState
 from tests.archive.helpers import NOW, make_article
 from tests.servers import WebhookReceiver
@@ -205,4 +206,41 @@ def test_rows_waiting_for_a_slot_keep_their_claim_past_its_first_lease(
     keys = [delivery.headers["Idempotency-Key"] for delivery in webhook.deliveries]
     assert len(keys) == len(set(keys)) == len(articles)
     assert {row.state for row in archive.outbox.alerts(100)} == {AlertState.SENT}
+    asyncio.run(dispatcher.close())
+
+
+def test_a_digest_whose_rows_could_not_be_marked_goes_again_as_the_same_message(
+    tmp_path: Path, webhook: WebhookReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The receiver has the digest but the archive fails as its rows are marked (as a process
+    killed then would): no row is marked, so once the claims lapse the same rows go again, under
+    the same key, and a receiver that keeps keys sees one message."""
+    archive, dispatcher, clock = setup(tmp_path, webhook, mode=AlertMode.DIGEST)
+    articles = [make_article(f"a{n}") for n in range(3)]
+    archive.store_new(articles, [row for a in articles for row in dispatcher.outbox_for(a)])
+    marking = archive.outbox.mark_alerts_sent
+
+    def fails_once(ids: list[str], now: datetime) -> None:
+        monkeypatch.setattr(archive.outbox, "mark_alerts_sent", marking)
+        raise ArchiveError("the archive went away while marking")
+
+    monkeypatch.setattr(archive.outbox, "mark_alerts_sent", fails_once)
+    assert asyncio.run(dispatcher.send_digest("desk")).sent == 0
+    assert {row.state for row in archive.outbox.alerts(10)} == {AlertState.PENDING}
+    clock.now += CLAIM_LEASE + timedelta(minutes=1)
+    assert asyncio.run(dispatcher.send_digest("desk")).sent == 3
+    first, again = (delivery.headers["Idempotency-Key"] for delivery in webhook.deliveries)
+    assert first == again
+    assert {row.state for row in archive.outbox.alerts(10)} == {AlertState.SENT}
+    asyncio.run(dispatcher.close())
+
+
+def test_a_failed_digests_rows_are_tried_again_together(tmp_path: Path, webhook: WebhookReceiver) -> None:
+    archive, dispatcher, _ = setup(tmp_path, webhook, mode=AlertMode.DIGEST)
+    articles = [make_article(f"a{n}") for n in range(20)]
+    archive.store_new(articles, [row for a in articles for row in dispatcher.outbox_for(a)])
+    webhook.status = 503
+    assert asyncio.run(dispatcher.send_digest("desk")).failed == 20
+    retries = {row.next_attempt for row in archive.outbox.alerts(100)}
+    assert len(retries) == 1 and None not in retries  # one jitter: one message again, one key
     asyncio.run(dispatcher.close())

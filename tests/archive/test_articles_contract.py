@@ -57,7 +57,7 @@ def test_alert_states(archive: Archive) -> None:
     assert archive.outbox.claim_alerts(NOW, NOW, 10, ["desk"]) == []
     [row] = archive.outbox.claim_alerts(NOW + timedelta(minutes=2), NOW + timedelta(minutes=3), 10, ["desk"])
     assert (row.state.value, row.attempts, row.last_error) == ("pending", 1, "HTTP 503")
-    archive.outbox.mark_alert_sent(outbox("a1").id, NOW + timedelta(minutes=2))
+    archive.outbox.mark_alerts_sent([outbox("a1").id], NOW + timedelta(minutes=2))
     [row] = archive.outbox.alerts(10)
     assert (row.state.value, row.attempts, row.last_error) == ("sent", 2, None)
 

@@ -60,7 +60,7 @@ def test_a_row_is_claimed_sent_failed_held_and_retried_the_same_way(database: Op
     assert [row.id for row in outbox.claim_alerts(NOW, LEASE, 10, ["desk"])] == [third]
     assert outbox.claim_alerts(NOW, LEASE, 10, ["desk"]) == []  # all held by claims
     assert outbox.renew_alert_claims([first, second], LEASE, LEASE + timedelta(minutes=5)) == {first, second}
-    outbox.mark_alert_sent(first, NOW)
+    outbox.mark_alerts_sent([first], NOW)
     outbox.mark_alert_failed(second, "HTTP 500", NOW + timedelta(minutes=1), NOW)
     outbox.mark_alert_failed(third, "HTTP 410", None, NOW)  # no next attempt: dead-lettered
     states = {row.id: (row.state, row.attempts, row.last_error) for row in outbox.alerts(10)}
@@ -128,3 +128,13 @@ def test_a_dispatcher_may_claim_only_the_channels_it_has(database: Opener) -> No
     assert outbox.claim_alerts(NOW, LEASE, 10, ["desk"], channels=["jsonl:/alerts.jsonl"]) == []
     [claimed] = outbox.claim_alerts(NOW, LEASE, 10, ["desk"], channels=["webhook:x"])
     assert claimed.id == row_id
+
+
+def test_a_digests_rows_are_marked_sent_together(database: Opener) -> None:
+    db = database()
+    outbox = SqlOutbox(db)
+    ids = _write(db, [f"s{number}" for number in range(5)])
+    outbox.claim_alerts(NOW, LEASE, 10, ["desk"])
+    outbox.mark_alerts_sent(ids[:4], NOW)
+    states = {row.id: (row.state, row.attempts) for row in outbox.alerts(10)}
+    assert states == {**{id_: (AlertState.SENT, 1) for id_ in ids[:4]}, ids[4]: (AlertState.PENDING, 0)}
