@@ -12,6 +12,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.config.durations import DurationTooLong, parse_duration
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
 
 class AlertMode(StrEnum):
     IMMEDIATE = "immediate"
@@ -58,8 +60,8 @@ class Schedule:
 
     def trigger(self) -> IntervalTrigger | CronTrigger:
         """The APScheduler trigger firing at these times."""
-        if self.period is not None:
-            return IntervalTrigger(seconds=self.period.total_seconds(), timezone=UTC)
+        if self.period is not None:  # from the epoch, as next_after: daemons started apart fire together
+            return IntervalTrigger(seconds=self.period.total_seconds(), start_date=EPOCH, timezone=UTC)
         assert self.cron is not None
         return self.cron
 

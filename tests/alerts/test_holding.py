@@ -127,3 +127,13 @@ def test_held_alerts_follow_the_config_of_the_next_run(tmp_path: Path, webhook: 
     assert asyncio.run(restarted.dispatch()).sent == 2
     assert webhook.deliveries[-1].payload["digest"] is True
     asyncio.run(restarted.close())
+
+
+@pytest.mark.parametrize("every", ["1m", "15m", "1h", "1d"])
+def test_a_digest_fires_on_its_periods_boundaries_whenever_its_daemon_started(every: str) -> None:
+    """Two daemons started apart fire at the same times (the digest job takes turns), not each
+    on its own start time plus periods: one digest a period, not one per daemon."""
+    schedule = Schedule.parse(every)
+    for started in (datetime(2026, 3, 4, 5, 6, 7, 891011, UTC), datetime(2026, 3, 4, 5, 36, 30, tzinfo=UTC)):
+        fire = schedule.trigger().get_next_fire_time(None, started)
+        assert fire == schedule.next_after(started)
