@@ -171,11 +171,17 @@ class Dispatcher:
         self._held_reconsidered = True
 
     async def drain(self, grace: float) -> int:
-        """Let the sends in flight finish, for up to `grace` seconds; how many did not. Their
-        rows stay claimed, so none is sent twice; they go out when the claim's lease ends."""
-        if self._sending:
-            await asyncio.wait(set(self._sending), timeout=grace)
-        return len(self._sending)
+        """Let the sends in flight finish, for up to `grace` seconds; how many did not. Those
+        are stopped (left running, they would fail as the channels close under them, each
+        recorded as a failed attempt) and their rows stay claimed, so none is sent twice: they
+        go out when the claim's lease ends, or at once when this daemon starts again."""
+        unfinished = set(self._sending)
+        if unfinished:
+            _, unfinished = await asyncio.wait(unfinished, timeout=grace)
+        for send in unfinished:
+            send.cancel()
+        await asyncio.gather(*unfinished, return_exceptions=True)
+        return len(unfinished)
 
     async def _dispatch_route(self, route: AlertRoute, report: DispatchReport) -> list[asyncio.Task[None]]:
         now = self.clock()
@@ -236,6 +242,7 @@ class Dispatcher:
                 async with slot:
                     await send
             finally:
+                send.close()  # never started (stopped waiting for its slot): no warning of it
                 for row in rows:
                     self._claims.pop(row.id, None)
                 if story is not None:

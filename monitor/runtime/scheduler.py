@@ -314,17 +314,21 @@ class Daemon:
         log.info("stopping: finishing %d jobs in flight", len(self.in_flight))
         scheduler.shutdown(wait=False)
         self.metrics.scheduler_running = False
+        # One grace for the three steps below, within the stop grace of docker-compose.yml.
+        ends = loop.time() + SHUTDOWN_GRACE
         if self.in_flight:
             await asyncio.wait(set(self.in_flight), timeout=SHUTDOWN_GRACE)
         try:
             if self.gone is None:
-                await asyncio.wait_for(self.dispatch(), timeout=SHUTDOWN_GRACE)
+                await asyncio.wait_for(self.dispatch(), timeout=max(0.0, ends - loop.time()))
         except TimeoutError:  # a backlog of thousands of alerts: what is not claimed stays pending
             log.warning("stopping: alerts still being claimed after %.0f s are left pending", SHUTDOWN_GRACE)
-        unfinished = await self.app.dispatcher.drain(SHUTDOWN_GRACE)
+        unfinished = await self.app.dispatcher.drain(max(0.0, ends - loop.time()))
         if unfinished:
             log.warning(
-                "stopped with %d alert sends unfinished: they go out when their claim lapses", unfinished
+                "stopped with %d alert sends unfinished: they go out when the daemon starts again, or once "
+                "their claims lapse on a shared archive",
+                unfinished,
             )
         await self.summarize()  # the pass cut short
         log.info("stopped")

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import warnings
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -244,3 +246,34 @@ def test_a_failed_digests_rows_are_tried_again_together(tmp_path: Path, webhook:
     retries = {row.next_attempt for row in archive.outbox.alerts(100)}
     assert len(retries) == 1 and None not in retries  # one jitter: one message again, one key
     asyncio.run(dispatcher.close())
+
+
+def test_sends_cut_short_at_shutdown_record_nothing_and_leave_no_send_unawaited(
+    tmp_path: Path,
+) -> None:
+    """Sends still running when the shutdown grace ends are stopped, not left to fail as the
+    channels close under them (recorded as a failed attempt with a closed connection's empty
+    `ReadError: `): their rows stay claimed, for the next start or the claim's lapse. Those
+    still waiting for a slot leave no never-awaited send behind (a RuntimeWarning at every stop)."""
+    hanging = WebhookReceiver()
+    hanging.delay = 3.0
+    archive, dispatcher, _ = setup(tmp_path, hanging)
+    articles = [make_article(f"a{n}") for n in range(SENDS_PER_CHANNEL + 2)]
+    archive.store_new(articles, [row for a in articles for row in dispatcher.outbox_for(a)])
+
+    async def stop_mid_send() -> int:
+        await dispatcher.dispatch(wait=False)
+        while hanging.arrivals < SENDS_PER_CHANNEL:  # noqa: ASYNC110 (the receiver's thread counts)
+            await asyncio.sleep(0.02)
+        unfinished = await dispatcher.drain(0.1)
+        await dispatcher.close()
+        return unfinished
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert asyncio.run(stop_mid_send()) == len(articles)
+        gc.collect()
+    hanging.close()
+    assert [str(warning.message) for warning in caught] == []
+    rows = archive.outbox.alerts(100)
+    assert {(row.state, row.attempts, row.last_error) for row in rows} == {(AlertState.PENDING, 0, None)}
