@@ -23,6 +23,7 @@ from monitor.archive import Archive, OutboxRow
 from monitor.errors import ArchiveError, NotifyError
 from monitor.models import AlertRecord, AlertState, ArchivedArticle, Article
 from monitor.payloads import alert_json, digest_json
+from monitor.phrases import counted
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 12
@@ -326,12 +327,12 @@ class Dispatcher:
         notifier = self.notifiers.get((row.alert, row.channel))
         if notifier is None or archived is None:
             reason = "channel no longer configured" if notifier is None else "article is gone"
-            await self._failed(row, NotifyError(row.channel, reason), final=True, report=report)
+            await self._failed([row], NotifyError(row.channel, reason), final=True, report=report)
             return False
         payload = alert_json(row.id, row.alert, list(row.rules), archived)
         error = await _delivery_error(notifier, payload, row.id)
         if error is not None:
-            await self._failed(row, error, final=False, report=report)
+            await self._failed([row], error, final=False, report=report)
             return False
         await asyncio.to_thread(self.outbox.mark_alerts_sent, [row.id], self.clock())
         report.sent += 1
@@ -341,20 +342,35 @@ class Dispatcher:
 
     async def _failed(
         self,
-        row: AlertRecord,
+        rows: list[AlertRecord],
         error: NotifyError,
         final: bool,
         report: DispatchReport,
-        rng: random.Random | None = None,
+        jitter_seed: str | None = None,
     ) -> None:
-        """Retry later (a held row stays held: it goes out in a digest), or dead-letter."""
-        now = self.clock()
-        route = self.routes.get(row.alert)
-        retry = None if final else retry_at(now, row.attempts + 1, error.retry_after, row.created, route, rng)
-        log.warning("alert %s to %s failed (attempt %d): %s", row.id, row.channel, row.attempts + 1, error)
-        await asyncio.to_thread(self.outbox.mark_alert_failed, row.id, str(error), retry, now, row.state)
-        report.failed += 1
-        self.totals.failed += 1
+        """Retry later (a held row stays held: it goes out in a digest), or dead-letter. The rows
+        of one message (a digest's) are recorded together, with one log line; with a
+        `jitter_seed` each has the same jitter, so that they are tried again together."""
+        now, route = self.clock(), self.routes.get(rows[0].alert)
+        retries = {
+            row.id: None
+            if final
+            else retry_at(
+                now,
+                row.attempts + 1,
+                error.retry_after,
+                row.created,
+                route,
+                random.Random(jitter_seed) if jitter_seed else None,
+            )
+            for row in rows
+        }
+        first = rows[0]
+        what = f"alert {first.id}" if len(rows) == 1 else f"digest of {counted(len(rows), 'alert')}"
+        log.warning("%s to %s failed (attempt %d): %s", what, first.channel, first.attempts + 1, error)
+        await asyncio.to_thread(self.outbox.mark_alerts_failed, retries, str(error), now, first.state)
+        report.failed += len(rows)
+        self.totals.failed += len(rows)
 
     async def send_digest(self, name: str) -> DispatchReport:
         """One message per channel listing every pending story of a digest alert (in its quiet
@@ -426,9 +442,7 @@ class Dispatcher:
                 notifier, digest_json(digest_key[:24], name, articles), digest_key[:24]
             )
         if error is not None:
-            for row in rows:  # one jitter for all: tried again together, as one message again
-                jitter = random.Random(digest_key)
-                await self._failed(row, error, final=notifier is None, report=report, rng=jitter)
+            await self._failed(rows, error, final=notifier is None, report=report, jitter_seed=digest_key)
             return
         await asyncio.to_thread(self.outbox.mark_alerts_sent, [row.id for row in rows], self.clock())
         report.sent += len(rows)

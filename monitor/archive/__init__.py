@@ -9,7 +9,7 @@ the operation named, never as a driver exception; "one transaction" means all or
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Protocol
@@ -167,16 +167,16 @@ class Outbox(Protocol):
         midway leaves the same rows to send again, so the same message and key)."""
         ...
 
-    def mark_alert_failed(
+    def mark_alerts_failed(
         self,
-        alert_id: str,
+        retries: Mapping[str, datetime | None],
         error: str,
-        next_attempt: datetime | None,
         now: datetime,
         retry_state: AlertState = AlertState.PENDING,
     ) -> None:
-        """A failed attempt: retried at `next_attempt` in `retry_state`, or dead-lettered
-        (failed) without one; the error kept (first 2,000 characters), the claim ended."""
+        """A failed attempt of each row (id: when to try again): retried then in `retry_state`,
+        or dead-lettered (failed) without a time; the error kept (first 2,000 characters), the
+        claims ended. One transaction, like mark_alerts_sent."""
         ...
 
     def retry_alerts(self, ids: Sequence[str], failed: bool, now: datetime) -> int:

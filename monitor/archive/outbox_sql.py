@@ -3,10 +3,10 @@ held for a digest, retried or dead-lettered by the dispatcher."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, or_, select, true, update
+from sqlalchemy import ColumnElement, bindparam, func, or_, select, true, update
 
 from monitor.archive.connections import Transactions, operation
 from monitor.archive.rows import alert_from
@@ -142,30 +142,38 @@ class SqlOutbox:
                 ).scalar_one()
             )
 
-    @operation("recording a failed alert")
-    def mark_alert_failed(
+    @operation("recording failed alerts")
+    def mark_alerts_failed(
         self,
-        alert_id: str,
+        retries: Mapping[str, datetime | None],
         error: str,
-        next_attempt: datetime | None,
         now: datetime,
         retry_state: AlertState = AlertState.PENDING,
     ) -> None:
-        """Record a failed attempt; without a next attempt the alert is dead-lettered."""
-        state = retry_state if next_attempt else AlertState.FAILED
-        with self.db.writing() as connection:
-            connection.execute(
-                update(alerts)
-                .where(alerts.c.id == alert_id)
-                .values(
-                    state=state.value,
-                    attempts=alerts.c.attempts + 1,
-                    next_attempt=next_attempt,
-                    last_error=error[:2000],
-                    claimed_until=None,
-                    claimed_by=None,
-                )
+        """Record a failed attempt of each row; one without a next attempt is dead-lettered."""
+        statement = (
+            update(alerts)
+            .where(alerts.c.id == bindparam("failed_id"))
+            .values(
+                state=bindparam("new_state"),
+                attempts=alerts.c.attempts + 1,
+                next_attempt=bindparam("retry_at"),
+                last_error=error[:2000],
+                claimed_until=None,
+                claimed_by=None,
             )
+        )
+        rows = [
+            {
+                "failed_id": alert_id,
+                "new_state": (retry_state if retry else AlertState.FAILED).value,
+                "retry_at": retry,
+            }
+            for alert_id, retry in retries.items()
+        ]
+        if rows:
+            with self.db.writing() as connection:
+                connection.execute(statement, rows)
 
     @operation("retrying alerts")
     def retry_alerts(self, ids: Sequence[str], failed: bool, now: datetime) -> int:

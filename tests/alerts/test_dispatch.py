@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import warnings
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -237,14 +238,23 @@ def test_a_digest_whose_rows_could_not_be_marked_goes_again_as_the_same_message(
     asyncio.run(dispatcher.close())
 
 
-def test_a_failed_digests_rows_are_tried_again_together(tmp_path: Path, webhook: WebhookReceiver) -> None:
+def test_a_failed_digests_rows_are_tried_again_together(
+    tmp_path: Path, webhook: WebhookReceiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One jitter for the digest's rows (one message again, one key), and one log line, not one
+    a row (a digest of thousands of stories)."""
     archive, dispatcher, _ = setup(tmp_path, webhook, mode=AlertMode.DIGEST)
     articles = [make_article(f"a{n}") for n in range(20)]
     archive.store_new(articles, [row for a in articles for row in dispatcher.outbox_for(a)])
     webhook.status = 503
-    assert asyncio.run(dispatcher.send_digest("desk")).failed == 20
-    retries = {row.next_attempt for row in archive.outbox.alerts(100)}
-    assert len(retries) == 1 and None not in retries  # one jitter: one message again, one key
+    with caplog.at_level(logging.WARNING, logger="monitor"):
+        assert asyncio.run(dispatcher.send_digest("desk")).failed == 20
+    [logged] = [record.getMessage() for record in caplog.records]
+    assert "digest of 20 alerts to webhook:" in logged and "failed (attempt 1)" in logged, logged
+    rows = archive.outbox.alerts(100)
+    assert {(row.state, row.attempts) for row in rows} == {(AlertState.PENDING, 1)}
+    retries = {row.next_attempt for row in rows}
+    assert len(retries) == 1 and None not in retries
     asyncio.run(dispatcher.close())
 
 

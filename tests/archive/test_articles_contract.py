@@ -53,7 +53,7 @@ def test_alert_row_not_written_without_its_article(archive: Archive) -> None:
 
 def test_alert_states(archive: Archive) -> None:
     archive.store_new([make_article("a1")], [outbox("a1")])
-    archive.outbox.mark_alert_failed(outbox("a1").id, "HTTP 503", NOW + timedelta(minutes=1), NOW)
+    archive.outbox.mark_alerts_failed({outbox("a1").id: NOW + timedelta(minutes=1)}, "HTTP 503", NOW)
     assert archive.outbox.claim_alerts(NOW, NOW, 10, ["desk"]) == []
     [row] = archive.outbox.claim_alerts(NOW + timedelta(minutes=2), NOW + timedelta(minutes=3), 10, ["desk"])
     assert (row.state.value, row.attempts, row.last_error) == ("pending", 1, "HTTP 503")

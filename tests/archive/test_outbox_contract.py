@@ -61,8 +61,8 @@ def test_a_row_is_claimed_sent_failed_held_and_retried_the_same_way(database: Op
     assert outbox.claim_alerts(NOW, LEASE, 10, ["desk"]) == []  # all held by claims
     assert outbox.renew_alert_claims([first, second], LEASE, LEASE + timedelta(minutes=5)) == {first, second}
     outbox.mark_alerts_sent([first], NOW)
-    outbox.mark_alert_failed(second, "HTTP 500", NOW + timedelta(minutes=1), NOW)
-    outbox.mark_alert_failed(third, "HTTP 410", None, NOW)  # no next attempt: dead-lettered
+    outbox.mark_alerts_failed({second: NOW + timedelta(minutes=1)}, "HTTP 500", NOW)
+    outbox.mark_alerts_failed({third: None}, "HTTP 410", NOW)  # no next attempt: dead-lettered
     states = {row.id: (row.state, row.attempts, row.last_error) for row in outbox.alerts(10)}
     assert states == {
         first: (AlertState.SENT, 1, None),

@@ -86,8 +86,8 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     archive = SqlArchive(f"sqlite:///{folder / 'data' / 'monitor.db'}")
     try:
         [pending] = archive.outbox.alerts(10)
-        archive.outbox.mark_alert_failed(
-            pending.id, "HTTP 500 from the webhook: <b>down</b>", None, datetime.now(UTC)
+        archive.outbox.mark_alerts_failed(
+            {pending.id: None}, "HTTP 500 from the webhook: <b>down</b>", datetime.now(UTC)
         )
     finally:
         archive.close()
