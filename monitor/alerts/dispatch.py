@@ -432,8 +432,8 @@ class Dispatcher:
         if not rows:
             return
         notifier = self.notifiers.get((name, channel))
-        found = [await asyncio.to_thread(self.archive.article, row.article_id) for row in rows]
-        articles: list[ArchivedArticle] = [archived for archived in found if archived is not None]
+        found = await asyncio.to_thread(self.archive.articles, [row.article_id for row in rows])
+        articles: list[ArchivedArticle] = [found[row.article_id] for row in rows if row.article_id in found]
         digest_key = hashlib.sha256("\n".join(sorted(row.id for row in rows)).encode()).hexdigest()
         if notifier is None:
             error: NotifyError | None = NotifyError(channel, "channel no longer configured")
