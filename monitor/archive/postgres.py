@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
@@ -30,6 +30,17 @@ log = logging.getLogger(__name__)
 
 _PREFIXES = ("postgresql+psycopg://", "postgresql://", "postgres://")
 CONNECT_SECONDS = 10  # to reach the server, before an unreachable one is reported
+# A peer gone without a word (its host down, frozen, cut off) is noticed within about a minute,
+# not the kernel's two hours: this side's waits fail (libpq's keepalives), and the server ends
+# the session of a daemon that vanished, with its locks and job holds (the server's settings,
+# which a session may set for itself). A URL giving its own keepalives keeps them.
+_CLIENT_KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+}
+_SERVER_KEEPALIVES = "-ctcp_keepalives_idle=30 -ctcp_keepalives_interval=10 -ctcp_keepalives_count=3"
 
 
 def is_postgres_url(url: str) -> bool:
@@ -44,16 +55,34 @@ def engine_url(url: str) -> str:
     raise ArchiveError(f"not a PostgreSQL URL: {url!r}")
 
 
+def _connect_options(query: Mapping[str, str | tuple[str, ...]], schema: str | None) -> dict[str, object]:
+    """libpq's parameters beyond the URL's (`query`, which wins where it gives them): the
+    timeout and the keepalives above, and the server's settings (the keepalives, the schema's
+    search path) after the URL's own `options`."""
+    options: dict[str, object] = {
+        key: value
+        for key, value in {"connect_timeout": CONNECT_SECONDS, **_CLIENT_KEEPALIVES}.items()
+        if key not in query
+    }
+    given = query.get("options", "")
+    own = " ".join(given) if isinstance(given, tuple) else given
+    server = [own] if own else []
+    if "tcp_keepalives" not in own:
+        server.append(_SERVER_KEEPALIVES)
+    if schema:
+        server.append(f"-csearch_path={schema}")
+    options["options"] = " ".join(server)
+    return options
+
+
 class PostgresConnections:
     """One PostgreSQL database (or one schema of it, with `schema`), brought to the newest
     schema revision (schema.py), and the transactions reads and writes run in."""
 
     def __init__(self, url: str, schema: str | None = None) -> None:
-        options: dict[str, object] = {"connect_timeout": CONNECT_SECONDS}
-        if schema:
-            options["options"] = f"-csearch_path={schema}"
         _refuse_ambiguous(url)
         try:
+            options = _connect_options(make_url(engine_url(url)).query, schema)
             self.engine = create_engine(engine_url(url), connect_args=options)
             cargs, cparams = self.engine.dialect.create_connect_args(self.engine.url)
             _ping_when_idle(self.engine)

@@ -184,3 +184,36 @@ def test_the_archive_answers_a_probe_while_searches_hold_every_reader(
             archive.answers()  # the probe's does not
     finally:
         archive.close()
+
+
+_SETTINGS = (
+    "SELECT current_setting('tcp_keepalives_idle'), current_setting('tcp_keepalives_count'), "
+    "current_setting('work_mem'), current_setting('search_path')"
+)
+
+
+@pytest.mark.parametrize("url_keepalives", ["", "&keepalives_idle=120"])
+def test_every_session_has_keepalives_both_ways_and_the_urls_own_options(
+    postgres_url: str, postgres_schema: str, url_keepalives: str
+) -> None:
+    """A peer that vanished without a word (its host down or cut off) is noticed within about a
+    minute: the server ends a dead daemon's session, with its job holds (digests, retention),
+    and a daemon's waits on a dead server fail, rather than the kernel's two hours. The URL's
+    own `options` and libpq parameters are kept."""
+    url = f"{postgres_url}?options=-cwork_mem%3D5MB{url_keepalives}"
+    archive = PostgresArchive(url, schema=postgres_schema)
+    try:
+        with archive.db.engine.connect() as connection:
+            pooled = tuple(connection.exec_driver_sql(_SETTINGS).one())
+            driver = connection.connection.dbapi_connection
+            assert isinstance(driver, psycopg.Connection)
+            pooled_client = driver.info.get_parameters()
+        with archive.db.read_cursor() as cursor:
+            [reader] = cursor.execute(_SETTINGS).fetchall()
+            reader_client = cursor.connection.info.get_parameters()
+    finally:
+        archive.close()
+    assert pooled == tuple(reader) == ("30", "3", "5MB", postgres_schema)
+    for client in (pooled_client, reader_client):
+        assert client["keepalives"] == "1" and client["keepalives_count"] == "3"
+        assert client["keepalives_idle"] == ("120" if url_keepalives else "30")
