@@ -15,6 +15,7 @@ from starlette.datastructures import Headers, MutableHeaders, QueryParams
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from monitor.config.settings import is_loopback
 from monitor.metrics import Metrics
 from monitor.serve.auth import COOKIE, is_token
 
@@ -26,6 +27,7 @@ CSP = (
 )
 MOST_REPORT_BYTES = 16 * 1024
 _COOKIE_SAFE = re.compile(r"[A-Za-z0-9._~+/=-]+")
+_HOST = re.compile(r"(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<name>[^:\[\]]+))(?::[0-9]{1,5})?")
 
 
 _HEADERS = [
@@ -90,9 +92,10 @@ class Protections:
 
 
 def _loopback_host(scope: Scope) -> bool:
-    host = Headers(scope=scope).get("host", "")
-    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-    return name.strip("[]").lower() in ("localhost", "::1") or name.startswith("127.")
+    """Whether the Host header names loopback: localhost or a loopback address, exactly (a name
+    such as 127.0.0.1.attacker.example may resolve to 127.0.0.1 too), with a port or none."""
+    given = _HOST.fullmatch(Headers(scope=scope).get("host", ""))
+    return given is not None and is_loopback((given["v6"] or given["name"]).lower())
 
 
 def add_csp_reports(app: FastAPI, metrics: Metrics) -> None:
