@@ -300,6 +300,8 @@ def add_pages(
             )
         if not ids or len(ids) > MOST_RETRIED:
             raise HTTPException(status.HTTP_400_BAD_REQUEST, f"give 1 to {MOST_RETRIED} alert ids")
+        if any("\x00" in each for each in ids):  # PostgreSQL refuses it in text outright
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, "an alert id holds a NUL character")
         missing = await run_in_threadpool(archive.outbox.missing_alerts, ids)
         if missing:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no alert {', '.join(missing)}")

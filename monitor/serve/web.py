@@ -12,7 +12,7 @@ import time
 
 from fastapi import FastAPI, Request, Response
 from starlette.datastructures import Headers, MutableHeaders, QueryParams
-from starlette.responses import PlainTextResponse
+from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from monitor.config.settings import is_loopback
@@ -72,6 +72,18 @@ class Protections:
             )
             await refused(scope, receive, send_with_headers)
             return
+        where = _nul_in(scope)
+        if where:
+            # No name, query or id the archive holds has one, and PostgreSQL refuses it in text
+            # outright (an error of the archive's, a 503, rather than what was asked).
+            reason = f"the request's {where} holds a NUL character (%00)"
+            answer: Response = (
+                JSONResponse({"error": reason}, 400)
+                if scope["path"].startswith("/api/")
+                else PlainTextResponse(reason, 400)
+            )
+            await answer(scope, receive, send_with_headers)
+            return
         if scope["method"] == "HEAD":
             # Answered as a GET (FastAPI's routes take GET alone); the server, which keeps the
             # request's own method, sends the headers without the body.
@@ -89,6 +101,13 @@ class Protections:
         # X-Forwarded-Proto uvicorn trusts (FORWARDED_ALLOW_IPS); never sent back over plain HTTP.
         secure = "; Secure" if scope.get("scheme") == "https" else ""
         return f"{COOKIE}={given}; HttpOnly; Path=/; SameSite=Strict{secure}"
+
+
+def _nul_in(scope: Scope) -> str | None:
+    """Where the request's address has a NUL character: its path or its query; None."""
+    if "\x00" in scope["path"]:
+        return "path"
+    return "query" if b"%00" in scope.get("query_string", b"") else None
 
 
 def _loopback_host(scope: Scope) -> bool:

@@ -20,6 +20,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from pydantic import TypeAdapter
 
 from monitor import mentions
+from monitor.archive import OutboxRow
+from monitor.archive.pg_archive import PostgresArchive
 from monitor.archive.sql import SqlArchive
 from monitor.config.loading import load_settings
 from monitor.errors import UsageError
@@ -616,5 +618,47 @@ def test_health_says_when_the_postgresql_archive_stops_answering(
         assert health.status_code == 503
         assert "reaching the archive" in health.json()["archive"]
         assert "articles" in health.json()["archive"]
+    finally:
+        stop(process)
+
+
+_WITH_NUL = [
+    "/api/v1/articles?lang=%00",
+    "/api/v1/articles?q=dome%00",
+    "/api/v1/articles/a%00b",
+    "/?lang=%00",
+    "/articles/%00",
+    "/feeds/rules/Iron%00Dome.atom",
+]
+
+
+def test_a_nul_character_is_refused_as_asked_not_failed_by_postgresql(
+    tmp_path: Path, postgres_url: str, postgres_schema: str
+) -> None:
+    """Found by a review: on PostgreSQL, which refuses NUL in text, each of these answered 503
+    "cannot read the archive" (a server fault, to retry); SQLite answered 200 or 404."""
+    archive = PostgresArchive(postgres_url, schema=postgres_schema)
+    try:  # a failed alert, for the alerts page to offer its retry form
+        article = make_article("dome")
+        alert = OutboxRow("desk", "webhook:x", article.story, article.id, ("Iron Dome",))
+        archive.store_new([article], [alert])
+        archive.outbox.mark_alerts_failed({alert.id: None}, "HTTP 500", datetime.now(UTC))
+    finally:
+        archive.close()
+    port = free_port()
+    storage = f"{postgres_url}?options=-csearch_path%3D{postgres_schema}"
+    config = monitor_config(tmp_path, storage=storage, serve={"listen": f"127.0.0.1:{port}"})
+    process = start_serving(config, "serve")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(base, process)
+        for path in _WITH_NUL:
+            response = httpx.get(base + path, timeout=10)
+            assert response.status_code == 400 and "NUL" in response.text, (path, response.text)
+            if path.startswith("/api/"):
+                assert "NUL character" in response.json()["error"]
+        [csrf] = re.findall(r'name="csrf" value="([^"]+)"', httpx.get(base + "/alerts", timeout=10).text)
+        retried = httpx.post(base + "/alerts/retry", data={"csrf": csrf, "id": "a\x00b"}, timeout=10)
+        assert retried.status_code == 400 and "NUL" in retried.text, retried.text
     finally:
         stop(process)
