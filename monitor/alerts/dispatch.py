@@ -171,6 +171,11 @@ class Dispatcher:
                 log.info("%s held alerts of %s now go out by %s", moved, route.name, max(latest).isoformat())
         self._held_reconsidered = True
 
+    @property
+    def sends_in_flight(self) -> int:
+        """Sends started and not ended (those waiting for a slot included)."""
+        return len(self._sending)
+
     async def drain(self, grace: float) -> int:
         """Let the sends in flight finish, for up to `grace` seconds; how many did not. Those
         are stopped (left running, they would fail as the channels close under them, each

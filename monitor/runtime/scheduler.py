@@ -36,6 +36,7 @@ DISPATCH_TICK = timedelta(seconds=1)
 RETENTION_EVERY = timedelta(hours=1)
 RENEW_EVERY = CLAIM_LEASE.total_seconds() / 4  # a renewal may fail or be late and the lease still holds
 SHUTDOWN_GRACE = 60.0
+MOST_NAMED = 10  # sources named in a log line
 DAEMON = "daemon"  # the claimer of alert rows a daemon sends
 FAULT_REPEAT = 60.0  # seconds between two log lines of the same archive fault
 LONGEST_PASS = timedelta(hours=1)
@@ -65,11 +66,14 @@ class PassTally:
     failed: int = 0
     new: int = 0
     matched: int = 0
+    cut_short: int = 0  # polls the stop did not wait for
     fault: str = ""  # the last archive fault, if any
 
     def line(self, sent: int, send_failures: int) -> str:
+        ok = self.polls - self.failed - self.cut_short
+        stopped = f", {self.cut_short} cut short by the stop" if self.cut_short else ""
         line = (
-            f"pass: {counted(self.polls, 'poll')} ({self.polls - self.failed} ok, {self.failed} failed), "
+            f"pass: {counted(self.polls, 'poll')} ({ok} ok, {self.failed} failed{stopped}), "
             f"{counted(self.new, 'new article')}, {self.matched} matched, {counted(sent, 'alert')} sent, "
             f"{send_failures} failed"
         )
@@ -169,6 +173,9 @@ class Daemon:
         self.polling.add(source.name)
         try:
             await self._poll_and_report(source, state)
+        except asyncio.CancelledError:  # the stop's grace ended: polled again at the next start
+            self.tally.cut_short += 1
+            raise
         finally:
             self.polling.discard(source.name)
             if source.name not in self.retries:
@@ -311,18 +318,26 @@ class Daemon:
             format_duration(pass_length(self.app)),
         )
         await self.stopping.wait()
-        log.info("stopping: finishing %d jobs in flight", len(self.in_flight))
+        log.info(
+            "stopping: finishing %s and %s in flight",
+            counted(len(self.in_flight), "job"),
+            counted(self.app.dispatcher.sends_in_flight, "alert send"),
+        )
         scheduler.shutdown(wait=False)
         self.metrics.scheduler_running = False
         # One grace for the three steps below, within the stop grace of docker-compose.yml.
         ends = loop.time() + SHUTDOWN_GRACE
-        if self.in_flight:
-            await asyncio.wait(set(self.in_flight), timeout=SHUTDOWN_GRACE)
-        try:
-            if self.gone is None:
-                await asyncio.wait_for(self.dispatch(), timeout=max(0.0, ends - loop.time()))
-        except TimeoutError:  # a backlog of thousands of alerts: what is not claimed stays pending
-            log.warning("stopping: alerts still being claimed after %.0f s are left pending", SHUTDOWN_GRACE)
+        await self._finish_jobs(SHUTDOWN_GRACE)
+        sends_alerts = self.gone is None and bool(self.app.dispatcher.routes)
+        if sends_alerts and ends - loop.time() <= 0:
+            log.warning("stopping: no time left to claim the alerts due: they stay pending")
+        elif sends_alerts:
+            try:
+                await asyncio.wait_for(self.dispatch(), timeout=ends - loop.time())
+            except TimeoutError:  # a backlog of thousands of alerts: what is not claimed stays pending
+                log.warning(
+                    "stopping: alerts still being claimed after %.0f s are left pending", SHUTDOWN_GRACE
+                )
         unfinished = await self.app.dispatcher.drain(max(0.0, ends - loop.time()))
         if unfinished:
             log.warning(
@@ -334,6 +349,29 @@ class Daemon:
         log.info("stopped")
         if self.gone is not None:
             raise self.gone
+
+    async def _finish_jobs(self, grace: float) -> None:
+        """Let the jobs in flight end, for up to `grace` seconds, and cut the rest short: a poll
+        cut short is polled again at the next start (or, on a shared archive, by another daemon
+        once its lease lapses)."""
+        if not self.in_flight:
+            return
+        _, unfinished = await asyncio.wait(set(self.in_flight), timeout=grace)
+        if not unfinished:
+            return
+        polls = sorted(self.polling)
+        named = ", ".join(polls[:MOST_NAMED])
+        if len(polls) > MOST_NAMED:
+            named += f" and {len(polls) - MOST_NAMED} more"
+        log.warning(
+            "stopping: %s still running after %.0f s cut short%s",
+            counted(len(unfinished), "job"),
+            grace,
+            f" (polling {named}: polled again at the next start)" if polls else "",
+        )
+        for job in unfinished:
+            job.cancel()
+        await asyncio.gather(*unfinished, return_exceptions=True)
 
     async def _take_over(self) -> None:
         released = await asyncio.to_thread(self.app.archive.release_claims, self.app.clock())
