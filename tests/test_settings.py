@@ -417,3 +417,25 @@ def test_no_duration_key_takes_a_yes_no_or_an_endless_value(tmp_path: Path) -> N
     assert "fetch.timeout: a yes/no value is not a duration" in found
     assert "fetch.host_gap: inf is not a duration" in found
     assert "retention.unmatched: a yes/no value is not a duration" in found
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("sqlite:///:memory:", "in-memory database"),
+        ("sqlite://", "in-memory database"),
+        ("sqlite:///file:x?mode=memory&uri=true", "in-memory database"),
+        ("mysql://x/y", "unsupported storage URL 'mysql://x/y'"),
+        ("sqlite:data.db", "names no file"),
+    ],
+)
+def test_a_storage_url_no_archive_can_live_at_is_a_config_error(
+    tmp_path: Path, cli: Cli, url: str, said: str
+) -> None:
+    """Found by a review: `monitor check` said ok and exited 0 (or printed ok, then failed),
+    while every other command refused the URL with exit 1."""
+    config = f'storage: {{url: "{url}"}}\nsources: []\nwatch: []\n'
+    [problem] = problems(tmp_path, config)
+    assert problem.startswith("storage.url: ") and said in problem, problem
+    code, out, err = cli("-c", str(write(tmp_path, config)), "check")
+    assert code == 2 and said in err and "ok" not in out, (code, out, err)

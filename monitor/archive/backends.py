@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from monitor.archive import Archive
 from monitor.archive.pg_archive import PostgresArchive
-from monitor.archive.postgres import is_postgres_url
 from monitor.archive.sql import SqlArchive
+from monitor.archive.urls import is_postgres_url
 from monitor.config.settings import Settings
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.archive.engine import database_path, driver_connection, sqlite_engine
 from monitor.archive.migrations import is_current, migrate, refuse_foreign
+from monitor.archive.urls import storage_url_problem
 from monitor.errors import ArchiveError, ArchiveGone
 
 
@@ -44,15 +45,11 @@ class SqlConnections:
         # Idle connections of read_cursor; list.pop and append are atomic, so threads share it.
         self._read_connections: list[sqlite3.Connection] = []
         self._store_connection: sqlite3.Connection | None = None  # used under the write lock
-        if not url.startswith("sqlite:"):
-            raise ArchiveError(
-                f"unsupported storage URL {url!r}: give sqlite:///path/to/file.db or postgresql://host/database"
-            )
-        if url in ("sqlite://", "sqlite:///", "sqlite:///:memory:") or "mode=memory" in url:
-            raise ArchiveError(
-                f"storage URL {url!r} is an in-memory database: every connection of the archive "
-                "would see its own, empty one, and all would be lost at exit; give a file path"
-            )
+        problem = storage_url_problem(url)
+        if problem is None and not url.startswith("sqlite:"):
+            problem = f"not an SQLite URL: {url!r}"
+        if problem:
+            raise ArchiveError(problem)
         refuse_unless_ours(url)
         self.given = Path(url.removeprefix("sqlite:///"))  # as written: through any symlinks
         self.path = database_path(url)

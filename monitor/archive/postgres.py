@@ -24,11 +24,11 @@ from monitor.archive import pg_readers
 from monitor.archive.connections import archive_errors, explained
 from monitor.archive.pg_readers import Readers
 from monitor.archive.schema import upgrade
+from monitor.archive.urls import POSTGRES_PREFIXES
 from monitor.errors import ArchiveError
 
 log = logging.getLogger(__name__)
 
-_PREFIXES = ("postgresql+psycopg://", "postgresql://", "postgres://")
 CONNECT_SECONDS = 10  # to reach the server, before an unreachable one is reported
 # A peer gone without a word (its host down, frozen, cut off) is noticed within about a minute,
 # not the kernel's two hours: this side's waits fail (libpq's keepalives), and the server ends
@@ -43,13 +43,9 @@ _CLIENT_KEEPALIVES = {
 _SERVER_KEEPALIVES = "-ctcp_keepalives_idle=30 -ctcp_keepalives_interval=10 -ctcp_keepalives_count=3"
 
 
-def is_postgres_url(url: str) -> bool:
-    return url.startswith(_PREFIXES)
-
-
 def engine_url(url: str) -> str:
     """postgresql://… as the config writes it, with SQLAlchemy's psycopg 3 dialect named."""
-    for prefix in _PREFIXES:
+    for prefix in POSTGRES_PREFIXES:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url.removeprefix(prefix)
     raise ArchiveError(f"not a PostgreSQL URL: {url!r}")

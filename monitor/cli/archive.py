@@ -6,7 +6,8 @@ import sys
 
 from monitor.archive.connections import SqlConnections, Transactions
 from monitor.archive.copying import copy_archive
-from monitor.archive.postgres import PostgresConnections, is_postgres_url, shown_url
+from monitor.archive.postgres import PostgresConnections, shown_url
+from monitor.archive.urls import is_postgres_url
 from monitor.config.settings import Settings
 from monitor.errors import UsageError
 

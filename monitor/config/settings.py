@@ -19,6 +19,7 @@ from pydantic import (
 from monitor.alerts.channels import Channel
 from monitor.alerts.holding import QuietHours
 from monitor.alerts.schedules import HOURLY, AlertMode
+from monitor.archive.urls import storage_url_problem
 from monitor.config.durations import format_duration
 from monitor.config.values import DigestSchedule, Duration, HttpUrl, Retention, StoryThrottle, StrictModel
 from monitor.near_duplicates import StoryGrouping
@@ -28,6 +29,14 @@ FullText = Literal["auto", "always", "never"]
 
 class StorageSettings(StrictModel):
     url: str = "sqlite:///../storage/monitor.db"
+
+    @field_validator("url")
+    @classmethod
+    def _usable(cls, url: str) -> str:
+        problem = storage_url_problem(url)
+        if problem:
+            raise ValueError(problem)
+        return url
 
 
 class RetentionSettings(StrictModel):
