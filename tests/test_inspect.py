@@ -7,6 +7,7 @@ from pathlib import Path
 
 from tests import fixtures
 from tests.conftest import Cli
+from tests.serve.conftest import free_port
 from tests.servers import Site
 
 
@@ -66,3 +67,15 @@ def test_extract_refuses_schemes_it_cannot_read(cli: Cli, tmp_path: Path) -> Non
     page.write_bytes(fixtures.article_page("Engineers discussed the Iron Dome radar in detail."))
     code, out, _ = cli("extract", page.as_uri())
     assert code == 0 and "Iron Dome radar" in out
+
+
+def test_test_rule_says_trouble_with_grep_exit_2_not_no_match(cli: Cli, site: Site, tmp_path: Path) -> None:
+    """Found by a review: a file or URL that could not be read, and a page with no text to read,
+    each printed "no match" or an error with exit 1, grep's "none found"."""
+    empty = tmp_path / "empty.html"
+    empty.write_bytes(b"<html><body><script>1</script></body></html>")
+    unreachable = f"http://127.0.0.1:{free_port()}/gone.html"
+    for given in (["--file", str(tmp_path / "missing.html")], ["--url", unreachable], ["--file", str(empty)]):
+        code, out, err = cli("test-rule", "dome", *given)
+        assert code == 2 and out == "" and err.startswith(f"monitor: {given[1]}: "), (given, code, out, err)
+    assert "no article text found" in err

@@ -101,16 +101,14 @@ def extract_command(inputs: list[str], fmt: str) -> int:
 
 
 def test_rule_command(query: str, url: str | None, file: str | None, text: str | None) -> int:
+    """grep's exit codes: 0 a match, 1 none, 2 trouble (a query that does not parse, a page
+    that cannot be read or holds no text): never "no match" for what was not looked at."""
     node = parse_query(query)
-    if text is not None:
-        document = MatchInput("", "", text)
-    else:
-        body, page_url, content_type = _read(url or file or "")
-        if file and body.lstrip()[:1] != b"<":
-            document = MatchInput("", "", body.decode("utf-8", errors="replace"))
-        else:
-            page = extract_page(body, page_url, content_type)
-            document = MatchInput(page.title, "", page.text, language=page.language)
+    try:
+        document = MatchInput("", "", text) if text is not None else _document(url or file or "", bool(file))
+    except MonitorError as error:
+        print(f"monitor: {url or file}: {error}", file=sys.stderr)
+        return 2
     hits = rule_hits(CompiledRule("query", query, node), document)
     if not hits:
         print("no match")
@@ -124,6 +122,18 @@ def test_rule_command(query: str, url: str | None, file: str | None, text: str |
         marked = _marked(field_text, hit.start, hit.end, hit.snippet)
         print(f"  {hit.field} [{hit.start}:{hit.end}] {hit.term!r}: {marked}")
     return 0
+
+
+def _document(source: str, is_file: bool) -> MatchInput:
+    """What a rule reads of a page (a plain text file as it is); MonitorError when it cannot be
+    read or holds no text."""
+    body, page_url, content_type = _read(source)
+    if is_file and body.lstrip()[:1] != b"<":
+        return MatchInput("", "", body.decode("utf-8", errors="replace"))
+    page = extract_page(body, page_url, content_type)
+    if not (page.title.strip() or page.text.strip()):
+        raise MonitorError("no article text found in the page (monitor extract shows what is read)")
+    return MatchInput(page.title, "", page.text, language=page.language)
 
 
 def _marked(text: str, start: int, end: int, snippet: str) -> str:
