@@ -101,10 +101,13 @@ def search_filters(archive: Archive, settings: Settings, asked: SearchAsked) -> 
         raise UsageError(f"limit {asked.limit}: give at least 1")
     configured = {source.name for source in settings.sources}
     sources = configured | {state.name for state in archive.source_states()} if asked.sources else configured
+    since, until = moment(asked.since, "since"), until_moment(asked.until)
+    if since is not None and until is not None and since >= until:
+        raise UsageError("since is not before until")  # as the mention counts say: not an empty answer
     return SearchFilters(
-        since=moment(asked.since, "since"),
+        since=since,
         fetched_since=moment(asked.fetched_since, "fetched-since"),
-        until=until_moment(asked.until),
+        until=until,
         sources=known_names(list(asked.sources), sources, "source"),
         rules=known_names(list(asked.rules), [rule.name for rule in settings.watch], "watch rule"),
         matched=asked.matched,

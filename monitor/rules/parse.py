@@ -85,6 +85,8 @@ def _lex_word(query: str, start: int, tokens: list[_Token]) -> int:
         distance = int(near.group(1))
         if distance > MAX_DISTANCE:
             raise QueryError(query, start, f"NEAR/n takes at most {MAX_DISTANCE:,} words")
+        if distance == 0:  # two words are never 0 apart: it would never match
+            raise QueryError(query, start, "NEAR/0 never matches: NEAR/1 is next to each other")
         tokens.append(_Token("NEAR", word, start, distance=distance))
     elif word.startswith("NEAR"):
         raise QueryError(query, start, "NEAR needs a distance, as in NEAR/5")

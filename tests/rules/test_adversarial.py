@@ -66,7 +66,7 @@ def pairwise(node: Node, article: MatchInput) -> list[Place] | None:
 
 near_chain = st.tuples(
     st.lists(st.sampled_from(WORDS), min_size=2, max_size=MAX_NEAR + 1),
-    st.lists(st.integers(0, 6), min_size=MAX_NEAR, max_size=MAX_NEAR),
+    st.lists(st.integers(1, 6), min_size=MAX_NEAR, max_size=MAX_NEAR),
 ).map(lambda p: " ".join(f"{w} NEAR/{d}" for w, d in zip(p[0][:-1], p[1], strict=False)) + f" {p[0][-1]}")
 
 
@@ -121,6 +121,7 @@ def test_a_near_chain_on_a_text_repeating_its_terms_stays_linear(query: str, see
         (" OR ".join(f"w{i}" for i in range(MAX_TERMS + 1)), f"at most {MAX_TERMS} words"),
         ('"' + "a " * (MAX_PHRASE + 1) + '"', f"a phrase may hold at most {MAX_PHRASE} words"),
         ("iron NEAR/99999999999999999999999 dome", f"NEAR/n takes at most {MAX_DISTANCE:,} words"),
+        ("iron NEAR/0 dome", "NEAR/0 never matches"),  # a review found it accepted, matching nothing
     ],
 )
 def test_queries_too_deep_or_too_long_are_parse_errors(query: str, message: str) -> None:

@@ -96,6 +96,9 @@ def test_pages_follow_the_cursor_to_the_end(served: Served) -> None:
         ({"q": "dome", "since": "86400"}, "give a duration (7d, 24h) or a date"),  # no unit
         ({"q": "dome", "cursor": "not-a-cursor"}, "is not one this server gave"),
         ({"q": "dome", "limit": "0"}, "limit"),
+        # A review found these a silent empty answer, though the mention counts refused them.
+        ({"q": "dome", "since": "2026-03-02", "until": "2026-03-01"}, "since is not before until"),
+        ({"q": "iron NEAR/0 dome"}, "NEAR/0 never matches"),
     ],
 )
 def test_a_bad_request_is_told_what_is_wrong(served: Served, params: dict[str, str], said: str) -> None:
