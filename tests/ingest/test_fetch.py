@@ -103,6 +103,15 @@ def test_overall_deadline_stops_a_hung_server(server: Site) -> None:
     assert time.monotonic() - started < 5
 
 
+@pytest.mark.slow
+def test_a_server_slow_to_answer_is_waited_for_within_the_deadline(server: Site) -> None:
+    """Found by a review: with fetch.timeout 5m, a server that sent nothing for 15 s failed with
+    "read timed out" (each step of a request had 15 s at most): fetch.timeout is the one deadline
+    for the whole request (a server building a large sitemap may take a while to answer)."""
+    server.routes["/slow"] = Route(BODY, delay=16)
+    assert fetch(server.url("/slow"), timeout=30).body == BODY
+
+
 def test_conditional_get(server: Site) -> None:
     def conditional(request: BaseHTTPRequestHandler) -> Route:
         if request.headers.get("If-None-Match") == '"v1"':

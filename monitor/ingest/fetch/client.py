@@ -30,6 +30,8 @@ from monitor.ingest.fetch.turns import LARGE_BODY, FetchSlots, LargeTurn
 from monitor.net.egress import EgressPolicy, check_url, egress, guarded_transport
 from monitor.net.retry import retry_after
 
+CONNECT_WITHIN = 15.0  # seconds
+
 
 @dataclass(frozen=True, slots=True)
 class FetchResponse:
@@ -115,7 +117,9 @@ class Fetcher:
         return httpx.AsyncClient(
             follow_redirects=True,
             max_redirects=5,
-            timeout=httpx.Timeout(min(self.slots.deadline, 15.0)),
+            # The deadline bounds the whole request (fetched()); only a connection has less: a
+            # host that does not answer within CONNECT_WITHIN is down, however long a fetch may take.
+            timeout=httpx.Timeout(self.slots.deadline, connect=min(self.slots.deadline, CONNECT_WITHIN)),
             headers={"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate"},
             transport=guarded_transport(limits),
         )
