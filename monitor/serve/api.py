@@ -39,7 +39,7 @@ from monitor.queries import (
 from monitor.serve.auth import token_check
 from monitor.serve.cursors import read_cursor, write_cursor
 from monitor.serve.feed_routes import add_feeds
-from monitor.serve.pages import add_pages
+from monitor.serve.pages import add_pages, is_page, problem_page
 from monitor.serve.searching import COUNT_TURNS, Searching, prefixes_asked, retry_after
 from monitor.serve.shapes import (
     AlertOut,
@@ -102,7 +102,9 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics, reads: Exe
         return JSONResponse({"error": str(error)}, status.HTTP_400_BAD_REQUEST)
 
     @app.exception_handler(StarletteHTTPException)
-    def _http_error(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+    def _http_error(request: Request, error: StarletteHTTPException) -> Response:
+        if is_page(request.url.path):  # a person's browser: a page saying so, not JSON
+            return problem_page(error.status_code, str(error.detail), error.headers)
         return JSONResponse({"error": str(error.detail)}, error.status_code, headers=error.headers)
 
     @app.exception_handler(SearchTooSlow)

@@ -9,12 +9,13 @@ from __future__ import annotations
 import hmac
 import re
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from functools import partial
+from functools import cache, partial
+from http import HTTPStatus
 from typing import Annotated, Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import nh3
 from fastapi import FastAPI, HTTPException, Query, Request, status
@@ -67,6 +68,35 @@ def _safe_link(url: str) -> str:
     return url if urlsplit(url).scheme in ("http", "https") else "#"
 
 
+# Paths answered for programs (JSON, feeds, metrics): everything else is a page for a person.
+_NOT_PAGES = ("/api/", "/feeds/", "/static/", "/openapi.json", "/metrics", "/healthz", "/csp-report")
+
+
+def is_page(path: str) -> bool:
+    return not path.startswith(_NOT_PAGES)
+
+
+def problem_page(
+    code: int,
+    message: str,
+    headers: Mapping[str, str] | None = None,
+    links: Sequence[tuple[str, str]] = (),
+    links_title: str = "",
+) -> HTMLResponse:
+    """A page saying what is wrong (a 404's missing rule, a 401's token), with `links` (name,
+    address) to go on from."""
+    values = {
+        "title": HTTPStatus(code).phrase,
+        "message": message,
+        "links": links,
+        "links_title": links_title,
+    }
+    return HTMLResponse(
+        _environment().get_template("problem.html").render(**values), code, dict(headers or {})
+    )
+
+
+@cache
 def _environment() -> Environment:
     environment = Environment(
         loader=PackageLoader("monitor.serve", "templates"), autoescape=select_autoescape(default=True)
@@ -229,7 +259,8 @@ def add_pages(
     async def rule_page(name: str, request: Request) -> HTMLResponse:
         known = _spelled(name, [rule.name for rule in settings.watch])
         if known is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no watch rule {name!r}")
+            rules = [(rule.name, f"/rules/{quote(rule.name, safe='')}") for rule in settings.watch]
+            return problem_page(404, f"no watch rule {name!r}", links=rules, links_title="The watch rules:")
         # Heavy whatever its query: its counts and chart read every match of the rule (0.7 s of
         # the processor at a million articles), and its recent matches are a search.
         turns = max(1, rule_prefixes(settings, known))

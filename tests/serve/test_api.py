@@ -312,6 +312,9 @@ def test_with_tokens_a_client_must_show_one(tmp_path: Path) -> None:
             "dome-copy",
         ]
         assert httpx.get(base + "/openapi.json").status_code == 401  # the document too
+        refused_page = httpx.get(base + "/sources")  # a person's browser is told so on a page
+        assert refused_page.status_code == 401 and refused_page.headers["www-authenticate"] == "Bearer"
+        assert "a token is required" in refused_page.text and "<h1>Unauthorized</h1>" in refused_page.text
         upload: dict[str, tuple[str | None, bytes]] = {
             "csrf": (None, b"x"),
             "id": ("big.bin", b"0" * 1_000_000),
@@ -665,3 +668,16 @@ def test_a_nul_character_is_refused_as_asked_not_failed_by_postgresql(
         assert retried.status_code == 400 and "NUL" in retried.text, retried.text
     finally:
         stop(process)
+
+
+def test_a_page_that_cannot_be_shown_is_a_page_saying_why(served: Served) -> None:
+    """Found by a review: a missing rule's or article's page, or a mistyped address, answered
+    JSON to the browser; a missing rule's page now lists the rules to go on to."""
+    rule = served.get("/rules/Nothing")
+    assert rule.status_code == 404 and rule.headers["content-type"].startswith("text/html")
+    assert "no watch rule &#39;Nothing&#39;" in rule.text and 'href="/rules/Iron%20Dome"' in rule.text
+    for path, said in (("/articles/nothing-here", "no article"), ("/no-such-page", "Not Found")):
+        response = served.get(path)
+        assert response.status_code == 404 and response.headers["content-type"].startswith("text/html")
+        assert said in response.text and "<h1>Not Found</h1>" in response.text
+    assert served.get("/api/v1/nothing").json() == {"error": "Not Found"}  # programs still get JSON
