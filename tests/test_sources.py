@@ -90,10 +90,17 @@ def test_add_discovers_announced_and_linked_feeds_and_keeps_comments(
     code, _, err = cli("-c", str(config), "sources", "add", site.url("/"), "--pick", "2", "--name", "Kanto")
     assert code == 0, err
     assert yaml.safe_load(config.read_text(encoding="utf-8"))["sources"][-1]["url"] == site.url("/atom.xml")
-    code, _, err = cli("-c", str(config), "sources", "add", site.url("/"), "--name", "Kanto")
+    site.routes["/other.xml"] = Route(fixtures.english_feed(site.base))
+    code, _, err = cli("-c", str(config), "sources", "add", site.url("/other.xml"), "--name", "Kanto")
     assert code == 2 and "already named 'Kanto'" in err
-    code, _, err = cli("-c", str(config), "sources", "add", site.url("/"), "--name", "KANTO")
+    code, _, err = cli("-c", str(config), "sources", "add", site.url("/other.xml"), "--name", "KANTO")
     assert code == 2 and "already named 'Kanto'" in err
+    # A feed configured already (found by a review: it proposed a line the config would refuse).
+    before = config.read_text(encoding="utf-8")
+    code, out, err = cli("-c", str(config), "sources", "add", site.url("/"), "--print")
+    assert code == 0 and err == "", err
+    assert out.endswith(f"{site.url('/feed.xml')} is already configured as 'Desk News RSS': nothing added\n")
+    assert "- {name:" not in out and config.read_text(encoding="utf-8") == before
 
 
 def test_add_tries_common_paths_and_takes_a_feed_url_as_it_is(cli: Cli, tmp_path: Path, site: Site) -> None:

@@ -57,6 +57,12 @@ def add_command(
         print(f"monitor: --pick {pick}: choose 1 to {len(found)}", file=sys.stderr)
         return 2
     chosen = found[pick - 1]
+    configured = {canonical_url(source.url): source.name for source in settings.sources}
+    if canonical_url(chosen.url) in configured:
+        print(
+            f"{chosen.url} is already configured as {configured[canonical_url(chosen.url)]!r}: nothing added"
+        )
+        return 0
     source: dict[str, Any] = {"name": name or chosen.title or urlsplit(chosen.url).hostname or chosen.url}
     source["url"] = chosen.url
     if allow_private:
