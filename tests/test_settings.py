@@ -439,3 +439,25 @@ def test_a_storage_url_no_archive_can_live_at_is_a_config_error(
     assert problem.startswith("storage.url: ") and said in problem, problem
     code, out, err = cli("-c", str(write(tmp_path, config)), "check")
     assert code == 2 and said in err and "ok" not in out, (code, out, err)
+
+
+def test_a_misspelled_key_is_told_the_key_it_may_mean(tmp_path: Path) -> None:
+    """Found by a review: `sourcs` or `evry` said only "unknown key"."""
+    config = """
+storage: {url: "sqlite:///x.db"}
+sourcs: []
+sources:
+  - {name: A, url: "https://example.org/feed", evry: 10m}
+watch:
+  - {name: R, term: ["Iron Dome"]}
+alerts:
+  - {name: desk, notify: [{jsonl: a.jsonl}], rule: [R]}
+fetch: {zzz: 1}
+"""
+    assert sorted(problems(tmp_path, config)) == [
+        "alerts[0].rule: unknown key (did you mean 'rules'?)",
+        "fetch.zzz: unknown key",  # nothing near it
+        "sources[0].evry: unknown key (did you mean 'every'?)",
+        "sourcs: unknown key (did you mean 'sources'?)",
+        "watch[0].term: unknown key (did you mean 'terms'?)",
+    ]

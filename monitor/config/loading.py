@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import copy
+import difflib
 import os
 import re
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from monitor.alerts.channels import KINDS as CHANNEL_KINDS
 from monitor.config.safe_yaml import load_yaml
@@ -145,7 +147,38 @@ def _describe(item: Any) -> str:
     message = str(item["msg"]).removeprefix("Value error, ")
     if item["type"] == "extra_forbidden":
         message = "unknown key"
+        close = difflib.get_close_matches(str(location[-1]), _keys_beside(location), n=1, cutoff=0.6)
+        if close:
+            message += f" (did you mean {close[0]!r}?)"
     return f"{key_path(location)}: {message}"
+
+
+def _keys_beside(location: tuple[int | str, ...]) -> list[str]:
+    """The keys the config takes beside the last one of `location`; none where the schema is
+    not one section's (a channel entry is one of several kinds)."""
+    shape: Any = Settings
+    for part in location[:-1]:
+        shape = _one_model_or_list(shape)
+        if isinstance(part, int) and get_origin(shape) is list:
+            shape = get_args(shape)[0]
+        elif isinstance(shape, type) and issubclass(shape, BaseModel) and str(part) in shape.model_fields:
+            shape = shape.model_fields[str(part)].annotation
+        else:
+            return []
+    shape = _one_model_or_list(shape)
+    if isinstance(shape, type) and issubclass(shape, BaseModel):
+        return [name for name in shape.model_fields if name != "base_dir"]
+    return []
+
+
+def _one_model_or_list(shape: Any) -> Any:
+    """`shape` without Annotated, and of a union (X | None) the one model or list it allows."""
+    while get_origin(shape) is Annotated:
+        shape = get_args(shape)[0]
+    if get_origin(shape) in (Union, UnionType):
+        chosen = [arg for arg in get_args(shape) if arg is not type(None)]
+        return _one_model_or_list(chosen[0]) if len(chosen) == 1 else None
+    return shape
 
 
 def semantic_problems(settings: Settings) -> list[str]:
