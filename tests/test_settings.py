@@ -461,3 +461,22 @@ fetch: {zzz: 1}
         "sourcs: unknown key (did you mean 'sources'?)",
         "watch[0].term: unknown key (did you mean 'terms'?)",
     ]
+
+
+def test_an_email_address_the_channel_cannot_send_to_is_a_config_error(tmp_path: Path) -> None:
+    """Found by a review: `to: notanemail` was accepted, to fail at the first alert."""
+    text = """
+alerts:
+  - name: desk
+    notify:
+      - {email: {to: notanemail, smtp: "smtp://localhost:25"}}
+      - {email: {to: ["desk@example.org", "a b@example.org"], smtp: "smtp://localhost:25", from: "x@@y"}}
+      - {email: {to: [], smtp: "smtp://localhost:25"}}
+      - {email: {to: "Desk <desk@example.org>", smtp: "smtp://localhost:25", from: "Monitor <m@example.org>"}}
+"""
+    assert sorted(problems(tmp_path, text)) == [
+        "alerts[0].notify[0].email.to: 'notanemail' is not an e-mail address (user@host)",
+        "alerts[0].notify[1].email.from: 'x@@y' is not an e-mail address (user@host)",
+        "alerts[0].notify[1].email.to: 'a b@example.org' is not an e-mail address (user@host)",
+        "alerts[0].notify[2].email.to: give at least one address",
+    ]

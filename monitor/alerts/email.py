@@ -10,6 +10,7 @@ import socket
 import ssl
 import threading
 from email.message import EmailMessage
+from email.utils import parseaddr
 from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
@@ -120,6 +121,9 @@ def _shut(client: smtplib.SMTP) -> None:
             sock.shutdown(socket.SHUT_RDWR)
 
 
+_ADDRESS = re.compile(r"[^@\s<>]+@[^@\s<>]+")
+
+
 class EmailSettings(StrictModel):
     to: str | list[str]
     smtp: str  # no default: a desk that forgot it would send to a local server it does not run
@@ -130,6 +134,19 @@ class EmailSettings(StrictModel):
     def _smtp_url(cls, value: str) -> str:
         if not re.match(r"smtps?://[^/\s]+", value):
             raise ValueError(f"{value!r}: use smtp://host:port or smtps://host:port")
+        return value
+
+    @field_validator("to", "sender")
+    @classmethod
+    def _addresses(cls, value: str | list[str]) -> str | list[str]:
+        """Addresses a server can deliver to (user@host), not found out at the first alert."""
+        given = [value] if isinstance(value, str) else value
+        if not given:
+            raise ValueError("give at least one address")
+        for address in given:
+            _, plain = parseaddr(address)
+            if not _ADDRESS.fullmatch(plain):
+                raise ValueError(f"{address!r} is not an e-mail address (user@host)")
         return value
 
     @property
