@@ -480,3 +480,22 @@ alerts:
         "alerts[0].notify[1].email.to: 'a b@example.org' is not an e-mail address (user@host)",
         "alerts[0].notify[2].email.to: give at least one address",
     ]
+
+
+def test_an_unset_variable_is_one_problem_and_a_value_not_a_section_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by a review: an unset ${MONITOR_TOKEN} was also "a token of 0 characters", and
+    `webhook: 5` said "Input should be a valid dictionary or instance of WebhookSettings"."""
+    monkeypatch.delenv("MONITOR_TOKEN", raising=False)
+    text = """
+serve: {tokens: ["${MONITOR_TOKEN}"]}
+fetch: 3
+alerts:
+  - {name: desk, notify: [{webhook: 5}]}
+"""
+    assert sorted(problems(tmp_path, text)) == [
+        "alerts[0].notify[0].webhook: expected a section of keys, not 5",
+        "fetch: expected a section of keys, not 3",
+        "serve.tokens[0]: environment variable MONITOR_TOKEN is not set",
+    ]

@@ -93,7 +93,9 @@ def load_settings(path: Path) -> Settings:
     try:
         settings = Settings.model_validate(data)
     except ValidationError as error:
-        problems += [_describe(item) for item in error.errors()]
+        unset = {problem.split(": ", 1)[0] for problem in problems}  # said once: its variable is unset
+        described = [_describe(item) for item in error.errors()]
+        problems += [problem for problem in described if not _within(problem.split(": ", 1)[0], unset)]
         problems += _query_problems(data.get("watch"))  # the schema's errors hide none of these
         problems += _problems_beside(data, error, problems)
         raise ConfigError(str(path), problems) from None
@@ -142,9 +144,22 @@ def _location(item: Any) -> tuple[int | str, ...]:
     return tuple(location)
 
 
+def _within(path: str, paths: set[str]) -> bool:
+    """Whether the key path is one of `paths`, inside one, or the list whose item one is
+    (serve.tokens, of serve.tokens[0])."""
+    return any(
+        path == other
+        or path.startswith((other + ".", other + "["))
+        or (other.startswith(path) and re.fullmatch(r"\[\d+\]", other[len(path) :]))
+        for other in paths
+    )
+
+
 def _describe(item: Any) -> str:
     location = _location(item)
     message = str(item["msg"]).removeprefix("Value error, ")
+    if item["type"] == "model_type":  # pydantic's words name our classes: say what is expected
+        message = f"expected a section of keys, not {item['input']!r}"
     if item["type"] == "extra_forbidden":
         message = "unknown key"
         close = difflib.get_close_matches(str(location[-1]), _keys_beside(location), n=1, cutoff=0.6)
