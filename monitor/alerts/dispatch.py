@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from monitor.alerts import SENDS_PER_CHANNEL, Notifier
+from monitor.alerts.claims import CLAIM_LEASE, AlertClaims
 from monitor.alerts.holding import QuietHours, Throttle, hold_until
 from monitor.alerts.schedules import HOURLY, AlertMode, Schedule
 from monitor.archive import Archive, OutboxRow
@@ -30,10 +31,6 @@ MAX_ATTEMPTS = 12
 MAX_AGE = timedelta(days=2)
 BATCH = 100
 DIGEST_LIMIT = 10_000
-# A claimed row is this dispatcher's until its lease ends. A send starting takes its row for the
-# lease and the channel's deadline, so no other dispatcher sends it meanwhile; rows waiting for a
-# slot are renewed (renew_claims); a killed daemon's rows go out from another within a lease.
-CLAIM_LEASE = timedelta(seconds=30)
 RENEW_EVERY = CLAIM_LEASE.total_seconds() / 4  # a renewal may fail or be late and the claim holds
 
 
@@ -118,11 +115,10 @@ class Dispatcher:
         self.totals = DispatchReport()  # every send since start (the daemon's pass summary reads it)
         self._held_reconsidered = False
         self._sending: set[asyncio.Task[None]] = set()
-        self._claims: dict[str, datetime] = {}  # rows claimed and not yet sent: id -> claimed until
+        self.claims = AlertClaims(self.outbox, clock)
         self._stories_in_flight: dict[str, Counter[str]] = {route.name: Counter() for route in routes}
         self._slots: dict[tuple[str, str], asyncio.Semaphore] = {}
         self._slots_loop: asyncio.AbstractEventLoop | None = None
-        self._renewing = asyncio.Lock()  # one renewal at a time: two would each find the other's
 
     def outbox_for(self, article: Article) -> list[OutboxRow]:
         """The outbox rows a newly stored article creates: one per (alert, channel, story)."""
@@ -220,7 +216,7 @@ class Dispatcher:
                     log.info("alert %s held until %s (%s)", row.id, until.isoformat(), route.name)
                 else:
                     stories.add(row.story)
-                    self._claims[row.id] = lease
+                    self.claims.hold([row.id], lease)
                     send = self._send_one(row, report)
                     started.append(self._start(row.alert, row.channel, send, [row], row.story))
             if len(rows) < BATCH:
@@ -249,8 +245,7 @@ class Dispatcher:
                     await send
             finally:
                 send.close()  # never started (stopped waiting for its slot): no warning of it
-                for row in rows:
-                    self._claims.pop(row.id, None)
+                self.claims.forget(row.id for row in rows)
                 if story is not None:
                     in_flight[story] -= 1
                     if in_flight[story] <= 0:
@@ -262,16 +257,15 @@ class Dispatcher:
         return task
 
     def _bind_to_loop(self) -> None:
-        """Slots and the renewal lock belong to one event loop (`once` and tests run several)."""
+        """Slots belong to one event loop (`once` and tests run several)."""
         loop = asyncio.get_running_loop()
         if self._slots_loop is not loop:
-            self._slots, self._slots_loop, self._renewing = {}, loop, asyncio.Lock()
+            self._slots, self._slots_loop = {}, loop
 
     async def renew_claims(self) -> None:
         """Keep the claims of the rows waiting for a slot from lapsing (the daemon calls this
         every quarter lease): a claim lapses only when its dispatcher died or stalled."""
-        if self._claims:
-            await self._renew(list(self._claims), self.clock() + CLAIM_LEASE)
+        await self.claims.renew()
 
     async def _wait_renewing(self, started: list[asyncio.Task[None]]) -> None:
         """Wait for these sends, renewing meanwhile the claims of rows still waiting or being
@@ -285,41 +279,9 @@ class Dispatcher:
                 except ArchiveError as fault:  # the sends go on; a claim may lapse meanwhile
                     log.error("alert claims not renewed now: %s", fault)
 
-    async def _renew(self, ids: list[str], until: datetime) -> set[str]:
-        """Extend to at least `until` the claims on these rows as this dispatcher holds them;
-        the ids still ours. A row lost (its claim lapsed and another dispatcher took it) is
-        forgotten: its waiting send drops it."""
-        self._bind_to_loop()
-        async with self._renewing:
-            by_claim: dict[datetime, list[str]] = {}
-            for row_id in ids:
-                if (held := self._claims.get(row_id)) is not None:
-                    by_claim.setdefault(held, []).append(row_id)
-            ours: set[str] = set()
-            for held, claimed in by_claim.items():
-                if held >= until:  # a send under way holds its row past its deadline already
-                    ours.update(claimed)
-                    continue
-                renewed = await asyncio.to_thread(self.outbox.renew_alert_claims, claimed, held, until)
-                for row_id in claimed:
-                    if row_id in renewed:
-                        self._claims[row_id] = until
-                    else:
-                        self._claims.pop(row_id, None)
-                ours |= renewed
-            return ours
-
     async def _still_ours(self, rows: list[AlertRecord]) -> list[AlertRecord]:
-        """The rows whose claim still stands as their send starts, with the claim extended past
-        the send's deadline. A claim that lapsed while its send waited for a slot and was taken
-        again belongs to that other send: this one drops the row."""
         deadline = max((notifier.deadline for notifier in self.notifiers.values()), default=0.0)
-        until = self.clock() + CLAIM_LEASE + timedelta(seconds=deadline)
-        ours = await self._renew([row.id for row in rows], until)
-        for row in rows:
-            if row.id not in ours:
-                log.info("alert %s: claimed again while it waited to be sent; the other send has it", row.id)
-        return [row for row in rows if row.id in ours]
+        return await self.claims.still_ours(rows, deadline)
 
     async def _send_one(self, row: AlertRecord, report: DispatchReport) -> bool:
         try:
@@ -424,7 +386,7 @@ class Dispatcher:
         by_channel: dict[tuple[str, str], list[AlertRecord]] = {}
         for row in rows:
             by_channel.setdefault((row.alert, row.channel), []).append(row)
-            self._claims[row.id] = lease
+            self.claims.hold([row.id], lease)
         return [
             self._start(name, channel, self._send_digest(name, channel, channel_rows, report), channel_rows)
             for (name, channel), channel_rows in by_channel.items()
