@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.alerts.dispatch import CLAIM_LEASE as DISPATCH_CLAIM_LEASE
+from monitor.alerts.claims import CLAIM_LEASE as DISPATCH_CLAIM_LEASE
 from monitor.app import CLAIM_LEASE, App, build_app
 from monitor.config.loading import load_settings
 from monitor.models import Hit

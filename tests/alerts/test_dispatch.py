@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from monitor.alerts import SENDS_PER_CHANNEL, dispatch
-from monitor.alerts.dispatch import CLAIM_LEASE, MAX_ATTEMPTS, AlertRoute, Dispatcher, retry_at
+from monitor.alerts.claims import CLAIM_LEASE
+from monitor.alerts.dispatch import MAX_ATTEMPTS, AlertRoute, Dispatcher, retry_at
 from monitor.alerts.schedules import AlertMode
 from monitor.alerts.webhook import WebhookNotifier
 from monitor.archive.sql import SqlArchive
