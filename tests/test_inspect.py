@@ -74,8 +74,18 @@ def test_test_rule_says_trouble_with_grep_exit_2_not_no_match(cli: Cli, site: Si
     each printed "no match" or an error with exit 1, grep's "none found"."""
     empty = tmp_path / "empty.html"
     empty.write_bytes(b"<html><body><script>1</script></body></html>")
+    (tmp_path / "empty.txt").write_bytes(b"")
+    (tmp_path / "binary.bin").write_bytes(b"\x00\x01dome\x00")
     unreachable = f"http://127.0.0.1:{free_port()}/gone.html"
-    for given in (["--file", str(tmp_path / "missing.html")], ["--url", unreachable], ["--file", str(empty)]):
+    for given in (
+        ["--file", str(tmp_path / "missing.html")],
+        ["--url", unreachable],
+        ["--file", str(empty)],
+        ["--file", str(tmp_path / "empty.txt")],  # these two: a second review
+        ["--file", str(tmp_path / "binary.bin")],
+    ):
         code, out, err = cli("test-rule", "dome", *given)
         assert code == 2 and out == "" and err.startswith(f"monitor: {given[1]}: "), (given, code, out, err)
-    assert "no article text found" in err
+        if given[1] == str(empty):
+            assert "no article text found" in err
+    assert "not a text file" in err  # the last: the binary one

@@ -427,6 +427,14 @@ def test_no_duration_key_takes_a_yes_no_or_an_endless_value(tmp_path: Path) -> N
         ("sqlite:///file:x?mode=memory&uri=true", "in-memory database"),
         ("mysql://x/y", "unsupported storage URL 'mysql://x/y'"),
         ("sqlite:data.db", "names no file"),
+        # A second review: directories, options, and a database libpq would choose.
+        ("sqlite:////", "names no file"),
+        ("sqlite:///./", "names no file"),
+        ("sqlite:///data/", "names no file"),
+        ("sqlite:///..", "names no file"),
+        ("sqlite:///file::memory:?cache=shared", "has options after '?'"),
+        ("postgresql://", "names no database"),
+        ("postgresql://monitor@db.internal:5432/", "names no database"),
     ],
 )
 def test_a_storage_url_no_archive_can_live_at_is_a_config_error(
@@ -473,12 +481,16 @@ alerts:
       - {email: {to: ["desk@example.org", "a b@example.org"], smtp: "smtp://localhost:25", from: "x@@y"}}
       - {email: {to: [], smtp: "smtp://localhost:25"}}
       - {email: {to: "Desk <desk@example.org>", smtp: "smtp://localhost:25", from: "Monitor <m@example.org>"}}
+      - {email: {to: "x@a.org\\nBcc: y@b.org", smtp: "smtp://localhost:25", from: "x@exa mple.org"}}
 """
     assert sorted(problems(tmp_path, text)) == [
         "alerts[0].notify[0].email.to: 'notanemail' is not an e-mail address (user@host)",
         "alerts[0].notify[1].email.from: 'x@@y' is not an e-mail address (user@host)",
         "alerts[0].notify[1].email.to: 'a b@example.org' is not an e-mail address (user@host)",
         "alerts[0].notify[2].email.to: give at least one address",
+        # A second review: parseaddr had cut these to x@exa and x@a.org.
+        "alerts[0].notify[4].email.from: 'x@exa mple.org' is not an e-mail address (user@host)",
+        "alerts[0].notify[4].email.to: 'x@a.org\\nBcc: y@b.org' is not an e-mail address (user@host)",
     ]
 
 

@@ -10,7 +10,6 @@ import socket
 import ssl
 import threading
 from email.message import EmailMessage
-from email.utils import parseaddr
 from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
@@ -121,7 +120,8 @@ def _shut(client: smtplib.SMTP) -> None:
             sock.shutdown(socket.SHUT_RDWR)
 
 
-_ADDRESS = re.compile(r"[^@\s<>]+@[^@\s<>]+")
+_ADDRESS = re.compile(r"[^@\s<>\x00-\x1f\x7f]+@[^@\s<>\x00-\x1f\x7f]+")
+_NAMED = re.compile(r"[^<>\x00-\x1f\x7f]*<(?P<address>[^<>]*)>")  # Desk <desk@example.org>
 
 
 class EmailSettings(StrictModel):
@@ -144,8 +144,8 @@ class EmailSettings(StrictModel):
         if not given:
             raise ValueError("give at least one address")
         for address in given:
-            _, plain = parseaddr(address)
-            if not _ADDRESS.fullmatch(plain):
+            named = _NAMED.fullmatch(address.strip())
+            if not _ADDRESS.fullmatch(named["address"] if named else address.strip()):
                 raise ValueError(f"{address!r} is not an e-mail address (user@host)")
         return value
 

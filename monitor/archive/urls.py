@@ -4,6 +4,8 @@ when it opens one given in code."""
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 POSTGRES_PREFIXES = ("postgresql+psycopg://", "postgresql://", "postgres://")
 
 
@@ -14,6 +16,8 @@ def is_postgres_url(url: str) -> bool:
 def storage_url_problem(url: str) -> str | None:
     """Why the archive cannot live at `url`, or None."""
     if is_postgres_url(url):
+        if not urlsplit(url).path.strip("/"):  # libpq would pick one: the user's, say
+            return f"storage URL {url!r} names no database: give postgresql://user@host/database"
         return None
     if not url.startswith("sqlite:"):
         return (
@@ -24,6 +28,9 @@ def storage_url_problem(url: str) -> str | None:
             f"storage URL {url!r} is an in-memory database: every connection of the archive "
             "would see its own, empty one, and all would be lost at exit; give a file path"
         )
-    if not url.startswith("sqlite:///"):
+    path = url.removeprefix("sqlite:///")
+    if path == url or path.rstrip("/").rsplit("/", 1)[-1] in ("", ".", "..") or path.endswith("/"):
         return f"storage URL {url!r} names no file: give sqlite:///relative/path.db or sqlite:////absolute/path.db"
+    if "?" in path:  # SQLAlchemy would warn of it at every start, and the file would bear it
+        return f"storage URL {url!r} has options after '?': an SQLite archive is a file path alone"
     return None

@@ -129,6 +129,8 @@ def _document(source: str, is_file: bool) -> MatchInput:
     read or holds no text."""
     body, page_url, content_type = _read(source)
     if is_file and body.lstrip()[:1] != b"<":
+        if b"\x00" in body or not body.strip():
+            raise MonitorError("no text in the file" if not body.strip() else "not a text file")
         return MatchInput("", "", body.decode("utf-8", errors="replace"))
     page = extract_page(body, page_url, content_type)
     if not (page.title.strip() or page.text.strip()):

@@ -32,7 +32,7 @@ def add_command(
     allow_private: bool,
     only_print: bool,
 ) -> int:
-    if not re.match(r"https?://[^/\s]+", url):
+    if not re.match(r"https?://[^/\s]+", url, re.IGNORECASE):
         print(f"monitor: {url!r} is not an http(s) URL", file=sys.stderr)
         return 2
     try:

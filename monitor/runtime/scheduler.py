@@ -330,7 +330,7 @@ class Daemon:
         await self._finish_jobs(SHUTDOWN_GRACE)
         sends_alerts = self.gone is None and bool(self.app.dispatcher.routes)
         if sends_alerts and ends - loop.time() <= 0:
-            log.warning("stopping: no time left to claim the alerts due: they stay pending")
+            log.warning("stopping: no time left for a last claim of alerts due; any stay pending")
         elif sends_alerts:
             try:
                 await asyncio.wait_for(self.dispatch(), timeout=ends - loop.time())

@@ -30,13 +30,15 @@ def token_check(tokens: Sequence[str]) -> Callable[[Request], Awaitable[None]]:
     async def check(request: Request) -> None:
         if not listed:
             return
-        scheme, _, given = request.headers.get("authorization", "").partition(" ")
-        shown = [given.strip()] if scheme.lower() == "bearer" else []
+        scheme, _, bearer = request.headers.get("authorization", "").partition(" ")
+        shown = [bearer.strip()] if scheme.lower() == "bearer" else []
         shown += [request.query_params.get("token", ""), request.cookies.get(COOKIE, "")]
-        if not any(is_token(each, listed) for each in shown if each):
+        given = [each for each in shown if each]
+        if not any(is_token(each, listed) for each in given):
+            said = "the token given is not one of serve.tokens" if given else "a token is required"
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED,
-                "a token is required: Authorization: Bearer TOKEN, or ?token=TOKEN",
+                f"{said}: Authorization: Bearer TOKEN, or ?token=TOKEN",
                 headers={"WWW-Authenticate": "Bearer"},
             )
 

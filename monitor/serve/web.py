@@ -11,7 +11,7 @@ import re
 import time
 
 from fastapi import FastAPI, Request, Response
-from starlette.datastructures import Headers, MutableHeaders, QueryParams
+from starlette.datastructures import MutableHeaders, QueryParams
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -27,7 +27,7 @@ CSP = (
 )
 MOST_REPORT_BYTES = 16 * 1024
 _COOKIE_SAFE = re.compile(r"[A-Za-z0-9._~+/=-]+")
-_HOST = re.compile(r"(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<name>[^:\[\]]+))(?::[0-9]{1,5})?")
+_HOST = re.compile(r"(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<name>[^:\[\]]+))(?::(?P<port>[0-9]{1,5}))?")
 
 
 _HEADERS = [
@@ -113,8 +113,11 @@ def _nul_in(scope: Scope) -> str | None:
 def _loopback_host(scope: Scope) -> bool:
     """Whether the Host header names loopback: localhost or a loopback address, exactly (a name
     such as 127.0.0.1.attacker.example may resolve to 127.0.0.1 too), with a port or none."""
-    given = _HOST.fullmatch(Headers(scope=scope).get("host", ""))
-    return given is not None and is_loopback((given["v6"] or given["name"]).lower())
+    hosts = [value for name, value in scope["headers"] if name == b"host"]
+    given = _HOST.fullmatch(hosts[0].decode("latin-1")) if len(hosts) == 1 else None  # two: refused
+    if given is None or int(given["port"] or 0) > 65535:
+        return False
+    return is_loopback((given["v6"] or given["name"]).lower())
 
 
 def add_csp_reports(app: FastAPI, metrics: Metrics) -> None:

@@ -302,7 +302,7 @@ def test_with_tokens_a_client_must_show_one(tmp_path: Path) -> None:
         wait_until_up(base, process)
         assert httpx.get(base + "/api/v1/articles", params={"q": "iron"}).status_code == 401
         wrong = httpx.get(base + "/api/v1/articles", headers={"Authorization": "Bearer wrong-token-0000000"})
-        assert wrong.status_code == 401
+        assert wrong.status_code == 401 and "the token given is not one of serve.tokens" in wrong.text
         bearer = httpx.get(
             base + "/api/v1/articles", params={"q": "iron"}, headers={"Authorization": f"Bearer {TOKEN}"}
         )
@@ -542,12 +542,23 @@ def test_a_csp_report_larger_than_a_report_is_refused_unread(served: Served) -> 
         "127.0.0.1:80@attacker.example",
         "[::1].attacker.example",
         "",
+        "localhost:99999",  # no such port: a second review
     ],
 )
 def test_another_host_name_is_refused_on_loopback(served: Served, host: str) -> None:
     """DNS rebinding: a page of another site, its name resolved to 127.0.0.1, must read nothing."""
     response = httpx.get(served.base + "/api/v1/alerts", headers={"Host": host}, timeout=10)
     assert response.status_code == 421 and "content-security-policy" in response.headers
+
+
+def test_two_host_headers_are_refused(served: Served) -> None:
+    """Found by a second review: with `Host: localhost` then `Host: evil.example` the first was
+    read; no browser sends two, and RFC 9112 wants such a request refused."""
+    address, port = served.base.removeprefix("http://").split(":")
+    with socket.create_connection((address, int(port)), timeout=10) as connection:
+        connection.sendall(b"GET /api/v1/alerts HTTP/1.1\r\nHost: localhost\r\nHost: evil.example\r\n\r\n")
+        answer = connection.recv(1 << 16)
+    assert answer.startswith(b"HTTP/1.1 421 "), answer[:200]
 
 
 @pytest.mark.parametrize(
