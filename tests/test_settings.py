@@ -432,7 +432,7 @@ def test_no_duration_key_takes_a_yes_no_or_an_endless_value(tmp_path: Path) -> N
         ("sqlite:///./", "names no file"),
         ("sqlite:///data/", "names no file"),
         ("sqlite:///..", "names no file"),
-        ("sqlite:///file::memory:?cache=shared", "has options after '?'"),
+        ("sqlite:///file::memory:?cache=shared", "in-memory database"),
         ("postgresql://", "names no database"),
         ("postgresql://monitor@db.internal:5432/", "names no database"),
     ],

@@ -23,7 +23,8 @@ def storage_url_problem(url: str) -> str | None:
         return (
             f"unsupported storage URL {url!r}: give sqlite:///path/to/file.db or postgresql://host/database"
         )
-    if url in ("sqlite:", "sqlite://", "sqlite:///", "sqlite:///:memory:") or "mode=memory" in url:
+    memory = url in ("sqlite:", "sqlite://", "sqlite:///") or ":memory:" in url or "mode=memory" in url
+    if memory:
         return (
             f"storage URL {url!r} is an in-memory database: every connection of the archive "
             "would see its own, empty one, and all would be lost at exit; give a file path"
@@ -31,6 +32,4 @@ def storage_url_problem(url: str) -> str | None:
     path = url.removeprefix("sqlite:///")
     if path == url or path.rstrip("/").rsplit("/", 1)[-1] in ("", ".", "..") or path.endswith("/"):
         return f"storage URL {url!r} names no file: give sqlite:///relative/path.db or sqlite:////absolute/path.db"
-    if "?" in path:  # SQLAlchemy would warn of it at every start, and the file would bear it
-        return f"storage URL {url!r} has options after '?': an SQLite archive is a file path alone"
     return None
