@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, sync_playwright
 
 from monitor.archive.sql import SqlArchive
 from tests.configs import LOOPBACK_FETCH, RULES, monitor_config
@@ -115,6 +115,13 @@ def _shot(page: Page, name: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
+def _follow(page: Page, clicked: Locator) -> None:
+    """Click what leads to another page and wait until that page has loaded: a locator's count
+    does not wait, and read straight after the click it may see the page being left."""
+    with page.expect_navigation():
+        clicked.click()
+
+
 def _titles(page: Page) -> list[str]:
     return page.locator("ol.results li.article h3").all_inner_texts()
 
@@ -122,13 +129,13 @@ def _titles(page: Page) -> list[str]:
 def test_searching_a_phrase_a_chinese_term_and_a_not(desk: str, page: Page) -> None:
     page.goto(desk + "/")
     page.fill("input[name=q]", '"Iron Dome" NOT item')
-    page.click("button[type=submit]")
+    _follow(page, page.locator("button[type=submit]"))
     assert _titles(page) == ["Iron Dome visit", "Iron Dome visit"]  # the story's copy is kept apart
     assert page.locator("li.article mark").first.inner_text() == "Iron Dome"
     assert "Also reported by" in page.locator("li.article").first.inner_text()
     _shot(page, "search-phrase")
     page.fill("input[name=q]", "台灣之盾")
-    page.click("button[type=submit]")
+    _follow(page, page.locator("button[type=submit]"))
     assert _titles(page) == ["台灣之盾 計畫"]
     _shot(page, "search-chinese")
     page.goto(desk + "/?q=dome+NOT+stadium+NOT+item")
@@ -138,7 +145,7 @@ def test_searching_a_phrase_a_chinese_term_and_a_not(desk: str, page: Page) -> N
 def test_a_query_that_does_not_parse_shows_where(desk: str, page: Page) -> None:
     page.goto(desk + "/")
     page.fill("input[name=q]", "Japan AND (laser")
-    page.click("button[type=submit]")
+    _follow(page, page.locator("button[type=submit]"))
     pointer = page.locator(".error pre.pointer").inner_text()
     query, caret = pointer.splitlines()
     assert query == "Japan AND (laser" and caret.strip() == "^"
@@ -147,7 +154,7 @@ def test_a_query_that_does_not_parse_shows_where(desk: str, page: Page) -> None:
 
 def test_a_rules_chart_has_a_point_for_each_of_the_last_90_days(desk: str, page: Page) -> None:
     page.goto(desk + "/rules")
-    page.click("text=Japan documents")
+    _follow(page, page.locator("text=Japan documents"))
     assert page.locator("figure.chart svg circle.point").count() == 91
     assert page.locator("figure.chart figcaption").inner_text().startswith("2 articles")
     assert (
@@ -171,7 +178,7 @@ def test_retry_moves_a_failed_alert_to_pending(desk: str, page: Page) -> None:
     row = page.locator("table.alerts tbody tr.failed").first
     assert "<b>down</b>" in row.locator("td.last-error").inner_text()  # the error as text
     _shot(page, "alerts-failed")
-    row.locator("button", has_text="Retry").click()
+    _follow(page, row.locator("button", has_text="Retry"))
     assert "1 queued again" in page.locator(".notice").inner_text()
     assert page.locator("table.alerts tbody tr.failed").count() == 0
     assert page.locator("table.alerts tbody tr.pending").count() == 1
