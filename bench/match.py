@@ -23,9 +23,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bench.report import environment, write_section
-from monitor.rules import CompiledRule, Matcher, MatchInput, parse_query
+from monitor.rules import CompiledRule, MatchInput, parse_query
 from monitor.rules.ast import all_terms
-from monitor.rules.automaton import SCANNED_FIELDS
+from monitor.rules.automaton import SCANNED_FIELDS, Matcher
 from monitor.rules.text import tokenize
 
 LATIN = "bcdfghjklmnprstvz"

@@ -23,7 +23,8 @@ from monitor.ingest.poll.source import ingest_source
 from monitor.ingest.summaries.summarizers import ExtractiveSummarizer, OpenAISummarizer, Summarizer
 from monitor.models import SourceState
 from monitor.payloads import sample_payloads
-from monitor.rules import CompiledRule, Matcher, parse_query, terms_query, to_text
+from monitor.rules import CompiledRule, parse_query, terms_query, to_text
+from monitor.rules.automaton import Matcher
 
 # A claimed source is due again at its lease's end unless its poll is recorded first: a daemon
 # renews the leases of its running polls (runtime/scheduler.py), so a lease lapses only when its

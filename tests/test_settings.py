@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.alerts.webhook import WebhookChannel
+from monitor.alerts.webhook_channel import WebhookChannel
 from monitor.config import safe_yaml
 from monitor.config.loading import load_settings
 from monitor.errors import ConfigError

@@ -11,7 +11,7 @@ from monitor.alerts.apprise import AppriseChannel
 from monitor.alerts.channel import ChannelSettings
 from monitor.alerts.email import EmailChannel
 from monitor.alerts.jsonl import JsonlChannel
-from monitor.alerts.webhook import WebhookChannel
+from monitor.alerts.webhook_channel import WebhookChannel
 
 CHANNELS: tuple[type[ChannelSettings], ...] = (WebhookChannel, AppriseChannel, EmailChannel, JsonlChannel)
 KINDS: dict[str, type[ChannelSettings]] = {channel.kind: channel for channel in CHANNELS}

@@ -11,14 +11,11 @@ import hmac
 import json
 import time
 from datetime import timedelta
-from typing import Any, ClassVar
+from typing import Any
 
 import httpx
-from pydantic import field_validator
 
-from monitor.alerts import Notifier, channel_key
-from monitor.alerts.channel import ChannelContext, ChannelSettings
-from monitor.config.values import Duration, HttpUrl, StrictModel
+from monitor.alerts import channel_key
 from monitor.errors import NotifyError
 from monitor.net.egress import EgressPolicy, egress, guarded_transport
 from monitor.net.retry import retry_after
@@ -73,25 +70,3 @@ def signature_headers(key: bytes, message_id: str, timestamp: int, body: bytes) 
         "webhook-timestamp": str(timestamp),
         "webhook-signature": f"v1,{digest}",
     }
-
-
-class WebhookSettings(StrictModel):
-    url: HttpUrl
-    secret: str | None = None
-    timeout: Duration = timedelta(seconds=10)
-
-
-class WebhookChannel(ChannelSettings):
-    """`webhook: URL`, or `webhook: {url, secret, timeout}`."""
-
-    kind: ClassVar[str] = "webhook"
-    webhook: WebhookSettings
-
-    @field_validator("webhook", mode="before")
-    @classmethod
-    def _url_alone(cls, value: Any) -> Any:
-        return {"url": value} if isinstance(value, str) else value
-
-    def notifier(self, context: ChannelContext) -> Notifier:
-        webhook = self.webhook
-        return WebhookNotifier(webhook.url, webhook.timeout, context.user_agent, webhook.secret)

@@ -23,7 +23,7 @@ from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from monitor.archive import pg_readers
 from monitor.archive.connections import archive_errors, explained
 from monitor.archive.pg_readers import Readers
-from monitor.archive.schema import upgrade
+from monitor.archive.schema_revision import is_newest
 from monitor.archive.urls import POSTGRES_PREFIXES
 from monitor.errors import ArchiveError
 
@@ -89,7 +89,10 @@ class PostgresConnections:
             ) from error
         try:
             with self.engine.begin() as connection:
-                upgrade(connection)
+                if not is_newest(connection):
+                    from monitor.archive.schema import upgrade  # Alembic: only when there is something to do
+
+                    upgrade(connection)
         except (SQLAlchemyError, ArchiveError, ValueError) as error:  # ValueError: a port that is no number
             self.engine.dispose()
             cause = explained(error) if isinstance(error, SQLAlchemyError) else str(error)

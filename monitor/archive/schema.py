@@ -95,10 +95,6 @@ def revision_of(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
 
 
-def is_newest(connection: Connection) -> bool:
-    return revision_of(connection) == _revisions()[1]
-
-
 def stamp(connection: Connection, revision: str) -> None:
     """Record that the archive is at `revision` without running anything: for SQLite archives
     that migrations/ brought to the baseline."""

@@ -11,18 +11,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from monitor import __version__
-from monitor.archive.backends import open_archive
-from monitor.archive.space import disk_full_warning
-from monitor.cli.alerts import alerts_command, retry_alerts_command
-from monitor.cli.archive import archive_copy_command
-from monitor.cli.check import check_command
-from monitor.cli.daemon import once_command, run_command, serve_command
 from monitor.cli.output import FORMATS
-from monitor.cli.probe import extract_command, test_rule_command
-from monitor.cli.search import backfill_command, search_command
-from monitor.cli.sources import add_command, export_command, import_command
-from monitor.cli.status import sources_command
 from monitor.config.loading import config_path, load_settings
+from monitor.config.settings import Settings
 from monitor.errors import ConfigError, DaemonRunningError, MonitorError, QueryError, UsageError
 
 EPILOG = """examples:
@@ -130,6 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "httpx",
         "httpcore",
         "apscheduler",
+        "alembic.runtime.plugins",  # a line per plugin as Alembic loads them
         "charset_normalizer",
     ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -156,42 +148,72 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+# Each command imports its modules once chosen: `monitor search` and `monitor alerts` do not
+# load the daemon's fetchers and extractors, the web server, or the alert channels' clients.
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "extract":
+        from monitor.cli.probe import extract_command
+
         return extract_command(args.inputs, args.format)
     if args.command == "test-rule":
+        from monitor.cli.probe import test_rule_command
+
         return test_rule_command(args.query, url=args.url, file=args.file, text=args.text)
     path = config_path(args.config)
     settings = load_settings(path)
     if args.command == "check":
+        from monitor.cli.check import check_command
+
         return check_command(settings, str(path))
-    if args.command == "run":
-        return run_command(settings, str(path))
-    if args.command == "once":
-        return once_command(settings, str(path), args.source)
-    if args.command == "serve":
-        return serve_command(settings, args.listen)
+    if args.command in ("run", "once", "serve"):
+        from monitor.cli import daemon
+
+        if args.command == "serve":
+            return daemon.serve_command(settings, args.listen)
+        if args.command == "once":
+            return daemon.once_command(settings, str(path), args.source)
+        return daemon.run_command(settings, str(path))
     if args.command == "backfill":
+        from monitor.cli.search import backfill_command
+
         return backfill_command(settings, str(path), args)
-    if args.command == "sources" and args.source_action == "add":
-        return add_command(
-            path, settings, args.url, args.name, args.pick, args.allow_private, args.only_print
-        )
-    if args.command == "sources" and args.source_action == "import":
-        return import_command(path, settings, args.file, args.only_print)
-    if args.command == "sources" and args.source_action == "export":
-        return export_command(settings, args.output)
+    if args.command == "sources" and args.source_action is not None:
+        from monitor.cli import sources
+
+        if args.source_action == "add":
+            return sources.add_command(
+                path, settings, args.url, args.name, args.pick, args.allow_private, args.only_print
+            )
+        if args.source_action == "import":
+            return sources.import_command(path, settings, args.file, args.only_print)
+        return sources.export_command(settings, args.output)
     if args.command == "archive":
+        from monitor.cli.archive import archive_copy_command
+
         return archive_copy_command(settings, args.to)
+    return _reading(args, settings)
+
+
+def _reading(args: argparse.Namespace, settings: Settings) -> int:
+    """The commands that read the archive: search, sources (health), alerts (and retry)."""
+    from monitor.archive.backends import open_archive
+
     archive = open_archive(settings)
     try:
         if args.command == "search":
+            from monitor.cli.search import search_command
+
             return search_command(archive, settings, args)
         if args.command == "sources":
+            from monitor.archive.space import disk_full_warning
+            from monitor.cli.status import sources_command
+
             warning = disk_full_warning(settings.database_url())
             if warning:
                 print(f"monitor: warning: {warning}", file=sys.stderr)
             return sources_command(archive, settings, args.format)
+        from monitor.cli.alerts import alerts_command, retry_alerts_command
+
         if args.action == "retry":
             return retry_alerts_command(archive, args.ids, args.failed)
         return alerts_command(archive, args.limit, args.format)

@@ -1,7 +1,8 @@
-"""The query language shared by watch rules and archive search."""
+"""The query language shared by watch rules and archive search. The matcher of many rules at
+once (automaton.py: Aho-Corasick, numpy) is imported from its module by those who match
+articles: searching the archive does without it."""
 
 from monitor.rules.ast import Field, Near, Node, Not, Op, Term
-from monitor.rules.automaton import Matcher
 from monitor.rules.match import CompiledRule, MatchInput
 from monitor.rules.parse import parse_query, terms_query, to_text
 
@@ -9,7 +10,6 @@ __all__ = [
     "CompiledRule",
     "Field",
     "MatchInput",
-    "Matcher",
     "Near",
     "Node",
     "Not",

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.rules import CompiledRule, Matcher, MatchInput, parse_query
+from monitor.rules import CompiledRule, MatchInput, parse_query
+from monitor.rules.automaton import Matcher
 from monitor.rules.match import rule_hits
 
 

@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from monitor.archive import Archive, SearchFilters
-from monitor.rules import CompiledRule, Matcher, MatchInput, parse_query
+from monitor.rules import CompiledRule, MatchInput, parse_query
+from monitor.rules.automaton import Matcher
 from monitor.rules.match import evaluate, rule_hits
 from tests.archive.helpers import BACKENDS, archive_of, make_article
 

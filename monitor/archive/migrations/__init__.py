@@ -18,7 +18,8 @@ from pathlib import Path
 
 from sqlalchemy import Connection, func, insert, select, text
 
-from monitor.archive import engine, schema
+from monitor.archive import engine
+from monitor.archive.schema_revision import is_newest
 from monitor.archive.tables import MARK_BLOCK, articles, story_bands
 from monitor.errors import ArchiveError
 from monitor.near_duplicates import band_keys, unpack
@@ -210,7 +211,7 @@ def is_current(connection: Connection) -> bool:
     nothing (reading must work on a full disk)."""
     version = int(connection.execute(text("PRAGMA user_version")).scalar_one())
     application_id = int(connection.execute(text("PRAGMA application_id")).scalar_one())
-    return version == ALEMBIC and application_id == APPLICATION_ID and schema.is_newest(connection)
+    return version == ALEMBIC and application_id == APPLICATION_ID and is_newest(connection)
 
 
 def migrate(connection: Connection) -> None:
@@ -222,6 +223,8 @@ def migrate(connection: Connection) -> None:
             f"the archive has schema version {version}, newer than this program knows "
             f"({ALEMBIC}): upgrade the monitor"
         )
+    from monitor.archive import schema  # Alembic: only when there is something to do
+
     if 0 < version < ALEMBIC:
         if version < LEGACY_LATEST:
             log.info("upgrading the archive from schema version %d to %d", version, LEGACY_LATEST)

@@ -19,7 +19,8 @@ from monitor.ingest.poll.policy import wants_full_text
 from monitor.ingest.poll.reading import HTML_ACCEPT, bounded_parse, egress_policy
 from monitor.models import Article, FeedEntry
 from monitor.near_duplicates import article_shingles
-from monitor.rules import Matcher, MatchInput
+from monitor.rules import MatchInput
+from monitor.rules.automaton import Matcher
 from monitor.rules.text import index_fields
 
 log = logging.getLogger(__name__)

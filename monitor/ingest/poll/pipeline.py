@@ -14,7 +14,7 @@ from monitor.ingest.fetch.client import Fetcher
 from monitor.ingest.fetch.robots import RobotsCache
 from monitor.ingest.summaries.summarizers import ExtractiveSummarizer, Summarizer
 from monitor.models import Article, PollResult
-from monitor.rules import Matcher
+from monitor.rules.automaton import Matcher
 
 MAX_LISTING_PAGES_KEPT = 10_000
 
