@@ -18,6 +18,7 @@ from monitor.config.settings import Settings, is_loopback, split_listen
 from monitor.errors import MonitorError, UsageError
 from monitor.metrics import Metrics
 from monitor.serve.api import build_api
+from monitor.serve.deadlines import UNREAD_WITHIN, DeadlinedHttp
 from monitor.serve.web import Protections
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,8 @@ def bind(listen: str, settings: Settings) -> socket.socket:
         )[:1]
         listener = socket.socket(family, kind, protocol)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if hasattr(socket, "TCP_USER_TIMEOUT"):  # Linux; the connections accepted inherit it
+            listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, int(UNREAD_WITHIN * 1000))
         listener.bind(address)
         listener.listen(128)
     except OSError as error:
@@ -72,7 +75,9 @@ async def serve(
     config = uvicorn.Config(
         # The protections outermost, so that even the answer to a failure carries them.
         Protections(api, settings.serve.tokens),
+        http=DeadlinedHttp,  # a connection must send its request in time (deadlines.py)
         log_level="warning",
+        log_config=None,  # its lines go through the monitor's logging, in the daemon's format
         access_log=False,
         lifespan="off",
         # Beyond this many connections at once new ones get a 503: a flood of half-sent requests
