@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,6 +26,7 @@ from monitor.archive.sql import SqlArchive
 from tests import fixtures
 from tests.archive.helpers import make_article
 from tests.configs import monitor_config
+from tests.serve.conftest import free_port
 from tests.servers import Route, Site, WebhookReceiver
 from tests.test_daemon import start_daemon
 
@@ -42,7 +44,7 @@ def wait_for_line(process: subprocess.Popen[str], text: str, timeout: float = 30
     return lines
 
 
-def daemon_config(tmp_path: Path, site: Site, webhook: WebhookReceiver) -> Path:
+def daemon_config(tmp_path: Path, site: Site, webhook: WebhookReceiver, **sections: Any) -> Path:
     item = {"title": "Iron Dome battery visited", "link": site.url("/d/1"), "description": "Iron Dome."}
     site.routes["/live.xml"] = Route(fixtures.rss([item]))
     return monitor_config(
@@ -50,6 +52,7 @@ def daemon_config(tmp_path: Path, site: Site, webhook: WebhookReceiver) -> Path:
         storage="sqlite:///monitor.db",
         sources=[{"name": "Live", "url": site.url("/live.xml"), "every": "1s", "full_text": "never"}],
         alerts=[{"name": "desk", "notify": [{"webhook": webhook.url}]}],
+        **sections,
     )
 
 
@@ -57,7 +60,8 @@ def daemon_config(tmp_path: Path, site: Site, webhook: WebhookReceiver) -> Path:
 def test_a_second_daemon_on_one_sqlite_archive_is_refused_until_the_first_dies(
     tmp_path: Path, site: Site, webhook: WebhookReceiver
 ) -> None:
-    config = daemon_config(tmp_path, site, webhook)
+    # Serving too: the second is told that a daemon runs, not that the address is in use.
+    config = daemon_config(tmp_path, site, webhook, serve={"listen": f"127.0.0.1:{free_port()}"})
     first = start_daemon(config)
     try:
         wait_for_line(first, "monitor running")

@@ -230,6 +230,37 @@ def test_the_stop_has_one_grace_and_names_the_polls_it_cut_short(
     assert "Traceback" not in caplog.text and "ERROR" not in caplog.text
 
 
+def test_a_poll_running_across_a_summary_is_counted_once_where_it_ends(
+    tmp_path: Path, site: Site, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Found by a review: a poll was counted when it began and its failure when it ended, so a
+    slow feed failing after a summary read "1 poll (1 ok, 0 failed)", then "0 polls (-1 ok, 1
+    failed)"."""
+    site.routes["/slow.xml"] = Route(fixtures.rss([]), delay=30)
+    sources = [{"name": "Trickle", "url": site.url("/slow.xml")}]
+    config = monitor_config(tmp_path, storage="sqlite:///m.db", sources=sources, fetch={"timeout": "1s"})
+    app = build_app(load_settings(config))
+    daemon = Daemon(app)
+
+    async def scenario() -> None:
+        running = asyncio.ensure_future(daemon.run())
+        while "Trickle" not in daemon.polling:  # noqa: ASYNC110 (the daemon's own task adds it)
+            await asyncio.sleep(0.02)
+        await daemon.summarize()  # while it runs
+        while "Trickle" in daemon.polling:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+        await daemon.summarize()  # once it failed
+        daemon.stopping.set()
+        await asyncio.wait_for(running, timeout=10)
+
+    with caplog.at_level(logging.INFO, logger="monitor"):
+        asyncio.run(scenario())
+    app.archive.close()
+    passes = re.findall(r"pass: \d+ polls? \((-?\d+) ok, (\d+) failed", caplog.text)
+    assert passes[:2] == [("0", "0"), ("0", "1")], caplog.text
+    assert "pass: 1 poll (0 ok, 1 failed)" in caplog.text
+
+
 def test_a_running_polls_lease_is_renewed_until_it_ends(tmp_path: Path, site: Site) -> None:
     """A poll longer than the claim's lease keeps its source: no other poller (another daemon,
     or this one's next tick) takes it while it runs; once recorded, nothing is renewed."""

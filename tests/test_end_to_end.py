@@ -128,6 +128,10 @@ def test_alerts_history(cli: Cli, config: Path) -> None:
     assert len(history) == 12  # six stories, two channels each
     assert {row["state"] for row in history} == {"sent"}
     assert {row["channel"].split(":")[0] for row in history} == {"webhook", "jsonl"}
+    # The table too: two channels' alerts of one story differ by more than their ids.
+    code, table, _ = cli("-c", str(config), "alerts")
+    assert code == 0 and table.splitlines()[0].split()[:4] == ["ID", "CREATED", "ALERT", "CHANNEL"]
+    assert sum("webhook:" in line for line in table.splitlines()) == 6
 
 
 def test_entry_whose_link_changes_but_guid_stays_is_not_new(

@@ -89,3 +89,12 @@ def test_test_rule_says_trouble_with_grep_exit_2_not_no_match(cli: Cli, site: Si
         if given[1] == str(empty):
             assert "no article text found" in err
     assert "not a text file" in err  # the last: the binary one
+
+
+def test_a_file_larger_than_a_page_may_be_is_not_read_whole(cli: Cli) -> None:
+    """Found by a review: `test-rule dome --file /dev/zero` took 5.9 GB in 15 s (a URL was
+    capped, a file was not)."""
+    code, out, err = cli("test-rule", "dome", "--file", "/dev/zero")
+    assert (code, out) == (2, "") and "larger than 10,485,760 bytes" in err, err
+    code, out, err = cli("extract", "/dev/zero")
+    assert code == 1 and "larger than 10,485,760 bytes" in err, err

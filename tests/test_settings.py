@@ -511,3 +511,21 @@ alerts:
         "fetch: expected a section of keys, not 3",
         "serve.tokens[0]: environment variable MONITOR_TOKEN is not set",
     ]
+
+
+def test_intervals_and_timeouts_of_nothing_are_refused(tmp_path: Path) -> None:
+    """Found by a review: `defaults: {every: 0s}` polled a feed twice a second, and a webhook's
+    `timeout: 0s` failed every send; `monitor check` had said ok."""
+    text = """
+defaults: {every: 0s}
+fetch: {timeout: 0s, host_gap: 0s}
+sources:
+  - {name: A, url: "https://example.org/a"}
+alerts:
+  - {name: desk, notify: [{webhook: {url: "http://127.0.0.1:9/hook", timeout: 0s}}]}
+"""
+    assert problems(tmp_path, text) == [
+        "defaults.every: must be at least 1s",
+        "fetch.timeout: must be more than 0s (a wait of none never completes)",
+        "alerts[0].notify[0].webhook.timeout: must be more than 0s (a wait of none never completes)",
+    ]  # host_gap 0s: no gap between requests to one host, as asked

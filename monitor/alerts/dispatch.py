@@ -164,7 +164,8 @@ class Dispatcher:
                 latest.append(route.every.next_after(now))
             moved = await asyncio.to_thread(self.outbox.bring_forward_held, route.name, max(latest))
             if moved:
-                log.info("%s held alerts of %s now go out by %s", moved, route.name, max(latest).isoformat())
+                by = max(latest).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+                log.info("%s held alerts of %s now go out by %s", moved, route.name, by)
         self._held_reconsidered = True
 
     @property

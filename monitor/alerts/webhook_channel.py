@@ -11,13 +11,13 @@ from pydantic import field_validator
 
 from monitor.alerts import Notifier
 from monitor.alerts.channel import ChannelContext, ChannelSettings
-from monitor.config.values import Duration, HttpUrl, StrictModel
+from monitor.config.values import HttpUrl, StrictModel, TimeLimit
 
 
 class WebhookSettings(StrictModel):
     url: HttpUrl
     secret: str | None = None
-    timeout: Duration = timedelta(seconds=10)
+    timeout: TimeLimit = timedelta(seconds=10)
 
 
 class WebhookChannel(ChannelSettings):

@@ -29,6 +29,7 @@ def alerts_command(archive: Archive, limit: int, fmt: str) -> int:
         "id",
         "created",
         "alert",
+        "channel",
         "rules",
         "article",
         "state",

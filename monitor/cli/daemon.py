@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from contextlib import nullcontext
 
@@ -25,9 +26,7 @@ def run_command(settings: Settings, path: str) -> int:
 
     limit_malloc_arenas()  # before the pass's threads exist
 
-    listener = bind(settings.serve.listen, settings) if settings.serve.listen else None
-
-    async def daemon() -> None:
+    async def daemon(listener: socket.socket | None) -> None:
         app = build_app(settings, path)
         try:
             metrics = Metrics()
@@ -51,7 +50,10 @@ def run_command(settings: Settings, path: str) -> int:
     if url.startswith("sqlite:///"):
         refuse_unless_ours(url)  # before the lock file: nothing is left beside a refused file
     with sole_daemon(database) if url.startswith("sqlite:///") else nullcontext():
-        event_loop.run(daemon())
+        # Bound once the archive is this daemon's: a second daemon is told that one runs, not
+        # that the address is in use. Before anything starts: an address in use stops it here.
+        listener = bind(settings.serve.listen, settings) if settings.serve.listen else None
+        event_loop.run(daemon(listener))
     return 0
 
 

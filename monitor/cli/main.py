@@ -122,6 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "httpcore",
         "apscheduler",
         "alembic.runtime.plugins",  # a line per plugin as Alembic loads them
+        "apprise",  # two INFO lines a send; the monitor says what failed, and its warnings stay
         "charset_normalizer",
     ):
         logging.getLogger(noisy).setLevel(logging.WARNING)

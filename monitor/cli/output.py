@@ -41,6 +41,8 @@ def show(records: Sequence[dict[str, Any]], columns: Sequence[str], fmt: str) ->
 def _cell(value: Any) -> str:
     if value is None:
         return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, list | tuple):
         return ", ".join(_cell(item) for item in value)
     return " ".join(str(value).split())

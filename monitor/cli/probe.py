@@ -57,10 +57,15 @@ def _read(source: str) -> tuple[bytes, str, str]:
             raise fetched
         return fetched
     path = Path(source)
+    most = FetchSettings().max_bytes  # as a page fetched: /dev/zero must not fill the memory
     try:
-        return path.read_bytes(), path.resolve().as_uri(), ""
+        with path.open("rb") as file:
+            body = file.read(most + 1)
     except OSError as error:
         raise MonitorError(f"cannot read {source}: {error.strerror or error}") from error
+    if len(body) > most:
+        raise MonitorError(f"larger than {most:,} bytes, the most a page may be")
+    return body, path.resolve().as_uri(), ""
 
 
 def page_json(source: str, page: PageText) -> dict[str, Any]:

@@ -52,7 +52,8 @@ def add_command(
         print(f"monitor: no feed found at {url} (announced, linked or at a common path)", file=sys.stderr)
         return 2
     for number, feed in enumerate(found, 1):
-        print(f"{number}. {feed.url}  {feed.title or '(untitled)'}  [{feed.how}, {feed.entries} entries]")
+        entries = counted(feed.entries, "entry", "entries")
+        print(f"{number}. {feed.url}  {feed.title or '(untitled)'}  [{feed.how}, {entries}]")
     if not 1 <= pick <= len(found):
         print(f"monitor: --pick {pick}: choose 1 to {len(found)}", file=sys.stderr)
         return 2

@@ -21,7 +21,15 @@ from monitor.alerts.holding import QuietHours
 from monitor.alerts.schedules import HOURLY, AlertMode
 from monitor.archive.urls import storage_url_problem
 from monitor.config.durations import format_duration
-from monitor.config.values import DigestSchedule, Duration, HttpUrl, Retention, StoryThrottle, StrictModel
+from monitor.config.values import (
+    DigestSchedule,
+    Duration,
+    HttpUrl,
+    Retention,
+    StoryThrottle,
+    StrictModel,
+    TimeLimit,
+)
 from monitor.near_duplicates import StoryGrouping
 
 FullText = Literal["auto", "always", "never"]
@@ -60,7 +68,7 @@ class SummarizerSettings(StrictModel):
     url: str | None = None  # the API base, e.g. http://127.0.0.1:8080/v1
     model: str | None = None
     api_key: str | None = None  # e.g. ${OPENAI_API_KEY}
-    timeout: Duration = timedelta(seconds=20)
+    timeout: TimeLimit = timedelta(seconds=20)
 
     @model_validator(mode="after")
     def _endpoint_given(self) -> SummarizerSettings:
@@ -71,6 +79,12 @@ class SummarizerSettings(StrictModel):
         return self
 
 
+def _at_least_a_second(interval: timedelta) -> timedelta:
+    if interval < timedelta(seconds=1):
+        raise ValueError("must be at least 1s")
+    return interval
+
+
 def _summarizer(value: Any) -> Any:
     return {"kind": value} if isinstance(value, str) else value
 
@@ -79,9 +93,14 @@ class DefaultSettings(StrictModel):
     every: Duration = timedelta(minutes=15)
     full_text: FullText = "auto"
 
+    @field_validator("every")
+    @classmethod
+    def _sane_interval(cls, value: timedelta) -> timedelta:
+        return _at_least_a_second(value)
+
 
 class FetchSettings(StrictModel):
-    timeout: Duration = timedelta(seconds=30)
+    timeout: TimeLimit = timedelta(seconds=30)
     max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     concurrency: int = Field(default=16, gt=0, le=1000)
     per_host: int = Field(default=2, gt=0, le=100)
@@ -123,9 +142,7 @@ class SourceSettings(StrictModel):
     @field_validator("every", "min_every", "max_every")
     @classmethod
     def _sane_interval(cls, value: timedelta | None) -> timedelta | None:
-        if value is not None and value < timedelta(seconds=1):
-            raise ValueError("must be at least 1s")
-        return value
+        return value if value is None else _at_least_a_second(value)
 
 
 class RuleSettings(StrictModel):

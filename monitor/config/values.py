@@ -45,7 +45,14 @@ def _http_url(value: str) -> str:
     return value
 
 
+def _positive(value: timedelta) -> timedelta:
+    if value <= timedelta(0):
+        raise ValueError("must be more than 0s (a wait of none never completes)")
+    return value
+
+
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
+TimeLimit = Annotated[timedelta, BeforeValidator(_duration), AfterValidator(_positive)]  # a timeout
 Retention = Annotated[timedelta | None, BeforeValidator(_optional_duration)]
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
 

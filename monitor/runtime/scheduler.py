@@ -177,12 +177,14 @@ class Daemon:
             self.tally.cut_short += 1
             raise
         finally:
+            # Counted as it ends, with its outcome: a poll running across a summary was "ok" in
+            # the pass it began in and -1 ok in the next.
+            self.tally.polls += 1
             self.polling.discard(source.name)
             if source.name not in self.retries:
                 self.claims.pop(source.name, None)
 
     async def _poll_and_report(self, source: SourceSettings, state: SourceState | None) -> None:
-        self.tally.polls += 1
         started = time.monotonic()
         try:
             report = await self.app.poll_one(source, state)

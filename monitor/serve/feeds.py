@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 from xml.etree import ElementTree
 
 from markupsafe import escape
@@ -52,7 +52,7 @@ def _html(item: ArchivedArticle, rule: str) -> str:
 def atom_feed(rule: str, stories: Sequence[ArchivedArticle], self_url: str, now: datetime) -> bytes:
     ElementTree.register_namespace("", ATOM)
     feed = ElementTree.Element(f"{{{ATOM}}}feed")
-    _text(feed, "id", f"urn:monitor:rule:{rule}")
+    _text(feed, "id", f"urn:monitor:rule:{quote(rule, safe='')}")  # a URI: no spaces
     _text(feed, "title", f"{rule}: matches")
     _text(feed, "updated", iso(max((item.article.fetched for item in stories), default=now)) or "")
     ElementTree.SubElement(feed, f"{{{ATOM}}}link", rel="self", href=_xml_safe(self_url))

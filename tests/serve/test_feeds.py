@@ -39,6 +39,7 @@ def test_the_atom_feed_has_what_rfc_4287_requires(served: Served) -> None:
     feed = ElementTree.fromstring(served.get("/feeds/rules/Taiwan Shield.atom").content)
     for required in ("id", "title", "updated", "author"):
         assert feed.find(ATOM + required) is not None, required
+    assert feed.findtext(ATOM + "id") == "urn:monitor:rule:Taiwan%20Shield"  # an IRI has no spaces
     self_link = feed.find(ATOM + "link[@rel='self']")
     assert self_link is not None and self_link.get("href", "").endswith("/feeds/rules/Taiwan%20Shield.atom")
     [entry] = feed.findall(ATOM + "entry")
