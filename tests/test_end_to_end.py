@@ -159,6 +159,12 @@ def test_alerts_retry_command(cli: Cli, config: Path, webhook: WebhookReceiver) 
     assert failing and all(row["state"] == "pending" and row["attempts"] == 1 for row in failing)
     code, out, _ = cli("-c", str(config), "alerts", "retry", failing[0]["id"])
     assert code == 0 and out.startswith("1 alert queued again")
+    again = {row["id"]: row for row in cli.json("-c", str(config), "alerts", "--format", "json")}
+    assert again[failing[0]["id"]]["attempts"] == 1  # still pending: its attempts are kept
+    sent = next(row for row in history if row["state"] == "sent")
+    code, out, _ = cli("-c", str(config), "alerts", "retry", sent["id"])
+    assert code == 0 and "0 alerts queued again" in out
+    assert "1 of the alerts given was sent already: not sent again" in out
     code, _, err = cli("-c", str(config), "alerts", "retry")
     assert code == 2 and "--failed" in err
 

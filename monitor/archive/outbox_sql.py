@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, bindparam, func, or_, select, true, update
+from sqlalchemy import ColumnElement, bindparam, case, func, or_, select, true, update
 
 from monitor.archive.connections import Transactions, operation
 from monitor.archive.rows import alert_from
@@ -177,7 +177,8 @@ class SqlOutbox:
 
     @operation("retrying alerts")
     def retry_alerts(self, ids: Sequence[str], failed: bool, now: datetime) -> int:
-        """Send these alerts (and, with `failed`, every dead-lettered one) again, afresh."""
+        """Send these alerts (and, with `failed`, every dead-lettered one) again now; a failed
+        one afresh."""
         chosen: ColumnElement[bool] = alerts.c.id.in_(list(ids))
         if failed:
             chosen = or_(chosen, alerts.c.state == AlertState.FAILED.value)
@@ -185,7 +186,13 @@ class SqlOutbox:
             result = connection.execute(
                 update(alerts)
                 .where(chosen, alerts.c.state != AlertState.SENT.value)
-                .values(state=AlertState.PENDING.value, attempts=0, next_attempt=now)
+                # A dead-lettered row starts afresh; one still pending (or held) keeps the
+                # count of its attempts and only goes now.
+                .values(
+                    state=AlertState.PENDING.value,
+                    attempts=case((alerts.c.state == AlertState.FAILED.value, 0), else_=alerts.c.attempts),
+                    next_attempt=now,
+                )
             )
         return result.rowcount
 

@@ -20,6 +20,11 @@ def retry_alerts_command(archive: Archive, ids: list[str], failed: bool) -> int:
         raise UsageError(f"no alert with the id {listed} (see monitor alerts --format json)")
     count = archive.outbox.retry_alerts(ids, failed, datetime.now(UTC))
     print(f"{counted(count, 'alert')} queued again; the daemon or the next monitor once sends them")
+    already = len(set(ids)) - count
+    if not failed and already:  # only sent ones are left alone
+        print(
+            f"{already} of the alerts given {'was' if already == 1 else 'were'} sent already: not sent again"
+        )
     return 0
 
 
