@@ -173,32 +173,35 @@ class Daemon:
         self.polling.add(source.name)
         try:
             await self._poll_and_report(source, state)
-        except asyncio.CancelledError:  # the stop's grace ended: polled again at the next start
-            self.tally.cut_short += 1
-            raise
         finally:
-            # Counted as it ends, with its outcome: a poll running across a summary was "ok" in
-            # the pass it began in and -1 ok in the next.
-            self.tally.polls += 1
             self.polling.discard(source.name)
             if source.name not in self.retries:
                 self.claims.pop(source.name, None)
 
     async def _poll_and_report(self, source: SourceSettings, state: SourceState | None) -> None:
+        # A poll is counted as it ends, with its outcome, before anything else is awaited: one
+        # running across a summary was "ok" in the pass it began in and -1 ok in the next.
         started = time.monotonic()
         try:
             report = await self.app.poll_one(source, state)
+        except asyncio.CancelledError:  # the stop's grace ended: polled again at the next start
+            self.tally.polls += 1
+            self.tally.cut_short += 1
+            raise
         except ArchiveError as error:
+            self.tally.polls += 1
             self.tally.failed += 1
             self.metrics.poll_done(PollResult.ARCHIVE_ERROR.value, time.monotonic() - started, 0, 0)
             await self._archive_failed(source, state, error)
             return
         except Exception:  # a bug of ours outside the poll's own handling: the lease retries it later
+            self.tally.polls += 1
             self.tally.failed += 1
             self.metrics.poll_done(PollResult.INTERNAL_ERROR.value, time.monotonic() - started, 0, 0)
             log.exception("polling %r failed", source.name)
             return
         self.metrics.poll_done(report.status.value, time.monotonic() - started, report.new, report.matched)
+        self.tally.polls += 1
         self.tally.failed += report.error is not None
         self.tally.new += report.new
         self.tally.matched += report.matched

@@ -23,28 +23,60 @@ log = logging.getLogger(__name__)
 
 REQUEST_WITHIN = 30.0  # s: a browser or a feed reader sends a request of ours in milliseconds
 UNREAD_WITHIN = 60.0  # s: TCP_USER_TIMEOUT, for the answers' bytes
+# Bytes of a request's line and headers: neither uvicorn nor httptools bounds them, and httptools
+# joins a header's pieces by concatenation, on the event loop: one header of 160 MB sent over
+# 30 s held the whole process (the daemon's polls too) for seconds at a time.
+MOST_HEAD_BYTES = 1 << 20
+_TOO_LARGE = (
+    b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: text/plain; charset=utf-8\r\n"
+    b"connection: close\r\ncontent-length: 44\r\n\r\nthe request's line and headers are too large"
+)
 
 
 class DeadlinedHttp(HttpToolsProtocol):
-    """HttpToolsProtocol closing a connection that has not sent a whole request in time."""
+    """HttpToolsProtocol closing a connection that has not sent a whole request in time, or
+    whose request's line and headers grow past MOST_HEAD_BYTES.
+
+    The deadline is armed when the connection opens, when a request has arrived whole (for the
+    next one, pipelined or not) and when an answer ends. When it expires the connection is
+    closed if a request has begun and not ended, or if nothing is being answered; an answer
+    still being made for a whole request is left to finish (its end arms the deadline again)."""
 
     _deadline: asyncio.TimerHandle | None = None
+    _partial = False  # a request has begun and not arrived whole
+    _in_head = True  # the bytes arriving are a request's line and headers
+    _head_bytes = 0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._arm()
 
+    def data_received(self, data: bytes) -> None:
+        if self._in_head:
+            self._head_bytes += len(data)
+            if self._head_bytes > MOST_HEAD_BYTES:
+                if not self.transport.is_closing():
+                    self.transport.write(_TOO_LARGE)
+                    self.transport.close()
+                return
+        super().data_received(data)
+
+    def on_message_begin(self) -> None:
+        self._partial = True
+        super().on_message_begin()
+
+    def on_headers_complete(self) -> None:
+        self._in_head, self._head_bytes = False, 0
+        super().on_headers_complete()
+
     def on_message_complete(self) -> None:
-        if self.cycle is not None and self.cycle.response_complete:
-            self._arm()  # answered before it had all of it (a refusal): the next one is due
-        else:
-            self._disarm()
+        self._partial, self._in_head = False, True
+        self._arm()  # for the next request
         super().on_message_complete()
 
     def on_response_complete(self) -> None:
-        waiting = bool(self.pipeline)  # a request received whole while this one was answered
         super().on_response_complete()
-        if not waiting and not self.transport.is_closing():
+        if not self.transport.is_closing():
             self._arm()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -62,7 +94,9 @@ class DeadlinedHttp(HttpToolsProtocol):
 
     def _expired(self) -> None:
         self._deadline = None
-        if not self.transport.is_closing():
-            # DEBUG: a crowd of such connections would otherwise fill the log as it fills the server.
-            log.debug("closed a connection that sent no whole request within %g s", REQUEST_WITHIN)
-            self.transport.close()
+        answering = self.cycle is not None and not self.cycle.response_complete
+        if self.transport.is_closing() or (answering and not self._partial):
+            return
+        # DEBUG: a crowd of such connections would otherwise fill the log as it fills the server.
+        log.debug("closed a connection that sent no whole request within %g s", REQUEST_WITHIN)
+        self.transport.close()

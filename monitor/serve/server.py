@@ -80,8 +80,8 @@ async def serve(
         log_config=None,  # its lines go through the monitor's logging, in the daemon's format
         access_log=False,
         lifespan="off",
-        # Beyond this many connections at once new ones get a 503: a flood of half-sent requests
-        # cannot take every file descriptor the daemon's polls need.
+        # Beyond this many connections at once the requests of new ones get a 503 (they are
+        # accepted, and held until deadlines.py's deadline: a file descriptor each meanwhile).
         limit_concurrency=MOST_CONNECTIONS,
     )
     server = _Server(config)

@@ -13,6 +13,7 @@ from functools import lru_cache
 
 from fastapi import FastAPI, Request, Response
 from starlette.datastructures import MutableHeaders, QueryParams
+from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -130,10 +131,13 @@ def add_csp_reports(app: FastAPI, metrics: Metrics) -> None:
     @app.post("/csp-report", include_in_schema=False, status_code=204)
     async def csp_report(request: Request) -> Response:
         report = b""
-        async for chunk in request.stream():  # read no further than a report can be
-            report += chunk
-            if len(report) > MOST_REPORT_BYTES:
-                return Response(status_code=413)
+        try:
+            async for chunk in request.stream():  # read no further than a report can be
+                report += chunk
+                if len(report) > MOST_REPORT_BYTES:
+                    return Response(status_code=413)
+        except ClientDisconnect:  # gone before its report ended (or cut at the deadline): nothing to count
+            return Response(status_code=400)
         metrics.csp_reports.inc()
         log.warning(
             "the browser refused something a page held (CSP): %s", report[:500].decode("utf-8", "replace")
