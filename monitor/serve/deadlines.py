@@ -5,8 +5,8 @@ nothing, or half a request, held their place for ever: 300 of them, opened once 
 took all of the server's connections (MOST_CONNECTIONS), and every request after got a 503
 for as long as they stayed open, from anyone, with or without a token (the token is read from
 a whole request). Here a request must have arrived whole (its line, headers and body) within
-REQUEST_WITHIN of the connection opening or of the last answer on it ending; past that the
-connection is closed.
+REQUEST_WITHIN of the connection opening, of the previous request arriving whole (pipelined or
+not) or of the last answer on it ending; past that the connection is closed.
 
 Answers a client does not read are the kernel's to bound: the listening socket's
 TCP_USER_TIMEOUT (server.bind) drops a connection whose sent bytes stay unacknowledged, or
