@@ -82,12 +82,18 @@ def _config(connection: Connection | None = None) -> Config:
 
 
 @cache
-def _revisions() -> tuple[frozenset[str], str]:
-    """The revisions this program knows, and the newest of them."""
-    script = ScriptDirectory.from_config(_config())
-    return frozenset(
-        revision.revision for revision in script.walk_revisions()
-    ), script.get_current_head() or ""
+def _script() -> ScriptDirectory:
+    return ScriptDirectory.from_config(_config())
+
+
+def known_revisions() -> frozenset[str]:
+    """The revisions this program knows."""
+    return frozenset(revision.revision for revision in _script().walk_revisions())
+
+
+def head_revision() -> str:
+    """The newest of them (schema_revision.NEWEST_REVISION says the same without Alembic)."""
+    return _script().get_current_head() or ""
 
 
 def revision_of(connection: Connection) -> str | None:
@@ -108,7 +114,7 @@ def upgrade(connection: Connection, to: str = "head") -> None:
     dialect = connection.dialect.name
     if dialect == "postgresql":
         connection.execute(_UPGRADE_LOCK)
-    known, _ = _revisions()
+    known = known_revisions()
     current = revision_of(connection)
     tables = set(connection.execute(_TABLES[dialect]).scalars()) - {"alembic_version"}
     if dialect == "sqlite":

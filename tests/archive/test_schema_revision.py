@@ -9,20 +9,16 @@ import sys
 from pathlib import Path
 
 import psycopg
-from alembic.config import Config
-from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine
 
 from monitor.archive.postgres import PostgresConnections, engine_url
-from monitor.archive.schema import upgrade
+from monitor.archive.schema import head_revision, upgrade
 from monitor.archive.schema_revision import NEWEST_REVISION
 from monitor.archive.sql import SqlArchive
 
 
 def test_the_newest_revision_is_the_head_of_the_revisions() -> None:
-    config = Config()
-    config.set_main_option("script_location", "monitor.archive:revisions")
-    assert ScriptDirectory.from_config(config).get_current_head() == NEWEST_REVISION
+    assert head_revision() == NEWEST_REVISION
 
 
 def _loads_alembic(opening: str) -> bool:
