@@ -25,6 +25,7 @@ from monitor.config.values import (
     DigestSchedule,
     Duration,
     HttpUrl,
+    Interval,
     Retention,
     StoryThrottle,
     StrictModel,
@@ -79,24 +80,13 @@ class SummarizerSettings(StrictModel):
         return self
 
 
-def _at_least_a_second(interval: timedelta) -> timedelta:
-    if interval < timedelta(seconds=1):
-        raise ValueError("must be at least 1s")
-    return interval
-
-
 def _summarizer(value: Any) -> Any:
     return {"kind": value} if isinstance(value, str) else value
 
 
 class DefaultSettings(StrictModel):
-    every: Duration = timedelta(minutes=15)
+    every: Interval = timedelta(minutes=15)
     full_text: FullText = "auto"
-
-    @field_validator("every")
-    @classmethod
-    def _sane_interval(cls, value: timedelta) -> timedelta:
-        return _at_least_a_second(value)
 
 
 class FetchSettings(StrictModel):
@@ -120,14 +110,14 @@ class SourceSettings(StrictModel):
     name: str = Field(min_length=1)
     url: HttpUrl
     kind: Literal["feed", "html", "sitemap"] = "feed"
-    every: Duration | None = None
+    every: Interval | None = None
     language: str | None = None
     full_text: FullText | None = None
     selectors: Selectors | None = None
     allow_private: bool = False  # may this source and its links reach non-public addresses?
     robots: bool = True  # obey robots.txt when fetching this source's article pages
-    min_every: Duration | None = None  # with max_every: adapt the interval to how busy it is
-    max_every: Duration | None = None
+    min_every: Interval | None = None  # with max_every: adapt the interval to how busy it is
+    max_every: Interval | None = None
 
     @model_validator(mode="after")
     def _bounds_in_order(self) -> SourceSettings:
@@ -138,11 +128,6 @@ class SourceSettings(StrictModel):
     @property
     def adaptive(self) -> bool:
         return self.min_every is not None or self.max_every is not None
-
-    @field_validator("every", "min_every", "max_every")
-    @classmethod
-    def _sane_interval(cls, value: timedelta | None) -> timedelta | None:
-        return value if value is None else _at_least_a_second(value)
 
 
 class RuleSettings(StrictModel):

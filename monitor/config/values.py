@@ -51,8 +51,15 @@ def _positive(value: timedelta) -> timedelta:
     return value
 
 
+def _at_least_a_second(value: timedelta) -> timedelta:
+    if value < timedelta(seconds=1):
+        raise ValueError("must be at least 1s")
+    return value
+
+
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
 TimeLimit = Annotated[timedelta, BeforeValidator(_duration), AfterValidator(_positive)]  # a timeout
+Interval = Annotated[timedelta, BeforeValidator(_duration), AfterValidator(_at_least_a_second)]  # polls
 Retention = Annotated[timedelta | None, BeforeValidator(_optional_duration)]
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
 
