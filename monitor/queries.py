@@ -16,7 +16,7 @@ from monitor.errors import SearchTooSlow, UsageError
 from monitor.models import AlertState, ArchivedArticle, PollResult, SourceState
 from monitor.names import known_names
 from monitor.payloads import iso
-from monitor.rules import Node, parse_query, to_text
+from monitor.rules import Node, is_language_code, parse_query, to_text
 
 EARLIEST_YEAR, LATEST_YEAR = 1000, 9998
 
@@ -101,6 +101,8 @@ def search_filters(archive: Archive, settings: Settings, asked: SearchAsked) -> 
         raise UsageError(f"limit {asked.limit}: give at least 1")
     configured = {source.name for source in settings.sources}
     sources = configured | {state.name for state in archive.source_states()} if asked.sources else configured
+    if asked.language and not is_language_code(asked.language):
+        raise UsageError(f"lang {asked.language!r}: give a language code such as en, zh or zh-TW")
     since, until = moment(asked.since, "since"), until_moment(asked.until)
     if since is not None and until is not None and since >= until:
         raise UsageError("since is not before until")  # as the mention counts say: not an empty answer

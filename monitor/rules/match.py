@@ -119,8 +119,8 @@ def compile_node(node: Node) -> Evaluator:
         case Near(left=left, right=right, distance=distance):
             return _near(compile_node(left), compile_node(right), distance)
         case Field(name="lang", child=child):
-            wanted = child.text.lower() if isinstance(child, Term) else None
-            return lambda lookup, fields, language: {} if _language_is(language, wanted) else None
+            holds = _language_test(child)
+            return lambda lookup, fields, language: {} if holds(language) else None
         case Field(name=name, child=child):
             inner, scope = compile_node(child), (name,)
             return lambda lookup, fields, language: inner(lookup, scope, language)
@@ -213,8 +213,22 @@ def _close_to(these: Found, others: Found, distance: int) -> Found:
     return close
 
 
-def _language_is(language: str, wanted: str | None) -> bool:
-    return bool(wanted and language) and (language == wanted or language.startswith(f"{wanted}-"))
+def _language_test(node: Node) -> Callable[[str], bool]:
+    """Whether an article's language (lowercased) is what lang:'s codes ask; a code takes in
+    its variants (zh: zh-tw, zh-hant). The parser lets only codes, AND, OR and NOT in."""
+    match node:
+        case Term(text=code):
+            return lambda language: language == code or language.startswith(f"{code}-")
+        case Not(child=child):
+            inner = _language_test(child)
+            return lambda language: not inner(language)
+        case Op(op="AND", children=children):
+            tests = tuple(map(_language_test, children))
+            return lambda language: all(test(language) for test in tests)
+        case Op(children=children):
+            tests = tuple(map(_language_test, children))
+            return lambda language: any(test(language) for test in tests)
+    raise ValueError(f"lang: cannot hold {node}")
 
 
 def evaluate(node: Node, article: MatchInput, lookup: Lookup | None = None) -> Result:

@@ -24,6 +24,10 @@ from monitor.rules.text import join_tokens, tokenize
 _QUOTES = {'"': '"', "“": "”", "「": "」", "„": "“"}
 _NEAR = re.compile(r"NEAR/(\d+)")
 _SPECIAL = set("()") | set(_QUOTES)
+_FIELD_LIKE = re.compile(r"[A-Za-z]+")  # `name:` before a term reads as a field, known or not
+# What lang: takes: a BCP 47 tag's language and subtags, as feeds and pages declare them.
+_LANGUAGE_CODE = re.compile(r"[a-z]{2,3}(-[a-z0-9]{1,8})*")
+_NOT_A_CODE = "lang: takes a language code such as en, zh or zh-TW (lang:zh also finds zh-TW)"
 # Bounds on one query, so that no rule or search can exhaust the stack, the memory or the
 # matcher's time: far beyond what an analyst writes, far below what breaks.
 MAX_DEPTH = 16  # nested parentheses, NOTs and fields (FTS5 overflows at about twice that)
@@ -72,6 +76,11 @@ def _lex_word(query: str, start: int, tokens: list[_Token]) -> int:
         end += 1
     word = query[start:end]
     name, colon, rest = word.partition(":")
+    if colon and _FIELD_LIKE.fullmatch(name) and name.lower() not in FIELD_NAMES:
+        fields = ", ".join(f"{known}:" for known in FIELD_NAMES)
+        raise QueryError(
+            query, start, f"unknown field '{name}:' (the fields are {fields}); quote words holding a colon"
+        )
     if colon and name.lower() in FIELD_NAMES:
         tokens.append(_Token("FIELD", name.lower(), start))
         if rest:
@@ -95,6 +104,11 @@ def _lex_word(query: str, start: int, tokens: list[_Token]) -> int:
     return end
 
 
+def is_language_code(code: str) -> bool:
+    """Whether lang: and the language filters take this: a tag's language and subtags."""
+    return _LANGUAGE_CODE.fullmatch(code.lower()) is not None
+
+
 class _Parser:
     def __init__(self, query: str) -> None:
         self.query = query
@@ -103,6 +117,7 @@ class _Parser:
         self.depth = 0
         self.nears = 0
         self.terms = 0
+        self.in_language = False  # inside lang:, where terms are language codes
 
     def peek(self) -> _Token:
         return self.tokens[self.index]
@@ -158,6 +173,8 @@ class _Parser:
         node = self.primary()
         while self.peek().kind == "NEAR":
             operator = self.take()
+            if self.in_language:
+                raise QueryError(self.query, operator.position, "NEAR has no place in lang:")
             self.nears += 1
             if self.nears > MAX_NEAR:
                 raise QueryError(
@@ -179,12 +196,24 @@ class _Parser:
             self.take()
             return node
         if token.kind == "FIELD":
+            if self.in_language:
+                raise QueryError(self.query, token.position, "lang: holds language codes, not fields")
             name = cast(Literal["title", "source", "lang"], token.text)
             with self.nested(token):
-                return Field(name, self.primary())
+                self.in_language = name == "lang"
+                child = self.primary()
+                self.in_language = False
+                return Field(name, child)
         if token.kind in ("PHRASE", "WORD"):
-            return self.term(token)
+            return self.language(token) if self.in_language else self.term(token)
         raise self.fail(token, "a word, a phrase or '('")
+
+    def language(self, token: _Token) -> Term:
+        """A term of lang:, a language code, kept whole (`zh-TW` is one code, not two words)."""
+        code = token.text.strip().lower()
+        if not is_language_code(code):
+            raise QueryError(self.query, token.position, f"{_NOT_A_CODE}, not '{token.text}'")
+        return Term(code, (code,))
 
     def term(self, token: _Token) -> Term:
         self.terms += 1

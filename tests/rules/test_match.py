@@ -86,6 +86,21 @@ def test_language_field() -> None:
     assert not matches("lang:zh", "x", language=None)
 
 
+@pytest.mark.parametrize(
+    ("query", "languages"),
+    [
+        ("lang:(en OR zh)", {"en", "en-GB", "zh-TW", "zh-Hant"}),
+        ("lang:(NOT en)", {"zh-TW", "zh-Hant", "he", None}),
+        ("NOT lang:en", {"zh-TW", "zh-Hant", "he", None}),
+        ("lang:(zh NOT zh-tw)", {"zh-Hant"}),
+        ("lang:zh-TW", {"zh-TW"}),
+    ],
+)
+def test_language_field_combines_codes(query: str, languages: set[str | None]) -> None:
+    every = ["en", "en-GB", "zh-TW", "zh-Hant", "he", None]
+    assert {language for language in every if matches(query, "x", language=language)} == languages
+
+
 def test_hits_carry_term_offsets_and_snippet() -> None:
     text = "Before. The delegation toured an Iron-Dome battery near the coast. After."
     rule = CompiledRule("Iron Dome", '"Iron Dome"', parse_query('"Iron Dome"'))

@@ -24,6 +24,9 @@ from monitor.rules import Field, Near, Not, Op, Term, parse_query, terms_query, 
         ('laser NEAR/10 (weapon* OR "Iron Beam")', 'laser NEAR/10 (weapon* OR "iron beam")'),
         ('title:"Iron Dome"', 'title:"iron dome"'),
         ("source:Harbor lang:en", "source:harbor AND lang:en"),
+        ("lang:zh-TW", "lang:zh-tw"),  # one code, not the phrase "zh tw"
+        ('lang:(EN OR "zh") NOT lang:zh-Hant', "lang:(en OR zh) AND NOT lang:zh-hant"),
+        ("10:30", '"10 30"'),  # a colon after no field name is part of the text
         ("台灣之盾", '"台湾之盾"'),
         ("“Iron Dome”", '"iron dome"'),
         ("「台灣之盾」", '"台湾之盾"'),
@@ -82,6 +85,14 @@ def test_terms_list_is_an_or_of_literal_phrases() -> None:
         ("title: dome", 6, "expected a term after 'title:'"),
         ("OR dome", 0, "expected a word, a phrase or '('"),
         ("***", 0, "nothing to match"),
+        ("tilte:dome", 0, "unknown field 'tilte:' (the fields are title:, source:, lang:)"),
+        ('iron Titel:"dome"', 5, "unknown field 'Titel:'"),
+        ("https://example.org", 0, "quote words holding a colon"),
+        ("lang:english", 5, "lang: takes a language code such as en, zh or zh-TW"),
+        ("lang:(en OR chinese)", 12, "not 'chinese'"),
+        ("lang:en*", 5, "not 'en*'"),
+        ("lang:(en NEAR/2 zh)", 9, "NEAR has no place in lang:"),
+        ("lang:(title:dome)", 6, "lang: holds language codes, not fields"),
     ],
 )
 def test_errors_name_the_position(query: str, position: int, message: str) -> None:

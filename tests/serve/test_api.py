@@ -99,6 +99,10 @@ def test_pages_follow_the_cursor_to_the_end(served: Served) -> None:
         # A review found these a silent empty answer, though the mention counts refused them.
         ({"q": "dome", "since": "2026-03-02", "until": "2026-03-01"}, "since is not before until"),
         ({"q": "iron NEAR/0 dome"}, "NEAR/0 never matches"),
+        # Found a silent empty answer, or a phrase, in session 24.
+        ({"q": "dome", "lang": "english"}, "give a language code such as en"),
+        ({"q": "tilte:dome"}, "unknown field 'tilte:'"),
+        ({"q": "lang:english"}, "lang: takes a language code"),
     ],
 )
 def test_a_bad_request_is_told_what_is_wrong(served: Served, params: dict[str, str], said: str) -> None:
