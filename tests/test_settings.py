@@ -522,10 +522,11 @@ fetch: {timeout: 0s, host_gap: 0s}
 sources:
   - {name: A, url: "https://example.org/a"}
 alerts:
-  - {name: desk, notify: [{webhook: {url: "http://127.0.0.1:9/hook", timeout: 0s}}]}
+  - {name: desk, max_age: 0s, notify: [{webhook: {url: "http://127.0.0.1:9/hook", timeout: 0s}}]}
 """
     assert problems(tmp_path, text) == [
         "defaults.every: must be at least 1s",
         "fetch.timeout: must be more than 0s (a wait of none never completes)",
         "alerts[0].notify[0].webhook.timeout: must be more than 0s (a wait of none never completes)",
+        "alerts[0].max_age: must be more than 0s (each alert would be given up before it is sent)",
     ]  # host_gap 0s: no gap between requests to one host, as asked

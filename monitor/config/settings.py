@@ -22,6 +22,7 @@ from monitor.alerts.schedules import HOURLY, AlertMode
 from monitor.archive.urls import storage_url_problem
 from monitor.config.durations import format_duration
 from monitor.config.values import (
+    AlertAge,
     DigestSchedule,
     Duration,
     HttpUrl,
@@ -196,7 +197,7 @@ class AlertSettings(StrictModel):
     quiet_hours: QuietHoursSettings | None = None
     notify: list[Channel] = Field(min_length=1)
     max_attempts: int = Field(default=12, ge=1, le=1000)  # then the alert is dead-lettered
-    max_age: Duration = timedelta(days=2)  # ... or once it is this old, whichever comes first
+    max_age: AlertAge = timedelta(days=2)  # ... or once it is this old, whichever comes first
     templates: TemplateSettings = TemplateSettings()
 
 

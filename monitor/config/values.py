@@ -51,6 +51,12 @@ def _positive(value: timedelta) -> timedelta:
     return value
 
 
+def _positive_age(value: timedelta) -> timedelta:
+    if value <= timedelta(0):
+        raise ValueError("must be more than 0s (each alert would be given up before it is sent)")
+    return value
+
+
 def _at_least_a_second(value: timedelta) -> timedelta:
     if value < timedelta(seconds=1):
         raise ValueError("must be at least 1s")
@@ -60,6 +66,7 @@ def _at_least_a_second(value: timedelta) -> timedelta:
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
 TimeLimit = Annotated[timedelta, BeforeValidator(_duration), AfterValidator(_positive)]  # a timeout
 Interval = Annotated[timedelta, BeforeValidator(_duration), AfterValidator(_at_least_a_second)]  # polls
+AlertAge = Annotated[timedelta, BeforeValidator(_duration), AfterValidator(_positive_age)]  # max_age
 Retention = Annotated[timedelta | None, BeforeValidator(_optional_duration)]
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
 
