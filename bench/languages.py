@@ -17,7 +17,8 @@ from pathlib import Path
 from bench.report import environment, write_section
 from monitor.errors import MonitorError
 from monitor.ingest.parse.feeds import parse_feed
-from monitor.ingest.parse.language import detect_language, macrolanguage
+from monitor.ingest.parse.language import detect_language
+from monitor.language_codes import macrolanguage
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "bench" / "feeds"
 MIN_LETTERS = 100

@@ -13,10 +13,11 @@ from monitor.archive import Archive, SearchFilters
 from monitor.config.durations import format_duration, parse_duration
 from monitor.config.settings import Settings
 from monitor.errors import SearchTooSlow, UsageError
+from monitor.language_codes import is_language_code, macrolanguage
 from monitor.models import AlertState, ArchivedArticle, PollResult, SourceState
 from monitor.names import known_names
 from monitor.payloads import iso
-from monitor.rules import Node, is_language_code, parse_query, to_text
+from monitor.rules import Node, parse_query, to_text
 
 EARLIEST_YEAR, LATEST_YEAR = 1000, 9998
 
@@ -103,6 +104,7 @@ def search_filters(archive: Archive, settings: Settings, asked: SearchAsked) -> 
     sources = configured | {state.name for state in archive.source_states()} if asked.sources else configured
     if asked.language and not is_language_code(asked.language):
         raise UsageError(f"lang {asked.language!r}: give a language code such as en, zh or zh-TW")
+    language = asked.language and (macrolanguage(asked.language) or asked.language)
     since, until = moment(asked.since, "since"), until_moment(asked.until)
     if since is not None and until is not None and since >= until:
         raise UsageError("since is not before until")  # as the mention counts say: not an empty answer
@@ -113,7 +115,7 @@ def search_filters(archive: Archive, settings: Settings, asked: SearchAsked) -> 
         sources=known_names(list(asked.sources), sources, "source"),
         rules=known_names(list(asked.rules), [rule.name for rule in settings.watch], "watch rule"),
         matched=asked.matched,
-        language=asked.language,
+        language=language or None,
         limit=asked.limit,
     )
 

@@ -530,3 +530,19 @@ alerts:
         "alerts[0].notify[0].webhook.timeout: must be more than 0s (a wait of none never completes)",
         "alerts[0].max_age: must be more than 0s (each alert would be given up before it is sent)",
     ]  # host_gap 0s: no gap between requests to one host, as asked
+
+
+def test_a_source_language_is_a_code_stored_as_articles_declare_it(tmp_path: Path) -> None:
+    """Found in session 24: `language: English` was stored on each article as "english",
+    which lang:en never found."""
+    text = """
+sources:
+  - {name: A, url: "https://example.org/a", language: zh_TW}
+  - {name: B, url: "https://example.org/b", language: iw}
+  - {name: C, url: "https://example.org/c", language: English}
+"""
+    assert problems(tmp_path, text) == [
+        "sources[2].language: 'English' is not a language code such as en, zh or zh-TW"
+    ]
+    settings = load_settings(write(tmp_path, text.replace("English", "cmn")))
+    assert [source.language for source in settings.sources] == ["zh-TW", "he", "zh"]

@@ -32,6 +32,7 @@ from monitor.config.values import (
     StrictModel,
     TimeLimit,
 )
+from monitor.language_codes import is_language_code, macrolanguage
 from monitor.near_duplicates import StoryGrouping
 
 FullText = Literal["auto", "always", "never"]
@@ -119,6 +120,15 @@ class SourceSettings(StrictModel):
     robots: bool = True  # obey robots.txt when fetching this source's article pages
     min_every: Interval | None = None  # with max_every: adapt the interval to how busy it is
     max_every: Interval | None = None
+
+    @field_validator("language")
+    @classmethod
+    def _language_code(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not is_language_code(value.replace("_", "-")):
+            raise ValueError(f"{value!r} is not a language code such as en, zh or zh-TW")
+        return macrolanguage(value)  # stored as declared ones are: cmn is zh, iw is he
 
     @model_validator(mode="after")
     def _bounds_in_order(self) -> SourceSettings:

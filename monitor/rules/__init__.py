@@ -4,7 +4,7 @@ articles: searching the archive does without it."""
 
 from monitor.rules.ast import Field, Near, Node, Not, Op, Term
 from monitor.rules.match import CompiledRule, MatchInput
-from monitor.rules.parse import is_language_code, parse_query, terms_query, to_text
+from monitor.rules.parse import parse_query, terms_query, to_text
 
 __all__ = [
     "CompiledRule",
@@ -15,7 +15,6 @@ __all__ = [
     "Not",
     "Op",
     "Term",
-    "is_language_code",
     "parse_query",
     "terms_query",
     "to_text",

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Literal, cast
 
 from monitor.errors import QueryError
+from monitor.language_codes import is_language_code, macrolanguage
 from monitor.rules.ast import FIELD_NAMES, Field, Near, Node, Not, Op, Term
 from monitor.rules.text import join_tokens, tokenize
 
@@ -25,8 +26,6 @@ _QUOTES = {'"': '"', "“": "”", "「": "」", "„": "“"}
 _NEAR = re.compile(r"NEAR/(\d+)")
 _SPECIAL = set("()") | set(_QUOTES)
 _FIELD_LIKE = re.compile(r"[A-Za-z]+")  # `name:` before a term reads as a field, known or not
-# What lang: takes: a BCP 47 tag's language and subtags, as feeds and pages declare them.
-_LANGUAGE_CODE = re.compile(r"[a-z]{2,3}(-[a-z0-9]{1,8})*")
 _NOT_A_CODE = "lang: takes a language code such as en, zh or zh-TW (lang:zh also finds zh-TW)"
 # Bounds on one query, so that no rule or search can exhaust the stack, the memory or the
 # matcher's time: far beyond what an analyst writes, far below what breaks.
@@ -102,11 +101,6 @@ def _lex_word(query: str, start: int, tokens: list[_Token]) -> int:
     else:
         tokens.append(_Token("WORD", word, start))
     return end
-
-
-def is_language_code(code: str) -> bool:
-    """Whether lang: and the language filters take this: a tag's language and subtags."""
-    return _LANGUAGE_CODE.fullmatch(code.lower()) is not None
 
 
 class _Parser:
@@ -213,6 +207,7 @@ class _Parser:
         code = token.text.strip().lower()
         if not is_language_code(code):
             raise QueryError(self.query, token.position, f"{_NOT_A_CODE}, not '{token.text}'")
+        code = macrolanguage(code) or code  # as articles' languages are stored: lang:iw is he
         return Term(code, (code,))
 
     def term(self, token: _Token) -> Term:

@@ -12,11 +12,12 @@ from monitor.config.settings import Selectors
 from monitor.errors import ParseError
 from monitor.ingest.pages.extract import extract_page
 from monitor.ingest.pages.listings import parse_listing
-from monitor.ingest.parse.language import detect_language, macrolanguage
+from monitor.ingest.parse.language import detect_language
 from monitor.ingest.parse.normalize import article_id, canonical_url
 from monitor.ingest.parse.sitemaps import parse_sitemap
 from monitor.ingest.poll.policy import next_poll, wants_full_text
 from monitor.ingest.summaries.extractive import sentences, summarize
+from monitor.language_codes import macrolanguage
 from monitor.models import Hit
 from tests import fixtures
 
@@ -193,7 +194,9 @@ def test_extract_page_in_big5() -> None:
 @pytest.mark.parametrize(
     ("declared", "filtered_as"),
     [("wuu", "zh"), ("yue-HK", "zh-HK"), ("cmn_Hans", "zh-Hans"), ("arz", "ar"), ("en_US", "en-US"),
-     ("zxx", None), (" ", None), ("he", "he")],
+     ("zxx", None), (" ", None), ("he", "he"), ("iw-IL", "he-IL"),
+     # No tags: what feeds were seen to declare; the text's own language is told instead.
+     ("English", None), ("utf-8", None), ("", None), ("日本語", None)],
 )  # fmt: skip
 def test_languages_are_the_codes_analysts_filter_by(declared: str, filtered_as: str | None) -> None:
     assert macrolanguage(declared) == filtered_as

@@ -94,6 +94,7 @@ def test_language_field() -> None:
         ("NOT lang:en", {"zh-TW", "zh-Hant", "he", None}),
         ("lang:(zh NOT zh-tw)", {"zh-Hant"}),
         ("lang:zh-TW", {"zh-TW"}),
+        ("lang:iw", {"he"}),  # the withdrawn code for Hebrew, as articles' are stored: he
     ],
 )
 def test_language_field_combines_codes(query: str, languages: set[str | None]) -> None:

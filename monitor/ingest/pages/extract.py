@@ -17,8 +17,8 @@ import lxml.html
 from monitor.errors import ParseError
 from monitor.ingest.parse.dates import parse_iso_date
 from monitor.ingest.parse.entries import MAX_FIELD_CHARS
-from monitor.ingest.parse.language import macrolanguage
 from monitor.ingest.parse.markup import clean_text, decode_html
+from monitor.language_codes import macrolanguage
 
 _HTML_LANG = re.compile(rb"<html[^>]*\blang\s*=\s*[\"']?([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})?)", re.I)
 

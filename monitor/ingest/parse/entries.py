@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from monitor.ingest.parse.language import macrolanguage
+from monitor.language_codes import macrolanguage
 from monitor.models import FeedEntry
 
 MAX_ENTRIES = 2000  # entries kept from one feed
