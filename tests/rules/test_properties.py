@@ -23,6 +23,7 @@ OTHER = ["железный", "купол", "القبة", "الحديدية", "כ
 CJK = ["台灣", "台湾", "之盾", "鐵穹", "铁穹", "アイアン", "ドーム", "防衛", "計画"]
 SEPARATORS = [" ", " ", "-", "'s ", ", ", "・", "", "。"]
 VOCABULARY = LATIN + OTHER + CJK
+LANGUAGES = [None, "en", "en-GB", "zh", "zh-TW", "he", "ja"]
 
 
 def document(rng: random.Random, words: int) -> str:
@@ -39,6 +40,7 @@ atom = st.one_of(
     word.map(lambda w: w[:3] + "*" if w.isascii() and len(w) > 3 else w),
     st.lists(word, min_size=2, max_size=3).map(lambda ws: '"' + " ".join(ws) + '"'),
     word.map(lambda w: f"title:{w}"),
+    st.sampled_from(["lang:en", "lang:zh-tw", "lang:(he OR ja)", "lang:(zh NOT zh-TW)", "-lang:en"]),
 )
 query = st.recursive(
     atom,
@@ -54,8 +56,11 @@ query = st.recursive(
 
 @cache
 def corpus() -> list[MatchInput]:
-    rng = random.Random(7)
-    return [MatchInput(document(rng, 3), "", document(rng, 25), "Src", None) for _ in range(150)]
+    rng, languages = random.Random(7), random.Random(8)
+    return [
+        MatchInput(document(rng, 3), "", document(rng, 25), "Src", languages.choice(LANGUAGES))
+        for _ in range(150)
+    ]
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -64,7 +69,11 @@ def archive(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     with archive_of(request, tmp_path_factory.mktemp("property")) as store:
         documents = enumerate(corpus())
         store.store_new(
-            [make_article(f"d{i}", title=doc.title, text=doc.text, hits=()) for i, doc in documents], []
+            [
+                make_article(f"d{i}", title=doc.title, text=doc.text, language=doc.language, hits=())
+                for i, doc in documents
+            ],
+            [],
         )
         yield store
 
@@ -98,6 +107,8 @@ def test_the_generated_corpus_exercises_every_script(archive: Archive) -> None:
         "القبة",
         "купол",
         "dome*",
+        "lang:(zh NOT zh-TW)",
+        "-lang:en",
     ):
         node = parse_query(text)
         expected = {f"d{i}" for i, doc in enumerate(corpus()) if evaluate(node, doc) is not None}
