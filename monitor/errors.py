@@ -17,6 +17,7 @@ MonitorError
 from __future__ import annotations
 
 import math
+import unicodedata
 
 
 class MonitorError(Exception):
@@ -32,15 +33,40 @@ class ConfigError(MonitorError):
 
 
 class QueryError(MonitorError):
+    SHOWN = 100  # characters of a long line shown around the position
+
     def __init__(self, query: str, position: int, message: str) -> None:
         self.query = query
         self.position = position
         self.message = message
-        super().__init__(f"{message} at position {position + 1}")
+        line, column = self._line_and_column()
+        where = f"line {line}, column {column + 1}" if "\n" in query else f"position {position + 1}"
+        super().__init__(f"{message} at {where}")
+
+    def _line_and_column(self) -> tuple[int, int]:
+        before = self.query[: self.position]
+        return before.count("\n") + 1, self.position - (before.rfind("\n") + 1)
 
     def pointer(self) -> str:
-        """The query with a caret under the offending position."""
-        return f"{self.query}\n{' ' * self.position}^"
+        """The query's line holding the offending position, with a caret under it in a
+        terminal's columns (a CJK character takes two, a tab stays a tab); of a long line, the
+        part around the position."""
+        _, column = self._line_and_column()
+        line = self.query[self.position - column :].split("\n", 1)[0]
+        if len(line) > self.SHOWN:
+            first = max(0, min(column - self.SHOWN // 2, len(line) - self.SHOWN))
+            last = first + self.SHOWN
+            column -= first - (1 if first else 0)
+            line = ("…" if first else "") + line[first:last] + ("…" if last < len(line) else "")
+        padding = "".join("\t" if char == "\t" else " " * _columns(char) for char in line[:column])
+        return f"{line}\n{padding}^"
+
+
+def _columns(char: str) -> int:
+    """The columns a terminal gives a character: two for a wide one, none for a combining mark."""
+    if unicodedata.combining(char):
+        return 0
+    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
 
 
 class UsageError(MonitorError):

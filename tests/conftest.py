@@ -81,7 +81,10 @@ class Cli:
         self.capsys = capsys
 
     def __call__(self, *args: str) -> tuple[int, str, str]:
-        code = main(list(args))
+        try:
+            code = main(list(args))
+        except SystemExit as stopped:  # argparse's usage errors, as the process would exit
+            code = stopped.code if isinstance(stopped.code, int) else 1
         captured = self.capsys.readouterr()
         return code, captured.out, captured.err
 

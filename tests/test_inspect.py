@@ -35,7 +35,7 @@ def test_extract_reports_failures_and_keeps_going(cli: Cli, site: Site, tmp_path
 def test_test_rule_exit_codes(cli: Cli, site: Site) -> None:
     code, out, _ = cli("test-rule", '"T-Dome" OR 台灣之盾', "--url", site.url("/articles/shield.html"))
     assert code == 0
-    assert "match: 1 hits" in out and "»T-Dome«" in out
+    assert "match: 1 hit\n" in out and "»T-Dome«" in out
     code, out, _ = cli("test-rule", "laser NEAR/3 weapon*", "--text", "Koizumi wants laser weapons")
     assert code == 0 and "»laser«" in out and "»weapons«" in out
     code, out, _ = cli("test-rule", "dome", "--text", "domestic politics")
@@ -98,3 +98,39 @@ def test_a_file_larger_than_a_page_may_be_is_not_read_whole(cli: Cli) -> None:
     assert (code, out) == (2, "") and "larger than 10,485,760 bytes" in err, err
     code, out, err = cli("extract", "/dev/zero")
     assert code == 1 and "larger than 10,485,760 bytes" in err, err
+
+
+ENGLISH = "This is a long English sentence about the Iron Dome and the radar it uses."
+
+
+def test_test_rule_reads_the_language_as_a_poll_does(cli: Cli, tmp_path: Path) -> None:
+    """Found in session 24: a text declaring no language was identified by polls, not by
+    test-rule, whose lang:en then said no match where the daemon matched."""
+    code, out, _ = cli("test-rule", "lang:en dome", "--text", ENGLISH)
+    assert code == 0 and out.startswith("match: 1 hit (language: en)\n")
+    code, out, _ = cli("test-rule", "lang:ja", "--text", ENGLISH)
+    assert code == 1 and out == "no match (language: en)\n"
+    code, out, _ = cli("test-rule", "lang:en", "--text", ENGLISH)
+    assert code == 0 and "it holds through NOT or lang:, with no term to show" in out
+    page = tmp_path / "page.html"
+    page.write_bytes(fixtures.article_page(ENGLISH).replace(b' lang="en"', b""))
+    code, out, _ = cli("extract", str(page), "--format", "json")
+    assert code == 0 and json.loads(out)[0]["language"] == "en"
+
+
+def test_a_query_may_begin_with_a_dash(cli: Cli) -> None:
+    code, out, _ = cli("test-rule", "-sport", "--text", "Japan studies laser weapons")
+    assert code == 0 and out.startswith("match: 0 hits")
+    code, out, _ = cli("test-rule", "--text", "sport results", "-sport")
+    assert code == 1 and out == "no match\n"
+    code, _, err = cli("test-rule", "laser", "-sport", "--text", "laser")
+    assert code == 2 and "unrecognized arguments: -sport (a query of several words goes in one pair" in err
+    code, _, err = cli("test-rule", "--text", "laser")
+    assert code == 2 and "test-rule: the following arguments are required: query" in err
+
+
+def test_an_option_of_one_value_given_twice_is_refused(cli: Cli) -> None:
+    code, _, err = cli("search", "dome", "--lang", "en", "--lang", "he")
+    assert code == 2 and "--lang is given twice: give it once (for either language, lang:(en OR zh)" in err
+    code, _, err = cli("search", "dome", "--lang", "english")
+    assert code == 2 and "give a language code such as en" in err

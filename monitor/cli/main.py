@@ -43,17 +43,21 @@ def _parser() -> argparse.ArgumentParser:
     once = commands.add_parser("once", help="poll every (or the named) source once, send alerts")
     once.add_argument("--source", action="append", default=[], metavar="NAME")
     search = commands.add_parser("search", help="query the archive with the rule language")
-    search.add_argument("query", help="the rule language; '' for every article the options keep")
-    search.add_argument("--since", help="published since: 7d, 24h or a date (2026-01-06)")
+    search.add_argument("query", nargs="?", help="the rule language; '' for every article the options keep")
+    search.add_argument("--since", action=_Once, help="published since: 7d, 24h or a date (2026-01-06)")
     search.add_argument(
-        "--fetched-since", help="arrived in the archive since: 7d, 24h or a date (old articles fetched late)"
+        "--fetched-since",
+        action=_Once,
+        help="arrived in the archive since: 7d, 24h or a date (old articles fetched late)",
     )
-    search.add_argument("--until", help="a date (its whole day taken in) or a moment (2026-01-31T12:00)")
+    search.add_argument(
+        "--until", action=_Once, help="a date (its whole day taken in) or a moment (2026-01-31T12:00)"
+    )
     search.add_argument("--source", action="append", default=[], metavar="NAME")
     search.add_argument("--rule", action="append", default=[], metavar="NAME")
     search.add_argument("--matched", action="store_true", help="only articles a rule matched")
-    search.add_argument("--lang", help="language code, e.g. en, zh, ja")
-    search.add_argument("--limit", type=int, default=50)
+    search.add_argument("--lang", action=_Once, help="language code, e.g. en, zh, ja")
+    search.add_argument("--limit", action=_Once, type=int, default=50)
     search.add_argument("--format", choices=FORMATS, default="table")
     backfill = commands.add_parser("backfill", help="run a watch rule over the archive")
     backfill.add_argument("rule", help="the name of a watch rule in the config")
@@ -102,7 +106,7 @@ def _parser() -> argparse.ArgumentParser:
     extract.add_argument("inputs", nargs="+", metavar="URL_OR_FILE")
     extract.add_argument("--format", choices=("text", "json", "ndjson"), default="text")
     test_rule = commands.add_parser("test-rule", help="does a query match? (exit 0 yes, 1 no)")
-    test_rule.add_argument("query")
+    test_rule.add_argument("query", nargs="?")
     given = test_rule.add_mutually_exclusive_group(required=True)
     given.add_argument("--url")
     given.add_argument("--file")
@@ -110,8 +114,42 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Once(argparse.Action):
+    """An option of one value: given twice, which was meant cannot be told (the last would win)."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        if getattr(namespace, f"_given_{self.dest}", False):
+            either = " (for either language, lang:(en OR zh) in the query)" if self.dest == "lang" else ""
+            parser.error(f"{option_string} is given twice: give it once{either}")
+        setattr(namespace, f"_given_{self.dest}", True)
+        setattr(namespace, self.dest, values)
+
+
+def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The command line, parsed. A query may begin with a dash (`-sport` is NOT sport), which
+    argparse takes for an option it does not know: a search's or test-rule's one such word, when
+    it has no query otherwise, is its query."""
+    parser = _parser()
+    args, extras = parser.parse_known_args(argv)
+    asks_a_query = args.command in ("search", "test-rule")
+    if asks_a_query and args.query is None and len(extras) == 1 and extras[0].startswith("-"):
+        args.query, extras = extras[0], []
+    if extras:
+        quotes = " (a query of several words goes in one pair of quotes)" if asks_a_query else ""
+        parser.error(f"unrecognized arguments: {' '.join(extras)}{quotes}")
+    if asks_a_query and args.query is None:
+        parser.error(f"{args.command}: the following arguments are required: query")
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = _arguments(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -13,9 +13,10 @@ from monitor.config.settings import FetchSettings
 from monitor.errors import MonitorError, UsageError
 from monitor.ingest.fetch.client import Fetcher
 from monitor.ingest.pages.extract import PageText, extract_page
+from monitor.ingest.parse.language import detect_language
 from monitor.net.egress import EgressPolicy
 from monitor.payloads import iso
-from monitor.rules import CompiledRule, MatchInput, parse_query
+from monitor.rules import CompiledRule, MatchInput, parse_query, to_text
 from monitor.rules.match import rule_hits
 from monitor.runtime import event_loop
 
@@ -74,7 +75,7 @@ def page_json(source: str, page: PageText) -> dict[str, Any]:
         "title": page.title,
         "text": page.text,
         "published": iso(page.published),
-        "language": page.language,
+        "language": page.language or detect_language(f"{page.title}\n{page.text}"),  # as polls do
     }
 
 
@@ -114,14 +115,18 @@ def test_rule_command(query: str, url: str | None, file: str | None, text: str |
     except MonitorError as error:
         print(f"monitor: {url or file}: {error}", file=sys.stderr)
         return 2
+    # As a poll does: a text that declares no language is identified, for lang: to read.
+    document.language = document.language or detect_language(f"{document.title}\n{document.text}")
     hits = rule_hits(CompiledRule("query", query, node), document)
+    language = f" (language: {document.language or 'not told'})" if "lang:" in to_text(node) else ""
     if not hits:
-        print("no match")
+        print(f"no match{language}")
         return 1
-    print(f"match: {len([hit for hit in hits if hit.term])} hits")
+    shown = len([hit for hit in hits if hit.term])
+    print(f"match: {shown} hit{'' if shown == 1 else 's'}{language}")
     for hit in hits:
         if not hit.term:
-            print("  (matched through NOT: no term to show)")
+            print("  (it holds through NOT or lang:, with no term to show)")
             continue
         field_text = getattr(document, hit.field)
         marked = _marked(field_text, hit.start, hit.end, hit.snippet)

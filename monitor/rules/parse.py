@@ -25,7 +25,10 @@ from monitor.rules.text import join_tokens, tokenize
 _QUOTES = {'"': '"', "“": "”", "「": "」", "„": "“"}
 _NEAR = re.compile(r"NEAR/(\d+)")
 _SPECIAL = set("()") | set(_QUOTES)
-_FIELD_LIKE = re.compile(r"[A-Za-z]+")  # `name:` before a term reads as a field, known or not
+# `name:` right before a term reads as a field, known or not (a colon before a space is text:
+# "Analysis: dome"; a single letter is text too: C:\path).
+_FIELD_LIKE = re.compile(r"[A-Za-z]{2,}")
+_NARROW = {wide: wide - 0xFEE0 for wide in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
 _NOT_A_CODE = "lang: takes a language code such as en, zh or zh-TW (lang:zh also finds zh-TW)"
 # Bounds on one query, so that no rule or search can exhaust the stack, the memory or the
 # matcher's time: far beyond what an analyst writes, far below what breaks.
@@ -45,48 +48,57 @@ class _Token:
 
 
 def _lex(query: str) -> list[_Token]:
+    # Read with full-width forms as ASCII (a CJK input method types ＂, （, ：, ＯＲ), one
+    # character for one, so that positions stay the query's own.
+    text = query.translate(_NARROW)
     tokens: list[_Token] = []
     index = 0
-    while index < len(query):
-        char = query[index]
+    while index < len(text):
+        char = text[index]
         if char.isspace():
             index += 1
         elif char in "()":
             tokens.append(_Token(cast(Literal["(", ")"], char), char, index))
             index += 1
         elif char in _QUOTES:
-            close = query.find(_QUOTES[char], index + 1)
+            close = text.find(_QUOTES[char], index + 1)
             if close < 0:
                 raise QueryError(query, index, "unclosed quote")
-            tokens.append(_Token("PHRASE", query[index + 1 : close], index))
+            tokens.append(_Token("PHRASE", text[index + 1 : close], index))
             index = close + 1
-        elif char == "-" and index + 1 < len(query) and not query[index + 1].isspace():
+        elif char == "-" and index + 1 < len(text) and not text[index + 1].isspace():
             tokens.append(_Token("NOT", "-", index))
             index += 1
         else:
-            index = _lex_word(query, index, tokens)
-    tokens.append(_Token("END", "", len(query)))
+            index = _lex_word(query, text, index, tokens)
+    tokens.append(_Token("END", "", len(text)))
     return tokens
 
 
-def _lex_word(query: str, start: int, tokens: list[_Token]) -> int:
+def _lex_word(query: str, text: str, start: int, tokens: list[_Token]) -> int:
     end = start
-    while end < len(query) and not query[end].isspace() and query[end] not in _SPECIAL:
+    while end < len(text) and not text[end].isspace() and text[end] not in _SPECIAL:
         end += 1
-    word = query[start:end]
+    word = text[start:end]
     name, colon, rest = word.partition(":")
-    if colon and _FIELD_LIKE.fullmatch(name) and name.lower() not in FIELD_NAMES:
+    if colon and name.lower() in FIELD_NAMES:
+        tokens.append(_Token("FIELD", name.lower(), start))
+        where = start + len(name) + 1
+        if rest.startswith("-"):
+            raise QueryError(query, where, f"'{name}:' takes a term: -{name}:{rest[1:]} leaves it out")
+        if rest in ("AND", "OR", "NOT", "NEAR") or _NEAR.fullmatch(rest):
+            raise QueryError(query, where, f"'{name}:' takes a term, not the operator {rest}")
+        if rest:
+            tokens.append(_Token("WORD", rest, where))
+        elif end >= len(text) or text[end].isspace():
+            raise QueryError(query, end, f"expected a term after '{name}:'")
+        return end
+    term_next = rest or (end < len(text) and text[end] in _SPECIAL and text[end] != ")")
+    if colon and term_next and _FIELD_LIKE.fullmatch(name):
         fields = ", ".join(f"{known}:" for known in FIELD_NAMES)
         raise QueryError(
             query, start, f"unknown field '{name}:' (the fields are {fields}); quote words holding a colon"
         )
-    if colon and name.lower() in FIELD_NAMES:
-        tokens.append(_Token("FIELD", name.lower(), start))
-        if rest:
-            tokens.append(_Token("WORD", rest, start + len(name) + 1))
-        elif end >= len(query) or query[end].isspace():
-            raise QueryError(query, end, f"expected a term after '{name}:'")
-        return end
     if word in ("AND", "OR", "NOT"):
         tokens.append(_Token(cast(Literal["AND", "OR", "NOT"], word), word, start))
     elif near := _NEAR.fullmatch(word):
@@ -177,6 +189,9 @@ class _Parser:
             right = self.primary()
             if isinstance(node, Not) or isinstance(right, Not):
                 raise QueryError(self.query, operator.position, "NEAR needs terms on both sides")
+            if _outside_text(node) or _outside_text(right):
+                message = "NEAR counts words of the text: lang: and source: have no place beside it"
+                raise QueryError(self.query, operator.position, message)
             node = Near(node, right, operator.distance)
         return node
 
@@ -217,14 +232,30 @@ class _Parser:
                 self.query, token.position, f"a query may hold at most {MAX_TERMS} words and phrases"
             )
         text = token.text
-        prefix = token.kind == "WORD" and text.endswith("*")
-        words = tokenize(text.rstrip("*") if prefix else text).tokens
+        prefix = text.rstrip().endswith("*")
+        if token.kind == "PHRASE" and "*" in text.rstrip().rstrip("*"):
+            raise QueryError(self.query, token.position, "a * goes at the end of a phrase's last word")
+        words = tokenize(text.rstrip().rstrip("*") if prefix else text).tokens
         return Term(
             text,
             _words(text, words, self.query, token.position),
             prefix=prefix,
             quoted=token.kind == "PHRASE",
         )
+
+
+def _outside_text(node: Node) -> bool:
+    """Whether a lang: or source: field is in the node: no word of it is near one of the text."""
+    match node:
+        case Field(name="lang" | "source"):
+            return True
+        case Field(child=child) | Not(child=child):
+            return _outside_text(child)
+        case Op(children=children):
+            return any(map(_outside_text, children))
+        case Near(left=left, right=right):
+            return _outside_text(left) or _outside_text(right)
+    return False
 
 
 def _words(text: str, words: list[str], query: str, position: int) -> tuple[str, ...]:

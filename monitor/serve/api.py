@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
+from starlette.datastructures import QueryParams
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from monitor import __version__
@@ -133,6 +134,7 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics, reads: Exe
         # encoded there (as a plain function FastAPI would make two: the search, then checking
         # the answer against ArticlePage). The answer's shape is tested against ArticlePage.
         given = request.query_params
+        refuse_repeated(given)
         try:
             params = SearchParams.model_validate(
                 {**given, "source": given.getlist("source"), "rule": given.getlist("rule")}
@@ -302,6 +304,19 @@ def articles_page(
         "next_cursor": write_cursor(last.published, last.id) if last else None,
     }
     return orjson.dumps(page)
+
+
+REPEATABLE = ("source", "rule", "token")
+
+
+def refuse_repeated(given: QueryParams) -> None:
+    """UsageError for a parameter of one value given more than once (?lang=he&lang=en): which
+    one was meant cannot be told, and taking the last would pass the others unread."""
+    for name in given:
+        count = len(given.getlist(name))
+        if count > 1 and name not in REPEATABLE:
+            either = " (for either language, q=lang:(en OR zh))" if name == "lang" else ""
+            raise UsageError(f"{name} is given {count} times: give it once{either}")
 
 
 def _encoded(work: Callable[..., Any], *arguments: Any) -> bytes:

@@ -27,6 +27,16 @@ from monitor.rules import Field, Near, Not, Op, Term, parse_query, terms_query, 
         ("lang:zh-TW", "lang:zh-tw"),  # one code, not the phrase "zh tw"
         ('lang:(EN OR "zh") NOT lang:zh-Hant', "lang:(en OR zh) AND NOT lang:zh-hant"),
         ("10:30", '"10 30"'),  # a colon after no field name is part of the text
+        # Found by a review in session 24: a colon before a space, or after one letter, is text.
+        ("Analysis: dome", "analysis AND dome"),
+        ("C:\\path", '"c path"'),
+        # Full-width syntax, as a CJK input method types it, reads as its ASCII.
+        ("title：dome", "title:dome"),
+        ("＂Iron Dome＂", '"iron dome"'),
+        ("（a OR b） c", "(a OR b) AND c"),
+        ("－dome", "NOT dome"),
+        ("ａ ＯＲ ｂ", "a OR b"),
+        ('"iron dom*"', "iron-dom*"),  # a phrase whose last word is a prefix
         ("台灣之盾", '"台湾之盾"'),
         ("“Iron Dome”", '"iron dome"'),
         ("「台灣之盾」", '"台湾之盾"'),
@@ -93,6 +103,13 @@ def test_terms_list_is_an_or_of_literal_phrases() -> None:
         ("lang:en*", 5, "not 'en*'"),
         ("lang:(en NEAR/2 zh)", 9, "NEAR has no place in lang:"),
         ("lang:(title:dome)", 6, "lang: holds language codes, not fields"),
+        ("title:-sport", 6, "'title:' takes a term: -title:sport leaves it out"),
+        ("title:NOT dome", 6, "'title:' takes a term, not the operator NOT"),
+        ("lang:OR", 5, "not the operator OR"),
+        ("dome NEAR/3 lang:en", 5, "NEAR counts words of the text: lang: and source: have no place"),
+        ('(source:"EN Wire" OR x) NEAR/3 dome', 24, "NEAR counts words of the text"),
+        ('"ir* dome"', 0, "a * goes at the end of a phrase's last word"),
+        ("foo:(bar)", 0, "unknown field 'foo:'"),
     ],
 )
 def test_errors_name_the_position(query: str, position: int, message: str) -> None:
@@ -101,3 +118,29 @@ def test_errors_name_the_position(query: str, position: int, message: str) -> No
     assert caught.value.position == position
     assert message in str(caught.value)
     assert caught.value.pointer().splitlines()[-1] == " " * position + "^"
+
+
+@pytest.mark.parametrize(
+    ("query", "said", "pointer"),
+    [
+        # A wide character takes two columns of a terminal; a tab stays a tab.
+        ("台灣之盾 tilte:x", "at position 6", "台灣之盾 tilte:x\n         ^"),
+        ("a\ttilte:x", "at position 3", "a\ttilte:x\n \t^"),
+        # A rule written over lines in YAML: the line at fault, its caret under it.
+        ('"Iron Dome"\nAND tilte:x\n', "at line 2, column 5", "AND tilte:x\n    ^"),
+    ],
+)
+def test_the_pointer_is_under_the_fault_as_a_terminal_shows_it(query: str, said: str, pointer: str) -> None:
+    with pytest.raises(QueryError) as caught:
+        parse_query(query)
+    assert str(caught.value).endswith(said)
+    assert caught.value.pointer() == pointer
+
+
+def test_a_long_query_shows_the_part_around_the_fault() -> None:
+    query = " OR ".join(f"w{i}" for i in range(80)) + " tilte:x " + " OR ".join(f"v{i}" for i in range(80))
+    with pytest.raises(QueryError) as caught:
+        parse_query(query)
+    line, caret = caught.value.pointer().split("\n")
+    assert line.startswith("…") and line.endswith("…") and len(line) == QueryError.SHOWN + 2
+    assert line[len(caret) - 1 :].startswith("tilte:x")
