@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from monitor.rules import Field, Near, Node, Not, Op, Term
-from monitor.rules.text import FIELD_BREAK, HEBREW_PREFIXES, is_hebrew
+from monitor.rules.text import FIELD_BREAK, first_word_forms
 
 NO_GAPS, POSITIONS, WORDS = 0, 1, 2  # what an article's index may lack (search_gaps)
 MOST_POSITIONS, LAST_POSITION, LONGEST_LEXEME = 256, 16_383, 2_047
@@ -85,9 +85,7 @@ def _phrase(tokens: tuple[str, ...], prefix: bool, loose: bool) -> str:
 def _term(term: Term, loose: bool) -> str | None:
     if not term.tokens or not all(map(_fits, term.tokens)):
         return None  # no lexeme of the index can be this long: every article is a candidate
-    forms = [term.tokens]
-    if is_hebrew(term.tokens[0]):
-        forms += [(letter + term.tokens[0], *term.tokens[1:]) for letter in HEBREW_PREFIXES]
+    forms = [(first, *term.tokens[1:]) for first in first_word_forms(term.tokens[0])]
     return _any(_phrase(form, term.prefix, loose) for form in forms)
 
 

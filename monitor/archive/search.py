@@ -8,7 +8,7 @@ The index query only narrows candidates: it must find a superset of what the mat
 from __future__ import annotations
 
 from monitor.rules import Field, Near, Node, Not, Op, Term
-from monitor.rules.text import HEBREW_PREFIXES, is_hebrew
+from monitor.rules.text import first_word_forms
 
 
 def _phrase(tokens: tuple[str, ...], prefix: bool) -> str:
@@ -17,9 +17,7 @@ def _phrase(tokens: tuple[str, ...], prefix: bool) -> str:
 
 
 def _term(term: Term) -> str:
-    forms = [term.tokens]
-    if is_hebrew(term.tokens[0]):
-        forms += [(letter + term.tokens[0], *term.tokens[1:]) for letter in HEBREW_PREFIXES]
+    forms = [(first, *term.tokens[1:]) for first in first_word_forms(term.tokens[0])]
     phrases = [_phrase(form, term.prefix) for form in forms]
     return phrases[0] if len(phrases) == 1 else "(" + " OR ".join(phrases) + ")"
 

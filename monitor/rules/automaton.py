@@ -30,7 +30,7 @@ from monitor.rules.match import (
     rule_hits,
     scan_term,
 )
-from monitor.rules.text import HEBREW_PREFIXES, TokenizedText, is_hebrew
+from monitor.rules.text import TokenizedText, first_word_forms
 
 SCANNED_FIELDS = (*BODY_FIELDS, "source")
 MATCHES_AT_ONCE = 1 << 16
@@ -46,9 +46,7 @@ def _term_key(term: Term) -> TermKey:
 
 
 def _patterns(term: Term) -> list[str]:
-    forms = [term.tokens]
-    if is_hebrew(term.tokens[0]):
-        forms += [(letter + term.tokens[0], *term.tokens[1:]) for letter in HEBREW_PREFIXES]
+    forms = [(first, *term.tokens[1:]) for first in first_word_forms(term.tokens[0])]
     tail = "" if term.prefix else " "
     return [" " + " ".join(form) + tail for form in forms]
 

@@ -12,7 +12,7 @@ import numpy.typing as npt
 
 from monitor.models import Hit
 from monitor.rules.ast import Field, Near, Node, Not, Op, Term
-from monitor.rules.text import HEBREW_PREFIXES, TokenizedText, is_hebrew, tokenize
+from monitor.rules.text import TokenizedText, first_word_forms, tokenize
 
 BODY_FIELDS = ("title", "summary", "text")
 Place = tuple[str, int, int, str]  # a hit's field, start and end offsets in it, and snippet
@@ -76,9 +76,7 @@ def scan_term(term: Term, doc: TokenizedText) -> Starts:
     window = len(ids) - length + 1
     if window <= 0:
         return NOWHERE
-    first_forms = [term.tokens[0]]
-    if is_hebrew(term.tokens[0]):
-        first_forms += [letter + term.tokens[0] for letter in HEBREW_PREFIXES]
+    first_forms = first_word_forms(term.tokens[0])
     wanted_at: list[list[int]] = []  # the token ids each position of the term accepts
     for offset in range(length):
         forms = first_forms if offset == 0 else [term.tokens[offset]]

@@ -51,7 +51,15 @@ _CJK = regex.compile(f"[{_CJK_CLASS}]")
 _HAN = regex.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003ffff]")
 # One CJK character, or a run of anything else, inside a word that holds CJK characters.
 _CJK_PIECES = regex.compile(f"[{_CJK_CLASS}]|[^{_CJK_CLASS}]+")
-HEBREW_PREFIXES = "והבכלמש"
+# Hebrew writes and, the, in, as, to, from, that onto the next word (בכיפת ברזל), and often two
+# or three at once (ובכיפת: and-in; שבכיפת: that-in; ושב...: and-that-in).
+HEBREW_PREFIXES = (
+    *"והבכלמש",
+    *("ו" + letter for letter in "הבכלמש"),
+    *("ש" + letter for letter in "הבכלמ"),
+    *("וש" + letter for letter in "הבכלמ"),
+    *("מה", "ומה", "כש", "וכש"),
+)
 # Katakana long-vowel marks are left out of tokens: outlets write ドーム, ドｰム and ド―ム alike.
 _DROPPED_CJK = frozenset("ー")
 SNIPPET_WIDTH = 160
@@ -65,6 +73,11 @@ def is_cjk(char: str) -> bool:
 
 def is_hebrew(token: str) -> bool:
     return bool(token) and "\u05d0" <= token[0] <= "\u05ea"
+
+
+def first_word_forms(word: str) -> list[str]:
+    """The forms a term's first word is found in: itself, and a Hebrew word with its prefixes."""
+    return [word, *(prefix + word for prefix in HEBREW_PREFIXES)] if is_hebrew(word) else [word]
 
 
 @lru_cache(maxsize=65536)

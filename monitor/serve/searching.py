@@ -10,7 +10,7 @@ Some searches cost far more than others, and a crowd of them starved the rest:
   filter few articles pass: 40 clients asking such held all the read threads, and a quick
   search waited seconds for one.
 So heavy searches take turns, TURNS at once. A prefix's cost is known before it runs: a search
-takes a turn for each prefix it asks (a Hebrew prefix is eight, one per form the index reads),
+takes a turn for each prefix it asks (a Hebrew prefix is one per form the index reads),
 at most all, before it goes to a thread. Any other's is not (a NOT most articles pass is
 quick), so it runs at once for up to TRIAL seconds of its thread's processor time (on
 SQLite the search's work is on its thread; a quick search slowed by a crowd spends little of

@@ -18,6 +18,7 @@ ARTICLES = {
     "phrase": ("Iron Dome visit", "", "Officials saw the Iron-Dome launcher."),
     "hindi": ("रक्षा", "", "किताब और आयरन डोम पर चर्चा"),
     "hebrew": ("כיפת ברזל", "", "ובכיפת ברזל נעשה שימוש"),
+    "hebrew prefixes": ("ידיעות", "", "הוא אמר שבכיפת ברזל ובמערכות אחרות"),
     "chinese": ("臺灣之盾", "", "鐵穹系統與台灣之盾計畫"),
     "japanese": ("防衛", "", "アイアン・ドームの導入を検討"),
     "accents": ("Défense", "", "Le Dôme de fer protège"),
@@ -35,7 +36,9 @@ QUERIES = [
     "किताब",
     "आयरन डोम",
     "כיפת ברזל",
+    '"כיפת ברזל"',
     "ברזל",
+    "מערכות",
     "台灣之盾",
     "铁穹",
     "之盾",
@@ -81,5 +84,6 @@ def test_the_probes_are_not_trivial(archive: Archive) -> None:
     assert found['"iron dome"'] == {"phrase"}  # not "split": its teaser and text are apart
     assert found["iron AND dome"] == {"split", "phrase"}
     assert found["क"] == set() and found["कि*"] == {"hindi"}
-    assert found["台灣之盾"] == {"chinese"} and found["ברזל"] == {"hebrew"}
+    assert found["台灣之盾"] == {"chinese"} and found["ברזל"] == {"hebrew", "hebrew prefixes"}
+    assert found["מערכות"] == {"hebrew prefixes"}  # ובמערכות: and-in
     assert found["dôme"] == {"accents", "phrase", "split"}  # the matcher folds diacritics away

@@ -28,6 +28,10 @@ def matches(query: str, text: str, title: str = "", language: str | None = None)
         ("アイアンドーム", "代表団はアイアン・ドームを視察"),
         ('"כיפת ברזל"', "סוללת כיפת ברזל יירטה"),
         ('"כיפת ברזל"', "הופעלה בכיפת ברזל"),
+        # Two and three prefixes at once (and-in, that-in, and-that-in): found in session 24.
+        ('"כיפת ברזל"', "ובכיפת ברזל נעשה שימוש"),
+        ('"כיפת ברזל"', "אמר שבכיפת ברזל"),
+        ("ברזל", "ושבברזל"),
         ("아이언돔", "이스라엘의 아이언돔은"),
         ("Straße", "die STRASSE"),
         ("cafe", "un café"),
@@ -63,6 +67,7 @@ def test_matches(query: str, text: str) -> None:
         ("NOT a", "a"),
         ("title:dome", "dome in the body only"),
         ('"כיפת ברזל"', "אבכיפת ברזל"),
+        ('"כיפת ברזל"', "בבכיפת ברזל"),  # no such run of prefixes
         ("铁穹", "铁 and 穹 apart"),
         ("source:reuters", "anything"),
         ('"القبة الحديدية"', "القبة الذهبية"),
