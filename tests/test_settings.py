@@ -9,6 +9,7 @@ from monitor.alerts.webhook_channel import WebhookChannel
 from monitor.config import safe_yaml
 from monitor.config.loading import load_settings
 from monitor.errors import ConfigError
+from monitor.rules import parse_query, terms_query, to_text
 from tests.conftest import Cli
 
 VALID = """
@@ -546,3 +547,20 @@ sources:
     ]
     settings = load_settings(write(tmp_path, text.replace("English", "cmn")))
     assert [source.language for source in settings.sources] == ["zh-TW", "he", "zh"]
+
+
+def test_terms_are_text_and_their_problems_name_the_entry(tmp_path: Path) -> None:
+    """Found by a review in session 24: `terms: [1984]` was refused as no string, a term with
+    nothing to match named only the list, and the rule as written did not read back."""
+    text = """
+sources:
+  - {name: A, url: "https://example.org/a"}
+watch:
+  - {name: R, terms: ["Iron Dome", 1984, "NOT", "-dome", "***", 'say "hi"']}
+"""
+    assert problems(tmp_path, text) == ["watch[0].terms[4]: nothing to match in '***'"]
+    settings = load_settings(write(tmp_path, text.replace('"***", ', "")))
+    [rule] = settings.watch
+    assert rule.terms == ["Iron Dome", "1984", "NOT", "-dome", 'say "hi"']
+    assert rule.as_written() == '"Iron Dome" OR 1984 OR "NOT" OR "-dome" OR 「say "hi"」'
+    assert to_text(parse_query(rule.as_written())) == to_text(terms_query(rule.terms))

@@ -20,6 +20,7 @@ from monitor.errors import ConfigError, QueryError
 from monitor.ingest.parse.normalize import canonical_url
 from monitor.names import name_key
 from monitor.rules import parse_query, terms_query
+from monitor.rules.parse import MAX_TERMS
 
 # ${NAME}, or ${NAME:-default} for a value the environment may leave unset (or empty), as in
 # the shell and in docker-compose files; $${ is a literal ${ (what `sources add` writes of a
@@ -252,14 +253,33 @@ def _query_problems(watch: object) -> list[str]:
     for index, rule in enumerate(watch if isinstance(watch, list) else []):
         if not isinstance(rule, dict):
             continue
-        try:
-            if isinstance(rule.get("query"), str):
+        if isinstance(rule.get("query"), str):
+            try:
                 parse_query(rule["query"])
-            elif isinstance(rule.get("terms"), list) and all(isinstance(term, str) for term in rule["terms"]):
-                terms_query(rule["terms"])
+            except QueryError as error:
+                problems.append(f"watch[{index}].query: {error}\n    {_indent(error.pointer())}")
+        elif isinstance(terms := rule.get("terms"), list) and all(map(_is_term, terms)):
+            problems += _terms_problems(f"watch[{index}].terms", [str(term) for term in terms])
+    return problems
+
+
+def _is_term(value: object) -> bool:
+    return isinstance(value, str | int) and not isinstance(value, bool)  # 1984: a number in YAML
+
+
+def _terms_problems(where: str, terms: list[str]) -> list[str]:
+    """What is wrong with a `terms:` list: the list itself, or its entries by index."""
+    try:
+        terms_query(terms)
+    except QueryError as error:
+        if not terms or len(terms) > MAX_TERMS:
+            return [f"{where}: {error.message}"]
+    problems = []
+    for index, term in enumerate(terms):
+        try:
+            terms_query([term])
         except QueryError as error:
-            key = "query" if isinstance(rule.get("query"), str) else "terms"
-            problems.append(f"watch[{index}].{key}: {error}\n    {_indent(error.pointer())}")
+            problems.append(f"{where}[{index}]: {error.message}")
     return problems
 
 

@@ -141,9 +141,25 @@ class SourceSettings(StrictModel):
         return self.min_every is not None or self.max_every is not None
 
 
+def _term_text(value: Any) -> Any:
+    """A term YAML read as a number (`terms: [1984, F-35]`) is the text written."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+# A term of a `terms:` list that reads as itself in the query language, unquoted.
+_PLAIN_TERM = re.compile(r"[^\s()\"“「„:*-][^\s()\"“「„:*]*")
+
+
+def _quoted_term(term: str) -> str:
+    """A term as the query language reads it literally: quoted unless it is a plain word."""
+    if _PLAIN_TERM.fullmatch(term) and term not in ("AND", "OR", "NOT") and not term.startswith("NEAR"):
+        return term
+    return f'"{term}"' if '"' not in term else f"「{term}」"
+
+
 class RuleSettings(StrictModel):
     name: str = Field(min_length=1)
-    terms: list[str] | None = None
+    terms: list[Annotated[str, BeforeValidator(_term_text)]] | None = None
     query: str | None = None
 
     @model_validator(mode="after")
@@ -156,7 +172,7 @@ class RuleSettings(StrictModel):
         """The rule as the config gives it: its query, or its terms as an OR of phrases."""
         if self.query is not None:
             return self.query
-        return " OR ".join(f'"{term}"' if " " in term else term for term in self.terms or [])
+        return " OR ".join(map(_quoted_term, self.terms or []))
 
 
 class TemplateSettings(StrictModel):
