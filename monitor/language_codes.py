@@ -3,14 +3,16 @@ take, and the one form every declared or detected tag is stored in.
 
 Identifiers and publishers know some varieties by their own ISO 639-3 codes: Simplified Chinese
 news is often tagged `wuu` (Wu), Egyptian Arabic `arz`. Analysts filter by the macrolanguage
-(`zh`, `ar`), so every code is brought to it; `--lang zh` then finds them. Codes ISO 639 has
-withdrawn but software still writes (`iw` for Hebrew, from Java's locales) are brought to
-today's.
+(`zh`, `ar`), so every code is brought to it; `--lang zh` then finds them. Publishers also write
+three-letter codes (`eng`, `fre`), codes ISO 639 has withdrawn (`iw` for Hebrew, from Java's
+locales) and languages' names (`English`): CLDR's aliases and names (through Babel, which the
+page extractor's courlan brings anyway) bring them to the two-letter code.
 """
 
 from __future__ import annotations
 
 import re
+from functools import cache
 
 # A BCP 47 tag's language and subtags: en, zh-TW, zh-Hant-HK, yue-HK.
 _CODE = re.compile(r"[a-z]{2,3}(-[a-z0-9]{2,8})*")
@@ -20,8 +22,8 @@ MACROLANGUAGES: dict[str, str | None] = {
     "cmn": "zh", "wuu": "zh", "yue": "zh", "hak": "zh", "nan": "zh", "gan": "zh", "hsn": "zh",
     "arb": "ar", "ary": "ar", "arz": "ar", "apc": "ar", "acm": "ar", "ajp": "ar",
     "hbo": "he", "grc": "el", "uzs": "uz", "uzn": "uz", "sdh": "ku", "ckb": "ku", "kmr": "ku",
-    "gug": "gn", "fuv": "ff", "pes": "fa", "prs": "fa", "zsm": "ms", "nb": "no", "zxx": None,
-    "iw": "he", "in": "id", "ji": "yi", "jw": "jv", "mo": "ro",
+    "gug": "gn", "fuv": "ff", "pes": "fa", "prs": "fa", "zsm": "ms", "nb": "no",
+    "zxx": None, "und": None, "mul": None,  # no language, undetermined, several
 }  # fmt: skip
 
 
@@ -32,15 +34,38 @@ def is_language_code(code: str) -> bool:
 
 def macrolanguage(code: str | None) -> str | None:
     """A language tag with its primary subtag brought to the macrolanguage (`wuu` -> `zh`,
-    `yue-HK` -> `zh-HK`, `en_US` -> `en-US`, `iw` -> `he`); None for none, for "no linguistic
-    content" and for what is no tag (`English`, `utf-8`): the text's own language is told then."""
-    if code is None or not is_language_code(tag := code.strip().replace("_", "-")):
+    `yue-HK` -> `zh-HK`, `en_US` -> `en-US`, `iw` -> `he`, `eng` -> `en`) and a language's
+    English name to its code (`English` -> `en`); None for none, for no language (`zxx`, `und`)
+    and for what is neither (`utf-8`): the text's own language is told then."""
+    if code is None:
         return None
+    tag = code.strip().replace("_", "-")
+    if not is_language_code(tag):
+        return _names().get(tag.casefold())
     primary, _, rest = tag.partition("-")
     primary = primary.lower()
+    if len(primary) == 3 or primary in ("iw", "in", "ji", "jw", "mo"):
+        primary = _aliases().get(primary, primary)
     if primary in MACROLANGUAGES:
         mapped = MACROLANGUAGES[primary]
         if mapped is None:
             return None
         primary = mapped
     return f"{primary}-{rest}" if rest else primary
+
+
+@cache
+def _aliases() -> dict[str, str]:
+    """CLDR's aliases of language codes without a region: `eng` -> `en`, `iw` -> `he`."""
+    from babel.core import get_global  # here: most tags are two letters and need none of it
+
+    aliases = get_global("language_aliases")
+    return {old: new for old, new in aliases.items() if "_" not in old and "_" not in new}
+
+
+@cache
+def _names() -> dict[str, str]:
+    """Languages' English names (CLDR) -> their codes: `english` -> `en`, `hebrew` -> `he`."""
+    from babel import Locale
+
+    return {name.casefold(): code for code, name in Locale("en").languages.items() if "_" not in code}

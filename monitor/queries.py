@@ -102,9 +102,10 @@ def search_filters(archive: Archive, settings: Settings, asked: SearchAsked) -> 
         raise UsageError(f"limit {asked.limit}: give at least 1")
     configured = {source.name for source in settings.sources}
     sources = configured | {state.name for state in archive.source_states()} if asked.sources else configured
-    if asked.language and not is_language_code(asked.language):
+    given = (asked.language or "").strip().replace("_", "-")
+    if given and not is_language_code(given):
         raise UsageError(f"lang {asked.language!r}: give a language code such as en, zh or zh-TW")
-    language = asked.language and (macrolanguage(asked.language) or asked.language)
+    language = macrolanguage(given) or given
     since, until = moment(asked.since, "since"), until_moment(asked.until)
     if since is not None and until is not None and since >= until:
         raise UsageError("since is not before until")  # as the mention counts say: not an empty answer

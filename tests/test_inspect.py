@@ -127,6 +127,11 @@ def test_a_query_may_begin_with_a_dash(cli: Cli) -> None:
     assert code == 2 and "unrecognized arguments: -sport (a query of several words goes in one pair" in err
     code, _, err = cli("test-rule", "--text", "laser")
     assert code == 2 and "test-rule: the following arguments are required: query" in err
+    # A mistyped option is no query (a review found --matchd searched for "matchd").
+    code, _, err = cli("search", "--matchd")
+    assert code == 2 and err.endswith("unrecognized arguments: --matchd\n")
+    code, _, err = cli("search", "-c", "other.yaml", "dome")
+    assert code == 2 and "-c, --config and -v go before the command: monitor -c FILE search" in err
 
 
 def test_an_option_of_one_value_given_twice_is_refused(cli: Cli) -> None:

@@ -529,7 +529,7 @@ alerts:
         "defaults.every: must be at least 1s",
         "fetch.timeout: must be more than 0s (a wait of none never completes)",
         "alerts[0].notify[0].webhook.timeout: must be more than 0s (a wait of none never completes)",
-        "alerts[0].max_age: must be more than 0s (each alert would be given up before it is sent)",
+        "alerts[0].max_age: must be more than 0s (a failed alert would be given up at once, never retried)",
     ]  # host_gap 0s: no gap between requests to one host, as asked
 
 
@@ -549,18 +549,26 @@ sources:
     assert [source.language for source in settings.sources] == ["zh-TW", "he", "zh"]
 
 
-def test_terms_are_text_and_their_problems_name_the_entry(tmp_path: Path) -> None:
-    """Found by a review in session 24: `terms: [1984]` was refused as no string, a term with
-    nothing to match named only the list, and the rule as written did not read back."""
+def test_terms_problems_name_the_entry_and_the_rule_as_written_reads_back(tmp_path: Path) -> None:
+    """Found by reviews in session 24: `terms: [1984]` was refused as "not a valid string" (YAML
+    reads 12:30 as 750: quoting is the cure, and said), a term with nothing to match named only
+    the list, and the rule as written did not read back."""
     text = """
 sources:
-  - {name: A, url: "https://example.org/a"}
+  - {name: A, url: "https://example.org/a", language: no}
 watch:
-  - {name: R, terms: ["Iron Dome", 1984, "NOT", "-dome", "***", 'say "hi"']}
+  - {name: R, terms: ["Iron Dome", "1984", "NOT", "-dome", "***", 'say "hi"', "ＮＯＴ", "lang：en", 12:30]}
 """
+    assert problems(tmp_path, text) == [
+        "sources[0].language: YAML read this as yes/no (False): put it in quotes to mean the text",
+        "watch[0].terms[8]: YAML read this as a number (750): put it in quotes to mean the text",
+    ]
+    text = text.replace(", language: no", "").replace(", 12:30", "")
     assert problems(tmp_path, text) == ["watch[0].terms[4]: nothing to match in '***'"]
     settings = load_settings(write(tmp_path, text.replace('"***", ', "")))
     [rule] = settings.watch
-    assert rule.terms == ["Iron Dome", "1984", "NOT", "-dome", 'say "hi"']
-    assert rule.as_written() == '"Iron Dome" OR 1984 OR "NOT" OR "-dome" OR 「say "hi"」'
+    assert rule.terms == ["Iron Dome", "1984", "NOT", "-dome", 'say "hi"', "ＮＯＴ", "lang：en"]
+    assert (
+        rule.as_written() == '"Iron Dome" OR 1984 OR "NOT" OR "-dome" OR “say "hi"” OR "ＮＯＴ" OR "lang：en"'
+    )
     assert to_text(parse_query(rule.as_written())) == to_text(terms_query(rule.terms))

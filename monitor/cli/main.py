@@ -58,7 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("--matched", action="store_true", help="only articles a rule matched")
     search.add_argument("--lang", action=_Once, help="language code, e.g. en, zh, ja")
     search.add_argument("--limit", action=_Once, type=int, default=50)
-    search.add_argument("--format", choices=FORMATS, default="table")
+    search.add_argument("--format", action=_Once, choices=FORMATS, default="table")
     backfill = commands.add_parser("backfill", help="run a watch rule over the archive")
     backfill.add_argument("rule", help="the name of a watch rule in the config")
     backfill.add_argument("--since", default="30d", help="how far back: 30d, 12h or a date")
@@ -108,9 +108,9 @@ def _parser() -> argparse.ArgumentParser:
     test_rule = commands.add_parser("test-rule", help="does a query match? (exit 0 yes, 1 no)")
     test_rule.add_argument("query", nargs="?")
     given = test_rule.add_mutually_exclusive_group(required=True)
-    given.add_argument("--url")
-    given.add_argument("--file")
-    given.add_argument("--text")
+    given.add_argument("--url", action=_Once)
+    given.add_argument("--file", action=_Once)
+    given.add_argument("--text", action=_Once)
     return parser
 
 
@@ -131,6 +131,14 @@ class _Once(argparse.Action):
         setattr(namespace, self.dest, values)
 
 
+_GENERAL_OPTIONS = {"-c", "--config", "-v", "--verbose"}
+
+
+def _may_be_a_query(word: str) -> bool:
+    """-sport is a query (NOT sport); --sport, a mistyped option, and -c, one misplaced, are not."""
+    return word.startswith("-") and not word.startswith("--") and word not in _GENERAL_OPTIONS
+
+
 def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     """The command line, parsed. A query may begin with a dash (`-sport` is NOT sport), which
     argparse takes for an option it does not know: a search's or test-rule's one such word, when
@@ -138,11 +146,16 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = _parser()
     args, extras = parser.parse_known_args(argv)
     asks_a_query = args.command in ("search", "test-rule")
-    if asks_a_query and args.query is None and len(extras) == 1 and extras[0].startswith("-"):
+    if asks_a_query and args.query is None and len(extras) == 1 and _may_be_a_query(extras[0]):
         args.query, extras = extras[0], []
     if extras:
-        quotes = " (a query of several words goes in one pair of quotes)" if asks_a_query else ""
-        parser.error(f"unrecognized arguments: {' '.join(extras)}{quotes}")
+        if set(extras) & _GENERAL_OPTIONS:
+            hint = f" (-c, --config and -v go before the command: monitor -c FILE {args.command} ...)"
+        elif asks_a_query and not any(extra.startswith("--") for extra in extras):
+            hint = " (a query of several words goes in one pair of quotes)"
+        else:
+            hint = ""
+        parser.error(f"unrecognized arguments: {' '.join(extras)}{hint}")
     if asks_a_query and args.query is None:
         parser.error(f"{args.command}: the following arguments are required: query")
     return args

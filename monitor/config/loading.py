@@ -159,6 +159,10 @@ def _within(path: str, paths: set[str]) -> bool:
 def _describe(item: Any) -> str:
     location = _location(item)
     message = str(item["msg"]).removeprefix("Value error, ")
+    if item["type"] == "string_type" and isinstance(item["input"], bool | int | float):
+        # YAML reads 1984, 12:30 (as 750), 007 and no (as false) as other than text.
+        read_as = "yes/no" if isinstance(item["input"], bool) else "a number"
+        message = f"YAML read this as {read_as} ({item['input']!r}): put it in quotes to mean the text"
     if item["type"] == "model_type":  # pydantic's words name our classes: say what is expected
         message = f"expected a section of keys, not {item['input']!r}"
     if item["type"] == "extra_forbidden":
@@ -258,13 +262,9 @@ def _query_problems(watch: object) -> list[str]:
                 parse_query(rule["query"])
             except QueryError as error:
                 problems.append(f"watch[{index}].query: {error}\n    {_indent(error.pointer())}")
-        elif isinstance(terms := rule.get("terms"), list) and all(map(_is_term, terms)):
-            problems += _terms_problems(f"watch[{index}].terms", [str(term) for term in terms])
+        elif isinstance(terms := rule.get("terms"), list) and all(isinstance(term, str) for term in terms):
+            problems += _terms_problems(f"watch[{index}].terms", terms)
     return problems
-
-
-def _is_term(value: object) -> bool:
-    return isinstance(value, str | int) and not isinstance(value, bool)  # 1984: a number in YAML
 
 
 def _terms_problems(where: str, terms: list[str]) -> list[str]:

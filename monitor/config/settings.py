@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import unicodedata
 from datetime import time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -141,25 +142,25 @@ class SourceSettings(StrictModel):
         return self.min_every is not None or self.max_every is not None
 
 
-def _term_text(value: Any) -> Any:
-    """A term YAML read as a number (`terms: [1984, F-35]`) is the text written."""
-    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
-
-
 # A term of a `terms:` list that reads as itself in the query language, unquoted.
 _PLAIN_TERM = re.compile(r"[^\s()\"“「„:*-][^\s()\"“「„:*]*")
 
 
 def _quoted_term(term: str) -> str:
-    """A term as the query language reads it literally: quoted unless it is a plain word."""
-    if _PLAIN_TERM.fullmatch(term) and term not in ("AND", "OR", "NOT") and not term.startswith("NEAR"):
+    """A term as the query language reads it literally: quoted unless it is a plain word (read
+    as the parser does, full-width forms as ASCII), in quotes the term does not hold."""
+    read = unicodedata.normalize("NFKC", term)
+    if _PLAIN_TERM.fullmatch(read) and read not in ("AND", "OR", "NOT") and not read.startswith("NEAR"):
         return term
-    return f'"{term}"' if '"' not in term else f"「{term}」"
+    for opening, closing in (('"', '"'), ("“", "”"), ("「", "」"), ("„", "“")):
+        if closing not in read:
+            return f"{opening}{term}{closing}"
+    return term  # holds every closing quote: no way to quote it (its rule still reads it whole)
 
 
 class RuleSettings(StrictModel):
     name: str = Field(min_length=1)
-    terms: list[Annotated[str, BeforeValidator(_term_text)]] | None = None
+    terms: list[str] | None = None
     query: str | None = None
 
     @model_validator(mode="after")

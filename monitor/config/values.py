@@ -53,7 +53,7 @@ def _positive(value: timedelta) -> timedelta:
 
 def _positive_age(value: timedelta) -> timedelta:
     if value <= timedelta(0):
-        raise ValueError("must be more than 0s (each alert would be given up before it is sent)")
+        raise ValueError("must be more than 0s (a failed alert would be given up at once, never retried)")
     return value
 
 

@@ -62,6 +62,8 @@ def _lex(query: str) -> list[_Token]:
             index += 1
         elif char in _QUOTES:
             close = text.find(_QUOTES[char], index + 1)
+            while close > 0 and _is_gershayim(text, close):
+                close = text.find(_QUOTES[char], close + 1)
             if close < 0:
                 raise QueryError(query, index, "unclosed quote")
             tokens.append(_Token("PHRASE", text[index + 1 : close], index))
@@ -75,9 +77,24 @@ def _lex(query: str) -> list[_Token]:
     return tokens
 
 
+def _is_gershayim(text: str, index: int) -> bool:
+    """Whether the " at index marks a Hebrew acronym (צה"ל, ארה"ב), as keyboards type ״: a
+    letter on each side, so part of the word, not a quote."""
+    return (
+        text[index] == '"'
+        and 0 < index < len(text) - 1
+        and "\u05d0" <= text[index - 1] <= "\u05ea"
+        and "\u05d0" <= text[index + 1] <= "\u05ea"
+    )
+
+
 def _lex_word(query: str, text: str, start: int, tokens: list[_Token]) -> int:
     end = start
-    while end < len(text) and not text[end].isspace() and text[end] not in _SPECIAL:
+    while (
+        end < len(text)
+        and not text[end].isspace()
+        and (text[end] not in _SPECIAL or _is_gershayim(text, end))
+    ):
         end += 1
     word = text[start:end]
     name, colon, rest = word.partition(":")
@@ -86,6 +103,9 @@ def _lex_word(query: str, text: str, start: int, tokens: list[_Token]) -> int:
         where = start + len(name) + 1
         if rest.startswith("-"):
             raise QueryError(query, where, f"'{name}:' takes a term: -{name}:{rest[1:]} leaves it out")
+        inner, nested, _ = rest.partition(":")
+        if nested and inner.lower() in FIELD_NAMES:
+            raise QueryError(query, where, f"fields do not nest: {inner.lower()}: inside {name.lower()}:")
         if rest in ("AND", "OR", "NOT", "NEAR") or _NEAR.fullmatch(rest):
             raise QueryError(query, where, f"'{name}:' takes a term, not the operator {rest}")
         if rest:
@@ -124,6 +144,7 @@ class _Parser:
         self.nears = 0
         self.terms = 0
         self.in_language = False  # inside lang:, where terms are language codes
+        self.in_field = ""  # the field the parser is inside, if any
 
     def peek(self) -> _Token:
         return self.tokens[self.index]
@@ -207,11 +228,14 @@ class _Parser:
         if token.kind == "FIELD":
             if self.in_language:
                 raise QueryError(self.query, token.position, "lang: holds language codes, not fields")
+            if self.in_field:
+                message = f"fields do not nest: {token.text}: inside {self.in_field}"
+                raise QueryError(self.query, token.position, message)
             name = cast(Literal["title", "source", "lang"], token.text)
             with self.nested(token):
-                self.in_language = name == "lang"
+                self.in_language, self.in_field = name == "lang", f"{name}:"
                 child = self.primary()
-                self.in_language = False
+                self.in_language, self.in_field = False, ""
                 return Field(name, child)
         if token.kind in ("PHRASE", "WORD"):
             return self.language(token) if self.in_language else self.term(token)
@@ -219,7 +243,7 @@ class _Parser:
 
     def language(self, token: _Token) -> Term:
         """A term of lang:, a language code, kept whole (`zh-TW` is one code, not two words)."""
-        code = token.text.strip().lower()
+        code = token.text.strip().replace("_", "-").lower()
         if not is_language_code(code):
             raise QueryError(self.query, token.position, f"{_NOT_A_CODE}, not '{token.text}'")
         code = macrolanguage(code) or code  # as articles' languages are stored: lang:iw is he

@@ -58,7 +58,7 @@ HEBREW_PREFIXES = (
     *("ו" + letter for letter in "הבכלמש"),
     *("ש" + letter for letter in "הבכלמ"),
     *("וש" + letter for letter in "הבכלמ"),
-    *("מה", "ומה", "כש", "וכש"),
+    *("מה", "ומה", "כש", "וכש", "כשה", "וכשה"),
 )
 # Katakana long-vowel marks are left out of tokens: outlets write ドーム, ドｰム and ド―ム alike.
 _DROPPED_CJK = frozenset("ー")

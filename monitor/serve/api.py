@@ -19,7 +19,6 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
-from starlette.datastructures import QueryParams
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from monitor import __version__
@@ -78,6 +77,7 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics, reads: Exe
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     readers = [Depends(token_check(settings.serve.tokens))]
+    api_readers = [*readers, Depends(_one_value_each)]
     on_postgresql = not settings.database_url().startswith("sqlite")
     time_limit = settings.serve.search_timeout.total_seconds()
     searching = Searching(reads, time_limit, work_elsewhere=on_postgresql)
@@ -121,7 +121,7 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics, reads: Exe
 
     @app.get(
         "/api/v1/articles",
-        dependencies=readers,
+        dependencies=api_readers,
         summary="Search the archive",
         response_model=ArticlePage,
         responses={**errors(400, 401, 503, waits="search"), 422: VALIDATION_ERROR},
@@ -134,7 +134,10 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics, reads: Exe
         # encoded there (as a plain function FastAPI would make two: the search, then checking
         # the answer against ArticlePage). The answer's shape is tested against ArticlePage.
         given = request.query_params
-        refuse_repeated(given)
+        unknown = [name for name in given if name not in SEARCH_PARAMETERS]
+        if unknown:  # ?qq=dome would otherwise answer every article
+            known = ", ".join(sorted(SEARCH_PARAMETERS - {"token"}))
+            raise UsageError(f"unknown parameter {unknown[0]!r}: this search takes {known}")
         try:
             params = SearchParams.model_validate(
                 {**given, "source": given.getlist("source"), "rule": given.getlist("rule")}
@@ -174,7 +177,7 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics, reads: Exe
 
     @app.get(
         "/api/v1/articles/{article_id}",
-        dependencies=readers,
+        dependencies=api_readers,
         summary="One article",
         response_model=ArticleOut,
         responses=errors(401, 404, 503),
@@ -187,7 +190,7 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics, reads: Exe
 
     @app.get(
         "/api/v1/sources",
-        dependencies=readers,
+        dependencies=api_readers,
         summary="Each source's health",
         response_model=list[SourceOut],
         responses=errors(401, 503, waits="count"),
@@ -197,7 +200,7 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics, reads: Exe
 
     @app.get(
         "/api/v1/alerts",
-        dependencies=readers,
+        dependencies=api_readers,
         summary="The alert history, newest first",
         response_model=list[AlertOut],
         responses=errors(401, 503),
@@ -207,7 +210,7 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics, reads: Exe
 
     @app.get(
         "/api/v1/rules",
-        dependencies=readers,
+        dependencies=api_readers,
         summary="Each watch rule with its match counts",
         response_model=list[RuleOut],
         responses=errors(401, 503, waits="count"),
@@ -217,7 +220,7 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics, reads: Exe
 
     @app.get(
         "/api/v1/stats/mentions",
-        dependencies=readers,
+        dependencies=api_readers,
         summary="Matches per day, week or month",
         response_model=MentionsOut,
         responses=errors(
@@ -249,7 +252,7 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics, reads: Exe
 
     @app.get(
         "/metrics",
-        dependencies=readers,
+        dependencies=api_readers,
         summary="Prometheus metrics",
         response_class=Response,
         responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}, **errors(401)},
@@ -307,11 +310,13 @@ def articles_page(
 
 
 REPEATABLE = ("source", "rule", "token")
+SEARCH_PARAMETERS = {*SearchParams.model_fields, "token"}
 
 
-def refuse_repeated(given: QueryParams) -> None:
+def _one_value_each(request: Request) -> None:
     """UsageError for a parameter of one value given more than once (?lang=he&lang=en): which
     one was meant cannot be told, and taking the last would pass the others unread."""
+    given = request.query_params
     for name in given:
         count = len(given.getlist(name))
         if count > 1 and name not in REPEATABLE:

@@ -195,8 +195,10 @@ def test_extract_page_in_big5() -> None:
     ("declared", "filtered_as"),
     [("wuu", "zh"), ("yue-HK", "zh-HK"), ("cmn_Hans", "zh-Hans"), ("arz", "ar"), ("en_US", "en-US"),
      ("zxx", None), (" ", None), ("he", "he"), ("iw-IL", "he-IL"),
-     # No tags: what feeds were seen to declare; the text's own language is told instead.
-     ("English", None), ("utf-8", None), ("", None), ("日本語", None)],
+     # Three-letter codes and languages' names, as publishers write them (session 24).
+     ("eng", "en"), ("fre", "fr"), ("heb-IL", "he-IL"), ("English", "en"), ("hebrew", "he"),
+     # No language: the text's own is told instead.
+     ("utf-8", None), ("", None), ("日本語", None), ("und", None), ("mul", None)],
 )  # fmt: skip
 def test_languages_are_the_codes_analysts_filter_by(declared: str, filtered_as: str | None) -> None:
     assert macrolanguage(declared) == filtered_as
@@ -262,3 +264,17 @@ def test_a_page_declares_what_it_is(ld: str, kind: str) -> None:
     )
     assert len(page) > 1024 * 1024
     assert extract_page(page.encode(), "https://news.test/a", "text/html", False).declared_kind == kind
+
+
+@pytest.mark.parametrize(
+    ("attribute", "language"),
+    [('lang="en"', "en"), ('lang="zh_TW"', "zh-TW"), ("lang=eng", "en"), ('lang="English"', "en"),
+     ('lang="utf-8"', None), ('lang="fre-FR"', "fr-FR")],
+)  # fmt: skip
+def test_a_page_declares_its_language_in_any_form_publishers_write(
+    attribute: str, language: str | None
+) -> None:
+    """Found by a review in session 24: only the first two or three letters were read, so
+    lang="English" was "eng" and lang="utf-8" was "utf", found by no lang: filter."""
+    body = fixtures.article_page(fixtures.SHIELD_PARAGRAPH).replace(b'lang="en"', attribute.encode())
+    assert extract_page(body, "https://news.test/a").language == language

@@ -32,6 +32,9 @@ def matches(query: str, text: str, title: str = "", language: str | None = None)
         ('"כיפת ברזל"', "ובכיפת ברזל נעשה שימוש"),
         ('"כיפת ברזל"', "אמר שבכיפת ברזל"),
         ("ברזל", "ושבברזל"),
+        # A Hebrew acronym typed with ASCII " (as most keyboards do), in the query or the text.
+        ('צה"ל', "אמר דובר צה״ל"),
+        ('"דובר צה"ל"', 'אמר דובר צה"ל אתמול'),
         ("아이언돔", "이스라엘의 아이언돔은"),
         ("Straße", "die STRASSE"),
         ("cafe", "un café"),

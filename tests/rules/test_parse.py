@@ -37,6 +37,7 @@ from monitor.rules import Field, Near, Not, Op, Term, parse_query, terms_query, 
         ("－dome", "NOT dome"),
         ("ａ ＯＲ ｂ", "a OR b"),
         ('"iron dom*"', "iron-dom*"),  # a phrase whose last word is a prefix
+        ('ארה"ב OR צה"ל', '"ארה ב" OR "צה ל"'),  # " inside a Hebrew acronym is no quote
         ("台灣之盾", '"台湾之盾"'),
         ("“Iron Dome”", '"iron dome"'),
         ("「台灣之盾」", '"台湾之盾"'),
@@ -110,6 +111,8 @@ def test_terms_list_is_an_or_of_literal_phrases() -> None:
         ('(source:"EN Wire" OR x) NEAR/3 dome', 24, "NEAR counts words of the text"),
         ('"ir* dome"', 0, "a * goes at the end of a phrase's last word"),
         ("foo:(bar)", 0, "unknown field 'foo:'"),
+        ("title:(lang:he)", 7, "fields do not nest: lang: inside title:"),
+        ("title:title:x", 6, "fields do not nest: title: inside title:"),
     ],
 )
 def test_errors_name_the_position(query: str, position: int, message: str) -> None:

@@ -105,6 +105,7 @@ def test_pages_follow_the_cursor_to_the_end(served: Served) -> None:
         ({"q": "lang:english"}, "lang: takes a language code"),
         ((("q", "dome"), ("lang", "he"), ("lang", "english")), "lang is given 2 times: give it once"),
         ((("q", "tilte:x"), ("q", "dome")), "q is given 2 times"),
+        ({"qq": "dome"}, "unknown parameter 'qq': this search takes cursor, fetched_since, lang"),
     ],
 )
 def test_a_bad_request_is_told_what_is_wrong(
@@ -700,3 +701,14 @@ def test_a_page_that_cannot_be_shown_is_a_page_saying_why(served: Served) -> Non
         assert response.status_code == 404 and response.headers["content-type"].startswith("text/html")
         assert said in response.text and "<h1>Not Found</h1>" in response.text
     assert served.get("/api/v1/nothing").json() == {"error": "Not Found"}  # programs still get JSON
+
+
+def test_every_route_refuses_a_parameter_of_one_value_given_twice(served: Served) -> None:
+    answer = httpx.get(
+        served.base + "/api/v1/stats/mentions",
+        params=httpx.QueryParams((("interval", "day"), ("interval", "week"))),
+        timeout=10,
+    )
+    assert answer.status_code == 400 and answer.json() == {"error": "interval is given 2 times: give it once"}
+    rules = httpx.QueryParams((("rule", "Iron Dome"), ("rule", "Japan documents")))
+    assert httpx.get(served.base + "/api/v1/stats/mentions", params=rules, timeout=10).status_code == 200

@@ -20,7 +20,8 @@ from monitor.ingest.parse.entries import MAX_FIELD_CHARS
 from monitor.ingest.parse.markup import clean_text, decode_html
 from monitor.language_codes import macrolanguage
 
-_HTML_LANG = re.compile(rb"<html[^>]*\blang\s*=\s*[\"']?([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})?)", re.I)
+# The whole value: macrolanguage() tells a tag from what is none (lang="English", lang="utf-8").
+_HTML_LANG = re.compile(rb"<html[^>]*\blang\s*=\s*[\"']?([^\"'\s>]{1,40})", re.I)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +144,7 @@ def extract_page(body: bytes, url: str, content_type: str = "", metadata: bool =
     except Exception as error:  # trafilatura and lxml raise many kinds on broken pages
         raise ParseError(url, f"article extraction failed: {type(error).__name__}: {error}") from error
     lang = _HTML_LANG.search(body[:8192])
-    language = lang.group(1).decode("ascii").replace("_", "-") if lang else None
+    language = macrolanguage(lang.group(1).decode("ascii", errors="replace")) if lang else None
     if document is None:
         return PageText(_page_title(html), "", None, language, None, kind)
     return PageText(
