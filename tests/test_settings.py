@@ -540,13 +540,13 @@ def test_a_source_language_is_a_code_stored_as_articles_declare_it(tmp_path: Pat
 sources:
   - {name: A, url: "https://example.org/a", language: zh_TW}
   - {name: B, url: "https://example.org/b", language: iw}
-  - {name: C, url: "https://example.org/c", language: English}
+  - {name: C, url: "https://example.org/c", language: utf-8}
 """
     assert problems(tmp_path, text) == [
-        "sources[2].language: 'English' is not a language code such as en, zh or zh-TW"
+        "sources[2].language: 'utf-8' is not a language code such as en, zh or zh-TW"
     ]
-    settings = load_settings(write(tmp_path, text.replace("English", "cmn")))
-    assert [source.language for source in settings.sources] == ["zh-TW", "he", "zh"]
+    settings = load_settings(write(tmp_path, text.replace("utf-8", "English")))
+    assert [source.language for source in settings.sources] == ["zh-TW", "he", "en"]
 
 
 def test_terms_problems_name_the_entry_and_the_rule_as_written_reads_back(tmp_path: Path) -> None:

@@ -33,7 +33,7 @@ from monitor.config.values import (
     StrictModel,
     TimeLimit,
 )
-from monitor.language_codes import is_language_code, macrolanguage
+from monitor.language_codes import macrolanguage
 from monitor.near_duplicates import StoryGrouping
 
 FullText = Literal["auto", "always", "never"]
@@ -127,9 +127,10 @@ class SourceSettings(StrictModel):
     def _language_code(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        if not is_language_code(value.replace("_", "-")):
+        code = macrolanguage(value)  # stored as declared ones are: cmn is zh, iw is he, English en
+        if code is None:
             raise ValueError(f"{value!r} is not a language code such as en, zh or zh-TW")
-        return macrolanguage(value)  # stored as declared ones are: cmn is zh, iw is he
+        return code
 
     @model_validator(mode="after")
     def _bounds_in_order(self) -> SourceSettings:
