@@ -174,12 +174,24 @@ class _Parser:
         return children[0] if len(children) == 1 else Op("OR", tuple(children))
 
     def and_expr(self) -> Node:
+        start = self.peek()
         children = [self.unary()]
         while self.peek().kind in ("AND", "(", "PHRASE", "WORD", "NOT", "FIELD"):
             if self.peek().kind == "AND":
                 self.take()
             children.append(self.unary())
+        if self.in_language:
+            self.one_language(start, children)
         return children[0] if len(children) == 1 else Op("AND", tuple(children))
+
+    def one_language(self, start: _Token, children: list[Node]) -> None:
+        """QueryError for codes ANDed that no one article's language can be (lang:(en zh))."""
+        codes = [child.text for child in children if isinstance(child, Term)]
+        for index, code in enumerate(codes):
+            for other in codes[index + 1 :]:
+                if not (_within_code(code, other) or _within_code(other, code)):
+                    message = f"an article has one language: {code} AND {other} never holds (write OR)"
+                    raise QueryError(self.query, start.position, message)
 
     def unary(self) -> Node:
         if self.peek().kind == "NOT":
@@ -266,6 +278,11 @@ class _Parser:
             prefix=prefix,
             quoted=token.kind == "PHRASE",
         )
+
+
+def _within_code(code: str, wider: str) -> bool:
+    """Whether a language `code` is `wider` or one of its variants (zh-tw of zh)."""
+    return code == wider or code.startswith(f"{wider}-")
 
 
 def _outside_text(node: Node) -> bool:

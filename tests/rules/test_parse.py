@@ -112,6 +112,7 @@ def test_terms_list_is_an_or_of_literal_phrases() -> None:
         ('"ir* dome"', 0, "a * goes at the end of a phrase's last word"),
         ("foo:(bar)", 0, "unknown field 'foo:'"),
         ("title:(lang:he)", 7, "fields do not nest: lang: inside title:"),
+        ("lang:(en zh)", 6, "an article has one language: en AND zh never holds (write OR)"),
         ("title:title:x", 6, "fields do not nest: title: inside title:"),
     ],
 )
