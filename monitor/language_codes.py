@@ -24,6 +24,7 @@ MACROLANGUAGES: dict[str, str | None] = {
     "hbo": "he", "grc": "el", "uzs": "uz", "uzn": "uz", "sdh": "ku", "ckb": "ku", "kmr": "ku",
     "gug": "gn", "fuv": "ff", "pes": "fa", "prs": "fa", "zsm": "ms", "nb": "no",
     "zxx": None, "und": None, "mul": None,  # no language, undetermined, several
+    "utf": None,  # lang="utf-8": a charset where the language belongs; no ISO 639 code
 }  # fmt: skip
 
 
@@ -51,7 +52,15 @@ def macrolanguage(code: str | None) -> str | None:
         if mapped is None:
             return None
         primary = mapped
-    return f"{primary}-{rest}" if rest else primary
+    return "-".join([primary, *map(_subtag_case, rest.split("-"))]) if rest else primary
+
+
+def _subtag_case(subtag: str) -> str:
+    """BCP 47's case for a subtag: a region upper (TW), a script titled (Hant), others lower;
+    so en-us and en-US are one tag, in a chart's lines by language too."""
+    if len(subtag) == 2 and subtag.isalpha():
+        return subtag.upper()
+    return subtag.title() if len(subtag) == 4 and subtag.isalpha() else subtag.lower()
 
 
 @cache

@@ -545,8 +545,8 @@ sources:
     assert problems(tmp_path, text) == [
         "sources[2].language: 'utf-8' is not a language code such as en, zh or zh-TW"
     ]
-    settings = load_settings(write(tmp_path, text.replace("utf-8", "English")))
-    assert [source.language for source in settings.sources] == ["zh-TW", "he", "en"]
+    settings = load_settings(write(tmp_path, text.replace("utf-8", "English").replace("iw", '""')))
+    assert [source.language for source in settings.sources] == ["zh-TW", None, "en"]
 
 
 def test_terms_problems_name_the_entry_and_the_rule_as_written_reads_back(tmp_path: Path) -> None:

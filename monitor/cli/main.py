@@ -9,6 +9,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from monitor import __version__
 from monitor.cli.output import FORMATS
@@ -26,8 +27,18 @@ EPILOG = """examples:
 """
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose options of one value refuse a second (_Once); its commands'
+    parsers are of this class too."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.register("action", None, _Once)
+        self.register("action", "store", _Once)
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="monitor",
         description="Media monitoring: watch rules over news sources, an archive, alerts.",
         epilog=EPILOG,
@@ -44,21 +55,18 @@ def _parser() -> argparse.ArgumentParser:
     once.add_argument("--source", action="append", default=[], metavar="NAME")
     search = commands.add_parser("search", help="query the archive with the rule language")
     search.add_argument("query", nargs="?", help="the rule language; '' for every article the options keep")
-    search.add_argument("--since", action=_Once, help="published since: 7d, 24h or a date (2026-01-06)")
+    search.add_argument("--since", help="published since: 7d, 24h or a date (2026-01-06)")
     search.add_argument(
         "--fetched-since",
-        action=_Once,
         help="arrived in the archive since: 7d, 24h or a date (old articles fetched late)",
     )
-    search.add_argument(
-        "--until", action=_Once, help="a date (its whole day taken in) or a moment (2026-01-31T12:00)"
-    )
+    search.add_argument("--until", help="a date (its whole day taken in) or a moment (2026-01-31T12:00)")
     search.add_argument("--source", action="append", default=[], metavar="NAME")
     search.add_argument("--rule", action="append", default=[], metavar="NAME")
     search.add_argument("--matched", action="store_true", help="only articles a rule matched")
-    search.add_argument("--lang", action=_Once, help="language code, e.g. en, zh, ja")
-    search.add_argument("--limit", action=_Once, type=int, default=50)
-    search.add_argument("--format", action=_Once, choices=FORMATS, default="table")
+    search.add_argument("--lang", help="language code, e.g. en, zh, ja")
+    search.add_argument("--limit", type=int, default=50)
+    search.add_argument("--format", choices=FORMATS, default="table")
     backfill = commands.add_parser("backfill", help="run a watch rule over the archive")
     backfill.add_argument("rule", help="the name of a watch rule in the config")
     backfill.add_argument("--since", default="30d", help="how far back: 30d, 12h or a date")
@@ -108,9 +116,9 @@ def _parser() -> argparse.ArgumentParser:
     test_rule = commands.add_parser("test-rule", help="does a query match? (exit 0 yes, 1 no)")
     test_rule.add_argument("query", nargs="?")
     given = test_rule.add_mutually_exclusive_group(required=True)
-    given.add_argument("--url", action=_Once)
-    given.add_argument("--file", action=_Once)
-    given.add_argument("--text", action=_Once)
+    given.add_argument("--url")
+    given.add_argument("--file")
+    given.add_argument("--text")
     return parser
 
 

@@ -125,8 +125,8 @@ class SourceSettings(StrictModel):
     @field_validator("language")
     @classmethod
     def _language_code(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
+        if value is None or not value.strip():
+            return None  # none given: each article's is read or told
         code = macrolanguage(value)  # stored as declared ones are: cmn is zh, iw is he, English en
         if code is None:
             raise ValueError(f"{value!r} is not a language code such as en, zh or zh-TW")

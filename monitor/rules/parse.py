@@ -258,7 +258,7 @@ class _Parser:
         code = token.text.strip().replace("_", "-").lower()
         if not is_language_code(code):
             raise QueryError(self.query, token.position, f"{_NOT_A_CODE}, not '{token.text}'")
-        code = macrolanguage(code) or code  # as articles' languages are stored: lang:iw is he
+        code = (macrolanguage(code) or code).lower()  # as stored, matched lowercased: lang:iw is he
         return Term(code, (code,))
 
     def term(self, token: _Token) -> Term:

@@ -14,8 +14,10 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
@@ -77,7 +79,7 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics, reads: Exe
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     readers = [Depends(token_check(settings.serve.tokens))]
-    api_readers = [*readers, Depends(_one_value_each)]
+    api_readers = [*readers, Depends(_parameters_known), Depends(one_value_each)]
     on_postgresql = not settings.database_url().startswith("sqlite")
     time_limit = settings.serve.search_timeout.total_seconds()
     searching = Searching(reads, time_limit, work_elsewhere=on_postgresql)
@@ -102,7 +104,9 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics, reads: Exe
         return JSONResponse(body, status.HTTP_400_BAD_REQUEST)
 
     @app.exception_handler(UsageError)
-    def _usage_error(_request: Request, error: UsageError) -> JSONResponse:
+    def _usage_error(request: Request, error: UsageError) -> Response:
+        if is_page(request.url.path):  # a person's browser: a page saying so, not JSON
+            return problem_page(status.HTTP_400_BAD_REQUEST, str(error))
         return JSONResponse({"error": str(error)}, status.HTTP_400_BAD_REQUEST)
 
     @app.exception_handler(StarletteHTTPException)
@@ -134,10 +138,6 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics, reads: Exe
         # encoded there (as a plain function FastAPI would make two: the search, then checking
         # the answer against ArticlePage). The answer's shape is tested against ArticlePage.
         given = request.query_params
-        unknown = [name for name in given if name not in SEARCH_PARAMETERS]
-        if unknown:  # ?qq=dome would otherwise answer every article
-            known = ", ".join(sorted(SEARCH_PARAMETERS - {"token"}))
-            raise UsageError(f"unknown parameter {unknown[0]!r}: this search takes {known}")
         try:
             params = SearchParams.model_validate(
                 {**given, "source": given.getlist("source"), "rule": given.getlist("rule")}
@@ -279,7 +279,7 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics, reads: Exe
             return JSONResponse(health, status.HTTP_503_SERVICE_UNAVAILABLE)
         return JSONResponse(health)
 
-    add_pages(app, archive, settings, readers, searching, counting)
+    add_pages(app, archive, settings, [*readers, Depends(one_value_each)], searching, counting)
     add_feeds(app, archive, settings, readers, searching)
     app.state.searching = [searching, counting]  # stopped with the server (server.py)
     add_csp_reports(app, metrics)
@@ -310,10 +310,34 @@ def articles_page(
 
 
 REPEATABLE = ("source", "rule", "token")
-SEARCH_PARAMETERS = {*SearchParams.model_fields, "token"}
+SEARCH_PARAMETERS = frozenset(SearchParams.model_fields)  # the search checks them itself
 
 
-def _one_value_each(request: Request) -> None:
+async def _parameters_known(request: Request) -> None:
+    """UsageError for a parameter the route does not take: ?qq=dome answered every article,
+    ?limt=1 every alert. (A coroutine, as one_value_each: FastAPI would send a plain function
+    to a thread, a trip that costs more than the check.)"""
+    known = _parameters_of(request.scope["route"])
+    unknown = [name for name in request.query_params if name not in known]
+    if unknown:
+        takes = ", ".join(sorted(known - {"token"})) or "none"
+        raise UsageError(f"unknown parameter {unknown[0]!r}: {request.url.path} takes {takes}")
+
+
+def _parameters_of(route: APIRoute) -> frozenset[str]:
+    """The query parameters a route takes: declared to FastAPI, or the search's; a token always."""
+    if route.path == "/api/v1/articles":
+        return SEARCH_PARAMETERS | {"token"}
+    return frozenset(_query_names(route.dependant)) | {"token"}
+
+
+def _query_names(dependant: Dependant) -> list[str]:
+    """The query parameters of a route's function and of its dependencies."""
+    names = [param.alias for param in dependant.query_params]
+    return names + [name for inner in dependant.dependencies for name in _query_names(inner)]
+
+
+async def one_value_each(request: Request) -> None:
     """UsageError for a parameter of one value given more than once (?lang=he&lang=en): which
     one was meant cannot be told, and taking the last would pass the others unread."""
     given = request.query_params

@@ -18,8 +18,19 @@ from monitor.archive.sql import SqlArchive
 from tests.archive.helpers import BACKENDS, make_article
 from tests.postgres import new_schema
 
-STORED = {"a": "eng", "b": "English", "c": "und", "d": "en-US", "e": "iw", "f": None, "g": "zh_TW"}
-NOW_READ = {"a": "en", "b": "en", "c": None, "d": "en-US", "e": "he", "f": None, "g": "zh-TW"}
+STORED = {
+    "a": "eng",
+    "b": "English",
+    "c": "und",
+    "d": "en-us",
+    "e": "iw",
+    "f": None,
+    "g": "zh_TW",
+    "h": "utf",
+}
+# c and h said no language: theirs is told from the text, as a poll now does.
+NOW_READ = {"a": "en", "b": "en", "c": "en", "d": "en-US", "e": "he", "f": None, "g": "zh-TW", "h": "en"}
+TEXT = "The delegation toured an Iron Dome battery near the coast and met the engineers there."
 
 
 @contextmanager
@@ -45,7 +56,9 @@ def test_older_language_tags_are_brought_to_codes(
     request: pytest.FixtureRequest, tmp_path: Path, backend: str
 ) -> None:
     with _archive(request, tmp_path, backend) as (archive, engine):
-        archive.store_new([make_article(key, language=tag, hits=()) for key, tag in STORED.items()], [])
+        archive.store_new(
+            [make_article(key, text=TEXT, language=tag, hits=()) for key, tag in STORED.items()], []
+        )
         assert archive.search(None, SearchFilters(language="en", limit=10))[0].article.id == "d"
         with engine.begin() as connection:
             connection.execute(text("UPDATE alembic_version SET version_num = 'r16_host_turns'"))
@@ -54,4 +67,4 @@ def test_older_language_tags_are_brought_to_codes(
         languages = {key: language for key, language in rows}
         assert languages == NOW_READ
         found = archive.search(None, SearchFilters(language="en", limit=10))
-        assert {item.article.id for item in found} == {"a", "b", "d"}
+        assert {item.article.id for item in found} == {"a", "b", "c", "d", "h"}

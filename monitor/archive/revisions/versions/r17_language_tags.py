@@ -1,8 +1,8 @@
 """Articles' languages in the form lang: and --lang read: tags stored before the monitor read
-three-letter codes, languages' names and withdrawn codes (`eng`, `English`, `iw`) are brought
-to the code (`en`, `he`), or to none where they say there is no language (`und`), so that the
-language filters find them. A few distinct values: one update each. (What looks like a code
-stays: `utf`, read of lang="utf-8" before the whole value was, cannot be told from a rare one.)
+three-letter codes, languages' names, withdrawn codes and subtags' case (`eng`, `English`,
+`iw`, `en-us`) are brought to the code (`en`, `he`, `en-US`), so that the language filters find
+them; where a tag says no language (`und`, or `utf` of lang="utf-8" read in part) the text's
+language is told, as a poll now does. A few distinct values: one update each.
 
 Revision ID: r17_language_tags
 Revises: r16_host_turns
@@ -28,8 +28,25 @@ def upgrade() -> None:
     ).scalars()
     retag = sa.text("UPDATE articles SET language = :code WHERE language = :tag")
     for tag in list(stored):
-        if (code := macrolanguage(tag)) != tag:
+        if (code := macrolanguage(tag)) is None:
+            _told_again(connection, tag)
+        elif code != tag:
             connection.execute(retag, {"code": code, "tag": tag})
+
+
+def _told_again(connection: sa.Connection, tag: str) -> None:
+    """The language of each article tagged with no language, told from its text."""
+    from monitor.ingest.parse.language import detect_language  # its model: only when needed
+
+    rows = connection.execute(
+        sa.text("SELECT id, title, teaser, text FROM articles WHERE language = :tag"), {"tag": tag}
+    )
+    told = [
+        {"id": key, "code": detect_language(f"{title}\n{teaser}\n{text}")}
+        for key, title, teaser, text in rows
+    ]
+    if told:
+        connection.execute(sa.text("UPDATE articles SET language = :code WHERE id = :id"), told)
 
 
 def downgrade() -> None:
