@@ -1,8 +1,11 @@
-"""`monitor archive copy --to URL`: the configured archive's history into a PostgreSQL archive."""
+"""`monitor archive copy --to URL`: the configured archive's history into a PostgreSQL archive;
+`stats`: its size and content; `backup PATH`: a consistent copy while daemons write."""
 
 from __future__ import annotations
 
+import json
 import sys
+from pathlib import Path
 
 from monitor.archive.connections import SqlConnections, Transactions
 from monitor.archive.copying import copy_archive
@@ -38,6 +41,36 @@ def archive_copy_command(settings: Settings, to: str) -> int:
         )
         return 1
     print("the copy is complete: point storage.url at it and start the daemons")
+    return 0
+
+
+def archive_stats_command(settings: Settings, fmt: str) -> int:
+    from monitor.archive.inventory import archive_inventory
+
+    url = settings.database_url()
+    db: Transactions = PostgresConnections(url) if is_postgres_url(url) else SqlConnections(url)
+    try:
+        held = archive_inventory(db, url)
+    finally:
+        db.close()
+    if fmt == "json":
+        print(json.dumps({"archive": shown_url(url), **held}, ensure_ascii=False, indent=2))
+        return 0
+    print(f"archive     {shown_url(url)} ({held['backend']}, schema {held['schema_revision']})")
+    print(f"size        {held['bytes'] / 1e6:,.1f} MB")
+    print("rows        " + ", ".join(f"{name} {count:,}" for name, count in held["rows"].items()))
+    print(f"matched     {held['articles_matched']:,} articles; {held['stories']:,} stories")
+    print(f"published   {held['first_published'] or '-'} .. {held['last_published'] or '-'}")
+    for title in ("sources", "languages", "alerts"):
+        listed = ", ".join(f"{name} {count:,}" for name, count in held[title].items()) or "-"
+        print(f"{title:<12}{listed}")
+    return 0
+
+
+def archive_backup_command(settings: Settings, path: Path) -> int:
+    from monitor.archive.backup import back_up
+
+    print(back_up(settings.database_url(), path))
     return 0
 
 

@@ -101,12 +101,18 @@ def _parser() -> argparse.ArgumentParser:
     retry = alert_actions.add_parser("retry", help="send failed (or the given) alerts again")
     retry.add_argument("ids", nargs="*", metavar="ID")
     retry.add_argument("--failed", action="store_true", help="every dead-lettered alert")
-    archive = commands.add_parser("archive", help="copy the archive into a PostgreSQL one")
+    archive = commands.add_parser("archive", help="the archive's size and content; back it up; copy it")
     archive_actions = archive.add_subparsers(dest="archive_action", metavar="ACTION", required=True)
     copy = archive_actions.add_parser(
         "copy", help="copy the configured archive into a PostgreSQL one (resumes where it stopped)"
     )
     copy.add_argument("--to", required=True, metavar="URL", help="postgresql://user@host/database")
+    stats = archive_actions.add_parser("stats", help="the archive's size and content")
+    stats.add_argument("--format", choices=("table", "json"), default="table")
+    backup = archive_actions.add_parser(
+        "backup", help="a consistent copy while daemons write (SQLite: a file; PostgreSQL: pg_dump)"
+    )
+    backup.add_argument("path", type=Path, metavar="PATH", help="a new file")
     serve = commands.add_parser("serve", help="serve the archive over HTTP: the API, /healthz")
     serve.add_argument("--listen", metavar="HOST:PORT", help="default: serve.listen, or 127.0.0.1:8080")
     commands.add_parser("check", help="validate the config; show how each rule was understood")
@@ -248,9 +254,13 @@ def _dispatch(args: argparse.Namespace) -> int:
             return sources.import_command(path, settings, args.file, args.only_print)
         return sources.export_command(settings, args.output)
     if args.command == "archive":
-        from monitor.cli.archive import archive_copy_command
+        from monitor.cli import archive
 
-        return archive_copy_command(settings, args.to)
+        if args.archive_action == "stats":
+            return archive.archive_stats_command(settings, args.format)
+        if args.archive_action == "backup":
+            return archive.archive_backup_command(settings, args.path)
+        return archive.archive_copy_command(settings, args.to)
     return _reading(args, settings)
 
 

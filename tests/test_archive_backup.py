@@ -1,0 +1,67 @@
+"""`monitor archive stats` and `monitor archive backup PATH`, as INTERFACE.md lists them, on an
+archive filled by a real poll: SQLite, and PostgreSQL in a schema of its own."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import yaml
+
+from tests.configs import write_config
+from tests.conftest import Cli
+
+
+def _at(config: Path, url: str, name: str) -> Path:
+    data = yaml.safe_load(config.read_text(encoding="utf-8"))
+    data["storage"] = {"url": url}
+    return write_config(config.with_name(name), data)
+
+
+def test_stats_say_what_the_archive_holds_and_a_backup_holds_the_same(
+    cli: Cli, config: Path, tmp_path: Path
+) -> None:
+    assert cli("-c", str(config), "once")[0] == 0
+    held = cli.json("-c", str(config), "archive", "stats", "--format", "json")
+    found = cli.json("-c", str(config), "search", "", "--limit", "1000", "--format", "json")
+    assert held["backend"] == "sqlite" and held["bytes"] > 0
+    assert held["rows"]["articles"] == len(found) > 0
+    assert sum(held["sources"].values()) == len(found)
+    assert held["articles_matched"] == len([article for article in found if article["rules"]])
+    assert held["first_published"] <= held["last_published"]
+    code, out, _ = cli("-c", str(config), "archive", "stats")
+    assert code == 0 and f"articles {len(found):,}" in out
+
+    backup = tmp_path / "backup.db"
+    code, out, err = cli("-c", str(config), "archive", "backup", str(backup))
+    assert code == 0, err
+    assert f"to {backup}" in out and not Path(f"{backup}.partial").exists()
+    copy = _at(config, f"sqlite:///{backup}", "backup.yaml")
+    assert cli.json("-c", str(copy), "archive", "stats", "--format", "json")["rows"] == held["rows"]
+    assert cli.json("-c", str(copy), "search", "", "--limit", "1000", "--format", "json") == found
+    code, _, err = cli("-c", str(config), "archive", "backup", str(backup))
+    assert code == 2 and "exists: a backup goes to a new file, never over one" in err
+
+
+def test_a_postgresql_archive_is_counted_and_dumped(
+    cli: Cli, config: Path, tmp_path: Path, postgres_url: str, postgres_schema: str
+) -> None:
+    assert cli("-c", str(config), "once")[0] == 0
+    target = f"{postgres_url}?options=-csearch_path%3D{postgres_schema}"
+    assert cli("-c", str(config), "archive", "copy", "--to", target)[0] == 0
+    there = _at(config, target, "postgresql.yaml")
+    held = cli.json("-c", str(there), "archive", "stats", "--format", "json")
+    assert held["backend"] == "postgresql" and held["bytes"] > 0
+    assert held["rows"] == cli.json("-c", str(config), "archive", "stats", "--format", "json")["rows"]
+
+    dump = tmp_path / "archive.dump"
+    code, out, err = cli("-c", str(there), "archive", "backup", str(dump))
+    assert code == 0, err
+    assert "pg_restore" in out
+    pg_restore = shutil.which("pg_restore")
+    assert pg_restore is not None  # PostgreSQL's client tools, as pg_dump
+    listing = subprocess.run(
+        [pg_restore, "--list", str(dump)], capture_output=True, text=True, check=True
+    ).stdout
+    assert f"TABLE DATA {postgres_schema} articles" in listing
