@@ -9,6 +9,7 @@ from pathlib import Path
 
 import yaml
 
+from monitor.archive.backup import _libpq
 from tests.configs import write_config
 from tests.conftest import Cli
 
@@ -65,3 +66,32 @@ def test_a_postgresql_archive_is_counted_and_dumped(
         [pg_restore, "--list", str(dump)], capture_output=True, text=True, check=True
     ).stdout
     assert f"TABLE DATA {postgres_schema} articles" in listing
+
+
+def test_a_backup_refuses_the_archives_own_files_and_a_missing_archive(
+    cli: Cli, config: Path, tmp_path: Path
+) -> None:
+    code, _, err = cli("-c", str(config), "archive", "stats")
+    assert code == 2 and "yet: nothing has been polled" in err  # and it made no archive
+    assert cli("-c", str(config), "once")[0] == 0
+    archive = next(config.parent.rglob("monitor.db"))
+    code, _, err = cli("-c", str(config), "archive", "backup", f"{archive}-wal")
+    assert code == 2 and "is one of the archive's own files" in err
+    code, _, err = cli("-c", str(config), "archive", "backup", str(tmp_path))
+    assert code == 2 and "is a folder" in err
+    assert not list(tmp_path.glob("*.partial")) and not list(archive.parent.glob("*.partial"))
+
+
+def test_pg_dump_is_given_the_password_in_its_environment_not_its_command_line() -> None:
+    """Found by a review: the password was in pg_dump's arguments, which `ps` shows anyone."""
+    address, password = _libpq(
+        "postgresql+psycopg://desk:p%40ss@db.example:5432/news?options=-csearch_path%3Dmon"
+    )
+    assert (address, password) == (
+        "postgresql://desk@db.example:5432/news?options=-csearch_path%3Dmon",
+        "p@ss",
+    )
+    assert _libpq("postgresql://desk@db/news?password=s3cret&sslmode=require") == (
+        "postgresql://desk@db/news?sslmode=require",
+        "s3cret",
+    )

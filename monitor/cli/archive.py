@@ -48,6 +48,8 @@ def archive_stats_command(settings: Settings, fmt: str) -> int:
     from monitor.archive.inventory import archive_inventory
 
     url = settings.database_url()
+    if not is_postgres_url(url) and not Path(url.removeprefix("sqlite:///")).is_file():
+        raise UsageError(f"no archive at {url.removeprefix('sqlite:///')} yet: nothing has been polled")
     db: Transactions = PostgresConnections(url) if is_postgres_url(url) else SqlConnections(url)
     try:
         held = archive_inventory(db, url)

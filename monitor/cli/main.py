@@ -61,11 +61,19 @@ def _parser() -> argparse.ArgumentParser:
         help="arrived in the archive since: 7d, 24h or a date (old articles fetched late)",
     )
     search.add_argument("--until", help="a date (its whole day taken in) or a moment (2026-01-31T12:00)")
-    search.add_argument("--source", action="append", default=[], metavar="NAME")
-    search.add_argument("--rule", action="append", default=[], metavar="NAME")
+    search.add_argument(
+        "--source",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a source's articles (repeat for several)",
+    )
+    search.add_argument(
+        "--rule", action="append", default=[], metavar="NAME", help="a rule's matches (repeat for several)"
+    )
     search.add_argument("--matched", action="store_true", help="only articles a rule matched")
     search.add_argument("--lang", help="language code, e.g. en, zh, ja")
-    search.add_argument("--limit", type=int, default=50)
+    search.add_argument("--limit", type=int, default=50, help="most articles shown (default 50)")
     search.add_argument("--format", choices=FORMATS, default="table")
     backfill = commands.add_parser("backfill", help="run a watch rule over the archive")
     backfill.add_argument("rule", help="the name of a watch rule in the config")

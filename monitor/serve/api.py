@@ -309,7 +309,7 @@ def articles_page(
     return orjson.dumps(page)
 
 
-REPEATABLE = ("source", "rule", "token")
+REPEATABLE = ("source", "rule")
 SEARCH_PARAMETERS = frozenset(SearchParams.model_fields)  # the search checks them itself
 
 
@@ -339,13 +339,18 @@ def _query_names(dependant: Dependant) -> list[str]:
 
 async def one_value_each(request: Request) -> None:
     """UsageError for a parameter of one value given more than once (?lang=he&lang=en): which
-    one was meant cannot be told, and taking the last would pass the others unread."""
+    one was meant cannot be told, and taking the last would pass the others unread. The API's
+    searches take several sources and rules; a page's form shows one of each."""
+    repeatable = () if is_page(request.url.path) else REPEATABLE
     given = request.query_params
     for name in given:
         count = len(given.getlist(name))
-        if count > 1 and name not in REPEATABLE:
+        if count > 1 and name not in repeatable:
             either = " (for either language, q=lang:(en OR zh))" if name == "lang" else ""
-            raise UsageError(f"{name} is given {count} times: give it once{either}")
+            several = (
+                " (the page takes one; the API, /api/v1/articles, several)" if name in REPEATABLE else ""
+            )
+            raise UsageError(f"{name} is given {count} times: give it once{either}{several}")
 
 
 def _encoded(work: Callable[..., Any], *arguments: Any) -> bytes:

@@ -715,6 +715,12 @@ def test_every_route_refuses_a_parameter_of_one_value_given_twice(served: Served
     page = httpx.get(served.base + "/", params=httpx.QueryParams((("q", "a"), ("q", "b"))), timeout=10)
     assert page.status_code == 400 and "q is given 2 times: give it once" in page.text
     assert page.headers["content-type"].startswith("text/html")
+    # The page's form shows one source: two were searched as the last alone (a review found it).
+    sources = httpx.QueryParams((("q", "dome"), ("source", "Harbor Daily"), ("source", "Coast Wire")))
+    page = httpx.get(served.base + "/", params=sources, timeout=10)
+    assert page.status_code == 400 and "the page takes one; the API, /api/v1/articles, several" in page.text
+    tokens = httpx.QueryParams((("token", "a"), ("token", "b")))
+    assert httpx.get(served.base + "/api/v1/rules", params=tokens, timeout=10).status_code == 400
 
 
 @pytest.mark.parametrize(
