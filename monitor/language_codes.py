@@ -28,9 +28,23 @@ MACROLANGUAGES: dict[str, str | None] = {
 }  # fmt: skip
 
 
-def is_language_code(code: str) -> bool:
+def _is_code(code: str) -> bool:
     """Whether this is a language tag's language and subtags (any case), as filters take."""
     return _CODE.fullmatch(code.lower()) is not None
+
+
+def filter_code(given: str) -> str | None:
+    """A code as lang:, --lang and ?lang= compare it with articles' languages: brought to the
+    form tags are stored in (iw is he), lowercased as the comparison is; None for no code."""
+    tag = given.strip().replace("_", "-")
+    if not _is_code(tag):
+        return None
+    return (macrolanguage(tag) or tag).lower()
+
+
+def within(language: str, code: str) -> bool:
+    """Whether a (lowercased) language is the code or one of its variants: zh-tw is within zh."""
+    return language == code or language.startswith(f"{code}-")
 
 
 def macrolanguage(code: str | None) -> str | None:
@@ -41,7 +55,7 @@ def macrolanguage(code: str | None) -> str | None:
     if code is None:
         return None
     tag = code.strip().replace("_", "-")
-    if not is_language_code(tag):
+    if not _is_code(tag):
         return _names().get(tag.casefold())
     primary, _, rest = tag.partition("-")
     primary = primary.lower()

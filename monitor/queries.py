@@ -13,7 +13,7 @@ from monitor.archive import Archive, SearchFilters
 from monitor.config.durations import format_duration, parse_duration
 from monitor.config.settings import Settings
 from monitor.errors import SearchTooSlow, UsageError
-from monitor.language_codes import is_language_code, macrolanguage
+from monitor.language_codes import filter_code
 from monitor.models import AlertState, ArchivedArticle, PollResult, SourceState
 from monitor.names import known_names
 from monitor.payloads import iso
@@ -102,10 +102,10 @@ def search_filters(archive: Archive, settings: Settings, asked: SearchAsked) -> 
         raise UsageError(f"limit {asked.limit}: give at least 1")
     configured = {source.name for source in settings.sources}
     sources = configured | {state.name for state in archive.source_states()} if asked.sources else configured
-    given = (asked.language or "").strip().replace("_", "-")
-    if given and not is_language_code(given):
+    given = (asked.language or "").strip()
+    language = filter_code(given) if given else None
+    if given and language is None:
         raise UsageError(f"lang {asked.language!r}: give a language code such as en, zh or zh-TW")
-    language = macrolanguage(given) or given
     since, until = moment(asked.since, "since"), until_moment(asked.until)
     if since is not None and until is not None and since >= until:
         raise UsageError("since is not before until")  # as the mention counts say: not an empty answer
@@ -116,7 +116,7 @@ def search_filters(archive: Archive, settings: Settings, asked: SearchAsked) -> 
         sources=known_names(list(asked.sources), sources, "source"),
         rules=known_names(list(asked.rules), [rule.name for rule in settings.watch], "watch rule"),
         matched=asked.matched,
-        language=language or None,
+        language=language,
         limit=asked.limit,
     )
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import unicodedata
 from datetime import time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -33,8 +32,10 @@ from monitor.config.values import (
     StrictModel,
     TimeLimit,
 )
+from monitor.errors import QueryError
 from monitor.language_codes import macrolanguage
 from monitor.near_duplicates import StoryGrouping
+from monitor.rules.lex import lex, narrowed
 
 FullText = Literal["auto", "always", "never"]
 
@@ -144,15 +145,16 @@ class SourceSettings(StrictModel):
 
 
 # A term of a `terms:` list that reads as itself in the query language, unquoted.
-_PLAIN_TERM = re.compile(r"[^\s()\"“「„:*-][^\s()\"“「„:*]*")
-
-
 def _quoted_term(term: str) -> str:
-    """A term as the query language reads it literally: quoted unless it is a plain word (read
-    as the parser does, full-width forms as ASCII), in quotes the term does not hold."""
-    read = unicodedata.normalize("NFKC", term)
-    if _PLAIN_TERM.fullmatch(read) and read not in ("AND", "OR", "NOT") and not read.startswith("NEAR"):
+    """A term as the query language reads it literally: as it is where the lexer reads it as one
+    plain word (no operator, field, prefix or quote), else in quotes the term does not hold."""
+    try:
+        tokens = lex(term)
+    except QueryError:
+        tokens = []
+    if [token.kind for token in tokens] == ["WORD", "END"] and not tokens[0].text.endswith("*"):
         return term
+    read = narrowed(term)
     for opening, closing in (('"', '"'), ("“", "”"), ("「", "」"), ("„", "“")):
         if closing not in read:
             return f"{opening}{term}{closing}"

@@ -10,6 +10,7 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 
+from monitor.language_codes import within
 from monitor.models import Hit
 from monitor.rules.ast import Field, Near, Node, Not, Op, Term
 from monitor.rules.text import TokenizedText, first_word_forms, tokenize
@@ -216,7 +217,7 @@ def _language_test(node: Node) -> Callable[[str], bool]:
     its variants (zh: zh-tw, zh-hant). The parser lets only codes, AND, OR and NOT in."""
     match node:
         case Term(text=code):
-            return lambda language: language == code or language.startswith(f"{code}-")
+            return lambda language: within(language, code)
         case Not(child=child):
             inner = _language_test(child)
             return lambda language: not inner(language)

@@ -11,24 +11,16 @@ Grammar (NEAR binds tightest, then NOT, AND, OR):
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Literal, cast
 
 from monitor.errors import QueryError
-from monitor.language_codes import is_language_code, macrolanguage
-from monitor.rules.ast import FIELD_NAMES, Field, Near, Node, Not, Op, Term
+from monitor.language_codes import filter_code, within
+from monitor.rules.ast import Field, Near, Node, Not, Op, Term
+from monitor.rules.lex import Token, lex
 from monitor.rules.text import join_tokens, tokenize
 
-_QUOTES = {'"': '"', "“": "”", "「": "」", "„": "“"}
-_NEAR = re.compile(r"NEAR/(\d+)")
-_SPECIAL = set("()") | set(_QUOTES)
-# `name:` right before a term reads as a field, known or not (a colon before a space is text:
-# "Analysis: dome"; a single letter is text too: C:\path).
-_FIELD_LIKE = re.compile(r"[A-Za-z]{2,}")
-_NARROW = {wide: wide - 0xFEE0 for wide in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
 _NOT_A_CODE = "lang: takes a language code such as en, zh or zh-TW (lang:zh also finds zh-TW)"
 # Bounds on one query, so that no rule or search can exhaust the stack, the memory or the
 # matcher's time: far beyond what an analyst writes, far below what breaks.
@@ -36,109 +28,12 @@ MAX_DEPTH = 16  # nested parentheses, NOTs and fields (FTS5 overflows at about t
 MAX_NEAR = 5  # NEAR operators; each one is a pass over the occurrences of its operands
 MAX_TERMS = 256  # words and phrases
 MAX_PHRASE = 16  # words in one phrase (a Chinese phrase counts its characters)
-MAX_DISTANCE = 10_000  # of NEAR/n, in words
-
-
-@dataclass(frozen=True, slots=True)
-class _Token:
-    kind: Literal["(", ")", "PHRASE", "WORD", "AND", "OR", "NOT", "NEAR", "FIELD", "END"]
-    text: str
-    position: int
-    distance: int = 0
-
-
-def _lex(query: str) -> list[_Token]:
-    # Read with full-width forms as ASCII (a CJK input method types ＂, （, ：, ＯＲ), one
-    # character for one, so that positions stay the query's own.
-    text = query.translate(_NARROW)
-    tokens: list[_Token] = []
-    index = 0
-    while index < len(text):
-        char = text[index]
-        if char.isspace():
-            index += 1
-        elif char in "()":
-            tokens.append(_Token(cast(Literal["(", ")"], char), char, index))
-            index += 1
-        elif char in _QUOTES:
-            close = text.find(_QUOTES[char], index + 1)
-            while close > 0 and _is_gershayim(text, close):
-                close = text.find(_QUOTES[char], close + 1)
-            if close < 0:
-                raise QueryError(query, index, "unclosed quote")
-            tokens.append(_Token("PHRASE", text[index + 1 : close], index))
-            index = close + 1
-        elif char == "-" and index + 1 < len(text) and not text[index + 1].isspace():
-            tokens.append(_Token("NOT", "-", index))
-            index += 1
-        else:
-            index = _lex_word(query, text, index, tokens)
-    tokens.append(_Token("END", "", len(text)))
-    return tokens
-
-
-def _is_gershayim(text: str, index: int) -> bool:
-    """Whether the " at index marks a Hebrew acronym (צה"ל, ארה"ב), as keyboards type ״: a
-    letter on each side, so part of the word, not a quote."""
-    return (
-        text[index] == '"'
-        and 0 < index < len(text) - 1
-        and "\u05d0" <= text[index - 1] <= "\u05ea"
-        and "\u05d0" <= text[index + 1] <= "\u05ea"
-    )
-
-
-def _lex_word(query: str, text: str, start: int, tokens: list[_Token]) -> int:
-    end = start
-    while (
-        end < len(text)
-        and not text[end].isspace()
-        and (text[end] not in _SPECIAL or _is_gershayim(text, end))
-    ):
-        end += 1
-    word = text[start:end]
-    name, colon, rest = word.partition(":")
-    if colon and name.lower() in FIELD_NAMES:
-        tokens.append(_Token("FIELD", name.lower(), start))
-        where = start + len(name) + 1
-        if rest.startswith("-"):
-            raise QueryError(query, where, f"'{name}:' takes a term: -{name}:{rest[1:]} leaves it out")
-        inner, nested, _ = rest.partition(":")
-        if nested and inner.lower() in FIELD_NAMES:
-            raise QueryError(query, where, f"fields do not nest: {inner.lower()}: inside {name.lower()}:")
-        if rest in ("AND", "OR", "NOT", "NEAR") or _NEAR.fullmatch(rest):
-            raise QueryError(query, where, f"'{name}:' takes a term, not the operator {rest}")
-        if rest:
-            tokens.append(_Token("WORD", rest, where))
-        elif end >= len(text) or text[end].isspace():
-            raise QueryError(query, end, f"expected a term after '{name}:'")
-        return end
-    term_next = rest or (end < len(text) and text[end] in _SPECIAL and text[end] != ")")
-    if colon and term_next and _FIELD_LIKE.fullmatch(name):
-        fields = ", ".join(f"{known}:" for known in FIELD_NAMES)
-        raise QueryError(
-            query, start, f"unknown field '{name}:' (the fields are {fields}); quote words holding a colon"
-        )
-    if word in ("AND", "OR", "NOT"):
-        tokens.append(_Token(cast(Literal["AND", "OR", "NOT"], word), word, start))
-    elif near := _NEAR.fullmatch(word):
-        distance = int(near.group(1))
-        if distance > MAX_DISTANCE:
-            raise QueryError(query, start, f"NEAR/n takes at most {MAX_DISTANCE:,} words")
-        if distance == 0:  # two words are never 0 apart: it would never match
-            raise QueryError(query, start, "NEAR/0 never matches: NEAR/1 is next to each other")
-        tokens.append(_Token("NEAR", word, start, distance=distance))
-    elif word.startswith("NEAR"):
-        raise QueryError(query, start, "NEAR needs a distance, as in NEAR/5")
-    else:
-        tokens.append(_Token("WORD", word, start))
-    return end
 
 
 class _Parser:
     def __init__(self, query: str) -> None:
         self.query = query
-        self.tokens = _lex(query)
+        self.tokens = lex(query)
         self.index = 0
         self.depth = 0
         self.nears = 0
@@ -146,15 +41,15 @@ class _Parser:
         self.in_language = False  # inside lang:, where terms are language codes
         self.in_field = ""  # the field the parser is inside, if any
 
-    def peek(self) -> _Token:
+    def peek(self) -> Token:
         return self.tokens[self.index]
 
-    def take(self) -> _Token:
+    def take(self) -> Token:
         token = self.tokens[self.index]
         self.index += 1
         return token
 
-    def fail(self, token: _Token, expected: str) -> QueryError:
+    def fail(self, token: Token, expected: str) -> QueryError:
         found = "the end of the query" if token.kind == "END" else f"'{token.text}'"
         return QueryError(self.query, token.position, f"expected {expected}, found {found}")
 
@@ -184,12 +79,12 @@ class _Parser:
             self.one_language(start, children)
         return children[0] if len(children) == 1 else Op("AND", tuple(children))
 
-    def one_language(self, start: _Token, children: list[Node]) -> None:
+    def one_language(self, start: Token, children: list[Node]) -> None:
         """QueryError for codes ANDed that no one article's language can be (lang:(en zh))."""
         codes = [child.text for child in children if isinstance(child, Term)]
         for index, code in enumerate(codes):
             for other in codes[index + 1 :]:
-                if not (_within_code(code, other) or _within_code(other, code)):
+                if not (within(code, other) or within(other, code)):
                     message = f"an article has one language: {code} AND {other} never holds (write OR)"
                     raise QueryError(self.query, start.position, message)
 
@@ -200,7 +95,7 @@ class _Parser:
         return self.near()
 
     @contextmanager
-    def nested(self, token: _Token) -> Iterator[None]:
+    def nested(self, token: Token) -> Iterator[None]:
         self.depth += 1
         if self.depth > MAX_DEPTH:
             message = f"the query nests deeper than {MAX_DEPTH} levels of parentheses, NOTs and fields"
@@ -253,15 +148,14 @@ class _Parser:
             return self.language(token) if self.in_language else self.term(token)
         raise self.fail(token, "a word, a phrase or '('")
 
-    def language(self, token: _Token) -> Term:
+    def language(self, token: Token) -> Term:
         """A term of lang:, a language code, kept whole (`zh-TW` is one code, not two words)."""
-        code = token.text.strip().replace("_", "-").lower()
-        if not is_language_code(code):
+        code = filter_code(token.text)
+        if code is None:
             raise QueryError(self.query, token.position, f"{_NOT_A_CODE}, not '{token.text}'")
-        code = (macrolanguage(code) or code).lower()  # as stored, matched lowercased: lang:iw is he
         return Term(code, (code,))
 
-    def term(self, token: _Token) -> Term:
+    def term(self, token: Token) -> Term:
         self.terms += 1
         if self.terms > MAX_TERMS:
             raise QueryError(
@@ -278,11 +172,6 @@ class _Parser:
             prefix=prefix,
             quoted=token.kind == "PHRASE",
         )
-
-
-def _within_code(code: str, wider: str) -> bool:
-    """Whether a language `code` is `wider` or one of its variants (zh-tw of zh)."""
-    return code == wider or code.startswith(f"{wider}-")
 
 
 def _outside_text(node: Node) -> bool:

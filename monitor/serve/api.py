@@ -14,10 +14,8 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
-from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
@@ -42,6 +40,7 @@ from monitor.serve.auth import token_check
 from monitor.serve.cursors import read_cursor, write_cursor
 from monitor.serve.feed_routes import add_feeds
 from monitor.serve.pages import add_pages, is_page, problem_page
+from monitor.serve.parameters import one_value_each, parameters_checked
 from monitor.serve.searching import COUNT_TURNS, Searching, prefixes_asked, retry_after
 from monitor.serve.shapes import (
     AlertOut,
@@ -79,7 +78,7 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics, reads: Exe
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     readers = [Depends(token_check(settings.serve.tokens))]
-    api_readers = [*readers, Depends(_parameters_checked)]
+    api_readers = [*readers, Depends(parameters_checked)]
     on_postgresql = not settings.database_url().startswith("sqlite")
     time_limit = settings.serve.search_timeout.total_seconds()
     searching = Searching(reads, time_limit, work_elsewhere=on_postgresql)
@@ -138,7 +137,7 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics, reads: Exe
         # encoded there (as a plain function FastAPI would make two: the search, then checking
         # the answer against ArticlePage). The answer's shape is tested against ArticlePage.
         # Its parameters' names are checked here, not as a dependency (50 us a request).
-        await _parameters_checked(request)
+        await parameters_checked(request)
         given = request.query_params
         try:
             params = SearchParams.model_validate(
@@ -309,61 +308,6 @@ def articles_page(
         "next_cursor": write_cursor(last.published, last.id) if last else None,
     }
     return orjson.dumps(page)
-
-
-REPEATABLE = ("source", "rule")
-SEARCH_PARAMETERS = frozenset(SearchParams.model_fields)  # the search checks them itself
-
-
-async def _parameters_checked(request: Request) -> None:
-    """UsageError for a parameter the route does not take (?qq=dome answered every article,
-    ?limt=1 every alert) or one of a single value given twice (one_value_each). One coroutine:
-    each dependency costs FastAPI some 20 us to solve, and a plain function a trip to a thread."""
-    given = request.query_params
-    if not given:
-        return
-    known = _parameters_of(request.scope["route"])
-    unknown = [name for name in given if name not in known]
-    if unknown:
-        takes = ", ".join(sorted(known - {"token"})) or "none"
-        raise UsageError(f"unknown parameter {unknown[0]!r}: {request.url.path} takes {takes}")
-    await one_value_each(request)
-
-
-_KNOWN: dict[str, frozenset[str]] = {}  # by route (unique_id): what it takes never changes
-
-
-def _parameters_of(route: APIRoute) -> frozenset[str]:
-    """The query parameters a route takes: declared to FastAPI, or the search's; a token always."""
-    known = _KNOWN.get(route.unique_id)
-    if known is None:
-        declared = SEARCH_PARAMETERS if route.path == "/api/v1/articles" else _query_names(route.dependant)
-        known = _KNOWN[route.unique_id] = frozenset(declared) | {"token"}
-    return known
-
-
-def _query_names(dependant: Dependant) -> list[str]:
-    """The query parameters of a route's function and of its dependencies."""
-    names = [param.alias for param in dependant.query_params]
-    return names + [name for inner in dependant.dependencies for name in _query_names(inner)]
-
-
-async def one_value_each(request: Request) -> None:
-    """UsageError for a parameter of one value given more than once (?lang=he&lang=en): which
-    one was meant cannot be told, and taking the last would pass the others unread. The API's
-    searches take several sources and rules; a page's form shows one of each."""
-    given = request.query_params
-    if len(given) == len(given.multi_items()):
-        return  # each once: the common case, told without building the request's URL (10 us)
-    repeatable = () if is_page(request.scope["path"]) else REPEATABLE
-    for name in given:
-        count = len(given.getlist(name))
-        if count > 1 and name not in repeatable:
-            either = " (for either language, q=lang:(en OR zh))" if name == "lang" else ""
-            several = (
-                " (the page takes one; the API, /api/v1/articles, several)" if name in REPEATABLE else ""
-            )
-            raise UsageError(f"{name} is given {count} times: give it once{either}{several}")
 
 
 def _encoded(work: Callable[..., Any], *arguments: Any) -> bytes:

@@ -18,6 +18,7 @@ from monitor.errors import QueryError
 from monitor.rules import MatchInput, parse_query, terms_query
 from monitor.rules.ast import Near, Node, Term
 from monitor.rules.automaton import Matcher
+from monitor.rules.lex import MAX_DISTANCE
 from monitor.rules.match import (
     MAX_OCCURRENCES,
     CompiledRule,
@@ -29,7 +30,7 @@ from monitor.rules.match import (
     rule_hits,
     scan_term,
 )
-from monitor.rules.parse import MAX_DEPTH, MAX_DISTANCE, MAX_NEAR, MAX_PHRASE, MAX_TERMS
+from monitor.rules.parse import MAX_DEPTH, MAX_NEAR, MAX_PHRASE, MAX_TERMS
 from monitor.rules.text import tokenize
 from tests.archive.helpers import make_article
 
