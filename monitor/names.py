@@ -29,10 +29,14 @@ def known_names(given: Sequence[str], known: Iterable[str], what: str) -> tuple[
             spellings.setdefault(name_key(name), []).append(name)
     unknown = [name for name in given if name_key(name) not in first]
     if unknown:
-        names = sorted(unique)
-        listing = ", ".join(map(repr, names[:30])) + (
-            f" and {len(names) - 30} more" if len(names) > 30 else ""
-        )
-        raise UsageError(f"no {what} named {', '.join(map(repr, unknown))} (known: {listing or 'none'})")
+        raise UsageError(f"no {what} named {', '.join(map(repr, unknown))} (known: {name_listing(unique)})")
     keys = [name_key(name) for name in given]
     return tuple(dict.fromkeys(name for key in keys for name in sorted(spellings.get(key, [first[key]]))))
+
+
+def name_listing(names: Iterable[str], shown: int = 30) -> str:
+    """Names for a message, sorted, the first `shown` of them: 'A', 'B' and 12 more."""
+    ordered = sorted(set(names))
+    listing = ", ".join(map(repr, ordered[:shown]))
+    more = len(ordered) - shown
+    return (listing + (f" and {more} more" if more > 0 else "")) or "none"

@@ -15,9 +15,10 @@ from monitor.config.settings import Settings
 from monitor.errors import SearchTooSlow, UsageError
 from monitor.language_codes import filter_code
 from monitor.models import AlertState, ArchivedArticle, PollResult, SourceState
-from monitor.names import known_names
+from monitor.names import known_names, name_listing
 from monitor.payloads import iso
-from monitor.rules import Node, parse_query, to_text
+from monitor.rules import Node, parse_query, sourceless_fields, to_text
+from monitor.rules.ast import field_terms
 
 EARLIEST_YEAR, LATEST_YEAR = 1000, 9998
 
@@ -85,8 +86,10 @@ class SearchAsked:
 
 def search(archive: Archive, settings: Settings, asked: SearchAsked) -> list[ArchivedArticle]:
     """The archive's answer to the search, newest first. QueryError when the query does not
-    parse; UsageError for an unknown source or rule, a bad date or limit."""
-    return archive.search(query_of(asked.query), search_filters(archive, settings, asked))
+    parse; UsageError for an unknown source (filter or source: field) or rule, a bad date or
+    limit."""
+    filters = search_filters(archive, settings, asked)
+    return archive.search(searched_query(archive, settings, asked.query), filters)
 
 
 def query_of(text: str) -> Node | None:
@@ -95,13 +98,30 @@ def query_of(text: str) -> Node | None:
     return parse_query(text) if text.strip() else None
 
 
+def searched_query(archive: Archive, settings: Settings, text: str) -> Node | None:
+    """query_of() the text, its source: fields checked against the sources configured or in the
+    archive: UsageError for one no source name holds, as `--source` gives for a name none has."""
+    query = query_of(text)
+    if query is None or not field_terms(query, "source"):
+        return query
+    names = known_source_names(archive, settings)
+    unknown = sourceless_fields(query, names)
+    if unknown:
+        raise UsageError(f"{', '.join(unknown)}: no source's name holds it (known: {name_listing(names)})")
+    return query
+
+
+def known_source_names(archive: Archive, settings: Settings) -> set[str]:
+    """The sources a search may name: the configured ones and those the archive has polled."""
+    return {source.name for source in settings.sources} | {state.name for state in archive.source_states()}
+
+
 def search_filters(archive: Archive, settings: Settings, asked: SearchAsked) -> SearchFilters:
     """The search's filters, checked: UsageError for an unknown source or rule, a bad date or
     limit."""
     if asked.limit < 1:
         raise UsageError(f"limit {asked.limit}: give at least 1")
-    configured = {source.name for source in settings.sources}
-    sources = configured | {state.name for state in archive.source_states()} if asked.sources else configured
+    sources = known_source_names(archive, settings) if asked.sources else set()
     given = (asked.language or "").strip()
     language = filter_code(given) if given else None
     if given and language is None:

@@ -204,6 +204,9 @@ def test_unknown_names_are_refused_with_the_known_ones_and_case_does_not_matter(
     for args, refused in [
         (["search", "dome", "--source", "Nope"], "no source named 'Nope' (known: "),
         (["search", "dome", "--rule", "Nope"], "no watch rule named 'Nope' (known: "),
+        # A misspelt source in the query was a silent empty answer.
+        (["search", "dome source:Harbr"], "source:Harbr: no source's name holds it (known: "),
+        (["search", "dome -source:(harbor OR Nope)"], "source:Nope: no source's name holds it"),
         (["alerts", "retry", "deadbeef"], "no alert with the id 'deadbeef'"),
     ]:
         code, _, err = cli("-c", str(config), *args)
@@ -211,6 +214,8 @@ def test_unknown_names_are_refused_with_the_known_ones_and_case_does_not_matter(
     assert "'Harbor Daily'" in cli("-c", str(config), "search", "x", "--source", "Nope")[2]
     found = cli.json("-c", str(config), "search", "Iron Dome", "--source", "HARBOR DAILY", "--format", "json")
     assert found and {item["source"] for item in found} == {"Harbor Daily"}
+    by_field = cli.json("-c", str(config), "search", "Iron Dome source:harb*", "--format", "json")
+    assert by_field == found
 
 
 def test_tables_line_up_wide_characters_and_keep_everything_when_piped() -> None:

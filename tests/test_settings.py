@@ -98,6 +98,25 @@ alerts:
     assert "alerts[1].every: 'whenever' is neither a duration nor a cron line" in found
 
 
+def test_a_rule_whose_source_field_names_no_source_is_refused(tmp_path: Path) -> None:
+    # `source:Harbr` (misspelt) made a rule that never matched, and nothing said so.
+    text = """
+sources:
+  - {name: Harbor Daily, url: "https://example.org/a"}
+  - {name: Focus Taiwan, url: "https://example.org/b"}
+watch:
+  - {name: Typo, query: 'dome AND (source:Harbr OR source:"focus taiwan")'}
+  - {name: Fine, query: 'dome AND source:harb* AND NOT source:(Focus OR daily)'}
+  - {name: Negated, query: 'dome -source:"Daily Harbor"'}
+"""
+    found = problems(tmp_path, text)
+    assert found == [
+        "watch[0].query: source:Harbr: no source's name holds it (sources: 'Focus Taiwan', 'Harbor Daily')",
+        'watch[2].query: source:"Daily Harbor": no source\'s name holds it '
+        "(sources: 'Focus Taiwan', 'Harbor Daily')",
+    ]
+
+
 def test_names_that_differ_only_in_case_are_refused(tmp_path: Path) -> None:
     # The API, the pages and the command line look rules and sources up ignoring case.
     text = """

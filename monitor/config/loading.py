@@ -18,8 +18,8 @@ from monitor.config.safe_yaml import load_yaml
 from monitor.config.settings import Settings
 from monitor.errors import ConfigError, QueryError
 from monitor.ingest.parse.normalize import canonical_url
-from monitor.names import name_key
-from monitor.rules import parse_query, terms_query
+from monitor.names import name_key, name_listing
+from monitor.rules import parse_query, sourceless_fields, terms_query
 from monitor.rules.parse import MAX_TERMS
 
 # ${NAME}, or ${NAME:-default} for a value the environment may leave unset (or empty), as in
@@ -212,6 +212,7 @@ def semantic_problems(settings: Settings) -> list[str]:
         for url, (count, names) in _repeated_urls(settings).items()
     ]
     problems += _query_problems([rule.model_dump(include={"query", "terms"}) for rule in settings.watch])
+    problems += _source_field_problems(settings)
     rule_names = {name_key(rule.name): rule.name for rule in settings.watch}
     for index, alert in enumerate(settings.alerts):
         for name in alert.rules or []:
@@ -264,6 +265,25 @@ def _query_problems(watch: object) -> list[str]:
                 problems.append(f"watch[{index}].query: {error}\n    {_indent(error.pointer())}")
         elif isinstance(terms := rule.get("terms"), list) and all(isinstance(term, str) for term in terms):
             problems += _terms_problems(f"watch[{index}].terms", terms)
+    return problems
+
+
+def _source_field_problems(settings: Settings) -> list[str]:
+    """Rules whose source: fields no configured source's name holds: misspelt, such a rule
+    would never match, and nothing would say so."""
+    names = [source.name for source in settings.sources]
+    problems = []
+    for index, rule in enumerate(settings.watch):
+        try:
+            query = parse_query(rule.query) if rule.query is not None else None
+        except QueryError:
+            continue  # _query_problems says why
+        unknown = sourceless_fields(query, names) if query is not None else []
+        if unknown:
+            problems.append(
+                f"watch[{index}].query: {', '.join(unknown)}: no source's name holds it "
+                f"(sources: {name_listing(names)})"
+            )
     return problems
 
 

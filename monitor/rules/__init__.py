@@ -3,7 +3,7 @@ once (automaton.py: Aho-Corasick, numpy) is imported from its module by those wh
 articles: searching the archive does without it."""
 
 from monitor.rules.ast import Field, Near, Node, Not, Op, Term
-from monitor.rules.match import CompiledRule, MatchInput
+from monitor.rules.match import CompiledRule, MatchInput, sourceless_fields
 from monitor.rules.parse import parse_query, terms_query, to_text
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "Op",
     "Term",
     "parse_query",
+    "sourceless_fields",
     "terms_query",
     "to_text",
 ]

@@ -56,3 +56,19 @@ def all_terms(node: Node) -> list[Term]:
             return [term for child in children for term in all_terms(child)]
         case Near(left=left, right=right):
             return all_terms(left) + all_terms(right)
+
+
+def field_terms(node: Node, name: str) -> list[Term]:
+    """The terms a field of this name holds in the query (`source:Reuters` -> Reuters)."""
+    match node:
+        case Field(name=found, child=child) if found == name:
+            return all_terms(child)
+        case Term() | Field():
+            return []
+        case Not(child=child):
+            return field_terms(child, name)
+        case Op(children=children):
+            return [term for child in children for term in field_terms(child, name)]
+        case Near(left=left, right=right):
+            return field_terms(left, name) + field_terms(right, name)
+    return []

@@ -3,7 +3,7 @@ by scanning the article (one query: search, test-rule) or by the automaton (the 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -12,7 +12,7 @@ import numpy.typing as npt
 
 from monitor.language_codes import within
 from monitor.models import Hit
-from monitor.rules.ast import Field, Near, Node, Not, Op, Term
+from monitor.rules.ast import Field, Near, Node, Not, Op, Term, field_terms
 from monitor.rules.text import TokenizedText, first_word_forms, tokenize
 
 BODY_FIELDS = ("title", "summary", "text")
@@ -252,6 +252,17 @@ def run(evaluator: Evaluator, article: MatchInput, lookup: Lookup | None = None)
             return found
 
     return evaluator(lookup, BODY_FIELDS, (article.language or "").lower())
+
+
+def sourceless_fields(node: Node, names: Iterable[str]) -> list[str]:
+    """The query's source: fields, as written, that no source name holds as the matcher reads
+    them: a misspelt source (`source:Reutres`), whose query would find nothing without a word."""
+    sources = [MatchInput("", "", "", source=name) for name in names]
+    return [
+        f'source:"{term.text}"' if term.quoted else f"source:{term.text}"
+        for term in dict.fromkeys(field_terms(node, "source"))
+        if all(evaluate(Field("source", term), source) is None for source in sources)
+    ]
 
 
 def rule_hits(

@@ -31,9 +31,9 @@ from monitor.payloads import article_json
 from monitor.queries import (
     SearchAsked,
     alert_history,
-    query_of,
     rules_overview,
     search_filters,
+    searched_query,
     source_health,
 )
 from monitor.serve.auth import token_check
@@ -300,7 +300,7 @@ def articles_page(
     """A page of the search's answer, newest first, as ArticlePage's JSON; QueryError or
     UsageError for what cannot be searched, SearchTooSlow past its limits (Archive.search)."""
     filters = page_filters(archive, settings, asked, cursor)
-    query = query_of(asked.query)
+    query = searched_query(archive, settings, asked.query)
     found = archive.search(query, filters, time_limit, cpu_limit)
     last = found[-1].article if len(found) == asked.limit else None
     page = {

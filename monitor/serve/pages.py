@@ -33,10 +33,10 @@ from monitor.names import name_key
 from monitor.queries import (
     SearchAsked,
     alert_history,
-    query_of,
     rule_matches,
     rules_overview,
     search_filters,
+    searched_query,
     source_health,
 )
 from monitor.serve.chart import line_chart
@@ -210,7 +210,7 @@ def add_pages(
             return page("search.html", **values)
         try:
             filters = search_of(asked, cursor)
-            query = query_of(asked.q)
+            query = searched_query(archive, settings, asked.q)
             found = archive.search(query, filters, time_limit, cpu_limit)
         except QueryError as error:
             return refused_search(asked, 400, str(error), error.pointer())

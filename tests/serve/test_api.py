@@ -102,6 +102,7 @@ def test_pages_follow_the_cursor_to_the_end(served: Served) -> None:
         # Found a silent empty answer, or a phrase, in session 24.
         ({"q": "dome", "lang": "english"}, "give a language code such as en"),
         ({"q": "tilte:dome"}, "unknown field 'tilte:'"),
+        ({"q": "dome source:Nowhere"}, "source:Nowhere: no source's name holds it (known: "),
         ({"q": "lang:english"}, "lang: takes a language code"),
         ((("q", "dome"), ("lang", "he"), ("lang", "english")), "lang is given 2 times: give it once"),
         ((("q", "tilte:x"), ("q", "dome")), "q is given 2 times"),
@@ -531,6 +532,13 @@ def test_dates_out_of_reach_are_refused_not_failed(served: Served, path: str, pa
     (SQLite compares dates as text); a far-past since made 122 MB of points for 20 s."""
     response = served.get(path, **params)
     assert response.status_code == 400, response.text[:300]
+
+
+def test_a_source_field_no_source_has_is_said_on_the_page_and_a_right_one_finds(served: Served) -> None:
+    refused = served.get("/", q="dome source:Harbr")
+    assert refused.status_code == 400 and "source:Harbr: no source&#39;s name holds it" in refused.text
+    found = served.get("/api/v1/articles", q="dome source:harbor").json()["articles"]
+    assert found and {article["source"] for article in found} == {"Harbor Daily"}
 
 
 def test_a_csp_report_larger_than_a_report_is_refused_unread(served: Served) -> None:
