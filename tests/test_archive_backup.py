@@ -72,7 +72,17 @@ def test_a_backup_refuses_the_archives_own_files_and_a_missing_archive(
     cli: Cli, config: Path, tmp_path: Path
 ) -> None:
     code, _, err = cli("-c", str(config), "archive", "stats")
-    assert code == 2 and "yet: nothing has been polled" in err  # and it made no archive
+    assert code == 2 and "yet (`monitor once` or `monitor run` makes it" in err
+    # The commands that read the archive make none: one made at a path the daemon does not use
+    # (another config's) answered every search with nothing, without a word, from then on.
+    for command in (["search", "dome"], ["sources"], ["alerts"], ["alerts", "retry", "--failed"]):
+        code, _, err = cli("-c", str(config), *command)
+        assert code == 0 and "makes it; is storage.url the daemon's?): read as an empty one" in err, command
+    listed = cli.json("-c", str(config), "sources", "--format", "json")
+    assert listed and {source["status"] for source in listed} == {"new: not polled yet"}
+    code, _, err = cli("-c", str(config), "search", "dome", "--lang", "english")
+    assert code == 2 and "give a language code" in err  # the search is checked as ever
+    assert not list(config.parent.rglob("*.db"))
     assert cli("-c", str(config), "once")[0] == 0
     archive = next(config.parent.rglob("monitor.db"))
     code, _, err = cli("-c", str(config), "archive", "backup", f"{archive}-wal")

@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from monitor.archive.backends import no_archive_yet
 from monitor.archive.connections import SqlConnections, Transactions
 from monitor.archive.copying import copy_archive
 from monitor.archive.postgres import PostgresConnections, shown_url
@@ -48,8 +49,9 @@ def archive_stats_command(settings: Settings, fmt: str) -> int:
     from monitor.archive.inventory import archive_inventory
 
     url = settings.database_url()
-    if not is_postgres_url(url) and not Path(url.removeprefix("sqlite:///")).is_file():
-        raise UsageError(f"no archive at {url.removeprefix('sqlite:///')} yet: nothing has been polled")
+    absent = no_archive_yet(url)
+    if absent is not None:
+        raise UsageError(absent)
     db: Transactions = PostgresConnections(url) if is_postgres_url(url) else SqlConnections(url)
     try:
         held = archive_inventory(db, url)

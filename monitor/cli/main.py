@@ -274,10 +274,9 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 def _reading(args: argparse.Namespace, settings: Settings) -> int:
     """The commands that read the archive: search, sources (health), alerts (and retry)."""
-    from monitor.archive.backends import open_archive
+    from monitor.archive.backends import reading_archive
 
-    archive = open_archive(settings)
-    try:
+    with reading_archive(settings, _warn) as archive:
         if args.command == "search":
             from monitor.cli.search import search_command
 
@@ -288,12 +287,14 @@ def _reading(args: argparse.Namespace, settings: Settings) -> int:
 
             warning = disk_full_warning(settings.database_url())
             if warning:
-                print(f"monitor: warning: {warning}", file=sys.stderr)
+                _warn(warning)
             return sources_command(archive, settings, args.format)
         from monitor.cli.alerts import alerts_command, retry_alerts_command
 
         if args.action == "retry":
             return retry_alerts_command(archive, args.ids, args.failed)
         return alerts_command(archive, args.limit, args.format)
-    finally:
-        archive.close()
+
+
+def _warn(message: str) -> None:
+    print(f"monitor: warning: {message}", file=sys.stderr)
