@@ -43,8 +43,48 @@ def filter_code(given: str) -> str | None:
 
 
 def within(language: str, code: str) -> bool:
-    """Whether a (lowercased) language is the code or one of its variants: zh-tw is within zh."""
-    return language == code or language.startswith(f"{code}-")
+    """Whether a (lowercased) language tag is what a (lowercased) filter code asks. A language
+    alone takes in its every variant (zh: zh-tw, zh-hant). A script or region asked must be the
+    tag's, or implied by it as CLDR's likely subtags say: zh-hant takes in zh-tw and zh-hk,
+    zh-tw takes in zh-hant-tw and zh-hant (Taiwan's, most likely), zh-hans takes in zh-cn. A tag
+    with neither (zh, as identified from the text) tells no script or region."""
+    if language == code or language.startswith(f"{code}-"):
+        return True
+    primary, _, asked = code.partition("-")
+    if not asked or not language.startswith(f"{primary}-"):
+        return False
+    asked_script, asked_region, others = _script_and_region(asked)
+    if others:  # a variant or extension asked: the tag's own subtags only (above)
+        return False
+    script, region = _completed(language)
+    return asked_script in (None, script) and asked_region in (None, region)
+
+
+def _script_and_region(subtags: str) -> tuple[str | None, str | None, list[str]]:
+    """A tag's subtags after the language: its script (four letters), its region (two letters
+    or three digits) and the others."""
+    parts = subtags.split("-") if subtags else []
+    script = parts.pop(0) if parts and len(parts[0]) == 4 and parts[0].isalpha() else None
+    region = parts.pop(0) if parts and _is_region(parts[0]) else None
+    return script, region, parts
+
+
+def _is_region(subtag: str) -> bool:
+    return (len(subtag) == 2 and subtag.isalpha()) or (len(subtag) == 3 and subtag.isdigit())
+
+
+@cache
+def _completed(language: str) -> tuple[str | None, str | None]:
+    """A (lowercased) tag's script and region, those it does not give filled in from CLDR's
+    likely subtags (zh-tw: hant, tw; zh-hant: hant, tw; sr-me: latn, me)."""
+    primary, _, subtags = language.partition("-")
+    script, region, _others = _script_and_region(subtags)
+    keys = [f"{primary}_{script}_{region}", f"{primary}_{region}", f"{primary}_{script}", primary]
+    likely = next((found for key in keys if (found := _likely().get(key))), None)
+    if likely is None:
+        return script, region
+    _language, likely_script, likely_region = likely.split("_")  # CLDR gives all three
+    return script or likely_script, region or likely_region
 
 
 def macrolanguage(code: str | None) -> str | None:
@@ -92,3 +132,11 @@ def _names() -> dict[str, str]:
     from babel import Locale
 
     return {name.casefold(): code for code, name in Locale("en").languages.items() if "_" not in code}
+
+
+@cache
+def _likely() -> dict[str, str]:
+    """CLDR's likely subtags, lowercased: `zh_tw` -> `zh_hant_tw`, `zh_hant` -> `zh_hant_tw`."""
+    from babel.core import get_global
+
+    return {key.lower(): value.lower() for key, value in get_global("likely_subtags").items()}

@@ -38,7 +38,7 @@ from monitor.archive.pg_search import (
 )
 from monitor.archive.pg_text import search_query
 from monitor.archive.postgres import PostgresConnections
-from monitor.archive.search import index_exact
+from monitor.archive.search import index_exact, language_asked_of_the_matcher
 from monitor.archive.search_sql import first_accepted
 from monitor.archive.sources_sql import SourceSchedule, SqlSources
 from monitor.archive.stats_sql import SqlStats
@@ -182,6 +182,7 @@ class PostgresArchive(SourceSchedule):
     ) -> list[ArchivedArticle]:
         """Newest first: candidates from the full-text index, each verified by the matcher
         unless the index's answer is exact (see search.index_exact and pg_text)."""
+        query, filters = language_asked_of_the_matcher(query, filters)
         with self.db.read_cursor(time_limit) as cursor:
             # From when a reader is had: a quick search queued behind slow ones is not too slow.
             deadline = Deadline(time_limit, cpu_limit)

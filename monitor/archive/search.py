@@ -7,6 +7,9 @@ The index query only narrows candidates: it must find a superset of what the mat
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from monitor.archive import SearchFilters
 from monitor.rules import Field, Near, Node, Not, Op, Term
 from monitor.rules.text import first_word_forms
 
@@ -58,3 +61,18 @@ def index_exact(node: Node) -> bool:
             return all(map(index_exact, children))
         case _:
             return False
+
+
+def language_asked_of_the_matcher(
+    query: Node | None, filters: SearchFilters
+) -> tuple[Node | None, SearchFilters]:
+    """The query and filters with a language filter that names a script or a region (zh-TW,
+    zh-Hant) split as a rule's lang:zh-TW is: the index narrows by the language (zh), the
+    matcher decides the rest, where CLDR's likely subtags say which tags hold it (zh-Hant takes
+    in zh-TW: language_codes.within). Checked first, it spares other tags a full verification."""
+    code = filters.language
+    if code is None or "-" not in code:
+        return query, filters
+    field = Field("lang", Term(code, (code,)))
+    both = field if query is None else Op("AND", (field, query))
+    return both, replace(filters, language=code.partition("-")[0])

@@ -17,7 +17,7 @@ from monitor.archive import JobHold, KnownEntries, OutboxRow, SearchFilters
 from monitor.archive.bulk import IN_JSON, json_list
 from monitor.archive.connections import SqlConnections, operation
 from monitor.archive.outbox_sql import SqlOutbox
-from monitor.archive.search import fts_query, index_exact
+from monitor.archive.search import fts_query, index_exact, language_asked_of_the_matcher
 from monitor.archive.search_sql import (
     archived,
     article_rows,
@@ -185,6 +185,7 @@ class SqlArchive(SourceSchedule):
     ) -> list[ArchivedArticle]:
         """Newest first: candidates from the full-text index, each verified by the matcher
         unless the index's answer is exact (see search.index_exact)."""
+        query, filters = language_asked_of_the_matcher(query, filters)
         index_query = fts_query(query) if query is not None else None
         deadline = Deadline(time_limit, cpu_limit)
         with self.db.read_cursor() as cursor, sqlite_time_limit(cursor.connection, deadline):

@@ -97,16 +97,26 @@ def test_language_field() -> None:
 @pytest.mark.parametrize(
     ("query", "languages"),
     [
-        ("lang:(en OR zh)", {"en", "en-GB", "zh-TW", "zh-Hant"}),
-        ("lang:(NOT en)", {"zh-TW", "zh-Hant", "he", None}),
-        ("NOT lang:en", {"zh-TW", "zh-Hant", "he", None}),
-        ("lang:(zh NOT zh-tw)", {"zh-Hant"}),
-        ("lang:zh-TW", {"zh-TW"}),
+        (
+            "lang:(en OR zh)",
+            {"en", "en-GB", "zh", "zh-TW", "zh-Hant", "zh-Hant-HK", "zh-HK", "zh-CN", "zh-SG"},
+        ),
+        ("lang:(NOT en)", {"zh", "zh-TW", "zh-Hant", "zh-Hant-HK", "zh-HK", "zh-CN", "zh-SG", "he", None}),
+        ("NOT lang:en", {"zh", "zh-TW", "zh-Hant", "zh-Hant-HK", "zh-HK", "zh-CN", "zh-SG", "he", None}),
+        ("lang:en-gb", {"en-GB"}),
+        # A script or region asked is the tag's or implied by it (CLDR's likely subtags): the
+        # default config tags Taiwan's outlets zh-Hant, which lang:zh-TW found none of. A tag
+        # with neither (zh, as identified from the text) tells no script or region.
+        ("lang:zh-TW", {"zh-TW", "zh-Hant"}),
+        ("lang:zh-Hant", {"zh-TW", "zh-Hant", "zh-Hant-HK", "zh-HK"}),
+        ("lang:zh-Hans", {"zh-CN", "zh-SG"}),
+        ("lang:zh-HK", {"zh-Hant-HK", "zh-HK"}),
+        ("lang:(zh NOT zh-hant)", {"zh", "zh-CN", "zh-SG"}),
         ("lang:iw", {"he"}),  # the withdrawn code for Hebrew, as articles' are stored: he
     ],
 )
 def test_language_field_combines_codes(query: str, languages: set[str | None]) -> None:
-    every = ["en", "en-GB", "zh-TW", "zh-Hant", "he", None]
+    every = ["en", "en-GB", "zh", "zh-TW", "zh-Hant", "zh-Hant-HK", "zh-HK", "zh-CN", "zh-SG", "he", None]
     assert {language for language in every if matches(query, "x", language=language)} == languages
 
 

@@ -23,7 +23,7 @@ OTHER = ["железный", "купол", "القبة", "الحديدية", "כ
 CJK = ["台灣", "台湾", "之盾", "鐵穹", "铁穹", "アイアン", "ドーム", "防衛", "計画"]
 SEPARATORS = [" ", " ", "-", "'s ", ", ", "・", "", "。"]
 VOCABULARY = LATIN + OTHER + CJK
-LANGUAGES = [None, "en", "en-GB", "zh", "zh-TW", "he", "ja"]
+LANGUAGES = [None, "en", "en-GB", "zh", "zh-TW", "zh-Hant", "zh-HK", "zh-CN", "he", "ja"]
 
 
 def document(rng: random.Random, words: int) -> str:
@@ -40,7 +40,17 @@ atom = st.one_of(
     word.map(lambda w: w[:3] + "*" if w.isascii() and len(w) > 3 else w),
     st.lists(word, min_size=2, max_size=3).map(lambda ws: '"' + " ".join(ws) + '"'),
     word.map(lambda w: f"title:{w}"),
-    st.sampled_from(["lang:en", "lang:zh-tw", "lang:(he OR ja)", "lang:(zh NOT zh-TW)", "-lang:en"]),
+    st.sampled_from(
+        [
+            "lang:en",
+            "lang:zh-tw",
+            "lang:(he OR ja)",
+            "lang:(zh NOT zh-TW)",
+            "-lang:en",
+            "lang:zh-hant",
+            "lang:zh-hans",
+        ]
+    ),
 )
 query = st.recursive(
     atom,
@@ -97,6 +107,21 @@ def test_search_returns_exactly_what_the_matcher_matches(archive: Archive, text:
     assert {item.article.id for item in found} == expected
 
 
+@pytest.mark.parametrize("code", ["en", "en-gb", "zh", "zh-tw", "zh-hant", "zh-hans", "zh-hk", "zh-cn", "he"])
+@pytest.mark.parametrize("text", ["", "dome OR 台灣", "NOT iron"])
+def test_the_language_filter_finds_what_lang_in_the_query_does(
+    archive: Archive, code: str, text: str
+) -> None:
+    # --lang zh-TW and ?lang=zh-TW are the SQL filter and the matcher together: they must find
+    # what the rule's lang:zh-TW does, scripts and regions implied by CLDR's likely subtags
+    # (zh-Hant is Taiwan's most likely, zh-HK Traditional Chinese's) on both backends.
+    node = parse_query(f"lang:{code} ({text})" if text else f"lang:{code}")
+    expected = {f"d{i}" for i, doc in enumerate(corpus()) if evaluate(node, doc) is not None}
+    assert expected
+    found = archive.search(parse_query(text) if text else None, SearchFilters(language=code, limit=10_000))
+    assert {item.article.id for item in found} == expected
+
+
 def test_the_generated_corpus_exercises_every_script(archive: Archive) -> None:
     for text in (
         '"iron dome"',
@@ -109,6 +134,9 @@ def test_the_generated_corpus_exercises_every_script(archive: Archive) -> None:
         "dome*",
         "lang:(zh NOT zh-TW)",
         "-lang:en",
+        "lang:zh-hant",
+        "lang:zh-hans",
+        "lang:zh-tw -lang:zh-hk",
     ):
         node = parse_query(text)
         expected = {f"d{i}" for i, doc in enumerate(corpus()) if evaluate(node, doc) is not None}
