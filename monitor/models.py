@@ -26,10 +26,12 @@ class FeedEntry:
     content: str
     published: datetime | None
     language: str | None = None
+    shared_page: bool = False  # its link is several entries' (a live blog's, an archive page's)
 
     @property
     def has_page(self) -> bool:
-        return LINKLESS_FRAGMENT not in self.url
+        """Whether its link is a page of its own, to be read for its text."""
+        return LINKLESS_FRAGMENT not in self.url and not self.shared_page
 
     @staticmethod
     def linkless_url(

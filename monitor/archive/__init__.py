@@ -73,7 +73,8 @@ class KnownEntries:
 
     hashes: dict[str, str]  # article id -> the hash of the entry it was stored from
     guids: set[str]  # the source's GUIDs among those asked
-    contents: set[str] = field(default_factory=set)  # the source's entry hashes among those asked
+    # The source's entry hashes among those asked, each with the publication times stored with it.
+    contents: dict[str, set[datetime]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

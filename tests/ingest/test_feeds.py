@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -227,3 +228,39 @@ def test_a_body_that_parses_to_nothing_is_a_parse_error_but_an_empty_feed_is_not
     with pytest.raises(ParseError, match="no RSS, Atom or RDF document"):
         parse(b"<?xml version='1.0'?><status><code>moved</code></status>", "application/rss+xml")
     assert parse(fixtures.rss([])) == []
+
+
+def _shared(parsed: list) -> list[tuple[str, bool]]:  # type: ignore[type-arg]
+    return [(entry.url.rsplit("/", 1)[-1], entry.shared_page) for entry in parsed]
+
+
+@pytest.mark.parametrize("path", ["fast", "feedparser", "json"])
+def test_entries_at_one_page_are_marked_shared_on_every_parsing_path(path: str) -> None:
+    """A live blog's posts (#u1, #u2) and a podcast's episodes at its home page are entries of
+    their own, their page no one's; one article under tracking parameters is one entry's."""
+    links = [
+        ("https://ex.org/live#u1", "u1"),
+        ("https://ex.org/live#u2", "u2"),
+        ("https://ex.org/", "ep-1"),
+        ("https://ex.org/", "ep-2"),
+        ("https://ex.org/a?utm_source=rss", "a-1"),
+        ("https://ex.org/a?fbclid=x", "a-2"),
+    ]
+    if path == "json":
+        items = [{"id": guid, "url": link, "content_text": f"Text {guid}."} for link, guid in links]
+        document = {"version": "https://jsonfeed.org/version/1.1", "title": "T", "items": items}
+        headers = {"content-type": "application/feed+json"}
+        entries = parse_feed(json.dumps(document).encode(), "https://ex.org/feed.json", headers, NOW).entries
+    else:
+        rss = fixtures.rss([{"title": f"T {guid}", "link": link, "guid": guid} for link, guid in links])
+        if path == "feedparser":  # not well formed: the lxml path declines it
+            rss = rss.replace(b"<description>test feed</description>", b"<description>a & b</description>")
+            entries = parse_with_feedparser(rss, "application/xml", "https://ex.org/feed", rss, NOW).entries
+        else:
+            parsed = parse_well_formed(rss, "https://ex.org/feed", NOW)
+            assert parsed is not None
+            entries = parsed.entries
+    assert _shared(entries) == [
+        ("live#u1", True), ("live#u2", True), ("", True), ("", True),
+        ("a?utm_source=rss", False), ("a?fbclid=x", False),
+    ]  # fmt: skip

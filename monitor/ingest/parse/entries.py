@@ -3,10 +3,13 @@ gives, the caps on a feed's size and the shape of a language code."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from urllib.parse import urlsplit
 
+from monitor.ingest.parse.normalize import canonical_url
 from monitor.language_codes import macrolanguage
-from monitor.models import FeedEntry
+from monitor.models import LINKLESS_FRAGMENT, FeedEntry
 
 MAX_ENTRIES = 2000  # entries kept from one feed
 MAX_FIELD_CHARS = 200_000  # characters kept of one field
@@ -42,3 +45,30 @@ def feed_language(value: object) -> str | None:
     if not isinstance(value, str):
         return None
     return macrolanguage(value[:20])
+
+
+def with_shared_pages(
+    entries: list[FeedEntry], marks: Iterable[tuple[str, str]] | None = None
+) -> list[FeedEntry]:
+    """The entries, those whose link is a page several of the feed's items link to marked
+    `shared_page` (see FeedEntry). `marks` are every item's link and GUID, those of items
+    skipped as unchanged too (the entries' own when None): an item alone in a poll is still
+    one of many at its page."""
+    shared = shared_pages(marks if marks is not None else ((entry.url, entry.guid) for entry in entries))
+    if not shared:
+        return entries
+    return [
+        replace(entry, shared_page=True) if canonical_url(entry.url) in shared else entry for entry in entries
+    ]
+
+
+def shared_pages(marks: Iterable[tuple[str, str]]) -> frozenset[str]:
+    """The pages (canonical URLs, fragments aside) that items told apart by their links'
+    fragments or by their GUIDs link to by one link: a live blog's posts (#u1, #u2), a blog's
+    archive page of a month's posts, a podcast's episodes all linking to its home page. Links
+    that differ but in tracking parameters (?utm_source=rss, ?fbclid=) are one article's."""
+    told: dict[str, set[tuple[str, str]]] = {}
+    for link, guid in marks:
+        if link and LINKLESS_FRAGMENT not in link:
+            told.setdefault(link.split("#", 1)[0], set()).add((urlsplit(link).fragment, guid))
+    return frozenset(canonical_url(link) for link, apart in told.items() if len(apart) > 1)

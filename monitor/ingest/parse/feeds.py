@@ -21,7 +21,14 @@ from monitor.errors import ParseError
 from monitor.ingest.parse.charsets import canonical, guess, is_utf8
 from monitor.ingest.parse.dates import plausible_date
 from monitor.ingest.parse.declarations import strip_declarations
-from monitor.ingest.parse.entries import MAX_ENTRIES, MAX_FIELD_CHARS, NO_DIGESTS, ParsedFeed, feed_language
+from monitor.ingest.parse.entries import (
+    MAX_ENTRIES,
+    MAX_FIELD_CHARS,
+    NO_DIGESTS,
+    ParsedFeed,
+    feed_language,
+    with_shared_pages,
+)
 from monitor.ingest.parse.jsonfeed import is_json_feed, parse_json_feed
 from monitor.ingest.parse.markup import clean_text, html_to_text
 from monitor.ingest.parse.xmlfeeds import parse_well_formed
@@ -115,7 +122,8 @@ def parse_feed(
     the items whose digests are in `seen` where it can (see ParsedFeed); ParseError when the
     body is not a feed at all."""
     if is_json_feed(body, headers.get("content-type", "")):
-        return ParsedFeed(*parse_json_feed(body, url, now))
+        title, language, entries = parse_json_feed(body, url, now)
+        return ParsedFeed(title, language, with_shared_pages(entries))
     if looks_like_html(body):  # whatever the header says: servers label error pages as feeds
         raise ParseError(url, "got an HTML page, not a feed")
     utf8, content_type = as_utf8(body, headers, url)
@@ -147,7 +155,7 @@ def parse_with_feedparser(utf8: bytes, content_type: str, url: str, body: bytes,
     entries = [
         entry for raw in raw_entries[:MAX_ENTRIES] if (entry := _entry(raw, url, language, now)) is not None
     ]
-    return ParsedFeed(clean_text(str(feed.get("title", ""))), language, entries)
+    return ParsedFeed(clean_text(str(feed.get("title", ""))), language, with_shared_pages(entries))
 
 
 def _entry(raw: Any, feed_url: str, language: str | None, now: datetime) -> FeedEntry | None:

@@ -29,6 +29,7 @@ from monitor.ingest.parse.entries import (
     NO_DIGESTS,
     ParsedFeed,
     feed_language,
+    with_shared_pages,
 )
 from monitor.ingest.parse.markup import clean_text, html_to_text
 from monitor.models import FeedEntry
@@ -84,11 +85,13 @@ class _Items:
         self.url, self.now, self.seen = url, now, seen
         self.entries: list[FeedEntry] = []
         self.digests: list[bytes] = []
+        self.marks: list[tuple[str, str]] = []  # every item's link and GUID, for with_shared_pages
         self.unchanged = 0
 
-    def is_new(self, item: etree._Element, language: str | None) -> bool:
+    def is_new(self, item: etree._Element, language: str | None, mark: tuple[str, str]) -> bool:
         """Whether the item is to be read: it is not, when it is exactly as at the last poll
         (the feed's URL and language are in its digest: they shape the entry too)."""
+        self.marks.append(mark)
         digest = hashlib.blake2b(etree.tostring(item), digest_size=DIGEST_SIZE)
         digest.update(f"\n{self.url}\n{language}".encode())
         self.digests.append(digest.digest())
@@ -98,7 +101,8 @@ class _Items:
         return True
 
     def parsed(self, title: str, language: str | None) -> ParsedFeed:
-        return ParsedFeed(title, language, self.entries, tuple(self.digests), self.unchanged)
+        entries = with_shared_pages(self.entries, self.marks)
+        return ParsedFeed(title, language, entries, tuple(self.digests), self.unchanged)
 
 
 def _text(element: etree._Element | None) -> str:
@@ -145,20 +149,21 @@ def _rss(
     language = feed_language(own) or language
     url, now = read.url, read.now
     for item in list(items)[:MAX_ENTRIES]:
-        if not read.is_new(item, language):
+        guid_element = item.find("guid")
+        guid = _text(guid_element) or item.get(f"{RDF}about", "")
+        if guid and guid_element is not None and guid_element.get("isPermaLink") != "false":
+            guid = urljoin(url, guid)  # a permalink is a URL: resolved, as feedparser does
+        link = _text(item.find(f"{ns}link"))
+        if not read.is_new(item, language, _mark(url, link, guid)):
             continue
         date_text = _text(item.find(f"{ns}pubDate")) or _text(item.find(f"{DC}date"))
         published = _date(date_text)
         if date_text and published is None:
             return None  # a date format only feedparser's many handlers read
-        guid_element = item.find("guid")
-        guid = _text(guid_element) or item.get(f"{RDF}about", "")
-        if guid and guid_element is not None and guid_element.get("isPermaLink") != "false":
-            guid = urljoin(url, guid)  # a permalink is a URL: resolved, as feedparser does
         description, podcast = _inner(item.find(f"{ns}description")), _text(item.find(f"{ITUNES}summary"))
         entry = _entry(
             url,
-            _text(item.find(f"{ns}link")),
+            link,
             guid,
             _inner(item.find(f"{ns}title")),
             description or podcast or _media_description(item),
@@ -194,18 +199,21 @@ def _atom(root: etree._Element, read: _Items, ns: str, dates: tuple[str, ...]) -
     url, now = read.url, read.now
     base = urljoin(url, root.get(XML_BASE, ""))
     for item in list(root.iterfind(f"{ns}entry"))[:MAX_ENTRIES]:
-        if not read.is_new(item, language):
+        links = item.findall(f"{ns}link")
+        alternate = next((link for link in links if link.get("rel", "alternate") == "alternate"), None)
+        item_base = urljoin(base, item.get(XML_BASE, ""))
+        link = (alternate.get("href", "") if alternate is not None else "").strip()
+        guid = urljoin(base, _text(item.find(f"{ns}id")))
+        if not read.is_new(item, language, _mark(item_base, link, guid)):
             continue
         date_text = next((text for name in dates if (text := _text(item.find(f"{ns}{name}")))), "")
         published = _date(date_text)
         if date_text and published is None:
             return None
-        links = item.findall(f"{ns}link")
-        alternate = next((link for link in links if link.get("rel", "alternate") == "alternate"), None)
         entry = _entry(
-            urljoin(base, item.get(XML_BASE, "")),
-            (alternate.get("href", "") if alternate is not None else "").strip(),
-            urljoin(base, _text(item.find(f"{ns}id"))),
+            item_base,
+            link,
+            guid,
             _atom_text(item.find(f"{ns}title")),
             _atom_text(item.find(f"{ns}summary")) or clean_text(_media_description(item)),
             _atom_text(item.find(f"{ns}content")),
@@ -234,13 +242,19 @@ def _entry(
         title, summary, content = html_to_text(title), html_to_text(summary), html_to_text(content)
     if not summary:  # as feedparser: an entry's only text is its summary
         summary, content = content, ""
-    absolute = urljoin(base, link) if link else ""
-    if not absolute.startswith(("http://", "https://")):
-        absolute = guid if guid.startswith(("http://", "https://")) else ""
-    guid = guid[:2000] or absolute
+    absolute, guid = _mark(base, link, guid)
     if content == summary:
         content = ""
     absolute = absolute or FeedEntry.linkless_url(base, guid, title, summary, content, published) or ""
     if not absolute:
         return None
     return FeedEntry(absolute, guid or absolute, title, summary, content, published, language)
+
+
+def _mark(base: str, link: str, guid: str) -> tuple[str, str]:
+    """An item's link (absolute; its GUID when that is a URL and the link is none) and GUID (its
+    link when it has none), as its entry has them."""
+    absolute = urljoin(base, link) if link else ""
+    if not absolute.startswith(("http://", "https://")):
+        absolute = guid if guid.startswith(("http://", "https://")) else ""
+    return absolute, guid[:2000] or absolute

@@ -7,7 +7,8 @@ import asyncio
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
+from urllib.parse import quote, urlsplit
 
 from monitor.archive import Archive
 from monitor.config.settings import SourceSettings
@@ -42,25 +43,24 @@ async def store_new(
     feed text changed; returns how many were stored, how many updated, how many of those
     matched, and the source's boilerplate shingles when these articles taught new ones (see
     monitor.near_duplicates), fingerprinted without."""
-    by_id: dict[str, tuple[str, FeedEntry]] = {}
-    for entry in entries:
-        url = canonical_url(entry.url)
-        by_id.setdefault(article_id(url), (url, entry))
+    by_id = articles_of(entries)
     guids = [entry.guid for _, entry in by_id.values()]
     contents = {key: entry_hash(entry) for key, (_, entry) in by_id.items()}
-    # An entry whose link and GUID change on every fetch while its text stays is the same article
-    # (only entries with a title and a text tell: a sitemap's entries are mostly bare links).
+    # An entry whose link and GUID change on every fetch while its text and date stay is the
+    # same article (only entries with a title and a text tell: a sitemap's entries are mostly
+    # bare links); a daily briefing's title and teaser, on a new date, are not.
     texts = {key: content for key, content in contents.items() if _has_text(by_id[key][1])}
     archived = await asyncio.to_thread(
         pipeline.archive.known_entries, source.name, list(by_id), guids, list(texts.values())
     )
-    known, seen_guids, seen_texts = archived.hashes, archived.guids, set(archived.contents)
+    known, seen_guids, seen_texts = archived.hashes, archived.guids, archived.contents
     fresh = []
     for key, (url, entry) in by_id.items():
-        if key in known or entry.guid in seen_guids or texts.get(key) in seen_texts:
+        if key in known or entry.guid in seen_guids:
             continue
-        if key in texts:
-            seen_texts.add(texts[key])
+        dates = seen_texts.get(texts.get(key, ""))
+        if dates is not None and (entry.published is None or entry.published.astimezone(UTC) in dates):
+            continue
         fresh.append((key, url, entry))
     changed = [
         (key, url, entry)
@@ -92,6 +92,25 @@ async def store_new(
         changed_count += lot_updated
         matched += lot_matched
     return stored, changed_count, matched, pack_shingles(learned) if learned else None
+
+
+def articles_of(entries: Sequence[FeedEntry]) -> dict[str, tuple[str, FeedEntry]]:
+    """Each entry under its article's id, with its canonical URL; the first of entries alike.
+    Entries at a page several items link to (`shared_page`: a live blog's posts at `#u1`,
+    `#u2`; a podcast's episodes at its home page) are each an article, known by their link's
+    fragment, else their GUID."""
+    by_id: dict[str, tuple[str, FeedEntry]] = {}
+    for entry in entries:
+        url = canonical_url(entry.url)
+        if not entry.shared_page:
+            by_id.setdefault(article_id(url), (url, entry))
+            continue
+        # The link's fragment names the entry (a post's anchor); without one, its GUID does,
+        # as a fragment the page ignores (the archive holds one article per URL).
+        fragment = urlsplit(entry.url).fragment or quote(entry.guid, safe=":/@-._~")
+        own = f"{url}#{fragment}"
+        by_id.setdefault(article_id(own), (own, entry))
+    return by_id
 
 
 async def _write_lot(pipeline: Pipeline, articles: Sequence[tuple[Article, bool]]) -> tuple[int, int, int]:
