@@ -80,7 +80,7 @@ def scan_term(term: Term, doc: TokenizedText) -> Starts:
     first_forms = first_word_forms(term.tokens[0])
     wanted_at: list[list[int]] = []  # the token ids each position of the term accepts
     for offset in range(length):
-        forms = first_forms if offset == 0 else [term.tokens[offset]]
+        forms = first_forms if offset == 0 else (term.tokens[offset],)
         as_prefix = term.prefix and offset == length - 1
         tokens = [token for form in forms for token in doc.starting_with(form)] if as_prefix else forms
         wanted_at.append([vocabulary[token] for token in tokens if token in vocabulary])

@@ -60,6 +60,11 @@ HEBREW_PREFIXES = (
     *("וש" + letter for letter in "הבכלמ"),
     *("מה", "ומה", "כש", "וכש", "כשה", "וכשה"),
 )
+# Arabic writes and (و, ف), with/in (ب), as (ك), to/for (ل) and the article (ال) onto the next
+# word: والقبة, بالقبة, وبالقبة; to-the is لل (للقبة), the article's alef dropped.
+_ARABIC_ARTICLE = "ال"
+_ARABIC_CONJUNCTIONS = ("", "و", "ف")
+_ARABIC_PREPOSITIONS = ("", "ب", "ك")
 # Katakana long-vowel marks are left out of tokens: outlets write ドーム, ドｰム and ド―ム alike.
 _DROPPED_CJK = frozenset("ー")
 SNIPPET_WIDTH = 160
@@ -75,9 +80,30 @@ def is_hebrew(token: str) -> bool:
     return bool(token) and "\u05d0" <= token[0] <= "\u05ea"
 
 
-def first_word_forms(word: str) -> list[str]:
-    """The forms a term's first word is found in: itself, and a Hebrew word with its prefixes."""
-    return [word, *(prefix + word for prefix in HEBREW_PREFIXES)] if is_hebrew(word) else [word]
+def is_arabic(token: str) -> bool:
+    return bool(token) and "\u0621" <= token[0] <= "\u064a"
+
+
+@lru_cache(maxsize=4096)
+def first_word_forms(word: str) -> tuple[str, ...]:
+    """The forms a term's first word is found in: itself, a Hebrew word with its prefixes, an
+    Arabic word with its proclitics and article (a word given without the article is found
+    with it too: صواريخ in الصواريخ, not the other way: القبة is the dome, not a dome)."""
+    if is_hebrew(word):
+        return (word, *(prefix + word for prefix in HEBREW_PREFIXES))
+    if not is_arabic(word):
+        return (word,)
+    stem = word.removeprefix(_ARABIC_ARTICLE) if len(word) > len(_ARABIC_ARTICLE) + 1 else word
+    definite = [_ARABIC_ARTICLE + stem, "ل" + _ARABIC_ARTICLE[1:] + stem]  # القبة, للقبة (to the dome)
+    bare = [stem, "ل" + stem] if stem == word else []
+    forms = [
+        conjunction + preposition + form
+        for form in (definite[0], *bare[:1])
+        for conjunction in _ARABIC_CONJUNCTIONS
+        for preposition in _ARABIC_PREPOSITIONS
+    ]
+    forms += [conjunction + form for form in (definite[1], *bare[1:]) for conjunction in _ARABIC_CONJUNCTIONS]
+    return (word, *(form for form in dict.fromkeys(forms) if form != word))
 
 
 @lru_cache(maxsize=65536)

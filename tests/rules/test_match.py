@@ -42,6 +42,13 @@ def matches(query: str, text: str, title: str = "", language: str | None = None)
         ("(Japan OR Koizumi) AND laser NEAR/10 weapon*", "Koizumi wants laser weapons"),
         ("a -b", "a c"),
         ('"القبة الحديدية"', "اعترضت القُبَّة الحَدِيدِيَّة الصواريخ"),
+        # And, with, as, to-the written onto the word (found by a review, session 25).
+        ('"القبة الحديدية"', "وأشاد بالقبة الحديدية"),
+        ('"القبة الحديدية"', "والقبة الحديدية اعترضت"),
+        ('"القبة الحديدية"', "وبالقبة الحديدية"),
+        ('"القبة الحديدية"', "نظام مشابه للقبة الحديدية"),
+        ("صواريخ", "أطلقت الصواريخ"),
+        ("صواريخ", "ولصواريخ"),
         ('"Железный купол"', "система «Железный купол» сработала"),
         ('"Flugabwehr-System"', "das neue Flugabwehr System"),
         ("Müller", "Herr MULLER"),
@@ -74,6 +81,8 @@ def test_matches(query: str, text: str) -> None:
         ("铁穹", "铁 and 穹 apart"),
         ("source:reuters", "anything"),
         ('"القبة الحديدية"', "القبة الذهبية"),
+        ('"القبة الحديدية"', "قبة حديدية"),  # a dome, not the dome
+        ('"القبة الحديدية"', "سالقبة الحديدية"),  # no such proclitic
         ('"Железный купол"', "железная дорога"),
         ("Straße", "die Hauptstrasse"),
         ('"défense aérienne"', "défense antimissile aérienne"),

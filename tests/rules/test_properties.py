@@ -19,7 +19,22 @@ from tests.archive.helpers import BACKENDS, archive_of, make_article
 
 LATIN = ["iron", "dome", "domestic", "shield", "laser", "weapons", "taiwan", "japan", "straße", "café"]
 # ﷺ, ⑴ and ½ fold (NFKC) to several words: "صلى الله عليه وسلم", "(1)", "1⁄2".
-OTHER = ["железный", "купол", "القبة", "الحديدية", "כיפת", "ברזל", "בכיפת", "아이언돔", "ﷺ", "⑴", "½"]
+OTHER = [
+    "железный",
+    "купол",
+    "القبة",
+    "الحديدية",
+    "بالقبة",
+    "صواريخ",
+    "والصواريخ",
+    "כיפת",
+    "ברזל",
+    "בכיפת",
+    "아이언돔",
+    "ﷺ",
+    "⑴",
+    "½",
+]
 CJK = ["台灣", "台湾", "之盾", "鐵穹", "铁穹", "アイアン", "ドーム", "防衛", "計画"]
 SEPARATORS = [" ", " ", "-", "'s ", ", ", "・", "", "。"]
 VOCABULARY = LATIN + OTHER + CJK
