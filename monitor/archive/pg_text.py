@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from monitor.rules import Field, Near, Node, Not, Op, Term
-from monitor.rules.text import FIELD_BREAK, first_word_forms
+from monitor.rules.text import FIELD_BREAK, MOST_TERM_FORMS, forms_count, position_forms, term_forms
 
 NO_GAPS, POSITIONS, WORDS = 0, 1, 2  # what an article's index may lack (search_gaps)
 MOST_POSITIONS, LAST_POSITION, LONGEST_LEXEME = 256, 16_383, 2_047
@@ -85,8 +85,14 @@ def _phrase(tokens: tuple[str, ...], prefix: bool, loose: bool) -> str:
 def _term(term: Term, loose: bool) -> str | None:
     if not term.tokens or not all(map(_fits, term.tokens)):
         return None  # no lexeme of the index can be this long: every article is a candidate
-    forms = [(first, *term.tokens[1:]) for first in first_word_forms(term.tokens[0])]
-    return _any(_phrase(form, term.prefix, loose) for form in forms)
+    if forms_count(term) > MOST_TERM_FORMS:  # a Russian phrase declined: each word, in any form
+        last = len(term.tokens) - 1
+        words = [
+            _any(_phrase((form,), term.prefix and place == last, loose) for form in forms)
+            for place, forms in enumerate(position_forms(term))
+        ]
+        return "(" + (" & " if loose else " <-> ").join(words) + ")" if len(words) > 1 else words[0]
+    return _any(_phrase(form, term.prefix, loose) for form in term_forms(term))
 
 
 def _any(parts: Iterable[str]) -> str:

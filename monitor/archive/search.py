@@ -11,7 +11,7 @@ from dataclasses import replace
 
 from monitor.archive import SearchFilters
 from monitor.rules import Field, Near, Node, Not, Op, Term
-from monitor.rules.text import first_word_forms
+from monitor.rules.text import MOST_TERM_FORMS, forms_count, position_forms, term_forms
 
 
 def _phrase(tokens: tuple[str, ...], prefix: bool) -> str:
@@ -20,8 +20,16 @@ def _phrase(tokens: tuple[str, ...], prefix: bool) -> str:
 
 
 def _term(term: Term) -> str:
-    forms = [(first, *term.tokens[1:]) for first in first_word_forms(term.tokens[0])]
-    phrases = [_phrase(form, term.prefix) for form in forms]
+    if forms_count(term) > MOST_TERM_FORMS:  # a Russian phrase declined: each word, in any form
+        last = len(term.tokens) - 1
+        return " AND ".join(
+            _any([_phrase((form,), term.prefix and place == last) for form in forms])
+            for place, forms in enumerate(position_forms(term))
+        )
+    return _any([_phrase(form, term.prefix) for form in term_forms(term)])
+
+
+def _any(phrases: list[str]) -> str:
     return phrases[0] if len(phrases) == 1 else "(" + " OR ".join(phrases) + ")"
 
 
@@ -56,7 +64,7 @@ def index_exact(node: Node) -> bool:
     NOT, fields and proximity are left to the matcher."""
     match node:
         case Term():
-            return True
+            return forms_count(node) <= MOST_TERM_FORMS  # else its words are asked for apart
         case Op(children=children):
             return all(map(index_exact, children))
         case _:

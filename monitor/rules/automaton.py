@@ -30,7 +30,7 @@ from monitor.rules.match import (
     rule_hits,
     scan_term,
 )
-from monitor.rules.text import TokenizedText, first_word_forms
+from monitor.rules.text import TokenizedText, term_forms
 
 SCANNED_FIELDS = (*BODY_FIELDS, "source")
 MATCHES_AT_ONCE = 1 << 16
@@ -46,9 +46,8 @@ def _term_key(term: Term) -> TermKey:
 
 
 def _patterns(term: Term) -> list[str]:
-    forms = [(first, *term.tokens[1:]) for first in first_word_forms(term.tokens[0])]
     tail = "" if term.prefix else " "
-    return [" " + " ".join(form) + tail for form in forms]
+    return [" " + " ".join(form) + tail for form in term_forms(term)]
 
 
 def triggers(node: Node) -> set[TermKey] | None:

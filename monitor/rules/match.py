@@ -13,7 +13,7 @@ import numpy.typing as npt
 from monitor.language_codes import within
 from monitor.models import Hit
 from monitor.rules.ast import Field, Near, Node, Not, Op, Term, field_terms
-from monitor.rules.text import TokenizedText, first_word_forms, tokenize
+from monitor.rules.text import TokenizedText, position_forms, tokenize
 
 BODY_FIELDS = ("title", "summary", "text")
 Place = tuple[str, int, int, str]  # a hit's field, start and end offsets in it, and snippet
@@ -77,10 +77,8 @@ def scan_term(term: Term, doc: TokenizedText) -> Starts:
     window = len(ids) - length + 1
     if window <= 0:
         return NOWHERE
-    first_forms = first_word_forms(term.tokens[0])
     wanted_at: list[list[int]] = []  # the token ids each position of the term accepts
-    for offset in range(length):
-        forms = first_forms if offset == 0 else (term.tokens[offset],)
+    for offset, forms in enumerate(position_forms(term)):
         as_prefix = term.prefix and offset == length - 1
         tokens = [token for form in forms for token in doc.starting_with(form)] if as_prefix else forms
         wanted_at.append([vocabulary[token] for token in tokens if token in vocabulary])

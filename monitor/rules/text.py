@@ -16,13 +16,17 @@ from array import array
 from bisect import bisect_left
 from dataclasses import dataclass, field
 from functools import lru_cache
-from itertools import islice
+from itertools import islice, product
+from math import prod
 from operator import add
 
 import numpy as np
 import numpy.typing as npt
 import opencc
 import regex
+
+from monitor.rules.ast import Term
+from monitor.rules.inflections import inflected_forms
 
 _ASCII_WORD = re.compile(r"[A-Za-z0-9]+")
 _match_start = re.Match.start
@@ -104,6 +108,45 @@ def first_word_forms(word: str) -> tuple[str, ...]:
     ]
     forms += [conjunction + form for form in (definite[1], *bare[1:]) for conjunction in _ARABIC_CONJUNCTIONS]
     return (word, *(form for form in dict.fromkeys(forms) if form != word))
+
+
+MOST_TERM_FORMS = 64  # spellings of a term an index looks for as phrases; past it, its words
+
+
+@lru_cache(maxsize=4096)
+def position_forms(term: Term) -> tuple[tuple[str, ...], ...]:
+    """The forms each word of a term is found in: the first with its Hebrew or Arabic
+    prefixes, a Russian word declined (`купол`: `купола`, `куполом`, …); a prefix (`купол*`)
+    is as written. A term holds where each of its words is in one of its forms."""
+    last = len(term.tokens) - 1
+    positions = []
+    for place, (token, word) in enumerate(zip(term.tokens, _written_words(term), strict=True)):
+        forms = first_word_forms(token) if place == 0 else (token,)
+        if not (term.prefix and place == last):
+            forms += tuple(fold_word(form) for form in inflected_forms(word)[1:])
+        positions.append(tuple(dict.fromkeys(forms)))
+    return tuple(positions)
+
+
+def _written_words(term: Term) -> list[str]:
+    """The term's words as written, in lowercase and not folded (pymorphy reads the й and ё
+    that folding takes away); its tokens where the two do not line up."""
+    tokenized = tokenize(term.text)
+    if tokenized.tokens != list(term.tokens):
+        return list(term.tokens)
+    spans = zip(tokenized.starts, tokenized.ends, strict=True)
+    return [unicodedata.normalize("NFKC", term.text[start:end]).casefold() for start, end in spans]
+
+
+def term_forms(term: Term) -> list[tuple[str, ...]]:
+    """Every spelling of a term (each word in each of its forms): the phrases an index or the
+    automaton looks for. Its length is the product of the words' numbers of forms."""
+    return list(product(*position_forms(term)))
+
+
+def forms_count(term: Term) -> int:
+    """How many spellings term_forms() gives, without making them."""
+    return prod(len(forms) for forms in position_forms(term))
 
 
 @lru_cache(maxsize=65536)

@@ -22,6 +22,8 @@ LATIN = ["iron", "dome", "domestic", "shield", "laser", "weapons", "taiwan", "ja
 OTHER = [
     "железный",
     "купол",
+    "железного",
+    "куполом",
     "القبة",
     "الحديدية",
     "بالقبة",
