@@ -11,6 +11,7 @@ page extractor's courlan brings anyway) bring them to the two-letter code.
 
 from __future__ import annotations
 
+import codecs
 import re
 from functools import cache
 
@@ -56,7 +57,7 @@ def within(language: str, code: str) -> bool:
     asked_script, asked_region, others = _script_and_region(asked)
     if others:  # a variant or extension asked: the tag's own subtags only (above)
         return False
-    script, region = _completed(language)
+    script, region = completed_subtags(language)
     return asked_script in (None, script) and asked_region in (None, region)
 
 
@@ -74,7 +75,7 @@ def _is_region(subtag: str) -> bool:
 
 
 @cache
-def _completed(language: str) -> tuple[str | None, str | None]:
+def completed_subtags(language: str) -> tuple[str | None, str | None]:
     """A (lowercased) tag's script and region, those it does not give filled in from CLDR's
     likely subtags (zh-tw: hant, tw; zh-hant: hant, tw; sr-me: latn, me)."""
     primary, _, subtags = language.partition("-")
@@ -97,6 +98,8 @@ def macrolanguage(code: str | None) -> str | None:
     tag = code.strip().replace("_", "-")
     if not _is_code(tag):
         return _names().get(tag.casefold())
+    if "-" in tag and _is_charset(tag):  # euc-kr, tis-620, iso-8859-1: where the language belongs
+        return None
     primary, _, rest = tag.partition("-")
     primary = primary.lower()
     if len(primary) == 3 or primary in ("iw", "in", "ji", "jw", "mo"):
@@ -107,6 +110,14 @@ def macrolanguage(code: str | None) -> str | None:
             return None
         primary = mapped
     return "-".join([primary, *map(_subtag_case, rest.split("-"))]) if rest else primary
+
+
+def _is_charset(tag: str) -> bool:
+    try:
+        codecs.lookup(tag)
+    except LookupError:
+        return False
+    return True
 
 
 def _subtag_case(subtag: str) -> str:

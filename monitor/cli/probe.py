@@ -13,7 +13,7 @@ from monitor.config.settings import FetchSettings
 from monitor.errors import MonitorError, UsageError
 from monitor.ingest.fetch.client import Fetcher
 from monitor.ingest.pages.extract import PageText, extract_page
-from monitor.ingest.parse.language import detect_language
+from monitor.ingest.parse.language import article_language
 from monitor.net.egress import EgressPolicy
 from monitor.payloads import iso
 from monitor.rules import CompiledRule, MatchInput, parse_query, to_text
@@ -75,7 +75,7 @@ def page_json(source: str, page: PageText) -> dict[str, Any]:
         "title": page.title,
         "text": page.text,
         "published": iso(page.published),
-        "language": page.language or detect_language(f"{page.title}\n{page.text}"),  # as polls do
+        "language": article_language(page.language, f"{page.title}\n{page.text}"),  # as polls do
     }
 
 
@@ -116,7 +116,7 @@ def test_rule_command(query: str, url: str | None, file: str | None, text: str |
         print(f"monitor: {url or file}: {error}", file=sys.stderr)
         return 2
     # As a poll does: a text that declares no language is identified, for lang: to read.
-    document.language = document.language or detect_language(f"{document.title}\n{document.text}")
+    document.language = article_language(document.language, f"{document.title}\n{document.text}")
     hits = rule_hits(CompiledRule("query", query, node), document)
     language = f" (language: {document.language or 'not told'})" if "lang:" in to_text(node) else ""
     if not hits:

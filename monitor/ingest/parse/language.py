@@ -6,13 +6,37 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from monitor.language_codes import macrolanguage
+import regex
+
+from monitor.language_codes import completed_subtags, macrolanguage
 
 SAMPLE_CHARS = 2000
 # py3langid loads its model (about 40 MB) on first use without a lock: articles analysed in
 # parallel threads each loaded a copy at once, four at a time under hostile input.
 _LOADING = threading.Lock()
 _identifier: Any = None
+
+
+def article_language(declared: str | None, text: str) -> str | None:
+    """The language of an article: the one its feed or page declares, unless that is written
+    in a script the text is not (blog platforms declare `en-us` over Chinese, Hebrew or Russian
+    posts); then, as for one that declares none, the language the text is in."""
+    if declared is not None and not _written_otherwise(declared, text[:SAMPLE_CHARS]):
+        return declared
+    return detect_language(text)
+
+
+def _written_otherwise(declared: str, sample: str) -> bool:
+    """Whether hardly any of the text's letters (of the scripts counted) are in the script the
+    declared language is written in (CLDR's likely script of the language): a Chinese article
+    quoting English names holds Han enough, a Hebrew post under `en-us` holds no Latin."""
+    expected = language_scripts(declared)
+    if not expected:
+        return False  # a script we do not count: the declaration stands
+    counts = {script: len(pattern.findall(sample)) for script, pattern in _SCRIPTS.items()}
+    letters = sum(counts.values())
+    own = sum(counts[script] for script in expected)
+    return letters >= 20 and own < 0.15 * letters
 
 
 def detect_language(text: str) -> str | None:
@@ -22,6 +46,37 @@ def detect_language(text: str) -> str | None:
         return None
     code, _score = _loaded_identifier().classify(sample)
     return macrolanguage(str(code))
+
+
+_SCRIPTS = {
+    name: regex.compile(rf"\p{{Script={name}}}")
+    for name in (
+        "Latin",
+        "Cyrillic",
+        "Greek",
+        "Hebrew",
+        "Arabic",
+        "Han",
+        "Hiragana",
+        "Katakana",
+        "Hangul",
+        "Thai",
+        "Devanagari",
+    )
+}
+# CLDR's script codes -> the scripts counted above that write them.
+_WRITTEN_IN = {
+    "latn": ("Latin",), "cyrl": ("Cyrillic",), "grek": ("Greek",), "hebr": ("Hebrew",),
+    "arab": ("Arabic",), "hans": ("Han",), "hant": ("Han",), "jpan": ("Han", "Hiragana", "Katakana"),
+    "kore": ("Hangul", "Han"), "thai": ("Thai",), "deva": ("Devanagari",),
+}  # fmt: skip
+
+
+def language_scripts(code: str) -> tuple[str, ...]:
+    """The scripts a language tag is written in (its own script subtag, else CLDR's likely
+    one): en -> Latin, zh-TW -> Han, ja -> Han and kana; () for a script not counted here."""
+    script, _region = completed_subtags(code.lower())
+    return _WRITTEN_IN.get(script or "", ())
 
 
 def _loaded_identifier() -> Any:

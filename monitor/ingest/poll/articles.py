@@ -12,7 +12,7 @@ from monitor.config.settings import SourceSettings
 from monitor.errors import MonitorError
 from monitor.ingest.pages.extract import PageText, extract_page
 from monitor.ingest.parse.dates import plausible_date
-from monitor.ingest.parse.language import detect_language
+from monitor.ingest.parse.language import article_language
 from monitor.ingest.parse.normalize import entry_hash
 from monitor.ingest.poll.pipeline import Pipeline
 from monitor.ingest.poll.policy import wants_full_text
@@ -84,7 +84,7 @@ def _analysed(
         title = title or page.title
         published = published or plausible_date(page.published, now)
         language = language or page.language
-    language = source.language or language or detect_language(f"{title}\n{feed_text}\n{text}")
+    language = source.language or article_language(language, f"{title}\n{feed_text}\n{text}")
     document = MatchInput(title, feed_text, text, source.name, language)
     hits = matcher.match(document)
     body_field = "text" if text else "summary"
