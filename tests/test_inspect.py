@@ -51,6 +51,25 @@ def test_test_rule_on_a_plain_text_file(cli: Cli, tmp_path: Path) -> None:
     assert code == 0 and "»כיפת ברזל«" in out
 
 
+def test_test_rule_reads_a_text_file_in_a_legacy_encoding_or_utf16_as_a_poll_would(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """Found by a review: Big5, Shift_JIS and windows-1255 text files were read as UTF-8 (the
+    term there, "no match"), and UTF-16 with its byte-order mark was "not a text file"."""
+    files = {
+        "big5.txt": ("台灣之盾", "總統宣布加速打造台灣之盾，國防部表示鐵穹系統將納入評估。".encode("big5")),
+        "sjis.txt": ("アイアンドーム", "アイアンドームの導入を検討する防衛省の担当者".encode("shift_jis")),
+        "hebrew.txt": ('"כיפת ברזל"', "סוללת כיפת ברזל יירטה את הרקטות מעל העיר".encode("windows-1255")),
+        "utf16.txt": ('"Iron Dome"', "The Iron Dome intercepted rockets".encode("utf-16")),
+    }
+    for name, (query, body) in files.items():
+        (tmp_path / name).write_bytes(body)
+        code, out, err = cli("test-rule", query, "--file", str(tmp_path / name))
+        assert code == 0 and out.startswith("match: 1 hit"), (name, out, err)
+    (tmp_path / "binary.bin").write_bytes(b"\x00\x01dome")
+    assert cli("test-rule", "dome", "--file", str(tmp_path / "binary.bin"))[0] == 2
+
+
 def test_extract_says_in_one_line_why_a_page_gave_nothing(cli: Cli, tmp_path: Path) -> None:
     binary = tmp_path / "binary.html"
     binary.write_bytes(b"\x00\x01\x02 not a page")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 import sys
@@ -13,6 +14,7 @@ from monitor.config.settings import FetchSettings
 from monitor.errors import MonitorError, UsageError
 from monitor.ingest.fetch.client import Fetcher
 from monitor.ingest.pages.extract import PageText, extract_page
+from monitor.ingest.parse.charsets import guess
 from monitor.ingest.parse.language import article_language
 from monitor.net.egress import EgressPolicy
 from monitor.payloads import iso
@@ -138,14 +140,36 @@ def _document(source: str, is_file: bool) -> MatchInput:
     """What a rule reads of a page (a plain text file as it is); MonitorError when it cannot be
     read or holds no text."""
     body, page_url, content_type = _read(source)
-    if is_file and body.lstrip()[:1] != b"<":
-        if b"\x00" in body or not body.strip():
-            raise MonitorError("no text in the file" if not body.strip() else "not a text file")
-        return MatchInput("", "", body.decode("utf-8", errors="replace"))
+    if is_file:
+        text = _plain_text(body)
+        if text is None:
+            raise MonitorError("not a text file")
+        if not text.strip():
+            raise MonitorError("no text in the file")
+        if not text.lstrip().startswith("<"):
+            return MatchInput("", "", text)
     page = extract_page(body, page_url, content_type)
     if not (page.title.strip() or page.text.strip()):
         raise MonitorError("no article text found in the page (monitor extract shows what is read)")
     return MatchInput(page.title, "", page.text, language=page.language)
+
+
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"),
+)  # fmt: skip
+
+
+def _plain_text(body: bytes) -> str | None:
+    """A file's text, decoded as a poll decodes a body that declares nothing: by its byte-order
+    mark, else as UTF-8, else in the legacy encoding Firefox's detector guesses (Big5,
+    Shift_JIS, windows-1255: read as UTF-8, a term there was no match); None for a binary."""
+    for mark, codec in _BOMS:
+        if body.startswith(mark):
+            return body.decode(codec, errors="replace")
+    if b"\x00" in body:
+        return None
+    return body.decode(guess(body) or "utf-8", errors="replace")
 
 
 def _marked(text: str, start: int, end: int, snippet: str) -> str:
