@@ -324,9 +324,13 @@ def test_import_takes_the_good_outlines_and_names_each_refused_one(cli: Cli, tmp
 
 def test_export_to_a_path_that_cannot_be_written_is_one_clear_line(cli: Cli, tmp_path: Path) -> None:
     config = _config(tmp_path)
-    code, _, err = cli("-c", str(config), "sources", "export", "-o", "/nonexistent/x.opml")
+    # Under a file, not a folder: no one, root included, can make it (a review's run as root had
+    # made /nonexistent).
+    (tmp_path / "a-file").write_text("x", encoding="utf-8")
+    target = tmp_path / "a-file" / "x.opml"
+    code, _, err = cli("-c", str(config), "sources", "export", "-o", str(target))
     assert code == 2
-    assert err == "monitor: cannot write /nonexistent/x.opml: No such file or directory\n"
+    assert err == f"monitor: cannot write {target}: Not a directory\n"
 
 
 def test_a_source_added_after_the_last_poll_is_listed_as_new(cli: Cli, tmp_path: Path) -> None:
