@@ -148,6 +148,16 @@ alerts:
     found = "\n".join(problems(tmp_path, text))
     assert "alerts: the alert names 'desk', 'Desk' differ only in case" in found
     assert "alerts[0].rules: no watch rule is named 'iron dome': write it 'Iron Dome'" in found
+    # Two rules differing only in case are said once, as such; naming either exactly is no error
+    # (a review found "no watch rule is named 'R1': write it 'r1'" beside a rule named R1).
+    twins = (
+        "watch:\n  - {name: R1, terms: [a]}\n  - {name: r1, terms: [b]}\n"
+        "alerts:\n  - {name: d, rules: [R1], notify: [{jsonl: a.jsonl}]}\n"
+    )
+    assert problems(tmp_path, twins) == [
+        "watch: the rule names 'R1', 'r1' differ only in case or Unicode form "
+        "(names must be unique ignoring both)"
+    ]
 
 
 def test_a_file_that_is_not_utf8_or_holds_itself_is_a_config_error(tmp_path: Path) -> None:
@@ -278,6 +288,59 @@ def test_config_from_environment_variable(cli: Cli, tmp_path: Path, monkeypatch:
     monkeypatch.setenv("MONITOR_CONFIG", str(write(tmp_path, VALID)))
     code, out, _ = cli("check")
     assert code == 0 and str(tmp_path) in out
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        # Found by a review: the first four were a traceback in every command (exit 1), the
+        # others passed `check` and failed at every poll.
+        ("http://[::1/feed", "is not a usable URL: Invalid IPv6 URL"),
+        ("http://example.org:99999/feed", "is not a usable URL: Port out of range"),
+        ("http://[zz]/x", "is not a usable URL"),
+        ("http://example.org:abc/", "is not a usable URL: Port could not be cast"),
+        ("http://user:pw@example.org/feed", "the URL carries credentials"),
+        ("http://exa mple.org/feed", "the URL holds spaces"),
+        ("http://example.org:0/", "port 0 is no port to fetch from"),
+        ("http://-bad-.example/", "is not a host name"),
+        ("ftp://example.org/feed", "is not an http(s) URL"),
+    ],
+)
+def test_a_source_url_the_fetcher_would_refuse_is_a_config_error(tmp_path: Path, url: str, said: str) -> None:
+    found = problems(tmp_path, f'sources:\n  - {{name: a, url: "{url}"}}\n')
+    assert len(found) == 1 and found[0].startswith("sources[0].url: ") and said in found[0], found
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["HTTP://EXAMPLE.ORG/feed", "http://[::1]:8080/feed", "https://中文.tw/rss", "http://my_host.local/x"],
+)
+def test_source_urls_of_every_usable_shape_are_taken(tmp_path: Path, url: str) -> None:
+    assert load_settings(write(tmp_path, f'sources:\n  - {{name: a, url: "{url}"}}\n')).sources[0].url == url
+
+
+def test_a_key_given_twice_is_a_config_error_not_the_last_one_kept(tmp_path: Path) -> None:
+    """Found by a review: a second `sources:` list silently dropped the first; a source's second
+    `every:` overrode its first."""
+    text = 'sources:\n  - {name: a, url: "http://example.org/a"}\nwatch: []\nsources: []\n'
+    assert problems(tmp_path, text) == [
+        "line 4, column 1: not valid YAML (the key 'sources' is given twice in one mapping, first at "
+        "line 1; YAML would keep only the last)"
+    ]
+    text = 'sources:\n  - {name: a, url: "http://example.org/a", every: 10m, every: 1d}\n'
+    assert "the key 'every' is given twice" in problems(tmp_path, text)[0]
+    merged = 'x-poll: &poll {every: 10m}\nsources:\n  - {<<: *poll, name: a, url: "http://example.org/a"}\n'
+    assert "twice" not in " ".join(problems(tmp_path, merged))  # YAML's merge key is no repeat
+
+
+def test_a_css_selector_the_listing_parser_cannot_read_is_a_config_error(tmp_path: Path) -> None:
+    selectors = '{item: "div[", link: ":::"}'
+    text = f'sources:\n  - {{name: a, url: "http://example.org/", kind: html, selectors: {selectors}}}\n'
+    assert problems(tmp_path, text) == [
+        "sources[0].selectors.item: 'div[' is not a CSS selector: Malformed attribute selector at position 3",
+        "sources[0].selectors.link: ':::' is not a CSS selector: Malformed pseudo-class selector at "
+        "position 0",
+    ]
 
 
 def test_bad_apprise_url_is_a_config_error(cli: Cli, tmp_path: Path) -> None:

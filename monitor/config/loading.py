@@ -214,8 +214,11 @@ def semantic_problems(settings: Settings) -> list[str]:
     problems += _query_problems([rule.model_dump(include={"query", "terms"}) for rule in settings.watch])
     problems += _source_field_problems(settings)
     rule_names = {name_key(rule.name): rule.name for rule in settings.watch}
+    exact_names = {rule.name for rule in settings.watch}
     for index, alert in enumerate(settings.alerts):
         for name in alert.rules or []:
+            if name in exact_names:
+                continue
             if name_key(name) not in rule_names:
                 problems.append(f"alerts[{index}].rules: no watch rule is named {name!r}")
             elif name != (configured := rule_names[name_key(name)]):  # alerts route by the exact name

@@ -31,6 +31,7 @@ def load_yaml(text: str) -> Any:
         if node is None:
             return None
         _expanded_size(node, {})
+        _refuse_repeated_keys(node)
         return loader.construct_document(node)
     except RecursionError:
         raise YamlBombError("it nests too deeply") from None
@@ -40,6 +41,38 @@ def load_yaml(text: str) -> Any:
         raise YamlBombError("it nests too deeply", error.problem_mark) from None
     finally:
         loader.dispose()
+
+
+class RepeatedKeyError(yaml.YAMLError):
+    def __init__(self, problem: str, mark: yaml.Mark) -> None:
+        super().__init__(problem)
+        self.problem_mark = mark
+
+
+def _refuse_repeated_keys(root: yaml.Node) -> None:
+    """A key given twice in one mapping is an error (PyYAML keeps the last: a second `sources:`
+    list dropped the first without a word), with the line of each."""
+    seen: set[int] = set()
+    pending = [root]
+    while pending:
+        node = pending.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.SequenceNode):
+            pending.extend(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            first: dict[tuple[str, str], yaml.Node] = {}
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
+                    earlier = first.setdefault((key.tag, key.value), key)
+                    if earlier is not key:
+                        raise RepeatedKeyError(
+                            f"the key {key.value!r} is given twice in one mapping, first at line "
+                            f"{earlier.start_mark.line + 1}; YAML would keep only the last",
+                            key.start_mark,
+                        )
+                pending.extend((key, value))
 
 
 def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:

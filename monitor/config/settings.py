@@ -31,6 +31,7 @@ from monitor.config.values import (
     StoryThrottle,
     StrictModel,
     TimeLimit,
+    css_problem,
 )
 from monitor.errors import QueryError
 from monitor.language_codes import macrolanguage
@@ -108,6 +109,16 @@ class Selectors(StrictModel):
     title: str | None = None
     summary: str | None = None
     date: str | None = None
+
+    @field_validator("item", "link", "title", "summary", "date")
+    @classmethod
+    def _css(cls, value: str | None) -> str | None:
+        """A selector the listing's parser reads (`div[` failed every poll, not `check`)."""
+        if value is not None:
+            problem = css_problem(value)
+            if problem is not None:
+                raise ValueError(f"{value!r} is not a CSS selector: {problem}")
+        return value
 
 
 class SourceSettings(StrictModel):

@@ -3,16 +3,20 @@ schedules and throttles, each parsed once where the file is read."""
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
 from datetime import timedelta
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, PlainSerializer, PlainValidator
 
 from monitor.alerts.holding import Throttle, parse_throttle
 from monitor.alerts.schedules import Schedule
 from monitor.config.durations import bounded_duration, parse_duration
+from monitor.errors import FetchError
+from monitor.net.urls import check_url
 
 
 class StrictModel(BaseModel):
@@ -40,9 +44,48 @@ def _optional_duration(value: Any) -> Any:
 
 
 def _http_url(value: str) -> str:
-    if not re.match(r"https?://[^/\s]+", value):
+    """An http(s) URL the fetcher will follow: what it would refuse at the first poll (spaces,
+    credentials, a port past 65535 or of 0, a broken IPv6 address, a host name no DNS holds)
+    is refused here, at its key."""
+    if not re.match(r"https?://[^/\s]+", value, re.IGNORECASE):
         raise ValueError(f"{value!r} is not an http(s) URL")
+    try:
+        check_url(value)
+        parts = urlsplit(value)
+        port, host = parts.port, parts.hostname or ""
+    except FetchError as error:
+        raise ValueError(error.reason.removeprefix("refused: ")) from None
+    except ValueError as error:
+        raise ValueError(f"{value!r} is not a usable URL: {error}") from None
+    if port == 0:
+        raise ValueError(f"{value!r}: port 0 is no port to fetch from")
+    if not _is_ip(host) and not all(_HOST_LABEL.fullmatch(label) for label in host.rstrip(".").split(".")):
+        raise ValueError(f"{value!r}: {host!r} is not a host name (letters, digits and inner hyphens)")
     return value
+
+
+# A label of a host name, its international letters as they are (IDNA encodes them at fetch).
+_HOST_LABEL = re.compile(r"(?!-)[\w-]{1,63}(?<!-)")
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def css_problem(selector: str) -> str | None:
+    """Why the listing pages' parser (bs4, through soupsieve) cannot read a CSS selector; None
+    when it can."""
+    from bs4 import BeautifulSoup  # here: only a config with selectors needs it
+
+    try:
+        BeautifulSoup("", "lxml").select(selector)
+    except Exception as error:  # soupsieve raises its own error type on a bad selector
+        return str(error).splitlines()[0]
+    return None
 
 
 def _positive(value: timedelta) -> timedelta:

@@ -23,8 +23,6 @@ from urllib.parse import urlsplit
 import httpcore
 import httpx
 
-from monitor.errors import FetchError
-
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -77,19 +75,6 @@ def is_public(address: IPAddress) -> bool:
 def _teredo_client(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
     teredo = address.teredo
     return teredo[1] if teredo else None
-
-
-def check_url(url: str) -> None:
-    """Refuse URLs no fetch should follow: other schemes, credentials, control characters."""
-    if any(ord(char) < 0x21 or char in "\\\x7f" for char in url):
-        raise FetchError(url, "refused: the URL holds spaces, control characters or backslashes")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https"):
-        raise FetchError(url, f"refused: scheme {parts.scheme!r} (only http and https)")
-    if parts.username is not None or parts.password is not None:
-        raise FetchError(url, "refused: the URL carries credentials")
-    if not parts.hostname:
-        raise FetchError(url, "refused: the URL has no host")
 
 
 class GuardedBackend(httpcore.AsyncNetworkBackend):

@@ -12,7 +12,8 @@ import pytest
 
 from monitor.errors import FetchError
 from monitor.ingest.fetch.client import Fetcher, FetchResponse
-from monitor.net.egress import EgressPolicy, check_url, is_public
+from monitor.net.egress import EgressPolicy, is_public
+from monitor.net.urls import check_url
 from tests import fixtures
 from tests.configs import monitor_config
 from tests.conftest import Cli

@@ -27,8 +27,9 @@ from monitor.archive import HostTurns
 from monitor.errors import FetchError, TooLargeError
 from monitor.ingest.fetch.bodies import CHUNK, BodyDecoder
 from monitor.ingest.fetch.turns import LARGE_BODY, FetchSlots, LargeTurn
-from monitor.net.egress import EgressPolicy, check_url, egress, guarded_transport
+from monitor.net.egress import EgressPolicy, egress, guarded_transport
 from monitor.net.retry import retry_after
+from monitor.net.urls import check_url
 
 CONNECT_WITHIN = 15.0  # seconds
 

@@ -26,11 +26,17 @@ def is_tracking_parameter(name: str) -> bool:
 
 def canonical_url(url: str) -> str:
     """Lower-case scheme and host, no default port, no tracking parameters, no fragment (but
-    the one that names a feed entry without a link of its own)."""
-    parts = urlsplit(url.strip())
+    the one that names a feed entry without a link of its own). A URL that does not parse (a
+    port past 65535, a broken IPv6 address: a feed's item may hold one) is kept as written, but
+    for its fragment: its fetch is refused later, its text still matched."""
+    try:
+        parts = urlsplit(url.strip())
+        given_port = parts.port
+    except ValueError:
+        return url.strip().split("#", 1)[0]
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower().rstrip(".")
-    port = parts.port if parts.port and parts.port != _DEFAULT_PORTS.get(scheme) else None
+    port = given_port if given_port and given_port != _DEFAULT_PORTS.get(scheme) else None
     netloc = f"[{host}]" if ":" in host else host
     if port:
         netloc += f":{port}"
