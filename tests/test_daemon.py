@@ -287,3 +287,29 @@ def test_a_running_polls_lease_is_renewed_until_it_ends(tmp_path: Path, site: Si
     assert renewed == now[0] + CLAIM_LEASE  # a lease from the renewal's time
     assert claimed_again is None
     assert daemon.claims == {} and site.hits("/slow.xml") == 1
+
+
+@pytest.mark.parametrize(("sent", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_once_stops_at_a_signal_and_says_so(
+    tmp_path: Path, site: Site, sent: signal.Signals, code: int
+) -> None:
+    """A review's SIGTERM killed `monitor once` without a word (exit -15); Ctrl-C ended it with
+    none. Both now stop the pass at once and say so (a source that hangs holds nothing up)."""
+    site.routes["/hang.xml"] = Route(fixtures.rss([]), delay=60)
+    config = monitor_config(tmp_path, sources=[{"name": "Hang", "url": site.url("/hang.xml")}], watch=[])
+    started = time.monotonic()
+    once = subprocess.Popen(
+        [sys.executable, "-m", "monitor", "-c", str(config), "once"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # As a terminal's foreground job has it (a shell's background job ignores SIGINT).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    while not site.hits("/hang.xml") and time.monotonic() - started < 30:
+        time.sleep(0.05)
+    once.send_signal(sent)
+    out, err = once.communicate(timeout=20)
+    assert once.returncode == code and out == "", (out, err)
+    assert f"once: stopped by {sent.name} after" in err and "before the pass ended" in err
+    assert time.monotonic() - started < 20

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import socket
+import sys
 import time
 from contextlib import nullcontext
 
@@ -64,8 +66,14 @@ def once_command(settings: Settings, path: str, names: list[str]) -> int:
     names = list(known_names(names, [source.name for source in settings.sources], "source"))
     limit_malloc_arenas()  # a pass is the daemon's work: the same threads, the same cap
 
+    started = time.monotonic()
+
     async def one_pass() -> tuple[str, int]:
-        started = time.monotonic()
+        # SIGTERM (a cron job's timeout, `timeout 5m monitor once`) stops the pass as Ctrl-C
+        # does, not the process at once, and is said; what was stored is kept either way.
+        task = asyncio.current_task()
+        if task is not None:
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
         app = build_app(settings, path)
         try:
             reports = await app.poll(names or None)
@@ -88,7 +96,16 @@ def once_command(settings: Settings, path: str, names: list[str]) -> int:
             )
         return summary, ours
 
-    summary, ours = event_loop.run(one_pass())
+    try:
+        summary, ours = event_loop.run(one_pass())
+    except (KeyboardInterrupt, asyncio.CancelledError) as stopped:
+        name, code = ("SIGINT", 130) if isinstance(stopped, KeyboardInterrupt) else ("SIGTERM", 143)
+        print(
+            f"once: stopped by {name} after {time.monotonic() - started:.1f}s, before the pass ended: "
+            "what it stored is kept, its alerts are sent by the next pass",
+            file=sys.stderr,
+        )
+        return code
     print(summary)
     return 1 if ours else 0  # a source's failure is the source's; a fault of ours is unexpected
 
