@@ -136,9 +136,12 @@ class ServerBusy(SearchTooSlow):
 
 
 class NotifyError(MonitorError):
-    def __init__(self, channel: str, message: str, retry_after: float | None = None) -> None:
+    def __init__(
+        self, channel: str, message: str, retry_after: float | None = None, unreachable: bool = False
+    ) -> None:
         self.channel = channel
-        self.retry_after = retry_after
+        self.retry_after = retry_after  # seconds the receiver asked to wait (429, 503)
+        self.unreachable = unreachable  # no answer at all (refused, reset, timed out): the channel's state
         super().__init__(f"{channel}: {message}")
 
 

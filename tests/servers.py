@@ -124,6 +124,7 @@ class WebhookReceiver:
         self.reply = b""
         self.delay = 0.0  # seconds to take before answering (widens the send window)
         self.arrivals = 0  # requests received, counted before the delay
+        self.headers: dict[str, str] = {}  # sent with every answer (Retry-After)
         receiver = self
 
         class RequestHandler(BaseHTTPRequestHandler):
@@ -144,6 +145,8 @@ class WebhookReceiver:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(reply)))
+                for name, value in receiver.headers.items():
+                    self.send_header(name, value)
                 self.end_headers()
                 if reply:  # the client may be gone already once it has the headers
                     self.wfile.write(reply)

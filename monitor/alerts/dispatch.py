@@ -87,11 +87,53 @@ async def _delivery_error(notifier: Notifier, payload: dict[str, Any], key: str)
     except NotifyError as error:
         return error
     except TimeoutError:
-        return NotifyError(notifier.key, f"not done within its {notifier.deadline:g}s deadline")
+        return NotifyError(
+            notifier.key, f"not done within its {notifier.deadline:g}s deadline", unreachable=True
+        )
     except Exception as error:
         log.exception("sending %s to %s failed unexpectedly", key, notifier.key)
         return NotifyError(notifier.key, f"unexpected error: {type(error).__name__}: {error}")
     return None
+
+
+PAUSE_FIRST = 30.0  # seconds a channel that stopped answering is left alone, doubling to
+PAUSE_MOST = 600.0
+
+
+class ChannelPauses:
+    """The channels to leave alone for now: one that asked for a wait (429 or 503 with
+    Retry-After) is paused that long, one that does not answer (refused, reset, timed out) for
+    30 s doubling to 10 minutes while it stays so. Its other alerts wait unsent, no attempt
+    counted, instead of each spending an attempt and a timeout on it: a review saw 247 POSTs in
+    40 s to a receiver answering 429 Retry-After 20, and `monitor once` held for minutes by one
+    that hung."""
+
+    def __init__(self) -> None:
+        self._until: dict[tuple[str, str], datetime] = {}
+        self._unanswered: Counter[tuple[str, str]] = Counter()
+
+    def until(self, channel: tuple[str, str], now: datetime) -> datetime | None:
+        paused = self._until.get(channel)
+        return paused if paused is not None and paused > now else None
+
+    def failed(self, channel: tuple[str, str], error: NotifyError, now: datetime) -> None:
+        if error.retry_after:
+            wait = min(error.retry_after, PAUSE_MOST * 6)  # an hour, as retry_at caps it
+        elif error.unreachable:
+            self._unanswered[channel] += 1
+            wait = min(PAUSE_FIRST * 2 ** (self._unanswered[channel] - 1), PAUSE_MOST)
+        else:
+            return  # this message's trouble (a 500, a template), not the channel's
+        until = now + timedelta(seconds=wait)
+        if until > self._until.get(channel, now):
+            self._until[channel] = until
+            log.warning(
+                "alerts to %s paused until %s: %s", channel[1], until.isoformat(timespec="seconds"), error
+            )
+
+    def answered(self, channel: tuple[str, str]) -> None:
+        self._until.pop(channel, None)
+        self._unanswered.pop(channel, None)
 
 
 class Dispatcher:
@@ -119,6 +161,7 @@ class Dispatcher:
         self._stories_in_flight: dict[str, Counter[str]] = {route.name: Counter() for route in routes}
         self._slots: dict[tuple[str, str], asyncio.Semaphore] = {}
         self._slots_loop: asyncio.AbstractEventLoop | None = None
+        self.pauses = ChannelPauses()
 
     def outbox_for(self, article: Article) -> list[OutboxRow]:
         """The outbox rows a newly stored article creates: one per (alert, channel, story)."""
@@ -297,11 +340,18 @@ class Dispatcher:
             reason = "channel no longer configured" if notifier is None else "article is gone"
             await self._failed([row], NotifyError(row.channel, reason), final=True, report=report)
             return False
+        channel = (row.alert, row.channel)
+        paused_until = self.pauses.until(channel, self.clock())
+        if paused_until is not None:  # the receiver asked for a wait, or does not answer
+            await asyncio.to_thread(self.outbox.postpone_alerts, [row.id], paused_until)
+            return False
         payload = alert_json(row.id, row.alert, list(row.rules), archived)
         error = await _delivery_error(notifier, payload, row.id)
         if error is not None:
+            self.pauses.failed(channel, error, self.clock())
             await self._failed([row], error, final=False, report=report)
             return False
+        self.pauses.answered(channel)
         await asyncio.to_thread(self.outbox.mark_alerts_sent, [row.id], self.clock())
         report.sent += 1
         self.totals.sent += 1

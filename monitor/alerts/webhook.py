@@ -44,7 +44,8 @@ class WebhookNotifier:
             with egress(self.policy):
                 response = await self.client.post(self.url, content=body, headers=headers)
         except httpx.HTTPError as error:
-            raise NotifyError(self.key, f"{type(error).__name__}: {error}") from None
+            unreachable = isinstance(error, httpx.TransportError)
+            raise NotifyError(self.key, f"{type(error).__name__}: {error}", unreachable=unreachable) from None
         if not response.is_success:
             raise NotifyError(
                 self.key,

@@ -154,6 +154,11 @@ class Outbox(Protocol):
         """Hold these pending rows for the digest at `until`, ending their claims."""
         ...
 
+    def postpone_alerts(self, ids: Sequence[str], until: datetime) -> None:
+        """Leave these pending rows for `until` (their channel paused): no attempt counted, the
+        claims ended."""
+        ...
+
     def bring_forward_held(self, alert: str, until: datetime) -> int:
         """Make the alert's held rows due at `until` at the latest; how many moved."""
         ...

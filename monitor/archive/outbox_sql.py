@@ -112,6 +112,17 @@ class SqlOutbox:
                 .values(state=AlertState.HELD.value, next_attempt=until, claimed_until=None, claimed_by=None)
             )
 
+    @operation("postponing alerts")
+    def postpone_alerts(self, ids: Sequence[str], until: datetime) -> None:
+        """Leave pending rows for `until` (their channel paused), no attempt counted, the claims
+        ended."""
+        with self.db.writing() as connection:
+            connection.execute(
+                update(alerts)
+                .where(alerts.c.id.in_(list(ids)), alerts.c.state == AlertState.PENDING.value)
+                .values(next_attempt=until, claimed_until=None, claimed_by=None)
+            )
+
     @operation("bringing held alerts forward")
     def bring_forward_held(self, alert: str, until: datetime) -> int:
         """Release an alert's held rows at `until` at the latest (never later than they were

@@ -67,6 +67,44 @@ def test_failed_send_is_retried_with_the_same_key(tmp_path: Path, webhook: Webho
     asyncio.run(dispatcher.close())
 
 
+def test_a_receiver_asking_for_a_wait_or_not_answering_pauses_its_channel(
+    tmp_path: Path, webhook: WebhookReceiver
+) -> None:
+    """A review saw 247 POSTs in 40 s to a receiver answering 429 with Retry-After: 20, each
+    alert spending an attempt of its own. The channel now waits as asked: the alerts not yet
+    tried are left for then, no attempt counted, and go out once it answers again."""
+    archive, dispatcher, clock = setup(tmp_path, webhook)
+    articles = [make_article(f"a{n}") for n in range(12)]
+    for article in articles:
+        archive.store_new([article], dispatcher.outbox_for(article))
+    webhook.status, webhook.headers = 429, {"Retry-After": "120"}
+    report = asyncio.run(dispatcher.dispatch())
+    assert webhook.arrivals <= SENDS_PER_CHANNEL and report.failed == webhook.arrivals
+    rows = archive.outbox.alerts(20)
+    assert {row.state.value for row in rows} == {"pending"}
+    assert sum(1 for row in rows if row.attempts) == webhook.arrivals  # the others: no attempt spent
+    assert all(row.next_attempt and row.next_attempt >= NOW + timedelta(seconds=120) for row in rows)
+    clock.now += timedelta(seconds=60)
+    assert asyncio.run(dispatcher.dispatch()).sent == 0 and webhook.arrivals <= SENDS_PER_CHANNEL
+    webhook.status, webhook.headers = 200, {}
+    clock.now += timedelta(hours=1)
+    assert asyncio.run(dispatcher.dispatch()).sent == 12
+    asyncio.run(dispatcher.close())
+
+
+def test_a_message_refused_for_itself_does_not_pause_its_channel(
+    tmp_path: Path, webhook: WebhookReceiver
+) -> None:
+    archive, dispatcher, _ = setup(tmp_path, webhook)
+    for n in range(6):
+        article = make_article(f"a{n}")
+        archive.store_new([article], dispatcher.outbox_for(article))
+    webhook.status = 500  # no Retry-After: this message's trouble, each tried as it comes
+    report = asyncio.run(dispatcher.dispatch())
+    assert report.failed == webhook.arrivals == 6
+    asyncio.run(dispatcher.close())
+
+
 def test_dead_letter_after_max_attempts(tmp_path: Path, webhook: WebhookReceiver) -> None:
     archive, dispatcher, clock = setup(tmp_path, webhook)
     article = make_article("a1")
