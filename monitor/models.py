@@ -152,6 +152,13 @@ class SourceState:
     boilerplate: bytes = (
         b""  # hashed shingles the source repeats across its items (see monitor.near_duplicates)
     )
+    claimed_at: datetime | None = None  # a daemon's poll of it started then (lease: next_due)
+
+    def polling_since(self, now: datetime) -> datetime | None:
+        """When the poll running now began; None when none is (its lease lapsed: its daemon died)."""
+        if self.claimed_at is None or self.next_due is None or self.next_due <= now:
+            return None
+        return self.claimed_at
 
     @property
     def fetch_url(self) -> str:

@@ -149,7 +149,8 @@ def source_health(archive: Archive, settings: Settings, activity: bool = False) 
     With `activity`, also when its newest article arrived and its articles per day (published
     in the last ACTIVITY_DAYS days)."""
     states = {state.name: state for state in archive.source_states()}
-    health = [_health(source.name, source.url, states.get(source.name)) for source in settings.sources]
+    now = datetime.now(UTC)
+    health = [_health(source.name, source.url, states.get(source.name), now) for source in settings.sources]
     if activity:
         since = datetime.now(UTC) - timedelta(days=ACTIVITY_DAYS)
         active = archive.stats.source_activity(since, [record["name"] for record in health])
@@ -160,11 +161,13 @@ def source_health(archive: Archive, settings: Settings, activity: bool = False) 
     return health
 
 
-def _health(name: str, url: str, state: SourceState | None) -> dict[str, Any]:
+def _health(name: str, url: str, state: SourceState | None, now: datetime) -> dict[str, Any]:
+    polling = state.polling_since(now) if state else None
     if state is None:  # added to the config since the daemon started (it reads the config once)
         status = "new: not polled yet"
     elif state.last_fetch is None:
-        status = "never fetched"
+        # A first poll of thousands of items, each page read in turn, runs for an hour.
+        status = f"first poll running since {iso(polling)}" if polling else "never fetched"
     else:
         status = _status(state)
     return {
@@ -178,6 +181,7 @@ def _health(name: str, url: str, state: SourceState | None) -> dict[str, Any]:
         "consecutive_errors": state.consecutive_errors if state else 0,
         "next_due": iso(state.next_due) if state else None,
         "last_error": state.last_error if state else None,
+        "polling_since": iso(polling),
     }
 
 

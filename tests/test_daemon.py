@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import re
@@ -313,3 +314,32 @@ def test_once_stops_at_a_signal_and_says_so(
     assert once.returncode == code and out == "", (out, err)
     assert f"once: stopped by {sent.name} after" in err and "before the pass ended" in err
     assert time.monotonic() - started < 20
+
+
+def test_a_long_first_poll_is_shown_as_running_not_as_never_fetched(tmp_path: Path, site: Site) -> None:
+    """A review's first poll of a 2,000-item feed, each page read in turn, ran 35 minutes while
+    `monitor sources` and the API said `never fetched`."""
+    site.routes["/slow.xml"] = Route(fixtures.rss([]), delay=8)
+    config = monitor_config(
+        tmp_path,
+        storage="sqlite:///monitor.db",
+        watch=[],
+        sources=[{"name": "Slow", "url": site.url("/slow.xml")}],
+    )
+    daemon = start_daemon(config)
+    try:
+        started = time.monotonic()
+        while not site.hits("/slow.xml") and time.monotonic() - started < 30:
+            time.sleep(0.05)
+        listed = subprocess.run(
+            [sys.executable, "-m", "monitor", "-c", str(config), "sources", "--format", "json"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        [health] = json.loads(listed.stdout)
+        assert health["status"].startswith("first poll running since 20"), health
+        assert health["polling_since"] and health["last_fetch"] is None
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        daemon.communicate(timeout=60)

@@ -54,6 +54,7 @@ def source_state_from(row: Row[Any]) -> SourceState:
         interval=timedelta(seconds=row.interval_seconds) if row.interval_seconds else None,
         entry_digests=row.entry_digests or b"",
         boilerplate=row.boilerplate or b"",
+        claimed_at=row.claimed_at,
     )
 
 

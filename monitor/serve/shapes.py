@@ -85,6 +85,7 @@ class SourceOut(BaseModel):
     consecutive_errors: int
     next_due: str | None
     last_error: str | None
+    polling_since: str | None  # a daemon's poll of it running since then
     last_new_article: str | None  # when its newest article arrived
     articles_per_day: float  # published, over the last 7 days
 
