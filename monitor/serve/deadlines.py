@@ -27,9 +27,15 @@ UNREAD_WITHIN = 60.0  # s: TCP_USER_TIMEOUT, for the answers' bytes
 # joins a header's pieces by concatenation, on the event loop: one header of 160 MB sent over
 # 30 s held the whole process (the daemon's polls too) for seconds at a time.
 MOST_HEAD_BYTES = 1 << 20
+# Bytes of a request's line: httptools refuses one past 64 KiB with a bare 400 of its own.
+MOST_LINE_BYTES = 65_000
 _TOO_LARGE = (
     b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: text/plain; charset=utf-8\r\n"
     b"connection: close\r\ncontent-length: 44\r\n\r\nthe request's line and headers are too large"
+)
+_URL_TOO_LONG = (
+    b"HTTP/1.1 414 URI Too Long\r\ncontent-type: text/plain; charset=utf-8\r\n"
+    b"connection: close\r\ncontent-length: 52\r\n\r\nthe request's URL is too long (at most 65,000 bytes)"
 )
 
 
@@ -45,6 +51,7 @@ class DeadlinedHttp(HttpToolsProtocol):
     _deadline: asyncio.TimerHandle | None = None
     _partial = False  # a request has begun and not arrived whole
     _in_head = True  # the bytes arriving are a request's line and headers
+    _line_open = True  # ... and its line has not ended yet
     _head_bytes = 0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -53,10 +60,16 @@ class DeadlinedHttp(HttpToolsProtocol):
 
     def data_received(self, data: bytes) -> None:
         if self._in_head:
-            self._head_bytes += len(data)
-            if self._head_bytes > MOST_HEAD_BYTES:
+            line_open = self._line_open
+            before, self._head_bytes = self._head_bytes, self._head_bytes + len(data)
+            if line_open and b"\n" in data:
+                self._line_open = False
+            refusal = _TOO_LARGE if self._head_bytes > MOST_HEAD_BYTES else None
+            if line_open and (before + (data.find(b"\n") if b"\n" in data else len(data))) > MOST_LINE_BYTES:
+                refusal = _URL_TOO_LONG
+            if refusal is not None:
                 if not self.transport.is_closing():
-                    self.transport.write(_TOO_LARGE)
+                    self.transport.write(refusal)
                     self.transport.close()
                 return
         super().data_received(data)
@@ -70,7 +83,7 @@ class DeadlinedHttp(HttpToolsProtocol):
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
-        self._partial, self._in_head = False, True
+        self._partial, self._in_head, self._line_open = False, True, True
         self._arm()  # for the next request
         super().on_message_complete()
 

@@ -208,3 +208,15 @@ def test_the_listener_gives_up_on_answers_left_unread(tmp_path: Path) -> None:
     with bind(f"127.0.0.1:{free_port()}", settings) as listener:
         unacknowledged = listener.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT)
     assert unacknowledged == deadlines.UNREAD_WITHIN * 1000
+
+
+def test_a_url_too_long_for_the_parser_is_refused_as_such(server: tuple[int, Any]) -> None:
+    """Found by a review: past 64 KiB, httptools refused the request line with a bare 400
+    "Invalid HTTP request received."; it is a 414 saying why, and a line just under passes."""
+    port, _archive = server
+    long_line = b"GET /healthz?x=" + b"a" * 70_000 + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    with _connect(port) as connection:
+        connection.sendall(long_line)
+        answer = connection.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 414 ") and answer.endswith(b"(at most 65,000 bytes)"), answer
+    assert _status(port, b"GET /healthz?x=" + b"a" * 60_000 + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n") != 414
