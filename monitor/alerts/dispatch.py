@@ -120,6 +120,8 @@ class ChannelPauses:
         if error.retry_after:
             wait = min(error.retry_after, PAUSE_MOST * 6)  # an hour, as retry_at caps it
         elif error.unreachable:
+            if self.until(channel, now) is not None:
+                return  # a send begun before the pause, failing with the others: one outage
             self._unanswered[channel] += 1
             wait = min(PAUSE_FIRST * 2 ** (self._unanswered[channel] - 1), PAUSE_MOST)
         else:

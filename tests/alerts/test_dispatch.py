@@ -15,7 +15,7 @@ from monitor.alerts.dispatch import MAX_ATTEMPTS, AlertRoute, Dispatcher, retry_
 from monitor.alerts.schedules import AlertMode
 from monitor.alerts.webhook import WebhookNotifier
 from monitor.archive.sql import SqlArchive
-from monitor.errors import ArchiveError
+from monitor.errors import ArchiveError, NotifyError
 from monitor.models import AlertState
 from tests.archive.helpers import NOW, make_article
 from tests.servers import WebhookReceiver
@@ -90,6 +90,19 @@ def test_a_receiver_asking_for_a_wait_or_not_answering_pauses_its_channel(
     clock.now += timedelta(hours=1)
     assert asyncio.run(dispatcher.dispatch()).sent == 12
     asyncio.run(dispatcher.close())
+
+
+def test_sends_failing_together_count_as_one_outage() -> None:
+    pauses, channel = dispatch.ChannelPauses(), ("desk", "webhook:x")
+    timeout = NotifyError("webhook:x", "not done within its 2s deadline", unreachable=True)
+    for _ in range(SENDS_PER_CHANNEL):  # the four in flight when the receiver hung
+        pauses.failed(channel, timeout, NOW)
+    assert pauses.until(channel, NOW) == NOW + timedelta(seconds=dispatch.PAUSE_FIRST)
+    later = NOW + timedelta(seconds=dispatch.PAUSE_FIRST + 1)
+    pauses.failed(channel, timeout, later)  # still down after the pause: it doubles
+    assert pauses.until(channel, later) == later + timedelta(seconds=2 * dispatch.PAUSE_FIRST)
+    pauses.answered(channel)
+    assert pauses.until(channel, later) is None
 
 
 def test_a_message_refused_for_itself_does_not_pause_its_channel(
