@@ -205,7 +205,8 @@ def test_entries_are_known_by_their_text_within_their_source(archive: Archive) -
     article = make_article("a1")
     archive.store_new([replace(article, content_hash="h1")], [])
     # With the publication time stored: a briefing's title and teaser on a new day is new.
-    assert archive.known_entries("Harbor Daily", [], [], ["h1", "h2"]).contents == {"h1": {article.published}}
+    known = archive.known_entries("Harbor Daily", [], [], ["h1", "h2"]).contents
+    assert known == {"h1": [(article.published, article.url)]}
     assert archive.known_entries("Elsewhere", [], [], ["h1"]).contents == {}
 
 

@@ -46,9 +46,10 @@ async def store_new(
     by_id = articles_of(entries)
     guids = [entry.guid for _, entry in by_id.values()]
     contents = {key: entry_hash(entry) for key, (_, entry) in by_id.items()}
-    # An entry whose link and GUID change on every fetch while its text and date stay is the
-    # same article (only entries with a title and a text tell: a sitemap's entries are mostly
-    # bare links); a daily briefing's title and teaser, on a new date, are not.
+    # An entry whose link and GUID change on every fetch while its text stays is the same
+    # article (only entries with a title and a text tell: a sitemap's entries are mostly bare
+    # links), if its date or its page (the link but for its query) is too: a daily briefing's
+    # title and teaser, on a new date at a new page, are a new article.
     texts = {key: content for key, content in contents.items() if _has_text(by_id[key][1])}
     archived = await asyncio.to_thread(
         pipeline.archive.known_entries, source.name, list(by_id), guids, list(texts.values())
@@ -58,8 +59,8 @@ async def store_new(
     for key, (url, entry) in by_id.items():
         if key in known or entry.guid in seen_guids:
             continue
-        dates = seen_texts.get(texts.get(key, ""))
-        if dates is not None and (entry.published is None or entry.published.astimezone(UTC) in dates):
+        alike = seen_texts.get(texts.get(key, ""))
+        if alike is not None and _same_article(entry, url, alike):
             continue
         fresh.append((key, url, entry))
     changed = [
@@ -92,6 +93,20 @@ async def store_new(
         changed_count += lot_updated
         matched += lot_matched
     return stored, changed_count, matched, pack_shingles(learned) if learned else None
+
+
+def _same_article(entry: FeedEntry, url: str, stored: list[tuple[datetime, str]]) -> bool:
+    """Whether an entry with the text of these stored articles (their dates and URLs) is one
+    of them: without a date it is; with one, if a stored one has that date, or that page (its
+    URL but for the query and fragment: `story0.html?sid=a` and `?sid=b` are one page)."""
+    if entry.published is None:
+        return True
+    published, page = entry.published.astimezone(UTC), _page(url)
+    return any(when == published or _page(stored_url) == page for when, stored_url in stored)
+
+
+def _page(url: str) -> str:
+    return url.split("#", 1)[0].split("?", 1)[0]
 
 
 def articles_of(entries: Sequence[FeedEntry]) -> dict[str, tuple[str, FeedEntry]]:
