@@ -8,6 +8,7 @@ import logging
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -343,3 +344,44 @@ def test_a_long_first_poll_is_shown_as_running_not_as_never_fetched(tmp_path: Pa
     finally:
         daemon.send_signal(signal.SIGTERM)
         daemon.communicate(timeout=60)
+
+
+def test_once_stopped_mid_send_blames_no_receiver(
+    tmp_path: Path, site: Site, webhook: WebhookReceiver
+) -> None:
+    """A review's Ctrl-C during once's sends recorded each as a failed attempt (ReadError: the
+    channel closed under it) and paused the channel; they are cut short and record nothing."""
+    items = [
+        {
+            "title": f"Iron Dome report {n}",
+            "link": site.url(f"/d/{n}"),
+            "description": "Iron Dome." + fixtures.filler(f"s{n}"),
+        }
+        for n in range(3)
+    ]
+    site.routes["/feed.xml"] = Route(fixtures.rss(items))
+    webhook.delay = 6
+    config = monitor_config(
+        tmp_path,
+        storage="sqlite:///monitor.db",
+        defaults={"full_text": "never"},
+        sources=[{"name": "Desk", "url": site.url("/feed.xml")}],
+        alerts=[{"name": "desk", "notify": [{"webhook": webhook.url}]}],
+    )
+    once = subprocess.Popen(
+        [sys.executable, "-m", "monitor", "-c", str(config), "once"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    started = time.monotonic()
+    while webhook.arrivals < 3 and time.monotonic() - started < 30:
+        time.sleep(0.05)
+    once.send_signal(signal.SIGINT)
+    _, err = once.communicate(timeout=30)
+    assert once.returncode == 130 and "stopped by SIGINT" in err, err
+    assert "failed (attempt" not in err and "paused" not in err, err
+    with sqlite3.connect(tmp_path / "monitor.db") as connection:
+        rows = connection.execute("SELECT state, attempts, last_error FROM alerts").fetchall()
+    assert rows and all(row == ("pending", 0, None) for row in rows), rows

@@ -78,6 +78,12 @@ def once_command(settings: Settings, path: str, names: list[str]) -> int:
         try:
             reports = await app.poll(names or None)
             sent = await app.dispatcher.dispatch()
+        except asyncio.CancelledError:
+            # Stopped mid-send: the sends are cut before their channels close under them (each
+            # would fail as the receiver's fault and pause its channel); their rows stay
+            # claimed, so none is sent twice (see Dispatcher.drain).
+            await app.dispatcher.drain(0)
+            raise
         finally:
             await app.aclose()
         failed = sum(1 for report in reports if report.error)
