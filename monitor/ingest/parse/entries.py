@@ -64,11 +64,18 @@ def with_shared_pages(
 
 def shared_pages(marks: Iterable[tuple[str, str]]) -> frozenset[str]:
     """The pages (canonical URLs, fragments aside) that items told apart by their links'
-    fragments or by their GUIDs link to by one link: a live blog's posts (#u1, #u2), a blog's
-    archive page of a month's posts, a podcast's episodes all linking to its home page. Links
-    that differ but in tracking parameters (?utm_source=rss, ?fbclid=) are one article's."""
-    told: dict[str, set[tuple[str, str]]] = {}
+    fragments, or by their GUIDs under one link as written, link to: a live blog's posts (#u1,
+    #u2, with tracking parameters or not), a blog's archive page of a month's posts, a
+    podcast's episodes all linking to its home page. Links that differ but in tracking
+    parameters (?utm_source=rss, ?fbclid=), with no fragment, are one article's."""
+    fragments: dict[str, set[str]] = {}  # canonical page -> its items' fragments
+    guids: dict[str, set[str]] = {}  # link as written, but for its fragment -> its items' GUIDs
     for link, guid in marks:
         if link and LINKLESS_FRAGMENT not in link:
-            told.setdefault(link.split("#", 1)[0], set()).add((urlsplit(link).fragment, guid))
-    return frozenset(canonical_url(link) for link, apart in told.items() if len(apart) > 1)
+            page = canonical_url(link)
+            fragment = urlsplit(link).fragment if "#" in link else ""
+            if fragment:
+                fragments.setdefault(page, set()).add(fragment)
+            guids.setdefault(link.split("#", 1)[0], set()).add(guid)
+    shared = {page for page, told in fragments.items() if len(told) > 1}
+    return frozenset(shared | {canonical_url(link) for link, told in guids.items() if len(told) > 1})
