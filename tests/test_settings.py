@@ -304,6 +304,11 @@ def test_config_from_environment_variable(cli: Cli, tmp_path: Path, monkeypatch:
         ("http://example.org:0/", "port 0 is no port to fetch from"),
         ("http://-bad-.example/", "is not a host name"),
         ("ftp://example.org/feed", "is not an http(s) URL"),
+        # A second review: each failed at the poll, the first as the monitor's own fault.
+        ("http://xn--zz-zz.org/feed", "is not a host name IDNA can write"),
+        ("http://256.1.1.1/feed", "is not an IP address"),
+        ("http://0177.0.0.1/feed", "is not an IP address"),
+        ("http://\uff25\uff38\uff21\uff2d\uff30\uff2c\uff25.org/feed", "is not a host name IDNA can write"),
     ],
 )
 def test_a_source_url_the_fetcher_would_refuse_is_a_config_error(tmp_path: Path, url: str, said: str) -> None:

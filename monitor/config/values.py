@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
+import idna
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, PlainSerializer, PlainValidator
 
 from monitor.alerts.holding import Throttle, parse_throttle
@@ -59,9 +60,29 @@ def _http_url(value: str) -> str:
         raise ValueError(f"{value!r} is not a usable URL: {error}") from None
     if port == 0:
         raise ValueError(f"{value!r}: port 0 is no port to fetch from")
-    if not _is_ip(host) and not all(_HOST_LABEL.fullmatch(label) for label in host.rstrip(".").split(".")):
-        raise ValueError(f"{value!r}: {host!r} is not a host name (letters, digits and inner hyphens)")
+    problem = _host_problem(host)
+    if problem is not None:
+        raise ValueError(f"{value!r}: {host!r} is {problem}")
     return value
+
+
+def _host_problem(host: str) -> str | None:
+    """Why the fetcher cannot reach a host by this name (an address, or a name as IDNA
+    writes it: 256.1.1.1, 0177.0.0.1, xn--zz-zz.org and full-width letters fail there)."""
+    if _is_ip(host):
+        return None
+    labels = host.rstrip(".").split(".")
+    if all(label.isdigit() for label in labels):
+        return "not an IP address"
+    if host.isascii() and not any(label.startswith("xn--") for label in labels):
+        if all(_HOST_LABEL.fullmatch(label) for label in labels):
+            return None
+        return "not a host name (letters, digits and inner hyphens)"
+    try:
+        idna.encode(host.rstrip("."))
+    except idna.IDNAError as error:
+        return f"not a host name IDNA can write: {error}"
+    return None
 
 
 # A label of a host name, its international letters as they are (IDNA encodes them at fetch).

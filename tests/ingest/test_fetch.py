@@ -322,3 +322,20 @@ def test_large_feeds_on_one_host_do_not_lock_out_their_own_pages(server: Site) -
             await fetcher.close()
 
     assert asyncio.run(run()) == [BODY] * 4
+
+
+def test_a_host_name_idna_cannot_write_is_the_urls_fault_not_ours() -> None:
+    """A review's source at xn--zz-zz.org failed as an INTERNAL ERROR (IDNAError, a traceback);
+    an item's link there does too."""
+
+    async def fetch() -> None:
+        fetcher = Fetcher("monitor-test/1", timedelta(seconds=2), 1000, 4)
+        url = "http://xn--zz-zz.org/x"
+        try:
+            async with fetcher.fetched(url, policy=EgressPolicy.for_source(url), content=True):
+                pass
+        finally:
+            await fetcher.close()
+
+    with pytest.raises(FetchError, match="invalid host name: Invalid A-label"):
+        asyncio.run(fetch())

@@ -174,6 +174,8 @@ class Fetcher:
             raise FetchError(url, "too many redirects") from None
         except httpx.InvalidURL as error:
             raise FetchError(url, f"invalid URL: {error}") from None
+        except UnicodeError as error:  # a host name IDNA cannot write (xn--zz-zz.org), at connect
+            raise FetchError(url, f"invalid host name: {error}") from None
         except httpx.HTTPError as error:
             raise FetchError(url, _describe(error)) from None
         finally:
