@@ -104,6 +104,12 @@ def macrolanguage(code: str | None) -> str | None:
     primary = primary.lower()
     if len(primary) == 3 or primary in ("iw", "in", "ji", "jw", "mo"):
         primary = _aliases().get(primary, primary)
+    elif primary not in _language_codes():
+        # A country where the language belongs (jp, cn, ua, gr, cz: feeds write them): the
+        # language most of its people speak, as CLDR counts them.
+        primary = _countries_language().get(primary, primary)
+    # Microsoft's tags for the two Chinese scripts, in old Windows and .NET feeds.
+    rest = re.sub(r"(?i)\bch([ts])\b", lambda found: "Hant" if found[1].lower() == "t" else "Hans", rest)
     if primary in MACROLANGUAGES:
         mapped = MACROLANGUAGES[primary]
         if mapped is None:
@@ -151,3 +157,24 @@ def _likely() -> dict[str, str]:
     from babel.core import get_global
 
     return {key.lower(): value.lower() for key, value in get_global("likely_subtags").items()}
+
+
+@cache
+def _language_codes() -> frozenset[str]:
+    """The codes CLDR knows as languages (en, he, kr for Kanuri, se for Northern Sami)."""
+    from babel import Locale
+
+    return frozenset(str(code) for code in Locale("en").languages if "_" not in str(code))
+
+
+@cache
+def _countries_language() -> dict[str, str]:
+    """Countries' two-letter codes -> the language most of their people speak (CLDR)."""
+    from babel.core import get_global
+
+    spoken: dict[str, str] = {}
+    for country, languages in get_global("territory_languages").items():
+        if len(country) == 2 and languages:
+            most = max(languages.items(), key=lambda item: item[1].get("population_percent", 0))[0]
+            spoken[country.lower()] = most.split("_")[0]
+    return spoken

@@ -197,6 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "alembic.runtime.plugins",  # a line per plugin as Alembic loads them
         "apprise",  # two INFO lines a send; the monitor says what failed, and its warnings stay
         "charset_normalizer",
+        "pymorphy3",  # two INFO lines as it loads its dictionary, for any Russian term
     ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     for reported_by_us in ("trafilatura", "htmldate"):  # a page they cannot read is said once, by us

@@ -98,6 +98,8 @@ def first_word_forms(word: str) -> tuple[str, ...]:
     if not is_arabic(word):
         return (word,)
     stem = word.removeprefix(_ARABIC_ARTICLE) if len(word) > len(_ARABIC_ARTICLE) + 1 else word
+    if len(stem) < 3:  # حر with a proclitic is بحر (sea): two letters are too few to tell
+        return (word,)
     definite = [_ARABIC_ARTICLE + stem, "ل" + _ARABIC_ARTICLE[1:] + stem]  # القبة, للقبة (to the dome)
     bare = [stem, "ل" + stem] if stem == word else []
     forms = [

@@ -206,7 +206,10 @@ def test_extract_page_in_big5() -> None:
      # No language: the text's own is told instead.
      ("utf-8", None), ("", None), ("日本語", None), ("und", None), ("mul", None),
      # Charsets where the language belongs (a review found euc-KR stored, session 25).
-     ("euc-kr", None), ("tis-620", None), ("iso-8859-1", None), ("windows-1255", None), ("koi8-r", None)],
+     ("euc-kr", None), ("tis-620", None), ("iso-8859-1", None), ("windows-1255", None), ("koi8-r", None),
+     # A country's code where its language's belongs, and Microsoft's Chinese (a second review).
+     ("jp", "ja"), ("cn", "zh"), ("ua", "uk"), ("gr", "el"), ("cz", "cs"), ("il", "he"), ("kr", "kr"),
+     ("zh-CHT", "zh-Hant"), ("zh-CHS", "zh-Hans")],
 )  # fmt: skip
 def test_languages_are_the_codes_analysts_filter_by(declared: str, filtered_as: str | None) -> None:
     assert macrolanguage(declared) == filtered_as
@@ -226,6 +229,8 @@ def test_languages_are_the_codes_analysts_filter_by(declared: str, filtered_as: 
         ("zh-TW", "台灣之盾 T-Dome 防空系統 Iron Dome 以色列 laser weapons 國防部表示", "zh-TW"),
         ("ja", "Podcast No.45", "ja"),
         ("am", "The Iron Dome intercepted rockets over the coast last night", "am"),
+        # Serbian, Uzbek, … are written in Latin letters too (a review saw sr told as bs).
+        ("sr", "Ministarstvo odbrane Srbije saopstilo je da ce sistem odbrane biti nabavljen", "sr"),
         (None, "The Iron Dome intercepted rockets over the coast last night", "en"),
     ],
 )

@@ -92,6 +92,7 @@ def test_matches(query: str, text: str) -> None:
         ('"القبة الحديدية"', "القبة الذهبية"),
         ('"القبة الحديدية"', "قبة حديدية"),  # a dome, not the dome
         ('"القبة الحديدية"', "سالقبة الحديدية"),  # no such proclitic
+        ("حر", "سفينة في بحر"),  # two letters: no proclitics (بحر is sea)
         ('"Железный купол"', "железная дорога"),
         ("купол", "куполообразный"),  # another word, not a form of this one
         ('"Железный купол"', "железнее купола"),  # a comparative is not a form of the adjective

@@ -72,11 +72,20 @@ _WRITTEN_IN = {
 }  # fmt: skip
 
 
+# Languages written in Latin letters as well as in their likely script (Serbian, Uzbek, …).
+_ALSO_LATIN = frozenset({"sr", "sh", "bs", "uz", "az", "kk", "ky", "tk", "tg", "tt", "ku", "mn", "ba", "cnr"})
+
+
 def language_scripts(code: str) -> tuple[str, ...]:
     """The scripts a language tag is written in (its own script subtag, else CLDR's likely
-    one): en -> Latin, zh-TW -> Han, ja -> Han and kana; () for a script not counted here."""
-    script, _region = completed_subtags(code.lower())
-    return _WRITTEN_IN.get(script or "", ())
+    one): en -> Latin, zh-TW -> Han, ja -> Han and kana, sr -> Cyrillic and Latin; () for a
+    script not counted here."""
+    lowered = code.lower()
+    script, _region = completed_subtags(lowered)
+    scripts = _WRITTEN_IN.get(script or "", ())
+    if lowered.split("-")[0] in _ALSO_LATIN and "-" not in lowered:
+        scripts += ("Latin",)
+    return scripts
 
 
 def _loaded_identifier() -> Any:
