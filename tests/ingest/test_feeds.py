@@ -268,3 +268,24 @@ def test_entries_at_one_page_are_marked_shared_on_every_parsing_path(path: str) 
         ("a?utm_source=rss", False), ("a?fbclid=x", False),
         ("b?utm_content=p1#p1", True), ("b?utm_content=p2#p2", True),
     ]  # fmt: skip
+
+
+def test_items_whose_links_do_not_parse_are_still_articles_of_their_own() -> None:
+    """A link urlsplit refuses (a broken IPv6 address, a port past 65535) failed the whole
+    feed's poll; such items are kept, told apart as any."""
+    from monitor.ingest.parse.entries import with_shared_pages
+    from monitor.ingest.poll.storing import articles_of
+    from monitor.models import FeedEntry
+
+    entries = with_shared_pages(
+        [
+            FeedEntry("http://[::1/live#a", "g1", "A", "one", "", None),
+            FeedEntry("http://[::1/live#b", "g2", "B", "two", "", None),
+            FeedEntry("http://example.org:99999/x", "g3", "C", "three", "", None),
+        ]
+    )
+    assert [url for url, _ in articles_of(entries).values()] == [
+        "http://[::1/live#a",
+        "http://[::1/live#b",
+        "http://example.org:99999/x",
+    ]

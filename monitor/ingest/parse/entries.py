@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from urllib.parse import urlsplit
 
 from monitor.ingest.parse.normalize import canonical_url
 from monitor.language_codes import macrolanguage
@@ -73,7 +72,7 @@ def shared_pages(marks: Iterable[tuple[str, str]]) -> frozenset[str]:
     for link, guid in marks:
         if link and LINKLESS_FRAGMENT not in link:
             page = canonical_url(link)
-            fragment = urlsplit(link).fragment if "#" in link else ""
+            fragment = link.partition("#")[2]  # as written: a link that does not parse has one too
             if fragment:
                 fragments.setdefault(page, set()).add(fragment)
             guids.setdefault(link.split("#", 1)[0], set()).add(guid)

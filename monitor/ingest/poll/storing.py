@@ -8,7 +8,7 @@ import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from monitor.archive import Archive
 from monitor.config.settings import SourceSettings
@@ -122,7 +122,7 @@ def articles_of(entries: Sequence[FeedEntry]) -> dict[str, tuple[str, FeedEntry]
             continue
         # The link's fragment names the entry (a post's anchor); without one, its GUID does,
         # as a fragment the page ignores (the archive holds one article per URL).
-        fragment = urlsplit(entry.url).fragment or quote(entry.guid, safe=":/@-._~")
+        fragment = entry.url.partition("#")[2] or quote(entry.guid, safe=":/@-._~")
         own = f"{url}#{fragment}"
         by_id.setdefault(article_id(own), (own, entry))
     return by_id
