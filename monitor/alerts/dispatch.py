@@ -59,6 +59,7 @@ class DispatchReport:
     failed: int = 0
     stories: set[str] = field(default_factory=set)  # the stories among the rows sent
     messages: int = 0  # a digest carries many rows in one message
+    postponed: int = 0  # rows left for later, their channel paused (ChannelPauses)
 
 
 def retry_at(
@@ -346,6 +347,7 @@ class Dispatcher:
         paused_until = self.pauses.until(channel, self.clock())
         if paused_until is not None:  # the receiver asked for a wait, or does not answer
             await asyncio.to_thread(self.outbox.postpone_alerts, [row.id], paused_until)
+            report.postponed += 1
             return False
         payload = alert_json(row.id, row.alert, list(row.rules), archived)
         error = await _delivery_error(notifier, payload, row.id)

@@ -96,6 +96,11 @@ def once_command(settings: Settings, path: str, names: list[str]) -> int:
             f"{sum(r.matched for r in reports)} matched, {counted(sent.sent, 'alert')} sent, "
             f"{counted(sent.failed, 'alert send')} failed, in {time.monotonic() - started:.1f}s"
         )
+        if sent.postponed:
+            summary += (
+                f"\nonce: {counted(sent.postponed, 'alert')} left for later: "
+                "their channel asked for a wait or did not answer"
+            )
         if ours:
             summary += (
                 f"\nonce: {ours} of the failures are a fault of the monitor, not of the source: see the log"

@@ -80,6 +80,7 @@ def test_a_receiver_asking_for_a_wait_or_not_answering_pauses_its_channel(
     webhook.status, webhook.headers = 429, {"Retry-After": "120"}
     report = asyncio.run(dispatcher.dispatch())
     assert webhook.arrivals <= SENDS_PER_CHANNEL and report.failed == webhook.arrivals
+    assert report.postponed == 12 - webhook.arrivals  # said in once's summary
     rows = archive.outbox.alerts(20)
     assert {row.state.value for row in rows} == {"pending"}
     assert sum(1 for row in rows if row.attempts) == webhook.arrivals  # the others: no attempt spent
