@@ -291,6 +291,18 @@ def test_a_running_polls_lease_is_renewed_until_it_ends(tmp_path: Path, site: Si
     assert daemon.claims == {} and site.hits("/slow.xml") == 1
 
 
+def _once_in_the_foreground(config: Path) -> subprocess.Popen[str]:
+    """`monitor once` with SIGINT as a terminal's foreground job has it (a shell's background
+    job, as a test's child would be, ignores it)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "monitor", "-c", str(config), "once"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+
+
 @pytest.mark.parametrize(("sent", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_once_stops_at_a_signal_and_says_so(
     tmp_path: Path, site: Site, sent: signal.Signals, code: int
@@ -300,14 +312,7 @@ def test_once_stops_at_a_signal_and_says_so(
     site.routes["/hang.xml"] = Route(fixtures.rss([]), delay=60)
     config = monitor_config(tmp_path, sources=[{"name": "Hang", "url": site.url("/hang.xml")}], watch=[])
     started = time.monotonic()
-    once = subprocess.Popen(
-        [sys.executable, "-m", "monitor", "-c", str(config), "once"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        # As a terminal's foreground job has it (a shell's background job ignores SIGINT).
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
+    once = _once_in_the_foreground(config)
     while not site.hits("/hang.xml") and time.monotonic() - started < 30:
         time.sleep(0.05)
     once.send_signal(sent)
@@ -368,13 +373,7 @@ def test_once_stopped_mid_send_blames_no_receiver(
         sources=[{"name": "Desk", "url": site.url("/feed.xml")}],
         alerts=[{"name": "desk", "notify": [{"webhook": webhook.url}]}],
     )
-    once = subprocess.Popen(
-        [sys.executable, "-m", "monitor", "-c", str(config), "once"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
+    once = _once_in_the_foreground(config)
     started = time.monotonic()
     while webhook.arrivals < 3 and time.monotonic() - started < 30:
         time.sleep(0.05)

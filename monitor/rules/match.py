@@ -3,11 +3,9 @@ by scanning the article (one query: search, test-rule) or by the automaton (the 
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from itertools import islice
 
 import numpy as np
 import numpy.typing as npt
@@ -15,7 +13,7 @@ import numpy.typing as npt
 from monitor.language_codes import within
 from monitor.models import Hit
 from monitor.rules.ast import Field, Near, Node, Not, Op, Term, field_terms
-from monitor.rules.text import TokenizedText, position_forms, tokenize
+from monitor.rules.text import TokenizedText, position_forms, tokenize, words_starting_with
 
 BODY_FIELDS = ("title", "summary", "text")
 Place = tuple[str, int, int, str]  # a hit's field, start and end offsets in it, and snippet
@@ -266,7 +264,7 @@ def sourceless_fields(node: Node, names: Iterable[str]) -> list[str]:
         last = len(term.tokens) - 1
         for place, forms in enumerate(position_forms(term)):
             if term.prefix and place == last:
-                forms = tuple(token for form in forms for token in _starting_with(vocabulary, form))
+                forms = tuple(token for form in forms for token in words_starting_with(vocabulary, form))
             holding = {index for token in forms for index in holders.get(token, ())}
             tried = holding if tried is None else tried & holding
         if all(evaluate(Field("source", term), sources[index]) is None for index in tried or ()):
@@ -283,15 +281,6 @@ def _source_names(names: tuple[str, ...]) -> tuple[list[MatchInput], dict[str, l
         for token in dict.fromkeys(source.field("source").tokens):
             holders.setdefault(token, []).append(index)
     return sources, holders, sorted(holders)
-
-
-def _starting_with(vocabulary: list[str], prefix: str) -> list[str]:
-    found = []
-    for token in islice(vocabulary, bisect_left(vocabulary, prefix), None):
-        if not token.startswith(prefix):
-            break
-        found.append(token)
-    return found
 
 
 def rule_hits(

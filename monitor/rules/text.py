@@ -170,6 +170,16 @@ def fold_word(word: str) -> str:
     return _HAN.sub(lambda found: _fold_han(found.group()), composed)
 
 
+def words_starting_with(ordered: list[str], prefix: str) -> list[str]:
+    """The words of a sorted list that start with `prefix`, found by bisection."""
+    found = []
+    for word in islice(ordered, bisect_left(ordered, prefix), None):
+        if not word.startswith(prefix):
+            break
+        found.append(word)
+    return found
+
+
 @dataclass(slots=True)
 class TokenizedText:
     """A text with its tokens and where each token stands in the original.
@@ -200,13 +210,7 @@ class TokenizedText:
         vocabulary per prefix: a query may hold 256 prefixes, a text 140,000 distinct words)."""
         if self._sorted_vocabulary is None:
             self._sorted_vocabulary = sorted(self.token_ids()[1])
-        ordered = self._sorted_vocabulary
-        found = []
-        for token in islice(ordered, bisect_left(ordered, prefix), None):
-            if not token.startswith(prefix):
-                break
-            found.append(token)
-        return found
+        return words_starting_with(self._sorted_vocabulary, prefix)
 
     def snippet(self, first: int, last: int, width: int = SNIPPET_WIDTH) -> str:
         """About `width` characters around tokens first..last, cut at spaces (or anywhere in
