@@ -10,12 +10,15 @@ FIELD_NAMES = ("title", "source", "lang")
 
 @dataclass(frozen=True, slots=True)
 class Term:
-    """A word or phrase: consecutive normalized tokens; `prefix` makes the last one a prefix."""
+    """A word or phrase: consecutive normalized tokens; `prefix` makes the last one a prefix.
+    `spelling`: another spelling of the term written `text` (see rules/spellings.py), found
+    like it and not shown in the query's canonical text."""
 
     text: str
     tokens: tuple[str, ...]
     prefix: bool = False
     quoted: bool = False
+    spelling: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from monitor.errors import QueryError
 from monitor.language_codes import filter_code, within
 from monitor.rules.ast import Field, Near, Node, Not, Op, Term
 from monitor.rules.lex import Token, lex
+from monitor.rules.spellings import other_spellings
 from monitor.rules.text import join_tokens, tokenize
 
 _NOT_A_CODE = "lang: takes a language code such as en, zh or zh-TW (lang:zh also finds zh-TW)"
@@ -155,7 +156,7 @@ class _Parser:
             raise QueryError(self.query, token.position, f"{_NOT_A_CODE}, not '{token.text}'")
         return Term(code, (code,))
 
-    def term(self, token: Token) -> Term:
+    def term(self, token: Token) -> Node:
         self.terms += 1
         if self.terms > MAX_TERMS:
             raise QueryError(
@@ -166,12 +167,14 @@ class _Parser:
         if token.kind == "PHRASE" and "*" in text.rstrip().rstrip("*"):
             raise QueryError(self.query, token.position, "a * goes at the end of a phrase's last word")
         words = tokenize(text.rstrip().rstrip("*") if prefix else text).tokens
-        return Term(
+        term = Term(
             text,
             _words(text, words, self.query, token.position),
             prefix=prefix,
             quoted=token.kind == "PHRASE",
         )
+        # A source's name is matched as configured: its other spellings would name no source.
+        return term if self.in_field == "source:" else with_spellings(term)
 
 
 def _outside_text(node: Node) -> bool:
@@ -196,6 +199,25 @@ def _words(text: str, words: list[str], query: str, position: int) -> tuple[str,
     return tuple(words)
 
 
+def with_spellings(term: Term) -> Node:
+    """The term, or an OR of it and its other spellings (F-35 OR F35)."""
+    spellings = [
+        Term(term.text, tokens, prefix=term.prefix, quoted=term.quoted, spelling=True)
+        for tokens in other_spellings(term.tokens, MAX_PHRASE)
+    ]
+    return Op("OR", (term, *spellings)) if spellings else term
+
+
+def _as_written(node: Node) -> Node:
+    """The node without the spellings the parser added to its terms."""
+    if not isinstance(node, Op) or node.op != "OR":
+        return node
+    written = tuple(child for child in node.children if not (isinstance(child, Term) and child.spelling))
+    if len(written) == len(node.children):
+        return node
+    return written[0] if len(written) == 1 else Op("OR", written)
+
+
 def parse_query(query: str) -> Node:
     """Parse a query; raises QueryError naming the position and what was expected."""
     return _Parser(query).parse()
@@ -209,7 +231,7 @@ def terms_query(terms: list[str]) -> Node:
             "", 0, f"a terms list may hold at most {MAX_TERMS} words and phrases, not {len(terms)}"
         )
     for term in terms:
-        nodes.append(Term(term, _words(term, tokenize(term).tokens, term, 0), quoted=True))
+        nodes.append(with_spellings(Term(term, _words(term, tokenize(term).tokens, term, 0), quoted=True)))
     if not nodes:
         raise QueryError("", 0, "empty terms list")
     return nodes[0] if len(nodes) == 1 else Op("OR", tuple(nodes))
@@ -219,7 +241,7 @@ _PRECEDENCE = {"OR": 1, "AND": 2, "NOT": 3, "NEAR": 4, "ATOM": 5}
 
 
 def _precedence(node: Node) -> int:
-    match node:
+    match _as_written(node):
         case Op(op=op):
             return _PRECEDENCE[op]
         case Near():
@@ -237,7 +259,7 @@ def _wrapped(node: Node, minimum: int) -> str:
 
 def to_text(node: Node) -> str:
     """The canonical text of a query: how the parser understood it."""
-    match node:
+    match _as_written(node):
         case Term(tokens=tokens, prefix=prefix):
             if prefix:
                 return "-".join(tokens) + "*"

@@ -25,6 +25,7 @@ ARTICLES = {
     "japanese": ("防衛", "", "アイアン・ドームの導入を検討"),
     "accents": ("Défense", "", "Le Dôme de fer protège"),
     "prefix": ("Radars", "", "radarsystems and sonar arrays"),
+    "designations": ("Jets", "", "F35 squadrons and the S-400 deal; #IronDome trends"),
 }
 QUERIES = [
     '"iron dome"',
@@ -57,6 +58,12 @@ QUERIES = [
     "ракета",
     "Израиль AND купол",
     '"железный куп*"',
+    "F-35",
+    "S400",
+    '"s 400 deal"',
+    "irondome",
+    '"iron dom*"',
+    "F-35 AND S400",
 ]
 
 
@@ -90,9 +97,13 @@ def test_the_probes_are_not_trivial(archive: Archive) -> None:
         query: {item.article.id for item in archive.search(parse_query(query), SearchFilters())}
         for query in QUERIES
     }
-    assert found['"iron dome"'] == {"phrase"}  # not "split": its teaser and text are apart
+    # Not "split": its teaser and text are apart; "designations" holds it run together.
+    assert found['"iron dome"'] == {"phrase", "designations"}
     assert found["iron AND dome"] == {"split", "phrase"}
     assert found["क"] == set() and found["कि*"] == {"hindi"}
     assert found["台灣之盾"] == {"chinese"} and found["ברזל"] == {"hebrew", "hebrew prefixes"}
     assert found["מערכות"] == {"hebrew prefixes"}  # ובמערכות: and-in
     assert found["dôme"] == {"accents", "phrase", "split"}  # the matcher folds diacritics away
+    # Other spellings: with and without a designation's hyphen, a name run together.
+    assert found["F-35"] == found["S400"] == found['"s 400 deal"'] == {"designations"}
+    assert found['"iron dom*"'] == found["irondome"] | {"phrase"} == {"phrase", "designations"}

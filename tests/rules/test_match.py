@@ -22,6 +22,18 @@ def matches(query: str, text: str, title: str = "", language: str | None = None)
         ("T-Dome", "plans for the T—Dome network"),
         ("T-Dome", "plans for the T Dome network"),
         ("dome*", "domestic politics"),
+        # Designations with and without their hyphen, names run together in hashtags.
+        ("F-35", "a squadron of F35 jets"),
+        ("F35", "a squadron of F-35 jets"),
+        ("F35", "a squadron of F 35 jets"),
+        ('"S-400"', "the S400 deal"),
+        ('"Patriot PAC-3"', "Patriot PAC3 interceptors"),
+        ("COVID19", "COVID-19 cases"),
+        ('"Iron Dome"', "#IronDome intercepts"),
+        ('"Taiwan Shield"', "the TaiwanShield plan"),
+        ("T-Dome", "a TDome battery"),
+        ('"iron dom*"', "#IronDome intercepts"),
+        ("F-35 NEAR/2 Japan", "Japan's F35 order"),
         ("台灣之盾", "總統宣布打造台湾之盾計畫"),
         ("台湾之盾", "總統宣布打造「台灣之盾」計畫"),
         ("铁穹", "以色列的鐵穹系統"),
@@ -80,7 +92,11 @@ def test_matches(query: str, text: str) -> None:
         ("dome", "domestic politics"),
         ('"Iron Dome"', "iron and a dome"),
         ('"Iron Dome"', "Dome Iron"),
-        ("T-Dome", "a tdome"),
+        ("U.S.", "tell us"),  # single letters are an abbreviation, not a word run together
+        ('"Iron Dome"', "IronDomestic"),  # run together, still a whole word
+        ("F-35", "F-350 trucks"),
+        ("F35", "the F 350"),
+        ("殲-20", "殲2"),
         ("laser NEAR/2 weapon*", "laser pointers are not, in any way, weapons"),
         ("a -b", "a b"),
         ("NOT a", "a"),
@@ -148,6 +164,26 @@ def test_hits_carry_term_offsets_and_snippet() -> None:
     assert (hit.rule, hit.term, hit.field) == ("Iron Dome", "Iron Dome", "text")
     assert text[hit.start : hit.end] == "Iron-Dome"
     assert "Iron-Dome battery" in hit.snippet
+
+
+def test_a_hit_on_another_spelling_names_the_term_as_written_and_spans_what_the_text_wrote() -> None:
+    text = "Japan weighs #IronDome buys as F35 deliveries and more F-35 jets arrive."
+    queries = {"dome": '"Iron Dome"', "jets": "F-35", "near": '"Iron Dome" NEAR/1 weighs AND F35'}
+    rules = [CompiledRule(name, query, parse_query(query)) for name, query in queries.items()]
+    for hits in (
+        Matcher(rules).match(MatchInput("", "", text)),
+        [hit for rule in rules for hit in rule_hits(rule, MatchInput("", "", text))],
+    ):
+        spans = {(hit.rule, hit.term, text[hit.start : hit.end]) for hit in hits}
+        assert spans == {
+            ("dome", "Iron Dome", "IronDome"),
+            ("jets", "F-35", "F35"),
+            ("jets", "F-35", "F-35"),
+            ("near", "Iron Dome", "IronDome"),
+            ("near", "weighs", "weighs"),
+            ("near", "F35", "F35"),
+            ("near", "F35", "F-35"),
+        }
 
 
 def test_matcher_returns_hits_of_every_rule() -> None:

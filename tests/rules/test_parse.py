@@ -4,6 +4,7 @@ import pytest
 
 from monitor.errors import QueryError
 from monitor.rules import Field, Near, Not, Op, Term, parse_query, terms_query, to_text
+from monitor.rules.ast import all_terms
 
 
 @pytest.mark.parametrize(
@@ -58,7 +59,20 @@ def test_precedence_not_over_and_over_or() -> None:
 
 
 def test_hyphenated_word_is_a_phrase_not_a_negation() -> None:
-    assert parse_query("T-Dome") == Term("T-Dome", ("t", "dome"))
+    assert parse_query("T-Dome") == Op(
+        "OR", (Term("T-Dome", ("t", "dome")), Term("T-Dome", ("tdome",), spelling=True))
+    )
+    assert to_text(parse_query("T-Dome")) == '"t dome"'
+
+
+def test_other_spellings_sit_beside_a_term_and_are_not_shown() -> None:
+    node = parse_query('F-35 AND ("Iron Dome" OR S400) NEAR/3 Japan source:"Iron Dome"')
+    assert to_text(node) == '"f 35" AND ("iron dome" OR s400) NEAR/3 japan AND source:"iron dome"'
+    spellings = {term.tokens for term in all_terms(node) if term.spelling}
+    assert spellings == {("f35",), ("irondome",), ("s", "400")}  # none in a source's name
+    assert all(term.text in ("F-35", "Iron Dome", "S400") for term in all_terms(node) if term.spelling)
+    assert parse_query("U.S.") == Term("U.S.", ("u", "s"))  # single letters are not run together
+    assert parse_query("殲-20") == Term("殲-20", ("歼", "20"))
 
 
 def test_near_binds_tighter_than_not() -> None:
@@ -75,11 +89,12 @@ def test_fields_and_near_nodes() -> None:
 def test_terms_list_is_an_or_of_literal_phrases() -> None:
     node = terms_query(["Iron Dome", "NOT", "铁穹"])
     assert isinstance(node, Op) and node.op == "OR"
-    assert [child.tokens for child in node.children if isinstance(child, Term)] == [
+    assert [term.tokens for term in all_terms(node) if not term.spelling] == [
         ("iron", "dome"),
         ("not",),
         ("铁", "穹"),
     ]
+    assert to_text(node) == '"iron dome" OR not OR "铁穹"'
 
 
 @pytest.mark.parametrize(
