@@ -1,11 +1,12 @@
 """Text normalization and tokenization, used alike by matching and by the archive index.
 
 A token is a run of letters, digits and combining marks, folded with NFKC + casefold, with
-Latin/Greek/Cyrillic diacritics, Hebrew niqqud and Arabic harakat removed and soft hyphens and
-zero-width characters dropped. Everything else (spaces, hyphens, dashes, apostrophes, quotes,
-punctuation) is a gap between tokens, so phrases ignore it. Chinese, Japanese and Korean
-characters are one token each, so a term matches inside running text; Chinese characters are
-folded to Simplified so Traditional and Simplified match each other.
+Latin/Greek/Cyrillic diacritics, Hebrew niqqud and Arabic harakat removed, soft hyphens and
+zero-width characters dropped and Arabic letters written for one another read as one.
+Everything else (spaces, hyphens, dashes, apostrophes, quotes, punctuation) is a gap between
+tokens, so phrases ignore it. Chinese, Japanese and Korean characters are one token each, so a
+term matches inside running text; Chinese characters are folded to Simplified so Traditional
+and Simplified match each other.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ _CJK_CLASS = (
     "\U00020000-\U0003ffff"  # CJK extensions B and later
 )
 _CJK = regex.compile(f"[{_CJK_CLASS}]")
+_ARABIC_SCRIPT = regex.compile("[\u0600-\u06ff]")
 _HAN = regex.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003ffff]")
 # One CJK character, or a run of anything else, inside a word that holds CJK characters.
 _CJK_PIECES = regex.compile(f"[{_CJK_CLASS}]|[^{_CJK_CLASS}]+")
@@ -69,6 +71,11 @@ HEBREW_PREFIXES = (
 _ARABIC_ARTICLE = "ال"
 _ARABIC_CONJUNCTIONS = ("", "و", "ف")
 _ARABIC_PREPOSITIONS = ("", "ب", "ك")
+# Letters of Arabic script that writers and keyboards use for one another, read as one (as
+# search engines' Arabic normalization does): ta marbuta as ha (القبة, القبه), alef maksura and
+# Persian yeh as yeh (ى, ی: ي), Persian keheh as kaf (ک: ك), and the tatweel that stretches a
+# word in headlines (القبـة) left out. The archive's index holds them so (revision r18).
+ARABIC_LETTERS_READ_AS_ONE = str.maketrans({"ة": "ه", "ۀ": "ه", "ى": "ي", "ی": "ي", "ک": "ك", "ـ": None})
 # Katakana long-vowel marks are left out of tokens: outlets write ドーム, ドｰム and ド―ム alike.
 _DROPPED_CJK = frozenset("ー")
 SNIPPET_WIDTH = 160
@@ -165,6 +172,8 @@ def fold_word(word: str) -> str:
     text = unicodedata.normalize("NFKC", word).casefold()
     decomposed = unicodedata.normalize("NFD", text)
     composed = unicodedata.normalize("NFC", _STRIPPED_MARKS.sub("", decomposed))
+    if _ARABIC_SCRIPT.search(composed) is not None:
+        composed = composed.translate(ARABIC_LETTERS_READ_AS_ONE)
     if _HAN.search(composed) is None:
         return composed
     return _HAN.sub(lambda found: _fold_han(found.group()), composed)

@@ -7,9 +7,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine, create_engine
 
 from monitor.archive import Archive
 from monitor.archive.pg_archive import PostgresArchive
+from monitor.archive.postgres import engine_url
 from monitor.archive.sql import SqlArchive
 from monitor.models import Article, Hit
 from tests.postgres import new_schema
@@ -62,3 +64,23 @@ def as_before_alembic(connection: sqlite3.Connection, version: int) -> None:
     before Alembic left it: the version in user_version, no Alembic version table."""
     connection.execute("DROP TABLE alembic_version")
     connection.execute(f"PRAGMA user_version = {version}")
+
+
+@contextmanager
+def archive_and_engine(
+    request: pytest.FixtureRequest, folder: Path, backend: str
+) -> Iterator[tuple[Archive, Engine]]:
+    """An archive of the backend, and an engine on its tables."""
+    with ExitStack() as stack:
+        archive: Archive
+        if backend == "sqlite":
+            url = f"sqlite:///{folder / 'archive.db'}"
+            archive, engine = SqlArchive(url), create_engine(url)
+        else:
+            url = request.getfixturevalue("postgres_url")
+            schema = stack.enter_context(new_schema(url))
+            archive = PostgresArchive(url, schema=schema)
+            engine = create_engine(engine_url(url), connect_args={"options": f"-csearch_path={schema}"})
+        stack.callback(archive.close)
+        stack.callback(engine.dispose)
+        yield archive, engine

@@ -3,20 +3,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import text
 
-from monitor.archive import Archive, SearchFilters
-from monitor.archive.pg_archive import PostgresArchive
-from monitor.archive.postgres import engine_url
+from monitor.archive import SearchFilters
 from monitor.archive.schema import upgrade
-from monitor.archive.sql import SqlArchive
-from tests.archive.helpers import BACKENDS, make_article
-from tests.postgres import new_schema
+from tests.archive.helpers import BACKENDS, archive_and_engine, make_article
 
 STORED = {
     "a": "eng",
@@ -33,29 +27,11 @@ NOW_READ = {"a": "en", "b": "en", "c": "en", "d": "en-US", "e": "he", "f": None,
 TEXT = "The delegation toured an Iron Dome battery near the coast and met the engineers there."
 
 
-@contextmanager
-def _archive(request: pytest.FixtureRequest, folder: Path, backend: str) -> Iterator[tuple[Archive, Engine]]:
-    """An archive of the backend, and an engine on its tables."""
-    with ExitStack() as stack:
-        archive: Archive
-        if backend == "sqlite":
-            url = f"sqlite:///{folder / 'archive.db'}"
-            archive, engine = SqlArchive(url), create_engine(url)
-        else:
-            url = request.getfixturevalue("postgres_url")
-            schema = stack.enter_context(new_schema(url))
-            archive = PostgresArchive(url, schema=schema)
-            engine = create_engine(engine_url(url), connect_args={"options": f"-csearch_path={schema}"})
-        stack.callback(archive.close)
-        stack.callback(engine.dispose)
-        yield archive, engine
-
-
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_older_language_tags_are_brought_to_codes(
     request: pytest.FixtureRequest, tmp_path: Path, backend: str
 ) -> None:
-    with _archive(request, tmp_path, backend) as (archive, engine):
+    with archive_and_engine(request, tmp_path, backend) as (archive, engine):
         archive.store_new(
             [make_article(key, text=TEXT, language=tag, hits=()) for key, tag in STORED.items()], []
         )

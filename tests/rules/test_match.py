@@ -60,6 +60,13 @@ def matches(query: str, text: str, title: str = "", language: str | None = None)
         ('"القبة الحديدية"', "وبالقبة الحديدية"),
         ('"القبة الحديدية"', "نظام مشابه للقبة الحديدية"),
         ("صواريخ", "أطلقت الصواريخ"),
+        # Letters written for one another: ta marbuta and ha, alef maksura and yeh, the tatweel
+        # of headlines, Persian yeh and keheh typed on an Arabic keyboard.
+        ('"القبة الحديدية"', "القبه الحديديه"),
+        ('"القبة الحديدية"', "صور القبـة الحديـدية"),
+        ("مصطفى", "قال مصطفي"),
+        ('"گنبد آهنین"', "سامانه گنبد آهنين"),
+        ("کشور", "كشور"),
         ("صواريخ", "ولصواريخ"),
         ('"Железный купол"', "система «Железный купол» сработала"),
         # Declined as outlets write it (found by a review, session 25): genitive, instrumental,

@@ -17,7 +17,8 @@ from monitor.rules.text import FIELD_BREAK, fold_word, index_article, tokenize
         ("Do\u00adme zero\u200bwidth", ["dome", "zerowidth"]),
         ("ΣΟΦΟΣ", ["σοφοσ"]),
         ("כִּיפַּת בַּרְזֶל", ["כיפת", "ברזל"]),
-        ("القُبَّة", ["القبة"]),
+        ("القُبَّة", ["القبه"]),  # harakat removed, ta marbuta read as ha
+        ("القبـة مصطفى", ["القبه", "مصطفي"]),  # the tatweel left out, alef maksura read as yeh
         ("台灣之盾", ["台", "湾", "之", "盾"]),
         ("アイアン・ドーム", ["ア", "イ", "ア", "ン", "ド", "ム"]),
         ("ドｰム ド―ム", ["ド", "ム", "ド", "ム"]),
