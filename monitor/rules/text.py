@@ -125,16 +125,26 @@ MOST_TERM_FORMS = 64  # spellings of a term an index looks for as phrases; past 
 @lru_cache(maxsize=4096)
 def position_forms(term: Term) -> tuple[tuple[str, ...], ...]:
     """The forms each word of a term is found in: the first with its Hebrew or Arabic
-    prefixes, a Russian word declined (`купол`: `купола`, `куполом`, …); a prefix (`купол*`)
-    is as written. A term holds where each of its words is in one of its forms."""
+    prefixes, the next Arabic words with the article too (an adjective takes it with its noun:
+    `قبة حديدية` is `القبة الحديدية` when definite), a Russian word declined (`купол`: `купола`,
+    `куполом`, …); a prefix (`купол*`) is as written. A term holds where each of its words is
+    in one of its forms."""
     last = len(term.tokens) - 1
     positions = []
     for place, (token, word) in enumerate(zip(term.tokens, _written_words(term), strict=True)):
-        forms = first_word_forms(token) if place == 0 else (token,)
+        forms = first_word_forms(token) if place == 0 else _next_word_forms(token)
         if not (term.prefix and place == last):
             forms += tuple(fold_word(form) for form in inflected_forms(word)[1:])
         positions.append(tuple(dict.fromkeys(forms)))
     return tuple(positions)
+
+
+def _next_word_forms(word: str) -> tuple[str, ...]:
+    """A word after a term's first: itself, and an Arabic word of three letters or more given
+    without the article also with it."""
+    if not is_arabic(word) or word.startswith(_ARABIC_ARTICLE) or len(word) < 3:
+        return (word,)
+    return (word, _ARABIC_ARTICLE + word)
 
 
 def _written_words(term: Term) -> list[str]:

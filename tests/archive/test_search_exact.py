@@ -52,6 +52,7 @@ QUERIES = [
     '"radarsystems and"',
     "budget AND batteries",
     '"القبة الحديدية"',
+    '"قبة حديدية"',
     "صواريخ",
     "صواري*",
     '"Железный купол"',
@@ -104,6 +105,7 @@ def test_the_probes_are_not_trivial(archive: Archive) -> None:
     assert found["台灣之盾"] == {"chinese"} and found["ברזל"] == {"hebrew", "hebrew prefixes"}
     assert found["מערכות"] == {"hebrew prefixes"}  # ובמערכות: and-in
     assert found["dôme"] == {"accents", "phrase", "split"}  # the matcher folds diacritics away
+    assert found['"قبة حديدية"'] == {"arabic proclitics"}  # بالقبة الحديدية: definite
     # Other spellings: with and without a designation's hyphen, a name run together.
     assert found["F-35"] == found["S400"] == found['"s 400 deal"'] == {"designations"}
     assert found['"iron dom*"'] == found["irondome"] | {"phrase"} == {"phrase", "designations"}

@@ -68,6 +68,9 @@ def matches(query: str, text: str, title: str = "", language: str | None = None)
         ('"گنبد آهنین"', "سامانه گنبد آهنين"),
         ("کشور", "كشور"),
         ("صواريخ", "ولصواريخ"),
+        # A phrase given indefinite, found definite: the adjective takes the article too.
+        ('"قبة حديدية"', "أشاد بالقبة الحديدية"),
+        ('"قبة حديدية"', "قبة حديدية جديدة"),
         ('"Железный купол"', "система «Железный купол» сработала"),
         # Declined as outlets write it (found by a review, session 25): genitive, instrumental,
         # prepositional; a word of the term in another case than the other's holds too.
@@ -114,6 +117,8 @@ def test_matches(query: str, text: str) -> None:
         ("source:reuters", "anything"),
         ('"القبة الحديدية"', "القبة الذهبية"),
         ('"القبة الحديدية"', "قبة حديدية"),  # a dome, not the dome
+        ('"وزير الدفاع"', "وزير دفاع"),  # the article given is asked for
+        ('"قبة حديدية"', "قبة وحديدية"),  # the words after the first take no proclitics
         ('"القبة الحديدية"', "سالقبة الحديدية"),  # no such proclitic
         ("حر", "سفينة في بحر"),  # two letters: no proclitics (بحر is sea)
         ('"Железный купол"', "железная дорога"),
