@@ -36,11 +36,13 @@ def _is_code(code: str) -> bool:
 
 def filter_code(given: str) -> str | None:
     """A code as lang:, --lang and ?lang= compare it with articles' languages: brought to the
-    form tags are stored in (iw is he), lowercased as the comparison is; None for no code."""
+    form tags are stored in (iw is he), lowercased as the comparison is; None for no code, for
+    a code of no language (`und`, `zxx`: no article is stored so) and for one CLDR does not know
+    as a language (`zz`, a typo): each would find nothing, silently."""
     tag = given.strip().replace("_", "-")
-    if not _is_code(tag):
+    if not _is_code(tag) or (code := macrolanguage(tag)) is None:
         return None
-    return (macrolanguage(tag) or tag).lower()
+    return code.lower() if code.partition("-")[0].lower() in _language_codes() else None
 
 
 def within(language: str, code: str) -> bool:

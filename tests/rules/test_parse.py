@@ -117,6 +117,10 @@ def test_terms_list_is_an_or_of_literal_phrases() -> None:
         ("lang:english", 5, "lang: takes a language code such as en, zh or zh-TW"),
         ("lang:(en OR chinese)", 12, "not 'chinese'"),
         ("lang:en*", 5, "not 'en*'"),
+        # Codes of no language, or of none CLDR knows, found a silent empty answer (session 24).
+        ("lang:zz", 5, "lang: takes a language code such as en, zh or zh-TW"),
+        ("lang:(en OR und)", 12, "not 'und'"),
+        ("lang:zxx-TW", 5, "not 'zxx-TW'"),
         ("lang:(en NEAR/2 zh)", 9, "NEAR has no place in lang:"),
         ("lang:(title:dome)", 6, "lang: holds language codes, not fields"),
         ("title:-sport", 6, "'title:' takes a term: -title:sport leaves it out"),

@@ -101,6 +101,7 @@ def test_pages_follow_the_cursor_to_the_end(served: Served) -> None:
         ({"q": "iron NEAR/0 dome"}, "NEAR/0 never matches"),
         # Found a silent empty answer, or a phrase, in session 24.
         ({"q": "dome", "lang": "english"}, "give a language code such as en"),
+        ({"q": "dome", "lang": "zz"}, "give a language code such as en"),
         ({"q": "tilte:dome"}, "unknown field 'tilte:'"),
         ({"q": "dome source:Nowhere"}, "source:Nowhere: no source's name holds it (known: "),
         ({"q": "lang:english"}, "lang: takes a language code"),
