@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from monitor.alerts import SENDS_PER_CHANNEL, dispatch
+from monitor.alerts import pauses as pauses_module
 from monitor.alerts.claims import CLAIM_LEASE
 from monitor.alerts.dispatch import MAX_ATTEMPTS, AlertRoute, Dispatcher, retry_at
 from monitor.alerts.schedules import AlertMode
@@ -94,14 +95,14 @@ def test_a_receiver_asking_for_a_wait_or_not_answering_pauses_its_channel(
 
 
 def test_sends_failing_together_count_as_one_outage() -> None:
-    pauses, channel = dispatch.ChannelPauses(), ("desk", "webhook:x")
+    pauses, channel = pauses_module.ChannelPauses(), ("desk", "webhook:x")
     timeout = NotifyError("webhook:x", "not done within its 2s deadline", unreachable=True)
     for _ in range(SENDS_PER_CHANNEL):  # the four in flight when the receiver hung
         pauses.failed(channel, timeout, NOW)
-    assert pauses.until(channel, NOW) == NOW + timedelta(seconds=dispatch.PAUSE_FIRST)
-    later = NOW + timedelta(seconds=dispatch.PAUSE_FIRST + 1)
+    assert pauses.until(channel, NOW) == NOW + timedelta(seconds=pauses_module.PAUSE_FIRST)
+    later = NOW + timedelta(seconds=pauses_module.PAUSE_FIRST + 1)
     pauses.failed(channel, timeout, later)  # still down after the pause: it doubles
-    assert pauses.until(channel, later) == later + timedelta(seconds=2 * dispatch.PAUSE_FIRST)
+    assert pauses.until(channel, later) == later + timedelta(seconds=2 * pauses_module.PAUSE_FIRST)
     pauses.answered(channel)
     assert pauses.until(channel, later) is None
 
