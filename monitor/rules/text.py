@@ -6,7 +6,7 @@ zero-width characters dropped and Arabic letters written for one another read as
 Everything else (spaces, hyphens, dashes, apostrophes, quotes, punctuation) is a gap between
 tokens, so phrases ignore it. Chinese, Japanese and Korean characters are one token each, so a
 term matches inside running text; Chinese characters are folded to Simplified so Traditional
-and Simplified match each other.
+(Hong Kong's variants too) and Simplified match each other.
 """
 
 from __future__ import annotations
@@ -80,7 +80,10 @@ ARABIC_LETTERS_READ_AS_ONE = str.maketrans({"ة": "ه", "ۀ": "ه", "ى": "ي", 
 _DROPPED_CJK = frozenset("ー")
 SNIPPET_WIDTH = 160
 
-_converter = opencc.OpenCC("t2s")
+# Traditional to Simplified, Hong Kong's own variants included (衞 as 衛: both 卫); hk2s differs
+# from t2s in these characters alone, which archives made before are indexed again for (r19).
+_converter = opencc.OpenCC("hk2s")
+HONG_KONG_VARIANTS = "敍枱潀粧糭衞衹"
 
 
 def is_cjk(char: str) -> bool:

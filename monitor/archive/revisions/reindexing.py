@@ -1,0 +1,50 @@
+"""Indexing stored articles again, as a poll indexes them now, when the matcher has come to read
+some characters otherwise: only the articles holding one of those characters are read, found
+by a scan of their text (a GLOB on SQLite, a regular expression on PostgreSQL)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+from monitor.archive.pg_text import search_vector
+from monitor.archive.revisions import on_postgresql
+from monitor.rules.text import index_article
+
+_AT_ONCE = 500
+
+
+def index_again_articles_holding(characters: str) -> None:
+    """Index again each article whose title, teaser or text holds one of these characters."""
+    connection = op.get_bind()
+    postgresql = on_postgresql()
+    # GLOB, SQLite's: case-sensitive and by character, as a character class needs.
+    holds, pattern = (
+        ("{} ~ :chars", f"[{characters}]") if postgresql else ("{} GLOB :chars", f"*[{characters}]*")
+    )
+    condition = " OR ".join(holds.format(field) for field in ("title", "teaser", "text"))
+    found = list(
+        connection.execute(
+            sa.text(f"SELECT seq FROM articles WHERE {condition}"), {"chars": pattern}
+        ).scalars()
+    )
+    read = sa.text("SELECT seq, title, teaser, text FROM articles WHERE seq IN :seqs").bindparams(
+        sa.bindparam("seqs", expanding=True)
+    )
+    if postgresql:
+        write = sa.text(
+            "UPDATE articles SET search = CAST(:vector AS tsvector), search_gaps = :gaps WHERE seq = :seq"
+        )
+    else:
+        write = sa.text("UPDATE articles_fts SET title = :title, body = :body WHERE rowid = :seq")
+    for start in range(0, len(found), _AT_ONCE):
+        values = []
+        for seq, title, teaser, text in connection.execute(read, {"seqs": found[start : start + _AT_ONCE]}):
+            indexed_title, body = index_article(title, teaser or "", text or "")
+            if postgresql:
+                vector, gaps = search_vector(indexed_title, body)
+                values.append({"seq": seq, "vector": vector, "gaps": gaps})
+            else:
+                values.append({"seq": seq, "title": indexed_title, "body": body})
+        if values:
+            connection.execute(write, values)
