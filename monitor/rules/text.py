@@ -71,11 +71,19 @@ HEBREW_PREFIXES = (
 _ARABIC_ARTICLE = "ال"
 _ARABIC_CONJUNCTIONS = ("", "و", "ف")
 _ARABIC_PREPOSITIONS = ("", "ب", "ك")
-# Letters of Arabic script that writers and keyboards use for one another, read as one (as
-# search engines' Arabic normalization does): ta marbuta as ha (القبة, القبه), alef maksura and
-# Persian yeh as yeh (ى, ی: ي), Persian keheh as kaf (ک: ك), and the tatweel that stretches a
-# word in headlines (القبـة) left out. The archive's index holds them so (revision r18).
-ARABIC_LETTERS_READ_AS_ONE = str.maketrans({"ة": "ه", "ۀ": "ه", "ى": "ي", "ی": "ي", "ک": "ك", "ـ": None})
+# Arabic-script characters that writers and keyboards use for one another, read as one (as
+# search engines' Arabic and Persian normalization does): ta marbuta as ha (القبة, القبه), Persian
+# heh with yeh (خانۀ) as ha, Persian yeh and keheh as Arabic yeh and kaf (ی: ي, ک: ك), Arabic-Indic
+# and Persian digits as digits (F-٣٥ is F-35), and the tatweel that stretches a word in headlines
+# (القبـة) left out. Not alef maksura (ى): على (on) would be علي (Ali). The archive's index holds
+# them so (revision r18).
+ARABIC_READ_AS_ONE = str.maketrans(
+    {
+        "ة": "ه", "ۀ": "ه", "ی": "ي", "ک": "ك", "ـ": None,
+        **{chr(0x0660 + digit): str(digit) for digit in range(10)},
+        **{chr(0x06F0 + digit): str(digit) for digit in range(10)},
+    }
+)  # fmt: skip
 # Katakana long-vowel marks are left out of tokens: outlets write ドーム, ドｰム and ド―ム alike.
 _DROPPED_CJK = frozenset("ー")
 SNIPPET_WIDTH = 160
@@ -183,10 +191,10 @@ def fold_word(word: str) -> str:
     if word.isascii():
         return word.lower()
     text = unicodedata.normalize("NFKC", word).casefold()
+    if _ARABIC_SCRIPT.search(text) is not None:  # before decomposing, which makes ۀ another letter
+        text = text.translate(ARABIC_READ_AS_ONE)
     decomposed = unicodedata.normalize("NFD", text)
     composed = unicodedata.normalize("NFC", _STRIPPED_MARKS.sub("", decomposed))
-    if _ARABIC_SCRIPT.search(composed) is not None:
-        composed = composed.translate(ARABIC_LETTERS_READ_AS_ONE)
     if _HAN.search(composed) is None:
         return composed
     return _HAN.sub(lambda found: _fold_han(found.group()), composed)

@@ -5,6 +5,7 @@ was."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import opencc
@@ -14,6 +15,7 @@ from sqlalchemy import text
 from monitor.archive import SearchFilters
 from monitor.archive.schema import upgrade
 from monitor.archive.schema_revision import NEWEST_REVISION
+from monitor.phrases import counted
 from monitor.rules import parse_query
 from monitor.rules.text import HONG_KONG_VARIANTS
 from tests.archive.helpers import BACKENDS, archive_and_engine, make_article
@@ -26,14 +28,16 @@ CASES = {
         "r17_language_tags",
         {
             "ta marbuta": ("اعترضت القبة الحديدية الصواريخ", "اعترضت القبة الحديدية الصواريخ"),
-            "alef maksura": ("قال مصطفى إن المنظومة تعمل", "قال مصطفى ان المنظومة تعمل"),
             "tatweel": ("صور القبـة الحديـدية", "صور القبـة الحديـدية"),
+            "presentation forms": ("ﺍﻟﻘﺒﺔ ﺍﻟﺤﺪﻳﺪﻳﺔ", "ﺍﻟﻘﺒﺔ ﺍﻟﺤﺪﻳﺪﻳﺔ"),
+            "persian": ("خانۀ کشور F-۳۵", "خانۀ کشور f ۳۵"),
             "english": ("The Iron Dome battery", UNTOUCHED),
         },
         {
-            '"القبة الحديدية"': {"ta marbuta", "tatweel"},
-            '"القبه الحديديه"': {"ta marbuta", "tatweel"},
-            "مصطفي": {"alef maksura"},
+            '"القبة الحديدية"': {"ta marbuta", "tatweel", "presentation forms"},
+            '"القبه الحديديه"': {"ta marbuta", "tatweel", "presentation forms"},
+            '"خانه كشور"': {"persian"},
+            "F-35": {"persian"},
         },
     ),
     "hong kong": (
@@ -50,7 +54,7 @@ CASES = {
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("case", CASES)
 def test_articles_with_characters_now_read_otherwise_are_indexed_again(
-    request: pytest.FixtureRequest, tmp_path: Path, backend: str, case: str
+    request: pytest.FixtureRequest, tmp_path: Path, backend: str, case: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     before, articles, queries = CASES[case]
     with archive_and_engine(request, tmp_path, backend) as (archive, engine):
@@ -78,12 +82,17 @@ def test_articles_with_characters_now_read_otherwise_are_indexed_again(
 
         assert all(found(query) == set() for query in queries)  # the old index: read apart
         assert len(found("sentinel")) == 1
-        with engine.begin() as connection:
+        with engine.begin() as connection, caplog.at_level(logging.INFO):
             connection.execute(text("UPDATE alembic_version SET version_num = :before"), {"before": before})
             upgrade(connection)
             assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == (
                 NEWEST_REVISION
             )
+        reindexed = [
+            record.getMessage() for record in caplog.records if "indexed again" in record.getMessage()
+        ]
+        expected = counted(len(articles) - 1, "article")  # all but the one set aside
+        assert any(message.startswith(f"{expected} indexed again in ") for message in reindexed), reindexed
         assert {query: found(query) for query in queries} == queries
         assert len(found("sentinel")) == 1  # none of the characters: its index was not rewritten
 

@@ -61,13 +61,16 @@ def matches(query: str, text: str, title: str = "", language: str | None = None)
         ('"القبة الحديدية"', "وبالقبة الحديدية"),
         ('"القبة الحديدية"', "نظام مشابه للقبة الحديدية"),
         ("صواريخ", "أطلقت الصواريخ"),
-        # Letters written for one another: ta marbuta and ha, alef maksura and yeh, the tatweel
-        # of headlines, Persian yeh and keheh typed on an Arabic keyboard.
+        # Letters written for one another: ta marbuta and ha, the tatweel of headlines, Persian
+        # yeh, keheh and heh with yeh typed on an Arabic keyboard, presentation forms, digits.
         ('"القبة الحديدية"', "القبه الحديديه"),
         ('"القبة الحديدية"', "صور القبـة الحديـدية"),
-        ("مصطفى", "قال مصطفي"),
+        ('"القبة الحديدية"', "ﺍﻟﻘﺒﺔ ﺍﻟﺤﺪﻳﺪﻳﺔ"),
         ('"گنبد آهنین"', "سامانه گنبد آهنين"),
         ("کشور", "كشور"),
+        ("خانه", "خانۀ"),
+        ("F-35", "طائرات F-٣٥ الأمريكية"),
+        ("F35", "جنگنده F-۳۵"),
         ("صواريخ", "ولصواريخ"),
         # A phrase given indefinite, found definite: the adjective takes the article too.
         ('"قبة حديدية"', "أشاد بالقبة الحديدية"),
@@ -121,6 +124,7 @@ def test_matches(query: str, text: str) -> None:
         ('"وزير الدفاع"', "وزير دفاع"),  # the article given is asked for
         ('"قبة حديدية"', "قبة وحديدية"),  # the words after the first take no proclitics
         ('"القبة الحديدية"', "سالقبة الحديدية"),  # no such proclitic
+        ("علي", "على الحدود"),  # Ali is not على (on): alef maksura is not yeh
         ("حر", "سفينة في بحر"),  # two letters: no proclitics (بحر is sea)
         ('"Железный купол"', "железная дорога"),
         ("купол", "куполообразный"),  # another word, not a form of this one

@@ -18,7 +18,8 @@ from monitor.rules.text import FIELD_BREAK, fold_word, index_article, tokenize
         ("ΣΟΦΟΣ", ["σοφοσ"]),
         ("כִּיפַּת בַּרְזֶל", ["כיפת", "ברזל"]),
         ("القُبَّة", ["القبه"]),  # harakat removed, ta marbuta read as ha
-        ("القبـة مصطفى", ["القبه", "مصطفي"]),  # the tatweel left out, alef maksura read as yeh
+        ("القبـة على علي", ["القبه", "على", "علي"]),  # the tatweel left out; on and Ali apart
+        ("ﺍﻟﻘﺒﺔ خانۀ ٣٥", ["القبه", "خانه", "35"]),  # presentation forms, heh with yeh, digits
         ("台灣之盾", ["台", "湾", "之", "盾"]),
         ("アイアン・ドーム", ["ア", "イ", "ア", "ン", "ド", "ム"]),
         ("ドｰム ド―ム", ["ド", "ム", "ド", "ム"]),

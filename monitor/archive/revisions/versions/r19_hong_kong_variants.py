@@ -1,7 +1,7 @@
-"""The full-text index of articles holding characters Hong Kong writes in variants of its own,
-as the matcher now reads them (OpenCC's hk2s: 衞 is 卫 as 衛 is, 枱 台, 衹 只, 粧 妆, 糭 粽, 敍 叙,
-潀 潨), so that searches find in the archive what rules find in new articles. Only those
-articles are indexed again, from their stored text as a poll indexes it.
+"""Hong Kong's variants of Traditional characters indexed as the matcher now reads them
+(OpenCC's hk2s: 衞 is 卫 as 衛 is, 枱 台, 衹 只, 粧 妆, 糭 粽, 敍 叙, 潀 潨), so that searches find in
+the archive what rules find in new articles. Only the articles holding one of them are indexed
+again, from their stored text as a poll indexes it.
 
 Revision ID: r19_hong_kong_variants
 Revises: r18_arabic_letters
