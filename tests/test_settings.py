@@ -267,6 +267,7 @@ def test_check_command(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert code == 0
     assert "2 sources, 2 rules, 1 alert" in out
     assert """rule 'Shield': "Taiwan Shield" OR T-Dome\n    read as: "taiwan shield" OR "t dome\"""" in out
+    assert "\n    also finds: TaiwanShield or #taiwanshield, TDome or #tdome\n" in out
     bad = tmp_path / "bad.yaml"
     bad.write_text("sources: [{name: A, url: nope}]\n", encoding="utf-8")
     code, _, err = cli("-c", str(bad), "check")

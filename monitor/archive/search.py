@@ -11,6 +11,7 @@ from dataclasses import replace
 
 from monitor.archive import SearchFilters
 from monitor.rules import Field, Near, Node, Not, Op, Term
+from monitor.rules.spellings import written_so
 from monitor.rules.text import MOST_TERM_FORMS, forms_count, position_forms, term_forms
 
 
@@ -70,7 +71,8 @@ def index_exact(node: Node) -> bool:
             # Past MOST_TERM_FORMS its words are asked for apart; a word past LONGEST_EXACT is
             # cut by the index (FTS5 at 32,768 bytes): 40,000 a's found 200,000 (a review).
             short = all(len(token) <= LONGEST_EXACT for token in node.tokens)
-            return short and forms_count(node) <= MOST_TERM_FORMS
+            # The index holds no case: a term found only as the text writes it is verified.
+            return short and forms_count(node) <= MOST_TERM_FORMS and not written_so(node)
         case Op(children=children):
             return all(map(index_exact, children))
         case _:

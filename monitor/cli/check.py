@@ -10,6 +10,7 @@ from monitor.config.settings import Settings
 from monitor.errors import ArchiveError
 from monitor.phrases import counted
 from monitor.rules import to_text
+from monitor.rules.parse import spellings_shown
 
 
 def check_command(settings: Settings, path: str) -> int:
@@ -27,9 +28,12 @@ def check_command(settings: Settings, path: str) -> int:
     print(f"{path}: ok — {counts}")
     for rule in settings.watch:
         print(f"  rule {rule.name!r}: {rule.as_written()}")
-        understood = to_text(compile_rule(rule).node)
+        node = compile_rule(rule).node
+        understood = to_text(node)
         if understood != rule.as_written():
             print(f"    read as: {understood}")
+        if spellings := spellings_shown(node):
+            print(f"    also finds: {', '.join(spellings)}")
     return _check_archive(settings)
 
 

@@ -12,13 +12,15 @@ FIELD_NAMES = ("title", "source", "lang")
 class Term:
     """A word or phrase: consecutive normalized tokens; `prefix` makes the last one a prefix.
     `spelling`: another spelling of the term written `text` (see rules/spellings.py), found
-    like it and not shown in the query's canonical text."""
+    like it and not shown in the query's canonical text; `run_together`: that spelling is its
+    words as one, of these lengths, found where the text writes it so (`IronDome`, `#irondome`)."""
 
     text: str
     tokens: tuple[str, ...]
     prefix: bool = False
     quoted: bool = False
     spelling: bool = False
+    run_together: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

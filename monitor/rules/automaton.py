@@ -30,19 +30,22 @@ from monitor.rules.match import (
     rule_hits,
     scan_term,
 )
+from monitor.rules.spellings import written_as_found, written_so
 from monitor.rules.text import TokenizedText, term_forms
 
 SCANNED_FIELDS = (*BODY_FIELDS, "source")
 MATCHES_AT_ONCE = 1 << 16
 MATCHES_PER_TOKEN = 2  # beyond, a field's terms are scanned one by one (see Matcher._scan_terms)
 _RULE_NAME = itemgetter(0)  # of a Hit
-TermKey = tuple[tuple[str, ...], bool]
+TermKey = tuple[tuple[str, ...], bool, bool]
 # Where each term (by id) starts, per field: sorted arrays, 8 bytes an occurrence.
 Spotted = dict[int, dict[str, Starts]]
 
 
 def _term_key(term: Term) -> TermKey:
-    return term.tokens, term.prefix
+    """Terms found alike share a key (a rule's `irondome` is not its `"Iron Dome"` run together,
+    which is checked in the text as written)."""
+    return term.tokens, term.prefix, written_so(term)
 
 
 def _patterns(term: Term) -> list[str]:
@@ -152,6 +155,7 @@ class Matcher:
             # A group holding every trigger term holds whenever the rule is a candidate.
             groups = [group for group in required(rule.node) if needed is None or not needed <= group]
             self.required.append(tuple(frozenset(self.term_ids[key] for key in group) for group in groups))
+        self.written_so = [(term_id, term) for term_id, term in enumerate(self.terms) if written_so(term)]
         self.rules_of_term = [tuple(indexes) for indexes in rules_of_term]
         self.plain_of_term = [tuple(indexes) for indexes in plain_of_term]
         # A pattern's payload is its number; by number: how many tokens a match spans after its
@@ -170,6 +174,24 @@ class Matcher:
         return None if terms is None else tuple((self.term_ids[_term_key(term)], term) for term in terms)
 
     def scan(self, article: MatchInput) -> Spotted:
+        """Every occurrence of every term (by term id), those of terms found only where the text
+        writes them so (rules/spellings.py) checked in the text."""
+        spotted = self._spot(article)
+        for term_id, term in self.written_so:
+            fields = spotted.get(term_id)
+            if fields is None:
+                continue
+            for name, starts in list(fields.items()):
+                kept = written_as_found(term, article.field(name), starts)
+                if len(kept):
+                    fields[name] = kept
+                else:
+                    del fields[name]
+            if not fields:
+                del spotted[term_id]
+        return spotted
+
+    def _spot(self, article: MatchInput) -> Spotted:
         """Every occurrence of every term (by term id), in one automaton pass per field.
 
         The pass only records where each match ends and which pattern it is (a text built to
@@ -301,7 +323,7 @@ class Matcher:
         term_ids = self.term_ids
 
         def lookup(term: Term, fields: Sequence[str]) -> Found:
-            where = spotted.get(term_ids[(term.tokens, term.prefix)])
+            where = spotted.get(term_ids[_term_key(term)])
             if not where:
                 return {}
             return {(name, term): where[name] for name in fields if name in where}

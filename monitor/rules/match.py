@@ -13,6 +13,7 @@ import numpy.typing as npt
 from monitor.language_codes import within
 from monitor.models import Hit
 from monitor.rules.ast import Field, Near, Node, Not, Op, Term, field_terms
+from monitor.rules.spellings import written_as_found, written_so
 from monitor.rules.text import TokenizedText, position_forms, tokenize, words_starting_with
 
 BODY_FIELDS = ("title", "summary", "text")
@@ -88,7 +89,10 @@ def scan_term(term: Term, doc: TokenizedText) -> Starts:
     for offset, wanted in enumerate(wanted_at):
         window_ids = ids[offset : offset + window]
         held &= window_ids == wanted[0] if len(wanted) == 1 else np.isin(window_ids, wanted)
-    return np.flatnonzero(held)[:MAX_OCCURRENCES].astype(np.int64)  # a copy: the rest is let go
+    starts = np.flatnonzero(held)
+    if written_so(term):
+        starts = written_as_found(term, doc, starts)
+    return starts[:MAX_OCCURRENCES].astype(np.int64)  # a copy: the rest is let go
 
 
 Result = Found | None  # None: false; else where the terms that made it true occur

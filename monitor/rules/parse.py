@@ -11,13 +11,14 @@ Grammar (NEAR binds tightest, then NOT, AND, OR):
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Literal, cast
 
 from monitor.errors import QueryError
 from monitor.language_codes import filter_code, within
-from monitor.rules.ast import Field, Near, Node, Not, Op, Term
+from monitor.rules.ast import Field, Near, Node, Not, Op, Term, all_terms
 from monitor.rules.lex import Token, lex
 from monitor.rules.spellings import other_spellings
 from monitor.rules.text import join_tokens, tokenize
@@ -202,10 +203,30 @@ def _words(text: str, words: list[str], query: str, position: int) -> tuple[str,
 def with_spellings(term: Term) -> Node:
     """The term, or an OR of it and its other spellings (F-35 OR F35)."""
     spellings = [
-        Term(term.text, tokens, prefix=term.prefix, quoted=term.quoted, spelling=True)
-        for tokens in other_spellings(term.tokens, MAX_PHRASE)
+        Term(term.text, tokens, prefix=term.prefix, quoted=term.quoted, spelling=True, run_together=joined)
+        for tokens, joined in other_spellings(term.tokens, term.text, MAX_PHRASE)
     ]
     return Op("OR", (term, *spellings)) if spellings else term
+
+
+def spellings_shown(node: Node) -> list[str]:
+    """The other spellings the parser added to the query's terms, as `check` lists them: `f35`,
+    `IronDome or #irondome` (a name run together is found so)."""
+    shown: list[str] = []
+    for term in all_terms(node):
+        if not term.spelling:
+            continue
+        if term.run_together:
+            word, star = term.tokens[0], "*" if term.prefix else ""
+            ends = list(itertools.accumulate(term.run_together))
+            camel = "".join(
+                word[end - length : end].capitalize()
+                for end, length in zip(ends, term.run_together, strict=True)
+            )
+            shown.append(f"{camel}{star} or #{word}{star}")
+        else:
+            shown.append(to_text(Term(term.text, term.tokens, prefix=term.prefix)))
+    return list(dict.fromkeys(shown))
 
 
 def _as_written(node: Node) -> Node:

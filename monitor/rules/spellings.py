@@ -7,12 +7,27 @@ Tokenizing already makes `F-35` and `F 35` one spelling (two words) and `Iron-Do
 The parser puts each term's other spellings beside it in an OR, so the matcher, the automaton
 and both indexes find them as any other term; `to_text` leaves them out, and a hit on one
 names the term as written.
+
+Some are only that term where the text writes them so (`written_so`): a name run together (a
+term whose words are written with capitals: `Iron Dome`, not `air defence`) is found in camel
+case or as a #tag or @handle (`IronDome`, `#irondome`), not as an ordinary word (`checkpoint`
+is not Check Point); a designation's single letter is found as a capital (`S-400`, `S 400`, not
+`Russia's 400`; `A330`, not `a 330-page report`). The matcher checks the text; the index, which
+holds no case, only narrows (so a search of such a term reads each candidate's text).
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
+from functools import lru_cache
+
+import numpy as np
+import numpy.typing as npt
+
+from monitor.rules.ast import Term
+from monitor.rules.text import TokenizedText, tokenize
 
 # Where a word's letters meet its digits: F35 is F 35, PAC3 is PAC 3.
 _LETTERS_THEN_DIGIT = re.compile(r"(?<=[^\W\d_])(?=\d)")
@@ -20,18 +35,30 @@ LONGEST_RUN_TOGETHER = 3  # words of a term also looked for as one (Taiwan Shiel
 SHORTEST_RUN_TOGETHER = 3  # letters of that one word: `a b` is not `ab`
 
 
-def other_spellings(tokens: Sequence[str], longest: int) -> list[tuple[str, ...]]:
-    """A term's tokens as outlets also write them, at most `longest` tokens each: with a word of
-    letters and the number after it as one word (`f 35`: `f35`), with a word of letters then
-    digits as two (`f35`: `f 35`), and a short Latin name as one word (`iron dome`:
-    `irondome`). Words of CJK characters, and abbreviations of single letters (`u s`: `us`
-    would be the pronoun), have none."""
-    written = tuple(tokens)
-    found = [_designations_joined(written), _designations_split(written), _run_together(written)]
+def other_spellings(
+    tokens: Sequence[str], written: str, longest: int
+) -> list[tuple[tuple[str, ...], tuple[int, ...]]]:
+    """A term's tokens as outlets also write them, at most `longest` tokens each, with the
+    lengths of its words for a name run together (else nothing): a word of letters and the
+    number after it as one word (`f 35`: `f35`), a word of letters then digits as two (`f35`:
+    `f 35`), and a short Latin name, its words `written` with capitals, as one word (`Iron
+    Dome`: `irondome`; not `air defence`, which the index then answers without the matcher's
+    check of each article). Words of CJK characters, and abbreviations of single letters (`u
+    s`: `us` would be the pronoun), have none."""
+    as_written = tokenize(written)
+    named = all(written[start].isupper() for start in as_written.starts)
+    written_tokens = tuple(tokens)
+    run_together = _run_together(written_tokens) if named else None
+    found: dict[tuple[str, ...], tuple[int, ...]] = {
+        _designations_joined(written_tokens): (),
+        _designations_split(written_tokens): (),
+    }
+    if run_together is not None:
+        found.setdefault(run_together, tuple(map(len, written_tokens)))
     return [
-        spelling
-        for spelling in dict.fromkeys(found)
-        if spelling and spelling != written and len(spelling) <= longest
+        (spelling, joined)
+        for spelling, joined in found.items()
+        if spelling != written_tokens and len(spelling) <= longest
     ]
 
 
@@ -63,8 +90,56 @@ def _designations_split(tokens: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _run_together(tokens: tuple[str, ...]) -> tuple[str, ...] | None:
+    """Latin words, two or three, as one (not numbers: `7.62` is not `762`)."""
     one = "".join(tokens)
-    runs = 2 <= len(tokens) <= LONGEST_RUN_TOGETHER and one.isascii() and one.isalnum()
+    runs = 2 <= len(tokens) <= LONGEST_RUN_TOGETHER and one.isascii() and one.isalpha()
     if not runs or len(one) < SHORTEST_RUN_TOGETHER or all(len(token) == 1 for token in tokens):
         return None
     return (one,)
+
+
+@lru_cache(maxsize=4096)
+def written_so(term: Term) -> bool:
+    """Whether the term is found only where the text writes it as `written_as_found` checks: a
+    name run together, or a term with a single letter before a number (`s 400`)."""
+    return bool(term.run_together or _capital_letters(term.tokens))
+
+
+def _capital_letters(tokens: tuple[str, ...]) -> tuple[int, ...]:
+    """The places of the term's single letters that have a case and a number after them."""
+    return tuple(
+        place
+        for place, (token, following) in enumerate(itertools.pairwise(tokens))
+        if len(token) == 1 and token.isalpha() and token.upper() != token and following[:1].isdigit()
+    )
+
+
+def written_as_found(term: Term, doc: TokenizedText, starts: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """The occurrences of a `written_so` term that the text writes so (the others: all)."""
+    if not written_so(term) or not len(starts):
+        return starts
+    text, token_starts, token_ends = doc.text, doc.starts, doc.ends
+    if term.run_together:
+        kept = [
+            _camel_or_tagged(text, token_starts[first], token_ends[first], term.run_together)
+            for first in starts.tolist()
+        ]
+    else:
+        letters = _capital_letters(term.tokens)
+        kept = [
+            all(text[token_starts[first + place]].isupper() for place in letters) for first in starts.tolist()
+        ]
+    return starts[np.array(kept, dtype=np.bool_)]
+
+
+def _camel_or_tagged(text: str, start: int, end: int, lengths: tuple[int, ...]) -> bool:
+    """Whether the word at start..end, words of these lengths run together, is a #tag or an
+    @handle, or capitalizes each word after the first and is not all capitals (`IronDome`,
+    `TDome`; not `Checkpoint`, nor `ANYONE` in a headline in capitals)."""
+    if start and text[start - 1] in "#@＃＠":
+        return True
+    word = text[start:end]
+    if word.isupper() or len(word) < sum(lengths):  # longer: a prefix's word (`"iron dom*"`)
+        return False
+    boundaries = itertools.accumulate(lengths[:-1])
+    return all(word[boundary].isupper() for boundary in boundaries)

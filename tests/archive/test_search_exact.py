@@ -26,6 +26,7 @@ ARTICLES = {
     "accents": ("Défense", "", "Le Dôme de fer protège"),
     "prefix": ("Radars", "", "radarsystems and sonar arrays"),
     "designations": ("Jets", "", "F35 squadrons and the S-400 deal; #IronDome trends"),
+    "written otherwise": ("Roads", "", "a checkpoint; Russia's 400 drones; IRONDOME"),
 }
 QUERIES = [
     '"iron dome"',
@@ -64,7 +65,12 @@ QUERIES = [
     '"s 400 deal"',
     "irondome",
     '"iron dom*"',
+    '"Iron Dom*"',
+    '"Iron Dome"',
     "F-35 AND S400",
+    '"Check Point"',
+    "S-400",
+    "Russia NEAR/2 S400",
 ]
 
 
@@ -98,8 +104,10 @@ def test_the_probes_are_not_trivial(archive: Archive) -> None:
         query: {item.article.id for item in archive.search(parse_query(query), SearchFilters())}
         for query in QUERIES
     }
-    # Not "split": its teaser and text are apart; "designations" holds it run together.
-    assert found['"iron dome"'] == {"phrase", "designations"}
+    # Not "split": its teaser and text are apart; "designations" holds it run together, found
+    # for the name written with capitals.
+    assert found['"iron dome"'] == {"phrase"}
+    assert found['"Iron Dome"'] == found['"Iron Dom*"'] == {"phrase", "designations"}
     assert found["iron AND dome"] == {"split", "phrase"}
     assert found["क"] == set() and found["कि*"] == {"hindi"}
     assert found["台灣之盾"] == {"chinese"} and found["ברזל"] == {"hebrew", "hebrew prefixes"}
@@ -107,5 +115,7 @@ def test_the_probes_are_not_trivial(archive: Archive) -> None:
     assert found["dôme"] == {"accents", "phrase", "split"}  # the matcher folds diacritics away
     assert found['"قبة حديدية"'] == {"arabic proclitics"}  # بالقبة الحديدية: definite
     # Other spellings: with and without a designation's hyphen, a name run together.
-    assert found["F-35"] == found["S400"] == found['"s 400 deal"'] == {"designations"}
-    assert found['"iron dom*"'] == found["irondome"] | {"phrase"} == {"phrase", "designations"}
+    assert found["F-35"] == found["S400"] == found['"s 400 deal"'] == found["S-400"] == {"designations"}
+    assert found['"Check Point"'] == found["Russia NEAR/2 S400"] == set()  # the index holds no case
+    assert found['"iron dom*"'] == {"phrase"}  # nor IRONDOME: not Iron Dome run together
+    assert found["irondome"] == {"designations", "written otherwise"}  # but irondome, as asked

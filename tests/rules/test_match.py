@@ -32,7 +32,12 @@ def matches(query: str, text: str, title: str = "", language: str | None = None)
         ('"Iron Dome"', "#IronDome intercepts"),
         ('"Taiwan Shield"', "the TaiwanShield plan"),
         ("T-Dome", "a TDome battery"),
-        ('"iron dom*"', "#IronDome intercepts"),
+        ('"Iron Dom*"', "#IronDome intercepts"),
+        ('"Iron Dom*"', "IronDomes deployed"),
+        ('"Check Point"', "CheckPoint shares"),  # run together in camel case, or tagged
+        ('"Iron Dome"', "#irondome"),
+        ("S400", "the S 400 deal"),
+        ("С400", "комплексы С-400"),
         ("F-35 NEAR/2 Japan", "Japan's F35 order"),
         ("台灣之盾", "總統宣布打造台湾之盾計畫"),
         ("台湾之盾", "總統宣布打造「台灣之盾」計畫"),
@@ -106,7 +111,25 @@ def test_matches(query: str, text: str) -> None:
         ("dome", "domestic politics"),
         ('"Iron Dome"', "iron and a dome"),
         ('"Iron Dome"', "Dome Iron"),
+        ('"iron dome"', "#IronDome"),  # a name run together is written with capitals in the query
         ("U.S.", "tell us"),  # single letters are an abbreviation, not a word run together
+        # Found by a review: numbers are not run together; words run together are found in
+        # camel case or as a tag, not as an ordinary word or in a headline in capitals; a
+        # designation's single letter is a capital.
+        ("7.62", "flight 762"),
+        ('"9/11"', "call 911"),
+        ('"Check Point"', "at the checkpoint"),
+        ('"any one"', "anyone"),
+        ('"UN Armed"', "unarmed men"),
+        ('"may be"', "maybe"),
+        ('"UN S*"', "unstable"),
+        ('"Iron D*"', "Irondale"),
+        ('"any one"', "ANYONE CAN"),
+        ("A330", "a 330-page report"),
+        ("A4", "a 4-page leaflet"),
+        ("S400", "Russia's 400 drones"),
+        ("S-400", "Russia's 400 drones"),
+        ("С400", "с 400 солдатами"),
         ('"Iron Dome"', "IronDomestic"),  # run together, still a whole word
         ("F-35", "F-350 trucks"),
         ("F35", "the F 350"),

@@ -60,7 +60,7 @@ def test_precedence_not_over_and_over_or() -> None:
 
 def test_hyphenated_word_is_a_phrase_not_a_negation() -> None:
     assert parse_query("T-Dome") == Op(
-        "OR", (Term("T-Dome", ("t", "dome")), Term("T-Dome", ("tdome",), spelling=True))
+        "OR", (Term("T-Dome", ("t", "dome")), Term("T-Dome", ("tdome",), spelling=True, run_together=(1, 4)))
     )
     assert to_text(parse_query("T-Dome")) == '"t dome"'
 
