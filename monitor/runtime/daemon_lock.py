@@ -18,9 +18,33 @@ from pathlib import Path
 
 from monitor.errors import DaemonRunningError
 
+# The archives whose daemon lock this process holds (flock conflicts between two opens of the
+# lock file in one process too, so this process's own lock is known here, not tried).
+_held_here: set[Path] = set()
+
 
 def lock_path(database: Path) -> Path:
     return database.with_name(database.name + ".daemon")
+
+
+def other_daemon(database: Path) -> str | None:
+    """Who holds the archive's daemon lock, if another process does (its PID and host), else
+    None. Tried without taking it: a shared lock granted is released at once."""
+    path = lock_path(database)
+    if database in _held_here or not path.exists():
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return os.pread(fd, 512, 0).decode("utf-8", "replace").strip() or "a process"
+        return None
+    finally:
+        os.close(fd)
 
 
 @contextmanager
@@ -41,6 +65,8 @@ def sole_daemon(database: Path) -> Iterator[None]:
         since = datetime.now(UTC).isoformat(timespec="seconds")
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}, since {since}\n".encode(), 0)
+        _held_here.add(database)
         yield
     finally:
+        _held_here.discard(database)
         os.close(fd)  # releases the lock
