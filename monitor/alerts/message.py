@@ -23,7 +23,9 @@ from typing import Any
 
 from jinja2 import StrictUndefined, TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
-from markupsafe import Markup, escape
+from markupsafe import Markup
+
+from monitor.highlights import html_marked
 
 PARTS = ("subject", "text", "html")
 _DEFAULT_FILES = {"subject": "subject.txt", "text": "text.txt", "html": "html.html"}
@@ -45,12 +47,9 @@ class Message:
 
 
 def _highlight(snippet: str, term: str) -> Markup:
-    """The snippet, HTML-escaped, with the matched term marked where it appears as written."""
-    escaped = str(escape(snippet))
-    if not term:
-        return Markup(escaped)
-    pattern = re.compile(re.escape(str(escape(term))), re.IGNORECASE)
-    return Markup(pattern.sub(lambda found: f"<mark>{found.group()}</mark>", escaped))
+    """The snippet, HTML-escaped, with the matched term marked where the matcher finds it, in
+    any of its spellings and forms (highlights.py)."""
+    return Markup(html_marked(snippet, term))
 
 
 class _Sandbox(SandboxedEnvironment):

@@ -12,6 +12,7 @@ from urllib.parse import unquote, urlsplit
 
 from monitor.config.settings import FetchSettings
 from monitor.errors import MonitorError, UsageError
+from monitor.highlights import marked
 from monitor.ingest.fetch.client import Fetcher
 from monitor.ingest.pages.extract import PageText, extract_page
 from monitor.ingest.parse.charsets import guess
@@ -130,9 +131,7 @@ def test_rule_command(query: str, url: str | None, file: str | None, text: str |
         if not hit.term:
             print("  (it holds through NOT or lang:, with no term to show)")
             continue
-        field_text = getattr(document, hit.field)
-        marked = _marked(field_text, hit.start, hit.end, hit.snippet)
-        print(f"  {hit.field} [{hit.start}:{hit.end}] {hit.term!r}: {marked}")
+        print(f"  {hit.field} [{hit.start}:{hit.end}] {hit.term!r}: {_marked(hit.term, hit.snippet)}")
     return 0
 
 
@@ -172,9 +171,8 @@ def _plain_text(body: bytes) -> str | None:
     return body.decode(guess(body) or "utf-8", errors="replace")
 
 
-def _marked(text: str, start: int, end: int, snippet: str) -> str:
-    """The snippet with the matched words marked: bold on a terminal, »…« elsewhere."""
-    matched = text[start:end]
+def _marked(term: str, snippet: str) -> str:
+    """The snippet with the term marked where the matcher finds it: bold on a terminal, »…«
+    elsewhere."""
     left, right = ("\033[1;7m", "\033[0m") if sys.stdout.isatty() else ("»", "«")
-    flat = " ".join(matched.split())
-    return snippet.replace(flat, f"{left}{flat}{right}", 1) if flat in snippet else snippet
+    return marked(snippet, term, lambda found: f"{left}{found}{right}")

@@ -22,11 +22,12 @@ from fastapi import FastAPI, HTTPException, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from monitor.archive import Archive, SearchFilters
 from monitor.config.settings import Settings
 from monitor.errors import QueryError, SearchTooSlow, ServerBusy, UsageError
+from monitor.highlights import html_marked
 from monitor.mentions import mention_series
 from monitor.models import AlertState, ArchivedArticle, Article, Hit
 from monitor.names import name_key
@@ -49,14 +50,9 @@ RECENT_MATCHES = 20
 
 
 def _marked(snippet: str, term: str) -> Markup:
-    """The snippet with each occurrence of the term marked; the HTML cleaned (nh3) to <mark>."""
-    parts, last = [], 0
-    if term:
-        for found in re.finditer(re.escape(term), snippet, re.IGNORECASE):
-            parts.append(f"{escape(snippet[last : found.start()])}<mark>{escape(found.group())}</mark>")
-            last = found.end()
-    parts.append(str(escape(snippet[last:])))
-    return Markup(nh3.clean("".join(parts), tags={"mark"}, attributes={}, link_rel=None))
+    """The snippet with the term marked where the matcher finds it (highlights.py); the HTML
+    cleaned (nh3) to <mark>."""
+    return Markup(nh3.clean(html_marked(snippet, term), tags={"mark"}, attributes={}, link_rel=None))
 
 
 def _hits_of(article: Article, rule: str | None) -> list[Hit]:
