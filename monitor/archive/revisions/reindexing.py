@@ -9,17 +9,21 @@ import logging
 import sys
 import time
 import unicodedata
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from alembic import op
 
 from monitor.archive.pg_text import search_vector
 from monitor.archive.revisions import on_postgresql
+from monitor.archive.tables import UtcDateTime
+from monitor.near_duplicates import article_shingles, band_keys, fingerprint_hashes, pack, unpack_shingles
 from monitor.phrases import counted
-from monitor.rules.text import index_article
+from monitor.rules.text import index_article, tokenize
 
 log = logging.getLogger(__name__)
 _AT_ONCE = 500
+RECENT_STORIES = timedelta(days=30)  # story windows are days (stories.window: 3 by default)
 
 
 def with_compatibility_forms(characters: str) -> str:
@@ -69,8 +73,50 @@ def index_again_articles_holding(characters: str) -> None:
                 values.append({"seq": seq, "title": indexed_title, "body": body})
         if values:
             connection.execute(write, values)
+    _fingerprint_again(connection, found)
     log.info(
         "%s indexed again in %.1f s (the rules' matches stored with them are as they were)",
         counted(len(found), "article"),
         time.monotonic() - started,
     )
+
+
+def _fingerprint_again(connection: sa.Connection, seqs: list[int]) -> None:
+    """The story fingerprints and band keys of those of the articles fetched in the last
+    RECENT_STORIES: a copy of one of their stories arriving after the upgrade is fingerprinted
+    with the characters read anew, and would be a story of its own, alerted again, if they kept
+    theirs. As a poll makes them: title and text (the teaser without one), less the source's
+    boilerplate."""
+    since = datetime.now(UTC) - RECENT_STORIES
+    read = sa.text(
+        "SELECT id, source, title, teaser, text, fetched FROM articles "
+        "WHERE seq IN :seqs AND fetched >= :since"
+    ).bindparams(sa.bindparam("seqs", expanding=True), sa.bindparam("since", type_=UtcDateTime()))
+    boilerplate = {
+        name: unpack_shingles(blob)
+        for name, blob in connection.execute(
+            sa.text("SELECT name, boilerplate FROM sources WHERE boilerplate IS NOT NULL")
+        )
+    }
+    for start in range(0, len(seqs), _AT_ONCE):
+        rows = connection.execute(read, {"seqs": seqs[start : start + _AT_ONCE], "since": since}).all()
+        prints, bands = [], []
+        for key, source, title, teaser, text, fetched in rows:
+            shingles = article_shingles(tokenize(title).tokens, tokenize(text or teaser or "").tokens)
+            fingerprint = fingerprint_hashes(shingles - boilerplate.get(source, frozenset()))
+            prints.append({"id": key, "fingerprint": pack(fingerprint) if fingerprint else None})
+            bands += [{"band": band, "id": key, "fetched": fetched} for band in band_keys(fingerprint or ())]
+        if not rows:
+            continue
+        connection.execute(sa.text("UPDATE articles SET fingerprint = :fingerprint WHERE id = :id"), prints)
+        connection.execute(
+            sa.text("DELETE FROM story_bands WHERE article_id IN :ids").bindparams(
+                sa.bindparam("ids", expanding=True)
+            ),
+            {"ids": [row.id for row in rows]},
+        )
+        if bands:
+            connection.execute(
+                sa.text("INSERT INTO story_bands (band, article_id, fetched) VALUES (:band, :id, :fetched)"),
+                bands,
+            )
