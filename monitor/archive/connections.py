@@ -19,7 +19,7 @@ from monitor.archive.engine import database_path, driver_connection, sqlite_engi
 from monitor.archive.migrations import is_current, migrate, refuse_foreign
 from monitor.archive.urls import storage_url_problem
 from monitor.errors import ArchiveError, ArchiveGone
-from monitor.runtime.daemon_lock import other_daemon
+from monitor.runtime.daemon_lock import upgrade_turn
 
 
 class Transactions(Protocol):
@@ -62,26 +62,12 @@ class SqlConnections:
             with self.engine.connect().execution_options(reading=True) as connection, connection.begin():
                 current = is_current(connection)
             if not current:
-                self._refuse_under_a_daemon()
-                with self.engine.begin() as connection:
+                with upgrade_turn(self.path), self.engine.begin() as connection:
                     migrate(connection)
         except (SQLAlchemyError, ArchiveError) as error:
             self.engine.dispose()
             raise ArchiveError(f"cannot open the archive at {url}: {error}") from error
         self._file = _identity(self.given)
-
-    def _refuse_under_a_daemon(self) -> None:
-        """ArchiveError, changing nothing, when the archive needs upgrading and a daemon (of the
-        version before, or it would have upgraded it) is running on it: that daemon would go on
-        writing as the older schema does, under revisions that fixed what it wrote before (an
-        index read otherwise: what it stored then, search would never find)."""
-        holder = other_daemon(self.path)
-        if holder is not None:
-            raise ArchiveError(
-                f"it needs upgrading to this version's schema while a monitor daemon runs on it "
-                f"({holder}), which would go on writing as the older version does: it is left "
-                "unchanged; stop that daemon and start this version's, which upgrades it"
-            )
 
     def still_open(self) -> None:
         """ArchiveGone once the archive's file was deleted, moved away or replaced: this

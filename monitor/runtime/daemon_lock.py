@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from monitor.errors import DaemonRunningError
+from monitor.errors import ArchiveError, DaemonRunningError
 
 # The archives whose daemon lock this process holds (flock conflicts between two opens of the
 # lock file in one process too, so this process's own lock is known here, not tried).
@@ -27,24 +27,39 @@ def lock_path(database: Path) -> Path:
     return database.with_name(database.name + ".daemon")
 
 
-def other_daemon(database: Path) -> str | None:
-    """Who holds the archive's daemon lock, if another process does (its PID and host), else
-    None. Tried without taking it: a shared lock granted is released at once."""
+UPGRADING = "upgrading the archive:"
+
+
+@contextmanager
+def upgrade_turn(database: Path) -> Iterator[None]:
+    """Hold the archive's daemon lock while this process upgrades its schema, so that no daemon
+    starts meanwhile (a daemon of the version before would go on writing as the older schema
+    does, under the revisions that fixed what it wrote); another process upgrading it is
+    waited for. ArchiveError, changing nothing, while a daemon holds it: this process's own
+    is known, not tried."""
+    if database in _held_here:
+        yield
+        return
     path = lock_path(database)
-    if database in _held_here or not path.exists():
-        return None
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            return os.pread(fd, 512, 0).decode("utf-8", "replace").strip() or "a process"
-        return None
+            holder = os.pread(fd, 512, 0).decode("utf-8", "replace").strip() or "a process"
+            if not holder.startswith(UPGRADING):
+                raise ArchiveError(
+                    f"it needs upgrading to this version's schema while a monitor daemon runs on it "
+                    f"({holder}), which would go on writing as the older version does: it is left "
+                    "unchanged; stop that daemon and start this version's, which upgrades it"
+                ) from None
+            fcntl.flock(fd, fcntl.LOCK_EX)  # another process of this version upgrades it: wait
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{UPGRADING} pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
+        yield
     finally:
-        os.close(fd)
+        os.close(fd)  # releases the lock
 
 
 @contextmanager

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -13,18 +15,30 @@ from sqlalchemy import create_engine, text
 
 from monitor.archive.schema_revision import NEWEST_REVISION
 from monitor.archive.sql import SqlArchive
-from monitor.errors import ArchiveError
-from monitor.runtime.daemon_lock import lock_path, sole_daemon
+from monitor.errors import ArchiveError, DaemonRunningError
+from monitor.runtime.daemon_lock import lock_path, sole_daemon, upgrade_turn
 
-# A daemon of another process: holds the lock file as sole_daemon does, until its input closes.
+# Another process holding the lock file as sole_daemon (or an upgrade) does, saying so, until
+# its input closes.
 HOLDER = """
 import fcntl, os, sys
 fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644)
 fcntl.flock(fd, fcntl.LOCK_EX)
-os.pwrite(fd, b"pid 4242 on old-host, since 2026-12-01\\n", 0)
+os.pwrite(fd, sys.argv[2].encode(), 0)
 print("held", flush=True)
 sys.stdin.read()
 """
+
+
+def _holding(database: Path, says: str) -> subprocess.Popen[str]:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(lock_path(database)), says],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+    return holder
 
 
 def _an_archive_a_revision_behind(path: Path) -> str:
@@ -47,14 +61,8 @@ def _revision(url: str) -> str:
 
 def test_an_upgrade_waits_for_the_older_daemon_to_stop(tmp_path: Path) -> None:
     url = _an_archive_a_revision_behind(tmp_path / "archive.db")
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, str(lock_path(tmp_path / "archive.db"))],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    holder = _holding(tmp_path / "archive.db", "pid 4242 on old-host, since 2026-12-01\n")
     try:
-        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
         with pytest.raises(ArchiveError) as refused:
             SqlArchive(url)
         assert "needs upgrading to this version's schema while a monitor daemon runs on it" in str(
@@ -65,6 +73,28 @@ def test_an_upgrade_waits_for_the_older_daemon_to_stop(tmp_path: Path) -> None:
     finally:
         holder.communicate("")
     SqlArchive(url).close()  # the daemon stopped: upgraded
+    assert _revision(url) == NEWEST_REVISION
+
+
+def test_no_daemon_starts_while_the_archive_is_upgraded(tmp_path: Path) -> None:
+    """A review started a daemon of the version before during the upgrade: it ran on the
+    upgraded archive, writing as the older schema does."""
+    with (
+        upgrade_turn(tmp_path / "archive.db"),
+        pytest.raises(DaemonRunningError) as refused,
+        sole_daemon(tmp_path / "archive.db"),
+    ):
+        pass
+    assert "upgrading the archive: pid" in str(refused.value)
+
+
+def test_another_upgrade_is_waited_for(tmp_path: Path) -> None:
+    url = _an_archive_a_revision_behind(tmp_path / "archive.db")
+    holder = _holding(tmp_path / "archive.db", "upgrading the archive: pid 1 on host\n")
+    threading.Timer(0.5, holder.communicate, ("",)).start()
+    started = time.monotonic()
+    SqlArchive(url).close()
+    assert time.monotonic() - started >= 0.4  # it waited for the other's turn, then upgraded
     assert _revision(url) == NEWEST_REVISION
 
 
