@@ -204,7 +204,7 @@ def with_spellings(term: Term) -> Node:
     """The term, or an OR of it and its other spellings (F-35 OR F35)."""
     spellings = [
         Term(term.text, tokens, prefix=term.prefix, quoted=term.quoted, spelling=True, run_together=joined)
-        for tokens, joined in other_spellings(term.tokens, term.text, MAX_PHRASE)
+        for tokens, joined in other_spellings(term.tokens, term.text, MAX_PHRASE, term.prefix)
     ]
     return Op("OR", (term, *spellings)) if spellings else term
 

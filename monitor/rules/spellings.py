@@ -11,8 +11,9 @@ names the term as written.
 Some are only that term where the text writes them so (`written_so`): a name run together (a
 term whose words are written with capitals: `Iron Dome`, not `air defence`) is found in camel
 case or as a #tag or @handle (`IronDome`, `#irondome`), not as an ordinary word (`checkpoint`
-is not Check Point); a designation's single letter is found as a capital (`S-400`, `S 400`, not
-`Russia's 400`; `A330`, not `a 330-page report`). The matcher checks the text; the index, which
+is not Check Point); a designation's single letter the query writes as a capital is found as
+one (`S-400`, `S 400`, not `Russia's 400`; `A330`, not `a 330-page report`; `в 2024 году` is as
+ever). The matcher checks the text; the index, which
 holds no case, only narrows (so a search of such a term reads each candidate's text).
 """
 
@@ -36,23 +37,24 @@ SHORTEST_RUN_TOGETHER = 3  # letters of that one word: `a b` is not `ab`
 
 
 def other_spellings(
-    tokens: Sequence[str], written: str, longest: int
+    tokens: Sequence[str], written: str, longest: int, prefix: bool = False
 ) -> list[tuple[tuple[str, ...], tuple[int, ...]]]:
     """A term's tokens as outlets also write them, at most `longest` tokens each, with the
     lengths of its words for a name run together (else nothing): a word of letters and the
     number after it as one word (`f 35`: `f35`), a word of letters then digits as two (`f35`:
-    `f 35`), and a short Latin name, its words `written` with capitals, as one word (`Iron
-    Dome`: `irondome`; not `air defence`, which the index then answers without the matcher's
-    check of each article). Words of CJK characters, and abbreviations of single letters (`u
-    s`: `us` would be the pronoun), have none."""
+    `f 35`), either with a plural's s (`F-35s`, `F35s`; not after a prefix), and a short Latin
+    name, its words `written` with capitals, as one word (`Iron Dome`: `irondome`; not `air
+    defence`, which the index then answers without the matcher's check of each article). Words
+    of CJK characters, and abbreviations of single letters (`u s`: `us` would be the pronoun),
+    have none."""
     as_written = tokenize(written)
     named = all(written[start].isupper() for start in as_written.starts)
     written_tokens = tuple(tokens)
+    designations = [written_tokens, _designations_joined(written_tokens), _designations_split(written_tokens)]
+    if not prefix:
+        designations += [_plural(spelling) for spelling in designations]
+    found: dict[tuple[str, ...], tuple[int, ...]] = dict.fromkeys(designations, ())
     run_together = _run_together(written_tokens) if named else None
-    found: dict[tuple[str, ...], tuple[int, ...]] = {
-        _designations_joined(written_tokens): (),
-        _designations_split(written_tokens): (),
-    }
     if run_together is not None:
         found.setdefault(run_together, tuple(map(len, written_tokens)))
     return [
@@ -60,6 +62,16 @@ def other_spellings(
         for spelling, joined in found.items()
         if spelling != written_tokens and len(spelling) <= longest
     ]
+
+
+@lru_cache(maxsize=4096)
+def capital_designation(written: str) -> bool:
+    """Whether a term as written holds a designation whose letter is a single capital (`S-400`,
+    `S400`, `A 10`): it is then found only with that letter a capital (`S 400`, not `Russia's
+    400`), where a term that writes it small (`в 2024 году`, `a 10 percent`) is as ever."""
+    tokenized = tokenize(written)
+    letters = _designation_letters(tuple(tokenized.tokens))
+    return any(written[tokenized.starts[place]].isupper() for place in letters)
 
 
 def _is_letters(token: str) -> bool:
@@ -89,6 +101,15 @@ def _designations_split(tokens: tuple[str, ...]) -> tuple[str, ...]:
     )
 
 
+def _plural(tokens: tuple[str, ...]) -> tuple[str, ...]:
+    """A designation in Latin letters ending in a number with a plural's s (`f 35s`, `f35s`)."""
+    last = tokens[-1]
+    letters = [char for token in tokens for char in token if char.isalpha()]
+    if last[-1:].isdigit() and letters and all(char.isascii() for char in letters):
+        return (*tokens[:-1], last + "s")
+    return tokens
+
+
 def _run_together(tokens: tuple[str, ...]) -> tuple[str, ...] | None:
     """Latin words, two or three, as one (not numbers: `7.62` is not `762`)."""
     one = "".join(tokens)
@@ -101,16 +122,23 @@ def _run_together(tokens: tuple[str, ...]) -> tuple[str, ...] | None:
 @lru_cache(maxsize=4096)
 def written_so(term: Term) -> bool:
     """Whether the term is found only where the text writes it as `written_as_found` checks: a
-    name run together, or a term with a single letter before a number (`s 400`)."""
-    return bool(term.run_together or _capital_letters(term.tokens))
+    name run together, or a designation whose letter the query writes as a capital."""
+    return bool(term.run_together or (capital_designation(term.text) and _designation_letters(term.tokens)))
 
 
-def _capital_letters(tokens: tuple[str, ...]) -> tuple[int, ...]:
-    """The places of the term's single letters that have a case and a number after them."""
+@lru_cache(maxsize=4096)
+def _designation_letters(tokens: tuple[str, ...]) -> tuple[int, ...]:
+    """The places of the tokens that begin with a designation's single letter (one with a
+    case): a letter before a number (`s 400`), or a letter and digits (`s400`)."""
     return tuple(
         place
-        for place, (token, following) in enumerate(itertools.pairwise(tokens))
-        if len(token) == 1 and token.isalpha() and token.upper() != token and following[:1].isdigit()
+        for place, token in enumerate(tokens)
+        if token[:1].isalpha()
+        and token[0].upper() != token[0]
+        and (
+            (len(token) == 1 and place + 1 < len(tokens) and tokens[place + 1][:1].isdigit())
+            or token[1:2].isdigit()
+        )
     )
 
 
@@ -125,10 +153,11 @@ def written_as_found(term: Term, doc: TokenizedText, starts: npt.NDArray[np.int6
             for first in starts.tolist()
         ]
     else:
-        letters = _capital_letters(term.tokens)
-        kept = [
-            all(text[token_starts[first + place]].isupper() for place in letters) for first in starts.tolist()
-        ]
+        capitals = doc.capitals()
+        kept_at = np.ones(len(starts), dtype=np.bool_)
+        for place in _designation_letters(term.tokens):
+            kept_at &= capitals[starts + place]
+        return starts[kept_at]
     return starts[np.array(kept, dtype=np.bool_)]
 
 

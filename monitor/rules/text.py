@@ -224,6 +224,7 @@ class TokenizedText:
     _token_ids: tuple[npt.NDArray[np.int64], dict[str, int]] | None = None
     _sorted_vocabulary: list[str] | None = None
     _joined: str | None = None
+    _capitals: npt.NDArray[np.bool_] | None = None
 
     def token_ids(self) -> tuple[npt.NDArray[np.int64], dict[str, int]]:
         """The tokens as numbers (equal tokens, one number) and the numbering: a term is then
@@ -234,6 +235,15 @@ class TokenizedText:
             ids = np.fromiter(numbered, dtype=np.int64, count=len(self.tokens))
             self._token_ids = ids, vocabulary
         return self._token_ids
+
+    def capitals(self) -> npt.NDArray[np.bool_]:
+        """Per token, whether the text writes its first character as a capital."""
+        if self._capitals is None:
+            text = self.text
+            self._capitals = np.fromiter(
+                (text[start].isupper() for start in self.starts), dtype=np.bool_, count=len(self.starts)
+            )
+        return self._capitals
 
     def starting_with(self, prefix: str) -> list[str]:
         """The distinct tokens that start with `prefix` (found by bisection, not by a scan of the

@@ -37,6 +37,13 @@ def matches(query: str, text: str, title: str = "", language: str | None = None)
         ('"Check Point"', "CheckPoint shares"),  # run together in camel case, or tagged
         ('"Iron Dome"', "#irondome"),
         ("S400", "the S 400 deal"),
+        # A second review: a letter written small in the query is as ever, and plurals.
+        ('"a 10 percent"', "imposed a 10 percent tariff"),
+        ('"в 2024 году"', "Учения прошли в 2024 году"),
+        ("f-35", "the f-35 jet"),
+        ("f-35", "the F35 jet"),
+        ("F-35", "two F-35s arrived"),
+        ("F-35", "two F35s"),
         ("С400", "комплексы С-400"),
         ("F-35 NEAR/2 Japan", "Japan's F35 order"),
         ("台灣之盾", "總統宣布打造台湾之盾計畫"),
@@ -129,6 +136,7 @@ def test_matches(query: str, text: str) -> None:
         ("A4", "a 4-page leaflet"),
         ("S400", "Russia's 400 drones"),
         ("S-400", "Russia's 400 drones"),
+        ("S-400", "the s-400 and s400"),  # a capital in the query, a capital in the text
         ("С400", "с 400 солдатами"),
         ('"Iron Dome"', "IronDomestic"),  # run together, still a whole word
         ("F-35", "F-350 trucks"),
