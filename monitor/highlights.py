@@ -1,11 +1,12 @@
 """Where a hit's term stands in its snippet, found as the matcher finds it, for the pages, the
 alert e-mails and `test-rule` to mark: in any of its spellings and forms (`F35` under `F-35`,
 `#IronDome` under "Iron Dome", `בכיפת ברזל` under "כיפת ברזל", `鐵穹` under 铁穹), and only
-where it is (`IronDomeSystem` is not Iron Dome). A term the parser cannot read back is marked
-where it is written, as before."""
+where it is (`IronDomeSystem` is not Iron Dome). A term neither reading finds is marked where
+it is written, as before."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable
 from functools import lru_cache
@@ -13,30 +14,42 @@ from functools import lru_cache
 from markupsafe import escape
 
 from monitor.errors import QueryError
-from monitor.rules.match import Evaluator, MatchInput, compile_node, run
-from monitor.rules.parse import parse_query
+from monitor.rules.ast import Term
+from monitor.rules.match import Evaluator, Found, MatchInput, compile_node, run
+from monitor.rules.parse import parse_query, with_spellings
+from monitor.rules.text import TokenizedText, tokenize
 
 Span = tuple[int, int]
 
 
 @lru_cache(maxsize=1024)
-def _as_query(term: str) -> Evaluator | None:
-    try:
-        return compile_node(parse_query(f'"{term.strip()}"'))
-    except QueryError:
-        return None
+def _readings(term: str) -> tuple[Evaluator, ...]:
+    """The ways a hit's term may have been written: a `terms:` list's literal words (`C*` is
+    the word c; `Operation "Iron Swords"` three words), then a query's term (`weapon*` a
+    prefix), each with its other spellings."""
+    readings = []
+    literal = tokenize(term).tokens
+    if literal:
+        readings.append(compile_node(with_spellings(Term(term, tuple(literal), quoted=True))))
+    with contextlib.suppress(QueryError):  # a literal a query cannot hold (an unpaired quote)
+        readings.append(compile_node(parse_query(f'"{term.strip()}"')))
+    return tuple(readings)
 
 
 def term_spans(snippet: str, term: str) -> list[Span]:
-    """The places of the term in the snippet, in order, overlapping ones merged."""
+    """The places of the term in the snippet, in order, overlapping ones merged: as the first
+    reading that finds it there reads it; where it is written, if none does."""
     if not term.strip():
         return []
-    evaluator = _as_query(term)
-    if evaluator is None:
-        return [found.span() for found in re.finditer(re.escape(term), snippet, re.IGNORECASE)]
     article = MatchInput("", "", snippet)
-    found = run(evaluator, article) or {}
-    doc = article.field("text")
+    for evaluator in _readings(term):
+        found = run(evaluator, article)
+        if found:
+            return _spans(article.field("text"), found)
+    return [found.span() for found in re.finditer(re.escape(term), snippet, re.IGNORECASE)]
+
+
+def _spans(doc: TokenizedText, found: Found) -> list[Span]:
     spans = sorted(
         (doc.starts[first], doc.ends[first + len(matched.tokens) - 1])
         for (name, matched), starts in found.items()

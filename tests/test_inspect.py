@@ -40,6 +40,14 @@ def test_test_rule_exit_codes(cli: Cli, site: Site) -> None:
     assert code == 0 and "»laser«" in out and "»weapons«" in out
     code, out, _ = cli("test-rule", "dome", "--text", "domestic politics")
     assert code == 1 and out.strip() == "no match"
+    # Each hit marked at its own place (a review: the first occurrence of its text, or all).
+    code, out, _ = cli("test-rule", '"Iron Dome"', "--text", "IronDomeSystem was sold; the #IronDome works")
+    assert code == 0 and "IronDomeSystem was sold; the #»IronDome« works" in out
+    code, out, _ = cli("test-rule", "S-400", "--text", "the S 400 and the S400")
+    assert out.splitlines()[1:] == [
+        "  text [4:9] 'S-400': the »S 400« and the S400",
+        "  text [18:22] 'S-400': the S 400 and the »S400«",
+    ]
     code, _, err = cli("test-rule", "(dome", "--text", "dome")
     assert code == 2 and "expected ')'" in err
 

@@ -17,6 +17,7 @@ from monitor.ingest.fetch.client import Fetcher
 from monitor.ingest.pages.extract import PageText, extract_page
 from monitor.ingest.parse.charsets import guess
 from monitor.ingest.parse.language import article_language
+from monitor.models import Hit
 from monitor.net.egress import EgressPolicy
 from monitor.payloads import iso
 from monitor.rules import CompiledRule, MatchInput, parse_query, to_text
@@ -131,7 +132,8 @@ def test_rule_command(query: str, url: str | None, file: str | None, text: str |
         if not hit.term:
             print("  (it holds through NOT or lang:, with no term to show)")
             continue
-        print(f"  {hit.field} [{hit.start}:{hit.end}] {hit.term!r}: {_marked(hit.term, hit.snippet)}")
+        shown_snippet = _marked(getattr(document, hit.field), hit)
+        print(f"  {hit.field} [{hit.start}:{hit.end}] {hit.term!r}: {shown_snippet}")
     return 0
 
 
@@ -171,8 +173,17 @@ def _plain_text(body: bytes) -> str | None:
     return body.decode(guess(body) or "utf-8", errors="replace")
 
 
-def _marked(term: str, snippet: str) -> str:
-    """The snippet with the term marked where the matcher finds it: bold on a terminal, »…«
-    elsewhere."""
+def _marked(text: str, hit: Hit) -> str:
+    """The hit's snippet with the hit marked: bold on a terminal, »…« elsewhere. Placed by its
+    offsets where the snippet is the field's text as cut (most are); else the term is marked
+    where the matcher finds it in the snippet."""
     left, right = ("\033[1;7m", "\033[0m") if sys.stdout.isatty() else ("»", "«")
-    return marked(snippet, term, lambda found: f"{left}{found}{right}")
+    snippet = hit.snippet
+    body = snippet.removeprefix("…")
+    lead = len(snippet) - len(body)
+    body = body.removesuffix("…")
+    head = text.rfind(body, 0, hit.start + len(body))
+    if body and 0 <= head <= hit.start and hit.end <= head + len(body):
+        start, end = lead + hit.start - head, lead + hit.end - head
+        return f"{snippet[:start]}{left}{snippet[start:end]}{right}{snippet[end:]}"
+    return marked(snippet, hit.term, lambda found: f"{left}{found}{right}")

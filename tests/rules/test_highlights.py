@@ -30,7 +30,19 @@ from monitor.highlights import html_marked, marked
         ),
         ("weapons and weaponry", "weapon*", "<mark>weapons</mark> and <mark>weaponry</mark>"),
         ("a NOT b", "NOT", "a <mark>NOT</mark> b"),  # a terms list's literal word, not the operator
-        ("x (y", '(y"', "x (y"),  # a term that does not parse back: marked as written, here nowhere
+        ("x (y", '(y"', "x (<mark>y</mark>"),  # a terms list's literal: its word
+        # A second review: a terms list's entries are literal (`C*` is the word c).
+        ("Cats chase C* operators and cars", "C*", "Cats chase <mark>C</mark>* operators and cars"),
+        (
+            "Operation Iron Swords continues",
+            'Operation "Iron Swords"',
+            "<mark>Operation Iron Swords</mark> continues",
+        ),
+        (
+            "The Iron Dome and Iron and the dome",
+            'The "Iron" Dome',
+            "<mark>The Iron Dome</mark> and Iron and the dome",
+        ),
     ],
 )
 def test_marks_where_the_matcher_finds_the_term(snippet: str, term: str, expected: str) -> None:
