@@ -38,11 +38,31 @@ def filter_code(given: str) -> str | None:
     """A code as lang:, --lang and ?lang= compare it with articles' languages: brought to the
     form tags are stored in (iw is he), lowercased as the comparison is; None for no code, for
     a code of no language (`und`, `zxx`: no article is stored so) and for one CLDR does not know
-    as a language (`zz`, a typo): each would find nothing, silently."""
+    as a language (`zz`, a typo), or with a script or region it does not know (`en-ZZ`): each
+    would find nothing, silently."""
     tag = given.strip().replace("_", "-")
     if not _is_code(tag) or (code := macrolanguage(tag)) is None:
         return None
-    return code.lower() if code.partition("-")[0].lower() in _language_codes() else None
+    primary, _, subtags = code.partition("-")
+    if primary.lower() not in _language_codes() or not _known_subtags(subtags):
+        return None
+    return code.lower()
+
+
+def _known_subtags(subtags: str) -> bool:
+    """Whether a tag's script and region, if it names them, are ones CLDR knows (not Zzzz or ZZ,
+    its codes for none): `en-ZZ` would find nothing, silently."""
+    script, region, _ = _script_and_region(subtags)
+    scripts, regions = _scripts_and_regions()
+    return (script is None or script.title() in scripts) and (region is None or region.upper() in regions)
+
+
+@cache
+def _scripts_and_regions() -> tuple[frozenset[str], frozenset[str]]:
+    from babel import Locale
+
+    english = Locale("en")
+    return frozenset(english.scripts) - {"Zzzz"}, frozenset(english.territories) - {"ZZ"}
 
 
 def within(language: str, code: str) -> bool:

@@ -129,6 +129,9 @@ def test_terms_list_is_an_or_of_literal_phrases() -> None:
         ("lang:zz", 5, "lang: takes a language code such as en, zh or zh-TW"),
         ("lang:(en OR und)", 12, "not 'und'"),
         ("lang:zxx-TW", 5, "not 'zxx-TW'"),
+        ("lang:en-ZZ", 5, "not 'en-ZZ'"),  # a region or script CLDR does not know (a review)
+        ("lang:en-Zzzz", 5, "not 'en-Zzzz'"),
+        ("lang:zh-QQ", 5, "not 'zh-QQ'"),
         ("lang:(en NEAR/2 zh)", 9, "NEAR has no place in lang:"),
         ("lang:(title:dome)", 6, "lang: holds language codes, not fields"),
         ("title:-sport", 6, "'title:' takes a term: -title:sport leaves it out"),
