@@ -182,7 +182,14 @@ class Matcher:
             if fields is None:
                 continue
             for name, starts in list(fields.items()):
-                kept = written_as_found(term, article.field(name), starts)
+                doc = article.field(name)
+                # Past MAX_OCCURRENCES the automaton kept the first only, which the text may all
+                # write otherwise: scanned, the term is checked before it is cut, as on its own.
+                kept = (
+                    scan_term(term, doc)
+                    if len(starts) >= MAX_OCCURRENCES
+                    else written_as_found(term, doc, starts)
+                )
                 if len(kept):
                     fields[name] = kept
                 else:

@@ -213,3 +213,15 @@ def test_a_term_keeps_its_first_occurrences_in_a_field_on_both_paths() -> None:
     assert rule_hits(rule, MatchInput("", "", text)) == Matcher([rule]).match(MatchInput("", "", text)) == []
     near = "dome " * 10 + "iron " + "dome " * (MAX_OCCURRENCES + 50)
     assert Matcher([rule]).match(MatchInput("", "", near)) == rule_hits(rule, MatchInput("", "", near)) != []
+
+
+def test_a_term_checked_in_the_text_is_checked_before_its_occurrences_are_cut() -> None:
+    """A second review: past MAX_OCCURRENCES written otherwise, the rule set found nothing where a
+    search found the one written so."""
+    text = "the s 400 " * (MAX_OCCURRENCES + 1) + " and the S-400 system"
+    rule = CompiledRule("r", "S-400", parse_query("S-400"))
+    on_its_own = rule_hits(rule, MatchInput("", "", text))
+    in_the_rule_set = Matcher([rule]).match(MatchInput("", "", text))
+    assert (
+        [hit.start for hit in on_its_own] == [hit.start for hit in in_the_rule_set] == [text.index("S-400")]
+    )
