@@ -40,48 +40,61 @@ def upgrade_turn(database: Path) -> Iterator[None]:
     if database in _held_here:
         yield
         return
-    path = lock_path(database)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 512, 0).decode("utf-8", "replace").strip() or "a process"
+    with _lock_file(database) as fd:
+        holder = _locked_by(fd)
+        if holder is not None:
             if not holder.startswith(UPGRADING):
                 raise ArchiveError(
                     f"it needs upgrading to this version's schema while a monitor daemon runs on it "
                     f"({holder}), which would go on writing as the older version does: it is left "
                     "unchanged; stop that daemon and start this version's, which upgrades it"
-                ) from None
+                )
             fcntl.flock(fd, fcntl.LOCK_EX)  # another process of this version upgrades it: wait
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{UPGRADING} pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
+        _say(fd, f"{UPGRADING} pid {os.getpid()} on {socket.gethostname()}")
         yield
-    finally:
-        os.close(fd)  # releases the lock
 
 
 @contextmanager
 def sole_daemon(database: Path) -> Iterator[None]:
     """Hold the archive's daemon lock for the block; raises DaemonRunningError if it is held."""
+    with _lock_file(database) as fd:
+        holder = _locked_by(fd)
+        if holder is not None:
+            raise DaemonRunningError(
+                f"another monitor daemon is running on {database}: {holder}. One daemon per SQLite "
+                "archive: stop it first"
+            )
+        since = datetime.now(UTC).isoformat(timespec="seconds")
+        _say(fd, f"pid {os.getpid()} on {socket.gethostname()}, since {since}")
+        _held_here.add(database)
+        try:
+            yield
+        finally:
+            _held_here.discard(database)
+
+
+@contextmanager
+def _lock_file(database: Path) -> Iterator[int]:
+    """The archive's lock file, open (made with its folder if need be); closing it releases
+    the lock."""
     path = lock_path(database)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 512, 0).decode("utf-8", "replace").strip() or "a process"
-            raise DaemonRunningError(
-                f"another monitor daemon is running on {database}: {holder}. One daemon per SQLite "
-                "archive: stop it first"
-            ) from None
-        since = datetime.now(UTC).isoformat(timespec="seconds")
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}, since {since}\n".encode(), 0)
-        _held_here.add(database)
-        yield
+        yield fd
     finally:
-        _held_here.discard(database)
-        os.close(fd)  # releases the lock
+        os.close(fd)
+
+
+def _locked_by(fd: int) -> str | None:
+    """Take the lock if it is free (None); else who holds it, as the holder wrote."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return os.pread(fd, 512, 0).decode("utf-8", "replace").strip() or "a process"
+    return None
+
+
+def _say(fd: int, holder: str) -> None:
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{holder}\n".encode(), 0)
