@@ -146,19 +146,18 @@ def written_as_found(term: Term, doc: TokenizedText, starts: npt.NDArray[np.int6
     """The occurrences of a `written_so` term that the text writes so (the others: all)."""
     if not written_so(term) or not len(starts):
         return starts
-    text, token_starts, token_ends = doc.text, doc.starts, doc.ends
-    if term.run_together:
-        kept = [
-            _camel_or_tagged(text, token_starts[first], token_ends[first], term.run_together)
-            for first in starts.tolist()
-        ]
-    else:
+    if not term.run_together:
         capitals = doc.capitals()
-        kept_at = np.ones(len(starts), dtype=np.bool_)
+        kept = np.ones(len(starts), dtype=np.bool_)
         for place in _designation_letters(term.tokens):
-            kept_at &= capitals[starts + place]
-        return starts[kept_at]
-    return starts[np.array(kept, dtype=np.bool_)]
+            kept &= capitals[starts + place]
+        return starts[kept]
+    text, token_starts, token_ends = doc.text, doc.starts, doc.ends
+    written = [
+        _camel_or_tagged(text, token_starts[first], token_ends[first], term.run_together)
+        for first in starts.tolist()
+    ]
+    return starts[np.array(written, dtype=np.bool_)]
 
 
 def _camel_or_tagged(text: str, start: int, end: int, lengths: tuple[int, ...]) -> bool:
@@ -168,7 +167,7 @@ def _camel_or_tagged(text: str, start: int, end: int, lengths: tuple[int, ...]) 
     if start and text[start - 1] in "#@＃＠":
         return True
     word = text[start:end]
-    if word.isupper() or len(word) < sum(lengths):  # longer: a prefix's word (`"iron dom*"`)
+    if word.isupper() or len(word) < sum(lengths):  # longer: a prefix's word (`"Iron Dom*"`)
         return False
     boundaries = itertools.accumulate(lengths[:-1])
     return all(word[boundary].isupper() for boundary in boundaries)
