@@ -23,7 +23,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from monitor.rules import Field, Near, Node, Not, Op, Term
-from monitor.rules.text import FIELD_BREAK, MOST_TERM_FORMS, forms_count, position_forms, term_forms
+from monitor.rules.text import FIELD_BREAK
+from monitor.rules.word_forms import MOST_TERM_FORMS, forms_count, position_forms, term_forms
 
 NO_GAPS, POSITIONS, WORDS = 0, 1, 2  # what an article's index may lack (search_gaps)
 MOST_POSITIONS, LAST_POSITION, LONGEST_LEXEME = 256, 16_383, 2_047

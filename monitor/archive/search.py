@@ -12,7 +12,7 @@ from dataclasses import replace
 from monitor.archive import SearchFilters
 from monitor.rules import Field, Near, Node, Not, Op, Term
 from monitor.rules.spellings import written_so
-from monitor.rules.text import MOST_TERM_FORMS, forms_count, position_forms, term_forms
+from monitor.rules.word_forms import MOST_TERM_FORMS, forms_count, position_forms, term_forms
 
 
 def _phrase(tokens: tuple[str, ...], prefix: bool) -> str:

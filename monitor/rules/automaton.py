@@ -31,7 +31,8 @@ from monitor.rules.match import (
     scan_term,
 )
 from monitor.rules.spellings import written_as_found, written_so
-from monitor.rules.text import TokenizedText, term_forms
+from monitor.rules.text import TokenizedText
+from monitor.rules.word_forms import term_forms
 
 SCANNED_FIELDS = (*BODY_FIELDS, "source")
 MATCHES_AT_ONCE = 1 << 16

@@ -14,7 +14,8 @@ from monitor.language_codes import within
 from monitor.models import Hit
 from monitor.rules.ast import Field, Near, Node, Not, Op, Term, field_terms
 from monitor.rules.spellings import written_as_found, written_so
-from monitor.rules.text import TokenizedText, position_forms, tokenize, words_starting_with
+from monitor.rules.text import TokenizedText, tokenize, words_starting_with
+from monitor.rules.word_forms import position_forms
 
 BODY_FIELDS = ("title", "summary", "text")
 Place = tuple[str, int, int, str]  # a hit's field, start and end offsets in it, and snippet
