@@ -82,6 +82,8 @@ def test_a_backup_refuses_the_archives_own_files_and_a_missing_archive(
     assert listed and {source["status"] for source in listed} == {"new: not polled yet"}
     code, _, err = cli("-c", str(config), "search", "dome", "--lang", "english")
     assert code == 2 and "give a language code" in err  # the search is checked as ever
+    code, _, err = cli("-c", str(config), "backfill", "Iron Dome")
+    assert code == 2 and "makes it; is storage.url the daemon's?): nothing to backfill" in err
     assert not list(config.parent.rglob("*.db"))
     assert cli("-c", str(config), "once")[0] == 0
     archive = next(config.parent.rglob("monitor.db"))

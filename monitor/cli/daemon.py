@@ -125,13 +125,17 @@ def serve_command(settings: Settings, listen: str | None) -> int:
     """The read side alone, until SIGINT or SIGTERM."""
     import signal
 
-    from monitor.archive.backends import open_archive
+    from monitor.archive.backends import no_archive_yet, open_archive
     from monitor.metrics import Metrics
     from monitor.runtime.arenas import limit_malloc_arenas
     from monitor.serve.server import DEFAULT_LISTEN, bind, serve
 
     limit_malloc_arenas()  # the read threads' searches: as many cores at once, not 32 arenas
     listener = bind(listen or settings.serve.listen or DEFAULT_LISTEN, settings)
+    absent = no_archive_yet(settings.database_url())
+    if absent is not None:
+        # Made at the path all the same, so a daemon starting later writes where this reads.
+        print(f"monitor: warning: {absent}: serving an empty one made there", file=sys.stderr)
     archive = open_archive(settings)
 
     async def serving() -> None:

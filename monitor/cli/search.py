@@ -10,6 +10,7 @@ from typing import Any
 from monitor.archive import Archive
 from monitor.cli.output import show
 from monitor.config.settings import Settings
+from monitor.errors import UsageError
 from monitor.names import known_names
 from monitor.payloads import article_json
 from monitor.queries import SearchAsked, moment, search
@@ -18,12 +19,16 @@ from monitor.runtime import event_loop
 
 def backfill_command(settings: Settings, path: str, args: argparse.Namespace) -> int:
     from monitor.app import build_app, compile_rule
+    from monitor.archive.backends import no_archive_yet
     from monitor.backfill import backfill
 
     rules = {rule.name: rule for rule in settings.watch}
     [name] = known_names([args.rule], rules, "watch rule")
     rule = compile_rule(rules[name])
     since = moment(args.since, "--since")
+    absent = no_archive_yet(settings.database_url())
+    if absent is not None:
+        raise UsageError(f"{absent}: nothing to backfill")
 
     async def run() -> list[dict[str, Any]]:
         app = build_app(settings, path)

@@ -748,3 +748,25 @@ def test_every_route_refuses_a_parameter_it_does_not_take(
     assert answer.status_code == 400 and said in answer.json()["error"]
     known = {key: value for key, value in params.items() if key == "rule"}
     assert served.get(path, **known).status_code == 200
+
+
+def test_serving_before_the_archive_exists_says_so_and_reads_what_is_written_later(tmp_path: Path) -> None:
+    """Serving a path no daemon writes (a mistyped storage.url) answered every search with
+    nothing, without a word; the archive is still made there, for a daemon started after."""
+    config = monitor_config(tmp_path)
+    port = free_port()
+    process = start_serving(config, "serve", "--listen", f"127.0.0.1:{port}")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(base, process)
+        assert httpx.get(base + "/api/v1/articles", params={"q": "dome"}).json()["articles"] == []
+        archive = SqlArchive(f"sqlite:///{tmp_path / 'data' / 'monitor.db'}")
+        try:
+            archive.store_new([make_article("later")], [])
+        finally:
+            archive.close()
+        found = httpx.get(base + "/api/v1/articles", params={"q": '"Iron Dome"'}).json()["articles"]
+        assert [article["id"] for article in found] == ["later"]
+    finally:
+        output = stop(process)
+    assert "warning: no archive at " in output and "serving an empty one made there" in output
