@@ -8,7 +8,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
 from monitor.errors import UsageError
-from monitor.serve.pages import is_page
+from monitor.serve.rendering import is_page
 from monitor.serve.shapes import SearchParams
 
 REPEATABLE = ("source", "rule")

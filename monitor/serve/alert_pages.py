@@ -1,0 +1,70 @@
+"""The alerts page, and the one write the pages make: queueing failed alerts again, by a form
+holding this process's CSRF token."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import HTTPException, Query, Request, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from monitor.archive import Archive
+from monitor.models import AlertState
+from monitor.queries import alert_history
+from monitor.serve.rendering import page
+
+MOST_RETRIED = 1000  # alert ids in one retry form
+SHOWN = 500  # the latest alerts on the page
+
+
+class AlertPages:
+    """The routes of /alerts and POST /alerts/retry."""
+
+    def __init__(self, archive: Archive) -> None:
+        self.archive = archive
+        self.csrf = secrets.token_urlsafe(32)  # this process's: a form from another site cannot know it
+
+    def alerts_page(self, retried: Annotated[int | None, Query()] = None) -> HTMLResponse:
+        history = alert_history(self.archive, SHOWN)
+        counts = [
+            (state.value, sum(alert["state"] == state.value for alert in history)) for state in AlertState
+        ]
+        notice = f"{retried} queued again: the daemon sends it at its next dispatch" if retried else None
+        return page("alerts.html", alerts=history, counts=counts, csrf=self.csrf, notice=notice)
+
+    async def retry(self, request: Request) -> RedirectResponse:
+        ids = await self._retry_form(request)
+        missing = await run_in_threadpool(self.archive.outbox.missing_alerts, ids)
+        if missing:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no alert {', '.join(missing)}")
+        count = await run_in_threadpool(self.archive.outbox.retry_alerts, ids, False, datetime.now(UTC))
+        return RedirectResponse(f"/alerts?retried={count}", status.HTTP_303_SEE_OTHER)
+
+    async def _retry_form(self, request: Request) -> list[str]:
+        """The alert ids of a retry form this server gave; HTTPException for any other."""
+        # The form is read here, after the token check (a Form parameter would have FastAPI read
+        # the body first, an upload of any size included), and files are refused.
+        try:
+            form = await request.form(max_files=0, max_fields=MOST_RETRIED + 1)
+        except HTTPException:
+            raise
+        except Exception as error:  # multipart errors, a file, too many fields
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, f"not a retry form: {error}") from None
+        csrf_given = str(form.get("csrf", ""))
+        ids = [str(value) for value in form.getlist("id")]
+        origin = request.headers.get("origin")
+        if not hmac.compare_digest(csrf_given.encode(), self.csrf.encode()) or (
+            origin is not None and origin != str(request.base_url).rstrip("/")
+        ):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN, "the form is not one this server gave: reload the page"
+            )
+        if not ids or len(ids) > MOST_RETRIED:
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, f"give 1 to {MOST_RETRIED} alert ids")
+        if any("\x00" in each for each in ids):  # PostgreSQL refuses it in text outright
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, "an alert id holds a NUL character")
+        return ids

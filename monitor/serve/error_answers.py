@@ -1,0 +1,45 @@
+"""What the app answers for an error: JSON saying what is wrong to a program, a page to a
+person's browser (rendering.is_page)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request, status
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from monitor.errors import ArchiveError, QueryError, SearchTooSlow, UsageError
+from monitor.serve.rendering import is_page, problem_page
+from monitor.serve.searching import retry_after
+
+
+def add_error_answers(app: FastAPI) -> None:
+    app.exception_handler(QueryError)(_query_error)
+    app.exception_handler(UsageError)(_usage_error)
+    app.exception_handler(StarletteHTTPException)(_http_error)
+    app.exception_handler(SearchTooSlow)(_too_slow)
+    app.exception_handler(ArchiveError)(_archive_error)
+
+
+def _query_error(_request: Request, error: QueryError) -> JSONResponse:
+    body = {"error": str(error), "query": error.query, "position": error.position, "pointer": error.pointer()}
+    return JSONResponse(body, status.HTTP_400_BAD_REQUEST)
+
+
+def _usage_error(request: Request, error: UsageError) -> Response:
+    if is_page(request.url.path):  # a person's browser: a page saying so, not JSON
+        return problem_page(status.HTTP_400_BAD_REQUEST, str(error))
+    return JSONResponse({"error": str(error)}, status.HTTP_400_BAD_REQUEST)
+
+
+def _http_error(request: Request, error: StarletteHTTPException) -> Response:
+    if is_page(request.url.path):  # a person's browser: a page saying so, not JSON
+        return problem_page(error.status_code, str(error.detail), error.headers)
+    return JSONResponse({"error": str(error.detail)}, error.status_code, headers=error.headers)
+
+
+def _too_slow(_request: Request, error: SearchTooSlow) -> JSONResponse:
+    return JSONResponse({"error": str(error)}, status.HTTP_503_SERVICE_UNAVAILABLE, retry_after(error))
+
+
+def _archive_error(_request: Request, error: ArchiveError) -> JSONResponse:
+    return JSONResponse({"error": str(error)}, status.HTTP_503_SERVICE_UNAVAILABLE)

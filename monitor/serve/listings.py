@@ -1,0 +1,105 @@
+"""The API's routes other than the search: an article, the sources' health, the alert history,
+the rules with their counts, the mentions over time. The light ones are plain functions:
+FastAPI runs them in its thread pool, where the archive's blocking reads belong; the ones that
+count run on the read threads once they have a turn (Searching.count)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any
+
+import orjson
+from fastapi import FastAPI, HTTPException, Query, Request, status
+from fastapi.responses import Response
+
+from monitor.archive import Archive
+from monitor.config.settings import Settings
+from monitor.mentions import MOST_POINTS_IN_ALL, mention_series, mention_window
+from monitor.payloads import article_json
+from monitor.queries import alert_history, rules_overview, source_health
+from monitor.serve.searching import Searching
+from monitor.serve.shapes import AlertOut, ArticleOut, MentionsOut, RuleOut, SourceOut, errors
+
+
+def add_listings(
+    app: FastAPI, archive: Archive, settings: Settings, readers: Sequence[Any], counting: Searching
+) -> None:
+    """The routes on the app, behind `readers` (the token and parameter checks)."""
+    guarded = list(readers)
+
+    async def counted(request: Request, work: Callable[..., Any], *arguments: Any) -> Response:
+        """work(*arguments)'s answer as JSON, counted on a read thread once it has a turn
+        (Searching.count) and encoded there by orjson, as the search's. Not checked against
+        its model here, as FastAPI would: pydantic holds the interpreter while it checks (a
+        series of 2.4 million points: 10 s, the event loop stopped); tests check the shapes."""
+        body = await counting.count(_encoded, work, *arguments, gone=request.is_disconnected)
+        return Response(body, media_type="application/json")
+
+    @app.get(
+        "/api/v1/articles/{article_id}",
+        dependencies=guarded,
+        summary="One article",
+        response_model=ArticleOut,
+        responses=errors(401, 404, 503),
+    )
+    def article(article_id: str) -> dict[str, Any]:
+        found = archive.article(article_id)
+        if found is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no article {article_id!r} in the archive")
+        return article_json(found)
+
+    @app.get(
+        "/api/v1/sources",
+        dependencies=guarded,
+        summary="Each source's health",
+        response_model=list[SourceOut],
+        responses=errors(401, 503, waits="count"),
+    )
+    async def sources(request: Request) -> Response:
+        return await counted(request, source_health, archive, settings, True)
+
+    @app.get(
+        "/api/v1/alerts",
+        dependencies=guarded,
+        summary="The alert history, newest first",
+        response_model=list[AlertOut],
+        responses=errors(401, 503),
+    )
+    def alerts(limit: Annotated[int, Query(ge=1, le=5000)] = 200) -> list[dict[str, Any]]:
+        return alert_history(archive, limit)
+
+    @app.get(
+        "/api/v1/rules",
+        dependencies=guarded,
+        summary="Each watch rule with its match counts",
+        response_model=list[RuleOut],
+        responses=errors(401, 503, waits="count"),
+    )
+    async def rules(request: Request) -> Response:
+        return await counted(request, rules_overview, archive, settings)
+
+    too_many = "an interval, date, grouping or rule is not known, or the answer would be more than "
+    too_many += f"{MOST_POINTS_IN_ALL:,} points (lines times intervals)"
+
+    @app.get(
+        "/api/v1/stats/mentions",
+        dependencies=guarded,
+        summary="Matches per day, week or month",
+        response_model=MentionsOut,
+        responses=errors(400, 401, 503, waits="count", own={400: too_many}),
+    )
+    async def mentions(
+        request: Request,
+        rule: Annotated[list[str], Query(description="watch rules (default: every one)")] = [],  # noqa: B006
+        interval: Annotated[str, Query(description="day, week or month")] = "day",
+        since: Annotated[str | None, Query(description="default: 90 days back; 30d or a date")] = None,
+        until: Annotated[str | None, Query(description="default: now; a date takes in its whole day")] = None,
+        by: Annotated[str | None, Query(description="source or language: a line for each")] = None,
+    ) -> Response:
+        asked = (rule, interval, since, until, by)
+        mention_window(settings, *asked)  # what is wrong is said at once: it reads nothing
+        return await counted(request, mention_series, archive, settings, *asked)
+
+
+def _encoded(work: Callable[..., Any], *arguments: Any) -> bytes:
+    return orjson.dumps(work(*arguments))

@@ -1,0 +1,77 @@
+"""The pages' HTML: Jinja2 templates, every value escaped, with no script at all, so the
+Content-Security-Policy (web.py) can forbid every script: an article's text or title holding
+markup shows as text and runs nothing. The hits' marks are the only HTML built from an article,
+and that is cleaned against an allow-list (nh3) before it is sent."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from functools import cache
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import urlsplit
+
+import nh3
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
+
+from monitor.highlights import html_marked
+from monitor.models import Article, Hit
+from monitor.names import name_key
+
+# Paths answered for programs (JSON, feeds, metrics): everything else is a page for a person.
+_NOT_PAGES = ("/api/", "/feeds/", "/static/", "/openapi.json", "/metrics", "/healthz", "/csp-report")
+
+
+def is_page(path: str) -> bool:
+    return not path.startswith(_NOT_PAGES)
+
+
+def page(name: str, code: int = 200, headers: Mapping[str, str] | None = None, **values: Any) -> HTMLResponse:
+    """The template `name` rendered with `values`, answered with `code` and `headers`."""
+    return HTMLResponse(_environment().get_template(name).render(**values), code, dict(headers or {}))
+
+
+def problem_page(
+    code: int,
+    message: str,
+    headers: Mapping[str, str] | None = None,
+    links: Sequence[tuple[str, str]] = (),
+    links_title: str = "",
+) -> HTMLResponse:
+    """A page saying what is wrong (a 404's missing rule, a 401's token), with `links` (name,
+    address) to go on from."""
+    title = HTTPStatus(code).phrase
+    return page(
+        "problem.html", code, headers, title=title, message=message, links=links, links_title=links_title
+    )
+
+
+def spelled(asked: str, names: list[str]) -> str | None:
+    """The name among `names` that `asked` is (name_key), or None."""
+    return next((name for name in names if name_key(name) == name_key(asked)), None) if asked else None
+
+
+def _marked(snippet: str, term: str) -> Markup:
+    """The snippet with the term marked where the matcher finds it (highlights.py); the HTML
+    cleaned (nh3) to <mark>."""
+    return Markup(nh3.clean(html_marked(snippet, term), tags={"mark"}, attributes={}, link_rel=None))
+
+
+def _hits_of(article: Article, rule: str | None) -> list[Hit]:
+    return [hit for hit in article.hits if hit.term and (rule is None or hit.rule == rule)]
+
+
+def _safe_link(url: str) -> str:
+    """The URL when it is http(s); a page never links a javascript: or data: URL a feed gave."""
+    return url if urlsplit(url).scheme in ("http", "https") else "#"
+
+
+@cache
+def _environment() -> Environment:
+    environment = Environment(
+        loader=PackageLoader("monitor.serve", "templates"), autoescape=select_autoescape(default=True)
+    )
+    environment.globals.update(marked=_marked, hits_of=_hits_of, safe_link=_safe_link)
+    return environment
