@@ -1,6 +1,6 @@
 """The API's JSON shapes, as its OpenAPI document describes them: FastAPI checks every answer
 against these but the search's and the counts' (which encode their own on the read threads,
-api.py; tests check them against ArticlePage, SourceOut, RuleOut and MentionsOut), so the
+api.py and listings.py; tests check them against ArticlePage, SourceOut, RuleOut and MentionsOut), so the
 document and what is served cannot part (schemathesis tests both). The
 article is INTERFACE.md's, the one `search --format json` prints."""
 
