@@ -111,8 +111,9 @@ class SearchTooSlow(MonitorError):
         "(a query of NOT alone reads every article)"
     )
 
-    def __init__(self, seconds: float, advice: str = NARROW) -> None:
+    def __init__(self, seconds: float, advice: str = NARROW, waited: bool = False) -> None:
         self.seconds = seconds
+        self.waited = waited  # it was stopped waiting for the processor: the query is not to blame
         super().__init__(f"the search ran longer than {seconds:g} s and was stopped: {advice}")
 
 

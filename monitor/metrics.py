@@ -92,6 +92,7 @@ class ArchiveCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         answering = GaugeMetricFamily("monitor_archive_up", "Whether the archive answered this scrape")
         try:
+            self.archive.answers()  # as /healthz: damage found by any read of this process says no
             states = self.archive.stats.alert_states()
             matches = self.archive.stats.rule_matches([datetime.now(UTC) - RECENT])
         except ArchiveError:

@@ -198,10 +198,10 @@ def _status(state: SourceState) -> str:
     return str(state.last_status or PollResult.OK)
 
 
-def alert_history(archive: Archive, limit: int) -> list[dict[str, Any]]:
-    """The newest alert rows, at most `limit`, each with its article's title and link (read in
-    one batch)."""
-    rows = archive.outbox.alerts(limit)
+def alert_history(archive: Archive, limit: int, state: AlertState | None = None) -> list[dict[str, Any]]:
+    """The newest alert rows (of `state`, when given), at most `limit`, each with its article's
+    title and link (read in one batch)."""
+    rows = archive.outbox.alerts(limit, state)
     found = archive.articles(list(dict.fromkeys(row.article_id for row in rows)))
     records: list[dict[str, Any]] = []
     for row in rows:
@@ -271,6 +271,8 @@ def rule_matches(
     try:
         return archive.search(compile_rule(rule).node, filters, time_limit, cpu_limit)
     except SearchTooSlow as error:  # a reader of the page or a feed cannot narrow the search
+        if error.waited:
+            raise
         advice = (
             f"the rule {name!r} asks too much of the archive: narrow its query (whole words rather "
             "than a short prefix) or raise serve.search_timeout"

@@ -14,8 +14,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from prometheus_client import generate_latest
 
+from monitor.archive import SearchFilters
 from monitor.archive.sql import SqlArchive
+from monitor.config.loading import load_settings
+from monitor.errors import ArchiveError
+from monitor.metrics import Metrics
+from monitor.rules import parse_query
 from tests import fixtures
 from tests.archive.helpers import make_article
 from tests.configs import monitor_config
@@ -125,18 +131,23 @@ def test_a_full_disk_is_one_clear_line_and_polling_resumes_when_space_returns(
     assert "Traceback" not in output, output
 
 
-def test_a_damaged_archive_is_named_by_check_and_search_alike(cli: Cli, tmp_path: Path) -> None:
-    path = tmp_path / "monitor.db"
+def _damaged_archive(path: Path) -> None:
+    """An archive of 200 articles, pages in the middle of its file scribbled over."""
     archive = SqlArchive(f"sqlite:///{path}")
     archive.store_new([make_article(f"a{n}", text="Iron Dome. " * 500) for n in range(200)], [])
     archive.close()
     with sqlite3.connect(path) as connection:
         connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         pages = connection.execute("PRAGMA page_count").fetchone()[0]
-    with path.open("r+b") as handle:  # scribble over pages in the middle of the file
+    with path.open("r+b") as handle:
         for page in range(pages // 3, 2 * pages // 3, 7):
             handle.seek(4096 * page)
             handle.write(b"\xff" * 4096)
+
+
+def test_a_damaged_archive_is_named_by_check_and_search_alike(cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "monitor.db"
+    _damaged_archive(path)
     config = monitor_config(
         tmp_path, storage="sqlite:///monitor.db", watch=[{"name": "Dome", "terms": ["Iron Dome"]}]
     )
@@ -145,6 +156,27 @@ def test_a_damaged_archive_is_named_by_check_and_search_alike(cli: Cli, tmp_path
     code, _, err = cli("-c", str(config), "search", "iron", "--limit", "500")
     assert code == 1 and "the file is damaged: `monitor check` tests it" in err, err
     assert "Traceback" not in err
+
+
+def test_damage_a_read_found_is_said_by_the_health_check_and_the_metrics(tmp_path: Path) -> None:
+    """Found by a review: /healthz's trivial read missed the damaged pages and said "ok" while
+    every search, page and feed answered 503 "database disk image is malformed"."""
+    path = tmp_path / "monitor.db"
+    _damaged_archive(path)
+    archive = SqlArchive(f"sqlite:///{path}")
+    settings = load_settings(monitor_config(tmp_path, storage=f"sqlite:///{path}"))
+    metrics = Metrics()
+    metrics.watch_archive(archive, settings)
+    try:
+        archive.answers()  # the trivial read misses the damage
+        with pytest.raises(ArchiveError, match=r"malformed|not a database|decode"):
+            archive.search(parse_query("iron"), SearchFilters(limit=500))
+        with pytest.raises(ArchiveError, match=r"monitor.db is damaged \(.+\): `monitor check` tests it"):
+            archive.answers()
+        scraped = generate_latest(metrics.registry).decode()
+        assert "monitor_archive_up 0.0" in scraped, scraped
+    finally:
+        archive.close()
 
 
 def test_run_on_a_foreign_database_leaves_nothing_beside_it(cli: Cli, tmp_path: Path) -> None:

@@ -157,6 +157,8 @@ def test_alerts_retry_command(cli: Cli, config: Path, webhook: WebhookReceiver) 
     history = cli.json("-c", str(config), "alerts", "--format", "json")
     failing = [row for row in history if row["channel"].startswith("webhook")]
     assert failing and all(row["state"] == "pending" and row["attempts"] == 1 for row in failing)
+    pending = cli.json("-c", str(config), "alerts", "--state", "pending", "--format", "json")
+    assert pending == [row for row in history if row["state"] == "pending"] and pending
     code, out, _ = cli("-c", str(config), "alerts", "retry", failing[0]["id"])
     assert code == 0 and out.startswith("1 alert queued again")
     again = {row["id"]: row for row in cli.json("-c", str(config), "alerts", "--format", "json")}

@@ -195,8 +195,8 @@ class Outbox(Protocol):
         """The ids, in the order given, that no row has."""
         ...
 
-    def alerts(self, limit: int) -> list[AlertRecord]:
-        """The `limit` newest rows, newest first."""
+    def alerts(self, limit: int, state: AlertState | None = None) -> list[AlertRecord]:
+        """The `limit` newest rows (of `state`, when given), newest first."""
         ...
 
 
@@ -370,8 +370,8 @@ class Archive(Protocol):
 
     def answers(self) -> None:
         """ArchiveError unless the database answers a trivial read at once: through a
-        connection that searches cannot all be holding (a health probe's question); ArchiveGone
-        as still_open raises it."""
+        connection that searches cannot all be holding (a health probe's question), or once a
+        read or write of this process found the file damaged; ArchiveGone as still_open raises it."""
         ...
 
     def still_open(self) -> None:

@@ -46,6 +46,9 @@ class SqlConnections:
         # Idle connections of read_cursor; list.pop and append are atomic, so threads share it.
         self._read_connections: list[sqlite3.Connection] = []
         self._store_connection: sqlite3.Connection | None = None  # used under the write lock
+        # What SQLite said when a read or write found the file damaged: a damaged page stays so
+        # until the file is restored, while reads that miss it go on answering.
+        self.damage: str | None = None
         problem = storage_url_problem(url)
         if problem is None and not url.startswith("sqlite:"):
             problem = f"not an SQLite URL: {url!r}"
@@ -89,9 +92,29 @@ class SqlConnections:
                 self._store_connection.close()
                 self._store_connection = None
 
+    def undamaged(self) -> None:
+        """ArchiveError once a read or write of this process found the file damaged."""
+        if self.damage is not None:
+            raise ArchiveError(
+                f"the archive's file {self.path} is damaged ({self.damage}): `monitor check` "
+                "tests it; stop the monitor and restore a backup"
+            )
+
+    @contextmanager
+    def _errors(self, verb: str) -> Iterator[None]:
+        """archive_errors, noting damage the driver reports (undamaged)."""
+        try:
+            with archive_errors(verb):
+                yield
+        except ArchiveError as error:
+            cause = error.__cause__
+            if isinstance(cause, Exception) and is_damage(cause):
+                self.damage = str(getattr(cause, "orig", None) or cause).splitlines()[0]
+            raise
+
     @contextmanager
     def writing(self) -> Iterator[Connection]:
-        with self.write_lock, archive_errors("write"), self.engine.begin() as connection:
+        with self.write_lock, self._errors("write"), self.engine.begin() as connection:
             yield connection
 
     @contextmanager
@@ -100,7 +123,7 @@ class SqlConnections:
         pipeline stores a poll's articles as it ends, and through SQLAlchemy each statement
         spends more in Python than SQLite spends running it, all of it holding the GIL inside
         the write lock. Other writes keep `writing`."""
-        with self.write_lock, archive_errors("write"):
+        with self.write_lock, self._errors("write"):
             if self._store_connection is None:
                 self._store_connection = driver_connection(self.path)
             driver = self._store_connection
@@ -119,7 +142,7 @@ class SqlConnections:
     @contextmanager
     def reading(self) -> Iterator[Connection]:
         with (
-            archive_errors("read"),
+            self._errors("read"),
             self.engine.connect().execution_options(reading=True) as connection,
             connection.begin(),
         ):
@@ -136,14 +159,16 @@ class SqlConnections:
         except IndexError:
             driver = None
         try:
-            driver = driver or driver_connection(self.path)
-            driver.execute("BEGIN")
-        except sqlite3.Error as error:
-            raise ArchiveError(f"cannot read the archive: {explained(error)}") from error
+            with self._errors("read"):
+                driver = driver or driver_connection(self.path)
+                driver.execute("BEGIN")
+        except ArchiveError:
+            if driver is not None:
+                driver.close()
+            raise
         try:
-            yield driver.cursor()
-        except sqlite3.Error as error:
-            raise ArchiveError(f"cannot read the archive: {explained(error)}") from error
+            with self._errors("read"):
+                yield driver.cursor()
         finally:
             try:
                 driver.execute("ROLLBACK")  # it wrote nothing
@@ -218,6 +243,12 @@ def explained(error: Exception) -> str:
     cause = cause if len(cause) <= 160 else cause[:159] + "…"
     if "disk is full" in cause:
         return f"{cause} (nothing is lost: the work is retried once there is space)"
-    if isinstance(driver_error, sqlite3.Error) and any(sign in cause for sign in _DAMAGE):
+    if is_damage(error):
         return f"{cause} (the file is damaged: `monitor check` tests it; restore a backup)"
     return cause
+
+
+def is_damage(error: Exception) -> bool:
+    """Whether SQLite's error says the file is damaged."""
+    driver_error = getattr(error, "orig", None) or error
+    return isinstance(driver_error, sqlite3.Error) and any(sign in str(driver_error) for sign in _DAMAGE)

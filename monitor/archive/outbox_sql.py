@@ -215,9 +215,10 @@ class SqlOutbox:
         return [alert_id for alert_id in ids if alert_id not in known]
 
     @operation("reading the alert history")
-    def alerts(self, limit: int) -> list[AlertRecord]:
+    def alerts(self, limit: int, state: AlertState | None = None) -> list[AlertRecord]:
+        newest = select(alerts).order_by(alerts.c.created.desc(), alerts.c.id).limit(limit)
+        if state is not None:
+            newest = newest.where(alerts.c.state == state.value)
         with self.db.reading() as connection:
-            rows = connection.execute(
-                select(alerts).order_by(alerts.c.created.desc(), alerts.c.id).limit(limit)
-            ).all()
+            rows = connection.execute(newest).all()
         return [alert_from(row) for row in rows]

@@ -188,7 +188,7 @@ class PostgresArchive(SourceSchedule):
         query, filters = language_asked_of_the_matcher(query, filters)
         with self.db.read_cursor(time_limit) as cursor:
             # From when a reader is had: a quick search queued behind slow ones is not too slow.
-            deadline = Deadline(time_limit, cpu_limit)
+            deadline = Deadline(time_limit, cpu_limit, work_here=False)
             with postgres_time_limit(deadline):
                 return self._search(cursor, query, filters, deadline)
 

@@ -86,6 +86,7 @@ class SqlArchive(SourceSchedule):
     @operation("reaching the archive")
     def answers(self) -> None:
         self.db.still_open()
+        self.db.undamaged()
         with self.db.read_cursor() as cursor:  # SQLite's readers are not limited in number
             cursor.execute("SELECT 1 FROM articles LIMIT 1").fetchone()
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from monitor.archive import Archive
 from monitor.cli.output import show
 from monitor.errors import UsageError
+from monitor.models import AlertState
 from monitor.phrases import counted
 from monitor.queries import alert_history
 
@@ -28,8 +29,8 @@ def retry_alerts_command(archive: Archive, ids: list[str], failed: bool) -> int:
     return 0
 
 
-def alerts_command(archive: Archive, limit: int, fmt: str) -> int:
-    records = alert_history(archive, limit)
+def alerts_command(archive: Archive, limit: int, fmt: str, state: str | None = None) -> int:
+    records = alert_history(archive, limit, AlertState(state) if state else None)
     columns = (
         "id",
         "created",

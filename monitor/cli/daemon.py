@@ -12,6 +12,7 @@ from contextlib import nullcontext
 from monitor.archive.connections import refuse_unless_ours
 from monitor.archive.engine import database_path
 from monitor.config.settings import Settings
+from monitor.errors import UsageError
 from monitor.models import PollResult
 from monitor.names import known_names
 from monitor.phrases import counted
@@ -133,9 +134,9 @@ def serve_command(settings: Settings, listen: str | None) -> int:
     limit_malloc_arenas()  # the read threads' searches: as many cores at once, not 32 arenas
     listener = bind(listen or settings.serve.listen or DEFAULT_LISTEN, settings)
     absent = no_archive_yet(settings.database_url())
-    if absent is not None:
-        # Made at the path all the same, so a daemon starting later writes where this reads.
-        print(f"monitor: warning: {absent}: serving an empty one made there", file=sys.stderr)
+    if absent is not None:  # a mistyped path: an empty archive made there would answer "ok"
+        listener.close()
+        raise UsageError(f"{absent}: nothing to serve; start the daemon first")
     archive = open_archive(settings)
 
     async def serving() -> None:

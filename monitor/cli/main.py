@@ -16,6 +16,7 @@ from monitor.cli.output import FORMATS
 from monitor.config.loading import config_path, load_settings
 from monitor.config.settings import Settings
 from monitor.errors import ConfigError, DaemonRunningError, MonitorError, QueryError, UsageError
+from monitor.models import AlertState
 
 EPILOG = """examples:
   monitor check
@@ -104,6 +105,8 @@ def _parser() -> argparse.ArgumentParser:
     opml_out.add_argument("-o", "--output", type=Path, help="a file (default: standard output)")
     alerts = commands.add_parser("alerts", help="alert history: channel, rule, article, state")
     alerts.add_argument("--limit", type=int, default=200)
+    states = [state.value for state in AlertState]
+    alerts.add_argument("--state", choices=states, help="only the alerts in this state")
     alerts.add_argument("--format", choices=FORMATS, default="table")
     alert_actions = alerts.add_subparsers(dest="action", metavar="ACTION")
     retry = alert_actions.add_parser("retry", help="send failed (or the given) alerts again")
@@ -294,7 +297,7 @@ def _reading(args: argparse.Namespace, settings: Settings) -> int:
 
         if args.action == "retry":
             return retry_alerts_command(archive, args.ids, args.failed)
-        return alerts_command(archive, args.limit, args.format)
+        return alerts_command(archive, args.limit, args.format, args.state)
 
 
 def _warn(message: str) -> None:

@@ -28,13 +28,27 @@ class AlertPages:
         self.archive = archive
         self.csrf = secrets.token_urlsafe(32)  # this process's: a form from another site cannot know it
 
-    def alerts_page(self, retried: Annotated[int | None, Query()] = None) -> HTMLResponse:
-        history = alert_history(self.archive, SHOWN)
-        counts = [
-            (state.value, sum(alert["state"] == state.value for alert in history)) for state in AlertState
-        ]
+    def alerts_page(
+        self,
+        state: Annotated[AlertState | None, Query()] = None,
+        retried: Annotated[int | None, Query(ge=0, le=MOST_RETRIED)] = None,
+    ) -> HTMLResponse:
+        """The newest SHOWN alerts (of `state`, when given), and how many there are in each state."""
+        history = alert_history(self.archive, SHOWN, state)
+        in_state = self.archive.stats.alert_states()
+        counts = [(each.value, in_state.get(each.value, 0)) for each in AlertState]
+        total = in_state.get(state.value, 0) if state else sum(in_state.values())
         notice = f"{retried} queued again: the daemon sends it at its next dispatch" if retried else None
-        return page("alerts.html", alerts=history, counts=counts, csrf=self.csrf, notice=notice)
+        shown = state.value if state else None
+        return page(
+            "alerts.html",
+            alerts=history,
+            counts=counts,
+            state=shown,
+            total=total,
+            csrf=self.csrf,
+            notice=notice,
+        )
 
     async def retry(self, request: Request) -> RedirectResponse:
         ids = await self._retry_form(request)

@@ -4,6 +4,8 @@ person's browser (rendering.is_page)."""
 from __future__ import annotations
 
 from fastapi import FastAPI, Request, status
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -18,6 +20,7 @@ def add_error_answers(app: FastAPI) -> None:
     app.exception_handler(StarletteHTTPException)(_http_error)
     app.exception_handler(SearchTooSlow)(_too_slow)
     app.exception_handler(ArchiveError)(_archive_error)
+    app.exception_handler(RequestValidationError)(_invalid_parameter)
 
 
 def _query_error(_request: Request, error: QueryError) -> JSONResponse:
@@ -41,5 +44,19 @@ def _too_slow(_request: Request, error: SearchTooSlow) -> JSONResponse:
     return JSONResponse({"error": str(error)}, status.HTTP_503_SERVICE_UNAVAILABLE, retry_after(error))
 
 
-def _archive_error(_request: Request, error: ArchiveError) -> JSONResponse:
+def _archive_error(request: Request, error: ArchiveError) -> Response:
+    if is_page(request.url.path):
+        return problem_page(status.HTTP_503_SERVICE_UNAVAILABLE, str(error))
     return JSONResponse({"error": str(error)}, status.HTTP_503_SERVICE_UNAVAILABLE)
+
+
+async def _invalid_parameter(request: Request, error: RequestValidationError) -> Response:
+    """FastAPI's 422 for the API, as its document says; a page saying which parameter is wrong
+    for a person's browser (?matched=maybe)."""
+    if not is_page(request.url.path):
+        return await request_validation_exception_handler(request, error)
+    problems = [
+        f"{'.'.join(str(part) for part in problem['loc'][1:])}: {problem['msg']}"
+        for problem in error.errors()
+    ]
+    return problem_page(status.HTTP_400_BAD_REQUEST, "; ".join(problems))

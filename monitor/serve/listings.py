@@ -15,6 +15,7 @@ from fastapi.responses import Response
 from monitor.archive import Archive
 from monitor.config.settings import Settings
 from monitor.mentions import MOST_POINTS_IN_ALL, mention_series, mention_window
+from monitor.models import AlertState
 from monitor.payloads import article_json
 from monitor.queries import alert_history, rules_overview, source_health
 from monitor.serve.searching import Searching
@@ -65,8 +66,11 @@ def add_listings(
         response_model=list[AlertOut],
         responses=errors(401, 503),
     )
-    def alerts(limit: Annotated[int, Query(ge=1, le=5000)] = 200) -> list[dict[str, Any]]:
-        return alert_history(archive, limit)
+    def alerts(
+        limit: Annotated[int, Query(ge=1, le=5000)] = 200,
+        state: Annotated[AlertState | None, Query(description="only the alerts in this state")] = None,
+    ) -> list[dict[str, Any]]:
+        return alert_history(archive, limit, state)
 
     @app.get(
         "/api/v1/rules",

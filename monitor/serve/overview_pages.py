@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from urllib.parse import quote
 
 from fastapi import HTTPException, Request, status
 from fastapi.responses import HTMLResponse
@@ -17,8 +16,7 @@ from monitor.mentions import mention_series
 from monitor.models import ArchivedArticle
 from monitor.queries import rule_matches, rules_overview, source_health
 from monitor.serve.chart import line_chart
-from monitor.serve.rendering import page, problem_page, spelled
-from monitor.serve.search_page import SearchForm, SearchPage
+from monitor.serve.rendering import page, path_part, problem_page, spelled
 from monitor.serve.searching import Searching, retry_after, rule_prefixes
 
 RECENT_MATCHES = 20
@@ -34,13 +32,11 @@ class OverviewPages:
         settings: Settings,
         searching: Searching,
         counting: Searching,
-        search: SearchPage,
     ) -> None:
         self.archive = archive
         self.settings = settings
         self.searching = searching
         self.counting = counting
-        self.search = search  # a busy rule page is the search form saying so
 
     def article_page(self, article_id: str) -> HTMLResponse:
         item = self.archive.article(article_id)
@@ -59,7 +55,7 @@ class OverviewPages:
         watch = self.settings.watch
         known = spelled(name, [rule.name for rule in watch])
         if known is None:
-            rules = [(rule.name, f"/rules/{quote(rule.name, safe='')}") for rule in watch]
+            rules = [(rule.name, f"/rules/{path_part(rule.name)}") for rule in watch]
             return problem_page(404, f"no watch rule {name!r}", links=rules, links_title="The watch rules:")
         # Heavy whatever its query: its counts and chart read every match of the rule (0.7 s of
         # the processor at a million articles), and its recent matches are a search.
@@ -67,7 +63,8 @@ class OverviewPages:
         try:
             return await self.searching.run(turns, self._rule_answer, known, gone=request.is_disconnected)
         except ServerBusy as error:  # no turn came for it: nothing read
-            return self.search.refused(SearchForm(rule=known), 503, str(error), headers=retry_after(error))
+            title, path = f"Watch rule {known}", f"/rules/{path_part(known)}"
+            return page("busy.html", 503, retry_after(error), title=title, message=str(error), path=path)
 
     def _rule_answer(self, name: str, *, time_limit: float, cpu_limit: float | None = None) -> HTMLResponse:
         recent: list[ArchivedArticle] = []

@@ -28,7 +28,7 @@ def add_pages(
     """The pages' routes on the app, behind the same token check as the API (`readers`); the
     searches run by `searching`, the counts by `counting`."""
     search = SearchPage(archive, settings, searching)
-    overviews = OverviewPages(archive, settings, searching, counting, search)
+    overviews = OverviewPages(archive, settings, searching, counting)
     alerts = AlertPages(archive)
     guarded = list(readers)
     for path, answer in (

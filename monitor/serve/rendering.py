@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from functools import cache
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import nh3
 from fastapi.responses import HTMLResponse
@@ -53,6 +53,14 @@ def spelled(asked: str, names: list[str]) -> str | None:
     return next((name for name in names if name_key(name) == name_key(asked)), None) if asked else None
 
 
+def path_part(name: str) -> str:
+    """A name (a rule's) as part of a URL's path: its slashes kept (/rules/a/b reads as the
+    rule "a/b" is written), all encoded when a part between them is . or .., which a browser
+    resolves away (/rules/../etc is /etc)."""
+    dots = any(part in (".", "..") for part in name.split("/"))
+    return quote(name, safe="" if dots else "/")
+
+
 def _marked(snippet: str, term: str) -> Markup:
     """The snippet with the term marked where the matcher finds it (highlights.py); the HTML
     cleaned (nh3) to <mark>."""
@@ -74,4 +82,5 @@ def _environment() -> Environment:
         loader=PackageLoader("monitor.serve", "templates"), autoescape=select_autoescape(default=True)
     )
     environment.globals.update(marked=_marked, hits_of=_hits_of, safe_link=_safe_link)
+    environment.filters["path_part"] = path_part
     return environment

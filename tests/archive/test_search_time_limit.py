@@ -92,6 +92,22 @@ def test_processor_time_is_the_searching_threads_own() -> None:
         deadline.check()
 
 
+def test_a_search_stopped_while_waiting_for_the_processor_does_not_blame_the_query() -> None:
+    """Found by a review: a one-word search over a thousand articles, stopped on a crowded
+    server, was told to use whole words rather than a short prefix."""
+    waiting = Deadline(0.05)
+    time.sleep(0.1)
+    stopped = waiting.stopped()
+    assert stopped.waited and "had the processor for 0.0 s of them (the server was busy" in str(stopped)
+    working = Deadline(0.05)
+    while time.monotonic() < working.at:  # type: ignore[operator]
+        sum(range(1000))
+    assert not working.stopped().waited and "whole words rather than a short prefix" in str(working.stopped())
+    remote = Deadline(0.05, work_here=False)  # PostgreSQL's work is the server's: no telling
+    time.sleep(0.1)
+    assert not remote.stopped().waited
+
+
 def test_a_stopped_search_ends_near_its_limit(coastal: Archive) -> None:
     # NOT coast over 3,000 articles takes tens of milliseconds; stopped at 5 ms it ends far sooner.
     began = time.monotonic()

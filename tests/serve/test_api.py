@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from monitor.errors import UsageError
 from monitor.mentions import mention_series
 from monitor.models import Hit
 from monitor.serve.shapes import ArticlePage, MentionsOut, RuleOut, SourceOut
-from tests.archive.helpers import make_article
+from tests.archive.helpers import NOW, make_article
 from tests.configs import LOOPBACK_FETCH, monitor_config
 from tests.serve.conftest import (
     TOKEN,
@@ -710,6 +710,15 @@ def test_a_page_that_cannot_be_shown_is_a_page_saying_why(served: Served) -> Non
         assert response.status_code == 404 and response.headers["content-type"].startswith("text/html")
         assert said in response.text and "<h1>Not Found</h1>" in response.text
     assert served.get("/api/v1/nothing").json() == {"error": "Not Found"}  # programs still get JSON
+    # A parameter of the wrong type: a page naming it (found by a review: FastAPI's 422 JSON).
+    for path, params, said in (
+        ("/", {"q": "dome", "matched": "maybe"}, "matched: Input should be a valid boolean"),
+        ("/alerts", {"retried": "abc"}, "retried: Input should be a valid integer"),
+    ):
+        response = served.get(path, **params)
+        assert response.status_code == 400 and response.headers["content-type"].startswith("text/html")
+        assert said in response.text, response.text
+    assert served.get("/api/v1/alerts", limit="abc").json()["detail"][0]["loc"] == ["query", "limit"]
 
 
 def test_every_route_refuses_a_parameter_of_one_value_given_twice(served: Served) -> None:
@@ -750,23 +759,55 @@ def test_every_route_refuses_a_parameter_it_does_not_take(
     assert served.get(path, **known).status_code == 200
 
 
-def test_serving_before_the_archive_exists_says_so_and_reads_what_is_written_later(tmp_path: Path) -> None:
-    """Serving a path no daemon writes (a mistyped storage.url) answered every search with
-    nothing, without a word; the archive is still made there, for a daemon started after."""
-    config = monitor_config(tmp_path)
+def test_serving_an_archive_not_there_is_refused_and_makes_none(tmp_path: Path) -> None:
+    """Found by a review: serving a path no daemon writes (a mistyped storage.url) made an empty
+    archive there and answered every search with nothing, /healthz with "ok"."""
+    config = monitor_config(tmp_path, storage="sqlite:///nodir/monitr.db")
+    done = subprocess.run(
+        [sys.executable, "-m", "monitor", "-c", str(config), "serve", "--listen", f"127.0.0.1:{free_port()}"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "no archive at " in done.stderr and "nothing to serve; start the daemon first" in done.stderr
+    assert not (tmp_path / "nodir").exists()
+
+
+def test_the_alerts_page_counts_every_alert_and_reaches_old_failed_ones(tmp_path: Path) -> None:
+    """Found by a review: the page counted only the newest 500 alerts and showed no others, so
+    older failed alerts had no Retry button anywhere."""
+    archive = SqlArchive(f"sqlite:///{tmp_path / 'data' / 'monitor.db'}")
+    try:
+
+        def stored(keys: range) -> list[OutboxRow]:
+            rows = [OutboxRow("desk", "webhook:x", f"s{key}", f"a{key}", ("Iron Dome",)) for key in keys]
+            fetched = [NOW + timedelta(minutes=key) for key in keys]  # an alert's creation
+            articles = [
+                make_article(f"a{key}", story=f"s{key}", fetched=at)
+                for key, at in zip(keys, fetched, strict=True)
+            ]
+            archive.store_new(articles, rows)
+            return rows
+
+        old = stored(range(3))
+        archive.outbox.mark_alerts_failed({row.id: None for row in old}, "HTTP 500", datetime.now(UTC))
+        stored(range(3, 520))
+    finally:
+        archive.close()
     port = free_port()
-    process = start_serving(config, "serve", "--listen", f"127.0.0.1:{port}")
+    process = start_serving(monitor_config(tmp_path), "serve", "--listen", f"127.0.0.1:{port}")
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(base, process)
-        assert httpx.get(base + "/api/v1/articles", params={"q": "dome"}).json()["articles"] == []
-        archive = SqlArchive(f"sqlite:///{tmp_path / 'data' / 'monitor.db'}")
-        try:
-            archive.store_new([make_article("later")], [])
-        finally:
-            archive.close()
-        found = httpx.get(base + "/api/v1/articles", params={"q": '"Iron Dome"'}).json()["articles"]
-        assert [article["id"] for article in found] == ["later"]
+        page = httpx.get(base + "/alerts").text
+        assert "517 pending" in page and '<a href="/alerts?state=failed">3 failed</a>' in page
+        assert "The newest 500 of 520 alerts." in page, page[:3000]
+        assert 'name="csrf"' not in page
+        failed = httpx.get(base + "/alerts", params={"state": "failed"}).text
+        assert failed.count('action="/alerts/retry"') == 3 and "<strong>3 failed</strong>" in failed
+        assert "The newest" not in failed
+        api = httpx.get(base + "/api/v1/alerts", params={"state": "failed"}).json()
+        assert sorted(alert["id"] for alert in api) == sorted(row.id for row in old)
+        wrong = httpx.get(base + "/alerts", params={"state": "lost"})
+        assert wrong.status_code == 400 and "state: Input should be" in wrong.text
     finally:
-        output = stop(process)
-    assert "warning: no archive at " in output and "serving an empty one made there" in output
+        stop(process)

@@ -52,6 +52,20 @@ def _hostile_feed(site: Site) -> bytes:
     )
 
 
+def _odd_feed(site: Site) -> bytes:
+    """An item whose title overrides the direction of what follows it, one whose title is a
+    single word of 20,000 letters."""
+    titles = ["Oddities \u202ereversed from here", "Oddities " + "x" * 20_000]
+    items = "".join(
+        f"<item><title>{title}</title><link>{site.url(f'/odd/{n}')}</link><guid>odd{n}</guid>"
+        f"<description>Oddities \u202eof direction, entry {n}.</description></item>"
+        for n, title in enumerate(titles)
+    )
+    return (
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>O</title>{items}</channel></rss>'.encode()
+    )
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
@@ -70,6 +84,7 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     archive_with_articles(folder)
     site = Site()
     site.routes["/hostile.xml"] = Route(_hostile_feed(site))
+    site.routes["/odd.xml"] = Route(_odd_feed(site))
     config = monitor_config(
         folder,
         watch=RULES,
@@ -78,11 +93,12 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         sources=[
             {"name": "Harbor Daily", "url": "http://127.0.0.1:9/harbor.xml"},
             {"name": "<i>Hostile</i> Feed", "url": site.url("/hostile.xml")},
+            {"name": "Odd \u202eWire", "url": site.url("/odd.xml")},
         ],
     )
     polled = start_serving(config, "once")
     output, _ = polled.communicate(timeout=120)
-    assert "1 ok, 1 failed" in output, output
+    assert "2 ok, 1 failed" in output, output
     archive = SqlArchive(f"sqlite:///{folder / 'data' / 'monitor.db'}")
     try:
         [pending] = archive.outbox.alerts(10)
@@ -211,6 +227,22 @@ def test_markup_from_feeds_never_runs(desk: str, page: Page) -> None:
     while _csp_reports(desk) == 0 and time.monotonic() < deadline:
         time.sleep(0.2)
     assert _csp_reports(desk) >= 1
+
+
+def test_text_from_feeds_keeps_its_direction_and_its_width_to_itself(desk: str, page: Page) -> None:
+    """Found by a review: a right-to-left override in a source's name or a title reversed the
+    rest of its line (the date, the rules), and a title of one long word made the page hundreds
+    of thousands of pixels wide."""
+    articles = httpx.get(desk + "/api/v1/articles", params={"q": "oddities"}).json()["articles"]
+    assert len(articles) == 2
+    for path in ["/?q=oddities", *(f"/articles/{article['id']}" for article in articles)]:
+        page.goto(desk + path)
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), path
+        for element in page.locator("h1, h3, .source, .summary, .hits li, .text p").all():
+            style = element.evaluate("(node) => getComputedStyle(node).unicodeBidi")
+            assert style in ("isolate", "plaintext"), (path, element.inner_text()[:40], style)
+    page.goto(desk + "/?q=oddities")
+    _shot(page, "direction-and-width")
 
 
 def _csp_reports(base: str) -> float:

@@ -110,7 +110,7 @@ def test_the_self_link_is_the_address_fetched(served: Served) -> None:
 
 def test_a_rule_named_with_a_slash_has_its_page_and_feeds(tmp_path: Path) -> None:
     archive_with_articles(tmp_path)
-    rules = [{"name": "Laser/Dome ?#%", "terms": ["Iron Dome"]}]
+    rules = [{"name": "Laser/Dome ?#%", "terms": ["Iron Dome"]}, {"name": "../etc", "terms": ["Iron Dome"]}]
     port = free_port()
     process = start_serving(monitor_config(tmp_path, watch=rules), "serve", "--listen", f"127.0.0.1:{port}")
     base = f"http://127.0.0.1:{port}"
@@ -122,5 +122,11 @@ def test_a_rule_named_with_a_slash_has_its_page_and_feeds(tmp_path: Path) -> Non
         feed = httpx.get(base + "/feeds/rules/Laser/Dome%20%3F%23%25.json")
         assert feed.status_code == 200, feed.text
         assert feed.json()["feed_url"] == base + "/feeds/rules/Laser/Dome%20%3F%23%25.json"
+        # A part that is . or .. has its slashes encoded too: a browser resolves /rules/../etc
+        # to /etc (found by a review).
+        assert 'href="/rules/..%2Fetc"' in rules_page
+        rule_page = httpx.get(base + "/rules/..%2Fetc")
+        assert rule_page.status_code == 200 and 'href="/feeds/rules/..%2Fetc.atom"' in rule_page.text
+        assert httpx.get(base + "/feeds/rules/..%2Fetc.atom").status_code == 200
     finally:
         stop(process)

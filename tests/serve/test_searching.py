@@ -527,7 +527,7 @@ def test_a_search_with_no_turn_within_its_limit_is_said_where_it_was_asked(
             assert (
                 rule_page.status_code == 503 and busy in rule_page.text and "retry-after" in rule_page.headers
             )
-            assert "<option selected>Pref</option>" in rule_page.text  # its search, to try again
+            assert "<h1>Watch rule Pref</h1>" in rule_page.text and 'href="/rules/Pref"' in rule_page.text
             assert (await client.get("/rules/Dome")).status_code == 503
             # So are the routes counting every match or source, which no time limit bounds...
             counts_busy = "the server is busy with counting for other requests (the rules' matches"
