@@ -17,7 +17,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn._types import ASGI3Application
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ class DeadlinedHttp(HttpToolsProtocol):
     _in_head = True  # the bytes arriving are a request's line and headers
     _line_open = True  # ... and its line has not ended yet
     _head_bytes = 0
+    _answering: RequestResponseCycle | None = None  # the request whose answer is being made
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -92,9 +94,20 @@ class DeadlinedHttp(HttpToolsProtocol):
         if not self.transport.is_closing():
             self._arm()
 
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: ASGI3Application) -> None:
+        self._answering = cycle
+        super()._start_asgi_task(cycle, app)
+
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
         super().connection_lost(exc)
+        # uvicorn tells only the newest request's cycle that the client is gone. With requests
+        # pipelined, the one being answered is an older one, and its writes went on into the
+        # closed transport: a RuntimeError and a traceback logged for each such connection.
+        answering = self._answering
+        if answering is not None and not answering.response_complete:
+            answering.disconnected = True
+            answering.message_event.set()
 
     def _arm(self) -> None:
         self._disarm()

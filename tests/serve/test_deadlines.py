@@ -24,7 +24,7 @@ from monitor.metrics import Metrics
 from monitor.serve import deadlines
 from monitor.serve.server import MOST_CONNECTIONS, bind, serve
 from tests.configs import monitor_config
-from tests.serve.conftest import archive_with_articles, free_port
+from tests.serve.conftest import archive_with_articles, free_port, start_serving, stop, wait_until_up
 
 DEADLINE = 1.0
 GET = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
@@ -220,3 +220,30 @@ def test_a_url_too_long_for_the_parser_is_refused_as_such(server: tuple[int, Any
         answer = connection.recv(65536)
     assert answer.startswith(b"HTTP/1.1 414 ") and answer.endswith(b"(at most 65,000 bytes)"), answer
     assert _status(port, b"GET /healthz?x=" + b"a" * 60_000 + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n") != 414
+
+
+def test_a_client_leaving_with_answers_pipelined_logs_no_error(tmp_path: Path) -> None:
+    """Found by a review: a client that pipelined requests, read nothing and went away left
+    the answer being written to a closed connection (uvicorn told only the newest request's
+    cycle): uvloop's RuntimeError, and its traceback logged, for each such client."""
+    archive_with_articles(tmp_path)
+    port = free_port()
+    process = start_serving(monitor_config(tmp_path), "serve", "--listen", f"127.0.0.1:{port}")
+    request = b"GET /openapi.json HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}", process)
+        clients = []
+        for _ in range(10):
+            client = socket.socket()
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+            client.connect(("127.0.0.1", port))
+            client.sendall(request * 100)  # megabytes of answers: the server's writes wait
+            clients.append(client)
+        time.sleep(1.0)
+        for client in clients:
+            client.close()
+        time.sleep(1.0)
+        assert _status(port, GET) == 200
+    finally:
+        output = stop(process)
+    assert "Exception in ASGI application" not in output and "Traceback" not in output, output[-3000:]
