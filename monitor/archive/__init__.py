@@ -374,6 +374,11 @@ class Archive(Protocol):
         read or write of this process found the file damaged; ArchiveGone as still_open raises it."""
         ...
 
+    def last_poll_end(self) -> datetime | None:
+        """When any daemon on this archive last ended a poll of a source (None: none has), read
+        as answers() reads."""
+        ...
+
     def still_open(self) -> None:
         """ArchiveGone when what the archive opened is no longer there to write to: a SQLite
         file deleted, moved or replaced under the process (a PostgreSQL archive is a server's)."""

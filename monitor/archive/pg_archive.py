@@ -11,7 +11,7 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
 from monitor.archive import JobHold, KnownEntries, OutboxRow, SearchFilters
 from monitor.archive.connections import operation
@@ -43,6 +43,7 @@ from monitor.archive.search_sql import first_accepted
 from monitor.archive.sources_sql import SourceSchedule, SqlSources
 from monitor.archive.stats_sql import SqlStats
 from monitor.archive.stories import assign_stories, band_rows
+from monitor.archive.tables import sources as source_rows
 from monitor.archive.time_limits import Deadline, postgres_time_limit
 from monitor.archive.writes import rows_of_stored, rows_of_update
 from monitor.models import ArchivedArticle, Article, Hit
@@ -93,6 +94,11 @@ class PostgresArchive(SourceSchedule):
         """Through the engine's pool: the five readers may all be held by long searches."""
         with self.db.reading() as connection:
             connection.execute(text("SELECT 1 FROM articles LIMIT 1"))
+
+    @operation("reading when the last poll ended")
+    def last_poll_end(self) -> datetime | None:
+        with self.db.reading() as connection:
+            return connection.execute(select(func.max(source_rows.c.last_fetch))).scalar_one()  # type: ignore[no-any-return]
 
     def still_open(self) -> None:
         """A server's database: nothing of this process's to lose track of."""

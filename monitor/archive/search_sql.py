@@ -61,7 +61,8 @@ _HITS = (
 _COPIES = f"SELECT story, id, source, url FROM articles WHERE story IN {IN_JSON} ORDER BY fetched"
 
 
-def _datetime(stored: str) -> datetime:
+def stored_moment(stored: str) -> datetime:
+    """A datetime as SQLite holds it (tables.stored_datetime), in UTC."""
     return datetime.fromisoformat(stored + "+00:00")
 
 
@@ -233,7 +234,7 @@ def archived(cursor: sqlite3.Cursor, rows: Sequence[ArticleRow]) -> list[Archive
         rows,
         lambda ids: cursor.execute(_HITS, (json_list(ids),)),
         lambda stories: cursor.execute(_COPIES, (json_list(stories),)),
-        _datetime,
+        stored_moment,
     )
 
 

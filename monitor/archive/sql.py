@@ -24,6 +24,7 @@ from monitor.archive.search_sql import (
     first_accepted,
     newest_matches,
     newest_of_all,
+    stored_moment,
     verifies,
 )
 from monitor.archive.sources_sql import SourceSchedule, SqlSources
@@ -89,6 +90,12 @@ class SqlArchive(SourceSchedule):
         self.db.undamaged()
         with self.db.read_cursor() as cursor:  # SQLite's readers are not limited in number
             cursor.execute("SELECT 1 FROM articles LIMIT 1").fetchone()
+
+    @operation("reading when the last poll ended")
+    def last_poll_end(self) -> datetime | None:
+        with self.db.read_cursor() as cursor:
+            [(stored,)] = cursor.execute("SELECT max(last_fetch) FROM sources").fetchall()
+        return None if stored is None else stored_moment(stored)
 
     def still_open(self) -> None:
         self.db.still_open()

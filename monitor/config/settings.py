@@ -297,7 +297,16 @@ def split_listen(listen: str) -> tuple[str, int]:
     host = host.removeprefix("[").removesuffix("]")
     if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ValueError(f"{listen!r} is not host:port, e.g. 127.0.0.1:8080")
+    if not _HOST_NAME.fullmatch(host):
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            raise ValueError(f"{listen!r}: {host!r} is neither an IP address nor a host name") from None
     return host, int(port)
+
+
+# Labels of letters, digits, hyphens and underscores (Docker's container names have them).
+_HOST_NAME = re.compile(r"(?!-)[\w-]{1,63}(?<!-)(\.(?!-)[\w-]{1,63}(?<!-))*\.?", re.ASCII)
 
 
 def is_loopback(host: str) -> bool:

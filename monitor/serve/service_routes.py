@@ -14,7 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from monitor.archive import Archive
 from monitor.errors import ArchiveError
 from monitor.metrics import Metrics
-from monitor.serve.shapes import HealthOut, errors
+from monitor.serve.shapes import PARAMETERS_WRONG, HealthOut, errors
 
 
 def add_service_routes(
@@ -25,14 +25,14 @@ def add_service_routes(
 
     @app.get("/openapi.json", dependencies=list(readers), include_in_schema=False)
     def document() -> JSONResponse:
-        return JSONResponse(app.openapi())
+        return JSONResponse(_with_tokens(app.openapi()))
 
     @app.get(
         "/metrics",
         dependencies=list(api_readers),
         summary="Prometheus metrics",
         response_class=Response,
-        responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}, **errors(401)},
+        responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}, **errors(400, 401, own=PARAMETERS_WRONG)},
     )
     def prometheus() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
@@ -41,6 +41,7 @@ def add_service_routes(
         "/healthz",
         summary="Whether the archive answers, the scheduler runs, polls end",
         response_model=HealthOut,
+        openapi_extra={"security": []},  # open to all, for an orchestrator's probe
         responses={503: {"model": HealthOut, "description": "the archive does not answer"}},
     )
     def healthz() -> JSONResponse:
@@ -51,7 +52,29 @@ def add_service_routes(
         health["last_poll_seconds_ago"] = round(time.time() - last, 1) if last is not None else None
         try:
             archive.answers()
+            if not metrics.scheduler_running:  # `monitor serve` alone: the daemons', as stored
+                ended = archive.last_poll_end()
+                if ended is not None:
+                    health["last_poll_seconds_ago"] = round(time.time() - ended.timestamp(), 1)
         except ArchiveError as error:
             health["archive"] = str(error)
             return JSONResponse(health, status.HTTP_503_SERVICE_UNAVAILABLE)
         return JSONResponse(health)
+
+
+TOKEN_SCHEMES = {
+    "bearer": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "a token of serve.tokens: required when the server listens off loopback",
+    },
+    "token": {"type": "apiKey", "in": "query", "name": "token", "description": "the same, for feed readers"},
+}
+
+
+def _with_tokens(document: dict[str, Any]) -> dict[str, Any]:
+    """The document (FastAPI's, kept and changed in place) saying how a token is shown: as a
+    bearer or ?token=, or none on loopback."""
+    document.setdefault("components", {})["securitySchemes"] = TOKEN_SCHEMES
+    document["security"] = [{"bearer": []}, {"token": []}, {}]
+    return document

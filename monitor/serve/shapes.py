@@ -153,6 +153,10 @@ RETRY_AFTER = {
 }
 
 
+# The 400 of a route taking no query, name nor date: only its parameters can be wrong.
+PARAMETERS_WRONG = {400: "a parameter is not one the route takes, or is given twice"}
+
+
 def errors(
     *codes: int, waits: Literal["search", "count"] | None = None, own: dict[int, str] | None = None
 ) -> dict[int | str, dict[str, Any]]:
@@ -160,7 +164,8 @@ def errors(
     turn for, "search" or "count" (Searching), which a busy server may refuse; `own`: a
     route's own words for a code."""
     said = {
-        400: "the query does not parse, or a name, date or cursor is not known",
+        400: "the query does not parse, a name, date or cursor is not known, or a parameter is not "
+        "one the route takes or is given twice",
         401: "a token is required",
         404: "not in the archive",
         503: "the archive does not answer",

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from pathlib import Path
+
+import pytest
 
 from monitor.archive import FetchOutcome
 from monitor.archive.sources_sql import SqlSources
 from monitor.models import PollResult, PollStatus
 from tests.archive.conftest import Opener
-from tests.archive.helpers import NOW
+from tests.archive.helpers import BACKENDS, NOW, archive_of
 
 LEASE = NOW + timedelta(minutes=10)
 
@@ -96,3 +99,23 @@ def test_a_running_polls_lease_is_renewed_and_a_dead_ones_lapses(database: Opene
     ok = FetchOutcome(NOW, NOW + timedelta(hours=1), PollStatus(PollResult.OK, "200"))
     alive.record_fetches([("Alive", ok)])
     assert alive.renew_claims(["Alive"], NOW, renewed_until) == set()  # recorded: nothing to renew
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_last_poll_end_is_the_newest_fetch_of_any_source(
+    request: pytest.FixtureRequest, tmp_path: Path, backend: str
+) -> None:
+    """What /healthz of `monitor serve` alone reports: when any daemon last ended a poll."""
+    with archive_of(request, tmp_path, backend) as archive:
+        assert archive.last_poll_end() is None
+        archive.sync_sources([("One", "https://x.test/a"), ("Two", "https://x.test/b")], NOW)
+        assert archive.last_poll_end() is None  # known, never polled
+        ok = PollStatus(PollResult.OK, "200")
+        later = NOW + timedelta(minutes=3, microseconds=250)
+        archive.record_fetches(
+            [
+                ("One", FetchOutcome(NOW, NOW + timedelta(hours=1), ok)),
+                ("Two", FetchOutcome(later, later, ok)),
+            ]
+        )
+        assert archive.last_poll_end() == later

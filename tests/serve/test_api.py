@@ -20,13 +20,13 @@ from prometheus_client.parser import text_string_to_metric_families
 from pydantic import TypeAdapter
 
 from monitor import mentions
-from monitor.archive import OutboxRow
+from monitor.archive import FetchOutcome, OutboxRow
 from monitor.archive.pg_archive import PostgresArchive
 from monitor.archive.sql import SqlArchive
 from monitor.config.loading import load_settings
 from monitor.errors import UsageError
 from monitor.mentions import mention_series
-from monitor.models import Hit
+from monitor.models import Hit, PollResult, PollStatus
 from monitor.serve.shapes import ArticlePage, MentionsOut, RuleOut, SourceOut
 from tests.archive.helpers import NOW, make_article
 from tests.configs import LOOPBACK_FETCH, monitor_config
@@ -301,6 +301,20 @@ def test_the_openapi_document_lists_every_route(served: Served) -> None:
     )
     one_article = paths["/api/v1/articles/{article_id}"]["get"]["responses"]["503"]
     assert one_article["description"] == "the archive does not answer" and "headers" not in one_article
+    # Found by a review: the routes refusing an unknown parameter with a 400 did not say so,
+    # and the document did not say how a token is shown.
+    for path in (
+        "/api/v1/articles/{article_id}",
+        "/api/v1/sources",
+        "/api/v1/alerts",
+        "/api/v1/rules",
+        "/metrics",
+    ):
+        assert "given twice" in paths[path]["get"]["responses"]["400"]["description"], path
+    document = served.get("/openapi.json").json()
+    assert set(document["components"]["securitySchemes"]) == {"bearer", "token"}
+    assert document["security"] == [{"bearer": []}, {"token": []}, {}]
+    assert paths["/healthz"]["get"]["security"] == []
 
 
 def test_with_tokens_a_client_must_show_one(tmp_path: Path) -> None:
@@ -386,6 +400,18 @@ def test_off_loopback_without_a_token_it_refuses_to_start(tmp_path: Path) -> Non
         [sys.executable, "-m", "monitor", "-c", str(bad), "check"], capture_output=True, text=True, timeout=60
     )
     assert checked.returncode == 2 and "serve" in checked.stderr and "off loopback" in checked.stderr
+    for listen, said in (
+        ("not a host:18345", "'not a host' is neither an IP address nor a host name"),
+        ("127.0.0.1", "is not host:port"),
+        ("[::1]:99999", "is not host:port"),
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "monitor", "-c", str(config), "serve", "--listen", listen],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 2 and said in done.stderr, done.stderr
 
 
 def test_an_address_in_use_is_said_before_anything_starts(tmp_path: Path) -> None:
@@ -514,6 +540,29 @@ def test_served_alone_the_metrics_come_from_the_archive(served: Served) -> None:
         "scheduler": "not in this process",
         "last_poll_seconds_ago": None,
     }
+
+
+def test_served_alone_the_last_poll_is_the_daemons_as_the_archive_has_it(tmp_path: Path) -> None:
+    """Found by a review: beside a daemon, `monitor serve` said `"last_poll_seconds_ago": null`
+    whether the daemon polled or had died, so a probe of it could not tell."""
+    archive_with_articles(tmp_path)
+    archive = SqlArchive(f"sqlite:///{tmp_path / 'data' / 'monitor.db'}")
+    try:
+        archive.sync_sources([("Harbor Daily", "https://x.test/feed")], datetime.now(UTC))
+        polled = datetime.now(UTC) - timedelta(seconds=90)
+        ok = PollStatus(PollResult.OK, "200")
+        archive.record_fetches([("Harbor Daily", FetchOutcome(polled, polled, ok))])
+    finally:
+        archive.close()
+    port = free_port()
+    process = start_serving(monitor_config(tmp_path), "serve", "--listen", f"127.0.0.1:{port}")
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}", process)
+        health = httpx.get(f"http://127.0.0.1:{port}/healthz").json()
+        assert health["scheduler"] == "not in this process"
+        assert 90 <= health["last_poll_seconds_ago"] < 150, health
+    finally:
+        stop(process)
 
 
 @pytest.mark.parametrize(
