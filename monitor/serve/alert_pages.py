@@ -13,9 +13,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from monitor.archive import Archive
+from monitor.errors import ServerBusy
 from monitor.models import AlertState
 from monitor.queries import alert_history
 from monitor.serve.rendering import page
+from monitor.serve.searching import Searching, retry_after
 
 MOST_RETRIED = 1000  # alert ids in one retry form
 SHOWN = 500  # the latest alerts on the page
@@ -24,16 +26,30 @@ SHOWN = 500  # the latest alerts on the page
 class AlertPages:
     """The routes of /alerts and POST /alerts/retry."""
 
-    def __init__(self, archive: Archive) -> None:
+    def __init__(self, archive: Archive, counting: Searching) -> None:
         self.archive = archive
+        self.counting = counting
         self.csrf = secrets.token_urlsafe(32)  # this process's: a form from another site cannot know it
 
-    def alerts_page(
+    async def alerts_page(
         self,
+        request: Request,
         state: Annotated[AlertState | None, Query()] = None,
         retried: Annotated[int | None, Query(ge=0, le=MOST_RETRIED)] = None,
     ) -> HTMLResponse:
-        """The newest SHOWN alerts (of `state`, when given), and how many there are in each state."""
+        """The newest SHOWN alerts (of `state`, when given), and how many there are in each
+        state: read and rendered on a read thread once it has a turn (Searching.count; 500 rows
+        make a page of a quarter of a megabyte), or a page saying the server is busy."""
+        try:
+            return await self.counting.count(
+                self._alerts_answer, state, retried, gone=request.is_disconnected
+            )
+        except ServerBusy as error:
+            return page(
+                "busy.html", 503, retry_after(error), title="Alerts", message=str(error), path="/alerts"
+            )
+
+    def _alerts_answer(self, state: AlertState | None, retried: int | None) -> HTMLResponse:
         history = alert_history(self.archive, SHOWN, state)
         in_state = self.archive.stats.alert_states()
         counts = [(each.value, in_state.get(each.value, 0)) for each in AlertState]

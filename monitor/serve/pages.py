@@ -29,7 +29,7 @@ def add_pages(
     searches run by `searching`, the counts by `counting`."""
     search = SearchPage(archive, settings, searching)
     overviews = OverviewPages(archive, settings, searching, counting)
-    alerts = AlertPages(archive)
+    alerts = AlertPages(archive, counting)
     guarded = list(readers)
     for path, answer in (
         ("/", search.search_page),

@@ -27,7 +27,7 @@ from monitor.config.loading import load_settings
 from monitor.errors import UsageError
 from monitor.mentions import mention_series
 from monitor.models import Hit, PollResult, PollStatus
-from monitor.serve.shapes import ArticlePage, MentionsOut, RuleOut, SourceOut
+from monitor.serve.shapes import AlertOut, ArticlePage, MentionsOut, RuleOut, SourceOut
 from tests.archive.helpers import NOW, make_article
 from tests.configs import LOOPBACK_FETCH, monitor_config
 from tests.serve.conftest import (
@@ -232,6 +232,8 @@ JANUARY = {"since": "2026-01-01", "until": "2026-01-10"}
     [
         ("/api/v1/sources", list[SourceOut], {}),
         ("/api/v1/rules", list[RuleOut], {}),
+        ("/api/v1/alerts", list[AlertOut], {}),
+        ("/api/v1/alerts", list[AlertOut], {"state": "pending", "limit": "1"}),
         ("/api/v1/stats/mentions", MentionsOut, {}),
         ("/api/v1/stats/mentions", MentionsOut, {"rule": "Iron Dome", "by": "source", **JANUARY}),
         ("/api/v1/stats/mentions", MentionsOut, {"by": "language", "interval": "week", **JANUARY}),
