@@ -17,6 +17,7 @@ import pytest
 from prometheus_client import generate_latest
 
 from monitor.archive import SearchFilters
+from monitor.archive.connections import is_damage
 from monitor.archive.sql import SqlArchive
 from monitor.config.loading import load_settings
 from monitor.errors import ArchiveError
@@ -177,6 +178,20 @@ def test_damage_a_read_found_is_said_by_the_health_check_and_the_metrics(tmp_pat
         assert "monitor_archive_up 0.0" in scraped, scraped
     finally:
         archive.close()
+
+
+def test_a_query_syntax_error_of_the_full_text_index_is_not_damage() -> None:
+    """Damage is latched until restart (SqlConnections.undamaged): only SQLite's codes for a
+    damaged file say so, not "malformed" in an FTS query's error."""
+    connection = sqlite3.connect(":memory:")
+    connection.execute("CREATE VIRTUAL TABLE t USING fts5(x)")
+    for wrong in ("a AND", '"', "NEAR("):
+        with pytest.raises(sqlite3.OperationalError) as raised:
+            connection.execute("SELECT * FROM t WHERE t MATCH ?", (wrong,)).fetchall()
+        assert not is_damage(raised.value), raised.value
+    corrupt = sqlite3.DatabaseError("database disk image is malformed")
+    corrupt.sqlite_errorcode = 11
+    assert is_damage(corrupt)
 
 
 def test_run_on_a_foreign_database_leaves_nothing_beside_it(cli: Cli, tmp_path: Path) -> None:

@@ -234,7 +234,10 @@ def operation(name: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
     return decorate
 
 
-_DAMAGE = ("malformed", "not a database", "Could not decode")  # the last: bytes of a page overwritten
+# SQLITE_CORRUPT (with its extended codes) and SQLITE_NOTADB; by code, as "malformed" is in
+# an FTS query's syntax errors too. Python's own "Could not decode to UTF-8" reads a text whose
+# bytes were overwritten (the monitor writes none that is not UTF-8).
+_DAMAGE_CODES = (11, 26)
 
 
 def explained(error: Exception) -> str:
@@ -251,4 +254,7 @@ def explained(error: Exception) -> str:
 def is_damage(error: Exception) -> bool:
     """Whether SQLite's error says the file is damaged."""
     driver_error = getattr(error, "orig", None) or error
-    return isinstance(driver_error, sqlite3.Error) and any(sign in str(driver_error) for sign in _DAMAGE)
+    if not isinstance(driver_error, sqlite3.Error):
+        return False
+    code = getattr(driver_error, "sqlite_errorcode", None)
+    return (code is not None and code & 0xFF in _DAMAGE_CODES) or "Could not decode" in str(driver_error)
