@@ -3,19 +3,26 @@ each, nothing is lost, and polling resumes within one interval once the fault is
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from prometheus_client import generate_latest
 
+from monitor.alerts.dispatch import AlertRoute, Dispatcher
+from monitor.alerts.schedules import AlertMode
+from monitor.alerts.webhook import WebhookNotifier
 from monitor.archive import SearchFilters
 from monitor.archive.connections import is_damage
 from monitor.archive.sql import SqlArchive
@@ -27,7 +34,7 @@ from tests import fixtures
 from tests.archive.helpers import make_article
 from tests.configs import monitor_config
 from tests.conftest import Cli
-from tests.servers import Route, Site
+from tests.servers import Route, Site, WebhookReceiver
 
 
 @pytest.fixture
@@ -55,11 +62,10 @@ def items(site: Site, first: int, count: int) -> list[dict[str, str]]:
 def fill(disk: Path) -> Path:
     """Take every free byte of the disk; the file returned gives them back when deleted."""
     filler = disk / "filler"
-    with filler.open("wb") as handle:
+    with filler.open("wb", buffering=0) as handle:  # unbuffered: nothing left to flush at close
         try:
             while True:
-                handle.write(b"\0" * 65536)
-                handle.flush()
+                handle.write(b"\0" * 4096)
         except OSError:
             pass
     return filler
@@ -238,3 +244,41 @@ def test_an_archive_locked_even_for_readers_is_said_so_not_called_foreign(
         holder.close()
     assert code == 1 and err.count("\n") == 1, (code, err)
     assert "another process holds it locked" in err and "not a readable" not in err, err
+
+
+def test_a_send_whose_outcome_cannot_be_recorded_is_one_line(
+    small_disk: Path, webhook: WebhookReceiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Found by a review: the disk filling while an alert was out left its task with an
+    ArchiveError ('marking alerts sent: ... disk is full') never retrieved: a traceback each."""
+    archive = SqlArchive(f"sqlite:///{small_disk / 'monitor.db'}")
+    route = AlertRoute(
+        "desk", None, AlertMode.IMMEDIATE, (WebhookNotifier(webhook.url, timedelta(seconds=5), "t"),)
+    )
+    article = make_article("a1", text="Iron Dome report.")
+    archive.store_new([article], Dispatcher(archive, [route]).outbox_for(article))
+    webhook.delay = 1.0  # the disk fills while the receiver takes its time
+    filled: list[Path] = []
+
+    def fill_when_delivered() -> None:
+        while webhook.arrivals == 0:
+            time.sleep(0.01)
+        filled.append(fill(small_disk))
+
+    filler = threading.Thread(target=fill_when_delivered)
+    filler.start()
+    dispatcher = Dispatcher(archive, [route])
+    try:
+        with caplog.at_level(logging.ERROR):
+            asyncio.run(dispatcher.dispatch())
+            asyncio.run(dispatcher.close())
+    finally:
+        filler.join(10)
+        for each in filled:
+            each.unlink()
+        archive.close()
+    said = [record.getMessage() for record in caplog.records if record.levelno >= logging.ERROR]
+    assert any(
+        "desk to " in line and "its outcome not recorded now" in line and "full" in line for line in said
+    ), said
+    assert len(webhook.deliveries) == 1

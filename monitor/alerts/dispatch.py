@@ -249,6 +249,10 @@ class Dispatcher:
             try:
                 async with slot:
                     await send
+            except ArchiveError as fault:  # a send whose outcome could not be recorded (disk full)
+                # Its rows stay claimed: tried again once the claims lapse, with the same
+                # Idempotency-Key. One line, not a task's traceback.
+                log.error("%s to %s: its outcome not recorded now: %s", alert, channel, fault)
             finally:
                 send.close()  # never started (stopped waiting for its slot): no warning of it
                 self.claims.forget(row.id for row in rows)
