@@ -12,6 +12,7 @@ import yaml
 from monitor.archive.backup import _libpq
 from tests.configs import write_config
 from tests.conftest import Cli
+from tests.serve.conftest import free_port
 
 
 def _at(config: Path, url: str, name: str) -> Path:
@@ -82,6 +83,12 @@ def test_a_backup_refuses_the_archives_own_files_and_a_missing_archive(
     assert listed and {source["status"] for source in listed} == {"new: not polled yet"}
     code, _, err = cli("-c", str(config), "search", "dome", "--lang", "english")
     assert code == 2 and "give a language code" in err  # the search is checked as ever
+    (config.parent / "data" / "monitor.db").mkdir(parents=True)  # a folder where the file goes
+    serve = ["serve", "--listen", f"127.0.0.1:{free_port()}"]
+    for command in (serve, ["search", "dome"], ["archive", "stats"]):
+        code, _, err = cli("-c", str(config), *command)
+        assert code == 2 and "monitor.db is a folder: storage.url names a file" in err, (command, err)
+    (config.parent / "data" / "monitor.db").rmdir()
     code, _, err = cli("-c", str(config), "backfill", "Iron Dome")
     assert code == 2 and "makes it; is storage.url the daemon's?): nothing to backfill" in err
     assert not list(config.parent.rglob("*.db"))

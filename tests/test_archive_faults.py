@@ -165,7 +165,9 @@ def test_a_damaged_archive_is_named_by_check_and_search_alike(cli: Cli, tmp_path
     assert "Traceback" not in err
 
 
-def test_damage_a_read_found_is_said_by_the_health_check_and_the_metrics(tmp_path: Path) -> None:
+def test_damage_a_read_found_is_said_by_the_health_check_and_the_metrics(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """Found by a review: /healthz's trivial read missed the damaged pages and said "ok" while
     every search, page and feed answered 503 "database disk image is malformed"."""
     path = tmp_path / "monitor.db"
@@ -178,8 +180,17 @@ def test_damage_a_read_found_is_said_by_the_health_check_and_the_metrics(tmp_pat
         archive.answers()  # the trivial read misses the damage
         with pytest.raises(ArchiveError, match=r"malformed|not a database|decode"):
             archive.search(parse_query("iron"), SearchFilters(limit=500))
+        with pytest.raises(ArchiveError):  # again: said once in the log
+            archive.search(parse_query("iron"), SearchFilters(limit=500))
         with pytest.raises(ArchiveError, match=r"monitor.db is damaged \(.+\): `monitor check` tests it"):
             archive.answers()
+        assert (
+            sum(
+                "health checks now fail until it is restored" in record.getMessage()
+                for record in caplog.records
+            )
+            == 1
+        )
         scraped = generate_latest(metrics.registry).decode()
         assert "monitor_archive_up 0.0" in scraped, scraped
     finally:

@@ -660,3 +660,14 @@ watch:
         rule.as_written() == '"Iron Dome" OR 1984 OR "NOT" OR "-dome" OR “say "hi"” OR "ＮＯＴ" OR "lang：en"'
     )
     assert to_text(parse_query(rule.as_written())) == to_text(terms_query(rule.terms))
+
+
+def test_a_rule_name_no_address_or_list_can_show_is_refused(tmp_path: Path) -> None:
+    """Found by a review: a rule named `..` had links a browser resolves to /, and one holding
+    U+202E reversed the names listed after it."""
+    rules = '{name: "..", terms: [x]}, {name: "a\\u202eb", terms: [y]}, {name: "x/..", terms: [z]}'
+    text = f"sources: []\nwatch: [{rules}]\n"
+    found = "\n".join(problems(tmp_path, text))
+    assert "watch[0].name" in found and "a rule cannot be named '..'" in found, found
+    assert "watch[1].name" in found and "direction mark (U+202E)" in found, found
+    assert "watch[2]" not in found

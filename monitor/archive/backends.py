@@ -12,6 +12,7 @@ from pathlib import Path
 from monitor.archive import Archive
 from monitor.archive.urls import is_postgres_url
 from monitor.config.settings import Settings, StorageSettings
+from monitor.errors import UsageError
 
 
 def open_archive(settings: Settings) -> Archive:
@@ -48,8 +49,11 @@ def reading_archive(settings: Settings, warn: Callable[[str], None]) -> Iterator
 def no_archive_yet(url: str) -> str | None:
     """What a reading command says of a SQLite archive whose file is not there; None for one
     that is, and for PostgreSQL."""
-    if is_postgres_url(url) or Path(url.removeprefix("sqlite:///")).is_file():
+    path = Path(url.removeprefix("sqlite:///"))
+    if is_postgres_url(url) or path.is_file():
         return None
+    if path.is_dir():
+        raise UsageError(f"the archive's path {path} is a folder: storage.url names a file")
     return (
         f"no archive at {url.removeprefix('sqlite:///')} yet "
         "(`monitor once` or `monitor run` makes it; is storage.url the daemon's?)"

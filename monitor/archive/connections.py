@@ -3,6 +3,7 @@ the transactions its reads and writes run in."""
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -20,6 +21,8 @@ from monitor.archive.migrations import is_current, migrate, refuse_foreign
 from monitor.archive.urls import storage_url_problem
 from monitor.errors import ArchiveError, ArchiveGone
 from monitor.runtime.daemon_lock import upgrade_turn
+
+log = logging.getLogger(__name__)
 
 
 class Transactions(Protocol):
@@ -109,6 +112,10 @@ class SqlConnections:
         except ArchiveError as error:
             cause = error.__cause__
             if isinstance(cause, Exception) and is_damage(cause):
+                if self.damage is None:
+                    log.error(
+                        "%s: health checks now fail until it is restored and the monitor restarted", error
+                    )
                 self.damage = str(getattr(cause, "orig", None) or cause).splitlines()[0]
             raise
 

@@ -133,10 +133,13 @@ def serve_command(settings: Settings, listen: str | None) -> int:
 
     limit_malloc_arenas()  # the read threads' searches: as many cores at once, not 32 arenas
     listener = bind(listen or settings.serve.listen or DEFAULT_LISTEN, settings)
-    absent = no_archive_yet(settings.database_url())
-    if absent is not None:  # a mistyped path: an empty archive made there would answer "ok"
+    try:
+        absent = no_archive_yet(settings.database_url())
+        if absent is not None:  # a mistyped path: an empty archive made there would answer "ok"
+            raise UsageError(f"{absent}: nothing to serve; start the daemon first")
+    except UsageError:
         listener.close()
-        raise UsageError(f"{absent}: nothing to serve; start the daemon first")
+        raise
     archive = open_archive(settings)
 
     async def serving() -> None:

@@ -172,10 +172,24 @@ def _quoted_term(term: str) -> str:
     return term  # holds every closing quote: no way to quote it (its rule still reads it whole)
 
 
+# Marks that set the direction of the text after them: in a rule's name they reversed the
+# other rules' names beside it wherever names are listed.
+_DIRECTION_MARKS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
 class RuleSettings(StrictModel):
     name: str = Field(min_length=1)
     terms: list[str] | None = None
     query: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_linkable(cls, name: str) -> str:
+        if name in (".", ".."):  # a browser resolves /rules/.. away: no address could name it
+            raise ValueError(f"a rule cannot be named {name!r}")
+        if mark := _DIRECTION_MARKS.search(name):
+            raise ValueError(f"the name holds a direction mark (U+{ord(mark.group()):04X}): remove it")
+        return name
 
     @model_validator(mode="after")
     def _one_of_terms_or_query(self) -> RuleSettings:
@@ -310,7 +324,7 @@ _HOST_NAME = re.compile(r"(?!-)[\w-]{1,63}(?<!-)(\.(?!-)[\w-]{1,63}(?<!-))*\.?",
 
 
 def is_loopback(host: str) -> bool:
-    if host == "localhost":
+    if host.lower() == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback

@@ -7,6 +7,7 @@ import hmac
 import secrets
 from datetime import UTC, datetime
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import HTTPException, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
@@ -67,19 +68,22 @@ class AlertPages:
         )
 
     async def retry(self, request: Request) -> RedirectResponse:
-        ids = await self._retry_form(request)
+        ids, back_to = await self._retry_form(request)
         missing = await run_in_threadpool(self.archive.outbox.missing_alerts, ids)
         if missing:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no alert {', '.join(missing)}")
         count = await run_in_threadpool(self.archive.outbox.retry_alerts, ids, False, datetime.now(UTC))
-        return RedirectResponse(f"/alerts?retried={count}", status.HTTP_303_SEE_OTHER)
+        back = {"state": back_to} if back_to else {}  # the page the form was on
+        address = f"/alerts?{urlencode({**back, 'retried': count})}"
+        return RedirectResponse(address, status.HTTP_303_SEE_OTHER)
 
-    async def _retry_form(self, request: Request) -> list[str]:
-        """The alert ids of a retry form this server gave; HTTPException for any other."""
+    async def _retry_form(self, request: Request) -> tuple[list[str], str | None]:
+        """The alert ids of a retry form this server gave, and the state its page showed;
+        HTTPException for any other."""
         # The form is read here, after the token check (a Form parameter would have FastAPI read
         # the body first, an upload of any size included), and files are refused.
         try:
-            form = await request.form(max_files=0, max_fields=MOST_RETRIED + 1)
+            form = await request.form(max_files=0, max_fields=MOST_RETRIED + 2)
         except HTTPException:
             raise
         except Exception as error:  # multipart errors, a file, too many fields
@@ -97,4 +101,5 @@ class AlertPages:
             raise HTTPException(status.HTTP_400_BAD_REQUEST, f"give 1 to {MOST_RETRIED} alert ids")
         if any("\x00" in each for each in ids):  # PostgreSQL refuses it in text outright
             raise HTTPException(status.HTTP_400_BAD_REQUEST, "an alert id holds a NUL character")
-        return ids
+        state = str(form.get("state", ""))
+        return ids, state if state in {each.value for each in AlertState} else None

@@ -87,7 +87,8 @@ async def serve(
     server = _Server(config)
     running = asyncio.create_task(server.serve(sockets=[listener]))
     host, port = listener.getsockname()[:2]
-    log.info("serving the archive on http://%s:%d (the API: /api/v1, /openapi.json)", host, port)
+    shown = f"[{host}]" if ":" in host else host  # an IPv6 address, bracketed as a URL has it
+    log.info("serving the archive on http://%s:%d (the API: /api/v1, /openapi.json)", shown, port)
     stopped = asyncio.create_task(stopping.wait())
     await asyncio.wait({running, stopped}, return_when=asyncio.FIRST_COMPLETED)
     server.should_exit = True

@@ -858,6 +858,11 @@ def test_the_alerts_page_counts_every_alert_and_reaches_old_failed_ones(tmp_path
         assert "The newest" not in failed
         api = httpx.get(base + "/api/v1/alerts", params={"state": "failed"}).json()
         assert sorted(alert["id"] for alert in api) == sorted(row.id for row in old)
+        # A retry from the failed ones' page goes back to it (a review: it went to them all).
+        [csrf] = set(re.findall(r'name="csrf" value="([^"]+)"', failed))
+        form = {"csrf": csrf, "state": "failed", "id": old[0].id}
+        retried = httpx.post(base + "/alerts/retry", data=form)
+        assert retried.status_code == 303 and retried.headers["location"] == "/alerts?state=failed&retried=1"
         wrong = httpx.get(base + "/alerts", params={"state": "lost"})
         assert wrong.status_code == 400 and "state: Input should be" in wrong.text
     finally:

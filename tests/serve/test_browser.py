@@ -15,6 +15,7 @@ import pytest
 from playwright.sync_api import Browser, Locator, Page, sync_playwright
 
 from monitor.archive.sql import SqlArchive
+from monitor.serve import rendering
 from tests.configs import LOOPBACK_FETCH, RULES, monitor_config
 from tests.serve.conftest import archive_with_articles, free_port, start_serving, stop, wait_until_up
 from tests.servers import Route, Site
@@ -250,3 +251,30 @@ def _csp_reports(base: str) -> float:
         if line.startswith("monitor_csp_reports_total "):
             return float(line.split()[1])
     raise AssertionError("no monitor_csp_reports_total in /metrics")
+
+
+def test_a_long_title_leaves_the_alerts_tables_other_columns_readable(browser: Browser) -> None:
+    """Found by a review: a title of one 2,000-letter word took the whole alerts table, every
+    other column squeezed to a letter a line ("Retry" written downwards)."""
+    alert = {
+        "id": "x1", "created": "2026-12-05T01:00:00Z", "alert": "desk", "channel": "webhook:hooks.test",
+        "rules": ["Iron Dome", "Taiwan Shield"], "article_id": "a1", "article": "Iron Dome " + "x" * 2000,
+        "url": None, "state": "failed", "attempts": 3, "next_attempt": None, "last_error": "HTTP 500",
+    }  # fmt: skip
+    counts = [("pending", 0), ("held", 0), ("sent", 0), ("failed", 1)]
+    html = rendering.page(
+        "alerts.html", alerts=[alert], counts=counts, state=None, total=1, csrf="c", notice=None
+    ).body
+    style = (Path(__file__).resolve().parents[2] / "monitor" / "serve" / "static" / "style.css").read_text()
+    context = browser.new_context(viewport={"width": 1000, "height": 900})
+    try:
+        opened = context.new_page()
+        opened.set_content(bytes(html).decode())
+        opened.add_style_tag(content=style)
+        assert opened.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        for header in ("Created", "State", "Attempts"):
+            cell = opened.locator("table.alerts th", has_text=header)
+            assert cell.evaluate("(node) => node.scrollWidth <= node.clientWidth + 1"), header
+        assert opened.locator("button", has_text="Retry").bounding_box()["height"] < 40  # type: ignore[index]
+    finally:
+        context.close()
