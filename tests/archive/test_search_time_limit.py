@@ -52,7 +52,8 @@ SLOW = ["coast NOT coast", "NOT coast", "c* NOT coast"]
 def test_a_search_past_its_time_limit_is_stopped(coastal: Archive, query: str) -> None:
     with pytest.raises(SearchTooSlow) as stopped:
         coastal.search(parse_query(query), SearchFilters(limit=50), time_limit=TOO_LITTLE)
-    assert "ran longer than 1e-06 s and was stopped: narrow it" in str(stopped.value)
+    assert "ran longer than 1e-06 s and was stopped: " in str(stopped.value)
+    assert "narrow it with whole words" in str(stopped.value)  # PostgreSQL's: or the database was busy
     # Without a limit the same connections read on: the whole archive, nothing kept.
     assert coastal.search(parse_query(query), SearchFilters(limit=50)) == []
 
@@ -95,8 +96,8 @@ def test_processor_time_is_the_searching_threads_own() -> None:
 def test_a_search_stopped_while_waiting_for_the_processor_does_not_blame_the_query() -> None:
     """Found by a review: a one-word search over a thousand articles, stopped on a crowded
     server, was told to use whole words rather than a short prefix."""
-    waiting = Deadline(0.05)
-    time.sleep(0.1)
+    waiting = Deadline(0.2)
+    time.sleep(0.25)
     stopped = waiting.stopped()
     assert stopped.waited and "had the processor for 0.0 s of them (the server was busy" in str(stopped)
     working = Deadline(0.05)
@@ -105,7 +106,9 @@ def test_a_search_stopped_while_waiting_for_the_processor_does_not_blame_the_que
     assert not working.stopped().waited and "whole words rather than a short prefix" in str(working.stopped())
     remote = Deadline(0.05, work_here=False)  # PostgreSQL's work is the server's: no telling
     time.sleep(0.1)
-    assert not remote.stopped().waited
+    assert not remote.stopped().waited and "the database was busy, or the query asks too much" in str(
+        remote.stopped()
+    )
 
 
 def test_a_stopped_search_ends_near_its_limit(coastal: Archive) -> None:
