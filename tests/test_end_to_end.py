@@ -159,6 +159,8 @@ def test_alerts_retry_command(cli: Cli, config: Path, webhook: WebhookReceiver) 
     assert failing and all(row["state"] == "pending" and row["attempts"] == 1 for row in failing)
     pending = cli.json("-c", str(config), "alerts", "--state", "pending", "--format", "json")
     assert pending == [row for row in history if row["state"] == "pending"] and pending
+    code, _, err = cli("-c", str(config), "alerts", "--limit", "-3")
+    assert code == 2 and "--limit -3: give 1 or more" in err
     code, out, _ = cli("-c", str(config), "alerts", "retry", failing[0]["id"])
     assert code == 0 and out.startswith("1 alert queued again")
     again = {row["id"]: row for row in cli.json("-c", str(config), "alerts", "--format", "json")}

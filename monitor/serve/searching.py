@@ -282,9 +282,12 @@ def _measured(
 
 
 def retry_after(error: Exception) -> dict[str, str]:
-    """The headers of a 503 for `error`: when to ask again if no turn came for it; nothing
-    for a search stopped at its own limit (asked again, it would be stopped again)."""
-    return {"Retry-After": str(error.retry_after)} if isinstance(error, ServerBusy) else {}
+    """The headers of a 503 for `error`: when to ask again if no turn came for it, or if it
+    was stopped waiting for the processor (a second); nothing for a search stopped at its own
+    limit while it worked (asked again, it would be stopped again)."""
+    if isinstance(error, ServerBusy):
+        return {"Retry-After": str(error.retry_after)}
+    return {"Retry-After": "1"} if isinstance(error, SearchTooSlow) and error.waited else {}
 
 
 def _without_limits(work: Callable[..., T], *arguments: Any, time_limit: float, cpu_limit: float | None) -> T:

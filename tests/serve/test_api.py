@@ -863,6 +863,7 @@ def test_the_alerts_page_counts_every_alert_and_reaches_old_failed_ones(tmp_path
         form = {"csrf": csrf, "state": "failed", "id": old[0].id}
         retried = httpx.post(base + "/alerts/retry", data=form)
         assert retried.status_code == 303 and retried.headers["location"] == "/alerts?state=failed&retried=1"
+        assert "No held alerts." in httpx.get(base + "/alerts", params={"state": "held"}).text
         wrong = httpx.get(base + "/alerts", params={"state": "lost"})
         assert wrong.status_code == 400 and "state: Input should be" in wrong.text
     finally:

@@ -32,6 +32,7 @@ from monitor.serve.searching import (
     Searching,
     prefixes_asked,
     prefixes_gathered,
+    retry_after,
 )
 from monitor.serve.web import Protections
 from tests.configs import monitor_config
@@ -592,3 +593,10 @@ def test_a_search_with_no_turn_within_its_limit_is_said_where_it_was_asked(
     finally:
         reads.shutdown()
         archive.close()
+
+
+def test_a_search_stopped_waiting_for_the_processor_is_asked_again_in_a_second() -> None:
+    """Found by a review: its 503 had no Retry-After, though asking again may well find the
+    server free; one stopped working on the query has none (it would be stopped again)."""
+    assert retry_after(SearchTooSlow(10.0, "busy", waited=True)) == {"Retry-After": "1"}
+    assert retry_after(SearchTooSlow(10.0)) == {}
