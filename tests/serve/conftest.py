@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -111,6 +112,20 @@ def wait_until_up(base: str, process: subprocess.Popen[str], headers: dict[str, 
         except httpx.TransportError:
             time.sleep(0.1)
     raise AssertionError("the server did not answer within 30 s")
+
+
+@contextmanager
+def serving(config: Path) -> Iterator[str]:
+    """`monitor serve` of the config on a free loopback port, answering: its base URL. Stopped
+    after, and its exit checked (stop)."""
+    port = free_port()
+    process = start_serving(config, "serve", "--listen", f"127.0.0.1:{port}")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(base, process)
+        yield base
+    finally:
+        stop(process)
 
 
 def stop(process: subprocess.Popen[str]) -> str:

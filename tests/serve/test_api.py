@@ -35,6 +35,7 @@ from tests.serve.conftest import (
     Served,
     archive_with_articles,
     free_port,
+    serving,
     start_serving,
     stop,
     wait_until_up,
@@ -556,15 +557,10 @@ def test_served_alone_the_last_poll_is_the_daemons_as_the_archive_has_it(tmp_pat
         archive.record_fetches([("Harbor Daily", FetchOutcome(polled, polled, ok))])
     finally:
         archive.close()
-    port = free_port()
-    process = start_serving(monitor_config(tmp_path), "serve", "--listen", f"127.0.0.1:{port}")
-    try:
-        wait_until_up(f"http://127.0.0.1:{port}", process)
-        health = httpx.get(f"http://127.0.0.1:{port}/healthz").json()
-        assert health["scheduler"] == "not in this process"
-        assert 90 <= health["last_poll_seconds_ago"] < 150, health
-    finally:
-        stop(process)
+    with serving(monitor_config(tmp_path)) as base:
+        health = httpx.get(base + "/healthz").json()
+    assert health["scheduler"] == "not in this process"
+    assert 90 <= health["last_poll_seconds_ago"] < 150, health
 
 
 @pytest.mark.parametrize(
@@ -844,11 +840,7 @@ def test_the_alerts_page_counts_every_alert_and_reaches_old_failed_ones(tmp_path
         stored(range(3, 520))
     finally:
         archive.close()
-    port = free_port()
-    process = start_serving(monitor_config(tmp_path), "serve", "--listen", f"127.0.0.1:{port}")
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(base, process)
+    with serving(monitor_config(tmp_path)) as base:
         page = httpx.get(base + "/alerts").text
         assert "517 pending" in page and '<a href="/alerts?state=failed">3 failed</a>' in page
         assert "The newest 500 of 520 alerts." in page, page[:3000]
@@ -866,5 +858,3 @@ def test_the_alerts_page_counts_every_alert_and_reaches_old_failed_ones(tmp_path
         assert "No held alerts." in httpx.get(base + "/alerts", params={"state": "held"}).text
         wrong = httpx.get(base + "/alerts", params={"state": "lost"})
         assert wrong.status_code == 400 and "state: Input should be" in wrong.text
-    finally:
-        stop(process)

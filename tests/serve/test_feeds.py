@@ -14,7 +14,15 @@ from monitor.archive.sql import SqlArchive
 from monitor.ingest.parse.feeds import parse_feed
 from tests.archive.helpers import NOW, make_article
 from tests.configs import monitor_config
-from tests.serve.conftest import Served, archive_with_articles, free_port, start_serving, stop, wait_until_up
+from tests.serve.conftest import (
+    Served,
+    archive_with_articles,
+    free_port,
+    serving,
+    start_serving,
+    stop,
+    wait_until_up,
+)
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 
@@ -92,15 +100,9 @@ def test_a_feed_stays_well_formed_with_control_characters_in_a_link(tmp_path: Pa
         archive.store_new([odd], [])
     finally:
         archive.close()
-    port = free_port()
-    process = start_serving(monitor_config(tmp_path), "serve", "--listen", f"127.0.0.1:{port}")
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(base, process)
+    with serving(monitor_config(tmp_path)) as base:
         parsed = feedparser.parse(httpx.get(base + "/feeds/rules/Iron Dome.atom").content)
-        assert not parsed.bozo and parsed.entries[0].link == "https://news.test/xy"
-    finally:
-        stop(process)
+    assert not parsed.bozo and parsed.entries[0].link == "https://news.test/xy"
 
 
 def test_the_self_link_is_the_address_fetched(served: Served) -> None:
