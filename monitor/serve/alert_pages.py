@@ -14,11 +14,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from monitor.archive import Archive
-from monitor.errors import ServerBusy
 from monitor.models import AlertState
 from monitor.queries import alert_history
-from monitor.serve.rendering import page
-from monitor.serve.searching import Searching, retry_after
+from monitor.serve.rendering import counted_page, page
+from monitor.serve.searching import Searching
 
 MOST_RETRIED = 1000  # alert ids in one retry form
 SHOWN = 500  # the latest alerts on the page
@@ -41,14 +40,9 @@ class AlertPages:
         """The newest SHOWN alerts (of `state`, when given), and how many there are in each
         state: read and rendered on a read thread once it has a turn (Searching.count; 500 rows
         make a page of a quarter of a megabyte), or a page saying the server is busy."""
-        try:
-            return await self.counting.count(
-                self._alerts_answer, state, retried, gone=request.is_disconnected
-            )
-        except ServerBusy as error:
-            return page(
-                "busy.html", 503, retry_after(error), title="Alerts", message=str(error), path="/alerts"
-            )
+        return await counted_page(
+            self.counting, request, self._alerts_answer, state, retried, title="Alerts", path="/alerts"
+        )
 
     def _alerts_answer(self, state: AlertState | None, retried: int | None) -> HTMLResponse:
         history = alert_history(self.archive, SHOWN, state)

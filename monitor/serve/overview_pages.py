@@ -4,7 +4,6 @@ with their counts, one rule with its chart and recent matches, the sources' heal
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 
 from fastapi import HTTPException, Request, status
 from fastapi.responses import HTMLResponse
@@ -16,7 +15,7 @@ from monitor.mentions import mention_series
 from monitor.models import ArchivedArticle
 from monitor.queries import rule_matches, rules_overview, source_health
 from monitor.serve.chart import line_chart
-from monitor.serve.rendering import page, path_part, problem_page, spelled
+from monitor.serve.rendering import counted_page, page, path_part, problem_page, spelled
 from monitor.serve.searching import Searching, retry_after, rule_prefixes
 
 RECENT_MATCHES = 20
@@ -46,7 +45,9 @@ class OverviewPages:
         return page("article.html", item=item, article=item.article, paragraphs=paragraphs)
 
     async def rules_page(self, request: Request) -> HTMLResponse:
-        return await self._counted(request, self._rules_answer, "Watch rules", "/rules")
+        return await counted_page(
+            self.counting, request, self._rules_answer, title="Watch rules", path="/rules"
+        )
 
     def _rules_answer(self) -> HTMLResponse:
         return page("rules.html", rules=rules_overview(self.archive, self.settings))
@@ -88,21 +89,11 @@ class OverviewPages:
         )
 
     async def sources_page(self, request: Request) -> HTMLResponse:
-        return await self._counted(request, self._sources_answer, "Sources", "/sources")
+        return await counted_page(
+            self.counting, request, self._sources_answer, title="Sources", path="/sources"
+        )
 
     def _sources_answer(self) -> HTMLResponse:
         health = source_health(self.archive, self.settings, activity=True)
-        ordered = sorted(
-            health, key=lambda source: not source["failing"]
-        )  # failing first, else as configured
+        ordered = sorted(health, key=lambda source: not source["failing"])  # failing first
         return page("sources.html", sources=ordered, failing=sum(source["failing"] for source in health))
-
-    async def _counted(
-        self, request: Request, answer: Callable[[], HTMLResponse], title: str, path: str
-    ) -> HTMLResponse:
-        """The page `answer` counts and renders, on a read thread once it has a turn (with
-        10,000 sources the sources' page takes 0.3 s to render); busy, a page saying so."""
-        try:
-            return await self.counting.count(answer, gone=request.is_disconnected)
-        except ServerBusy as error:
-            return page("busy.html", 503, retry_after(error), title=title, message=str(error), path=path)

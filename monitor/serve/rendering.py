@@ -5,20 +5,23 @@ and that is cleaned against an allow-list (nh3) before it is sent."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 import nh3
+from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
+from monitor.errors import ServerBusy
 from monitor.highlights import html_marked
 from monitor.models import Article, Hit
 from monitor.names import name_key
+from monitor.serve.searching import Searching, retry_after
 
 # Paths answered for programs (JSON, feeds, metrics): everything else is a page for a person.
 _NOT_PAGES = ("/api/", "/feeds/", "/static/", "/openapi.json", "/metrics", "/healthz", "/csp-report")
@@ -31,6 +34,23 @@ def is_page(path: str) -> bool:
 def page(name: str, code: int = 200, headers: Mapping[str, str] | None = None, **values: Any) -> HTMLResponse:
     """The template `name` rendered with `values`, answered with `code` and `headers`."""
     return HTMLResponse(_environment().get_template(name).render(**values), code, dict(headers or {}))
+
+
+async def counted_page(
+    counting: Searching,
+    request: Request,
+    answer: Callable[..., HTMLResponse],
+    *arguments: Any,
+    title: str,
+    path: str,
+) -> HTMLResponse:
+    """The page answer(*arguments) reads and renders, on a read thread once `counting` gives it
+    a turn (with 10,000 sources the sources' page takes 0.3 s to render); busy, a page saying
+    so, titled `title`, with a link to try `path` again."""
+    try:
+        return await counting.count(answer, *arguments, gone=request.is_disconnected)
+    except ServerBusy as error:
+        return page("busy.html", 503, retry_after(error), title=title, message=str(error), path=path)
 
 
 def problem_page(
