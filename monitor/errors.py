@@ -125,15 +125,18 @@ class ServerBusy(SearchTooSlow):
     def __init__(self, reason: str, counting: bool = False, retry_after: float = 1.0) -> None:
         self.seconds = 0.0
         self.retry_after = max(1, math.ceil(retry_after))
+        self.reason = reason
         if counting:
-            busy = "counting for other requests (the rules' matches, the sources' activity)"
+            self.busy = "counting for other requests (the rules' matches, the sources' activity)"
             advice = "try again shortly"
         else:
-            busy = "other heavy searches (prefixes, or searches reading many articles)"
+            self.busy = "other heavy searches (prefixes, or searches reading many articles)"
             advice = "try again shortly, or narrow it"
-        MonitorError.__init__(
-            self, f"the server is busy with {busy} and did not run this one ({reason}): {advice}"
-        )
+        MonitorError.__init__(self, self.saying(advice))
+
+    def saying(self, advice: str = "try again shortly") -> str:
+        """The message with other advice: a page the reader cannot narrow (a rule's) has none."""
+        return f"the server is busy with {self.busy} and did not run this one ({self.reason}): {advice}"
 
 
 class NotifyError(MonitorError):

@@ -231,6 +231,13 @@ def test_tables_line_up_wide_characters_and_keep_everything_when_piped() -> None
     assert lines[1:] == [f"台灣之盾 drill  {long_url}", "T-Dome" + " " * 8 + "  u"]
 
 
+def test_tables_drop_the_controls_that_would_reverse_a_row() -> None:
+    records = [{"title": "\u202eevil\u2067 כיפת ברזל\u2069", "source": "Harbor\u202b Daily"}]
+    table = render(records, ("title", "source"), "table")
+    assert table.splitlines()[1] == "evil כיפת ברזל  Harbor Daily"
+    assert "\u202e" in render(records, ("title",), "json")  # the data itself stays as it is
+
+
 def test_alerts_show_their_id_and_search_csv_why_each_article_matched(
     cli: Cli, config: Path, webhook: WebhookReceiver
 ) -> None:

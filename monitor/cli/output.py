@@ -58,10 +58,16 @@ def _csv_cell(value: Any) -> str:
     return "'" + cell if cell.startswith(_FORMULA_STARTS) else cell
 
 
+# Embeddings, overrides and isolates: a U+202E in a feed's title reverses the rest of its row
+# (the other columns too) in a terminal that runs the bidi algorithm. The letters keep their own
+# direction without them.
+_BIDI_CONTROLS = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
+
+
 def _table(records: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
     """Columns padded by display width (a Chinese character takes two cells). On a terminal the
     widest columns are cut to fit it; into a pipe or a file nothing is cut."""
-    rows = [[_cell(record.get(column)) for column in columns] for record in records]
+    rows = [[_cell(record.get(column)).translate(_BIDI_CONTROLS) for column in columns] for record in records]
     widths = [max([len(column), *(_width(row[i]) for row in rows)]) for i, column in enumerate(columns)]
     if sys.stdout.isatty():
         room = shutil.get_terminal_size((160, 24)).columns

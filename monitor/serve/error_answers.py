@@ -3,6 +3,8 @@ person's browser (rendering.is_page)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from fastapi import FastAPI, Request, status
 from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
@@ -35,9 +37,19 @@ def _usage_error(request: Request, error: UsageError) -> Response:
 
 
 def _http_error(request: Request, error: StarletteHTTPException) -> Response:
+    headers = _allowing_head(error.headers)
     if is_page(request.url.path):  # a person's browser: a page saying so, not JSON
-        return problem_page(error.status_code, str(error.detail), error.headers)
-    return JSONResponse({"error": str(error.detail)}, error.status_code, headers=error.headers)
+        return problem_page(error.status_code, str(error.detail), headers)
+    return JSONResponse({"error": str(error.detail)}, error.status_code, headers=headers)
+
+
+def _allowing_head(headers: Mapping[str, str] | None) -> Mapping[str, str] | None:
+    """A 405's Allow with HEAD wherever GET is: every GET route answers HEAD (web.Protections),
+    though the routes declare GET alone."""
+    allowed = (headers or {}).get("Allow", "").split(", ")
+    if "GET" not in allowed or "HEAD" in allowed:
+        return headers
+    return {**(headers or {}), "Allow": ", ".join([*allowed, "HEAD"])}
 
 
 def _too_slow(_request: Request, error: SearchTooSlow) -> JSONResponse:

@@ -65,7 +65,8 @@ class OverviewPages:
             return await self.searching.run(turns, self._rule_answer, known, gone=request.is_disconnected)
         except ServerBusy as error:  # no turn came for it: nothing read
             title, path = f"Watch rule {known}", f"/rules/{path_part(known)}"
-            return page("busy.html", 503, retry_after(error), title=title, message=str(error), path=path)
+            message = error.saying()  # not "or narrow it": a rule's page has nothing to narrow
+            return page("busy.html", 503, retry_after(error), title=title, message=message, path=path)
 
     def _rule_answer(self, name: str, *, time_limit: float, cpu_limit: float | None = None) -> HTMLResponse:
         recent: list[ArchivedArticle] = []

@@ -643,6 +643,14 @@ def test_head_answers_as_get_without_the_body(served: Served, path: str) -> None
     assert head.headers["content-type"] == got.headers["content-type"]
 
 
+def test_a_method_not_allowed_names_head_with_get(served: Served) -> None:
+    for path in ("/api/v1/articles", "/"):
+        refused = httpx.delete(served.base + path, timeout=10)
+        assert refused.status_code == 405 and refused.headers["allow"] == "GET, HEAD", path
+    retry = httpx.get(served.base + "/alerts/retry", timeout=10)  # a form's POST alone
+    assert retry.status_code == 405 and retry.headers["allow"] == "POST"
+
+
 def test_a_search_past_the_time_limit_is_stopped_and_said(tmp_path: Path) -> None:
     archive_with_articles(tmp_path)
     archive = SqlArchive(f"sqlite:///{tmp_path / 'data' / 'monitor.db'}")

@@ -529,6 +529,8 @@ def test_a_search_with_no_turn_within_its_limit_is_said_where_it_was_asked(
                 rule_page.status_code == 503 and busy in rule_page.text and "retry-after" in rule_page.headers
             )
             assert "<h1>Watch rule Pref</h1>" in rule_page.text and 'href="/rules/Pref"' in rule_page.text
+            assert "narrow" not in rule_page.text  # its reader has no query to narrow
+            assert "or narrow it" in page.text  # the search page's reader has
             assert (await client.get("/rules/Dome")).status_code == 503
             # So are the routes counting every match or source, which no time limit bounds...
             counts_busy = "the server is busy with counting for other requests (the rules' matches"
