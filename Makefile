@@ -71,6 +71,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python -m bench.archive --backend postgresql --sizes 100000,1000000
 	$(BIN)/python -m bench.daemons
 	$(BIN)/python -m bench.serve
+	$(BIN)/python -m bench.serve --backend postgresql
 	kept=$$(mktemp -d) && for mix in all prefix scan verify filter counts; do \
 		$(BIN)/python -m bench.slow_searches --archive $$kept/archive.db --mix $$mix || exit 1; \
 	done; rm -rf $$kept

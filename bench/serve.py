@@ -11,10 +11,13 @@ results, rendered, through httpx) likewise. The target compares the API with the
 threads, each with its own connection, send 40 requests apiece mixing API searches, web
 searches, an article and the sources: every answer must be a 200.
 
-    python -m bench.serve [--articles 1000000] [--repeat 200] [--archive PATH] [--no-write]
+    python -m bench.serve [--articles 1000000] [--repeat 200] [--archive PATH|URL]
+                          [--backend sqlite|postgresql] [--no-write]
 
 `--archive PATH` keeps the generated archive there and uses it again on the next run (filling a
-million articles takes minutes).
+million articles takes minutes); with `--backend postgresql`, `--archive` is the URL of a
+database to keep it in, and without it a new database on MONITOR_BENCH_POSTGRESQL (default
+postgresql://postgres@127.0.0.1:5432/test) is filled and dropped at the end.
 """
 
 from __future__ import annotations
@@ -31,18 +34,22 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
+import psycopg
 import yaml
 
 from bench.archive import QUERIES, fill
+from bench.postgres import new_database
 from bench.report import environment, write_section
-from monitor.archive import SearchFilters
+from monitor.archive import Archive, SearchFilters
+from monitor.archive.pg_archive import PostgresArchive
 from monitor.archive.sql import SqlArchive
 from monitor.config.loading import load_settings
 from monitor.queries import SearchAsked
@@ -167,6 +174,44 @@ def _crowd(base: str, article_id: str, clients: int) -> tuple[int, int, list[flo
     return len(latencies), failures[0], latencies, time.perf_counter() - began
 
 
+@contextmanager
+def _archive_at(
+    backend: str, kept: str | None, articles: int, folder: Path
+) -> Iterator[tuple[Archive, str, str]]:
+    """(the archive of `articles` generated articles, its URL, how it was filled) on `backend`:
+    at `kept` (a path, or a PostgreSQL URL), filled unless it was before; else a new one, gone
+    at the end."""
+    archive: Archive
+    if backend == "sqlite":
+        database = Path(kept).resolve() if kept else folder / "archive.db"  # the server's config is elsewhere
+        archive, filled = _archive(database, articles)
+        with contextlib.closing(archive):
+            yield archive, f"sqlite:///{database}", filled
+    elif kept:
+        archive, filled = _postgres_archive(kept, articles)
+        with contextlib.closing(archive):
+            yield archive, kept, filled
+    else:
+        server = os.environ.get("MONITOR_BENCH_POSTGRESQL", "postgresql://postgres@127.0.0.1:5432/test")
+        with new_database(server, "serve") as url:
+            archive, filled = _postgres_archive(url, articles)
+            with contextlib.closing(archive):
+                yield archive, url, filled
+
+
+def _postgres_archive(url: str, articles: int) -> tuple[PostgresArchive, str]:
+    archive = PostgresArchive(url)
+    with psycopg.connect(url) as counting:
+        [(held,)] = counting.execute("SELECT count(*) FROM articles").fetchall()
+    if held == articles:
+        return archive, f"{articles:,} articles (filled by an earlier run)"
+    if held:
+        archive.close()
+        raise SystemExit(f"{url} holds {held:,} articles, not {articles:,}: give another database")
+    rate = fill(archive, articles)
+    return archive, f"{articles:,} articles (stored at {rate:,.0f}/s)"
+
+
 def _archive(database: Path, articles: int) -> tuple[SqlArchive, str]:
     """The archive of `articles` generated articles at `database`, filled unless it was before."""
     if database.exists():
@@ -185,16 +230,12 @@ def _archive(database: Path, articles: int) -> tuple[SqlArchive, str]:
     return archive, f"{articles:,} articles (stored at {rate:,.0f}/s)"
 
 
-def run(articles: int, repeat: int, kept: Path | None, clients: int = CLIENTS) -> str:
-    with tempfile.TemporaryDirectory() as name:
-        folder = Path(name)
-        database = kept or folder / "archive.db"
-        config = folder / "monitor.yaml"
-        config.write_text(
-            yaml.safe_dump({"storage": {"url": f"sqlite:///{database}"}, "sources": [], "watch": []})
-        )
+def run(articles: int, repeat: int, kept: str | None, backend: str = "sqlite", clients: int = CLIENTS) -> str:
+    with tempfile.TemporaryDirectory() as name, _archive_at(backend, kept, articles, Path(name)) as held:
+        archive, url, filled = held
+        config = Path(name) / "monitor.yaml"
+        config.write_text(yaml.safe_dump({"storage": {"url": url}, "sources": [], "watch": []}))
         settings = load_settings(config)
-        archive, filled = _archive(database, articles)
         process, base = _serve(config)
         try:
             lines = [
@@ -253,7 +294,6 @@ def run(articles: int, repeat: int, kept: Path | None, clients: int = CLIENTS) -
         finally:
             process.terminate()
             process.wait(timeout=60)
-            archive.close()
     return "\n".join(lines)
 
 
@@ -302,17 +342,21 @@ def main() -> None:
     )
     parser.add_argument("--articles", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=200)
-    parser.add_argument("--archive", type=Path, help="keep the generated archive here, for the next run")
+    parser.add_argument(
+        "--archive", help="keep the generated archive here (a path; a URL on PostgreSQL), for the next run"
+    )
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
-    # Absolute: the server reads it from a config in a temporary folder.
-    body = run(args.articles, args.repeat, args.archive.resolve() if args.archive else None)
+    body = run(args.articles, args.repeat, args.archive, args.backend)
     print(body)
     if not args.no_write:
         packages = ["fastapi", "uvicorn", "httptools", "uvloop", "SQLAlchemy"]
-        write_section(
-            "The read side over HTTP (bench/serve.py)", environment("bench.serve", packages) + "\n" + body
-        )
+        packages += ["psycopg"] if args.backend == "postgresql" else []
+        title = "The read side over HTTP (bench/serve.py)"
+        if args.backend == "postgresql":
+            title = "The read side over HTTP on PostgreSQL (bench/serve.py --backend postgresql)"
+        write_section(title, environment("bench.serve", packages) + "\n" + body)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from bench import (
     stories,
 )
 from bench.match import measure, table
+from bench.postgres import new_database
 from tests.postgres import SERVER
 
 
@@ -120,7 +121,7 @@ def test_listings_benchmark_measures_the_rules_on_real_pages() -> None:
 
 
 def test_serve_benchmark_smoke(tmp_path: Path) -> None:
-    kept = tmp_path / "kept.db"
+    kept = str(tmp_path / "kept.db")
     first = serve.run(articles=300, repeat=3, kept=kept, clients=4)
     assert "| rare phrase |" in first and "160 answers, 0 not 200" in first
     again = serve.run(articles=300, repeat=3, kept=kept, clients=4)
@@ -128,9 +129,21 @@ def test_serve_benchmark_smoke(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="holds 300 articles, not 400"):
         serve.run(articles=400, repeat=3, kept=kept, clients=4)
     (tmp_path / "notes.txt").write_text("not a database")
-    for wrong in (tmp_path / "notes.txt", tmp_path):
+    for wrong in (str(tmp_path / "notes.txt"), str(tmp_path)):
         with pytest.raises(SystemExit, match=r"is not an archive bench\.serve filled"):
             serve.run(articles=300, repeat=3, kept=wrong, clients=4)
+
+
+def test_serve_benchmark_smoke_on_postgresql(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MONITOR_BENCH_POSTGRESQL", SERVER)
+    report = serve.run(articles=300, repeat=3, kept=None, backend="postgresql", clients=4)
+    assert "stored at" in report and "| CJK term |" in report and "160 answers, 0 not 200" in report
+    with new_database(SERVER, "smoke") as kept:
+        serve.run(articles=300, repeat=1, kept=kept, backend="postgresql", clients=1)
+        again = serve.run(articles=300, repeat=1, kept=kept, backend="postgresql", clients=1)
+        assert "filled by an earlier run" in again
+        with pytest.raises(SystemExit, match="holds 300 articles, not 400"):
+            serve.run(articles=400, repeat=1, kept=kept, backend="postgresql", clients=1)
 
 
 def test_slow_searches_benchmark_smoke(tmp_path: Path) -> None:
