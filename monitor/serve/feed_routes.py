@@ -3,6 +3,7 @@ reader's poll is a search of the rule, on the read threads and taking its turns 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -22,12 +23,16 @@ from monitor.serve.searching import Searching, rule_prefixes
 from monitor.serve.shapes import errors
 
 FEED_ENTRIES = 50  # stories in a feed of a rule's matches
+UNCHANGED = {"description": "Not Modified: the request's If-None-Match holds the feed's ETag"}
 
 
 def add_feeds(
     app: FastAPI, archive: Archive, settings: Settings, readers: Sequence[Any], searching: Searching
 ) -> None:
     """The feeds of each rule's matches, for clients with the readers' dependencies."""
+    # An empty feed's `updated` (Atom requires one): when this server began to serve it, not
+    # each poll's time, so that its bytes, and its ETag, stay the same until a match comes.
+    started = datetime.now(UTC).replace(microsecond=0)
 
     async def rule_stories(name: str, request: Request) -> tuple[str, list[ArchivedArticle]]:
         """The rule's name as configured and its newest stories, searched on the read threads
@@ -56,13 +61,14 @@ def add_feeds(
         response_class=Response,
         responses={
             200: {"content": {"application/atom+xml": {}}},
+            304: UNCHANGED,
             **errors(400, 401, 404, 503, waits="search"),
         },
     )
     async def rule_atom(name: str, request: Request) -> Response:
         known, stories = await rule_stories(name, request)
-        body = atom_feed(known, stories, _self_url(request), datetime.now(UTC))
-        return Response(body, media_type="application/atom+xml; charset=utf-8")
+        body = atom_feed(known, stories, _self_url(request), started)
+        return _unless_unchanged(request, Response(body, media_type="application/atom+xml; charset=utf-8"))
 
     @app.get(
         "/feeds/rules/{name:path}.json",
@@ -71,13 +77,28 @@ def add_feeds(
         response_class=JSONResponse,
         responses={
             200: {"content": {"application/feed+json": {}}},
+            304: UNCHANGED,
             **errors(400, 401, 404, 503, waits="search"),
         },
     )
-    async def rule_json_feed(name: str, request: Request) -> JSONResponse:
+    async def rule_json_feed(name: str, request: Request) -> Response:
         known, stories = await rule_stories(name, request)
         feed = json_feed(known, stories, _self_url(request))
-        return JSONResponse(feed, media_type="application/feed+json")
+        return _unless_unchanged(request, JSONResponse(feed, media_type="application/feed+json"))
+
+
+def _unless_unchanged(request: Request, answer: Response) -> Response:
+    """The feed with its ETag (a digest of its bytes), or 304 Not Modified when the reader holds
+    those bytes already (If-None-Match): a reader polling every few minutes downloads and parses
+    a feed again only when it changed."""
+    tag = f'"{hashlib.blake2b(answer.body, digest_size=16).hexdigest()}"'
+    held = request.headers.get("if-none-match", "")
+    # Weak comparison (RFC 9110, 13.1.2), as a GET's If-None-Match asks; "*": any at all.
+    given = {part.strip().removeprefix("W/") for part in held.split(",")}
+    if tag in given or "*" in given:
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers={"etag": tag})
+    answer.headers["etag"] = tag
+    return answer
 
 
 def _self_url(request: Request) -> str:

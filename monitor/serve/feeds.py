@@ -49,12 +49,19 @@ def _html(item: ArchivedArticle, rule: str) -> str:
     return "".join(parts)
 
 
-def atom_feed(rule: str, stories: Sequence[ArchivedArticle], self_url: str, now: datetime) -> bytes:
+def atom_feed(
+    rule: str, stories: Sequence[ArchivedArticle], self_url: str, updated_when_empty: datetime
+) -> bytes:
+    """Atom 1.0 of the stories, the feed updated when the newest was fetched."""
     ElementTree.register_namespace("", ATOM)
     feed = ElementTree.Element(f"{{{ATOM}}}feed")
     _text(feed, "id", f"urn:monitor:rule:{quote(rule, safe='')}")  # a URI: no spaces
     _text(feed, "title", f"{rule}: matches")
-    _text(feed, "updated", iso(max((item.article.fetched for item in stories), default=now)) or "")
+    _text(
+        feed,
+        "updated",
+        iso(max((item.article.fetched for item in stories), default=updated_when_empty)) or "",
+    )
     ElementTree.SubElement(feed, f"{{{ATOM}}}link", rel="self", href=_xml_safe(self_url))
     author = ElementTree.SubElement(feed, f"{{{ATOM}}}author")
     _text(author, "name", "monitor")

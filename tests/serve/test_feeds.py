@@ -3,6 +3,7 @@ own feed parser, as a desk's feed reader would."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from xml.etree import ElementTree
@@ -132,3 +133,29 @@ def test_a_rule_named_with_a_slash_has_its_page_and_feeds(tmp_path: Path) -> Non
         assert httpx.get(base + "/feeds/rules/..%2Fetc.atom").status_code == 200
     finally:
         stop(process)
+
+
+def test_a_reader_holding_the_feed_is_told_it_has_not_changed_until_a_match_comes(tmp_path: Path) -> None:
+    archive_with_articles(tmp_path)
+    rules = [{"name": "Iron Dome", "terms": ["Iron Dome"]}, {"name": "Quiet", "terms": ["zqxj"]}]
+    with serving(monitor_config(tmp_path, watch=rules)) as base:
+        tags = {}
+        for path in ("/feeds/rules/Iron Dome.atom", "/feeds/rules/Iron Dome.json", "/feeds/rules/Quiet.atom"):
+            first = httpx.get(base + path)
+            tag = tags[path] = first.headers["etag"]
+            for held in (tag, f"W/{tag}", f'"other", {tag}', "*"):
+                again = httpx.get(base + path, headers={"If-None-Match": held})
+                assert again.status_code == 304 and again.content == b"", (path, held)
+                assert again.headers["etag"] == tag
+            time.sleep(1.1)  # an empty feed's `updated` is not the time of each poll
+            other = httpx.get(base + path, headers={"If-None-Match": '"other"'})
+            assert other.status_code == 200 and other.content == first.content, path
+        archive = SqlArchive(f"sqlite:///{tmp_path / 'data' / 'monitor.db'}")
+        try:
+            news = make_article("news", url="https://news.test/news", published=NOW + timedelta(hours=3))
+            archive.store_new([news], [])
+        finally:
+            archive.close()
+        for path, tag in tags.items():
+            changed = httpx.get(base + path, headers={"If-None-Match": tag})
+            assert (changed.status_code == 200) == path.startswith("/feeds/rules/Iron Dome"), path
