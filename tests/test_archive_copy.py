@@ -48,6 +48,12 @@ def test_an_archive_moves_whole_and_the_daemon_carries_on_there(
     assert len(webhook.deliveries) == sent
     archive = PostgresArchive(postgres_url, schema=postgres_schema)
     try:  # new articles are numbered after the copied ones
+        with archive.db.engine.connect() as connection:  # analyzed: its searches planned knowing it
+            analyzed = connection.exec_driver_sql(
+                "SELECT relname FROM pg_stat_user_tables WHERE schemaname = current_schema()"
+                " AND last_analyze IS NOT NULL AND last_vacuum IS NOT NULL"
+            )
+            assert {"articles", "hits", "alerts"} <= {name for (name,) in analyzed}
         assert archive.store_new([make_article("fresh", url="https://news.test/fresh")], []) == {"fresh"}
     finally:
         archive.close()
