@@ -98,6 +98,8 @@ def test_a_backup_refuses_the_archives_own_files_and_a_missing_archive(
     assert code == 2 and "is one of the archive's own files" in err
     code, _, err = cli("-c", str(config), "archive", "backup", str(tmp_path))
     assert code == 2 and "is a folder" in err
+    code, _, err = cli("-c", str(config), "archive", "backup", str(tmp_path / "backups" / "today.db"))
+    assert code == 2 and "there is no folder" in err and "backups' to back up into: make it first" in err
     assert not list(tmp_path.glob("*.partial")) and not list(archive.parent.glob("*.partial"))
 
 

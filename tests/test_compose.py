@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from monitor.config.loading import load_settings
+from monitor.errors import ConfigError
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 
@@ -57,3 +58,29 @@ def test_the_compose_file_runs_scalable_daemons_on_a_healthy_postgresql(
 def test_the_database_password_must_be_given() -> None:
     result = _compose_config(None)
     assert result.returncode != 0 and "set MONITOR_DB_PASSWORD" in result.stderr
+
+
+def test_the_web_service_serves_the_archive_on_this_hosts_loopback_with_a_token(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    result = _compose_config("s3cret")
+    assert result.returncode == 0, result.stderr
+    web = yaml.safe_load(result.stdout)["services"]["web"]
+    assert web["command"] == ["serve"] and web["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert web["ports"] == ["127.0.0.1:8080:8080/tcp"]  # this host's loopback alone
+    environment = web["environment"]
+    assert environment["MONITOR_SERVE_LISTEN"] == "0.0.0.0:8080"
+    # The shipped config, as the container reads it: no token, no start (the message names it)...
+    monkeypatch.setenv("MONITOR_SERVE_LISTEN", environment["MONITOR_SERVE_LISTEN"])
+    monkeypatch.delenv("MONITOR_TOKEN", raising=False)
+    with pytest.raises(ConfigError, match=r"off loopback: give serve\.tokens"):
+        load_settings(REPOSITORY / "config" / "monitor.yaml")
+    monkeypatch.setenv("MONITOR_TOKEN", "short")
+    with pytest.raises(ConfigError, match="too easy to guess"):
+        load_settings(REPOSITORY / "config" / "monitor.yaml")
+    monkeypatch.setenv("MONITOR_TOKEN", "a-token-of-the-desk-0123")
+    assert load_settings(REPOSITORY / "config" / "monitor.yaml").serve.tokens == ["a-token-of-the-desk-0123"]
+    # ...while on loopback (make run) it is open without one, as before.
+    monkeypatch.delenv("MONITOR_SERVE_LISTEN")
+    monkeypatch.delenv("MONITOR_TOKEN")
+    assert load_settings(REPOSITORY / "config" / "monitor.yaml").serve.tokens == []

@@ -88,6 +88,10 @@ def test_search_filters_and_formats(cli: Cli, config: Path) -> None:
     assert {a["source"] for a in by_rule} == {"Harbor Daily", "Kanto Wire", "Formosa Herald"}
     limited = cli.json("-c", str(config), "search", "NOT zzz", "--limit", "2", "--format", "json")
     assert len(limited) == 2
+    code, out, err = cli("-c", str(config), "search", "NOT zzz", "--limit", "2", "--format", "csv")
+    assert code == 0 and len(out.splitlines()) == 3  # the CSV whole; what was left out on stderr
+    assert err == "monitor: the newest 2 shown; --limit N shows more\n"
+    assert cli("-c", str(config), "search", "NOT zzz", "--limit", "200")[2] == ""  # all there is
     code, out, _ = cli("-c", str(config), "search", "dome", "--format", "ndjson")
     assert code == 0 and all(json.loads(line)["id"] for line in out.splitlines())
     code, out, _ = cli("-c", str(config), "search", "zzzqqq", "--format", "ndjson")

@@ -33,7 +33,7 @@ def back_up(url: str, to: Path) -> str:
     if to.exists():
         raise UsageError(f"{to} exists: a backup goes to a new file, never over one")
     if not to.parent.is_dir():
-        raise UsageError(f"{to.parent} is no folder: the backup's folder must exist")
+        raise UsageError(f"there is no folder {str(to.parent)!r} to back up into: make it first (mkdir -p)")
     partial = to.with_name(f".{to.name}.{secrets.token_hex(4)}.partial")  # this backup's own
     try:
         if is_postgres_url(url):

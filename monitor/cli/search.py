@@ -71,4 +71,6 @@ def search_command(archive: Archive, settings: Settings, args: argparse.Namespac
         for record in records:
             record["matched"] = " | ".join(f"{hit['term']}: {hit['snippet']}" for hit in record["hits"])
     show(records, columns, args.format)
+    if len(records) == args.limit:  # on stderr: a CSV or JSON on stdout stays whole
+        print(f"monitor: the newest {args.limit} shown; --limit N shows more", file=sys.stderr)
     return 0

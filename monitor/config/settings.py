@@ -284,6 +284,9 @@ class ServeSettings(StrictModel):
     @field_validator("tokens")
     @classmethod
     def _real_tokens(cls, value: list[str]) -> list[str]:
+        # A token its variable left empty (["${MONITOR_TOKEN:-}"]) is none: off loopback the
+        # server still will not start without a real one.
+        value = [token for token in value if token]
         for token in value:
             if len(token) < MIN_TOKEN_LENGTH:
                 raise ValueError(
