@@ -31,9 +31,9 @@ def line_chart(points: Sequence[tuple[str, int]]) -> Markup:
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
         f'aria-label="{len(points)} points, highest {highest}">'
         f'<line x1="{MARGIN}" y1="{axis}" x2="{WIDTH - MARGIN}" y2="{axis}" stroke="#d9dee3"/>'
-        f'<text x="{MARGIN}" y="{MARGIN - 8}" font-size="11" fill="#5b6570">{highest}</text>'
-        f'<text x="{MARGIN}" y="{HEIGHT - 6}" font-size="11" fill="#5b6570">{escape(points[0][0])}</text>'
-        f'<text x="{WIDTH - MARGIN}" y="{HEIGHT - 6}" font-size="11" fill="#5b6570" text-anchor="end">'
+        f'<text x="{MARGIN}" y="{MARGIN - 8}" font-size="13" fill="#5b6570">{highest}</text>'
+        f'<text x="{MARGIN}" y="{HEIGHT - 6}" font-size="13" fill="#5b6570">{escape(points[0][0])}</text>'
+        f'<text x="{WIDTH - MARGIN}" y="{HEIGHT - 6}" font-size="13" fill="#5b6570" text-anchor="end">'
         f"{escape(points[-1][0])}</text>"
         f'<polyline points="{line}" fill="none" stroke="#1f5f99" stroke-width="1.5"/>{dots}</svg>'
     )

@@ -22,6 +22,7 @@ from tests.servers import Route, Site
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "storage" / "screenshots"
+STYLE = Path(__file__).resolve().parents[2] / "monitor" / "serve" / "static" / "style.css"
 # As the machine's own probe starts it: without the background-networking flags Chromium keeps
 # trying hosts this closed network refuses.
 FLAGS = [
@@ -265,7 +266,7 @@ def test_a_long_title_leaves_the_alerts_tables_other_columns_readable(browser: B
     html = rendering.page(
         "alerts.html", alerts=[alert], counts=counts, state=None, total=1, csrf="c", notice=None
     ).body
-    style = (Path(__file__).resolve().parents[2] / "monitor" / "serve" / "static" / "style.css").read_text()
+    style = STYLE.read_text()
     context = browser.new_context(viewport={"width": 1000, "height": 900})
     try:
         opened = context.new_page()
@@ -278,3 +279,55 @@ def test_a_long_title_leaves_the_alerts_tables_other_columns_readable(browser: B
         assert opened.locator("button", has_text="Retry").bounding_box()["height"] < 40  # type: ignore[index]
     finally:
         context.close()
+
+
+def test_every_page_fits_a_phone(desk: str, browser: Browser) -> None:
+    """Found by a review: 390 px wide, the alerts page took 800 px (its last error a few letters
+    a line), the sources page 610 (the last error off the screen) and the chart's labels were
+    5 px high."""
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    try:
+        page = context.new_page()
+        [article] = httpx.get(desk + "/api/v1/articles", params={"q": "台灣之盾"}).json()["articles"]
+        for name, path in (
+            ("search", "/?q=dome"),
+            ("rules", "/rules"),
+            ("rule", "/rules/Japan%20documents"),
+            ("sources", "/sources"),
+            ("alerts", "/alerts"),
+            ("article", f"/articles/{article['id']}"),
+        ):
+            page.goto(desk + path)
+            assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), path
+            _shot(page, f"phone-{name}")
+        page.goto(desk + "/sources")
+        error = page.locator("table.sources tbody tr").first.locator("td.last-error")
+        assert _within_the_screen(error, 390)
+        label = error.evaluate("(node) => getComputedStyle(node, '::before').content")
+        assert label == '"Last error: "'  # each cell under its column's name
+        page.goto(desk + "/rules/Japan%20documents")
+        day = page.locator("figure.chart svg text").first.bounding_box()
+        assert day is not None and day["height"] >= 12, day  # readable (it was 6): the chart scrolls
+        failed = {
+            "id": "x1", "created": "2026-12-05T01:00:00Z", "alert": "desk",
+            "channel": "webhook:http://127.0.0.1:18606#21c2ec8b", "rules": ["Iron Dome"],
+            "article_id": "a1", "article": "防衛相、イスラエルの防空網を視察", "url": None, "state": "failed",
+            "attempts": 3, "next_attempt": None, "last_error": "webhook:http://127.0.0.1:18606: HTTP 500",
+        }  # fmt: skip
+        html = rendering.page(
+            "alerts.html", alerts=[failed], counts=[("failed", 1)], state=None, total=1, csrf="c", notice=None
+        ).body
+        blank = context.new_page()  # not the desk's page, whose CSP refuses a style added
+        blank.set_content(bytes(html).decode())
+        blank.add_style_tag(content=STYLE.read_text())
+        assert blank.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        assert _within_the_screen(blank.locator("button", has_text="Retry"), 390)
+        assert _within_the_screen(blank.locator("td.last-error"), 390)
+        _shot(blank, "phone-alerts-failed")
+    finally:
+        context.close()
+
+
+def _within_the_screen(element: Locator, width: int) -> bool:
+    box = element.bounding_box()
+    return box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width and box["height"] < 200
