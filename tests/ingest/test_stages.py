@@ -188,6 +188,24 @@ def test_extract_page() -> None:
     assert page.published == datetime(2026, 1, 6, 8, 0, tzinfo=UTC)  # the time of day is kept
 
 
+def test_a_pages_time_of_day_is_kept_when_it_was_published_today_or_its_address_has_a_date() -> None:
+    """Found by a review: a page published at 00:30 today, or any page whose address holds its
+    date (/2026/12/05/...), was stored at midnight."""
+    page = fixtures.article_page(fixtures.SHIELD_PARAGRAPH).decode()
+    this_morning = datetime.now(UTC).replace(hour=0, minute=30, second=0, microsecond=0)
+    earlier = datetime(2026, 11, 5, 3, 0, tzinfo=UTC)
+    for published, address in (
+        (this_morning, "https://news.test/news/iron-dome.html"),
+        (earlier, "https://news.test/news/2026/11/05/iron-dome.html"),
+        (earlier, "https://news.test/news/2026/12/01/iron-dome.html"),  # the page's own, not the address's
+    ):
+        html = page.replace("2026-01-06T08:00:00Z", published.isoformat()).encode()
+        assert extract_page(html, address).published == published, address
+    undated = page.replace('<meta property="article:published_time" content="2026-01-06T08:00:00Z">', "")
+    from_address = extract_page(undated.encode(), "https://news.test/2026/01/05/a.html").published
+    assert from_address == datetime(2026, 1, 5, tzinfo=UTC)  # the address's date, when the page has none
+
+
 def test_extract_page_in_big5() -> None:
     html = (
         '<html><head><meta charset="big5"><title>t</title></head>'

@@ -10,7 +10,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import lxml.html
 
@@ -188,11 +188,17 @@ def _within_bounds(html: str) -> str:
 
 def _date_params() -> dict[str, object]:
     """trafilatura's own date settings, but keeping the time of day when the page gives one
-    (its default format is the date alone: same-day stories from pages were misordered)."""
+    (its default format is the date alone: same-day stories from pages were misordered). The
+    page's own metadata comes before a date in its address (/2026/12/05/...), which has no
+    time of day; and the latest date taken is tomorrow's, since htmldate reads a date as its
+    midnight: with today's, a page published this morning was past it, and the time dropped
+    (plausible_date still refuses more than a day ahead; a Japanese outlet's day begins 9 h
+    before UTC's)."""
     return {
         "original_date": True,
         "extensive_search": True,
-        "max_date": datetime.now().astimezone().strftime("%Y-%m-%d"),
+        "deferred_url_extractor": True,
+        "max_date": (datetime.now().astimezone() + timedelta(days=1)).strftime("%Y-%m-%d"),
         "outputformat": "%Y-%m-%dT%H:%M:%S%z",
     }
 
