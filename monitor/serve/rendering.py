@@ -88,7 +88,19 @@ def _marked(snippet: str, term: str) -> Markup:
 
 
 def _hits_of(article: Article, rule: str | None) -> list[Hit]:
-    return [hit for hit in article.hits if hit.term and (rule is None or hit.rule == rule)]
+    """The article's hits (of `rule`) to show, each snippet once: the same words found in the
+    feed's teaser and again in the page's text show once, the longer (the JSON keeps every hit)."""
+    shown: list[tuple[Hit, str]] = []
+    for hit in article.hits:
+        if not hit.term or (rule is not None and hit.rule != rule):
+            continue
+        words = " ".join(hit.snippet.strip("…. ").split())
+        same = [(other, seen) for other, seen in shown if (other.rule, other.term) == (hit.rule, hit.term)]
+        if any(words in seen for _, seen in same):
+            continue
+        within = {id(other) for other, seen in same if seen in words}
+        shown = [(other, seen) for other, seen in shown if id(other) not in within] + [(hit, words)]
+    return [hit for hit, _ in shown]
 
 
 def _safe_link(url: str) -> str:

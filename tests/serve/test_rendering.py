@@ -1,0 +1,50 @@
+"""What the pages show of an article: each snippet once, the direction of each, and a date the
+source did not give marked as the time it was fetched."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from monitor.models import ArchivedArticle, Hit
+from monitor.serve import rendering
+from tests.archive.helpers import NOW, make_article
+
+
+def test_a_snippet_found_again_in_the_pages_text_is_shown_once() -> None:
+    teaser = "Officials discuss the T-Dome plan"
+    hits = (
+        Hit("Taiwan Shield", "T-Dome", "summary", 22, 28, f"…{teaser}…"),
+        Hit("Taiwan Shield", "T-Dome", "text", 22, 28, f"{teaser} Officials met on Tuesday"),
+        Hit("Taiwan Shield", "T-Dome", "text", 90, 96, "the T-Dome, a layered defence"),
+        Hit("Air defence", "T-Dome", "text", 22, 28, f"{teaser} Officials met on Tuesday"),  # another rule's
+        Hit("Iron Dome", "כיפת ברזל", "text", 0, 9, "כיפת ברזל יורטה"),
+    )
+    article = make_article("a", hits=hits)
+    shown = rendering._hits_of(article, None)
+    assert [(hit.rule, hit.field, hit.start) for hit in shown] == [
+        ("Taiwan Shield", "text", 22),  # the teaser's words are in it: the longer shown
+        ("Taiwan Shield", "text", 90),
+        ("Air defence", "text", 22),  # the same words for another rule
+        ("Iron Dome", "text", 0),
+    ]
+    assert [hit.start for hit in rendering._hits_of(article, "Taiwan Shield")] == [22, 90]
+    reversed_order = make_article("b", hits=hits[::-1])  # the longer first: the same shown
+    assert {(hit.rule, hit.field) for hit in rendering._hits_of(reversed_order, None)} == {
+        ("Taiwan Shield", "text"),
+        ("Air defence", "text"),
+        ("Iron Dome", "text"),
+    }
+    html = bytes(
+        rendering.page("article.html", item=ArchivedArticle(article), article=article, paragraphs=[]).body
+    ).decode()
+    assert html.count("layered defence") == 1 and '<li dir="auto"><span class="rule">Iron Dome' in html
+
+
+def test_a_date_the_source_did_not_give_is_marked_as_the_fetch_time() -> None:
+    undated = make_article("u", published=NOW, fetched=NOW)
+    dated = make_article("d", published=NOW - timedelta(hours=3), fetched=NOW)
+    for article, marked in ((undated, True), (dated, False)):
+        html = bytes(
+            rendering.page("article.html", item=ArchivedArticle(article), article=article, paragraphs=[]).body
+        ).decode()
+        assert ('class="inferred"' in html) is marked, article.id
