@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from fastapi import FastAPI, Request, status
-from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -63,12 +63,14 @@ def _archive_error(request: Request, error: ArchiveError) -> Response:
 
 
 async def _invalid_parameter(request: Request, error: RequestValidationError) -> Response:
-    """FastAPI's 422 for the API, as its document says; a page saying which parameter is wrong
-    for a person's browser (?matched=maybe)."""
-    if not is_page(request.url.path):
-        return await request_validation_exception_handler(request, error)
-    problems = [
+    """FastAPI's 422 for the API, as its document says, with the `error` every other refusal
+    has, so that a client reads one key; a page saying which parameter is wrong for a person's
+    browser (?matched=maybe)."""
+    problems = "; ".join(
         f"{'.'.join(str(part) for part in problem['loc'][1:])}: {problem['msg']}"
         for problem in error.errors()
-    ]
-    return problem_page(status.HTTP_400_BAD_REQUEST, "; ".join(problems))
+    )
+    if not is_page(request.url.path):
+        detail = jsonable_encoder(error.errors())
+        return JSONResponse({"error": problems, "detail": detail}, status.HTTP_422_UNPROCESSABLE_ENTITY)
+    return problem_page(status.HTTP_400_BAD_REQUEST, problems)

@@ -117,6 +117,28 @@ def test_a_bad_request_is_told_what_is_wrong(
     response = httpx.get(served.base + "/api/v1/articles", params=httpx.QueryParams(params), timeout=10)
     assert response.status_code in (400, 422), response.text
     assert said in response.text
+    assert response.json()["error"], "every refusal says what is wrong under one key"
+
+
+def test_a_parameter_out_of_its_schema_is_a_422_with_an_error_too(served: Served) -> None:
+    for path, params, said in (
+        (
+            "/api/v1/articles",
+            {"limit": "abc"},
+            "limit: Input should be a valid integer, unable to parse string as an integer",
+        ),
+        (
+            "/api/v1/alerts",
+            {"state": "bogus"},
+            "state: Input should be 'pending', 'held', 'sent' or 'failed'",
+        ),
+    ):
+        response = served.get(path, **params)
+        assert response.status_code == 422 and response.json()["error"] == said, response.text
+        assert response.json()["detail"][0]["loc"] == [
+            "query",
+            next(iter(params)),
+        ]  # FastAPI's, as documented
 
 
 def test_a_query_error_shows_where(served: Served) -> None:
