@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,12 +20,16 @@ from monitor.config.settings import RuleSettings, Settings, SourceSettings, Temp
 from monitor.errors import ConfigError
 from monitor.ingest.fetch.client import Fetcher
 from monitor.ingest.poll.pipeline import Pipeline, SourceReport
+from monitor.ingest.poll.policy import longest_wait
 from monitor.ingest.poll.source import ingest_source
 from monitor.ingest.summaries.summarizers import ExtractiveSummarizer, OpenAISummarizer, Summarizer
 from monitor.models import SourceState
 from monitor.payloads import sample_payloads
+from monitor.phrases import counted
 from monitor.rules import CompiledRule, parse_query, terms_query, to_text
 from monitor.rules.automaton import Matcher
+
+log = logging.getLogger(__name__)
 
 # A claimed source is due again at its lease's end unless its poll is recorded first: a daemon
 # renews the leases of its running polls (runtime/scheduler.py), so a lease lapses only when its
@@ -141,6 +146,12 @@ def build_app(
     routes = build_routes(settings, config_name)
     archive = open_archive(settings)
     archive.sync_sources([(source.name, source.url) for source in settings.sources], clock())
+    latest = {
+        source.name: longest_wait(source.max_every or settings.interval(source))
+        for source in settings.sources
+    }
+    if sooner := archive.bring_forward(latest):
+        log.info("%s due sooner: the config shortened their interval", counted(len(sooner), "source"))
     fetch = settings.fetch
     fetcher = Fetcher(
         fetch.user_agent,

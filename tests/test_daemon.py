@@ -12,13 +12,15 @@ import sqlite3
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from monitor.app import CLAIM_LEASE, build_app
+from monitor.archive import FetchOutcome
 from monitor.config.loading import load_settings
+from monitor.models import PollResult, PollStatus
 from monitor.runtime import scheduler
 from monitor.runtime.scheduler import Daemon, new_scheduler
 from tests import fixtures
@@ -384,3 +386,30 @@ def test_once_stopped_mid_send_blames_no_receiver(
     with sqlite3.connect(tmp_path / "monitor.db") as connection:
         rows = connection.execute("SELECT state, attempts, last_error FROM alerts").fetchall()
     assert rows and all(row == ("pending", 0, None) for row in rows), rows
+
+
+def test_a_source_whose_interval_was_shortened_is_due_by_it_at_the_next_start(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Found by a review: `every: 10m` changed to 30s, the daemon restarted waited out the ten
+    minutes the last poll had scheduled, logging passes of 0 polls every 30 s."""
+    source = {"name": "Wire", "url": "http://127.0.0.1:9/feed.xml"}
+    first = build_app(
+        load_settings(
+            monitor_config(tmp_path, storage="sqlite:///m.db", sources=[{**source, "every": "10m"}])
+        )
+    )
+    now = datetime.now(UTC)
+    first.archive.record_fetch(
+        "Wire", FetchOutcome(now, now + timedelta(minutes=10), PollStatus(PollResult.OK, "200"))
+    )
+    first.archive.close()
+    shortened = monitor_config(tmp_path, storage="sqlite:///m.db", sources=[{**source, "every": "30s"}])
+    with caplog.at_level(logging.INFO, logger="monitor"):
+        again = build_app(load_settings(shortened))
+    try:
+        due = again.archive.source_states_of(["Wire"])["Wire"].next_due
+        assert due is not None and due <= now + timedelta(seconds=33)
+        assert "1 source due sooner: the config shortened their interval" in caplog.text
+    finally:
+        again.archive.close()

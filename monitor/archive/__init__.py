@@ -271,6 +271,12 @@ class Archive(Protocol):
         URL changed starts afresh (validators, errors, learned state forgotten). One transaction."""
         ...
 
+    def bring_forward(self, latest: Mapping[str, timedelta]) -> list[str]:
+        """Each named source polled without error, unclaimed, whose next poll is later than its
+        last poll plus its `latest` gap, due at that instead (its interval was shortened in the
+        config since); the names brought forward."""
+        ...
+
     def claim_due_sources(
         self, now: datetime, lease_until: datetime, limit: int, names: Sequence[str]
     ) -> list[str]:

@@ -6,8 +6,8 @@ take other sources; SQLite ignores the clause and a process's writes are one at 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import case, func, select, update
@@ -52,6 +52,27 @@ class SqlSources:
                         },
                     )
                 )
+
+    @operation("scheduling the sources by their configured intervals")
+    def bring_forward(self, latest: Mapping[str, timedelta]) -> list[str]:
+        """See Archive.bring_forward. A failing source's backoff and a claim are left alone."""
+        moved = []
+        with self.db.writing() as connection:
+            polled = connection.execute(
+                select(sources.c.name, sources.c.last_fetch, sources.c.next_due).where(
+                    sources.c.name.in_(list(latest)),
+                    sources.c.consecutive_errors == 0,
+                    sources.c.claimed_at.is_(None),
+                    sources.c.last_fetch.is_not(None),
+                    sources.c.next_due.is_not(None),  # None: gone, not polled any more
+                )
+            ).all()
+            for name, last_fetch, next_due in polled:
+                due = last_fetch + latest[name]
+                if next_due > due:
+                    connection.execute(update(sources).where(sources.c.name == name).values(next_due=due))
+                    moved.append(name)
+        return moved
 
     @operation("claiming due sources")
     def claim_due_sources(
@@ -165,6 +186,9 @@ class SourceSchedule:
 
     def sync_sources(self, configured: Sequence[tuple[str, str]], now: datetime) -> None:
         self.sources.sync_sources(configured, now)
+
+    def bring_forward(self, latest: Mapping[str, timedelta]) -> list[str]:
+        return self.sources.bring_forward(latest)
 
     def claim_due_sources(
         self, now: datetime, lease_until: datetime, limit: int, names: Sequence[str]

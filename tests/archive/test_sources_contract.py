@@ -65,6 +65,33 @@ def test_an_edited_url_starts_the_source_afresh(database: Opener) -> None:
     assert (state.url, state.etag, state.next_due) == ("https://x.test/other", None, later)
 
 
+def test_a_shortened_interval_brings_the_next_poll_forward(database: Opener) -> None:
+    """Found by a review: `every: 10m` changed to 30s, the daemon restarted still waited out
+    the ten minutes the last poll had scheduled."""
+    sources = SqlSources(database())
+    names = ["Fine", "Soon", "Failing", "Claimed", "Gone", "New"]
+    sources.sync_sources([(name, f"https://x.test/{name}") for name in names], NOW)
+    ok, failed = PollStatus(PollResult.OK, "200"), PollStatus(PollResult.ERROR)
+    sources.record_fetches(
+        [
+            ("Fine", FetchOutcome(NOW, NOW + timedelta(minutes=10), ok)),
+            ("Soon", FetchOutcome(NOW, NOW + timedelta(seconds=20), ok)),
+            ("Failing", FetchOutcome(NOW, NOW + timedelta(minutes=40), failed, error="boom")),  # backing off
+            ("Gone", FetchOutcome(NOW, None, PollStatus(PollResult.GONE), error="410")),
+        ]
+    )
+    assert sources.claim_due_sources(NOW, LEASE, 10, ["Claimed"]) == ["Claimed"]
+    latest = dict.fromkeys(names, timedelta(seconds=33))
+    assert sorted(sources.bring_forward(latest)) == ["Fine"]
+    states = sources.source_states_of(names)
+    assert states["Fine"].next_due == NOW + timedelta(seconds=33)
+    assert states["Soon"].next_due == NOW + timedelta(seconds=20)  # sooner already: kept
+    assert states["Failing"].next_due == NOW + timedelta(minutes=40)
+    assert states["Claimed"].next_due == LEASE and states["Gone"].next_due is None
+    assert states["New"].next_due == NOW  # never polled: due at once as it was
+    assert sources.bring_forward(latest) == []
+
+
 def test_daemons_claiming_at_once_never_take_one_source_twice(database: Opener) -> None:
     """Four pollers, each on connections of its own as separate daemons would be, claim from
     200 due sources at once: every source is claimed exactly once."""

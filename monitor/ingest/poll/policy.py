@@ -29,6 +29,12 @@ def next_poll(
     return now + delay * (1 + spread)
 
 
+def longest_wait(interval: timedelta) -> timedelta:
+    """The longest a source polled without error waits for its next poll: its interval and the
+    jitter's most."""
+    return interval * (1 + JITTER)
+
+
 def adapt_interval(current: timedelta, new_items: int, lower: timedelta, upper: timedelta) -> timedelta:
     """Poll busy sources more often and quiet ones less: halve the interval after a poll that
     found new items, stretch it by half after one that found none, within [lower, upper]."""
