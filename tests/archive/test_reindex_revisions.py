@@ -16,6 +16,7 @@ from sqlalchemy import text
 from monitor.archive import SearchFilters
 from monitor.archive.schema import upgrade
 from monitor.archive.schema_revision import NEWEST_REVISION
+from monitor.archive.sql import SqlArchive
 from monitor.near_duplicates import band_keys, fingerprint, unpack
 from monitor.phrases import counted
 from monitor.rules import parse_query
@@ -133,3 +134,12 @@ def test_recent_articles_indexed_again_are_fingerprinted_again(
             bands = set(connection.execute(text("SELECT band FROM story_bands")).scalars())
         assert unpack(bytes(stored)) == fresh
         assert bands == set(band_keys(fresh))
+
+
+def test_a_new_archive_says_nothing_of_indexing_again(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Found by a review: every new archive logged "0 articles indexed again" once a revision."""
+    with caplog.at_level(logging.INFO, logger="monitor"):
+        SqlArchive(f"sqlite:///{tmp_path / 'new.db'}").close()
+    assert "indexed again" not in caplog.text

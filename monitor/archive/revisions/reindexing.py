@@ -74,7 +74,9 @@ def index_again_articles_holding(characters: str) -> None:
         if values:
             connection.execute(write, values)
     _fingerprint_again(connection, found)
-    log.info(
+    # A new archive passes every revision: nothing to say when none was indexed again.
+    log.log(
+        logging.INFO if found else logging.DEBUG,
         "%s indexed again in %.1f s (the rules' matches stored with them are as they were)",
         counted(len(found), "article"),
         time.monotonic() - started,
