@@ -242,6 +242,13 @@ def test_languages_are_the_codes_analysts_filter_by(declared: str, filtered_as: 
         ("en-US", "ゲーム三昧な正月を過ごしました。今年もよろしくお願いします", "ja"),
         ("en", "Железный купол перехватил ракеты над городом", "ru"),
         ("zh-TW", "I like the colours of the new design of this site very much", "en"),
+        # Han, kana and Hangul weigh as the letters of their sense: counted one for one, these
+        # passed for English (a review found 123 of the bench feeds' posts so, session 28).
+        ("en-US", "Falcon-X发布新款手机K700，厂商Falcon-X称新机采用Dragon芯片，下月上市", "zh"),
+        ("en-US", "NTT DoCoMo는 Aplix Corporation에 투자한다고 11월 30일 발표했습니다", "ko"),
+        ("en-US", "ServiceMixのデモアプリケーションをダウンロードできるようにしました", "ja"),
+        # ...while an English article naming a place in Chinese stays English.
+        ("en", "Officials in Taipei described the 台灣之盾 air defence plan to visiting lawmakers", "en"),
         # What the declaration may well be stays: a Chinese article quoting English names, a
         # text too short to tell, a language whose script is not counted.
         ("zh-TW", "台灣之盾 T-Dome 防空系統 Iron Dome 以色列 laser weapons 國防部表示", "zh-TW"),
