@@ -352,6 +352,12 @@ class Archive(Protocol):
         for them all."""
         ...
 
+    def rule_arrivals(self, rule: str, limit: int) -> list[ArchivedArticle]:
+        """Up to `limit` of the articles the watch rule matched (its stored hits), those it
+        matched last first, whatever their publication dates: what a subscriber to the rule has
+        not seen yet (a story published days ago and translated today, a backfill's matches)."""
+        ...
+
     def search(
         self,
         query: Node | None,

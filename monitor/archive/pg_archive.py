@@ -35,6 +35,7 @@ from monitor.archive.pg_search import (
     naive_utc,
     newest_matches,
     newest_of_all,
+    rule_arrivals,
 )
 from monitor.archive.pg_text import search_query
 from monitor.archive.postgres import PostgresConnections
@@ -182,6 +183,10 @@ class PostgresArchive(SourceSchedule):
         return {item.article.id: item for item in found}
 
     @operation("searching the archive")
+    def rule_arrivals(self, rule: str, limit: int) -> list[ArchivedArticle]:
+        with self.db.read_cursor(None) as cursor:
+            return rule_arrivals(cursor, rule, limit)
+
     def search(
         self,
         query: Node | None,

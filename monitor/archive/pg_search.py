@@ -32,10 +32,12 @@ from monitor.archive.pg_estimate import IndexStatistics
 from monitor.archive.pg_text import NO_GAPS, WORDS
 from monitor.archive.search_sql import (
     FIRST_CHUNK,
+    HITS_AT_ONCE,
     LARGEST_CHUNK,
     LAST_SEQ,
     ArticleRow,
     archived_rows,
+    latest_matched,
     like_prefix,
     verifies,
 )
@@ -46,7 +48,7 @@ from monitor.rules.match import Evaluator
 
 Cursor = psycopg.Cursor[Any]
 _NAMES = [column.name for column in articles.c]
-_SEQ, _PUBLISHED = _NAMES.index("seq"), _NAMES.index("published")
+_SEQ, _ID, _PUBLISHED = _NAMES.index("seq"), _NAMES.index("id"), _NAMES.index("published")
 _ROW = ", ".join(f'articles."{name}"' for name in _NAMES)
 _ROW_AND_GAPS = f"{_ROW}, articles.search_gaps"  # what the article's index lacks: verify it if any
 _NEWEST_FIRST = "ORDER BY articles.published DESC, articles.seq DESC"
@@ -205,6 +207,19 @@ def newest_of_all(cursor: Cursor, filters: SearchFilters, deadline: Deadline) ->
 
 def article_rows(cursor: Cursor, article_ids: Sequence[str]) -> list[ArticleRow]:
     return cursor.execute(f"SELECT {_ROW} FROM articles WHERE id = ANY(%s)", (list(article_ids),)).fetchall()
+
+
+_RULE_HITS = "SELECT id, article_id FROM hits WHERE rule = %s AND id < %s ORDER BY id DESC LIMIT %s"
+_ROWS_OF = f"SELECT {_ROW} FROM articles WHERE id = ANY(%s)"
+
+
+def rule_arrivals(cursor: Cursor, rule: str, limit: int) -> list[ArchivedArticle]:
+    """Archive.rule_arrivals on PostgreSQL."""
+    ids = latest_matched(
+        lambda below: cursor.execute(_RULE_HITS, (rule, below, HITS_AT_ONCE)).fetchall(), limit
+    )
+    rows = {row[_ID]: row for row in cursor.execute(_ROWS_OF, (ids,)).fetchall()} if ids else {}
+    return archived(cursor, [rows[id_] for id_ in ids if id_ in rows])
 
 
 def archived(cursor: Cursor, rows: Sequence[ArticleRow]) -> list[ArchivedArticle]:

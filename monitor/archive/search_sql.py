@@ -61,6 +61,37 @@ _HITS = (
 _COPIES = f"SELECT story, id, source, url FROM articles WHERE story IN {IN_JSON} ORDER BY fetched"
 
 
+_RULE_HITS = "SELECT id, article_id FROM hits WHERE rule = ? AND id < ? ORDER BY id DESC LIMIT ?"
+_ROWS_OF = f"SELECT {_ROW} FROM articles WHERE id IN {IN_JSON}"
+HITS_AT_ONCE = 512
+
+
+def latest_matched(hits_below: Callable[[int], Sequence[tuple[int, str]]], limit: int) -> list[str]:
+    """The ids of up to `limit` articles, the latest matched first, from the rule's hits read
+    newest first a chunk at a time (`hits_below(id)`: (id, article_id) below that id, at most
+    HITS_AT_ONCE): an article has a hit for each term and field it matched in."""
+    wanted: dict[str, None] = {}
+    below = LAST_SEQ
+    while len(wanted) < limit:
+        chunk = hits_below(below)
+        for _, article_id in chunk:
+            wanted.setdefault(article_id)
+        if len(chunk) < HITS_AT_ONCE:
+            break
+        below = chunk[-1][0]
+    return list(wanted)[:limit]
+
+
+def rule_arrivals(cursor: sqlite3.Cursor, rule: str, limit: int) -> list[ArchivedArticle]:
+    """Archive.rule_arrivals on SQLite: the rule's index of hits read backwards (id is the rowid,
+    which its entries are ordered by)."""
+    ids = latest_matched(
+        lambda below: cursor.execute(_RULE_HITS, (rule, below, HITS_AT_ONCE)).fetchall(), limit
+    )
+    rows = {row[_ID]: row for row in cursor.execute(_ROWS_OF, (json_list(ids),))} if ids else {}
+    return archived(cursor, [rows[id_] for id_ in ids if id_ in rows])
+
+
 def stored_moment(stored: str) -> datetime:
     """A datetime as SQLite holds it (tables.stored_datetime), in UTC."""
     return datetime.fromisoformat(stored + "+00:00")

@@ -24,6 +24,7 @@ from monitor.archive.search_sql import (
     first_accepted,
     newest_matches,
     newest_of_all,
+    rule_arrivals,
     stored_moment,
     verifies,
 )
@@ -190,6 +191,10 @@ class SqlArchive(SourceSchedule):
         return {item.article.id: item for item in found}
 
     @operation("searching the archive")
+    def rule_arrivals(self, rule: str, limit: int) -> list[ArchivedArticle]:
+        with self.db.read_cursor() as cursor:
+            return rule_arrivals(cursor, rule, limit)
+
     def search(
         self,
         query: Node | None,

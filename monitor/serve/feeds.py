@@ -20,14 +20,14 @@ JSON_FEED = "https://jsonfeed.org/version/1.1"
 
 
 def one_per_story(found: Sequence[ArchivedArticle]) -> list[ArchivedArticle]:
-    """The newest copy of each story, newest first (the search's order)."""
-    seen: set[str] = set()
-    stories = []
+    """The newest copy (by publication) of each story, the stories in the order they first
+    come in `found`."""
+    newest: dict[str, ArchivedArticle] = {}
     for item in found:
-        if item.article.story not in seen:
-            seen.add(item.article.story)
-            stories.append(item)
-    return stories
+        kept = newest.get(item.article.story)
+        if kept is None or item.article.published > kept.article.published:
+            newest[item.article.story] = item  # a story keeps its place
+    return list(newest.values())
 
 
 def _why(item: ArchivedArticle, rule: str) -> list[str]:

@@ -15,6 +15,7 @@ import pytest
 from monitor.archive import Archive, SearchFilters, pg_search
 from monitor.archive.search import index_exact
 from monitor.archive.sql import SqlArchive
+from monitor.models import Hit
 from monitor.rules import parse_query
 from tests.archive.conftest import ArchiveOpener
 from tests.archive.helpers import BACKENDS, NOW, archive_of, as_before_alembic, make_article
@@ -218,3 +219,27 @@ def test_publication_marks_made_by_the_upgrade_bound_as_the_stored_ones_do(tmp_p
         marks = connection.execute("SELECT block, latest FROM publication_marks ORDER BY block").fetchall()
         assert marks == stored
     assert len(stored) == 44 and len({latest for _, latest in stored}) == 1  # 701 seqs; the week ahead
+
+
+def test_a_rules_arrivals_come_in_the_order_it_matched_them_whatever_their_dates(archive: Archive) -> None:
+    """Found by a review: a rule's feed took its 100 newest matches by publication, so a match
+    dated earlier than those (old news translated today, a source's clock behind another's
+    running ahead) never reached a subscriber. 1,100 hits: more than one chunk of reading."""
+    hit = Hit("Drone", "drone", "text", 0, 5, "drone seen")
+    ahead = [
+        make_article(f"ahead{n:03d}", text="drone seen", published=NOW + timedelta(hours=8), hits=(hit,) * 3)
+        for n in range(300)
+    ]  # three hits each: three terms or fields
+    archive.store_new(ahead[:150], [])
+    other = make_article("other", text="budget", hits=(Hit("Budget", "budget", "text", 0, 6, "budget"),))
+    archive.store_new([other], [])
+    archive.store_new(ahead[150:], [])
+    late = make_article("late", text="drone seen", published=NOW - timedelta(days=3), hits=(hit,))
+    archive.store_new([late], [])
+    arrivals = [item.article.id for item in archive.rule_arrivals("Drone", 200)]
+    assert arrivals[0] == "late" and len(arrivals) == len(set(arrivals)) == 200
+    assert arrivals[1:] == [f"ahead{n:03d}" for n in range(299, 100, -1)]
+    assert [item.article.id for item in archive.rule_arrivals("Budget", 200)] == ["other"]
+    assert archive.rule_arrivals("Nothing", 10) == []
+    [first] = archive.rule_arrivals("Drone", 1)
+    assert first.article.hits and first.article.hits[0].rule == "Drone"  # read as search reads them

@@ -159,3 +159,31 @@ def test_a_reader_holding_the_feed_is_told_it_has_not_changed_until_a_match_come
         for path, tag in tags.items():
             changed = httpx.get(base + path, headers={"If-None-Match": tag})
             assert (changed.status_code == 200) == path.startswith("/feeds/rules/Iron Dome"), path
+
+
+def test_a_match_dated_earlier_than_the_feeds_entries_still_reaches_its_readers(tmp_path: Path) -> None:
+    """Found by a review: the feed was the rule's newest matches by publication, so 60 matches
+    dated 8 h ahead (a source's clock) kept out a match that came later dated 10 minutes ago."""
+    archive_with_articles(tmp_path)
+    archive = SqlArchive(f"sqlite:///{tmp_path / 'data' / 'monitor.db'}")
+    now = datetime.now(UTC)
+    try:
+        ahead = [
+            make_article(
+                f"ahead{n:02d}", url=f"https://news.test/ahead{n}", published=now + timedelta(hours=8)
+            )
+            for n in range(60)
+        ]
+        archive.store_new(ahead, [])
+        fresh = make_article("fresh", url="https://news.test/fresh", published=now - timedelta(minutes=10))
+        archive.store_new([fresh], [])
+    finally:
+        archive.close()
+    with serving(monitor_config(tmp_path)) as base:
+        atom = feedparser.parse(httpx.get(base + "/feeds/rules/Iron Dome.atom").content)
+        items = httpx.get(base + "/feeds/rules/Iron Dome.json").json()["items"]
+    for entries in ([entry.link for entry in atom.entries], [item["url"] for item in items]):
+        assert len(entries) == 50 and "https://news.test/fresh" in entries
+        assert "https://news.test/dome" not in entries  # the match that came first gave way
+    published = [entry.published for entry in atom.entries]
+    assert published == sorted(published, reverse=True)  # shown newest first, as before

@@ -522,8 +522,8 @@ def test_a_search_with_no_turn_within_its_limit_is_said_where_it_was_asked(
             page = await client.get("/", params={"q": "dom*"})
             assert page.status_code == 503 and busy in page.text and page.headers["retry-after"] == "1"
             assert 'value="dom*"' in page.text  # the form kept, to try again
-            feed = await client.get("/feeds/rules/Pref.atom")
-            assert feed.status_code == 503 and busy in feed.json()["error"] and "retry-after" in feed.headers
+            feed = await client.get("/feeds/rules/Pref.atom")  # the matches stored, no search: no turn
+            assert feed.status_code == 200 and "<feed" in feed.text
             rule_page = await client.get("/rules/Pref")  # heavy whatever its query: counts, chart
             assert (
                 rule_page.status_code == 503 and busy in rule_page.text and "retry-after" in rule_page.headers
@@ -566,8 +566,8 @@ def test_a_search_with_no_turn_within_its_limit_is_said_where_it_was_asked(
             for path in ("/api/v1/articles", "/"):
                 slow = await client.get(path, params={"q": "dome NOT ka"})
                 assert slow.status_code == 503 and busy in slow.text
-            for _ in range(2):
-                assert (await client.get("/feeds/rules/Iron Dome.json")).status_code == 503
+            for _ in range(2):  # a feed reads the rule's stored matches: never heavy
+                assert (await client.get("/feeds/rules/Iron Dome.json")).status_code == 200
             for junk in ("1", "2"):  # a parameter that is not the search's makes no other search
                 slow = await client.get("/api/v1/articles", params={"q": "dome -ka", "token": junk})
                 assert slow.status_code == 503
@@ -587,8 +587,6 @@ def test_a_search_with_no_turn_within_its_limit_is_said_where_it_was_asked(
             assert [item["id"] for item in plain.json()["articles"]]
             assert (await client.get("/", params={"q": "iron"})).status_code == 200
             assert (await client.get("/feeds/rules/Dome.atom")).status_code == 200
-            # Found heavy twice in a row, a search waits for its turn when asked again.
-            assert (await client.get("/feeds/rules/Iron Dome.atom")).status_code == 503
 
     try:
         asyncio.run(scenario())
