@@ -94,7 +94,8 @@ class ArchiveCollector(Collector):
         try:
             self.archive.answers()  # as /healthz: damage found by any read of this process says no
             states = self.archive.stats.alert_states()
-            matches = self.archive.stats.rule_matches([datetime.now(UTC) - RECENT])
+            now = datetime.now(UTC)
+            matches = self.archive.stats.rule_matches([now - RECENT], now)
         except ArchiveError:
             answering.add_metric([], 0)
             yield answering

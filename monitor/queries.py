@@ -152,8 +152,9 @@ def source_health(archive: Archive, settings: Settings, activity: bool = False) 
     now = datetime.now(UTC)
     health = [_health(source.name, source.url, states.get(source.name), now) for source in settings.sources]
     if activity:
-        since = datetime.now(UTC) - timedelta(days=ACTIVITY_DAYS)
-        active = archive.stats.source_activity(since, [record["name"] for record in health])
+        active = archive.stats.source_activity(
+            now - timedelta(days=ACTIVITY_DAYS), now, [record["name"] for record in health]
+        )
         for record in health:
             newest, count = active.get(record["name"], (None, 0))
             record["last_new_article"] = iso(newest)
@@ -237,7 +238,7 @@ def rules_overview(archive: Archive, settings: Settings, now: datetime | None = 
     from monitor.app import compile_rule
 
     now = now or datetime.now(UTC)
-    counts = archive.stats.rule_matches([now - window for window in MATCH_WINDOWS.values()])
+    counts = archive.stats.rule_matches([now - window for window in MATCH_WINDOWS.values()], now)
     overview = []
     for rule in settings.watch:
         numbers = counts.get(rule.name, [0] * len(MATCH_WINDOWS))

@@ -92,18 +92,21 @@ class Mentions:
 class Stats(Protocol):
     """Counts of what the rules matched (stats_sql.py)."""
 
-    def rule_matches(self, since: Sequence[datetime]) -> dict[str, list[int]]:
-        """Per rule that matched any: how many articles published since each moment it matched
-        (an article once, however many of its terms were hit)."""
+    def rule_matches(self, since: Sequence[datetime], until: datetime) -> dict[str, list[int]]:
+        """Per rule that matched any: how many articles published since each moment, and not
+        after `until` (now: a date ahead is no match of the last day), it matched (an article
+        once, however many of its terms were hit)."""
         ...
 
     def alert_states(self) -> dict[str, int]:
         """How many alert rows are in each state (pending, held, sent, failed); absent: none."""
         ...
 
-    def source_activity(self, since: datetime, names: Sequence[str]) -> dict[str, tuple[datetime, int]]:
+    def source_activity(
+        self, since: datetime, until: datetime, names: Sequence[str]
+    ) -> dict[str, tuple[datetime, int]]:
         """Per source of `names` with any article: when its newest article arrived, and how many
-        of its articles were published since `since`."""
+        of its articles were published from `since` to `until`."""
         ...
 
     def mentions(

@@ -42,8 +42,9 @@ class SqlStats:
         self._day = _day_sqlite if db.engine.dialect.name == "sqlite" else _day_postgresql
 
     @operation("counting the rules' matches")
-    def rule_matches(self, since: Sequence[datetime]) -> dict[str, list[int]]:
-        """Per rule that matched any, how many articles published since each moment it matched."""
+    def rule_matches(self, since: Sequence[datetime], until: datetime) -> dict[str, list[int]]:
+        """Per rule that matched any, how many articles published since each moment (and not
+        after `until`) it matched."""
         if not since:
             return {}
         earliest = min(since)
@@ -54,16 +55,16 @@ class SqlStats:
             # hundred, with 30 days of unmatched ones kept (retention), far fewer hits. Both
             # counts below are index-only.
             recent_count = connection.execute(
-                select(func.count()).select_from(articles).where(articles.c.published >= earliest)
+                select(func.count()).select_from(articles).where(_published_within(earliest, until))
             ).scalar_one()
             hit_count = connection.execute(select(func.count()).select_from(hits)).scalar_one()
             if recent_count < hit_count:
-                joined = _recent(articles.c.id, articles.c.published, since=earliest)
+                joined = _recent(articles.c.id, articles.c.published, since=earliest, until=until)
                 source = select().select_from(joined).join(hits, hits.c.article_id == joined.c.id)
                 published = joined.c.published
             else:
                 source = select().select_from(hits).join(articles, articles.c.id == hits.c.article_id)
-                source = source.where(articles.c.published >= earliest)
+                source = source.where(_published_within(earliest, until))
                 published = articles.c.published
             counts = [
                 func.count(distinct(case((published >= moment, hits.c.article_id)))) for moment in since
@@ -79,12 +80,14 @@ class SqlStats:
             return {state: int(count) for state, count in connection.execute(statement)}
 
     @operation("reading the sources' activity")
-    def source_activity(self, since: datetime, names: Sequence[str]) -> dict[str, tuple[datetime, int]]:
+    def source_activity(
+        self, since: datetime, until: datetime, names: Sequence[str]
+    ) -> dict[str, tuple[datetime, int]]:
         """Per source of `names` with any article: when its newest article arrived, and how many
         of its articles were published since `since`."""
         if not names:
             return {}
-        recent = _recent(articles.c.source, since=since)
+        recent = _recent(articles.c.source, since=since, until=until)
         counted = select(recent.c.source, func.count()).group_by(recent.c.source)
         arrived: dict[str, datetime | None] = {}
         with self.db.reading() as connection:
@@ -147,11 +150,16 @@ def _newest_of(names: Sequence[str]) -> Select[str, datetime | None]:
     return select(named.c.name, newest)
 
 
-def _recent(*columns: ColumnElement[Any], since: datetime) -> CTE:
-    """Those columns of the articles published since `since`, read through the index of
-    publication dates (see above)."""
-    chosen = select(*columns).where(articles.c.published >= since)
+def _recent(*columns: ColumnElement[Any], since: datetime, until: datetime) -> CTE:
+    """Those columns of the articles published from `since` to `until`, read through the index
+    of publication dates (see above)."""
+    chosen = select(*columns).where(_published_within(since, until))
     return chosen.cte("recent").prefix_with("MATERIALIZED")
+
+
+def _published_within(since: datetime, until: datetime) -> ColumnElement[bool]:
+    # A date ahead (a source's clock, up to a day, as plausible_date lets in) is not recent.
+    return and_(articles.c.published >= since, articles.c.published <= until)
 
 
 def _day_sqlite(published: Any) -> ColumnElement[Any]:

@@ -38,8 +38,20 @@ def _store(archive: Archive) -> None:
 def test_each_rule_counts_its_articles_since_each_moment(archive: Archive) -> None:
     _store(archive)
     since = [NOW - timedelta(hours=1), NOW - timedelta(days=2), NOW - timedelta(days=30)]
-    assert archive.stats.rule_matches(since) == {"Iron Dome": [2, 3, 4], "Laser": [1, 1, 1]}
-    assert archive.stats.rule_matches([NOW + timedelta(days=1)]) == {}
+    assert archive.stats.rule_matches(since, NOW) == {"Iron Dome": [2, 3, 4], "Laser": [1, 1, 1]}
+    assert archive.stats.rule_matches([NOW + timedelta(days=1)], NOW + timedelta(days=2)) == {}
+
+
+def test_an_article_dated_ahead_is_no_recent_match_nor_activity(archive: Archive) -> None:
+    """Found by a review: three matches dated 18-20 h ahead (a source's clock; up to a day is
+    let in) counted in the last 24 hours, 5 where the mentions said 2."""
+    _store(archive)
+    ahead = make_article("ahead", published=NOW + timedelta(hours=18), hits=(_hit("Laser", "laser"),))
+    archive.store_new([ahead], [])
+    assert archive.stats.rule_matches([NOW - timedelta(days=1)], NOW) == {"Iron Dome": [3], "Laser": [1]}
+    assert archive.stats.source_activity(NOW - timedelta(days=2), NOW, NAMES)["Harbor Daily"][1] == 3
+    later = NOW + timedelta(days=1)  # once its time has come, it counts
+    assert archive.stats.rule_matches([later - timedelta(days=1)], later)["Laser"] == [2]
 
 
 def test_mentions_per_day_by_rule_and_by_source(archive: Archive) -> None:
@@ -70,14 +82,14 @@ NAMES = ["Harbor Daily", "Coast Wire", "Never Polled"]
 
 def test_each_sources_newest_article_and_recent_count(archive: Archive) -> None:
     _store(archive)
-    activity = archive.stats.source_activity(NOW - timedelta(days=2), NAMES)
+    activity = archive.stats.source_activity(NOW - timedelta(days=2), NOW, NAMES)
     # t1, y1 and the unmatched one; not the one published ten days ago
     assert activity == {"Harbor Daily": (NOW, 3), "Coast Wire": (NOW, 1)}
     later = make_article(
         "late", published=NOW - timedelta(days=30), fetched=NOW + timedelta(hours=3), hits=()
     )
     archive.store_new([later], [])
-    assert archive.stats.source_activity(NOW - timedelta(days=2), NAMES)["Harbor Daily"] == (
+    assert archive.stats.source_activity(NOW - timedelta(days=2), NOW, NAMES)["Harbor Daily"] == (
         NOW + timedelta(hours=3),
         3,
     )
@@ -87,7 +99,7 @@ def test_more_sources_than_a_statement_binds(archive: Archive) -> None:
     """PostgreSQL binds at most 65,535 values a statement; a desk may configure that many."""
     _store(archive)
     names = [f"Source {n}" for n in range(70_000)] + NAMES
-    assert archive.stats.source_activity(NOW - timedelta(days=2), names) == {
+    assert archive.stats.source_activity(NOW - timedelta(days=2), NOW, names) == {
         "Harbor Daily": (NOW, 3),
         "Coast Wire": (NOW, 1),
     }
@@ -124,8 +136,8 @@ def test_recent_counts_read_only_the_recent_articles(tmp_path: Path) -> None:
     archive = SqlArchive(f"sqlite:///{tmp_path / 'plans.db'}")
     _store(archive)  # 5 articles of the last week, 6 hits
     since = [NOW - timedelta(days=1), NOW - timedelta(days=7)]
-    plans = _plans(archive, lambda: archive.stats.rule_matches(since))
-    plans += _plans(archive, lambda: archive.stats.source_activity(NOW - timedelta(days=2), NAMES))
+    plans = _plans(archive, lambda: archive.stats.rule_matches(since, NOW))
+    plans += _plans(archive, lambda: archive.stats.source_activity(NOW - timedelta(days=2), NOW, NAMES))
     assert any("articles_published" in step for step in plans), plans
     assert not _walks(plans), plans
     # Many recent articles and few hits (a mature archive keeping 30 days of unmatched ones):
@@ -133,7 +145,7 @@ def test_recent_counts_read_only_the_recent_articles(tmp_path: Path) -> None:
     archive.store_new(
         [make_article(f"u{n}", title=f"Unmatched {n}", text="Nothing.", hits=()) for n in range(20)], []
     )
-    plans = _plans(archive, lambda: archive.stats.rule_matches(since))
+    plans = _plans(archive, lambda: archive.stats.rule_matches(since, NOW))
     assert not any("recent" in step for step in plans), plans
-    assert archive.stats.rule_matches(since) == {"Iron Dome": [3, 3], "Laser": [1, 1]}
+    assert archive.stats.rule_matches(since, NOW) == {"Iron Dome": [3, 3], "Laser": [1, 1]}
     archive.close()
