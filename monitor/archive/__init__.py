@@ -191,7 +191,8 @@ class Outbox(Protocol):
 
     def retry_alerts(self, ids: Sequence[str], failed: bool, now: datetime) -> int:
         """Make these rows (and with `failed` every dead-lettered one) pending again, due now,
-        the failed ones' attempts reset; sent rows are left alone. How many. One transaction."""
+        the failed ones' attempts reset; sent rows, and held ones (their digest, throttle or
+        quiet hours decide when they go), are left alone. How many. One transaction."""
         ...
 
     def missing_alerts(self, ids: Sequence[str]) -> list[str]:

@@ -189,16 +189,17 @@ class SqlOutbox:
     @operation("retrying alerts")
     def retry_alerts(self, ids: Sequence[str], failed: bool, now: datetime) -> int:
         """Send these alerts (and, with `failed`, every dead-lettered one) again now; a failed
-        one afresh."""
+        one afresh. Sent ones, and held ones (their digest, throttle or quiet hours decide when),
+        are left as they are."""
         chosen: ColumnElement[bool] = alerts.c.id.in_(list(ids))
         if failed:
             chosen = or_(chosen, alerts.c.state == AlertState.FAILED.value)
         with self.db.writing() as connection:
             result = connection.execute(
                 update(alerts)
-                .where(chosen, alerts.c.state != AlertState.SENT.value)
-                # A dead-lettered row starts afresh; one still pending (or held) keeps the
-                # count of its attempts and only goes now.
+                .where(chosen, alerts.c.state.in_([AlertState.FAILED.value, AlertState.PENDING.value]))
+                # A dead-lettered row starts afresh; one still pending keeps the count of its
+                # attempts and only goes now.
                 .values(
                     state=AlertState.PENDING.value,
                     attempts=case((alerts.c.state == AlertState.FAILED.value, 0), else_=alerts.c.attempts),

@@ -8,7 +8,7 @@ from monitor.archive import Archive
 from monitor.cli.output import show
 from monitor.errors import UsageError
 from monitor.models import AlertState
-from monitor.phrases import counted
+from monitor.phrases import RETRY_LEFT_ALONE, counted
 from monitor.queries import alert_history
 
 
@@ -21,11 +21,9 @@ def retry_alerts_command(archive: Archive, ids: list[str], failed: bool) -> int:
         raise UsageError(f"no alert with the id {listed} (see monitor alerts --format json)")
     count = archive.outbox.retry_alerts(ids, failed, datetime.now(UTC))
     print(f"{counted(count, 'alert')} queued again; the daemon or the next monitor once sends them")
-    already = len(set(ids)) - count
-    if not failed and already:  # only sent ones are left alone
-        print(
-            f"{already} of the alerts given {'was' if already == 1 else 'were'} sent already: not sent again"
-        )
+    left = len(set(ids)) - count
+    if not failed and left:  # sent and held ones are left alone
+        print(f"{left} of the alerts given {'was' if left == 1 else 'were'} {RETRY_LEFT_ALONE}")
     return 0
 
 

@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from monitor.archive import Archive
 from monitor.models import AlertState
+from monitor.phrases import RETRY_LEFT_ALONE
 from monitor.queries import alert_history
 from monitor.serve.rendering import counted_page, page
 from monitor.serve.searching import Searching
@@ -49,7 +50,13 @@ class AlertPages:
         in_state = self.archive.stats.alert_states()
         counts = [(each.value, in_state.get(each.value, 0)) for each in AlertState]
         total = in_state.get(state.value, 0) if state else sum(in_state.values())
-        notice = f"{retried} queued again: the daemon sends it at its next dispatch" if retried else None
+        notice = None
+        if retried is not None:
+            notice = (
+                f"{retried} queued again: the daemon sends it at its next dispatch"
+                if retried
+                else f"Nothing queued again: the alert was {RETRY_LEFT_ALONE}."
+            )
         shown = state.value if state else None
         return page(
             "alerts.html",

@@ -85,6 +85,10 @@ def test_held_rows_wait_for_their_digest_and_can_be_brought_forward(database: Op
     ids = _write(db, ["s1", "s2"])
     outbox.hold_alerts(ids, NOW + timedelta(hours=2))
     assert outbox.claim_alerts(NOW, LEASE, 10, ["desk"]) == []  # held rows are not pending
+    # A retry leaves them held (found by a review: it said "queued again", and the dispatcher
+    # held them again): their digest, throttle or quiet hours decide.
+    assert outbox.retry_alerts(ids, False, NOW) == 0
+    assert {row.state for row in outbox.alerts(10)} == {AlertState.HELD}
     assert outbox.claim_alerts(NOW, LEASE, 10, ["desk"], AlertState.HELD) == []  # not due yet
     assert outbox.bring_forward_held("desk", NOW + timedelta(hours=1)) == 2
     later = NOW + timedelta(hours=1)

@@ -889,3 +889,12 @@ def test_the_alerts_page_counts_every_alert_and_reaches_old_failed_ones(tmp_path
         assert "No held alerts." in httpx.get(base + "/alerts", params={"state": "held"}).text
         wrong = httpx.get(base + "/alerts", params={"state": "lost"})
         assert wrong.status_code == 400 and "state: Input should be" in wrong.text
+
+
+def test_a_retry_that_queued_nothing_says_why(served: Served) -> None:
+    """Found by a review: a retry of a sent alert (a double submit) came back to the page
+    without a word."""
+    page = served.get("/alerts", retried="0")
+    assert page.status_code == 200
+    assert "Nothing queued again: the alert was sent already or held until its digest" in page.text
+    assert "queued again" not in served.get("/alerts").text
