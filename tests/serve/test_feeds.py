@@ -13,6 +13,7 @@ import httpx
 
 from monitor.archive.sql import SqlArchive
 from monitor.ingest.parse.feeds import parse_feed
+from monitor.models import Article
 from tests.archive.helpers import NOW, make_article
 from tests.configs import monitor_config
 from tests.serve.conftest import (
@@ -95,12 +96,10 @@ def test_a_feed_stays_well_formed_with_control_characters_in_a_link(tmp_path: Pa
     """Found by a review: a stored URL holding control characters made the whole Atom feed
     malformed (attributes were written raw), so every reader refused it."""
     archive_with_articles(tmp_path)
-    archive = SqlArchive(f"sqlite:///{tmp_path / 'data' / 'monitor.db'}")
-    try:
-        odd = make_article("odd", url="https://news.test/x\x01\x02y", published=NOW + timedelta(hours=2))
-        archive.store_new([odd], [])
-    finally:
-        archive.close()
+    _store(
+        tmp_path,
+        [make_article("odd", url="https://news.test/x\x01\x02y", published=NOW + timedelta(hours=2))],
+    )
     with serving(monitor_config(tmp_path)) as base:
         parsed = feedparser.parse(httpx.get(base + "/feeds/rules/Iron Dome.atom").content)
     assert not parsed.bozo and parsed.entries[0].link == "https://news.test/xy"
@@ -150,12 +149,9 @@ def test_a_reader_holding_the_feed_is_told_it_has_not_changed_until_a_match_come
             time.sleep(1.1)  # an empty feed's `updated` is not the time of each poll
             other = httpx.get(base + path, headers={"If-None-Match": '"other"'})
             assert other.status_code == 200 and other.content == first.content, path
-        archive = SqlArchive(f"sqlite:///{tmp_path / 'data' / 'monitor.db'}")
-        try:
-            news = make_article("news", url="https://news.test/news", published=NOW + timedelta(hours=3))
-            archive.store_new([news], [])
-        finally:
-            archive.close()
+        _store(
+            tmp_path, [make_article("news", url="https://news.test/news", published=NOW + timedelta(hours=3))]
+        )
         for path, tag in tags.items():
             changed = httpx.get(base + path, headers={"If-None-Match": tag})
             assert (changed.status_code == 200) == path.startswith("/feeds/rules/Iron Dome"), path
@@ -165,20 +161,13 @@ def test_a_match_dated_earlier_than_the_feeds_entries_still_reaches_its_readers(
     """Found by a review: the feed was the rule's newest matches by publication, so 60 matches
     dated 8 h ahead (a source's clock) kept out a match that came later dated 10 minutes ago."""
     archive_with_articles(tmp_path)
-    archive = SqlArchive(f"sqlite:///{tmp_path / 'data' / 'monitor.db'}")
     now = datetime.now(UTC)
-    try:
-        ahead = [
-            make_article(
-                f"ahead{n:02d}", url=f"https://news.test/ahead{n}", published=now + timedelta(hours=8)
-            )
-            for n in range(60)
-        ]
-        archive.store_new(ahead, [])
-        fresh = make_article("fresh", url="https://news.test/fresh", published=now - timedelta(minutes=10))
-        archive.store_new([fresh], [])
-    finally:
-        archive.close()
+    ahead = [
+        make_article(f"ahead{n:02d}", url=f"https://news.test/ahead{n}", published=now + timedelta(hours=8))
+        for n in range(60)
+    ]
+    fresh = make_article("fresh", url="https://news.test/fresh", published=now - timedelta(minutes=10))
+    _store(tmp_path, ahead, [fresh])  # the fresh one stored last
     with serving(monitor_config(tmp_path)) as base:
         atom = feedparser.parse(httpx.get(base + "/feeds/rules/Iron Dome.atom").content)
         items = httpx.get(base + "/feeds/rules/Iron Dome.json").json()["items"]
@@ -187,3 +176,13 @@ def test_a_match_dated_earlier_than_the_feeds_entries_still_reaches_its_readers(
         assert "https://news.test/dome" not in entries  # the match that came first gave way
     published = [entry.published for entry in atom.entries]
     assert published == sorted(published, reverse=True)  # shown newest first, as before
+
+
+def _store(folder: Path, *batches: list[Article]) -> None:
+    """Each batch stored in turn into the archive of archive_with_articles(folder)."""
+    archive = SqlArchive(f"sqlite:///{folder / 'data' / 'monitor.db'}")
+    try:
+        for batch in batches:
+            archive.store_new(batch, [])
+    finally:
+        archive.close()
