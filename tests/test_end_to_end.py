@@ -90,8 +90,10 @@ def test_search_filters_and_formats(cli: Cli, config: Path) -> None:
     assert len(limited) == 2
     code, out, err = cli("-c", str(config), "search", "NOT zzz", "--limit", "2", "--format", "csv")
     assert code == 0 and len(out.splitlines()) == 3  # the CSV whole; what was left out on stderr
-    assert err == "monitor: the newest 2 shown; --limit N shows more\n"
+    assert err == "monitor: the newest 2 shown; there are more (--limit N)\n"
     assert cli("-c", str(config), "search", "NOT zzz", "--limit", "200")[2] == ""  # all there is
+    every = len(cli.json("-c", str(config), "search", "NOT zzz", "--limit", "200", "--format", "json"))
+    assert cli("-c", str(config), "search", "NOT zzz", "--limit", str(every))[2] == ""  # exactly all
     code, out, _ = cli("-c", str(config), "search", "dome", "--format", "ndjson")
     assert code == 0 and all(json.loads(line)["id"] for line in out.splitlines())
     code, out, _ = cli("-c", str(config), "search", "zzzqqq", "--format", "ndjson")

@@ -62,15 +62,16 @@ def search_command(archive: Archive, settings: Settings, args: argparse.Namespac
         rules=args.rule,
         matched=args.matched,
         language=args.lang,
-        limit=args.limit,
+        limit=args.limit + 1,  # one more than shown: whether there are more to say
     )
-    records = [article_json(found) for found in search(archive, settings, asked)]
+    found = search(archive, settings, asked)
+    records = [article_json(item) for item in found[: args.limit]]
     columns: tuple[str, ...] = ("published", "source", "title", "rules", "url")
     if args.format == "csv":  # a spreadsheet has the room: why each article matched, too
         columns += ("language", "summary", "matched")
         for record in records:
             record["matched"] = " | ".join(f"{hit['term']}: {hit['snippet']}" for hit in record["hits"])
     show(records, columns, args.format)
-    if len(records) == args.limit:  # on stderr: a CSV or JSON on stdout stays whole
-        print(f"monitor: the newest {args.limit} shown; --limit N shows more", file=sys.stderr)
+    if len(found) > args.limit:  # on stderr: a CSV or JSON on stdout stays whole
+        print(f"monitor: the newest {args.limit} shown; there are more (--limit N)", file=sys.stderr)
     return 0

@@ -288,6 +288,8 @@ class ServeSettings(StrictModel):
         # server still will not start without a real one.
         value = [token for token in value if token]
         for token in value:
+            if not token.isprintable() or any(char.isspace() for char in token):
+                raise ValueError("a token holds spaces or control characters: give one without")
             if len(token) < MIN_TOKEN_LENGTH:
                 raise ValueError(
                     f"a token of {len(token)} characters is too easy to guess: give at least "

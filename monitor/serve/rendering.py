@@ -108,10 +108,25 @@ def _safe_link(url: str) -> str:
     return url if urlsplit(url).scheme in ("http", "https") else "#"
 
 
+# Embeddings and overrides (U+202A-U+202E) in feed text: an override reverses the letters after
+# it even within its isolated element ("dome \u202eevil" read "dome live", a file name's extension
+# turned round). The pages show text as written; the archive, the API and the feeds keep it.
+_SPOOFING = dict.fromkeys(range(0x202A, 0x202F))
+
+
+def _as_written(value: Any) -> Any:
+    """Each value a template shows, without the characters above (Jinja's finalize)."""
+    if isinstance(value, Markup):
+        return Markup(str(value).translate(_SPOOFING))
+    return value.translate(_SPOOFING) if isinstance(value, str) else value
+
+
 @cache
 def _environment() -> Environment:
     environment = Environment(
-        loader=PackageLoader("monitor.serve", "templates"), autoescape=select_autoescape(default=True)
+        loader=PackageLoader("monitor.serve", "templates"),
+        autoescape=select_autoescape(default=True),
+        finalize=_as_written,
     )
     environment.globals.update(marked=_marked, hits_of=_hits_of, safe_link=_safe_link)
     environment.filters["path_part"] = path_part

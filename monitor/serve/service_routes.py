@@ -75,6 +75,12 @@ TOKEN_SCHEMES = {
 def _with_tokens(document: dict[str, Any]) -> dict[str, Any]:
     """The document (FastAPI's, kept and changed in place) saying how a token is shown: as a
     bearer or ?token=, or none on loopback."""
-    document.setdefault("components", {})["securitySchemes"] = TOKEN_SCHEMES
+    components = document.setdefault("components", {})
+    components["securitySchemes"] = TOKEN_SCHEMES
     document["security"] = [{"bearer": []}, {"token": []}, {}]
+    # FastAPI's 422, as error_answers sends it: the `error` every refusal has, beside `detail`.
+    invalid = components.get("schemas", {}).get("HTTPValidationError")
+    if invalid is not None:
+        invalid["properties"]["error"] = {"type": "string", "title": "Error"}
+        invalid["required"] = ["error", "detail"]
     return document

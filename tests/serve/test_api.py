@@ -139,6 +139,8 @@ def test_a_parameter_out_of_its_schema_is_a_422_with_an_error_too(served: Served
             "query",
             next(iter(params)),
         ]  # FastAPI's, as documented
+    invalid = served.get("/openapi.json").json()["components"]["schemas"]["HTTPValidationError"]
+    assert invalid["required"] == ["error", "detail"] and invalid["properties"]["error"]["type"] == "string"
 
 
 def test_a_query_error_shows_where(served: Served) -> None:

@@ -48,3 +48,15 @@ def test_a_date_the_source_did_not_give_is_marked_as_the_fetch_time() -> None:
             rendering.page("article.html", item=ArchivedArticle(article), article=article, paragraphs=[]).body
         ).decode()
         assert ('class="inferred"' in html) is marked, article.id
+
+
+def test_an_override_in_feed_text_does_not_turn_the_page_round() -> None:
+    """Found by a review: "dome \\u202eevil\\u202c" showed "dome live" on the article page, its
+    hit's snippet reversed too (isolating the element does not undo an override inside it)."""
+    hits = (Hit("Iron Dome", "dome", "text", 0, 4, "dome \u202egnp.exe\u202c"),)
+    article = make_article("o", title="dome \u202eevil\u202c", summary="\u202bdome\u202c plan", hits=hits)
+    html = bytes(
+        rendering.page("article.html", item=ArchivedArticle(article), article=article, paragraphs=[]).body
+    ).decode()
+    assert not any(chr(code) in html for code in range(0x202A, 0x202F))
+    assert "<h1>dome evil</h1>" in html and "gnp.exe" in html and "<mark>dome</mark>" in html
