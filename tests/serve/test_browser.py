@@ -324,6 +324,23 @@ def test_every_page_fits_a_phone(desk: str, browser: Browser) -> None:
         assert _within_the_screen(blank.locator("button", has_text="Retry"), 390)
         assert _within_the_screen(blank.locator("td.last-error"), 390)
         _shot(blank, "phone-alerts-failed")
+        # A name of 150 letters without a space (found by a third review: 1,417 px at 320).
+        long_name = "Wire" * 38
+        source = {
+            "name": long_name, "url": "https://x.test/feed", "status": "ok (200)", "failing": False,
+            "last_fetch": "2026-12-05T01:00:00Z", "consecutive_errors": 0, "next_due": None,
+            "last_new_article": None, "articles_per_day": 1.5, "last_error": None,
+        }  # fmt: skip
+        rule = {"name": long_name, "query": long_name, "matches": {"24h": 1, "7d": 2, "30d": 30}}
+        for width in (320, 390, 1366):
+            blank.set_viewport_size({"width": width, "height": 800})
+            for html in (
+                rendering.page("sources.html", sources=[source], failing=0).body,
+                rendering.page("rules.html", rules=[rule]).body,
+            ):
+                blank.set_content(bytes(html).decode())
+                blank.add_style_tag(content=STYLE.read_text())
+                assert blank.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), width
     finally:
         context.close()
 
