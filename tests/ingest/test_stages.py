@@ -201,6 +201,22 @@ def test_a_pages_time_of_day_is_kept_when_it_was_published_today_or_its_address_
     ):
         html = page.replace("2026-01-06T08:00:00Z", published.isoformat()).encode()
         assert extract_page(html, address).published == published, address
+    # Formats htmldate reads to the day only when the address holds a date (a third review).
+    for stated in ("2026-11-05T03:00:00.000Z", "2026-11-05T03:00:00.123+00:00", "2026-11-05T12:00:00+09:00"):
+        html = page.replace("2026-01-06T08:00:00Z", stated).encode()
+        moment = extract_page(html, "https://news.test/2026/11/05/a.html").published
+        assert moment is not None and moment.replace(microsecond=0) == datetime.fromisoformat(
+            stated.replace("Z", "+00:00")
+        ).replace(microsecond=0), stated
+    in_body = page.replace(
+        '<meta property="article:published_time" content="2026-01-06T08:00:00Z">', ""
+    ).replace(
+        "<article>",
+        '<article><time itemprop="datePublished" datetime="2026-11-05T03:16:00+00:00">5 Nov</time>',
+    )
+    assert extract_page(in_body.encode(), "https://news.test/2026/11/05/a.html").published == datetime(
+        2026, 11, 5, 3, 16, tzinfo=UTC
+    )
     undated = page.replace('<meta property="article:published_time" content="2026-01-06T08:00:00Z">', "")
     from_address = extract_page(undated.encode(), "https://news.test/2026/01/05/a.html").published
     assert from_address == datetime(2026, 1, 5, tzinfo=UTC)  # the address's date, when the page has none

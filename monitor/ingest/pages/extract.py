@@ -152,7 +152,7 @@ def extract_page(body: bytes, url: str, content_type: str = "", metadata: bool =
         # Cut as a feed's fields are: a 9 MiB page of text would otherwise be matched and
         # fingerprinted whole, a hundred megabytes of tokens.
         text=clean_text(getattr(document, "text", None) or "")[:MAX_FIELD_CHARS],
-        published=parse_iso_date(getattr(document, "date", None) or ""),
+        published=_with_time_of_day(parse_iso_date(getattr(document, "date", None) or ""), html),
         language=macrolanguage(getattr(document, "language", None) or language),
         canonical_url=getattr(document, "url", None),
         declared_kind=kind,
@@ -184,6 +184,31 @@ def _within_bounds(html: str) -> str:
         position = close.end() if close else html.find(">", opening.end()) + 1 or len(html)
     kept.append(html[position : position + MAX_EXTRACTED_HTML - size])
     return "".join(kept)
+
+
+# Where pages state their publication moment in full (Open Graph, schema.org, Dublin Core).
+_PUBLISHED_AT = (
+    '//meta[@property="article:published_time" or @name="article:published_time" '
+    'or @itemprop="datePublished" or @name="pubdate" or @name="DC.date.issued"]/@content'
+    ' | //time[@itemprop="datePublished"]/@datetime'
+)
+
+
+def _with_time_of_day(found: datetime | None, html: str) -> datetime | None:
+    """The date htmldate found, or, when it has no time of day (midnight: from the page's
+    address, or a format htmldate reads no further, such as `03:15:00.000Z`), the moment the
+    page's metadata states, if it states one."""
+    if found is not None and found.time() != datetime.min.time():
+        return found
+    try:
+        stated = lxml.html.fromstring(html).xpath(_PUBLISHED_AT)
+    except (ValueError, lxml.etree.ParserError):
+        return found
+    for value in stated:
+        moment = parse_iso_date(str(value))
+        if moment is not None and "T" in str(value):
+            return moment
+    return found
 
 
 def _date_params() -> dict[str, object]:
