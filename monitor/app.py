@@ -150,6 +150,8 @@ def build_app(
         source.name: longest_wait(source.max_every or settings.interval(source))
         for source in settings.sources
     }
+    for old, new in archive.respell_rules([rule.name for rule in settings.watch]).items():
+        log.info("the matches of rule %r are now under its new spelling %r", old, new)
     if sooner := archive.bring_forward(latest):
         log.info("%s due sooner: the config shortened their interval", counted(len(sooner), "source"))
     fetch = settings.fetch

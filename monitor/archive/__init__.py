@@ -356,6 +356,11 @@ class Archive(Protocol):
         for them all."""
         ...
 
+    def respell_rules(self, configured: Sequence[str]) -> dict[str, str]:
+        """The rules' names in the stored hits spelled as configured where they differ only in
+        case or Unicode form (a rule renamed so keeps its matches); {old: new}."""
+        ...
+
     def rule_arrivals(self, rule: str, limit: int) -> list[ArchivedArticle]:
         """Up to `limit` of the articles the watch rule matched (its stored hits), those it
         matched last first, whatever their publication dates: what a subscriber to the rule has

@@ -39,6 +39,7 @@ from monitor.archive.pg_search import (
 )
 from monitor.archive.pg_text import search_query
 from monitor.archive.postgres import PostgresConnections
+from monitor.archive.rule_names import respell_rules
 from monitor.archive.search import index_exact, language_asked_of_the_matcher
 from monitor.archive.search_sql import first_accepted
 from monitor.archive.sources_sql import SourceSchedule, SqlSources
@@ -183,6 +184,9 @@ class PostgresArchive(SourceSchedule):
         return {item.article.id: item for item in found}
 
     @operation("searching the archive")
+    def respell_rules(self, configured: Sequence[str]) -> dict[str, str]:
+        return respell_rules(self.db, configured)
+
     def rule_arrivals(self, rule: str, limit: int) -> list[ArchivedArticle]:
         with self.db.read_cursor(None) as cursor:
             return rule_arrivals(cursor, rule, limit)

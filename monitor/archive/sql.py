@@ -17,6 +17,7 @@ from monitor.archive import JobHold, KnownEntries, OutboxRow, SearchFilters
 from monitor.archive.bulk import IN_JSON, json_list
 from monitor.archive.connections import SqlConnections, operation
 from monitor.archive.outbox_sql import SqlOutbox
+from monitor.archive.rule_names import respell_rules
 from monitor.archive.search import fts_query, index_exact, language_asked_of_the_matcher
 from monitor.archive.search_sql import (
     archived,
@@ -191,6 +192,9 @@ class SqlArchive(SourceSchedule):
         return {item.article.id: item for item in found}
 
     @operation("searching the archive")
+    def respell_rules(self, configured: Sequence[str]) -> dict[str, str]:
+        return respell_rules(self.db, configured)
+
     def rule_arrivals(self, rule: str, limit: int) -> list[ArchivedArticle]:
         with self.db.read_cursor() as cursor:
             return rule_arrivals(cursor, rule, limit)

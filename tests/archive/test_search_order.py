@@ -243,3 +243,18 @@ def test_a_rules_arrivals_come_in_the_order_it_matched_them_whatever_their_dates
     assert archive.rule_arrivals("Nothing", 10) == []
     [first] = archive.rule_arrivals("Drone", 1)
     assert first.article.hits and first.article.hits[0].rule == "Drone"  # read as search reads them
+
+
+def test_a_rule_renamed_in_case_only_keeps_its_matches(archive: Archive) -> None:
+    """Found by a review: `Dome Rule` renamed `DOME rule` (one name, the config says) had an
+    empty feed, no counts and no matches under its rule filter: the hits kept the old spelling."""
+    hit = Hit("Dome Rule", "dome", "text", 0, 4, "dome seen")
+    other = Hit("Straße", "strasse", "text", 0, 7, "strasse")
+    archive.store_new([make_article("a", hits=(hit,)), make_article("b", hits=(other,))], [])
+    assert archive.respell_rules(["DOME rule", "STRASSE", "Unrelated"]) == {
+        "Dome Rule": "DOME rule",
+        "Straße": "STRASSE",
+    }
+    assert [item.article.id for item in archive.rule_arrivals("DOME rule", 10)] == ["a"]
+    assert archive.rule_arrivals("Dome Rule", 10) == []
+    assert archive.respell_rules(["DOME rule", "STRASSE"]) == {}  # once
