@@ -361,10 +361,11 @@ class Archive(Protocol):
         case or Unicode form (a rule renamed so keeps its matches); {old: new}."""
         ...
 
-    def rule_arrivals(self, rule: str, limit: int) -> list[ArchivedArticle]:
-        """Up to `limit` of the articles the watch rule matched (its stored hits), those it
-        matched last first, whatever their publication dates: what a subscriber to the rule has
-        not seen yet (a story published days ago and translated today, a backfill's matches)."""
+    def rule_arrivals(self, rule: str | None, limit: int) -> list[ArchivedArticle]:
+        """Up to `limit` of the articles the watch rule (None: any rule) matched (its stored
+        hits), those it matched last first, whatever their publication dates: what a subscriber
+        to the rule has not seen yet (a story published days ago and translated today, a
+        backfill's matches)."""
         ...
 
     def search(

@@ -187,7 +187,7 @@ class PostgresArchive(SourceSchedule):
     def respell_rules(self, configured: Sequence[str]) -> dict[str, str]:
         return respell_rules(self.db, configured)
 
-    def rule_arrivals(self, rule: str, limit: int) -> list[ArchivedArticle]:
+    def rule_arrivals(self, rule: str | None, limit: int) -> list[ArchivedArticle]:
         with self.db.read_cursor(None) as cursor:
             return rule_arrivals(cursor, rule, limit)
 

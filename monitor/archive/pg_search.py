@@ -210,14 +210,19 @@ def article_rows(cursor: Cursor, article_ids: Sequence[str]) -> list[ArticleRow]
 
 
 _RULE_HITS = "SELECT id, article_id FROM hits WHERE rule = %s AND id < %s ORDER BY id DESC LIMIT %s"
+_ANY_HITS = "SELECT id, article_id FROM hits WHERE id < %s ORDER BY id DESC LIMIT %s"
 _ROWS_OF = f"SELECT {_ROW} FROM articles WHERE id = ANY(%s)"
 
 
-def rule_arrivals(cursor: Cursor, rule: str, limit: int) -> list[ArchivedArticle]:
+def rule_arrivals(cursor: Cursor, rule: str | None, limit: int) -> list[ArchivedArticle]:
     """Archive.rule_arrivals on PostgreSQL."""
-    ids = latest_matched(
-        lambda below: cursor.execute(_RULE_HITS, (rule, below, HITS_AT_ONCE)).fetchall(), limit
-    )
+
+    def hits_below(below: int) -> list[tuple[int, str]]:
+        if rule is None:
+            return cursor.execute(_ANY_HITS, (below, HITS_AT_ONCE)).fetchall()
+        return cursor.execute(_RULE_HITS, (rule, below, HITS_AT_ONCE)).fetchall()
+
+    ids = latest_matched(hits_below, limit)
     rows = {row[_ID]: row for row in cursor.execute(_ROWS_OF, (ids,)).fetchall()} if ids else {}
     return archived(cursor, [rows[id_] for id_ in ids if id_ in rows])
 

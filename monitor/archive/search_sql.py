@@ -62,6 +62,7 @@ _COPIES = f"SELECT story, id, source, url FROM articles WHERE story IN {IN_JSON}
 
 
 _RULE_HITS = "SELECT id, article_id FROM hits WHERE rule = ? AND id < ? ORDER BY id DESC LIMIT ?"
+_ANY_HITS = "SELECT id, article_id FROM hits WHERE id < ? ORDER BY id DESC LIMIT ?"
 _ROWS_OF = f"SELECT {_ROW} FROM articles WHERE id IN {IN_JSON}"
 HITS_AT_ONCE = 512
 
@@ -82,12 +83,16 @@ def latest_matched(hits_below: Callable[[int], Sequence[tuple[int, str]]], limit
     return list(wanted)[:limit]
 
 
-def rule_arrivals(cursor: sqlite3.Cursor, rule: str, limit: int) -> list[ArchivedArticle]:
+def rule_arrivals(cursor: sqlite3.Cursor, rule: str | None, limit: int) -> list[ArchivedArticle]:
     """Archive.rule_arrivals on SQLite: the rule's index of hits read backwards (id is the rowid,
-    which its entries are ordered by)."""
-    ids = latest_matched(
-        lambda below: cursor.execute(_RULE_HITS, (rule, below, HITS_AT_ONCE)).fetchall(), limit
-    )
+    which its entries are ordered by); any rule's, the table itself."""
+
+    def hits_below(below: int) -> list[tuple[int, str]]:
+        if rule is None:
+            return cursor.execute(_ANY_HITS, (below, HITS_AT_ONCE)).fetchall()
+        return cursor.execute(_RULE_HITS, (rule, below, HITS_AT_ONCE)).fetchall()
+
+    ids = latest_matched(hits_below, limit)
     rows = {row[_ID]: row for row in cursor.execute(_ROWS_OF, (json_list(ids),))} if ids else {}
     return archived(cursor, [rows[id_] for id_ in ids if id_ in rows])
 

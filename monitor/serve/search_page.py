@@ -16,6 +16,7 @@ from monitor.config.settings import Settings
 from monitor.errors import QueryError, SearchTooSlow, UsageError
 from monitor.queries import SearchAsked, search_filters, searched_query
 from monitor.serve.cursors import read_cursor, write_cursor
+from monitor.serve.feeds import one_per_story
 from monitor.serve.rendering import page, spelled
 from monitor.serve.searching import Searching, prefixes_asked, retry_after
 
@@ -122,7 +123,8 @@ class SearchPage:
         """The page of the search's results; SearchTooSlow past its limits (Archive.search)."""
         values = self.form_values(asked)
         wanted = (asked.rule, asked.source, asked.lang, asked.since, asked.until, asked.matched)
-        if not (asked.q.strip() or any(wanted)):
+        if not (asked.q.strip() or any(wanted)):  # nothing asked: what the rules matched last
+            values["latest"] = one_per_story(self.archive.rule_arrivals(None, 2 * PER_PAGE))[:PER_PAGE]
             return page("search.html", **values)
         try:
             filters = self.filters(asked, cursor)

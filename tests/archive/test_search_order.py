@@ -258,3 +258,12 @@ def test_a_rule_renamed_in_case_only_keeps_its_matches(archive: Archive) -> None
     assert [item.article.id for item in archive.rule_arrivals("DOME rule", 10)] == ["a"]
     assert archive.rule_arrivals("Dome Rule", 10) == []
     assert archive.respell_rules(["DOME rule", "STRASSE"]) == {}  # once
+
+
+def test_the_latest_matches_of_any_rule_come_as_they_were_matched(archive: Archive) -> None:
+    drone = Hit("Drone", "drone", "text", 0, 5, "drone seen")
+    budget = Hit("Budget", "budget", "text", 0, 6, "budget")
+    archive.store_new([make_article("d1", hits=(drone,)), make_article("none", hits=())], [])
+    archive.store_new([make_article("b1", published=NOW - timedelta(days=9), hits=(budget, drone))], [])
+    assert [item.article.id for item in archive.rule_arrivals(None, 10)] == ["b1", "d1"]
+    assert [item.article.id for item in archive.rule_arrivals(None, 1)] == ["b1"]

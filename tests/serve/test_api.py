@@ -900,3 +900,14 @@ def test_a_retry_that_queued_nothing_says_why(served: Served) -> None:
     assert page.status_code == 200
     assert "Nothing queued again: the alert was sent already or held until its digest" in page.text
     assert "queued again" not in served.get("/alerts").text
+
+
+def test_the_search_page_asked_nothing_shows_the_latest_matches(served: Served) -> None:
+    """Found by a review: the first page was an empty search box until one searched."""
+    page = served.get("/")
+    assert page.status_code == 200 and "<h2>Latest matches</h2>" in page.text
+    latest = page.text.split("<h2>Latest matches</h2>", 1)[1]
+    assert "Iron Dome visit" in latest and "台灣之盾 計畫" in latest  # matched
+    assert "Budget talks" not in latest and "Stadium dome" not in latest  # matched no rule
+    assert latest.count("Iron Dome visit") == 1  # the story once, its copy under it
+    assert "Latest matches" not in served.get("/", q="budget").text  # a search shows its results

@@ -209,7 +209,7 @@ def test_a_retry_from_another_site_is_refused(desk: str) -> None:
 
 
 def test_markup_from_feeds_never_runs(desk: str, page: Page) -> None:
-    visited = ["/?q=item", "/?q=iron+dome", "/sources", "/alerts", "/rules", "/rules/Iron%20Dome"]
+    visited = ["/", "/?q=item", "/?q=iron+dome", "/sources", "/alerts", "/rules", "/rules/Iron%20Dome"]
     articles = httpx.get(desk + "/api/v1/articles", params={"q": "item", "limit": 50}).json()["articles"]
     assert len(articles) == len(MARKUP)
     visited += [f"/articles/{article['id']}" for article in articles] + ["/articles/hostile"]
