@@ -147,12 +147,15 @@ def extract_page(body: bytes, url: str, content_type: str = "", metadata: bool =
     language = macrolanguage(lang.group(1).decode("ascii", errors="replace")) if lang else None
     if document is None:
         return PageText(_page_title(html), "", None, language, None, kind)
+    published = parse_iso_date(getattr(document, "date", None) or "")
+    if metadata:  # not asked for, the page is not read again for its date
+        published = _with_time_of_day(published, html)
     return PageText(
         title=clean_text(getattr(document, "title", None) or ""),
         # Cut as a feed's fields are: a 9 MiB page of text would otherwise be matched and
         # fingerprinted whole, a hundred megabytes of tokens.
         text=clean_text(getattr(document, "text", None) or "")[:MAX_FIELD_CHARS],
-        published=_with_time_of_day(parse_iso_date(getattr(document, "date", None) or ""), html),
+        published=published,
         language=macrolanguage(getattr(document, "language", None) or language),
         canonical_url=getattr(document, "url", None),
         declared_kind=kind,
