@@ -145,12 +145,13 @@ def articles_page(
 ) -> bytes:
     """A page of the search's answer, newest first, as ArticlePage's JSON; QueryError or
     UsageError for what cannot be searched, SearchTooSlow past its limits (Archive.search)."""
-    filters = page_filters(archive, settings, asked, cursor)
+    # One more than the page holds: whether a page follows (a full last page has no cursor).
+    filters = replace(page_filters(archive, settings, asked, cursor), limit=asked.limit + 1)
     query = searched_query(archive, settings, asked.query)
     found = archive.search(query, filters, time_limit, cpu_limit)
-    last = found[-1].article if len(found) == asked.limit else None
+    last = found[asked.limit - 1].article if len(found) > asked.limit else None
     page = {
-        "articles": [article_json(item) for item in found],
+        "articles": [article_json(item) for item in found[: asked.limit]],
         "next_cursor": write_cursor(last.published, last.id) if last else None,
     }
     return orjson.dumps(page)

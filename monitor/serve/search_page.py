@@ -84,8 +84,8 @@ class SearchPage:
         """The filters of the page's search; UsageError for what is wrong in them."""
         search = SearchAsked(
             asked.q, asked.since, None, asked.until, [asked.source] if asked.source else [],
-            [asked.rule] if asked.rule else [], asked.matched, asked.lang, PER_PAGE,
-        )  # fmt: skip
+            [asked.rule] if asked.rule else [], asked.matched, asked.lang, PER_PAGE + 1,
+        )  # fmt: skip  # one more than the page shows: whether a page follows
         return replace(search_filters(self.archive, self.settings, search), after=read_cursor(cursor))
 
     def form_values(self, asked: SearchForm) -> dict[str, Any]:
@@ -134,9 +134,9 @@ class SearchPage:
             return self.refused(asked, 400, str(error), error.pointer())
         except UsageError as error:
             return self.refused(asked, 400, str(error))
-        values["results"] = found
-        if len(found) == PER_PAGE:
-            last = found[-1].article
+        values["results"] = found[:PER_PAGE]
+        if len(found) > PER_PAGE:
+            last = found[PER_PAGE - 1].article
             form = {key: value for key, value in asked.as_sent().items() if value}
             values["next_url"] = "/?" + urlencode({**form, "cursor": write_cursor(last.published, last.id)})
         return page("search.html", **values)

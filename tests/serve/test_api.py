@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import socket
@@ -86,6 +87,27 @@ def test_pages_follow_the_cursor_to_the_end(served: Served) -> None:
         if cursor is None:
             break
     assert shown == every
+
+
+@pytest.mark.parametrize("limit", [20, 40])
+def test_a_full_last_page_has_no_cursor(served: Served, limit: int) -> None:
+    """A client following next_cursor stops at the last article, not after an empty page."""
+    first = served.get("/api/v1/articles", q="budget", limit=limit).json()
+    if limit == 40:
+        assert len(first["articles"]) == 40 and first["next_cursor"] is None
+        return
+    second = served.get("/api/v1/articles", q="budget", limit=limit, cursor=first["next_cursor"]).json()
+    assert len(second["articles"]) == 20 and second["next_cursor"] is None
+
+
+def test_the_search_page_links_the_older_articles_while_there_are_more(served: Served) -> None:
+    first = served.get("/", q="budget").text
+    assert first.count('<li class="article">') == 30 and "30 articles on this page" in first
+    [older] = re.findall(r'<a href="([^"]+)" rel="next">Older articles', first)
+    last = httpx.get(served.base + html.unescape(older), timeout=10).text
+    assert last.count('<li class="article">') == 10 and 'rel="next"' not in last
+    thirty = served.get("/", q="budget NOT (" + " OR ".join(str(n) for n in range(30, 40)) + ")").text
+    assert thirty.count('<li class="article">') == 30 and 'rel="next"' not in thirty
 
 
 @pytest.mark.parametrize(
