@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable
 from functools import lru_cache
 
 from fastapi import FastAPI, Request, Response
@@ -28,6 +29,7 @@ CSP = (
     "frame-ancestors 'none'; base-uri 'none'; report-uri /csp-report"
 )
 MOST_REPORT_BYTES = 16 * 1024
+REPORTS_LOGGED, REPORT_WINDOW = 10, 60.0  # CSP reports logged a minute at most (ReportLog)
 _COOKIE_SAFE = re.compile(r"[A-Za-z0-9._~+/=-]+")
 _HOST = re.compile(r"(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<name>[^:\[\]]+))(?::(?P<port>[0-9]{1,5}))?")
 
@@ -127,7 +129,36 @@ def _names_loopback(host: bytes) -> bool:
     return is_loopback((given["v6"] or given["name"]).lower())
 
 
+class ReportLog:
+    """The CSP reports' log lines: the first REPORTS_LOGGED of each minute, then one line a
+    minute saying how many more came. The route takes reports from anyone (a browser sends
+    them without the token), and a client posting thousands a second must not fill the disk
+    with the log; /metrics counts every one."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.window_began = -REPORT_WINDOW
+        self.logged = self.unlogged = 0
+
+    def log(self, report: str) -> None:
+        now = self.clock()
+        if now - self.window_began >= REPORT_WINDOW:
+            if self.unlogged:
+                log.warning(
+                    "%d more CSP reports came that minute, not logged (/metrics counts every one)",
+                    self.unlogged,
+                )
+            self.window_began, self.logged, self.unlogged = now, 0, 0
+        if self.logged < REPORTS_LOGGED:
+            self.logged += 1
+            log.warning("the browser refused something a page held (CSP): %s", report)
+        else:
+            self.unlogged += 1
+
+
 def add_csp_reports(app: FastAPI, metrics: Metrics) -> None:
+    reports_logged = ReportLog()
+
     @app.post("/csp-report", include_in_schema=False, status_code=204)
     async def csp_report(request: Request) -> Response:
         report = b""
@@ -139,7 +170,5 @@ def add_csp_reports(app: FastAPI, metrics: Metrics) -> None:
         except ClientDisconnect:  # gone before its report ended (or cut at the deadline): nothing to count
             return Response(status_code=400)
         metrics.csp_reports.inc()
-        log.warning(
-            "the browser refused something a page held (CSP): %s", report[:500].decode("utf-8", "replace")
-        )
+        reports_logged.log(report[:500].decode("utf-8", "replace"))
         return Response(status_code=204)
