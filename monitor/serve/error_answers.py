@@ -72,5 +72,5 @@ async def _invalid_parameter(request: Request, error: RequestValidationError) ->
     )
     if not is_page(request.url.path):
         detail = jsonable_encoder(error.errors())
-        return JSONResponse({"error": problems, "detail": detail}, status.HTTP_422_UNPROCESSABLE_ENTITY)
+        return JSONResponse({"error": problems, "detail": detail}, status.HTTP_422_UNPROCESSABLE_CONTENT)
     return problem_page(status.HTTP_400_BAD_REQUEST, problems)
