@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 
 from monitor.cli.output import render
@@ -281,3 +283,26 @@ def test_an_undated_item_is_marked_as_dated_by_its_fetch(cli: Cli, tmp_path: Pat
     cli("-c", str(config), "once")
     [found] = cli.json("-c", str(config), "search", "Iron Dome", "--format", "json")
     assert found["published_inferred"] is True and found["published"] == found["fetched"]
+
+
+def test_an_item_dated_ahead_of_its_fetch_is_dated_by_the_fetch(cli: Cli, tmp_path: Path, site: Site) -> None:
+    """An item dated two hours ahead (a local time without its zone read as UTC, or a source's
+    clock) headed every newest-first list, the feeds' and the first page's, for two hours."""
+    ahead = format_datetime(datetime.now(UTC) + timedelta(hours=2))
+    item = {
+        "title": "Iron Dome drill",
+        "link": site.url("/a/1"),
+        "description": "Dated ahead.",
+        "date": ahead,
+    }
+    site.routes["/ahead.xml"] = Route(fixtures.rss([item]))
+    config = monitor_config(
+        tmp_path,
+        storage="sqlite:///m.db",
+        watch=[{"name": "Iron Dome", "terms": ["Iron Dome"]}],
+        defaults={"full_text": "never"},
+        sources=[{"name": "Ahead", "url": site.url("/ahead.xml")}],
+    )
+    cli("-c", str(config), "once")
+    [found] = cli.json("-c", str(config), "search", "Iron Dome", "--format", "json")
+    assert found["published"] == found["fetched"] and found["published_inferred"] is True

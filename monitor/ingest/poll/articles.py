@@ -99,7 +99,9 @@ def _analysed(
         teaser=feed_text,
         text=text,
         summary="",
-        published=published or now,
+        # Not after its fetch: a date ahead (a source's clock, a local time without its zone)
+        # would head every newest-first list until its time came.
+        published=min(published, now) if published else now,
         fetched=now,
         language=language,
         story=key,
