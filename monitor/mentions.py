@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from monitor.archive import Archive
@@ -51,11 +51,15 @@ def mention_window(
     )
     taken_in = until_moment(until)  # the count's end (excluded) is just after it
     end = taken_in + timedelta(microseconds=1) if taken_in else datetime.now(UTC)
-    start = moment(since, "since") or end - timedelta(days=90)
-    if start >= end:
+    asked = moment(since, "since") or end - timedelta(days=90)
+    if asked >= end:
         raise UsageError("since is not before until")
     # Intervals up to the one of the last moment counted, not the one `end` (excluded) opens.
-    first, last = _bucket(start.date(), interval), _bucket((taken_in or end).date(), interval)
+    first, last = _bucket(asked.date(), interval), _bucket((taken_in or end).date(), interval)
+    # Each interval counted whole, from the start of the one `since` falls in: a first point
+    # labelled with its day (or week, or month) but counted from 90 days ago at this hour, or
+    # from a Wednesday, was short of its count with nothing to tell.
+    start = datetime.combine(first, time.min, UTC)
     if _intervals_between(first, last, interval) >= MOST_POINTS:
         longer = " or count by month" if interval != "month" else ""
         raise UsageError(f"since to until is more than {MOST_POINTS} {interval}s: narrow it{longer}")

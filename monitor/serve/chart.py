@@ -14,7 +14,8 @@ def line_chart(points: Sequence[tuple[str, int]]) -> Markup:
     """Points of (label, count), left to right, as an <svg> element."""
     if not points:
         return Markup("")
-    highest = max(max(count for _label, count in points), 1)
+    most = max(count for _label, count in points)
+    highest = max(most, 1)  # the scale: a line of zeros lies on the axis
     step = (WIDTH - 2 * MARGIN) / max(len(points) - 1, 1)
     placed = [
         (MARGIN + index * step, HEIGHT - MARGIN - count / highest * (HEIGHT - 2 * MARGIN), label, count)
@@ -29,9 +30,10 @@ def line_chart(points: Sequence[tuple[str, int]]) -> Markup:
     axis = HEIGHT - MARGIN
     return Markup(
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
-        f'aria-label="{len(points)} points, highest {highest}">'
+        f'aria-label="{len(points)} points from {escape(points[0][0])} to {escape(points[-1][0])}, '
+        f'{sum(count for _label, count in points)} in all, at most {most} at one point">'
         f'<line x1="{MARGIN}" y1="{axis}" x2="{WIDTH - MARGIN}" y2="{axis}" stroke="#d9dee3"/>'
-        f'<text x="{MARGIN}" y="{MARGIN - 8}" font-size="13" fill="#5b6570">{highest}</text>'
+        f'<text x="{MARGIN}" y="{MARGIN - 8}" font-size="13" fill="#5b6570">{most}</text>'
         f'<text x="{MARGIN}" y="{HEIGHT - 6}" font-size="13" fill="#5b6570">{escape(points[0][0])}</text>'
         f'<text x="{WIDTH - MARGIN}" y="{HEIGHT - 6}" font-size="13" fill="#5b6570" text-anchor="end">'
         f"{escape(points[-1][0])}</text>"

@@ -8,7 +8,6 @@ import hashlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
 
 from fastapi import FastAPI, HTTPException, Request, status
 from fastapi.responses import JSONResponse, Response
@@ -18,7 +17,8 @@ from monitor.config.settings import Settings
 from monitor.errors import UsageError
 from monitor.models import ArchivedArticle
 from monitor.names import known_names
-from monitor.serve.feeds import atom_feed, json_feed, one_per_story
+from monitor.serve.feeds import FeedAddresses, atom_feed, json_feed, one_per_story
+from monitor.serve.rendering import path_part
 from monitor.serve.searching import Searching
 from monitor.serve.shapes import errors
 
@@ -62,7 +62,7 @@ def add_feeds(
     )
     async def rule_atom(name: str, request: Request) -> Response:
         known, stories = await rule_stories(name, request)
-        body = atom_feed(known, stories, _self_url(request), started)
+        body = atom_feed(known, stories, _addresses(request, known, "atom"), started)
         return _unless_unchanged(request, Response(body, media_type="application/atom+xml; charset=utf-8"))
 
     @app.get(
@@ -78,7 +78,7 @@ def add_feeds(
     )
     async def rule_json_feed(name: str, request: Request) -> Response:
         known, stories = await rule_stories(name, request)
-        feed = json_feed(known, stories, _self_url(request))
+        feed = json_feed(known, stories, _addresses(request, known, "json"))
         return _unless_unchanged(request, JSONResponse(feed, media_type="application/feed+json"))
 
 
@@ -103,8 +103,9 @@ def _arrivals(
     return archive.rule_arrivals(rule, 4 * FEED_ENTRIES)
 
 
-def _self_url(request: Request) -> str:
-    """The feed's own address, without the query (which may hold a token), its path escaped as
-    an IRI must be (a rule's name has spaces)."""
-    raw = request.scope.get("raw_path") or request.url.path.encode()
-    return str(request.base_url).rstrip("/") + quote(raw.decode("latin-1"), safe="/%")
+def _addresses(request: Request, rule: str, kind: str) -> FeedAddresses:
+    """The feed's own address and its rule's page, by the rule's name as configured (a reader
+    asking /feeds/rules/iron%20dome.atom is told the one address of the feed), without the query
+    (which may hold a token)."""
+    base = str(request.base_url).rstrip("/")
+    return FeedAddresses(f"{base}/feeds/rules/{path_part(rule)}.{kind}", f"{base}/rules/{path_part(rule)}")

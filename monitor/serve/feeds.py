@@ -6,17 +6,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote, urlsplit
 from xml.etree import ElementTree
 
 from markupsafe import escape
 
-from monitor.models import ArchivedArticle
+from monitor.models import ArchivedArticle, Article
 from monitor.payloads import iso
 
 ATOM = "http://www.w3.org/2005/Atom"
 JSON_FEED = "https://jsonfeed.org/version/1.1"
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
 
 def one_per_story(found: Sequence[ArchivedArticle]) -> list[ArchivedArticle]:
@@ -49,8 +50,15 @@ def _html(item: ArchivedArticle, rule: str) -> str:
     return "".join(parts)
 
 
+class FeedAddresses(NamedTuple):
+    """A feed's own address and the page of its rule."""
+
+    feed: str
+    page: str
+
+
 def atom_feed(
-    rule: str, stories: Sequence[ArchivedArticle], self_url: str, updated_when_empty: datetime
+    rule: str, stories: Sequence[ArchivedArticle], addresses: FeedAddresses, updated_when_empty: datetime
 ) -> bytes:
     """Atom 1.0 of the stories, the feed updated when the newest was fetched."""
     ElementTree.register_namespace("", ATOM)
@@ -60,21 +68,26 @@ def atom_feed(
     _text(
         feed,
         "updated",
-        iso(max((item.article.fetched for item in stories), default=updated_when_empty)) or "",
+        iso(max((_updated(item.article) for item in stories), default=updated_when_empty)) or "",
     )
-    ElementTree.SubElement(feed, f"{{{ATOM}}}link", rel="self", href=_xml_safe(self_url))
+    ElementTree.SubElement(feed, f"{{{ATOM}}}link", rel="self", href=_xml_safe(addresses.feed))
+    ElementTree.SubElement(
+        feed, f"{{{ATOM}}}link", rel="alternate", type="text/html", href=_xml_safe(addresses.page)
+    )
     author = ElementTree.SubElement(feed, f"{{{ATOM}}}author")
     _text(author, "name", "monitor")
     for item in stories:
         article = item.article
         entry = ElementTree.SubElement(feed, f"{{{ATOM}}}entry")
+        if article.language:
+            entry.set(XML_LANG, article.language)
         _text(entry, "id", f"urn:monitor:story:{article.story}")
         _text(entry, "title", article.title or article.url)
         ElementTree.SubElement(
             entry, f"{{{ATOM}}}link", rel="alternate", href=_xml_safe(_web_link(article.url))
         )
         _text(entry, "published", iso(article.published) or "")
-        _text(entry, "updated", iso(article.fetched) or "")
+        _text(entry, "updated", iso(_updated(article)) or "")
         entry_author = ElementTree.SubElement(entry, f"{{{ATOM}}}author")
         _text(entry_author, "name", article.source)
         _text(entry, "summary", article.summary)
@@ -101,11 +114,18 @@ def _xml_safe(text: str) -> str:
     )
 
 
-def json_feed(rule: str, stories: Sequence[ArchivedArticle], self_url: str) -> dict[str, Any]:
+def _updated(article: Article) -> datetime:
+    """An entry's `updated`: when the article came, or its date if later (an archive may hold
+    articles dated ahead of their fetch), so that it is never before `published`."""
+    return max(article.fetched, article.published)
+
+
+def json_feed(rule: str, stories: Sequence[ArchivedArticle], addresses: FeedAddresses) -> dict[str, Any]:
     return {
         "version": JSON_FEED,
         "title": f"{rule}: matches",
-        "feed_url": self_url,
+        "home_page_url": addresses.page,
+        "feed_url": addresses.feed,
         "authors": [{"name": "monitor"}],
         "items": [
             {
@@ -115,7 +135,7 @@ def json_feed(rule: str, stories: Sequence[ArchivedArticle], self_url: str) -> d
                 "summary": item.article.summary,
                 "content_html": _html(item, rule),
                 "date_published": iso(item.article.published),
-                "date_modified": iso(item.article.fetched),
+                "date_modified": iso(_updated(item.article)),
                 "authors": [{"name": item.article.source}],
                 "language": item.article.language,
                 "tags": list(item.article.rules),

@@ -82,6 +82,7 @@ class OverviewPages:
             "rule.html",
             rule=overview[name],
             chart=line_chart([(point["start"], point["count"]) for point in points]),
+            days_matched=[(point["start"], point["count"]) for point in points if point["count"]],
             total=sum(point["count"] for point in points),
             first_day=points[0]["start"],
             last_day=points[-1]["start"],

@@ -87,15 +87,20 @@ def _marked(snippet: str, term: str) -> Markup:
     return Markup(nh3.clean(html_marked(snippet, term), tags={"mark"}, attributes={}, link_rel=None))
 
 
-def _hits_of(article: Article, rule: str | None) -> list[Hit]:
+def _hits_of(article: Article, rule: str | None, with_rules: bool = False) -> list[Hit]:
     """The article's hits (of `rule`) to show, each snippet once: the same words found in the
-    feed's teaser and again in the page's text show once, the longer (the JSON keeps every hit)."""
+    feed's teaser and again in the page's text show once, the longer (the JSON keeps every hit);
+    so do one term's words found by two rules, unless the lines name the rule (`with_rules`)."""
     shown: list[tuple[Hit, str]] = []
     for hit in article.hits:
         if not hit.term or (rule is not None and hit.rule != rule):
             continue
         words = " ".join(hit.snippet.strip("…. ").split())
-        same = [(other, seen) for other, seen in shown if (other.rule, other.term) == (hit.rule, hit.term)]
+        same = [
+            (other, seen)
+            for other, seen in shown
+            if other.term == hit.term and (other.rule == hit.rule or not with_rules)
+        ]
         if any(words in seen for _, seen in same):
             continue
         within = {id(other) for other, seen in same if seen in words}

@@ -194,7 +194,8 @@ def test_until_a_date_takes_in_that_whole_day_in_search_and_counts_alike(served:
     for moment, taken in moments.items():  # a moment itself is taken in
         assert found(until=moment) == counted(until=moment) == taken, moment
     noon = served.get("/api/v1/stats/mentions", since="2026-01-06T12:00Z", until="2026-01-06T12:00Z").json()
-    assert (noon["since"], noon["until"]) == ("2026-01-06T12:00:00Z", "2026-01-06T12:00:00.000001Z")
+    # The day counted whole from its start (its point is labelled with the day), to the moment.
+    assert (noon["since"], noon["until"]) == ("2026-01-06T00:00:00Z", "2026-01-06T12:00:00.000001Z")
 
 
 def test_one_article_with_its_copies_or_404(served: Served) -> None:
@@ -231,6 +232,19 @@ def test_rules_as_written_and_understood_with_recent_matches(served: Served) -> 
     assert rules["Taiwan Shield"]["understood"] == '"taiwan shield" OR "t dome" OR "台湾之盾"'
 
 
+def test_a_rules_page_tells_its_counts_in_words_too(served: Served) -> None:
+    """The chart's only text was "91 points, highest 1", even for a rule of no match: a screen
+    reader or a keyboard (the days' tooltips need a mouse) got nothing else."""
+    page = served.get("/rules/Japan documents").text
+    assert "91 points from " in page and ", 2 in all, at most 1 at one point" in page
+    table = page.split('<details class="counts">')[1].split("</details>")[0]
+    assert table.count("<tr><td>") == 2 and table.count("<td>1</td>") == 2
+    assert "Matches published in the last 24 hours: 1, 7 days: 1, 30 days: 2." in page
+    empty = served.get("/rules/Dome word").text
+    assert "No article has matched this rule yet." in empty and '<ol class="results">' not in empty
+    assert '<details class="counts">' not in empty and ", 0 in all, at most 0 at one point" in empty
+
+
 def test_mentions_have_a_point_for_every_day(served: Served) -> None:
     default = served.get("/api/v1/stats/mentions", rule="Japan documents").json()
     [series] = default["series"]
@@ -260,6 +274,15 @@ def test_mentions_have_a_point_for_every_day(served: Served) -> None:
     ]
     weekly = served.get("/api/v1/stats/mentions", rule="Iron Dome", interval="week", **january).json()
     assert [point["start"] for point in weekly["series"][0]["points"]] == ["2025-12-29", "2026-01-05"]
+    assert weekly["since"] == "2025-12-29T00:00:00Z"  # the first week counted whole, as labelled
+    # A since late in the day of the Iron Dome story (09:30 and 10:30) counts that day whole.
+    late = served.get(
+        "/api/v1/stats/mentions", rule="Iron Dome", since="2026-01-06T23:00", until="2026-01-07"
+    )
+    assert [(point["start"], point["count"]) for point in late.json()["series"][0]["points"]] == [
+        ("2026-01-06", 2),
+        ("2026-01-07", 0),
+    ]
     assert served.get("/api/v1/stats/mentions", interval="hour").status_code == 400
     # 1,200 intervals at most, counted as the intervals they are: a century of months fits
     century = served.get("/api/v1/stats/mentions", rule="Iron Dome", interval="month", since="1930-01-01")
@@ -726,11 +749,11 @@ def test_a_search_past_the_time_limit_is_stopped_and_said(tmp_path: Path) -> Non
         # A rule's page searches its matches under the same limit; its feeds read the matches
         # stored as they came, no search: they answer whatever the rule's query.
         feed = httpx.get(base + "/feeds/rules/Everything but budgets.atom")
-        assert feed.status_code == 200 and feed.text.count("<entry>") == 50
+        assert feed.status_code == 200 and feed.text.count("<entry ") + feed.text.count("<entry>") == 50
         rule_page = httpx.get(base + "/rules/Everything but budgets")
         assert rule_page.status_code == 200 and "ran longer than 0.001 s" in rule_page.text
         assert "asks too much of the archive: narrow its query" in rule_page.text
-        assert "Mentions per day" in rule_page.text and "None yet" not in rule_page.text
+        assert "Mentions per day" in rule_page.text and "No article has matched" not in rule_page.text
         # The server reads on: other routes answer.
         assert httpx.get(base + "/healthz").status_code == 200
         assert httpx.get(base + "/api/v1/articles/dome").status_code == 200

@@ -105,9 +105,35 @@ def test_a_feed_stays_well_formed_with_control_characters_in_a_link(tmp_path: Pa
     assert not parsed.bozo and parsed.entries[0].link == "https://news.test/xy"
 
 
-def test_the_self_link_is_the_address_fetched(served: Served) -> None:
-    response = served.get("/feeds/rules/Taiwan%20Shield.json")
-    assert response.json()["feed_url"] == served.base + "/feeds/rules/Taiwan%20Shield.json"
+def test_a_feed_names_its_one_address_and_its_rules_page(served: Served) -> None:
+    """Asked in another case, a feed still gives the address of the rule as configured (a
+    reader keeps one subscription), and both feeds lead to the rule's page."""
+    feed = served.get("/feeds/rules/TAIWAN%20shield.json").json()
+    assert feed["feed_url"] == served.base + "/feeds/rules/Taiwan%20Shield.json"
+    assert feed["home_page_url"] == served.base + "/rules/Taiwan%20Shield"
+    atom = ElementTree.fromstring(served.get("/feeds/rules/taiwan shield.atom").content)
+    links = {link.get("rel"): link.get("href") for link in atom.findall(ATOM + "link")}
+    assert links == {
+        "self": served.base + "/feeds/rules/Taiwan%20Shield.atom",
+        "alternate": served.base + "/rules/Taiwan%20Shield",
+    }
+    # A reader given the rule's page finds its feeds there.
+    page = served.get("/rules/Taiwan Shield").text
+    assert '<link rel="alternate" type="application/atom+xml"' in page
+    assert 'href="/feeds/rules/Taiwan%20Shield.json">' in page
+
+
+def test_feed_entries_say_their_language_and_are_never_updated_before_published(tmp_path: Path) -> None:
+    archive_with_articles(tmp_path)
+    dated_ahead = make_article("ahead", url="https://news.test/ahead", published=NOW + timedelta(hours=3))
+    _store(tmp_path, [dated_ahead])  # an archive may hold one from before dates were kept to the fetch
+    with serving(monitor_config(tmp_path)) as base:
+        shield = feedparser.parse(httpx.get(base + "/feeds/rules/Taiwan Shield.atom").content)
+        dome = ElementTree.fromstring(httpx.get(base + "/feeds/rules/Iron Dome.atom").content)
+    assert [entry.title_detail.language for entry in shield.entries] == ["zh"]
+    for entry in dome.findall(ATOM + "entry"):
+        published, updated = (entry.findtext(ATOM + name) or "" for name in ("published", "updated"))
+        assert updated >= published, entry.findtext(ATOM + "id")
 
 
 def test_a_rule_named_with_a_slash_has_its_page_and_feeds(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ source did not give marked as the time it was fetched."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from monitor.models import ArchivedArticle, Hit
 from monitor.serve import rendering
@@ -20,7 +21,7 @@ def test_a_snippet_found_again_in_the_pages_text_is_shown_once() -> None:
         Hit("Iron Dome", "כיפת ברזל", "text", 0, 9, "כיפת ברזל יורטה"),
     )
     article = make_article("a", hits=hits)
-    shown = rendering._hits_of(article, None)
+    shown = rendering._hits_of(article, None, with_rules=True)  # as the article's page shows them
     assert [(hit.rule, hit.field, hit.start) for hit in shown] == [
         ("Taiwan Shield", "text", 22),  # the teaser's words are in it: the longer shown
         ("Taiwan Shield", "text", 90),
@@ -29,7 +30,7 @@ def test_a_snippet_found_again_in_the_pages_text_is_shown_once() -> None:
     ]
     assert [hit.start for hit in rendering._hits_of(article, "Taiwan Shield")] == [22, 90]
     reversed_order = make_article("b", hits=hits[::-1])  # the longer first: the same shown
-    assert {(hit.rule, hit.field) for hit in rendering._hits_of(reversed_order, None)} == {
+    assert {(hit.rule, hit.field) for hit in rendering._hits_of(reversed_order, None, with_rules=True)} == {
         ("Taiwan Shield", "text"),
         ("Air defence", "text"),
         ("Iron Dome", "text"),
@@ -37,7 +38,53 @@ def test_a_snippet_found_again_in_the_pages_text_is_shown_once() -> None:
     html = bytes(
         rendering.page("article.html", item=ArchivedArticle(article), article=article, paragraphs=[]).body
     ).decode()
-    assert html.count("layered defence") == 1 and '<li dir="auto"><span class="rule">Iron Dome' in html
+    assert html.count("layered defence") == 1 and '<li><bdi class="rule">Iron Dome' in html
+
+
+def test_a_term_two_rules_found_shows_once_where_the_lines_do_not_name_the_rule() -> None:
+    hits = (
+        Hit("Iron Dome", "כיפת ברזל", "text", 0, 9, "יירוט בכיפת ברזל"),
+        Hit("Israel air defence", "כיפת ברזל", "text", 0, 9, "יירוט בכיפת ברזל"),
+    )
+    article = make_article("he", title="יירוט בכיפת ברזל", language="he", hits=hits)
+    listed = _rendered("search.html", results=[ArchivedArticle(article)])
+    assert listed.count('<bdi class="term">כיפת ברזל</bdi>') == 1
+    shown = _rendered("article.html", item=ArchivedArticle(article), article=article, paragraphs=["יירוט"])
+    assert shown.count('<bdi class="term">כיפת ברזל</bdi>') == 2  # each line names its rule
+
+
+def test_article_text_carries_its_language_and_finds_its_direction() -> None:
+    """A screen reader reads Hebrew or Japanese in its own voice, and a browser picks Japanese
+    glyphs for Han characters, only when the element says its language."""
+    hit = Hit("Iron Dome", "כיפת ברזל", "text", 0, 9, "יירוט בכיפת ברזל")
+    article = make_article("he", title="יירוט", summary="סיכום", language="he", hits=(hit,))
+    for html in (
+        _rendered("search.html", results=[ArchivedArticle(article)]),
+        _rendered("article.html", item=ArchivedArticle(article), article=article, paragraphs=["יירוט"]),
+    ):
+        assert 'lang="he" dir="auto">יירוט</' in html  # the title
+        assert '<p class="summary" lang="he" dir="auto">סיכום</p>' in html
+        assert '<bdi lang="he">' in html and '<li dir="auto">' not in html  # bullets on one side
+    unknown = make_article("x", title="Untagged", language=None)
+    assert ' lang="' not in _rendered("search.html", results=[ArchivedArticle(unknown)]).split("<main")[1]
+
+
+def _rendered(template: str, **values: Any) -> str:
+    defaults: dict[str, Any] = {
+        "asked": None,
+        "rule_names": [],
+        "source_names": [],
+        "error": None,
+        "next_url": None,
+    }
+    if template == "search.html":
+        values = {"asked": _Asked(), **{k: v for k, v in defaults.items() if k != "asked"}, **values}
+    return bytes(rendering.page(template, **values).body).decode()
+
+
+class _Asked:
+    q = lang = since = until = source = rule = ""
+    matched = False
 
 
 def test_a_date_the_source_did_not_give_is_marked_as_the_fetch_time() -> None:
@@ -59,4 +106,4 @@ def test_an_override_in_feed_text_does_not_turn_the_page_round() -> None:
         rendering.page("article.html", item=ArchivedArticle(article), article=article, paragraphs=[]).body
     ).decode()
     assert not any(chr(code) in html for code in range(0x202A, 0x202F))
-    assert "<h1>dome evil</h1>" in html and "gnp.exe" in html and "<mark>dome</mark>" in html
+    assert 'dir="auto">dome evil</h1>' in html and "gnp.exe" in html and "<mark>dome</mark>" in html
