@@ -4,6 +4,8 @@ the public JSON shapes of payloads.py, so that both always say the same."""
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -23,17 +25,24 @@ from monitor.rules.ast import field_terms
 EARLIEST_YEAR, LATEST_YEAR = 1000, 9998
 
 
+# A moment's offset whose + an address sent unescaped: its query reads a + as a space.
+_LOST_PLUS = re.compile(r"\d \d\d(:?\d\d)?$")
+_PLUS_HINT = "; in an address a + is written %2B (a + alone is read as a space)"
+
+
 def moment(text: str | None, option: str) -> datetime | None:
     """A duration back from now (7d, 24h) or a date (2026-01-06, UTC unless it says), as asked
     for by `option`; UsageError naming it otherwise."""
-    if not text:
+    if not text or not text.strip():
         return None
-    wrong = UsageError(f"{option} {text!r}: give a duration (7d, 24h) or a date (2026-01-06)")
+    given, text = text, unicodedata.normalize("NFKC", text).strip()  # full-width digits, pasted spaces
+    wrong = UsageError(
+        f"{option} {given!r}: give a duration (7d, 24h), a date (2026-01-06) or a moment "
+        f"(2026-01-06T09:30, UTC unless it says: Z, +09:00){_PLUS_HINT if _LOST_PLUS.search(text) else ''}"
+    )
     try:
-        if text.strip().isdigit():  # 20260106 is ISO 8601's date, not 20 million seconds
-            value = datetime.fromisoformat(text.strip())
-        else:
-            value = datetime.now(UTC) - parse_duration(text)
+        # 20260106 is ISO 8601's date, not 20 million seconds.
+        value = datetime.fromisoformat(text) if text.isdigit() else datetime.now(UTC) - parse_duration(text)
     except ValueError:
         try:
             value = datetime.fromisoformat(text)
@@ -47,7 +56,7 @@ def moment(text: str | None, option: str) -> datetime | None:
         value = datetime.min.replace(tzinfo=UTC)
     # The archive compares dates as text on SQLite, which holds for four-digit years only.
     if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
-        raise UsageError(f"{option} {text!r}: give a date from {EARLIEST_YEAR} to {LATEST_YEAR}")
+        raise UsageError(f"{option} {given!r}: give a date from {EARLIEST_YEAR} to {LATEST_YEAR}")
     return value
 
 
@@ -63,7 +72,7 @@ def until_moment(text: str | None) -> datetime | None:
 
 def _date_alone(text: str) -> bool:
     try:
-        date.fromisoformat(text.strip())
+        date.fromisoformat(unicodedata.normalize("NFKC", text).strip())
     except ValueError:
         return False
     return True

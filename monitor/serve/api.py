@@ -96,10 +96,12 @@ def _add_search(
         # Its parameters' names are checked here, not as a dependency (50 us a request).
         await parameters_checked(request)
         given = request.query_params
+        # A parameter left empty is not given, as on the search page, whose form sends every
+        # field (its address's query asked of the API must answer the same).
+        filled = {name: value for name, value in given.items() if value}
+        several = {name: [value for value in given.getlist(name) if value] for name in ("source", "rule")}
         try:
-            params = SearchParams.model_validate(
-                {**given, "source": given.getlist("source"), "rule": given.getlist("rule")}
-            )
+            params = SearchParams.model_validate({**filled, **several})
         except ValidationError as error:
             raise RequestValidationError(
                 [
