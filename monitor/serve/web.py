@@ -11,16 +11,18 @@ import re
 import time
 from collections.abc import Callable
 from functools import lru_cache
+from urllib.parse import unquote_plus
 
 from fastapi import FastAPI, Request, Response
 from starlette.datastructures import MutableHeaders, QueryParams
 from starlette.requests import ClientDisconnect
-from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from monitor.config.settings import is_loopback
 from monitor.metrics import Metrics
 from monitor.serve.auth import COOKIE, is_token
+from monitor.serve.rendering import is_page
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +90,11 @@ class Protections:
             )
             await answer(scope, receive, send_with_headers)
             return
+        if cookie and scope["method"] in ("GET", "HEAD") and is_page(scope["path"]):
+            # The token kept, the address without it: left in the address bar it went into the
+            # browser's history and bookmarks, and to whoever the address was shared with.
+            await RedirectResponse(_without_token(scope), 303)(scope, receive, send_with_headers)
+            return
         if scope["method"] == "HEAD":
             # Answered as a GET (FastAPI's routes take GET alone); the server, which keeps the
             # request's own method, sends the headers without the body.
@@ -105,6 +112,15 @@ class Protections:
         # X-Forwarded-Proto uvicorn trusts (FORWARDED_ALLOW_IPS); never sent back over plain HTTP.
         secure = "; Secure" if scope.get("scheme") == "https" else ""
         return f"{COOKIE}={given}; HttpOnly; Path=/; SameSite=Strict{secure}"
+
+
+def _without_token(scope: Scope) -> str:
+    """The request's path and query as sent (a rule's /rules/..%2Fetc must not become
+    /rules/../etc), the query without its token."""
+    path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+    query = scope["query_string"].decode("latin-1")
+    kept = [part for part in query.split("&") if part and unquote_plus(part.split("=", 1)[0]) != "token"]
+    return f"{path}?{'&'.join(kept)}" if kept else path
 
 
 def _nul_in(scope: Scope) -> str | None:

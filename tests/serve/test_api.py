@@ -433,6 +433,17 @@ def test_with_tokens_a_client_must_show_one(tmp_path: Path) -> None:
         )
         assert with_token.status_code == 400 and "not a retry form" in with_token.text
         assert httpx.get(base + "/openapi.json", params={"token": TOKEN}).status_code == 200
+        # A page's ?token= is kept in a cookie and the address is given again without it (it
+        # stayed in the address bar, the history, the bookmarks, and any address shared).
+        with httpx.Client(base_url=base, timeout=10) as browser:
+            first = browser.get(f"/rules/..%2Fetc?q=%E5%8F%B0&token={TOKEN}&lang=")
+            assert (
+                first.status_code == 303 and first.headers["location"] == "/rules/..%2Fetc?q=%E5%8F%B0&lang="
+            )
+            assert browser.get("/?q=dome").status_code == 200  # by the cookie
+        assert httpx.get(base + "/?token=wrong").status_code == 401  # no cookie, no redirect
+        feed = httpx.get(base + "/feeds/rules/Iron Dome.atom", params={"token": TOKEN})
+        assert feed.status_code == 200  # a feed reader's address keeps its token
     finally:
         stop(process)
 
@@ -452,8 +463,13 @@ def test_behind_a_tls_proxy_the_cookie_is_secure_and_retry_works(tmp_path: Path)
     proxied = {"Host": "desk.example", "X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"}
     try:
         wait_until_up(base, process)
-        page = httpx.get(base + "/alerts", params={"token": TOKEN}, headers=proxied)
-        assert page.status_code == 200 and "Secure" in page.headers["set-cookie"]
+        kept = httpx.get(base + "/alerts", params={"token": TOKEN}, headers=proxied)
+        # The token kept in a cookie sent over TLS only, the address given again without it.
+        assert kept.status_code == 303 and kept.headers["location"] == "/alerts"
+        assert "Secure" in kept.headers["set-cookie"]
+        cookie = kept.headers["set-cookie"].split(";")[0]
+        page = httpx.get(base + "/alerts", headers={**proxied, "Cookie": cookie})  # as the browser on https
+        assert page.status_code == 200
         plain = httpx.get(base + "/alerts", params={"token": TOKEN})
         assert "Secure" not in plain.headers["set-cookie"]
         [csrf] = re.findall(r'name="csrf" value="([^"]+)"', page.text)
