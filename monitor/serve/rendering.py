@@ -31,9 +31,21 @@ def is_page(path: str) -> bool:
     return not path.startswith(_NOT_PAGES)
 
 
+# The page of the navigation each template belongs to (aria-current in the navigation).
+_SECTIONS = {
+    "search.html": "/",
+    "article.html": "/",
+    "rules.html": "/rules",
+    "rule.html": "/rules",
+    "sources.html": "/sources",
+    "alerts.html": "/alerts",
+}
+
+
 def page(name: str, code: int = 200, headers: Mapping[str, str] | None = None, **values: Any) -> HTMLResponse:
     """The template `name` rendered with `values`, answered with `code` and `headers`."""
-    return HTMLResponse(_environment().get_template(name).render(**values), code, dict(headers or {}))
+    rendered = _environment().get_template(name).render(section=_SECTIONS.get(name), **values)
+    return HTMLResponse(rendered, code, dict(headers or {}))
 
 
 async def counted_page(

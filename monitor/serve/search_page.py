@@ -114,7 +114,7 @@ class SearchPage:
     ) -> HTMLResponse:
         """The search form as asked, with why it has no results."""
         values = self.form_values(asked)
-        values["error"] = {"message": message, "pointer": pointer}
+        values["error"] = {"message": message, "pointer": pointer, "field": _field_refused(message, pointer)}
         return page("search.html", code, headers, **values)
 
     def results(
@@ -140,3 +140,22 @@ class SearchPage:
             form = {key: value for key, value in asked.as_sent().items() if value}
             values["next_url"] = "/?" + urlencode({**form, "cursor": write_cursor(last.published, last.id)})
         return page("search.html", **values)
+
+
+def _field_refused(message: str, pointer: str | None) -> str:
+    """The form's field a refusal is about, for the page to mark it and put the cursor there:
+    the query's unless the message names another (UsageError's messages begin with it)."""
+    if pointer is None:
+        for field, begins in _REFUSAL_BEGINNINGS.items():
+            if message.startswith(begins):
+                return field
+    return "q"
+
+
+_REFUSAL_BEGINNINGS = {
+    "since": ("since ", "since is not before until"),
+    "until": ("until ",),
+    "lang": ("lang ", "language "),
+    "source": ("no source named",),
+    "rule": ("no watch rule named",),
+}

@@ -3,12 +3,14 @@ source did not give marked as the time it was fetched."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
 from monitor.models import ArchivedArticle, Hit
 from monitor.serve import rendering
 from tests.archive.helpers import NOW, make_article
+from tests.serve.conftest import Served
 
 
 def test_a_snippet_found_again_in_the_pages_text_is_shown_once() -> None:
@@ -107,3 +109,45 @@ def test_an_override_in_feed_text_does_not_turn_the_page_round() -> None:
     ).decode()
     assert not any(chr(code) in html for code in range(0x202A, 0x202F))
     assert 'dir="auto">dome evil</h1>' in html and "gnp.exe" in html and "<mark>dome</mark>" in html
+
+
+def test_a_refused_field_is_marked_and_has_the_cursor(served: Served) -> None:
+    """After a refusal the cursor stayed in the query box, and no field said it was wrong."""
+    for params, field in (
+        ({"q": "dome", "until": "29/03/2026"}, "until"),
+        ({"q": "dome", "since": "last week"}, "since"),
+        ({"q": "dome", "lang": "english"}, "lang"),
+        ({"q": "dome", "source": "Nowhere"}, "source"),
+        ({"q": '"iron'}, "q"),
+    ):
+        html = served.get("/", **params).text
+        marked = re.findall(r'<(?:input|select) [^>]*name="(\w+)"[^>]*aria-invalid="true"', html)
+        assert marked == [field], (params, marked)
+        assert html.count("autofocus") == 1 and 'id="refusal"' in html
+    assert '<a href="/" aria-current="page">Search</a>' in served.get("/", q="dome").text
+
+
+def test_empty_states_say_what_comes_there() -> None:
+    nothing_yet = _rendered("search.html", latest=[])
+    assert "No rule has matched an article yet." in nothing_yet
+    none_found = _rendered("search.html", results=[])
+    assert "No article matches this search." in none_found and "0 articles" not in none_found
+    no_alerts = bytes(
+        rendering.page("alerts.html", alerts=[], counts=[], state=None, total=0, csrf="c", notice=None).body
+    ).decode()
+    assert "No alerts yet" in no_alerts and "<table" not in no_alerts
+
+
+def test_each_retry_button_names_its_alert() -> None:
+    failed = {
+        "id": "x1", "created": "2026-12-05T01:00:00Z", "alert": "desk", "channel": "webhook:x",
+        "rules": ["Iron Dome"], "article_id": "a1", "article": "Drill", "url": None, "state": "failed",
+        "attempts": 3, "next_attempt": None, "last_error": "HTTP 500",
+    }  # fmt: skip
+    html = bytes(
+        rendering.page(
+            "alerts.html", alerts=[failed], counts=[], state=None, total=1, csrf="c", notice=None
+        ).body
+    ).decode()
+    assert 'aria-label="Retry the alert of 2026-12-05T01:00:00Z about Drill">Retry</button>' in html
+    assert '<th scope="col">Action</th>' in html and '<a href="/alerts" aria-current="page">' in html
