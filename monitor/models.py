@@ -77,6 +77,7 @@ class Article:
     hits: tuple[Hit, ...] = ()
     fingerprint: tuple[int, ...] | None = None  # near-duplicate MinHash (monitor/near_duplicates.py)
     content_hash: str = ""  # of the feed entry's text: a change means the article was updated
+    revised: datetime | None = None  # when a new version replaced the stored one; None: never
     # The normalized title and body for the full-text index, when the pipeline already has them
     # (the matcher tokenized them); else the archive tokenizes. Not stored as such.
     index_text: tuple[str, str] | None = field(default=None, compare=False, repr=False)

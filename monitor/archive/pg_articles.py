@@ -148,8 +148,8 @@ def insert_articles(
     return stored
 
 
-_COPY_COLUMNS = ("seq", *ARTICLE_COLUMNS, "shared", "search", "search_gaps")
-_COPY_TYPES = ("integer", *_TYPES[:-2], "integer", "tsvector", "smallint")
+_COPY_COLUMNS = ("seq", *ARTICLE_COLUMNS, "shared", "revised", "search", "search_gaps")
+_COPY_TYPES = ("integer", *_TYPES[:-2], "integer", "timestamp", "tsvector", "smallint")
 _COPY_ARTICLES = (
     f"INSERT INTO articles ({', '.join(_COPY_COLUMNS)}) "
     f"SELECT * FROM unnest({', '.join(f'%s::{kind}[]' for kind in _COPY_TYPES)}) ON CONFLICT DO NOTHING"
@@ -169,7 +169,7 @@ def copy_articles(
                 row.seq, row.id, row.url, row.guid, row.source, row.title, row.teaser, row.text,
                 row.summary, naive_utc(row.published), naive_utc(row.fetched), row.language,
                 row.story, row.matched, row.fingerprint, row.content_hash, row.shared,
-                *search_vector(title, body),
+                naive_utc(row.revised) if row.revised else None, *search_vector(title, body),
             )
         )  # fmt: skip
     cursor.execute(_COPY_ARTICLES, [list(column) for column in zip(*values, strict=True)])
@@ -223,13 +223,13 @@ def update_article(cursor: Cursor, article: Article) -> tuple[str, set[str]] | N
     title, body = article.index_text or index_article(article.title, article.teaser, article.text)
     cursor.execute(
         "UPDATE articles SET title = %s, teaser = %s, text = %s, summary = %s, language = %s, "
-        "matched = %s, fingerprint = %s, content_hash = %s, search = %s::tsvector, search_gaps = %s "
-        "WHERE id = %s",
+        "matched = %s, fingerprint = %s, content_hash = %s, revised = %s, search = %s::tsvector, "
+        "search_gaps = %s WHERE id = %s",
         (
             article.title, article.teaser, article.text, article.summary, article.language,
             1 if article.hits or matched else 0,
             pack(article.fingerprint) if article.fingerprint else None, article.content_hash,
-            *search_vector(title, body), article.id,
+            naive_utc(article.fetched), *search_vector(title, body), article.id,
         ),
     )  # fmt: skip
     cursor.execute("DELETE FROM hits WHERE article_id = %s", (article.id,))

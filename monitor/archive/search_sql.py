@@ -304,10 +304,11 @@ def archived_rows(
 def _article(row: ArticleRow, article_hits: Iterable[Hit], when: Callable[[Any], datetime]) -> Article:
     (
         _seq, id_, url, guid, source, title, teaser, text, summary, published, fetched, language,
-        story, _matched, fingerprint, content_hash, _shared,
+        story, _matched, fingerprint, content_hash, _shared, revised,
     ) = row  # fmt: skip
     return _new_article(
         id_, url, guid, source, title, teaser, text, summary, when(published),
         when(fetched), language, story, tuple(article_hits),
-        unpack(fingerprint) if fingerprint else None, content_hash or "", None,
+        unpack(fingerprint) if fingerprint else None, content_hash or "",
+        when(revised) if revised else None, None,
     )  # fmt: skip

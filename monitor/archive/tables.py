@@ -102,6 +102,9 @@ articles = Table(
     # 1 once another article joined the article's story (purge leaves it set): search then reads
     # the story's copies, and only then. Schema version 9.
     Column("shared", Integer, nullable=False, server_default="0"),
+    # When a new version of the article (its feed entry changed) replaced the stored one; null:
+    # never. Feeds of matches give it as the entry's `updated`. Revision r20.
+    Column("revised", UtcDateTime),
     Index("articles_published", "published"),
     Index("articles_source_guid", "source", "guid"),
     Index("articles_source_content", "source", "content_hash"),  # schema version 11

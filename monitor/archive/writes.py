@@ -39,7 +39,7 @@ _STORED = "SELECT seq, story, matched FROM articles WHERE id = ?"
 _RULES_HIT = "SELECT rule FROM hits WHERE article_id = ?"
 _NEW_VERSION = (
     "UPDATE articles SET title = ?, teaser = ?, text = ?, summary = ?, language = ?, matched = ?, "
-    "fingerprint = ?, content_hash = ? WHERE id = ?"
+    "fingerprint = ?, content_hash = ?, revised = ? WHERE id = ?"
 )
 _DROP_HITS = "DELETE FROM hits WHERE article_id = ?"
 _INDEX_UPDATE = "UPDATE articles_fts SET title = ?, body = ? WHERE rowid = ?"
@@ -143,9 +143,10 @@ def _article_values(article: Article) -> tuple[object, ...]:
 def update_article(cursor: sqlite3.Cursor, article: Article) -> tuple[str, set[str]] | None:
     """Replace a stored article's text, summary, hits and index row with a new version.
 
-    Its story, publication and fetch times stay. Returns the story and the rules the new
-    version matches that the old one did not (only those may alert again); None when the
-    article is not stored. An article once matched stays matched: alerts point at it.
+    Its story, publication and fetch times stay; the new version's fetch is when it was
+    revised. Returns the story and the rules the new version matches that the old one did not
+    (only those may alert again); None when the article is not stored. An article once matched
+    stays matched: alerts point at it.
     """
     row = cursor.execute(_STORED, (article.id,)).fetchone()
     if row is None:
@@ -157,7 +158,8 @@ def update_article(cursor: sqlite3.Cursor, article: Article) -> tuple[str, set[s
         _NEW_VERSION,
         (
             article.title, article.teaser, article.text, article.summary, article.language,
-            1 if article.hits or matched else 0, print_, article.content_hash, article.id,
+            1 if article.hits or matched else 0, print_, article.content_hash,
+            stored_datetime(article.fetched), article.id,
         ),
     )  # fmt: skip
     cursor.execute(_DROP_HITS, (article.id,))

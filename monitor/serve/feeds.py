@@ -115,9 +115,10 @@ def _xml_safe(text: str) -> str:
 
 
 def _updated(article: Article) -> datetime:
-    """An entry's `updated`: when the article came, or its date if later (an archive may hold
-    articles dated ahead of their fetch), so that it is never before `published`."""
-    return max(article.fetched, article.published)
+    """An entry's `updated`: when the article came or was last revised (its feed entry changed:
+    a reader then shows the new version), or its date if later (an archive may hold articles
+    dated ahead of their fetch), so that it is never before `published`."""
+    return max(article.revised or article.fetched, article.published)
 
 
 def json_feed(rule: str, stories: Sequence[ArchivedArticle], addresses: FeedAddresses) -> dict[str, Any]:
