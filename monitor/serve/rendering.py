@@ -5,6 +5,7 @@ and that is cleaned against an allow-list (nh3) before it is sent."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from http import HTTPStatus
@@ -128,14 +129,17 @@ def _safe_link(url: str) -> str:
 # Embeddings and overrides (U+202A-U+202E) in feed text: an override reverses the letters after
 # it even within its isolated element ("dome \u202eevil" read "dome live", a file name's extension
 # turned round). The pages show text as written; the archive, the API and the feeds keep it.
-_SPOOFING = dict.fromkeys(range(0x202A, 0x202F))
+_SPOOFING = re.compile("[\u202a-\u202e]")
 
 
 def _as_written(value: Any) -> Any:
-    """Each value a template shows, without the characters above (Jinja's finalize)."""
-    if isinstance(value, Markup):
-        return Markup(str(value).translate(_SPOOFING))
-    return value.translate(_SPOOFING) if isinstance(value, str) else value
+    """Each value a template shows, without the characters above (Jinja's finalize). Searched
+    for first: a page of thirty results shows some 300 values, and translating each (no
+    character of which is one of these, mostly) took half a millisecond of the page's two."""
+    if not isinstance(value, str) or not _SPOOFING.search(value):
+        return value
+    kept = _SPOOFING.sub("", value)
+    return Markup(kept) if isinstance(value, Markup) else kept
 
 
 @cache
