@@ -8,6 +8,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
+from typing import Any
 
 from monitor.cli.output import render
 from tests import fixtures
@@ -271,38 +272,30 @@ def test_since_is_publication_and_fetched_since_is_arrival(cli: Cli, config: Pat
 
 
 def test_an_undated_item_is_marked_as_dated_by_its_fetch(cli: Cli, tmp_path: Path, site: Site) -> None:
-    item = {"title": "Iron Dome drill", "link": site.url("/u/1"), "description": "No date given.", "date": ""}
-    site.routes["/undated.xml"] = Route(fixtures.rss([item]))
-    config = monitor_config(
-        tmp_path,
-        storage="sqlite:///m.db",
-        watch=[{"name": "Iron Dome", "terms": ["Iron Dome"]}],
-        defaults={"full_text": "never"},
-        sources=[{"name": "Undated", "url": site.url("/undated.xml")}],
-    )
-    cli("-c", str(config), "once")
-    [found] = cli.json("-c", str(config), "search", "Iron Dome", "--format", "json")
+    found = _the_one_item_stored(cli, tmp_path, site, date="")
     assert found["published_inferred"] is True and found["published"] == found["fetched"]
 
 
 def test_an_item_dated_ahead_of_its_fetch_is_dated_by_the_fetch(cli: Cli, tmp_path: Path, site: Site) -> None:
     """An item dated two hours ahead (a local time without its zone read as UTC, or a source's
     clock) headed every newest-first list, the feeds' and the first page's, for two hours."""
-    ahead = format_datetime(datetime.now(UTC) + timedelta(hours=2))
-    item = {
-        "title": "Iron Dome drill",
-        "link": site.url("/a/1"),
-        "description": "Dated ahead.",
-        "date": ahead,
-    }
-    site.routes["/ahead.xml"] = Route(fixtures.rss([item]))
+    found = _the_one_item_stored(
+        cli, tmp_path, site, date=format_datetime(datetime.now(UTC) + timedelta(hours=2))
+    )
+    assert found["published"] == found["fetched"] and found["published_inferred"] is True
+
+
+def _the_one_item_stored(cli: Cli, tmp_path: Path, site: Site, date: str) -> dict[str, Any]:
+    """The JSON of the one item of a feed, dated `date` (RFC 822; empty: none), once polled."""
+    item = {"title": "Iron Dome drill", "link": site.url("/a/1"), "description": "A drill.", "date": date}
+    site.routes["/one.xml"] = Route(fixtures.rss([item]))
     config = monitor_config(
         tmp_path,
         storage="sqlite:///m.db",
         watch=[{"name": "Iron Dome", "terms": ["Iron Dome"]}],
         defaults={"full_text": "never"},
-        sources=[{"name": "Ahead", "url": site.url("/ahead.xml")}],
+        sources=[{"name": "One", "url": site.url("/one.xml")}],
     )
     cli("-c", str(config), "once")
     [found] = cli.json("-c", str(config), "search", "Iron Dome", "--format", "json")
-    assert found["published"] == found["fetched"] and found["published_inferred"] is True
+    return dict(found)
