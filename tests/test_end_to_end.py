@@ -285,6 +285,21 @@ def test_an_item_dated_ahead_of_its_fetch_is_dated_by_the_fetch(cli: Cli, tmp_pa
     assert found["published"] == found["fetched"] and found["published_inferred"] is True
 
 
+def test_an_item_dated_ahead_whose_link_changes_is_stored_once(cli: Cli, tmp_path: Path, site: Site) -> None:
+    """Stored dated by its fetch, it no longer had the date its entry gave: the same entry at a
+    new link (a feed rotating links, as some do on every fetch) was stored again (a review)."""
+    ahead = format_datetime(datetime.now(UTC) + timedelta(hours=3))
+    found = _the_one_item_stored(cli, tmp_path, site, date=ahead)
+    item = {"title": "Iron Dome drill", "link": site.url("/b/1"), "description": "A drill.", "date": ahead}
+    site.routes["/one.xml"] = Route(fixtures.rss([{**item, "guid": "b-1"}]))
+    code, out, err = cli("-c", str(tmp_path / "monitor.yaml"), "once")
+    assert code == 0 and "0 new articles" in out, out + err
+    assert [
+        each["id"]
+        for each in cli.json("-c", str(tmp_path / "monitor.yaml"), "search", "drill", "--format", "json")
+    ] == [found["id"]]
+
+
 def _the_one_item_stored(cli: Cli, tmp_path: Path, site: Site, date: str) -> dict[str, Any]:
     """The JSON of the one item of a feed, dated `date` (RFC 822; empty: none), once polled."""
     item = {"title": "Iron Dome drill", "link": site.url("/a/1"), "description": "A drill.", "date": date}

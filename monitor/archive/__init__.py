@@ -73,9 +73,9 @@ class KnownEntries:
 
     hashes: dict[str, str]  # article id -> the hash of the entry it was stored from
     guids: set[str]  # the source's GUIDs among those asked
-    # The source's entry hashes among those asked, each with the publication times and URLs of
-    # the articles stored from it.
-    contents: dict[str, list[tuple[datetime, str]]] = field(default_factory=dict)
+    # The source's entry hashes among those asked, each with the publication and fetch times and
+    # the URLs of the articles stored from it.
+    contents: dict[str, list[tuple[datetime, datetime, str]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

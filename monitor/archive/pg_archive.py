@@ -56,7 +56,7 @@ from monitor.rules.match import compile_node
 _KNOWN_IDS = "SELECT id, content_hash FROM articles WHERE id = ANY(%s)"
 _KNOWN_GUIDS = "SELECT guid FROM articles WHERE source = %s AND guid = ANY(%s)"
 _KNOWN_CONTENTS = (
-    "SELECT content_hash, published, url FROM articles WHERE source = %s AND content_hash = ANY(%s)"
+    "SELECT content_hash, published, fetched, url FROM articles WHERE source = %s AND content_hash = ANY(%s)"
 )
 _RECENT = "SELECT title, text, teaser FROM articles WHERE source = %s ORDER BY seq DESC LIMIT %s"
 _PURGE = "DELETE FROM articles WHERE matched = %s AND fetched < %s"
@@ -116,9 +116,11 @@ class PostgresArchive(SourceSchedule):
             stored = cursor.execute(_KNOWN_IDS, (list(ids),)).fetchall() if ids else []
             seen = cursor.execute(_KNOWN_GUIDS, (source, list(guids))).fetchall() if guids else []
             same = cursor.execute(_KNOWN_CONTENTS, (source, list(contents))).fetchall() if contents else []
-        published: dict[str, list[tuple[datetime, str]]] = {}
-        for content, stored_at, url in same:
-            published.setdefault(content, []).append((stored_at.replace(tzinfo=UTC), url))
+        published: dict[str, list[tuple[datetime, datetime, str]]] = {}
+        for content, stored_at, fetched, url in same:
+            published.setdefault(content, []).append(
+                (stored_at.replace(tzinfo=UTC), fetched.replace(tzinfo=UTC), url)
+            )
         return KnownEntries(
             {id_: hash_ or "" for id_, hash_ in stored}, {guid for (guid,) in seen}, published
         )

@@ -51,7 +51,8 @@ from monitor.rules.match import compile_node
 _KNOWN_IDS = f"SELECT id, content_hash FROM articles WHERE id IN {IN_JSON}"
 _KNOWN_GUIDS = f"SELECT guid FROM articles WHERE source = ? AND guid IN {IN_JSON}"
 _KNOWN_CONTENTS = (
-    f"SELECT content_hash, published, url FROM articles WHERE source = ? AND content_hash IN {IN_JSON}"
+    "SELECT content_hash, published, fetched, url FROM articles "
+    f"WHERE source = ? AND content_hash IN {IN_JSON}"
 )
 _ARTICLE_STORED = "SELECT 1 FROM articles WHERE id = ?"
 _DROP_RULES_HITS = f"DELETE FROM hits WHERE article_id = ? AND rule IN {IN_JSON}"
@@ -119,10 +120,12 @@ class SqlArchive(SourceSchedule):
             seen = cursor.execute(_KNOWN_GUIDS, (source, json_list(list(guids)))) if guids else ()
             guids_seen = {guid for (guid,) in seen}
             same = cursor.execute(_KNOWN_CONTENTS, (source, json_list(list(contents)))) if contents else ()
-            by_content: dict[str, list[tuple[datetime, str]]] = {}
-            for content, published, url in same:
-                when = datetime.fromisoformat(published).replace(tzinfo=UTC)
-                by_content.setdefault(content, []).append((when, url))
+            by_content: dict[str, list[tuple[datetime, datetime, str]]] = {}
+            for content, published, fetched, url in same:
+                when, came = (
+                    datetime.fromisoformat(each).replace(tzinfo=UTC) for each in (published, fetched)
+                )
+                by_content.setdefault(content, []).append((when, came, url))
             return KnownEntries(hashes, guids_seen, by_content)
 
     @operation("reading a source's recent articles")

@@ -206,7 +206,7 @@ def test_entries_are_known_by_their_text_within_their_source(archive: Archive) -
     archive.store_new([replace(article, content_hash="h1")], [])
     # With the publication time stored: a briefing's title and teaser on a new day is new.
     known = archive.known_entries("Harbor Daily", [], [], ["h1", "h2"]).contents
-    assert known == {"h1": [(article.published, article.url)]}
+    assert known == {"h1": [(article.published, article.fetched, article.url)]}
     assert archive.known_entries("Elsewhere", [], [], ["h1"]).contents == {}
 
 

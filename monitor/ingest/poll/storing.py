@@ -95,14 +95,19 @@ async def store_new(
     return stored, changed_count, matched, pack_shingles(learned) if learned else None
 
 
-def _same_article(entry: FeedEntry, url: str, stored: list[tuple[datetime, str]]) -> bool:
-    """Whether an entry with the text of these stored articles (their dates and URLs) is one
-    of them: without a date it is; with one, if a stored one has that date, or that page (its
-    URL but for the query and fragment: `story0.html?sid=a` and `?sid=b` are one page)."""
+def _same_article(entry: FeedEntry, url: str, stored: list[tuple[datetime, datetime, str]]) -> bool:
+    """Whether an entry with the text of these stored articles (their publication and fetch
+    times and URLs) is one of them: without a date it is; with one, if a stored one has that
+    date, or that page (its URL but for the query and fragment: `story0.html?sid=a` and
+    `?sid=b` are one page), or was dated by its fetch though its entry gave a date after it (a
+    date ahead: this one's, if no earlier than that fetch)."""
     if entry.published is None:
         return True
     published, page = entry.published.astimezone(UTC), _page(url)
-    return any(when == published or _page(stored_url) == page for when, stored_url in stored)
+    return any(
+        when == published or (when == fetched and published >= fetched) or _page(stored_url) == page
+        for when, fetched, stored_url in stored
+    )
 
 
 def _page(url: str) -> str:
