@@ -90,7 +90,7 @@ class Protections:
             )
             await answer(scope, receive, send_with_headers)
             return
-        if cookie and scope["method"] in ("GET", "HEAD") and is_page(scope["path"]):
+        if cookie and _browser_opens_page(scope):
             # The token kept, the address without it: left in the address bar it went into the
             # browser's history and bookmarks, and to whoever the address was shared with.
             await RedirectResponse(_without_token(scope), 303)(scope, receive, send_with_headers)
@@ -103,7 +103,8 @@ class Protections:
 
     def _cookie(self, scope: Scope) -> str | None:
         """The cookie keeping a valid ?token= of a page's address."""
-        if not self.tokens or b"token=" not in scope.get("query_string", b""):
+        query = scope.get("query_string", b"")
+        if not self.tokens or (b"token=" not in query and b"%" not in query):  # tok%65n= too
             return None
         given = QueryParams(scope["query_string"].decode("latin-1")).get("token", "")
         if not is_token(given, self.tokens) or not _COOKIE_SAFE.fullmatch(given):
@@ -111,7 +112,27 @@ class Protections:
         # Secure when the browser came over TLS: directly, or through a proxy whose
         # X-Forwarded-Proto uvicorn trusts (FORWARDED_ALLOW_IPS); never sent back over plain HTTP.
         secure = "; Secure" if scope.get("scheme") == "https" else ""
-        return f"{COOKIE}={given}; HttpOnly; Path=/; SameSite=Strict{secure}"
+        # Lax, not Strict: a browser following a link from a mail or a chat to ?token= is sent
+        # back here by _browser_opens_page's redirect, a navigation another site began, on
+        # which it sends no Strict cookie (a 401). Lax keeps it from other sites' posts; the
+        # only write, the retry form, has its CSRF token besides.
+        return f"{COOKIE}={given}; HttpOnly; Path=/; SameSite=Lax{secure}"
+
+
+def _browser_opens_page(scope: Scope) -> bool:
+    """Whether a browser is opening a page (its Fetch Metadata says a navigation to a document),
+    at an address whose path cannot be read as another host's (//host/, /\\host/). Not a
+    program's GET (curl, a feed reader looking for a page's feeds): it keeps no cookie and
+    would be sent, without its token, to a 401."""
+    if scope["method"] not in ("GET", "HEAD") or not is_page(scope["path"]):
+        return False
+    headers = dict(scope["headers"])
+    navigating = headers.get(b"sec-fetch-mode") == b"navigate" and headers.get(b"sec-fetch-dest") in (
+        None,
+        b"document",
+    )
+    path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+    return navigating and path.startswith("/") and path[1:2] not in ("/", "\\")
 
 
 def _without_token(scope: Scope) -> str:

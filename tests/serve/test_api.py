@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import http.client
 import json
 import re
 import socket
@@ -400,6 +401,9 @@ def test_the_openapi_document_lists_every_route(served: Served) -> None:
     assert paths["/healthz"]["get"]["security"] == []
 
 
+NAVIGATING = {"Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}  # a browser opening a page
+
+
 def test_with_tokens_a_client_must_show_one(tmp_path: Path) -> None:
     archive_with_articles(tmp_path)
     port = free_port()
@@ -435,14 +439,27 @@ def test_with_tokens_a_client_must_show_one(tmp_path: Path) -> None:
         assert httpx.get(base + "/openapi.json", params={"token": TOKEN}).status_code == 200
         # A page's ?token= is kept in a cookie and the address is given again without it (it
         # stayed in the address bar, the history, the bookmarks, and any address shared).
-        with httpx.Client(base_url=base, timeout=10) as browser:
+        with httpx.Client(base_url=base, timeout=10, headers=NAVIGATING) as browser:
             first = browser.get(f"/rules/..%2Fetc?q=%E5%8F%B0&token={TOKEN}&lang=")
-            assert (
-                first.status_code == 303 and first.headers["location"] == "/rules/..%2Fetc?q=%E5%8F%B0&lang="
-            )
+            assert first.status_code == 303
+            assert first.headers["location"] == "/rules/..%2Fetc?q=%E5%8F%B0&lang="
+            assert "SameSite=Lax" in first.headers["set-cookie"]  # sent when a mail's link led here
             assert browser.get("/?q=dome").status_code == 200  # by the cookie
-        assert httpx.get(base + "/?token=wrong").status_code == 401  # no cookie, no redirect
-        feed = httpx.get(base + "/feeds/rules/Iron Dome.atom", params={"token": TOKEN})
+            spelled = browser.get(f"/?tok%65n={TOKEN}")  # the name escaped: the token seen, and moved
+            assert spelled.status_code == 303 and spelled.headers["location"] == "/"
+            # Never to another host: a path the browser would read as one is answered, not moved.
+            for path in ("//evil.example/", "/\\evil.example/"):
+                asked = http.client.HTTPConnection("127.0.0.1", port, timeout=10)  # the path as written
+                asked.request("GET", f"{path}?token={TOKEN}", headers=NAVIGATING)
+                assert asked.getresponse().status != 303, path
+                asked.close()
+        assert (
+            httpx.get(base + "/?token=wrong", headers=NAVIGATING).status_code == 401
+        )  # no cookie, no redirect
+        # A program (curl, a feed reader reading a rule's page for its feeds) keeps no cookie:
+        # it is answered at the address it asked.
+        assert httpx.get(base + "/rules/Iron Dome", params={"token": TOKEN}).status_code == 200
+        feed = httpx.get(base + "/feeds/rules/Iron Dome.atom", params={"token": TOKEN}, headers=NAVIGATING)
         assert feed.status_code == 200  # a feed reader's address keeps its token
     finally:
         stop(process)
@@ -463,7 +480,7 @@ def test_behind_a_tls_proxy_the_cookie_is_secure_and_retry_works(tmp_path: Path)
     proxied = {"Host": "desk.example", "X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"}
     try:
         wait_until_up(base, process)
-        kept = httpx.get(base + "/alerts", params={"token": TOKEN}, headers=proxied)
+        kept = httpx.get(base + "/alerts", params={"token": TOKEN}, headers={**proxied, **NAVIGATING})
         # The token kept in a cookie sent over TLS only, the address given again without it.
         assert kept.status_code == 303 and kept.headers["location"] == "/alerts"
         assert "Secure" in kept.headers["set-cookie"]

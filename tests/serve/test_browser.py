@@ -17,7 +17,7 @@ from playwright.sync_api import Browser, Locator, Page, sync_playwright
 from monitor.archive.sql import SqlArchive
 from monitor.serve import rendering
 from tests.configs import LOOPBACK_FETCH, RULES, monitor_config
-from tests.serve.conftest import archive_with_articles, free_port, start_serving, stop, wait_until_up
+from tests.serve.conftest import archive_with_articles, free_port, serving, start_serving, stop, wait_until_up
 from tests.servers import Route, Site
 
 CHROMIUM = "/usr/bin/chromium"
@@ -348,3 +348,26 @@ def test_every_page_fits_a_phone(desk: str, browser: Browser) -> None:
 def _within_the_screen(element: Locator, width: int) -> bool:
     box = element.bounding_box()
     return box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width and box["height"] < 200
+
+
+def test_a_token_link_from_another_site_opens_the_page_and_leaves_the_address_clean(
+    browser: Browser, tmp_path: Path
+) -> None:
+    """An analyst clicks /?token=… in a mail or a chat: the page opens (the cookie set on the
+    redirect is sent on its way back: a Strict one was not, and the page was a 401), and the
+    address bar no longer holds the token."""
+    archive_with_articles(tmp_path)
+    token = "a-token-for-the-desk-0123456789"
+    with serving(monitor_config(tmp_path, serve={"tokens": [token]})) as base:
+        context = browser.new_context()
+        try:
+            page = context.new_page()
+            page.set_content(f'<a id="go" href="{base}/?q=dome&token={token}">the desk</a>')  # another origin
+            with page.expect_navigation():
+                page.click("#go")
+            assert page.url == f"{base}/?q=dome"
+            assert "Iron Dome visit" in page.content()
+            page.goto(base + "/sources")  # the other pages by the cookie
+            assert "Unauthorized" not in page.content()
+        finally:
+            context.close()
