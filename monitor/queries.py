@@ -35,10 +35,11 @@ def moment(text: str | None, option: str) -> datetime | None:
     for by `option`; UsageError naming it otherwise."""
     if not text or not text.strip():
         return None
-    given, text = text, unicodedata.normalize("NFKC", text).strip()  # full-width digits, pasted spaces
+    given, text = text, _as_typed(text)
     wrong = UsageError(
         f"{option} {given!r}: give a duration (7d, 24h), a date (2026-01-06) or a moment "
-        f"(2026-01-06T09:30, UTC unless it says: Z, +09:00){_PLUS_HINT if _LOST_PLUS.search(text) else ''}"
+        f"(2026-01-06T09:30, UTC unless it says: Z, +09:00)"
+        f"{_PLUS_HINT if _LOST_PLUS.search(text) and not option.startswith('-') else ''}"
     )
     try:
         # 20260106 is ISO 8601's date, not 20 million seconds.
@@ -70,9 +71,17 @@ def until_moment(text: str | None) -> datetime | None:
     return value
 
 
+def _as_typed(text: str) -> str:
+    """A date or duration as a person meant it: full-width and other scripts' digits as ASCII
+    (２０２６, ٢٠٢٦), invisible marks a paste brings (a byte-order mark, a zero-width space)
+    and surrounding spaces dropped."""
+    kept = "".join(each for each in unicodedata.normalize("NFKC", text) if unicodedata.category(each) != "Cf")
+    return "".join(str(unicodedata.decimal(each, each)) if each.isdigit() else each for each in kept).strip()
+
+
 def _date_alone(text: str) -> bool:
     try:
-        date.fromisoformat(unicodedata.normalize("NFKC", text).strip())
+        date.fromisoformat(_as_typed(text))
     except ValueError:
         return False
     return True

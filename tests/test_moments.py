@@ -21,6 +21,9 @@ DAY = datetime(2026, 3, 29, tzinfo=UTC)
         "2026-03-29 \n",
         "２０２６-03-29",  # full-width digits, as a Japanese or Chinese keyboard types them
         "２０２６－０３－２９",
+        "\ufeff2026-03-29",  # a byte-order mark a paste brought
+        "2026-03-29\u200b",  # a zero-width space
+        "٢٠٢٦-٠٣-٢٩",  # Arabic-Indic digits
     ],
 )
 def test_a_date_as_typed_or_pasted(typed: str) -> None:
@@ -49,3 +52,6 @@ def test_an_offset_whose_plus_an_address_lost_is_explained() -> None:
     with pytest.raises(UsageError) as other:
         moment("last week", "since")
     assert "%2B" not in str(other.value)
+    with pytest.raises(UsageError) as typed:  # on the command line there is no address
+        moment("2026-03-29T01:00 02:00", "--since")
+    assert "%2B" not in str(typed.value)

@@ -116,7 +116,13 @@ def add_listings(
         until: Annotated[str | None, Query(description="default: now; a date takes in its whole day")] = None,
         by: Annotated[str | None, Query(description="a line for each", json_schema_extra=GROUPINGS)] = None,
     ) -> Response:
-        asked = (rule, interval, since, until, by)
+        asked = (
+            [name for name in rule if name],
+            interval,
+            since,
+            until,
+            by,
+        )  # rule= empty: none, as in search
         mention_window(settings, *asked)  # what is wrong is said at once: it reads nothing
         return await counted(request, mention_series, archive, settings, *asked)
 

@@ -304,6 +304,11 @@ def test_mentions_have_a_point_for_every_day(served: Served) -> None:
     days = served.get("/api/v1/stats/mentions", rule="Iron Dome", since="2020-01-01")
     assert days.json()["error"] == "since to until is more than 1200 days: narrow it or count by month"
     assert served.get("/api/v1/stats/mentions", rule="Nope").status_code == 400
+    # An empty rule is none, as in the search: every rule's line.
+    every = served.get("/api/v1/stats/mentions", rule="", **january).json()["series"]
+    assert [line["rule"] for line in every] == [
+        line["rule"] for line in served.get("/api/v1/stats/mentions", **january).json()["series"]
+    ]
 
 
 JANUARY = {"since": "2026-01-01", "until": "2026-01-10"}
