@@ -26,7 +26,7 @@ EARLIEST_YEAR, LATEST_YEAR = 1000, 9998
 
 
 # A moment's offset whose + an address sent unescaped: its query reads a + as a space.
-_LOST_PLUS = re.compile(r"\d \d\d(:?\d\d)?$")
+_LOST_PLUS = re.compile(r"\d \d\d(?::?\d\d)?$")
 _PLUS_HINT = "; in an address a + is written %2B (a + alone is read as a space)"
 
 
