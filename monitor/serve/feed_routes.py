@@ -17,7 +17,7 @@ from monitor.config.settings import Settings
 from monitor.errors import UsageError
 from monitor.models import ArchivedArticle
 from monitor.names import known_names
-from monitor.serve.feeds import FeedAddresses, atom_feed, json_feed, one_per_story
+from monitor.serve.feeds import FeedAddresses, atom_feed, json_feed, latest_first, one_per_story
 from monitor.serve.rendering import path_part
 from monitor.serve.searching import Searching
 from monitor.serve.shapes import errors
@@ -46,7 +46,7 @@ def add_feeds(
         found = await searching.run(
             0, _arrivals, archive, known, known_as=("feed", known), gone=request.is_disconnected
         )
-        stories = one_per_story(found)[:FEED_ENTRIES]  # the stories matched last
+        stories = one_per_story(latest_first(found))[:FEED_ENTRIES]  # the stories matched last
         return known, sorted(stories, key=lambda item: item.article.published, reverse=True)
 
     @app.get(

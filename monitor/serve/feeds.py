@@ -31,6 +31,14 @@ def one_per_story(found: Sequence[ArchivedArticle]) -> list[ArchivedArticle]:
     return list(newest.values())
 
 
+def latest_first(found: Sequence[ArchivedArticle]) -> list[ArchivedArticle]:
+    """Articles the rules matched (Archive.rule_arrivals), by the poll that brought them, the
+    latest first, and within a poll newest published first. A poll stores its feed's items as
+    the feed lists them, newest first: read as they were stored, a first poll of 47 matches put
+    its oldest first, and the first page showed October's stories, not December's."""
+    return sorted(found, key=lambda item: (item.article.fetched, item.article.published), reverse=True)
+
+
 def _why(item: ArchivedArticle, rule: str) -> list[str]:
     return [f"{hit.term}: {hit.snippet}" for hit in item.article.hits if hit.rule == rule and hit.term]
 

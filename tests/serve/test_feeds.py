@@ -3,6 +3,7 @@ own feed parser, as a desk's feed reader would."""
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -189,10 +190,17 @@ def test_a_match_dated_earlier_than_the_feeds_entries_still_reaches_its_readers(
     archive_with_articles(tmp_path)
     now = datetime.now(UTC)
     ahead = [
-        make_article(f"ahead{n:02d}", url=f"https://news.test/ahead{n}", published=now + timedelta(hours=8))
+        make_article(
+            f"ahead{n:02d}",
+            url=f"https://news.test/ahead{n}",
+            published=now + timedelta(hours=8),
+            fetched=now - timedelta(hours=1),
+        )
         for n in range(60)
     ]
-    fresh = make_article("fresh", url="https://news.test/fresh", published=now - timedelta(minutes=10))
+    fresh = make_article(
+        "fresh", url="https://news.test/fresh", published=now - timedelta(minutes=10), fetched=now
+    )
     _store(tmp_path, ahead, [fresh])  # the fresh one stored last
     with serving(monitor_config(tmp_path)) as base:
         atom = feedparser.parse(httpx.get(base + "/feeds/rules/Iron Dome.atom").content)
@@ -202,6 +210,27 @@ def test_a_match_dated_earlier_than_the_feeds_entries_still_reaches_its_readers(
         assert "https://news.test/dome" not in entries  # the match that came first gave way
     published = [entry.published for entry in atom.entries]
     assert published == sorted(published, reverse=True)  # shown newest first, as before
+
+
+def test_a_poll_of_many_matches_shows_its_newest_first(tmp_path: Path) -> None:
+    """A poll stores its feed's items newest first: read as stored, a first poll of 47 matches
+    showed its oldest 30 on the first page (October's, not December's), and a feed of more
+    than 50 the oldest 50 (a review)."""
+    archive_with_articles(tmp_path)
+    now = datetime.now(UTC).replace(microsecond=0)
+    poll = [
+        make_article(
+            f"p{n:02d}", url=f"https://news.test/p{n}", published=now - timedelta(days=n), fetched=now
+        )
+        for n in range(70)
+    ]  # as the feed lists them
+    _store(tmp_path, poll)
+    with serving(monitor_config(tmp_path)) as base:
+        first_page = httpx.get(base + "/").text
+        feed = httpx.get(base + "/feeds/rules/Iron Dome.json").json()["items"]
+    listed = re.findall(r'href="/articles/(p\d\d)"', first_page)
+    assert listed == [f"p{n:02d}" for n in range(30)]
+    assert [item["url"] for item in feed] == [f"https://news.test/p{n}" for n in range(50)]
 
 
 def _store(folder: Path, *batches: list[Article]) -> None:

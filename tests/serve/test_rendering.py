@@ -151,3 +151,19 @@ def test_each_retry_button_names_its_alert() -> None:
     ).decode()
     assert 'aria-label="Retry the alert of 2026-12-05T01:00:00Z about Drill">Retry</button>' in html
     assert '<th scope="col">Action</th>' in html and '<a href="/alerts" aria-current="page">' in html
+
+
+def test_search_results_show_where_the_query_finds_them(served: Served) -> None:
+    """The results showed the rules' hits: a search for a word no rule has showed nothing of
+    where it was, and a search for one term showed another rule's (a review)."""
+    page = served.get("/", q="talks went").text  # words of the budget stories, which no rule matched
+    first = page.split('<li class="article">')[1]
+    assert '<bdi class="term">talks went</bdi>' not in first  # each term its own line
+    assert "<mark>talks</mark>" in first and "<mark>went</mark>" in first
+    stadium = served.get("/", q="stadium").text.split('<li class="article">')[1]
+    assert "<mark>stadium</mark>" in stadium.lower()
+    dome = served.get("/", q='"iron dome" AND visit').text.split('<li class="article">')[1]
+    assert "<mark>Iron Dome</mark>" in dome and "<mark>visit</mark>" in dome
+    # With no query (filters alone, or the first page), the rules' hits, as before.
+    latest = served.get("/").text
+    assert '<bdi class="term">Iron Dome</bdi>' in latest
