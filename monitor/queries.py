@@ -61,11 +61,11 @@ def moment(text: str | None, option: str) -> datetime | None:
     return value
 
 
-def until_moment(text: str | None) -> datetime | None:
+def until_moment(text: str | None, option: str = "until") -> datetime | None:
     """The last moment an `until` takes in: a date alone, its whole day (until=2026-01-10 takes
     in the 10th, as a reader means, and the day's articles whether a feed gave their time or
     only their date, stored at midnight); a moment itself. UsageError as moment()."""
-    value = moment(text, "until")
+    value = moment(text, option)
     if value is not None and text is not None and _date_alone(text):
         value += timedelta(days=1, microseconds=-1)
     return value
@@ -103,10 +103,10 @@ class SearchAsked:
 
 
 def search(archive: Archive, settings: Settings, asked: SearchAsked) -> list[ArchivedArticle]:
-    """The archive's answer to the search, newest first. QueryError when the query does not
-    parse; UsageError for an unknown source (filter or source: field) or rule, a bad date or
-    limit."""
-    filters = search_filters(archive, settings, asked)
+    """The archive's answer to `monitor search`, newest first. QueryError when the query does
+    not parse; UsageError for an unknown source (filter or source: field) or rule, a bad date
+    or limit, naming the command's options."""
+    filters = search_filters(archive, settings, asked, options="--")
     return archive.search(searched_query(archive, settings, asked.query), filters)
 
 
@@ -134,9 +134,11 @@ def known_source_names(archive: Archive, settings: Settings) -> set[str]:
     return {source.name for source in settings.sources} | {state.name for state in archive.source_states()}
 
 
-def search_filters(archive: Archive, settings: Settings, asked: SearchAsked) -> SearchFilters:
+def search_filters(
+    archive: Archive, settings: Settings, asked: SearchAsked, options: str = ""
+) -> SearchFilters:
     """The search's filters, checked: UsageError for an unknown source or rule, a bad date or
-    limit."""
+    limit, its dates named as the parameters they were (`options`: "--" for the command's)."""
     if asked.limit < 1:
         raise UsageError(f"limit {asked.limit}: give at least 1")
     sources = known_source_names(archive, settings) if asked.sources else set()
@@ -144,12 +146,12 @@ def search_filters(archive: Archive, settings: Settings, asked: SearchAsked) -> 
     language = filter_code(given) if given else None
     if given and language is None:
         raise UsageError(f"lang {asked.language!r}: give a language code such as en, zh or zh-TW")
-    since, until = moment(asked.since, "since"), until_moment(asked.until)
+    since, until = moment(asked.since, f"{options}since"), until_moment(asked.until, f"{options}until")
     if since is not None and until is not None and since >= until:
         raise UsageError("since is not before until")  # as the mention counts say: not an empty answer
     return SearchFilters(
         since=since,
-        fetched_since=moment(asked.fetched_since, "fetched-since"),
+        fetched_since=moment(asked.fetched_since, f"{options}fetched-since" if options else "fetched_since"),
         until=until,
         sources=known_names(list(asked.sources), sources, "source"),
         rules=known_names(list(asked.rules), [rule.name for rule in settings.watch], "watch rule"),

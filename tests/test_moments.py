@@ -4,11 +4,13 @@ alike (monitor/queries.py): as a person types or pastes them, and a clear refusa
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from monitor.errors import UsageError
 from monitor.queries import moment, until_moment
+from tests.conftest import Cli
 
 DAY = datetime(2026, 3, 29, tzinfo=UTC)
 
@@ -55,3 +57,11 @@ def test_an_offset_whose_plus_an_address_lost_is_explained() -> None:
     with pytest.raises(UsageError) as typed:  # on the command line there is no address
         moment("2026-03-29T01:00 02:00", "--since")
     assert "%2B" not in str(typed.value)
+
+
+def test_the_command_line_names_its_options(cli: Cli, config: Path) -> None:
+    code, _, err = cli("-c", str(config), "search", "dome", "--since", "2026-03-29T01:00 02:00")
+    assert code == 2 and "monitor: --since '2026-03-29T01:00 02:00': give a duration" in err, err
+    assert "%2B" not in err  # no address here
+    code, _, err = cli("-c", str(config), "search", "dome", "--until", "soon")
+    assert code == 2 and "--until 'soon'" in err
