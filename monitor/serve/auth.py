@@ -10,6 +10,8 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from fastapi import HTTPException, Request, status
 
+from monitor.serve.rendering import is_page
+
 COOKIE = "monitor_token"
 
 
@@ -28,18 +30,29 @@ def token_check(tokens: Sequence[str]) -> Callable[[Request], Awaitable[None]]:
     # A coroutine though it awaits nothing: FastAPI runs a plain function dependency in its
     # thread pool, a hop that cost a tenth of a small search's answer.
     async def check(request: Request) -> None:
-        if not listed:
+        if not listed or token_shown(request, listed) is not None:
             return
-        scheme, _, bearer = request.headers.get("authorization", "").partition(" ")
-        shown = [bearer.strip()] if scheme.lower() == "bearer" else []
-        shown += [request.query_params.get("token", ""), request.cookies.get(COOKIE, "")]
-        given = [each for each in shown if each]
-        if not any(is_token(each, listed) for each in given):
-            said = "the token given is not one of serve.tokens" if given else "a token is required"
-            raise HTTPException(
-                status.HTTP_401_UNAUTHORIZED,
-                f"{said}: Authorization: Bearer TOKEN, or ?token=TOKEN",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
+        said = "the token given is not one of serve.tokens" if _given(request) else "a token is required"
+        how = (
+            "open this page once as ?token=TOKEN (the browser keeps it)"
+            if is_page(request.url.path)
+            else "Authorization: Bearer TOKEN, or ?token=TOKEN"
+        )
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, f"{said}: {how}", headers={"WWW-Authenticate": "Bearer"}
+        )
 
     return check
+
+
+def token_shown(request: Request, tokens: Sequence[str]) -> str | None:
+    """The configured token the request shows (its Authorization header, its query or the
+    cookie a page's ?token= left); None for none."""
+    return next((each for each in _given(request) if is_token(each, tokens)), None)
+
+
+def _given(request: Request) -> list[str]:
+    scheme, _, bearer = request.headers.get("authorization", "").partition(" ")
+    shown = [bearer.strip()] if scheme.lower() == "bearer" else []
+    shown += [request.query_params.get("token", ""), request.cookies.get(COOKIE, "")]
+    return [each for each in shown if each]

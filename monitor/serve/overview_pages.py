@@ -4,6 +4,7 @@ with their counts, one rule with its chart and recent matches, the sources' heal
 from __future__ import annotations
 
 import re
+from urllib.parse import urlencode
 
 from fastapi import HTTPException, Request, status
 from fastapi.responses import HTMLResponse
@@ -14,6 +15,7 @@ from monitor.errors import SearchTooSlow, ServerBusy
 from monitor.mentions import mention_series
 from monitor.models import ArchivedArticle
 from monitor.queries import rule_matches, rules_overview, source_health
+from monitor.serve.auth import token_shown
 from monitor.serve.chart import line_chart
 from monitor.serve.rendering import counted_page, page, path_part, problem_page, spelled
 from monitor.serve.searching import Searching, retry_after, rule_prefixes
@@ -62,13 +64,21 @@ class OverviewPages:
         # the processor at a million articles), and its recent matches are a search.
         turns = max(1, rule_prefixes(self.settings, known))
         try:
-            return await self.searching.run(turns, self._rule_answer, known, gone=request.is_disconnected)
+            # The feeds' links carry the token the page was opened with, if the server has
+            # tokens: copied into a feed reader, which keeps no cookie, they must answer.
+            token = token_shown(request, self.settings.serve.tokens) if self.settings.serve.tokens else None
+            feed_query = f"?{urlencode({'token': token})}" if token else ""
+            return await self.searching.run(
+                turns, self._rule_answer, known, feed_query, gone=request.is_disconnected
+            )
         except ServerBusy as error:  # no turn came for it: nothing read
             title, path = f"Watch rule {known}", f"/rules/{path_part(known)}"
             message = error.saying()  # not "or narrow it": a rule's page has nothing to narrow
             return page("busy.html", 503, retry_after(error), title=title, message=message, path=path)
 
-    def _rule_answer(self, name: str, *, time_limit: float, cpu_limit: float | None = None) -> HTMLResponse:
+    def _rule_answer(
+        self, name: str, feed_query: str, *, time_limit: float, cpu_limit: float | None = None
+    ) -> HTMLResponse:
         recent: list[ArchivedArticle] = []
         too_slow = None
         try:
@@ -88,6 +98,7 @@ class OverviewPages:
             last_day=points[-1]["start"],
             recent=recent,
             too_slow=too_slow,
+            feed_query=feed_query,
         )
 
     async def sources_page(self, request: Request) -> HTMLResponse:

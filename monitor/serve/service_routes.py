@@ -66,7 +66,7 @@ TOKEN_SCHEMES = {
     "bearer": {
         "type": "http",
         "scheme": "bearer",
-        "description": "a token of serve.tokens: required when the server listens off loopback",
+        "description": "a token of serve.tokens, required when the config gives some (always off loopback)",
     },
     "token": {"type": "apiKey", "in": "query", "name": "token", "description": "the same, for feed readers"},
 }

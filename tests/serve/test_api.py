@@ -432,6 +432,7 @@ def test_with_tokens_a_client_must_show_one(tmp_path: Path) -> None:
         refused_page = httpx.get(base + "/sources")  # a person's browser is told so on a page
         assert refused_page.status_code == 401 and refused_page.headers["www-authenticate"] == "Bearer"
         assert "a token is required" in refused_page.text and "<h1>Unauthorized</h1>" in refused_page.text
+        assert "open this page once as ?token=TOKEN" in refused_page.text  # what a browser's user can do
         upload: dict[str, tuple[str | None, bytes]] = {
             "csrf": (None, b"x"),
             "id": ("big.bin", b"0" * 1_000_000),
@@ -463,7 +464,15 @@ def test_with_tokens_a_client_must_show_one(tmp_path: Path) -> None:
         )  # no cookie, no redirect
         # A program (curl, a feed reader reading a rule's page for its feeds) keeps no cookie:
         # it is answered at the address it asked.
-        assert httpx.get(base + "/rules/Iron Dome", params={"token": TOKEN}).status_code == 200
+        rule_page = httpx.get(base + "/rules/Iron Dome", params={"token": TOKEN})
+        assert rule_page.status_code == 200
+        # Its feeds' links carry the token it was opened with: a reader keeps no cookie.
+        [atom] = re.findall(
+            r'<link rel="alternate" type="application/atom\+xml"[^>]* href="([^"]+)"', rule_page.text
+        )
+        assert atom == f"/feeds/rules/Iron%20Dome.atom?token={TOKEN}"
+        assert httpx.get(base + html.unescape(atom)).status_code == 200
+        assert f'.json?token={TOKEN}" type="application/feed+json">JSON Feed</a>' in rule_page.text
         feed = httpx.get(base + "/feeds/rules/Iron Dome.atom", params={"token": TOKEN}, headers=NAVIGATING)
         assert feed.status_code == 200  # a feed reader's address keeps its token
     finally:
