@@ -28,12 +28,13 @@ def line_chart(points: Sequence[tuple[str, int]]) -> Markup:
         for x, y, label, count in placed
     )
     axis = HEIGHT - MARGIN
+    # The scale's top, said where the line could reach it: none for a line of zeros on the axis.
+    top = f'<text x="{MARGIN}" y="{MARGIN - 8}" font-size="13" fill="#5b6570">{most}</text>' if most else ""
     return Markup(
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
         f'aria-label="{len(points)} points from {escape(points[0][0])} to {escape(points[-1][0])}, '
         f'{sum(count for _label, count in points)} in all, at most {most} at one point">'
-        f'<line x1="{MARGIN}" y1="{axis}" x2="{WIDTH - MARGIN}" y2="{axis}" stroke="#d9dee3"/>'
-        f'<text x="{MARGIN}" y="{MARGIN - 8}" font-size="13" fill="#5b6570">{most}</text>'
+        f'<line x1="{MARGIN}" y1="{axis}" x2="{WIDTH - MARGIN}" y2="{axis}" stroke="#d9dee3"/>{top}'
         f'<text x="{MARGIN}" y="{HEIGHT - 6}" font-size="13" fill="#5b6570">{escape(points[0][0])}</text>'
         f'<text x="{WIDTH - MARGIN}" y="{HEIGHT - 6}" font-size="13" fill="#5b6570" text-anchor="end">'
         f"{escape(points[-1][0])}</text>"

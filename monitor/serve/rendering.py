@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from functools import cache
 from http import HTTPStatus
 from typing import Any
@@ -121,6 +122,21 @@ def _hits_of(article: Article, rule: str | None, with_rules: bool = False) -> li
     return [hit for hit, _ in shown]
 
 
+def shown_utc(stamp: str | None) -> str:
+    """An ISO 8601 moment of the JSON shapes (2026-12-05T07:43:13Z) as the pages show moments
+    (2026-12-05 07:43 UTC); empty for none, and as it is if it is not one."""
+    if not stamp:
+        return ""
+    try:
+        return (
+            datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+            .astimezone(UTC)
+            .strftime("%Y-%m-%d %H:%M UTC")
+        )
+    except ValueError:
+        return stamp
+
+
 def _safe_link(url: str) -> str:
     """The URL when it is http(s); a page never links a javascript: or data: URL a feed gave."""
     return url if urlsplit(url).scheme in ("http", "https") else "#"
@@ -151,4 +167,5 @@ def _environment() -> Environment:
     )
     environment.globals.update(marked=_marked, hits_of=_hits_of, safe_link=_safe_link)
     environment.filters["path_part"] = path_part
+    environment.filters["utc"] = shown_utc
     return environment

@@ -88,7 +88,9 @@ async def serve(
     running = asyncio.create_task(server.serve(sockets=[listener]))
     host, port = listener.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host  # an IPv6 address, bracketed as a URL has it
-    log.info("serving the archive on http://%s:%d (the API: /api/v1, /openapi.json)", shown, port)
+    log.info(
+        "serving the archive on http://%s:%d (the pages: /, the API: /api/v1, /openapi.json)", shown, port
+    )
     stopped = asyncio.create_task(stopping.wait())
     await asyncio.wait({running, stopped}, return_when=asyncio.FIRST_COMPLETED)
     server.should_exit = True

@@ -9,6 +9,7 @@ from typing import Any
 
 from monitor.models import ArchivedArticle, Hit
 from monitor.serve import rendering
+from monitor.serve.chart import line_chart
 from tests.archive.helpers import NOW, make_article
 from tests.serve.conftest import Served
 
@@ -149,7 +150,7 @@ def test_each_retry_button_names_its_alert() -> None:
             "alerts.html", alerts=[failed], counts=[], state=None, total=1, csrf="c", notice=None
         ).body
     ).decode()
-    assert 'aria-label="Retry the alert of 2026-12-05T01:00:00Z about Drill">Retry</button>' in html
+    assert 'aria-label="Retry the alert of 2026-12-05 01:00 UTC about Drill">Retry</button>' in html
     assert '<th scope="col">Action</th>' in html and '<a href="/alerts" aria-current="page">' in html
 
 
@@ -167,3 +168,11 @@ def test_search_results_show_where_the_query_finds_them(served: Served) -> None:
     # With no query (filters alone, or the first page), the rules' hits, as before.
     latest = served.get("/").text
     assert '<bdi class="term">Iron Dome</bdi>' in latest
+
+
+def test_moments_show_as_the_pages_show_them_and_an_empty_chart_claims_no_scale() -> None:
+    assert rendering.shown_utc("2026-12-05T07:43:13Z") == "2026-12-05 07:43 UTC"
+    assert rendering.shown_utc(None) == "" and rendering.shown_utc("soon") == "soon"
+    quiet, busy = line_chart([("2026-01-01", 0)] * 3), line_chart([("2026-01-01", 0), ("2026-01-02", 4)])
+    assert quiet.count("<text") == 2 and busy.count("<text") == 3  # the scale's top only over a line
+    assert ">4</text>" in busy
