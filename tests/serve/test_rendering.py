@@ -176,3 +176,8 @@ def test_moments_show_as_the_pages_show_them_and_an_empty_chart_claims_no_scale(
     quiet, busy = line_chart([("2026-01-01", 0)] * 3), line_chart([("2026-01-01", 0), ("2026-01-02", 4)])
     assert quiet.count("<text") == 2 and busy.count("<text") == 3  # the scale's top only over a line
     assert ">4</text>" in busy
+
+
+def test_a_query_of_no_words_shows_the_rules_hits(served: Served) -> None:
+    page = served.get("/", q="lang:en AND NOT budget").text
+    assert '<bdi class="term">Iron Dome</bdi>' in page  # no word of the query to show: the rules'
