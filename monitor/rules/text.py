@@ -159,32 +159,40 @@ class TokenizedText:
 
         Only the text around the match is read: a long article costs no more than a short one.
         """
-        text = self.text
-        start, end = self.starts[first], self.ends[last]
-        room = max(0, width - (end - start)) // 2
-        head, tail = start - room, end + room
-        if head <= self.starts[0]:  # nothing but punctuation or spaces before
-            head = 0
-        else:
-            gap = text.find(" ", head, start)
-            head = gap + 1 if gap >= 0 else head
-        if tail >= self.ends[-1]:
-            tail = len(text)
-        else:
-            gap = text.rfind(" ", end, tail)
-            tail = gap if gap >= 0 else tail
-        piece = text[head:tail]
-        if "  " in piece or not piece.isprintable():
-            piece = " ".join(piece.split())
-        if head:
-            return "…" + piece + "…" if tail < len(text) else "…" + piece
-        return piece + "…" if tail < len(text) else piece
+        return snippet_around(
+            self.text, self.starts[first], self.ends[last], self.starts[0], self.ends[-1], width
+        )
 
     def joined(self) -> str:
         """The tokens as " t0 t1 … tn " (a term " a b " then matches on token boundaries only)."""
         if self._joined is None:
             self._joined = " " + " ".join(self.tokens) + " "
         return self._joined
+
+
+def snippet_around(
+    text: str, start: int, end: int, words_start: int, words_end: int, width: int = SNIPPET_WIDTH
+) -> str:
+    """TokenizedText.snippet of the characters start..end of `text`, whose words run from
+    words_start to words_end (before and after: punctuation or spaces alone)."""
+    room = max(0, width - (end - start)) // 2
+    head, tail = start - room, end + room
+    if head <= words_start:  # nothing but punctuation or spaces before
+        head = 0
+    else:
+        gap = text.find(" ", head, start)
+        head = gap + 1 if gap >= 0 else head
+    if tail >= words_end:
+        tail = len(text)
+    else:
+        gap = text.rfind(" ", end, tail)
+        tail = gap if gap >= 0 else tail
+    piece = text[head:tail]
+    if "  " in piece or not piece.isprintable():
+        piece = " ".join(piece.split())
+    if head:
+        return "…" + piece + "…" if tail < len(text) else "…" + piece
+    return piece + "…" if tail < len(text) else piece
 
 
 def tokenize(text: str) -> TokenizedText:

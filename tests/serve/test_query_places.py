@@ -1,0 +1,66 @@
+"""Where a search's query finds a result, as the search page shows it: found as written where
+it is so (cheap: a pattern over the raw text, the snippet marked by it), else as the matcher
+reads the article."""
+
+from __future__ import annotations
+
+import pytest
+
+from monitor.models import Hit
+from monitor.rules import parse_query
+from monitor.serve.query_places import Place, query_hits, query_places
+from tests.archive.helpers import make_article
+
+
+def _shown(query: str, title: str = "A title", text: str = "", teaser: str = "") -> list[tuple[str, str]]:
+    """(term, its snippet: marked HTML when found as written, else the matcher's snippet and
+    field in brackets)."""
+    article = make_article("a", title=title, text=text, teaser=teaser)
+    return [(hit.term, _marks(hit)) for hit in query_hits(query_places(parse_query(query)), article)]
+
+
+def _marks(hit: Place | Hit) -> str:
+    return str(hit.marked) if isinstance(hit, Place) else f"{hit.snippet} [{hit.field}]"
+
+
+@pytest.mark.parametrize(
+    ("query", "text", "term", "shown"),
+    [
+        (
+            '"iron dome"',
+            "Japan looked at the IRON-DOME system.",
+            "iron dome",
+            "the <mark>IRON-DOME</mark> system",
+        ),
+        ("weapon*", "New weaponry was shown.", "weapon*", "New <mark>weaponry</mark> was"),
+        ("台灣之盾", "國防部說明台灣之盾的進度。", "台灣之盾", "說明<mark>台灣之盾</mark>的"),
+        # Not as written: as the matcher reads them.
+        ("アイアンドーム", "防衛省はアイアン・ドームを視察した。", "アイアンドーム", "アイアン・ドーム"),
+        ('"כיפת ברזל"', "יירוט בכיפת ברזל הצליח", "כיפת ברזל", "בכיפת ברזל"),  # a prefix
+        ("铁穹", "以色列的鐵穹系統", "铁穹", "鐵穹"),  # Simplified asked, Traditional written
+    ],
+)
+def test_a_term_is_found_as_written_or_as_the_matcher_reads_it(
+    query: str, text: str, term: str, shown: str
+) -> None:
+    [(said, marked)] = _shown(query, text=text)
+    assert said == term and shown in marked
+
+
+def test_terms_under_not_and_of_sources_and_languages_are_not_shown() -> None:
+    shown = _shown("laser AND NOT sport AND source:Harbor AND lang:en", text="A laser test; no sport.")
+    assert shown == [("laser", "A <mark>laser</mark> test; no sport.")]
+
+
+def test_the_text_is_preferred_to_the_title_and_a_word_is_not_found_inside_another() -> None:
+    assert _shown("dome", title="Dome news", text="The dome reopened.") == [
+        ("dome", "The <mark>dome</mark> reopened.")
+    ]
+    assert _shown("dome", title="Dome news", text="Domestic news only.") == [
+        ("dome", "<mark>Dome</mark> news")
+    ]
+
+
+def test_a_snippet_is_escaped_and_only_the_term_marked() -> None:
+    [(_, marked)] = _shown("dome", text='<script>x</script> the dome & "more"')
+    assert marked == "&lt;script&gt;x&lt;/script&gt; the <mark>dome</mark> &amp; &#34;more&#34;"
