@@ -23,7 +23,7 @@ from monitor.rules.match import Evaluator, MatchInput, compile_node, hits_of, ru
 from monitor.rules.text import snippet_around
 
 SCANNED = 20_000  # characters of a result's teaser and text looked through
-_APART = r"[\s\-\u2010-\u2015\u30fb]+"  # between a term's words: spaces, dashes, a katakana middle dot
+_APART = r"[\s\-\u2010-\u2015\u2212\u30fb\uff0d]+"  # between a term's words: spaces, dashes, a middle dot
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,25 +40,33 @@ class Place:
 class QueryPlaces:
     """A query's terms as written (each with its pattern) and as the matcher reads them."""
 
-    written: tuple[tuple[str, re.Pattern[str]], ...]
+    written: tuple[
+        tuple[str, str, re.Pattern[str], bool], ...
+    ]  # term, its first word lowered, pattern, title: only
     evaluator: Evaluator
 
 
 def query_places(query: Node) -> QueryPlaces:
-    patterns = {term.text: _pattern(term) for term in _asked(query)}
-    written = tuple((text, pattern) for text, pattern in patterns.items() if pattern)
-    return QueryPlaces(written, compile_node(query))
+    written = {}
+    for term, in_title in _asked(query):
+        pattern = _pattern(term)
+        if pattern is not None and term.text not in written:
+            first_word = _words(term.text)[0].lower()
+            written[term.text] = (term.text, first_word, pattern, in_title)
+    return QueryPlaces(tuple(written.values()), compile_node(query))
 
 
 def query_hits(places: QueryPlaces, article: Article) -> list[Place] | list[Hit]:
     """Each term's first place in the article, the text's before the teaser's before the
     title's (the title is shown already); by the matcher where none is found as written."""
     text, teaser = article.text[:SCANNED], article.teaser[:SCANNED]
-    fields = (("text", text), ("summary", teaser), ("title", article.title))
+    fields = [(value, value.lower()) for value in (text, teaser, article.title)]
     shown = []
-    for term, pattern in places.written:
-        for _name, value in fields:
-            found = pattern.search(value)
+    for term, first_word, pattern, in_title in places.written:
+        for value, lowered in fields[2:] if in_title else fields:
+            # A word absent from the text is told by a substring search, at C's speed: the
+            # pattern's search over 18,000 characters took 0.3 ms, for each term of an OR.
+            found = pattern.search(value) if first_word in lowered else None
             if found:
                 snippet = snippet_around(value, found.start(), found.end(), 0, len(value))
                 shown.append(Place(term, _marked(snippet, pattern)))
@@ -80,20 +88,24 @@ def _read_as_the_matcher_reads(evaluator: Evaluator, article: Article) -> list[H
     teaser, text = article.teaser[:SCANNED], article.text[:SCANNED]
     document = MatchInput(article.title, teaser, text, article.source, article.language)
     found = run(evaluator, document)
-    return [hit for hit in hits_of("", document, found) if hit.term] if found else []
+    hits = hits_of("", document, found) if found else []
+    # One line a place: a term's other spellings find the same words.
+    shown = {(hit.term, hit.snippet): hit for hit in hits if hit.term and hit.field != "source"}
+    return list(shown.values())
 
 
-def _asked(node: Node) -> list[Term]:
-    """The terms a result is found by: none under NOT, none of source: or lang:."""
+def _asked(node: Node, in_title: bool = False) -> list[tuple[Term, bool]]:
+    """The terms a result is found by, each with whether it is asked of the title alone: none
+    under NOT, none of source: or lang:."""
     match node:
         case Term():
-            return [node]
+            return [(node, in_title)]
         case Field(name=name, child=child):
-            return _asked(child) if name == "title" else []
+            return _asked(child, True) if name == "title" else []
         case Op(children=children):
-            return [term for child in children for term in _asked(child)]
+            return [asked for child in children for asked in _asked(child, in_title)]
         case Near(left=left, right=right):
-            return _asked(left) + _asked(right)
+            return _asked(left, in_title) + _asked(right, in_title)
         case Not():
             return []
     return []
@@ -103,13 +115,18 @@ def _pattern(term: Term) -> re.Pattern[str] | None:
     """The term as written, in any case, its words apart by spaces or dashes; a word's edge
     where a script writes spaces between words (not Chinese, Japanese, Thai); a prefix, the
     rest of its word."""
-    words = term.text.strip().strip('"').rstrip("*").split()
+    words = _words(term.text)
     if not words:
         return None
     body = _APART.join(re.escape(word) for word in words)
     before = r"(?<!\w)" if _spaced(words[0][0]) else ""
     after = r"\w*" if term.prefix else (r"(?!\w)" if _spaced(words[-1][-1]) else "")
     return re.compile(before + body + after, re.IGNORECASE)
+
+
+def _words(text: str) -> list[str]:
+    """A term's words as written: apart by spaces or dashes, its quotes and prefix star aside."""
+    return [word for word in re.split(_APART, text.strip().strip('"').rstrip("*")) if word]
 
 
 def _spaced(character: str) -> bool:

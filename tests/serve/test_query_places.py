@@ -64,3 +64,19 @@ def test_the_text_is_preferred_to_the_title_and_a_word_is_not_found_inside_anoth
 def test_a_snippet_is_escaped_and_only_the_term_marked() -> None:
     [(_, marked)] = _shown("dome", text='<script>x</script> the dome & "more"')
     assert marked == "&lt;script&gt;x&lt;/script&gt; the <mark>dome</mark> &amp; &#34;more&#34;"
+
+
+def test_a_title_term_is_shown_in_the_title_and_a_source_never() -> None:
+    shown = _shown(
+        "title:weapons AND laser", title="Weapons fair", text="A new weapons shipment and a laser."
+    )
+    assert shown == [
+        ("weapons", "<mark>Weapons</mark> fair"),
+        ("laser", "A new weapons shipment and a <mark>laser</mark>."),
+    ]
+    assert _shown("source:Harbor", text="Harbor Daily news.") == []  # the rules' hits are shown instead
+
+
+def test_a_phrase_apart_by_a_full_width_hyphen_or_a_minus_is_found_as_written() -> None:
+    [(_, marked)] = _shown('"T-Dome"', text="The T－Dome and the T−Dome.")
+    assert marked == "The <mark>T－Dome</mark> and the <mark>T−Dome</mark>."
