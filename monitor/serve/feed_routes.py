@@ -17,7 +17,7 @@ from monitor.config.settings import Settings
 from monitor.errors import UsageError
 from monitor.models import ArchivedArticle
 from monitor.names import known_names
-from monitor.serve.feeds import FeedAddresses, atom_feed, json_feed, latest_first, one_per_story
+from monitor.serve.feeds import FeedAddresses, atom_feed, json_feed, latest_stories
 from monitor.serve.rendering import path_part
 from monitor.serve.searching import Searching
 from monitor.serve.shapes import errors
@@ -46,8 +46,7 @@ def add_feeds(
         found = await searching.run(
             0, _arrivals, archive, known, known_as=("feed", known), gone=request.is_disconnected
         )
-        stories = one_per_story(latest_first(found))[:FEED_ENTRIES]  # the stories matched last
-        return known, sorted(stories, key=lambda item: item.article.published, reverse=True)
+        return known, sorted(found, key=lambda item: item.article.published, reverse=True)
 
     @app.get(
         "/feeds/rules/{name:path}.atom",
@@ -99,8 +98,7 @@ def _unless_unchanged(request: Request, answer: Response) -> Response:
 def _arrivals(
     archive: Archive, rule: str, *, time_limit: float, cpu_limit: float | None = None
 ) -> list[ArchivedArticle]:
-    # Copies of one story take several of the articles read: enough for FEED_ENTRIES stories.
-    return archive.rule_arrivals(rule, 4 * FEED_ENTRIES)
+    return latest_stories(archive, rule, FEED_ENTRIES)
 
 
 def _addresses(request: Request, rule: str, kind: str) -> FeedAddresses:

@@ -12,11 +12,13 @@ from xml.etree import ElementTree
 
 from markupsafe import escape
 
+from monitor.archive import Archive
 from monitor.models import ArchivedArticle, Article
 from monitor.payloads import iso
 
 ATOM = "http://www.w3.org/2005/Atom"
 JSON_FEED = "https://jsonfeed.org/version/1.1"
+MOST_READ_FOR = 32  # matches read back for a list of stories, at most, a story
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
 
@@ -31,12 +33,29 @@ def one_per_story(found: Sequence[ArchivedArticle]) -> list[ArchivedArticle]:
     return list(newest.values())
 
 
-def latest_first(found: Sequence[ArchivedArticle]) -> list[ArchivedArticle]:
-    """Articles the rules matched (Archive.rule_arrivals), by the poll that brought them, the
-    latest first, and within a poll newest published first. A poll stores its feed's items as
-    the feed lists them, newest first: read as they were stored, a first poll of 47 matches put
-    its oldest first, and the first page showed October's stories, not December's."""
-    return sorted(found, key=lambda item: (item.article.fetched, item.article.published), reverse=True)
+def latest_stories(archive: Archive, rule: str | None, wanted: int) -> list[ArchivedArticle]:
+    """The `wanted` stories the rule (None: any) matched last (Archive.rule_arrivals), each its
+    newest copy: by the minute they came, the latest first, and within a minute newest published
+    first. A poll stores its feed's items as the feed lists them, newest first: read as they were
+    stored, a first poll of 47 matches put its oldest first (the first page showed October's
+    stories, not December's). So the matches are read back until the stories of minutes after
+    the oldest minute read fill the list (a poll cut at the window's end is read whole), at most
+    MOST_READ_FOR times the stories wanted; by the minute, so that the sources one pass polls a
+    few milliseconds apart are not shown a source at a time."""
+    limit = 4 * wanted  # a story's copies take several
+    while True:
+        found = sorted(archive.rule_arrivals(rule, limit), key=_arrival, reverse=True)
+        if len(found) < limit or limit >= MOST_READ_FOR * wanted:
+            return one_per_story(found)[:wanted]
+        oldest = _arrival(found[-1])[0]
+        whole = one_per_story([item for item in found if _arrival(item)[0] > oldest])
+        if len(whole) >= wanted:
+            return whole[:wanted]
+        limit *= 2
+
+
+def _arrival(item: ArchivedArticle) -> tuple[datetime, datetime]:
+    return item.article.fetched.replace(second=0, microsecond=0), item.article.published
 
 
 def _why(item: ArchivedArticle, rule: str) -> list[str]:

@@ -16,7 +16,7 @@ from monitor.config.settings import Settings
 from monitor.errors import QueryError, SearchTooSlow, UsageError
 from monitor.queries import SearchAsked, search_filters, searched_query
 from monitor.serve.cursors import read_cursor, write_cursor
-from monitor.serve.feeds import latest_first, one_per_story
+from monitor.serve.feeds import latest_stories
 from monitor.serve.query_places import query_hits, query_places
 from monitor.serve.rendering import page, spelled
 from monitor.serve.searching import Searching, prefixes_asked, retry_after
@@ -125,10 +125,7 @@ class SearchPage:
         values = self.form_values(asked)
         wanted = (asked.rule, asked.source, asked.lang, asked.since, asked.until, asked.matched)
         if not (asked.q.strip() or any(wanted)):  # nothing asked: what the rules matched last
-            # Read well past a page: a story's copies take several, and the latest poll may
-            # have brought more than a page (latest_first puts its newest first).
-            latest = latest_first(self.archive.rule_arrivals(None, 4 * PER_PAGE))
-            values["latest"] = one_per_story(latest)[:PER_PAGE]
+            values["latest"] = latest_stories(self.archive, None, PER_PAGE)
             return page("search.html", **values)
         try:
             filters = self.filters(asked, cursor)

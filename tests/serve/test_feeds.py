@@ -214,23 +214,42 @@ def test_a_match_dated_earlier_than_the_feeds_entries_still_reaches_its_readers(
 
 def test_a_poll_of_many_matches_shows_its_newest_first(tmp_path: Path) -> None:
     """A poll stores its feed's items newest first: read as stored, a first poll of 47 matches
-    showed its oldest 30 on the first page (October's, not December's), and a feed of more
-    than 50 the oldest 50 (a review)."""
+    showed its oldest 30 on the first page (October's, not December's); and a poll of more than
+    the matches read back still showed its oldest (two reviews)."""
     archive_with_articles(tmp_path)
     now = datetime.now(UTC).replace(microsecond=0)
     poll = [
         make_article(
-            f"p{n:02d}", url=f"https://news.test/p{n}", published=now - timedelta(days=n), fetched=now
+            f"p{n:03d}", url=f"https://news.test/p{n}", published=now - timedelta(hours=n), fetched=now
         )
-        for n in range(70)
+        for n in range(300)
     ]  # as the feed lists them
     _store(tmp_path, poll)
     with serving(monitor_config(tmp_path)) as base:
         first_page = httpx.get(base + "/").text
         feed = httpx.get(base + "/feeds/rules/Iron Dome.json").json()["items"]
-    listed = re.findall(r'href="/articles/(p\d\d)"', first_page)
-    assert listed == [f"p{n:02d}" for n in range(30)]
+    listed = re.findall(r'href="/articles/(p\d\d\d)"', first_page)
+    assert listed == [f"p{n:03d}" for n in range(30)]
     assert [item["url"] for item in feed] == [f"https://news.test/p{n}" for n in range(50)]
+
+
+def test_the_sources_of_one_pass_are_shown_together_newest_first(tmp_path: Path) -> None:
+    """One pass polls its sources milliseconds apart: taken by the exact moment, the first page
+    showed them a source at a time, a source's old stories above another's new ones."""
+    archive_with_articles(tmp_path)
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    alpha = [
+        make_article("a-new", url="https://news.test/a-new", published=now - timedelta(hours=1), fetched=now)
+    ]
+    beta = [
+        make_article("b-old", url="https://news.test/b-old", published=now - timedelta(days=3),
+                     fetched=now + timedelta(milliseconds=3)),
+    ]  # fmt: skip
+    _store(tmp_path, alpha, beta)
+    with serving(monitor_config(tmp_path)) as base:
+        first_page = httpx.get(base + "/").text
+    listed = re.findall(r'href="/articles/([ab]-\w+)"', first_page)
+    assert listed == ["a-new", "b-old"]
 
 
 def _store(folder: Path, *batches: list[Article]) -> None:
