@@ -48,11 +48,23 @@ class OverviewPages:
 
     async def rules_page(self, request: Request) -> HTMLResponse:
         return await counted_page(
-            self.counting, request, self._rules_answer, title="Watch rules", path="/rules"
+            self.counting,
+            request,
+            self._rules_answer,
+            self._feed_query(request),
+            title="Watch rules",
+            path="/rules",
         )
 
-    def _rules_answer(self) -> HTMLResponse:
-        return page("rules.html", rules=rules_overview(self.archive, self.settings))
+    def _rules_answer(self, feed_query: str) -> HTMLResponse:
+        return page("rules.html", rules=rules_overview(self.archive, self.settings), feed_query=feed_query)
+
+    def _feed_query(self, request: Request) -> str:
+        """?token=… for the feeds' links of a page, when the server has tokens: copied into a
+        feed reader, which keeps no cookie, they must answer (a browser following one is sent
+        on without it, as to a page)."""
+        token = token_shown(request, self.settings.serve.tokens) if self.settings.serve.tokens else None
+        return f"?{urlencode({'token': token})}" if token else ""
 
     async def rule_page(self, name: str, request: Request) -> HTMLResponse:
         watch = self.settings.watch
@@ -64,10 +76,7 @@ class OverviewPages:
         # the processor at a million articles), and its recent matches are a search.
         turns = max(1, rule_prefixes(self.settings, known))
         try:
-            # The feeds' links carry the token the page was opened with, if the server has
-            # tokens: copied into a feed reader, which keeps no cookie, they must answer.
-            token = token_shown(request, self.settings.serve.tokens) if self.settings.serve.tokens else None
-            feed_query = f"?{urlencode({'token': token})}" if token else ""
+            feed_query = self._feed_query(request)
             return await self.searching.run(
                 turns, self._rule_answer, known, feed_query, gone=request.is_disconnected
             )

@@ -68,6 +68,8 @@ class Protections:
                 headers.append("server-timing", f"app;dur={(time.perf_counter() - started) * 1000:.2f}")
                 if cookie and message["status"] < 400:
                     headers.append("set-cookie", cookie)
+                if self.tokens and is_page(scope["path"]):  # its links may hold the token
+                    headers.append("cache-control", "private")
             await send(message)
 
         if not self.tokens and not _loopback_host(scope):
@@ -120,11 +122,12 @@ class Protections:
 
 
 def _browser_opens_page(scope: Scope) -> bool:
-    """Whether a browser is opening a page (its Fetch Metadata says a navigation to a document),
-    at an address whose path cannot be read as another host's (//host/, /\\host/). Not a
-    program's GET (curl, a feed reader looking for a page's feeds): it keeps no cookie and
-    would be sent, without its token, to a 401."""
-    if scope["method"] not in ("GET", "HEAD") or not is_page(scope["path"]):
+    """Whether a browser is opening a page or a feed (its Fetch Metadata says a navigation to a
+    document: a click on a page's Subscribe link), at an address whose path cannot be read as
+    another host's (//host/, /\\host/). Not a program's GET (curl, a feed reader): it keeps no
+    cookie and would be sent, without its token, to a 401."""
+    wanted = scope["path"]
+    if scope["method"] not in ("GET", "HEAD") or not (is_page(wanted) or wanted.startswith("/feeds/")):
         return False
     headers = dict(scope["headers"])
     navigating = headers.get(b"sec-fetch-mode") == b"navigate" and headers.get(b"sec-fetch-dest") in (

@@ -473,8 +473,16 @@ def test_with_tokens_a_client_must_show_one(tmp_path: Path) -> None:
         assert atom == f"/feeds/rules/Iron%20Dome.atom?token={TOKEN}"
         assert httpx.get(base + html.unescape(atom)).status_code == 200
         assert f'.json?token={TOKEN}" type="application/feed+json">JSON Feed</a>' in rule_page.text
-        feed = httpx.get(base + "/feeds/rules/Iron Dome.atom", params={"token": TOKEN}, headers=NAVIGATING)
+        feed = httpx.get(base + "/feeds/rules/Iron Dome.atom", params={"token": TOKEN})
         assert feed.status_code == 200  # a feed reader's address keeps its token
+        # A browser following a page's Subscribe link is sent on without it, as to a page.
+        clicked = httpx.get(
+            base + "/feeds/rules/Iron%20Dome.atom", params={"token": TOKEN}, headers=NAVIGATING
+        )
+        assert clicked.status_code == 303 and clicked.headers["location"] == "/feeds/rules/Iron%20Dome.atom"
+        assert rule_page.headers["cache-control"] == "private"  # its links hold the token
+        rules = httpx.get(base + "/rules", params={"token": TOKEN}).text
+        assert f'href="/feeds/rules/Iron%20Dome.atom?token={TOKEN}">Atom</a>' in rules
     finally:
         stop(process)
 
