@@ -63,7 +63,7 @@ class OverviewPages:
         """?token=… for the feeds' links of a page, when the server has tokens: copied into a
         feed reader, which keeps no cookie, they must answer (a browser following one is sent
         on without it, as to a page)."""
-        token = token_shown(request, self.settings.serve.tokens) if self.settings.serve.tokens else None
+        token = token_shown(request, self.settings.serve.tokens)
         return f"?{urlencode({'token': token})}" if token else ""
 
     async def rule_page(self, name: str, request: Request) -> HTMLResponse:

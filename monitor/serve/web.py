@@ -134,14 +134,19 @@ def _browser_opens_page(scope: Scope) -> bool:
         None,
         b"document",
     )
-    path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+    path = _path_as_sent(scope)
     return navigating and path.startswith("/") and path[1:2] not in ("/", "\\")
+
+
+def _path_as_sent(scope: Scope) -> str:
+    """The request's path undecoded (%2F stays %2F), as the client wrote it."""
+    return (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
 
 
 def _without_token(scope: Scope) -> str:
     """The request's path and query as sent (a rule's /rules/..%2Fetc must not become
     /rules/../etc), the query without its token."""
-    path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+    path = _path_as_sent(scope)
     query = scope["query_string"].decode("latin-1")
     kept = [part for part in query.split("&") if part and unquote_plus(part.split("=", 1)[0]) != "token"]
     return f"{path}?{'&'.join(kept)}" if kept else path
@@ -170,10 +175,10 @@ def _names_loopback(host: bytes) -> bool:
 
 
 class ReportLog:
-    """The CSP reports' log lines: the first REPORTS_LOGGED of each minute, then one line a
-    minute saying how many more came. The route takes reports from anyone (a browser sends
-    them without the token), and a client posting thousands a second must not fill the disk
-    with the log; /metrics counts every one."""
+    """The CSP reports' log lines: the first REPORTS_LOGGED of each minute; the next report
+    after that minute first says in a line how many more came in it. The route takes reports
+    from anyone (a browser sends them without the token), and a client posting thousands a
+    second must not fill the disk with the log; /metrics counts every one."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
