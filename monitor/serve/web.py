@@ -140,7 +140,8 @@ def _browser_opens_page(scope: Scope) -> bool:
 
 def _path_as_sent(scope: Scope) -> str:
     """The request's path undecoded (%2F stays %2F), as the client wrote it."""
-    return (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+    sent: bytes = scope.get("raw_path") or scope["path"].encode()
+    return sent.decode("latin-1")
 
 
 def _without_token(scope: Scope) -> str:
