@@ -28,7 +28,7 @@ from monitor.serve.error_answers import add_error_answers
 from monitor.serve.feed_routes import add_feeds
 from monitor.serve.listings import add_listings
 from monitor.serve.pages import add_pages
-from monitor.serve.parameters import one_value_each, parameters_checked
+from monitor.serve.parameters import EmptyParametersDropped, one_value_each, parameters_checked
 from monitor.serve.searching import COUNT_TURNS, Searching, prefixes_asked
 from monitor.serve.service_routes import add_service_routes
 from monitor.serve.shapes import ArticlePage, SearchParams, errors, query_parameters
@@ -70,6 +70,7 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics, reads: Exe
     add_feeds(app, archive, settings, readers, searching)
     app.state.searching = [searching, counting]  # stopped with the server (server.py)
     add_csp_reports(app, metrics)
+    app.add_middleware(EmptyParametersDropped)
     app.mount("/static", StaticFiles(packages=[("monitor.serve", "static")]), name="static")
     return app
 
@@ -100,13 +101,10 @@ def _add_search(
         # solving one cost 20-50 us a request).
         await token_checked(request)
         await parameters_checked(request)
-        given = request.query_params
-        # A parameter left empty is not given, as on the search page, whose form sends every
-        # field (its address's query asked of the API must answer the same).
-        filled = {name: value for name, value in given.items() if value}
-        several = {name: [value for value in given.getlist(name) if value] for name in ("source", "rule")}
+        given = request.query_params  # none empty (EmptyParametersDropped)
+        several = {name: given.getlist(name) for name in ("source", "rule")}
         try:
-            params = SearchParams.model_validate({**filled, **several})
+            params = SearchParams.model_validate({**given, **several})
         except ValidationError as error:
             raise RequestValidationError(
                 [

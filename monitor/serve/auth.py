@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Awaitable, Callable, Sequence
+from urllib.parse import quote, unquote
 
 from fastapi import HTTPException, Request, status
 
@@ -20,6 +21,12 @@ def is_token(given: str, tokens: Sequence[str]) -> bool:
     answer's timing tells nothing)."""
     encoded = given.encode()
     return any([hmac.compare_digest(encoded, token.encode()) for token in tokens])
+
+
+def cookie_value(token: str) -> str:
+    """The token as the cookie carries it: percent-encoded, so that any token the config takes
+    (`!`, `;`, `,`, `"`) is kept whole; letters, digits and `-._~` as they are."""
+    return quote(token, safe="")
 
 
 def token_check(tokens: Sequence[str]) -> Callable[[Request], Awaitable[None]]:
@@ -54,5 +61,5 @@ def token_shown(request: Request, tokens: Sequence[str]) -> str | None:
 def _given(request: Request) -> list[str]:
     scheme, _, bearer = request.headers.get("authorization", "").partition(" ")
     shown = [bearer.strip()] if scheme.lower() == "bearer" else []
-    shown += [request.query_params.get("token", ""), request.cookies.get(COOKIE, "")]
+    shown += [request.query_params.get("token", ""), unquote(request.cookies.get(COOKIE, ""))]
     return [each for each in shown if each]

@@ -116,8 +116,7 @@ def add_listings(
         until: Annotated[str | None, Query(description="default: now; a date takes in its whole day")] = None,
         by: Annotated[str | None, Query(description="a line for each", json_schema_extra=GROUPINGS)] = None,
     ) -> Response:
-        named = [name for name in rule if name]  # rule= (empty) is none, as in the search
-        asked = (named, interval, since, until, by)
+        asked = (rule, interval, since, until, by)
         mention_window(settings, *asked)  # what is wrong is said at once: it reads nothing
         return await counted(request, mention_series, archive, settings, *asked)
 

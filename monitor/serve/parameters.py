@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from monitor.errors import UsageError
 from monitor.serve.rendering import is_page
@@ -64,3 +65,22 @@ async def one_value_each(request: Request) -> None:
                 " (the page takes one; the API, /api/v1/articles, several)" if name in REPEATABLE else ""
             )
             raise UsageError(f"{name} is given {count} times: give it once{either}{several}")
+
+
+class EmptyParametersDropped:
+    """A parameter left empty (`?state=`, `?limit=`, a bare `?state`) is not given, on every
+    route: the pages' forms send every field, the empty ones too, and an address taken from a
+    page and asked of the API must answer the same (they were refused: `state` is not one of
+    pending, held, ...). Dropped from the query before FastAPI reads it; the rest as sent."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        query: bytes = scope.get("query_string", b"")
+        if query:
+            parts = query.split(b"&")
+            kept = [part for part in parts if part.partition(b"=")[2]]
+            if len(kept) < len(parts):
+                scope = {**scope, "query_string": b"&".join(kept)}
+        await self.app(scope, receive, send)

@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from monitor.config.settings import is_loopback
 from monitor.metrics import Metrics
-from monitor.serve.auth import COOKIE, is_token
+from monitor.serve.auth import COOKIE, cookie_value, is_token
 from monitor.serve.rendering import is_page
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,6 @@ CSP = (
 )
 MOST_REPORT_BYTES = 16 * 1024
 REPORTS_LOGGED, REPORT_WINDOW = 10, 60.0  # CSP reports logged a minute at most (ReportLog)
-_COOKIE_SAFE = re.compile(r"[A-Za-z0-9._~+/=-]+")
 _HOST = re.compile(r"(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<name>[^:\[\]]+))(?::(?P<port>[0-9]{1,5}))?")
 
 
@@ -109,8 +108,8 @@ class Protections:
         if not self.tokens or (b"token=" not in query and b"%" not in query):  # tok%65n= too
             return None
         given = QueryParams(scope["query_string"].decode("latin-1")).get("token", "")
-        if not is_token(given, self.tokens) or not _COOKIE_SAFE.fullmatch(given):
-            return None  # a token a cookie cannot carry as it is still works in the address
+        if not is_token(given, self.tokens):
+            return None
         # Secure when the browser came over TLS: directly, or through a proxy whose
         # X-Forwarded-Proto uvicorn trusts (FORWARDED_ALLOW_IPS); never sent back over plain HTTP.
         secure = "; Secure" if scope.get("scheme") == "https" else ""
@@ -118,7 +117,7 @@ class Protections:
         # back here by _browser_opens_page's redirect, a navigation another site began, on
         # which it sends no Strict cookie (a 401). Lax keeps it from other sites' posts; the
         # only write, the retry form, has its CSRF token besides.
-        return f"{COOKIE}={given}; HttpOnly; Path=/; SameSite=Lax{secure}"
+        return f"{COOKIE}={cookie_value(given)}; HttpOnly; Path=/; SameSite=Lax{secure}"
 
 
 def _browser_opens_page(scope: Scope) -> bool:

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import psycopg
@@ -99,6 +100,30 @@ def test_a_search_pages_address_asks_the_api_the_same(served: Served) -> None:
     assert answer.json() == served.get("/api/v1/articles", q="dome").json()
     both = httpx.get(f"{served.base}/api/v1/articles?q=dome&source=&source=Coast%20Wire", timeout=10)
     assert [article["id"] for article in both.json()["articles"]] == ["dome-copy"]
+
+
+def test_a_parameter_left_empty_is_not_given_on_every_route(served: Served) -> None:
+    """Found by a review: the search took `?source=` as none given, but the alerts refused
+    `?state=` (not one of pending, held, ...) and `?limit=`, the counts `?interval=`, and the
+    alerts page its own address with the state left empty."""
+    for path, query in [
+        ("/api/v1/alerts", "state=&limit="),
+        ("/api/v1/alerts", "state"),
+        ("/api/v1/stats/mentions", "rule=Iron%20Dome&interval=&since=&until=&by="),
+        ("/api/v1/sources", "token="),
+        ("/alerts", "state="),
+        ("/rules/Iron%20Dome", "since=&&"),
+    ]:
+        answer = httpx.get(f"{served.base}{path}?{query}", timeout=10)
+        assert answer.status_code == 200, (path, query, answer.text)
+        assert answer.content == httpx.get(f"{served.base}{path}", timeout=10).content or path in (
+            "/api/v1/stats/mentions",  # its `until` is the moment it answers
+            "/alerts",  # a page's CSRF token
+        )
+    assert served.get("/api/v1/alerts", state="sent", limit="").status_code == 200
+    # What is given is still read as given: an empty value does not hide a wrong one.
+    assert served.get("/api/v1/alerts", state="gone", limit="").status_code == 422
+    assert served.get("/api/v1/alerts", limt="", limit="2").status_code == 200  # no value: nothing to refuse
 
 
 @pytest.mark.parametrize("limit", [20, 40])
@@ -483,6 +508,31 @@ def test_with_tokens_a_client_must_show_one(tmp_path: Path) -> None:
         assert rule_page.headers["cache-control"] == "private"  # its links hold the token
         rules = httpx.get(base + "/rules", params={"token": TOKEN}).text
         assert f'href="/feeds/rules/Iron%20Dome.atom?token={TOKEN}">Atom</a>' in rules
+    finally:
+        stop(process)
+
+
+def test_a_token_of_any_printable_characters_is_kept_by_the_cookie(tmp_path: Path) -> None:
+    """Found by a review: a token the config takes but a cookie cannot carry as it is (`!`,
+    `;`, `"`) worked in the address, set no cookie, and the 401 told the browser's user to do
+    what had just failed: open the page once with ?token=."""
+    odd = 'desk!token;with,"odd"%41chars\\'
+    archive_with_articles(tmp_path)
+    port = free_port()
+    config = monitor_config(tmp_path, serve={"listen": f"127.0.0.1:{port}", "tokens": [odd]})
+    process = start_serving(config, "serve")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(base, process)
+        with httpx.Client(base_url=base, timeout=10, headers=NAVIGATING) as browser:
+            first = browser.get("/rules", params={"token": odd})
+            assert first.status_code == 303 and first.headers["location"] == "/rules"
+            assert browser.get("/rules").status_code == 200  # by the cookie
+            assert browser.get("/api/v1/sources").status_code == 200
+            assert browser.get("/api/v1/sources", params={"q": "x"}).status_code == 400  # read, then refused
+        # Read once: the token's own %41 is not taken for an A.
+        near = {"monitor_token": quote('desk!token;with,"odd"Achars\\', safe="")}
+        assert httpx.get(base + "/rules", cookies=near).status_code == 401
     finally:
         stop(process)
 
