@@ -4,11 +4,12 @@ hits say where the rules found an article, not where the query did).
 Found as written first: each term the query asks for (not under NOT, not source: or lang:) is
 looked for in the article's text, teaser and title as the query wrote it (any case; its words
 apart by spaces or dashes), a regular expression over the raw text, run only where a substring
-search of the lowered text finds the term's first word. Only an article where none
-is found so is read as the matcher reads it (tokenized: other spellings, Hebrew prefixes,
-Simplified and Traditional characters). Tokenizing every result, 30 a page, held the
-interpreter for 3-9 ms a page and, under 50 clients at once, cut the server's answers a second
-by two thirds."""
+search of the lowered text finds the term's first word. Only an article where none is found
+so, or where a term every result holds (not one of an OR's) is not, is read as the matcher
+reads it (tokenized: other spellings, Hebrew prefixes, Simplified and Traditional characters).
+Tokenizing every result, 30 a page, held the interpreter for 3-9 ms a page and, under 50
+clients at once, cut the server's answers a second by two thirds: an OR's terms, most of them
+absent from each result, must not make every result read so."""
 
 from __future__ import annotations
 
@@ -40,12 +41,14 @@ class Place:
 
 class Written(NamedTuple):
     """A term as the query wrote it: its first word lowered (told absent by a substring search),
-    its pattern, and whether it is asked of the title alone (title:)."""
+    its pattern, whether it is asked of the title alone (title:), and whether every result
+    holds it in some spelling (not one of an OR's terms)."""
 
     term: str
     first_word: str
     pattern: re.Pattern[str]
     title_only: bool
+    in_every_result: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,20 +61,23 @@ class QueryPlaces:
 
 def query_places(query: Node) -> QueryPlaces:
     written: dict[str, Written] = {}
-    for term, in_title in _asked(query):
+    for term, in_title, in_every_result in _asked(query):
         pattern = _pattern(term)
         if pattern is not None and term.text not in written:
-            written[term.text] = Written(term.text, _words(term.text)[0].lower(), pattern, in_title)
+            first_word = _words(term.text)[0].lower()
+            written[term.text] = Written(term.text, first_word, pattern, in_title, in_every_result)
     return QueryPlaces(tuple(written.values()), compile_node(query))
 
 
-def query_hits(places: QueryPlaces, article: Article) -> list[Place] | list[Hit]:
+def query_hits(places: QueryPlaces, article: Article) -> list[Place | Hit]:
     """Each term's first place in the article, the text's before the teaser's before the
-    title's (the title is shown already); by the matcher where none is found as written."""
+    title's (the title is shown already); by the matcher where none is found as written, and
+    for a term every result holds that is not (written in another spelling)."""
     text, teaser = article.text[:SCANNED], article.teaser[:SCANNED]
     fields = [(value, value.lower()) for value in (text, teaser, article.title)]
-    shown = []
-    for term, first_word, pattern, title_only in places.written:
+    shown: list[Place | Hit] = []
+    elsewise: set[str] = set()  # terms every result holds, not found as written here
+    for term, first_word, pattern, title_only, in_every_result in places.written:
         for value, lowered in fields[2:] if title_only else fields:
             # A word absent from the text is told by a substring search, at C's speed: the
             # pattern's search over 18,000 characters took 0.3 ms, for each term of an OR.
@@ -80,7 +86,15 @@ def query_hits(places: QueryPlaces, article: Article) -> list[Place] | list[Hit]
                 snippet = snippet_around(value, found.start(), found.end(), 0, len(value))
                 shown.append(Place(term, _marked(snippet, pattern)))
                 break
-    return shown or _read_as_the_matcher_reads(places.evaluator, article)
+        else:
+            if in_every_result:
+                elsewise.add(term)
+    if not shown:
+        return list(_read_as_the_matcher_reads(places.evaluator, article))
+    if elsewise:
+        hits = _read_as_the_matcher_reads(places.evaluator, article)
+        shown += [hit for hit in hits if hit.term in elsewise]
+    return shown
 
 
 def _marked(snippet: str, pattern: re.Pattern[str]) -> Markup:
@@ -103,18 +117,21 @@ def _read_as_the_matcher_reads(evaluator: Evaluator, article: Article) -> list[H
     return list(shown.values())
 
 
-def _asked(node: Node, in_title: bool = False) -> list[tuple[Term, bool]]:
-    """The terms a result is found by, each with whether it is asked of the title alone: none
-    under NOT, none of source: or lang:."""
+def _asked(node: Node, in_title: bool = False, in_every: bool = True) -> list[tuple[Term, bool, bool]]:
+    """The terms a result is found by, each with whether it is asked of the title alone and
+    whether every result holds it (in some spelling): none under NOT, none of source: or lang:."""
     match node:
         case Term():
-            return [(node, in_title)]
+            return [(node, in_title, in_every)]
         case Field(name=name, child=child):
-            return _asked(child, True) if name == "title" else []
-        case Op(children=children):
-            return [asked for child in children for asked in _asked(child, in_title)]
+            return _asked(child, True, in_every) if name == "title" else []
+        case Op(op=op, children=children):
+            # A term with its other spellings (F-35 OR F35) is one term.
+            one_term = all(isinstance(child, Term) and child.spelling for child in children[1:])
+            each = in_every and (op == "AND" or one_term)
+            return [asked for child in children for asked in _asked(child, in_title, each)]
         case Near(left=left, right=right):
-            return _asked(left, in_title) + _asked(right, in_title)
+            return _asked(left, in_title, in_every) + _asked(right, in_title, in_every)
         case Not():
             return []
     return []

@@ -80,3 +80,29 @@ def test_a_title_term_is_shown_in_the_title_and_a_source_never() -> None:
 def test_a_phrase_apart_by_a_full_width_hyphen_or_a_minus_is_found_as_written() -> None:
     [(_, marked)] = _shown('"T-Dome"', text="The T－Dome and the T−Dome.")
     assert marked == "The <mark>T－Dome</mark> and the <mark>T−Dome</mark>."
+
+
+def test_a_term_every_result_holds_is_shown_where_another_spelling_has_it() -> None:
+    """Found by a review: with one term found as written, one written otherwise (Simplified
+    asked, Traditional written; a Hebrew prefix) was not shown at all."""
+    shown = _shown("laser AND 铁穹", text="A laser test near the 鐵穹 battery.")
+    assert shown == [
+        ("laser", "A <mark>laser</mark> test near the 鐵穹 battery."),
+        ("铁穹", "A laser test near the 鐵穹 battery. [text]"),
+    ]
+    shown = _shown('"Iron Dome" NEAR/5 "כיפת ברזל"', text="Iron Dome, known as בכיפת ברזל here")
+    assert [term for term, _ in shown] == ["Iron Dome", "כיפת ברזל"]
+    # A term with its own other spellings is still one term every result holds.
+    assert [term for term, _ in _shown("dome AND F-35", text="The dome and the F35 jets.")] == [
+        "dome",
+        "F-35",
+    ]
+
+
+def test_an_ors_terms_absent_as_written_do_not_send_a_result_to_the_matcher() -> None:
+    """An OR's terms are most of them absent from each result: reading every result as the
+    matcher does for them cost a crowd two thirds of its answers."""
+    article = make_article("a", text="A laser test; 鐵穹 too.")
+    places = query_places(parse_query("laser OR radar OR 铁穹 OR sonar"))
+    assert [hit.term for hit in query_hits(places, article)] == ["laser"]
+    assert all(isinstance(hit, Place) for hit in query_hits(places, article))
