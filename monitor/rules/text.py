@@ -181,18 +181,68 @@ def snippet_around(
         head = 0
     else:
         gap = text.find(" ", head, start)
-        head = gap + 1 if gap >= 0 else head
+        head = gap + 1 if gap >= 0 else _next_boundary(text, head, start)
     if tail >= words_end:
         tail = len(text)
     else:
         gap = text.rfind(" ", end, tail)
-        tail = gap if gap >= 0 else tail
+        tail = gap if gap >= 0 else _previous_boundary(text, tail, end)
     piece = text[head:tail]
     if "  " in piece or not piece.isprintable():
         piece = " ".join(piece.split())
     if head:
         return "…" + piece + "…" if tail < len(text) else "…" + piece
     return piece + "…" if tail < len(text) else piece
+
+
+_ZWJ = "\u200d"
+
+
+def _inside_character(text: str, at: int) -> bool:
+    """Whether `at` falls inside a character as a reader sees it (a grapheme cluster), which a
+    snippet cut there would break: before a combining mark (Thai, Devanagari, Hebrew points), a
+    variation selector, a skin tone or an emoji tag; after a zero-width joiner (a family, a
+    profession) or a virama joining two consonants; between the two letters of a flag."""
+    if not 0 < at < len(text):
+        return False
+    character = text[at]
+    code = ord(character)
+    if (
+        unicodedata.category(character) in ("Mn", "Mc", "Me")
+        or text[at - 1] == _ZWJ
+        or (unicodedata.combining(text[at - 1]) == 9 and character.isalpha())  # a virama's conjunct
+        or character == _ZWJ
+        or 0xFE00 <= code <= 0xFE0F
+        or 0x1F3FB <= code <= 0x1F3FF
+        or 0xE0020 <= code <= 0xE007F
+    ):
+        return True
+    if _regional(text[at]) and _regional(text[at - 1]):  # flags pair from their run's start
+        run = at
+        while run > 0 and _regional(text[run - 1]):
+            run -= 1
+        return (at - run) % 2 == 1
+    return False
+
+
+def _regional(character: str) -> bool:
+    return 0x1F1E6 <= ord(character) <= 0x1F1FF
+
+
+def _next_boundary(text: str, at: int, limit: int) -> int:
+    """`at`, or the first place after it where a character as a reader sees it begins (at most
+    `limit`)."""
+    while at < limit and _inside_character(text, at):
+        at += 1
+    return at
+
+
+def _previous_boundary(text: str, at: int, limit: int) -> int:
+    """`at`, or the last place before it where a character as a reader sees it ends (at least
+    `limit`)."""
+    while at > limit and _inside_character(text, at):
+        at -= 1
+    return at
 
 
 def tokenize(text: str) -> TokenizedText:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+import regex
 
 from monitor.rules.text import FIELD_BREAK, fold_word, index_article, tokenize
 
@@ -65,6 +66,32 @@ def test_snippet_of_running_cjk_text() -> None:
     cut = doc.snippet(200, 201)
     assert cut.startswith("…") and cut.endswith("…") and "鐵穹" in cut
     assert 150 <= len(cut) <= 170
+
+
+@pytest.mark.parametrize(
+    "joined",
+    [
+        "\U0001f468\u200d\U0001f469\u200d\U0001f467",  # a family: three people joined
+        "\U0001f1f9\U0001f1fc\U0001f1ef\U0001f1f5",  # two flags, four letters
+        "\U0001f44d\U0001f3fd",  # a thumb and its skin tone
+        "\u0e01\u0e31\u0e49\u0e19",  # Thai: a consonant and its marks
+        "\u0915\u094d\u0937",  # Devanagari: a conjunct
+    ],
+)
+def test_a_snippet_of_running_text_is_not_cut_inside_a_character(joined: str) -> None:
+    """Text without spaces is cut anywhere: never inside what a reader sees as one character
+    (a joined emoji, a flag, a letter with its marks), which was shown broken."""
+    for shift in range(len(joined) * 2):
+        text = "前" * (100 + shift) + joined * 30 + "鐵穹" + joined * 30 + "後" * 100
+        doc = tokenize(text)
+        [at] = [index for index, token in enumerate(doc.tokens) if token == "铁"]
+        cut = doc.snippet(at, at + 1).strip("…")
+        inner = cut.strip("前後")
+        assert text.find(inner) >= 0
+        begins, ends = text.find(inner), text.find(inner) + len(inner)
+        clusters = [found.span() for found in regex.finditer(r"\X", text)]
+        edges = {edge for span in clusters for edge in span}
+        assert begins in edges and ends in edges, (shift, cut[:3], cut[-3:])
 
 
 def test_the_index_keeps_the_teaser_and_the_text_apart() -> None:
