@@ -30,9 +30,10 @@ _LOST_PLUS = re.compile(r"\d \d\d(?::?\d\d)?$")
 _PLUS_HINT = "; in an address a + is written %2B (a + alone is read as a space)"
 
 
-def moment(text: str | None, option: str) -> datetime | None:
+def moment(text: str | None, option: str, now_allowed: bool = False) -> datetime | None:
     """A duration back from now (7d, 24h) or a date (2026-01-06, UTC unless it says), as asked
-    for by `option`; UsageError naming it otherwise."""
+    for by `option`; UsageError naming it otherwise, and for no time back (0d: a `since` of now
+    finds nothing) unless `now_allowed`."""
     if not text or not text.strip():
         return None
     given, text = text, _as_typed(text)
@@ -43,7 +44,10 @@ def moment(text: str | None, option: str) -> datetime | None:
     )
     try:
         # 20260106 is ISO 8601's date, not 20 million seconds.
-        value = datetime.fromisoformat(text) if text.isdigit() else datetime.now(UTC) - parse_duration(text)
+        back = None if text.isdigit() else parse_duration(text)
+        if back is not None and not back and not now_allowed:
+            raise UsageError(f"{option} {given!r} is no time back from now: give one (24h, 7d) or a date")
+        value = datetime.fromisoformat(text) if back is None else datetime.now(UTC) - back
     except ValueError:
         try:
             value = datetime.fromisoformat(text)
@@ -65,7 +69,7 @@ def until_moment(text: str | None, option: str = "until") -> datetime | None:
     """The last moment an `until` takes in: a date alone, its whole day (until=2026-01-10 takes
     in the 10th, as a reader means, and the day's articles whether a feed gave their time or
     only their date, stored at midnight); a moment itself. UsageError as moment()."""
-    value = moment(text, option)
+    value = moment(text, option, now_allowed=True)
     if value is not None and text is not None and _date_alone(text):
         value += timedelta(days=1, microseconds=-1)
     return value

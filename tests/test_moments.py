@@ -45,6 +45,16 @@ def test_nothing_but_spaces_is_no_date() -> None:
     assert moment("  ", "since") is None
 
 
+@pytest.mark.parametrize("typed", ["0d", "0h", "0m0s", "0.0"])
+def test_no_time_back_is_refused_as_a_since_and_is_now_as_an_until(typed: str) -> None:
+    """A review found `since=0d` a silent empty answer: a since of now finds nothing."""
+    with pytest.raises(UsageError) as refused:
+        moment(typed, "since")
+    assert str(refused.value) == f"since {typed!r} is no time back from now: give one (24h, 7d) or a date"
+    found = until_moment(typed)
+    assert found is not None and abs(found - datetime.now(UTC)) < timedelta(seconds=5)
+
+
 def test_an_offset_whose_plus_an_address_lost_is_explained() -> None:
     with pytest.raises(UsageError) as refused:
         moment("2026-03-29T01:00 02:00", "since")  # ?since=2026-03-29T01:00+02:00, the + unescaped
