@@ -18,12 +18,13 @@ from pathlib import Path
 import pytest
 
 from monitor.app import CLAIM_LEASE, build_app
-from monitor.archive import FetchOutcome
+from monitor.archive import FetchOutcome, OutboxRow
 from monitor.config.loading import load_settings
 from monitor.models import PollResult, PollStatus
 from monitor.runtime import scheduler
 from monitor.runtime.scheduler import Daemon, new_scheduler
 from tests import fixtures
+from tests.archive.helpers import make_article
 from tests.configs import monitor_config
 from tests.servers import Route, Site, WebhookReceiver
 
@@ -413,3 +414,49 @@ def test_a_source_whose_interval_was_shortened_is_due_by_it_at_the_next_start(
         assert "1 source due sooner: the config shortened their interval" in caplog.text
     finally:
         again.archive.close()
+
+
+def test_an_archive_fault_every_job_meets_is_one_line_a_minute(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by a review: with the archive out of reach, claiming due sources and claiming
+    alerts failed each tick, and, told apart by their operation, took turns logging: an ERROR
+    line a second. One cause is one line a minute, whatever meets it; another cause is said."""
+    config = monitor_config(tmp_path, storage="sqlite:///m.db", watch=[], sources=[])
+    monkeypatch.setattr("monitor.archive.engine.BUSY_SECONDS", 0.05)
+    app = build_app(load_settings(config))
+    daemon = Daemon(app)
+    now = datetime.now(UTC)
+    # A source due and an alert pending: both claims have rows to write.
+    app.archive.sync_sources([("Wire", "http://127.0.0.1:9/feed.xml")], now - timedelta(minutes=1))
+    article = make_article("dome")
+    app.archive.store_new([article], [OutboxRow("desk", "webhook:x", article.story, article.id, ("Dome",))])
+
+    async def claim_sources() -> None:
+        await asyncio.to_thread(app.archive.claim_due_sources, now, now + CLAIM_LEASE, 10, ["Wire"])
+
+    async def claim_alerts() -> None:
+        await asyncio.to_thread(app.archive.outbox.claim_alerts, now, now + CLAIM_LEASE, 10, ["desk"])
+
+    async def ticks(count: int) -> None:
+        for _ in range(count):
+            await daemon._tracked(claim_sources)()
+            await daemon._tracked(claim_alerts)()
+
+    holder = sqlite3.connect(tmp_path / "m.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another writer holds the archive
+    try:
+        with caplog.at_level(logging.INFO, logger="monitor"):
+            asyncio.run(ticks(10))
+            said = [record.getMessage() for record in caplog.records if record.levelno == logging.ERROR]
+            assert len(said) == 1 and "database is locked" in said[0], said
+            clock = daemon.faults.clock
+            daemon.faults.clock = lambda: clock() + 61  # a minute on: said again, once
+            asyncio.run(ticks(3))
+    finally:
+        holder.rollback()
+        holder.close()
+        app.archive.close()
+    said = [record.getMessage() for record in caplog.records if record.levelno == logging.ERROR]
+    assert len(said) == 2, said
+    assert daemon.tally.fault.endswith("database is locked")  # the pass's line says it

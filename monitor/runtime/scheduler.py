@@ -29,6 +29,7 @@ from monitor.ingest.poll.pipeline import SourceReport
 from monitor.metrics import Metrics
 from monitor.models import PollResult, PollStatus, SourceState
 from monitor.phrases import counted
+from monitor.runtime.fault_log import FaultLog
 
 log = logging.getLogger(__name__)
 CLAIM_TICK = timedelta(milliseconds=250)  # how late a due source may start: keep it small
@@ -38,7 +39,6 @@ RENEW_EVERY = CLAIM_LEASE.total_seconds() / 4  # a renewal may fail or be late a
 SHUTDOWN_GRACE = 60.0
 MOST_NAMED = 10  # sources named in a log line
 DAEMON = "daemon"  # the claimer of alert rows a daemon sends
-FAULT_REPEAT = 60.0  # seconds between two log lines of the same archive fault
 LONGEST_PASS = timedelta(hours=1)
 
 
@@ -102,7 +102,7 @@ class Daemon:
         self.retries: dict[str, tuple[datetime, SourceSettings, SourceState | None]] = {}
         self.claims: dict[str, datetime] = {}  # sources polled or retried under a lease: its claim's time
         self.polling: set[str] = set()  # sources whose poll is running
-        self.last_fault: tuple[str, float] = ("", 0.0)
+        self.faults = FaultLog()
         self.tally = PassTally()
         self.alerts_counted = (0, 0)  # the dispatcher's totals at the last summary
         self.gone: ArchiveGone | None = None  # why the daemon stopped on its own
@@ -123,7 +123,7 @@ class Daemon:
                 self.gone = error
                 self.stopping.set()
             except ArchiveError as error:  # one line, not a traceback a tick
-                self._report_fault(f"job {getattr(job, '__name__', job)}: {error}")
+                self._report_fault(f"job {getattr(job, '__name__', job)}: {error}", error)
             except Exception:  # a failing job must not stop the daemon; it runs again next tick
                 log.exception("job %s failed", getattr(job, "__name__", job))
             finally:
@@ -215,21 +215,20 @@ class Daemon:
         """The archive could not take a poll: say so in one line, record it on the source if the
         archive still can, and poll again after the source's interval, not the claim's lease."""
         now, interval = self.app.clock(), self.app.settings.interval(source)
-        self._report_fault(f"polling {source.name!r}: {error}; polling again in {format_duration(interval)}")
+        self._report_fault(
+            f"polling {source.name!r}: {error}; polling again in {format_duration(interval)}", error
+        )
         outcome = FetchOutcome(now, now + interval, PollStatus(PollResult.ARCHIVE_ERROR), error=str(error))
         try:
             await asyncio.to_thread(self.app.archive.record_fetch, source.name, outcome)
         except ArchiveError:
             self.retries[source.name] = (now + interval, source, state)
 
-    def _report_fault(self, message: str) -> None:
-        """Log an archive fault once a minute while it lasts, not once a tick or a source."""
-        last, when = self.last_fault
-        fault = message.split(": ", 1)[-1]
-        self.tally.fault = fault
-        if fault != last or time.monotonic() - when > FAULT_REPEAT:
-            log.error("%s", message)
-            self.last_fault = (fault, time.monotonic())
+    def _report_fault(self, message: str, error: ArchiveError) -> None:
+        """Log an archive fault once a minute while it lasts, not once a tick, a job or a source;
+        the pass's summary line says it."""
+        self.tally.fault = message.split(": ", 1)[-1]
+        self.faults.report(message, error)
 
     async def dispatch(self) -> None:
         """Start sending what is due; the sends finish on their own (logged as they end)."""
