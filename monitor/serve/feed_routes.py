@@ -8,6 +8,7 @@ import hashlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, HTTPException, Request, status
 from fastapi.responses import JSONResponse, Response
@@ -17,6 +18,7 @@ from monitor.config.settings import Settings
 from monitor.errors import UsageError
 from monitor.models import ArchivedArticle
 from monitor.names import known_names
+from monitor.serve.auth import is_token
 from monitor.serve.feeds import FeedAddresses, atom_feed, json_feed, latest_stories
 from monitor.serve.rendering import path_part
 from monitor.serve.searching import Searching
@@ -61,7 +63,7 @@ def add_feeds(
     )
     async def rule_atom(name: str, request: Request) -> Response:
         known, stories = await rule_stories(name, request)
-        body = atom_feed(known, stories, _addresses(request, known, "atom"), started)
+        body = atom_feed(known, stories, _addresses(request, known, "atom", settings.serve.tokens), started)
         return _unless_unchanged(request, Response(body, media_type="application/atom+xml; charset=utf-8"))
 
     @app.get(
@@ -77,7 +79,7 @@ def add_feeds(
     )
     async def rule_json_feed(name: str, request: Request) -> Response:
         known, stories = await rule_stories(name, request)
-        feed = json_feed(known, stories, _addresses(request, known, "json"))
+        feed = json_feed(known, stories, _addresses(request, known, "json", settings.serve.tokens))
         return _unless_unchanged(request, JSONResponse(feed, media_type="application/feed+json"))
 
 
@@ -101,9 +103,15 @@ def _arrivals(
     return latest_stories(archive, rule, FEED_ENTRIES)
 
 
-def _addresses(request: Request, rule: str, kind: str) -> FeedAddresses:
+def _addresses(request: Request, rule: str, kind: str, tokens: Sequence[str]) -> FeedAddresses:
     """The feed's own address and its rule's page, by the rule's name as configured (a reader
-    asking /feeds/rules/iron%20dome.atom is told the one address of the feed), without the query
-    (which may hold a token)."""
+    asking /feeds/rules/iron%20dome.atom is told the one address of the feed); with the token
+    the reader subscribed with in its address (a reader keeps no cookie: one re-subscribing to
+    the feed's own address, as JSON Feed's feed_url invites, got a 401 without it), never one
+    it sent in a header."""
     base = str(request.base_url).rstrip("/")
-    return FeedAddresses(f"{base}/feeds/rules/{path_part(rule)}.{kind}", f"{base}/rules/{path_part(rule)}")
+    given = request.query_params.get("token", "")
+    query = f"?{urlencode({'token': given})}" if given and is_token(given, tokens) else ""
+    return FeedAddresses(
+        f"{base}/feeds/rules/{path_part(rule)}.{kind}{query}", f"{base}/rules/{path_part(rule)}{query}"
+    )

@@ -67,8 +67,8 @@ class Protections:
                 headers.append("server-timing", f"app;dur={(time.perf_counter() - started) * 1000:.2f}")
                 if cookie and message["status"] < 400:
                     headers.append("set-cookie", cookie)
-                if self.tokens and is_page(scope["path"]):  # its links may hold the token
-                    headers.append("cache-control", "private")
+                if self.tokens and (is_page(scope["path"]) or scope["path"].startswith("/feeds/")):
+                    headers.append("cache-control", "private")  # its links may hold the token
             await send(message)
 
         if not self.tokens and not _loopback_host(scope):

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import feedparser
 import httpx
 import psycopg
 import pytest
@@ -500,6 +501,20 @@ def test_with_tokens_a_client_must_show_one(tmp_path: Path) -> None:
         assert f'.json?token={TOKEN}" type="application/feed+json">JSON Feed</a>' in rule_page.text
         feed = httpx.get(base + "/feeds/rules/Iron Dome.atom", params={"token": TOKEN})
         assert feed.status_code == 200  # a feed reader's address keeps its token
+        # Its own address and its rule's page too (a reader re-subscribing to it got a 401), but
+        # never a token sent in a header; and no shared cache keeps it.
+        parsed = feedparser.parse(feed.content)
+        assert parsed.feed.links[0].href == f"{base}/feeds/rules/Iron%20Dome.atom?token={TOKEN}"
+        assert parsed.feed.link == f"{base}/rules/Iron%20Dome?token={TOKEN}"
+        assert httpx.get(parsed.feed.links[0].href).status_code == 200
+        assert feed.headers["cache-control"] == "private"
+        by_header = httpx.get(
+            base + "/feeds/rules/Iron Dome.json", headers={"Authorization": f"Bearer {TOKEN}"}
+        )
+        assert (
+            by_header.json()["feed_url"] == f"{base}/feeds/rules/Iron%20Dome.json"
+            and TOKEN not in by_header.text
+        )
         # A browser following a page's Subscribe link is sent on without it, as to a page.
         clicked = httpx.get(
             base + "/feeds/rules/Iron%20Dome.atom", params={"token": TOKEN}, headers=NAVIGATING
