@@ -74,22 +74,18 @@ class Protections:
         if not self.tokens and not _loopback_host(scope):
             # Open on loopback only: a page of another site whose name resolves to 127.0.0.1
             # (DNS rebinding) must not read the archive or post a retry.
-            refused = PlainTextResponse(
-                "this server answers only to loopback names (localhost, 127.0.0.1)", 421
+            reason = (
+                "without serve.tokens this server answers only to loopback names (localhost, "
+                "127.0.0.1): to reach it by another name (a proxy's), give serve.tokens"
             )
-            await refused(scope, receive, send_with_headers)
+            await _refusal(scope, reason, 421)(scope, receive, send_with_headers)
             return
         where = _nul_in(scope)
         if where:
             # No name, query or id the archive holds has one, and PostgreSQL refuses it in text
             # outright (an error of the archive's, a 503, rather than what was asked).
             reason = f"the request's {where} holds a NUL character (%00)"
-            answer: Response = (
-                JSONResponse({"error": reason}, 400)
-                if scope["path"].startswith("/api/")
-                else PlainTextResponse(reason, 400)
-            )
-            await answer(scope, receive, send_with_headers)
+            await _refusal(scope, reason, 400)(scope, receive, send_with_headers)
             return
         if cookie and _browser_opens_page(scope):
             # The token kept, the address without it: left in the address bar it went into the
@@ -118,6 +114,13 @@ class Protections:
         # which it sends no Strict cookie (a 401). Lax keeps it from other sites' posts; the
         # only write, the retry form, has its CSRF token besides.
         return f"{COOKIE}={cookie_value(given)}; HttpOnly; Path=/; SameSite=Lax{secure}"
+
+
+def _refusal(scope: Scope, reason: str, status: int) -> Response:
+    """A refusal before the app: JSON with its `error` on the API, as the app's are; text elsewhere."""
+    if scope["path"].startswith("/api/"):
+        return JSONResponse({"error": reason}, status)
+    return PlainTextResponse(reason, status)
 
 
 def _browser_opens_page(scope: Scope) -> bool:

@@ -814,6 +814,8 @@ def test_another_host_name_is_refused_on_loopback(served: Served, host: str) -> 
     """DNS rebinding: a page of another site, its name resolved to 127.0.0.1, must read nothing."""
     response = httpx.get(served.base + "/api/v1/alerts", headers={"Host": host}, timeout=10)
     assert response.status_code == 421 and "content-security-policy" in response.headers
+    # JSON as every refusal of the API, naming the way to another name (a review, behind a proxy).
+    assert "to reach it by another name (a proxy's), give serve.tokens" in response.json()["error"]
 
 
 def test_two_host_headers_are_refused(served: Served) -> None:
