@@ -1,8 +1,8 @@
 """What a monitor process counts as it runs, for /metrics (Prometheus's text format, through
 prometheus-client) and /healthz: polls by outcome and their durations, articles stored and
 matched, alert sends (the dispatcher's totals); and, read from the archive at each scrape (so
-`monitor serve` alone has them too), alerts by state, the outbox's depth and each rule's
-recent matches."""
+`monitor serve` alone has them too), alerts by state, the outbox's depth, each rule's
+recent matches, the sources failing and when the last poll ended."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from monitor.alerts.dispatch import DispatchReport
 from monitor.archive import Archive
 from monitor.config.settings import Settings
 from monitor.errors import ArchiveError
-from monitor.models import AlertState
+from monitor.models import AlertState, PollResult
 
 POLL_SECONDS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 RECENT = timedelta(hours=24)
@@ -32,6 +32,8 @@ class Metrics:
         self.polls = Counter(
             "monitor_polls", "Polls of sources, by how they ended", ["outcome"], registry=self.registry
         )
+        for outcome in PollResult:  # each at 0 from the start: a rate of errors has a series to read
+            self.polls.labels(outcome.value)
         self.poll_seconds = Histogram(
             "monitor_poll_duration_seconds",
             "How long a poll took",
@@ -83,8 +85,9 @@ class SendsCollector(Collector):
 
 class ArchiveCollector(Collector):
     """Gauges read from the archive when scraped: alert rows by state, the outbox's depth
-    (pending and held), each rule's matches among articles published in the last 24 hours, and
-    whether the archive answered."""
+    (pending and held), each rule's matches among articles published in the last 24 hours, the
+    configured sources failing, when any daemon last ended a poll (a dead one is told by its age:
+    `time() - monitor_last_poll_end_timestamp_seconds`), and whether the archive answered."""
 
     def __init__(self, archive: Archive, settings: Settings) -> None:
         self.archive, self.settings = archive, settings
@@ -96,6 +99,8 @@ class ArchiveCollector(Collector):
             states = self.archive.stats.alert_states()
             now = datetime.now(UTC)
             matches = self.archive.stats.rule_matches([now - RECENT], now)
+            failing = self.archive.stats.failing_sources([source.name for source in self.settings.sources])
+            last_poll = self.archive.last_poll_end()
         except ArchiveError:
             answering.add_metric([], 0)
             yield answering
@@ -118,3 +123,12 @@ class ArchiveCollector(Collector):
         for rule in self.settings.watch:
             recent.add_metric([rule.name], matches.get(rule.name, [0])[0])
         yield recent
+        yield GaugeMetricFamily(
+            "monitor_sources_failing", "Configured sources whose last poll failed", value=failing
+        )
+        if last_poll is not None:  # none yet: no sample, rather than a time 56 years ago
+            yield GaugeMetricFamily(
+                "monitor_last_poll_end_timestamp_seconds",
+                "When any daemon on this archive last ended a poll (Unix time)",
+                value=last_poll.timestamp(),
+            )

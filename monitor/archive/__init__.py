@@ -102,6 +102,10 @@ class Stats(Protocol):
         """How many alert rows are in each state (pending, held, sent, failed); absent: none."""
         ...
 
+    def failing_sources(self, names: Sequence[str]) -> int:
+        """How many of the sources of `names` failed their last poll."""
+        ...
+
     def source_activity(
         self, since: datetime, until: datetime, names: Sequence[str]
     ) -> dict[str, tuple[datetime, int]]:

@@ -31,7 +31,7 @@ from sqlalchemy import (
 
 from monitor.archive import Mentions
 from monitor.archive.connections import Transactions, operation
-from monitor.archive.tables import alerts, articles, hits
+from monitor.archive.tables import alerts, articles, hits, sources
 
 NAMES_A_STATEMENT = 5000
 
@@ -78,6 +78,19 @@ class SqlStats:
         statement = select(alerts.c.state, func.count()).group_by(alerts.c.state)
         with self.db.reading() as connection:
             return {state: int(count) for state, count in connection.execute(statement)}
+
+    @operation("counting failing sources")
+    def failing_sources(self, names: Sequence[str]) -> int:
+        """How many of the sources of `names` failed their last poll."""
+        failing = 0
+        with self.db.reading() as connection:
+            for start in range(0, len(names), NAMES_A_STATEMENT):
+                chosen = list(names[start : start + NAMES_A_STATEMENT])
+                statement = select(func.count()).where(
+                    sources.c.name.in_(chosen), sources.c.consecutive_errors > 0
+                )
+                failing += connection.execute(statement).scalar_one()
+        return failing
 
     @operation("reading the sources' activity")
     def source_activity(

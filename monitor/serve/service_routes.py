@@ -7,9 +7,10 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from fastapi import FastAPI, status
+from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
+from prometheus_client.exposition import choose_encoder
 
 from monitor.archive import Archive
 from monitor.errors import ArchiveError
@@ -34,8 +35,10 @@ def add_service_routes(
         response_class=Response,
         responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}, **errors(400, 401, own=PARAMETERS_WRONG)},
     )
-    def prometheus() -> Response:
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    def prometheus(request: Request) -> Response:
+        # The format the scraper asks for (Accept): Prometheus's text, or OpenMetrics.
+        encode, media_type = choose_encoder(request.headers.get("accept", ""))
+        return Response(encode(metrics.registry), media_type=media_type)
 
     @app.get(
         "/healthz",

@@ -10,9 +10,9 @@ from typing import Any
 
 from sqlalchemy import event
 
-from monitor.archive import Archive, Mentions
+from monitor.archive import Archive, FetchOutcome, Mentions
 from monitor.archive.sql import SqlArchive
-from monitor.models import Hit
+from monitor.models import Hit, PollResult, PollStatus
 from tests.archive.helpers import NOW, make_article
 
 
@@ -149,3 +149,20 @@ def test_recent_counts_read_only_the_recent_articles(tmp_path: Path) -> None:
     assert not any("recent" in step for step in plans), plans
     assert archive.stats.rule_matches(since, NOW) == {"Iron Dome": [3, 3], "Laser": [1, 1]}
     archive.close()
+
+
+def test_the_failing_sources_among_the_named(archive: Archive) -> None:
+    """For /metrics: the configured sources whose last poll failed (a source no longer
+    configured, failing when it was removed, is not counted)."""
+    archive.sync_sources([(name, f"https://{n}.example/feed.xml") for n, name in enumerate("ABCD")], NOW)
+    failed = PollStatus(PollResult.ERROR, "HTTP 500")
+    archive.record_fetches(
+        [
+            ("A", FetchOutcome(NOW, NOW + timedelta(hours=1), failed, error="HTTP 500")),
+            ("B", FetchOutcome(NOW, NOW + timedelta(hours=1), PollStatus(PollResult.OK))),
+            ("D", FetchOutcome(NOW, NOW + timedelta(hours=1), failed, error="HTTP 500")),
+        ]
+    )
+    names = [f"Source {n}" for n in range(12_000)] + ["A", "B", "C"]  # D: removed from the config
+    assert archive.stats.failing_sources(names) == 1
+    assert archive.stats.failing_sources([]) == 0

@@ -630,13 +630,14 @@ def test_an_address_in_use_is_said_before_anything_starts(tmp_path: Path) -> Non
     assert done.returncode == 1 and f"cannot listen on 127.0.0.1:{port}" in done.stderr
 
 
-def _daemon_serving(folder: Path, site: Site, port: int) -> Path:
-    """A config for `monitor run` serving on the port, polling the site's feed every second."""
+def _daemon_serving(folder: Path, site: Site, port: int, broken: bool = False) -> Path:
+    """A config for `monitor run` serving on the port, polling the site's feed every second (and,
+    `broken`, a feed the site does not have)."""
+    sources = [{"name": "English", "url": site.url("/english.xml"), "every": "1s"}]
+    if broken:
+        sources.append({"name": "Broken", "url": site.url("/missing.xml"), "every": "1s"})
     return monitor_config(
-        folder,
-        serve={"listen": f"127.0.0.1:{port}"},
-        fetch=LOOPBACK_FETCH,
-        sources=[{"name": "English", "url": site.url("/english.xml"), "every": "1s"}],
+        folder, serve={"listen": f"127.0.0.1:{port}"}, fetch=LOOPBACK_FETCH, sources=sources
     )
 
 
@@ -644,7 +645,7 @@ def _daemon_serving(folder: Path, site: Site, port: int) -> Path:
 def test_the_daemon_serves_the_api_its_metrics_and_health(tmp_path: Path, site: Site) -> None:
     archive_with_articles(tmp_path)
     port = free_port()
-    config = _daemon_serving(tmp_path, site, port)
+    config = _daemon_serving(tmp_path, site, port, broken=True)
     process = start_serving(config, "run")
     base = f"http://127.0.0.1:{port}"
     try:
@@ -655,11 +656,18 @@ def test_the_daemon_serves_the_api_its_metrics_and_health(tmp_path: Path, site: 
             assert time.monotonic() < deadline, health
             time.sleep(0.2)
         assert health["scheduler"] == "running" and health["archive"] == "ok"
-        metrics = _metrics(httpx.get(base + "/metrics").text)
+        ok, failing = ("monitor_polls_total", (("outcome", "ok"),)), ("monitor_sources_failing", ())
+        while (metrics := _metrics(httpx.get(base + "/metrics").text))[ok] < 1 or metrics[failing] < 1:
+            assert time.monotonic() < deadline, metrics  # each source's first poll
+            time.sleep(0.2)
         assert metrics[("monitor_polls_total", (("outcome", "ok"),))] >= 1
         assert metrics[("monitor_articles_stored_total", ())] >= 1
         assert metrics[("monitor_poll_duration_seconds_count", ())] >= 1
         assert metrics[("monitor_outbox_depth", ())] >= 1
+        # What an operator alerts on: sources failing, and a daemon that stopped polling.
+        assert metrics[("monitor_polls_total", (("outcome", "error"),))] >= 1
+        assert metrics[("monitor_sources_failing", ())] == 1
+        assert 0 <= time.time() - metrics[("monitor_last_poll_end_timestamp_seconds", ())] < 30
     finally:
         output = stop(process)
     assert "serving the archive on http://127.0.0.1" in output
@@ -738,6 +746,18 @@ def test_served_alone_the_metrics_come_from_the_archive(served: Served) -> None:
     assert metrics[("monitor_outbox_depth", ())] == 1
     assert metrics[("monitor_rule_matches_24h", (("rule", "Japan documents"),))] == 1
     assert metrics[("monitor_rule_matches_24h", (("rule", "Iron Dome"),))] == 0
+    # Found by a review: an operator could not alert on failing sources or a dead daemon, and
+    # the error outcome had no series until the first failure.
+    assert metrics[("monitor_polls_total", (("outcome", "error"),))] == 0  # no poll in this process
+    assert metrics[("monitor_sources_failing", ())] == 0  # none polled yet
+    assert ("monitor_last_poll_end_timestamp_seconds", ()) not in metrics
+    scraped = httpx.get(
+        served.base + "/metrics",
+        headers={"Accept": "application/openmetrics-text; version=1.0.0"},
+        timeout=10,
+    )
+    assert scraped.headers["content-type"].startswith("application/openmetrics-text")
+    assert scraped.text.endswith("# EOF\n")
     assert served.get("/healthz").json() == {
         "archive": "ok",
         "scheduler": "not in this process",
