@@ -65,7 +65,7 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics, reads: Exe
     add_error_answers(app)
     _add_search(app, archive, settings, token_check(settings.serve.tokens), searching)
     add_listings(app, archive, settings, api_readers, counting)
-    add_service_routes(app, archive, metrics, readers, api_readers)
+    add_service_routes(app, archive, metrics, readers)
     add_pages(app, archive, settings, [*readers, Depends(one_value_each)], searching, counting)
     add_feeds(app, archive, settings, readers, searching)
     app.state.searching = [searching, counting]  # stopped with the server (server.py)

@@ -22,7 +22,7 @@ from monitor.serve.auth import is_token
 from monitor.serve.feeds import FeedAddresses, atom_feed, json_feed, latest_stories
 from monitor.serve.rendering import path_part
 from monitor.serve.searching import Searching
-from monitor.serve.shapes import errors
+from monitor.serve.shapes import NUL_IN_ADDRESS, errors
 
 FEED_ENTRIES = 50  # stories in a feed of a rule's matches
 UNCHANGED = {"description": "Not Modified: the request's If-None-Match holds the feed's ETag"}
@@ -58,7 +58,7 @@ def add_feeds(
         responses={
             200: {"content": {"application/atom+xml": {}}},
             304: UNCHANGED,
-            **errors(400, 401, 404, 503, waits="search"),
+            **errors(400, 401, 404, 503, waits="search", own=NUL_IN_ADDRESS),
         },
     )
     async def rule_atom(name: str, request: Request) -> Response:
@@ -74,7 +74,7 @@ def add_feeds(
         responses={
             200: {"content": {"application/feed+json": {}}},
             304: UNCHANGED,
-            **errors(400, 401, 404, 503, waits="search"),
+            **errors(400, 401, 404, 503, waits="search", own=NUL_IN_ADDRESS),
         },
     )
     async def rule_json_feed(name: str, request: Request) -> Response:

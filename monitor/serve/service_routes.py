@@ -15,14 +15,12 @@ from prometheus_client.exposition import choose_encoder
 from monitor.archive import Archive
 from monitor.errors import ArchiveError
 from monitor.metrics import Metrics
-from monitor.serve.shapes import PARAMETERS_WRONG, HealthOut, errors
+from monitor.serve.shapes import NUL_IN_ADDRESS, HealthOut, errors
 
 
-def add_service_routes(
-    app: FastAPI, archive: Archive, metrics: Metrics, readers: Sequence[Any], api_readers: Sequence[Any]
-) -> None:
-    """The routes on the app: the document behind `readers` (the token), the metrics behind
-    `api_readers` (the token and the parameter checks), /healthz open to all."""
+def add_service_routes(app: FastAPI, archive: Archive, metrics: Metrics, readers: Sequence[Any]) -> None:
+    """The routes on the app: the document and the metrics behind `readers` (the token),
+    /healthz open to all."""
 
     @app.get("/openapi.json", dependencies=list(readers), include_in_schema=False)
     def document() -> JSONResponse:
@@ -30,10 +28,10 @@ def add_service_routes(
 
     @app.get(
         "/metrics",
-        dependencies=list(api_readers),
+        dependencies=list(readers),  # parameters ignored, as Prometheus's `params` may send some
         summary="Prometheus metrics",
         response_class=Response,
-        responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}, **errors(400, 401, own=PARAMETERS_WRONG)},
+        responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}, **errors(400, 401, own=NUL_IN_ADDRESS)},
     )
     def prometheus(request: Request) -> Response:
         # The format the scraper asks for (Accept): Prometheus's text, or OpenMetrics.

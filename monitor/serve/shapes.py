@@ -155,6 +155,9 @@ RETRY_AFTER = {
 
 # The 400 of a route taking no query, name nor date: only its parameters can be wrong.
 PARAMETERS_WRONG = {400: "a parameter is not one the route takes, or is given twice"}
+# Of a route that takes no parameter and ignores any (a feed reader's cache-buster, a scraper's
+# `params`): only what no route takes is refused.
+NUL_IN_ADDRESS = {400: "the request's path or query holds a NUL character (%00)"}
 
 
 def errors(

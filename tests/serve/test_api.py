@@ -423,9 +423,15 @@ def test_the_openapi_document_lists_every_route(served: Served) -> None:
         "/api/v1/sources",
         "/api/v1/alerts",
         "/api/v1/rules",
-        "/metrics",
     ):
         assert "given twice" in paths[path]["get"]["responses"]["400"]["description"], path
+    # The routes programs poll take no parameter and ignore any (a feed reader's cache-buster,
+    # Prometheus's `params`), as /healthz does: their document says so (a review, session 30).
+    for path in ("/metrics", "/feeds/rules/{name}.atom", "/feeds/rules/{name}.json"):
+        refused = paths[path]["get"]["responses"]["400"]["description"]
+        assert refused == "the request's path or query holds a NUL character (%00)", path
+    for path in ("/metrics", "/healthz", "/feeds/rules/Iron%20Dome.atom"):
+        assert httpx.get(f"{served.base}{path}?x=1&_=1733390000", timeout=10).status_code == 200, path
     document = served.get("/openapi.json").json()
     assert set(document["components"]["securitySchemes"]) == {"bearer", "token"}
     assert document["security"] == [{"bearer": []}, {"token": []}, {}]
