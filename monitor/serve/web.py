@@ -11,7 +11,7 @@ import re
 import time
 from collections.abc import Callable
 from functools import lru_cache
-from urllib.parse import unquote_plus
+from urllib.parse import unquote_plus, unquote_to_bytes
 
 from fastapi import FastAPI, Request, Response
 from starlette.datastructures import MutableHeaders, QueryParams
@@ -35,6 +35,10 @@ REPORTS_LOGGED, REPORT_WINDOW = 10, 60.0  # CSP reports logged a minute at most 
 _HOST = re.compile(r"(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<name>[^:\[\]]+))(?::(?P<port>[0-9]{1,5}))?")
 
 
+_LOOPBACK_ONLY = (
+    "without serve.tokens this server answers only to loopback names (localhost, 127.0.0.1): to "
+    "reach it by another name (a proxy's), give serve.tokens"
+)
 _HEADERS = [
     (b"content-security-policy", CSP.encode()),
     (b"x-content-type-options", b"nosniff"),
@@ -74,18 +78,11 @@ class Protections:
         if not self.tokens and not _loopback_host(scope):
             # Open on loopback only: a page of another site whose name resolves to 127.0.0.1
             # (DNS rebinding) must not read the archive or post a retry.
-            reason = (
-                "without serve.tokens this server answers only to loopback names (localhost, "
-                "127.0.0.1): to reach it by another name (a proxy's), give serve.tokens"
-            )
-            await _refusal(scope, reason, 421)(scope, receive, send_with_headers)
+            await _refusal(scope, _LOOPBACK_ONLY, 421)(scope, receive, send_with_headers)
             return
-        where = _nul_in(scope)
-        if where:
-            # No name, query or id the archive holds has one, and PostgreSQL refuses it in text
-            # outright (an error of the archive's, a 503, rather than what was asked).
-            reason = f"the request's {where} holds a NUL character (%00)"
-            await _refusal(scope, reason, 400)(scope, receive, send_with_headers)
+        unreadable = _unreadable(scope)
+        if unreadable:
+            await _refusal(scope, unreadable, 400)(scope, receive, send_with_headers)
             return
         if cookie and _browser_opens_page(scope):
             # The token kept, the address without it: left in the address bar it went into the
@@ -155,11 +152,26 @@ def _without_token(scope: Scope) -> str:
     return f"{path}?{'&'.join(kept)}" if kept else path
 
 
-def _nul_in(scope: Scope) -> str | None:
-    """Where the request's address has a NUL character: its path or its query; None."""
-    if "\x00" in scope["path"]:
-        return "path"
-    return "query" if b"%00" in scope.get("query_string", b"") else None
+def _unreadable(scope: Scope) -> str | None:
+    """What makes the request's address unreadable as text, said; None when it is readable. A
+    NUL character: no name, query or id the archive holds has one, and PostgreSQL refuses it
+    in text outright (an error of the archive's, a 503, rather than what was asked). Bytes that
+    are not UTF-8 (%FF): read as U+FFFD, `q=%FF` was answered "nothing to match in '\ufffd'"."""
+    query: bytes = scope.get("query_string", b"")
+    for where, sent in (("path", _path_as_sent(scope).encode("latin-1")), ("query", query)):
+        if b"%00" in sent or b"\x00" in sent:
+            return f"the request's {where} holds a NUL character (%00)"
+        if (b"%" in sent or not sent.isascii()) and not _utf8(unquote_to_bytes(sent)):
+            return f"the request's {where} is not UTF-8 text (a byte such as %FF begins no character)"
+    return None
+
+
+def _utf8(sent: bytes) -> bool:
+    try:
+        sent.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _loopback_host(scope: Scope) -> bool:

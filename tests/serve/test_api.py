@@ -983,6 +983,27 @@ def test_a_nul_character_is_refused_as_asked_not_failed_by_postgresql(
         stop(process)
 
 
+@pytest.mark.parametrize(
+    ("path", "where"),
+    [
+        ("/api/v1/articles?q=%FF", "query"),
+        ("/api/v1/articles?q=caf%C3", "query"),  # a character cut in two
+        ("/api/v1/articles/%FF", "path"),
+        ("/?q=%E5%8F", "query"),
+        ("/rules/%C0%AF", "path"),  # an overlong '/'
+        ("/feeds/rules/%FF.atom", "path"),
+    ],
+)
+def test_an_address_not_utf8_is_refused_saying_so(served: Served, path: str, where: str) -> None:
+    """Found by a review: ?q=%FF was read as U+FFFD and answered "nothing to match in '\ufffd'"."""
+    response = httpx.get(served.base + path, timeout=10)
+    said = f"the request's {where} is not UTF-8 text"
+    assert response.status_code == 400 and said in response.text, response.text
+    if path.startswith("/api/"):
+        assert response.json()["error"].startswith(said)
+    assert httpx.get(served.base + "/api/v1/articles?q=%E5%8F%B0", timeout=10).status_code == 200
+
+
 def test_a_page_that_cannot_be_shown_is_a_page_saying_why(served: Served) -> None:
     """Found by a review: a missing rule's or article's page, or a mistyped address, answered
     JSON to the browser; a missing rule's page now lists the rules to go on to."""
