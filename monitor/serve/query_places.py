@@ -73,6 +73,8 @@ def query_hits(places: QueryPlaces, article: Article) -> list[Place | Hit]:
     """Each term's first place in the article, the text's before the teaser's before the
     title's (the title is shown already); by the matcher where none is found as written, and
     for a term every result holds that is not (written in another spelling)."""
+    if not places.written:  # NOT, source: or lang: alone: nothing the matcher would show either
+        return []
     text, teaser = article.text[:SCANNED], article.teaser[:SCANNED]
     fields = [(value, value.lower()) for value in (text, teaser, article.title)]
     shown: list[Place | Hit] = []

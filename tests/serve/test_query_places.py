@@ -106,3 +106,16 @@ def test_an_ors_terms_absent_as_written_do_not_send_a_result_to_the_matcher() ->
     places = query_places(parse_query("laser OR radar OR 铁穹 OR sonar"))
     assert [hit.term for hit in query_hits(places, article)] == ["laser"]
     assert all(isinstance(hit, Place) for hit in query_hits(places, article))
+
+
+def test_a_query_of_no_term_a_result_is_found_by_reads_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by a review: the results of `NOT zzzq` over long articles were each tokenized for
+    places no query term has (a crowd of 40 held the server for 30 s)."""
+    monkeypatch.setattr("monitor.serve.query_places._read_as_the_matcher_reads", _never_read)
+    article = make_article("a", text="dome " * 4_000)
+    for query in ("NOT zzzq", "source:Harbor", "lang:en AND NOT sport"):
+        assert query_hits(query_places(parse_query(query)), article) == []
+
+
+def _never_read(*_: object) -> list[Hit]:
+    raise AssertionError("read as the matcher reads")
