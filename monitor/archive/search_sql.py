@@ -232,9 +232,15 @@ def _keep(
             heapq.heapreplace(kept, (key, row))
 
 
-def newest_of_all(cursor: sqlite3.Cursor, filters: SearchFilters) -> Iterator[ArticleRow]:
-    """Every article that passes the filters, newest first, read as it is consumed."""
+def newest_of_all(
+    cursor: sqlite3.Cursor, filters: SearchFilters, refused: str | None = None
+) -> Iterator[ArticleRow]:
+    """Every article that passes the filters, and that the index does not match to the FTS5
+    expression `refused`, newest first, read as it is consumed."""
     conditions, params = filter_sql(filters)
+    if refused is not None:
+        conditions += " AND articles.seq NOT IN (SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?)"
+        params.append(refused)
     return cursor.execute(
         f"SELECT {_ROW} FROM articles WHERE 1{conditions} "
         "ORDER BY articles.published DESC, articles.seq DESC",

@@ -18,7 +18,7 @@ from monitor.archive.bulk import IN_JSON, json_list
 from monitor.archive.connections import SqlConnections, operation
 from monitor.archive.outbox_sql import SqlOutbox
 from monitor.archive.rule_names import respell_rules
-from monitor.archive.search import fts_query, index_exact, language_asked_of_the_matcher
+from monitor.archive.search import fts_query, fts_refusal, index_exact, language_asked_of_the_matcher
 from monitor.archive.search_sql import (
     archived,
     article_rows,
@@ -215,13 +215,16 @@ class SqlArchive(SourceSchedule):
         index_query = fts_query(query) if query is not None else None
         deadline = Deadline(time_limit, cpu_limit)
         with self.db.read_cursor() as cursor, sqlite_time_limit(cursor.connection, deadline):
+            exact = query is not None and index_exact(query, refusals=True)
             if query is not None and index_query is not None:
-                accept = None if index_exact(query) else partial(verifies, compile_node(query))
+                accept = None if exact else partial(verifies, compile_node(query))
                 return archived(cursor, newest_matches(cursor, index_query, filters, accept, deadline))
             # Nothing to ask the index (`NOT sport`, `source:x`): every article is a candidate,
-            # streamed newest first; verification stops at the limit.
-            evaluator = compile_node(query) if query is not None else None
-            return archived(cursor, first_accepted(newest_of_all(cursor, filters), evaluator, filters.limit))
+            # streamed newest first, less what an exact NOT refuses; verification stops at the limit.
+            refused = fts_refusal(query) if query is not None else None
+            evaluator = compile_node(query) if query is not None and not exact else None
+            candidates = newest_of_all(cursor, filters, refused)
+            return archived(cursor, first_accepted(candidates, evaluator, filters.limit))
 
     @operation("purging old articles")
     def purge(self, now: datetime, unmatched_age: timedelta | None, matched_age: timedelta | None) -> int:
