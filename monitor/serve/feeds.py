@@ -15,6 +15,7 @@ from markupsafe import escape
 from monitor.archive import Archive
 from monitor.models import ArchivedArticle, Article
 from monitor.payloads import iso
+from monitor.serve.rendering import HITS_LISTED, as_written
 
 ATOM = "http://www.w3.org/2005/Atom"
 JSON_FEED = "https://jsonfeed.org/version/1.1"
@@ -59,7 +60,10 @@ def _arrival(item: ArchivedArticle) -> tuple[datetime, datetime]:
 
 
 def _why(item: ArchivedArticle, rule: str) -> list[str]:
-    return [f"{hit.term}: {hit.snippet}" for hit in item.article.hits if hit.rule == rule and hit.term]
+    """The rule's places in the article, the first HITS_LISTED, and how many more there are."""
+    lines = [f"{hit.term}: {hit.snippet}" for hit in item.article.hits if hit.rule == rule and hit.term]
+    more = len(lines) - HITS_LISTED
+    return lines[:HITS_LISTED] + ([f"and {more} more places in the article"] if more > 0 else [])
 
 
 def _html(item: ArchivedArticle, rule: str) -> str:
@@ -130,10 +134,11 @@ def _text(parent: ElementTree.Element, name: str, value: str) -> ElementTree.Ele
 
 
 def _xml_safe(text: str) -> str:
-    """The text without the characters XML 1.0 cannot carry (control characters a page held)."""
+    """The text as_written, without the characters XML 1.0 cannot carry (control characters a
+    page held)."""
     return "".join(
         character
-        for character in text
+        for character in as_written(text)
         if character in "\t\n\r"
         or "\x20" <= character <= "\ud7ff"
         or "\ue000" <= character <= "\ufffd"
@@ -159,16 +164,16 @@ def json_feed(rule: str, stories: Sequence[ArchivedArticle], addresses: FeedAddr
             {
                 "id": f"urn:monitor:story:{item.article.story}",
                 "url": _web_link(item.article.url),
-                "title": item.article.title,
-                "summary": item.article.summary,
-                "content_html": _html(item, rule),
+                "title": as_written(item.article.title),
+                "summary": as_written(item.article.summary),
+                "content_html": as_written(_html(item, rule)),
                 "date_published": iso(item.article.published),
                 "date_modified": iso(_updated(item.article)),
-                "authors": [{"name": item.article.source}],
+                "authors": [{"name": as_written(item.article.source)}],
                 "language": item.article.language,
                 "tags": list(item.article.rules),
                 "_monitor": {
-                    "hits": _why(item, rule),
+                    "hits": [as_written(line) for line in _why(item, rule)],
                     "also_reported_by": [{"source": s, "url": u} for s, u in item.also_reported_by],
                 },
             }

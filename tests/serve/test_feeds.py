@@ -3,6 +3,7 @@ own feed parser, as a desk's feed reader would."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from datetime import UTC, datetime, timedelta
@@ -14,7 +15,7 @@ import httpx
 
 from monitor.archive.sql import SqlArchive
 from monitor.ingest.parse.feeds import parse_feed
-from monitor.models import Article
+from monitor.models import Article, Hit
 from tests.archive.helpers import NOW, make_article
 from tests.configs import monitor_config
 from tests.serve.conftest import (
@@ -260,3 +261,37 @@ def _store(folder: Path, *batches: list[Article]) -> None:
             archive.store_new(batch, [])
     finally:
         archive.close()
+
+
+def test_a_feed_shows_text_as_written_and_a_few_places_an_entry(tmp_path: Path) -> None:
+    """Found by a review: a title's right-to-left override reached feed readers (a file name's
+    extension turned round: "gnp.exe"), as the pages no longer show; and an article a rule hit
+    twenty times gave its entry twenty lines, as its line in a results page did."""
+    archive_with_articles(tmp_path)
+    text = "The Iron Dome was shown. " * 30
+    hits = tuple(
+        Hit("Iron Dome", "Iron Dome", "text", 4 + 25 * n, 13 + 25 * n, f"place {chr(65 + n)}")
+        for n in range(20)
+    )
+    spoofed = make_article(
+        "spoofed",
+        title="Dome says \u202egnp.exe\u202c safe",
+        text=text,
+        hits=hits,
+        published=NOW + timedelta(hours=1),
+    )
+    _store(tmp_path, [spoofed])
+    with serving(monitor_config(tmp_path)) as base:
+        atom = feedparser.parse(httpx.get(base + "/feeds/rules/Iron Dome.atom").content)
+        json_feed = httpx.get(base + "/feeds/rules/Iron Dome.json").json()
+        page = httpx.get(base + "/rules/Iron Dome").text
+        search = httpx.get(base + "/", params={"q": "NOT zzzq"}).text  # the rules' hits shown
+    [entry] = [each for each in atom.entries if "spoofed" in each.link]
+    assert entry.title == "Dome says gnp.exe safe"
+    [item] = [each for each in json_feed["items"] if each["url"].endswith("/spoofed")]
+    assert item["title"] == "Dome says gnp.exe safe" and "\u202e" not in json.dumps(item, ensure_ascii=False)
+    assert item["_monitor"]["hits"][-2:] == ["Iron Dome: place E", "and 15 more places in the article"]
+    assert "place E" in entry.content[0].value and "place F" not in entry.content[0].value
+    for listed in (page, search):
+        assert "place E" in listed and "place F" not in listed
+        assert "15 more places in the article</a>" in listed
