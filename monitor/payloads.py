@@ -25,6 +25,9 @@ def article_json(archived: ArchivedArticle) -> dict[str, Any]:
         "fetched": iso(article.fetched),
         # An item that gave no date is dated by its fetch: said here, not passed off as its own.
         "published_inferred": article.published == article.fetched,
+        # When a new version (its feed entry changed) last replaced it: null if never. A client
+        # keeping copies tells by it which to fetch again (`fetched` is the first arrival).
+        "revised": iso(article.revised),
         "language": article.language,
         "summary": article.summary,
         "rules": article.rules,

@@ -61,6 +61,7 @@ class ArticleOut(BaseModel):
     published: str | None
     fetched: str | None
     published_inferred: bool
+    revised: str | None  # when a new version of its entry replaced it; null: never
     language: str | None
     summary: str
     rules: list[str]

@@ -13,6 +13,7 @@ from monitor.archive import Archive
 from monitor.archive.copying import copy_archive
 from monitor.archive.pg_archive import PostgresArchive
 from monitor.archive.sql import SqlArchive
+from monitor.payloads import article_json
 from monitor.serve.feeds import FeedAddresses, atom_feed, json_feed
 from tests.archive.helpers import NOW, make_article
 
@@ -46,6 +47,11 @@ def test_a_revised_article_says_when(archive: Archive) -> None:
         "2026-01-06T14:30:00Z",
     )
     assert json_feed("Iron Dome", [revised], addresses)["items"][0]["date_modified"] == "2026-01-06T14:30:00Z"
+    # The article's JSON (the API, search --format json, the webhook) says it too (a review: an
+    # API client could not tell that an article had a new version).
+    assert article_json(revised)["revised"] == "2026-01-06T14:30:00Z"
+    assert article_json(untouched)["revised"] is None
+    assert article_json(revised)["fetched"] == "2026-01-06T09:30:00Z"
 
 
 def test_a_copy_to_postgresql_keeps_when_an_article_was_revised(
