@@ -10,7 +10,10 @@ from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from monitor.cli.output import render
+from monitor.ingest.poll.articles import headline
 from tests import fixtures
 from tests.configs import monitor_config
 from tests.conftest import Cli
@@ -308,6 +311,19 @@ def test_a_title_of_a_whole_text_is_cut_to_a_headline(cli: Cli, tmp_path: Path, 
     assert len(found["title"]) <= 1_001 and found["title"].endswith("…")
     assert found["title"][:-1].split()[-1] in {"and", "more", "words"}  # cut at a space
     assert found["title"].startswith("Iron Dome drill and more") and found["rules"] == ["Iron Dome"]
+
+
+@pytest.mark.parametrize(
+    "joined", ["\U0001f1ee\U0001f1f1", "e\u0301", "\U0001f468\u200d\U0001f469\u200d\U0001f467"]
+)
+def test_a_title_without_spaces_is_cut_between_characters_as_a_reader_sees_them(joined: str) -> None:
+    """Found by a review: cut at 1,000 code points, a title of flags ended in half a flag."""
+    for lead in range(4):
+        title = "x" * lead + joined * 1_000
+        cut = headline(title)
+        assert cut.endswith("…") and len(cut) <= 1_001
+        kept = cut[:-1]
+        assert kept and (kept.removeprefix("x" * lead).replace(joined, "") == ""), (lead, kept[-4:])
 
 
 def _the_one_item_stored(

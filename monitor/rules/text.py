@@ -186,7 +186,7 @@ def snippet_around(
         tail = len(text)
     else:
         gap = text.rfind(" ", end, tail)
-        tail = gap if gap >= 0 else _previous_boundary(text, tail, end)
+        tail = gap if gap >= 0 else previous_boundary(text, tail, end)
     piece = text[head:tail]
     if "  " in piece or not piece.isprintable():
         piece = " ".join(piece.split())
@@ -237,7 +237,7 @@ def _next_boundary(text: str, at: int, limit: int) -> int:
     return at
 
 
-def _previous_boundary(text: str, at: int, limit: int) -> int:
+def previous_boundary(text: str, at: int, limit: int) -> int:
     """`at`, or the last place before it where a character as a reader sees it ends (at least
     `limit`)."""
     while at > limit and _inside_character(text, at):

@@ -58,8 +58,15 @@ def token_shown(request: Request, tokens: Sequence[str]) -> str | None:
     return next((each for each in _given(request) if is_token(each, tokens)), None)
 
 
-def _given(request: Request) -> list[str]:
-    scheme, _, bearer = request.headers.get("authorization", "").partition(" ")
-    shown = [bearer.strip()] if scheme.lower() == "bearer" else []
+def token_of_address(request: Request, tokens: Sequence[str]) -> str | None:
+    """The configured token the request's user has in hand: its ?token= or the cookie it left;
+    never one of an Authorization header, which a proxy may add for its users (who would read
+    it in a page's links)."""
+    return next((each for each in _given(request, bearer=False) if is_token(each, tokens)), None)
+
+
+def _given(request: Request, bearer: bool = True) -> list[str]:
+    scheme, _, sent = request.headers.get("authorization", "").partition(" ")
+    shown = [sent.strip()] if bearer and scheme.lower() == "bearer" else []
     shown += [request.query_params.get("token", ""), unquote(request.cookies.get(COOKIE, ""))]
     return [each for each in shown if each]

@@ -15,7 +15,7 @@ from markupsafe import escape
 from monitor.archive import Archive
 from monitor.models import ArchivedArticle, Article
 from monitor.payloads import iso
-from monitor.serve.rendering import HITS_LISTED, as_written
+from monitor.serve.rendering import HITS_LISTED, as_written, hits_shown
 
 ATOM = "http://www.w3.org/2005/Atom"
 JSON_FEED = "https://jsonfeed.org/version/1.1"
@@ -60,8 +60,9 @@ def _arrival(item: ArchivedArticle) -> tuple[datetime, datetime]:
 
 
 def _why(item: ArchivedArticle, rule: str) -> list[str]:
-    """The rule's places in the article, the first HITS_LISTED, and how many more there are."""
-    lines = [f"{hit.term}: {hit.snippet}" for hit in item.article.hits if hit.rule == rule and hit.term]
+    """The rule's places in the article, as its pages list them (each snippet once), the first
+    HITS_LISTED, and how many more there are."""
+    lines = [f"{hit.term}: {hit.snippet}" for hit in hits_shown(item.article, rule)]
     more = len(lines) - HITS_LISTED
     return lines[:HITS_LISTED] + ([f"and {more} more places in the article"] if more > 0 else [])
 

@@ -15,7 +15,7 @@ from monitor.errors import SearchTooSlow, ServerBusy
 from monitor.mentions import mention_series
 from monitor.models import ArchivedArticle
 from monitor.queries import rule_matches, rules_overview, source_health
-from monitor.serve.auth import token_shown
+from monitor.serve.auth import token_of_address
 from monitor.serve.chart import line_chart
 from monitor.serve.rendering import counted_page, page, path_part, problem_page, spelled
 from monitor.serve.searching import Searching, retry_after, rule_prefixes
@@ -62,8 +62,8 @@ class OverviewPages:
     def _feed_query(self, request: Request) -> str:
         """?token=… for the feeds' links of a page, when the server has tokens: copied into a
         feed reader, which keeps no cookie, they must answer (a browser following one is sent
-        on without it, as to a page)."""
-        token = token_shown(request, self.settings.serve.tokens)
+        on without it, as to a page). Never a token sent as a header (token_of_address)."""
+        token = token_of_address(request, self.settings.serve.tokens)
         return f"?{urlencode({'token': token})}" if token else ""
 
     async def rule_page(self, name: str, request: Request) -> HTMLResponse:

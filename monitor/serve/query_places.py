@@ -92,11 +92,20 @@ def query_hits(places: QueryPlaces, article: Article) -> list[Place | Hit]:
             if in_every_result:
                 elsewise.add(term)
     if not shown:
-        return list(_read_as_the_matcher_reads(places.evaluator, article))
+        return list(_first_places(_read_as_the_matcher_reads(places.evaluator, article)))
     if elsewise:
         hits = _read_as_the_matcher_reads(places.evaluator, article)
-        shown += [hit for hit in hits if hit.term in elsewise]
+        shown += _first_places([hit for hit in hits if hit.term in elsewise])
     return shown
+
+
+def _first_places(hits: list[Hit]) -> list[Hit]:
+    """Each term's first place, as for the terms found as written: the text's or the teaser's
+    before the title's (the title is shown already)."""
+    first: dict[str, Hit] = {}
+    for hit in sorted(hits, key=lambda hit: hit.field == "title"):  # stable: in reading order
+        first.setdefault(hit.term, hit)
+    return list(first.values())
 
 
 def _marked(snippet: str, pattern: re.Pattern[str]) -> Markup:

@@ -106,7 +106,7 @@ def _marked(snippet: str, term: str) -> Markup:
     return Markup(nh3.clean(html_marked(snippet, term), tags={"mark"}, attributes={}, link_rel=None))
 
 
-def _hits_of(article: Article, rule: str | None, with_rules: bool = False) -> list[Hit]:
+def hits_shown(article: Article, rule: str | None, with_rules: bool = False) -> list[Hit]:
     """The article's hits (of `rule`) to show, each snippet once: the same words found in the
     feed's teaser and again in the page's text show once, the longer (the JSON keeps every hit);
     so do one term's words found by two rules, unless the lines name the rule (`with_rules`)."""
@@ -179,7 +179,7 @@ def _environment() -> Environment:
         finalize=_as_written,
     )
     environment.globals.update(
-        marked=_marked, hits_of=_hits_of, safe_link=_safe_link, HITS_LISTED=HITS_LISTED
+        marked=_marked, hits_of=hits_shown, safe_link=_safe_link, HITS_LISTED=HITS_LISTED
     )
     environment.filters["path_part"] = path_part
     environment.filters["utc"] = shown_utc

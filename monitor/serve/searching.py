@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
 
-from monitor.archive.search import fts_query
+from monitor.archive.search import fts_query, fts_refusal
 from monitor.config.settings import Settings
 from monitor.errors import MonitorError, SearchTooSlow, ServerBusy
 from monitor.queries import query_of
@@ -296,9 +296,13 @@ def _without_limits(work: Callable[..., T], *arguments: Any, time_limit: float, 
 
 def prefixes_gathered(query: Node | None) -> int:
     """The prefixes the index gathers for a search of the query, each in memory at once: a
-    Hebrew prefix is a phrase per prefixed form; none under a NOT, none for a scan."""
-    index_query = fts_query(query) if query is not None else None
-    return 0 if index_query is None else index_query.count('"*')  # a prefix phrase: "ka"*
+    Hebrew prefix is a phrase per prefixed form; those of what a NOT refuses too (on SQLite the
+    index leaves their matches out: `NOT lo*` gathers lo*'s; PostgreSQL verifies them instead,
+    and such a search waits for turns it could do without); none under title: or NEAR."""
+    if query is None:
+        return 0
+    gathered = (fts_query(query) or "") + (fts_refusal(query) or "")
+    return gathered.count('"*')  # a prefix phrase: "ka"*
 
 
 def prefixes_asked(text: str) -> int:

@@ -529,6 +529,10 @@ def test_with_tokens_a_client_must_show_one(tmp_path: Path) -> None:
         assert rule_page.headers["cache-control"] == "private"  # its links hold the token
         rules = httpx.get(base + "/rules", params={"token": TOKEN}).text
         assert f'href="/feeds/rules/Iron%20Dome.atom?token={TOKEN}">Atom</a>' in rules
+        # Never a token sent as a header (a proxy adding it for its users: they would read it).
+        for path in ("/rules", "/rules/Iron Dome"):
+            by_header = httpx.get(base + path, headers={"Authorization": f"Bearer {TOKEN}"})
+            assert by_header.status_code == 200 and TOKEN not in by_header.text, path
     finally:
         stop(process)
 

@@ -15,7 +15,9 @@ import httpx
 
 from monitor.archive.sql import SqlArchive
 from monitor.ingest.parse.feeds import parse_feed
-from monitor.models import Article, Hit
+from monitor.models import ArchivedArticle, Article, Hit
+from monitor.serve.feeds import FeedAddresses, json_feed
+from monitor.serve.rendering import hits_shown
 from tests.archive.helpers import NOW, make_article
 from tests.configs import monitor_config
 from tests.serve.conftest import (
@@ -295,3 +297,15 @@ def test_a_feed_shows_text_as_written_and_a_few_places_an_entry(tmp_path: Path) 
     for listed in (page, search):
         assert "place E" in listed and "place F" not in listed
         assert "15 more places in the article</a>" in listed
+
+
+def test_a_feed_entry_counts_an_articles_places_as_its_pages_do() -> None:
+    """Found by a review: a page merged snippets one inside another (the same words found in
+    the teaser and the text) and said "5 more places", the feed listed them all ("8 more")."""
+    hits = tuple(Hit("Iron Dome", "Iron Dome", "text", n, n + 9, f"the dome place {n}") for n in range(12))
+    item = ArchivedArticle(make_article("nested", hits=hits), ())
+    shown = hits_shown(item.article, "Iron Dome")  # "...place 1" is within "...place 10": once
+    addresses = FeedAddresses("http://x.test/f.json", "http://x.test/r")
+    lines = json_feed("Iron Dome", [item], addresses)["items"][0]["_monitor"]["hits"]
+    assert len(shown) < 12 and lines[-1] == f"and {len(shown) - 5} more places in the article"
+    assert lines[:5] == [f"{hit.term}: {hit.snippet}" for hit in shown[:5]]

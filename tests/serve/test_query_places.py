@@ -119,3 +119,13 @@ def test_a_query_of_no_term_a_result_is_found_by_reads_nothing(monkeypatch: pyte
 
 def _never_read(*_: object) -> list[Hit]:
     raise AssertionError("read as the matcher reads")
+
+
+def test_a_term_found_in_another_spelling_shows_its_first_place_not_the_title() -> None:
+    """Found by a review: `dome F-35` over "F35 dome" listed every F35 place, the title's too,
+    where a term found as written shows its first place only."""
+    shown = _shown("dome AND F-35", title="F35 dome", text="The dome guards F35 jets; more F35 jets came.")
+    assert [term for term, _ in shown] == ["dome", "F-35"]
+    assert shown[1][1].endswith("[text]")
+    alone = _shown("F-35", title="F35 jets", text="F35 jets came, then more F35 jets.")
+    assert [(term, marks.endswith("[text]")) for term, marks in alone] == [("F-35", True)]

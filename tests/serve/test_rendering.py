@@ -24,16 +24,16 @@ def test_a_snippet_found_again_in_the_pages_text_is_shown_once() -> None:
         Hit("Iron Dome", "כיפת ברזל", "text", 0, 9, "כיפת ברזל יורטה"),
     )
     article = make_article("a", hits=hits)
-    shown = rendering._hits_of(article, None, with_rules=True)  # as the article's page shows them
+    shown = rendering.hits_shown(article, None, with_rules=True)  # as the article's page shows them
     assert [(hit.rule, hit.field, hit.start) for hit in shown] == [
         ("Taiwan Shield", "text", 22),  # the teaser's words are in it: the longer shown
         ("Taiwan Shield", "text", 90),
         ("Air defence", "text", 22),  # the same words for another rule
         ("Iron Dome", "text", 0),
     ]
-    assert [hit.start for hit in rendering._hits_of(article, "Taiwan Shield")] == [22, 90]
+    assert [hit.start for hit in rendering.hits_shown(article, "Taiwan Shield")] == [22, 90]
     reversed_order = make_article("b", hits=hits[::-1])  # the longer first: the same shown
-    assert {(hit.rule, hit.field) for hit in rendering._hits_of(reversed_order, None, with_rules=True)} == {
+    assert {(hit.rule, hit.field) for hit in rendering.hits_shown(reversed_order, None, with_rules=True)} == {
         ("Taiwan Shield", "text"),
         ("Air defence", "text"),
         ("Iron Dome", "text"),

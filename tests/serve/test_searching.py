@@ -46,6 +46,9 @@ from tests.serve.conftest import archive_with_articles
         ("ka* OR lo* OR dome", 2),
         ("dome NOT ka*", 1),  # the index leaves out ka*'s matches: it gathers them (SQLite)
         ("dome NOT title:ka*", 0),  # under title: the matcher's, verified, not gathered
+        ("NOT lo*", 1),  # the index leaves out lo*'s matches of every article: it gathers them
+        ("NOT lo* AND NOT ka*", 2),
+        ("NOT lo* OR dome", 0),  # every article a candidate, each verified
         ("title:ka* NEAR/3 lo*", 2),
         ("כיפ*", 30),  # the index reads it with each run of Hebrew prefixes too (29)
         ('"ka lo"', 0),

@@ -21,7 +21,7 @@ from monitor.models import Article, FeedEntry
 from monitor.near_duplicates import article_shingles
 from monitor.rules import MatchInput
 from monitor.rules.automaton import Matcher
-from monitor.rules.text import index_fields
+from monitor.rules.text import index_fields, previous_boundary
 
 log = logging.getLogger(__name__)
 PAGE_TYPES = ("text/html", "application/xhtml+xml", "text/plain")
@@ -145,9 +145,10 @@ async def _page(pipeline: Pipeline, source: SourceSettings, entry: FeedEntry) ->
 
 
 def headline(title: str) -> str:
-    """The title, cut after MOST_TITLE_CHARS at a space (where it has one) with an ellipsis."""
+    """The title, cut after MOST_TITLE_CHARS at a space (where it has one; else where no
+    character as a reader sees it is split: a flag, a letter and its accent) with an ellipsis."""
     if len(title) <= MOST_TITLE_CHARS:
         return title
-    kept = title[:MOST_TITLE_CHARS]
-    space = kept.rfind(" ", MOST_TITLE_CHARS // 2)
-    return (kept[:space] if space > 0 else kept).rstrip() + "…"
+    space = title.rfind(" ", MOST_TITLE_CHARS // 2, MOST_TITLE_CHARS + 1)
+    cut = space if space > 0 else previous_boundary(title, MOST_TITLE_CHARS, MOST_TITLE_CHARS // 2)
+    return title[:cut].rstrip() + "…"
