@@ -239,7 +239,15 @@ def newest_of_all(
     expression `refused`, newest first, read as it is consumed."""
     conditions, params = filter_sql(filters)
     if refused is not None:
-        conditions += " AND articles.seq NOT IN (SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?)"
+        # A word is looked up for each article read, a prefix's matches gathered once: gathering
+        # `budget`'s matches at a million took 30 ms and some 15 MB a search (a lookup each of
+        # the 50 read, 5 ms); looking a prefix up for each re-gathers it each time (20 s).
+        conditions += (
+            " AND articles.seq NOT IN (SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?)"
+            if '"*' in refused
+            else " AND NOT EXISTS (SELECT 1 FROM articles_fts WHERE articles_fts MATCH ? "
+            "AND articles_fts.rowid = articles.seq)"
+        )
         params.append(refused)
     return cursor.execute(
         f"SELECT {_ROW} FROM articles WHERE 1{conditions} "
