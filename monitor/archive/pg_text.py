@@ -9,11 +9,13 @@ matcher finds it. The index query finds a superset of what the matcher accepts; 
 proximity are left to the matcher, as on SQLite.
 
 A tsvector keeps at most 256 positions of a lexeme, none past 16,383, no lexeme over 2,047
-bytes (no term can have one: the index cannot narrow such a term) and no more than 1 MB in all.
+bytes (no term can be one: the index cannot narrow such a term; but a prefix may begin one) and
+no more than 1 MB in all.
 An article past those limits has gaps in its index, recorded beside it (`search_gaps`):
 - POSITIONS: some positions are missing, so a phrase in it may be there without showing
   (a long article: a word said more than 256 times, or past the 16,383rd word);
-- WORDS: some words are missing too (only a text far over any real article's size does this).
+- WORDS: some words are missing too (a word over 2,047 bytes, or a text far over any real
+  article's size).
 What the index shows of such an article is still true, so the index query finds no article
 the matcher would refuse; search reads the articles with gaps apart (pg_search.py).
 """
@@ -45,14 +47,22 @@ def search_vector(title: str, body: str) -> tuple[str, int]:
     phrase spans two fields), and its gaps (NO_GAPS, POSITIONS or WORDS)."""
     positions: dict[str, list[int]] = {}
     position = 0
+    too_long = False  # a word past LONGEST_LEXEME: no term is one, but a prefix may begin one
     for field in (title, body):
         position += 1  # a gap: a phrase ends with its field
         for token in field.split():
             position += 1
-            if token != FIELD_BREAK and _fits(token):
+            if token == FIELD_BREAK:
+                continue
+            if _fits(token):
                 positions.setdefault(token, []).append(position)
+            else:
+                too_long = True
     lossy = position > LAST_POSITION or any(len(found) > MOST_POSITIONS for found in positions.values())
     literal = _literal(positions, with_positions=True)
+    if len(literal) <= MOST_BYTES and too_long:
+        # `b*` in a word of 40,000 b's: missed while the article was said to have no gaps.
+        return literal, WORDS
     if len(literal) <= MOST_BYTES:
         return literal, POSITIONS if lossy else NO_GAPS
     literal = _literal(positions, with_positions=False)  # the words alone take less room

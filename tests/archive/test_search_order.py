@@ -186,6 +186,15 @@ def test_which_queries_the_index_answers_exactly() -> None:
         assert not index_exact(parse_query(verified), refusals=True), verified
 
 
+def test_a_prefix_inside_a_word_longer_than_the_index_keeps_is_found(archive: Archive) -> None:
+    """Found by a review: PostgreSQL's index keeps no word over 2,047 bytes, and said the article
+    had no gaps: `b*` missed a word of 40,000 b's that SQLite and the matcher found."""
+    archive.store_new([make_article("long", text="a" * 1500 + " " + "b" * 40_000 + " lonely", hits=())], [])
+    for query in ("b*", "bb*", "lonely b*", "b* -zork", "NOT b*"):
+        found = [item.article.id for item in archive.search(parse_query(query), SearchFilters(limit=10))]
+        assert found == ([] if query.startswith("NOT") else ["long"]), query
+
+
 def test_a_not_over_long_articles_verifies_none_of_them(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
