@@ -543,12 +543,7 @@ def test_a_token_of_any_printable_characters_is_kept_by_the_cookie(tmp_path: Pat
     what had just failed: open the page once with ?token=."""
     odd = 'desk!token;with,"odd"%41chars\\'
     archive_with_articles(tmp_path)
-    port = free_port()
-    config = monitor_config(tmp_path, serve={"listen": f"127.0.0.1:{port}", "tokens": [odd]})
-    process = start_serving(config, "serve")
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(base, process)
+    with serving(monitor_config(tmp_path, serve={"tokens": [odd]})) as base:
         with httpx.Client(base_url=base, timeout=10, headers=NAVIGATING) as browser:
             first = browser.get("/rules", params={"token": odd})
             assert first.status_code == 303 and first.headers["location"] == "/rules"
@@ -558,8 +553,6 @@ def test_a_token_of_any_printable_characters_is_kept_by_the_cookie(tmp_path: Pat
         # Read once: the token's own %41 is not taken for an A.
         near = {"monitor_token": quote('desk!token;with,"odd"Achars\\', safe="")}
         assert httpx.get(base + "/rules", cookies=near).status_code == 401
-    finally:
-        stop(process)
 
 
 def test_behind_a_tls_proxy_the_cookie_is_secure_and_retry_works(tmp_path: Path) -> None:
