@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from monitor.config.settings import is_loopback
+from monitor.ingest.parse.charsets import is_utf8
 from monitor.metrics import Metrics
 from monitor.serve.auth import COOKIE, cookie_value, is_token
 from monitor.serve.rendering import is_page
@@ -161,17 +162,9 @@ def _unreadable(scope: Scope) -> str | None:
     for where, sent in (("path", _path_as_sent(scope).encode("latin-1")), ("query", query)):
         if b"%00" in sent or b"\x00" in sent:
             return f"the request's {where} holds a NUL character (%00)"
-        if (b"%" in sent or not sent.isascii()) and not _utf8(unquote_to_bytes(sent)):
+        if (b"%" in sent or not sent.isascii()) and not is_utf8(unquote_to_bytes(sent)):
             return f"the request's {where} is not UTF-8 text (a byte such as %FF begins no character)"
     return None
-
-
-def _utf8(sent: bytes) -> bool:
-    try:
-        sent.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 def _loopback_host(scope: Scope) -> bool:
