@@ -37,11 +37,10 @@ from monitor.archive.pg_search import (
     newest_of_all,
     rule_arrivals,
 )
-from monitor.archive.pg_text import search_query
+from monitor.archive.pg_text import index_ask
 from monitor.archive.postgres import PostgresConnections
 from monitor.archive.rule_names import respell_rules
-from monitor.archive.search import index_exact, language_asked_of_the_matcher
-from monitor.archive.search_sql import first_accepted
+from monitor.archive.search import language_asked_of_the_matcher
 from monitor.archive.sources_sql import SourceSchedule, SqlSources
 from monitor.archive.stats_sql import SqlStats
 from monitor.archive.stories import assign_stories, band_rows
@@ -201,7 +200,7 @@ class PostgresArchive(SourceSchedule):
         cpu_limit: float | None = None,
     ) -> list[ArchivedArticle]:
         """Newest first: candidates from the full-text index, each verified by the matcher
-        unless the index's answer is exact (see search.index_exact and pg_text)."""
+        unless the index's answer is exact (see pg_text.index_ask)."""
         query, filters = language_asked_of_the_matcher(query, filters)
         with self.db.read_cursor(time_limit) as cursor:
             # From when a reader is had: a quick search queued behind slow ones is not too slow.
@@ -212,17 +211,14 @@ class PostgresArchive(SourceSchedule):
     def _search(
         self, cursor: Cursor, query: Node | None, filters: SearchFilters, deadline: Deadline
     ) -> list[ArchivedArticle]:
-        index_query = search_query(query) if query is not None else None
-        evaluator = compile_node(query) if query is not None else None
-        if query is not None and evaluator is not None and index_query is not None:
-            loose = search_query(query, loose=True)
-            exact = index_exact(query)
-            statistics = self._index_statistics(cursor)
-            rows = newest_matches(cursor, index_query, loose, filters, evaluator, exact, statistics, deadline)
-            return archived(cursor, rows)
-        # Nothing to ask the index: every article is a candidate, read newest first.
-        candidates = newest_of_all(cursor, filters, deadline)
-        return archived(cursor, first_accepted(candidates, evaluator, filters.limit))
+        if query is None:
+            return archived(cursor, newest_of_all(cursor, None, filters, None, deadline))
+        ask, evaluator = index_ask(query), compile_node(query)
+        if ask.asked is None:  # nothing to ask the index: every article is a candidate
+            return archived(cursor, newest_of_all(cursor, ask, filters, evaluator, deadline))
+        statistics = self._index_statistics(cursor)
+        rows = newest_matches(cursor, ask.asked, ask, filters, evaluator, statistics, deadline)
+        return archived(cursor, rows)
 
     def _index_statistics(self, cursor: Cursor) -> IndexStatistics:
         """index_statistics, read again once a minute (threads may both read them: no harm)."""

@@ -14,14 +14,16 @@ MATERIALIZED common table expression the planner cannot merge with it.
 
 Articles whose index has gaps (pg_text.py: a very long text) are candidates in the same
 statement, through an index of their own (the planner ORs its bitmap with the GIN index's), with
-phrases loosened to their words, and are verified by the matcher.
+phrases loosened to their words, and are verified by the matcher unless the query needs none of
+what their index lacks. What a NOT refuses exactly is left out by a condition on each row's
+tsvector (pg_text.index_ask), which costs microseconds where the matcher tokenized the text.
 Rows have the columns of `articles` in tables.py's order, as on SQLite (search_sql.py), so that
 both backends turn rows into articles with the same code.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,7 +31,7 @@ import psycopg
 
 from monitor.archive import SearchFilters
 from monitor.archive.pg_estimate import IndexStatistics
-from monitor.archive.pg_text import NO_GAPS, WORDS
+from monitor.archive.pg_text import NO_GAPS, WORDS, IndexAsk
 from monitor.archive.search_sql import (
     FIRST_CHUNK,
     HITS_AT_ONCE,
@@ -120,47 +122,61 @@ _CROSSOVER = 2.0
 def newest_matches(
     cursor: Cursor,
     index_query: str,
-    loose_query: str | None,
+    ask: IndexAsk,
     filters: SearchFilters,
     query: Evaluator,
-    exact: bool,
     statistics: IndexStatistics,
     deadline: Deadline,
 ) -> list[ArticleRow]:
     """The newest articles (by publication) the query matches that pass the filters, at most
-    `filters.limit`, newest first: candidates of the index query (`exact`: its answer is the
-    matcher's, search.index_exact, and none is verified), and the articles whose index has
-    gaps, candidates of `loose_query` (None: all of them), each verified. `statistics`: the
-    index's, to estimate how many articles the index query matches. SearchTooSlow when a
-    chunk is due after the deadline."""
+    `filters.limit`, newest first: candidates of `index_query` (ask.asked), and the articles
+    whose index has gaps, candidates of `ask.loose` (None: all of them), less what the index
+    refuses (`ask.refused`), each verified unless its kind of gaps is one the index answers
+    exactly. `statistics`: the index's, to estimate how many articles the index query matches.
+    SearchTooSlow when a chunk is due after the deadline."""
     if filters.limit <= 0:
         return []
     conditions, params = filter_sql(filters)
+    refusal, refused_params = _refusal_sql(ask.refused)
     # One statement for both kinds of candidates: the articles with gaps are few, and a second
     # statement cost a round trip as long as a rare phrase's search.
     with_gaps = f"articles.search_gaps > {NO_GAPS}"
     loose_params = []
-    if loose_query is not None:
+    if ask.loose is not None:
         with_gaps += f" AND (articles.search_gaps = {WORDS} OR articles.search @@ %s::tsquery)"
-        loose_params = [loose_query]
-    where = f"(articles.search @@ %s::tsquery OR ({with_gaps})){conditions}"
+        loose_params = [ask.loose]
+    where = f"(articles.search @@ %s::tsquery OR ({with_gaps})){refusal}{conditions}"
     few = _few_matches(statistics, index_query, filters.limit)
-    rows = _in_search_order(
-        cursor, where, [index_query, *loose_params, *params], _first(filters.limit, exact), deadline, few
+    every = [index_query, *loose_params, *refused_params, *params]
+    first = filters.limit if ask.exact else max(FIRST_CHUNK, filters.limit)  # more when some are refused
+    rows = _in_search_order(cursor, where, every, first, deadline, few)
+    return _accepted(rows, ask.exact, query, filters.limit)
+
+
+def _refusal_sql(refused: dict[int, str]) -> tuple[str, list[Any]]:
+    """`AND NOT (...)` leaving out the articles whose index holds what the query refuses (the
+    tsquery of each kind of gaps), and its parameters."""
+    if not refused:
+        return "", []
+    held = " OR ".join(
+        f"(articles.search_gaps = {gaps} AND articles.search @@ %s::tsquery)" for gaps in refused
     )
+    return f" AND NOT ({held})", list(refused.values())
+
+
+def _accepted(
+    rows: Iterable[ArticleRow], exact: frozenset[int], query: Evaluator | None, limit: int
+) -> list[ArticleRow]:
+    """The first `limit` rows (of an article's columns, then its gaps) the query matches: those
+    whose gaps are of a kind the index answers `exact`ly as read, the others verified."""
     found: list[ArticleRow] = []
     for row in rows:
         article, gaps = row[:-1], row[-1]
-        if (exact and gaps == NO_GAPS) or verifies(query, article):
+        if query is None or gaps in exact or verifies(query, article):
             found.append(article)
-            if len(found) >= filters.limit:
+            if len(found) >= limit:
                 break
     return found
-
-
-def _first(limit: int, exact: bool) -> int:
-    """How many candidates to read first: a few more than the limit when some may be refused."""
-    return limit if exact else max(FIRST_CHUNK, limit)
 
 
 def _few_matches(statistics: IndexStatistics, index_query: str, limit: int) -> bool:
@@ -198,11 +214,21 @@ def _in_search_order(
         after, count = (rows[-1][_PUBLISHED], rows[-1][_SEQ]), min(count * 2, LARGEST_CHUNK)
 
 
-def newest_of_all(cursor: Cursor, filters: SearchFilters, deadline: Deadline) -> Iterator[ArticleRow]:
-    """Every article that passes the filters, newest first, read in chunks as it is consumed
-    (SearchTooSlow when a chunk is due after the deadline)."""
+def newest_of_all(
+    cursor: Cursor, ask: IndexAsk | None, filters: SearchFilters, query: Evaluator | None, deadline: Deadline
+) -> list[ArticleRow]:
+    """The newest articles that pass the filters and the query, which the index cannot narrow
+    (`NOT sport`, `source:x`, none), at most `filters.limit`: read newest first in chunks as
+    they are consumed, less what the index refuses (`ask.refused`), each verified unless the
+    index answers exactly for its kind of gaps. SearchTooSlow when a chunk is due after the
+    deadline."""
+    if filters.limit <= 0:
+        return []
     conditions, params = filter_sql(filters)
-    return (row[:-1] for row in _in_search_order(cursor, f"true{conditions}", params, FIRST_CHUNK, deadline))
+    refusal, refused_params = _refusal_sql(ask.refused if ask else {})
+    where, every = f"true{refusal}{conditions}", [*refused_params, *params]
+    rows = _in_search_order(cursor, where, every, FIRST_CHUNK, deadline)
+    return _accepted(rows, ask.exact if ask else frozenset(), query, filters.limit)
 
 
 def article_rows(cursor: Cursor, article_ids: Sequence[str]) -> list[ArticleRow]:

@@ -5,8 +5,9 @@ is SQLite's).
 Both are written as literals (`'token':position`, `'a' & 'b':*`), which PostgreSQL reads as
 they are: no parser or dictionary of its own splits, stems or folds them, so a Chinese term
 inside running text, a Hebrew prefixed form or a folded script is found exactly where the
-matcher finds it. The index query finds a superset of what the matcher accepts; NOT, fields and
-proximity are left to the matcher, as on SQLite.
+matcher finds it. The index query finds a superset of what the matcher accepts; what a NOT
+refuses is left out beside it where the index finds it exactly (index_ask), as on SQLite; fields
+and proximity are left to the matcher.
 
 A tsvector keeps at most 256 positions of a lexeme, none past 16,383, no lexeme over 2,047
 bytes (no term can be one: the index cannot narrow such a term; but a prefix may begin one) and
@@ -23,8 +24,11 @@ the matcher would refuse; search reads the articles with gaps apart (pg_search.p
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import NamedTuple
 
+from monitor.archive.search import index_exact
 from monitor.rules import Field, Near, Node, Not, Op, Term
+from monitor.rules.ast import all_terms
 from monitor.rules.text import FIELD_BREAK
 from monitor.rules.word_forms import MOST_TERM_FORMS, forms_count, position_forms, term_forms
 
@@ -134,3 +138,61 @@ def search_query(node: Node, loose: bool = False) -> str | None:
             return search_query(child, loose)
         case Field():
             return None
+
+
+class IndexAsk(NamedTuple):
+    """What a search asks of the index: the tsquery of the candidates (None: every article is
+    one) and the loose one of the articles missing positions (None: all of them), the tsquery of
+    what is refused exactly in the articles of each kind of gaps (search.exact_refusal), and
+    the kinds of gaps whose articles the index answers exactly, so that none is verified."""
+
+    asked: str | None
+    loose: str | None
+    refused: dict[int, str]
+    exact: frozenset[int]
+
+
+def index_ask(node: Node) -> IndexAsk:
+    """The index's part of a search for the node: what it asks, what it refuses and where its
+    answer is exact. Refusing in the index spares the matcher a NOT: verifying a word's absence
+    tokenized each candidate's whole text (a crowd of `dome -x` over long articles held a
+    server). An article missing positions still holds every word, so a NOT of words or
+    prefixes is refused there too, and a query without a phrase is answered exactly."""
+    refusals = [child for child in _top_refusals(node) if index_exact(child) and _fit(child)]
+    refused = {NO_GAPS: _refusal(refusals)}
+    refused[POSITIONS] = _refusal([child for child in refusals if not _phrased(child)])
+    exact: set[int] = set()
+    if index_exact(node, refusals=True) and _fit(node):
+        exact = {NO_GAPS} if _phrased(node) else {NO_GAPS, POSITIONS}
+    return IndexAsk(
+        search_query(node),
+        search_query(node, loose=True),
+        {gaps: query for gaps, query in refused.items() if query is not None},
+        frozenset(exact),
+    )
+
+
+def _top_refusals(node: Node) -> list[Node]:
+    """What the query's NOTs refuse, where no other part of it can take the article back: the
+    NOTs of its AND, or itself a NOT."""
+    match node:
+        case Not(child=child):
+            return [child]
+        case Op(op="AND", children=children):
+            return [child.child for child in children if isinstance(child, Not)]
+    return []
+
+
+def _refusal(children: list[Node]) -> str | None:
+    queries = [query for query in map(search_query, children) if query is not None]
+    return " | ".join(f"({query})" for query in queries) if queries else None
+
+
+def _fit(node: Node) -> bool:
+    """Whether every word of the node's terms can be a lexeme of the index."""
+    return all(all(map(_fits, term.tokens)) for term in all_terms(node))
+
+
+def _phrased(node: Node) -> bool:
+    """Whether the node asks for words next to each other (a phrase needs positions)."""
+    return any(len(term.tokens) > 1 for term in all_terms(node))

@@ -12,6 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from monitor.archive import Archive, SearchFilters
+from monitor.archive.pg_archive import PostgresArchive
+from monitor.archive.pg_text import NO_GAPS, POSITIONS
 from monitor.rules import CompiledRule, MatchInput, parse_query
 from monitor.rules.automaton import Matcher
 from monitor.rules.match import evaluate, rule_hits
@@ -121,6 +123,51 @@ def test_search_returns_exactly_what_the_matcher_matches(archive: Archive, text:
     node = parse_query(text)
     expected = {f"d{i}" for i, doc in enumerate(corpus()) if evaluate(node, doc) is not None}
     found = archive.search(node, SearchFilters(limit=10_000))
+    assert {item.article.id for item in found} == expected
+
+
+@cache
+def long_corpus() -> list[MatchInput]:
+    """Short articles and long ones, each long one of a few words said thousands of times: past
+    the 16,383rd word and 256 times a word, PostgreSQL's index keeps the words without all their
+    positions (pg_text.py), and answers there what needs no positions."""
+    rng = random.Random(11)
+    short = [MatchInput(document(rng, 3), "", document(rng, 25), "Src", None) for _ in range(6)]
+    long = []
+    for _ in range(6):
+        words = rng.sample(VOCABULARY, 8)
+        text = "".join(rng.choice(words) + rng.choice(SEPARATORS[:6]) for _ in range(17_000))
+        long.append(MatchInput(document(rng, 3), "", text, "Src", None))
+    return short + long
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def long_archive(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Archive]:
+    with archive_of(request, tmp_path_factory.mktemp("long")) as store:
+        store.store_new(
+            [
+                make_article(f"d{i}", title=doc.title, text=doc.text, language=doc.language, hits=())
+                for i, doc in enumerate(long_corpus())
+            ],
+            [],
+        )
+        if isinstance(store, PostgresArchive):
+            with store.db.read_cursor(None) as cursor:
+                gaps = cursor.execute("SELECT search_gaps, count(*) FROM articles GROUP BY 1").fetchall()
+            assert sorted(gaps) == [(NO_GAPS, 6), (POSITIONS, 6)]
+        yield store
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(query)
+def test_search_over_articles_missing_positions_returns_what_the_matcher_matches(
+    long_archive: Archive, text: str
+) -> None:
+    node = parse_query(text)
+    expected = {f"d{i}" for i, doc in enumerate(long_corpus()) if evaluate(node, doc) is not None}
+    found = long_archive.search(node, SearchFilters(limit=10_000))
     assert {item.article.id for item in found} == expected
 
 
