@@ -198,6 +198,22 @@ def test_a_prefix_inside_a_word_longer_than_the_index_keeps_is_found(archive: Ar
         assert found == ([] if query.startswith("NOT") else ["long"]), query
 
 
+def test_a_word_longer_than_the_index_keeps_is_verified_beside_others(archive: Archive) -> None:
+    """A word past 2,047 bytes is no lexeme of PostgreSQL's index: an AND asked the index for
+    its other words and took their articles unverified (700 Thai letters are 2,100 bytes)."""
+    long_word = "ก" * 700
+    archive.store_new(
+        [
+            make_article("without", text="budget talks", hits=()),
+            make_article("with", text=f"budget {long_word} talks", hits=()),
+        ],
+        [],
+    )
+    assert _found(archive, f"budget {long_word}") == ["with"]
+    assert _found(archive, f"budget -{long_word}") == ["without"]
+    assert _found(archive, f"NOT {long_word}") == ["without"]
+
+
 def test_a_not_over_long_articles_verifies_none_of_them(
     archive: Archive, monkeypatch: pytest.MonkeyPatch
 ) -> None:
