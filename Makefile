@@ -75,6 +75,9 @@ bench: $(VENV)/.installed-test
 	kept=$$(mktemp -d) && for mix in all prefix scan verify filter counts; do \
 		$(BIN)/python -m bench.slow_searches --archive $$kept/archive.db --mix $$mix || exit 1; \
 	done; rm -rf $$kept
+	$(BIN)/python -m bench.slow_searches --mix long
+	$(BIN)/python -m bench.slow_searches --mix long --backend postgresql
+	$(BIN)/python -m bench.slow_searches --mix scan --backend postgresql
 	$(BIN)/python -m bench.memory
 	$(BIN)/python -m bench.hostile
 	$(BIN)/python -m bench.latency

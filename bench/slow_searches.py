@@ -6,27 +6,43 @@ and a NOT or a field that reject what the index finds; a filter few articles pas
 /healthz and a quick search (`budget`, a few milliseconds alone) are asked every 0.2 s.
 Reported: their latencies, the crowd's searches answered (200) and refused (503: stopped at the
 limit, or the server busy), and the server's peak memory (VmHWM). Over bench.serve's archive
-of generated articles; `--mix` picks the searches.
+of generated articles on either backend; `--mix` picks the searches. The `long` mix asks NOT
+searches over an archive of its own (made anew each run): 150 articles of 200,000 characters
+among 2,000 of a newsroom's length, where verifying a NOT meant tokenizing the whole text.
 
-    python -m bench.slow_searches [--articles 1000000] [--archive PATH] [--clients 60]
-        [--seconds 20] [--mix all|prefix|scan|verify|filter|counts] [--no-write]
+    python -m bench.slow_searches [--articles 1000000] [--archive PATH or URL] [--clients 60]
+        [--seconds 20] [--mix all|prefix|scan|verify|filter|counts|long]
+        [--backend sqlite|postgresql] [--no-write]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import random
 import statistics
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
 import yaml
 
+from bench.archive import START, SYLLABLES
+from bench.archive import _article as bench_article
+from bench.postgres import new_database
 from bench.report import environment, write_section
-from bench.serve import _archive, _p95, _serve
+from bench.serve import _archive_at, _p95, _serve
+from monitor.archive import Archive
+from monitor.archive.pg_archive import PostgresArchive
+from monitor.archive.sql import SqlArchive
+from monitor.models import Article
 
 SEARCH = "/api/v1/articles"
 MIXES: dict[str, list[tuple[str, dict[str, str]]]] = {  # paths and their parameters
@@ -35,6 +51,7 @@ MIXES: dict[str, list[tuple[str, dict[str, str]]]] = {  # paths and their parame
     "scan": [(SEARCH, {"q": "NOT budget"}), (SEARCH, {"q": "NOT lo*"})],
     "verify": [(SEARCH, {"q": "budget -budget"}), (SEARCH, {"q": "title:budget"})],
     "filter": [(SEARCH, {"lang": "zz"}), (SEARCH, {"q": "budget", "lang": "zz"})],
+    "long": [(SEARCH, {"q": "dome -zzzq"}), (SEARCH, {"q": "NOT zzzq"})],
     # Counting every match of the rule (its 200,000 hits) or every source's articles
     "counts": [
         ("/api/v1/rules", {}),
@@ -49,33 +66,86 @@ CONFIG = {
     "watch": [{"name": "Watch", "terms": ["budget"]}],
 }
 PROBE_EVERY = 0.2  # seconds between two asks of /healthz
+LONG_ARTICLES, LONG_CHARACTERS, SHORT_ARTICLES = 150, 200_000, 2_000  # the `long` mix's archive
 
 
-def run(articles: int, kept: Path | None, clients: int, seconds: float, mix: str) -> str:
+def run(
+    articles: int,
+    kept: str | None,
+    clients: int,
+    seconds: float,
+    mix: str,
+    backend: str = "sqlite",
+    long_articles: int = LONG_ARTICLES,
+) -> str:
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
-        config = folder / "monitor.yaml"
-        database = kept or folder / "archive.db"
-        config.write_text(yaml.safe_dump({"storage": {"url": f"sqlite:///{database}"}, **CONFIG}))
-        archive, filled = _archive(database, articles)
-        archive.close()
-        process, base = _serve(config)
-        try:
-            answers, probes, quick = _crowd(base, MIXES[mix], clients, seconds)
-            peak = _peak_megabytes(process.pid)
-        finally:
-            process.terminate()
-            process.wait(timeout=60)
+        held = (
+            _long_archive_at(backend, folder, long_articles)
+            if mix == "long"
+            else _archive_at(backend, kept, articles, folder)
+        )
+        with held as (_, url, filled):
+            config = folder / "monitor.yaml"
+            config.write_text(yaml.safe_dump({"storage": {"url": url}, **CONFIG}))
+            process, base = _serve(config)
+            try:
+                answers, probes, quick = _crowd(base, MIXES[mix], clients, seconds)
+                peak = _peak_megabytes(process.pid)
+            finally:
+                process.terminate()
+                process.wait(timeout=60)
     shown = ", ".join(f"`{_address(path, params)}`" for path, params in MIXES[mix])
     return (
-        f"{filled}; {clients} clients asking {shown} (limit: the default 10 s) for {seconds:g} s, "
-        f"/healthz and `budget` every {PROBE_EVERY:g} s meanwhile.\n\n"
+        f"{filled} ({backend}); {clients} clients asking {shown} (limit: the default 10 s) for "
+        f"{seconds:g} s, /healthz and `budget` every {PROBE_EVERY:g} s meanwhile.\n\n"
         f"/healthz: {_spread(probes)}. `budget`: {_spread(quick)}. "
         f"The crowd's searches: {answers.get(200, 0)} answered, {answers.get(503, 0)} refused "
         f"(stopped at the limit, or the server busy), "
         f"{sum(answers.values()) - answers.get(200, 0) - answers.get(503, 0)} other. "
         f"The server's peak memory: {peak} MB."
     )
+
+
+@contextmanager
+def _long_archive_at(backend: str, folder: Path, long_articles: int) -> Iterator[tuple[Archive, str, str]]:
+    """A new archive (a file in `folder`, or a new PostgreSQL database) of `long_articles` texts
+    of LONG_CHARACTERS generated words, `dome` among them, and SHORT_ARTICLES of bench.archive's."""
+    archive: Archive
+    with contextlib.ExitStack() as stack:
+        if backend == "sqlite":
+            url = f"sqlite:///{folder / 'long.db'}"
+            archive = SqlArchive(url)
+        else:
+            server = os.environ.get("MONITOR_BENCH_POSTGRESQL", "postgresql://postgres@127.0.0.1:5432/test")
+            url = stack.enter_context(new_database(server, "long"))
+            archive = PostgresArchive(url)
+        stack.callback(archive.close)
+        rng = random.Random(5)
+        short = [bench_article(rng, index) for index in range(SHORT_ARTICLES)]
+        for start in range(0, SHORT_ARTICLES, 500):
+            archive.store_new(short[start : start + 500], [])
+        for start in range(0, long_articles, 10):
+            batch = range(start, min(start + 10, long_articles))
+            archive.store_new([_long_article(rng, index) for index in batch], [])
+        yield (
+            archive,
+            url,
+            f"{long_articles} articles of {LONG_CHARACTERS:,} characters, {SHORT_ARTICLES:,} short",
+        )
+
+
+def _long_article(rng: random.Random, index: int) -> Article:
+    words: list[str] = []
+    length = 0
+    while length < LONG_CHARACTERS:
+        words.append("dome" if rng.random() < 0.01 else "".join(rng.choices(SYLLABLES, k=rng.randint(2, 4))))
+        length += len(words[-1]) + 1
+    key, when = f"long{index:04d}", START + timedelta(days=30, minutes=index)
+    return Article(
+        key, f"https://bench.test/{key}", key, "Source 0", f"A long report {index}", "",
+        " ".join(words), "", when, when, "en", key, (),
+    )  # fmt: skip
 
 
 def _crowd(
@@ -134,18 +204,21 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--articles", type=int, default=1_000_000)
-    parser.add_argument("--archive", type=Path, help="keep the generated archive here, for the next run")
+    parser.add_argument(
+        "--archive", help="keep the generated archive here (a path, or a PostgreSQL URL), for the next run"
+    )
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--clients", type=int, default=60)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--mix", choices=sorted(MIXES), default="all")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
-    kept = args.archive.resolve() if args.archive else None
-    body = run(args.articles, kept, args.clients, args.seconds, args.mix)
+    body = run(args.articles, args.archive, args.clients, args.seconds, args.mix, args.backend)
     print(body)
     if not args.no_write:
         write_section(
-            f"Slow searches at once (bench/slow_searches.py, {args.mix})",
+            f"Slow searches at once (bench/slow_searches.py, {args.mix}"
+            + (", PostgreSQL)" if args.backend == "postgresql" else ")"),
             environment("bench.slow_searches", ["uvicorn", "SQLAlchemy"]) + "\n" + body,
         )
 

@@ -147,7 +147,17 @@ def test_serve_benchmark_smoke_on_postgresql(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_slow_searches_benchmark_smoke(tmp_path: Path) -> None:
-    report = slow_searches.run(articles=300, kept=tmp_path / "kept.db", clients=3, seconds=1.5, mix="all")
+    report = slow_searches.run(
+        articles=300, kept=str(tmp_path / "kept.db"), clients=3, seconds=1.5, mix="all"
+    )
     assert "0 other" in report and "/healthz: " in report and "`budget`: " in report
     assert "ms, max inf" not in report
     assert int(report.split("peak memory: ")[1].split(" MB")[0]) > 20
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_slow_searches_over_long_articles_smoke(backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MONITOR_BENCH_POSTGRESQL", SERVER)
+    report = slow_searches.run(0, None, clients=2, seconds=1.5, mix="long", backend=backend, long_articles=3)
+    assert report.startswith(f"3 articles of 200,000 characters, 2,000 short ({backend})"), report
+    assert "0 other" in report and "ms, max inf" not in report
