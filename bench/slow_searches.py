@@ -5,10 +5,11 @@ and a NOT or a field that reject what the index finds; a filter few articles pas
 (of every match of the rule, as the rules' and the mentions' routes do, and the sources'), while
 /healthz and a quick search (`budget`, a few milliseconds alone) are asked every 0.2 s.
 Reported: their latencies, the crowd's searches answered (200) and refused (503: stopped at the
-limit, or the server busy), and the server's peak memory (VmHWM). Over bench.serve's archive
-of generated articles on either backend; `--mix` picks the searches. The `long` mix asks NOT
-searches over an archive of its own (made anew each run): 150 articles of 200,000 characters
-among 2,000 of a newsroom's length, where verifying a NOT meant tokenizing the whole text.
+limit, or the server busy), and the server's memory: its peak (VmHWM) and what it keeps after
+(VmRSS). Over bench.serve's archive of generated articles on either backend; `--mix` picks
+the searches. The `long` mix asks NOT searches over an archive of its own (made anew each run):
+150 articles of 200,000 characters among 2,000 of a newsroom's length, where verifying a NOT
+meant tokenizing the whole text.
 
     python -m bench.slow_searches [--articles 1000000] [--archive PATH or URL] [--clients 60]
         [--seconds 20] [--mix all|prefix|scan|verify|filter|counts|long]
@@ -66,6 +67,7 @@ CONFIG = {
     "watch": [{"name": "Watch", "terms": ["budget"]}],
 }
 PROBE_EVERY = 0.2  # seconds between two asks of /healthz
+AFTER_CROWD = 2.0  # seconds from the crowd's end to reading the memory the server keeps
 LONG_ARTICLES, LONG_CHARACTERS, SHORT_ARTICLES = 150, 200_000, 2_000  # the `long` mix's archive
 
 
@@ -91,7 +93,9 @@ def run(
             process, base = _serve(config)
             try:
                 answers, probes, quick = _crowd(base, MIXES[mix], clients, seconds)
-                peak = _peak_megabytes(process.pid)
+                peak = _megabytes(process.pid, "VmHWM")
+                time.sleep(AFTER_CROWD)
+                kept_after = _megabytes(process.pid, "VmRSS")
             finally:
                 process.terminate()
                 process.wait(timeout=60)
@@ -103,7 +107,7 @@ def run(
         f"The crowd's searches: {answers.get(200, 0)} answered, {answers.get(503, 0)} refused "
         f"(stopped at the limit, or the server busy), "
         f"{sum(answers.values()) - answers.get(200, 0) - answers.get(503, 0)} other. "
-        f"The server's peak memory: {peak} MB."
+        f"The server's peak memory: {peak} MB; {AFTER_CROWD:g} s after the crowd: {kept_after} MB."
     )
 
 
@@ -194,9 +198,10 @@ def _spread(latencies: list[float]) -> str:
     )
 
 
-def _peak_megabytes(pid: int) -> int:
+def _megabytes(pid: int, field: str) -> int:
+    """A process's memory by /proc's account: VmHWM its peak, VmRSS what it holds now."""
     status = Path(f"/proc/{pid}/status").read_text()
-    return int(status.split("VmHWM:")[1].split()[0]) // 1024
+    return int(status.split(f"{field}:")[1].split()[0]) // 1024
 
 
 def main() -> None:

@@ -19,6 +19,7 @@ from monitor.errors import MonitorError, UsageError
 from monitor.metrics import Metrics
 from monitor.serve.api import build_api
 from monitor.serve.deadlines import UNREAD_WITHIN, DeadlinedHttp
+from monitor.serve.memory import FreedMemoryGivenBack
 from monitor.serve.web import Protections
 
 log = logging.getLogger(__name__)
@@ -73,8 +74,9 @@ async def serve(
     reads = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="monitor-read")
     api = build_api(archive, settings, metrics, reads)
     config = uvicorn.Config(
-        # The protections outermost, so that even the answer to a failure carries them.
-        Protections(api, settings.serve.tokens),
+        # The protections outermost but for the count of what is answered (memory.py), so that
+        # even the answer to a failure carries them.
+        FreedMemoryGivenBack(Protections(api, settings.serve.tokens)),
         http=DeadlinedHttp,  # a connection must send its request in time (deadlines.py)
         log_level="warning",
         log_config=None,  # its lines go through the monitor's logging, in the daemon's format
