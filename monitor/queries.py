@@ -223,10 +223,18 @@ def _status(state: SourceState) -> str:
     return str(state.last_status or PollResult.OK)
 
 
-def alert_history(archive: Archive, limit: int, state: AlertState | None = None) -> list[dict[str, Any]]:
-    """The newest alert rows (of `state`, when given), at most `limit`, each with its article's
-    title and link (read in one batch)."""
-    rows = archive.outbox.alerts(limit, state)
+AlertKey = tuple[datetime, str]  # an alert's place in the history: its creation and id
+
+
+def alert_history(
+    archive: Archive, limit: int, state: AlertState | None = None, before: AlertKey | None = None
+) -> tuple[list[dict[str, Any]], AlertKey | None]:
+    """The newest alert rows (of `state`, when given; older than `before`, when given), at most
+    `limit`, each with its article's title and link (read in one batch); and where the next page
+    begins, if one follows."""
+    rows = archive.outbox.alerts(limit + 1, state, before)  # one more: whether a page follows
+    following = (rows[limit - 1].created, rows[limit - 1].id) if len(rows) > limit else None
+    rows = rows[:limit]
     found = archive.articles(list(dict.fromkeys(row.article_id for row in rows)))
     records: list[dict[str, Any]] = []
     for row in rows:
@@ -250,7 +258,7 @@ def alert_history(archive: Archive, limit: int, state: AlertState | None = None)
                 "last_error": row.last_error,
             }
         )
-    return records
+    return records, following
 
 
 MATCH_WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}

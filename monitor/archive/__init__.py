@@ -203,8 +203,11 @@ class Outbox(Protocol):
         """The ids, in the order given, that no row has."""
         ...
 
-    def alerts(self, limit: int, state: AlertState | None = None) -> list[AlertRecord]:
-        """The `limit` newest rows (of `state`, when given), newest first."""
+    def alerts(
+        self, limit: int, state: AlertState | None = None, before: tuple[datetime, str] | None = None
+    ) -> list[AlertRecord]:
+        """The `limit` newest rows (of `state`, when given), newest first (by creation, then
+        id), those before `before` (the creation and id of the last row of a page) when given."""
         ...
 
 

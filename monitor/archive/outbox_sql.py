@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, bindparam, case, func, or_, select, true, update
+from sqlalchemy import ColumnElement, bindparam, case, func, or_, select, true, tuple_, update
 
 from monitor.archive.connections import Transactions, operation
 from monitor.archive.rows import alert_from
@@ -216,10 +216,16 @@ class SqlOutbox:
         return [alert_id for alert_id in ids if alert_id not in known]
 
     @operation("reading the alert history")
-    def alerts(self, limit: int, state: AlertState | None = None) -> list[AlertRecord]:
-        newest = select(alerts).order_by(alerts.c.created.desc(), alerts.c.id).limit(limit)
+    def alerts(
+        self, limit: int, state: AlertState | None = None, before: tuple[datetime, str] | None = None
+    ) -> list[AlertRecord]:
+        newest = select(alerts).order_by(alerts.c.created.desc(), alerts.c.id.desc()).limit(limit)
         if state is not None:
             newest = newest.where(alerts.c.state == state.value)
+        if before is not None:
+            # Bound as the column's type (UtcDateTime: stored naive UTC, as the rows hold it).
+            created = bindparam("before_created", before[0], type_=alerts.c.created.type)
+            newest = newest.where(tuple_(alerts.c.created, alerts.c.id) < tuple_(created, before[1]))
         with self.db.reading() as connection:
             rows = connection.execute(newest).all()
         return [alert_from(row) for row in rows]

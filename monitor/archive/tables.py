@@ -170,4 +170,5 @@ alerts = Table(
     Column("claimed_by", String),  # schema version 10: which kind of process claimed it (daemon, once)
     UniqueConstraint("alert", "channel", "story", name="alerts_one_per_story"),
     Index("alerts_due", "state", "next_attempt"),
+    Index("alerts_newest", "created", "id"),  # the history's order (revision r21)
 )

@@ -30,7 +30,7 @@ def retry_alerts_command(archive: Archive, ids: list[str], failed: bool) -> int:
 def alerts_command(archive: Archive, limit: int, fmt: str, state: str | None = None) -> int:
     if limit < 1:
         raise UsageError(f"--limit {limit}: give 1 or more")
-    records = alert_history(archive, limit, AlertState(state) if state else None)
+    records, _ = alert_history(archive, limit, AlertState(state) if state else None)
     columns = (
         "id",
         "created",

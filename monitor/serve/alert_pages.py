@@ -16,7 +16,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from monitor.archive import Archive
 from monitor.models import AlertState
 from monitor.phrases import RETRY_LEFT_ALONE
-from monitor.queries import alert_history
+from monitor.queries import AlertKey, alert_history
+from monitor.serve.cursors import read_cursor, write_cursor
 from monitor.serve.rendering import counted_page, page
 from monitor.serve.searching import Searching
 
@@ -37,16 +38,26 @@ class AlertPages:
         request: Request,
         state: Annotated[AlertState | None, Query()] = None,
         retried: Annotated[int | None, Query(ge=0, le=MOST_RETRIED)] = None,
+        cursor: Annotated[str | None, Query()] = None,
     ) -> HTMLResponse:
-        """The newest SHOWN alerts (of `state`, when given), and how many there are in each
-        state: read and rendered on a read thread once it has a turn (Searching.count; 500 rows
-        make a page of a quarter of a megabyte), or a page saying the server is busy."""
+        """The newest SHOWN alerts (of `state`, when given; from `cursor` on, when given), and
+        how many there are in each state: read and rendered on a read thread once it has a turn
+        (Searching.count; 500 rows make a page of a quarter of a megabyte), or a page saying the
+        server is busy."""
+        before = read_cursor(cursor)
         return await counted_page(
-            self.counting, request, self._alerts_answer, state, retried, title="Alerts", path="/alerts"
-        )
+            self.counting, request, self._alerts_answer, state, retried, before, title="Alerts",
+            path="/alerts",
+        )  # fmt: skip
 
-    def _alerts_answer(self, state: AlertState | None, retried: int | None) -> HTMLResponse:
-        history = alert_history(self.archive, SHOWN, state)
+    def _alerts_answer(
+        self, state: AlertState | None, retried: int | None, before: AlertKey | None
+    ) -> HTMLResponse:
+        history, following = alert_history(self.archive, SHOWN, state, before)
+        older = None
+        if following:
+            kept = {"state": state.value} if state else {}
+            older = f"/alerts?{urlencode({**kept, 'cursor': write_cursor(*following)})}"
         in_state = self.archive.stats.alert_states()
         counts = [(each.value, in_state.get(each.value, 0)) for each in AlertState]
         total = in_state.get(state.value, 0) if state else sum(in_state.values())
@@ -61,6 +72,8 @@ class AlertPages:
         return page(
             "alerts.html",
             alerts=history,
+            older=older,
+            paged=before is not None,
             counts=counts,
             state=shown,
             total=total,

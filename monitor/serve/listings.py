@@ -6,7 +6,7 @@ count run on the read threads once they have a turn (Searching.count)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import orjson
 from fastapi import FastAPI, HTTPException, Query, Request, status
@@ -18,6 +18,7 @@ from monitor.mentions import MOST_POINTS_IN_ALL, mention_series, mention_window
 from monitor.models import AlertState
 from monitor.payloads import article_json
 from monitor.queries import alert_history, rules_overview, source_health
+from monitor.serve.cursors import read_cursor, write_cursor
 from monitor.serve.searching import Searching
 from monitor.serve.shapes import (
     PARAMETERS_WRONG,
@@ -31,7 +32,20 @@ from monitor.serve.shapes import (
 
 # Said in the document; what else is given is refused by mention_window in its own words.
 INTERVALS: dict[str, Any] = {"enum": ["day", "week", "month"]}
+OLDER_ALERTS: dict[str, Any] = {
+    "headers": {
+        "Link": {
+            "description": 'the next page, when older alerts follow: `<address>; rel="next"`',
+            "schema": {"type": "string"},
+        }
+    }
+}
+ALERTS_CURSOR = (
+    "where the page begins: given in the previous page's Link header (rel=next), which a page "
+    "has when older alerts follow"
+)
 GROUPINGS: dict[str, Any] = {"enum": ["source", "language"]}
+T = TypeVar("T")
 
 
 def add_listings(
@@ -76,15 +90,23 @@ def add_listings(
         dependencies=guarded,
         summary="The alert history, newest first",
         response_model=list[AlertOut],
-        responses=errors(400, 401, 503, waits="count", own=PARAMETERS_WRONG),
+        responses={**errors(400, 401, 503, waits="count", own=PARAMETERS_WRONG), 200: OLDER_ALERTS},
     )
     async def alerts(
         request: Request,
         limit: Annotated[int, Query(ge=1, le=5000)] = 200,
         state: Annotated[AlertState | None, Query(description="only the alerts in this state")] = None,
+        cursor: Annotated[str | None, Query(description=ALERTS_CURSOR)] = None,
     ) -> Response:
+        before = read_cursor(cursor)
         # Counted: 5,000 rows and their articles, in a crowd, held every thread FastAPI has.
-        return await counted(request, alert_history, archive, limit, state)
+        body, following = await counting.count(
+            _encoded_page, alert_history, archive, limit, state, before, gone=request.is_disconnected
+        )
+        if following is None:
+            return Response(body, media_type="application/json")
+        older = request.url.include_query_params(cursor=write_cursor(*following))
+        return Response(body, media_type="application/json", headers={"link": f'<{older}>; rel="next"'})
 
     @app.get(
         "/api/v1/rules",
@@ -123,3 +145,9 @@ def add_listings(
 
 def _encoded(work: Callable[..., Any], *arguments: Any) -> bytes:
     return orjson.dumps(work(*arguments))
+
+
+def _encoded_page(work: Callable[..., tuple[Any, T]], *arguments: Any) -> tuple[bytes, T]:
+    """A page of work's, encoded, and where the next begins."""
+    page, following = work(*arguments)
+    return orjson.dumps(page), following

@@ -142,3 +142,34 @@ def test_a_digests_rows_are_marked_sent_together(database: Opener) -> None:
     outbox.mark_alerts_sent(ids[:4], NOW)
     states = {row.id: (row.state, row.attempts) for row in outbox.alerts(10)}
     assert states == {**{id_: (AlertState.SENT, 1) for id_ in ids[:4]}, ids[4]: (AlertState.PENDING, 0)}
+
+
+def test_the_history_is_paged_from_the_last_row_of_a_page(database: Opener) -> None:
+    """Newest first, then by id; a page from `before` (the last row's creation and id) holds the
+    next rows, each row once, though rows share a moment or differ by a microsecond."""
+    db = database()
+    outbox = SqlOutbox(db)
+    ids = _write(db, [f"s{number}" for number in range(9)])
+    moments = [NOW, NOW, NOW, NOW + timedelta(microseconds=1), NOW + timedelta(microseconds=2)]
+    moments += [NOW + timedelta(seconds=5)] * 3 + [NOW + timedelta(days=1)]
+    with db.writing() as connection:
+        for alert_id, moment in zip(ids, moments, strict=True):
+            connection.execute(alerts.update().where(alerts.c.id == alert_id).values(created=moment))
+    whole = outbox.alerts(100)
+    expected = sorted(zip(moments, ids, strict=True), reverse=True)
+    assert [(row.created, row.id) for row in whole] == expected
+    for size in (1, 2, 4):
+        paged: list[str] = []
+        before = None
+        while True:
+            page = outbox.alerts(size, None, before)
+            paged += [row.id for row in page]
+            if len(page) < size:
+                break
+            before = (page[-1].created, page[-1].id)
+        assert paged == [row.id for row in whole], size
+    with db.writing() as connection:
+        connection.execute(alerts.update().where(alerts.c.id == ids[2]).values(state=AlertState.SENT.value))
+    sent_after = outbox.alerts(10, AlertState.SENT, (whole[0].created, whole[0].id))
+    assert [row.id for row in sent_after] == [ids[2]]
+    assert outbox.alerts(10, AlertState.SENT, (NOW, ids[2])) == []

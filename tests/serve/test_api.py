@@ -261,6 +261,38 @@ def test_sources_and_alerts_as_the_command_line_shows_them(served: Served) -> No
     )
 
 
+def test_the_alert_history_is_paged_older_by_its_link(tmp_path: Path) -> None:
+    """The history had no way past its newest 5,000 alerts (the API) or 500 (the page): a page
+    with older alerts after it links to them (a Link header; a link on the page)."""
+    archive_with_articles(tmp_path)  # one alert
+    archive = SqlArchive(f"sqlite:///{tmp_path / 'data' / 'monitor.db'}")
+    keys = [f"alerted{n:03d}" for n in range(505)]  # stored at once: many share their moment
+    rows = [OutboxRow("desk", "webhook:x", key, key, ("Iron Dome",)) for key in keys]
+    archive.store_new([make_article(key, hits=()) for key in keys], rows)
+    archive.close()
+    with serving(monitor_config(tmp_path)) as base, httpx.Client(timeout=10) as client:
+        whole = client.get(base + "/api/v1/alerts", params={"limit": 1000})
+        assert len(whole.json()) == 506 and "link" not in whole.headers
+        seen: list[str] = []
+        address: str | None = base + "/api/v1/alerts?limit=200&state=pending"
+        while address:
+            answer = client.get(address)
+            assert answer.status_code == 200
+            seen += [alert["id"] for alert in answer.json()]
+            link = answer.headers.get("link")
+            address = link.split(">")[0].lstrip("<") if link else None
+            assert address is None or ("state=pending" in address and "limit=200" in address)
+        assert seen == [alert["id"] for alert in whole.json()]
+        wrong = client.get(base + "/api/v1/alerts", params={"cursor": "not-a-cursor"})
+        assert wrong.status_code == 400 and "is not one this server gave" in wrong.text
+        page = client.get(base + "/alerts")
+        older = re.search(r'<a href="(/alerts\?cursor=[^"]+)" rel="next">Older alerts</a>', page.text)
+        assert older and page.text.count('<tr class="pending"') == 500
+        rest = client.get(base + html.unescape(older.group(1)))
+        assert rest.status_code == 200 and rest.text.count('<tr class="pending"') == 6
+        assert "Older alerts, 6 of 506" in rest.text and ">Older alerts</a>" not in rest.text
+
+
 def test_rules_as_written_and_understood_with_recent_matches(served: Served) -> None:
     rules = {rule["name"]: rule for rule in served.get("/api/v1/rules").json()}
     assert list(rules) == ["Iron Dome", "Taiwan Shield", "Japan documents", "Japan-Israel laser", "Dome word"]
@@ -1048,7 +1080,7 @@ def test_every_route_refuses_a_parameter_of_one_value_given_twice(served: Served
     ("path", "params", "said"),
     [
         ("/api/v1/stats/mentions", {"rule": "Iron Dome", "intervall": "week"}, "parameter 'intervall'"),
-        ("/api/v1/alerts", {"limt": "1"}, "unknown parameter 'limt': /api/v1/alerts takes limit"),
+        ("/api/v1/alerts", {"limt": "1"}, "unknown parameter 'limt': /api/v1/alerts takes cursor, limit"),
         ("/api/v1/rules", {"x": "1"}, "/api/v1/rules takes none"),
     ],
 )
