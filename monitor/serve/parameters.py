@@ -3,6 +3,8 @@ value given twice, is a UsageError (a 400) saying so, never an answer that ignor
 
 from __future__ import annotations
 
+from urllib.parse import unquote_plus
+
 from fastapi import Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
@@ -68,10 +70,12 @@ async def one_value_each(request: Request) -> None:
 
 
 class EmptyParametersDropped:
-    """A parameter left empty (`?state=`, `?limit=`, a bare `?state`) is not given, on every
-    route: the pages' forms send every field, the empty ones too, and an address taken from a
-    page and asked of the API must answer the same (they were refused: `state` is not one of
-    pending, held, ...). Dropped from the query before FastAPI reads it; the rest as sent."""
+    """A parameter left empty (`?state=`, `?limit=`, a bare `?state`) or blank (`?source=+`, a
+    space typed into a form's field) is not given, on every route: the pages' forms send every
+    field, the empty ones too, and an address taken from a page and asked of the API must answer
+    the same (they were refused: `state` is not one of pending, held, ...; and a blank source
+    was no source named ' ' where a blank language was none). Dropped from the query before
+    FastAPI reads it; the rest as sent."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -80,7 +84,15 @@ class EmptyParametersDropped:
         query: bytes = scope.get("query_string", b"")
         if query:
             parts = query.split(b"&")
-            kept = [part for part in parts if part.partition(b"=")[2]]
+            kept = [part for part in parts if not _blank(part.partition(b"=")[2])]
             if len(kept) < len(parts):
                 scope = {**scope, "query_string": b"&".join(kept)}
         await self.app(scope, receive, send)
+
+
+def _blank(value: bytes) -> bool:
+    if not value:
+        return True
+    if b"+" not in value and b"%" not in value and not value.isspace():
+        return False  # the common case, told without decoding
+    return not unquote_plus(value.decode("latin-1")).strip()

@@ -114,12 +114,18 @@ def test_a_parameter_left_empty_is_not_given_on_every_route(served: Served) -> N
         ("/api/v1/sources", "token="),
         ("/alerts", "state="),
         ("/rules/Iron%20Dome", "since=&&"),
+        # Blank: a space typed into a form's field (a blank source was "no source named ' '").
+        ("/api/v1/articles", "source=+&rule=%20&lang=%09&matched=%E3%80%80"),
+        ("/api/v1/alerts", "state=%20&limit=+"),
+        ("/alerts", "state=+"),
+        ("/", "source=%20"),
     ]:
         answer = httpx.get(f"{served.base}{path}?{query}", timeout=10)
         assert answer.status_code == 200, (path, query, answer.text)
         assert answer.content == httpx.get(f"{served.base}{path}", timeout=10).content or path in (
             "/api/v1/stats/mentions",  # its `until` is the moment it answers
             "/alerts",  # a page's CSRF token
+            "/",  # the search page's form keeps what was typed
         )
     assert served.get("/api/v1/alerts", state="sent", limit="").status_code == 200
     # What is given is still read as given: an empty value does not hide a wrong one.
