@@ -12,8 +12,8 @@ from typing import Any
 from monitor.archive import Archive
 from monitor.config.settings import Settings
 from monitor.errors import UsageError
+from monitor.moments import moment, until_moment
 from monitor.names import known_names
-from monitor.queries import moment, until_moment
 
 INTERVALS = ("day", "week", "month")
 MOST_POINTS = 1200  # intervals in one answer: three years of days, a century of months

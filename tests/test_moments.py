@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from monitor.errors import UsageError
-from monitor.queries import moment, until_moment
+from monitor.moments import moment, until_moment
 from tests.conftest import Cli
 
 DAY = datetime(2026, 3, 29, tzinfo=UTC)

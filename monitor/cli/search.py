@@ -11,9 +11,10 @@ from monitor.archive import Archive
 from monitor.cli.output import show
 from monitor.config.settings import Settings
 from monitor.errors import UsageError
+from monitor.moments import moment
 from monitor.names import known_names
 from monitor.payloads import article_json
-from monitor.queries import SearchAsked, moment, search
+from monitor.queries import SearchAsked, search
 from monitor.runtime import event_loop
 
 
