@@ -64,16 +64,25 @@ def search_vector(title: str, body: str) -> tuple[str, int]:
                 too_long = True
     lossy = position > LAST_POSITION or any(len(found) > MOST_POSITIONS for found in positions.values())
     literal = _literal(positions, with_positions=True)
-    if len(literal) <= MOST_BYTES and too_long:
-        # `b*` in a word of 40,000 b's: missed while the article was said to have no gaps.
-        return literal, WORDS
-    if len(literal) <= MOST_BYTES:
-        return literal, POSITIONS if lossy else NO_GAPS
-    literal = _literal(positions, with_positions=False)  # the words alone take less room
-    if len(literal) <= MOST_BYTES:
-        return literal, POSITIONS
-    cut = literal.rfind(" ", 0, MOST_BYTES)
-    return literal[: max(cut, 0)], WORDS
+    gaps = POSITIONS if lossy else NO_GAPS
+    if _size(literal) > MOST_BYTES:
+        literal, gaps = _literal(positions, with_positions=False), POSITIONS  # the words alone take less room
+        if _size(literal) > MOST_BYTES:
+            literal, gaps = _cut(literal), WORDS
+    # `b*` in a word of 40,000 b's: missed while the article was said to have no gaps.
+    return literal, WORDS if too_long else gaps
+
+
+def _size(literal: str) -> int:
+    """The literal's size as PostgreSQL counts it: bytes (a Thai text of 363,000 characters is
+    1.08 MB; counted in characters it passed, and could not be stored, nor its batch)."""
+    return len(literal) if literal.isascii() else len(literal.encode())
+
+
+def _cut(literal: str) -> str:
+    """The literal's lexemes that fit in MOST_BYTES, cut between two of them."""
+    kept = literal.encode()[:MOST_BYTES]
+    return kept[: max(kept.rfind(b" "), 0)].decode()
 
 
 def _literal(positions: dict[str, list[int]], with_positions: bool) -> str:
@@ -157,10 +166,12 @@ def index_ask(node: Node) -> IndexAsk:
     answer is exact. Refusing in the index spares the matcher a NOT: verifying a word's absence
     tokenized each candidate's whole text (a crowd of `dome -x` over long articles held a
     server). An article missing positions still holds every word, so a NOT of words or
-    prefixes is refused there too, and a query without a phrase is answered exactly."""
-    refusals = [child for child in _top_refusals(node) if index_exact(child) and _fit(child)]
-    refused = {NO_GAPS: _refusal(refusals)}
-    refused[POSITIONS] = _refusal([child for child in refusals if not _phrased(child)])
+    prefixes is refused there too (a phrase where its positions show it), and a query without a
+    phrase is answered exactly."""
+    refusals = _refusal([child for child in _top_refusals(node) if index_exact(child) and _fit(child)])
+    # A phrase found where positions are kept is there (a lexeme without positions matches no
+    # phrase): refused where seen, verified where not.
+    refused = {NO_GAPS: refusals, POSITIONS: refusals}
     exact: set[int] = set()
     if index_exact(node, refusals=True) and _fit(node):
         exact = {NO_GAPS} if _phrased(node) else {NO_GAPS, POSITIONS}

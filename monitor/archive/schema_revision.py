@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, text
 
 # The head of revisions/versions (tests/archive/test_schema_revision.py keeps them the same).
-NEWEST_REVISION = "r21_alerts_newest"
+NEWEST_REVISION = "r22_words_missing"
 
 _VERSION_TABLE = {
     "sqlite": text("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"),

@@ -38,7 +38,7 @@ _STRIPPED_MARKS = regex.compile(
     "\u00ad\u200b-\u200d\u2060\ufeff"  # soft hyphen, zero-width characters
     "]+"
 )
-_CJK_CLASS = (
+CJK_CLASS = (
     "\u1100-\u11ff"  # Hangul Jamo
     "\u3040-\u30ff"  # Hiragana, Katakana (with the long-vowel mark)
     "\u3130-\u318f"  # Hangul compatibility Jamo
@@ -48,11 +48,11 @@ _CJK_CLASS = (
     "\uf900-\ufaff"  # CJK compatibility ideographs
     "\U00020000-\U0003ffff"  # CJK extensions B and later
 )
-_CJK = regex.compile(f"[{_CJK_CLASS}]")
+_CJK = regex.compile(f"[{CJK_CLASS}]")
 _ARABIC_SCRIPT = regex.compile("[\u0600-\u06ff]")
 _HAN = regex.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003ffff]")
 # One CJK character, or a run of anything else, inside a word that holds CJK characters.
-_CJK_PIECES = regex.compile(f"[{_CJK_CLASS}]|[^{_CJK_CLASS}]+")
+_CJK_PIECES = regex.compile(f"[{CJK_CLASS}]|[^{CJK_CLASS}]+")
 # Arabic-script characters that writers and keyboards use for one another, read as one (as
 # search engines' Arabic and Persian normalization does): ta marbuta as ha (القبة, القبه), Persian
 # heh with yeh (خانۀ) as ha, Persian yeh and keheh as Arabic yeh and kaf (ی: ي, ک: ك), Arabic-Indic

@@ -14,12 +14,12 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from alembic import op
 
-from monitor.archive.pg_text import search_vector
+from monitor.archive.pg_text import LONGEST_LEXEME, WORDS, search_vector
 from monitor.archive.revisions import on_postgresql
 from monitor.archive.tables import UtcDateTime
 from monitor.near_duplicates import article_shingles, band_keys, fingerprint_hashes, pack, unpack_shingles
 from monitor.phrases import counted
-from monitor.rules.text import index_article, tokenize
+from monitor.rules.text import CJK_CLASS, index_article, tokenize
 
 log = logging.getLogger(__name__)
 _AT_ONCE = 500
@@ -80,6 +80,56 @@ def index_again_articles_holding(characters: str) -> None:
         "%s indexed again in %.1f s (the rules' matches stored with them are as they were)",
         counted(len(found), "article"),
         time.monotonic() - started,
+    )
+
+
+# The most bytes one character of a text becomes in a token (NFKC and case folding: U+0F77 and
+# U+0F79 become 9; tests/archive/test_reindex_revisions.py checks every character).
+MOST_TOKEN_BYTES_PER_CHARACTER = 9
+# A token past LONGEST_LEXEME is made of at least this many characters, in a run with no white
+# space and no CJK character (each of those is a token of its own).
+_LONG_RUN = -(-(LONGEST_LEXEME + 1) // MOST_TOKEN_BYTES_PER_CHARACTER)
+
+
+def flag_articles_missing_words() -> None:
+    """On PostgreSQL, index again each article whose index lacks a word and does not say so: one
+    holding a word over LONGEST_LEXEME stored before its gaps said WORDS (revision r22). Only the
+    articles with a run of characters long enough to make such a word are read, found by a
+    regular expression, and only those whose gaps change are written."""
+    started = time.monotonic()
+    connection = op.get_bind()
+    run = f"[^ \t\n\r\f\v{CJK_CLASS}]{{{_LONG_RUN}}}"
+    condition = " OR ".join(f"{field} ~ :run" for field in ("title", "teaser", "text"))
+    found = list(
+        connection.execute(
+            sa.text(f"SELECT seq FROM articles WHERE search_gaps < :words AND ({condition})"),
+            {"words": WORDS, "run": run},
+        ).scalars()
+    )
+    read = sa.text(
+        "SELECT seq, title, teaser, text, search_gaps FROM articles WHERE seq IN :seqs"
+    ).bindparams(sa.bindparam("seqs", expanding=True))
+    write = sa.text(
+        "UPDATE articles SET search = CAST(:vector AS tsvector), search_gaps = :gaps WHERE seq = :seq"
+    )
+    changed = 0
+    for start in range(0, len(found), _AT_ONCE):
+        values = []
+        for seq, title, teaser, text, stored in connection.execute(
+            read, {"seqs": found[start : start + _AT_ONCE]}
+        ):
+            vector, gaps = search_vector(*index_article(title, teaser or "", text or ""))
+            if gaps != stored:
+                values.append({"seq": seq, "vector": vector, "gaps": gaps})
+        if values:
+            connection.execute(write, values)
+            changed += len(values)
+    log.log(
+        logging.INFO if changed else logging.DEBUG,
+        "%s indexed again in %.1f s, of %s read: a word too long for the index is said missing",
+        counted(changed, "article"),
+        time.monotonic() - started,
+        counted(len(found), "article"),
     )
 
 
