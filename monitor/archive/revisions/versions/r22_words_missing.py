@@ -1,6 +1,6 @@
-"""PostgreSQL archives: articles holding a word too long for the index (over 2,047 bytes) stored
-before their gaps said the index lacks words are said so, so that a prefix of that word, asked
-or refused, is verified in them rather than answered by the index.
+"""Words too long for PostgreSQL's index said missing in older articles: those holding a word
+over 2,047 bytes, stored before their gaps said the index lacks words, now say so, so that a
+prefix of that word, asked or refused, is verified in them rather than answered by the index.
 
 Revision ID: r22_words_missing
 Revises: r21_alerts_newest
