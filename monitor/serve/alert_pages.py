@@ -14,6 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from monitor.archive import Archive
+from monitor.errors import UsageError
 from monitor.models import AlertState
 from monitor.phrases import RETRY_LEFT_ALONE
 from monitor.queries import AlertKey, alert_history
@@ -44,7 +45,7 @@ class AlertPages:
         how many there are in each state: read and rendered on a read thread once it has a turn
         (Searching.count; 500 rows make a page of a quarter of a megabyte), or a page saying the
         server is busy."""
-        before = read_cursor(cursor)
+        before = read_cursor(cursor, of="alerts")
         return await counted_page(
             self.counting, request, self._alerts_answer, state, retried, before, title="Alerts",
             path="/alerts",
@@ -54,10 +55,10 @@ class AlertPages:
         self, state: AlertState | None, retried: int | None, before: AlertKey | None
     ) -> HTMLResponse:
         history, following = alert_history(self.archive, SHOWN, state, before)
+        kept = {"state": state.value} if state else {}
         older = None
         if following:
-            kept = {"state": state.value} if state else {}
-            older = f"/alerts?{urlencode({**kept, 'cursor': write_cursor(*following)})}"
+            older = "/alerts?" + urlencode({**kept, "cursor": write_cursor(*following, of="alerts")})
         in_state = self.archive.stats.alert_states()
         counts = [(each.value, in_state.get(each.value, 0)) for each in AlertState]
         total = in_state.get(state.value, 0) if state else sum(in_state.values())
@@ -74,6 +75,8 @@ class AlertPages:
             alerts=history,
             older=older,
             paged=before is not None,
+            cursor=write_cursor(*before, of="alerts") if before else None,  # a retry comes back to it
+            newest="/alerts?" + urlencode(kept),
             counts=counts,
             state=shown,
             total=total,
@@ -82,18 +85,20 @@ class AlertPages:
         )
 
     async def retry(self, request: Request) -> RedirectResponse:
-        ids, back_to = await self._retry_form(request)
+        ids, back_to, cursor = await self._retry_form(request)
         missing = await run_in_threadpool(self.archive.outbox.missing_alerts, ids)
         if missing:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no alert {', '.join(missing)}")
         count = await run_in_threadpool(self.archive.outbox.retry_alerts, ids, False, datetime.now(UTC))
         back = {"state": back_to} if back_to else {}  # the page the form was on
+        if cursor:
+            back["cursor"] = cursor
         address = f"/alerts?{urlencode({**back, 'retried': count})}"
         return RedirectResponse(address, status.HTTP_303_SEE_OTHER)
 
-    async def _retry_form(self, request: Request) -> tuple[list[str], str | None]:
-        """The alert ids of a retry form this server gave, and the state its page showed;
-        HTTPException for any other."""
+    async def _retry_form(self, request: Request) -> tuple[list[str], str | None, str | None]:
+        """The alert ids of a retry form this server gave, and the state and cursor of the page
+        it was on; HTTPException for any other."""
         # The form is read here, after the token check (a Form parameter would have FastAPI read
         # the body first, an upload of any size included), and files are refused.
         try:
@@ -116,4 +121,9 @@ class AlertPages:
         if any("\x00" in each for each in ids):  # PostgreSQL refuses it in text outright
             raise HTTPException(status.HTTP_400_BAD_REQUEST, "an alert id holds a NUL character")
         state = str(form.get("state", ""))
-        return ids, state if state in {each.value for each in AlertState} else None
+        cursor = str(form.get("cursor", ""))
+        try:
+            read_cursor(cursor, of="alerts")
+        except UsageError:
+            cursor = ""  # back to the newest
+        return ids, state if state in {each.value for each in AlertState} else None, cursor or None

@@ -98,14 +98,15 @@ def add_listings(
         state: Annotated[AlertState | None, Query(description="only the alerts in this state")] = None,
         cursor: Annotated[str | None, Query(description=ALERTS_CURSOR)] = None,
     ) -> Response:
-        before = read_cursor(cursor)
+        before = read_cursor(cursor, of="alerts")
         # Counted: 5,000 rows and their articles, in a crowd, held every thread FastAPI has.
         body, following = await counting.count(
             _encoded_page, alert_history, archive, limit, state, before, gone=request.is_disconnected
         )
         if following is None:
             return Response(body, media_type="application/json")
-        older = request.url.include_query_params(cursor=write_cursor(*following))
+        moment, alert_id = following
+        older = request.url.include_query_params(cursor=write_cursor(moment, alert_id, of="alerts"))
         return Response(body, media_type="application/json", headers={"link": f'<{older}>; rel="next"'})
 
     @app.get(

@@ -31,6 +31,7 @@ from monitor.config.loading import load_settings
 from monitor.errors import UsageError
 from monitor.mentions import mention_series
 from monitor.models import Hit, PollResult, PollStatus
+from monitor.serve.cursors import write_cursor
 from monitor.serve.shapes import AlertOut, ArticlePage, MentionsOut, RuleOut, SourceOut
 from tests.archive.helpers import NOW, make_article
 from tests.configs import LOOPBACK_FETCH, monitor_config
@@ -275,6 +276,8 @@ def test_the_alert_history_is_paged_older_by_its_link(tmp_path: Path) -> None:
     keys = [f"alerted{n:03d}" for n in range(505)]  # stored at once: many share their moment
     rows = [OutboxRow("desk", "webhook:x", key, key, ("Iron Dome",)) for key in keys]
     archive.store_new([make_article(key, hits=()) for key in keys], rows)
+    oldest = archive.outbox.alerts(1000)[-1]  # last in the history's order: on the older page
+    archive.outbox.mark_alerts_failed({oldest.id: None}, "HTTP 500 from the webhook", datetime.now(UTC))
     archive.close()
     with serving(monitor_config(tmp_path)) as base, httpx.Client(timeout=10) as client:
         whole = client.get(base + "/api/v1/alerts", params={"limit": 1000})
@@ -288,15 +291,28 @@ def test_the_alert_history_is_paged_older_by_its_link(tmp_path: Path) -> None:
             link = answer.headers.get("link")
             address = link.split(">")[0].lstrip("<") if link else None
             assert address is None or ("state=pending" in address and "limit=200" in address)
-        assert seen == [alert["id"] for alert in whole.json()]
+        assert seen == [alert["id"] for alert in whole.json() if alert["state"] == "pending"]
         wrong = client.get(base + "/api/v1/alerts", params={"cursor": "not-a-cursor"})
         assert wrong.status_code == 400 and "is not one this server gave" in wrong.text
         page = client.get(base + "/alerts")
         older = re.search(r'<a href="(/alerts\?cursor=[^"]+)" rel="next">Older alerts</a>', page.text)
         assert older and page.text.count('<tr class="pending"') == 500
         rest = client.get(base + html.unescape(older.group(1)))
-        assert rest.status_code == 200 and rest.text.count('<tr class="pending"') == 6
+        assert rest.status_code == 200 and rest.text.count('<tr class="pending"') == 5
         assert "Older alerts, 6 of 506" in rest.text and ">Older alerts</a>" not in rest.text
+        # Found by a review: a retry on an older page came back to the newest.
+        [csrf] = re.findall(r'name="csrf" value="([^"]+)"', rest.text)
+        [cursor] = re.findall(r'name="cursor" value="([^"]+)"', rest.text)
+        retried = client.post(base + "/alerts/retry", data={"csrf": csrf, "id": oldest.id, "cursor": cursor})
+        assert retried.status_code == 303
+        assert retried.headers["location"] == f"/alerts?cursor={cursor}&retried=1"
+        # A cursor past every alert (they were purged since): said so, not "no alerts yet".
+        past = write_cursor(datetime(2001, 1, 1, tzinfo=UTC), "x", of="alerts")
+        beyond = client.get(base + "/alerts", params={"cursor": past})
+        assert "No older alerts" in beyond.text and "yet" not in beyond.text
+        # Nor does a cursor of the articles page the alerts, or one of the alerts the articles.
+        for path, other in (("/api/v1/alerts", write_cursor(NOW, "b00")), ("/api/v1/articles", past)):
+            assert client.get(base + path, params={"cursor": other}).status_code == 400, path
 
 
 def test_rules_as_written_and_understood_with_recent_matches(served: Served) -> None:
