@@ -50,6 +50,10 @@ def read_cursor(cursor: str | None, of: List = "articles") -> tuple[datetime, st
         ):
             raise ValueError("not an id or a moment the archive holds")
         item_id.encode()  # a lone surrogate: UnicodeEncodeError, a ValueError
+        if write_cursor(datetime.fromisoformat(written), item_id, of) != cursor:
+            # As written, or not at all: base64 that skips stray characters, JSON in UTF-16,
+            # a moment in another of ISO 8601's forms or holding a NUL were read as one.
+            raise ValueError("not as this server writes it")
         return moment, item_id
     except (ValueError, TypeError, OverflowError, RecursionError, binascii.Error):
         raise refused from None

@@ -13,6 +13,7 @@ from monitor.errors import UsageError
 from monitor.serve.cursors import List, read_cursor, write_cursor
 
 MOMENT = datetime(2026, 1, 6, 9, 30, 0, 123456, tzinfo=UTC)
+GENUINE = write_cursor(datetime(2026, 1, 6, 9, 30, tzinfo=UTC), "id0>?~", of="alerts")  # - and _
 
 
 def _encoded(text: str) -> str:
@@ -41,6 +42,16 @@ def test_a_cursor_comes_back_as_written(of: List) -> None:
         _encoded('["2026-01-06T09:30:00+00:00"]'),
         "not-a-cursor",
         "A" * 5000,
+        # Found by a third review: read as cursors, though no server writes them so.
+        _encoded('["2026-01-06T09:30:00\\u0000+00:00", "x"]'),  # fromisoformat took the NUL
+        _encoded('["20260106T093000Z", "x"]'),  # another of ISO 8601's forms
+        _encoded('["2026-01-06 09:30:00+00:00", "x"]'),
+        _encoded(' ["2026-01-06T09:30:00+00:00", "x"] '),
+        base64.urlsafe_b64encode('["2026-01-06T09:30:00+00:00", "x"]'.encode("utf-16")).decode(),
+        GENUINE[:10] + "!!!!" + GENUINE[10:],  # skipped by base64
+        GENUINE[:8] + "====" + GENUINE[8:],
+        GENUINE + "==",
+        GENUINE.replace("_", "/").replace("-", "+"),
     ],
 )
 def test_a_forged_cursor_is_refused(forged: str) -> None:
