@@ -153,15 +153,12 @@ def newest_matches(
     return _accepted(rows, ask.exact, query, filters.limit)
 
 
-def _refusal_sql(refused: dict[int, str]) -> tuple[str, list[Any]]:
-    """`AND NOT (...)` leaving out the articles whose index holds what the query refuses (the
-    tsquery of each kind of gaps), and its parameters."""
-    if not refused:
+def _refusal_sql(refused: str | None) -> tuple[str, list[Any]]:
+    """`AND NOT (...)` leaving out the articles missing no words whose index holds what the query
+    refuses (the tsquery `refused`), and its parameters."""
+    if refused is None:
         return "", []
-    held = " OR ".join(
-        f"(articles.search_gaps = {gaps} AND articles.search @@ %s::tsquery)" for gaps in refused
-    )
-    return f" AND NOT ({held})", list(refused.values())
+    return f" AND NOT (articles.search_gaps < {WORDS} AND articles.search @@ %s::tsquery)", [refused]
 
 
 def _accepted(
@@ -225,7 +222,7 @@ def newest_of_all(
     if filters.limit <= 0:
         return []
     conditions, params = filter_sql(filters)
-    refusal, refused_params = _refusal_sql(ask.refused if ask else {})
+    refusal, refused_params = _refusal_sql(ask.refused if ask else None)
     where, every = f"true{refusal}{conditions}", [*refused_params, *params]
     rows = _in_search_order(cursor, where, every, FIRST_CHUNK, deadline)
     return _accepted(rows, ask.exact if ask else frozenset(), query, filters.limit)

@@ -152,12 +152,13 @@ def search_query(node: Node, loose: bool = False) -> str | None:
 class IndexAsk(NamedTuple):
     """What a search asks of the index: the tsquery of the candidates (None: every article is
     one) and the loose one of the articles missing positions (None: all of them), the tsquery of
-    what is refused exactly in the articles of each kind of gaps (search.exact_refusal), and
-    the kinds of gaps whose articles the index answers exactly, so that none is verified."""
+    what is refused exactly (search.exact_refusal) in the articles missing no words (None:
+    nothing), and the kinds of gaps whose articles the index answers exactly, so that none is
+    verified."""
 
     asked: str | None
     loose: str | None
-    refused: dict[int, str]
+    refused: str | None
     exact: frozenset[int]
 
 
@@ -168,17 +169,16 @@ def index_ask(node: Node) -> IndexAsk:
     server). An article missing positions still holds every word, so a NOT of words or
     prefixes is refused there too (a phrase where its positions show it), and a query without a
     phrase is answered exactly."""
-    refusals = _refusal([child for child in _top_refusals(node) if index_exact(child) and _fit(child)])
-    # A phrase found where positions are kept is there (a lexeme without positions matches no
-    # phrase): refused where seen, verified where not.
-    refused = {NO_GAPS: refusals, POSITIONS: refusals}
+    # In an article missing positions, a phrase found where they are kept is there (a lexeme
+    # without positions matches no phrase): refused where seen, verified where not.
+    refused = _refusal([child for child in _top_refusals(node) if index_exact(child) and _fit(child)])
     exact: set[int] = set()
     if index_exact(node, refusals=True) and _fit(node):
         exact = {NO_GAPS} if _phrased(node) else {NO_GAPS, POSITIONS}
     return IndexAsk(
         search_query(node),
         search_query(node, loose=True),
-        {gaps: query for gaps, query in refused.items() if query is not None},
+        refused,
         frozenset(exact),
     )
 
