@@ -223,7 +223,7 @@ def rule_matches(
     limit: int,
     *,
     time_limit: float,
-    cpu_limit: float | None = None,
+    work_limit: float | None = None,
 ) -> list[ArchivedArticle]:
     """The newest articles the watch rule matched (its hits), newest first: its query narrows the
     candidates through the index, the hits decide. For the read side's pages and feeds, so
@@ -233,7 +233,7 @@ def rule_matches(
     rule = next(rule for rule in settings.watch if rule.name == name)
     filters = SearchFilters(rules=(name,), limit=limit)
     try:
-        return archive.search(compile_rule(rule).node, filters, time_limit, cpu_limit)
+        return archive.search(compile_rule(rule).node, filters, time_limit, work_limit)
     except SearchTooSlow as error:  # a reader of the page or a feed cannot narrow the search
         if error.waited:
             raise

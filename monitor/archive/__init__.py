@@ -380,12 +380,13 @@ class Archive(Protocol):
         query: Node | None,
         filters: SearchFilters,
         time_limit: float | None = None,
-        cpu_limit: float | None = None,
+        work_limit: float | None = None,
     ) -> list[ArchivedArticle]:
         """The articles the query matches exactly as the rules would, newest first (by
         publication), at most `filters.limit`; None matches every article. SearchTooSlow when
-        it runs longer than `time_limit` seconds (None: no limit), or spends more than
-        `cpu_limit` seconds of processor time on the thread that searches."""
+        it runs longer than `time_limit` seconds (None: no limit), or does more than
+        `work_limit` seconds of work (time_limits.work_done: the searching thread's processor
+        time, and its statements' time on PostgreSQL)."""
         ...
 
     def purge(self, now: datetime, unmatched_age: timedelta | None, matched_age: timedelta | None) -> int:

@@ -24,6 +24,7 @@ from monitor.archive import pg_readers
 from monitor.archive.connections import archive_errors, explained
 from monitor.archive.pg_readers import Readers
 from monitor.archive.schema_revision import is_newest
+from monitor.archive.time_limits import TimedConnection
 from monitor.archive.urls import POSTGRES_PREFIXES
 from monitor.errors import ArchiveError
 
@@ -98,7 +99,10 @@ class PostgresConnections:
             cause = explained(error) if isinstance(error, SQLAlchemyError) else str(error)
             cause = _without_password(cause, url)
             raise ArchiveError(f"cannot open the archive at {shown_url(url)}: {cause}") from error
-        self.readers = Readers(lambda: psycopg.connect(*cargs, **{**cparams, **options}, autocommit=True))
+        # Their statements' time is the searches' work (time_limits.work_done).
+        self.readers = Readers(
+            lambda: TimedConnection.connect(*cargs, **{**cparams, **options}, autocommit=True)
+        )
 
     def close(self) -> None:
         self.readers.close()

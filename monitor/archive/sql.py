@@ -207,13 +207,13 @@ class SqlArchive(SourceSchedule):
         query: Node | None,
         filters: SearchFilters,
         time_limit: float | None = None,
-        cpu_limit: float | None = None,
+        work_limit: float | None = None,
     ) -> list[ArchivedArticle]:
         """Newest first: candidates from the full-text index, each verified by the matcher
         unless the index's answer is exact (see search.index_exact)."""
         query, filters = language_asked_of_the_matcher(query, filters)
         index_query = fts_query(query) if query is not None else None
-        deadline = Deadline(time_limit, cpu_limit)
+        deadline = Deadline(time_limit, work_limit)
         with self.db.read_cursor() as cursor, sqlite_time_limit(cursor.connection, deadline):
             exact = query is not None and index_exact(query, refusals=True)
             if query is not None and index_query is not None:

@@ -57,10 +57,9 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics, reads: Exe
     )
     readers = [Depends(token_check(settings.serve.tokens))]
     api_readers = [*readers, Depends(parameters_checked)]
-    on_postgresql = not settings.database_url().startswith("sqlite")
     time_limit = settings.serve.search_timeout.total_seconds()
-    searching = Searching(reads, time_limit, work_elsewhere=on_postgresql)
-    counting = Searching(reads, time_limit, COUNT_TURNS, work_elsewhere=on_postgresql, counting=True)
+    searching = Searching(reads, time_limit)
+    counting = Searching(reads, time_limit, COUNT_TURNS, counting=True)
 
     add_error_answers(app)
     _add_search(app, archive, settings, token_check(settings.serve.tokens), searching)
@@ -146,14 +145,14 @@ def articles_page(
     cursor: str | None,
     *,
     time_limit: float | None,
-    cpu_limit: float | None = None,
+    work_limit: float | None = None,
 ) -> bytes:
     """A page of the search's answer, newest first, as ArticlePage's JSON; QueryError or
     UsageError for what cannot be searched, SearchTooSlow past its limits (Archive.search)."""
     # One more than the page holds: whether a page follows (a full last page has no cursor).
     filters = replace(page_filters(archive, settings, asked, cursor), limit=asked.limit + 1)
     query = searched_query(archive, settings, asked.query)
-    found = archive.search(query, filters, time_limit, cpu_limit)
+    found = archive.search(query, filters, time_limit, work_limit)
     last = found[asked.limit - 1].article if len(found) > asked.limit else None
     page = {
         "articles": [article_json(item) for item in found[: asked.limit]],

@@ -98,7 +98,7 @@ def _unless_unchanged(request: Request, answer: Response) -> Response:
 
 
 def _arrivals(
-    archive: Archive, rule: str, *, time_limit: float, cpu_limit: float | None = None
+    archive: Archive, rule: str, *, time_limit: float, work_limit: float | None = None
 ) -> list[ArchivedArticle]:
     return latest_stories(archive, rule, FEED_ENTRIES)
 

@@ -86,7 +86,7 @@ class OverviewPages:
             return page("busy.html", 503, retry_after(error), title=title, message=message, path=path)
 
     def _rule_answer(
-        self, name: str, feed_query: str, *, time_limit: float, cpu_limit: float | None = None
+        self, name: str, feed_query: str, *, time_limit: float, work_limit: float | None = None
     ) -> HTMLResponse:
         recent: list[ArchivedArticle] = []
         too_slow = None

@@ -119,7 +119,7 @@ class SearchPage:
         return page("search.html", code, headers, **values)
 
     def results(
-        self, asked: SearchForm, cursor: str | None, *, time_limit: float, cpu_limit: float | None = None
+        self, asked: SearchForm, cursor: str | None, *, time_limit: float, work_limit: float | None = None
     ) -> HTMLResponse:
         """The page of the search's results; SearchTooSlow past its limits (Archive.search)."""
         values = self.form_values(asked)
@@ -130,7 +130,7 @@ class SearchPage:
         try:
             filters = self.filters(asked, cursor)
             query = searched_query(self.archive, self.settings, asked.q)
-            found = self.archive.search(query, filters, time_limit, cpu_limit)
+            found = self.archive.search(query, filters, time_limit, work_limit)
         except QueryError as error:
             return self.refused(asked, 400, str(error), error.pointer())
         except UsageError as error:

@@ -12,16 +12,17 @@ Some searches cost far more than others, and a crowd of them starved the rest:
 So heavy searches take turns, TURNS at once. A prefix's cost is known before it runs: a search
 takes a turn for each prefix it asks (a Hebrew prefix is one per form the index reads),
 at most all, before it goes to a thread. Any other's is not (a NOT most articles pass is
-quick), so it runs at once for up to TRIAL seconds of its thread's processor time (on
-SQLite the search's work is on its thread; a quick search slowed by a crowd spends little of
-it, while its time in all is stretched: 5 ms became 2 s beside 60 others) or, on PostgreSQL,
-whose work is done in the server's processes, TRIAL_WAIT seconds in all; one that needs more is
-stopped and asked again when it has a turn: what a search without one can cost is bounded,
-whatever its shape. A search found past TRIAL's processor time by two requests in a row (once
-may be a crowded moment's fluke) is remembered for HEAVY_FOR seconds (the last HEAVY_REMEMBERED of them)
-and waits for a turn without a trial when asked again: a crowd repeating one heavy search
-spends two trials a minute, not one a request. Found light, a search is forgotten. (So on
-PostgreSQL a search heavy for its time in all alone has its trial each time it is asked.)
+quick), so it runs at once for up to TRIAL seconds of work (time_limits.work_done: its
+thread's processor time, and on PostgreSQL its statements' time, the work of the server's
+processes). Not time in all: a quick search slowed by a crowd does little work while its time
+is stretched (5 ms became 2 s beside 60 others; on PostgreSQL, where the trial was a second in
+all, such a search was stopped and waited 9-16 s for a turn behind 40 clients' heavy ones).
+One that needs more is stopped and asked again when it has a turn: what a search without one
+can cost is bounded, whatever its shape. A search found past TRIAL's work by two requests in a
+row (once may be a crowded moment's fluke) is remembered for HEAVY_FOR seconds (the last
+HEAVY_REMEMBERED of them) and waits for a turn without a trial when asked again: a crowd
+repeating one heavy search spends two trials a minute, not one a request. Found light, a
+search is forgotten.
 Turns are waited for on the event loop, not on a read thread, so that other searches never
 queue behind a crowd of heavy ones; first come, first served (a search of four prefixes is not
 passed over forever by a stream of one-prefix ones); up to serve.search_timeout (then
@@ -44,6 +45,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 from monitor.archive.search import fts_query, fts_refusal
+from monitor.archive.time_limits import work_done
 from monitor.config.settings import Settings
 from monitor.errors import MonitorError, SearchTooSlow, ServerBusy
 from monitor.queries import query_of
@@ -51,10 +53,9 @@ from monitor.rules import Node
 
 TURNS = 4  # heavy searches at once: two cores gain nothing from more
 COUNT_TURNS = 2  # counts at once, in a line of their own (Searching.count)
-# s of processor time: a search past it is heavy. `NOT budget` at 1M spends 5 ms alone, up to
+# s of work: a search past it is heavy. `NOT budget` at 1M spends 5 ms alone on SQLite, up to
 # 40 ms beside 31 others (their contention costs each thread processor time too).
 TRIAL = 0.1
-TRIAL_WAIT = 1.0  # s in all, on PostgreSQL: a search past it is heavy whatever it spent here
 MOST_WAITING = 64  # of the server's 256 connections (serve/server.py)
 HEAVY_FOR = 60.0
 HEAVY_REMEMBERED = 1024
@@ -69,15 +70,11 @@ class Searching:
         reads: Executor,
         time_limit: float,
         turns: int = TURNS,
-        work_elsewhere: bool = False,
         counting: bool = False,
     ) -> None:
-        """`work_elsewhere`: the archive's searches do their work in another process
-        (PostgreSQL), so that their trial is also bounded in time in all. `counting`: the turns
-        of counts (count()), said so when busy."""
+        """`counting`: the turns of counts (count()), said so when busy."""
         self.reads, self.time_limit, self.turns = reads, time_limit, turns
         self.counting = counting
-        self.trial_wait = min(TRIAL_WAIT, time_limit) if work_elsewhere else time_limit
         self._free = turns
         self._waiting: deque[tuple[int, asyncio.Future[None]]] = deque()
         self._stopping = False
@@ -93,7 +90,7 @@ class Searching:
         known_as: Hashable = None,
         gone: Callable[[], Awaitable[bool]] | None = None,
     ) -> T:
-        """`search(*arguments, time_limit=seconds, cpu_limit=seconds)` on a read thread: once
+        """`search(*arguments, time_limit=seconds, work_limit=seconds)` on a read thread: once
         it has its `turns` (a prefix's: one each; at most all), or, taking none, at once for a
         trial (above) and, if it needs more, again once it has a turn. ServerBusy when its
         turns do not come within the time limit. `check` raises what the search would refuse at
@@ -112,10 +109,9 @@ class Searching:
         if not wanted:
             trial = _Spent()
             try:
-                answer = await self._search(trial, search, arguments, self.trial_wait, TRIAL)
+                answer = await self._search(trial, search, arguments, self.time_limit, TRIAL)
             except SearchTooSlow:
-                # Its whole time had (on SQLite, whose trial may run that long): no second run.
-                if self.trial_wait >= self.time_limit and trial.wall >= self.time_limit:
+                if trial.wall >= self.time_limit:  # its whole time had: no second run
                     self._note(known_as, heavy=trial.seconds >= TRIAL)
                     raise
             else:
@@ -173,8 +169,8 @@ class Searching:
         return times >= 2 and time.monotonic() - last < HEAVY_FOR
 
     def _note(self, known_as: Hashable, heavy: bool) -> None:
-        """Whether the search spent more than TRIAL of the processor: once more found heavy,
-        or forgotten."""
+        """Whether the search did more than TRIAL's work: once more found heavy, or
+        forgotten."""
         if known_as is None:
             return
         times, last = self._heavy.pop(known_as, (0, 0.0))
@@ -190,9 +186,9 @@ class Searching:
         search: Callable[..., T],
         arguments: tuple[Any, ...],
         seconds: float,
-        cpu_seconds: float | None,
+        work_seconds: float | None,
     ) -> asyncio.Future[T]:
-        limited = partial(_measured, spent, search, arguments, seconds, cpu_seconds)
+        limited = partial(_measured, spent, search, arguments, seconds, work_seconds)
         return asyncio.get_running_loop().run_in_executor(self.reads, limited)
 
     async def _take(self, wanted: int) -> None:
@@ -260,8 +256,8 @@ class Searching:
 
 @dataclass
 class _Spent:
-    """The processor time a search spent on its thread, and its time there in all, once it
-    answered or stopped."""
+    """The work a search did (time_limits.work_done), and its time on its thread in all, once
+    it answered or stopped."""
 
     seconds: float = 0.0
     wall: float = 0.0
@@ -272,13 +268,13 @@ def _measured(
     search: Callable[..., T],
     arguments: tuple[Any, ...],
     seconds: float,
-    cpu_seconds: float | None,
+    work_seconds: float | None,
 ) -> T:
-    began, began_wall = time.thread_time(), time.monotonic()
+    began, began_wall = work_done(), time.monotonic()
     try:
-        return search(*arguments, time_limit=seconds, cpu_limit=cpu_seconds)
+        return search(*arguments, time_limit=seconds, work_limit=work_seconds)
     finally:
-        spent.seconds, spent.wall = time.thread_time() - began, time.monotonic() - began_wall
+        spent.seconds, spent.wall = work_done() - began, time.monotonic() - began_wall
 
 
 def retry_after(error: Exception) -> dict[str, str]:
@@ -290,7 +286,9 @@ def retry_after(error: Exception) -> dict[str, str]:
     return {"Retry-After": "1"} if isinstance(error, SearchTooSlow) and error.waited else {}
 
 
-def _without_limits(work: Callable[..., T], *arguments: Any, time_limit: float, cpu_limit: float | None) -> T:
+def _without_limits(
+    work: Callable[..., T], *arguments: Any, time_limit: float, work_limit: float | None
+) -> T:
     return work(*arguments)
 
 
