@@ -145,10 +145,11 @@ class TimedConnection(psycopg.Connection[Any]):
         try:
             return super().wait(gen, *args, **kwargs)
         finally:
-            ended = time.monotonic()
-            elsewhere = ended - began - (time.thread_time() - began_here)
-            if ended - began > KERNEL_ASKED_AFTER:
-                elsewhere = _time_answering(self, began, ended, elsewhere)
+            took = time.monotonic() - began
+            if took > KERNEL_ASKED_AFTER:
+                took = _time_answering(self, began, took)
+            # The processor time spent here meanwhile (reading a long answer) is counted apart.
+            elsewhere = took - (time.thread_time() - began_here)
             _statements.seconds = statements_time() + max(0.0, elsewhere)
 
 
@@ -160,24 +161,24 @@ KERNEL_ASKED_AFTER = 0.002
 _LAST_DATA_SENT_AT, _LAST_DATA_RECEIVED_AT = 8 + 9 * 4, 8 + 11 * 4
 
 
-def _time_answering(
-    connection: psycopg.Connection[Any], began: float, ended: float, otherwise: float
-) -> float:
-    """The seconds from the last bytes sent on the connection's TCP socket between `began` and
-    `ended` (time.monotonic) to the last received, as the kernel tells: not the thread's waits
-    for the interpreter before it sent the statement, nor after its answer arrived. `otherwise`
-    where the kernel does not tell (a Unix socket, another system, a connection closed)."""
+def _time_answering(connection: psycopg.Connection[Any], began: float, took: float) -> float:
+    """The seconds from the last bytes sent on the connection's TCP socket to the last received,
+    as the kernel tells, at most those since `began` (time.monotonic), when the exchange that
+    `took` that long began: not the thread's waits for the interpreter before it sent the
+    statement, nor after its answer arrived. `took` where the kernel does not tell (a Unix
+    socket, another system, a connection closed)."""
     try:
         with socket.socket(fileno=os.dup(connection.pgconn.socket)) as duplicate:
             info = duplicate.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, _LAST_DATA_RECEIVED_AT + 4)
     except (OSError, AttributeError, psycopg.Error):
-        return otherwise
+        return took
+    since = time.monotonic() - began  # read after the kernel's answer: never less than its times
     if len(info) < _LAST_DATA_RECEIVED_AT + 4:
-        return otherwise
+        return took
 
     def milliseconds_at(offset: int) -> float:
         return int.from_bytes(info[offset : offset + 4], sys.byteorder) / 1000
 
-    sent = max(began, ended - milliseconds_at(_LAST_DATA_SENT_AT))
-    received = ended - milliseconds_at(_LAST_DATA_RECEIVED_AT)
-    return received - sent
+    # Both from one reading of the kernel's: a thread losing the interpreter meanwhile moves
+    # neither (taken against a clock read before, such a pause was cut off the statement).
+    return min(milliseconds_at(_LAST_DATA_SENT_AT), since) - milliseconds_at(_LAST_DATA_RECEIVED_AT)
