@@ -179,7 +179,9 @@ def _names_loopback(host: bytes) -> bool:
     given = _HOST.fullmatch(host.decode("latin-1"))
     if given is None or int(given["port"] or 0) > 65535:
         return False
-    return is_loopback((given["v6"] or given["name"]).lower())
+    name = (given["v6"] or given["name"]).lower()
+    # localhost's fully qualified form, which a browser sends as typed (RFC 6761: loopback too)
+    return is_loopback("localhost" if name == "localhost." else name)
 
 
 class ReportLog:

@@ -885,6 +885,8 @@ def test_a_csp_report_larger_than_a_report_is_refused_unread(served: Served) -> 
         "[::1].attacker.example",
         "",
         "localhost:99999",  # no such port: a second review
+        "localhost..",
+        "127.0.0.1.",  # a name, not an address: resolved as any other
     ],
 )
 def test_another_host_name_is_refused_on_loopback(served: Served, host: str) -> None:
@@ -906,7 +908,8 @@ def test_two_host_headers_are_refused(served: Served) -> None:
 
 
 @pytest.mark.parametrize(
-    "host", ["localhost", "LOCALHOST:{port}", "127.0.0.1:{port}", "127.1.2.3", "[::1]:{port}"]
+    "host",
+    ["localhost", "LOCALHOST:{port}", "localhost.:{port}", "127.0.0.1:{port}", "127.1.2.3", "[::1]:{port}"],
 )
 def test_loopback_names_are_answered(served: Served, host: str) -> None:
     port = served.base.rsplit(":", 1)[1]
