@@ -45,11 +45,13 @@ test: lint system-packages
 
 # Debian packages the tests use: docker-compose checks docker-compose.yml (`config` needs no
 # engine); chromium runs the web pages' browser tests (Playwright drives it; no browser is
-# downloaded). Installed when missing and this is root (the development and CI machines); else
-# the tests that need them fail saying what to install.
-SYSTEM_PACKAGES := docker-compose chromium
+# downloaded), with Noto CJK for the screenshots of Chinese and Japanese pages to be read
+# (without it each character is a box). Installed when missing and this is root (the
+# development and CI machines); else the tests that need them fail saying what to install.
+SYSTEM_PACKAGES := docker-compose chromium fonts-noto-cjk
+CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
 system-packages:
-	@{ command -v docker-compose && command -v chromium; } >/dev/null || [ "$$(id -u)" != 0 ] || { \
+	@{ command -v docker-compose && command -v chromium && [ -e $(CJK_FONT) ]; } >/dev/null || [ "$$(id -u)" != 0 ] || { \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(SYSTEM_PACKAGES) >/dev/null \
 		|| { apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(SYSTEM_PACKAGES) >/dev/null; }; }
 

@@ -308,6 +308,14 @@ def test_every_page_fits_a_phone(desk: str, browser: Browser) -> None:
         page.goto(desk + "/rules/Japan%20documents")
         day = page.locator("figure.chart svg text").first.bounding_box()
         assert day is not None and day["height"] >= 12, day  # readable (it was 6): the chart scrolls
+        # ... shown first at its end: today's point on the screen, the first day's scrolled off.
+        points = page.locator("figure.chart svg circle.point")
+        today, first = points.last.bounding_box(), points.first.bounding_box()
+        assert today is not None and first is not None and first["x"] < 0 <= today["x"] <= 390, (first, today)
+        assert (
+            page.locator("figure.chart svg text").last.evaluate("(node) => getComputedStyle(node).direction")
+            == "ltr"
+        )
         failed = {
             "id": "x1", "created": "2026-12-05T01:00:00Z", "alert": "desk",
             "channel": "webhook:http://127.0.0.1:18606#21c2ec8b", "rules": ["Iron Dome"],
