@@ -29,7 +29,8 @@ from monitor.serve.feed_routes import add_feeds
 from monitor.serve.listings import add_listings
 from monitor.serve.pages import add_pages
 from monitor.serve.parameters import EmptyParametersDropped, one_value_each, parameters_checked
-from monitor.serve.searching import COUNT_TURNS, Searching, prefixes_asked
+from monitor.serve.prefixes import prefixes_asked
+from monitor.serve.searching import COUNT_TURNS, Searching
 from monitor.serve.service_routes import add_service_routes
 from monitor.serve.shapes import ArticlePage, SearchParams, errors, query_parameters
 from monitor.serve.web import add_csp_reports

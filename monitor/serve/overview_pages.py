@@ -17,8 +17,9 @@ from monitor.models import ArchivedArticle
 from monitor.queries import rule_matches, rules_overview, source_health
 from monitor.serve.auth import token_of_address
 from monitor.serve.chart import line_chart
+from monitor.serve.prefixes import rule_prefixes
 from monitor.serve.rendering import counted_page, page, path_part, problem_page, spelled
-from monitor.serve.searching import Searching, retry_after, rule_prefixes
+from monitor.serve.searching import Searching, retry_after
 
 RECENT_MATCHES = 20
 

@@ -17,9 +17,10 @@ from monitor.errors import QueryError, SearchTooSlow, UsageError
 from monitor.queries import SearchAsked, search_filters, searched_query
 from monitor.serve.cursors import read_cursor, write_cursor
 from monitor.serve.feeds import latest_stories
+from monitor.serve.prefixes import prefixes_asked
 from monitor.serve.query_places import query_hits, query_places
 from monitor.serve.rendering import page, spelled
-from monitor.serve.searching import Searching, prefixes_asked, retry_after
+from monitor.serve.searching import Searching, retry_after
 
 PER_PAGE = 30
 

@@ -9,7 +9,7 @@ Some searches cost far more than others, and a crowd of them starved the rest:
   read in turn), `budget -budget` or `title:budget` (every article with the word verified), a
   filter few articles pass: 40 clients asking such held all the read threads, and a quick
   search waited seconds for one.
-So heavy searches take turns, TURNS at once. A prefix's cost is known before it runs: a search
+So heavy searches take turns, TURNS at once. A prefix's cost is known before it runs (prefixes.py): a search
 takes a turn for each prefix it asks (a Hebrew prefix is one per form the index reads),
 at most all, before it goes to a thread. Any other's is not (a NOT most articles pass is
 quick), so it runs at once for up to TRIAL seconds of work (time_limits.work_done: its
@@ -44,12 +44,8 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
 
-from monitor.archive.search import fts_query, fts_refusal
 from monitor.archive.time_limits import work_done
-from monitor.config.settings import Settings
 from monitor.errors import MonitorError, SearchTooSlow, ServerBusy
-from monitor.queries import query_of
-from monitor.rules import Node
 
 TURNS = 4  # heavy searches at once: two cores gain nothing from more
 COUNT_TURNS = 2  # counts at once, in a line of their own (Searching.count)
@@ -290,35 +286,3 @@ def _without_limits(
     work: Callable[..., T], *arguments: Any, time_limit: float, work_limit: float | None
 ) -> T:
     return work(*arguments)
-
-
-def prefixes_gathered(query: Node | None) -> int:
-    """The prefixes the index gathers for a search of the query, each in memory at once: a
-    Hebrew prefix is a phrase per prefixed form; those of what a NOT refuses too (on SQLite the
-    index leaves their matches out: `NOT lo*` gathers lo*'s; PostgreSQL verifies them instead,
-    and such a search waits for turns it could do without); none under title: or NEAR."""
-    if query is None:
-        return 0
-    gathered = (fts_query(query) or "") + (fts_refusal(query) or "")
-    return gathered.count('"*')  # a prefix phrase: "ka"*
-
-
-def prefixes_asked(text: str) -> int:
-    """prefixes_gathered() of a query as typed; 0 for one that does not parse (its search says
-    why)."""
-    if "*" not in text:  # most queries need no parse here
-        return 0
-    try:
-        return prefixes_gathered(query_of(text))
-    except MonitorError:
-        return 0
-
-
-def rule_prefixes(settings: Settings, name: str) -> int:
-    """prefixes_gathered() of a watch rule's query; 0 for a name no rule has (its page says so)."""
-    from monitor.app import compile_rule
-
-    for rule in settings.watch:
-        if rule.name == name:
-            return prefixes_gathered(compile_rule(rule).node)
-    return 0

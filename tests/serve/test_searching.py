@@ -29,13 +29,12 @@ from monitor.rules.match import Evaluator
 from monitor.serve import api
 from monitor.serve import searching as searching_module
 from monitor.serve.api import build_api
+from monitor.serve.prefixes import prefixes_asked, prefixes_gathered
 from monitor.serve.searching import (
     MOST_WAITING,
     TRIAL,
     TURNS,
     Searching,
-    prefixes_asked,
-    prefixes_gathered,
     retry_after,
 )
 from monitor.serve.web import Protections
