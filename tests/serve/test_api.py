@@ -822,6 +822,32 @@ def test_served_alone_the_metrics_come_from_the_archive(served: Served) -> None:
     }
 
 
+@pytest.mark.parametrize(
+    ("accept", "openmetrics"),
+    [
+        ("application/openmetrics-text; version=1.0.0", True),
+        ("application/openmetrics-text;version=1.0.0;q=0, text/plain;version=0.0.4", False),
+        ("application/openmetrics-text;version=1.0.0;q=0.2,text/plain;version=1.0.0;q=0.9", False),
+        # Prometheus's own, most wanted first: OpenMetrics
+        (
+            "application/openmetrics-text;version=1.0.0;q=0.5,application/openmetrics-text;"
+            "version=0.0.1;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2",
+            True,
+        ),
+        ("text/plain;q=0.1, application/openmetrics-text;version=1.0.0;q=0.8", True),
+        ("application/openmetrics-text;version=1.0.0;q=nonsense", True),  # as if none given
+        ("", False),
+    ],
+)
+def test_metrics_are_in_the_format_most_wanted(served: Served, accept: str, openmetrics: bool) -> None:
+    """Left from earlier sessions: prometheus_client takes the first format it knows in Accept,
+    weights unread: OpenMetrics refused with q=0 was sent all the same."""
+    scraped = httpx.get(served.base + "/metrics", headers={"Accept": accept}, timeout=10)
+    assert scraped.status_code == 200
+    assert scraped.headers["content-type"].startswith("application/openmetrics-text") is openmetrics
+    assert scraped.text.endswith("# EOF\n") is openmetrics
+
+
 def test_served_alone_the_last_poll_is_the_daemons_as_the_archive_has_it(tmp_path: Path) -> None:
     """Found by a review: beside a daemon, `monitor serve` said `"last_poll_seconds_ago": null`
     whether the daemon polled or had died, so a probe of it could not tell."""
