@@ -29,7 +29,13 @@ def line_chart(points: Sequence[tuple[str, int]]) -> Markup:
     )
     axis = HEIGHT - MARGIN
     # The scale's top, said where the line could reach it: none for a line of zeros on the axis.
-    top = f'<text x="{MARGIN}" y="{MARGIN - 8}" font-size="13" fill="#5b6570">{most}</text>' if most else ""
+    # At the right, by the newest days, which a phone shows first (the chart scrolls there).
+    top = (
+        f'<text x="{WIDTH - MARGIN}" y="{MARGIN - 8}" font-size="13" fill="#5b6570" text-anchor="end">'
+        f"{most}</text>"
+        if most
+        else ""
+    )
     return Markup(
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
         f'aria-label="{len(points)} points from {escape(points[0][0])} to {escape(points[-1][0])}, '

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -16,6 +15,7 @@ from prometheus_client.exposition import choose_encoder
 from monitor.archive import Archive
 from monitor.errors import ArchiveError
 from monitor.metrics import Metrics
+from monitor.serve.metrics_format import metrics_format
 from monitor.serve.shapes import NUL_IN_ADDRESS, HealthOut, errors
 
 
@@ -36,7 +36,7 @@ def add_service_routes(app: FastAPI, archive: Archive, metrics: Metrics, readers
     )
     def prometheus(request: Request) -> Response:
         # The format the scraper asks for (Accept): Prometheus's text, or OpenMetrics.
-        encode, media_type = choose_encoder(by_preference(request.headers.get("accept", "")))
+        encode, media_type = choose_encoder(metrics_format(request.headers.get("accept", "")))
         return Response(encode(metrics.registry), media_type=media_type)
 
     @app.get(
@@ -86,23 +86,3 @@ def _with_tokens(document: dict[str, Any]) -> dict[str, Any]:
         invalid["properties"]["error"] = {"type": "string", "title": "Error"}
         invalid["required"] = ["error", "detail"]
     return document
-
-
-_QVALUE = re.compile(r"0(\.[0-9]{0,3})?|1(\.0{0,3})?")  # RFC 9110's qvalue
-
-
-def by_preference(accept: str) -> str:
-    """An Accept header's media ranges most wanted first (by q, then as written), without those
-    refused (q=0): prometheus_client takes the first it knows, weights unread, so OpenMetrics
-    refused with q=0, or preferred less than Prometheus's text, was sent all the same. A q out
-    of the grammar is read as none given."""
-    ranked = []
-    for position, media_range in enumerate(accept.split(",")):
-        weight = 1.0
-        for parameter in media_range.split(";")[1:]:
-            name, _, value = parameter.partition("=")
-            if name.strip().lower() == "q" and _QVALUE.fullmatch(value.strip()):
-                weight = float(value)
-        if weight > 0:
-            ranked.append((-weight, position, media_range))
-    return ",".join(media_range for _weight, _position, media_range in sorted(ranked))

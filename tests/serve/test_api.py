@@ -837,11 +837,25 @@ def test_served_alone_the_metrics_come_from_the_archive(served: Served) -> None:
         ("text/plain;q=0.1, application/openmetrics-text;version=1.0.0;q=0.8", True),
         ("application/openmetrics-text;version=1.0.0;q=nonsense", True),  # as if none given
         ("", False),
+        # Found by a review: Prometheus's header with its text first, and wildcards, which
+        # prometheus_client reads past to OpenMetrics; commas and q=0 in a quoted parameter.
+        (
+            "text/plain;version=0.0.4;q=0.5,application/openmetrics-text;version=1.0.0;q=0.4,*/*;q=0.3",
+            False,
+        ),
+        ("*/*;q=0.9, application/openmetrics-text;q=0.1", False),
+        ("text/*;q=0.9, application/openmetrics-text;q=0.2", False),
+        ('application/openmetrics-text;foo="a,b";q=0, text/plain', False),
+        ('application/openmetrics-text;foo="a;q=0;b", text/plain;q=0.5', True),
+        ("application/openmetrics-text;version=0.0.1", True),  # 1.0.0 answered: Prometheus reads both
+        # A version prometheus_client cannot read was a 500; the format answered is wanted.
+        ("application/openmetrics-text;version=nonsense", True),
+        ("text/plain;version=abc", False),
     ],
 )
 def test_metrics_are_in_the_format_most_wanted(served: Served, accept: str, openmetrics: bool) -> None:
     """Left from earlier sessions: prometheus_client takes the first format it knows in Accept,
-    weights unread: OpenMetrics refused with q=0 was sent all the same."""
+    weights unread: OpenMetrics refused with q=0 was sent all the same (metrics_format.py)."""
     scraped = httpx.get(served.base + "/metrics", headers={"Accept": accept}, timeout=10)
     assert scraped.status_code == 200
     assert scraped.headers["content-type"].startswith("application/openmetrics-text") is openmetrics

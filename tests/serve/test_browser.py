@@ -5,6 +5,7 @@ feeds that must never run. Each page's screenshot is saved under storage/screens
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -312,6 +313,8 @@ def test_every_page_fits_a_phone(desk: str, browser: Browser) -> None:
         points = page.locator("figure.chart svg circle.point")
         today, first = points.last.bounding_box(), points.first.bounding_box()
         assert today is not None and first is not None and first["x"] < 0 <= today["x"] <= 390, (first, today)
+        scale = page.locator("figure.chart svg text", has_text=re.compile(r"^[0-9]+$")).bounding_box()
+        assert scale is not None and 0 <= scale["x"] <= 390, scale  # the scale's top beside them
         assert (
             page.locator("figure.chart svg text").last.evaluate("(node) => getComputedStyle(node).direction")
             == "ltr"

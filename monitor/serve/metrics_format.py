@@ -1,0 +1,56 @@
+"""The format /metrics answers in, chosen from the request's Accept header as RFC 9110 says:
+OpenMetrics 1.0.0 or Prometheus's text 0.0.4, whichever the client wants more.
+
+prometheus_client's choose_encoder takes the first range it knows, weights unread, and knows no
+wildcard nor Prometheus's text below version 1.0.0: OpenMetrics refused with q=0, or wanted less
+than `text/plain;version=0.0.4` (Prometheus's header with scrape_protocols listing that text
+first), was sent all the same; and a version it cannot read (`version=nonsense`) was a 500. It
+is now given only the format chosen here, in a form it reads."""
+
+from __future__ import annotations
+
+import re
+
+OPENMETRICS = "application/openmetrics-text; version=1.0.0"
+PROMETHEUS_TEXT = ""  # choose_encoder's default: text/plain; version=0.0.4
+_FORMATS = {OPENMETRICS: ("application", "openmetrics-text"), PROMETHEUS_TEXT: ("text", "plain")}
+_QVALUE = re.compile(r"0(\.[0-9]{0,3})?|1(\.0{0,3})?")
+# A parameter: its name, then a quoted string (whose commas and semicolons are its own) or a token.
+_PARAMETER = re.compile(r';\s*([^=;,\s]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;,]*)')
+_RANGE = re.compile(r'\s*([^;,\s]+)\s*((?:;\s*[^=;,\s]+\s*=\s*(?:"(?:[^"\\]|\\.)*"|[^;,]*))*)[^,]*')
+
+
+def metrics_format(accept: str) -> str:
+    """The Accept header to give choose_encoder for the format the client wants most (on a tie,
+    or with none acceptable, Prometheus's text)."""
+    ranges = [_media_range(match) for match in _RANGE.finditer(accept)]
+    wanted = {answer: _weight(ranges, *described) for answer, described in _FORMATS.items()}
+    return OPENMETRICS if wanted[OPENMETRICS] > wanted[PROMETHEUS_TEXT] else PROMETHEUS_TEXT
+
+
+def _media_range(match: re.Match[str]) -> tuple[str, str, dict[str, str]]:
+    kind, _, subtype = match[1].lower().partition("/")
+    parameters = {name.lower(): value.strip().strip('"') for name, value in _PARAMETER.findall(match[2])}
+    return kind, subtype, parameters
+
+
+def _weight(ranges: list[tuple[str, str, dict[str, str]]], kind: str, subtype: str) -> float:
+    """The q of the most specific range matching the format (a version named: more specific
+    than its type alone, then its type's wildcard, then */*); 0 for none. A q out of RFC 9110's
+    grammar is read as none given (1)."""
+    best, weight = -1, 0.0
+    for given_kind, given_subtype, parameters in ranges:
+        if (given_kind, given_subtype) == (kind, subtype):
+            # Any version named: a scraper reads the one answered (Prometheus reads OpenMetrics
+            # 0.0.1 and 1.0.0, and the text of 0.0.4 by any name).
+            specificity = 3 if "version" in parameters else 2
+        elif (given_kind, given_subtype) == (kind, "*"):
+            specificity = 1
+        elif (given_kind, given_subtype) == ("*", "*"):
+            specificity = 0
+        else:
+            continue
+        if specificity > best:
+            q = parameters.get("q", "1")
+            best, weight = specificity, float(q) if _QVALUE.fullmatch(q) else 1.0
+    return weight
