@@ -14,24 +14,53 @@ import re
 OPENMETRICS = "application/openmetrics-text; version=1.0.0"
 PROMETHEUS_TEXT = ""  # choose_encoder's default: text/plain; version=0.0.4
 _FORMATS = {OPENMETRICS: ("application", "openmetrics-text"), PROMETHEUS_TEXT: ("text", "plain")}
+# A scraper names a few formats; ranges past these are not read (a million of them, in a header
+# of a megabyte, took a second).
+MOST_RANGES = 64
 _QVALUE = re.compile(r"0(\.[0-9]{0,3})?|1(\.0{0,3})?")
-# A parameter: its name, then a quoted string (whose commas and semicolons are its own) or a token.
-_PARAMETER = re.compile(r';\s*([^=;,\s]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;,]*)')
-_RANGE = re.compile(r'\s*([^;,\s]+)\s*((?:;\s*[^=;,\s]+\s*=\s*(?:"(?:[^"\\]|\\.)*"|[^;,]*))*)[^,]*')
 
 
 def metrics_format(accept: str) -> str:
     """The Accept header to give choose_encoder for the format the client wants most (on a tie,
     or with none acceptable, Prometheus's text)."""
-    ranges = [_media_range(match) for match in _RANGE.finditer(accept)]
+    ranges = [_media_range(media_range) for media_range in _split(accept, ",")[:MOST_RANGES]]
     wanted = {answer: _weight(ranges, *described) for answer, described in _FORMATS.items()}
     return OPENMETRICS if wanted[OPENMETRICS] > wanted[PROMETHEUS_TEXT] else PROMETHEUS_TEXT
 
 
-def _media_range(match: re.Match[str]) -> tuple[str, str, dict[str, str]]:
-    kind, _, subtype = match[1].lower().partition("/")
-    parameters = {name.lower(): value.strip().strip('"') for name, value in _PARAMETER.findall(match[2])}
+def _media_range(text: str) -> tuple[str, str, dict[str, str]]:
+    """(type, subtype, parameters) of a media range, lowercase but for the parameters' values."""
+    kind_and_subtype, *given = _split(text, ";")
+    kind, _, subtype = kind_and_subtype.strip().lower().partition("/")
+    parameters = {}
+    for parameter in given:
+        name, _, value = parameter.partition("=")
+        parameters[name.strip().lower()] = value.strip().strip('"')
     return kind, subtype, parameters
+
+
+def _split(text: str, separator: str) -> list[str]:
+    """`text` split at each `separator` outside a quoted string (whose commas and semicolons are
+    its own), in one pass: a header of 60,000 spaces took a pattern 25 s to read."""
+    if '"' not in text:
+        return text.split(separator)
+    pieces: list[str] = []
+    piece: list[str] = []
+    quoted = escaped = False
+    for character in text:
+        if escaped:
+            escaped = False
+        elif quoted and character == "\\":
+            escaped = True
+        elif character == '"':
+            quoted = not quoted
+        elif character == separator and not quoted:
+            pieces.append("".join(piece))
+            piece = []
+            continue
+        piece.append(character)
+    pieces.append("".join(piece))
+    return pieces
 
 
 def _weight(ranges: list[tuple[str, str, dict[str, str]]], kind: str, subtype: str) -> float:

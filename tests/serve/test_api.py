@@ -862,6 +862,23 @@ def test_metrics_are_in_the_format_most_wanted(served: Served, accept: str, open
     assert scraped.text.endswith("# EOF\n") is openmetrics
 
 
+@pytest.mark.parametrize(
+    "accept",
+    [
+        "a/b," + " " * 60_000 + ",c/d",
+        "a/b," + "\t" * 60_000 + ";q=0",
+        '"' + " ," * 30_000,
+        "a/b;q=0.5," * 6_000,
+        "," * 60_000,
+    ],
+)
+def test_metrics_read_a_hostile_accept_header_in_one_pass(served: Served, accept: str) -> None:
+    """Found before closing: a pattern reading Accept backtracked over runs of white space, 25 s
+    for 60,000 spaces (a megabyte of headers is let in: hours)."""
+    scraped = httpx.get(served.base + "/metrics", headers={"Accept": accept}, timeout=10)
+    assert scraped.status_code == 200 and scraped.headers["content-type"].startswith("text/plain")
+
+
 def test_served_alone_the_last_poll_is_the_daemons_as_the_archive_has_it(tmp_path: Path) -> None:
     """Found by a review: beside a daemon, `monitor serve` said `"last_poll_seconds_ago": null`
     whether the daemon polled or had died, so a probe of it could not tell."""
