@@ -59,9 +59,9 @@ class Deadline:
     def __init__(self, seconds: float | None, work_seconds: float | None = None) -> None:
         self.seconds = seconds
         self.at = None if seconds is None else time.monotonic() + seconds
-        self.work_began = work_done()
         self.processor_began, self.statements_began = time.thread_time(), statements_time()
-        self.work_at = None if work_seconds is None else self.work_began + work_seconds
+        work_began = self.processor_began + self.statements_began  # work_done() then
+        self.work_at = None if work_seconds is None else work_began + work_seconds
 
     def stopped(self) -> SearchTooSlow:
         """The SearchTooSlow of a search stopped at this deadline. When its statements on
