@@ -45,7 +45,7 @@ import httpx
 import psycopg
 import yaml
 
-from bench.archive import QUERIES, fill
+from bench.archive import QUERIES, SHAPES, SHORT_WORDS, fill
 from bench.postgres import new_database
 from bench.report import environment, write_section
 from monitor.archive import Archive, SearchFilters
@@ -123,6 +123,9 @@ class _LeanClient:
         self.connection.close()
 
 
+FIRST_TEXTS = "SELECT text FROM articles ORDER BY published LIMIT 100"  # a kept archive's shape
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -186,66 +189,90 @@ def _crowd(base: str, article_id: str, clients: int) -> tuple[int, int, list[flo
 
 @contextmanager
 def _archive_at(
-    backend: str, kept: str | None, articles: int, folder: Path
+    backend: str, kept: str | None, articles: int, folder: Path, shape: str = "short"
 ) -> Iterator[tuple[Archive, str, str]]:
-    """(the archive of `articles` generated articles, its URL, how it was filled) on `backend`:
-    at `kept` (a path, or a PostgreSQL URL), filled unless it was before; else a new one, gone
-    at the end."""
+    """(the archive of `articles` generated articles of `shape`, its URL, how it was filled) on
+    `backend`: at `kept` (a path, or a PostgreSQL URL), filled unless it was before; else a new
+    one, gone at the end."""
     archive: Archive
     if backend == "sqlite":
         database = Path(kept).resolve() if kept else folder / "archive.db"  # the server's config is elsewhere
-        archive, filled = _archive(database, articles)
+        archive, filled = _archive(database, articles, shape)
         with contextlib.closing(archive):
             yield archive, f"sqlite:///{database}", filled
     elif kept:
-        archive, filled = _postgres_archive(kept, articles)
+        archive, filled = _postgres_archive(kept, articles, shape)
         with contextlib.closing(archive):
             yield archive, kept, filled
     else:
         server = os.environ.get("MONITOR_BENCH_POSTGRESQL", "postgresql://postgres@127.0.0.1:5432/test")
         with new_database(server, "serve") as url:
-            archive, filled = _postgres_archive(url, articles)
+            archive, filled = _postgres_archive(url, articles, shape)
             with contextlib.closing(archive):
                 yield archive, url, filled
 
 
-def _postgres_archive(url: str, articles: int) -> tuple[PostgresArchive, str]:
+def _postgres_archive(url: str, articles: int, shape: str = "short") -> tuple[PostgresArchive, str]:
     archive = PostgresArchive(url)
     with psycopg.connect(url) as counting:
         [(held,)] = counting.execute("SELECT count(*) FROM articles").fetchall()
+        texts = [text for (text,) in counting.execute(FIRST_TEXTS).fetchall()]
     if held == articles:
-        return archive, f"{articles:,} articles (filled by an earlier run)"
+        _check_shape(url, texts, shape)
+        return archive, f"{articles:,} articles {SHAPES[shape]} (filled by an earlier run)"
     if held:
         archive.close()
         raise SystemExit(f"{url} holds {held:,} articles, not {articles:,}: give another database")
-    rate = fill(archive, articles)
+    rate = fill(archive, articles, shape)
     # As autovacuum leaves it (bench.archive's way): statistics gathered, the GIN index's
     # pending list merged. Before, the planner had no statistics: searches took a second.
     with psycopg.connect(url, autocommit=True) as tidying:
         tidying.execute("VACUUM ANALYZE")  # every table: the hits' plans, for the feeds, too
-    return archive, f"{articles:,} articles (stored at {rate:,.0f}/s)"
+    return archive, f"{articles:,} articles {SHAPES[shape]} (stored at {rate:,.0f}/s)"
 
 
-def _archive(database: Path, articles: int) -> tuple[SqlArchive, str]:
-    """The archive of `articles` generated articles at `database`, filled unless it was before."""
+def _archive(database: Path, articles: int, shape: str = "short") -> tuple[SqlArchive, str]:
+    """The archive of `articles` generated articles of `shape` at `database`, filled unless it
+    was before."""
     if database.exists():
         try:
             with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as counting:
                 [(held,)] = counting.execute("SELECT count(*) FROM articles").fetchall()
+                texts = [text for (text,) in counting.execute(FIRST_TEXTS).fetchall()]
         except sqlite3.Error as error:
             raise SystemExit(
                 f"{database} is not an archive bench.serve filled ({error}): give another path"
             ) from None
         if held != articles:
             raise SystemExit(f"{database} holds {held:,} articles, not {articles:,}: give another path")
-        return SqlArchive(f"sqlite:///{database}"), f"{articles:,} articles (filled by an earlier run)"
+        _check_shape(str(database), texts, shape)
+        filled = f"{articles:,} articles {SHAPES[shape]} (filled by an earlier run)"
+        return SqlArchive(f"sqlite:///{database}"), filled
     archive = SqlArchive(f"sqlite:///{database}")
-    rate = fill(archive, articles)
-    return archive, f"{articles:,} articles (stored at {rate:,.0f}/s)"
+    rate = fill(archive, articles, shape)
+    return archive, f"{articles:,} articles {SHAPES[shape]} (stored at {rate:,.0f}/s)"
 
 
-def run(articles: int, repeat: int, kept: str | None, backend: str = "sqlite", clients: int = CLIENTS) -> str:
-    with tempfile.TemporaryDirectory() as name, _archive_at(backend, kept, articles, Path(name)) as held:
+def _check_shape(where: str, texts: list[str], shape: str) -> None:
+    """SystemExit unless the archive's first texts are of `shape`: a short one's are all of 90
+    words and the few a generated article adds; a news archive's vary from 20 to thousands."""
+    short = all(len(text.split()) <= SHORT_WORDS + 5 for text in texts)
+    if short != (shape == "short"):
+        raise SystemExit(f"{where} holds articles of another shape than {shape}: give another")
+
+
+def run(
+    articles: int,
+    repeat: int,
+    kept: str | None,
+    backend: str = "sqlite",
+    clients: int = CLIENTS,
+    shape: str = "short",
+) -> str:
+    with (
+        tempfile.TemporaryDirectory() as name,
+        _archive_at(backend, kept, articles, Path(name), shape) as held,
+    ):
         archive, url, filled = held
         config = Path(name) / "monitor.yaml"
         config.write_text(yaml.safe_dump({"storage": {"url": url}, "sources": [], "watch": []}))
@@ -360,9 +387,12 @@ def main() -> None:
         "--archive", help="keep the generated archive here (a path; a URL on PostgreSQL), for the next run"
     )
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument(
+        "--shape", choices=SHAPES, default="short", help="the articles' lengths: short (90 words) or news"
+    )
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
-    body = run(args.articles, args.repeat, args.archive, args.backend)
+    body = run(args.articles, args.repeat, args.archive, args.backend, shape=args.shape)
     print(body)
     if not args.no_write:
         packages = ["fastapi", "uvicorn", "httptools", "uvloop", "SQLAlchemy"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -128,10 +130,23 @@ def test_serve_benchmark_smoke(tmp_path: Path) -> None:
     assert "filled by an earlier run" in again
     with pytest.raises(SystemExit, match="holds 300 articles, not 400"):
         serve.run(articles=400, repeat=3, kept=kept, clients=4)
+    with pytest.raises(SystemExit, match="holds articles of another shape than news"):
+        serve.run(articles=300, repeat=3, kept=kept, clients=4, shape="news")
     (tmp_path / "notes.txt").write_text("not a database")
     for wrong in (str(tmp_path / "notes.txt"), str(tmp_path)):
         with pytest.raises(SystemExit, match=r"is not an archive bench\.serve filled"):
             serve.run(articles=300, repeat=3, kept=wrong, clients=4)
+
+
+def test_serve_benchmark_of_news_length_articles(tmp_path: Path) -> None:
+    kept = tmp_path / "news.db"
+    report = serve.run(articles=300, repeat=3, kept=str(kept), clients=4, shape="news")
+    assert "300 articles of a news article's length" in report and "160 answers, 0 not 200" in report
+    with contextlib.closing(sqlite3.connect(kept)) as reading:
+        lengths = sorted(len(text) for (text,) in reading.execute("SELECT text FROM articles"))
+    assert 2_000 < lengths[150] < 4_500 and lengths[-1] > 3 * lengths[150]  # as real articles vary
+    with pytest.raises(SystemExit, match="holds articles of another shape than short"):
+        serve.run(articles=300, repeat=3, kept=str(kept), clients=4)
 
 
 def test_serve_benchmark_smoke_on_postgresql(monkeypatch: pytest.MonkeyPatch) -> None:
