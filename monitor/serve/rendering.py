@@ -17,7 +17,7 @@ import nh3
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from monitor.errors import ServerBusy
 from monitor.highlights import html_marked
@@ -161,6 +161,13 @@ def as_written(text: str) -> str:
     return _SPOOFING.sub("", text) if _SPOOFING.search(text) else text
 
 
+def _sent_back(value: str) -> Markup:
+    """The value escaped for an attribute a form sends back (an option's value), every
+    character kept: an embedding or override as a character reference, which as_written leaves
+    (the option shows the name without it; the server knows the name with it)."""
+    return Markup(_SPOOFING.sub(lambda mark: f"&#x{ord(mark.group()):x};", str(escape(value))))
+
+
 def _as_written(value: Any) -> Any:
     """Each value a template shows, as_written (Jinja's finalize)."""
     if not isinstance(value, str):
@@ -183,4 +190,5 @@ def _environment() -> Environment:
     )
     environment.filters["path_part"] = path_part
     environment.filters["utc"] = shown_utc
+    environment.filters["sent_back"] = _sent_back
     return environment

@@ -96,7 +96,7 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         sources=[
             {"name": "Harbor Daily", "url": "http://127.0.0.1:9/harbor.xml"},
             {"name": "<i>Hostile</i> Feed", "url": site.url("/hostile.xml")},
-            {"name": "Odd \u202eWire", "url": site.url("/odd.xml")},
+            {"name": "Odd  \u202eWire", "url": site.url("/odd.xml")},  # two spaces: a form keeps them
         ],
     )
     polled = start_serving(config, "once")
@@ -159,6 +159,17 @@ def test_searching_a_phrase_a_chinese_term_and_a_not(desk: str, page: Page) -> N
     _shot(page, "search-chinese")
     page.goto(desk + "/?q=dome+NOT+stadium+NOT+item")
     assert "Stadium dome" not in _titles(page) and len(_titles(page)) == 2
+
+
+def test_a_source_chosen_in_the_form_is_asked_as_named(desk: str, page: Page) -> None:
+    """An option's text is sent with its spaces run together: the form sends the name itself."""
+    page.goto(desk + "/?q=Oddities")
+    names = page.locator("select[name=source] option").all_text_contents()
+    [chosen] = [at for at, name in enumerate(names) if name.startswith("Odd  ")]
+    page.locator("select[name=source]").select_option(index=chosen)
+    _follow(page, page.locator("button[type=submit]"))
+    assert page.locator(".error").count() == 0, page.locator(".error").all_inner_texts()
+    assert len(_titles(page)) == 2
 
 
 def test_a_query_that_does_not_parse_shows_where(desk: str, page: Page) -> None:
