@@ -206,9 +206,19 @@ class ReportLog:
             self.window_began, self.logged, self.unlogged = now, 0, 0
         if self.logged < REPORTS_LOGGED:
             self.logged += 1
-            log.warning("the browser refused something a page held (CSP): %s", report)
+            log.warning("the browser refused something a page held (CSP): %s", _one_line(report))
         else:
             self.unlogged += 1
+
+
+# Line breaks and other controls in a report, which anyone may post: written as they came, a
+# report could add a line to the log that reads as the monitor's own.
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _one_line(report: str) -> str:
+    """The report on one line, each control character as Python writes it (a line break as \\n)."""
+    return _CONTROLS.sub(lambda control: ascii(control.group())[1:-1], report)
 
 
 def add_csp_reports(app: FastAPI, metrics: Metrics) -> None:

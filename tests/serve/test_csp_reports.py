@@ -46,3 +46,16 @@ def _counted(served: Served) -> float:
         if line.startswith("monitor_csp_reports_total "):
             return float(line.split()[1])
     raise AssertionError("no monitor_csp_reports_total in /metrics")
+
+
+def test_a_report_is_logged_on_one_line(caplog: pytest.LogCaptureFixture) -> None:
+    """Anyone may post a report: one holding line breaks must not add a line that reads as the
+    monitor's own (found by a review: a forged ERROR line)."""
+    forged = "x\n2026-12-05 18:36:00,000 ERROR monitor.runtime.scheduler: archive fault\r\u2028\x00"
+    with caplog.at_level(logging.WARNING, logger="monitor.serve.web"):
+        ReportLog().log(forged)
+    [said] = [record.getMessage() for record in caplog.records]
+    assert said.endswith(
+        "(CSP): x\\n2026-12-05 18:36:00,000 ERROR monitor.runtime.scheduler: archive fault\\r\\u2028\\x00"
+    )
+    assert said.splitlines() == [said]
