@@ -64,8 +64,9 @@ class AlertPages:
         total = in_state.get(state.value, 0) if state else sum(in_state.values())
         notice = None
         if retried is not None:
+            them = "them" if retried > 1 else "it"
             notice = (
-                f"{retried} queued again: the daemon sends it at its next dispatch"
+                f"{retried} queued again: the daemon sends {them} at its next dispatch"
                 if retried
                 else f"Nothing queued again: the alert was {RETRY_LEFT_ALONE}."
             )

@@ -62,7 +62,7 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics, reads: Exe
     searching = Searching(reads, time_limit)
     counting = Searching(reads, time_limit, COUNT_TURNS, counting=True)
 
-    add_error_answers(app)
+    add_error_answers(app, token_check(settings.serve.tokens))
     _add_search(app, archive, settings, token_check(settings.serve.tokens), searching)
     add_listings(app, archive, settings, api_readers, counting)
     add_service_routes(app, archive, metrics, readers)

@@ -3,7 +3,7 @@ person's browser (rendering.is_page)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
@@ -16,10 +16,22 @@ from monitor.serve.rendering import is_page, problem_page
 from monitor.serve.searching import retry_after
 
 
-def add_error_answers(app: FastAPI) -> None:
+def add_error_answers(app: FastAPI, token_check: Callable[[Request], Awaitable[None]]) -> None:
+    """The answers to errors; `token_check` (auth.token_check) refuses an unknown address or
+    method to a client without a token, as a known one is: which routes there are is no one
+    else's business."""
+
+    async def http_error(request: Request, error: StarletteHTTPException) -> Response:
+        if error.status_code in (status.HTTP_404_NOT_FOUND, status.HTTP_405_METHOD_NOT_ALLOWED):
+            try:  # a route's own 404 comes after its token check: this is the router's
+                await token_check(request)
+            except StarletteHTTPException as refused:
+                error = refused
+        return _http_error(request, error)
+
     app.exception_handler(QueryError)(_query_error)
     app.exception_handler(UsageError)(_usage_error)
-    app.exception_handler(StarletteHTTPException)(_http_error)
+    app.exception_handler(StarletteHTTPException)(http_error)
     app.exception_handler(SearchTooSlow)(_too_slow)
     app.exception_handler(ArchiveError)(_archive_error)
     app.exception_handler(RequestValidationError)(_invalid_parameter)
