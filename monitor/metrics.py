@@ -98,7 +98,8 @@ class ArchiveCollector(Collector):
             self.archive.answers()  # as /healthz: damage found by any read of this process says no
             states = self.archive.stats.alert_states()
             now = datetime.now(UTC)
-            matches = self.archive.stats.rule_matches([now - RECENT], now)
+            rules = [rule.name for rule in self.settings.watch]
+            matches = self.archive.stats.rule_matches(rules, [now - RECENT], now)
             failing = self.archive.stats.failing_sources([source.name for source in self.settings.sources])
             last_poll = self.archive.last_poll_end()
         except ArchiveError:

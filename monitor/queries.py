@@ -4,7 +4,7 @@ the public JSON shapes of payloads.py, so that both always say the same."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,7 +16,7 @@ from monitor.errors import SearchTooSlow, UsageError
 from monitor.language_codes import filter_code
 from monitor.models import AlertState, ArchivedArticle, PollResult, SourceState
 from monitor.moments import moment, until_moment
-from monitor.names import known_names, name_listing
+from monitor.names import known_names, name_key, name_listing
 from monitor.payloads import iso
 from monitor.rules import Node, parse_query, sourceless_fields, to_text
 from monitor.rules.ast import field_terms
@@ -99,22 +99,46 @@ def search_filters(
 ACTIVITY_DAYS = 7  # entries per day: the average over this many days
 
 
-def source_health(archive: Archive, settings: Settings, activity: bool = False) -> list[dict[str, Any]]:
+def source_health(
+    archive: Archive, settings: Settings, activity: bool = False, now: datetime | None = None
+) -> list[dict[str, Any]]:
     """Each configured source's health, in the config's order; one not polled yet shows as new.
     With `activity`, also when its newest article arrived and its articles per day (published
-    in the last ACTIVITY_DAYS days)."""
+    in the last ACTIVITY_DAYS days before `now`, default: when it counts)."""
     states = {state.name: state for state in archive.source_states()}
-    now = datetime.now(UTC)
-    health = [_health(source.name, source.url, states.get(source.name), now) for source in settings.sources]
+    # A source renamed in case or Unicode form only is the same source (names.name_key): its
+    # state and articles under the old spelling are its own until the daemon polls it anew.
+    spellings = _spellings([source.name for source in settings.sources], states)
+    now = now or datetime.now(UTC)
+    health = [
+        _health(source.name, source.url, _state_of(spellings[source.name], states), now)
+        for source in settings.sources
+    ]
     if activity:
-        active = archive.stats.source_activity(
-            now - timedelta(days=ACTIVITY_DAYS), now, [record["name"] for record in health]
-        )
+        every = [spelled for record in health for spelled in spellings[record["name"]]]
+        active = archive.stats.source_activity(now - timedelta(days=ACTIVITY_DAYS), now, every)
         for record in health:
-            newest, count = active.get(record["name"], (None, 0))
+            found = [active[spelled] for spelled in spellings[record["name"]] if spelled in active]
+            newest = max((arrived for arrived, _ in found), default=None)
             record["last_new_article"] = iso(newest)
-            record["articles_per_day"] = round(count / ACTIVITY_DAYS, 1)
+            record["articles_per_day"] = round(sum(count for _, count in found) / ACTIVITY_DAYS, 1)
     return health
+
+
+def _spellings(names: Sequence[str], known: Iterable[str]) -> dict[str, list[str]]:
+    """Each name, and the known names that are the same name (names.name_key) after it."""
+    by_key: dict[str, list[str]] = {}
+    for spelled in known:
+        by_key.setdefault(name_key(spelled), []).append(spelled)
+    return {name: [name, *sorted(set(by_key.get(name_key(name), [])) - {name})] for name in names}
+
+
+def _state_of(spellings: Sequence[str], states: dict[str, SourceState]) -> SourceState | None:
+    """The state of the source's name as configured; else of its other spelling polled last."""
+    if spellings[0] in states:
+        return states[spellings[0]]
+    others = [states[spelled] for spelled in spellings[1:]]
+    return max(others, key=lambda state: state.last_fetch or datetime.min.replace(tzinfo=UTC), default=None)
 
 
 def _health(name: str, url: str, state: SourceState | None, now: datetime) -> dict[str, Any]:
@@ -201,7 +225,8 @@ def rules_overview(archive: Archive, settings: Settings, now: datetime | None = 
     from monitor.app import compile_rule
 
     now = now or datetime.now(UTC)
-    counts = archive.stats.rule_matches([now - window for window in MATCH_WINDOWS.values()], now)
+    since = [now - window for window in MATCH_WINDOWS.values()]
+    counts = archive.stats.rule_matches([rule.name for rule in settings.watch], since, now)
     overview = []
     for rule in settings.watch:
         numbers = counts.get(rule.name, [0] * len(MATCH_WINDOWS))

@@ -92,10 +92,13 @@ class Mentions:
 class Stats(Protocol):
     """Counts of what the rules matched (stats_sql.py)."""
 
-    def rule_matches(self, since: Sequence[datetime], until: datetime) -> dict[str, list[int]]:
-        """Per rule that matched any: how many articles published since each moment, and not
-        after `until` (now: a date ahead is no match of the last day), it matched (an article
-        once, however many of its terms were hit)."""
+    def rule_matches(
+        self, rules: Sequence[str], since: Sequence[datetime], until: datetime
+    ) -> dict[str, list[int]]:
+        """Per rule of `rules` that matched any: how many articles published since each moment,
+        and not after `until` (now: a date ahead is no match of the last day), it matched (an
+        article once, however many of its terms were hit). Here and wherever hits are read by
+        rule, a rule's hits under another spelling of its name are its own (rule_names.py)."""
         ...
 
     def alert_states(self) -> dict[str, int]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select, text
@@ -40,7 +41,7 @@ from monitor.archive.pg_search import (
 )
 from monitor.archive.pg_text import index_ask
 from monitor.archive.postgres import PostgresConnections
-from monitor.archive.rule_names import respell_rules
+from monitor.archive.rule_names import RuleSpellings, respell_rules
 from monitor.archive.search import language_asked_of_the_matcher
 from monitor.archive.sources_sql import SourceSchedule, SqlSources
 from monitor.archive.stats_sql import SqlStats
@@ -76,7 +77,8 @@ class PostgresArchive(SourceSchedule):
         self.db = PostgresConnections(url, schema)
         self.outbox = SqlOutbox(self.db)
         self.sources = SqlSources(self.db)
-        self.stats = SqlStats(self.db)
+        self.spellings = RuleSpellings(self.db)
+        self.stats = SqlStats(self.db, self.spellings)
         self.host_turns = PostgresHostTurns(self.db)
         self._statistics = (IndexStatistics(), -STATISTICS_KEPT)  # (statistics, when read)
 
@@ -194,9 +196,13 @@ class PostgresArchive(SourceSchedule):
     def respell_rules(self, configured: Sequence[str]) -> dict[str, str]:
         return respell_rules(self.db, configured)
 
+    def _spelled(self, rules: Sequence[str]) -> tuple[str, ...]:
+        """The rules' names and the other spellings their hits are stored under."""
+        return tuple(self.spellings.standing_for(rules))
+
     def rule_arrivals(self, rule: str | None, limit: int) -> list[ArchivedArticle]:
         with self.db.read_cursor(None) as cursor:
-            return rule_arrivals(cursor, rule, limit)
+            return rule_arrivals(cursor, self._spelled((rule,)) if rule is not None else None, limit)
 
     def search(
         self,
@@ -208,6 +214,8 @@ class PostgresArchive(SourceSchedule):
         """Newest first: candidates from the full-text index, each verified by the matcher
         unless the index's answer is exact (see pg_text.index_ask)."""
         query, filters = language_asked_of_the_matcher(query, filters)
+        if filters.rules:
+            filters = replace(filters, rules=self._spelled(filters.rules))
         # Limited in work (the read side's trial), the search's work is checked between the
         # statements reading candidates, and the server stops any statement after
         # STATEMENT_IN_WORK_LIMIT.

@@ -41,6 +41,7 @@ from monitor.archive.search_sql import (
     archived_rows,
     latest_matched,
     like_prefix,
+    newest_hits,
     verifies,
 )
 from monitor.archive.tables import articles
@@ -237,13 +238,15 @@ _ANY_HITS = "SELECT id, article_id FROM hits WHERE id < %s ORDER BY id DESC LIMI
 _ROWS_OF = f"SELECT {_ROW} FROM articles WHERE id = ANY(%s)"
 
 
-def rule_arrivals(cursor: Cursor, rule: str | None, limit: int) -> list[ArchivedArticle]:
-    """Archive.rule_arrivals on PostgreSQL."""
+def rule_arrivals(cursor: Cursor, rules: Sequence[str] | None, limit: int) -> list[ArchivedArticle]:
+    """Archive.rule_arrivals on PostgreSQL (search_sql.rule_arrivals)."""
 
     def hits_below(below: int) -> list[tuple[int, str]]:
-        if rule is None:
+        if rules is None:
             return cursor.execute(_ANY_HITS, (below, HITS_AT_ONCE)).fetchall()
-        return cursor.execute(_RULE_HITS, (rule, below, HITS_AT_ONCE)).fetchall()
+        return newest_hits(
+            cursor.execute(_RULE_HITS, (rule, below, HITS_AT_ONCE)).fetchall() for rule in rules
+        )
 
     ids = latest_matched(hits_below, limit)
     rows = {row[_ID]: row for row in cursor.execute(_ROWS_OF, (ids,)).fetchall()} if ids else {}

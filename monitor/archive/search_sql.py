@@ -83,14 +83,23 @@ def latest_matched(hits_below: Callable[[int], Sequence[tuple[int, str]]], limit
     return list(wanted)[:limit]
 
 
-def rule_arrivals(cursor: sqlite3.Cursor, rule: str | None, limit: int) -> list[ArchivedArticle]:
-    """Archive.rule_arrivals on SQLite: the rule's index of hits read backwards (id is the rowid,
-    which its entries are ordered by); any rule's, the table itself."""
+def newest_hits(chunks: Iterable[Sequence[tuple[int, str]]]) -> list[tuple[int, str]]:
+    """The newest HITS_AT_ONCE hits of the chunks (each the newest of a spelling of the rule's
+    name, RuleSpellings): newest first across them."""
+    return sorted((hit for chunk in chunks for hit in chunk), reverse=True)[:HITS_AT_ONCE]
+
+
+def rule_arrivals(cursor: sqlite3.Cursor, rules: Sequence[str] | None, limit: int) -> list[ArchivedArticle]:
+    """Archive.rule_arrivals on SQLite, of the rule's names (its spellings; None: any rule's):
+    the index of hits by name read backwards (id is the rowid, which its entries are ordered
+    by); any rule's, the table itself."""
 
     def hits_below(below: int) -> list[tuple[int, str]]:
-        if rule is None:
+        if rules is None:
             return cursor.execute(_ANY_HITS, (below, HITS_AT_ONCE)).fetchall()
-        return cursor.execute(_RULE_HITS, (rule, below, HITS_AT_ONCE)).fetchall()
+        return newest_hits(
+            cursor.execute(_RULE_HITS, (rule, below, HITS_AT_ONCE)).fetchall() for rule in rules
+        )
 
     ids = latest_matched(hits_below, limit)
     rows = {row[_ID]: row for row in cursor.execute(_ROWS_OF, (json_list(ids),))} if ids else {}

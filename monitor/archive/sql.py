@@ -8,6 +8,7 @@ stories.py)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
@@ -17,7 +18,7 @@ from monitor.archive import JobHold, KnownEntries, OutboxRow, SearchFilters
 from monitor.archive.bulk import IN_JSON, json_list
 from monitor.archive.connections import SqlConnections, operation
 from monitor.archive.outbox_sql import SqlOutbox
-from monitor.archive.rule_names import respell_rules
+from monitor.archive.rule_names import RuleSpellings, respell_rules
 from monitor.archive.search import fts_query, fts_refusal, index_exact, language_asked_of_the_matcher
 from monitor.archive.search_sql import (
     archived,
@@ -69,7 +70,8 @@ class SqlArchive(SourceSchedule):
         self.db = SqlConnections(url)
         self.outbox = SqlOutbox(self.db)
         self.sources = SqlSources(self.db)
-        self.stats = SqlStats(self.db)
+        self.spellings = RuleSpellings(self.db)
+        self.stats = SqlStats(self.db, self.spellings)
 
     shared = False  # one daemon per file (runtime/daemon_lock.py)
     host_turns = None
@@ -198,9 +200,13 @@ class SqlArchive(SourceSchedule):
     def respell_rules(self, configured: Sequence[str]) -> dict[str, str]:
         return respell_rules(self.db, configured)
 
+    def _spelled(self, rules: Sequence[str]) -> tuple[str, ...]:
+        """The rules' names and the other spellings their hits are stored under."""
+        return tuple(self.spellings.standing_for(rules))
+
     def rule_arrivals(self, rule: str | None, limit: int) -> list[ArchivedArticle]:
         with self.db.read_cursor() as cursor:
-            return rule_arrivals(cursor, rule, limit)
+            return rule_arrivals(cursor, self._spelled((rule,)) if rule is not None else None, limit)
 
     def search(
         self,
@@ -212,6 +218,8 @@ class SqlArchive(SourceSchedule):
         """Newest first: candidates from the full-text index, each verified by the matcher
         unless the index's answer is exact (see search.index_exact)."""
         query, filters = language_asked_of_the_matcher(query, filters)
+        if filters.rules:
+            filters = replace(filters, rules=self._spelled(filters.rules))
         index_query = fts_query(query) if query is not None else None
         deadline = Deadline(time_limit, work_limit)
         with self.db.read_cursor() as cursor, sqlite_time_limit(cursor.connection, deadline):

@@ -31,22 +31,27 @@ from sqlalchemy import (
 
 from monitor.archive import Mentions
 from monitor.archive.connections import Transactions, operation
+from monitor.archive.rule_names import RuleSpellings
 from monitor.archive.tables import alerts, articles, hits, sources
 
 NAMES_A_STATEMENT = 5000
 
 
 class SqlStats:
-    def __init__(self, db: Transactions) -> None:
+    def __init__(self, db: Transactions, spellings: RuleSpellings) -> None:
         self.db = db
+        self.spellings = spellings
         self._day = _day_sqlite if db.engine.dialect.name == "sqlite" else _day_postgresql
 
     @operation("counting the rules' matches")
-    def rule_matches(self, since: Sequence[datetime], until: datetime) -> dict[str, list[int]]:
-        """Per rule that matched any, how many articles published since each moment (and not
-        after `until`) it matched."""
-        if not since:
+    def rule_matches(
+        self, rules: Sequence[str], since: Sequence[datetime], until: datetime
+    ) -> dict[str, list[int]]:
+        """Per rule of `rules` that matched any (under any spelling of its name), how many
+        articles published since each moment (and not after `until`) it matched."""
+        if not since or not rules:
             return {}
+        rule = _as_asked(self.spellings.standing_for(rules))
         earliest = min(since)
         with self.db.reading() as connection:
             # Two ways, each costing what it reads: the recent articles, joined to their hits;
@@ -69,8 +74,9 @@ class SqlStats:
             counts = [
                 func.count(distinct(case((published >= moment, hits.c.article_id)))) for moment in since
             ]
-            statement = source.add_columns(hits.c.rule, *counts).group_by(hits.c.rule)
-            return {rule: list(numbers) for rule, *numbers in connection.execute(statement)}
+            statement = source.add_columns(rule, *counts).group_by(rule)
+            found = {name: list(numbers) for name, *numbers in connection.execute(statement)}
+        return {name: found[name] for name in rules if name in found}
 
     @operation("counting alerts")
     def alert_states(self) -> dict[str, int]:
@@ -129,11 +135,14 @@ class SqlStats:
         key: ColumnElement[Any] | None = {"source": articles.c.source, "language": articles.c.language}.get(
             by or ""
         )
-        columns = [day.label("day"), hits.c.rule, *([key] if key is not None else [])]
+        spelled = self.spellings.standing_for(rules)
+        columns = [day.label("day"), _as_asked(spelled), *([key] if key is not None else [])]
         statement = (
             select(*columns, func.count(distinct(hits.c.article_id)))
             .join(articles, articles.c.id == hits.c.article_id)
-            .where(and_(hits.c.rule.in_(rules), articles.c.published >= since, articles.c.published < until))
+            .where(
+                and_(hits.c.rule.in_(spelled), articles.c.published >= since, articles.c.published < until)
+            )
             .group_by(*columns)
         )
         found = []
@@ -147,6 +156,13 @@ class SqlStats:
                 if most_lines is not None and len(lines) > most_lines:
                     break  # an answer too large to give: no need to read the rest
         return sorted(found, key=lambda mention: (mention.day, mention.rule, mention.key or ""))
+
+
+def _as_asked(spelled: dict[str, str]) -> ColumnElement[str]:
+    """The hit's rule as asked: a stored spelling other than the name it stands for (spelled,
+    RuleSpellings.standing_for) read as that name."""
+    renamed = {stored: name for stored, name in spelled.items() if stored != name}
+    return case(renamed, value=hits.c.rule, else_=hits.c.rule) if renamed else hits.c.rule
 
 
 def _newest_of(names: Sequence[str]) -> Select[str, datetime | None]:

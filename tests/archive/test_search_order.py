@@ -14,6 +14,7 @@ import pytest
 
 from monitor.archive import Archive, SearchFilters, pg_search, search_sql
 from monitor.archive.pg_archive import PostgresArchive
+from monitor.archive.rule_names import SPELLINGS_KEPT, RuleSpellings
 from monitor.archive.search import index_exact
 from monitor.archive.search_sql import ArticleRow
 from monitor.archive.sql import SqlArchive
@@ -364,8 +365,50 @@ def test_a_rule_renamed_in_case_only_keeps_its_matches(archive: Archive) -> None
         "Straße": "STRASSE",
     }
     assert [item.article.id for item in archive.rule_arrivals("DOME rule", 10)] == ["a"]
-    assert archive.rule_arrivals("Dome Rule", 10) == []
     assert archive.respell_rules(["DOME rule", "STRASSE"]) == {}  # once
+
+
+def test_a_rules_hits_under_another_spelling_of_its_name_are_its_own(archive: Archive) -> None:
+    """Found by a review: a `monitor serve` whose config spelled a rule otherwise than its hits
+    (started before the daemon that respells them, or running on after it) showed the rule
+    empty: its feed, its filter, its counts and its chart. Two daemons on two configs store
+    hits under both spellings; an article hit under both counts once."""
+    spellings = ["Dome Rule", "DOME RULE", "Dome Rule"]
+    stored = [
+        make_article(f"a{n}", text="dome seen", hits=(Hit(name, "dome", "text", 0, 4, "dome seen"),))
+        for n, name in enumerate(spellings)
+    ]
+    both = tuple(Hit(name, "dome", "text", 0, 4, "dome seen") for name in ("Dome Rule", "DOME RULE"))
+    stored.append(make_article("both", text="dome seen", hits=both))
+    for article in stored:
+        archive.store_new([article], [])
+    archive.store_new(
+        [make_article("other", text="budget", hits=(Hit("Budget", "budget", "text", 0, 6, "b"),))], []
+    )
+    newest_first = ["both", "a2", "a1", "a0"]
+    assert [item.article.id for item in archive.rule_arrivals("dome rule", 10)] == newest_first
+    found = archive.search(None, SearchFilters(rules=("Dome rule",), limit=10))
+    assert sorted(item.article.id for item in found) == sorted(newest_first)
+    since = [NOW - timedelta(days=1)]
+    assert archive.stats.rule_matches(["dome rule", "Budget"], since, NOW) == {
+        "dome rule": [4],
+        "Budget": [1],
+    }
+    [mention] = archive.stats.mentions(["DOME rule"], NOW - timedelta(days=1), NOW + timedelta(hours=1), None)
+    assert (mention.rule, mention.count) == ("DOME rule", 4)
+
+
+def test_the_hits_spellings_are_read_again_once_a_minute(archive: Archive) -> None:
+    now = [100.0]
+    assert isinstance(archive, SqlArchive | PostgresArchive)
+    spellings = RuleSpellings(archive.db, clock=lambda: now[0])
+    archive.store_new([make_article("a", hits=(Hit("Dome Rule", "dome", "text", 0, 4, "dome"),))], [])
+    assert spellings.standing_for(["DOME rule"]) == {"DOME rule": "DOME rule", "Dome Rule": "DOME rule"}
+    archive.store_new([make_article("b", hits=(Hit("dome RULE", "dome", "text", 0, 4, "dome"),))], [])
+    now[0] += SPELLINGS_KEPT - 1
+    assert "dome RULE" not in spellings.standing_for(["DOME rule"])
+    now[0] += 1
+    assert spellings.standing_for(["DOME rule"])["dome RULE"] == "DOME rule"
 
 
 def test_the_latest_matches_of_any_rule_come_as_they_were_matched(archive: Archive) -> None:

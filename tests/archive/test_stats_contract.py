@@ -12,8 +12,13 @@ from sqlalchemy import event
 
 from monitor.archive import Archive, FetchOutcome, Mentions
 from monitor.archive.sql import SqlArchive
+from monitor.config.loading import load_settings
 from monitor.models import Hit, PollResult, PollStatus
+from monitor.queries import source_health
 from tests.archive.helpers import NOW, make_article
+from tests.configs import monitor_config
+
+RULES = ["Iron Dome", "Laser"]
 
 
 def _hit(rule: str, term: str = "Iron Dome") -> Hit:
@@ -38,8 +43,8 @@ def _store(archive: Archive) -> None:
 def test_each_rule_counts_its_articles_since_each_moment(archive: Archive) -> None:
     _store(archive)
     since = [NOW - timedelta(hours=1), NOW - timedelta(days=2), NOW - timedelta(days=30)]
-    assert archive.stats.rule_matches(since, NOW) == {"Iron Dome": [2, 3, 4], "Laser": [1, 1, 1]}
-    assert archive.stats.rule_matches([NOW + timedelta(days=1)], NOW + timedelta(days=2)) == {}
+    assert archive.stats.rule_matches(RULES, since, NOW) == {"Iron Dome": [2, 3, 4], "Laser": [1, 1, 1]}
+    assert archive.stats.rule_matches(RULES, [NOW + timedelta(days=1)], NOW + timedelta(days=2)) == {}
 
 
 def test_an_article_dated_ahead_is_no_recent_match_nor_activity(archive: Archive) -> None:
@@ -48,10 +53,13 @@ def test_an_article_dated_ahead_is_no_recent_match_nor_activity(archive: Archive
     _store(archive)
     ahead = make_article("ahead", published=NOW + timedelta(hours=18), hits=(_hit("Laser", "laser"),))
     archive.store_new([ahead], [])
-    assert archive.stats.rule_matches([NOW - timedelta(days=1)], NOW) == {"Iron Dome": [3], "Laser": [1]}
+    assert archive.stats.rule_matches(RULES, [NOW - timedelta(days=1)], NOW) == {
+        "Iron Dome": [3],
+        "Laser": [1],
+    }
     assert archive.stats.source_activity(NOW - timedelta(days=2), NOW, NAMES)["Harbor Daily"][1] == 3
     later = NOW + timedelta(days=1)  # once its time has come, it counts
-    assert archive.stats.rule_matches([later - timedelta(days=1)], later)["Laser"] == [2]
+    assert archive.stats.rule_matches(RULES, [later - timedelta(days=1)], later)["Laser"] == [2]
 
 
 def test_mentions_per_day_by_rule_and_by_source(archive: Archive) -> None:
@@ -136,7 +144,7 @@ def test_recent_counts_read_only_the_recent_articles(tmp_path: Path) -> None:
     archive = SqlArchive(f"sqlite:///{tmp_path / 'plans.db'}")
     _store(archive)  # 5 articles of the last week, 6 hits
     since = [NOW - timedelta(days=1), NOW - timedelta(days=7)]
-    plans = _plans(archive, lambda: archive.stats.rule_matches(since, NOW))
+    plans = _plans(archive, lambda: archive.stats.rule_matches(RULES, since, NOW))
     plans += _plans(archive, lambda: archive.stats.source_activity(NOW - timedelta(days=2), NOW, NAMES))
     assert any("articles_published" in step for step in plans), plans
     assert not _walks(plans), plans
@@ -145,9 +153,9 @@ def test_recent_counts_read_only_the_recent_articles(tmp_path: Path) -> None:
     archive.store_new(
         [make_article(f"u{n}", title=f"Unmatched {n}", text="Nothing.", hits=()) for n in range(20)], []
     )
-    plans = _plans(archive, lambda: archive.stats.rule_matches(since, NOW))
+    plans = _plans(archive, lambda: archive.stats.rule_matches(RULES, since, NOW))
     assert not any("recent" in step for step in plans), plans
-    assert archive.stats.rule_matches(since, NOW) == {"Iron Dome": [3, 3], "Laser": [1, 1]}
+    assert archive.stats.rule_matches(RULES, since, NOW) == {"Iron Dome": [3, 3], "Laser": [1, 1]}
     archive.close()
 
 
@@ -166,3 +174,19 @@ def test_the_failing_sources_among_the_named(archive: Archive) -> None:
     names = [f"Source {n}" for n in range(12_000)] + ["A", "B", "C"]  # D: removed from the config
     assert archive.stats.failing_sources(names) == 1
     assert archive.stats.failing_sources([]) == 0
+
+
+def test_a_source_renamed_in_case_keeps_its_health_and_activity(archive: Archive, tmp_path: Path) -> None:
+    """Found by a review: a source renamed `Harbor Daily` to `HARBOR daily` (one name) showed no
+    articles a day and no newest article, and `new: not polled yet`, though its articles and
+    its state were there under the old spelling."""
+    archive.sync_sources([("Harbor Daily", "https://harbor.example/feed.xml")], NOW)
+    archive.record_fetches(
+        [("Harbor Daily", FetchOutcome(NOW, NOW + timedelta(hours=1), PollStatus(PollResult.OK)))]
+    )
+    _store(archive)  # four articles of Harbor Daily's in the last week
+    renamed = [{"name": "HARBOR daily", "url": "https://harbor.example/feed.xml"}]
+    settings = load_settings(monitor_config(tmp_path, sources=renamed))
+    [health] = source_health(archive, settings, activity=True, now=NOW)
+    assert health["name"] == "HARBOR daily" and health["status"] == "ok" and health["last_fetch"] is not None
+    assert health["articles_per_day"] == round(3 / 7, 1) and health["last_new_article"] is not None

@@ -19,7 +19,7 @@ from monitor.models import ArchivedArticle, Article, Hit
 from monitor.serve.feeds import FeedAddresses, json_feed
 from monitor.serve.rendering import hits_shown
 from tests.archive.helpers import NOW, make_article
-from tests.configs import monitor_config
+from tests.configs import RULES, monitor_config
 from tests.serve.conftest import (
     Served,
     archive_with_articles,
@@ -309,3 +309,28 @@ def test_a_feed_entry_counts_an_articles_places_as_its_pages_do() -> None:
     lines = json_feed("Iron Dome", [item], addresses)["items"][0]["_monitor"]["hits"]
     assert len(shown) < 12 and lines[-1] == f"and {len(shown) - 5} more places in the article"
     assert lines[:5] == [f"{hit.term}: {hit.snippet}" for hit in shown[:5]]
+
+
+def test_a_rule_spelled_otherwise_than_its_hits_keeps_its_feed_counts_and_filter(tmp_path: Path) -> None:
+    """Found by two reviews: a `monitor serve` whose config spells a rule otherwise than its
+    stored hits (one name: case and Unicode form aside), started before the daemon that files
+    them under the new spelling, or left running after it, showed the rule empty everywhere."""
+    archive_with_articles(tmp_path)  # two matches of `Japan documents`, one of the last day
+    renamed = [
+        {**rule, "name": "JAPAN Documents"} if rule["name"] == "Japan documents" else rule for rule in RULES
+    ]
+    with serving(monitor_config(tmp_path, watch=renamed)) as base:
+        [rule] = [
+            each for each in httpx.get(base + "/api/v1/rules").json() if each["name"] == "JAPAN Documents"
+        ]
+        assert rule["matches"] == {"24h": 1, "7d": 1, "30d": 2}
+        feed = httpx.get(base + "/feeds/rules/JAPAN Documents.json").json()
+        assert len(feed["items"]) == 2
+        found = httpx.get(base + "/api/v1/articles", params={"rule": "japan documents"}).json()["articles"]
+        assert sorted(article["id"] for article in found) == ["docs-old", "docs-today"]
+        series = httpx.get(
+            base + "/api/v1/stats/mentions", params={"rule": "JAPAN Documents", "since": "30d"}
+        )
+        [line] = series.json()["series"]
+        assert line["rule"] == "JAPAN Documents" and sum(point["count"] for point in line["points"]) == 2
+        assert 'monitor_rule_matches_24h{rule="JAPAN Documents"} 1.0' in httpx.get(base + "/metrics").text
