@@ -218,6 +218,40 @@ def test_retry_moves_a_failed_alert_to_pending(desk: str, page: Page) -> None:
 def test_a_retry_from_another_site_is_refused(desk: str) -> None:
     refused = httpx.post(desk + "/alerts/retry", data={"csrf": "guessed", "id": "x"})
     assert refused.status_code == 403
+    for site in ("cross-site", "same-site", "none"):  # same-site: another port of this host
+        told = {"Sec-Fetch-Site": site}
+        refused = httpx.post(desk + "/alerts/retry", data={"csrf": "guessed", "id": "x"}, headers=told)
+        assert refused.status_code == 403, site
+
+
+def test_a_retry_from_a_page_another_process_drew_is_taken(browser: Browser, tmp_path: Path) -> None:
+    """Found by a review: the form's token was its process's, so a page drawn before a restart,
+    or by another `monitor serve` behind the same address, was refused (403) on Retry."""
+    archive_with_articles(tmp_path)
+    archive = SqlArchive(f"sqlite:///{tmp_path / 'data' / 'monitor.db'}")
+    try:
+        [pending] = archive.outbox.alerts(10)
+        archive.outbox.mark_alerts_failed({pending.id: None}, "HTTP 500", datetime.now(UTC))
+    finally:
+        archive.close()
+    config, port = monitor_config(tmp_path), free_port()
+    base = f"http://127.0.0.1:{port}"
+    context = browser.new_context()
+    page = context.new_page()
+    first = start_serving(config, "serve", "--listen", f"127.0.0.1:{port}")
+    try:
+        wait_until_up(base, first)
+        page.goto(base + "/alerts?state=failed")
+    finally:
+        stop(first)
+    second = start_serving(config, "serve", "--listen", f"127.0.0.1:{port}")
+    try:
+        wait_until_up(base, second)
+        _follow(page, page.locator("button", has_text="Retry").first)
+        assert "1 queued again" in page.locator("body").inner_text()
+    finally:
+        context.close()
+        stop(second)
 
 
 def test_markup_from_feeds_never_runs(desk: str, page: Page) -> None:
