@@ -14,6 +14,7 @@ from monitor.errors import UsageError
 from monitor.moments import moment
 from monitor.names import known_names
 from monitor.payloads import article_json
+from monitor.phrases import counted
 from monitor.queries import SearchAsked, search
 from monitor.runtime import event_loop
 
@@ -44,8 +45,15 @@ def backfill_command(settings: Settings, path: str, args: argparse.Namespace) ->
     records = event_loop.run(run())
     show(records, ("published", "source", "title", "new", "url"), args.format)
     new = sum(1 for record in records if record["new"])
-    action = "recorded and alerted" if args.alert else "not recorded (use --alert)"
-    print(f"backfill {args.rule!r}: {len(records)} articles match, {new} new: {action}", file=sys.stderr)
+    if not args.alert:
+        action = "not recorded (use --alert)"
+    elif new:
+        action = "recorded and alerted"
+    else:  # the rule's matches already: their alerts went out when they were matched
+        action = "nothing to record or alert"
+    verb = "matches" if len(records) == 1 else "match"
+    said = f"{counted(len(records), 'article')} {verb}, {new} new: {action}"
+    print(f"backfill {args.rule!r}: {said}", file=sys.stderr)
     return 0
 
 
