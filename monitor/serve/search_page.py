@@ -36,12 +36,14 @@ class SearchForm:
     since: str | None = None
     until: str | None = None
     matched: bool = False
+    fetched_since: str | None = None  # the API's filter, in a page's address: shown when given
 
     def as_sent(self) -> dict[str, str]:
         """The form's fields as a browser sends them (a link to the next page keeps them)."""
         return {
             "q": self.q, "rule": self.rule, "source": self.source, "lang": self.lang or "",
             "since": self.since or "", "until": self.until or "", "matched": "true" if self.matched else "",
+            "fetched_since": self.fetched_since or "",
         }  # fmt: skip
 
 
@@ -63,10 +65,13 @@ class SearchPage:
         until: str | None = None,
         matched: bool = False,
         cursor: str | None = None,
+        fetched_since: str | None = None,
         *,
         request: Request,
     ) -> HTMLResponse:
-        asked = SearchForm(q, rule, source, lang or None, since or None, until or None, matched)
+        asked = SearchForm(
+            q, rule, source, lang or None, since or None, until or None, matched, fetched_since or None
+        )
         # On the read side's threads, as the API's search: slow searches must not take the
         # threads of FastAPI, on which /healthz and the other pages answer.
         try:
@@ -85,7 +90,7 @@ class SearchPage:
     def filters(self, asked: SearchForm, cursor: str | None) -> SearchFilters:
         """The filters of the page's search; UsageError for what is wrong in them."""
         search = SearchAsked(
-            asked.q, asked.since, None, asked.until, [asked.source] if asked.source else [],
+            asked.q, asked.since, asked.fetched_since, asked.until, [asked.source] if asked.source else [],
             [asked.rule] if asked.rule else [], asked.matched, asked.lang, PER_PAGE + 1,
         )  # fmt: skip  # one more than the page shows: whether a page follows
         return replace(search_filters(self.archive, self.settings, search), after=read_cursor(cursor))
@@ -161,6 +166,7 @@ def _field_refused(message: str, pointer: str | None) -> str:
 _REFUSAL_BEGINNINGS = {
     "since": ("since ", "since is not before until"),
     "until": ("until ",),
+    "fetched_since": ("fetched_since ",),
     "lang": ("lang ", "language "),
     "source": ("no source named",),
     "rule": ("no watch rule named",),

@@ -156,6 +156,19 @@ def test_the_search_page_links_the_older_articles_while_there_are_more(served: S
     assert thirty.count('<li class="article">') == 30 and 'rel="next"' not in thirty
 
 
+def test_the_search_page_takes_the_apis_fetched_since_and_shows_it(served: Served) -> None:
+    """Found by a review: an address with the API's fetched_since (shared from a program) was
+    answered by the page as if it had none, every budget story where none was fetched since."""
+    none = served.get("/", q="budget", fetched_since="2026-01-07").text
+    assert '<li class="article">' not in none and 'name="fetched_since"' in none and "2026-01-07" in none
+    first = served.get("/", q="budget", fetched_since="2026-01-05").text
+    assert first.count('<li class="article">') == 30
+    [older] = re.findall(r'<a href="([^"]+)" rel="next">Older articles', first)
+    assert "fetched_since=2026-01-05" in html.unescape(older)
+    refused = served.get("/", q="budget", fetched_since="yesterday")
+    assert refused.status_code == 400 and 'name="fetched_since" aria-invalid="true"' in refused.text
+
+
 @pytest.mark.parametrize(
     ("params", "said"),
     [
