@@ -397,9 +397,11 @@ def main() -> None:
     if not args.no_write:
         packages = ["fastapi", "uvicorn", "httptools", "uvloop", "SQLAlchemy"]
         packages += ["psycopg"] if args.backend == "postgresql" else []
-        title = "The read side over HTTP (bench/serve.py)"
-        if args.backend == "postgresql":
-            title = "The read side over HTTP on PostgreSQL (bench/serve.py --backend postgresql)"
+        postgresql = args.backend == "postgresql"
+        flags = ["--backend postgresql"] if postgresql else []
+        flags += [f"--shape {args.shape}"] if args.shape != "short" else []  # a section of its own
+        title = f"The read side over HTTP{' on PostgreSQL' if postgresql else ''} "
+        title += f"({' '.join(['bench/serve.py', *flags])})"
         write_section(title, environment("bench.serve", packages) + "\n" + body)
 
 
