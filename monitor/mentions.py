@@ -13,7 +13,7 @@ from monitor.archive import Archive
 from monitor.config.settings import Settings
 from monitor.errors import UsageError
 from monitor.moments import moment, until_moment
-from monitor.names import known_names
+from monitor.names import known_names, name_key
 
 INTERVALS = ("day", "week", "month")
 MOST_POINTS = 1200  # intervals in one answer: three years of days, a century of months
@@ -97,8 +97,15 @@ def mention_series(
     if not by:  # a rule that matched nothing still has its line, flat at 0
         counts = {(name, None): {} for name in window.names}
     most_lines = MOST_POINTS_IN_ALL // len(window.starts)
+    # A source renamed in case or Unicode form only is one source (names.name_key): its articles
+    # under the old spelling count on the configured one's line (an article has one source, so
+    # the lines add up).
+    configured = {name_key(source.name): source.name for source in settings.sources} if by == "source" else {}
     for mention in archive.stats.mentions(window.names, window.start, window.end, by, most_lines):
-        bucket = counts.setdefault((mention.rule, mention.key), {})
+        key = (
+            configured.get(name_key(mention.key), mention.key) if configured and mention.key else mention.key
+        )
+        bucket = counts.setdefault((mention.rule, key), {})
         when = _bucket(mention.day, interval)
         bucket[when] = bucket.get(when, 0) + mention.count
     _check_points(len(counts), window, interval, by)

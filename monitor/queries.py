@@ -134,11 +134,14 @@ def _spellings(names: Sequence[str], known: Iterable[str]) -> dict[str, list[str
 
 
 def _state_of(spellings: Sequence[str], states: dict[str, SourceState]) -> SourceState | None:
-    """The state of the source's name as configured; else of its other spelling polled last."""
-    if spellings[0] in states:
-        return states[spellings[0]]
-    others = [states[spelled] for spelled in spellings[1:]]
-    return max(others, key=lambda state: state.last_fetch or datetime.min.replace(tzinfo=UTC), default=None)
+    """The state of the source's spelling polled last (a daemon starting on the new spelling
+    makes its state before it polls it: never fetched, the old one's is the news); of the name
+    as configured where none was polled."""
+    known = [states[spelled] for spelled in spellings if spelled in states]
+    polled = [state for state in known if state.last_fetch is not None]
+    if polled:
+        return max(polled, key=lambda state: state.last_fetch or datetime.min.replace(tzinfo=UTC))
+    return known[0] if known else None
 
 
 def _health(name: str, url: str, state: SourceState | None, now: datetime) -> dict[str, Any]:

@@ -41,6 +41,16 @@ class RuleSpellings:
         by_key = self._by_key()
         return {spelled: name for name in names for spelled in (name, *by_key.get(name_key(name), ()))}
 
+    def merged(self, names: Iterable[str]) -> dict[str, str]:
+        """The stored spellings of each name stored under several, with the name: counts taking
+        an article once however it was filed group them as one (a CASE over every hit read, so
+        only these: a name stored under one spelling is read under it, then named as asked)."""
+        by_key = self._by_key()
+        several = [
+            (name, by_key[name_key(name)]) for name in names if len(by_key.get(name_key(name), ())) > 1
+        ]
+        return {spelled: name for name, stored in several for spelled in stored}
+
     def _by_key(self) -> dict[str, tuple[str, ...]]:
         """The stored names by their keys, read again once SPELLINGS_KEPT old (threads may both
         read them: no harm)."""

@@ -51,7 +51,8 @@ class SqlStats:
         articles published since each moment (and not after `until`) it matched."""
         if not since or not rules:
             return {}
-        rule = _as_asked(self.spellings.standing_for(rules))
+        spelled = self.spellings.standing_for(rules)
+        rule = _as_asked(self.spellings.merged(rules))
         earliest = min(since)
         with self.db.reading() as connection:
             # Two ways, each costing what it reads: the recent articles, joined to their hits;
@@ -75,7 +76,9 @@ class SqlStats:
                 func.count(distinct(case((published >= moment, hits.c.article_id)))) for moment in since
             ]
             statement = source.add_columns(rule, *counts).group_by(rule)
-            found = {name: list(numbers) for name, *numbers in connection.execute(statement)}
+            found = {
+                spelled.get(name, name): list(numbers) for name, *numbers in connection.execute(statement)
+            }
         return {name: found[name] for name in rules if name in found}
 
     @operation("counting alerts")
@@ -136,7 +139,11 @@ class SqlStats:
             by or ""
         )
         spelled = self.spellings.standing_for(rules)
-        columns = [day.label("day"), _as_asked(spelled), *([key] if key is not None else [])]
+        columns = [
+            day.label("day"),
+            _as_asked(self.spellings.merged(rules)),
+            *([key] if key is not None else []),
+        ]
         statement = (
             select(*columns, func.count(distinct(hits.c.article_id)))
             .join(articles, articles.c.id == hits.c.article_id)
@@ -149,7 +156,8 @@ class SqlStats:
         lines: set[tuple[str, Any]] = set()
         with self.db.reading() as connection:
             for row in connection.execute(statement):
-                when, rule, *rest = row
+                when, stored, *rest = row
+                rule = spelled.get(stored, stored)
                 grouped, count = (rest[0], rest[1]) if key is not None else (None, rest[0])
                 found.append(Mentions(_as_date(when), rule, grouped, int(count)))
                 lines.add((rule, grouped))
@@ -158,11 +166,10 @@ class SqlStats:
         return sorted(found, key=lambda mention: (mention.day, mention.rule, mention.key or ""))
 
 
-def _as_asked(spelled: dict[str, str]) -> ColumnElement[str]:
-    """The hit's rule as asked: a stored spelling other than the name it stands for (spelled,
-    RuleSpellings.standing_for) read as that name."""
-    renamed = {stored: name for stored, name in spelled.items() if stored != name}
-    return case(renamed, value=hits.c.rule, else_=hits.c.rule) if renamed else hits.c.rule
+def _as_asked(merged: dict[str, str]) -> ColumnElement[str]:
+    """The hit's rule, its spellings of a name stored under several (RuleSpellings.merged) read
+    as that name: grouped as one, an article hit under two counts once."""
+    return case(merged, value=hits.c.rule, else_=hits.c.rule) if merged else hits.c.rule
 
 
 def _newest_of(names: Sequence[str]) -> Select[str, datetime | None]:

@@ -109,10 +109,12 @@ def _marked(snippet: str, term: str) -> Markup:
 def hits_shown(article: Article, rule: str | None, with_rules: bool = False) -> list[Hit]:
     """The article's hits (of `rule`) to show, each snippet once: the same words found in the
     feed's teaser and again in the page's text show once, the longer (the JSON keeps every hit);
-    so do one term's words found by two rules, unless the lines name the rule (`with_rules`)."""
+    so do one term's words found by two rules, unless the lines name the rule (`with_rules`).
+    A hit filed under another spelling of the rule's name is the rule's (rule_names.py)."""
     shown: list[tuple[Hit, str]] = []
+    asked = name_key(rule) if rule is not None else None
     for hit in article.hits:
-        if not hit.term or (rule is not None and hit.rule != rule):
+        if not hit.term or (asked is not None and name_key(hit.rule) != asked):
             continue
         words = " ".join(hit.snippet.strip("…. ").split())
         same = [

@@ -326,6 +326,8 @@ def test_a_rule_spelled_otherwise_than_its_hits_keeps_its_feed_counts_and_filter
         assert rule["matches"] == {"24h": 1, "7d": 1, "30d": 2}
         feed = httpx.get(base + "/feeds/rules/JAPAN Documents.json").json()
         assert len(feed["items"]) == 2
+        assert all("安保3文書: 政府は安保3文書を改定" in item["content_html"] for item in feed["items"])
+        assert "<mark>" in httpx.get(base + "/rules/JAPAN Documents").text
         found = httpx.get(base + "/api/v1/articles", params={"rule": "japan documents"}).json()["articles"]
         assert sorted(article["id"] for article in found) == ["docs-old", "docs-today"]
         series = httpx.get(
