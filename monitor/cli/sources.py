@@ -64,7 +64,8 @@ def add_command(
             f"{chosen.url} is already configured as {configured[canonical_url(chosen.url)]!r}: nothing added"
         )
         return 0
-    source: dict[str, Any] = {"name": name or chosen.title or urlsplit(chosen.url).hostname or chosen.url}
+    title = " ".join(chosen.title.split())  # a name is one line (settings.one_line_name)
+    source: dict[str, Any] = {"name": name or title or urlsplit(chosen.url).hostname or chosen.url}
     source["url"] = chosen.url
     if allow_private:
         source["allow_private"] = True

@@ -39,7 +39,7 @@ def read_opml(data: bytes, where: str = "OPML") -> list[Subscription]:
 
 def _walk(parent: etree._Element, folders: list[str], found: list[Subscription]) -> None:
     for outline in parent.iterfind("outline"):
-        title = (outline.get("title") or outline.get("text") or "").strip()
+        title = " ".join((outline.get("title") or outline.get("text") or "").split())  # one line
         feed = (outline.get("xmlUrl") or "").strip()
         link = (outline.get("url") or "").strip() if outline.get("type") == "link" else ""
         if feed or link:

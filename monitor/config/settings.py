@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     BeforeValidator,
     Field,
     field_validator,
@@ -121,8 +122,20 @@ class Selectors(StrictModel):
         return value
 
 
+# A line break or NUL in a name: a form sends a line break as CRLF and an HTML parser reads a
+# NUL as U+FFFD, so the pages' forms could not ask for the name (nor a log line show it whole).
+_BREAKING = re.compile("[\x00\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+
+
+def one_line_name(name: str) -> str:
+    """The name, unless it holds a line break or a NUL (ValueError)."""
+    if mark := _BREAKING.search(name):
+        raise ValueError(f"the name holds a line break or NUL (U+{ord(mark.group()):04X}): remove it")
+    return name
+
+
 class SourceSettings(StrictModel):
-    name: str = Field(min_length=1)
+    name: Annotated[str, AfterValidator(one_line_name)] = Field(min_length=1)
     url: HttpUrl
     kind: Literal["feed", "html", "sitemap"] = "feed"
     every: Interval | None = None
@@ -189,7 +202,7 @@ class RuleSettings(StrictModel):
             raise ValueError(f"a rule cannot be named {name!r}")
         if mark := _DIRECTION_MARKS.search(name):
             raise ValueError(f"the name holds a direction mark (U+{ord(mark.group()):04X}): remove it")
-        return name
+        return one_line_name(name)
 
     @model_validator(mode="after")
     def _one_of_terms_or_query(self) -> RuleSettings:

@@ -52,6 +52,9 @@ def build_api(archive: Archive, settings: Settings, metrics: Metrics, reads: Exe
         docs_url=None,
         redoc_url=None,
         openapi_url=None,  # served below, behind the token like the rest
+        # A trailing slash answered by a redirect to the route, before any token check, would
+        # tell anyone which routes there are: /sources/ is not found, as /nothing is.
+        redirect_slashes=False,
         # FastAPI's own OpenTelemetry: none is configured (metrics are Prometheus', /metrics),
         # and asking each request whether it is cost 25 us of a rare phrase's 0.3 ms.
         telemetry={"tracing": False, "metrics": False, "logs": False},
