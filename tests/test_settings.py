@@ -676,7 +676,8 @@ def test_a_rule_name_no_address_or_list_can_show_is_refused(tmp_path: Path) -> N
 def test_a_name_of_more_than_one_line_is_refused(tmp_path: Path) -> None:
     """Found by a review: a rule named "line\\nbreak" could not be asked for from the search
     form (a form sends a line break as CRLF; an HTML parser reads NUL as U+FFFD)."""
-    rules = '{name: "line\\nbreak", terms: [x]}, {name: "nul\\0x", terms: [y]}, {name: "two  spaces\\tand a tab", terms: [z]}'
+    rules = '{name: "line\\nbreak", terms: [x]}, {name: "nul\\0x", terms: [y]}, '
+    rules += '{name: "two  spaces\\tand a tab", terms: [z]}'
     sources = '{name: "cr\\rsource", url: "https://a.example/feed.xml"}'
     found = "\n".join(problems(tmp_path, f"sources: [{sources}]\nwatch: [{rules}]\n"))
     assert "watch[0].name" in found and "line break or NUL (U+000A)" in found, found
