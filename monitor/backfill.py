@@ -10,6 +10,7 @@ from datetime import datetime
 from monitor.alerts.dispatch import Dispatcher
 from monitor.archive import Archive, SearchFilters
 from monitor.models import ArchivedArticle, Hit
+from monitor.names import name_key
 from monitor.rules import CompiledRule, MatchInput
 from monitor.rules.match import rule_hits
 
@@ -36,7 +37,9 @@ async def backfill(
         article = archived.article
         document = MatchInput(article.title, article.teaser, article.text, article.source, article.language)
         hits = tuple(rule_hits(rule, document))
-        caught.append(Caught(archived, hits, new=rule.name not in article.rules))
+        # Its hits under another spelling of its name are its own (archive.rule_names).
+        known = {name_key(name) for name in article.rules}
+        caught.append(Caught(archived, hits, new=name_key(rule.name) not in known))
     if alert:
         for item in caught:
             if item.new:

@@ -26,7 +26,10 @@ def test_backfill_shows_then_alerts_once(cli: Cli, config: Path, webhook: Webhoo
     assert cli.json("-c", str(config), "search", "budget", "--rule", "Budget", "--format", "json") == []
 
     code, _, err = cli("-c", str(config), "backfill", "Budget", "--since", "3650d", "--alert")
-    assert code == 0 and "1 article matches, 1 new: recorded and alerted" in err
+    assert (
+        code == 0
+        and "1 article matches, 1 new: recorded, and alerted where their stories had not been" in err
+    )
     deliveries = webhook.wait_for(before + 1)
     assert deliveries[-1].payload["rules"] == ["Budget"]
     found = cli.json("-c", str(config), "search", "budget", "--rule", "Budget", "--format", "json")

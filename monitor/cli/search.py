@@ -47,8 +47,8 @@ def backfill_command(settings: Settings, path: str, args: argparse.Namespace) ->
     new = sum(1 for record in records if record["new"])
     if not args.alert:
         action = "not recorded (use --alert)"
-    elif new:
-        action = "recorded and alerted"
+    elif new:  # a story alerted before (by another rule of the alert) is not alerted again
+        action = "recorded, and alerted where their stories had not been"
     else:  # the rule's matches already: their alerts went out when they were matched
         action = "nothing to record or alert"
     verb = "matches" if len(records) == 1 else "match"
