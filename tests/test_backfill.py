@@ -40,6 +40,16 @@ def test_backfill_shows_then_alerts_once(cli: Cli, config: Path, webhook: Webhoo
     assert len(webhook.deliveries) == before + 1
 
 
+def test_backfill_says_when_no_alert_takes_the_rule(cli: Cli, config: Path) -> None:
+    """Found by a review: it said the new matches were alerted where no alert took the rule."""
+    cli("-c", str(config), "once")
+    data = yaml.safe_load(config.read_text(encoding="utf-8"))
+    data["watch"].append({"name": "Budget", "query": "budget NEAR/3 hearings"})
+    write_config(config, data)  # the alert names its rules, Budget not among them
+    code, _, err = cli("-c", str(config), "backfill", "Budget", "--since", "3650d", "--alert")
+    assert code == 0 and "1 article matches, 1 new: recorded (no alert takes this rule)" in err
+
+
 def test_backfill_of_an_unknown_rule(cli: Cli, config: Path) -> None:
     code, _, err = cli("-c", str(config), "backfill", "Nope")
     assert code == 2 and "no watch rule named 'Nope'" in err and "'Iron Dome'" in err

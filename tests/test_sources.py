@@ -95,6 +95,8 @@ def test_add_discovers_announced_and_linked_feeds_and_keeps_comments(
     assert code == 2 and "already named 'Kanto'" in err
     code, _, err = cli("-c", str(config), "sources", "add", site.url("/other.xml"), "--name", "KANTO")
     assert code == 2 and "already named 'Kanto'" in err
+    code, _, err = cli("-c", str(config), "sources", "add", site.url("/other.xml"), "--name", "Two\nlines")
+    assert code == 2 and "--name: the name holds a line break or NUL (U+000A)" in err  # a review
     # A feed configured already (found by a review: it proposed a line the config would refuse).
     before = config.read_text(encoding="utf-8")
     code, out, err = cli("-c", str(config), "sources", "add", site.url("/"), "--print")

@@ -8,7 +8,7 @@ on the old config) reads its hits under every spelling (RuleSpellings)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 
 from sqlalchemy import select, text, update
 
@@ -50,6 +50,15 @@ class RuleSpellings:
             (name, by_key[name_key(name)]) for name in names if len(by_key.get(name_key(name), ())) > 1
         ]
         return {spelled: name for name, stored in several for spelled in stored}
+
+    def stale(self, answer: Sequence[Hashable]) -> bool:
+        """Whether an answer read by `merged`'s names shows the spellings read are out of date:
+        one of its lines twice (a spelling stored since, not grouped with the name's others);
+        then they are read again at the next ask."""
+        if len(set(answer)) == len(answer):
+            return False
+        self._read = ({}, -SPELLINGS_KEPT)
+        return True
 
     def _by_key(self) -> dict[str, tuple[str, ...]]:
         """The stored names by their keys, read again once SPELLINGS_KEPT old (threads may both

@@ -47,6 +47,8 @@ def backfill_command(settings: Settings, path: str, args: argparse.Namespace) ->
     new = sum(1 for record in records if record["new"])
     if not args.alert:
         action = "not recorded (use --alert)"
+    elif not any(alert.rules is None or name in alert.rules for alert in settings.alerts):
+        action = "recorded (no alert takes this rule)" if new else "nothing to record"
     elif new:  # a story alerted before (by another rule of the alert) is not alerted again
         action = "recorded, and alerted where their stories had not been"
     else:  # the rule's matches already: their alerts went out when they were matched

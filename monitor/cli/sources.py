@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from monitor.config.editing import add_sources, source_lines
 from monitor.config.opml import Subscription, read_opml, write_opml
-from monitor.config.settings import Settings, SourceSettings
+from monitor.config.settings import Settings, SourceSettings, one_line_name
 from monitor.errors import ConfigEditError, MonitorError
 from monitor.ingest.fetch.client import Fetcher
 from monitor.ingest.pages.discovery import Discovery, discover
@@ -34,6 +34,11 @@ def add_command(
 ) -> int:
     if not re.match(r"https?://[^/\s]+", url, re.IGNORECASE):
         print(f"monitor: {url!r} is not an http(s) URL", file=sys.stderr)
+        return 2
+    try:
+        one_line_name(name or "")
+    except ValueError as error:  # said before any fetch, not as a config edit refused after
+        print(f"monitor: --name: {error}", file=sys.stderr)
         return 2
     try:
         discovery = event_loop.run(_discover(settings, url, allow_private))

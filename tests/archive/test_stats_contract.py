@@ -239,3 +239,29 @@ def test_a_source_renamed_in_case_is_one_line_of_mentions(archive: Archive, tmp_
     series = mention_series(archive, settings, ["Iron Dome"], "day", "2026-01-01", until, "source")["series"]
     totals = {line["source"]: sum(point["count"] for point in line["points"]) for line in series}
     assert totals == {"Coast Wire": 1, "HARBOR daily": 3}
+
+
+def test_a_spelling_stored_since_the_names_were_read_is_counted_at_once(archive: Archive) -> None:
+    """Found by a review: hits stored under the config's own spelling after the names were read
+    (a daemon on it, beside one on the old spelling) made a second line the first overwrote, or
+    the mentions counted an article twice, for up to a minute."""
+    archive.store_new([make_article(f"d{n}", hits=(_hit("Dome"),)) for n in range(3)], [])
+    since = [NOW - timedelta(days=1)]
+    assert archive.stats.rule_matches(["DOME"], since, NOW) == {"DOME": [3]}  # the names read now
+    both = (_hit("DOME"), _hit("Dome"))
+    archive.store_new([make_article("again", hits=(_hit("DOME"),)), make_article("both", hits=both)], [])
+    assert archive.stats.rule_matches(["DOME"], since, NOW) == {"DOME": [5]}
+    [mention] = archive.stats.mentions(["DOME"], NOW - timedelta(days=1), NOW + timedelta(hours=1), None)
+    assert (mention.rule, mention.count) == ("DOME", 5)
+
+
+def test_a_renamed_sources_spellings_are_one_line_where_the_reading_stops(archive: Archive) -> None:
+    """Found by a review: the reading of mentions stopped past the lines an answer may have,
+    counted before a renamed source's spellings were made one line: a complete answer lost
+    counts. They are counted as one line from the start."""
+    sources = ["src0", "SRC0", "src1", "SRC1"]
+    archive.store_new(
+        [make_article(f"s{n}", source=name, hits=(_hit("R"),)) for n, name in enumerate(sources)], []
+    )
+    found = archive.stats.mentions(["R"], NOW - timedelta(days=1), NOW + timedelta(hours=1), "source", 2)
+    assert sorted(mention.key or "" for mention in found) == sorted(sources)
