@@ -106,8 +106,8 @@ def source_health(
     With `activity`, also when its newest article arrived and its articles per day (published
     in the last ACTIVITY_DAYS days before `now`, default: when it counts)."""
     states = {state.name: state for state in archive.source_states()}
-    # A source renamed in case or Unicode form only is the same source (names.name_key): its
-    # state and articles under the old spelling are its own until the daemon polls it anew.
+    # A source renamed in case or Unicode form only is the same source (names.name_key): the
+    # state of its spelling polled last, and its articles under every spelling, are its own.
     spellings = _spellings([source.name for source in settings.sources], states)
     now = now or datetime.now(UTC)
     health = [
