@@ -61,11 +61,20 @@ class Site:
                     site.max_active = max(site.max_active, site.active)
                     site.started.append(time.monotonic())
                     site.started_paths.append((self.path, time.monotonic()))
+                self.counted = True
                 try:
                     self.answer()
                 finally:
-                    with site.counting:
+                    self.done()
+
+            def done(self) -> None:
+                """No longer active: from just before the answer's last bytes go, as its client,
+                once it has them, may start its next request before this thread runs on (a
+                request counted active after its client had moved on: 3 where 2 held)."""
+                with site.counting:
+                    if self.counted:
                         site.active -= 1
+                        self.counted = False
 
             def answer(self) -> None:
                 site.requests.append((self.path, dict(self.headers.items())))
@@ -81,6 +90,7 @@ class Site:
                 for name, value in headers.items():
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(route.body)))
+                self.done()
                 self.end_headers()
                 with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     self.wfile.write(route.body)  # the client may have given up (deadline tests)
