@@ -74,10 +74,12 @@ class SqlStats:
             counts = [
                 func.count(distinct(case((published >= moment, hits.c.article_id)))) for moment in since
             ]
+            # Every rule's hits are counted: a spelling stored since the names were read is
+            # known by its key, and its second line has them read again.
+            asked = {name_key(name): name for name in rules}
             for _ in range(2):
-                spelled = self.spellings.standing_for(rules)
                 rule = _as_asked(self.spellings.merged(rules))
-                rows = [(spelled.get(name, name), numbers) for name, *numbers in connection.execute(
+                rows = [(asked.get(name_key(name), name), numbers) for name, *numbers in connection.execute(
                     source.add_columns(rule, *counts).group_by(rule)
                 )]  # fmt: skip
                 if not self.spellings.stale([name for name, _ in rows]):

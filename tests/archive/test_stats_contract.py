@@ -11,7 +11,6 @@ from typing import Any
 from sqlalchemy import event
 
 from monitor.archive import Archive, FetchOutcome, Mentions
-from monitor.archive.rule_names import RuleSpellings
 from monitor.archive.sql import SqlArchive
 from monitor.config.loading import load_settings
 from monitor.mentions import mention_series
@@ -215,8 +214,6 @@ def test_rules_renamed_are_counted_without_a_case_over_every_hit(tmp_path: Path)
     assert archive.stats.rule_matches(["IRON dome", "laser"], since, NOW) == {"IRON dome": [4], "laser": [1]}
     assert all("CASE HITS.RULE" not in statement.upper() for statement in statements), statements
     archive.store_new([make_article("again", hits=(_hit("iron DOME"),))], [])
-    archive.spellings = RuleSpellings(archive.db)  # read anew, not a minute later
-    archive.stats.spellings = archive.spellings
     statements.clear()
     assert archive.stats.rule_matches(["IRON dome"], since, NOW) == {"IRON dome": [5]}
     [counting] = [statement for statement in statements if "CASE HITS.RULE" in statement.upper()]
